@@ -1,0 +1,42 @@
+# Thin wrapper: the real build is CMake. `make run` starts the local stack, `make test`
+# runs the whole suite. Both install what is missing first (scripts/deps.sh).
+BUILD ?= build
+JOBS ?= $(shell nproc)
+CTEST_ARGS ?=
+
+.PHONY: all deps build run stop test test-asan bench clean format
+
+all: build
+
+deps:
+	@scripts/deps.sh
+
+build: deps
+	@cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+	@cmake --build $(BUILD) -j $(JOBS)
+
+run: build
+	@scripts/run.sh $(BUILD)
+
+stop:
+	@scripts/run.sh --stop
+
+# The whole suite: unit, fuzz regression and integration tests on the normal build, then
+# the unit and fuzz tests again under AddressSanitizer + UndefinedBehaviorSanitizer.
+test: build
+	@cd $(BUILD) && ctest --output-on-failure -j 2 $(CTEST_ARGS)
+	@$(MAKE) --no-print-directory test-asan CTEST_ARGS="-L 'unit|fuzz' $(CTEST_ARGS)"
+
+test-asan: deps
+	@cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=Debug -DAOS_SANITIZE=address,undefined >/dev/null
+	@cmake --build build-asan -j $(JOBS)
+	@cd build-asan && ASAN_OPTIONS=detect_leaks=1 ctest --output-on-failure -j 2 $(CTEST_ARGS)
+
+bench: build
+	@scripts/bench.sh $(BUILD)
+
+clean:
+	rm -rf $(BUILD) build-asan
+
+format:
+	@clang-format -i $$(git ls-files '*.c' '*.h')

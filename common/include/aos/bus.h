@@ -1,0 +1,172 @@
+/* aos/bus.h: the AMQP 1.0 bus client (Qpid Proton proactor).
+ *
+ * One aos_bus_t = one AMQP connection served by one I/O thread that the bus owns.
+ *   - Every function here is thread-safe unless it says otherwise: calls from other threads
+ *     are queued to the I/O thread and woken with pn_connection_wake.
+ *   - Callbacks (send confirmations, deliveries, replies) run ON THE I/O THREAD. They must not
+ *     block; hand long work to your own worker and settle/reply from there (settling and
+ *     replying are thread-safe).
+ *   - *_sync functions block the caller; never call them from a bus callback.
+ *
+ * Names are logical (DESIGN §2): "aos.storage", "aos.agent.ceo", "aos.events", …; the broker
+ * profile maps them to addresses:
+ *   rabbitmq:   queue Q -> "/amq/queue/Q" (declared by deploy/rabbitmq/definitions.json),
+ *               reply queue -> "/queue/aos.reply.<instance>" (declared on attach, expires
+ *               when unused by policy), topic T, event type E -> "/exchange/T/E".
+ *   servicebus: queue Q -> "Q", topic T -> "T" (subject = event type), dead letters
+ *               "Q/$deadletterqueue", subscriptions "T/Subscriptions/S"; TLS, SASL
+ *               ANONYMOUS and CBS put-token with a SAS token refreshed before expiry.
+ *
+ * Delivery semantics: at-least-once. A received delivery is unsettled until the handler
+ * calls aos_bus_accept / aos_bus_release / aos_bus_reject (exactly once). Link credit is
+ * granted only up to max_inflight unsettled deliveries per subscription. A delivery whose
+ * delivery_count reaches max_deliveries is rejected (dead-lettered) by the bus with reason
+ * "aos:max-deliveries-exceeded" before the handler sees it. Undecodable messages are
+ * rejected with reason "aos:malformed-envelope".
+ *
+ * Reconnect: after connection loss the bus reconnects with exponential backoff and full
+ * jitter, re-attaches subscriptions, and re-sends messages that were not yet confirmed
+ * (so a send is never silently lost; receivers dedupe by message id). Unsettled received
+ * deliveries from the lost connection are void: settling them is a no-op (the broker
+ * redelivers). Outstanding requests keep waiting for their reply until their timeout.
+ */
+#ifndef AOS_BUS_H
+#define AOS_BUS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "aos/envelope.h"
+#include "aos/result.h"
+
+typedef struct aos_bus aos_bus_t;
+typedef struct aos_bus_delivery aos_bus_delivery_t;
+
+typedef enum aos_bus_profile {
+    AOS_BUS_PROFILE_AUTO = 0, /* infer from URL host: *.servicebus.windows.net -> servicebus */
+    AOS_BUS_PROFILE_RABBITMQ,
+    AOS_BUS_PROFILE_SERVICEBUS,
+} aos_bus_profile;
+
+typedef struct aos_bus_config {
+    /* amqp://user:pass@host:port or amqps://…; for servicebus may be NULL when
+     * connection_string is set (the Endpoint gives the host). */
+    const char *url;
+    aos_bus_profile profile;
+    /* Service Bus: Endpoint=sb://…;SharedAccessKeyName=…;SharedAccessKey=…[;EntityPath=…] */
+    const char *connection_string;
+    /* Unique per process; names the reply queue. NULL: "<hostname>-<pid>-<random>". */
+    const char *instance_id;
+    /* Reconnect backoff bounds (defaults 100 ms, 10 s). */
+    uint32_t reconnect_min_ms;
+    uint32_t reconnect_max_ms;
+    /* Dead-letter after this many deliveries (0: default 5). */
+    uint32_t max_deliveries;
+    /* TLS: verify the peer (default true for amqps); CA file NULL = system store. */
+    bool tls_skip_verify;
+    const char *tls_ca_file;
+} aos_bus_config_t;
+
+/* Create a bus (no I/O yet). cfg strings are copied. */
+aos_result aos_bus_new(const aos_bus_config_t *cfg, aos_bus_t **out_bus, char *errbuf,
+                       size_t errlen);
+
+/* Start the I/O thread and begin connecting (returns at once; use aos_bus_wait_connected). */
+aos_result aos_bus_start(aos_bus_t *bus);
+
+/* Block until connected (and, for servicebus, authorized) or timeout. */
+aos_result aos_bus_wait_connected(aos_bus_t *bus, int timeout_ms);
+
+/* True while the connection is open and usable (for /readyz). */
+bool aos_bus_is_connected(const aos_bus_t *bus);
+
+/* Graceful stop: stop granting credit, wait up to grace_ms for in-flight sends to be
+ * confirmed and deliveries to be settled, release the rest, close, join the thread. */
+aos_result aos_bus_stop(aos_bus_t *bus, int grace_ms);
+
+/* Stop (with a short grace) and free. NULL is a no-op. */
+void aos_bus_free(aos_bus_t *bus);
+
+/* This instance's reply address (what goes into reply-to). Valid for the bus lifetime. */
+const char *aos_bus_reply_address(const aos_bus_t *bus);
+const char *aos_bus_instance_id(const aos_bus_t *bus);
+
+/* Map a logical queue name to its address for this bus's profile. */
+aos_result aos_bus_queue_address(const aos_bus_t *bus, const char *queue, char *out, size_t outlen);
+
+/* ---- sending ---- */
+
+/* Called once per send on the I/O thread: AOS_OK when the broker accepted the message,
+ * AOS_ERR_REJECTED (detail = broker condition) or AOS_ERR_TIMEOUT / AOS_ERR_CLOSED. */
+typedef void (*aos_bus_send_cb)(void *ctx, aos_result result, const char *detail);
+
+/* Send ev to a logical queue. The event is copied. cb may be NULL (fire and forget, still
+ * confirmed internally and re-sent after reconnect). */
+aos_result aos_bus_send(aos_bus_t *bus, const char *queue, const aos_event_t *ev,
+                        aos_bus_send_cb cb, void *ctx);
+
+/* Send to an explicit address (e.g. a request's reply-to), no profile mapping. */
+aos_result aos_bus_send_to_address(aos_bus_t *bus, const char *address, const aos_event_t *ev,
+                                   aos_bus_send_cb cb, void *ctx);
+
+/* Block until the broker accepted the message, or timeout. */
+aos_result aos_bus_send_sync(aos_bus_t *bus, const char *queue, const aos_event_t *ev,
+                             int timeout_ms, char *errbuf, size_t errlen);
+
+/* Publish to a topic (logical, e.g. "aos.events"); the routing key / subject is ev->type. */
+aos_result aos_bus_publish(aos_bus_t *bus, const char *topic, const aos_event_t *ev,
+                           aos_bus_send_cb cb, void *ctx);
+
+/* ---- receiving ---- */
+
+/* A delivery: ev is owned by the delivery and valid until it is settled. */
+typedef void (*aos_bus_message_cb)(void *ctx, aos_bus_delivery_t *delivery,
+                                   const aos_event_t *ev);
+
+/* Consume a logical queue (competing consumers), holding at most max_inflight unsettled
+ * deliveries. Re-attached after reconnect. Call before or after start. */
+aos_result aos_bus_subscribe(aos_bus_t *bus, const char *queue, uint32_t max_inflight,
+                             aos_bus_message_cb cb, void *ctx);
+
+/* Consume an explicit address (e.g. ".../$deadletterqueue" or a dead-letter queue). */
+aos_result aos_bus_subscribe_address(aos_bus_t *bus, const char *address, uint32_t max_inflight,
+                                     aos_bus_message_cb cb, void *ctx);
+
+/* Settle exactly once; each frees the delivery. Thread-safe. */
+void aos_bus_accept(aos_bus_delivery_t *d);
+/* Give it back for redelivery (counts as a failed delivery attempt). */
+void aos_bus_release(aos_bus_delivery_t *d);
+/* Dead-letter with a reason (AMQP error condition, e.g. "aos:poison") and description. */
+void aos_bus_reject(aos_bus_delivery_t *d, const char *reason, const char *description);
+
+const aos_event_t *aos_bus_delivery_event(const aos_bus_delivery_t *d);
+
+/* ---- request / reply ---- */
+
+/* Called once on the I/O thread with AOS_OK and the reply (borrowed, valid during the call),
+ * or an error (AOS_ERR_TIMEOUT, AOS_ERR_CLOSED, AOS_ERR_REJECTED) and reply NULL. */
+typedef void (*aos_bus_reply_cb)(void *ctx, aos_result result, const aos_event_t *reply);
+
+/* Send req to a queue with reply-to = this instance's reply address; the reply is matched by
+ * correlation-id = req->id. req is copied. */
+aos_result aos_bus_request(aos_bus_t *bus, const char *queue, const aos_event_t *req,
+                           int timeout_ms, aos_bus_reply_cb cb, void *ctx);
+
+/* Blocking request; *out_reply is the caller's to free. */
+aos_result aos_bus_request_sync(aos_bus_t *bus, const char *queue, const aos_event_t *req,
+                                int timeout_ms, aos_event_t **out_reply);
+
+/* Answer a request: sends reply to request->reply_to with correlation-id = request->id
+ * (reply is not modified; it is copied). AOS_ERR_INVALID when the request has no reply-to. */
+aos_result aos_bus_reply(aos_bus_t *bus, const aos_event_t *request, const aos_event_t *reply,
+                         aos_bus_send_cb cb, void *ctx);
+
+/* Reply with an error event: type "aos.error", data {"error":{"code":..,"message":..}}. */
+aos_result aos_bus_reply_error(aos_bus_t *bus, const aos_event_t *request, aos_result code,
+                               const char *message);
+
+/* If ev is an "aos.error" reply, return its code (and copy the message); else AOS_OK. */
+aos_result aos_bus_reply_result(const aos_event_t *ev, char *msgbuf, size_t msglen);
+
+#endif
