@@ -49,3 +49,7 @@ function(aos_fuzz_target name source corpus)
     set_target_properties(${name}_fuzz PROPERTIES RUNTIME_OUTPUT_DIRECTORY ${CMAKE_BINARY_DIR}/tests)
   endif()
 endfunction()
+
+# Header-only helpers for tests (tests/support/fixture.h).
+add_library(aos_test_support INTERFACE)
+target_include_directories(aos_test_support INTERFACE ${CMAKE_SOURCE_DIR}/tests/support)
