@@ -1,0 +1,36 @@
+/* aosctl: command-line client for AOS.
+ *
+ *   aosctl [--url URL] [--api-key KEY] [--json] COMMAND ...
+ *     send [--agent A] [--conversation C] [--user U] TEXT...
+ *     history CONVERSATION_ID
+ *     agents
+ *     dlq list QUEUE [--max N]
+ *     dlq replay QUEUE [--max N]
+ *
+ * The router URL defaults to $AOS_ROUTER_URL or http://127.0.0.1:8080, the key to
+ * $AOS_API_KEY; dead-letter commands use $AOS_BUS_URL / $AOS_BUS_PROFILE /
+ * $AOS_SERVICEBUS_CONNECTION_STRING like the services.
+ */
+#ifndef AOSCTL_H
+#define AOSCTL_H
+
+#include <stdbool.h>
+#include <stdio.h>
+
+#include "aos/result.h"
+
+typedef struct aosctl_opts {
+    const char *url;
+    const char *api_key;
+    bool json;
+    FILE *out; /* where results go (stdout) */
+    FILE *err; /* where errors go (stderr) */
+} aosctl_opts_t;
+
+/* Run one command line; returns the process exit code (0 ok, 1 failure, 2 usage). */
+int aosctl_main(int argc, char **argv, FILE *out, FILE *err);
+
+/* Dead-letter commands (aosctl_dlq.c). args[0] is "list" or "replay". */
+int aosctl_dlq(const aosctl_opts_t *o, int argc, char **argv);
+
+#endif

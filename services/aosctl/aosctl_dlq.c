@@ -1,0 +1,177 @@
+/* aosctl dlq list|replay QUEUE: dead letters straight from the bus.
+ *
+ * list   receives up to --max dead letters, prints them and releases them back (they stay).
+ * replay receives up to --max dead letters, sends each to QUEUE (confirmed by the broker) and
+ *        only then accepts it on the dead-letter queue, so a crash in between duplicates a
+ *        message (receivers dedupe by message id) but never loses one.
+ */
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "aos/bus.h"
+#include "aosctl.h"
+
+#define DLQ_QUIET_MS 1500
+
+typedef struct {
+    pthread_mutex_t lock;
+    pthread_cond_t cond;
+    aos_bus_delivery_t **items;
+    size_t count, max;
+} collector_t;
+
+static void on_dead_letter(void *ctx, aos_bus_delivery_t *d, const aos_event_t *ev)
+{
+    (void)ev;
+    collector_t *c = ctx;
+    pthread_mutex_lock(&c->lock);
+    if (c->count < c->max) {
+        c->items[c->count++] = d;
+        d = NULL;
+    }
+    pthread_cond_signal(&c->cond);
+    pthread_mutex_unlock(&c->lock);
+    if (d) /* beyond --max: leave it where it is */
+        aos_bus_release(d);
+}
+
+/* Wait until max items arrived or nothing new came for DLQ_QUIET_MS. */
+static void collect(collector_t *c)
+{
+    pthread_mutex_lock(&c->lock);
+    size_t seen = (size_t)-1;
+    while (c->count < c->max && c->count != seen) {
+        seen = c->count;
+        struct timespec ts;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        ts.tv_sec += DLQ_QUIET_MS / 1000;
+        ts.tv_nsec += (DLQ_QUIET_MS % 1000) * 1000000L;
+        if (ts.tv_nsec >= 1000000000L) {
+            ts.tv_sec++;
+            ts.tv_nsec -= 1000000000L;
+        }
+        while (c->count == seen && c->count < c->max)
+            if (pthread_cond_timedwait(&c->cond, &c->lock, &ts) != 0)
+                break;
+    }
+    pthread_mutex_unlock(&c->lock);
+}
+
+static aos_result open_bus(const aosctl_opts_t *o, aos_bus_t **out_bus)
+{
+    const char *profile = getenv("AOS_BUS_PROFILE");
+    aos_bus_config_t cfg = {
+        .url = getenv("AOS_BUS_URL"),
+        .connection_string = getenv("AOS_SERVICEBUS_CONNECTION_STRING"),
+        .profile = profile && strcmp(profile, "servicebus") == 0 ? AOS_BUS_PROFILE_SERVICEBUS
+                   : profile && strcmp(profile, "rabbitmq") == 0 ? AOS_BUS_PROFILE_RABBITMQ
+                                                                 : AOS_BUS_PROFILE_AUTO,
+    };
+    if (!cfg.url && !cfg.connection_string)
+        cfg.url = "amqp://guest:guest@127.0.0.1:5672";
+    char err[256] = "";
+    aos_result r = aos_bus_new(&cfg, out_bus, err, sizeof err);
+    if (r == AOS_OK)
+        r = aos_bus_start(*out_bus);
+    if (r == AOS_OK)
+        r = aos_bus_wait_connected(*out_bus, 10000);
+    if (r != AOS_OK) {
+        fprintf(o->err, "aosctl: cannot connect to the bus: %s%s%s\n", aos_result_str(r),
+                err[0] ? ": " : "", err);
+        aos_bus_free(*out_bus);
+        *out_bus = NULL;
+    }
+    return r;
+}
+
+/* The dead-letter address of a logical queue under the bus's profile. */
+static aos_result dead_letter_address(aos_bus_t *bus, const char *queue, char *out, size_t outlen)
+{
+    char addr[512];
+    AOS_RETURN_IF_FAILED(aos_bus_queue_address(bus, queue, addr, sizeof addr));
+    if (strcmp(addr, queue) == 0) /* servicebus: entity names are addresses */
+        return snprintf(out, outlen, "%s/$deadletterqueue", queue) < (int)outlen ? AOS_OK
+                                                                                 : AOS_ERR_TOO_LARGE;
+    char dlq[512];
+    snprintf(dlq, sizeof dlq, "%s.dlq", queue);
+    return aos_bus_queue_address(bus, dlq, out, outlen);
+}
+
+static void print_dead_letter(const aosctl_opts_t *o, const aos_event_t *ev)
+{
+    const char *reason = aos_event_get_ext(ev, "deadletterreason");
+    if (o->json) {
+        char *j = NULL;
+        if (aos_event_to_json(ev, &j) == AOS_OK)
+            fprintf(o->out, "%s\n", j);
+        free(j);
+        return;
+    }
+    fprintf(o->out, "%s  %s  deliveries=%u%s%s\n", ev->id ? ev->id : "?", ev->type ? ev->type : "?",
+            ev->delivery_count, reason ? "  reason=" : "", reason ? reason : "");
+}
+
+int aosctl_dlq(const aosctl_opts_t *o, int argc, char **argv)
+{
+    if (argc < 2 || (strcmp(argv[0], "list") != 0 && strcmp(argv[0], "replay") != 0)) {
+        fprintf(o->err, "usage: aosctl dlq list|replay QUEUE [--max N]\n");
+        return 2;
+    }
+    bool replay = strcmp(argv[0], "replay") == 0;
+    const char *queue = argv[1];
+    size_t max = 100;
+    if (argc == 4 && strcmp(argv[2], "--max") == 0) {
+        char *end;
+        unsigned long v = strtoul(argv[3], &end, 10);
+        if (*end || v == 0 || v > 10000) {
+            fprintf(o->err, "aosctl dlq: --max takes a number from 1 to 10000\n");
+            return 2;
+        }
+        max = v;
+    } else if (argc != 2) {
+        fprintf(o->err, "usage: aosctl dlq list|replay QUEUE [--max N]\n");
+        return 2;
+    }
+    aos_bus_t *bus = NULL;
+    if (open_bus(o, &bus) != AOS_OK)
+        return 1;
+    char addr[600];
+    collector_t c = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER,
+                     calloc(max, sizeof(aos_bus_delivery_t *)), 0, max};
+    int rc = 0;
+    if (!c.items || dead_letter_address(bus, queue, addr, sizeof addr) != AOS_OK ||
+        aos_bus_subscribe_address(bus, addr, (uint32_t)(max < 256 ? max : 256), on_dead_letter,
+                                  &c) != AOS_OK) {
+        fprintf(o->err, "aosctl dlq: cannot read the dead letters of %s\n", queue);
+        rc = 1;
+    } else {
+        collect(&c);
+    }
+    size_t replayed = 0;
+    for (size_t i = 0; i < c.count; i++) {
+        const aos_event_t *ev = aos_bus_delivery_event(c.items[i]);
+        print_dead_letter(o, ev);
+        if (!replay) {
+            aos_bus_release(c.items[i]);
+            continue;
+        }
+        char err[256] = "";
+        aos_result r = aos_bus_send_sync(bus, queue, ev, 10000, err, sizeof err);
+        if (r == AOS_OK) {
+            aos_bus_accept(c.items[i]);
+            replayed++;
+        } else {
+            fprintf(o->err, "aosctl dlq: replay of %s failed: %s %s\n", ev->id, aos_result_str(r), err);
+            aos_bus_release(c.items[i]);
+            rc = 1;
+        }
+    }
+    if (!o->json)
+        fprintf(o->out, replay ? "%zu dead letters replayed to %s\n" : "%zu dead letters in %s\n",
+                replay ? replayed : c.count, queue);
+    aos_bus_free(bus);
+    free(c.items);
+    return rc;
+}
