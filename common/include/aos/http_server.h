@@ -1,0 +1,162 @@
+/* aos/http_server.h: an HTTP/1.1 server on libmicrohttpd with a route table, deferred
+ * (asynchronous) responses, size limits, probes, metrics and graceful shutdown.
+ *
+ * Threads. The server runs one internal polling thread (epoll) that accepts connections,
+ * reads requests and calls handlers. Handlers therefore MUST NOT block: answer at once, or
+ * return without answering to DEFER the request and answer it later from any thread.
+ * A deferred request costs no thread (libmicrohttpd suspend/resume), so thousands may wait
+ * (e.g. the router waiting up to 30 s for a bus reply).
+ *
+ * Answering. Every request is answered EXACTLY ONCE with aos_http_respond() (or a helper
+ * below), from the handler or later from any thread. The request object stays valid until
+ * it is answered, even if the client went away, the deferred timeout fired or the server
+ * stopped: in those cases aos_http_respond() returns AOS_ERR_CLOSED and just releases the
+ * request. Do not touch a request after answering it.
+ *
+ * Bodies. The request body is read completely before the handler runs; a body larger than
+ * max_body_bytes (declared by Content-Length or seen while reading) is answered with 413
+ * {"error":{"code":"too_large",…}} without buffering past the limit, and the handler never
+ * sees it.
+ *
+ * Errors are JSON in the DESIGN §4 form {"error":{"code":"…","message":"…"}}: unknown paths
+ * get 404 not_found, a known path with another method 405 (with an Allow header).
+ *
+ * Built-ins (enabled per server by config.builtins): GET /healthz -> 200 {"status":"ok"};
+ * GET /readyz -> 200 / 503 from the readiness callback; GET /metrics -> Prometheus text of
+ * config.metrics. Each server records, in config.metrics:
+ *   aos_http_requests_total{server,method,route,status}   counter
+ *   aos_http_request_duration_seconds{server,route}        histogram (arrival -> answer)
+ *   aos_http_requests_in_flight{server}                     gauge
+ * where route is the matched pattern (e.g. "/v1/conversations/{id}") or "unmatched".
+ *
+ * A service usually runs two servers: the API on AOS_HTTP_ADDR (builtins 0 or just
+ * HEALTHZ) and the admin server on AOS_ADMIN_ADDR (AOS_HTTP_BUILTIN_ALL, no routes).
+ */
+#ifndef AOS_HTTP_SERVER_H
+#define AOS_HTTP_SERVER_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "aos/metrics.h"
+#include "aos/result.h"
+
+typedef struct aos_http_server aos_http_server_t;
+typedef struct aos_http_request aos_http_request_t;
+
+enum {
+    AOS_HTTP_BUILTIN_HEALTHZ = 1 << 0,
+    AOS_HTTP_BUILTIN_READYZ = 1 << 1,
+    AOS_HTTP_BUILTIN_METRICS = 1 << 2,
+    AOS_HTTP_BUILTIN_ALL = 7,
+};
+
+typedef struct aos_http_server_config {
+    /* "host:port", "[v6addr]:port" or ":port" (all interfaces); host is an IP literal or
+     * "localhost". Port 0 picks an ephemeral port (see aos_http_server_port()). */
+    const char *bind_addr;
+    /* Request bodies above this get 413. 0: 1 MiB. */
+    size_t max_body_bytes;
+    /* A connection that sends nothing for this long is closed (slow clients). 0: 60 s. */
+    uint32_t request_timeout_ms;
+    /* A deferred request not answered within this gets 504 {"code":"timeout"} from the
+     * server (a safety net; services keep their own shorter deadline). 0: 120 s. */
+    uint32_t deferred_timeout_ms;
+    /* Maximum simultaneous connections. 0: 4096. */
+    unsigned max_connections;
+    /* AOS_HTTP_BUILTIN_* flags. */
+    unsigned builtins;
+    /* Name used in logs and the "server" metric label, e.g. "api", "admin". NULL: "http". */
+    const char *name;
+    /* Registry for the server's own metrics and for /metrics. NULL: the default registry. */
+    aos_metrics_t *metrics;
+} aos_http_server_config_t;
+
+/* Called on the server thread; must answer req (now or later, from any thread). */
+typedef void (*aos_http_handler_fn)(aos_http_request_t *req, void *ctx);
+
+/* Called on the server thread for GET /readyz; must not block. Return true when ready; on
+ * false, write a short reason (it goes into the 503 body). */
+typedef bool (*aos_http_ready_fn)(void *ctx, char *reason, size_t reason_len);
+
+/* Create a server (not listening yet). cfg strings are copied. */
+aos_result aos_http_server_new(const aos_http_server_config_t *cfg, aos_http_server_t **out_srv,
+                               char *errbuf, size_t errlen);
+
+/* Add a route (before aos_http_server_start; not thread-safe). method is an HTTP method
+ * ("GET", "POST", …; "*" for any). pattern is an absolute path whose segments are literals
+ * or "{name}" parameters matching one non-empty segment, e.g. "/v1/agents/{agent}/act".
+ * Literal segments win over parameters; the first added route wins among equals.
+ * AOS_ERR_INVALID for a malformed pattern, AOS_ERR_CONFLICT for a duplicate method+pattern. */
+aos_result aos_http_server_route(aos_http_server_t *srv, const char *method, const char *pattern,
+                                 aos_http_handler_fn handler, void *ctx);
+
+/* Readiness for /readyz (before start). Without one, /readyz answers 200 while running. */
+void aos_http_server_set_readiness(aos_http_server_t *srv, aos_http_ready_fn fn, void *ctx);
+
+/* Bind and start serving. */
+aos_result aos_http_server_start(aos_http_server_t *srv, char *errbuf, size_t errlen);
+
+/* The bound port (useful with port 0), 0 before start. */
+uint16_t aos_http_server_port(const aos_http_server_t *srv);
+
+/* Graceful stop (not from a handler): stop accepting connections, make /readyz answer 503,
+ * let in-flight and deferred requests be answered for up to grace_ms, then answer the rest
+ * with 503 {"code":"unavailable"} and stop the server thread. Idempotent. */
+void aos_http_server_stop(aos_http_server_t *srv, int grace_ms);
+
+/* Stops (grace 0) if needed and frees. NULL is a no-op. */
+void aos_http_server_free(aos_http_server_t *srv);
+
+/* ---- request accessors: the returned strings are borrowed, valid until the request is
+ * answered. Callable from whichever thread currently holds the request. ---- */
+
+const char *aos_http_request_method(const aos_http_request_t *req);
+/* The %-decoded path without the query string. */
+const char *aos_http_request_path(const aos_http_request_t *req);
+/* The matched route pattern ("/v1/conversations/{id}"). */
+const char *aos_http_request_route(const aos_http_request_t *req);
+/* A path parameter by name (%-decoded), NULL if the route has none by that name. */
+const char *aos_http_request_param(const aos_http_request_t *req, const char *name);
+/* The first query parameter by name (%-decoded, '+' as space), NULL if absent. */
+const char *aos_http_request_query(const aos_http_request_t *req, const char *name);
+/* A request header by name, case-insensitive; NULL if absent. */
+const char *aos_http_request_header(const aos_http_request_t *req, const char *name);
+/* The body (NUL-terminated for convenience; may contain NULs); *out_len gets its length. */
+const char *aos_http_request_body(const aos_http_request_t *req, size_t *out_len);
+/* Remote address "ip:port" ("[v6]:port" for IPv6). */
+const char *aos_http_request_remote_addr(const aos_http_request_t *req);
+
+/* ---- answering: from the handler or, after deferring, from any thread ---- */
+
+/* Add a response header for the coming answer (call before aos_http_respond, from the thread
+ * that will answer). Strings are copied; CR/LF in name or value gives AOS_ERR_INVALID. */
+aos_result aos_http_response_header(aos_http_request_t *req, const char *name, const char *value);
+
+/* Answer with status and body (copied; body may be NULL with len 0; content_type may be NULL
+ * for none). Releases req. AOS_ERR_CLOSED if the request can no longer be answered (client
+ * gone, deferred timeout, server stopped): req is released all the same. */
+aos_result aos_http_respond(aos_http_request_t *req, int status, const char *content_type,
+                            const void *body, size_t len);
+
+/* aos_http_respond with Content-Type application/json and a NUL-terminated body. */
+aos_result aos_http_respond_json(aos_http_request_t *req, int status, const char *json);
+
+/* {"error":{"code":aos_result_code(r),"message":message}} with aos_result_http_status(r).
+ * message is JSON-escaped; NULL uses aos_result_str(r). */
+aos_result aos_http_respond_error(aos_http_request_t *req, aos_result r, const char *message);
+
+/* The same with an explicit status and code (e.g. 405, "method_not_allowed"). */
+aos_result aos_http_respond_error_status(aos_http_request_t *req, int status, const char *code,
+                                         const char *message);
+
+/* ---- pure helpers (exposed for tests and fuzzing; no server needed) ---- */
+
+/* Percent-decode src[0..len) into dst (room for len+1 bytes), NUL-terminated. plus_is_space
+ * turns '+' into ' ' (query strings). A malformed escape ("%zz", "%4") or an encoded NUL
+ * gives AOS_ERR_INVALID. *out_len gets the decoded length. */
+aos_result aos_http_percent_decode(const char *src, size_t len, bool plus_is_space, char *dst,
+                                   size_t *out_len);
+
+#endif
