@@ -1,0 +1,404 @@
+/* CloudEvents AMQP protocol binding, binary content mode, over Proton's message API. */
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <proton/codec.h>
+#include <proton/error.h>
+#include <proton/message.h>
+
+#include "aos/envelope.h"
+#include "aos/json.h"
+#include "envelope_internal.h"
+
+#define CE_PREFIX "cloudEvents:"
+#define CE_PREFIX_LEN 12
+/* Some clients (JMS-style) write "cloudEvents_" since ':' is awkward in selectors. */
+#define CE_PREFIX_ALT "cloudEvents_"
+
+static int put_str(pn_data_t *d, const char *s)
+{
+    return pn_data_put_string(d, pn_bytes(strlen(s), s));
+}
+
+static int put_prop(pn_data_t *d, const char *key, const char *value)
+{
+    if (!value)
+        return 0;
+    int rc = put_str(d, key);
+    return rc ? rc : put_str(d, value);
+}
+
+static int put_ce_prop(pn_data_t *d, const char *attr, const char *value)
+{
+    if (!value)
+        return 0;
+    char key[CE_PREFIX_LEN + 32];
+    snprintf(key, sizeof key, CE_PREFIX "%s", attr);
+    return put_prop(d, key, value);
+}
+
+static int write_app_properties(const aos_event_t *ev, pn_data_t *d)
+{
+    int rc = pn_data_put_map(d);
+    if (rc || !pn_data_enter(d))
+        return rc ? rc : PN_ERR;
+    rc = put_ce_prop(d, "specversion", "1.0");
+    if (!rc)
+        rc = put_ce_prop(d, "id", ev->id);
+    if (!rc)
+        rc = put_ce_prop(d, "type", ev->type);
+    if (!rc)
+        rc = put_ce_prop(d, "source", ev->source);
+    if (!rc)
+        rc = put_ce_prop(d, "time", ev->time);
+    if (!rc)
+        rc = put_ce_prop(d, "subject", ev->subject);
+    if (!rc)
+        rc = put_ce_prop(d, "dataschema", ev->dataschema);
+    for (size_t i = 0; !rc && i < ev->ext_count; i++)
+        rc = put_ce_prop(d, ev->ext[i].name, ev->ext[i].value);
+    if (!rc)
+        rc = put_prop(d, "traceparent", ev->traceparent);
+    pn_data_exit(d);
+    return rc;
+}
+
+aos_result aos_envelope_to_message(const aos_event_t *ev, struct pn_message_t *msg, char *errbuf,
+                                   size_t errlen)
+{
+    AOS_RETURN_IF_FAILED(aos_event_validate(ev, errbuf, errlen));
+    pn_message_clear(msg);
+    int rc = pn_message_set_durable(msg, true);
+    if (!rc && ev->ttl_ms)
+        rc = pn_message_set_ttl(msg, ev->ttl_ms);
+    pn_atom_t id = {.type = PN_STRING};
+    id.u.as_bytes = pn_bytes(strlen(ev->id), ev->id);
+    if (!rc)
+        rc = pn_message_set_id(msg, id);
+    if (!rc && ev->correlation_id) {
+        pn_atom_t cid = {.type = PN_STRING};
+        cid.u.as_bytes = pn_bytes(strlen(ev->correlation_id), ev->correlation_id);
+        rc = pn_message_set_correlation_id(msg, cid);
+    }
+    /* The AMQP subject carries the event type: RabbitMQ uses it as routing key when the
+     * target exchange address names none, Service Bus filters match on it. */
+    if (!rc)
+        rc = pn_message_set_subject(msg, ev->type);
+    if (!rc && ev->reply_to)
+        rc = pn_message_set_reply_to(msg, ev->reply_to);
+    if (!rc && ev->group_id)
+        rc = pn_message_set_group_id(msg, ev->group_id);
+    if (!rc)
+        rc = pn_message_set_content_type(
+            msg, ev->datacontenttype ? ev->datacontenttype : "application/json");
+    if (!rc)
+        rc = write_app_properties(ev, pn_message_properties(msg));
+    if (!rc && ev->data && ev->data_len > 0) {
+        /* inferred + binary body = one data section */
+        rc = pn_message_set_inferred(msg, true);
+        if (!rc)
+            rc = pn_data_put_binary(pn_message_body(msg), pn_bytes(ev->data_len, ev->data));
+    }
+    if (rc) {
+        pn_message_clear(msg);
+        return aos_fail(rc == PN_OUT_OF_MEMORY ? AOS_ERR_NOMEM : AOS_ERR_INTERNAL, errbuf, errlen,
+                        "building AMQP message failed: %s", pn_code(rc));
+    }
+    return AOS_OK;
+}
+
+/* ---- decoding ---- */
+
+typedef struct {
+    aos_event_t *ev;
+    char *specversion;
+    char *alt_content_type; /* cloudEvents:datacontenttype, when a sender put it there */
+} decode_ctx;
+
+/* Render a scalar AMQP value as its CloudEvents canonical string. */
+static aos_result scalar_to_string(pn_data_t *d, const char *attr, char **out, char *errbuf,
+                                   size_t errlen)
+{
+    char buf[40];
+    switch (pn_data_type(d)) {
+    case PN_STRING: {
+        pn_bytes_t b = pn_data_get_string(d);
+        return aos_event_set_checked_(out, b.start, b.size, attr, errbuf, errlen);
+    }
+    case PN_BOOL:
+        snprintf(buf, sizeof buf, "%s", pn_data_get_bool(d) ? "true" : "false");
+        break;
+    case PN_INT:
+        snprintf(buf, sizeof buf, "%" PRId32, pn_data_get_int(d));
+        break;
+    case PN_LONG:
+        snprintf(buf, sizeof buf, "%" PRId64, pn_data_get_long(d));
+        break;
+    case PN_UINT:
+        snprintf(buf, sizeof buf, "%" PRIu32, pn_data_get_uint(d));
+        break;
+    case PN_ULONG:
+        snprintf(buf, sizeof buf, "%" PRIu64, pn_data_get_ulong(d));
+        break;
+    case PN_TIMESTAMP:
+        aos_time_format_ms_(pn_data_get_timestamp(d), buf);
+        break;
+    default:
+        return aos_fail(AOS_ERR_INVALID, errbuf, errlen,
+                        "attribute '%s' has an unsupported AMQP type (%s)", attr,
+                        pn_type_name(pn_data_type(d)));
+    }
+    return aos_event_set(out, buf);
+}
+
+static char **attr_slot(decode_ctx *c, const char *attr)
+{
+    aos_event_t *ev = c->ev;
+    if (strcmp(attr, "specversion") == 0)
+        return &c->specversion;
+    if (strcmp(attr, "id") == 0)
+        return &ev->id;
+    if (strcmp(attr, "type") == 0)
+        return &ev->type;
+    if (strcmp(attr, "source") == 0)
+        return &ev->source;
+    if (strcmp(attr, "time") == 0)
+        return &ev->time;
+    if (strcmp(attr, "subject") == 0)
+        return &ev->subject;
+    if (strcmp(attr, "dataschema") == 0)
+        return &ev->dataschema;
+    if (strcmp(attr, "datacontenttype") == 0)
+        return &c->alt_content_type;
+    return NULL;
+}
+
+static aos_result read_ce_attr(decode_ctx *c, const char *attr, pn_data_t *d, char *errbuf,
+                               size_t errlen)
+{
+    char **slot = attr_slot(c, attr);
+    if (slot) {
+        if (*slot)
+            return aos_fail(AOS_ERR_INVALID, errbuf, errlen, "attribute '%s' appears twice",
+                            attr);
+        /* time may be an AMQP timestamp; everything else core is a string. */
+        if (pn_data_type(d) != PN_STRING && !(strcmp(attr, "time") == 0 &&
+                                              pn_data_type(d) == PN_TIMESTAMP))
+            return aos_fail(AOS_ERR_INVALID, errbuf, errlen, "attribute '%s' must be a string",
+                            attr);
+        return scalar_to_string(d, attr, slot, errbuf, errlen);
+    }
+    if (!aos_event_ext_name_valid_(attr, strlen(attr)) || aos_event_attr_reserved_(attr))
+        return aos_fail(AOS_ERR_INVALID, errbuf, errlen, "invalid extension attribute name '%s'",
+                        attr);
+    if (aos_event_get_ext(c->ev, attr))
+        return aos_fail(AOS_ERR_INVALID, errbuf, errlen, "attribute '%s' appears twice", attr);
+    if (c->ev->ext_count >= AOS_EVENT_MAX_EXTENSIONS)
+        return aos_fail(AOS_ERR_INVALID, errbuf, errlen, "more than %d extension attributes",
+                        AOS_EVENT_MAX_EXTENSIONS);
+    char *value = NULL;
+    AOS_RETURN_IF_FAILED(scalar_to_string(d, attr, &value, errbuf, errlen));
+    aos_result r = aos_event_set_ext(c->ev, attr, value);
+    free(value);
+    return r;
+}
+
+static aos_result read_app_properties(decode_ctx *c, pn_data_t *d, char *errbuf, size_t errlen)
+{
+    pn_data_rewind(d);
+    if (!pn_data_next(d))
+        return AOS_OK;
+    if (pn_data_type(d) != PN_MAP)
+        return aos_fail(AOS_ERR_INVALID, errbuf, errlen, "application-properties is not a map");
+    size_t n = pn_data_get_map(d);
+    pn_data_enter(d);
+    aos_result r = AOS_OK;
+    for (size_t i = 0; r == AOS_OK && i < n; i += 2) {
+        if (!pn_data_next(d))
+            break;
+        if (pn_data_type(d) != PN_STRING) {
+            r = aos_fail(AOS_ERR_INVALID, errbuf, errlen,
+                         "application-properties key is not a string");
+            break;
+        }
+        pn_bytes_t k = pn_data_get_string(d);
+        if (!pn_data_next(d)) {
+            r = aos_fail(AOS_ERR_INVALID, errbuf, errlen, "application-properties key lacks a value");
+            break;
+        }
+        char key[64];
+        if (k.size >= sizeof key || memchr(k.start, '\0', k.size))
+            continue; /* not ours: longer than any CloudEvents attribute name */
+        memcpy(key, k.start, k.size);
+        key[k.size] = '\0';
+        if (strncmp(key, CE_PREFIX, CE_PREFIX_LEN) == 0 ||
+            strncmp(key, CE_PREFIX_ALT, CE_PREFIX_LEN) == 0)
+            r = read_ce_attr(c, key + CE_PREFIX_LEN, d, errbuf, errlen);
+        else if (strcmp(key, "traceparent") == 0) {
+            if (c->ev->traceparent)
+                r = aos_fail(AOS_ERR_INVALID, errbuf, errlen, "'traceparent' appears twice");
+            else if (pn_data_type(d) != PN_STRING)
+                r = aos_fail(AOS_ERR_INVALID, errbuf, errlen, "'traceparent' must be a string");
+            else
+                r = scalar_to_string(d, "traceparent", &c->ev->traceparent, errbuf, errlen);
+        }
+    }
+    pn_data_exit(d);
+    return r;
+}
+
+/* message-id / correlation-id: string, uuid or ulong; other types are not ours to read. */
+static aos_result read_msgid(pn_atom_t a, char **out)
+{
+    char buf[40];
+    switch (a.type) {
+    case PN_STRING:
+        if (memchr(a.u.as_bytes.start, '\0', a.u.as_bytes.size) ||
+            !aos_utf8_valid(a.u.as_bytes.start, a.u.as_bytes.size))
+            return AOS_OK;
+        free(*out);
+        *out = aos_strndup_(a.u.as_bytes.start, a.u.as_bytes.size);
+        return *out ? AOS_OK : AOS_ERR_NOMEM;
+    case PN_ULONG:
+        snprintf(buf, sizeof buf, "%" PRIu64, a.u.as_ulong);
+        return aos_event_set(out, buf);
+    case PN_UUID: {
+        const unsigned char *b = (const unsigned char *)a.u.as_uuid.bytes;
+        snprintf(buf, sizeof buf,
+                 "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x", b[0],
+                 b[1], b[2], b[3], b[4], b[5], b[6], b[7], b[8], b[9], b[10], b[11], b[12], b[13],
+                 b[14], b[15]);
+        return aos_event_set(out, buf);
+    }
+    default:
+        return AOS_OK;
+    }
+}
+
+static aos_result read_body(aos_event_t *ev, pn_data_t *body, char *errbuf, size_t errlen)
+{
+    pn_data_rewind(body);
+    if (!pn_data_next(body))
+        return AOS_OK;
+    pn_bytes_t b;
+    switch (pn_data_type(body)) {
+    case PN_NULL:
+        return AOS_OK;
+    case PN_BINARY:
+        b = pn_data_get_binary(body);
+        break;
+    case PN_STRING:
+        b = pn_data_get_string(body);
+        break;
+    default:
+        return aos_fail(AOS_ERR_INVALID, errbuf, errlen,
+                        "unsupported message body (%s): expected one data section",
+                        pn_type_name(pn_data_type(body)));
+    }
+    if (pn_data_next(body))
+        return aos_fail(AOS_ERR_INVALID, errbuf, errlen, "message body has more than one value");
+    return b.size ? aos_event_set_data(ev, b.start, b.size) : AOS_OK;
+}
+
+static aos_result read_properties(aos_event_t *ev, pn_message_t *msg, decode_ctx *c)
+{
+    aos_result r = read_msgid(pn_message_get_correlation_id(msg), &ev->correlation_id);
+    const char *s;
+    if (r == AOS_OK && (s = pn_message_get_reply_to(msg)))
+        r = aos_event_set(&ev->reply_to, s);
+    if (r == AOS_OK && (s = pn_message_get_group_id(msg)))
+        r = aos_event_set(&ev->group_id, s);
+    s = pn_message_get_content_type(msg);
+    if (!s)
+        s = c->alt_content_type;
+    if (r == AOS_OK)
+        r = aos_event_set(&ev->datacontenttype, s ? s : "application/json");
+    ev->ttl_ms = pn_message_get_ttl(msg);
+    ev->delivery_count = pn_message_get_delivery_count(msg);
+    return r;
+}
+
+aos_result aos_envelope_from_message(struct pn_message_t *msg, aos_event_t **out_event,
+                                     char *errbuf, size_t errlen)
+{
+    *out_event = NULL;
+    decode_ctx c = {0};
+    AOS_RETURN_IF_FAILED(aos_event_new(&c.ev));
+    aos_result r = read_app_properties(&c, pn_message_properties(msg), errbuf, errlen);
+    if (r == AOS_OK && !c.specversion)
+        r = aos_fail(AOS_ERR_INVALID, errbuf, errlen,
+                     "missing required attribute 'specversion' (cloudEvents:specversion)");
+    if (r == AOS_OK && strcmp(c.specversion, "1.0") != 0)
+        r = aos_fail(AOS_ERR_INVALID, errbuf, errlen, "unsupported specversion '%.16s'",
+                     c.specversion);
+    if (r == AOS_OK)
+        r = read_properties(c.ev, msg, &c);
+    if (r == AOS_OK)
+        r = read_body(c.ev, pn_message_body(msg), errbuf, errlen);
+    if (r == AOS_OK)
+        r = aos_event_validate(c.ev, errbuf, errlen);
+    free(c.specversion);
+    free(c.alt_content_type);
+    if (r != AOS_OK) {
+        aos_event_free(c.ev);
+        return r;
+    }
+    *out_event = c.ev;
+    return AOS_OK;
+}
+
+aos_result aos_envelope_encode(const aos_event_t *ev, char **out_buf, size_t *out_len)
+{
+    *out_buf = NULL;
+    *out_len = 0;
+    pn_message_t *msg = pn_message();
+    if (!msg)
+        return AOS_ERR_NOMEM;
+    aos_result r = aos_envelope_to_message(ev, msg, NULL, 0);
+    size_t cap = 512 + (ev && ev->data ? ev->data_len : 0);
+    char *buf = NULL;
+    while (r == AOS_OK) {
+        char *nb = realloc(buf, cap);
+        if (!nb) {
+            r = AOS_ERR_NOMEM;
+            break;
+        }
+        buf = nb;
+        size_t size = cap;
+        int rc = pn_message_encode(msg, buf, &size);
+        if (rc == 0) {
+            *out_buf = buf;
+            *out_len = size;
+            buf = NULL;
+            break;
+        }
+        if (rc != PN_OVERFLOW || cap > SIZE_MAX / 2)
+            r = AOS_ERR_INTERNAL;
+        cap *= 2;
+    }
+    free(buf);
+    pn_message_free(msg);
+    return r;
+}
+
+aos_result aos_envelope_decode(const char *buf, size_t len, aos_event_t **out_event, char *errbuf,
+                               size_t errlen)
+{
+    *out_event = NULL;
+    if (!buf || len == 0)
+        return aos_fail(AOS_ERR_INVALID, errbuf, errlen, "empty AMQP message");
+    pn_message_t *msg = pn_message();
+    if (!msg)
+        return AOS_ERR_NOMEM;
+    aos_result r;
+    int rc = pn_message_decode(msg, buf, len);
+    if (rc != 0)
+        r = aos_fail(AOS_ERR_INVALID, errbuf, errlen, "malformed AMQP message: %s (%s)",
+                     pn_code(rc), pn_error_text(pn_message_error(msg)));
+    else
+        r = aos_envelope_from_message(msg, out_event, errbuf, errlen);
+    pn_message_free(msg);
+    return r;
+}

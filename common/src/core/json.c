@@ -1,0 +1,287 @@
+#include "aos/json.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+bool aos_utf8_valid(const char *s, size_t len)
+{
+    const unsigned char *p = (const unsigned char *)s;
+    size_t i = 0;
+    while (i < len) {
+        unsigned c = p[i];
+        if (c < 0x80) {
+            i++;
+            continue;
+        }
+        size_t n;
+        unsigned cp, min;
+        if (c >= 0xC2 && c <= 0xDF) {
+            n = 1, cp = c & 0x1F, min = 0x80;
+        } else if (c >= 0xE0 && c <= 0xEF) {
+            n = 2, cp = c & 0x0F, min = 0x800;
+        } else if (c >= 0xF0 && c <= 0xF4) {
+            n = 3, cp = c & 0x07, min = 0x10000;
+        } else {
+            return false;
+        }
+        if (len - i <= n)
+            return false;
+        for (size_t k = 1; k <= n; k++) {
+            if ((p[i + k] & 0xC0) != 0x80)
+                return false;
+            cp = (cp << 6) | (p[i + k] & 0x3F);
+        }
+        if (cp < min || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF))
+            return false;
+        i += n + 1;
+    }
+    return true;
+}
+
+static bool only_ws(const char *s, size_t len)
+{
+    for (size_t i = 0; i < len; i++)
+        if (s[i] != ' ' && s[i] != '\t' && s[i] != '\n' && s[i] != '\r')
+            return false;
+    return true;
+}
+
+aos_result aos_json_parse(const char *buf, size_t len, size_t max_bytes, int max_depth,
+                          json_object **out_value, char *errbuf, size_t errlen)
+{
+    *out_value = NULL;
+    if (!max_bytes)
+        max_bytes = AOS_JSON_DEFAULT_MAX_BYTES;
+    if (max_depth <= 0)
+        max_depth = AOS_JSON_DEFAULT_MAX_DEPTH;
+    if (len > max_bytes)
+        return aos_fail(AOS_ERR_TOO_LARGE, errbuf, errlen, "JSON is %zu bytes, limit is %zu",
+                        len, max_bytes);
+    if (!buf || only_ws(buf, len))
+        return aos_fail(AOS_ERR_INVALID, errbuf, errlen, "empty JSON document");
+    const char *nul = memchr(buf, '\0', len);
+    if (nul)
+        return aos_fail(AOS_ERR_INVALID, errbuf, errlen, "NUL byte in JSON at offset %zu",
+                        (size_t)(nul - buf));
+    /* json-c counts lengths in int. */
+    if (len > (size_t)0x7FFFFFF0)
+        return aos_fail(AOS_ERR_TOO_LARGE, errbuf, errlen, "JSON too large");
+    json_tokener *tok = json_tokener_new_ex(max_depth);
+    if (!tok)
+        return AOS_ERR_NOMEM;
+    json_tokener_set_flags(tok, JSON_TOKENER_STRICT | JSON_TOKENER_VALIDATE_UTF8);
+    json_object *v = json_tokener_parse_ex(tok, buf, (int)len);
+    enum json_tokener_error jerr = json_tokener_get_error(tok);
+    size_t end = json_tokener_get_parse_end(tok);
+    if (jerr == json_tokener_continue) {
+        /* A bare top-level number only ends at a delimiter: give it one. */
+        v = json_tokener_parse_ex(tok, " ", 1);
+        jerr = json_tokener_get_error(tok);
+        end = len;
+        if (jerr == json_tokener_continue) {
+            json_tokener_free(tok);
+            json_object_put(v);
+            return aos_fail(AOS_ERR_INVALID, errbuf, errlen, "JSON ends unexpectedly");
+        }
+    }
+    if (jerr != json_tokener_success) {
+        aos_result r = aos_fail(AOS_ERR_INVALID, errbuf, errlen, "invalid JSON at offset %zu: %s",
+                                end, json_tokener_error_desc(jerr));
+        json_tokener_free(tok);
+        json_object_put(v);
+        return r;
+    }
+    json_tokener_free(tok);
+    if (end < len && !only_ws(buf + end, len - end)) {
+        json_object_put(v);
+        return aos_fail(AOS_ERR_INVALID, errbuf, errlen, "trailing data after JSON at offset %zu",
+                        end);
+    }
+    *out_value = v;
+    return AOS_OK;
+}
+
+aos_result aos_json_parse_object(const char *buf, size_t len, size_t max_bytes, int max_depth,
+                                 json_object **out_object, char *errbuf, size_t errlen)
+{
+    json_object *v = NULL;
+    AOS_RETURN_IF_FAILED(aos_json_parse(buf, len, max_bytes, max_depth, &v, errbuf, errlen));
+    if (!json_object_is_type(v, json_type_object)) {
+        json_object_put(v);
+        *out_object = NULL;
+        return aos_fail(AOS_ERR_INVALID, errbuf, errlen, "JSON document must be an object");
+    }
+    *out_object = v;
+    return AOS_OK;
+}
+
+/* Look up field; AOS_OK with *out NULL when absent/null and optional. */
+static aos_result lookup(const json_object *obj, const char *field, aos_json_need need,
+                         json_object **out, char *errbuf, size_t errlen)
+{
+    *out = NULL;
+    if (!obj || !json_object_is_type(obj, json_type_object))
+        return aos_fail(AOS_ERR_INVALID, errbuf, errlen, "expected an object holding '%s'",
+                        field);
+    json_object *v = NULL;
+    if (!json_object_object_get_ex(obj, field, &v) || v == NULL) {
+        if (need == AOS_JSON_REQUIRED)
+            return aos_fail(AOS_ERR_INVALID, errbuf, errlen, "field '%s' is required", field);
+        return AOS_OK;
+    }
+    *out = v;
+    return AOS_OK;
+}
+
+aos_result aos_json_get_string(const json_object *obj, const char *field, aos_json_need need,
+                               const char **out_str, char *errbuf, size_t errlen)
+{
+    json_object *v;
+    *out_str = NULL;
+    AOS_RETURN_IF_FAILED(lookup(obj, field, need, &v, errbuf, errlen));
+    if (!v)
+        return AOS_OK;
+    if (!json_object_is_type(v, json_type_string))
+        return aos_fail(AOS_ERR_INVALID, errbuf, errlen, "field '%s' must be a string", field);
+    const char *s = json_object_get_string(v);
+    if (strlen(s) != (size_t)json_object_get_string_len(v))
+        return aos_fail(AOS_ERR_INVALID, errbuf, errlen, "field '%s' must not contain NUL",
+                        field);
+    *out_str = s;
+    return AOS_OK;
+}
+
+aos_result aos_json_get_int(const json_object *obj, const char *field, aos_json_need need,
+                            int64_t *out_val, bool *out_present, char *errbuf, size_t errlen)
+{
+    json_object *v;
+    if (out_present)
+        *out_present = false;
+    AOS_RETURN_IF_FAILED(lookup(obj, field, need, &v, errbuf, errlen));
+    if (!v)
+        return AOS_OK;
+    if (!json_object_is_type(v, json_type_int))
+        return aos_fail(AOS_ERR_INVALID, errbuf, errlen, "field '%s' must be an integer", field);
+    errno = 0;
+    int64_t x = json_object_get_int64(v);
+    /* json-c keeps values above INT64_MAX as uint64 and saturates on conversion. */
+    if (x == INT64_MAX && json_object_get_uint64(v) != (uint64_t)INT64_MAX)
+        return aos_fail(AOS_ERR_INVALID, errbuf, errlen, "field '%s' is out of range", field);
+    *out_val = x;
+    if (out_present)
+        *out_present = true;
+    return AOS_OK;
+}
+
+aos_result aos_json_get_bool(const json_object *obj, const char *field, aos_json_need need,
+                             bool *out_val, bool *out_present, char *errbuf, size_t errlen)
+{
+    json_object *v;
+    if (out_present)
+        *out_present = false;
+    AOS_RETURN_IF_FAILED(lookup(obj, field, need, &v, errbuf, errlen));
+    if (!v)
+        return AOS_OK;
+    if (!json_object_is_type(v, json_type_boolean))
+        return aos_fail(AOS_ERR_INVALID, errbuf, errlen, "field '%s' must be true or false",
+                        field);
+    *out_val = json_object_get_boolean(v);
+    if (out_present)
+        *out_present = true;
+    return AOS_OK;
+}
+
+aos_result aos_json_get_double(const json_object *obj, const char *field, aos_json_need need,
+                               double *out_val, bool *out_present, char *errbuf, size_t errlen)
+{
+    json_object *v;
+    if (out_present)
+        *out_present = false;
+    AOS_RETURN_IF_FAILED(lookup(obj, field, need, &v, errbuf, errlen));
+    if (!v)
+        return AOS_OK;
+    if (!json_object_is_type(v, json_type_int) && !json_object_is_type(v, json_type_double))
+        return aos_fail(AOS_ERR_INVALID, errbuf, errlen, "field '%s' must be a number", field);
+    *out_val = json_object_get_double(v);
+    if (out_present)
+        *out_present = true;
+    return AOS_OK;
+}
+
+static aos_result get_typed(const json_object *obj, const char *field, aos_json_need need,
+                            json_type want, const char *what, json_object **out, char *errbuf,
+                            size_t errlen)
+{
+    json_object *v;
+    *out = NULL;
+    AOS_RETURN_IF_FAILED(lookup(obj, field, need, &v, errbuf, errlen));
+    if (!v)
+        return AOS_OK;
+    if (!json_object_is_type(v, want))
+        return aos_fail(AOS_ERR_INVALID, errbuf, errlen, "field '%s' must be %s", field, what);
+    *out = v;
+    return AOS_OK;
+}
+
+aos_result aos_json_get_object(const json_object *obj, const char *field, aos_json_need need,
+                               json_object **out_obj, char *errbuf, size_t errlen)
+{
+    return get_typed(obj, field, need, json_type_object, "an object", out_obj, errbuf, errlen);
+}
+
+aos_result aos_json_get_array(const json_object *obj, const char *field, aos_json_need need,
+                              json_object **out_arr, char *errbuf, size_t errlen)
+{
+    return get_typed(obj, field, need, json_type_array, "an array", out_arr, errbuf, errlen);
+}
+
+aos_result aos_json_add(json_object *obj, const char *key, json_object *value)
+{
+    if (!obj || !key || !value) {
+        json_object_put(value);
+        return value ? AOS_ERR_INVALID : AOS_ERR_NOMEM;
+    }
+    if (json_object_object_add(obj, key, value) != 0) {
+        json_object_put(value);
+        return AOS_ERR_NOMEM;
+    }
+    return AOS_OK;
+}
+
+aos_result aos_json_add_string(json_object *obj, const char *key, const char *value)
+{
+    if (!value)
+        return AOS_OK;
+    return aos_json_add(obj, key, json_object_new_string(value));
+}
+
+aos_result aos_json_add_int(json_object *obj, const char *key, int64_t value)
+{
+    return aos_json_add(obj, key, json_object_new_int64(value));
+}
+
+aos_result aos_json_add_bool(json_object *obj, const char *key, bool value)
+{
+    return aos_json_add(obj, key, json_object_new_boolean(value));
+}
+
+aos_result aos_json_to_string(const json_object *value, char **out_str, size_t *out_len)
+{
+    *out_str = NULL;
+    size_t n = 0;
+    const char *s = json_object_to_json_string_length(
+        (json_object *)value, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE, &n);
+    if (!s)
+        return AOS_ERR_NOMEM;
+    char *copy = malloc(n + 1);
+    if (!copy)
+        return AOS_ERR_NOMEM;
+    memcpy(copy, s, n);
+    copy[n] = '\0';
+    *out_str = copy;
+    if (out_len)
+        *out_len = n;
+    return AOS_OK;
+}
