@@ -9,6 +9,7 @@
 
 #include "agents_internal.h"
 #include "aos/agents.h"
+#include "aos/json.h"
 
 #define MAX_CONFIG_BYTES (8u * 1024u * 1024u)
 #define MAX_LIST 256
@@ -535,28 +536,11 @@ aos_result aos_agents_config_parse(const char *json, size_t len, aos_agents_conf
         return aos_fail(AOS_ERR_INVALID, errbuf, errlen, "config: no document");
     if (len > MAX_CONFIG_BYTES)
         return aos_fail(AOS_ERR_TOO_LARGE, errbuf, errlen, "config: larger than 8 MiB");
-    if (memchr(json, '\0', len))
-        return aos_fail(AOS_ERR_INVALID, errbuf, errlen, "config: contains a NUL byte");
-    json_tokener *tok = json_tokener_new_ex(32);
-    if (!tok)
-        return AOS_ERR_NOMEM;
-    json_tokener_set_flags(tok, JSON_TOKENER_STRICT | JSON_TOKENER_VALIDATE_UTF8);
-    json_object *root = json_tokener_parse_ex(tok, json, (int)len);
-    enum json_tokener_error jerr = json_tokener_get_error(tok);
-    size_t used = json_tokener_get_parse_end(tok);
-    json_tokener_free(tok);
-    if (!root || jerr != json_tokener_success) {
-        json_object_put(root);
-        return aos_fail(AOS_ERR_INVALID, errbuf, errlen, "config: invalid JSON at offset %zu: %s",
-                        used, jerr == json_tokener_continue ? "unexpected end of document"
-                                                            : json_tokener_error_desc(jerr));
-    }
-    for (size_t i = used; i < len; i++)
-        if (!isspace((unsigned char)json[i])) {
-            json_object_put(root);
-            return aos_fail(AOS_ERR_INVALID, errbuf, errlen,
-                            "config: trailing data after the JSON document at offset %zu", i);
-        }
+    json_object *root = NULL;
+    char detail[256] = "";
+    aos_result pr = aos_json_parse(json, len, MAX_CONFIG_BYTES, 64, &root, detail, sizeof detail);
+    if (pr != AOS_OK)
+        return aos_fail(pr, errbuf, errlen, "config: invalid JSON: %s", detail);
     aos_agents_config_t *cfg = calloc(1, sizeof *cfg);
     if (!cfg) {
         json_object_put(root);
