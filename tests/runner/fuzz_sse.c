@@ -1,0 +1,27 @@
+/* Fuzz target: the SSE parser and chat stream accumulator, fed in uneven chunks. */
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "sse.h"
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+    runner_chat_stream_t *s = NULL;
+    if (runner_chat_stream_new(1 << 16, &s) != AOS_OK)
+        return 0;
+    /* the first byte picks the chunk size, so splits land everywhere */
+    size_t step = size ? (size_t)(data[0] % 17) + 1 : 1;
+    char err[256];
+    aos_result rc = AOS_OK;
+    for (size_t i = 0; rc == AOS_OK && i < size; i += step) {
+        size_t n = size - i < step ? size - i : step;
+        rc = runner_chat_stream_feed(s, (const char *)data + i, n, err, sizeof err);
+    }
+    runner_completion_t c = {0};
+    if (rc == AOS_OK && runner_chat_stream_finish(s, &c, err, sizeof err) == AOS_OK && !c.text)
+        abort();
+    runner_completion_clear(&c);
+    runner_chat_stream_free(s);
+    return 0;
+}
