@@ -1,11 +1,13 @@
 #include "aos/json.h"
 
 #include <errno.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-bool aos_utf8_valid(const char *s, size_t len)
+/* Offset of the first byte that is not part of well-formed UTF-8, or len. */
+static size_t utf8_check(const char *s, size_t len)
 {
     const unsigned char *p = (const unsigned char *)s;
     size_t i = 0;
@@ -15,6 +17,7 @@ bool aos_utf8_valid(const char *s, size_t len)
             i++;
             continue;
         }
+        size_t start = i;
         size_t n;
         unsigned cp, min;
         if (c >= 0xC2 && c <= 0xDF) {
@@ -24,20 +27,25 @@ bool aos_utf8_valid(const char *s, size_t len)
         } else if (c >= 0xF0 && c <= 0xF4) {
             n = 3, cp = c & 0x07, min = 0x10000;
         } else {
-            return false;
+            return start;
         }
         if (len - i <= n)
-            return false;
+            return start;
         for (size_t k = 1; k <= n; k++) {
             if ((p[i + k] & 0xC0) != 0x80)
-                return false;
+                return start;
             cp = (cp << 6) | (p[i + k] & 0x3F);
         }
         if (cp < min || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF))
-            return false;
+            return start;
         i += n + 1;
     }
-    return true;
+    return len;
+}
+
+bool aos_utf8_valid(const char *s, size_t len)
+{
+    return utf8_check(s, len) == len;
 }
 
 static bool only_ws(const char *s, size_t len)
@@ -48,6 +56,32 @@ static bool only_ws(const char *s, size_t len)
     return true;
 }
 
+/* json-c accepts NaN and Infinity even in strict mode; JSON has neither. Recursion depth is
+ * bounded by the parser's depth limit. */
+static bool all_finite(json_object *v)
+{
+    switch (json_object_get_type(v)) {
+    case json_type_double:
+        return isfinite(json_object_get_double(v));
+    case json_type_array:
+        for (size_t i = 0, n = json_object_array_length(v); i < n; i++)
+            if (!all_finite(json_object_array_get_idx(v, i)))
+                return false;
+        return true;
+    case json_type_object: {
+        json_object_object_foreach(v, key, child)
+        {
+            (void)key;
+            if (!all_finite(child))
+                return false;
+        }
+        return true;
+    }
+    default:
+        return true;
+    }
+}
+
 aos_result aos_json_parse(const char *buf, size_t len, size_t max_bytes, int max_depth,
                           json_object **out_value, char *errbuf, size_t errlen)
 {
@@ -56,6 +90,8 @@ aos_result aos_json_parse(const char *buf, size_t len, size_t max_bytes, int max
         max_bytes = AOS_JSON_DEFAULT_MAX_BYTES;
     if (max_depth <= 0)
         max_depth = AOS_JSON_DEFAULT_MAX_DEPTH;
+    if (max_depth > 100000)
+        max_depth = 100000;
     if (len > max_bytes)
         return aos_fail(AOS_ERR_TOO_LARGE, errbuf, errlen, "JSON is %zu bytes, limit is %zu",
                         len, max_bytes);
@@ -65,10 +101,16 @@ aos_result aos_json_parse(const char *buf, size_t len, size_t max_bytes, int max
     if (nul)
         return aos_fail(AOS_ERR_INVALID, errbuf, errlen, "NUL byte in JSON at offset %zu",
                         (size_t)(nul - buf));
+    /* json-c's own UTF-8 check lets overlong forms through. */
+    size_t bad = utf8_check(buf, len);
+    if (bad != len)
+        return aos_fail(AOS_ERR_INVALID, errbuf, errlen, "invalid UTF-8 in JSON at offset %zu",
+                        bad);
     /* json-c counts lengths in int. */
     if (len > (size_t)0x7FFFFFF0)
         return aos_fail(AOS_ERR_TOO_LARGE, errbuf, errlen, "JSON too large");
-    json_tokener *tok = json_tokener_new_ex(max_depth);
+    /* json-c's depth counts the top-level value too. */
+    json_tokener *tok = json_tokener_new_ex(max_depth + 1);
     if (!tok)
         return AOS_ERR_NOMEM;
     json_tokener_set_flags(tok, JSON_TOKENER_STRICT | JSON_TOKENER_VALIDATE_UTF8);
@@ -98,6 +140,10 @@ aos_result aos_json_parse(const char *buf, size_t len, size_t max_bytes, int max
         json_object_put(v);
         return aos_fail(AOS_ERR_INVALID, errbuf, errlen, "trailing data after JSON at offset %zu",
                         end);
+    }
+    if (!all_finite(v)) {
+        json_object_put(v);
+        return aos_fail(AOS_ERR_INVALID, errbuf, errlen, "NaN and Infinity are not JSON numbers");
     }
     *out_value = v;
     return AOS_OK;

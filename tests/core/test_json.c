@@ -1,0 +1,190 @@
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "aos/json.h"
+
+static aos_result parse(const char *s, json_object **out, char *err, size_t errlen)
+{
+    return aos_json_parse(s, strlen(s), 0, 0, out, err, errlen);
+}
+
+static void accepts_valid_documents(void **state)
+{
+    (void)state;
+    const char *ok[] = {"{}", "[]", "1", "-0.5e3", "\"x\"", "true", " {\"a\":[1,2,{\"b\":null}]} \n",
+                        "\"caf\xc3\xa9 \\u00e9 \\ud83d\\ude00\"", "123"};
+    for (size_t i = 0; i < sizeof ok / sizeof *ok; i++) {
+        json_object *v = NULL;
+        char err[128] = "";
+        assert_int_equal(parse(ok[i], &v, err, sizeof err), AOS_OK);
+        json_object_put(v);
+    }
+    json_object *v = (json_object *)1;
+    assert_int_equal(parse("null", &v, NULL, 0), AOS_OK);
+    assert_null(v);
+    assert_int_equal(parse("123", &v, NULL, 0), AOS_OK);
+    assert_int_equal(json_object_get_int(v), 123);
+    json_object_put(v);
+}
+
+static void rejects_bad_documents(void **state)
+{
+    (void)state;
+    const char *bad[] = {"",          "   ",        "{",          "{\"a\":1,}", "[1,2]x",
+                         "{} {}",     "'x'",        "{a:1}",      "NaN",        "[1,]",
+                         "\"\xff\"",  "\"\xc0\xaf\"", "/*c*/{}",  "{\"a\":tru}", "01"};
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+        json_object *v = NULL;
+        char err[128] = "";
+        aos_result r = parse(bad[i], &v, err, sizeof err);
+        if (r == AOS_OK)
+            fail_msg("accepted bad JSON #%zu: %s", i, bad[i]);
+        assert_int_equal(r, AOS_ERR_INVALID);
+        assert_null(v);
+        assert_true(strlen(err) > 0);
+    }
+    /* NUL inside the buffer */
+    json_object *v = NULL;
+    char err[128];
+    assert_int_equal(aos_json_parse("{}\0{}", 5, 0, 0, &v, err, sizeof err), AOS_ERR_INVALID);
+    assert_non_null(strstr(err, "NUL"));
+}
+
+static void enforces_limits(void **state)
+{
+    (void)state;
+    json_object *v = NULL;
+    char err[128];
+    assert_int_equal(aos_json_parse("[1,2,3]", 7, 6, 0, &v, err, sizeof err), AOS_ERR_TOO_LARGE);
+    assert_int_equal(aos_json_parse("[1,2,3]", 7, 7, 0, &v, err, sizeof err), AOS_OK);
+    json_object_put(v);
+    assert_int_equal(aos_json_parse("[[[[1]]]]", 9, 0, 3, &v, err, sizeof err), AOS_ERR_INVALID);
+    assert_int_equal(aos_json_parse("[[[1]]]", 7, 0, 3, &v, err, sizeof err), AOS_OK);
+    json_object_put(v);
+    char deep[2001];
+    memset(deep, '[', 1000);
+    memset(deep + 1000, ']', 1000);
+    deep[2000] = '\0';
+    assert_int_equal(parse(deep, &v, err, sizeof err), AOS_ERR_INVALID);
+    assert_int_equal(aos_json_parse_object("[]", 2, 0, 0, &v, err, sizeof err), AOS_ERR_INVALID);
+    assert_null(v);
+}
+
+static void getters_name_the_field(void **state)
+{
+    (void)state;
+    const char *doc = "{\"text\":5,\"s\":\"hi\",\"n\":-7,\"b\":true,\"o\":{},\"a\":[1],\"z\":null,"
+                      "\"f\":1.5,\"big\":18446744073709551615,\"nul\":\"a\\u0000b\"}";
+    json_object *o = NULL;
+    char err[128];
+    assert_int_equal(aos_json_parse_object(doc, strlen(doc), 0, 0, &o, err, sizeof err), AOS_OK);
+
+    const char *s = "unset";
+    assert_int_equal(aos_json_get_string(o, "text", AOS_JSON_REQUIRED, &s, err, sizeof err),
+                     AOS_ERR_INVALID);
+    assert_string_equal(err, "field 'text' must be a string");
+    assert_int_equal(aos_json_get_string(o, "s", AOS_JSON_REQUIRED, &s, err, sizeof err), AOS_OK);
+    assert_string_equal(s, "hi");
+    assert_int_equal(aos_json_get_string(o, "missing", AOS_JSON_OPTIONAL, &s, err, sizeof err),
+                     AOS_OK);
+    assert_null(s);
+    assert_int_equal(aos_json_get_string(o, "z", AOS_JSON_OPTIONAL, &s, err, sizeof err), AOS_OK);
+    assert_null(s);
+    assert_int_equal(aos_json_get_string(o, "missing", AOS_JSON_REQUIRED, &s, err, sizeof err),
+                     AOS_ERR_INVALID);
+    assert_string_equal(err, "field 'missing' is required");
+    assert_int_equal(aos_json_get_string(o, "nul", AOS_JSON_REQUIRED, &s, err, sizeof err),
+                     AOS_ERR_INVALID);
+
+    int64_t n = 0;
+    bool present = false;
+    assert_int_equal(aos_json_get_int(o, "n", AOS_JSON_REQUIRED, &n, &present, err, sizeof err),
+                     AOS_OK);
+    assert_true(present);
+    assert_int_equal(n, -7);
+    assert_int_equal(aos_json_get_int(o, "f", AOS_JSON_REQUIRED, &n, NULL, err, sizeof err),
+                     AOS_ERR_INVALID);
+    assert_string_equal(err, "field 'f' must be an integer");
+    assert_int_equal(aos_json_get_int(o, "big", AOS_JSON_REQUIRED, &n, NULL, err, sizeof err),
+                     AOS_ERR_INVALID);
+    n = 42;
+    assert_int_equal(aos_json_get_int(o, "nope", AOS_JSON_OPTIONAL, &n, &present, err, sizeof err),
+                     AOS_OK);
+    assert_false(present);
+    assert_int_equal(n, 42);
+
+    bool b = false;
+    assert_int_equal(aos_json_get_bool(o, "b", AOS_JSON_REQUIRED, &b, NULL, err, sizeof err), AOS_OK);
+    assert_true(b);
+    assert_int_equal(aos_json_get_bool(o, "n", AOS_JSON_REQUIRED, &b, NULL, err, sizeof err),
+                     AOS_ERR_INVALID);
+    assert_string_equal(err, "field 'n' must be true or false");
+
+    double d = 0;
+    assert_int_equal(aos_json_get_double(o, "f", AOS_JSON_REQUIRED, &d, NULL, err, sizeof err), AOS_OK);
+    assert_true(d > 1.4 && d < 1.6);
+    assert_int_equal(aos_json_get_double(o, "n", AOS_JSON_REQUIRED, &d, NULL, err, sizeof err), AOS_OK);
+    assert_int_equal(aos_json_get_double(o, "s", AOS_JSON_REQUIRED, &d, NULL, err, sizeof err),
+                     AOS_ERR_INVALID);
+
+    json_object *sub = NULL;
+    assert_int_equal(aos_json_get_object(o, "o", AOS_JSON_REQUIRED, &sub, err, sizeof err), AOS_OK);
+    assert_non_null(sub);
+    assert_int_equal(aos_json_get_object(o, "a", AOS_JSON_REQUIRED, &sub, err, sizeof err),
+                     AOS_ERR_INVALID);
+    assert_string_equal(err, "field 'a' must be an object");
+    assert_int_equal(aos_json_get_array(o, "a", AOS_JSON_REQUIRED, &sub, err, sizeof err), AOS_OK);
+    assert_int_equal(aos_json_get_array(o, "o", AOS_JSON_REQUIRED, &sub, err, sizeof err),
+                     AOS_ERR_INVALID);
+    assert_string_equal(err, "field 'o' must be an array");
+    assert_int_equal(aos_json_get_array(NULL, "o", AOS_JSON_OPTIONAL, &sub, err, sizeof err),
+                     AOS_ERR_INVALID);
+    json_object_put(o);
+}
+
+static void builder_round_trip(void **state)
+{
+    (void)state;
+    json_object *o = json_object_new_object();
+    assert_int_equal(aos_json_add_string(o, "url", "http://x/y"), AOS_OK);
+    assert_int_equal(aos_json_add_string(o, "skip", NULL), AOS_OK);
+    assert_int_equal(aos_json_add_int(o, "n", -3), AOS_OK);
+    assert_int_equal(aos_json_add_bool(o, "b", false), AOS_OK);
+    assert_int_equal(aos_json_add(o, "arr", json_object_new_array()), AOS_OK);
+    char *s = NULL;
+    size_t n = 0;
+    assert_int_equal(aos_json_to_string(o, &s, &n), AOS_OK);
+    assert_string_equal(s, "{\"url\":\"http://x/y\",\"n\":-3,\"b\":false,\"arr\":[]}");
+    assert_int_equal(n, strlen(s));
+    free(s);
+    json_object_put(o);
+}
+
+static void utf8_validation(void **state)
+{
+    (void)state;
+    assert_true(aos_utf8_valid("", 0));
+    assert_true(aos_utf8_valid("a\xc3\xa9\xe2\x82\xac\xf0\x9f\x98\x80", 10));
+    assert_false(aos_utf8_valid("\xc3", 1));            /* truncated */
+    assert_false(aos_utf8_valid("\xc0\x80", 2));        /* overlong */
+    assert_false(aos_utf8_valid("\xe0\x80\x80", 3));    /* overlong */
+    assert_false(aos_utf8_valid("\xed\xa0\x80", 3));    /* surrogate */
+    assert_false(aos_utf8_valid("\xf4\x90\x80\x80", 4)); /* > U+10FFFF */
+    assert_false(aos_utf8_valid("\x80", 1));
+    assert_false(aos_utf8_valid("\xf8\x88\x80\x80\x80", 5));
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(accepts_valid_documents), cmocka_unit_test(rejects_bad_documents),
+        cmocka_unit_test(enforces_limits),         cmocka_unit_test(getters_name_the_field),
+        cmocka_unit_test(builder_round_trip),      cmocka_unit_test(utf8_validation),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
