@@ -1,0 +1,116 @@
+/* Private to the SQLite backend (backend_sqlite.c, backend_sqlite_blob.c).
+ *
+ * One instance = one sqlite3 connection (opened NOMUTEX: used by one thread at a time), with
+ * its prepared statements cached by id. Writes run in BEGIN IMMEDIATE transactions, so a
+ * writer in another thread or process waits (busy_timeout) instead of failing halfway.
+ */
+#ifndef AOS_STORAGE_SQLITE_INTERNAL_H
+#define AOS_STORAGE_SQLITE_INTERNAL_H
+
+#include <sqlite3.h>
+
+#include "backend.h"
+
+typedef enum sq_stmt_id {
+    SQ_BEGIN_READ,
+    SQ_BEGIN_WRITE,
+    SQ_COMMIT,
+    SQ_ROLLBACK,
+    SQ_CONV_INSERT,
+    SQ_CONV_GET,
+    SQ_CONV_LIST,
+    SQ_CONV_DELETE,
+    SQ_CONV_BUMP,
+    SQ_MSG_DELETE_CONV,
+    SQ_MSG_INSERT,
+    SQ_MSG_BY_ID,
+    SQ_MSG_LIST_ASC,
+    SQ_MSG_LIST_DESC,
+    SQ_UPLOAD_INSERT,
+    SQ_UPLOAD_GET,
+    SQ_UPLOAD_DELETE,
+    SQ_UPLOAD_EXPIRED,
+    SQ_CHUNK_PUT,
+    SQ_CHUNK_COUNT,
+    SQ_CHUNK_TRIM,
+    SQ_CHUNK_SCAN,
+    SQ_CHUNK_SET_OFFSET,
+    SQ_CHUNK_DROP,
+    SQ_CHUNK_RANGE,
+    SQ_BLOB_GET,
+    SQ_BLOB_BY_UPLOAD,
+    SQ_BLOB_UPSERT,
+    SQ_BLOB_DELETE,
+    SQ_BLOB_LIST,
+    SQ_REC_GET,
+    SQ_REC_INSERT,
+    SQ_REC_UPDATE,
+    SQ_REC_DELETE,
+    SQ_REC_LIST,
+    SQ_STMT_COUNT
+} sq_stmt_id;
+
+typedef struct sq {
+    aos_storage_backend_t base;
+    sqlite3 *db;
+    sqlite3_stmt *stmts[SQ_STMT_COUNT];
+} sq_t;
+
+/* The cached statement, reset and unbound; NULL with errbuf filled on failure (*rc set). */
+sqlite3_stmt *sq_stmt(sq_t *s, sq_stmt_id id, int *rc);
+
+/* Translate an SQLite result into aos_result with detail "<what>: <sqlite message>". */
+aos_result sq_fail(sq_t *s, int rc, char *errbuf, size_t errlen, const char *what);
+
+/* Run a statement that returns no rows (BEGIN/COMMIT/…). */
+aos_result sq_exec(sq_t *s, sq_stmt_id id, char *errbuf, size_t errlen);
+
+/* Begin a read (deferred) or write (immediate) transaction / end it. */
+aos_result sq_begin(sq_t *s, bool write, char *errbuf, size_t errlen);
+aos_result sq_commit(sq_t *s, char *errbuf, size_t errlen);
+void sq_rollback(sq_t *s);
+
+/* Bind helpers (text is SQLITE_TRANSIENT-copied; NULL binds SQL NULL). */
+int sq_bind_text(sqlite3_stmt *st, int idx, const char *v);
+
+/* malloc'd copy of a text column (NULL for SQL NULL or out of memory). */
+char *sq_col_dup(sqlite3_stmt *st, int col);
+
+/* Shared page helpers: limit+1 rows are fetched to learn whether another page exists. */
+size_t sq_page_limit(size_t limit);
+
+/* Blobs and records (backend_sqlite_blob.c), same contracts as backend.h. */
+aos_result sq_blob_put_begin(aos_storage_backend_t *be, const char *container, const char *name,
+                             const char *upload_id, const char *content_type, char *errbuf,
+                             size_t errlen);
+aos_result sq_blob_put_chunk(aos_storage_backend_t *be, const char *container, const char *name,
+                             const char *upload_id, uint32_t index, const void *data, size_t len,
+                             char *errbuf, size_t errlen);
+aos_result sq_blob_put_commit(aos_storage_backend_t *be, const char *container, const char *name,
+                              const char *upload_id, uint32_t chunk_count,
+                              const char *expected_sha256, aos_storage_blob_info_t *out,
+                              char *errbuf, size_t errlen);
+aos_result sq_blob_put_abort(aos_storage_backend_t *be, const char *container, const char *name,
+                             const char *upload_id, char *errbuf, size_t errlen);
+aos_result sq_blob_head(aos_storage_backend_t *be, const char *container, const char *name,
+                        aos_storage_blob_info_t *out, char *errbuf, size_t errlen);
+aos_result sq_blob_read(aos_storage_backend_t *be, const char *container, const char *name,
+                        uint64_t offset, size_t len, const char *if_etag, void *buf,
+                        size_t *out_len, char *errbuf, size_t errlen);
+aos_result sq_blob_list(aos_storage_backend_t *be, const char *container, const char *prefix,
+                        const char *cursor, size_t limit, aos_storage_blob_page_t *out,
+                        char *errbuf, size_t errlen);
+aos_result sq_blob_delete(aos_storage_backend_t *be, const char *container, const char *name,
+                          bool *out_existed, char *errbuf, size_t errlen);
+aos_result sq_record_get(aos_storage_backend_t *be, const char *kind, const char *key,
+                         aos_storage_record_t *out, char *errbuf, size_t errlen);
+aos_result sq_record_put(aos_storage_backend_t *be, const char *kind, const char *key,
+                         const char *data_json, const char *if_match, const char *op_id,
+                         aos_storage_record_t *out, char *errbuf, size_t errlen);
+aos_result sq_record_list(aos_storage_backend_t *be, const char *kind, const char *prefix,
+                          const char *cursor, size_t limit, aos_storage_record_page_t *out,
+                          char *errbuf, size_t errlen);
+aos_result sq_record_delete(aos_storage_backend_t *be, const char *kind, const char *key,
+                            const char *if_match, bool *out_existed, char *errbuf, size_t errlen);
+
+#endif

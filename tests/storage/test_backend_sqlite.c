@@ -1,0 +1,38 @@
+/* The shared backend suite on the SQLite backend (a fresh database file per run). */
+#include <stdio.h>
+#include <stdlib.h>
+#include <unistd.h>
+
+#include "backend_suite.h"
+
+static char g_path[256];
+
+static aos_result open_sqlite(void *ctx, aos_storage_backend_t **out_be, char *errbuf,
+                              size_t errlen)
+{
+    (void)ctx;
+    aos_storage_backend_config_t cfg = {.kind = AOS_STORAGE_BACKEND_SQLITE,
+                                        .sqlite_path = g_path};
+    return aos_storage_backend_open(&cfg, out_be, errbuf, errlen);
+}
+
+static void remove_db(void)
+{
+    char p[300];
+    unlink(g_path);
+    snprintf(p, sizeof p, "%s-wal", g_path);
+    unlink(p);
+    snprintf(p, sizeof p, "%s-shm", g_path);
+    unlink(p);
+}
+
+int main(void)
+{
+    const char *tmp = getenv("TMPDIR");
+    snprintf(g_path, sizeof g_path, "%s/aos-storage-suite-%d.db", tmp ? tmp : "/tmp",
+             (int)getpid());
+    remove_db();
+    int failed = aos_storage_backend_suite_run("backend_sqlite", open_sqlite, NULL);
+    remove_db();
+    return failed ? 1 : 0;
+}
