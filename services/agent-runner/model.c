@@ -1,0 +1,421 @@
+/* Asynchronous, resilient model calls along an agent's endpoint chain (see model.h). */
+#include "model.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "aos/log.h"
+#include "breaker.h"
+#include "offline.h"
+#include "sse.h"
+
+struct runner_model {
+    runner_model_config_t cfg;
+    runner_loop_t *loop;
+    aos_http_client_t *http;
+    runner_breakers_t *breakers;
+    uint32_t inflight;
+};
+
+typedef struct call {
+    runner_model_t *m;
+    const aos_agent_def_t *agent;
+    const runner_prompt_t *prompt;
+    runner_model_done_fn done;
+    void *ctx;
+    size_t ep_index;
+    uint32_t attempt; /* attempts on the current endpoint */
+    runner_endpoint_t ep;
+    runner_http_req_t req;
+    runner_breaker_t *breaker;
+    runner_model_result_t res;
+    /* filled on the HTTP thread, read on the loop after the post */
+    runner_chat_stream_t *stream;
+    aos_result http_result;
+    int status;
+    char *body;
+    size_t body_len;
+    uint32_t retry_after_ms;
+    bool retry_after_set;
+    bool is_sse;
+    char http_error[160];
+} call_t;
+
+aos_result runner_model_new(const runner_model_config_t *cfg, runner_loop_t *loop,
+                            aos_http_client_t *http, runner_model_t **out_model)
+{
+    if (!loop || !out_model)
+        return AOS_ERR_INVALID;
+    runner_model_t *m = calloc(1, sizeof *m);
+    if (!m)
+        return AOS_ERR_NOMEM;
+    if (cfg)
+        m->cfg = *cfg;
+    if (!m->cfg.breaker_failures)
+        m->cfg.breaker_failures = 5;
+    if (!m->cfg.breaker_open_ms)
+        m->cfg.breaker_open_ms = 30000;
+    if (!m->cfg.base_backoff_ms)
+        m->cfg.base_backoff_ms = 200;
+    if (!m->cfg.max_backoff_ms)
+        m->cfg.max_backoff_ms = 20000;
+    m->loop = loop;
+    m->http = http;
+    if (runner_breakers_new(m->cfg.breaker_failures, m->cfg.breaker_open_ms, &m->breakers) !=
+        AOS_OK) {
+        free(m);
+        return AOS_ERR_NOMEM;
+    }
+    *out_model = m;
+    return AOS_OK;
+}
+
+void runner_model_free(runner_model_t *m)
+{
+    if (!m)
+        return;
+    runner_breakers_free(m->breakers);
+    free(m);
+}
+
+uint32_t runner_model_inflight(const runner_model_t *m)
+{
+    return m ? m->inflight : 0;
+}
+
+const char *runner_model_primary_provider(const aos_agent_def_t *agent)
+{
+    if (!agent || agent->endpoint_count == 0)
+        return aos_provider_name(AOS_PROVIDER_OFFLINE);
+    return aos_provider_name(agent->endpoints[0].provider);
+}
+
+static void reset_http_state(call_t *c)
+{
+    free(c->body);
+    c->body = NULL;
+    c->body_len = 0;
+    runner_chat_stream_free(c->stream);
+    c->stream = NULL;
+    c->status = 0;
+    c->http_result = AOS_OK;
+    c->retry_after_set = false;
+    c->retry_after_ms = 0;
+    c->is_sse = false;
+    c->http_error[0] = '\0';
+}
+
+static void call_free(call_t *c)
+{
+    reset_http_state(c);
+    runner_http_req_clear(&c->req);
+    runner_completion_clear(&c->res.completion);
+    free(c);
+}
+
+static void finish(call_t *c)
+{
+    c->m->inflight--;
+    c->done(c->ctx, &c->res);
+    call_free(c);
+}
+
+static void finish_offline(call_t *c)
+{
+    c->res.provider = AOS_PROVIDER_OFFLINE;
+    c->res.endpoint = "offline";
+    c->res.result = runner_offline_complete(c->agent->name, c->prompt, &c->res.completion);
+    if (c->res.result != AOS_OK)
+        snprintf(c->res.error, sizeof c->res.error, "offline provider: %s",
+                 aos_result_str(c->res.result));
+    finish(c);
+}
+
+static void start_endpoint(call_t *c);
+
+/* Give up on the current endpoint and move along the chain. */
+static void fall_back(call_t *c)
+{
+    c->res.fallbacks++;
+    c->ep_index++;
+    c->attempt = 0;
+    start_endpoint(c);
+}
+
+/* ---- HTTP thread ---- */
+
+/* Keep up to limit bytes of body (error bodies, or a JSON answer to a stream request). */
+static void keep_body(call_t *c, const char *data, size_t len, size_t limit)
+{
+    size_t room = c->body_len < limit ? limit - c->body_len : 0;
+    size_t n = len < room ? len : room;
+    if (n == 0)
+        return;
+    char *p = realloc(c->body, c->body_len + n + 1);
+    if (!p)
+        return;
+    memcpy(p + c->body_len, data, n);
+    c->body = p;
+    c->body_len += n;
+    p[c->body_len] = '\0';
+}
+
+static bool on_data(int status, const char *data, size_t len, void *ctx)
+{
+    call_t *c = ctx;
+    if (status < 200 || status >= 300) {
+        keep_body(c, data, len, 4096);
+        return true;
+    }
+    if (!c->is_sse && !c->body_len && len > 0) {
+        /* a server may ignore "stream": a JSON body is parsed as a whole instead */
+        size_t i = 0;
+        while (i < len && (data[i] == ' ' || data[i] == '\n' || data[i] == '\r' || data[i] == '\t'))
+            i++;
+        c->is_sse = i == len || (data[i] != '{' && data[i] != '[');
+    }
+    if (!c->is_sse) {
+        if (c->body_len + len > RUNNER_MAX_RESPONSE_BYTES) {
+            c->http_result = AOS_ERR_TOO_LARGE;
+            return false;
+        }
+        keep_body(c, data, len, RUNNER_MAX_RESPONSE_BYTES);
+        return true;
+    }
+    char err[160];
+    aos_result rc = runner_chat_stream_feed(c->stream, data, len, err, sizeof err);
+    if (rc != AOS_OK) {
+        snprintf(c->http_error, sizeof c->http_error, "%s", err);
+        c->http_result = AOS_ERR_PROTOCOL;
+        return false;
+    }
+    return true;
+}
+
+static void on_http_loop(void *arg, bool cancelled);
+
+static void on_http_done(const aos_http_response_t *resp, void *ctx)
+{
+    call_t *c = ctx;
+    if (c->http_result == AOS_OK)
+        c->http_result = resp->result;
+    c->status = resp->status;
+    if (resp->result != AOS_OK && !c->http_error[0])
+        snprintf(c->http_error, sizeof c->http_error, "%s", resp->error ? resp->error : "");
+    if (resp->body_len && !c->body) {
+        c->body = malloc(resp->body_len + 1);
+        if (c->body) {
+            memcpy(c->body, resp->body, resp->body_len);
+            c->body[resp->body_len] = '\0';
+            c->body_len = resp->body_len;
+        }
+    }
+    const char *ms = aos_http_response_header(resp, "retry-after-ms");
+    const char *s = aos_http_response_header(resp, "retry-after");
+    c->retry_after_set = runner_retry_after_parse(ms, s, &c->retry_after_ms);
+    if (runner_loop_post(c->m->loop, on_http_loop, c) != AOS_OK)
+        on_http_loop(c, true); /* loop gone: shutting down */
+}
+
+/* ---- loop thread ---- */
+
+static aos_result parse_success(call_t *c)
+{
+    char err[200] = "";
+    aos_result rc;
+    if (c->stream && c->is_sse) {
+        rc = runner_chat_stream_finish(c->stream, &c->res.completion, err, sizeof err);
+    } else {
+        rc = runner_chat_parse_response(c->body, c->body_len, &c->res.completion, err, sizeof err);
+    }
+    if (rc != AOS_OK)
+        snprintf(c->res.error, sizeof c->res.error, "%s: %s", c->ep.name, err);
+    return rc;
+}
+
+static void fill_usage_estimate(call_t *c)
+{
+    runner_completion_t *r = &c->res.completion;
+    if (r->usage_reported)
+        return;
+    for (size_t i = 0; i < c->prompt->count; i++)
+        r->usage.prompt_tokens += runner_estimate_tokens(c->prompt->msgs[i].content) + 4;
+    r->usage.completion_tokens = runner_estimate_tokens(r->text);
+    r->usage.total_tokens = r->usage.prompt_tokens + r->usage.completion_tokens;
+}
+
+static void schedule_retry(call_t *c, uint32_t endpoint_retries);
+
+static void on_http_loop(void *arg, bool cancelled)
+{
+    call_t *c = arg;
+    if (cancelled) {
+        c->res.result = AOS_ERR_CANCELLED;
+        snprintf(c->res.error, sizeof c->res.error, "shutting down");
+        finish(c);
+        return;
+    }
+    aos_result rc = c->http_result;
+    if (rc == AOS_OK) {
+        rc = runner_http_status_result(c->status);
+        if (rc != AOS_OK) {
+            char msg[160];
+            runner_chat_error_message(c->body, c->body_len, msg, sizeof msg);
+            snprintf(c->res.error, sizeof c->res.error, "%s: HTTP %d%s%s", c->ep.name, c->status,
+                     msg[0] ? ": " : "", msg);
+        } else {
+            rc = parse_success(c);
+        }
+    } else {
+        snprintf(c->res.error, sizeof c->res.error, "%s: %s%s%s", c->ep.name, aos_result_str(rc),
+                 c->http_error[0] ? ": " : "", c->http_error);
+    }
+    c->res.result = rc;
+    if (rc == AOS_OK) {
+        runner_breaker_success(c->breaker);
+        fill_usage_estimate(c);
+        finish(c);
+        return;
+    }
+    const aos_endpoint_t *def = &c->agent->endpoints[c->ep_index];
+    bool retryable = aos_result_is_transient(rc) && rc != AOS_ERR_CANCELLED;
+    aos_log(AOS_LOG_WARN, "model call failed", "agent", c->agent->name, "endpoint", c->ep.name,
+            "error", c->res.error, NULL);
+    if (retryable && c->attempt <= def->max_retries) {
+        schedule_retry(c, def->max_retries);
+        return;
+    }
+    runner_breaker_failure(c->breaker);
+    fall_back(c);
+}
+
+static void attempt(call_t *c);
+
+static void on_retry_timer(void *arg, bool cancelled)
+{
+    call_t *c = arg;
+    if (cancelled) {
+        c->res.result = AOS_ERR_CANCELLED;
+        finish(c);
+        return;
+    }
+    attempt(c);
+}
+
+static void schedule_retry(call_t *c, uint32_t endpoint_retries)
+{
+    (void)endpoint_retries;
+    uint32_t delay = runner_backoff_ms(c->m->cfg.base_backoff_ms, c->m->cfg.max_backoff_ms,
+                                       c->attempt, c->retry_after_set ? c->retry_after_ms : 0);
+    if (runner_loop_timer(c->m->loop, delay, on_retry_timer, c) != AOS_OK) {
+        runner_breaker_failure(c->breaker);
+        fall_back(c);
+    }
+}
+
+static void attempt(call_t *c)
+{
+    reset_http_state(c);
+    c->attempt++;
+    c->res.attempts++;
+    if (c->ep.stream && runner_chat_stream_new(0, &c->stream) != AOS_OK) {
+        c->res.result = AOS_ERR_NOMEM;
+        fall_back(c);
+        return;
+    }
+    const aos_endpoint_t *def = &c->agent->endpoints[c->ep_index];
+    aos_http_header_t hdrs[RUNNER_HTTP_MAX_HEADERS];
+    char names[RUNNER_HTTP_MAX_HEADERS][64];
+    for (size_t i = 0; i < c->req.header_count; i++) {
+        const char *colon = strchr(c->req.headers[i], ':');
+        size_t n = (size_t)(colon - c->req.headers[i]);
+        snprintf(names[i], sizeof names[i], "%.*s", (int)n, c->req.headers[i]);
+        hdrs[i] = (aos_http_header_t){names[i], colon + 2};
+    }
+    aos_http_client_request_t r = {
+        .method = "POST",
+        .url = c->req.url,
+        .headers = hdrs,
+        .header_count = c->req.header_count,
+        .body = c->req.body,
+        .body_len = c->req.body_len,
+        .timeout_ms = def->timeout_ms ? def->timeout_ms : 30000,
+        .max_response_bytes = RUNNER_MAX_RESPONSE_BYTES,
+        .on_data = c->stream ? on_data : NULL,
+    };
+    aos_result rc = aos_http_client_submit(c->m->http, &r, on_http_done, c, NULL);
+    if (rc != AOS_OK) {
+        c->res.result = rc;
+        snprintf(c->res.error, sizeof c->res.error, "%s: submit failed: %s", c->ep.name,
+                 aos_result_str(rc));
+        if (rc == AOS_ERR_CLOSED || rc == AOS_ERR_CANCELLED) {
+            finish(c);
+            return;
+        }
+        fall_back(c);
+    }
+}
+
+static void start_endpoint(call_t *c)
+{
+    runner_http_req_clear(&c->req);
+    for (; c->ep_index < c->agent->endpoint_count; c->ep_index++) {
+        const aos_endpoint_t *def = &c->agent->endpoints[c->ep_index];
+        if (def->provider == AOS_PROVIDER_OFFLINE) {
+            finish_offline(c);
+            return;
+        }
+        runner_endpoint_from_def(def, c->agent->adapter, &c->ep);
+        c->ep.stream = c->m->cfg.stream;
+        c->res.provider = def->provider;
+        c->res.endpoint = c->ep.name;
+        c->breaker = runner_breakers_get(c->m->breakers, c->ep.name);
+        if (!runner_breaker_allow(c->breaker)) {
+            snprintf(c->res.error, sizeof c->res.error, "%s: circuit open", c->ep.name);
+            c->res.result = AOS_ERR_UNAVAILABLE;
+            c->res.fallbacks++;
+            continue;
+        }
+        char err[200] = "";
+        aos_result rc = runner_provider_build_request(&c->ep, c->prompt->msgs, c->prompt->count,
+                                                      &c->req, err, sizeof err);
+        if (rc != AOS_OK) {
+            c->res.result = rc;
+            snprintf(c->res.error, sizeof c->res.error, "%s", err);
+            c->res.fallbacks++;
+            continue;
+        }
+        attempt(c);
+        return;
+    }
+    if (c->res.result == AOS_OK)
+        c->res.result = AOS_ERR_UNAVAILABLE;
+    finish(c);
+}
+
+aos_result runner_model_call(runner_model_t *m, const aos_agent_def_t *agent,
+                             const runner_prompt_t *prompt, runner_model_done_fn done, void *ctx)
+{
+    if (!m || !agent || !prompt || !done)
+        return AOS_ERR_INVALID;
+    call_t *c = calloc(1, sizeof *c);
+    if (!c)
+        return AOS_ERR_NOMEM;
+    c->m = m;
+    c->agent = agent;
+    c->prompt = prompt;
+    c->done = done;
+    c->ctx = ctx;
+    m->inflight++;
+    if (agent->endpoint_count == 0) {
+        finish_offline(c);
+    } else if (!m->http) {
+        c->res.result = AOS_ERR_UNAVAILABLE;
+        snprintf(c->res.error, sizeof c->res.error, "no HTTP client for model endpoints");
+        finish(c);
+    } else {
+        start_endpoint(c);
+    }
+    return AOS_OK;
+}
