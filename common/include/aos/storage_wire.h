@@ -1,0 +1,51 @@
+/* aos/storage_wire.h: the JSON form of the storage data model as it travels on aos.storage
+ * (docs/storage.md), shared by aos-storage (encodes replies) and aos/storage_client.h
+ * (decodes them), plus the strict base64 used for blob chunks.
+ *
+ * JSON field names:
+ *   conversation {"conversation_id","agent","metadata":{…},"version","created_ms","updated_ms"}
+ *   message      {"conversation_id","message_id","seq","role","content","metadata":{…},
+ *                 "created_ms"}
+ *   blob         {"container","name","content_type","size","sha256","etag","updated_ms"}
+ *   record       {"kind","key","data":{…},"version","updated_ms"}
+ * metadata_json / data_json texts are embedded as JSON objects, not as strings.
+ *
+ * Ownership: *_to_json return a new json_object reference (json_object_put) or NULL when out
+ * of memory or when an embedded JSON text does not parse. *_from_json fill a zeroed struct the
+ * caller clears. Thread-safe (pure).
+ */
+#ifndef AOS_STORAGE_WIRE_H
+#define AOS_STORAGE_WIRE_H
+
+#include <stddef.h>
+
+#include <json-c/json.h>
+
+#include "aos/result.h"
+#include "aos/storage_types.h"
+
+json_object *aos_storage_conversation_to_json(const aos_storage_conversation_t *c);
+json_object *aos_storage_message_to_json(const aos_storage_message_t *m);
+json_object *aos_storage_blob_info_to_json(const aos_storage_blob_info_t *b);
+json_object *aos_storage_record_to_json(const aos_storage_record_t *r);
+
+aos_result aos_storage_conversation_from_json(const json_object *o,
+                                              aos_storage_conversation_t *out, char *errbuf,
+                                              size_t errlen);
+aos_result aos_storage_message_from_json(const json_object *o, aos_storage_message_t *out,
+                                         char *errbuf, size_t errlen);
+aos_result aos_storage_blob_info_from_json(const json_object *o, aos_storage_blob_info_t *out,
+                                           char *errbuf, size_t errlen);
+aos_result aos_storage_record_from_json(const json_object *o, aos_storage_record_t *out,
+                                        char *errbuf, size_t errlen);
+
+/* Length of the base64 text for n bytes (with padding, without NUL). */
+size_t aos_storage_base64_len(size_t n);
+/* Standard alphabet with padding; *out is malloc'd and NUL-terminated. */
+aos_result aos_storage_base64_encode(const void *data, size_t len, char **out);
+/* Strict decode (standard alphabet, padding required, no whitespace, canonical trailing
+ * bits): AOS_ERR_INVALID on anything else, AOS_ERR_TOO_LARGE when over cap bytes. */
+aos_result aos_storage_base64_decode(const char *text, size_t text_len, void *out, size_t cap,
+                                     size_t *out_len);
+
+#endif

@@ -1,0 +1,308 @@
+/* JSON form of the storage data model, and strict base64 for blob chunks. */
+#include "aos/storage_wire.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "aos/json.h"
+
+/* Parse our own stored JSON object text (NULL/empty = {}). */
+static json_object *embed(const char *text)
+{
+    if (!text || !*text)
+        return json_object_new_object();
+    json_object *o = NULL;
+    if (aos_json_parse(text, strlen(text), 4u * 1024u * 1024u, 0, &o, NULL, 0) != AOS_OK)
+        return NULL;
+    return o;
+}
+
+/* Build helpers: keep going and remember the first failure. */
+typedef struct jb {
+    json_object *o;
+    bool ok;
+} jb_t;
+
+static void put_str(jb_t *b, const char *k, const char *v)
+{
+    if (b->ok && aos_json_add_string(b->o, k, v) != AOS_OK)
+        b->ok = false;
+}
+
+static void put_int(jb_t *b, const char *k, int64_t v)
+{
+    if (b->ok && aos_json_add_int(b->o, k, v) != AOS_OK)
+        b->ok = false;
+}
+
+static void put_obj(jb_t *b, const char *k, const char *text)
+{
+    if (!b->ok)
+        return;
+    json_object *v = embed(text);
+    if (!v || aos_json_add(b->o, k, v) != AOS_OK)
+        b->ok = false;
+}
+
+static json_object *finish(jb_t *b)
+{
+    if (!b->ok) {
+        json_object_put(b->o);
+        return NULL;
+    }
+    return b->o;
+}
+
+json_object *aos_storage_conversation_to_json(const aos_storage_conversation_t *c)
+{
+    jb_t b = {json_object_new_object(), true};
+    b.ok = b.o != NULL;
+    put_str(&b, "conversation_id", c->id);
+    put_str(&b, "agent", c->agent);
+    put_obj(&b, "metadata", c->metadata_json);
+    put_int(&b, "version", c->version);
+    put_int(&b, "created_ms", c->created_ms);
+    put_int(&b, "updated_ms", c->updated_ms);
+    return finish(&b);
+}
+
+json_object *aos_storage_message_to_json(const aos_storage_message_t *m)
+{
+    jb_t b = {json_object_new_object(), true};
+    b.ok = b.o != NULL;
+    put_str(&b, "conversation_id", m->conversation_id);
+    put_str(&b, "message_id", m->id);
+    put_int(&b, "seq", m->seq);
+    put_str(&b, "role", m->role);
+    put_str(&b, "content", m->content);
+    put_obj(&b, "metadata", m->metadata_json);
+    put_int(&b, "created_ms", m->created_ms);
+    return finish(&b);
+}
+
+json_object *aos_storage_blob_info_to_json(const aos_storage_blob_info_t *i)
+{
+    jb_t b = {json_object_new_object(), true};
+    b.ok = b.o != NULL;
+    put_str(&b, "container", i->container);
+    put_str(&b, "name", i->name);
+    put_str(&b, "content_type", i->content_type);
+    put_int(&b, "size", (int64_t)i->size);
+    put_str(&b, "sha256", i->sha256);
+    put_str(&b, "etag", i->etag);
+    put_int(&b, "updated_ms", i->updated_ms);
+    return finish(&b);
+}
+
+json_object *aos_storage_record_to_json(const aos_storage_record_t *r)
+{
+    jb_t b = {json_object_new_object(), true};
+    b.ok = b.o != NULL;
+    put_str(&b, "kind", r->kind);
+    put_str(&b, "key", r->key);
+    put_obj(&b, "data", r->data_json);
+    put_str(&b, "version", r->version);
+    put_int(&b, "updated_ms", r->updated_ms);
+    return finish(&b);
+}
+
+/* ---- decoding ---- */
+
+static aos_result get_dup(const json_object *o, const char *field, aos_json_need need,
+                          char **out, char *errbuf, size_t errlen)
+{
+    const char *s = NULL;
+    AOS_RETURN_IF_FAILED(aos_json_get_string(o, field, need, &s, errbuf, errlen));
+    if (s && !(*out = strdup(s)))
+        return AOS_ERR_NOMEM;
+    return AOS_OK;
+}
+
+static aos_result get_obj_text(const json_object *o, const char *field, char **out,
+                               char *errbuf, size_t errlen)
+{
+    json_object *v = NULL;
+    AOS_RETURN_IF_FAILED(aos_json_get_object(o, field, AOS_JSON_OPTIONAL, &v, errbuf, errlen));
+    if (!v) {
+        *out = strdup("{}");
+        return *out ? AOS_OK : AOS_ERR_NOMEM;
+    }
+    return aos_json_to_string(v, out, NULL);
+}
+
+static aos_result get_i64(const json_object *o, const char *field, int64_t *out, char *errbuf,
+                          size_t errlen)
+{
+    return aos_json_get_int(o, field, AOS_JSON_OPTIONAL, out, NULL, errbuf, errlen);
+}
+
+aos_result aos_storage_conversation_from_json(const json_object *o,
+                                              aos_storage_conversation_t *out, char *errbuf,
+                                              size_t errlen)
+{
+    aos_result r = get_dup(o, "conversation_id", AOS_JSON_REQUIRED, &out->id, errbuf, errlen);
+    if (r == AOS_OK)
+        r = get_dup(o, "agent", AOS_JSON_REQUIRED, &out->agent, errbuf, errlen);
+    if (r == AOS_OK)
+        r = get_obj_text(o, "metadata", &out->metadata_json, errbuf, errlen);
+    if (r == AOS_OK)
+        r = get_i64(o, "version", &out->version, errbuf, errlen);
+    if (r == AOS_OK)
+        r = get_i64(o, "created_ms", &out->created_ms, errbuf, errlen);
+    if (r == AOS_OK)
+        r = get_i64(o, "updated_ms", &out->updated_ms, errbuf, errlen);
+    return r;
+}
+
+aos_result aos_storage_message_from_json(const json_object *o, aos_storage_message_t *out,
+                                         char *errbuf, size_t errlen)
+{
+    aos_result r = get_dup(o, "conversation_id", AOS_JSON_REQUIRED, &out->conversation_id,
+                           errbuf, errlen);
+    if (r == AOS_OK)
+        r = get_dup(o, "message_id", AOS_JSON_REQUIRED, &out->id, errbuf, errlen);
+    if (r == AOS_OK)
+        r = get_i64(o, "seq", &out->seq, errbuf, errlen);
+    if (r == AOS_OK)
+        r = get_dup(o, "role", AOS_JSON_REQUIRED, &out->role, errbuf, errlen);
+    if (r == AOS_OK)
+        r = get_dup(o, "content", AOS_JSON_REQUIRED, &out->content, errbuf, errlen);
+    if (r == AOS_OK)
+        r = get_obj_text(o, "metadata", &out->metadata_json, errbuf, errlen);
+    if (r == AOS_OK)
+        r = get_i64(o, "created_ms", &out->created_ms, errbuf, errlen);
+    return r;
+}
+
+aos_result aos_storage_blob_info_from_json(const json_object *o, aos_storage_blob_info_t *out,
+                                           char *errbuf, size_t errlen)
+{
+    const char *sha = NULL;
+    int64_t size = 0;
+    aos_result r = get_dup(o, "container", AOS_JSON_REQUIRED, &out->container, errbuf, errlen);
+    if (r == AOS_OK)
+        r = get_dup(o, "name", AOS_JSON_REQUIRED, &out->name, errbuf, errlen);
+    if (r == AOS_OK)
+        r = get_dup(o, "content_type", AOS_JSON_OPTIONAL, &out->content_type, errbuf, errlen);
+    if (r == AOS_OK)
+        r = get_i64(o, "size", &size, errbuf, errlen);
+    if (r == AOS_OK && size < 0)
+        r = aos_fail(AOS_ERR_INVALID, errbuf, errlen, "field 'size' must not be negative");
+    out->size = (uint64_t)size;
+    if (r == AOS_OK)
+        r = aos_json_get_string(o, "sha256", AOS_JSON_OPTIONAL, &sha, errbuf, errlen);
+    if (r == AOS_OK && sha) {
+        if (!aos_storage_valid_sha256(sha))
+            r = aos_fail(AOS_ERR_INVALID, errbuf, errlen, "field 'sha256' is not a SHA-256");
+        else
+            memcpy(out->sha256, sha, 65);
+    }
+    if (r == AOS_OK)
+        r = get_dup(o, "etag", AOS_JSON_OPTIONAL, &out->etag, errbuf, errlen);
+    if (r == AOS_OK)
+        r = get_i64(o, "updated_ms", &out->updated_ms, errbuf, errlen);
+    return r;
+}
+
+aos_result aos_storage_record_from_json(const json_object *o, aos_storage_record_t *out,
+                                        char *errbuf, size_t errlen)
+{
+    aos_result r = get_dup(o, "kind", AOS_JSON_REQUIRED, &out->kind, errbuf, errlen);
+    if (r == AOS_OK)
+        r = get_dup(o, "key", AOS_JSON_REQUIRED, &out->key, errbuf, errlen);
+    if (r == AOS_OK)
+        r = get_obj_text(o, "data", &out->data_json, errbuf, errlen);
+    if (r == AOS_OK)
+        r = get_dup(o, "version", AOS_JSON_OPTIONAL, &out->version, errbuf, errlen);
+    if (r == AOS_OK)
+        r = get_i64(o, "updated_ms", &out->updated_ms, errbuf, errlen);
+    return r;
+}
+
+/* ---- base64 ---- */
+
+static const char B64[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+
+size_t aos_storage_base64_len(size_t n)
+{
+    return (n + 2) / 3 * 4;
+}
+
+aos_result aos_storage_base64_encode(const void *data, size_t len, char **out)
+{
+    const unsigned char *p = data;
+    char *s = malloc(aos_storage_base64_len(len) + 1);
+    if (!s)
+        return AOS_ERR_NOMEM;
+    size_t o = 0, i = 0;
+    for (; i + 2 < len; i += 3) {
+        unsigned v = (unsigned)p[i] << 16 | (unsigned)p[i + 1] << 8 | p[i + 2];
+        s[o++] = B64[v >> 18];
+        s[o++] = B64[(v >> 12) & 63];
+        s[o++] = B64[(v >> 6) & 63];
+        s[o++] = B64[v & 63];
+    }
+    if (i < len) {
+        unsigned v = (unsigned)p[i] << 16 | (i + 1 < len ? (unsigned)p[i + 1] << 8 : 0);
+        s[o++] = B64[v >> 18];
+        s[o++] = B64[(v >> 12) & 63];
+        s[o++] = i + 1 < len ? B64[(v >> 6) & 63] : '=';
+        s[o++] = '=';
+    }
+    s[o] = '\0';
+    *out = s;
+    return AOS_OK;
+}
+
+static int b64_val(unsigned char c)
+{
+    if (c >= 'A' && c <= 'Z')
+        return c - 'A';
+    if (c >= 'a' && c <= 'z')
+        return c - 'a' + 26;
+    if (c >= '0' && c <= '9')
+        return c - '0' + 52;
+    if (c == '+')
+        return 62;
+    if (c == '/')
+        return 63;
+    return -1;
+}
+
+aos_result aos_storage_base64_decode(const char *text, size_t n, void *out, size_t cap,
+                                     size_t *out_len)
+{
+    unsigned char *o = out;
+    size_t w = 0;
+    *out_len = 0;
+    if (n % 4 != 0)
+        return AOS_ERR_INVALID;
+    if (n / 4 * 3 > cap + 2)
+        return AOS_ERR_TOO_LARGE;
+    for (size_t i = 0; i < n; i += 4) {
+        bool last = i + 4 == n;
+        int pad = last ? (text[i + 3] == '=') + (text[i + 2] == '=') : 0;
+        if (pad == 1 && text[i + 2] == '=')
+            return AOS_ERR_INVALID; /* "x=y=" style */
+        int v[4];
+        for (int k = 0; k < 4 - pad; k++)
+            if ((v[k] = b64_val((unsigned char)text[i + k])) < 0)
+                return AOS_ERR_INVALID;
+        for (int k = 4 - pad; k < 4; k++)
+            v[k] = 0;
+        unsigned bits = (unsigned)v[0] << 18 | (unsigned)v[1] << 12 | (unsigned)v[2] << 6 |
+                        (unsigned)v[3];
+        if ((pad == 1 && (bits & 0xff)) || (pad == 2 && (bits & 0xffff)))
+            return AOS_ERR_INVALID; /* non-canonical trailing bits */
+        int bytes = 3 - pad;
+        if (w + (size_t)bytes > cap)
+            return AOS_ERR_TOO_LARGE;
+        o[w++] = (unsigned char)(bits >> 16);
+        if (bytes > 1)
+            o[w++] = (unsigned char)(bits >> 8);
+        if (bytes > 2)
+            o[w++] = (unsigned char)bits;
+    }
+    *out_len = w;
+    return AOS_OK;
+}
