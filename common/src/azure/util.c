@@ -1,0 +1,290 @@
+/* Pure helpers: base64, HTTP dates, name validation, growable strings. */
+#include <ctype.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "azure_internal.h"
+
+static const char b64_alphabet[] =
+    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+
+aos_result aos_azure_b64_encode(const void *data, size_t len, char **out)
+{
+    const unsigned char *p = data;
+    size_t n = 4 * ((len + 2) / 3);
+    char *s = malloc(n + 1);
+    if (!s)
+        return AOS_ERR_NOMEM;
+    size_t o = 0;
+    for (size_t i = 0; i < len; i += 3) {
+        uint32_t v = (uint32_t)p[i] << 16;
+        if (i + 1 < len)
+            v |= (uint32_t)p[i + 1] << 8;
+        if (i + 2 < len)
+            v |= p[i + 2];
+        s[o++] = b64_alphabet[(v >> 18) & 63];
+        s[o++] = b64_alphabet[(v >> 12) & 63];
+        s[o++] = i + 1 < len ? b64_alphabet[(v >> 6) & 63] : '=';
+        s[o++] = i + 2 < len ? b64_alphabet[v & 63] : '=';
+    }
+    s[o] = '\0';
+    *out = s;
+    return AOS_OK;
+}
+
+static int b64_value(char c)
+{
+    if (c >= 'A' && c <= 'Z')
+        return c - 'A';
+    if (c >= 'a' && c <= 'z')
+        return c - 'a' + 26;
+    if (c >= '0' && c <= '9')
+        return c - '0' + 52;
+    if (c == '+')
+        return 62;
+    if (c == '/')
+        return 63;
+    return -1;
+}
+
+aos_result aos_azure_b64_decode(const char *text, size_t len, unsigned char **out,
+                                size_t *out_len)
+{
+    if (len % 4 != 0)
+        return AOS_ERR_INVALID;
+    unsigned char *buf = malloc(len / 4 * 3 + 1);
+    if (!buf)
+        return AOS_ERR_NOMEM;
+    size_t o = 0;
+    for (size_t i = 0; i < len; i += 4) {
+        int v[4];
+        int pad = 0;
+        for (int k = 0; k < 4; k++) {
+            char ch = text[i + k];
+            if (ch == '=' && i + 4 == len && k >= 2) {
+                v[k] = 0;
+                pad++;
+                continue;
+            }
+            v[k] = pad ? -1 : b64_value(ch);
+            if (v[k] < 0) {
+                free(buf);
+                return AOS_ERR_INVALID;
+            }
+        }
+        uint32_t w = (uint32_t)v[0] << 18 | (uint32_t)v[1] << 12 | (uint32_t)v[2] << 6 |
+                     (uint32_t)v[3];
+        buf[o++] = (unsigned char)(w >> 16);
+        if (pad < 2)
+            buf[o++] = (unsigned char)(w >> 8);
+        if (pad < 1)
+            buf[o++] = (unsigned char)w;
+        /* canonical: the bits dropped by padding must be zero */
+        if ((pad == 1 && (w & 0xff)) || (pad == 2 && (w & 0xffff))) {
+            free(buf);
+            return AOS_ERR_INVALID;
+        }
+    }
+    buf[o] = '\0';
+    *out = buf;
+    *out_len = o;
+    return AOS_OK;
+}
+
+void aos_azure_http_date(int64_t unix_seconds, char out[30])
+{
+    static const char *const days[] = {"Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"};
+    static const char *const months[] = {"Jan", "Feb", "Mar", "Apr", "May", "Jun",
+                                         "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"};
+    time_t t = (time_t)unix_seconds;
+    struct tm tm;
+    gmtime_r(&t, &tm);
+    char buf[96];
+    snprintf(buf, sizeof buf, "%s, %02d %s %04d %02d:%02d:%02d GMT", days[tm.tm_wday % 7],
+             tm.tm_mday, months[tm.tm_mon % 12], tm.tm_year + 1900, tm.tm_hour, tm.tm_min,
+             tm.tm_sec);
+    size_t n = strnlen(buf, 29);
+    memcpy(out, buf, n);
+    out[n] = '\0';
+}
+
+/* Length of the UTF-8 sequence at s (valid, shortest form, no surrogates), 0 if invalid. */
+size_t aos_azure_utf8_len(const unsigned char *s, size_t avail)
+{
+    unsigned char c = s[0];
+    if (c < 0x80)
+        return 1;
+    size_t n;
+    uint32_t cp;
+    if ((c & 0xe0) == 0xc0) {
+        n = 2;
+        cp = c & 0x1f;
+    } else if ((c & 0xf0) == 0xe0) {
+        n = 3;
+        cp = c & 0x0f;
+    } else if ((c & 0xf8) == 0xf0) {
+        n = 4;
+        cp = c & 0x07;
+    } else {
+        return 0;
+    }
+    if (avail < n)
+        return 0;
+    for (size_t i = 1; i < n; i++) {
+        if ((s[i] & 0xc0) != 0x80)
+            return 0;
+        cp = cp << 6 | (s[i] & 0x3f);
+    }
+    if ((n == 2 && cp < 0x80) || (n == 3 && cp < 0x800) || (n == 4 && cp < 0x10000) ||
+        cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
+        return 0;
+    return n;
+}
+
+bool aos_azure_utf8_valid(const char *s, size_t len)
+{
+    size_t i = 0;
+    while (i < len) {
+        size_t n = aos_azure_utf8_len((const unsigned char *)s + i, len - i);
+        if (n == 0 || (n == 1 && s[i] == '\0'))
+            return false;
+        i += n;
+    }
+    return true;
+}
+
+bool aos_azure_key_valid(const char *s)
+{
+    if (!s)
+        return false;
+    size_t len = strlen(s);
+    if (len > 1024 || !aos_azure_utf8_valid(s, len))
+        return false;
+    for (size_t i = 0; i < len; i++) {
+        unsigned char c = (unsigned char)s[i];
+        if (c < 0x20 || c == 0x7f || c == '/' || c == '\\' || c == '#' || c == '?')
+            return false;
+    }
+    return true;
+}
+
+bool aos_azure_table_name_valid(const char *s)
+{
+    if (!s)
+        return false;
+    size_t len = strlen(s);
+    if (len < 3 || len > 63 || !isalpha((unsigned char)s[0]))
+        return false;
+    for (size_t i = 0; i < len; i++)
+        if (!isalnum((unsigned char)s[i]))
+            return false;
+    return strcasecmp(s, "tables") != 0;
+}
+
+bool aos_azure_container_name_valid(const char *s)
+{
+    if (!s)
+        return false;
+    size_t len = strlen(s);
+    if (len < 3 || len > 63)
+        return false;
+    for (size_t i = 0; i < len; i++) {
+        char c = s[i];
+        bool alnum = (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9');
+        if (!alnum && c != '-')
+            return false;
+        if (c == '-' && (i == 0 || i == len - 1 || s[i - 1] == '-'))
+            return false;
+    }
+    return true;
+}
+
+bool aos_azure_blob_name_valid(const char *s)
+{
+    if (!s)
+        return false;
+    size_t len = strlen(s);
+    if (len == 0 || len > 1024 || !aos_azure_utf8_valid(s, len))
+        return false;
+    for (size_t i = 0; i < len; i++) {
+        unsigned char c = (unsigned char)s[i];
+        if (c < 0x20 || c == 0x7f)
+            return false;
+    }
+    /* '.' path segments would be normalized away by URL handling */
+    return strcmp(s, ".") != 0 && strcmp(s, "..") != 0 && s[len - 1] != '/' && s[0] != '/';
+}
+
+/* ---- growable string ---- */
+
+aos_result aos_azure_buf_append(aos_azure_buf_t *b, const char *s, size_t n)
+{
+    if (b->failed)
+        return AOS_ERR_NOMEM;
+    if (b->len + n + 1 > b->cap) {
+        size_t cap = b->cap ? b->cap : 256;
+        while (cap < b->len + n + 1)
+            cap *= 2;
+        char *p = realloc(b->data, cap);
+        if (!p) {
+            b->failed = true;
+            return AOS_ERR_NOMEM;
+        }
+        b->data = p;
+        b->cap = cap;
+    }
+    memcpy(b->data + b->len, s, n);
+    b->len += n;
+    b->data[b->len] = '\0';
+    return AOS_OK;
+}
+
+aos_result aos_azure_buf_puts(aos_azure_buf_t *b, const char *s)
+{
+    return aos_azure_buf_append(b, s, strlen(s));
+}
+
+aos_result aos_azure_buf_printf(aos_azure_buf_t *b, const char *fmt, ...)
+{
+    char tmp[512];
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(tmp, sizeof tmp, fmt, ap);
+    va_end(ap);
+    if (n < 0)
+        return AOS_ERR_INTERNAL;
+    if ((size_t)n < sizeof tmp)
+        return aos_azure_buf_append(b, tmp, (size_t)n);
+    char *big = malloc((size_t)n + 1);
+    if (!big)
+        return AOS_ERR_NOMEM;
+    va_start(ap, fmt);
+    vsnprintf(big, (size_t)n + 1, fmt, ap);
+    va_end(ap);
+    aos_result r = aos_azure_buf_append(b, big, (size_t)n);
+    free(big);
+    return r;
+}
+
+void aos_azure_buf_free(aos_azure_buf_t *b)
+{
+    free(b->data);
+    memset(b, 0, sizeof *b);
+}
+
+/* Percent-encode everything except RFC 3986 unreserved characters (and '/' if keep_slash). */
+aos_result aos_azure_url_encode(aos_azure_buf_t *b, const char *s, bool keep_slash)
+{
+    static const char hex[] = "0123456789ABCDEF";
+    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+        if (isalnum(*p) || *p == '-' || *p == '.' || *p == '_' || *p == '~' ||
+            (keep_slash && *p == '/')) {
+            AOS_RETURN_IF_FAILED(aos_azure_buf_append(b, (const char *)p, 1));
+        } else {
+            char e[3] = {'%', hex[*p >> 4], hex[*p & 15]};
+            AOS_RETURN_IF_FAILED(aos_azure_buf_append(b, e, 3));
+        }
+    }
+    return AOS_OK;
+}
