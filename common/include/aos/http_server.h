@@ -10,8 +10,9 @@
  * Answering. Every request is answered EXACTLY ONCE with aos_http_respond() (or a helper
  * below), from the handler or later from any thread. The request object stays valid until
  * it is answered, even if the client went away, the deferred timeout fired or the server
- * stopped: in those cases aos_http_respond() returns AOS_ERR_CLOSED and just releases the
- * request. Do not touch a request after answering it.
+ * stopped or was freed: in those cases aos_http_respond() returns AOS_ERR_CLOSED and just
+ * releases the request (the server's memory lives until its last request is released).
+ * Do not touch a request after answering it.
  *
  * Bodies. The request body is read completely before the handler runs; a body larger than
  * max_body_bytes (declared by Content-Length or seen while reading) is answered with 413
