@@ -28,7 +28,7 @@ typedef struct call {
     uint32_t attempt; /* attempts on the current endpoint */
     runner_endpoint_t ep;
     runner_http_req_t req;
-    runner_breaker_t *breaker;
+    aos_circuit_t *breaker;
     runner_model_result_t res;
     /* filled on the HTTP thread, read on the loop after the post */
     runner_chat_stream_t *stream;
@@ -36,8 +36,8 @@ typedef struct call {
     int status;
     char *body;
     size_t body_len;
-    uint32_t retry_after_ms;
-    bool retry_after_set;
+    char *retry_after_ms; /* the server's retry hints, copied from the headers */
+    char *retry_after;
     bool is_sse;
     char http_error[160];
 } call_t;
@@ -62,8 +62,9 @@ aos_result runner_model_new(const runner_model_config_t *cfg, runner_loop_t *loo
         m->cfg.max_backoff_ms = 20000;
     m->loop = loop;
     m->http = http;
-    if (runner_breakers_new(m->cfg.breaker_failures, m->cfg.breaker_open_ms, &m->breakers) !=
-        AOS_OK) {
+    aos_circuit_config_t cc = {.failure_threshold = m->cfg.breaker_failures,
+                               .open_ms = m->cfg.breaker_open_ms};
+    if (runner_breakers_new(&cc, &m->breakers) != AOS_OK) {
         free(m);
         return AOS_ERR_NOMEM;
     }
@@ -100,8 +101,9 @@ static void reset_http_state(call_t *c)
     c->stream = NULL;
     c->status = 0;
     c->http_result = AOS_OK;
-    c->retry_after_set = false;
-    c->retry_after_ms = 0;
+    free(c->retry_after_ms);
+    free(c->retry_after);
+    c->retry_after_ms = c->retry_after = NULL;
     c->is_sse = false;
     c->http_error[0] = '\0';
 }
@@ -133,6 +135,20 @@ static void finish_offline(call_t *c)
 }
 
 static void start_endpoint(call_t *c);
+
+/* outcome: 1 healthy, 0 failed, -1 no verdict (cancelled). A NULL breaker records nothing. */
+static void breaker_record(call_t *c, int outcome)
+{
+    if (!c->breaker)
+        return;
+    if (outcome > 0)
+        aos_circuit_record_success(c->breaker, aos_clock_monotonic_ms());
+    else if (outcome == 0)
+        aos_circuit_record_failure(c->breaker, aos_clock_monotonic_ms());
+    else
+        aos_circuit_record_release(c->breaker);
+    c->breaker = NULL;
+}
 
 /* Give up on the current endpoint and move along the chain. */
 static void fall_back(call_t *c)
@@ -213,7 +229,8 @@ static void on_http_done(const aos_http_response_t *resp, void *ctx)
     }
     const char *ms = aos_http_response_header(resp, "retry-after-ms");
     const char *s = aos_http_response_header(resp, "retry-after");
-    c->retry_after_set = runner_retry_after_parse(ms, s, &c->retry_after_ms);
+    c->retry_after_ms = ms ? strdup(ms) : NULL;
+    c->retry_after = s ? strdup(s) : NULL;
     if (runner_loop_post(c->m->loop, on_http_loop, c) != AOS_OK)
         on_http_loop(c, true); /* loop gone: shutting down */
 }
@@ -245,20 +262,29 @@ static void fill_usage_estimate(call_t *c)
     r->usage.total_tokens = r->usage.prompt_tokens + r->usage.completion_tokens;
 }
 
-static void schedule_retry(call_t *c, uint32_t endpoint_retries);
+static void schedule_retry(call_t *c, const aos_retry_policy_t *policy);
+
+static aos_retry_policy_t retry_policy(const runner_model_t *m, const aos_endpoint_t *def)
+{
+    return (aos_retry_policy_t){.max_attempts = def->max_retries + 1,
+                                .base_delay_ms = m->cfg.base_backoff_ms,
+                                .max_delay_ms = m->cfg.max_backoff_ms,
+                                .max_server_delay_ms = m->cfg.max_backoff_ms};
+}
 
 static void on_http_loop(void *arg, bool cancelled)
 {
     call_t *c = arg;
-    if (cancelled) {
+    if (cancelled || c->http_result == AOS_ERR_CANCELLED) {
+        breaker_record(c, -1);
         c->res.result = AOS_ERR_CANCELLED;
-        snprintf(c->res.error, sizeof c->res.error, "shutting down");
+        snprintf(c->res.error, sizeof c->res.error, "%s: cancelled (shutting down)", c->ep.name);
         finish(c);
         return;
     }
     aos_result rc = c->http_result;
     if (rc == AOS_OK) {
-        rc = runner_http_status_result(c->status);
+        rc = aos_result_from_http_status(c->status);
         if (rc != AOS_OK) {
             char msg[160];
             runner_chat_error_message(c->body, c->body_len, msg, sizeof msg);
@@ -273,20 +299,29 @@ static void on_http_loop(void *arg, bool cancelled)
     }
     c->res.result = rc;
     if (rc == AOS_OK) {
-        runner_breaker_success(c->breaker);
+        breaker_record(c, 1);
         fill_usage_estimate(c);
         finish(c);
         return;
     }
     const aos_endpoint_t *def = &c->agent->endpoints[c->ep_index];
-    bool retryable = aos_result_is_transient(rc) && rc != AOS_ERR_CANCELLED;
+    /* 408/429/5xx and transport errors are retried; a 200 we cannot read, or another 4xx,
+     * goes straight to the next endpoint */
+    bool retryable = c->http_result != AOS_OK ? aos_result_is_transient(rc)
+                                              : aos_retry_http_status_retryable(c->status);
     aos_log(AOS_LOG_WARN, "model call failed", "agent", c->agent->name, "endpoint", c->ep.name,
             "error", c->res.error, NULL);
-    if (retryable && c->attempt <= def->max_retries) {
-        schedule_retry(c, def->max_retries);
+    aos_retry_policy_t policy = retry_policy(c->m, def);
+    if (retryable && aos_retry_may_retry(&policy, c->attempt)) {
+        schedule_retry(c, &policy);
         return;
     }
-    runner_breaker_failure(c->breaker);
+    /* a 4xx that is not 408/429 says the endpoint is up but refuses this request */
+    bool healthy = !retryable && c->http_result == AOS_OK && c->status >= 400 && c->status < 500;
+    if (healthy)
+        breaker_record(c, 1);
+    else
+        breaker_record(c, 0);
     fall_back(c);
 }
 
@@ -296,6 +331,7 @@ static void on_retry_timer(void *arg, bool cancelled)
 {
     call_t *c = arg;
     if (cancelled) {
+        breaker_record(c, -1);
         c->res.result = AOS_ERR_CANCELLED;
         finish(c);
         return;
@@ -303,13 +339,13 @@ static void on_retry_timer(void *arg, bool cancelled)
     attempt(c);
 }
 
-static void schedule_retry(call_t *c, uint32_t endpoint_retries)
+static void schedule_retry(call_t *c, const aos_retry_policy_t *policy)
 {
-    (void)endpoint_retries;
-    uint32_t delay = runner_backoff_ms(c->m->cfg.base_backoff_ms, c->m->cfg.max_backoff_ms,
-                                       c->attempt, c->retry_after_set ? c->retry_after_ms : 0);
-    if (runner_loop_timer(c->m->loop, delay, on_retry_timer, c) != AOS_OK) {
-        runner_breaker_failure(c->breaker);
+    uint64_t delay = aos_retry_next_delay_ms(policy, c->attempt, c->retry_after_ms,
+                                             c->retry_after, aos_clock_realtime_ms(), NULL, NULL);
+    aos_log(AOS_LOG_DEBUG, "model call retry scheduled", "endpoint", c->ep.name, NULL);
+    if (runner_loop_timer(c->m->loop, (uint32_t)delay, on_retry_timer, c) != AOS_OK) {
+        breaker_record(c, 0);
         fall_back(c);
     }
 }
@@ -350,6 +386,7 @@ static void attempt(call_t *c)
         snprintf(c->res.error, sizeof c->res.error, "%s: submit failed: %s", c->ep.name,
                  aos_result_str(rc));
         if (rc == AOS_ERR_CLOSED || rc == AOS_ERR_CANCELLED) {
+            breaker_record(c, -1);
             finish(c);
             return;
         }
@@ -371,7 +408,7 @@ static void start_endpoint(call_t *c)
         c->res.provider = def->provider;
         c->res.endpoint = c->ep.name;
         c->breaker = runner_breakers_get(c->m->breakers, c->ep.name);
-        if (!runner_breaker_allow(c->breaker)) {
+        if (c->breaker && !aos_circuit_allow(c->breaker, aos_clock_monotonic_ms())) {
             snprintf(c->res.error, sizeof c->res.error, "%s: circuit open", c->ep.name);
             c->res.result = AOS_ERR_UNAVAILABLE;
             c->res.fallbacks++;

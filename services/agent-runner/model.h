@@ -4,8 +4,9 @@
  * thread of its own: requests go out on the shared async HTTP client, and every step after
  * that (parse, retry timer, fallback) runs on the runner loop. Per endpoint:
  *   - a timeout per attempt (endpoint timeout_ms);
- *   - retries on 408/429/5xx and transport errors, with exponential backoff and full jitter,
- *     waiting at least what retry-after-ms / retry-after asked for (capped by max_wait_ms);
+ *   - retries (endpoint max_retries) on 408/429/5xx and transport errors, with exponential
+ *     backoff and full jitter, or after what retry-after-ms / retry-after asked for (capped
+ *     by max_backoff_ms) (aos/resilience.h);
  *   - a circuit breaker (one per endpoint URL, shared by all agents using it): after
  *     breaker_failures consecutive failed calls it opens for breaker_open_ms and the chain
  *     skips that endpoint without calling it; one probe call is let through afterwards;
@@ -35,7 +36,7 @@ typedef struct runner_model_config {
     uint32_t breaker_failures; /* consecutive failures that open a breaker (0: 5) */
     uint32_t breaker_open_ms;  /* how long it stays open (0: 30000) */
     uint32_t base_backoff_ms;  /* first retry delay bound (0: 200) */
-    uint32_t max_backoff_ms;   /* cap of one retry delay, retry-after included (0: 20000) */
+    uint32_t max_backoff_ms;   /* cap of one retry delay, retry hints included (0: 20000) */
     bool stream;               /* ask HTTP providers for SSE streams */
 } runner_model_config_t;
 

@@ -413,28 +413,3 @@ void runner_chat_error_message(const char *body, size_t len, char *out, size_t o
         snprintf(out, outlen, "%s", m);
     json_object_put(root);
 }
-
-aos_result runner_http_status_result(long status)
-{
-    if (status >= 200 && status < 300)
-        return AOS_OK;
-    switch (status) {
-    case 400:
-    case 422:
-        return AOS_ERR_INVALID;
-    case 401:
-        return AOS_ERR_AUTH;
-    case 403:
-        return AOS_ERR_FORBIDDEN;
-    case 404:
-        return AOS_ERR_NOT_FOUND;
-    case 408:
-        return AOS_ERR_TIMEOUT;
-    case 413:
-        return AOS_ERR_TOO_LARGE;
-    case 429:
-        return AOS_ERR_RATE_LIMITED;
-    default:
-        return status >= 500 && status < 600 ? AOS_ERR_UNAVAILABLE : AOS_ERR_PROTOCOL;
-    }
-}

@@ -101,10 +101,6 @@ aos_result runner_chat_parse_response(const char *body, size_t len, runner_compl
  * truncated to fit; writes "" when there is none. */
 void runner_chat_error_message(const char *body, size_t len, char *out, size_t outlen);
 
-/* Map an HTTP status to a result: 2xx OK, 400 INVALID, 401 AUTH, 403 FORBIDDEN,
- * 404 NOT_FOUND, 408 TIMEOUT, 413 TOO_LARGE, 429 RATE_LIMITED, 5xx UNAVAILABLE, else PROTOCOL. */
-aos_result runner_http_status_result(long status);
-
 /* Rough token estimate used when the server reports no usage (and by the offline
  * provider): about four characters per token, at least one for non-empty text. */
 uint32_t runner_estimate_tokens(const char *text);

@@ -9,6 +9,8 @@
 // request says "stream": true (with a usage chunk when stream_options.include_usage).
 //
 // Behaviour is controlled per request, so one server serves many tests at once:
+//   - a path prefix, so one endpoint URL always behaves one way (e.g. a broken endpoint in
+//     a fallback chain): http://127.0.0.1:P/fake:status=500/v1/chat/completions
 //   - magic words in the last user message: [[fake:key=value,key=value]]
 //   - or the request header  x-fake-control: key=value,key=value
 //   - or a queue of directives for the next calls: POST /_script {"responses":[{...},...]}
@@ -78,8 +80,9 @@ function lastUserText(messages) {
   return '';
 }
 
-function directiveFor(req, body) {
+function directiveFor(req, body, pathDirective) {
   const text = lastUserText(body && body.messages);
+  if (pathDirective) return { d: parseDirective(pathDirective), raw: pathDirective, text };
   const m = /\[\[fake:([^\]]*)\]\]/.exec(text);
   if (m) return { d: parseDirective(m[1]), raw: m[1], text };
   if (req.headers['x-fake-control']) {
@@ -146,8 +149,8 @@ function answerStream(res, c, includeUsage, garbage) {
   setImmediate(() => res.end(out.slice(cut)));
 }
 
-function answerModel(req, res, route, body) {
-  const { d, raw, text } = directiveFor(req, body);
+function answerModel(req, res, route, body, pathDirective) {
+  const { d, raw, text } = directiveFor(req, body, pathDirective);
   const tag = d.tag || raw;
   stats.calls++;
   stats.by_route[route] = (stats.by_route[route] || 0) + 1;
@@ -206,6 +209,9 @@ function routeOf(req, url) {
 
 function handle(req, res, raw) {
   const url = new URL(req.url, 'http://fake');
+  let pathDirective = null;
+  const pm = /^\/fake:([^/]*)(\/.*)$/.exec(url.pathname);
+  if (pm) { pathDirective = decodeURIComponent(pm[1]); url.pathname = pm[2]; }
   if (req.method === 'GET' && url.pathname === '/_stats') return sendJson(res, 200, stats);
   if (req.method === 'GET' && url.pathname === '/_last') return sendJson(res, 200, lastRequest || {});
   if (req.method === 'POST' && url.pathname === '/_reset') { reset(); return sendJson(res, 200, { ok: true }); }
@@ -228,7 +234,7 @@ function handle(req, res, raw) {
     return sendJson(res, 400, { error: { message: "'messages' is a required property", type: 'invalid_request_error' } });
   }
   lastRequest = { path: req.url, headers: req.headers, body };
-  answerModel(req, res, route, body);
+  answerModel(req, res, route, body, pathDirective);
 }
 
 const server = http.createServer((req, res) => {
