@@ -5,7 +5,12 @@
  *   {
  *     "default_agent": "ceo",
  *     "routing":  {"sticky": true, "classifier": <endpoint>},          (both optional)
- *     "settings": {"sync_timeout_ms": 30000, ...},                      (optional, see below)
+ *     "settings": {"sync_timeout_ms": 30000, ...},                      (optional, see below;
+ *                                                                        shared with the
+ *                                                                        aos/config.h tables,
+ *                                                                        so keys not listed
+ *                                                                        in aos_settings_t
+ *                                                                        are left to them)
  *     "agents": [
  *       {"name": "cfo",                                                 [a-z0-9_-], 1..63 chars
  *        "purpose": "You are the CFO ...",                              system prompt, required
