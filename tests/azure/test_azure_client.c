@@ -244,15 +244,23 @@ static void test_blob_blocks_ranges_listing(void **state)
     EVP_DigestFinal_ex(md5, digest, &dl);
     char *md5b64;
     assert_int_equal(aos_azure_b64_encode(digest, dl, &md5b64), AOS_OK);
+    const aos_azure_header_t meta[] = {{"aossha256", "abc123"}, {"origin", "test"}};
     assert_int_equal(aos_azure_blob_put_block_list(c, ct, "big name.bin", idp, 3,
-                                                   "application/x-test", md5b64), AOS_OK);
+                                                   "application/x-test", md5b64, meta, 2),
+                     AOS_OK);
 
     /* whole read streams through the sink; MD5 matches */
     collect_t k = {0};
     k.md5 = EVP_MD_CTX_new();
     EVP_DigestInit_ex(k.md5, EVP_md5(), NULL);
-    assert_int_equal(aos_azure_blob_get(c, ct, "big name.bin", 0, 0, collect_sink, &k, &props),
-                     AOS_OK);
+    assert_int_equal(aos_azure_blob_get(c, ct, "big name.bin", 0, 0, NULL, collect_sink, &k,
+                                        &props), AOS_OK);
+    char mv[64];
+    assert_true(aos_azure_blob_props_meta(&props, "aossha256", mv, sizeof mv));
+    assert_string_equal(mv, "abc123");
+    assert_true(aos_azure_blob_props_meta(&props, "origin", mv, sizeof mv));
+    assert_string_equal(mv, "test");
+    assert_false(aos_azure_blob_props_meta(&props, "absent", mv, sizeof mv));
     EVP_DigestFinal_ex(k.md5, digest, &dl);
     char *got_md5;
     assert_int_equal(aos_azure_b64_encode(digest, dl, &got_md5), AOS_OK);
@@ -261,40 +269,48 @@ static void test_blob_blocks_ranges_listing(void **state)
     assert_int_equal(props.content_length, (int64_t)total);
     assert_string_equal(props.content_type, "application/x-test");
     EVP_MD_CTX_free(k.md5);
+    k.md5 = NULL;
 
     /* range read across a block boundary */
     unsigned char want[1000], got[1000];
     pattern(want, sizeof want, block - 500);
     collect_t r = {.data = got, .cap = sizeof got};
     assert_int_equal(aos_azure_blob_get(c, ct, "big name.bin", (int64_t)block - 500, 1000,
-                                        collect_sink, &r, &props), AOS_OK);
+                                        props.etag, collect_sink, &r, &props), AOS_OK);
     assert_int_equal(r.len, 1000);
     assert_memory_equal(got, want, 1000);
     assert_int_equal(props.content_length, (int64_t)total);
 
     /* listing with paging */
     aos_azure_blob_list_t *list = NULL;
-    assert_int_equal(aos_azure_blob_list(c, ct, NULL, NULL, 1, &list), AOS_OK);
+    assert_int_equal(aos_azure_blob_list(c, ct, NULL, NULL, 1, true, &list), AOS_OK);
     assert_int_equal(list->count, 1);
     assert_string_equal(list->items[0].name, "big name.bin");
+    assert_int_equal(list->items[0].meta_count, 2);
     assert_non_null(list->next_marker);
     char *marker = strdup(list->next_marker);
     aos_azure_blob_list_free(list);
-    assert_int_equal(aos_azure_blob_list(c, ct, NULL, marker, 10, &list), AOS_OK);
+    assert_int_equal(aos_azure_blob_list(c, ct, NULL, marker, 10, false, &list), AOS_OK);
     assert_int_equal(list->count, 1);
     assert_string_equal(list->items[0].name, "dir/small.txt");
     assert_int_equal(list->items[0].content_length, (int64_t)strlen(small));
     assert_null(list->next_marker);
     aos_azure_blob_list_free(list);
     free(marker);
-    assert_int_equal(aos_azure_blob_list(c, ct, "dir/", NULL, 0, &list), AOS_OK);
+    assert_int_equal(aos_azure_blob_list(c, ct, "dir/", NULL, 0, false, &list), AOS_OK);
     assert_int_equal(list->count, 1);
     aos_azure_blob_list_free(list);
 
     assert_int_equal(aos_azure_blob_delete(c, ct, "dir/small.txt"), AOS_OK);
     assert_int_equal(aos_azure_blob_properties(c, ct, "dir/small.txt", &props), AOS_ERR_NOT_FOUND);
-    assert_int_equal(aos_azure_blob_get(c, ct, "nope", 0, 0, collect_sink, &k, NULL),
+    assert_int_equal(aos_azure_blob_get(c, ct, "nope", 0, 0, NULL, collect_sink, &k, NULL),
                      AOS_ERR_NOT_FOUND);
+    /* a changed blob is detected by its ETag; reading past the end is 416 */
+    assert_int_equal(aos_azure_blob_get(c, ct, "big name.bin", 0, 10, "\"0x0\"", collect_sink,
+                                        &k, NULL), AOS_ERR_CONFLICT);
+    assert_int_equal(aos_azure_blob_get(c, ct, "big name.bin", (int64_t)total + 10, 10, NULL,
+                                        collect_sink, &k, NULL), AOS_ERR_INVALID);
+    assert_int_equal(aos_azure_client_status(c), 416);
     assert_int_equal(aos_azure_container_delete(c, ct), AOS_OK);
     free(md5b64);
     free(got_md5);

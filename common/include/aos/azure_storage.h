@@ -149,6 +149,10 @@ typedef struct aos_azure_blob_item {
     char *content_md5;  /* base64, may be NULL */
     char *etag;         /* may be NULL */
     char *last_modified;
+    /* user metadata (x-ms-meta-*), when the listing asked for it: names lower-case */
+    char **meta_names;
+    char **meta_values;
+    size_t meta_count;
 } aos_azure_blob_item_t;
 
 typedef struct aos_azure_blob_list {
@@ -235,6 +239,25 @@ aos_result aos_azure_entity_get(aos_azure_client_t *c, const char *table, const 
 aos_result aos_azure_entity_delete(aos_azure_client_t *c, const char *table, const char *pk,
                                    const char *rk, const char *if_match);
 
+typedef enum aos_azure_batch_kind {
+    AOS_AZURE_BATCH_INSERT = 0,
+    AOS_AZURE_BATCH_REPLACE, /* if_match NULL: insert or replace */
+    AOS_AZURE_BATCH_MERGE,   /* if_match NULL: insert or merge */
+    AOS_AZURE_BATCH_DELETE   /* if_match NULL: "*"; only the entity's keys are used */
+} aos_azure_batch_kind;
+
+typedef struct aos_azure_batch_op {
+    aos_azure_batch_kind kind;
+    struct json_object *entity; /* borrowed */
+    const char *if_match;
+} aos_azure_batch_op_t;
+
+/* Entity group transaction: 1..100 operations on entities of ONE partition of one table,
+ * applied all or nothing. A failing operation fails the whole batch with its mapped error
+ * (e.g. 409 on an insert of existing keys, 412 on a stale ETag -> AOS_ERR_CONFLICT). */
+aos_result aos_azure_table_batch(aos_azure_client_t *c, const char *table,
+                                 const aos_azure_batch_op_t *ops, size_t count);
+
 #define AOS_AZURE_TOKEN_MAX 2048
 
 /* Paging position: empty strings = start / no more pages. */
@@ -271,11 +294,13 @@ aos_result aos_azure_blob_put_block(aos_azure_client_t *c, const char *container
                                     size_t len);
 
 /* Commit staged blocks in order. content_md5_b64 (may be NULL) is stored as the blob's
- * Content-MD5 property. */
+ * Content-MD5 property; metadata (may be NULL) are name/value pairs stored as x-ms-meta-<name>
+ * (names: [a-z][a-z0-9_]*, values printable ASCII). */
 aos_result aos_azure_blob_put_block_list(aos_azure_client_t *c, const char *container,
                                          const char *blob, const char *const *block_ids,
                                          size_t count, const char *content_type,
-                                         const char *content_md5_b64);
+                                         const char *content_md5_b64,
+                                         const aos_azure_header_t *metadata, size_t nmeta);
 
 typedef struct aos_azure_blob_props {
     int64_t content_length;
@@ -283,25 +308,34 @@ typedef struct aos_azure_blob_props {
     char content_md5[64]; /* base64, "" when the blob has none */
     char etag[128];
     char last_modified[64];
+    /* user metadata as "name=value\n" lines (names lower-case); see aos_azure_blob_props_meta */
+    char metadata[1024];
 } aos_azure_blob_props_t;
+
+/* Copy metadata value `name` into out; false if absent. */
+bool aos_azure_blob_props_meta(const aos_azure_blob_props_t *props, const char *name, char *out,
+                               size_t outlen);
 
 /* Receives the body in pieces as it arrives; return AOS_OK to continue. */
 typedef aos_result (*aos_azure_sink_fn)(void *ctx, const void *data, size_t len);
 
-/* Read [offset, offset+length) (length 0 = to the end) into sink, streaming. props (may be
- * NULL) receives the blob's properties (content_length is the whole blob's size). */
+/* Read [offset, offset+length) (length 0 = to the end) into sink, streaming. if_match (may be
+ * NULL): the blob's ETag must still be this (else AOS_ERR_CONFLICT). props (may be NULL)
+ * receives the blob's properties (content_length is the whole blob's size). A range that
+ * starts past the end is AOS_ERR_INVALID with status 416. */
 aos_result aos_azure_blob_get(aos_azure_client_t *c, const char *container, const char *blob,
-                              int64_t offset, int64_t length, aos_azure_sink_fn sink,
-                              void *ctx, aos_azure_blob_props_t *props);
+                              int64_t offset, int64_t length, const char *if_match,
+                              aos_azure_sink_fn sink, void *ctx, aos_azure_blob_props_t *props);
 
 aos_result aos_azure_blob_properties(aos_azure_client_t *c, const char *container,
                                      const char *blob, aos_azure_blob_props_t *out_props);
 
 aos_result aos_azure_blob_delete(aos_azure_client_t *c, const char *container, const char *blob);
 
-/* One page of a listing. prefix and marker may be NULL; max_results 0 = service default. */
+/* One page of a listing. prefix and marker may be NULL; max_results 0 = service default;
+ * with_metadata fills each item's metadata. */
 aos_result aos_azure_blob_list(aos_azure_client_t *c, const char *container, const char *prefix,
-                               const char *marker, int max_results,
+                               const char *marker, int max_results, bool with_metadata,
                                aos_azure_blob_list_t **out_list);
 
 /* ---- queues ---- */

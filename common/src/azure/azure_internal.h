@@ -66,6 +66,9 @@ typedef struct aos_azure_request {
     char **want_values; /* each a buffer of want_len bytes, set to "" first */
     size_t nwant;
     size_t want_len;
+    /* x-ms-meta-* response headers as "name=value\n" lines (may be NULL) */
+    char *meta;
+    size_t meta_len;
 } aos_azure_request_t;
 
 /* Sign and perform the request. Returns AOS_OK on 2xx, else the mapped error with the detail
@@ -75,5 +78,8 @@ aos_result aos_azure_perform(aos_azure_client_t *c, const aos_azure_request_t *r
 void aos_azure_set_error(aos_azure_client_t *c, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 const char *aos_azure_last_error_code(const aos_azure_client_t *c);
+/* "/<table>(PartitionKey='..',RowKey='..')", keys validated, quotes doubled, encoded. */
+aos_result aos_azure_entity_path(aos_azure_client_t *c, const char *table, const char *pk,
+                                 const char *rk, aos_azure_buf_t *out);
 
 #endif

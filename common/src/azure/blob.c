@@ -126,11 +126,46 @@ aos_result aos_azure_blob_put_block(aos_azure_client_t *c, const char *container
     return r;
 }
 
+static bool meta_name_valid(const char *n)
+{
+    if (!n || !(*n >= 'a' && *n <= 'z') || strlen(n) > 64)
+        return false;
+    for (; *n; n++)
+        if (!((*n >= 'a' && *n <= 'z') || (*n >= '0' && *n <= '9') || *n == '_'))
+            return false;
+    return true;
+}
+
+static bool meta_value_valid(const char *v)
+{
+    if (!v || strlen(v) > 256)
+        return false;
+    for (; *v; v++)
+        if (*v < 0x20 || *v > 0x7e)
+            return false;
+    return true;
+}
+
+#define MAX_META 8
+
 aos_result aos_azure_blob_put_block_list(aos_azure_client_t *c, const char *container,
                                          const char *blob, const char *const *block_ids,
                                          size_t count, const char *content_type,
-                                         const char *content_md5_b64)
+                                         const char *content_md5_b64,
+                                         const aos_azure_header_t *metadata, size_t nmeta)
 {
+    if (nmeta > MAX_META) {
+        aos_azure_set_error(c, "at most %d metadata entries", MAX_META);
+        return AOS_ERR_INVALID;
+    }
+    char meta_names[MAX_META][80];
+    for (size_t i = 0; i < nmeta; i++) {
+        if (!meta_name_valid(metadata[i].name) || !meta_value_valid(metadata[i].value)) {
+            aos_azure_set_error(c, "invalid blob metadata entry %zu", i);
+            return AOS_ERR_INVALID;
+        }
+        snprintf(meta_names[i], sizeof meta_names[i], "x-ms-meta-%s", metadata[i].name);
+    }
     aos_azure_buf_t path = {0}, body = {0};
     aos_result r = blob_path(c, container, blob, &path);
     aos_azure_buf_puts(&body, "<?xml version=\"1.0\" encoding=\"utf-8\"?><BlockList>");
@@ -149,13 +184,16 @@ aos_result aos_azure_blob_put_block_list(aos_azure_client_t *c, const char *cont
     aos_azure_buf_puts(&body, "</BlockList>");
     if (body.failed)
         r = AOS_ERR_NOMEM;
-    aos_azure_header_t h[] = {
+    aos_azure_header_t h[3 + MAX_META] = {
         {"Content-Type", "application/xml"},
-        {"x-ms-blob-content-type", content_type ? content_type : "application/octet-stream"},
-        {"x-ms-blob-content-md5", content_md5_b64}};
+        {"x-ms-blob-content-type", content_type ? content_type : "application/octet-stream"}};
+    size_t nh = 2;
+    if (content_md5_b64 && *content_md5_b64)
+        h[nh++] = (aos_azure_header_t){"x-ms-blob-content-md5", content_md5_b64};
+    for (size_t i = 0; i < nmeta; i++)
+        h[nh++] = (aos_azure_header_t){meta_names[i], metadata[i].value};
     aos_azure_request_t req = {.svc = AOS_AZURE_BLOB, .verb = "PUT", .path = path.data,
-                               .query = "comp=blocklist", .headers = h,
-                               .nheaders = content_md5_b64 && *content_md5_b64 ? 3 : 2,
+                               .query = "comp=blocklist", .headers = h, .nheaders = nh,
                                .body = body.data, .body_len = body.len};
     if (r == AOS_OK)
         r = aos_azure_perform(c, &req, NULL);
@@ -188,9 +226,29 @@ static void fill_props(char vals[H_COUNT][256], aos_azure_blob_props_t *p)
     p->content_length = strtoll(slash ? slash + 1 : vals[H_LEN], NULL, 10);
 }
 
+bool aos_azure_blob_props_meta(const aos_azure_blob_props_t *props, const char *name, char *out,
+                               size_t outlen)
+{
+    size_t nl = strlen(name);
+    for (const char *line = props->metadata; *line;) {
+        const char *end = strchr(line, '\n');
+        size_t len = end ? (size_t)(end - line) : strlen(line);
+        if (len > nl && line[nl] == '=' && !strncmp(line, name, nl)) {
+            size_t vl = len - nl - 1;
+            if (vl >= outlen)
+                return false;
+            memcpy(out, line + nl + 1, vl);
+            out[vl] = '\0';
+            return true;
+        }
+        line += len + (end ? 1 : 0);
+    }
+    return false;
+}
+
 static aos_result blob_read(aos_azure_client_t *c, const char *verb, const char *container,
-                            const char *blob, const char *range, aos_azure_sink_fn sink,
-                            void *ctx, aos_azure_blob_props_t *props)
+                            const char *blob, const char *range, const char *if_match,
+                            aos_azure_sink_fn sink, void *ctx, aos_azure_blob_props_t *props)
 {
     aos_azure_buf_t path = {0};
     aos_result r = blob_path(c, container, blob, &path);
@@ -198,22 +256,31 @@ static aos_result blob_read(aos_azure_client_t *c, const char *verb, const char 
     char *vp[H_COUNT];
     for (int i = 0; i < H_COUNT; i++)
         vp[i] = vals[i];
-    const aos_azure_header_t h[] = {{"x-ms-range", range}};
+    aos_azure_header_t h[2];
+    size_t nh = 0;
+    if (range)
+        h[nh++] = (aos_azure_header_t){"x-ms-range", range};
+    if (if_match)
+        h[nh++] = (aos_azure_header_t){"If-Match", if_match};
+    char meta[1024];
     aos_azure_request_t req = {.svc = AOS_AZURE_BLOB, .verb = verb, .path = path.data,
-                               .headers = h, .nheaders = range ? 1 : 0, .sink = sink,
+                               .headers = h, .nheaders = nh, .sink = sink,
                                .sink_ctx = ctx, .want_headers = prop_headers, .want_values = vp,
-                               .nwant = H_COUNT, .want_len = 256};
+                               .nwant = H_COUNT, .want_len = 256, .meta = meta,
+                               .meta_len = sizeof meta};
     if (r == AOS_OK)
         r = aos_azure_perform(c, &req, NULL);
-    if (r == AOS_OK && props)
+    if (r == AOS_OK && props) {
         fill_props(vals, props);
+        copy_str(props->metadata, sizeof props->metadata, meta);
+    }
     aos_azure_buf_free(&path);
     return r;
 }
 
 aos_result aos_azure_blob_get(aos_azure_client_t *c, const char *container, const char *blob,
-                              int64_t offset, int64_t length, aos_azure_sink_fn sink, void *ctx,
-                              aos_azure_blob_props_t *props)
+                              int64_t offset, int64_t length, const char *if_match,
+                              aos_azure_sink_fn sink, void *ctx, aos_azure_blob_props_t *props)
 {
     if (offset < 0 || length < 0 || !sink) {
         aos_azure_set_error(c, "invalid range or no sink");
@@ -229,13 +296,13 @@ aos_result aos_azure_blob_get(aos_azure_client_t *c, const char *container, cons
             snprintf(range, sizeof range, "bytes=%" PRId64 "-", offset);
         rp = range;
     }
-    return blob_read(c, "GET", container, blob, rp, sink, ctx, props);
+    return blob_read(c, "GET", container, blob, rp, if_match, sink, ctx, props);
 }
 
 aos_result aos_azure_blob_properties(aos_azure_client_t *c, const char *container,
                                      const char *blob, aos_azure_blob_props_t *out_props)
 {
-    return blob_read(c, "HEAD", container, blob, NULL, NULL, NULL, out_props);
+    return blob_read(c, "HEAD", container, blob, NULL, NULL, NULL, NULL, out_props);
 }
 
 aos_result aos_azure_blob_delete(aos_azure_client_t *c, const char *container, const char *blob)
@@ -250,7 +317,7 @@ aos_result aos_azure_blob_delete(aos_azure_client_t *c, const char *container, c
 }
 
 aos_result aos_azure_blob_list(aos_azure_client_t *c, const char *container, const char *prefix,
-                               const char *marker, int max_results,
+                               const char *marker, int max_results, bool with_metadata,
                                aos_azure_blob_list_t **out_list)
 {
     *out_list = NULL;
@@ -274,6 +341,8 @@ aos_result aos_azure_blob_list(aos_azure_client_t *c, const char *container, con
     }
     if (max_results > 0)
         aos_azure_buf_printf(&q, "&maxresults=%d", max_results);
+    if (with_metadata)
+        aos_azure_buf_puts(&q, "&include=metadata");
     aos_result r = q.failed ? AOS_ERR_NOMEM : AOS_OK;
     aos_azure_request_t req = {.svc = AOS_AZURE_BLOB, .verb = "GET", .path = path,
                                .query = q.data, .resp = &resp};

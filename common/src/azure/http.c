@@ -1,5 +1,6 @@
 /* The client object and the one request path every operation goes through: build the URL,
  * add x-ms-date / x-ms-version, sign, perform on the reused CURL handle, map the status. */
+#include <ctype.h>
 #include <curl/curl.h>
 #include <json-c/json.h>
 #include <pthread.h>
@@ -165,6 +166,20 @@ static size_t on_header(char *data, size_t size, size_t nmemb, void *ud)
         t->c->error_code[k] = '\0';
     }
     const aos_azure_request_t *r = t->req;
+    if (r->meta && nlen > 10 && !strncasecmp(data, "x-ms-meta-", 10)) {
+        size_t used = strlen(r->meta);
+        size_t need = (nlen - 10) + 1 + vlen + 1;
+        if (used + need < r->meta_len) {
+            char *o = r->meta + used;
+            for (size_t i = 10; i < nlen; i++)
+                *o++ = (char)tolower((unsigned char)data[i]);
+            *o++ = '=';
+            memcpy(o, v, vlen);
+            o += vlen;
+            *o++ = '\n';
+            *o = '\0';
+        }
+    }
     for (size_t i = 0; i < r->nwant; i++) {
         if (strlen(r->want_headers[i]) == nlen && !strncasecmp(data, r->want_headers[i], nlen)) {
             size_t k = vlen < r->want_len - 1 ? vlen : r->want_len - 1;
@@ -348,6 +363,8 @@ aos_result aos_azure_perform(aos_azure_client_t *c, const aos_azure_request_t *r
         *out_status = 0;
     for (size_t i = 0; i < req->nwant; i++)
         req->want_values[i][0] = '\0';
+    if (req->meta && req->meta_len)
+        req->meta[0] = '\0';
     aos_azure_buf_t url = {0};
     struct curl_slist *headers = NULL;
     aos_result r = build_url(c, req, &url);

@@ -17,6 +17,12 @@ void aos_azure_blob_list_free(aos_azure_blob_list_t *list)
         free(it->content_md5);
         free(it->etag);
         free(it->last_modified);
+        for (size_t k = 0; k < it->meta_count; k++) {
+            free(it->meta_names[k]);
+            free(it->meta_values[k]);
+        }
+        free(it->meta_names);
+        free(it->meta_values);
     }
     free(list->items);
     free(list->next_marker);
@@ -78,6 +84,25 @@ static bool fill_blob_item(const aos_xml_node_t *blob, aos_azure_blob_item_t *it
     it->content_md5 = md5 && *md5 ? dup_text(md5, false, &ok) : NULL;
     it->etag = dup_text(aos_xml_child_text(props, "Etag"), false, &ok);
     it->last_modified = dup_text(aos_xml_child_text(props, "Last-Modified"), false, &ok);
+    const aos_xml_node_t *meta = aos_xml_child(blob, "Metadata");
+    size_t n = 0;
+    for (const aos_xml_node_t *m = meta ? meta->first_child : NULL; m; m = m->next)
+        n++;
+    if (ok && n) {
+        it->meta_names = calloc(n, sizeof *it->meta_names);
+        it->meta_values = calloc(n, sizeof *it->meta_values);
+        if (!it->meta_names || !it->meta_values)
+            return false;
+        for (const aos_xml_node_t *m = meta->first_child; m && ok; m = m->next) {
+            it->meta_names[it->meta_count] = dup_text(m->name, true, &ok);
+            it->meta_values[it->meta_count] = dup_text(m->text, true, &ok);
+            it->meta_count++;
+            if (ok)
+                for (char *ch = it->meta_names[it->meta_count - 1]; *ch; ch++)
+                    if (*ch >= 'A' && *ch <= 'Z')
+                        *ch = (char)(*ch - 'A' + 'a');
+        }
+    }
     return ok;
 }
 

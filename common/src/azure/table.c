@@ -47,8 +47,8 @@ aos_result aos_azure_table_delete(aos_azure_client_t *c, const char *table)
 }
 
 /* "/<table>(PartitionKey='<pk>',RowKey='<rk>')" with quotes doubled, then percent-encoded. */
-static aos_result entity_path(aos_azure_client_t *c, const char *table, const char *pk,
-                              const char *rk, aos_azure_buf_t *out)
+aos_result aos_azure_entity_path(aos_azure_client_t *c, const char *table, const char *pk,
+                                const char *rk, aos_azure_buf_t *out)
 {
     if (!aos_azure_table_name_valid(table))
         return bad_table(c, table);
@@ -130,7 +130,7 @@ aos_result aos_azure_entity_put(aos_azure_client_t *c, const char *table, json_o
     const char *pk, *rk;
     AOS_RETURN_IF_FAILED(entity_keys(c, entity, &pk, &rk));
     aos_azure_buf_t path = {0};
-    aos_result r = entity_path(c, table, pk, rk, &path);
+    aos_result r = aos_azure_entity_path(c, table, pk, rk, &path);
     if (r != AOS_OK) {
         aos_azure_buf_free(&path);
         return r;
@@ -179,7 +179,7 @@ aos_result aos_azure_entity_get(aos_azure_client_t *c, const char *table, const 
 {
     *out_entity = NULL;
     aos_azure_buf_t path = {0}, resp = {0};
-    aos_result r = entity_path(c, table, pk, rk, &path);
+    aos_result r = aos_azure_entity_path(c, table, pk, rk, &path);
     char etag[256];
     char *vals[] = {etag};
     const char *want[] = {"etag"};
@@ -203,7 +203,7 @@ aos_result aos_azure_entity_delete(aos_azure_client_t *c, const char *table, con
                                    const char *rk, const char *if_match)
 {
     aos_azure_buf_t path = {0};
-    aos_result r = entity_path(c, table, pk, rk, &path);
+    aos_result r = aos_azure_entity_path(c, table, pk, rk, &path);
     const aos_azure_header_t h[] = {{"Accept", ACCEPT_JSON}, {"If-Match", if_match ? if_match : "*"}};
     aos_azure_request_t req = {.svc = AOS_AZURE_TABLE, .verb = "DELETE", .path = path.data,
                                .headers = h, .nheaders = 2};
