@@ -1,0 +1,87 @@
+/* services/agent-runner/runner.h: the agent-runner core (what aos-agent-runner's main wires
+ * to the bus, storage, the HTTP client and the admin server).
+ *
+ * A runner serves a set of agents: it consumes their queues "aos.agent.<agent>" (competing
+ * consumers with other instances) and runs each turn (docs/agent-runner.md):
+ *   load the conversation's latest messages -> answered already? reply from storage ->
+ *   else wait until the conversation is idle, append the user message (idempotent by
+ *   message id, guarded by the conversation version) -> domain knowledge -> prompt ->
+ *   model (retries, breaker, fallback) -> append the assistant message (id derived from the
+ *   user message id) -> reply aos.agent.turn.result, publish aos.agent.reply (and
+ *   aos.agent.action for event turns) -> accept.
+ * Transient failures release the turn (redelivered); poison turns and turns whose model
+ * failed on every endpoint are rejected (dead-lettered) with a reason AND answered with an
+ * aos.error reply so the router does not wait for nothing.
+ *
+ * Concurrency: one loop thread runs every turn step; no thread per turn. The runner holds at
+ * most `capacity` unsettled turns (split over the agents it serves: the bus grants link
+ * credit only up to each subscription's share). Turns of one conversation run one at a time,
+ * in arrival order.
+ *
+ * Threads: new/start/stop/free from the owning (main) thread; runner_ready and
+ * runner_get_stats from any thread.
+ */
+#ifndef RUNNER_RUNNER_H
+#define RUNNER_RUNNER_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "aos/agents.h"
+#include "aos/bus.h"
+#include "aos/http_client.h"
+#include "aos/result.h"
+#include "aos/storage_client.h"
+#include "model.h"
+
+typedef struct runner runner_t;
+
+typedef struct runner_config {
+    const aos_agents_config_t *agents; /* borrowed; must outlive the runner */
+    /* Comma-separated agent names to serve (AOS_AGENTS); NULL or "" = every agent. */
+    const char *serve;
+    uint32_t capacity;          /* unsettled turns per instance (0: settings.max_inflight) */
+    uint32_t heartbeat_ms;      /* 0: settings.heartbeat_interval_ms */
+    /* A conversation whose newest message is another turn's unanswered user message is busy;
+     * after this long that message counts as abandoned and no longer blocks (0: 120000). */
+    uint32_t busy_stale_ms;
+    size_t prompt_budget_chars; /* 0: RUNNER_PROMPT_DEFAULT_BUDGET */
+    uint32_t knowledge_ttl_ms;  /* 0: 300000 */
+    runner_model_config_t model;
+} runner_config_t;
+
+/* bus (started or not), storage and http are borrowed; http may be NULL when every served
+ * agent is offline. AOS_ERR_INVALID when serve names an unknown agent. */
+aos_result runner_new(const runner_config_t *cfg, aos_bus_t *bus, aos_storage_client_t *storage,
+                      aos_http_client_t *http, runner_t **out_runner, char *errbuf,
+                      size_t errlen);
+
+/* Start the loop, subscribe the agents' queues, start heartbeats. */
+aos_result runner_start(runner_t *r, char *errbuf, size_t errlen);
+
+/* Graceful stop, step one: take no new turns (deliveries that still arrive are released),
+ * wait up to grace_ms for the turns in flight to finish, then release the rest. Returns the
+ * number of turns released unfinished. The caller then frees the HTTP client, stops the bus
+ * and calls runner_free. */
+uint32_t runner_drain(runner_t *r, int grace_ms);
+
+/* Stop the loop and free. Call after the HTTP client was freed and the bus stopped (their
+ * last callbacks land on the loop). NULL is a no-op. */
+void runner_free(runner_t *r);
+
+/* For /readyz: running, bus connected. */
+bool runner_ready(runner_t *r, char *reason, size_t reason_len);
+
+typedef struct runner_stats {
+    uint32_t inflight;  /* unsettled turns */
+    uint32_t capacity;
+    uint64_t answered;  /* model replies stored and sent */
+    uint64_t answered_from_storage; /* redeliveries answered without the model */
+    uint64_t released;
+    uint64_t dead_lettered;
+} runner_stats_t;
+
+void runner_get_stats(runner_t *r, runner_stats_t *out);
+
+#endif
