@@ -132,8 +132,10 @@ const char *aos_http_request_remote_addr(const aos_http_request_t *req);
 /* ---- answering: from the handler or, after deferring, from any thread ---- */
 
 /* Add a response header for the coming answer (call before aos_http_respond, from the thread
- * that will answer). Strings are copied; CR/LF in name or value gives AOS_ERR_INVALID. */
-aos_result aos_http_response_header(aos_http_request_t *req, const char *name, const char *value);
+ * that will answer). Strings are copied; CR/LF in name or value gives AOS_ERR_INVALID.
+ * Also spelled aos_http_response_header(req, name, value) (see the end of this file). */
+aos_result aos_http_response_add_header(aos_http_request_t *req, const char *name,
+                                        const char *value);
 
 /* Answer with status and body (copied; body may be NULL with len 0; content_type may be NULL
  * for none). Releases req. AOS_ERR_CLOSED if the request can no longer be answered (client
@@ -159,5 +161,20 @@ aos_result aos_http_respond_error_status(aos_http_request_t *req, int status, co
  * gives AOS_ERR_INVALID. *out_len gets the decoded length. */
 aos_result aos_http_percent_decode(const char *src, size_t len, bool plus_is_space, char *dst,
                                    size_t *out_len);
+
+/* aos_http_response_header(x, ...) picks by argument type: on a server request
+ * (aos_http_request_t *) it adds a response header (aos_http_response_add_header); on a
+ * client response (aos_http_response_t *) it looks one up (aos_http_response_get_header). */
+typedef struct aos_http_request aos_http_request_t;
+typedef struct aos_http_response aos_http_response_t;
+aos_result aos_http_response_add_header(aos_http_request_t *req, const char *name,
+                                        const char *value);
+const char *aos_http_response_get_header(const aos_http_response_t *resp, const char *name);
+#ifndef aos_http_response_header
+#define aos_http_response_header(x, ...)                                                           \
+    _Generic((x), aos_http_request_t *: aos_http_response_add_header,                             \
+             aos_http_response_t *: aos_http_response_get_header,                                 \
+             const aos_http_response_t *: aos_http_response_get_header)((x), __VA_ARGS__)
+#endif
 
 #endif

@@ -113,7 +113,8 @@ void aos_http_request_release_(aos_http_request_t *req)
         aos_http_request_free_(req);
 }
 
-aos_result aos_http_response_header(aos_http_request_t *req, const char *name, const char *value)
+aos_result aos_http_response_add_header(aos_http_request_t *req, const char *name,
+                                        const char *value)
 {
     if (!req || !http_header_name_valid(name) || !http_header_value_valid(value))
         return AOS_ERR_INVALID;
