@@ -1,0 +1,866 @@
+/* The azure backend of aos-storage on the Azure Storage REST client (aos/azure_storage.h).
+ * Layout (docs/azure-storage-layout.md):
+ *   aos<prefix>conversations  PK = conversation id, RK "conversation": Agent, Metadata, CreatedMs
+ *   aos<prefix>messages       PK = conversation id; RK "head": Version, UpdatedMs;
+ *                             RK = seq as 19 zero-padded digits: Id, Role, Content, Metadata,
+ *                             Seq, CreatedMs; RK "id:<message id>": Seq (idempotency index)
+ *   aos<prefix>records        PK = kind, RK = key: Data, OpId, UpdatedMs; version = ETag
+ *   aos<prefix>uploads        PK = upload id, RK "upload": Container, Name, ContentType, State
+ *   blobs in their container; metadata aossha256, aosupload; chunks staged as blobs
+ *   "<upload id>/<index>" in container aos<prefix>-uploads until commit.
+ * An append is one entity group transaction (head + message + index row): all or nothing. */
+#define _GNU_SOURCE
+#include <inttypes.h>
+#include <json-c/json.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "aos/azure_storage.h"
+#include "backend.h"
+
+#define RK_CONV "conversation"
+#define RK_HEAD "head"
+#define RK_UPLOAD "upload"
+#define APPEND_RETRIES 50
+
+typedef struct azure_be {
+    aos_storage_backend_t base;
+    aos_azure_client_t *c;
+    char t_conv[80], t_msg[80], t_rec[80], t_up[80], staging[80];
+} azure_be_t;
+
+#define AZ(be) ((azure_be_t *)(be))
+
+/* Translate a client failure for the service: transient ones become UNAVAILABLE. */
+static aos_result fail_az(azure_be_t *be, aos_result r, char *errbuf, size_t errlen,
+                          const char *what)
+{
+    aos_result m = r;
+    if (r == AOS_ERR_TIMEOUT || r == AOS_ERR_RATE_LIMITED || r == AOS_ERR_IO ||
+        r == AOS_ERR_AUTH)
+        m = AOS_ERR_UNAVAILABLE;
+    else if (r == AOS_ERR_PROTOCOL)
+        m = AOS_ERR_INTERNAL;
+    return aos_fail(m, errbuf, errlen, "%s: %s", what, aos_azure_client_error(be->c));
+}
+
+static json_object *new_entity(const char *pk, const char *rk)
+{
+    json_object *e = json_object_new_object();
+    if (e) {
+        json_object_object_add(e, "PartitionKey", json_object_new_string(pk));
+        json_object_object_add(e, "RowKey", json_object_new_string(rk));
+    }
+    return e;
+}
+
+static void seq_key(int64_t seq, char out[24])
+{
+    snprintf(out, 24, "%019" PRId64, seq);
+}
+
+static char *dup_or_empty(const char *s)
+{
+    return strdup(s ? s : "");
+}
+
+/* ---- conversations ---- */
+
+static aos_result conv_from_row(json_object *row, const char *id, aos_storage_conversation_t *out)
+{
+    out->id = strdup(id);
+    out->agent = dup_or_empty(aos_azure_entity_get_string(row, "Agent"));
+    if (aos_azure_entity_get_text(row, "Metadata", &out->metadata_json) != AOS_OK)
+        out->metadata_json = strdup("{}");
+    aos_azure_entity_get_int64(row, "CreatedMs", &out->created_ms);
+    out->updated_ms = out->created_ms;
+    return out->id && out->agent && out->metadata_json ? AOS_OK : AOS_ERR_NOMEM;
+}
+
+/* The head row: version (0 when absent) and its ETag ("" when absent). */
+static aos_result read_head(azure_be_t *be, const char *id, int64_t *version, int64_t *updated,
+                            char *etag, size_t etaglen)
+{
+    json_object *row = NULL;
+    aos_result r = aos_azure_entity_get(be->c, be->t_msg, id, RK_HEAD, &row, etag, etaglen);
+    *version = 0;
+    if (r == AOS_ERR_NOT_FOUND) {
+        etag[0] = '\0';
+        return AOS_OK;
+    }
+    if (r == AOS_OK) {
+        aos_azure_entity_get_int64(row, "Version", version);
+        aos_azure_entity_get_int64(row, "UpdatedMs", updated);
+    }
+    json_object_put(row);
+    return r;
+}
+
+static aos_result conv_load(azure_be_t *be, const char *id, aos_storage_conversation_t *out,
+                            char *errbuf, size_t errlen)
+{
+    json_object *row = NULL;
+    aos_result r = aos_azure_entity_get(be->c, be->t_conv, id, RK_CONV, &row, NULL, 0);
+    if (r == AOS_ERR_NOT_FOUND)
+        return aos_fail(r, errbuf, errlen, "conversation %s not found", id);
+    if (r != AOS_OK)
+        return fail_az(be, r, errbuf, errlen, "get conversation");
+    r = conv_from_row(row, id, out);
+    json_object_put(row);
+    char etag[256];
+    if (r == AOS_OK &&
+        (r = read_head(be, id, &out->version, &out->updated_ms, etag, sizeof etag)) != AOS_OK)
+        return fail_az(be, r, errbuf, errlen, "get conversation head");
+    return r;
+}
+
+static aos_result az_conversation_get(aos_storage_backend_t *b, const char *id,
+                                      aos_storage_conversation_t *out, char *errbuf,
+                                      size_t errlen)
+{
+    return conv_load(AZ(b), id, out, errbuf, errlen);
+}
+
+static aos_result az_conversation_create(aos_storage_backend_t *b,
+                                         const aos_storage_conversation_t *in,
+                                         aos_storage_conversation_t *out, bool *out_created,
+                                         char *errbuf, size_t errlen)
+{
+    azure_be_t *be = AZ(b);
+    *out_created = false;
+    int64_t now = aos_storage_now_ms();
+    const char *meta = in->metadata_json ? in->metadata_json : "{}";
+    json_object *e = new_entity(in->id, RK_CONV);
+    json_object_object_add(e, "Agent", json_object_new_string(in->agent));
+    aos_result r = aos_azure_entity_set_text(e, "Metadata", meta);
+    if (r == AOS_OK)
+        r = aos_azure_entity_set_int64(e, "CreatedMs", now);
+    if (r == AOS_OK)
+        r = aos_azure_entity_insert(be->c, be->t_conv, e, NULL, 0);
+    json_object_put(e);
+    if (r == AOS_OK) {
+        *out_created = true;
+        out->id = strdup(in->id);
+        out->agent = strdup(in->agent);
+        out->metadata_json = strdup(meta);
+        out->created_ms = out->updated_ms = now;
+        return out->id && out->agent && out->metadata_json ? AOS_OK : AOS_ERR_NOMEM;
+    }
+    if (r != AOS_ERR_CONFLICT)
+        return fail_az(be, r, errbuf, errlen, "create conversation");
+    AOS_RETURN_IF_FAILED(conv_load(be, in->id, out, errbuf, errlen));
+    if (strcmp(out->agent, in->agent) != 0)
+        return aos_fail(AOS_ERR_CONFLICT, errbuf, errlen,
+                        "conversation %s exists with another agent", in->id);
+    return AOS_OK;
+}
+
+/* Run a query to completion or until `want` entities; calls fn per entity. */
+typedef aos_result (*row_fn)(void *ctx, json_object *row);
+
+static aos_result query_rows(azure_be_t *be, const char *table, const char *filter, size_t want,
+                             row_fn fn, void *ctx, bool *out_more)
+{
+    aos_azure_continuation_t *cont = calloc(1, sizeof *cont);
+    if (!cont)
+        return AOS_ERR_NOMEM;
+    size_t got = 0;
+    aos_result r = AOS_OK;
+    *out_more = false;
+    do {
+        json_object *arr = NULL;
+        size_t top = want - got < 1000 ? want - got : 1000;
+        r = aos_azure_entity_query(be->c, table, filter, (int)top, cont, &arr);
+        if (r != AOS_OK)
+            break;
+        size_t n = json_object_array_length(arr);
+        for (size_t i = 0; i < n && r == AOS_OK; i++, got++)
+            r = fn(ctx, json_object_array_get_idx(arr, i));
+        json_object_put(arr);
+    } while (r == AOS_OK && got < want && cont->next_pk[0]);
+    *out_more = got >= want;
+    free(cont);
+    return r;
+}
+
+typedef struct conv_list_ctx {
+    azure_be_t *be;
+    aos_storage_conversation_page_t *page;
+    size_t limit;
+} conv_list_ctx_t;
+
+static aos_result conv_list_row(void *ctx, json_object *row)
+{
+    conv_list_ctx_t *k = ctx;
+    if (k->page->count >= k->limit)
+        return AOS_OK; /* the extra row only tells that there is more */
+    const char *id = aos_azure_entity_get_string(row, "PartitionKey");
+    aos_storage_conversation_t *c = &k->page->items[k->page->count++];
+    AOS_RETURN_IF_FAILED(conv_from_row(row, id ? id : "", c));
+    char etag[256];
+    return read_head(k->be, c->id, &c->version, &c->updated_ms, etag, sizeof etag);
+}
+
+static aos_result az_conversation_list(aos_storage_backend_t *b, const char *agent,
+                                       const char *cursor, size_t limit,
+                                       aos_storage_conversation_page_t *out, char *errbuf,
+                                       size_t errlen)
+{
+    azure_be_t *be = AZ(b);
+    aos_odata_filter_t *f;
+    AOS_RETURN_IF_FAILED(aos_odata_filter_new(&f));
+    aos_odata_filter_string(f, "RowKey", AOS_ODATA_EQ, RK_CONV);
+    if (agent)
+        aos_odata_filter_string(f, "Agent", AOS_ODATA_EQ, agent);
+    if (cursor)
+        aos_odata_filter_string(f, "PartitionKey", AOS_ODATA_GT, cursor);
+    out->items = calloc(limit, sizeof *out->items);
+    conv_list_ctx_t k = {be, out, limit};
+    bool more = false;
+    aos_result r = !out->items || !aos_odata_filter_str(f) ? AOS_ERR_NOMEM
+                   : query_rows(be, be->t_conv, aos_odata_filter_str(f), limit + 1,
+                                conv_list_row, &k, &more);
+    aos_odata_filter_free(f);
+    if (r != AOS_OK)
+        return fail_az(be, r, errbuf, errlen, "list conversations");
+    if (more && out->count)
+        out->next_cursor = strdup(out->items[out->count - 1].id);
+    return AOS_OK;
+}
+
+typedef struct key_list {
+    char **rks;
+    size_t n, cap;
+} key_list_t;
+
+static aos_result collect_rk(void *ctx, json_object *row)
+{
+    key_list_t *k = ctx;
+    if (k->n == k->cap) {
+        size_t cap = k->cap ? k->cap * 2 : 64;
+        char **p = realloc(k->rks, cap * sizeof *p);
+        if (!p)
+            return AOS_ERR_NOMEM;
+        k->rks = p;
+        k->cap = cap;
+    }
+    k->rks[k->n] = dup_or_empty(aos_azure_entity_get_string(row, "RowKey"));
+    return k->rks[k->n++] ? AOS_OK : AOS_ERR_NOMEM;
+}
+
+static void key_list_free(key_list_t *k)
+{
+    for (size_t i = 0; i < k->n; i++)
+        free(k->rks[i]);
+    free(k->rks);
+    memset(k, 0, sizeof *k);
+}
+
+/* Delete every row of a partition of the messages table, 100 per transaction. */
+static aos_result delete_partition(azure_be_t *be, const char *pk)
+{
+    aos_odata_filter_t *f;
+    AOS_RETURN_IF_FAILED(aos_odata_filter_new(&f));
+    aos_odata_filter_string(f, "PartitionKey", AOS_ODATA_EQ, pk);
+    aos_result r = AOS_OK;
+    for (;;) {
+        key_list_t k = {0};
+        bool more;
+        r = query_rows(be, be->t_msg, aos_odata_filter_str(f), 100, collect_rk, &k, &more);
+        if (r != AOS_OK || k.n == 0) {
+            key_list_free(&k);
+            break;
+        }
+        aos_azure_batch_op_t ops[100];
+        json_object *ents[100];
+        for (size_t i = 0; i < k.n; i++) {
+            ents[i] = new_entity(pk, k.rks[i]);
+            ops[i] = (aos_azure_batch_op_t){AOS_AZURE_BATCH_DELETE, ents[i], NULL};
+        }
+        r = aos_azure_table_batch(be->c, be->t_msg, ops, k.n);
+        for (size_t i = 0; i < k.n; i++)
+            json_object_put(ents[i]);
+        key_list_free(&k);
+        if (r == AOS_ERR_NOT_FOUND) /* a concurrent delete took one: look again */
+            r = AOS_OK;
+        if (r != AOS_OK)
+            break;
+    }
+    aos_odata_filter_free(f);
+    return r;
+}
+
+static aos_result az_conversation_delete(aos_storage_backend_t *b, const char *id,
+                                         bool *out_existed, char *errbuf, size_t errlen)
+{
+    azure_be_t *be = AZ(b);
+    *out_existed = false;
+    json_object *row = NULL;
+    aos_result r = aos_azure_entity_get(be->c, be->t_conv, id, RK_CONV, &row, NULL, 0);
+    json_object_put(row);
+    if (r == AOS_ERR_NOT_FOUND)
+        return AOS_OK;
+    if (r != AOS_OK)
+        return fail_az(be, r, errbuf, errlen, "get conversation");
+    /* messages first, the conversation row last: a redelivered delete finishes the job */
+    if ((r = delete_partition(be, id)) != AOS_OK)
+        return fail_az(be, r, errbuf, errlen, "delete messages");
+    r = aos_azure_entity_delete(be->c, be->t_conv, id, RK_CONV, NULL);
+    if (r != AOS_OK && r != AOS_ERR_NOT_FOUND)
+        return fail_az(be, r, errbuf, errlen, "delete conversation");
+    *out_existed = true;
+    return AOS_OK;
+}
+
+/* ---- messages ---- */
+
+static aos_result msg_from_row(json_object *row, const char *conv, aos_storage_message_t *out)
+{
+    out->conversation_id = strdup(conv);
+    out->id = dup_or_empty(aos_azure_entity_get_string(row, "Id"));
+    out->role = dup_or_empty(aos_azure_entity_get_string(row, "Role"));
+    if (aos_azure_entity_get_text(row, "Content", &out->content) != AOS_OK)
+        return AOS_ERR_INTERNAL;
+    if (aos_azure_entity_get_text(row, "Metadata", &out->metadata_json) != AOS_OK)
+        out->metadata_json = strdup("{}");
+    aos_azure_entity_get_int64(row, "Seq", &out->seq);
+    aos_azure_entity_get_int64(row, "CreatedMs", &out->created_ms);
+    return out->conversation_id && out->id && out->role && out->metadata_json ? AOS_OK
+                                                                               : AOS_ERR_NOMEM;
+}
+
+/* Already stored under this message id? AOS_OK + *found with the stored record. */
+static aos_result find_by_id(azure_be_t *be, const aos_storage_message_t *in, bool *found,
+                             aos_storage_message_t *out)
+{
+    char rk[AOS_STORAGE_ID_MAX + 8], sk[24];
+    snprintf(rk, sizeof rk, "id:%s", in->id);
+    json_object *idx = NULL, *row = NULL;
+    int64_t seq = 0;
+    *found = false;
+    aos_result r = aos_azure_entity_get(be->c, be->t_msg, in->conversation_id, rk, &idx, NULL, 0);
+    if (r == AOS_ERR_NOT_FOUND)
+        return AOS_OK;
+    if (r == AOS_OK && !aos_azure_entity_get_int64(idx, "Seq", &seq))
+        r = AOS_ERR_PROTOCOL;
+    json_object_put(idx);
+    AOS_RETURN_IF_FAILED(r);
+    seq_key(seq, sk);
+    AOS_RETURN_IF_FAILED(aos_azure_entity_get(be->c, be->t_msg, in->conversation_id, sk, &row,
+                                              NULL, 0));
+    r = msg_from_row(row, in->conversation_id, out);
+    json_object_put(row);
+    *found = r == AOS_OK;
+    return r;
+}
+
+/* One atomic transaction: head (insert or If-Match replace), message row, id index row. */
+static aos_result append_batch(azure_be_t *be, const aos_storage_message_t *in, int64_t seq,
+                               const char *head_etag, int64_t now)
+{
+    char sk[24], ik[AOS_STORAGE_ID_MAX + 8];
+    seq_key(seq, sk);
+    snprintf(ik, sizeof ik, "id:%s", in->id);
+    json_object *head = new_entity(in->conversation_id, RK_HEAD);
+    json_object *msg = new_entity(in->conversation_id, sk);
+    json_object *idx = new_entity(in->conversation_id, ik);
+    aos_result r = head && msg && idx ? AOS_OK : AOS_ERR_NOMEM;
+    if (r == AOS_OK) {
+        aos_azure_entity_set_int64(head, "Version", seq);
+        aos_azure_entity_set_int64(head, "UpdatedMs", now);
+        json_object_object_add(msg, "Id", json_object_new_string(in->id));
+        json_object_object_add(msg, "Role", json_object_new_string(in->role));
+        aos_azure_entity_set_int64(msg, "Seq", seq);
+        aos_azure_entity_set_int64(msg, "CreatedMs", now);
+        aos_azure_entity_set_int64(idx, "Seq", seq);
+        r = aos_azure_entity_set_text(msg, "Content", in->content);
+        if (r == AOS_OK)
+            r = aos_azure_entity_set_text(msg, "Metadata",
+                                          in->metadata_json ? in->metadata_json : "{}");
+    }
+    if (r == AOS_OK) {
+        aos_azure_batch_op_t ops[3] = {
+            {head_etag[0] ? AOS_AZURE_BATCH_REPLACE : AOS_AZURE_BATCH_INSERT, head,
+             head_etag[0] ? head_etag : NULL},
+            {AOS_AZURE_BATCH_INSERT, msg, NULL},
+            {AOS_AZURE_BATCH_INSERT, idx, NULL}};
+        r = aos_azure_table_batch(be->c, be->t_msg, ops, 3);
+    }
+    json_object_put(head);
+    json_object_put(msg);
+    json_object_put(idx);
+    return r;
+}
+
+static bool same_message(const aos_storage_message_t *a, const aos_storage_message_t *b)
+{
+    const char *ma = a->metadata_json ? a->metadata_json : "{}";
+    const char *mb = b->metadata_json ? b->metadata_json : "{}";
+    return !strcmp(a->role, b->role) && !strcmp(a->content, b->content) && !strcmp(ma, mb);
+}
+
+static aos_result az_message_append(aos_storage_backend_t *b, const aos_storage_message_t *in,
+                                    int64_t expected_version, aos_storage_message_t *out,
+                                    bool *out_created, char *errbuf, size_t errlen)
+{
+    azure_be_t *be = AZ(b);
+    *out_created = false;
+    json_object *row = NULL;
+    aos_result r = aos_azure_entity_get(be->c, be->t_conv, in->conversation_id, RK_CONV, &row,
+                                        NULL, 0);
+    json_object_put(row);
+    if (r == AOS_ERR_NOT_FOUND)
+        return aos_fail(r, errbuf, errlen, "conversation %s not found", in->conversation_id);
+    if (r != AOS_OK)
+        return fail_az(be, r, errbuf, errlen, "get conversation");
+    for (int attempt = 0; attempt < APPEND_RETRIES; attempt++) {
+        bool found = false;
+        if ((r = find_by_id(be, in, &found, out)) != AOS_OK)
+            return fail_az(be, r, errbuf, errlen, "look up message id");
+        if (found)
+            return same_message(in, out) ? AOS_OK
+                                         : aos_fail(AOS_ERR_CONFLICT, errbuf, errlen,
+                                                    "message %s exists with other content",
+                                                    in->id);
+        int64_t version = 0, updated = 0;
+        char etag[256];
+        if ((r = read_head(be, in->conversation_id, &version, &updated, etag, sizeof etag)))
+            return fail_az(be, r, errbuf, errlen, "read conversation version");
+        if (expected_version >= 0 && version != expected_version)
+            return aos_fail(AOS_ERR_CONFLICT, errbuf, errlen,
+                            "conversation is at version %" PRId64 ", not %" PRId64, version,
+                            expected_version);
+        int64_t now = aos_storage_now_ms();
+        r = append_batch(be, in, version + 1, etag, now);
+        if (r == AOS_OK) {
+            *out_created = true;
+            aos_storage_message_t rec = {.conversation_id = in->conversation_id, .id = in->id,
+                                         .seq = version + 1, .role = in->role,
+                                         .content = in->content,
+                                         .metadata_json = in->metadata_json
+                                                              ? in->metadata_json
+                                                              : "{}",
+                                         .created_ms = now};
+            return aos_storage_message_copy(&rec, out);
+        }
+        if (r != AOS_ERR_CONFLICT) /* a concurrent writer won the race: look again */
+            return fail_az(be, r, errbuf, errlen, "append message");
+        aos_storage_message_clear(out);
+    }
+    return aos_fail(AOS_ERR_UNAVAILABLE, errbuf, errlen, "append: too much contention");
+}
+
+typedef struct msg_list_ctx {
+    aos_storage_message_page_t *page;
+    const char *conv;
+    size_t cap;
+} msg_list_ctx_t;
+
+static aos_result msg_list_row(void *ctx, json_object *row)
+{
+    msg_list_ctx_t *k = ctx;
+    if (k->page->count >= k->cap)
+        return AOS_OK;
+    return msg_from_row(row, k->conv, &k->page->items[k->page->count++]);
+}
+
+static bool parse_seq_cursor(const char *cursor, int64_t *out)
+{
+    char *end;
+    long long v = strtoll(cursor, &end, 10);
+    if (end == cursor || *end || v < 0)
+        return false;
+    *out = v;
+    return true;
+}
+
+static aos_result az_message_list(aos_storage_backend_t *b, const char *conversation_id,
+                                  const char *cursor, size_t limit, bool reverse,
+                                  aos_storage_message_page_t *out, char *errbuf, size_t errlen)
+{
+    azure_be_t *be = AZ(b);
+    aos_storage_conversation_t conv = {0};
+    AOS_RETURN_IF_FAILED(conv_load(be, conversation_id, &conv, errbuf, errlen));
+    int64_t v = conv.version, c = 0, lo, hi;
+    aos_storage_conversation_clear(&conv);
+    if (cursor && !parse_seq_cursor(cursor, &c))
+        return aos_fail(AOS_ERR_INVALID, errbuf, errlen, "bad message cursor");
+    if (!reverse) {
+        lo = cursor ? c + 1 : 1;
+        hi = lo + (int64_t)limit - 1 < v ? lo + (int64_t)limit - 1 : v;
+    } else {
+        hi = cursor ? c - 1 : v;
+        lo = hi - (int64_t)limit + 1 > 1 ? hi - (int64_t)limit + 1 : 1;
+    }
+    if (lo > hi || hi < 1)
+        return AOS_OK;
+    char klo[24], khi[24];
+    seq_key(lo, klo);
+    seq_key(hi, khi);
+    aos_odata_filter_t *f;
+    AOS_RETURN_IF_FAILED(aos_odata_filter_new(&f));
+    aos_odata_filter_string(f, "PartitionKey", AOS_ODATA_EQ, conversation_id);
+    aos_odata_filter_string(f, "RowKey", AOS_ODATA_GE, klo);
+    aos_odata_filter_string(f, "RowKey", AOS_ODATA_LE, khi);
+    size_t n = (size_t)(hi - lo + 1);
+    out->items = calloc(n, sizeof *out->items);
+    msg_list_ctx_t k = {out, conversation_id, n};
+    bool more;
+    aos_result r = !out->items || !aos_odata_filter_str(f) ? AOS_ERR_NOMEM
+                   : query_rows(be, be->t_msg, aos_odata_filter_str(f), n, msg_list_row, &k,
+                                &more);
+    aos_odata_filter_free(f);
+    if (r != AOS_OK)
+        return fail_az(be, r, errbuf, errlen, "list messages");
+    if (reverse)
+        for (size_t i = 0; i < out->count / 2; i++) {
+            aos_storage_message_t t = out->items[i];
+            out->items[i] = out->items[out->count - 1 - i];
+            out->items[out->count - 1 - i] = t;
+        }
+    char next[24];
+    if (reverse ? lo > 1 : hi < v) {
+        snprintf(next, sizeof next, "%" PRId64, reverse ? lo : hi);
+        out->next_cursor = strdup(next);
+    }
+    return AOS_OK;
+}
+
+
+/* ---- blobs ---- */
+
+typedef struct upload {
+    char container[80];
+    char name[AOS_STORAGE_BLOB_NAME_MAX + 1];
+    char content_type[AOS_STORAGE_CONTENT_TYPE_MAX + 1];
+    bool committed;
+} upload_t;
+
+static aos_result upload_get(azure_be_t *be, const char *upload_id, upload_t *u)
+{
+    json_object *row = NULL;
+    AOS_RETURN_IF_FAILED(aos_azure_entity_get(be->c, be->t_up, upload_id, RK_UPLOAD, &row, NULL,
+                                              0));
+    const char *st = aos_azure_entity_get_string(row, "State");
+    snprintf(u->container, sizeof u->container, "%s",
+             aos_azure_entity_get_string(row, "Container") ?: "");
+    snprintf(u->name, sizeof u->name, "%s", aos_azure_entity_get_string(row, "Name") ?: "");
+    snprintf(u->content_type, sizeof u->content_type, "%s",
+             aos_azure_entity_get_string(row, "ContentType") ?: "application/octet-stream");
+    u->committed = st && !strcmp(st, "committed");
+    json_object_put(row);
+    return AOS_OK;
+}
+
+/* The upload, which must belong to container/name; NOT_FOUND otherwise. */
+static aos_result upload_find(azure_be_t *be, const char *container, const char *name,
+                              const char *upload_id, upload_t *u, char *errbuf, size_t errlen)
+{
+    aos_result r = upload_get(be, upload_id, u);
+    if (r == AOS_OK && (strcmp(u->container, container) || strcmp(u->name, name)))
+        r = AOS_ERR_NOT_FOUND;
+    if (r == AOS_ERR_NOT_FOUND)
+        return aos_fail(r, errbuf, errlen, "upload %s of %s/%s not found", upload_id, container,
+                        name);
+    return r == AOS_OK ? r : fail_az(be, r, errbuf, errlen, "get upload");
+}
+
+static aos_result az_blob_put_begin(aos_storage_backend_t *b, const char *container,
+                                    const char *name, const char *upload_id,
+                                    const char *content_type, char *errbuf, size_t errlen)
+{
+    azure_be_t *be = AZ(b);
+    aos_result r = aos_azure_container_create(be->c, container);
+    if (r != AOS_OK)
+        return fail_az(be, r, errbuf, errlen, "create container");
+    json_object *e = new_entity(upload_id, RK_UPLOAD);
+    json_object_object_add(e, "Container", json_object_new_string(container));
+    json_object_object_add(e, "Name", json_object_new_string(name));
+    json_object_object_add(e, "ContentType",
+                           json_object_new_string(content_type ? content_type
+                                                               : "application/octet-stream"));
+    json_object_object_add(e, "State", json_object_new_string("open"));
+    r = aos_azure_entity_insert(be->c, be->t_up, e, NULL, 0);
+    json_object_put(e);
+    if (r == AOS_ERR_CONFLICT) { /* the same begin again (redelivery) is fine */
+        upload_t u;
+        return upload_find(be, container, name, upload_id, &u, errbuf, errlen) == AOS_OK
+                   ? AOS_OK
+                   : aos_fail(AOS_ERR_CONFLICT, errbuf, errlen,
+                              "upload id %s is in use for another blob", upload_id);
+    }
+    return r == AOS_OK ? r : fail_az(be, r, errbuf, errlen, "begin upload");
+}
+
+static void chunk_blob_name(const char *upload_id, uint32_t index, char *out, size_t outlen)
+{
+    snprintf(out, outlen, "%s/%06" PRIu32, upload_id, index);
+}
+
+static aos_result az_blob_put_chunk(aos_storage_backend_t *b, const char *container,
+                                    const char *name, const char *upload_id, uint32_t index,
+                                    const void *data, size_t len, char *errbuf, size_t errlen)
+{
+    azure_be_t *be = AZ(b);
+    upload_t u;
+    AOS_RETURN_IF_FAILED(upload_find(be, container, name, upload_id, &u, errbuf, errlen));
+    char cn[AOS_STORAGE_ID_MAX + 16];
+    chunk_blob_name(upload_id, index, cn, sizeof cn);
+    aos_result r = aos_azure_blob_put(be->c, be->staging, cn, data, len, NULL);
+    return r == AOS_OK ? r : fail_az(be, r, errbuf, errlen, "stage chunk");
+}
+
+/* Block id of chunk i of an upload: base64 of a fixed-width string, same length for all. */
+static void upload_block_id(const char *upload_id, uint32_t index, char out[64])
+{
+    char hex[65], raw[40], *b64 = NULL;
+    aos_storage_sha256_t h = {0};
+    if (aos_storage_sha256_init(&h) != AOS_OK ||
+        aos_storage_sha256_update(&h, upload_id, strlen(upload_id)) != AOS_OK ||
+        aos_storage_sha256_final(&h, hex) != AOS_OK)
+        memset(hex, '0', sizeof hex);
+    aos_storage_sha256_free(&h);
+    snprintf(raw, sizeof raw, "%.16s-%06" PRIu32, hex, index);
+    if (aos_azure_b64_encode(raw, strlen(raw), &b64) == AOS_OK)
+        snprintf(out, 64, "%s", b64);
+    free(b64);
+}
+
+typedef struct chunk_buf {
+    unsigned char *data;
+    size_t len;
+} chunk_buf_t;
+
+static aos_result chunk_sink(void *ctx, const void *data, size_t len)
+{
+    chunk_buf_t *k = ctx;
+    if (k->len + len > AOS_STORAGE_CHUNK_MAX)
+        return AOS_ERR_TOO_LARGE;
+    memcpy(k->data + k->len, data, len);
+    k->len += len;
+    return AOS_OK;
+}
+
+/* Copy the staged chunks into blocks of the target, hashing them on the way. */
+static aos_result stage_blocks(azure_be_t *be, const char *container, const char *name,
+                               const char *upload_id, uint32_t count, char sha[65],
+                               char *errbuf, size_t errlen)
+{
+    chunk_buf_t k = {malloc(AOS_STORAGE_CHUNK_MAX), 0};
+    aos_storage_sha256_t h = {0};
+    aos_result r = k.data ? aos_storage_sha256_init(&h) : AOS_ERR_NOMEM;
+    for (uint32_t i = 0; i < count && r == AOS_OK; i++) {
+        char cn[AOS_STORAGE_ID_MAX + 16], id[64];
+        chunk_blob_name(upload_id, i, cn, sizeof cn);
+        k.len = 0;
+        r = aos_azure_blob_get(be->c, be->staging, cn, 0, 0, NULL, chunk_sink, &k, NULL);
+        if (r == AOS_ERR_NOT_FOUND) {
+            r = aos_fail(AOS_ERR_INVALID, errbuf, errlen, "chunk %" PRIu32 " is missing", i);
+            break;
+        }
+        if (r == AOS_OK)
+            r = aos_storage_sha256_update(&h, k.data, k.len);
+        upload_block_id(upload_id, i, id);
+        if (r == AOS_OK)
+            r = aos_azure_blob_put_block(be->c, container, name, id, k.data, k.len);
+        if (r != AOS_OK)
+            r = fail_az(be, r, errbuf, errlen, "copy chunk");
+    }
+    if (r == AOS_OK)
+        r = aos_storage_sha256_final(&h, sha);
+    aos_storage_sha256_free(&h);
+    free(k.data);
+    return r;
+}
+
+static int64_t http_date_ms(const char *s)
+{
+    struct tm tm = {0};
+    if (!s || !strptime(s, "%a, %d %b %Y %H:%M:%S GMT", &tm))
+        return 0;
+    return (int64_t)timegm(&tm) * 1000;
+}
+
+static aos_result info_from_props(const char *container, const char *name,
+                                  const aos_azure_blob_props_t *p, aos_storage_blob_info_t *out)
+{
+    out->container = strdup(container);
+    out->name = strdup(name);
+    out->content_type = strdup(p->content_type[0] ? p->content_type : "application/octet-stream");
+    out->etag = strdup(p->etag);
+    out->size = (uint64_t)p->content_length;
+    out->updated_ms = http_date_ms(p->last_modified);
+    if (!aos_azure_blob_props_meta(p, "aossha256", out->sha256, sizeof out->sha256))
+        out->sha256[0] = '\0';
+    return out->container && out->name && out->content_type && out->etag ? AOS_OK
+                                                                         : AOS_ERR_NOMEM;
+}
+
+static aos_result az_blob_head(aos_storage_backend_t *b, const char *container, const char *name,
+                               aos_storage_blob_info_t *out, char *errbuf, size_t errlen)
+{
+    azure_be_t *be = AZ(b);
+    aos_azure_blob_props_t p;
+    aos_result r = aos_azure_blob_properties(be->c, container, name, &p);
+    if (r == AOS_ERR_NOT_FOUND)
+        return aos_fail(r, errbuf, errlen, "blob %s/%s not found", container, name);
+    if (r != AOS_OK)
+        return fail_az(be, r, errbuf, errlen, "blob properties");
+    return info_from_props(container, name, &p, out);
+}
+
+static void drop_staged(azure_be_t *be, const char *upload_id)
+{
+    char prefix[AOS_STORAGE_ID_MAX + 2];
+    snprintf(prefix, sizeof prefix, "%s/", upload_id);
+    aos_azure_blob_list_t *list = NULL;
+    if (aos_azure_blob_list(be->c, be->staging, prefix, NULL, 5000, false, &list) != AOS_OK)
+        return; /* leftovers are harmless: named by a unique upload id */
+    for (size_t i = 0; i < list->count; i++)
+        aos_azure_blob_delete(be->c, be->staging, list->items[i].name);
+    aos_azure_blob_list_free(list);
+}
+
+static aos_result az_blob_put_commit(aos_storage_backend_t *b, const char *container,
+                                     const char *name, const char *upload_id,
+                                     uint32_t chunk_count, const char *expected_sha256,
+                                     aos_storage_blob_info_t *out, char *errbuf, size_t errlen)
+{
+    azure_be_t *be = AZ(b);
+    upload_t u;
+    AOS_RETURN_IF_FAILED(upload_find(be, container, name, upload_id, &u, errbuf, errlen));
+    if (u.committed) /* redelivery of a commit that went through */
+        return az_blob_head(b, container, name, out, errbuf, errlen);
+    char sha[65];
+    AOS_RETURN_IF_FAILED(
+        stage_blocks(be, container, name, upload_id, chunk_count, sha, errbuf, errlen));
+    if (expected_sha256 && strcmp(expected_sha256, sha) != 0)
+        return aos_fail(AOS_ERR_INVALID, errbuf, errlen,
+                        "checksum mismatch: content is %s, expected %s", sha, expected_sha256);
+    char (*ids)[64] = calloc(chunk_count ? chunk_count : 1, sizeof *ids);
+    const char **idp = calloc(chunk_count ? chunk_count : 1, sizeof *idp);
+    aos_result r = ids && idp ? AOS_OK : AOS_ERR_NOMEM;
+    for (uint32_t i = 0; i < chunk_count && r == AOS_OK; i++) {
+        upload_block_id(upload_id, i, ids[i]);
+        idp[i] = ids[i];
+    }
+    const aos_azure_header_t meta[] = {{"aossha256", sha}, {"aosupload", upload_id}};
+    if (r == AOS_OK)
+        r = aos_azure_blob_put_block_list(be->c, container, name, idp, chunk_count,
+                                          u.content_type, NULL, meta, 2);
+    free(ids);
+    free(idp);
+    if (r != AOS_OK)
+        return fail_az(be, r, errbuf, errlen, "commit block list");
+    json_object *e = new_entity(upload_id, RK_UPLOAD);
+    json_object_object_add(e, "State", json_object_new_string("committed"));
+    r = aos_azure_entity_put(be->c, be->t_up, e, AOS_AZURE_MERGE, "*", NULL, 0);
+    json_object_put(e);
+    if (r != AOS_OK)
+        return fail_az(be, r, errbuf, errlen, "mark upload committed");
+    drop_staged(be, upload_id);
+    return az_blob_head(b, container, name, out, errbuf, errlen);
+}
+
+static aos_result az_blob_put_abort(aos_storage_backend_t *b, const char *container,
+                                    const char *name, const char *upload_id, char *errbuf,
+                                    size_t errlen)
+{
+    azure_be_t *be = AZ(b);
+    upload_t u;
+    aos_result r = upload_get(be, upload_id, &u);
+    if (r == AOS_ERR_NOT_FOUND || (r == AOS_OK && (strcmp(u.container, container) ||
+                                                   strcmp(u.name, name))))
+        return AOS_OK;
+    if (r != AOS_OK)
+        return fail_az(be, r, errbuf, errlen, "get upload");
+    drop_staged(be, upload_id);
+    r = aos_azure_entity_delete(be->c, be->t_up, upload_id, RK_UPLOAD, NULL);
+    return r == AOS_OK || r == AOS_ERR_NOT_FOUND ? AOS_OK
+                                                 : fail_az(be, r, errbuf, errlen, "abort upload");
+}
+
+typedef struct read_buf {
+    unsigned char *buf;
+    size_t len, cap;
+} read_buf_t;
+
+static aos_result read_sink(void *ctx, const void *data, size_t len)
+{
+    read_buf_t *k = ctx;
+    if (k->len + len > k->cap)
+        return AOS_ERR_PROTOCOL; /* the service sent more than the range asked for */
+    memcpy(k->buf + k->len, data, len);
+    k->len += len;
+    return AOS_OK;
+}
+
+static aos_result az_blob_read(aos_storage_backend_t *b, const char *container, const char *name,
+                               uint64_t offset, size_t len, const char *if_etag, void *buf,
+                               size_t *out_len, char *errbuf, size_t errlen)
+{
+    azure_be_t *be = AZ(b);
+    *out_len = 0;
+    read_buf_t k = {buf, 0, len};
+    aos_result r = len == 0 ? aos_azure_blob_properties(be->c, container, name,
+                                                        &(aos_azure_blob_props_t){0})
+                            : aos_azure_blob_get(be->c, container, name, (int64_t)offset,
+                                                 (int64_t)len, if_etag, read_sink, &k, NULL);
+    if (r == AOS_ERR_INVALID && aos_azure_client_status(be->c) == 416)
+        return AOS_OK; /* at or past the end */
+    if (r == AOS_ERR_NOT_FOUND)
+        return aos_fail(r, errbuf, errlen, "blob %s/%s not found", container, name);
+    if (r == AOS_ERR_CONFLICT)
+        return aos_fail(r, errbuf, errlen, "blob %s/%s changed", container, name);
+    if (r != AOS_OK)
+        return fail_az(be, r, errbuf, errlen, "read blob");
+    *out_len = k.len;
+    return AOS_OK;
+}
+
+static aos_result az_blob_list(aos_storage_backend_t *b, const char *container,
+                               const char *prefix, const char *cursor, size_t limit,
+                               aos_storage_blob_page_t *out, char *errbuf, size_t errlen)
+{
+    azure_be_t *be = AZ(b);
+    aos_azure_blob_list_t *list = NULL;
+    aos_result r = aos_azure_blob_list(be->c, container, prefix, cursor,
+                                       (int)(limit < 5000 ? limit : 5000), true, &list);
+    if (r == AOS_ERR_NOT_FOUND)
+        return AOS_OK; /* no such container: nothing in it */
+    if (r != AOS_OK)
+        return fail_az(be, r, errbuf, errlen, "list blobs");
+    out->items = calloc(list->count ? list->count : 1, sizeof *out->items);
+    r = out->items ? AOS_OK : AOS_ERR_NOMEM;
+    for (size_t i = 0; i < list->count && r == AOS_OK; i++) {
+        const aos_azure_blob_item_t *it = &list->items[i];
+        aos_storage_blob_info_t *o = &out->items[out->count++];
+        o->container = strdup(container);
+        o->name = strdup(it->name);
+        o->content_type = strdup(it->content_type ? it->content_type : "application/octet-stream");
+        o->etag = strdup(it->etag ? it->etag : "");
+        o->size = (uint64_t)it->content_length;
+        o->updated_ms = http_date_ms(it->last_modified);
+        for (size_t m = 0; m < it->meta_count; m++)
+            if (!strcmp(it->meta_names[m], "aossha256"))
+                snprintf(o->sha256, sizeof o->sha256, "%s", it->meta_values[m]);
+        if (!o->container || !o->name || !o->content_type || !o->etag)
+            r = AOS_ERR_NOMEM;
+    }
+    if (r == AOS_OK && list->next_marker && !(out->next_cursor = strdup(list->next_marker)))
+        r = AOS_ERR_NOMEM;
+    aos_azure_blob_list_free(list);
+    return r;
+}
+
+static aos_result az_blob_delete(aos_storage_backend_t *b, const char *container,
+                                 const char *name, bool *out_existed, char *errbuf, size_t errlen)
+{
+    azure_be_t *be = AZ(b);
+    aos_result r = aos_azure_blob_delete(be->c, container, name);
+    *out_existed = r == AOS_OK;
+    if (r == AOS_ERR_NOT_FOUND)
+        return AOS_OK;
+    return r == AOS_OK ? r : fail_az(be, r, errbuf, errlen, "delete blob");
+}

@@ -1,0 +1,162 @@
+/* aos-storage: configuration, bus, service core, admin server, signals. */
+#include <signal.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "aos/bus.h"
+#include "aos/config.h"
+#include "aos/http_server.h"
+#include "aos/log.h"
+#include "service.h"
+
+typedef struct storage_config {
+    aos_config_common_t common;
+    int64_t workers;
+    int64_t max_chunk;
+    int64_t busy_timeout_ms;
+    int64_t shutdown_grace_ms;
+    char *name_prefix;
+} storage_config_t;
+
+static const aos_config_field_t TABLE[] = {
+    AOS_CONFIG_COMMON_FIELDS(storage_config_t, common),
+    {"AOS_STORAGE_WORKERS", "storage_workers", AOS_CONFIG_INT, "4", 1, 256, false, false, NULL,
+     "Worker threads of aos-storage (= unsettled requests it takes from the bus)",
+     offsetof(storage_config_t, workers)},
+    {"AOS_STORAGE_MAX_CHUNK", "storage_max_chunk", AOS_CONFIG_SIZE, "128k", 1024, 4194304, false,
+     false, NULL, "Largest blob chunk per request (decoded bytes; base64 in JSON on the wire)",
+     offsetof(storage_config_t, max_chunk)},
+    {"AOS_SQLITE_BUSY_TIMEOUT", "sqlite_busy_timeout", AOS_CONFIG_DURATION_MS, "5s", 10, 600000,
+     false, false, NULL, "How long a SQLite write waits for the lock before the request is "
+     "released as unavailable", offsetof(storage_config_t, busy_timeout_ms)},
+    {"AOS_SHUTDOWN_GRACE", "shutdown_grace", AOS_CONFIG_DURATION_MS, "10s", 0, 600000, false,
+     false, NULL, "Time to finish in-flight work after SIGTERM",
+     offsetof(storage_config_t, shutdown_grace_ms)},
+    {"AOS_STORAGE_NAME_PREFIX", "storage_name_prefix", AOS_CONFIG_STRING, NULL, 0, 16, false,
+     false, NULL, "Prefix of Azure table names (isolates deployments sharing an account)",
+     offsetof(storage_config_t, name_prefix)},
+};
+#define TABLE_N (sizeof TABLE / sizeof TABLE[0])
+
+static aos_bus_profile parse_profile(const char *s)
+{
+    if (s && strcasecmp(s, "rabbitmq") == 0)
+        return AOS_BUS_PROFILE_RABBITMQ;
+    if (s && strcasecmp(s, "servicebus") == 0)
+        return AOS_BUS_PROFILE_SERVICEBUS;
+    return AOS_BUS_PROFILE_AUTO;
+}
+
+static bool ready_cb(void *ctx, char *reason, size_t reason_len)
+{
+    return aos_storage_service_ready(ctx, reason, reason_len);
+}
+
+typedef struct app {
+    storage_config_t cfg;
+    aos_bus_t *bus;
+    aos_storage_service_t *svc;
+    aos_http_server_t *admin;
+} app_t;
+
+static int fail(const char *what, aos_result r, const char *err)
+{
+    aos_log(AOS_LOG_ERROR, what, "result", aos_result_code(r), "detail", err, NULL);
+    return 1;
+}
+
+static int start(app_t *a)
+{
+    char err[1024] = "";
+    aos_bus_config_t bc = {.url = a->cfg.common.bus_url,
+                           .profile = parse_profile(a->cfg.common.bus_profile),
+                           .connection_string = a->cfg.common.servicebus_connection_string,
+                           .instance_id = a->cfg.common.instance_id};
+    aos_result r = aos_bus_new(&bc, &a->bus, err, sizeof err);
+    if (r == AOS_OK)
+        r = aos_bus_start(a->bus);
+    if (r != AOS_OK)
+        return fail("cannot start the bus", r, err);
+    aos_storage_service_config_t sc = {
+        .bus = a->bus,
+        .workers = (unsigned)a->cfg.workers,
+        .max_chunk = (size_t)a->cfg.max_chunk,
+        .backend = {.sqlite_path = a->cfg.common.sqlite_path,
+                    .busy_timeout_ms = (int)a->cfg.busy_timeout_ms,
+                    .azure_connection_string = a->cfg.common.azure_storage_connection_string,
+                    .name_prefix = a->cfg.name_prefix},
+    };
+    r = aos_storage_backend_kind_parse(a->cfg.common.storage_backend, &sc.backend.kind);
+    if (r == AOS_OK)
+        r = aos_storage_service_new(&sc, &a->svc, err, sizeof err);
+    if (r == AOS_OK)
+        r = aos_storage_service_start(a->svc, err, sizeof err);
+    if (r != AOS_OK)
+        return fail("cannot start the storage service", r, err);
+    aos_http_server_config_t hc = {.bind_addr = a->cfg.common.admin_addr,
+                                   .builtins = AOS_HTTP_BUILTIN_ALL, .name = "admin"};
+    r = aos_http_server_new(&hc, &a->admin, err, sizeof err);
+    if (r == AOS_OK) {
+        aos_http_server_set_readiness(a->admin, ready_cb, a->svc);
+        r = aos_http_server_start(a->admin, err, sizeof err);
+    }
+    if (r != AOS_OK)
+        return fail("cannot start the admin server", r, err);
+    char port[16];
+    snprintf(port, sizeof port, "%u", aos_http_server_port(a->admin));
+    aos_log(AOS_LOG_INFO, "aos-storage started", "backend", a->cfg.common.storage_backend,
+            "admin_port", port, "instance", aos_bus_instance_id(a->bus), NULL);
+    return 0;
+}
+
+static void shutdown_all(app_t *a)
+{
+    int grace = (int)a->cfg.shutdown_grace_ms;
+    if (a->svc)
+        aos_storage_service_stop(a->svc, grace); /* readiness goes red, workers finish */
+    if (a->bus)
+        aos_bus_stop(a->bus, grace); /* flush replies and settlements */
+    aos_http_server_free(a->admin);
+    aos_bus_free(a->bus);
+    aos_storage_service_free(a->svc);
+}
+
+int main(void)
+{
+    app_t a;
+    memset(&a, 0, sizeof a);
+    char err[2048] = "";
+    aos_log_init("aos-storage", AOS_LOG_INFO);
+    aos_result r = aos_config_load(TABLE, TABLE_N, &a.cfg, getenv("AOS_CONFIG"), err, sizeof err);
+    if (r != AOS_OK) {
+        fprintf(stderr, "aos-storage: configuration:\n%s\n", err);
+        return 2;
+    }
+    aos_log_level level = AOS_LOG_INFO;
+    aos_log_level_parse(a.cfg.common.log_level, &level);
+    aos_log_init("aos-storage", level);
+    aos_config_dump(TABLE, TABLE_N, &a.cfg);
+
+    /* Signals go to sigwait below, not to whichever thread happens to run. */
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, SIGTERM);
+    sigaddset(&set, SIGINT);
+    pthread_sigmask(SIG_BLOCK, &set, NULL);
+    signal(SIGPIPE, SIG_IGN);
+
+    int rc = start(&a);
+    if (rc == 0) {
+        int sig = 0;
+        sigwait(&set, &sig);
+        aos_log(AOS_LOG_INFO, "shutting down", "signal", sig == SIGTERM ? "SIGTERM" : "SIGINT",
+                NULL);
+    }
+    shutdown_all(&a);
+    aos_config_free(TABLE, TABLE_N, &a.cfg);
+    aos_log(AOS_LOG_INFO, "aos-storage stopped", NULL);
+    return rc;
+}
