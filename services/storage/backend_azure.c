@@ -9,7 +9,7 @@
  *   blobs in their container; metadata aossha256, aosupload; chunks staged as blobs
  *   "<upload id>/<index>" in container aos<prefix>-uploads until commit.
  * An append is one entity group transaction (head + message + index row): all or nothing. */
-#define _GNU_SOURCE
+#include <stdio.h>
 #include <inttypes.h>
 #include <json-c/json.h>
 #include <stdlib.h>
@@ -863,4 +863,268 @@ static aos_result az_blob_delete(aos_storage_backend_t *b, const char *container
     if (r == AOS_ERR_NOT_FOUND)
         return AOS_OK;
     return r == AOS_OK ? r : fail_az(be, r, errbuf, errlen, "delete blob");
+}
+
+/* ---- records ---- */
+
+static aos_result record_from_row(json_object *row, const char *kind, const char *key,
+                                  const char *etag, aos_storage_record_t *out)
+{
+    out->kind = strdup(kind);
+    out->key = strdup(key);
+    out->version = strdup(etag);
+    aos_azure_entity_get_int64(row, "UpdatedMs", &out->updated_ms);
+    if (aos_azure_entity_get_text(row, "Data", &out->data_json) != AOS_OK)
+        return AOS_ERR_INTERNAL;
+    return out->kind && out->key && out->version ? AOS_OK : AOS_ERR_NOMEM;
+}
+
+static aos_result record_load(azure_be_t *be, const char *kind, const char *key,
+                              aos_storage_record_t *out, char **out_op_id)
+{
+    json_object *row = NULL;
+    char etag[256];
+    AOS_RETURN_IF_FAILED(aos_azure_entity_get(be->c, be->t_rec, kind, key, &row, etag,
+                                              sizeof etag));
+    aos_result r = record_from_row(row, kind, key, etag, out);
+    if (out_op_id) {
+        const char *op = aos_azure_entity_get_string(row, "OpId");
+        *out_op_id = op ? strdup(op) : NULL;
+    }
+    json_object_put(row);
+    return r;
+}
+
+static aos_result az_record_get(aos_storage_backend_t *b, const char *kind, const char *key,
+                                aos_storage_record_t *out, char *errbuf, size_t errlen)
+{
+    azure_be_t *be = AZ(b);
+    aos_result r = record_load(be, kind, key, out, NULL);
+    if (r == AOS_ERR_NOT_FOUND)
+        return aos_fail(r, errbuf, errlen, "%s %s not found", kind, key);
+    return r == AOS_OK ? r : fail_az(be, r, errbuf, errlen, "get record");
+}
+
+/* After a refused write: the redelivery of the write that made the current version is a
+ * success; anything else is the conflict (or absence) it looks like. */
+static aos_result record_refused(azure_be_t *be, const char *kind, const char *key,
+                                 const char *op_id, aos_storage_record_t *out, char *errbuf,
+                                 size_t errlen)
+{
+    char *stored_op = NULL;
+    aos_result r = record_load(be, kind, key, out, &stored_op);
+    bool same_op = r == AOS_OK && op_id && stored_op && !strcmp(op_id, stored_op);
+    free(stored_op);
+    if (same_op)
+        return AOS_OK;
+    aos_storage_record_clear(out);
+    if (r == AOS_ERR_NOT_FOUND)
+        return aos_fail(r, errbuf, errlen, "%s %s not found", kind, key);
+    if (r != AOS_OK)
+        return fail_az(be, r, errbuf, errlen, "get record");
+    return aos_fail(AOS_ERR_CONFLICT, errbuf, errlen, "%s %s: version mismatch", kind, key);
+}
+
+static aos_result az_record_put(aos_storage_backend_t *b, const char *kind, const char *key,
+                                const char *data_json, const char *if_match, const char *op_id,
+                                aos_storage_record_t *out, char *errbuf, size_t errlen)
+{
+    azure_be_t *be = AZ(b);
+    int64_t now = aos_storage_now_ms();
+    json_object *e = new_entity(kind, key);
+    aos_result r = aos_azure_entity_set_text(e, "Data", data_json);
+    if (op_id)
+        json_object_object_add(e, "OpId", json_object_new_string(op_id));
+    aos_azure_entity_set_int64(e, "UpdatedMs", now);
+    char etag[256] = "";
+    if (r == AOS_OK) {
+        if (!if_match)
+            r = aos_azure_entity_insert(be->c, be->t_rec, e, etag, sizeof etag);
+        else
+            r = aos_azure_entity_put(be->c, be->t_rec, e, AOS_AZURE_REPLACE,
+                                     strcmp(if_match, "*") ? if_match : NULL, etag, sizeof etag);
+    }
+    if (r == AOS_OK) {
+        aos_storage_record_t rec = {.kind = (char *)kind, .key = (char *)key,
+                                    .data_json = (char *)data_json, .version = etag,
+                                    .updated_ms = now};
+        r = aos_storage_record_copy(&rec, out);
+    } else if (r == AOS_ERR_CONFLICT || r == AOS_ERR_NOT_FOUND ||
+               (r == AOS_ERR_INVALID && if_match)) { /* a malformed ETag is a stale one */
+        r = record_refused(be, kind, key, op_id, out, errbuf, errlen);
+    } else {
+        r = fail_az(be, r, errbuf, errlen, "put record");
+    }
+    json_object_put(e);
+    return r;
+}
+
+typedef struct rec_list_ctx {
+    aos_storage_record_page_t *page;
+    const char *kind;
+    size_t limit;
+} rec_list_ctx_t;
+
+static aos_result rec_list_row(void *ctx, json_object *row)
+{
+    rec_list_ctx_t *k = ctx;
+    if (k->page->count >= k->limit)
+        return AOS_OK;
+    const char *key = aos_azure_entity_get_string(row, "RowKey");
+    const char *etag = aos_azure_entity_get_string(row, "odata.etag");
+    return record_from_row(row, k->kind, key ? key : "", etag ? etag : "",
+                           &k->page->items[k->page->count++]);
+}
+
+static aos_result az_record_list(aos_storage_backend_t *b, const char *kind, const char *prefix,
+                                 const char *cursor, size_t limit,
+                                 aos_storage_record_page_t *out, char *errbuf, size_t errlen)
+{
+    azure_be_t *be = AZ(b);
+    aos_odata_filter_t *f;
+    AOS_RETURN_IF_FAILED(aos_odata_filter_new(&f));
+    aos_odata_filter_string(f, "PartitionKey", AOS_ODATA_EQ, kind);
+    if (prefix && *prefix) {
+        /* keys are [A-Za-z0-9._:-]: every key with the prefix sorts below prefix + "~" */
+        char hi[AOS_STORAGE_ID_MAX + 2];
+        snprintf(hi, sizeof hi, "%s~", prefix);
+        aos_odata_filter_string(f, "RowKey", AOS_ODATA_GE, prefix);
+        aos_odata_filter_string(f, "RowKey", AOS_ODATA_LT, hi);
+    }
+    if (cursor)
+        aos_odata_filter_string(f, "RowKey", AOS_ODATA_GT, cursor);
+    out->items = calloc(limit, sizeof *out->items);
+    rec_list_ctx_t k = {out, kind, limit};
+    bool more = false;
+    aos_result r = !out->items || !aos_odata_filter_str(f) ? AOS_ERR_NOMEM
+                   : query_rows(be, be->t_rec, aos_odata_filter_str(f), limit + 1, rec_list_row,
+                                &k, &more);
+    aos_odata_filter_free(f);
+    if (r != AOS_OK)
+        return fail_az(be, r, errbuf, errlen, "list records");
+    if (more && out->count)
+        out->next_cursor = strdup(out->items[out->count - 1].key);
+    return AOS_OK;
+}
+
+static aos_result az_record_delete(aos_storage_backend_t *b, const char *kind, const char *key,
+                                   const char *if_match, bool *out_existed, char *errbuf,
+                                   size_t errlen)
+{
+    azure_be_t *be = AZ(b);
+    *out_existed = false;
+    bool any = !if_match || !strcmp(if_match, "*");
+    aos_result r = aos_azure_entity_delete(be->c, be->t_rec, kind, key, any ? NULL : if_match);
+    if (r == AOS_OK) {
+        *out_existed = true;
+        return AOS_OK;
+    }
+    if (r == AOS_ERR_NOT_FOUND)
+        return AOS_OK;
+    if (r == AOS_ERR_CONFLICT || (r == AOS_ERR_INVALID && !any))
+        return aos_fail(AOS_ERR_CONFLICT, errbuf, errlen, "%s %s: version mismatch", kind, key);
+    return fail_az(be, r, errbuf, errlen, "delete record");
+}
+
+/* ---- instance ---- */
+
+static aos_result az_health(aos_storage_backend_t *b, char *errbuf, size_t errlen)
+{
+    azure_be_t *be = AZ(b);
+    json_object *arr = NULL;
+    aos_result r = aos_azure_entity_query(be->c, be->t_conv, NULL, 1, NULL, &arr);
+    json_object_put(arr);
+    return r == AOS_OK ? r
+                       : aos_fail(AOS_ERR_UNAVAILABLE, errbuf, errlen, "azure storage: %s",
+                                  aos_azure_client_error(be->c));
+}
+
+static void az_free(aos_storage_backend_t *b)
+{
+    azure_be_t *be = AZ(b);
+    if (!be)
+        return;
+    aos_azure_client_free(be->c);
+    free(be);
+}
+
+static const aos_storage_backend_ops_t azure_ops = {
+    .name = "azure",
+    .free = az_free,
+    .health = az_health,
+    .conversation_create = az_conversation_create,
+    .conversation_get = az_conversation_get,
+    .conversation_list = az_conversation_list,
+    .conversation_delete = az_conversation_delete,
+    .message_append = az_message_append,
+    .message_list = az_message_list,
+    .blob_put_begin = az_blob_put_begin,
+    .blob_put_chunk = az_blob_put_chunk,
+    .blob_put_commit = az_blob_put_commit,
+    .blob_put_abort = az_blob_put_abort,
+    .blob_head = az_blob_head,
+    .blob_read = az_blob_read,
+    .blob_list = az_blob_list,
+    .blob_delete = az_blob_delete,
+    .record_get = az_record_get,
+    .record_put = az_record_put,
+    .record_list = az_record_list,
+    .record_delete = az_record_delete,
+};
+
+static bool prefix_valid(const char *p)
+{
+    if (strlen(p) > 16)
+        return false;
+    for (; *p; p++)
+        if (!((*p >= 'a' && *p <= 'z') || (*p >= '0' && *p <= '9')))
+            return false;
+    return true;
+}
+
+/* Tables and the staging container exist (idempotent). */
+static aos_result ensure_layout(azure_be_t *be, char *errbuf, size_t errlen)
+{
+    const char *tables[] = {be->t_conv, be->t_msg, be->t_rec, be->t_up};
+    for (size_t i = 0; i < 4; i++) {
+        aos_result r = aos_azure_table_create(be->c, tables[i]);
+        if (r != AOS_OK)
+            return fail_az(be, r, errbuf, errlen, "create table");
+    }
+    aos_result r = aos_azure_container_create(be->c, be->staging);
+    return r == AOS_OK ? r : fail_az(be, r, errbuf, errlen, "create staging container");
+}
+
+aos_result aos_storage_azure_open(const aos_storage_backend_config_t *cfg,
+                                  aos_storage_backend_t **out_be, char *errbuf, size_t errlen)
+{
+    *out_be = NULL;
+    const char *prefix = cfg->name_prefix ? cfg->name_prefix : "";
+    if (!prefix_valid(prefix))
+        return aos_fail(AOS_ERR_INVALID, errbuf, errlen, "name prefix must be [a-z0-9]{0,16}");
+    if (!cfg->azure_connection_string || !*cfg->azure_connection_string)
+        return aos_fail(AOS_ERR_INVALID, errbuf, errlen,
+                        "AZURE_STORAGE_CONNECTION_STRING is not set");
+    azure_be_t *be = calloc(1, sizeof *be);
+    if (!be)
+        return AOS_ERR_NOMEM;
+    be->base.ops = &azure_ops;
+    aos_result r = aos_azure_client_new_from_string(cfg->azure_connection_string, &be->c, errbuf,
+                                                    errlen);
+    if (r != AOS_OK) {
+        free(be);
+        return r;
+    }
+    aos_azure_client_set_timeout_ms(be->c, cfg->timeout_ms > 0 ? cfg->timeout_ms : 30000);
+    snprintf(be->t_conv, sizeof be->t_conv, "aos%sconversations", prefix);
+    snprintf(be->t_msg, sizeof be->t_msg, "aos%smessages", prefix);
+    snprintf(be->t_rec, sizeof be->t_rec, "aos%srecords", prefix);
+    snprintf(be->t_up, sizeof be->t_up, "aos%suploads", prefix);
+    snprintf(be->staging, sizeof be->staging, "aos%s-uploads", prefix);
+    if ((r = ensure_layout(be, errbuf, errlen)) != AOS_OK) {
+        az_free(&be->base);
+        return r;
+    }
+    *out_be = &be->base;
+    return AOS_OK;
 }

@@ -230,6 +230,21 @@ aos_result aos_azure_entity_put(aos_azure_client_t *c, const char *table,
                                 struct json_object *entity, aos_azure_write_mode mode,
                                 const char *if_match, char *out_etag, size_t etaglen);
 
+/* Entity property helpers. Int64 values travel as strings with an "@odata.type" annotation.
+ * Long strings: one string property holds at most 64 KiB (UTF-16), so text over 30000 bytes
+ * is split at UTF-8 boundaries into <name>, <name>_1, <name>_2, ... with <name>_parts (Int32)
+ * giving the count when there is more than one part. */
+aos_result aos_azure_entity_set_int64(struct json_object *entity, const char *name, int64_t v);
+/* Accepts a JSON integer or a decimal string; false when absent or malformed. */
+bool aos_azure_entity_get_int64(struct json_object *entity, const char *name, int64_t *out);
+aos_result aos_azure_entity_set_text(struct json_object *entity, const char *name,
+                                     const char *text);
+/* Reassembles a (possibly split) text property; *out is malloc'd. AOS_ERR_NOT_FOUND when
+ * absent, AOS_ERR_PROTOCOL when parts are missing. */
+aos_result aos_azure_entity_get_text(struct json_object *entity, const char *name, char **out);
+/* Borrowed string property or NULL. */
+const char *aos_azure_entity_get_string(struct json_object *entity, const char *name);
+
 /* Get one entity; *out_entity is the caller's (json_object_put). */
 aos_result aos_azure_entity_get(aos_azure_client_t *c, const char *table, const char *pk,
                                 const char *rk, struct json_object **out_entity, char *out_etag,
@@ -268,7 +283,9 @@ typedef struct aos_azure_continuation {
 
 /* Query one page. filter may be NULL (all entities); top 0 = service default (1000).
  * cont (may be NULL) is the position to start from and receives the next one: after the
- * call cont->next_pk[0] == '\0' means no more pages. *out_entities is a json array. */
+ * call cont->next_pk[0] == '\0' means no more pages. *out_entities is a json array; it is
+ * fetched with odata=minimalmetadata, so each entity carries "odata.etag" and
+ * "<prop>@odata.type" annotations for non-string types. */
 aos_result aos_azure_entity_query(aos_azure_client_t *c, const char *table, const char *filter,
                                   int top, aos_azure_continuation_t *cont,
                                   struct json_object **out_entities);

@@ -251,7 +251,8 @@ aos_result aos_azure_entity_query(aos_azure_client_t *c, const char *table, cons
     char npk[AOS_AZURE_TOKEN_MAX], nrk[AOS_AZURE_TOKEN_MAX];
     char *vals[] = {npk, nrk};
     const char *want[] = {"x-ms-continuation-NextPartitionKey", "x-ms-continuation-NextRowKey"};
-    const aos_azure_header_t h[] = {{"Accept", ACCEPT_JSON}};
+    /* minimal metadata: each entity carries its "odata.etag" */
+    const aos_azure_header_t h[] = {{"Accept", "application/json;odata=minimalmetadata"}};
     aos_result r = query_string(filter, top, cont, &q);
     aos_azure_request_t req = {.svc = AOS_AZURE_TABLE, .verb = "GET", .path = path,
                                .query = q.data, .headers = h, .nheaders = 1, .resp = &resp,
