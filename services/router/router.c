@@ -1,0 +1,325 @@
+/* aos-router: configuration, lifecycle, auth and the route table (see router.h). */
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <unistd.h>
+
+#include "aos/log.h"
+#include "router_internal.h"
+
+const aos_config_field_t router_config_table[] = {
+    AOS_CONFIG_COMMON_FIELDS(router_config_t, common),
+    {"AOS_API_KEYS_FILE", "api_keys_file", AOS_CONFIG_STRING, NULL, 0, 4096, false, false, NULL,
+     "File of API keys, one per line, accepted as Authorization: Bearer <key> (router)",
+     offsetof(router_config_t, api_keys_file)},
+    {"AOS_API_KEYS", NULL, AOS_CONFIG_STRING, NULL, 0, 65536, false, true, NULL,
+     "Comma-separated API keys (router); with neither this nor the file, the API is open",
+     offsetof(router_config_t, api_keys)},
+    {"AOS_BOT_APP_ID", "bot_app_id", AOS_CONFIG_STRING, NULL, 0, 256, false, false, NULL,
+     "Bot / skill app id: the audience Bot Framework JWTs must carry (router)",
+     offsetof(router_config_t, bot_app_id)},
+    {"AOS_BOT_JWKS_FILE", "bot_jwks_file", AOS_CONFIG_STRING, NULL, 0, 4096, false, false, NULL,
+     "JWKS document for Bot Framework JWT validation on /api/messages (unset = no validation)",
+     offsetof(router_config_t, bot_jwks_file)},
+    {"AOS_BOT_JWT_ISSUERS", "bot_jwt_issuers", AOS_CONFIG_STRING,
+     "https://api.botframework.com", 0, 4096, false, false, NULL,
+     "Comma-separated accepted JWT issuers for /api/messages",
+     offsetof(router_config_t, bot_issuers)},
+    {"AOS_BOT_END_OF_CONVERSATION", "bot_end_of_conversation", AOS_CONFIG_BOOL, "false", 0, 0,
+     false, false, NULL,
+     "Follow each bot reply with an endOfConversation activity (single-turn skills)",
+     offsetof(router_config_t, bot_end_of_conversation)},
+    {"AOS_ROUTER_EVENTS_ADDRESS", "router_events_address", AOS_CONFIG_STRING, NULL, 0, 1024,
+     false, false, NULL,
+     "Bus address the router reads aos.agent.heartbeat from (default: rabbitmq "
+     "/exchange/aos.events/aos.agent.heartbeat, servicebus aos.events/Subscriptions/aos-router)",
+     offsetof(router_config_t, events_address)},
+};
+const size_t router_config_table_len = sizeof router_config_table / sizeof router_config_table[0];
+
+aos_result router_config_load(router_config_t *out, char *errbuf, size_t errlen)
+{
+    memset(out, 0, sizeof *out);
+    const char *file = getenv("AOS_CONFIG");
+    AOS_RETURN_IF_FAILED(aos_config_load(router_config_table, router_config_table_len, out,
+                                         file && file[0] ? file : NULL, errbuf, errlen));
+    return aos_config_common_finish(&out->common);
+}
+
+void router_config_free(router_config_t *cfg)
+{
+    if (cfg)
+        aos_config_free(router_config_table, router_config_table_len, cfg);
+}
+
+static aos_result copy_config(router_config_t *dst, const router_config_t *src)
+{
+    memcpy(dst, src, sizeof *dst);
+    for (size_t i = 0; i < router_config_table_len; i++) {
+        const aos_config_field_t *f = &router_config_table[i];
+        if (f->type != AOS_CONFIG_STRING && f->type != AOS_CONFIG_URL &&
+            f->type != AOS_CONFIG_HOSTPORT && f->type != AOS_CONFIG_ENUM)
+            continue;
+        char **p = (char **)((char *)dst + f->offset);
+        if (*p && !(*p = strdup(*p)))
+            return AOS_ERR_NOMEM;
+    }
+    return AOS_OK;
+}
+
+static aos_result split_issuers(router_t *rt)
+{
+    const char *s = rt->cfg.bot_issuers ? rt->cfg.bot_issuers : "";
+    size_t n = 1;
+    for (const char *p = s; *p; p++)
+        n += *p == ',';
+    rt->issuers = calloc(n, sizeof *rt->issuers);
+    if (!rt->issuers)
+        return AOS_ERR_NOMEM;
+    char *copy = strdup(s), *save = NULL;
+    if (!copy)
+        return AOS_ERR_NOMEM;
+    for (char *tok = strtok_r(copy, ", ", &save); tok; tok = strtok_r(NULL, ", ", &save))
+        if (!(rt->issuers[rt->issuer_count++] = strdup(tok))) {
+            free(copy);
+            return AOS_ERR_NOMEM;
+        }
+    free(copy);
+    return AOS_OK;
+}
+
+static aos_result load_auth(router_t *rt, char *errbuf, size_t errlen)
+{
+    AOS_RETURN_IF_FAILED(router_apikeys_load(rt->cfg.api_keys_file, rt->cfg.api_keys, &rt->keys,
+                                             errbuf, errlen));
+    if (router_apikeys_count(rt->keys) == 0)
+        aos_log(AOS_LOG_WARN, "no API keys configured: the HTTP API is open (set AOS_API_KEYS "
+                "or AOS_API_KEYS_FILE)", NULL);
+    AOS_RETURN_IF_FAILED(split_issuers(rt));
+    if (!rt->cfg.bot_jwks_file) {
+        aos_log(AOS_LOG_WARN, "no AOS_BOT_JWKS_FILE: /api/messages accepts unsigned activities",
+                NULL);
+        return AOS_OK;
+    }
+    if (!rt->cfg.bot_app_id)
+        return aos_fail(AOS_ERR_INVALID, errbuf, errlen,
+                        "AOS_BOT_JWKS_FILE is set but AOS_BOT_APP_ID (the JWT audience) is not");
+    if (rt->issuer_count == 0)
+        return aos_fail(AOS_ERR_INVALID, errbuf, errlen, "AOS_BOT_JWT_ISSUERS is empty");
+    return router_jwks_load(rt->cfg.bot_jwks_file, &rt->jwks, errbuf, errlen);
+}
+
+static void init_metrics(router_t *rt)
+{
+    rt->turn_seconds = aos_metrics_histogram(NULL, "aos_router_turn_duration_seconds",
+                                             "Time from request to turn result.", NULL, 0, NULL);
+    const char *h = "Turns by outcome.";
+    rt->turns_ok = aos_metrics_counter(NULL, "aos_router_turns_total", h, "result", "ok", NULL);
+    rt->turns_timeout =
+        aos_metrics_counter(NULL, "aos_router_turns_total", h, "result", "timeout", NULL);
+    rt->turns_failed =
+        aos_metrics_counter(NULL, "aos_router_turns_total", h, "result", "error", NULL);
+    rt->turns_async =
+        aos_metrics_counter(NULL, "aos_router_turns_total", h, "result", "accepted", NULL);
+    rt->events_in = aos_metrics_counter(NULL, "aos_router_events_total",
+                                        "CloudEvents received on /v1/events.", NULL);
+    rt->heartbeats_in = aos_metrics_counter(NULL, "aos_router_heartbeats_total",
+                                            "Agent heartbeats received.", NULL);
+}
+
+aos_result router_new(const router_config_t *cfg, router_t **out, char *errbuf, size_t errlen)
+{
+    *out = NULL;
+    router_t *rt = calloc(1, sizeof *rt);
+    if (!rt)
+        return AOS_ERR_NOMEM;
+    pthread_mutex_init(&rt->hb_mu, NULL);
+    aos_result r = copy_config(&rt->cfg, cfg);
+    if (r == AOS_OK && !rt->cfg.common.config_path)
+        r = aos_fail(AOS_ERR_INVALID, errbuf, errlen,
+                     "AOS_CONFIG: required (the agents config file, e.g. deploy/config/aos.json)");
+    if (r == AOS_OK)
+        r = aos_agents_config_load(rt->cfg.common.config_path, &rt->agents, errbuf, errlen);
+    if (r == AOS_OK)
+        r = load_auth(rt, errbuf, errlen);
+    if (r != AOS_OK) {
+        router_free(rt);
+        return r;
+    }
+    init_metrics(rt);
+    *out = rt;
+    return AOS_OK;
+}
+
+bool router_authorize(router_t *rt, aos_http_request_t *req)
+{
+    char why[160];
+    const char *auth = aos_http_request_header(req, "Authorization");
+    char tmp[ROUTER_APIKEY_MAX_LEN + 16];
+    /* Webhooks (Event Grid) cannot always set headers: accept ?code=<key> on /v1/events. */
+    const char *code = aos_http_request_query(req, "code");
+    if (!auth && code && strcmp(aos_http_request_route(req), "/v1/events") == 0 &&
+        strlen(code) <= ROUTER_APIKEY_MAX_LEN) {
+        snprintf(tmp, sizeof tmp, "Bearer %s", code);
+        auth = tmp;
+    }
+    if (router_apikeys_check(rt->keys, auth, why, sizeof why) == AOS_OK)
+        return true;
+    aos_http_response_header(req, "WWW-Authenticate", "Bearer");
+    router_respond_error(req, AOS_ERR_AUTH, why);
+    return false;
+}
+
+void router_respond_error(aos_http_request_t *req, aos_result r, const char *message)
+{
+    aos_log(r == AOS_ERR_INTERNAL || r == AOS_ERR_NOMEM ? AOS_LOG_ERROR : AOS_LOG_INFO,
+            "request failed", "route", aos_http_request_route(req), "code", aos_result_code(r),
+            "detail", message ? message : "", NULL);
+    aos_http_respond_error(req, r, message);
+}
+
+void router_agent_queue(const char *agent, char *out, size_t outlen)
+{
+    snprintf(out, outlen, "aos.agent.%s", agent);
+}
+
+static bool ready(void *ctx, char *reason, size_t reason_len)
+{
+    router_t *rt = ctx;
+    if (atomic_load(&rt->stopping)) {
+        snprintf(reason, reason_len, "stopping");
+        return false;
+    }
+    if (!aos_bus_is_connected(rt->bus)) {
+        snprintf(reason, reason_len, "bus not connected");
+        return false;
+    }
+    return true;
+}
+
+static aos_result add_routes(router_t *rt)
+{
+    aos_http_server_t *s = rt->api;
+    AOS_RETURN_IF_FAILED(aos_http_server_route(s, "POST", "/v1/messages", svc_post_message, rt));
+    AOS_RETURN_IF_FAILED(
+        aos_http_server_route(s, "GET", "/v1/conversations/{id}", svc_get_conversation, rt));
+    AOS_RETURN_IF_FAILED(aos_http_server_route(s, "GET", "/v1/agents", svc_get_agents, rt));
+    AOS_RETURN_IF_FAILED(
+        aos_http_server_route(s, "POST", "/v1/agents/{agent}/act", svc_post_act, rt));
+    AOS_RETURN_IF_FAILED(aos_http_server_route(s, "POST", "/v1/events", svc_post_events, rt));
+    AOS_RETURN_IF_FAILED(aos_http_server_route(s, "OPTIONS", "/v1/events", svc_options_events, rt));
+    return aos_http_server_route(s, "POST", "/api/messages", svc_post_activity, rt);
+}
+
+static aos_bus_profile profile_of(const char *s)
+{
+    if (s && strcasecmp(s, "rabbitmq") == 0)
+        return AOS_BUS_PROFILE_RABBITMQ;
+    if (s && strcasecmp(s, "servicebus") == 0)
+        return AOS_BUS_PROFILE_SERVICEBUS;
+    return AOS_BUS_PROFILE_AUTO;
+}
+
+static aos_result start_bus(router_t *rt, int connect_timeout_ms, char *errbuf, size_t errlen)
+{
+    char instance[200];
+    snprintf(instance, sizeof instance, "router-%s-%d", rt->cfg.common.instance_id,
+             (int)getpid());
+    aos_bus_config_t bc = {.url = rt->cfg.common.bus_url,
+                           .profile = profile_of(rt->cfg.common.bus_profile),
+                           .connection_string = rt->cfg.common.servicebus_connection_string,
+                           .instance_id = instance};
+    AOS_RETURN_IF_FAILED(aos_bus_new(&bc, &rt->bus, errbuf, errlen));
+    AOS_RETURN_IF_FAILED(svc_heartbeats_subscribe(rt, errbuf, errlen));
+    AOS_RETURN_IF_FAILED(aos_bus_start(rt->bus));
+    aos_result r = aos_bus_wait_connected(rt->bus, connect_timeout_ms);
+    if (r != AOS_OK)
+        return aos_fail(r, errbuf, errlen, "bus: not connected within %d ms", connect_timeout_ms);
+    aos_storage_client_config_t sc = {.bus = rt->bus,
+                                      .source = ROUTER_SOURCE,
+                                      .timeout_ms = (int)rt->agents->settings.storage_timeout_ms};
+    return aos_storage_client_new(&sc, &rt->storage, errbuf, errlen);
+}
+
+static aos_result start_http(router_t *rt, char *errbuf, size_t errlen)
+{
+    const aos_settings_t *st = &rt->agents->settings;
+    aos_http_server_config_t api = {.bind_addr = rt->cfg.common.http_addr,
+                                    .max_body_bytes = st->max_body_bytes,
+                                    .deferred_timeout_ms = st->sync_timeout_ms + 15000,
+                                    .builtins = AOS_HTTP_BUILTIN_HEALTHZ,
+                                    .name = "api"};
+    AOS_RETURN_IF_FAILED(aos_http_server_new(&api, &rt->api, errbuf, errlen));
+    AOS_RETURN_IF_FAILED(add_routes(rt));
+    aos_http_server_config_t adm = {.bind_addr = rt->cfg.common.admin_addr,
+                                    .builtins = AOS_HTTP_BUILTIN_ALL,
+                                    .name = "admin"};
+    AOS_RETURN_IF_FAILED(aos_http_server_new(&adm, &rt->admin, errbuf, errlen));
+    aos_http_server_set_readiness(rt->admin, ready, rt);
+    AOS_RETURN_IF_FAILED(aos_http_server_start(rt->admin, errbuf, errlen));
+    return aos_http_server_start(rt->api, errbuf, errlen);
+}
+
+aos_result router_start(router_t *rt, int connect_timeout_ms, char *errbuf, size_t errlen)
+{
+    AOS_RETURN_IF_FAILED(aos_http_client_new(NULL, &rt->http, errbuf, errlen));
+    AOS_RETURN_IF_FAILED(start_bus(rt, connect_timeout_ms, errbuf, errlen));
+    AOS_RETURN_IF_FAILED(start_http(rt, errbuf, errlen));
+    atomic_store(&rt->started, true);
+    char port[16], admin[16], agents[16];
+    snprintf(port, sizeof port, "%u", router_http_port(rt));
+    snprintf(admin, sizeof admin, "%u", router_admin_port(rt));
+    snprintf(agents, sizeof agents, "%zu", rt->agents->agent_count);
+    aos_log(AOS_LOG_INFO, "router started", "http_port", port, "admin_port", admin, "agents",
+            agents, "default_agent", rt->agents->default_agent, "reply_address",
+            aos_bus_reply_address(rt->bus), NULL);
+    return AOS_OK;
+}
+
+uint16_t router_http_port(const router_t *rt)
+{
+    return rt && rt->api ? aos_http_server_port(rt->api) : 0;
+}
+
+uint16_t router_admin_port(const router_t *rt)
+{
+    return rt && rt->admin ? aos_http_server_port(rt->admin) : 0;
+}
+
+void router_stop(router_t *rt, int grace_ms)
+{
+    if (!rt || atomic_exchange(&rt->stopping, true))
+        return;
+    aos_log(AOS_LOG_INFO, "router stopping", NULL);
+    /* Waiting requests are answered by their bus replies (or timeouts) while the API drains;
+     * only then does the bus go. */
+    if (rt->api)
+        aos_http_server_stop(rt->api, grace_ms);
+    if (rt->bus)
+        aos_bus_stop(rt->bus, 2000);
+    if (rt->admin)
+        aos_http_server_stop(rt->admin, 0);
+}
+
+void router_free(router_t *rt)
+{
+    if (!rt)
+        return;
+    router_stop(rt, 0);
+    aos_http_server_free(rt->api);
+    aos_http_server_free(rt->admin);
+    aos_http_client_free(rt->http);
+    aos_storage_client_free(rt->storage);
+    aos_bus_free(rt->bus);
+    aos_agents_config_free(rt->agents);
+    router_apikeys_free(rt->keys);
+    router_jwks_free(rt->jwks);
+    for (size_t i = 0; i < rt->issuer_count; i++)
+        free(rt->issuers[i]);
+    free(rt->issuers);
+    router_config_free(&rt->cfg);
+    pthread_mutex_destroy(&rt->hb_mu);
+    free(rt);
+}

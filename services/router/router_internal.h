@@ -1,0 +1,121 @@
+/* Internal to the aos-router service (router*.c, svc_*.c). Not a public API. */
+#ifndef ROUTER_INTERNAL_H
+#define ROUTER_INTERNAL_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+
+#include "aos/agents.h"
+#include "aos/bus.h"
+#include "aos/http_client.h"
+#include "aos/http_server.h"
+#include "aos/metrics.h"
+#include "aos/storage_client.h"
+#include "apikey.h"
+#include "botframework.h"
+#include "jwt.h"
+#include "messages.h"
+#include "router.h"
+#include "routing.h"
+
+#define ROUTER_SOURCE "/aos/router"
+#define ROUTER_MAX_INSTANCES 256
+
+/* Last heartbeat of one runner instance for one agent. */
+typedef struct router_heartbeat {
+    char agent[AOS_AGENT_NAME_MAX + 1];
+    char instance[129];
+    char provider[32];
+    int64_t inflight, capacity;
+    int64_t seen_ms; /* monotonic */
+    int64_t seen_unix_ms;
+} router_heartbeat_t;
+
+struct router {
+    router_config_t cfg;
+    aos_agents_config_t *agents;
+    router_apikeys_t *keys;
+    router_jwks_t *jwks;
+    char **issuers;
+    size_t issuer_count;
+
+    aos_bus_t *bus;
+    aos_storage_client_t *storage;
+    aos_http_client_t *http;
+    aos_http_server_t *api, *admin;
+    atomic_bool started, stopping;
+
+    pthread_mutex_t hb_mu;
+    router_heartbeat_t hb[ROUTER_MAX_INSTANCES];
+    size_t hb_count;
+
+    aos_metric_histogram_t *turn_seconds;
+    aos_metric_counter_t *turns_ok, *turns_timeout, *turns_failed, *turns_async;
+    aos_metric_counter_t *events_in, *heartbeats_in;
+};
+
+/* How a turn's result is delivered. */
+typedef enum turn_mode {
+    TURN_MODE_JSON = 0,   /* POST /v1/messages, sync: answer with the result */
+    TURN_MODE_ASYNC,      /* POST /v1/messages with Prefer: respond-async: 202 once queued */
+    TURN_MODE_BOT_INLINE, /* /api/messages expectReplies: {"activities":[reply]} */
+    TURN_MODE_BOT_POST,   /* /api/messages normal: 202 now, reply POSTed to serviceUrl */
+} turn_mode;
+
+/* One user turn on its way through stickiness -> routing -> conversation -> bus -> answer.
+ * Owned by whichever callback currently runs it; freed by turn_free at the end. */
+typedef struct turn {
+    router_t *rt;
+    aos_http_request_t *req; /* NULL once answered */
+    turn_mode mode;
+    char *text, *user, *metadata_json, *explicit_agent;
+    char conversation_id[ROUTER_ID_MAX + 1];
+    char message_id[64];
+    bool conversation_given;
+    bool conversation_exists; /* known to exist in storage (no create needed) */
+    router_decision_t d;
+    router_activity_t *activity; /* bot modes */
+    int64_t started_ms;
+} turn_t;
+
+/* ---- router.c ---- */
+/* Answer req with an error unless the API key is fine; returns true when authorized. */
+bool router_authorize(router_t *rt, aos_http_request_t *req);
+/* Respond and log in one place. */
+void router_respond_error(aos_http_request_t *req, aos_result r, const char *message);
+/* Map a CloudEvent type / agent to the logical queue "aos.agent.<agent>". */
+void router_agent_queue(const char *agent, char *out, size_t outlen);
+
+/* ---- svc_turns.c ---- */
+turn_t *turn_new(router_t *rt, aos_http_request_t *req, turn_mode mode);
+void turn_free(turn_t *t);
+/* Take over t: stickiness lookup, routing, conversation creation, dispatch, answer. */
+void turn_start(turn_t *t);
+/* Called with the classifier's answer (NULL on failure) to continue a pending turn. */
+void turn_classified(turn_t *t, const char *answer);
+
+/* ---- svc_messages.c ---- */
+void svc_post_message(aos_http_request_t *req, void *ctx);
+void svc_get_conversation(aos_http_request_t *req, void *ctx);
+
+/* ---- svc_agents.c ---- */
+aos_result svc_heartbeats_subscribe(router_t *rt, char *errbuf, size_t errlen);
+void svc_get_agents(aos_http_request_t *req, void *ctx);
+void svc_post_act(aos_http_request_t *req, void *ctx);
+
+/* ---- svc_events.c ---- */
+void svc_post_events(aos_http_request_t *req, void *ctx);
+void svc_options_events(aos_http_request_t *req, void *ctx);
+
+/* ---- svc_bot.c ---- */
+void svc_post_activity(aos_http_request_t *req, void *ctx);
+/* Deliver a turn's reply in a bot mode (inline answer or POST to serviceUrl). */
+void svc_bot_deliver(turn_t *t, const router_turn_result_t *res);
+
+/* ---- classifier.c ---- */
+/* Ask the configured classifier which agent fits t->text; calls turn_classified(t, …) once,
+ * from the HTTP client thread (or at once on a local failure). */
+void classifier_ask(turn_t *t);
+
+#endif

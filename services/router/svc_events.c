@@ -1,0 +1,285 @@
+/* POST /v1/events (CloudEvents / Event Grid deliveries -> event turns) and the CloudEvents
+ * webhook handshake (OPTIONS). */
+#include <openssl/evp.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "aos/json.h"
+#include "aos/log.h"
+#include "events_in.h"
+#include "router_internal.h"
+
+#define EVENT_TEXT_DATA_MAX 8192
+
+/* One HTTP delivery fanned out into turns; answered when the last send is confirmed. */
+typedef struct delivery {
+    router_t *rt;
+    aos_http_request_t *req;
+    atomic_int pending;
+    atomic_int failed;
+    json_object *summary; /* {"accepted":n,"turns":m,"events":[…]} */
+} delivery_t;
+
+typedef struct fanout {
+    delivery_t *d;
+    aos_event_t *turn; /* ready to send */
+    char agent[AOS_AGENT_NAME_MAX + 1];
+    char conversation_id[ROUTER_ID_MAX + 1];
+} fanout_t;
+
+static void delivery_finish(delivery_t *d)
+{
+    if (atomic_load(&d->failed) > 0) {
+        router_respond_error(d->req, AOS_ERR_UNAVAILABLE,
+                             "some event turns could not be queued; retry the delivery");
+    } else {
+        char *body = NULL;
+        aos_json_to_string(d->summary, &body, NULL);
+        aos_http_respond_json(d->req, 200, body ? body : "{}");
+        free(body);
+    }
+    json_object_put(d->summary);
+    free(d);
+}
+
+static void fanout_done(fanout_t *f, bool ok)
+{
+    delivery_t *d = f->d;
+    if (!ok)
+        atomic_fetch_add(&d->failed, 1);
+    aos_event_free(f->turn);
+    free(f);
+    if (atomic_fetch_sub(&d->pending, 1) == 1)
+        delivery_finish(d);
+}
+
+static void on_turn_sent(void *ctx, aos_result r, const char *detail)
+{
+    fanout_t *f = ctx;
+    if (r != AOS_OK)
+        aos_log(AOS_LOG_WARN, "event turn not queued", "agent", f->agent, "detail",
+                detail ? detail : aos_result_str(r), NULL);
+    fanout_done(f, r == AOS_OK);
+}
+
+static void send_turn(fanout_t *f)
+{
+    router_t *rt = f->d->rt;
+    char queue[128];
+    router_agent_queue(f->agent, queue, sizeof queue);
+    aos_event_set(&f->turn->reply_to, aos_bus_reply_address(rt->bus));
+    if (aos_bus_send(rt->bus, queue, f->turn, on_turn_sent, f) != AOS_OK)
+        fanout_done(f, false);
+}
+
+static void on_events_conv(void *ctx, aos_result r, const aos_storage_conversation_t *conv,
+                           bool created, const char *errmsg)
+{
+    (void)conv;
+    (void)created;
+    fanout_t *f = ctx;
+    if (r == AOS_OK || r == AOS_ERR_CONFLICT) {
+        send_turn(f);
+        return;
+    }
+    aos_log(AOS_LOG_WARN, "events conversation not created", "agent", f->agent, "detail",
+            errmsg ? errmsg : aos_result_str(r), NULL);
+    fanout_done(f, false);
+}
+
+/* Deterministic per (agent, event source, event id): a redelivered event is the same turn. */
+static void event_message_id(const char *agent, const aos_event_t *ev, char out[48])
+{
+    unsigned char d[32];
+    unsigned int n = 0;
+    EVP_MD_CTX *md = EVP_MD_CTX_new();
+    memset(d, 0, sizeof d);
+    if (md && EVP_DigestInit_ex(md, EVP_sha256(), NULL) == 1) {
+        const char *parts[] = {agent, ev->source ? ev->source : "", ev->id ? ev->id : ""};
+        for (int i = 0; i < 3; i++) {
+            EVP_DigestUpdate(md, parts[i], strlen(parts[i]));
+            EVP_DigestUpdate(md, "\n", 1);
+        }
+        EVP_DigestFinal_ex(md, d, &n);
+    }
+    EVP_MD_CTX_free(md);
+    memcpy(out, "ev-", 3);
+    for (int i = 0; i < 16; i++)
+        snprintf(out + 3 + 2 * i, 3, "%02x", d[i]);
+}
+
+static char *event_text(const aos_event_t *ev)
+{
+    size_t dl = ev->data ? ev->data_len : 0;
+    if (dl > EVENT_TEXT_DATA_MAX)
+        dl = EVENT_TEXT_DATA_MAX;
+    size_t cap = 256 + strlen(ev->type) + strlen(ev->source) +
+                 (ev->subject ? strlen(ev->subject) : 0) + dl;
+    char *s = malloc(cap);
+    if (!s)
+        return NULL;
+    int n = snprintf(s, cap, "Environment event %s from %s%s%s.", ev->type, ev->source,
+                     ev->subject ? " about " : "", ev->subject ? ev->subject : "");
+    if (dl > 0 && n > 0 && (size_t)n < cap)
+        snprintf(s + n, cap - (size_t)n, "\nData: %.*s", (int)dl, ev->data);
+    return s;
+}
+
+static fanout_t *make_fanout(delivery_t *d, const aos_agent_def_t *a, const aos_event_t *ev,
+                             const char *event_json)
+{
+    fanout_t *f = calloc(1, sizeof *f);
+    char *text = event_text(ev);
+    char mid[48], reason[300];
+    event_message_id(a->name, ev, mid);
+    snprintf(reason, sizeof reason, "event:%.200s", ev->type);
+    if (f) {
+        f->d = d;
+        snprintf(f->agent, sizeof f->agent, "%s", a->name);
+        snprintf(f->conversation_id, sizeof f->conversation_id, "events-%s", a->name);
+    }
+    router_turn_t t = {.conversation_id = f ? f->conversation_id : "", .message_id = mid,
+                       .agent = a->name, .text = text, .kind = ROUTER_TURN_EVENT,
+                       .event_json = event_json, .reason = reason};
+    char *json = NULL;
+    aos_result r = (f && text) ? router_turn_build(&t, &json) : AOS_ERR_NOMEM;
+    if (r == AOS_OK)
+        r = aos_event_create("aos.agent.turn", ROUTER_SOURCE, json, &f->turn);
+    if (r == AOS_OK) {
+        aos_event_set(&f->turn->id, mid);
+        aos_event_set(&f->turn->group_id, f->conversation_id);
+        aos_event_set(&f->turn->subject, f->conversation_id);
+    }
+    free(json);
+    free(text);
+    if (r != AOS_OK && f) {
+        aos_event_free(f->turn);
+        free(f);
+        f = NULL;
+    }
+    return f;
+}
+
+/* Build every turn first (so nothing is sent when building fails), then start them. */
+static size_t plan(delivery_t *d, const router_event_delivery_t *in, fanout_t ***out)
+{
+    router_t *rt = d->rt;
+    size_t n = 0, cap = 8;
+    fanout_t **list = malloc(cap * sizeof *list);
+    json_object *events = json_object_new_array();
+    for (size_t i = 0; list && i < in->count; i++) {
+        const aos_event_t *ev = in->events[i];
+        char *ej = NULL;
+        aos_event_to_json(ev, &ej);
+        json_object *e = json_object_new_object(), *agents = json_object_new_array();
+        aos_json_add_string(e, "id", ev->id);
+        aos_json_add_string(e, "type", ev->type);
+        for (size_t k = 0; ej && k < rt->agents->agent_count; k++) {
+            const aos_agent_def_t *a = &rt->agents->agents[k];
+            if (!aos_agent_subscribed(a, ev->type))
+                continue;
+            if (n == cap) {
+                fanout_t **bigger = realloc(list, cap * 2 * sizeof *list);
+                if (!bigger) {
+                    atomic_fetch_add(&d->failed, 1);
+                    break;
+                }
+                list = bigger;
+                cap *= 2;
+            }
+            fanout_t *f = make_fanout(d, a, ev, ej);
+            if (!f)
+                atomic_fetch_add(&d->failed, 1);
+            else
+                list[n++] = f;
+            json_object_array_add(agents, json_object_new_string(a->name));
+        }
+        aos_json_add(e, "agents", agents);
+        json_object_array_add(events, e);
+        free(ej);
+    }
+    aos_json_add_int(d->summary, "accepted", (int64_t)in->count);
+    aos_json_add_int(d->summary, "turns", (int64_t)n);
+    aos_json_add(d->summary, "events", events);
+    *out = list;
+    return n;
+}
+
+static void fan_out(router_t *rt, aos_http_request_t *req, const router_event_delivery_t *in)
+{
+    delivery_t *d = calloc(1, sizeof *d);
+    if (!d || !(d->summary = json_object_new_object())) {
+        free(d);
+        router_respond_error(req, AOS_ERR_NOMEM, NULL);
+        return;
+    }
+    d->rt = rt;
+    d->req = req;
+    aos_metric_counter_add(rt->events_in, in->count);
+    fanout_t **list = NULL;
+    size_t n = plan(d, in, &list);
+    /* +1 holds the delivery open until every fan-out has been started. */
+    atomic_store(&d->pending, (int)n + 1);
+    for (size_t i = 0; i < n; i++) {
+        fanout_t *f = list[i];
+        if (aos_storage_conversation_create(rt->storage, f->conversation_id, f->agent, NULL,
+                                            on_events_conv, f) != AOS_OK)
+            fanout_done(f, false);
+    }
+    free(list);
+    if (atomic_fetch_sub(&d->pending, 1) == 1)
+        delivery_finish(d);
+}
+
+void svc_post_events(aos_http_request_t *req, void *ctx)
+{
+    router_t *rt = ctx;
+    if (!router_authorize(rt, req))
+        return;
+    size_t len = 0;
+    const char *body = aos_http_request_body(req, &len);
+    router_event_delivery_t *in = NULL;
+    char why[300];
+    aos_result r = router_events_parse(aos_http_request_header(req, "Content-Type"), body, len,
+                                       &in, why, sizeof why);
+    if (r != AOS_OK) {
+        router_respond_error(req, r, why);
+        return;
+    }
+    if (in->is_validation) {
+        char *resp = NULL;
+        aos_log(AOS_LOG_INFO, "Event Grid subscription validated", NULL);
+        if (router_events_validation_response(in->validation_code, &resp) == AOS_OK)
+            aos_http_respond_json(req, 200, resp);
+        else
+            router_respond_error(req, AOS_ERR_NOMEM, NULL);
+        free(resp);
+    } else {
+        fan_out(rt, req, in);
+    }
+    router_event_delivery_free(in);
+}
+
+void svc_options_events(aos_http_request_t *req, void *ctx)
+{
+    router_t *rt = ctx;
+    if (!router_authorize(rt, req))
+        return;
+    const char *origin = aos_http_request_header(req, "WebHook-Request-Origin");
+    if (!origin) {
+        aos_http_response_header(req, "Allow", "POST, OPTIONS");
+        aos_http_respond(req, 200, NULL, NULL, 0);
+        return;
+    }
+    if (!router_webhook_origin_valid(origin)) {
+        router_respond_error(req, AOS_ERR_INVALID, "WebHook-Request-Origin is not a host name");
+        return;
+    }
+    aos_http_response_header(req, "WebHook-Allowed-Origin", origin);
+    aos_http_response_header(req, "WebHook-Allowed-Rate", "*");
+    aos_http_response_header(req, "Allow", "POST, OPTIONS");
+    aos_log(AOS_LOG_INFO, "CloudEvents webhook validated", "origin", origin, NULL);
+    aos_http_respond(req, 200, NULL, NULL, 0);
+}

@@ -1,0 +1,293 @@
+/* The life of one user turn: stickiness lookup -> routing (maybe the classifier) ->
+ * conversation record -> aos.agent.<agent> over the bus -> the answer. Every step is a
+ * callback; nothing blocks and no thread waits (see router.h). */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "aos/json.h"
+#include "aos/log.h"
+#include "aos/resilience.h"
+#include "router_internal.h"
+
+turn_t *turn_new(router_t *rt, aos_http_request_t *req, turn_mode mode)
+{
+    turn_t *t = calloc(1, sizeof *t);
+    if (!t)
+        return NULL;
+    t->rt = rt;
+    t->req = req;
+    t->mode = mode;
+    t->started_ms = aos_clock_monotonic_ms();
+    char u[37];
+    aos_uuid4(u);
+    snprintf(t->message_id, sizeof t->message_id, "m-%s", u);
+    return t;
+}
+
+void turn_free(turn_t *t)
+{
+    if (!t)
+        return;
+    free(t->text);
+    free(t->user);
+    free(t->metadata_json);
+    free(t->explicit_agent);
+    router_activity_free(t->activity);
+    free(t);
+}
+
+static void turn_fail(turn_t *t, aos_result r, const char *msg)
+{
+    if (t->req)
+        router_respond_error(t->req, r, msg);
+    else
+        aos_log(AOS_LOG_WARN, "turn failed", "conversation_id", t->conversation_id, "message_id",
+                t->message_id, "code", aos_result_code(r), "detail", msg, NULL);
+    t->req = NULL;
+    aos_metric_counter_inc(t->rt->turns_failed);
+    turn_free(t);
+}
+
+static void location_header(turn_t *t)
+{
+    char loc[200];
+    snprintf(loc, sizeof loc, "/v1/conversations/%s", t->conversation_id);
+    aos_http_response_header(t->req, "Location", loc);
+}
+
+static void answer_json(turn_t *t, const router_turn_result_t *res)
+{
+    char *body = NULL;
+    if (router_message_response_build(res, t->d.agent->name, t->d.reason, &body) != AOS_OK) {
+        router_respond_error(t->req, AOS_ERR_NOMEM, "could not build the response");
+        return;
+    }
+    aos_http_respond_json(t->req, 200, body);
+    free(body);
+}
+
+static void deliver(turn_t *t, const aos_event_t *reply)
+{
+    char why[256] = "";
+    aos_result code = aos_bus_reply_result(reply, why, sizeof why);
+    if (code != AOS_OK) {
+        char msg[400];
+        snprintf(msg, sizeof msg, "agent %s: %s", t->d.agent->name, why);
+        turn_fail(t, code, msg);
+        return;
+    }
+    router_turn_result_t *res = NULL;
+    if (!reply->data ||
+        router_turn_result_parse(reply->data, reply->data_len, &res, why, sizeof why) != AOS_OK) {
+        char msg[400];
+        snprintf(msg, sizeof msg, "agent %s sent an unreadable turn result: %s", t->d.agent->name,
+                 why);
+        turn_fail(t, AOS_ERR_PROTOCOL, msg);
+        return;
+    }
+    aos_metric_counter_inc(t->rt->turns_ok);
+    if (t->mode == TURN_MODE_JSON)
+        answer_json(t, res);
+    else
+        svc_bot_deliver(t, res);
+    t->req = NULL;
+    router_turn_result_free(res);
+    turn_free(t);
+}
+
+/* Bus I/O thread: the turn result, a timeout or a bus failure. */
+static void on_reply(void *ctx, aos_result r, const aos_event_t *reply)
+{
+    turn_t *t = ctx;
+    aos_metric_histogram_observe(t->rt->turn_seconds,
+                                 (double)(aos_clock_monotonic_ms() - t->started_ms) / 1000.0);
+    if (r == AOS_OK) {
+        deliver(t, reply);
+        return;
+    }
+    char msg[300];
+    if (r == AOS_ERR_TIMEOUT) {
+        aos_metric_counter_inc(t->rt->turns_timeout);
+        snprintf(msg, sizeof msg,
+                 "agent %s did not answer within %u ms; the turn stays queued — poll "
+                 "/v1/conversations/%s",
+                 t->d.agent->name, t->rt->agents->settings.sync_timeout_ms, t->conversation_id);
+        if (t->req)
+            location_header(t);
+    } else {
+        snprintf(msg, sizeof msg, "bus: %s", aos_result_str(r));
+        r = AOS_ERR_UNAVAILABLE;
+    }
+    turn_fail(t, r, msg);
+}
+
+/* Bus I/O thread: the broker took an async turn. */
+static void on_sent(void *ctx, aos_result r, const char *detail)
+{
+    turn_t *t = ctx;
+    if (r != AOS_OK) {
+        char msg[300];
+        snprintf(msg, sizeof msg, "the turn could not be queued: %s", detail ? detail : "");
+        turn_fail(t, AOS_ERR_UNAVAILABLE, msg);
+        return;
+    }
+    aos_metric_counter_inc(t->rt->turns_async);
+    json_object *o = json_object_new_object(), *routing = json_object_new_object();
+    aos_json_add_string(o, "conversation_id", t->conversation_id);
+    aos_json_add_string(o, "message_id", t->message_id);
+    aos_json_add_string(o, "agent", t->d.agent->name);
+    aos_json_add_string(o, "status", "accepted");
+    aos_json_add_string(routing, "reason", t->d.reason);
+    aos_json_add(o, "routing", routing);
+    char *body = NULL;
+    aos_json_to_string(o, &body, NULL);
+    json_object_put(o);
+    location_header(t);
+    aos_http_respond_json(t->req, 202, body ? body : "{}");
+    free(body);
+    t->req = NULL;
+    turn_free(t);
+}
+
+static aos_result build_event(turn_t *t, aos_event_t **out)
+{
+    router_turn_t tt = {.conversation_id = t->conversation_id, .message_id = t->message_id,
+                        .agent = t->d.agent->name, .text = t->text, .user = t->user,
+                        .metadata_json = t->metadata_json, .kind = ROUTER_TURN_QUERY,
+                        .reason = t->d.reason};
+    char *json = NULL;
+    AOS_RETURN_IF_FAILED(router_turn_build(&tt, &json));
+    aos_event_t *ev = NULL;
+    aos_result r = aos_event_create("aos.agent.turn", ROUTER_SOURCE, json, &ev);
+    free(json);
+    if (r == AOS_OK)
+        r = aos_event_set(&ev->id, t->message_id);
+    if (r == AOS_OK)
+        r = aos_event_set(&ev->group_id, t->conversation_id);
+    if (r == AOS_OK)
+        r = aos_event_set(&ev->subject, t->conversation_id);
+    if (r != AOS_OK) {
+        aos_event_free(ev);
+        return r;
+    }
+    *out = ev;
+    return AOS_OK;
+}
+
+static void dispatch(turn_t *t)
+{
+    router_t *rt = t->rt;
+    aos_event_t *ev = NULL;
+    if (build_event(t, &ev) != AOS_OK) {
+        turn_fail(t, AOS_ERR_NOMEM, "could not build the turn");
+        return;
+    }
+    char queue[128];
+    router_agent_queue(t->d.agent->name, queue, sizeof queue);
+    aos_log(AOS_LOG_INFO, "routed", "conversation_id", t->conversation_id, "message_id",
+            t->message_id, "agent", t->d.agent->name, "reason", t->d.reason, NULL);
+    aos_result r;
+    if (t->mode == TURN_MODE_ASYNC) {
+        /* A reply-to lets the runner answer as usual; the unmatched reply is dropped. */
+        aos_event_set(&ev->reply_to, aos_bus_reply_address(rt->bus));
+        r = aos_bus_send(rt->bus, queue, ev, on_sent, t);
+    } else {
+        turn_mode mode = t->mode;
+        aos_http_request_t *req = t->req;
+        if (mode == TURN_MODE_BOT_POST)
+            t->req = NULL; /* answered below, before the reply can arrive */
+        r = aos_bus_request(rt->bus, queue, ev, (int)rt->agents->settings.sync_timeout_ms,
+                            on_reply, t);
+        if (mode == TURN_MODE_BOT_POST) {
+            if (r == AOS_OK)
+                aos_http_respond(req, 202, NULL, NULL, 0);
+            else
+                t->req = req;
+        }
+    }
+    aos_event_free(ev);
+    if (r != AOS_OK)
+        turn_fail(t, AOS_ERR_UNAVAILABLE, "bus unavailable: the turn was not sent");
+}
+
+static void on_conv_created(void *ctx, aos_result r, const aos_storage_conversation_t *conv,
+                            bool created, const char *errmsg)
+{
+    (void)conv;
+    (void)created;
+    turn_t *t = ctx;
+    /* conflict: the conversation exists with another agent (explicit agent on an existing
+     * conversation, or a race): the turn goes ahead. */
+    if (r == AOS_OK || r == AOS_ERR_CONFLICT) {
+        dispatch(t);
+        return;
+    }
+    char msg[300];
+    snprintf(msg, sizeof msg, "storage: conversation not created: %s",
+             errmsg && errmsg[0] ? errmsg : aos_result_str(r));
+    turn_fail(t, AOS_ERR_UNAVAILABLE, msg);
+}
+
+static void ensure_conversation(turn_t *t)
+{
+    if (t->conversation_exists) {
+        dispatch(t);
+        return;
+    }
+    if (aos_storage_conversation_create(t->rt->storage, t->conversation_id, t->d.agent->name,
+                                        NULL, on_conv_created, t) != AOS_OK)
+        turn_fail(t, AOS_ERR_UNAVAILABLE, "storage unavailable");
+}
+
+void turn_classified(turn_t *t, const char *answer)
+{
+    router_route_classified(t->rt->agents, answer, &t->d);
+    ensure_conversation(t);
+}
+
+static void route(turn_t *t, const char *sticky)
+{
+    char why[200];
+    aos_result r = router_route(t->rt->agents, t->explicit_agent, sticky, t->text, &t->d, why,
+                                sizeof why);
+    if (r != AOS_OK) {
+        turn_fail(t, r == AOS_ERR_NOT_FOUND ? AOS_ERR_INVALID : r, why);
+        return;
+    }
+    if (t->d.needs_classifier)
+        classifier_ask(t);
+    else
+        ensure_conversation(t);
+}
+
+static void on_conv_get(void *ctx, aos_result r, const aos_storage_conversation_t *conv,
+                        bool created, const char *errmsg)
+{
+    (void)created;
+    turn_t *t = ctx;
+    if (r == AOS_OK) {
+        t->conversation_exists = true;
+        route(t, conv ? conv->agent : NULL);
+    } else if (r == AOS_ERR_NOT_FOUND) {
+        route(t, NULL);
+    } else {
+        char msg[300];
+        snprintf(msg, sizeof msg, "storage: %s", errmsg && errmsg[0] ? errmsg : aos_result_str(r));
+        turn_fail(t, AOS_ERR_UNAVAILABLE, msg);
+    }
+}
+
+void turn_start(turn_t *t)
+{
+    if (!t->conversation_given) {
+        char u[37];
+        aos_uuid4(u);
+        snprintf(t->conversation_id, sizeof t->conversation_id, "c-%s", u);
+        route(t, NULL);
+        return;
+    }
+    if (aos_storage_conversation_get(t->rt->storage, t->conversation_id, on_conv_get, t) !=
+        AOS_OK)
+        turn_fail(t, AOS_ERR_UNAVAILABLE, "storage unavailable");
+}
