@@ -1,0 +1,111 @@
+/* services/agent-runner/runner_internal.h: state shared by runner.c (setup, deliveries,
+ * per-conversation queues, heartbeats, shutdown) and turn.c (the turn state machine).
+ * Everything here is touched on the loop thread only, except where a field says otherwise.
+ */
+#ifndef RUNNER_INTERNAL_H
+#define RUNNER_INTERNAL_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+
+#include "aos/metrics.h"
+#include "knowledge.h"
+#include "loop.h"
+#include "model.h"
+#include "runner.h"
+#include "turn_msg.h"
+
+typedef struct served_agent {
+    struct runner *runner;
+    const aos_agent_def_t *def;
+    char queue[96]; /* "aos.agent.<name>" */
+    uint32_t share; /* max unsettled deliveries on its subscription */
+    atomic_uint inflight; /* unsettled deliveries of this agent (bus and loop threads) */
+    aos_metric_counter_t *m_answered, *m_from_storage, *m_released, *m_dead, *m_tokens_prompt,
+        *m_tokens_completion;
+    aos_metric_histogram_t *m_duration;
+} served_agent_t;
+
+typedef struct turn turn_t;
+
+/* Turns of one conversation, in arrival order; only the head runs. */
+typedef struct conv {
+    char *id;
+    turn_t *head, *tail;
+    struct conv *next; /* hash chain */
+} conv_t;
+
+#define RUNNER_CONV_BUCKETS 4096
+
+struct runner {
+    runner_config_t cfg;
+    const aos_agents_config_t *agents;
+    aos_bus_t *bus;
+    aos_storage_client_t *storage;
+    aos_http_client_t *http;
+    runner_loop_t *loop;
+    runner_model_t *model;
+    runner_knowledge_t *knowledge;
+    served_agent_t *served;
+    size_t served_count;
+    char source[160]; /* CloudEvents source of what the runner sends */
+    conv_t *convs[RUNNER_CONV_BUCKETS];
+    bool started;
+    /* shared with other threads */
+    atomic_bool stopping;
+    atomic_uint inflight;
+    atomic_ullong answered, answered_from_storage, released, dead_lettered;
+    pthread_mutex_t drain_mu;
+    pthread_cond_t drain_cv;
+    aos_metric_gauge_t *m_inflight;
+};
+
+/* One turn: a delivery being worked on. */
+struct turn {
+    runner_t *r;
+    served_agent_t *agent;
+    conv_t *conv;
+    turn_t *next_in_conv;
+    aos_bus_delivery_t *delivery; /* NULL once settled */
+    aos_event_t *request;         /* a copy of the delivered event (for the reply) */
+    runner_turn_req_t req;
+    char reply_id[129];
+    uint64_t started_ms;
+    uint64_t busy_since_ms; /* when it first found the conversation busy (0: never) */
+    uint32_t relists;       /* version conflicts seen */
+    /* the conversation as last read: newest first */
+    aos_storage_message_page_t page;
+    int64_t user_seq; /* seq of the stored user message (0: not stored yet) */
+    runner_prompt_t prompt;
+    runner_turn_outcome_t outcome;
+    runner_completion_t completion;
+    void *outcome_owner; /* json_object behind outcome strings read from storage */
+    char *result_json;
+    int sends_pending;
+    bool send_failed;
+    bool from_storage; /* answered with the stored reply of an earlier delivery */
+    int ops_pending; /* storage calls, knowledge and model calls whose callback is due */
+    bool ended;      /* settled; freed when ops_pending drops to 0 */
+};
+
+/* runner.c: settle the turn's delivery and finish it (start the next turn of the
+ * conversation, free the turn). outcome: what the metrics count. */
+typedef enum turn_end {
+    TURN_END_ANSWERED,
+    TURN_END_FROM_STORAGE,
+    TURN_END_RELEASED,
+    TURN_END_DEAD_LETTERED,
+} turn_end;
+
+void runner_turn_end(turn_t *t, turn_end how, const char *reason, const char *description);
+
+/* turn.c: run a turn (it is the head of its conversation). */
+void turn_run(turn_t *t);
+
+/* turn.c: the JSON of a turn request could not be used: reject + error reply. */
+void turn_poison(turn_t *t, aos_result code, const char *why);
+
+/* turn.c: free an ended turn once no callback is due any more. */
+void turn_maybe_free(turn_t *t);
+
+#endif
