@@ -137,7 +137,9 @@ aos_result aos_cbs_new(const aos_cbs_config_t *cfg, aos_cbs_t **out, char *errbu
 aos_result aos_cbs_new_from_connstr(const aos_sb_connstr_t *cs, uint32_t token_ttl_s,
                                     aos_cbs_t **out, char *errbuf, size_t errlen);
 
-/* Everything below: call only from the thread that runs conn's event loop. */
+/* Everything below: call only while handling an event batch of conn's connection (Proton
+ * objects may be touched only there). A PN_PROACTOR_TIMEOUT batch is not the connection's:
+ * from it, pn_connection_wake(conn) and call aos_cbs_refresh on the PN_CONNECTION_WAKE. */
 
 /* Begin on conn (borrowed; must outlive the CBS use or be followed by another start): open a
  * session, a sender with target "$cbs" and a receiver with source "$cbs" and target
@@ -160,8 +162,10 @@ const char *aos_cbs_state_str(aos_cbs_state s);
 
 /* Milliseconds from now_ms (unix ms, same clock as the config's) until aos_cbs_refresh should
  * be called: 0 when due (80% of the token lifetime passed), -1 when no refresh applies (not
- * authorized yet, fixed SAS, idle). The caller schedules a timer (pn_proactor_set_timeout or
- * its own) and calls aos_cbs_refresh when it fires. */
+ * authorized yet, a put-token in flight, fixed SAS, idle). The caller schedules a timer
+ * (pn_proactor_set_timeout or its own) and calls aos_cbs_refresh when it fires. A put-token
+ * that is never answered leaves the state PENDING: the caller bounds that with its own
+ * connect/authorize deadline (e.g. aos_bus_wait_connected's timeout). */
 int64_t aos_cbs_refresh_due_ms(const aos_cbs_t *cbs, uint64_t now_ms);
 
 /* Unix seconds at which the current token expires (0 before the first put-token). */
