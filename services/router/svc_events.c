@@ -244,6 +244,10 @@ void svc_post_events(aos_http_request_t *req, void *ctx)
     char why[300];
     aos_result r = router_events_parse(aos_http_request_header(req, "Content-Type"), body, len,
                                        &in, why, sizeof why);
+    if (r == AOS_ERR_UNSUPPORTED) {
+        aos_http_respond_error_status(req, 415, "unsupported", why);
+        return;
+    }
     if (r != AOS_OK) {
         router_respond_error(req, r, why);
         return;
