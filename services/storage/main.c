@@ -19,6 +19,7 @@ typedef struct storage_config {
     int64_t busy_timeout_ms;
     int64_t shutdown_grace_ms;
     char *name_prefix;
+    char *queue;
 } storage_config_t;
 
 static const aos_config_field_t TABLE[] = {
@@ -38,6 +39,9 @@ static const aos_config_field_t TABLE[] = {
     {"AOS_STORAGE_NAME_PREFIX", "storage_name_prefix", AOS_CONFIG_STRING, NULL, 0, 16, false,
      false, NULL, "Prefix of Azure table names (isolates deployments sharing an account)",
      offsetof(storage_config_t, name_prefix)},
+    {"AOS_STORAGE_QUEUE", "storage_queue", AOS_CONFIG_STRING, "aos.storage", 1, 200, false,
+     false, NULL, "Queue aos-storage consumes (another name only to isolate tests)",
+     offsetof(storage_config_t, queue)},
 };
 #define TABLE_N (sizeof TABLE / sizeof TABLE[0])
 
@@ -82,6 +86,7 @@ static int start(app_t *a)
         return fail("cannot start the bus", r, err);
     aos_storage_service_config_t sc = {
         .bus = a->bus,
+        .queue = a->cfg.queue,
         .workers = (unsigned)a->cfg.workers,
         .max_chunk = (size_t)a->cfg.max_chunk,
         .backend = {.sqlite_path = a->cfg.common.sqlite_path,
