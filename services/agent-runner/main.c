@@ -1,34 +1,52 @@
 /* aos-agent-runner: wires the runner core to the bus, storage, the HTTP client and the admin
  * server, and shuts down gracefully on SIGTERM/SIGINT (docs/agent-runner.md). */
 #include <signal.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "aos/config.h"
 #include "aos/http_server.h"
 #include "aos/log.h"
 #include "env_model.h"
 #include "runner.h"
 
-static const char *env_or(const char *name, const char *dflt)
-{
-    const char *v = getenv(name);
-    return v && *v ? v : dflt;
-}
+typedef struct runner_env {
+    aos_config_common_t common;
+    char *agents;
+    int64_t capacity;
+    int64_t busy_stale_ms;
+    int64_t grace_ms;
+    int64_t prompt_budget;
+    bool stream;
+    char *storage_queue;
+} runner_env_t;
 
-static uint32_t env_u32(const char *name, uint32_t dflt)
-{
-    const char *v = getenv(name);
-    if (!v || !*v)
-        return dflt;
-    char *end;
-    unsigned long n = strtoul(v, &end, 10);
-    if (*end || n > UINT32_MAX) {
-        aos_log(AOS_LOG_WARN, "ignoring a malformed number", "variable", name, NULL);
-        return dflt;
-    }
-    return (uint32_t)n;
-}
+static const aos_config_field_t TABLE[] = {
+    AOS_CONFIG_COMMON_FIELDS(runner_env_t, common),
+    {"AOS_AGENTS", NULL, AOS_CONFIG_STRING, NULL, 0, 4096, false, false, NULL,
+     "Comma-separated agents this runner serves; unset = every agent in the config.",
+     offsetof(runner_env_t, agents)},
+    {"AOS_RUNNER_CAPACITY", NULL, AOS_CONFIG_INT, "0", 0, 100000, false, false, NULL,
+     "Turns one runner holds at once (link credit, split over its agents); 0 = settings.max_inflight.",
+     offsetof(runner_env_t, capacity)},
+    {"AOS_RUNNER_BUSY_STALE", NULL, AOS_CONFIG_DURATION_MS, "120s", 1000, 86400000, false, false,
+     NULL, "After this, another turn's unanswered message no longer holds a conversation.",
+     offsetof(runner_env_t, busy_stale_ms)},
+    {"AOS_RUNNER_PROMPT_BUDGET", NULL, AOS_CONFIG_INT, "24000", 1000, 4000000, false, false, NULL,
+     "Prompt size budget in characters (purpose, knowledge, history, user text).",
+     offsetof(runner_env_t, prompt_budget)},
+    {"AOS_MODEL_STREAM", NULL, AOS_CONFIG_BOOL, "false", 0, 0, false, false, NULL,
+     "Ask model endpoints for server-sent-event streams.", offsetof(runner_env_t, stream)},
+    {"AOS_SHUTDOWN_GRACE", NULL, AOS_CONFIG_DURATION_MS, "20s", 0, 600000, false, false, NULL,
+     "On SIGTERM, how long in-flight turns may take before they are released.",
+     offsetof(runner_env_t, grace_ms)},
+    {"AOS_STORAGE_QUEUE", NULL, AOS_CONFIG_STRING, "aos.storage", 1, 200, false, false, NULL,
+     "Queue of aos-storage (another name only to isolate tests).",
+     offsetof(runner_env_t, storage_queue)},
+};
+#define TABLE_N (sizeof TABLE / sizeof TABLE[0])
 
 static bool ready_cb(void *ctx, char *reason, size_t reason_len)
 {
@@ -36,6 +54,7 @@ static bool ready_cb(void *ctx, char *reason, size_t reason_len)
 }
 
 typedef struct app {
+    runner_env_t env;
     aos_agents_config_t *agents;
     aos_bus_t *bus;
     aos_storage_client_t *storage;
@@ -53,25 +72,28 @@ static int fail(const char *what, const char *detail)
 
 static aos_result open_bus(app_t *a, char *err, size_t errlen)
 {
-    const char *profile = env_or("AOS_BUS_PROFILE", "");
+    const char *profile = a->env.common.bus_profile ? a->env.common.bus_profile : "auto";
     aos_bus_config_t bc = {
-        .url = env_or("AOS_BUS_URL", NULL),
-        .profile = strcmp(profile, "rabbitmq") == 0     ? AOS_BUS_PROFILE_RABBITMQ
-                   : strcmp(profile, "servicebus") == 0 ? AOS_BUS_PROFILE_SERVICEBUS
-                                                        : AOS_BUS_PROFILE_AUTO,
-        .connection_string = env_or("AOS_SERVICEBUS_CONNECTION_STRING", NULL),
-        .instance_id = env_or("AOS_INSTANCE_ID", NULL),
+        .url = a->env.common.bus_url,
+        .profile = strcasecmp(profile, "rabbitmq") == 0     ? AOS_BUS_PROFILE_RABBITMQ
+                   : strcasecmp(profile, "servicebus") == 0 ? AOS_BUS_PROFILE_SERVICEBUS
+                                                            : AOS_BUS_PROFILE_AUTO,
+        .connection_string = a->env.common.servicebus_connection_string,
+        .instance_id = a->env.common.instance_id,
     };
-    if (!bc.url && !bc.connection_string)
-        return aos_fail(AOS_ERR_INVALID, err, errlen,
-                        "set AOS_BUS_URL (or AOS_SERVICEBUS_CONNECTION_STRING)");
     AOS_RETURN_IF_FAILED(aos_bus_new(&bc, &a->bus, err, errlen));
     return aos_bus_start(a->bus);
 }
 
 static aos_result open_all(app_t *a, char *err, size_t errlen)
 {
-    const char *path = getenv("AOS_CONFIG");
+    AOS_RETURN_IF_FAILED(aos_config_load(TABLE, TABLE_N, &a->env, getenv("AOS_CONFIG"), err, errlen));
+    AOS_RETURN_IF_FAILED(aos_config_common_finish(&a->env.common));
+    aos_log_level level = AOS_LOG_INFO;
+    if (aos_log_level_parse(a->env.common.log_level, &level) == AOS_OK)
+        aos_log_init("aos-agent-runner", level);
+    aos_config_dump(TABLE, TABLE_N, &a->env);
+    const char *path = a->env.common.config_path;
     if (!path || !*path)
         return aos_fail(AOS_ERR_INVALID, err, errlen, "set AOS_CONFIG to the agents config file");
     AOS_RETURN_IF_FAILED(aos_agents_config_load(path, &a->agents, err, errlen));
@@ -81,27 +103,32 @@ static aos_result open_all(app_t *a, char *err, size_t errlen)
         aos_logf(AOS_LOG_INFO, "model endpoint from the environment for %zu agent(s)", applied);
     AOS_RETURN_IF_FAILED(open_bus(a, err, errlen));
     aos_storage_client_config_t sc = {.bus = a->bus,
+                                      .queue = a->env.storage_queue,
                                       .source = "/aos/agent-runner",
                                       .timeout_ms = (int)a->agents->settings.storage_timeout_ms};
     AOS_RETURN_IF_FAILED(aos_storage_client_new(&sc, &a->storage, err, errlen));
     runner_config_t rc = {
         .agents = a->agents,
-        .serve = getenv("AOS_AGENTS"),
-        .capacity = env_u32("AOS_RUNNER_CAPACITY", 0),
-        .busy_stale_ms = env_u32("AOS_RUNNER_BUSY_STALE_MS", 0),
-        .model = {.stream = env_u32("AOS_MODEL_STREAM", 0) != 0},
+        .serve = a->env.agents,
+        .capacity = (uint32_t)a->env.capacity,
+        .busy_stale_ms = (uint32_t)a->env.busy_stale_ms,
+        .prompt_budget_chars = (size_t)a->env.prompt_budget,
+        .model = {.stream = a->env.stream},
     };
     uint32_t capacity = rc.capacity ? rc.capacity : a->agents->settings.max_inflight;
     aos_http_client_config_t hc = {.max_total_connections = capacity + 16,
                                    .user_agent = "aos-agent-runner/1"};
     AOS_RETURN_IF_FAILED(aos_http_client_new(&hc, &a->http, err, errlen));
     AOS_RETURN_IF_FAILED(runner_new(&rc, a->bus, a->storage, a->http, &a->runner, err, errlen));
-    aos_http_server_config_t ac = {.bind_addr = env_or("AOS_ADMIN_ADDR", "127.0.0.1:9092"),
+    aos_http_server_config_t ac = {.bind_addr = a->env.common.admin_addr,
                                    .builtins = AOS_HTTP_BUILTIN_ALL,
                                    .name = "admin"};
     AOS_RETURN_IF_FAILED(aos_http_server_new(&ac, &a->admin, err, errlen));
     aos_http_server_set_readiness(a->admin, ready_cb, a->runner);
     AOS_RETURN_IF_FAILED(aos_http_server_start(a->admin, err, errlen));
+    char port[16];
+    snprintf(port, sizeof port, "%u", aos_http_server_port(a->admin));
+    aos_log(AOS_LOG_INFO, "admin server listening", "admin_port", port, NULL);
     return runner_start(a->runner, err, errlen);
 }
 
@@ -109,7 +136,7 @@ static aos_result open_all(app_t *a, char *err, size_t errlen)
  * rest, then close everything in dependency order. */
 static void shutdown_all(app_t *a)
 {
-    int grace = (int)env_u32("AOS_SHUTDOWN_GRACE_MS", 20000);
+    int grace = (int)a->env.grace_ms;
     if (a->admin)
         aos_http_server_stop(a->admin, 0);
     uint32_t released = a->runner ? runner_drain(a->runner, grace) : 0;
@@ -124,13 +151,12 @@ static void shutdown_all(app_t *a)
     aos_http_server_free(a->admin);
     aos_bus_free(a->bus);
     aos_agents_config_free(a->agents);
+    aos_config_free(TABLE, TABLE_N, &a->env);
 }
 
 int main(void)
 {
-    aos_log_level level = AOS_LOG_INFO;
-    aos_log_level_parse(env_or("AOS_LOG_LEVEL", "info"), &level);
-    aos_log_init("aos-agent-runner", level);
+    aos_log_init("aos-agent-runner", AOS_LOG_INFO);
 
     /* every thread inherits the blocked set; main waits for the signals */
     sigset_t sigs;
