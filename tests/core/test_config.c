@@ -384,9 +384,32 @@ static void markdown_table(void **state)
     free(md);
     char *md2 = NULL;
     assert_int_equal(aos_config_markdown(TABLE, NT, &md2), AOS_OK);
-    assert_non_null(strstr(md2, "**Required.** Password Secret: never logged."));
+    assert_non_null(strstr(md2, "**Required.** Password. Secret: never logged."));
     assert_non_null(strstr(md2, "integer, 1–64"));
     free(md2);
+}
+
+/* docs/configuration.md carries the generated table verbatim. */
+static void docs_match_table(void **state)
+{
+    (void)state;
+    const char *src = getenv("AOS_SOURCE_DIR");
+    if (!src)
+        skip();
+    char path[1024];
+    snprintf(path, sizeof path, "%s/docs/configuration.md", src);
+    FILE *f = fopen(path, "rb");
+    assert_non_null(f);
+    static char doc[256 * 1024];
+    size_t n = fread(doc, 1, sizeof doc - 1, f);
+    fclose(f);
+    doc[n] = '\0';
+    char *md = NULL;
+    assert_int_equal(aos_config_markdown(aos_config_common_table, AOS_CONFIG_COMMON_COUNT, &md),
+                     AOS_OK);
+    if (!strstr(doc, md))
+        fail_msg("docs/configuration.md is out of date; regenerate its table from:\n%s", md);
+    free(md);
 }
 
 int main(void)
@@ -396,6 +419,7 @@ int main(void)
         cmocka_unit_test(every_error_reported_at_once), cmocka_unit_test(secrets_never_printed),
         cmocka_unit_test(value_parsers),          cmocka_unit_test(bad_files),
         cmocka_unit_test(real_file_and_process_env), cmocka_unit_test(markdown_table),
+        cmocka_unit_test(docs_match_table),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
