@@ -142,6 +142,18 @@ void aos_bus_reject(aos_bus_delivery_t *d, const char *reason, const char *descr
 
 const aos_event_t *aos_bus_delivery_event(const aos_bus_delivery_t *d);
 
+/* How many times the broker delivered this message before (as ev->delivery_count). */
+uint32_t aos_bus_delivery_count(const aos_bus_delivery_t *d);
+
+/* For a message read from a dead-letter queue: why it was dead-lettered. RabbitMQ profile:
+ * the application-properties the bus wrote (aos:dead-letter-reason, -description, -source =
+ * the address it was consumed from); Service Bus: DeadLetterReason and
+ * DeadLetterErrorDescription. NULL when absent (e.g. the broker's own delivery-limit
+ * backstop on RabbitMQ records no reason the AMQP 1.0 plugin shows). Valid until settled. */
+const char *aos_bus_delivery_dead_letter_reason(const aos_bus_delivery_t *d);
+const char *aos_bus_delivery_dead_letter_description(const aos_bus_delivery_t *d);
+const char *aos_bus_delivery_dead_letter_source(const aos_bus_delivery_t *d);
+
 /* ---- request / reply ---- */
 
 /* Called once on the I/O thread with AOS_OK and the reply (borrowed, valid during the call),

@@ -1,0 +1,280 @@
+/* Pure helpers of the bus: URL parsing, profiles, names, addresses, backoff. */
+#include "bus_util.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+static int hex_value(char c)
+{
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    if (c >= 'a' && c <= 'f')
+        return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F')
+        return c - 'A' + 10;
+    return -1;
+}
+
+/* Copy [s, s+n) into out, percent-decoding it. */
+static aos_result decode_field(const char *s, size_t n, char *out, size_t outlen,
+                               const char *what, char *errbuf, size_t errlen)
+{
+    size_t o = 0;
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)s[i];
+        if (c == '%') {
+            int hi = i + 2 < n ? hex_value(s[i + 1]) : -1;
+            int lo = i + 2 < n ? hex_value(s[i + 2]) : -1;
+            if (hi < 0 || lo < 0)
+                return aos_fail(AOS_ERR_INVALID, errbuf, errlen, "bad %%-escape in the URL %s",
+                                what);
+            c = (unsigned char)(hi * 16 + lo);
+            i += 2;
+            if (c == 0)
+                return aos_fail(AOS_ERR_INVALID, errbuf, errlen, "NUL in the URL %s", what);
+        }
+        if (o + 1 >= outlen)
+            return aos_fail(AOS_ERR_INVALID, errbuf, errlen, "URL %s too long", what);
+        out[o++] = (char)c;
+    }
+    out[o] = '\0';
+    return AOS_OK;
+}
+
+static bool host_char_ok(char c)
+{
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+           c == '.' || c == '-' || c == '_';
+}
+
+static aos_result parse_host_port(const char *s, size_t n, aos_bus_url_t *out, char *errbuf,
+                                  size_t errlen)
+{
+    size_t host_end;
+    const char *host = s;
+    size_t host_len;
+    if (n > 0 && s[0] == '[') {
+        const char *close = memchr(s, ']', n);
+        if (!close)
+            return aos_fail(AOS_ERR_INVALID, errbuf, errlen, "unterminated [IPv6] host in URL");
+        host = s + 1;
+        host_len = (size_t)(close - s) - 1;
+        for (size_t i = 0; i < host_len; i++) {
+            char c = host[i];
+            if (!(c == ':' || c == '.' || hex_value(c) >= 0))
+                return aos_fail(AOS_ERR_INVALID, errbuf, errlen, "bad IPv6 host in URL");
+        }
+        host_end = (size_t)(close - s) + 1;
+    } else {
+        host_end = 0;
+        while (host_end < n && s[host_end] != ':')
+            host_end++;
+        host_len = host_end;
+        for (size_t i = 0; i < host_len; i++)
+            if (!host_char_ok(host[i]))
+                return aos_fail(AOS_ERR_INVALID, errbuf, errlen, "bad character in URL host");
+    }
+    if (host_len == 0)
+        return aos_fail(AOS_ERR_INVALID, errbuf, errlen, "URL has no host");
+    if (host_len >= sizeof out->host)
+        return aos_fail(AOS_ERR_INVALID, errbuf, errlen, "URL host too long");
+    memcpy(out->host, host, host_len);
+    out->host[host_len] = '\0';
+
+    if (host_end == n)
+        return AOS_OK;
+    if (s[host_end] != ':')
+        return aos_fail(AOS_ERR_INVALID, errbuf, errlen, "unexpected text after URL host");
+    const char *p = s + host_end + 1;
+    size_t plen = n - host_end - 1;
+    if (plen == 0 || plen > 5)
+        return aos_fail(AOS_ERR_INVALID, errbuf, errlen, "bad URL port");
+    unsigned long port = 0;
+    for (size_t i = 0; i < plen; i++) {
+        if (p[i] < '0' || p[i] > '9')
+            return aos_fail(AOS_ERR_INVALID, errbuf, errlen, "bad URL port");
+        port = port * 10 + (unsigned long)(p[i] - '0');
+    }
+    if (port == 0 || port > 65535)
+        return aos_fail(AOS_ERR_INVALID, errbuf, errlen, "URL port out of range");
+    out->port = (uint16_t)port;
+    return AOS_OK;
+}
+
+aos_result aos_bus_url_parse(const char *url, aos_bus_url_t *out, char *errbuf, size_t errlen)
+{
+    if (!url || !out)
+        return aos_fail(AOS_ERR_INVALID, errbuf, errlen, "no bus URL");
+    memset(out, 0, sizeof *out);
+    for (const char *c = url; *c; c++)
+        if ((unsigned char)*c <= 0x20 || (unsigned char)*c == 0x7f)
+            return aos_fail(AOS_ERR_INVALID, errbuf, errlen,
+                            "bus URL contains whitespace or control characters");
+    const char *rest;
+    if (strncasecmp(url, "amqps://", 8) == 0) {
+        out->tls = true;
+        rest = url + 8;
+    } else if (strncasecmp(url, "amqp://", 7) == 0) {
+        rest = url + 7;
+    } else {
+        return aos_fail(AOS_ERR_INVALID, errbuf, errlen, "bus URL must start with amqp:// or amqps://");
+    }
+    out->port = out->tls ? 5671 : 5672;
+
+    size_t auth_len = strcspn(rest, "/?#");
+    const char *tail = rest + auth_len;
+    if (*tail == '?' || *tail == '#')
+        return aos_fail(AOS_ERR_INVALID, errbuf, errlen, "bus URL must not have a query or fragment");
+    if (*tail == '/' && tail[1] != '\0')
+        return aos_fail(AOS_ERR_INVALID, errbuf, errlen,
+                        "bus URL must not have a path (virtual hosts are not supported)");
+
+    const char *at = NULL;
+    for (size_t i = 0; i < auth_len; i++)
+        if (rest[i] == '@')
+            at = rest + i; /* the last '@' ends the user info */
+    const char *hostport = rest;
+    if (at) {
+        size_t ui_len = (size_t)(at - rest);
+        const char *colon = memchr(rest, ':', ui_len);
+        size_t user_len = colon ? (size_t)(colon - rest) : ui_len;
+        AOS_RETURN_IF_FAILED(decode_field(rest, user_len, out->user, sizeof out->user, "user",
+                                          errbuf, errlen));
+        if (colon)
+            AOS_RETURN_IF_FAILED(decode_field(colon + 1, ui_len - user_len - 1, out->password,
+                                              sizeof out->password, "password", errbuf, errlen));
+        if (out->user[0] == '\0')
+            return aos_fail(AOS_ERR_INVALID, errbuf, errlen, "bus URL has an empty user name");
+        out->has_user = true;
+        hostport = at + 1;
+    }
+    return parse_host_port(hostport, (size_t)(tail - hostport), out, errbuf, errlen);
+}
+
+static bool ends_with_ci(const char *s, const char *suffix)
+{
+    size_t n = strlen(s), m = strlen(suffix);
+    return n >= m && strcasecmp(s + n - m, suffix) == 0;
+}
+
+aos_result aos_bus_profile_resolve(aos_bus_profile requested, const char *env_profile,
+                                   const char *host, bool has_connection_string,
+                                   aos_bus_profile *out)
+{
+    if (requested == AOS_BUS_PROFILE_RABBITMQ || requested == AOS_BUS_PROFILE_SERVICEBUS) {
+        *out = requested;
+        return AOS_OK;
+    }
+    if (requested != AOS_BUS_PROFILE_AUTO)
+        return AOS_ERR_INVALID;
+    if (env_profile && *env_profile) {
+        if (strcasecmp(env_profile, "rabbitmq") == 0)
+            *out = AOS_BUS_PROFILE_RABBITMQ;
+        else if (strcasecmp(env_profile, "servicebus") == 0)
+            *out = AOS_BUS_PROFILE_SERVICEBUS;
+        else
+            return AOS_ERR_INVALID;
+        return AOS_OK;
+    }
+    if ((host && ends_with_ci(host, ".servicebus.windows.net")) || has_connection_string)
+        *out = AOS_BUS_PROFILE_SERVICEBUS;
+    else
+        *out = AOS_BUS_PROFILE_RABBITMQ;
+    return AOS_OK;
+}
+
+bool aos_bus_name_valid(const char *name)
+{
+    if (!name || !*name)
+        return false;
+    size_t n = 0;
+    for (const char *c = name; *c; c++, n++) {
+        if (n >= AOS_BUS_NAME_MAX || !host_char_ok(*c))
+            return false;
+    }
+    return true;
+}
+
+static aos_result put(char *out, size_t outlen, const char *fmt, const char *a, const char *b)
+{
+    int n = snprintf(out, outlen, fmt, a, b);
+    if (n < 0 || (size_t)n >= outlen)
+        return AOS_ERR_TOO_LARGE;
+    return AOS_OK;
+}
+
+aos_result aos_bus_map_queue(aos_bus_profile p, const char *queue, char *out, size_t outlen)
+{
+    if (!aos_bus_name_valid(queue) || !out)
+        return AOS_ERR_INVALID;
+    if (p == AOS_BUS_PROFILE_SERVICEBUS)
+        return put(out, outlen, "%s%s", queue, "");
+    return put(out, outlen, "/amq/queue/%s%s", queue, "");
+}
+
+aos_result aos_bus_map_topic(aos_bus_profile p, const char *topic, const char *event_type,
+                             char *out, size_t outlen)
+{
+    if (!aos_bus_name_valid(topic) || !aos_bus_name_valid(event_type) || !out)
+        return AOS_ERR_INVALID;
+    if (p == AOS_BUS_PROFILE_SERVICEBUS)
+        return put(out, outlen, "%s%s", topic, "");
+    return put(out, outlen, "/exchange/%s/%s", topic, event_type);
+}
+
+aos_result aos_bus_map_reply(aos_bus_profile p, const char *instance_id, char *out,
+                             size_t outlen)
+{
+    if (!aos_bus_name_valid(instance_id) || !out)
+        return AOS_ERR_INVALID;
+    if (p == AOS_BUS_PROFILE_SERVICEBUS)
+        return put(out, outlen, "aos.reply.%s%s", instance_id, "");
+    return put(out, outlen, "/queue/aos.reply.%s%s", instance_id, "");
+}
+
+const char *aos_bus_rabbitmq_queue_name(const char *address)
+{
+    if (!address)
+        return NULL;
+    const char *q = NULL;
+    if (strncmp(address, "/amq/queue/", 11) == 0)
+        q = address + 11;
+    else if (strncmp(address, "/queue/", 7) == 0)
+        q = address + 7;
+    return q && aos_bus_name_valid(q) ? q : NULL;
+}
+
+aos_result aos_bus_map_dead_letter(aos_bus_profile p, const char *address, char *out,
+                                   size_t outlen)
+{
+    if (!address || !out)
+        return AOS_ERR_INVALID;
+    if (p == AOS_BUS_PROFILE_SERVICEBUS) {
+        if (!*address || strstr(address, "$deadletterqueue"))
+            return AOS_ERR_UNSUPPORTED;
+        return put(out, outlen, "%s/$deadletterqueue%s", address, "");
+    }
+    const char *q = aos_bus_rabbitmq_queue_name(address);
+    if (!q)
+        return AOS_ERR_UNSUPPORTED;
+    size_t n = strlen(q);
+    if (n >= 4 && strcmp(q + n - 4, ".dlq") == 0)
+        return AOS_ERR_UNSUPPORTED; /* no dead letters of dead letters */
+    return put(out, outlen, "/amq/queue/%s.dlq%s", q, "");
+}
+
+uint32_t aos_bus_backoff_ms(uint32_t min_ms, uint32_t max_ms, uint32_t attempt, uint64_t rnd)
+{
+    if (min_ms == 0)
+        min_ms = 1;
+    if (max_ms < min_ms)
+        max_ms = min_ms;
+    uint64_t cap = min_ms;
+    for (uint32_t i = 0; i < attempt && cap < max_ms; i++)
+        cap *= 2;
+    if (cap > max_ms)
+        cap = max_ms;
+    return (uint32_t)(min_ms + rnd % (cap - min_ms + 1));
+}

@@ -1,0 +1,447 @@
+/* Integration tests of the bus against a real RabbitMQ (fixture "rabbitmq"). */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/wait.h>
+
+#include <cmocka.h>
+
+#include "bus_test_util.h"
+
+/* ---------------------------------------------------------------- round trip ---- */
+
+static void test_round_trip(void **state)
+{
+    (void)state;
+    aos_bus_t *bus = t_bus("rt", 0);
+    assert_non_null(bus);
+    assert_true(aos_bus_is_connected(bus));
+    t_collector_t c;
+    t_collector_init(&c, T_ACCEPT);
+    assert_int_equal(aos_bus_subscribe(bus, "aos.test.roundtrip", 8, t_on_message, &c), AOS_OK);
+
+    enum { N = 20 };
+    char ids[N][40];
+    for (int i = 0; i < N; i++) {
+        char data[64];
+        snprintf(data, sizeof data, "{\"n\":%d,\"s\":\"caf\\u00e9\"}", i);
+        aos_event_t *ev = t_event("aos.test.roundtrip", data);
+        assert_non_null(ev);
+        aos_event_set(&ev->group_id, "conv-1");
+        snprintf(ids[i], sizeof ids[i], "%s", ev->id);
+        char err[256] = "";
+        assert_int_equal(aos_bus_send_sync(bus, "aos.test.roundtrip", ev, 10000, err, sizeof err),
+                         AOS_OK);
+        aos_event_free(ev);
+    }
+    for (int i = 0; i < N; i++)
+        assert_true(t_wait(&c, t_pred_has_id, ids[i], 10000));
+    pthread_mutex_lock(&c.mu);
+    for (int i = 0; i < N; i++) {
+        long k = t_find(&c, ids[i]);
+        char want[64];
+        snprintf(want, sizeof want, "{\"n\":%d,\"s\":\"caf\\u00e9\"}", i);
+        assert_string_equal(c.data[k], want);
+        assert_int_equal(c.counts[k], 0);
+    }
+    pthread_mutex_unlock(&c.mu);
+    aos_bus_free(bus);
+    t_collector_destroy(&c);
+}
+
+static void test_bad_input(void **state)
+{
+    (void)state;
+    aos_bus_t *bus = NULL;
+    char err[256] = "";
+    aos_bus_config_t cfg = {.url = "amqp://guest:guest@127.0.0.1:notaport"};
+    assert_int_equal(aos_bus_new(&cfg, &bus, err, sizeof err), AOS_ERR_INVALID);
+    assert_null(bus);
+    assert_non_null(strstr(err, "port"));
+    cfg = (aos_bus_config_t){.url = "amqp://h", .instance_id = "bad/instance"};
+    assert_int_equal(aos_bus_new(&cfg, &bus, err, sizeof err), AOS_ERR_INVALID);
+
+    bus = t_bus("bad", 0);
+    assert_non_null(bus);
+    aos_event_t *ev = t_event("aos.test.bad", "{}");
+    assert_int_equal(aos_bus_send(bus, "no/such queue", ev, NULL, NULL), AOS_ERR_INVALID);
+    assert_int_equal(aos_bus_send(bus, NULL, ev, NULL, NULL), AOS_ERR_INVALID);
+    assert_int_equal(aos_bus_subscribe(bus, "aos.test.misc", 0, t_on_message, NULL),
+                     AOS_ERR_INVALID);
+    /* a reply needs a reply-to */
+    assert_int_equal(aos_bus_reply(bus, ev, ev, NULL, NULL), AOS_ERR_INVALID);
+    /* an invalid event is refused before anything is sent */
+    aos_event_t *bad = NULL;
+    assert_int_equal(aos_event_new(&bad), AOS_OK);
+    assert_int_not_equal(aos_bus_send_sync(bus, "aos.test.misc", bad, 5000, err, sizeof err),
+                         AOS_OK);
+    aos_event_free(bad);
+    /* the bus keeps working */
+    assert_int_equal(aos_bus_send_sync(bus, "aos.test.misc", ev, 10000, err, sizeof err), AOS_OK);
+    aos_event_free(ev);
+    aos_bus_free(bus);
+}
+
+/* -------------------------------------------------------------- request/reply ---- */
+
+typedef struct responder {
+    aos_bus_t *bus;
+    int answered;
+} responder_t;
+
+static void on_request(void *ctx, aos_bus_delivery_t *d, const aos_event_t *req)
+{
+    responder_t *r = ctx;
+    if (req->data && strstr(req->data, "\"fail\"")) {
+        aos_bus_reply_error(r->bus, req, AOS_ERR_NOT_FOUND, "no such thing");
+    } else {
+        char data[512];
+        snprintf(data, sizeof data, "{\"echo\":%.*s}", (int)req->data_len, req->data);
+        aos_event_t *rep = t_event("aos.test.rpc.result", data);
+        aos_bus_reply(r->bus, req, rep, NULL, NULL);
+        aos_event_free(rep);
+    }
+    __atomic_add_fetch(&r->answered, 1, __ATOMIC_SEQ_CST);
+    aos_bus_accept(d);
+}
+
+typedef struct async_replies {
+    pthread_mutex_t mu;
+    int ok, other;
+} async_replies_t;
+
+static void on_async_reply(void *ctx, aos_result r, const aos_event_t *reply)
+{
+    async_replies_t *a = ctx;
+    pthread_mutex_lock(&a->mu);
+    if (r == AOS_OK && reply && reply->correlation_id)
+        a->ok++;
+    else
+        a->other++;
+    pthread_mutex_unlock(&a->mu);
+}
+
+static void test_request_reply(void **state)
+{
+    (void)state;
+    responder_t resp = {.bus = t_bus("rpc-srv", 0)};
+    aos_bus_t *client = t_bus("rpc-cli", 0);
+    assert_non_null(resp.bus);
+    assert_non_null(client);
+    assert_int_equal(aos_bus_subscribe(resp.bus, "aos.test.rpc", 16, on_request, &resp), AOS_OK);
+
+    aos_event_t *req = t_event("aos.test.rpc", "{\"q\":1}");
+    aos_event_t *reply = NULL;
+    assert_int_equal(aos_bus_request_sync(client, "aos.test.rpc", req, 10000, &reply), AOS_OK);
+    assert_non_null(reply);
+    assert_string_equal(reply->correlation_id, req->id);
+    assert_string_equal(reply->type, "aos.test.rpc.result");
+    assert_memory_equal(reply->data, "{\"echo\":{\"q\":1}}", reply->data_len);
+    assert_int_equal(aos_bus_reply_result(reply, NULL, 0), AOS_OK);
+    aos_event_free(reply);
+    aos_event_free(req);
+
+    /* an error reply carries its code and message */
+    req = t_event("aos.test.rpc", "{\"q\":\"fail\"}");
+    assert_int_equal(aos_bus_request_sync(client, "aos.test.rpc", req, 10000, &reply), AOS_OK);
+    char msg[128];
+    assert_int_equal(aos_bus_reply_result(reply, msg, sizeof msg), AOS_ERR_NOT_FOUND);
+    assert_string_equal(msg, "no such thing");
+    aos_event_free(reply);
+    aos_event_free(req);
+
+    /* many at once, matched by correlation id */
+    async_replies_t a = {.mu = PTHREAD_MUTEX_INITIALIZER};
+    enum { N = 50 };
+    for (int i = 0; i < N; i++) {
+        char data[32];
+        snprintf(data, sizeof data, "{\"i\":%d}", i);
+        aos_event_t *r = t_event("aos.test.rpc", data);
+        assert_int_equal(aos_bus_request(client, "aos.test.rpc", r, 15000, on_async_reply, &a),
+                         AOS_OK);
+        aos_event_free(r);
+    }
+    uint64_t until = t_now_ms() + 20000;
+    for (;;) {
+        pthread_mutex_lock(&a.mu);
+        int done = a.ok + a.other;
+        pthread_mutex_unlock(&a.mu);
+        if (done >= N || t_now_ms() > until)
+            break;
+        usleep(10000);
+    }
+    assert_int_equal(a.ok, N);
+    assert_int_equal(a.other, 0);
+    aos_bus_free(client);
+    aos_bus_free(resp.bus);
+}
+
+static void test_request_timeout(void **state)
+{
+    (void)state;
+    aos_bus_t *client = t_bus("rpc-timeout", 0);
+    assert_non_null(client);
+    aos_event_t *req = t_event("aos.test.noreply", "{}");
+    req->ttl_ms = 5000;
+    aos_event_t *reply = NULL;
+    uint64_t t0 = t_now_ms();
+    assert_int_equal(aos_bus_request_sync(client, "aos.test.noreply", req, 300, &reply),
+                     AOS_ERR_TIMEOUT);
+    assert_null(reply);
+    assert_true(t_now_ms() - t0 >= 300);
+    /* an outstanding request is answered AOS_ERR_CLOSED when the bus stops */
+    async_replies_t a = {.mu = PTHREAD_MUTEX_INITIALIZER};
+    assert_int_equal(aos_bus_request(client, "aos.test.noreply", req, 60000, on_async_reply, &a),
+                     AOS_OK);
+    aos_bus_stop(client, 500);
+    assert_int_equal(a.other, 1);
+    aos_event_free(req);
+    aos_bus_free(client);
+}
+
+/* ------------------------------------------------------------------ redelivery ---- */
+
+static void test_redelivery_after_consumer_death(void **state)
+{
+    (void)state;
+    enum { N = 3 };
+    char ids[N][40];
+    aos_bus_t *producer = t_bus("redeliver-p", 0);
+    assert_non_null(producer);
+    for (int i = 0; i < N; i++) {
+        aos_event_t *ev = t_event("aos.test.redeliver", "{}");
+        snprintf(ids[i], sizeof ids[i], "%s", ev->id);
+        char err[256];
+        assert_int_equal(aos_bus_send_sync(producer, "aos.test.redeliver", ev, 10000, err,
+                                           sizeof err),
+                         AOS_OK);
+        aos_event_free(ev);
+    }
+    aos_bus_free(producer); /* no bus threads alive across fork() */
+    /* A child process takes the messages and dies without settling them. */
+    int pipefd[2];
+    assert_int_equal(pipe(pipefd), 0);
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        close(pipefd[0]);
+        aos_bus_t *b = t_bus("redeliver-dying", 0);
+        t_collector_t c;
+        t_collector_init(&c, T_HOLD);
+        if (!b || aos_bus_subscribe(b, "aos.test.redeliver", 100, t_on_message, &c) != AOS_OK)
+            _exit(2);
+        int got = 1;
+        for (int i = 0; i < N; i++)
+            got &= t_wait(&c, t_pred_has_id, ids[i], 10000);
+        char ok = got ? 'y' : 'n';
+        (void)!write(pipefd[1], &ok, 1);
+        _exit(0); /* no settle, no close: the connection just dies */
+    }
+    close(pipefd[1]);
+    char ok = 0;
+    assert_int_equal(read(pipefd[0], &ok, 1), 1);
+    close(pipefd[0]);
+    int status = 0;
+    waitpid(pid, &status, 0);
+    assert_int_equal(ok, 'y');
+
+    t_collector_t c;
+    t_collector_init(&c, T_ACCEPT);
+    aos_bus_t *consumer = t_bus("redeliver-c", 0);
+    assert_non_null(consumer);
+    assert_int_equal(aos_bus_subscribe(consumer, "aos.test.redeliver", 10, t_on_message, &c),
+                     AOS_OK);
+    for (int i = 0; i < N; i++) {
+        assert_true(t_wait(&c, t_pred_has_id, ids[i], 15000));
+        pthread_mutex_lock(&c.mu);
+        assert_true(c.counts[t_find(&c, ids[i])] > 0);
+        pthread_mutex_unlock(&c.mu);
+    }
+    aos_bus_free(consumer);
+    t_collector_destroy(&c);
+}
+
+/* -------------------------------------------------------------- dead letters ---- */
+
+static int count_id(t_collector_t *c, const char *id)
+{
+    int n = 0;
+    for (size_t i = 0; i < c->count && i < T_MAX_IDS; i++)
+        if (c->ids[i] && strcmp(c->ids[i], id) == 0)
+            n++;
+    return n;
+}
+
+static void test_max_deliveries_dead_letter(void **state)
+{
+    (void)state;
+    aos_bus_t *bus = t_bus("maxdel", 3);
+    assert_non_null(bus);
+    t_collector_t work, dlq;
+    t_collector_init(&work, T_RELEASE);
+    t_collector_init(&dlq, T_ACCEPT);
+    assert_int_equal(aos_bus_subscribe(bus, "aos.test.maxdel", 4, t_on_message, &work), AOS_OK);
+    assert_int_equal(
+        aos_bus_subscribe_address(bus, "/amq/queue/aos.test.maxdel.dlq", 4, t_on_message, &dlq),
+        AOS_OK);
+    aos_event_t *ev = t_event("aos.test.maxdel", "{\"x\":1}");
+    char err[256];
+    assert_int_equal(aos_bus_send_sync(bus, "aos.test.maxdel", ev, 10000, err, sizeof err), AOS_OK);
+    assert_true(t_wait(&dlq, t_pred_has_id, ev->id, 20000));
+    pthread_mutex_lock(&dlq.mu);
+    long k = t_find(&dlq, ev->id);
+    assert_string_equal(dlq.reasons[k], "aos:max-deliveries-exceeded");
+    assert_non_null(strstr(dlq.descriptions[k], "3"));
+    assert_string_equal(dlq.sources[k], "/amq/queue/aos.test.maxdel");
+    assert_string_equal(dlq.data[k], "{\"x\":1}");
+    pthread_mutex_unlock(&dlq.mu);
+    /* the handler saw it exactly max_deliveries times, counted 0, 1, 2 */
+    pthread_mutex_lock(&work.mu);
+    assert_int_equal(count_id(&work, ev->id), 3);
+    int seen = 0;
+    for (size_t i = 0; i < work.count; i++)
+        if (strcmp(work.ids[i], ev->id) == 0)
+            assert_int_equal(work.counts[i], (uint32_t)seen++);
+    pthread_mutex_unlock(&work.mu);
+    aos_event_free(ev);
+    aos_bus_free(bus);
+    t_collector_destroy(&work);
+    t_collector_destroy(&dlq);
+}
+
+static void test_reject_poison_dead_letter(void **state)
+{
+    (void)state;
+    aos_bus_t *bus = t_bus("poison", 0);
+    assert_non_null(bus);
+    t_collector_t work, dlq;
+    t_collector_init(&work, T_REJECT);
+    work.reject_reason = "aos:poison";
+    t_collector_init(&dlq, T_ACCEPT);
+    assert_int_equal(aos_bus_subscribe(bus, "aos.test.poison", 4, t_on_message, &work), AOS_OK);
+    assert_int_equal(
+        aos_bus_subscribe_address(bus, "/amq/queue/aos.test.poison.dlq", 4, t_on_message, &dlq),
+        AOS_OK);
+    aos_event_t *ev = t_event("aos.test.poison", "[1,2,3]");
+    char err[256];
+    assert_int_equal(aos_bus_send_sync(bus, "aos.test.poison", ev, 10000, err, sizeof err), AOS_OK);
+    assert_true(t_wait(&dlq, t_pred_has_id, ev->id, 20000));
+    pthread_mutex_lock(&dlq.mu);
+    long k = t_find(&dlq, ev->id);
+    assert_string_equal(dlq.reasons[k], "aos:poison");
+    assert_string_equal(dlq.descriptions[k], "the test rejects it");
+    assert_string_equal(dlq.data[k], "[1,2,3]");
+    pthread_mutex_unlock(&dlq.mu);
+    pthread_mutex_lock(&work.mu);
+    assert_int_equal(count_id(&work, ev->id), 1); /* rejected once, never redelivered */
+    pthread_mutex_unlock(&work.mu);
+    aos_event_free(ev);
+    aos_bus_free(bus);
+    t_collector_destroy(&work);
+    t_collector_destroy(&dlq);
+}
+
+/* ---------------------------------------------------------------------- credit ---- */
+
+typedef struct settler {
+    t_collector_t *c;
+    size_t target;
+    volatile int stop;
+} settler_t;
+
+/* Settles held deliveries one at a time, slowly, from another thread. */
+static void *settle_slowly(void *arg)
+{
+    settler_t *s = arg;
+    size_t done = 0;
+    while (!s->stop && done < s->target) {
+        aos_bus_delivery_t *d = NULL;
+        pthread_mutex_lock(&s->c->mu);
+        if (done < s->c->held_count) {
+            d = s->c->held[done++];
+            s->c->unsettled--;
+        }
+        pthread_mutex_unlock(&s->c->mu);
+        if (d)
+            aos_bus_accept(d);
+        usleep(5000);
+    }
+    return NULL;
+}
+
+static void test_credit_limit(void **state)
+{
+    (void)state;
+    enum { N = 40, MAX_INFLIGHT = 4 };
+    aos_bus_t *bus = t_bus("credit", 0);
+    assert_non_null(bus);
+    char ids[N][40];
+    for (int i = 0; i < N; i++) {
+        aos_event_t *ev = t_event("aos.test.credit", "{}");
+        snprintf(ids[i], sizeof ids[i], "%s", ev->id);
+        assert_int_equal(aos_bus_send(bus, "aos.test.credit", ev, NULL, NULL), AOS_OK);
+        aos_event_free(ev);
+    }
+    t_collector_t c;
+    t_collector_init(&c, T_HOLD);
+    settler_t s = {.c = &c, .target = N};
+    pthread_t th;
+    pthread_create(&th, NULL, settle_slowly, &s);
+    assert_int_equal(aos_bus_subscribe(bus, "aos.test.credit", MAX_INFLIGHT, t_on_message, &c),
+                     AOS_OK);
+    for (int i = 0; i < N; i++)
+        assert_true(t_wait(&c, t_pred_has_id, ids[i], 20000));
+    /* let the settler catch up with anything extra from an earlier run */
+    s.target = c.held_count;
+    pthread_join(th, NULL);
+    fprintf(stderr, "peak unsettled %zu (max_inflight %d)\n", c.peak_unsettled, MAX_INFLIGHT);
+    assert_true(c.peak_unsettled <= MAX_INFLIGHT);
+    assert_true(c.peak_unsettled >= 1);
+    aos_bus_free(bus);
+    t_collector_destroy(&c);
+}
+
+/* ---------------------------------------------------------------------- topics ---- */
+
+static void test_publish_topic(void **state)
+{
+    (void)state;
+    aos_bus_t *bus = t_bus("topic", 0);
+    assert_non_null(bus);
+    t_collector_t c;
+    t_collector_init(&c, T_ACCEPT);
+    assert_int_equal(aos_bus_subscribe(bus, "aos.test.events", 8, t_on_message, &c), AOS_OK);
+    aos_event_t *ev = t_event("aos.test.ping", "{\"p\":true}");
+    aos_event_t *other = t_event("aos.agent.heartbeat", "{}");
+    assert_int_equal(aos_bus_publish(bus, "aos.events", other, NULL, NULL), AOS_OK);
+    assert_int_equal(aos_bus_publish(bus, "aos.events", ev, NULL, NULL), AOS_OK);
+    assert_true(t_wait(&c, t_pred_has_id, ev->id, 10000));
+    pthread_mutex_lock(&c.mu);
+    assert_int_equal(t_find(&c, other->id), -1); /* not bound to aos.test.# */
+    pthread_mutex_unlock(&c.mu);
+    aos_event_t *bad = t_event("bad type", "{}");
+    assert_int_equal(aos_bus_publish(bus, "aos.events", bad, NULL, NULL), AOS_ERR_INVALID);
+    aos_event_free(bad);
+    aos_event_free(ev);
+    aos_event_free(other);
+    aos_bus_free(bus);
+    t_collector_destroy(&c);
+}
+
+int main(void)
+{
+    srandom((unsigned)getpid());
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_round_trip),
+        cmocka_unit_test(test_bad_input),
+        cmocka_unit_test(test_request_reply),
+        cmocka_unit_test(test_request_timeout),
+        cmocka_unit_test(test_redelivery_after_consumer_death),
+        cmocka_unit_test(test_max_deliveries_dead_letter),
+        cmocka_unit_test(test_reject_poison_dead_letter),
+        cmocka_unit_test(test_credit_limit),
+        cmocka_unit_test(test_publish_topic),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -1,0 +1,215 @@
+/* Unit tests of the bus's pure parts: URLs, profiles, names, addresses, backoff. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "bus_util.h"
+
+static void url_ok(const char *url, bool tls, const char *user, const char *pass,
+                   const char *host, uint16_t port)
+{
+    aos_bus_url_t u;
+    char err[128] = "";
+    assert_int_equal(aos_bus_url_parse(url, &u, err, sizeof err), AOS_OK);
+    assert_int_equal(u.tls, tls);
+    assert_int_equal(u.has_user, user != NULL);
+    if (user) {
+        assert_string_equal(u.user, user);
+        assert_string_equal(u.password, pass);
+    }
+    assert_string_equal(u.host, host);
+    assert_int_equal(u.port, port);
+}
+
+static void url_bad(const char *url, const char *needle)
+{
+    aos_bus_url_t u;
+    char err[128] = "";
+    assert_int_equal(aos_bus_url_parse(url, &u, err, sizeof err), AOS_ERR_INVALID);
+    if (needle && !strstr(err, needle))
+        fail_msg("error for '%s' is '%s', expected it to mention '%s'", url, err, needle);
+}
+
+static void test_url_valid(void **state)
+{
+    (void)state;
+    url_ok("amqp://guest:guest@127.0.0.1:5672", false, "guest", "guest", "127.0.0.1", 5672);
+    url_ok("amqp://localhost", false, NULL, NULL, "localhost", 5672);
+    url_ok("amqps://ns.servicebus.windows.net", true, NULL, NULL, "ns.servicebus.windows.net",
+           5671);
+    url_ok("AMQPS://u@h:1/", true, "u", "", "h", 1);
+    url_ok("amqp://a%40b:p%3Ass%2F@[::1]:25672", false, "a@b", "p:ss/", "::1", 25672);
+    url_ok("amqp://u:p@w@host", false, "u", "p@w", "host", 5672); /* last @ ends user info */
+}
+
+static void test_url_invalid(void **state)
+{
+    (void)state;
+    url_bad("http://host", "amqp");
+    url_bad("amqp://", "host");
+    url_bad("amqp://:pw@host", "user");
+    url_bad("amqp://host:0", "port");
+    url_bad("amqp://host:65536", "port");
+    url_bad("amqp://host:12x", "port");
+    url_bad("amqp://host:", "port");
+    url_bad("amqp://host/vhost", "path");
+    url_bad("amqp://host?x=1", "query");
+    url_bad("amqp://ho st", "whitespace");
+    url_bad("amqp://u:%zz@host", "escape");
+    url_bad("amqp://u:%0@host", "escape");
+    url_bad("amqp://u:%00@host", "NUL");
+    url_bad("amqp://[::1", "IPv6");
+    url_bad("amqp://[::1]x", "after");
+    url_bad("amqp://h\x01", "control");
+    char long_host[400];
+    memset(long_host, 'a', sizeof long_host);
+    memcpy(long_host, "amqp://", 7);
+    long_host[sizeof long_host - 1] = '\0';
+    url_bad(long_host, "too long");
+    url_bad(NULL, NULL);
+}
+
+static void test_url_password_not_echoed(void **state)
+{
+    (void)state;
+    aos_bus_url_t u;
+    char err[256] = "";
+    assert_int_equal(aos_bus_url_parse("amqp://u:s3cr3t@host/x", &u, err, sizeof err),
+                     AOS_ERR_INVALID);
+    assert_null(strstr(err, "s3cr3t"));
+}
+
+static void test_profile(void **state)
+{
+    (void)state;
+    aos_bus_profile p;
+    assert_int_equal(aos_bus_profile_resolve(AOS_BUS_PROFILE_AUTO, NULL, "localhost", false, &p),
+                     AOS_OK);
+    assert_int_equal(p, AOS_BUS_PROFILE_RABBITMQ);
+    assert_int_equal(
+        aos_bus_profile_resolve(AOS_BUS_PROFILE_AUTO, NULL, "x.ServiceBus.Windows.NET", false, &p),
+        AOS_OK);
+    assert_int_equal(p, AOS_BUS_PROFILE_SERVICEBUS);
+    assert_int_equal(aos_bus_profile_resolve(AOS_BUS_PROFILE_AUTO, NULL, NULL, true, &p), AOS_OK);
+    assert_int_equal(p, AOS_BUS_PROFILE_SERVICEBUS);
+    assert_int_equal(aos_bus_profile_resolve(AOS_BUS_PROFILE_AUTO, "rabbitmq",
+                                             "x.servicebus.windows.net", true, &p),
+                     AOS_OK);
+    assert_int_equal(p, AOS_BUS_PROFILE_RABBITMQ);
+    assert_int_equal(aos_bus_profile_resolve(AOS_BUS_PROFILE_SERVICEBUS, "rabbitmq", NULL,
+                                             false, &p),
+                     AOS_OK);
+    assert_int_equal(p, AOS_BUS_PROFILE_SERVICEBUS);
+    assert_int_equal(aos_bus_profile_resolve(AOS_BUS_PROFILE_AUTO, "kafka", NULL, false, &p),
+                     AOS_ERR_INVALID);
+}
+
+static void test_names(void **state)
+{
+    (void)state;
+    assert_true(aos_bus_name_valid("aos.agent.cfo"));
+    assert_true(aos_bus_name_valid("A-b_c.9"));
+    assert_false(aos_bus_name_valid(""));
+    assert_false(aos_bus_name_valid(NULL));
+    assert_false(aos_bus_name_valid("a/b"));
+    assert_false(aos_bus_name_valid("a b"));
+    assert_false(aos_bus_name_valid("a#"));
+    char longname[AOS_BUS_NAME_MAX + 2];
+    memset(longname, 'q', sizeof longname);
+    longname[AOS_BUS_NAME_MAX] = '\0';
+    assert_true(aos_bus_name_valid(longname));
+    longname[AOS_BUS_NAME_MAX] = 'q';
+    longname[AOS_BUS_NAME_MAX + 1] = '\0';
+    assert_false(aos_bus_name_valid(longname));
+}
+
+static void test_addresses(void **state)
+{
+    (void)state;
+    char a[128];
+    assert_int_equal(aos_bus_map_queue(AOS_BUS_PROFILE_RABBITMQ, "aos.storage", a, sizeof a),
+                     AOS_OK);
+    assert_string_equal(a, "/amq/queue/aos.storage");
+    assert_int_equal(aos_bus_map_queue(AOS_BUS_PROFILE_SERVICEBUS, "aos.storage", a, sizeof a),
+                     AOS_OK);
+    assert_string_equal(a, "aos.storage");
+    assert_int_equal(aos_bus_map_topic(AOS_BUS_PROFILE_RABBITMQ, "aos.events",
+                                       "aos.agent.heartbeat", a, sizeof a),
+                     AOS_OK);
+    assert_string_equal(a, "/exchange/aos.events/aos.agent.heartbeat");
+    assert_int_equal(aos_bus_map_topic(AOS_BUS_PROFILE_SERVICEBUS, "aos.events", "x", a, sizeof a),
+                     AOS_OK);
+    assert_string_equal(a, "aos.events");
+    assert_int_equal(aos_bus_map_reply(AOS_BUS_PROFILE_RABBITMQ, "r1", a, sizeof a), AOS_OK);
+    assert_string_equal(a, "/queue/aos.reply.r1");
+    assert_int_equal(aos_bus_map_reply(AOS_BUS_PROFILE_SERVICEBUS, "r1", a, sizeof a), AOS_OK);
+    assert_string_equal(a, "aos.reply.r1");
+    assert_int_equal(aos_bus_map_dead_letter(AOS_BUS_PROFILE_RABBITMQ, "/amq/queue/aos.ml", a,
+                                             sizeof a),
+                     AOS_OK);
+    assert_string_equal(a, "/amq/queue/aos.ml.dlq");
+    assert_int_equal(aos_bus_map_dead_letter(AOS_BUS_PROFILE_RABBITMQ, "/queue/x", a, sizeof a),
+                     AOS_OK);
+    assert_string_equal(a, "/amq/queue/x.dlq");
+    assert_int_equal(aos_bus_map_dead_letter(AOS_BUS_PROFILE_SERVICEBUS, "aos.ml", a, sizeof a),
+                     AOS_OK);
+    assert_string_equal(a, "aos.ml/$deadletterqueue");
+    assert_int_equal(aos_bus_map_dead_letter(AOS_BUS_PROFILE_RABBITMQ, "/amq/queue/aos.ml.dlq", a,
+                                             sizeof a),
+                     AOS_ERR_UNSUPPORTED);
+    assert_int_equal(aos_bus_map_dead_letter(AOS_BUS_PROFILE_RABBITMQ, "/exchange/aos.events/#",
+                                             a, sizeof a),
+                     AOS_ERR_UNSUPPORTED);
+    /* bad names and small buffers change nothing and say so */
+    assert_int_equal(aos_bus_map_queue(AOS_BUS_PROFILE_RABBITMQ, "a/b", a, sizeof a),
+                     AOS_ERR_INVALID);
+    assert_int_equal(aos_bus_map_topic(AOS_BUS_PROFILE_RABBITMQ, "aos.events", "a b", a, sizeof a),
+                     AOS_ERR_INVALID);
+    char small[8];
+    assert_int_equal(aos_bus_map_queue(AOS_BUS_PROFILE_RABBITMQ, "aos.storage", small,
+                                       sizeof small),
+                     AOS_ERR_TOO_LARGE);
+}
+
+static void test_backoff(void **state)
+{
+    (void)state;
+    /* bounds: always within [min, min(max, min * 2^attempt)] */
+    for (uint32_t attempt = 0; attempt < 40; attempt++) {
+        uint64_t cap = 100;
+        for (uint32_t i = 0; i < attempt && cap < 10000; i++)
+            cap *= 2;
+        if (cap > 10000)
+            cap = 10000;
+        for (uint64_t rnd = 0; rnd < 5000; rnd += 37) {
+            uint32_t d = aos_bus_backoff_ms(100, 10000, attempt, rnd * 2654435761u);
+            assert_true(d >= 100);
+            assert_true(d <= cap);
+        }
+    }
+    /* the largest draw grows with the attempt until the cap */
+    assert_int_equal(aos_bus_backoff_ms(100, 10000, 0, 0), 100);
+    assert_int_equal(aos_bus_backoff_ms(100, 10000, 3, 700), 800);
+    assert_int_equal(aos_bus_backoff_ms(100, 10000, 30, 9900), 10000);
+    /* full jitter: different random draws spread over the window */
+    assert_int_not_equal(aos_bus_backoff_ms(100, 10000, 5, 1),
+                         aos_bus_backoff_ms(100, 10000, 5, 1000));
+    /* degenerate bounds */
+    assert_int_equal(aos_bus_backoff_ms(0, 0, 3, 12345), 1);
+    assert_int_equal(aos_bus_backoff_ms(500, 100, 3, 12345), 500);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_url_valid),   cmocka_unit_test(test_url_invalid),
+        cmocka_unit_test(test_url_password_not_echoed),
+        cmocka_unit_test(test_profile),     cmocka_unit_test(test_names),
+        cmocka_unit_test(test_addresses),   cmocka_unit_test(test_backoff),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
