@@ -1,0 +1,171 @@
+// Azure Service Bus entities for AOS (DESIGN §2, docs/servicebus.md).
+//
+//   queues   aos.storage, aos.ml                 storage / ML operations (request/reply)
+//            aos.agent.<agent> for each agent     turns; sessions keep one conversation in order
+//            aos.reply.<instance> (optional)      reply queues of instances with stable ids
+//   topic    aos.events, one subscription per consumer group
+//   rule     namespace-level SAS rule for the services (Listen, Send, Manage)
+//
+// Deploy:  az deployment group create -g <rg> -f deploy/azure/servicebus.bicep \
+//            -p namespaceName=<ns> agents='["default","ceo","cfo","cmo"]'
+// See deploy/azure/README.md.
+
+@description('Service Bus namespace name (globally unique, 6-50 characters).')
+@minLength(6)
+@maxLength(50)
+param namespaceName string
+
+@description('Region of the namespace.')
+param location string = resourceGroup().location
+
+@description('Standard or Premium: topics and sessions are not available on Basic.')
+@allowed([
+  'Standard'
+  'Premium'
+])
+param skuName string = 'Standard'
+
+@description('Agent names; each gets a queue aos.agent.<name>. Keep in sync with the agents in AOS_CONFIG.')
+param agents array = [
+  'default'
+  'ceo'
+  'cfo'
+  'cmo'
+]
+
+@description('Whether agent queues require sessions (group-id = conversation id = SessionId), so turns of one conversation are handled in order by one consumer at a time. Consumers must then attach with the com.microsoft:session-filter.')
+param agentQueueSessions bool = true
+
+@description('Consumer groups of the aos.events topic; each gets a subscription of that name.')
+param eventConsumers array = [
+  'router'
+]
+
+@description('Instance ids (AOS instance_id, e.g. stable pod names) that get a reply queue aos.reply.<id>. Service Bus does not create queues on attach, so an instance whose reply queue is not declared here (or created by an operator) cannot receive replies.')
+param replyInstances array = []
+
+@description('Deliveries before a message is dead-lettered (the bus uses the same limit).')
+@minValue(1)
+param maxDeliveryCount int = 5
+
+@description('Peek-lock duration (ISO 8601). Long enough for one model call; the runner settles well before it.')
+param lockDuration string = 'PT1M'
+
+@description('Time-to-live of work messages (ISO 8601); expired messages go to the dead-letter queue.')
+param messageTimeToLive string = 'P1D'
+
+@description('Time-to-live of replies (ISO 8601): a reply nobody picked up in time is useless.')
+param replyTimeToLive string = 'PT10M'
+
+@description('Window for duplicate detection by message-id (the AOS idempotency key).')
+param duplicateDetectionWindow string = 'PT10M'
+
+@description('Name of the namespace-level SAS rule the services use.')
+param authorizationRuleName string = 'aos-services'
+
+var workQueueProperties = {
+  lockDuration: lockDuration
+  maxDeliveryCount: maxDeliveryCount
+  deadLetteringOnMessageExpiration: true
+  defaultMessageTimeToLive: messageTimeToLive
+  requiresDuplicateDetection: true
+  duplicateDetectionHistoryTimeWindow: duplicateDetectionWindow
+  requiresSession: false
+  enablePartitioning: false
+  maxSizeInMegabytes: 1024
+}
+
+resource ns 'Microsoft.ServiceBus/namespaces@2024-01-01' = {
+  name: namespaceName
+  location: location
+  sku: {
+    name: skuName
+    tier: skuName
+  }
+  properties: {
+    minimumTlsVersion: '1.2'
+    // SAS keys are how AOS authenticates (CBS put-token); keep local auth on.
+    disableLocalAuth: false
+  }
+}
+
+resource storageQueue 'Microsoft.ServiceBus/namespaces/queues@2024-01-01' = {
+  parent: ns
+  name: 'aos.storage'
+  properties: workQueueProperties
+}
+
+resource mlQueue 'Microsoft.ServiceBus/namespaces/queues@2024-01-01' = {
+  parent: ns
+  name: 'aos.ml'
+  properties: union(workQueueProperties, {
+    // training submissions can take a while to hand over to Azure ML
+    lockDuration: 'PT5M'
+  })
+}
+
+resource agentQueues 'Microsoft.ServiceBus/namespaces/queues@2024-01-01' = [for agent in agents: {
+  parent: ns
+  name: 'aos.agent.${agent}'
+  properties: union(workQueueProperties, {
+    requiresSession: agentQueueSessions
+  })
+}]
+
+resource replyQueues 'Microsoft.ServiceBus/namespaces/queues@2024-01-01' = [for instance in replyInstances: {
+  parent: ns
+  name: 'aos.reply.${instance}'
+  properties: {
+    lockDuration: 'PT30S'
+    maxDeliveryCount: maxDeliveryCount
+    deadLetteringOnMessageExpiration: false
+    defaultMessageTimeToLive: replyTimeToLive
+    requiresSession: false
+    maxSizeInMegabytes: 1024
+  }
+}]
+
+resource eventsTopic 'Microsoft.ServiceBus/namespaces/topics@2024-01-01' = {
+  parent: ns
+  name: 'aos.events'
+  properties: {
+    defaultMessageTimeToLive: messageTimeToLive
+    requiresDuplicateDetection: true
+    duplicateDetectionHistoryTimeWindow: duplicateDetectionWindow
+    supportOrdering: true
+    maxSizeInMegabytes: 1024
+  }
+}
+
+resource eventSubscriptions 'Microsoft.ServiceBus/namespaces/topics/subscriptions@2024-01-01' = [for consumer in eventConsumers: {
+  parent: eventsTopic
+  name: consumer
+  properties: {
+    lockDuration: lockDuration
+    maxDeliveryCount: maxDeliveryCount
+    deadLetteringOnMessageExpiration: true
+    deadLetteringOnFilterEvaluationExceptions: true
+    defaultMessageTimeToLive: messageTimeToLive
+    requiresSession: false
+  }
+}]
+
+// Manage is included because the KEDA azure-servicebus scaler (deploy/k8s/keda.yaml) reads
+// queue lengths with the same connection string; give services a Listen+Send rule instead if
+// KEDA gets its own secret.
+resource servicesRule 'Microsoft.ServiceBus/namespaces/authorizationRules@2024-01-01' = {
+  parent: ns
+  name: authorizationRuleName
+  properties: {
+    rights: [
+      'Listen'
+      'Send'
+      'Manage'
+    ]
+  }
+}
+
+output namespaceHost string = '${ns.name}.servicebus.windows.net'
+output authorizationRule string = servicesRule.name
+output agentQueueNames array = [for agent in agents: 'aos.agent.${agent}']
+output eventSubscriptionPaths array = [for consumer in eventConsumers: 'aos.events/Subscriptions/${consumer}']
