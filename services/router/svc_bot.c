@@ -62,7 +62,7 @@ static void post_reply(router_t *rt, const router_activity_t *a, const char *act
 void svc_bot_deliver(turn_t *t, const router_turn_result_t *res)
 {
     router_t *rt = t->rt;
-    char id[48], eoc_id[48];
+    char id[160], eoc_id[168];
     snprintf(id, sizeof id, "%s", res->reply_message_id ? res->reply_message_id : t->message_id);
     snprintf(eoc_id, sizeof eoc_id, "%s-eoc", id);
     char *reply = NULL, *eoc = NULL;
