@@ -161,6 +161,8 @@ aos_result bus_msg_decode(aos_bus_profile p, const char *bytes, size_t len,
 {
     *out_ev = NULL;
     memset(info, 0, sizeof *info);
+    if (!bytes || len == 0) /* pn_message_decode asserts on an empty buffer */
+        return aos_fail(AOS_ERR_PROTOCOL, errbuf, errlen, "empty AMQP message");
     pn_message_t *m = pn_message();
     if (!m)
         return AOS_ERR_NOMEM;
