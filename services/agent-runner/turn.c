@@ -242,6 +242,31 @@ static void wait_for_conversation(turn_t *t)
     }
 }
 
+/* The turn that holds the conversation may be queued right here, behind t (a redelivery
+ * that arrived after a later turn of the same conversation, e.g. after another instance
+ * died): run it first instead of waiting for it. */
+static bool run_pending_first(turn_t *t, const char *pending_id)
+{
+    conv_t *c = t->conv;
+    if (!c || c->head != t)
+        return false;
+    turn_t *prev = t;
+    for (turn_t *p = t->next_in_conv; p; prev = p, p = p->next_in_conv) {
+        if (strcmp(p->req.message_id, pending_id) != 0)
+            continue;
+        prev->next_in_conv = p->next_in_conv;
+        if (c->tail == p)
+            c->tail = prev;
+        p->next_in_conv = t;
+        c->head = p;
+        aos_log(AOS_LOG_INFO, "running the conversation's pending turn first", "conversation_id",
+                t->req.conversation_id, "message_id", p->req.message_id, NULL);
+        turn_run(p);
+        return true;
+    }
+    return false;
+}
+
 static void append_user(turn_t *t, int64_t version)
 {
     char *meta = NULL;
@@ -297,7 +322,8 @@ static void after_list(turn_t *t, hop_t *h)
     }
     const aos_storage_message_t *newest = t->page.count ? &t->page.items[0] : NULL;
     if (conversation_busy(t, newest)) {
-        wait_for_conversation(t);
+        if (!run_pending_first(t, newest->id))
+            wait_for_conversation(t);
         return;
     }
     append_user(t, newest ? newest->seq : 0);

@@ -1,0 +1,461 @@
+/* Runner integration tests on a real RabbitMQ (fixture), the real aos-storage and
+ * aos-agent-runner binaries, and the fake model server:
+ *   - a turn is answered, stored (user + assistant with usage) and the next turn sees it;
+ *   - a redelivered turn is answered once (the model is called once, nothing stored twice);
+ *   - poison turns and a model that fails everywhere are dead-lettered with a reason and
+ *     answered with an aos.error;
+ *   - kill -9 of a runner under load: a second instance completes every turn exactly once
+ *     (or dead-letters it with a reason); nothing is duplicated in storage.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <pthread.h>
+
+#include <cmocka.h>
+
+#include "aos/bus.h"
+#include "aos/json.h"
+#include "aos/storage_client.h"
+#include "fake_model.h"
+#include "fixture.h"
+#include "stack.h"
+
+static struct {
+    char url[256];
+    char dir[128];
+    char config[256];
+    char db[256];
+    char tag[32]; /* makes ids unique per run */
+    fake_model_t fake;
+    proc_t storage, runner;
+    aos_bus_t *bus;
+    aos_storage_client_t *sc;
+} S;
+
+/* ---- environment of the children ---- */
+
+static char *envs(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static char *envs(const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    char *s = NULL;
+    if (vasprintf(&s, fmt, ap) < 0)
+        s = NULL;
+    va_end(ap);
+    return s;
+}
+
+static int start_runner(proc_t *p, const char *name, const char *agents)
+{
+    char *env[] = {envs("AOS_BUS_URL=%s", S.url),
+                   envs("AOS_BUS_PROFILE=rabbitmq"),
+                   envs("AOS_CONFIG=%s", S.config),
+                   envs("AOS_AGENTS=%s", agents),
+                   envs("AOS_STORAGE_QUEUE=%s", STACK_STORAGE_QUEUE),
+                   envs("AOS_INSTANCE_ID=%s-%s", name, S.tag),
+                   envs("AOS_SHUTDOWN_GRACE=5s"),
+                   NULL};
+    char bin[512];
+    snprintf(bin, sizeof bin, "%s/aos-agent-runner", getenv("AOS_BIN_DIR"));
+    int rc = stack_start(p, bin, S.dir, name, env);
+    for (size_t i = 0; env[i]; i++)
+        free(env[i]);
+    return rc;
+}
+
+static void write_config(void)
+{
+    snprintf(S.config, sizeof S.config, "%s/aos.json", S.dir);
+    FILE *f = fopen(S.config, "w");
+    assert_non_null(f);
+    fprintf(f,
+            "{\"default_agent\":\"rtturn\",\"agents\":["
+            "{\"name\":\"rtturn\",\"purpose\":\"You are a test agent.\",\"max_history\":10,"
+            " \"endpoint\":{\"provider\":\"openai\",\"url\":\"%s\",\"max_retries\":2}},"
+            "{\"name\":\"rtkill\",\"purpose\":\"You are a slow agent.\",\"max_history\":10,"
+            " \"endpoint\":{\"provider\":\"openai\",\"url\":\"%s\",\"timeout_ms\":30000}},"
+            "{\"name\":\"rtpoison\",\"purpose\":\"You fail.\","
+            " \"endpoint\":{\"provider\":\"openai\",\"url\":\"%s/fake:status=500\","
+            "  \"max_retries\":1}}]}",
+            S.fake.base, S.fake.base, S.fake.base);
+    fclose(f);
+}
+
+static int setup(void **state)
+{
+    (void)state;
+    if (aos_test_fixture_read("rabbitmq", "url", S.url, sizeof S.url) != 0)
+        return -1;
+    snprintf(S.dir, sizeof S.dir, "/tmp/aos-runner-e2e-XXXXXX");
+    if (!mkdtemp(S.dir))
+        return -1;
+    snprintf(S.tag, sizeof S.tag, "%d%ld", getpid(), (long)time(NULL) % 100000);
+    if (fake_model_start(&S.fake, NULL) != 0)
+        return -1;
+    write_config();
+    snprintf(S.db, sizeof S.db, "%s/aos.db", S.dir);
+    char *senv[] = {envs("AOS_BUS_URL=%s", S.url), envs("AOS_BUS_PROFILE=rabbitmq"),
+                    envs("AOS_STORAGE_QUEUE=%s", STACK_STORAGE_QUEUE),
+                    envs("AOS_SQLITE_PATH=%s", S.db), envs("AOS_INSTANCE_ID=rtstorage-%s", S.tag),
+                    NULL};
+    char bin[512];
+    snprintf(bin, sizeof bin, "%s/aos-storage", getenv("AOS_BIN_DIR"));
+    int rc = stack_start(&S.storage, bin, S.dir, "storage", senv);
+    for (size_t i = 0; senv[i]; i++)
+        free(senv[i]);
+    if (rc != 0 || start_runner(&S.runner, "runner", "rtturn,rtpoison") != 0)
+        return -1;
+    char err[256], inst[64];
+    snprintf(inst, sizeof inst, "rttest-%s", S.tag);
+    aos_bus_config_t bc = {.url = S.url, .profile = AOS_BUS_PROFILE_RABBITMQ, .instance_id = inst};
+    if (aos_bus_new(&bc, &S.bus, err, sizeof err) != AOS_OK || aos_bus_start(S.bus) != AOS_OK ||
+        aos_bus_wait_connected(S.bus, 20000) != AOS_OK)
+        return -1;
+    aos_storage_client_config_t scc = {.bus = S.bus, .queue = STACK_STORAGE_QUEUE,
+                                       .timeout_ms = 10000};
+    return aos_storage_client_new(&scc, &S.sc, err, sizeof err) == AOS_OK ? 0 : -1;
+}
+
+static int teardown(void **state)
+{
+    (void)state;
+    aos_storage_client_free(S.sc);
+    aos_bus_free(S.bus);
+    int rc = stack_stop(&S.runner, SIGTERM);
+    stack_stop(&S.storage, SIGTERM);
+    fake_model_stop(&S.fake);
+    return rc; /* a graceful stop exits 0 */
+}
+
+/* ---- helpers ---- */
+
+static aos_event_t *turn_event(const char *agent, const char *conv, const char *msg,
+                               const char *text)
+{
+    json_object *o = json_object_new_object();
+    aos_json_add_string(o, "conversation_id", conv);
+    aos_json_add_string(o, "message_id", msg);
+    aos_json_add_string(o, "agent", agent);
+    aos_json_add_string(o, "text", text);
+    aos_json_add_string(o, "kind", "query");
+    char *data = NULL;
+    assert_int_equal(aos_json_to_string(o, &data, NULL), AOS_OK);
+    json_object_put(o);
+    aos_event_t *ev = NULL;
+    assert_int_equal(aos_event_create("aos.agent.turn", "/test/runner", data, &ev), AOS_OK);
+    free(data);
+    assert_int_equal(aos_event_set(&ev->id, msg), AOS_OK); /* message-id = user message id */
+    assert_int_equal(aos_event_set(&ev->group_id, conv), AOS_OK);
+    return ev;
+}
+
+static json_object *reply_data(const aos_event_t *reply)
+{
+    json_object *o = NULL;
+    assert_int_equal(aos_json_parse(reply->data, reply->data_len, 0, 0, &o, NULL, 0), AOS_OK);
+    return o;
+}
+
+static const char *jstr(json_object *o, const char *k)
+{
+    json_object *v;
+    return json_object_object_get_ex(o, k, &v) ? json_object_get_string(v) : NULL;
+}
+
+static void ids(char *out, size_t len, const char *what)
+{
+    snprintf(out, len, "%s-%s", what, S.tag);
+}
+
+/* One turn, synchronously; returns the reply data (caller puts it). */
+static json_object *turn(const char *agent, const char *conv, const char *msg, const char *text,
+                         aos_event_t **out_reply)
+{
+    aos_event_t *ev = turn_event(agent, conv, msg, text), *reply = NULL;
+    char q[64];
+    snprintf(q, sizeof q, "aos.agent.%s", agent);
+    assert_int_equal(aos_bus_request_sync(S.bus, q, ev, 30000, &reply), AOS_OK);
+    aos_event_free(ev);
+    json_object *d = reply_data(reply);
+    if (out_reply)
+        *out_reply = reply;
+    else
+        aos_event_free(reply);
+    return d;
+}
+
+static void messages(const char *conv, aos_storage_message_page_t *page)
+{
+    memset(page, 0, sizeof *page);
+    char err[256];
+    assert_int_equal(aos_storage_message_list_sync(S.sc, conv, NULL, 100, false, page, err,
+                                                   sizeof err),
+                     AOS_OK);
+}
+
+/* ---- tests ---- */
+
+static void test_turn_answered_and_remembered(void **state)
+{
+    (void)state;
+    char conv[64], m1[64], m2[64];
+    ids(conv, sizeof conv, "c-answer");
+    ids(m1, sizeof m1, "m-answer-1");
+    ids(m2, sizeof m2, "m-answer-2");
+    aos_event_t *reply = NULL;
+    json_object *d = turn("rtturn", conv, m1, "hello one", &reply);
+    assert_string_equal(reply->type, "aos.agent.turn.result");
+    assert_string_equal(jstr(d, "reply"), "fake reply: hello one");
+    assert_string_equal(jstr(d, "provider"), "openai");
+    char want_reply_id[80];
+    snprintf(want_reply_id, sizeof want_reply_id, "%s:r", m1);
+    assert_string_equal(jstr(d, "reply_message_id"), want_reply_id);
+    json_object *usage;
+    assert_true(json_object_object_get_ex(d, "usage", &usage));
+    assert_true(json_object_get_int(json_object_object_get(usage, "total_tokens")) > 0);
+    json_object_put(d);
+    aos_event_free(reply);
+
+    d = turn("rtturn", conv, m2, "second question", NULL);
+    assert_string_equal(jstr(d, "reply"), "fake reply: second question");
+    json_object_put(d);
+    /* the model saw the first exchange: system + 2 history + user */
+    json_object *last = fake_model_admin(&S.fake, "GET", "/_last", NULL), *body, *msgs;
+    assert_true(json_object_object_get_ex(last, "body", &body));
+    assert_true(json_object_object_get_ex(body, "messages", &msgs));
+    assert_int_equal(json_object_array_length(msgs), 4);
+    json_object_put(last);
+
+    aos_storage_message_page_t page;
+    messages(conv, &page);
+    assert_int_equal(page.count, 4);
+    const char *roles[] = {"user", "assistant", "user", "assistant"};
+    for (size_t i = 0; i < 4; i++) {
+        assert_string_equal(page.items[i].role, roles[i]);
+        assert_int_equal(page.items[i].seq, (int64_t)i + 1);
+    }
+    assert_string_equal(page.items[0].id, m1);
+    assert_string_equal(page.items[1].id, want_reply_id);
+    assert_non_null(strstr(page.items[1].metadata_json, "\"total_tokens\""));
+    aos_storage_message_page_clear(&page);
+}
+
+static void test_redelivered_turn_answered_once(void **state)
+{
+    (void)state;
+    char conv[64], m[64], text[96];
+    ids(conv, sizeof conv, "c-redeliver");
+    ids(m, sizeof m, "m-redeliver");
+    snprintf(text, sizeof text, "only once %s", S.tag);
+    json_object *a = turn("rtturn", conv, m, text, NULL);
+    json_object *b = turn("rtturn", conv, m, text, NULL); /* the same turn again */
+    assert_string_equal(jstr(a, "reply_message_id"), jstr(b, "reply_message_id"));
+    assert_string_equal(jstr(a, "reply"), jstr(b, "reply"));
+    json_object_put(a);
+    json_object_put(b);
+    assert_int_equal(fake_model_calls_for(&S.fake, text), 1);
+    aos_storage_message_page_t page;
+    messages(conv, &page);
+    assert_int_equal(page.count, 2); /* one user, one assistant */
+    assert_string_equal(page.items[0].role, "user");
+    assert_string_equal(page.items[1].role, "assistant");
+    aos_storage_message_page_clear(&page);
+}
+
+typedef struct dlq {
+    pthread_mutex_t mu;
+    char ids[8][128];
+    char reasons[8][64];
+    char descriptions[8][256];
+    int n;
+} dlq_t;
+
+static void on_dead_letter(void *ctx, aos_bus_delivery_t *d, const aos_event_t *ev)
+{
+    dlq_t *q = ctx;
+    pthread_mutex_lock(&q->mu);
+    if (q->n < 8) {
+        const char *r = aos_bus_delivery_dead_letter_reason(d);
+        const char *desc = aos_bus_delivery_dead_letter_description(d);
+        snprintf(q->ids[q->n], sizeof q->ids[0], "%s", ev->id);
+        snprintf(q->reasons[q->n], sizeof q->reasons[0], "%s", r ? r : "");
+        snprintf(q->descriptions[q->n], sizeof q->descriptions[0], "%s", desc ? desc : "");
+        q->n++;
+    }
+    pthread_mutex_unlock(&q->mu);
+    aos_bus_accept(d);
+}
+
+static int dlq_find(dlq_t *q, const char *id, int wait_ms)
+{
+    for (int waited = 0; waited <= wait_ms; waited += 50) {
+        pthread_mutex_lock(&q->mu);
+        for (int i = 0; i < q->n; i++) {
+            if (strcmp(q->ids[i], id) == 0) {
+                pthread_mutex_unlock(&q->mu);
+                return i;
+            }
+        }
+        pthread_mutex_unlock(&q->mu);
+        stack_sleep_ms(50);
+    }
+    return -1;
+}
+
+static void expect_error_reply(aos_event_t *ev, const char *queue, aos_result want)
+{
+    aos_event_t *reply = NULL;
+    assert_int_equal(aos_bus_request_sync(S.bus, queue, ev, 30000, &reply), AOS_OK);
+    char msg[256];
+    assert_int_equal(aos_bus_reply_result(reply, msg, sizeof msg), want);
+    aos_event_free(reply);
+}
+
+static void test_poison_and_model_failure_dead_lettered(void **state)
+{
+    (void)state;
+    static dlq_t q = {.mu = PTHREAD_MUTEX_INITIALIZER};
+    assert_int_equal(aos_bus_subscribe_address(S.bus, "/amq/queue/aos.agent.rtpoison.dlq", 8,
+                                               on_dead_letter, &q),
+                     AOS_OK);
+    /* undecodable payload: missing text */
+    char m1[64], m2[64], m3[64], conv[64];
+    ids(m1, sizeof m1, "m-poison-1");
+    ids(m2, sizeof m2, "m-poison-2");
+    ids(m3, sizeof m3, "m-poison-3");
+    ids(conv, sizeof conv, "c-poison");
+    aos_event_t *ev = NULL;
+    assert_int_equal(aos_event_create("aos.agent.turn", "/test", "{\"conversation_id\":\"x\"}", &ev),
+                     AOS_OK);
+    aos_event_set(&ev->id, m1);
+    expect_error_reply(ev, "aos.agent.rtpoison", AOS_ERR_INVALID);
+    aos_event_free(ev);
+    int k = dlq_find(&q, m1, 20000);
+    assert_true(k >= 0);
+    assert_string_equal(q.reasons[k], "aos:poison");
+    assert_non_null(strstr(q.descriptions[k], "message_id"));
+
+    /* a turn for another agent on this queue */
+    ev = turn_event("rtturn", conv, m2, "wrong queue");
+    expect_error_reply(ev, "aos.agent.rtpoison", AOS_ERR_INVALID);
+    aos_event_free(ev);
+    k = dlq_find(&q, m2, 20000);
+    assert_true(k >= 0);
+    assert_string_equal(q.reasons[k], "aos:poison");
+
+    /* the model fails on every endpoint after its retries */
+    ev = turn_event("rtpoison", conv, m3, "will fail");
+    expect_error_reply(ev, "aos.agent.rtpoison", AOS_ERR_UNAVAILABLE);
+    aos_event_free(ev);
+    k = dlq_find(&q, m3, 20000);
+    assert_true(k >= 0);
+    assert_string_equal(q.reasons[k], "aos:model-unavailable");
+    assert_non_null(strstr(q.descriptions[k], "500"));
+    /* the user message is kept, with a failure marker instead of a reply */
+    aos_storage_message_page_t page;
+    messages(conv, &page);
+    assert_int_equal(page.count, 2);
+    assert_string_equal(page.items[0].role, "user");
+    assert_string_equal(page.items[1].role, "error");
+    aos_storage_message_page_clear(&page);
+}
+
+#define KILL_CONVS 12
+
+typedef struct pending {
+    pthread_mutex_t mu;
+    int done, ok, errors;
+    char err_ids[2 * KILL_CONVS][128];
+} pending_t;
+
+typedef struct req_ctx {
+    pending_t *p;
+    char id[128];
+} req_ctx_t;
+
+static void on_reply(void *ctx, aos_result r, const aos_event_t *reply)
+{
+    req_ctx_t *c = ctx;
+    pthread_mutex_lock(&c->p->mu);
+    if (r == AOS_OK && aos_bus_reply_result(reply, NULL, 0) == AOS_OK) {
+        c->p->ok++;
+    } else {
+        snprintf(c->p->err_ids[c->p->errors], sizeof c->p->err_ids[0], "%s", c->id);
+        c->p->errors++;
+    }
+    c->p->done++;
+    pthread_mutex_unlock(&c->p->mu);
+}
+
+static void test_kill9_mid_turn_under_load(void **state)
+{
+    (void)state;
+    proc_t a, b;
+    assert_int_equal(start_runner(&a, "runner-a", "rtkill"), 0);
+    static pending_t p = {.mu = PTHREAD_MUTEX_INITIALIZER};
+    static req_ctx_t ctx[2 * KILL_CONVS];
+    char conv[KILL_CONVS][64];
+    int calls_before = fake_model_calls(&S.fake);
+    for (int i = 0; i < KILL_CONVS; i++) {
+        snprintf(conv[i], sizeof conv[i], "c-kill-%d-%s", i, S.tag);
+        for (int k = 0; k < 2; k++) {
+            req_ctx_t *c = &ctx[2 * i + k];
+            c->p = &p;
+            snprintf(c->id, sizeof c->id, "m-kill-%d-%d-%s", i, k, S.tag);
+            char text[128];
+            snprintf(text, sizeof text, "slow %d/%d [[fake:delay_ms=2000]]", i, k);
+            aos_event_t *ev = turn_event("rtkill", conv[i], c->id, text);
+            assert_int_equal(aos_bus_request(S.bus, "aos.agent.rtkill", ev, 90000, on_reply, c),
+                             AOS_OK);
+            aos_event_free(ev);
+        }
+    }
+    /* kill runner A while it is waiting on the model for several turns */
+    for (int i = 0; i < 200 && fake_model_calls(&S.fake) < calls_before + 3; i++)
+        stack_sleep_ms(50);
+    assert_true(fake_model_calls(&S.fake) >= calls_before + 3);
+    stack_stop(&a, SIGKILL);
+    assert_int_equal(start_runner(&b, "runner-b", "rtkill"), 0);
+    for (int i = 0; i < 1800; i++) { /* up to 90 s */
+        pthread_mutex_lock(&p.mu);
+        int done = p.done;
+        pthread_mutex_unlock(&p.mu);
+        if (done == 2 * KILL_CONVS)
+            break;
+        stack_sleep_ms(50);
+    }
+    assert_int_equal(p.done, 2 * KILL_CONVS);
+    assert_int_equal(p.errors, 0); /* nothing needed a dead letter here */
+    assert_int_equal(p.ok, 2 * KILL_CONVS);
+    /* exactly once in storage, each reply right after its own question */
+    for (int i = 0; i < KILL_CONVS; i++) {
+        aos_storage_message_page_t page;
+        messages(conv[i], &page);
+        assert_int_equal(page.count, 4);
+        for (size_t j = 0; j < 4; j += 2) {
+            char want[160];
+            assert_string_equal(page.items[j].role, "user");
+            assert_string_equal(page.items[j + 1].role, "assistant");
+            snprintf(want, sizeof want, "%s:r", page.items[j].id);
+            assert_string_equal(page.items[j + 1].id, want);
+        }
+        assert_string_not_equal(page.items[0].id, page.items[2].id);
+        aos_storage_message_page_clear(&page);
+    }
+    assert_int_equal(stack_stop(&b, SIGTERM), 0);
+}
+
+int main(void)
+{
+    curl_global_init(CURL_GLOBAL_DEFAULT);
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_turn_answered_and_remembered),
+        cmocka_unit_test(test_redelivered_turn_answered_once),
+        cmocka_unit_test(test_poison_and_model_failure_dead_lettered),
+        cmocka_unit_test(test_kill9_mid_turn_under_load),
+    };
+    return cmocka_run_group_tests(tests, setup, teardown);
+}
