@@ -236,6 +236,7 @@ aos_result aos_cbs_start(aos_cbs_t *c, pn_connection_t *conn)
     pn_terminus_set_address(pn_link_target(c->receiver), c->reply_to);
     pn_link_open(c->sender);
     pn_link_open(c->receiver);
+    pn_link_set_max_message_size(c->receiver, CBS_MAX_ANSWER);
     pn_link_flow(c->receiver, CBS_RECEIVER_CREDIT);
 
     c->error[0] = '\0';

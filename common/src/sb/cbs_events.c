@@ -15,8 +15,6 @@
 #include "aos/servicebus.h"
 #include "cbs_internal.h"
 
-/* Answers are a few hundred bytes; anything bigger is not a CBS answer. */
-#define CBS_MAX_ANSWER 65536
 
 static bool data_int(pn_data_t *d, int *out)
 {
@@ -82,29 +80,46 @@ static void read_status(pn_message_t *m, int *status, char *desc, size_t desclen
     pn_data_exit(ap);
 }
 
+aos_result aos_cbs_parse_answer(const char *bytes, size_t size, char *corr, size_t corrlen,
+                                int *status, char *desc, size_t desclen)
+{
+    corr[0] = '\0';
+    desc[0] = '\0';
+    *status = 0;
+    if (!bytes || size == 0 || size > CBS_MAX_ANSWER)
+        return AOS_ERR_PROTOCOL;
+    pn_message_t *m = pn_message();
+    if (!m)
+        return AOS_ERR_NOMEM;
+    aos_result r = AOS_ERR_PROTOCOL;
+    if (pn_message_decode(m, bytes, size) == 0) {
+        pn_data_t *cid = pn_message_correlation_id(m);
+        pn_data_rewind(cid);
+        if (pn_data_next(cid))
+            data_str(cid, corr, corrlen);
+        read_status(m, status, desc, desclen);
+        r = AOS_OK;
+    }
+    pn_message_free(m);
+    return r;
+}
+
 static void on_answer(aos_cbs_t *c, pn_delivery_t *d)
 {
     pn_link_t *l = pn_delivery_link(d);
     size_t size = pn_delivery_pending(d);
     char *buf = size > 0 && size <= CBS_MAX_ANSWER ? malloc(size) : NULL;
     ssize_t n = buf ? pn_link_recv(l, buf, size) : -1;
-    pn_message_t *m = n > 0 ? pn_message() : NULL;
-    if (!m || pn_message_decode(m, buf, (size_t)n) != 0) {
+    char corr[64], desc[200];
+    int status = 0;
+    if (n <= 0 || aos_cbs_parse_answer(buf, (size_t)n, corr, sizeof corr, &status, desc,
+                                       sizeof desc) != AOS_OK) {
         pn_delivery_update(d, PN_REJECTED);
         aos_cbs_fail(c, "CBS answer could not be decoded");
     } else {
-        char corr[64] = "";
-        pn_data_t *cid = pn_message_correlation_id(m);
-        pn_data_rewind(cid);
-        if (pn_data_next(cid))
-            data_str(cid, corr, sizeof corr);
-        int status = 0;
-        char desc[200] = "";
-        read_status(m, &status, desc, sizeof desc);
         pn_delivery_update(d, PN_ACCEPTED);
         aos_cbs_answer(c, corr, status, desc);
     }
-    pn_message_free(m);
     free(buf);
     pn_delivery_settle(d);
     pn_link_flow(l, 1); /* keep the answer credit topped up */

@@ -7,6 +7,9 @@
 
 #include "aos/servicebus.h"
 
+/* Answers are a few hundred bytes; anything bigger is not a CBS answer. */
+#define CBS_MAX_ANSWER 65536
+
 /* Send the wanted put-token if the sender has credit. */
 aos_result aos_cbs_send_pending(aos_cbs_t *c);
 /* A put-token answer arrived (status-code, status-description). */
@@ -22,5 +25,11 @@ void aos_cbs_forget(aos_cbs_t *c, pn_link_t *link, pn_session_t *ssn);
 pn_link_t *aos_cbs_sender(const aos_cbs_t *c);
 pn_link_t *aos_cbs_receiver(const aos_cbs_t *c);
 pn_connection_t *aos_cbs_connection(const aos_cbs_t *c);
+
+/* Decode a put-token answer (an encoded AMQP message): correlation-id as text, status-code
+ * (0 when absent) and status-description. AOS_ERR_PROTOCOL if it is not a message. Pure;
+ * fuzzed by tests/servicebus/fuzz_cbs_answer.c. */
+aos_result aos_cbs_parse_answer(const char *bytes, size_t size, char *corr, size_t corrlen,
+                                int *status, char *desc, size_t desclen);
 
 #endif
