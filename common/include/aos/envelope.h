@@ -8,6 +8,20 @@
  *   - CloudEvents JSON (structured mode, single and batch), as Event Grid speaks it.
  *   - Kafka headers ce_* (see aos/kafka.h when present).
  *
+ * AMQP details: the message is durable; the AMQP subject is set to the event type (RabbitMQ
+ * uses it as routing key on an exchange address without one; Service Bus filters see it as
+ * Label) and callers may overwrite it after aos_envelope_to_message. Attributes are sent as
+ * strings. Decoding also accepts, for interoperability: an amqp-value string or binary body,
+ * the "cloudEvents_" prefix, cloudEvents:time as an AMQP timestamp, and boolean/integer
+ * extension values (rendered canonically); message-id/correlation-id of type uuid or ulong are
+ * rendered as text. Data larger than 64 MiB or nested deeper than 64 levels is not valid JSON
+ * data here.
+ *
+ * JSON details: traceparent travels as the distributed-tracing extension member; JSON data
+ * is embedded as a value, text/<subtype> data as a string, anything else as data_base64.
+ * JSON null data reads back as no data. A batch may be empty. Extension members with integer
+ * or boolean values are kept as their canonical strings.
+ *
  * Ownership: an aos_event_t owns every string it points to; aos_event_free() frees them.
  * Setters copy their arguments. Thread-safety: an event is not shared between threads
  * while it is being mutated; encode/decode functions are pure and thread-safe.
