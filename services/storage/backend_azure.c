@@ -714,12 +714,20 @@ static void drop_staged(azure_be_t *be, const char *upload_id)
 {
     char prefix[AOS_STORAGE_ID_MAX + 2];
     snprintf(prefix, sizeof prefix, "%s/", upload_id);
-    aos_azure_blob_list_t *list = NULL;
-    if (aos_azure_blob_list(be->c, be->staging, prefix, NULL, 5000, false, &list) != AOS_OK)
-        return; /* leftovers are harmless: named by a unique upload id */
-    for (size_t i = 0; i < list->count; i++)
-        aos_azure_blob_delete(be->c, be->staging, list->items[i].name);
-    aos_azure_blob_list_free(list);
+    /* the chunks are deleted page by page, so listing again from the start finds the rest;
+     * leftovers after a failure are harmless (named by a unique upload id) */
+    for (;;) {
+        aos_azure_blob_list_t *list = NULL;
+        if (aos_azure_blob_list(be->c, be->staging, prefix, NULL, 1000, false, &list) != AOS_OK)
+            return;
+        size_t deleted = 0;
+        for (size_t i = 0; i < list->count; i++)
+            deleted += aos_azure_blob_delete(be->c, be->staging, list->items[i].name) == AOS_OK;
+        bool more = list->next_marker != NULL;
+        aos_azure_blob_list_free(list);
+        if (!more || deleted == 0)
+            return;
+    }
 }
 
 static aos_result az_blob_put_commit(aos_storage_backend_t *b, const char *container,
