@@ -24,8 +24,7 @@ static const aos_config_field_t TABLE[] = {
     {"F_D", "d", AOS_CONFIG_DURATION_MS, "1s", 0, 0, false, false, NULL, "d",
      offsetof(fuzz_cfg_t, d)},
     {"F_Z", "z", AOS_CONFIG_SIZE, "1k", 0, 0, false, false, NULL, "z", offsetof(fuzz_cfg_t, z)},
-    {"F_B", "b", AOS_CONFIG_BOOL, "false", 0, 0, false, false, NULL, "b",
-     offsetof(fuzz_cfg_t, b)},
+    {"F_B", "b", AOS_CONFIG_BOOL, "false", 0, 0, false, false, NULL, "b", offsetof(fuzz_cfg_t, b)},
     AOS_CONFIG_COMMON_FIELDS(fuzz_cfg_t, common),
 };
 

@@ -80,8 +80,8 @@ static void envelope_corpus(void)
     pn_data_t *p = pn_message_properties(m);
     pn_data_put_map(p);
     pn_data_enter(p);
-    const char *kv[] = {"cloudEvents:specversion", "1.0", "cloudEvents:id", "x1",
-                        "cloudEvents:type", "t", "cloudEvents:source", "s"};
+    const char *kv[] = {"cloudEvents:specversion", "1.0", "cloudEvents:id",     "x1",
+                        "cloudEvents:type",        "t",   "cloudEvents:source", "s"};
     for (size_t i = 0; i < 8; i++)
         pn_data_put_string(p, pn_bytes(strlen(kv[i]), kv[i]));
     pn_data_put_string(p, pn_bytes(16, "cloudEvents:time"));
@@ -107,12 +107,13 @@ static void json_corpus(void)
     put_str("cloudevents_json", "batch.json", json);
     free(json);
     aos_event_free(ev);
-    put_str("cloudevents_json", "eventgrid_blob.json",
-            "[{\"specversion\":\"1.0\",\"type\":\"Microsoft.Storage.BlobCreated\",\"source\":"
-            "\"/subscriptions/s/resourceGroups/rg/providers/Microsoft.Storage/storageAccounts/a\","
-            "\"id\":\"9aeb0fdf-c01e-0131-0922-9eb54906e209\",\"time\":\"2019-11-18T15:13:39.4589254Z\","
-            "\"subject\":\"blobServices/default/containers/c/blobs/b\",\"data\":{\"api\":"
-            "\"PutBlockList\",\"contentLength\":524288}}]");
+    put_str(
+        "cloudevents_json", "eventgrid_blob.json",
+        "[{\"specversion\":\"1.0\",\"type\":\"Microsoft.Storage.BlobCreated\",\"source\":"
+        "\"/subscriptions/s/resourceGroups/rg/providers/Microsoft.Storage/storageAccounts/a\","
+        "\"id\":\"9aeb0fdf-c01e-0131-0922-9eb54906e209\",\"time\":\"2019-11-18T15:13:39.4589254Z\","
+        "\"subject\":\"blobServices/default/containers/c/blobs/b\",\"data\":{\"api\":"
+        "\"PutBlockList\",\"contentLength\":524288}}]");
     put_str("cloudevents_json", "base64.json",
             "{\"specversion\":\"1.0\",\"id\":\"1\",\"type\":\"t\",\"source\":\"s\","
             "\"datacontenttype\":\"application/octet-stream\",\"data_base64\":\"AAEC/w==\"}");
@@ -165,7 +166,10 @@ static void kafka_corpus(void)
     o += ev->data_len;
     put("kafka_envelope", "binary_mode.rec", rec, o);
     free(h);
-    const char structured[] = "\x0c" "content-type" "\x1c" "application/cloudevents+json"
+    const char structured[] = "\x0c"
+                              "content-type"
+                              "\x1c"
+                              "application/cloudevents+json"
                               "\x00\x01k{\"specversion\":\"1.0\",\"id\":\"1\",\"type\":\"t\","
                               "\"source\":\"s\"}";
     put("kafka_envelope", "structured.rec", structured, sizeof structured - 1);

@@ -2,11 +2,13 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
-#include <cmocka.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+
+/* cmocka needs the headers above first */
+#include <cmocka.h>
 
 #include "aos/config.h"
 #include "aos/log.h"
@@ -25,7 +27,8 @@ typedef struct {
 } test_cfg_t;
 
 static const aos_config_field_t TABLE[] = {
-    {"T_NAME", "name", AOS_CONFIG_STRING, "svc", 0, 8, false, false, NULL, "Name", offsetof(test_cfg_t, name)},
+    {"T_NAME", "name", AOS_CONFIG_STRING, "svc", 0, 8, false, false, NULL, "Name",
+     offsetof(test_cfg_t, name)},
     {"T_WORKERS", "workers", AOS_CONFIG_INT, "4", 1, 64, false, false, NULL, "Worker threads",
      offsetof(test_cfg_t, workers)},
     {"T_VERBOSE", "verbose", AOS_CONFIG_BOOL, "false", 0, 0, false, false, NULL, "Chatty",
@@ -128,8 +131,8 @@ static void every_error_reported_at_once(void **state)
     c.workers = 77; /* must survive a failed load */
     char err[2048];
     const char *env[] = {"T_NAME=much-too-long", "T_WORKERS=100", "T_VERBOSE=maybe",
-                         "T_TIMEOUT=10x",        "T_MAX_BODY=5T",  "T_MODE=slow",
-                         "T_ENDPOINT=ftp://h",   "T_LISTEN=x",     NULL};
+                         "T_TIMEOUT=10x",        "T_MAX_BODY=5T", "T_MODE=slow",
+                         "T_ENDPOINT=ftp://h",   "T_LISTEN=x",    NULL};
     assert_int_equal(load(&c, NULL, env, err, sizeof err), AOS_ERR_INVALID);
     const char *expect[] = {
         "T_NAME: longer than 8 bytes, got 'much-too-long'",
@@ -158,9 +161,9 @@ static void secrets_never_printed(void **state)
     int64_t pin = 0;
     char err[256];
     const char *env[] = {"T_PIN=s3cr3t-value", NULL};
-    assert_int_equal(aos_config_load_ex(SECRET_INT, 1, &pin, NULL, 0, fake_getenv, env, err,
-                                        sizeof err),
-                     AOS_ERR_INVALID);
+    assert_int_equal(
+        aos_config_load_ex(SECRET_INT, 1, &pin, NULL, 0, fake_getenv, env, err, sizeof err),
+        AOS_ERR_INVALID);
     assert_null(strstr(err, "s3cr3t"));
     assert_non_null(strstr(err, "T_PIN: expected an integer"));
 
@@ -252,8 +255,8 @@ static void value_parsers(void **state)
         {AOS_CONFIG_HOSTPORT, NULL, "::1:80", false, 0},
     };
     for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
-        aos_config_field_t f = {"V", "v", cases[i].type, NULL, 0, 0, false, false,
-                                cases[i].allowed, "d", 0};
+        aos_config_field_t f = {"V",   "v",   cases[i].type,    NULL, 0, 0,
+                                false, false, cases[i].allowed, "d",  0};
         union {
             char *s;
             int64_t i;
@@ -293,8 +296,9 @@ static void bad_files(void **state)
     assert_non_null(strstr(err, "must hold a JSON object"));
     assert_int_equal(load(&c, "{\"settings\":[]}", env, err, sizeof err), AOS_ERR_INVALID);
     assert_non_null(strstr(err, "\"settings\" must be an object"));
-    assert_int_equal(load(&c, "{\"settings\":{\"workers\":[1],\"verbose\":3,\"name\":5,"
-                              "\"password\":\"a\\u0000b\"}}",
+    assert_int_equal(load(&c,
+                          "{\"settings\":{\"workers\":[1],\"verbose\":3,\"name\":5,"
+                          "\"password\":\"a\\u0000b\"}}",
                           no_env, err, sizeof err),
                      AOS_ERR_INVALID);
     assert_non_null(strstr(err, "T_WORKERS: settings.workers must be a number or string"));
@@ -311,8 +315,9 @@ static void bad_files(void **state)
     assert_non_null(strstr(err, "AOS_CONFIG: cannot open '/nonexistent/aos.json'"));
     /* settings null is no settings; a tiny errbuf does not overflow */
     char tiny[8];
-    assert_int_equal(load(&c, "{\"settings\":{\"workers\":-1,\"mode\":\"x\"}}", env, tiny, sizeof tiny),
-                     AOS_ERR_INVALID);
+    assert_int_equal(
+        load(&c, "{\"settings\":{\"workers\":-1,\"mode\":\"x\"}}", env, tiny, sizeof tiny),
+        AOS_ERR_INVALID);
     assert_int_equal(strlen(tiny), 7);
     assert_int_equal(load(&c, "{\"settings\":null}", env, err, sizeof err), AOS_OK);
     aos_config_free(TABLE, NT, &c);
@@ -373,7 +378,8 @@ static void markdown_table(void **state)
     assert_int_equal(aos_config_markdown(aos_config_common_table, AOS_CONFIG_COMMON_COUNT, &md),
                      AOS_OK);
     assert_non_null(strstr(md, "| Variable | Settings key | Type | Default | Description |"));
-    assert_non_null(strstr(md, "| `AOS_BUS_PROFILE` | `bus_profile` | enum: auto\\|rabbitmq\\|servicebus | `auto` |"));
+    assert_non_null(strstr(
+        md, "| `AOS_BUS_PROFILE` | `bus_profile` | enum: auto\\|rabbitmq\\|servicebus | `auto` |"));
     assert_non_null(strstr(md, "`AOS_EVENTGRID_KEY`"));
     assert_non_null(strstr(md, "Secret: never logged."));
     /* one header, one rule, one row per field */
@@ -415,10 +421,14 @@ static void docs_match_table(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(defaults_apply),         cmocka_unit_test(file_then_env_precedence),
-        cmocka_unit_test(every_error_reported_at_once), cmocka_unit_test(secrets_never_printed),
-        cmocka_unit_test(value_parsers),          cmocka_unit_test(bad_files),
-        cmocka_unit_test(real_file_and_process_env), cmocka_unit_test(markdown_table),
+        cmocka_unit_test(defaults_apply),
+        cmocka_unit_test(file_then_env_precedence),
+        cmocka_unit_test(every_error_reported_at_once),
+        cmocka_unit_test(secrets_never_printed),
+        cmocka_unit_test(value_parsers),
+        cmocka_unit_test(bad_files),
+        cmocka_unit_test(real_file_and_process_env),
+        cmocka_unit_test(markdown_table),
         cmocka_unit_test(docs_match_table),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

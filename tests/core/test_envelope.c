@@ -2,10 +2,12 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
-#include <cmocka.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+/* cmocka needs the headers above first */
+#include <cmocka.h>
 
 #include <proton/codec.h>
 #include <proton/message.h>
@@ -23,9 +25,9 @@ static aos_event_t *full_event(void)
     assert_int_equal(aos_event_set(&ev->correlation_id, "req-7"), AOS_OK);
     assert_int_equal(aos_event_set(&ev->reply_to, "aos.reply.r1"), AOS_OK);
     assert_int_equal(aos_event_set(&ev->group_id, "c-42"), AOS_OK);
-    assert_int_equal(aos_event_set(&ev->traceparent,
-                                   "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"),
-                     AOS_OK);
+    assert_int_equal(
+        aos_event_set(&ev->traceparent, "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"),
+        AOS_OK);
     assert_int_equal(aos_event_set_ext(ev, "agent", "cfo"), AOS_OK);
     assert_int_equal(aos_event_set_ext(ev, "priority2", "high"), AOS_OK);
     ev->ttl_ms = 30000;
@@ -131,9 +133,13 @@ static void validate_rules(void **state)
         aos_event_set(&ev->time, good_times[i]);
         assert_int_equal(aos_event_validate(ev, err, sizeof err), AOS_OK);
     }
-    const char *bad_times[] = {"2026-11-24", "2026-13-01T00:00:00Z", "2026-11-24T24:00:00Z",
-                               "2026-11-24T10:00:00", "2026-11-24T10:00:00.Z",
-                               "2026-11-24T10:00:00+5:30", "yesterday"};
+    const char *bad_times[] = {"2026-11-24",
+                               "2026-13-01T00:00:00Z",
+                               "2026-11-24T24:00:00Z",
+                               "2026-11-24T10:00:00",
+                               "2026-11-24T10:00:00.Z",
+                               "2026-11-24T10:00:00+5:30",
+                               "yesterday"};
     for (size_t i = 0; i < sizeof bad_times / sizeof *bad_times; i++) {
         aos_event_set(&ev->time, bad_times[i]);
         assert_int_equal(aos_event_validate(ev, err, sizeof err), AOS_ERR_INVALID);
@@ -315,8 +321,11 @@ static pn_message_t *hand_message(const prop_t *props, size_t n)
 }
 
 #define BASE_PROPS                                                                                 \
-    {"cloudEvents:specversion", 's', "1.0", 0}, {"cloudEvents:id", 's', "e1", 0},                 \
-        {"cloudEvents:type", 's', "t", 0}, { "cloudEvents:source", 's', "s", 0 }
+    {"cloudEvents:specversion", 's', "1.0", 0}, {"cloudEvents:id", 's', "e1", 0},                  \
+        {"cloudEvents:type", 's', "t", 0},                                                         \
+    {                                                                                              \
+        "cloudEvents:source", 's', "s", 0                                                          \
+    }
 
 static void expect_decode_error(const prop_t *props, size_t n, const char *needle)
 {
@@ -333,23 +342,28 @@ static void expect_decode_error(const prop_t *props, size_t n, const char *needl
 static void amqp_decode_validation(void **state)
 {
     (void)state;
-    prop_t no_spec[] = {{"cloudEvents:id", 's', "e1", 0}, {"cloudEvents:type", 's', "t", 0},
+    prop_t no_spec[] = {{"cloudEvents:id", 's', "e1", 0},
+                        {"cloudEvents:type", 's', "t", 0},
                         {"cloudEvents:source", 's', "s", 0}};
     expect_decode_error(no_spec, 3, "'specversion'");
     prop_t spec2[] = {{"cloudEvents:specversion", 's', "0.3", 0}, {"cloudEvents:id", 's', "e", 0}};
     expect_decode_error(spec2, 2, "unsupported specversion");
     prop_t spec_int[] = {{"cloudEvents:specversion", 'i', NULL, 1}};
     expect_decode_error(spec_int, 1, "attribute 'specversion' must be a string");
-    prop_t no_id[] = {{"cloudEvents:specversion", 's', "1.0", 0}, {"cloudEvents:type", 's', "t", 0},
+    prop_t no_id[] = {{"cloudEvents:specversion", 's', "1.0", 0},
+                      {"cloudEvents:type", 's', "t", 0},
                       {"cloudEvents:source", 's', "s", 0}};
     expect_decode_error(no_id, 3, "missing required attribute 'id'");
-    prop_t id_int[] = {{"cloudEvents:specversion", 's', "1.0", 0}, {"cloudEvents:id", 'i', NULL, 5}};
+    prop_t id_int[] = {{"cloudEvents:specversion", 's', "1.0", 0},
+                       {"cloudEvents:id", 'i', NULL, 5}};
     expect_decode_error(id_int, 2, "attribute 'id' must be a string");
-    prop_t no_type[] = {{"cloudEvents:specversion", 's', "1.0", 0}, {"cloudEvents:id", 's', "e", 0},
+    prop_t no_type[] = {{"cloudEvents:specversion", 's', "1.0", 0},
+                        {"cloudEvents:id", 's', "e", 0},
                         {"cloudEvents:source", 's', "s", 0}};
     expect_decode_error(no_type, 3, "missing required attribute 'type'");
     prop_t no_source[] = {{"cloudEvents:specversion", 's', "1.0", 0},
-                          {"cloudEvents:id", 's', "e", 0}, {"cloudEvents:type", 's', "t", 0}};
+                          {"cloudEvents:id", 's', "e", 0},
+                          {"cloudEvents:type", 's', "t", 0}};
     expect_decode_error(no_source, 3, "missing required attribute 'source'");
     prop_t bad_time[] = {BASE_PROPS, {"cloudEvents:time", 's', "noon", 0}};
     expect_decode_error(bad_time, 5, "'time'");
@@ -416,7 +430,8 @@ static void amqp_decode_tolerates(void **state)
     pn_message_t *m = hand_message(props, sizeof props / sizeof *props);
     pn_data_put_string(pn_message_body(m), pn_bytes(7, "[1,2,3]"));
     pn_atom_t cid = {.type = PN_UUID};
-    memcpy(cid.u.as_uuid.bytes, "\x12\x34\x56\x78\x9a\xbc\xde\xf0\x12\x34\x56\x78\x9a\xbc\xde\xf0", 16);
+    memcpy(cid.u.as_uuid.bytes, "\x12\x34\x56\x78\x9a\xbc\xde\xf0\x12\x34\x56\x78\x9a\xbc\xde\xf0",
+           16);
     pn_message_set_correlation_id(m, cid);
     aos_event_t *ev = NULL;
     char err[200] = "";
@@ -597,18 +612,12 @@ static void batch_round_trip_and_errors(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(create_fills_defaults),
-        cmocka_unit_test(extensions_and_clone),
-        cmocka_unit_test(validate_rules),
-        cmocka_unit_test(amqp_message_layout),
-        cmocka_unit_test(amqp_round_trips),
-        cmocka_unit_test(amqp_decode_validation),
-        cmocka_unit_test(amqp_decode_tolerates),
-        cmocka_unit_test(amqp_decode_garbage),
-        cmocka_unit_test(json_round_trips),
-        cmocka_unit_test(json_event_grid_sample),
-        cmocka_unit_test(json_validation),
-        cmocka_unit_test(batch_round_trip_and_errors),
+        cmocka_unit_test(create_fills_defaults), cmocka_unit_test(extensions_and_clone),
+        cmocka_unit_test(validate_rules),        cmocka_unit_test(amqp_message_layout),
+        cmocka_unit_test(amqp_round_trips),      cmocka_unit_test(amqp_decode_validation),
+        cmocka_unit_test(amqp_decode_tolerates), cmocka_unit_test(amqp_decode_garbage),
+        cmocka_unit_test(json_round_trips),      cmocka_unit_test(json_event_grid_sample),
+        cmocka_unit_test(json_validation),       cmocka_unit_test(batch_round_trip_and_errors),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -2,9 +2,11 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
-#include <cmocka.h>
 #include <stdlib.h>
 #include <string.h>
+
+/* cmocka needs the headers above first */
+#include <cmocka.h>
 
 #include "aos/json.h"
 
@@ -16,8 +18,15 @@ static aos_result parse(const char *s, json_object **out, char *err, size_t errl
 static void accepts_valid_documents(void **state)
 {
     (void)state;
-    const char *ok[] = {"{}", "[]", "1", "-0.5e3", "\"x\"", "true", " {\"a\":[1,2,{\"b\":null}]} \n",
-                        "\"caf\xc3\xa9 \\u00e9 \\ud83d\\ude00\"", "123"};
+    const char *ok[] = {"{}",
+                        "[]",
+                        "1",
+                        "-0.5e3",
+                        "\"x\"",
+                        "true",
+                        " {\"a\":[1,2,{\"b\":null}]} \n",
+                        "\"caf\xc3\xa9 \\u00e9 \\ud83d\\ude00\"",
+                        "123"};
     for (size_t i = 0; i < sizeof ok / sizeof *ok; i++) {
         json_object *v = NULL;
         char err[128] = "";
@@ -35,9 +44,9 @@ static void accepts_valid_documents(void **state)
 static void rejects_bad_documents(void **state)
 {
     (void)state;
-    const char *bad[] = {"",          "   ",        "{",          "{\"a\":1,}", "[1,2]x",
-                         "{} {}",     "'x'",        "{a:1}",      "NaN",        "[1,]",
-                         "\"\xff\"",  "\"\xc0\xaf\"", "/*c*/{}",  "{\"a\":tru}", "01"};
+    const char *bad[] = {"",         "   ",          "{",       "{\"a\":1,}",  "[1,2]x",
+                         "{} {}",    "'x'",          "{a:1}",   "NaN",         "[1,]",
+                         "\"\xff\"", "\"\xc0\xaf\"", "/*c*/{}", "{\"a\":tru}", "01"};
     for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
         json_object *v = NULL;
         char err[128] = "";
@@ -119,16 +128,19 @@ static void getters_name_the_field(void **state)
     assert_int_equal(n, 42);
 
     bool b = false;
-    assert_int_equal(aos_json_get_bool(o, "b", AOS_JSON_REQUIRED, &b, NULL, err, sizeof err), AOS_OK);
+    assert_int_equal(aos_json_get_bool(o, "b", AOS_JSON_REQUIRED, &b, NULL, err, sizeof err),
+                     AOS_OK);
     assert_true(b);
     assert_int_equal(aos_json_get_bool(o, "n", AOS_JSON_REQUIRED, &b, NULL, err, sizeof err),
                      AOS_ERR_INVALID);
     assert_string_equal(err, "field 'n' must be true or false");
 
     double d = 0;
-    assert_int_equal(aos_json_get_double(o, "f", AOS_JSON_REQUIRED, &d, NULL, err, sizeof err), AOS_OK);
+    assert_int_equal(aos_json_get_double(o, "f", AOS_JSON_REQUIRED, &d, NULL, err, sizeof err),
+                     AOS_OK);
     assert_true(d > 1.4 && d < 1.6);
-    assert_int_equal(aos_json_get_double(o, "n", AOS_JSON_REQUIRED, &d, NULL, err, sizeof err), AOS_OK);
+    assert_int_equal(aos_json_get_double(o, "n", AOS_JSON_REQUIRED, &d, NULL, err, sizeof err),
+                     AOS_OK);
     assert_int_equal(aos_json_get_double(o, "s", AOS_JSON_REQUIRED, &d, NULL, err, sizeof err),
                      AOS_ERR_INVALID);
 
@@ -170,10 +182,10 @@ static void utf8_validation(void **state)
     (void)state;
     assert_true(aos_utf8_valid("", 0));
     assert_true(aos_utf8_valid("a\xc3\xa9\xe2\x82\xac\xf0\x9f\x98\x80", 10));
-    assert_false(aos_utf8_valid("\xc3", 1));            /* truncated */
-    assert_false(aos_utf8_valid("\xc0\x80", 2));        /* overlong */
-    assert_false(aos_utf8_valid("\xe0\x80\x80", 3));    /* overlong */
-    assert_false(aos_utf8_valid("\xed\xa0\x80", 3));    /* surrogate */
+    assert_false(aos_utf8_valid("\xc3", 1));             /* truncated */
+    assert_false(aos_utf8_valid("\xc0\x80", 2));         /* overlong */
+    assert_false(aos_utf8_valid("\xe0\x80\x80", 3));     /* overlong */
+    assert_false(aos_utf8_valid("\xed\xa0\x80", 3));     /* surrogate */
     assert_false(aos_utf8_valid("\xf4\x90\x80\x80", 4)); /* > U+10FFFF */
     assert_false(aos_utf8_valid("\x80", 1));
     assert_false(aos_utf8_valid("\xf8\x88\x80\x80\x80", 5));

@@ -4,10 +4,12 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
-#include <cmocka.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+/* cmocka needs the headers above first */
+#include <cmocka.h>
 
 #include <librdkafka/rdkafka.h>
 #include <librdkafka/rdkafka_mock.h>
@@ -83,7 +85,10 @@ static void codec_round_trip(void **state)
     aos_event_free(ev);
 }
 
-#define H(n, v) {n, v, sizeof(v) - 1}
+#define H(n, v)                                                                                    \
+    {                                                                                              \
+        n, v, sizeof(v) - 1                                                                        \
+    }
 
 static void expect_error(const aos_kafka_header_t *h, size_t n, const char *value,
                          const char *needle)
@@ -129,21 +134,22 @@ static void codec_validation(void **state)
                                 H("ce_source", "s"), H("content-type", "application/octet-stream")};
     aos_event_t *ev = NULL;
     char err[256];
-    assert_int_equal(aos_envelope_from_kafka(bin, 5, "\x00\xff", 2, "\xff\xfe", 2, &ev, err,
-                                             sizeof err),
-                     AOS_OK);
+    assert_int_equal(
+        aos_envelope_from_kafka(bin, 5, "\x00\xff", 2, "\xff\xfe", 2, &ev, err, sizeof err),
+        AOS_OK);
     assert_int_equal(ev->data_len, 2);
     assert_null(ev->group_id);
     assert_string_equal(ev->datacontenttype, "application/octet-stream");
     aos_event_free(ev);
 
     /* structured mode */
-    aos_kafka_header_t structured[] = {H("content-type", "application/cloudevents+json; charset=utf-8")};
+    aos_kafka_header_t structured[] = {
+        H("content-type", "application/cloudevents+json; charset=utf-8")};
     const char *doc = "{\"specversion\":\"1.0\",\"id\":\"9\",\"type\":\"t\",\"source\":\"s\","
                       "\"data\":{\"x\":1}}";
-    assert_int_equal(aos_envelope_from_kafka(structured, 1, doc, strlen(doc), "conv", 4, &ev, err,
-                                             sizeof err),
-                     AOS_OK);
+    assert_int_equal(
+        aos_envelope_from_kafka(structured, 1, doc, strlen(doc), "conv", 4, &ev, err, sizeof err),
+        AOS_OK);
     assert_string_equal(ev->id, "9");
     assert_string_equal(ev->group_id, "conv");
     aos_event_free(ev);
@@ -217,8 +223,8 @@ static void publish_and_consume_through_mock_cluster(void **state)
     mock_start(&m);
     aos_kafka_producer_t *p = NULL;
     char err[512];
-    aos_kafka_producer_config_t cfg = {.brokers = m.bootstraps, .client_id = "aos-test",
-                                       .delivery_timeout_ms = 20000};
+    aos_kafka_producer_config_t cfg = {
+        .brokers = m.bootstraps, .client_id = "aos-test", .delivery_timeout_ms = 20000};
     assert_int_equal(aos_kafka_producer_new(&cfg, &p, err, sizeof err), AOS_OK);
     aos_event_t *ev = sample_event();
     assert_int_equal(aos_kafka_publish(p, "aos.events", ev, err, sizeof err), AOS_OK);

@@ -1,15 +1,20 @@
+#include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
-#include <cmocka.h>
-#include <pthread.h>
 #include <string.h>
+
+/* cmocka needs the headers above first */
+#include <cmocka.h>
 
 #include "aos/resilience.h"
 
 /* A generator that always returns the value in ctx. */
-static uint64_t fixed_rng(void *ctx) { return *(uint64_t *)ctx; }
+static uint64_t fixed_rng(void *ctx)
+{
+    return *(uint64_t *)ctx;
+}
 
 static void backoff_is_full_jitter_within_exponential_ceiling(void **state)
 {
@@ -74,9 +79,15 @@ static void server_hints(void **state)
     assert_int_equal(d, 30000);
     assert_true(aos_retry_parse_hint(NULL, "Sun, 06 Nov 1994 08:49:00 GMT", now, &d));
     assert_int_equal(d, 0);
-    const char *bad[] = {"", "-5", "1.5", "soon", "Sun, 06 Nov 1994 08:49:37 UTC",
-                         "Sun, 06 Foo 1994 08:49:37 GMT", "Sun, 32 Nov 1994 08:49:37 GMT",
-                         "Sunday, 06-Nov-94 08:49:37 GMT", "Sun, 06 Nov 1994 25:49:37 GMT"};
+    const char *bad[] = {"",
+                         "-5",
+                         "1.5",
+                         "soon",
+                         "Sun, 06 Nov 1994 08:49:37 UTC",
+                         "Sun, 06 Foo 1994 08:49:37 GMT",
+                         "Sun, 32 Nov 1994 08:49:37 GMT",
+                         "Sunday, 06-Nov-94 08:49:37 GMT",
+                         "Sun, 06 Nov 1994 25:49:37 GMT"};
     for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
         if (aos_retry_parse_hint(bad[i], bad[i], now, &d))
             fail_msg("accepted hint '%s'", bad[i]);
@@ -89,7 +100,8 @@ static void server_hints(void **state)
 static void next_delay_caps_server_hints(void **state)
 {
     (void)state;
-    aos_retry_policy_t p = {.base_delay_ms = 100, .max_delay_ms = 1000, .max_server_delay_ms = 20000};
+    aos_retry_policy_t p = {
+        .base_delay_ms = 100, .max_delay_ms = 1000, .max_server_delay_ms = 20000};
     uint64_t r = 0;
     assert_int_equal(aos_retry_next_delay_ms(&p, 1, "5000", NULL, 0, fixed_rng, &r), 5000);
     assert_int_equal(aos_retry_next_delay_ms(&p, 1, NULL, "3600", 0, fixed_rng, &r), 20000);

@@ -111,52 +111,69 @@ typedef struct aos_config_common {
  *       AOS_CONFIG_COMMON_FIELDS(router_config_t, common),
  *       {"AOS_ROUTER_TIMEOUT", "router_timeout", AOS_CONFIG_DURATION_MS, "30s", ...},
  *   };                                                                               */
+/* clang-format off */
 #define AOS_CONFIG_COMMON_FIELDS(TYPE, MEMBER)                                                     \
-    {"AOS_BUS_URL", "bus_url", AOS_CONFIG_URL, "amqp://guest:guest@127.0.0.1:5672", 0, 0, false,   \
-     false, "amqp|amqps",                                                                          \
-     "AMQP 1.0 broker URL; a password in the URL is masked in logs.",                            \
+    {"AOS_BUS_URL", "bus_url", AOS_CONFIG_URL, "amqp://guest:guest@127.0.0.1:5672", 0, 0,          \
+     false, false, "amqp|amqps",                                                                   \
+     "AMQP 1.0 broker URL; a password in the URL is masked in logs.",                              \
      offsetof(TYPE, MEMBER.bus_url)},                                                              \
-        {"AOS_BUS_PROFILE", "bus_profile", AOS_CONFIG_ENUM, "auto", 0, 0, false, false,            \
-         "auto|rabbitmq|servicebus",                                                               \
-         "Broker profile; `auto` picks `servicebus` for a `*.servicebus.windows.net` host.",            \
-         offsetof(TYPE, MEMBER.bus_profile)},                                                      \
-        {"AOS_SERVICEBUS_CONNECTION_STRING", "servicebus_connection_string", AOS_CONFIG_STRING,    \
-         NULL, 0, 0, false, true, NULL,                                                            \
-         "Service Bus connection string (`Endpoint=sb://…;SharedAccessKeyName=…;"                 \
-         "SharedAccessKey=…`).",                                                                   \
-         offsetof(TYPE, MEMBER.servicebus_connection_string)},                                     \
-        {"AOS_HTTP_ADDR", "http_addr", AOS_CONFIG_HOSTPORT, "0.0.0.0:8080", 0, 0, false, false,    \
-         NULL, "Listen address of the public HTTP API (router).", offsetof(TYPE, MEMBER.http_addr)}, \
-        {"AOS_ADMIN_ADDR", "admin_addr", AOS_CONFIG_HOSTPORT, "0.0.0.0:9090", 0, 0, false, false,  \
-         NULL, "Listen address of `/healthz`, `/readyz` and `/metrics`.",                                 \
-         offsetof(TYPE, MEMBER.admin_addr)},                                                       \
-        {"AOS_LOG_LEVEL", "log_level", AOS_CONFIG_ENUM, "info", 0, 0, false, false,                \
-         "debug|info|warn|error|off", "Minimum level of the JSON log lines on stdout.",             \
-         offsetof(TYPE, MEMBER.log_level)},                                                        \
-        {"AOS_STORAGE_BACKEND", "storage_backend", AOS_CONFIG_ENUM, "sqlite", 0, 0, false, false,  \
-         "sqlite|azure", "Backend of aos-storage.", offsetof(TYPE, MEMBER.storage_backend)},        \
-        {"AOS_SQLITE_PATH", "sqlite_path", AOS_CONFIG_STRING, "aos.db", 0, 4096, false, false,     \
-         NULL, "SQLite database file (WAL mode) of the sqlite backend.",                           \
-         offsetof(TYPE, MEMBER.sqlite_path)},                                                      \
-        {"AZURE_STORAGE_CONNECTION_STRING", "azure_storage_connection_string", AOS_CONFIG_STRING,  \
-         NULL, 0, 0, false, true, NULL,                                                            \
-         "Azure Storage connection string of the azure backend "                                   \
-         "(`UseDevelopmentStorage=true` for Azurite).",                                               \
-         offsetof(TYPE, MEMBER.azure_storage_connection_string)},                                  \
-        {"AOS_EVENTGRID_ENDPOINT", "eventgrid_endpoint", AOS_CONFIG_URL, NULL, 0, 0, false, false, \
-         "http|https", "Event Grid topic endpoint for outbound CloudEvents; unset = off.",          \
-         offsetof(TYPE, MEMBER.eventgrid_endpoint)},                                               \
-        {"AOS_EVENTGRID_KEY", "eventgrid_key", AOS_CONFIG_STRING, NULL, 0, 0, false, true, NULL,   \
-         "Event Grid topic access key (`aeg-sas-key`).", offsetof(TYPE, MEMBER.eventgrid_key)},       \
-        {"AOS_KAFKA_BROKERS", "kafka_brokers", AOS_CONFIG_STRING, NULL, 0, 4096, false, false,     \
-         NULL, "Comma-separated Kafka bootstrap servers for outbound events; unset = off.",        \
-         offsetof(TYPE, MEMBER.kafka_brokers)},                                                    \
-        {"AOS_CONFIG", NULL, AOS_CONFIG_STRING, NULL, 0, 4096, false, false, NULL,                 \
-         "Path of the JSON config file (agents, routes, `settings`).",                            \
-         offsetof(TYPE, MEMBER.config_path)},                                                      \
-        {"AOS_INSTANCE_ID", "instance_id", AOS_CONFIG_STRING, NULL, 0, 128, false, false, NULL,    \
-         "Name of this replica (reply queue `aos.reply.<id>`); defaults to the host name.",           \
-        offsetof(TYPE, MEMBER.instance_id)}
+    {"AOS_BUS_PROFILE", "bus_profile", AOS_CONFIG_ENUM, "auto", 0, 0, false, false,                \
+     "auto|rabbitmq|servicebus",                                                                   \
+     "Broker profile; `auto` picks `servicebus` for a `*.servicebus.windows.net` "                 \
+     "host.",                                                                                      \
+     offsetof(TYPE, MEMBER.bus_profile)},                                                          \
+    {"AOS_SERVICEBUS_CONNECTION_STRING", "servicebus_connection_string",                           \
+     AOS_CONFIG_STRING, NULL, 0, 0, false, true, NULL,                                             \
+     "Service Bus connection string (`Endpoint=sb://…;SharedAccessKeyName=…;"                      \
+     "SharedAccessKey=…`).",                                                                       \
+     offsetof(TYPE, MEMBER.servicebus_connection_string)},                                         \
+    {"AOS_HTTP_ADDR", "http_addr", AOS_CONFIG_HOSTPORT, "0.0.0.0:8080", 0, 0, false, false,        \
+     NULL,                                                                                         \
+     "Listen address of the public HTTP API (router).",                                            \
+     offsetof(TYPE, MEMBER.http_addr)},                                                            \
+    {"AOS_ADMIN_ADDR", "admin_addr", AOS_CONFIG_HOSTPORT, "0.0.0.0:9090", 0, 0, false, false,      \
+     NULL,                                                                                         \
+     "Listen address of `/healthz`, `/readyz` and `/metrics`.",                                    \
+     offsetof(TYPE, MEMBER.admin_addr)},                                                           \
+    {"AOS_LOG_LEVEL", "log_level", AOS_CONFIG_ENUM, "info", 0, 0, false, false,                    \
+     "debug|info|warn|error|off",                                                                  \
+     "Minimum level of the JSON log lines on stdout.",                                             \
+     offsetof(TYPE, MEMBER.log_level)},                                                            \
+    {"AOS_STORAGE_BACKEND", "storage_backend", AOS_CONFIG_ENUM, "sqlite", 0, 0, false, false,      \
+     "sqlite|azure",                                                                               \
+     "Backend of aos-storage.",                                                                    \
+     offsetof(TYPE, MEMBER.storage_backend)},                                                      \
+    {"AOS_SQLITE_PATH", "sqlite_path", AOS_CONFIG_STRING, "aos.db", 0, 4096, false, false,         \
+     NULL,                                                                                         \
+     "SQLite database file (WAL mode) of the sqlite backend.",                                     \
+     offsetof(TYPE, MEMBER.sqlite_path)},                                                          \
+    {"AZURE_STORAGE_CONNECTION_STRING", "azure_storage_connection_string",                         \
+     AOS_CONFIG_STRING, NULL, 0, 0, false, true, NULL,                                             \
+     "Azure Storage connection string of the azure backend "                                       \
+     "(`UseDevelopmentStorage=true` for Azurite).",                                                \
+     offsetof(TYPE, MEMBER.azure_storage_connection_string)},                                      \
+    {"AOS_EVENTGRID_ENDPOINT", "eventgrid_endpoint", AOS_CONFIG_URL, NULL, 0, 0, false, false,     \
+     "http|https",                                                                                 \
+     "Event Grid topic endpoint for outbound CloudEvents; unset = off.",                           \
+     offsetof(TYPE, MEMBER.eventgrid_endpoint)},                                                   \
+    {"AOS_EVENTGRID_KEY", "eventgrid_key", AOS_CONFIG_STRING, NULL, 0, 0, false, true,             \
+     NULL,                                                                                         \
+     "Event Grid topic access key (`aeg-sas-key`).",                                               \
+     offsetof(TYPE, MEMBER.eventgrid_key)},                                                        \
+    {"AOS_KAFKA_BROKERS", "kafka_brokers", AOS_CONFIG_STRING, NULL, 0, 4096, false, false,         \
+     NULL,                                                                                         \
+     "Comma-separated Kafka bootstrap servers for outbound events; unset = off.",                  \
+     offsetof(TYPE, MEMBER.kafka_brokers)},                                                        \
+    {"AOS_CONFIG", NULL, AOS_CONFIG_STRING, NULL, 0, 4096, false, false,                           \
+     NULL,                                                                                         \
+     "Path of the JSON config file (agents, routes, `settings`).",                                 \
+     offsetof(TYPE, MEMBER.config_path)},                                                          \
+    {"AOS_INSTANCE_ID", "instance_id", AOS_CONFIG_STRING, NULL, 0, 128, false, false,              \
+     NULL,                                                                                         \
+     "Name of this replica (reply queue `aos.reply.<id>`); defaults to the host "                  \
+     "name.",                                                                                      \
+     offsetof(TYPE, MEMBER.instance_id)}
+/* clang-format on */
 
 /* The fragment with offsets into aos_config_common_t itself (AOS_CONFIG_COMMON_COUNT rows). */
 extern const aos_config_field_t aos_config_common_table[AOS_CONFIG_COMMON_COUNT];

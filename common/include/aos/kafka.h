@@ -28,9 +28,9 @@
 typedef struct aos_kafka_producer aos_kafka_producer_t;
 
 typedef struct aos_kafka_producer_config {
-    const char *brokers;           /* bootstrap.servers, e.g. AOS_KAFKA_BROKERS; required */
-    const char *client_id;         /* NULL = "aos" */
-    uint32_t delivery_timeout_ms;  /* message.timeout.ms; 0 = 30000 */
+    const char *brokers;          /* bootstrap.servers, e.g. AOS_KAFKA_BROKERS; required */
+    const char *client_id;        /* NULL = "aos" */
+    uint32_t delivery_timeout_ms; /* message.timeout.ms; 0 = 30000 */
     /* Extra librdkafka properties as name, value pairs ending in NULL (security.protocol,
      * sasl.mechanism, sasl.username, …; Event Hubs needs SASL_SSL + PLAIN). May be NULL.
      * Values are never logged. */
@@ -39,8 +39,7 @@ typedef struct aos_kafka_producer_config {
 
 /* Create an idempotent producer (acks=all, enable.idempotence=true). */
 aos_result aos_kafka_producer_new(const aos_kafka_producer_config_t *cfg,
-                                  aos_kafka_producer_t **out_producer, char *errbuf,
-                                  size_t errlen);
+                                  aos_kafka_producer_t **out_producer, char *errbuf, size_t errlen);
 
 /* Flush outstanding messages (up to the delivery timeout), then free. NULL is a no-op. */
 void aos_kafka_producer_free(aos_kafka_producer_t *p);

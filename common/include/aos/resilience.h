@@ -63,8 +63,8 @@ uint64_t aos_retry_backoff_ms(const aos_retry_policy_t *p, uint32_t attempts_mad
  * which is taken relative to now_unix_ms). Either may be NULL. retry-after-ms wins when both
  * are valid. A date in the past means 0. Returns true and sets *out_delay_ms (uncapped) when
  * a valid hint was found; malformed values are ignored. */
-bool aos_retry_parse_hint(const char *retry_after_ms, const char *retry_after,
-                          int64_t now_unix_ms, uint64_t *out_delay_ms);
+bool aos_retry_parse_hint(const char *retry_after_ms, const char *retry_after, int64_t now_unix_ms,
+                          uint64_t *out_delay_ms);
 
 /* The delay before the next try: the server hint capped at max_server_delay_ms when present,
  * otherwise aos_retry_backoff_ms. */

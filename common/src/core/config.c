@@ -88,7 +88,8 @@ static bool raw_from_json(const aos_config_field_t *f, json_object *v, raw_t *ra
               f->type == AOS_CONFIG_INT || f->type == AOS_CONFIG_DURATION_MS ||
                       f->type == AOS_CONFIG_SIZE
                   ? "number or string"
-                  : f->type == AOS_CONFIG_BOOL ? "boolean or string" : "string");
+              : f->type == AOS_CONFIG_BOOL ? "boolean or string"
+                                           : "string");
     return false;
 }
 
@@ -137,14 +138,14 @@ static void commit(const aos_config_field_t *table, size_t n, void *out, aos_con
     }
 }
 
-static json_object *settings_of(const char *json, size_t json_len, json_object **root,
-                                errlist_t *e)
+static json_object *settings_of(const char *json, size_t json_len, json_object **root, errlist_t *e)
 {
     *root = NULL;
     if (!json || json_len == 0)
         return NULL;
     char jerr[200];
-    aos_result r = aos_json_parse(json, json_len, CONFIG_FILE_MAX_BYTES, 64, root, jerr, sizeof jerr);
+    aos_result r =
+        aos_json_parse(json, json_len, CONFIG_FILE_MAX_BYTES, 64, root, jerr, sizeof jerr);
     if (r != AOS_OK) {
         add_error(e, "AOS_CONFIG: %s", jerr);
         return NULL;
@@ -230,8 +231,8 @@ static aos_result read_file(const char *path, char **out, size_t *out_len, char 
 {
     FILE *fp = fopen(path, "rb");
     if (!fp)
-        return aos_fail(AOS_ERR_NOT_FOUND, errbuf, errlen, "AOS_CONFIG: cannot open '%s': %s",
-                        path, strerror(errno));
+        return aos_fail(AOS_ERR_NOT_FOUND, errbuf, errlen, "AOS_CONFIG: cannot open '%s': %s", path,
+                        strerror(errno));
     char *buf = malloc(CONFIG_FILE_MAX_BYTES + 1);
     if (!buf) {
         fclose(fp);
@@ -258,8 +259,8 @@ aos_result aos_config_load(const aos_config_field_t *table, size_t n, void *out_
     size_t len = 0;
     if (json_file && *json_file)
         AOS_RETURN_IF_FAILED(read_file(json_file, &json, &len, errbuf, errlen));
-    aos_result r = aos_config_load_ex(table, n, out_struct, json, len, process_getenv, NULL,
-                                      errbuf, errlen);
+    aos_result r =
+        aos_config_load_ex(table, n, out_struct, json, len, process_getenv, NULL, errbuf, errlen);
     free(json);
     return r;
 }

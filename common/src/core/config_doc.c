@@ -114,7 +114,9 @@ aos_result aos_config_markdown(const aos_config_field_t *table, size_t n, char *
         cell(fp, f->description);
         size_t dl = f->description ? strlen(f->description) : 0;
         if (f->secret)
-            fputs(dl && f->description[dl - 1] != '.' ? ". Secret: never logged." : " Secret: never logged.", fp);
+            fputs(dl && f->description[dl - 1] != '.' ? ". Secret: never logged."
+                                                      : " Secret: never logged.",
+                  fp);
         fputs(" |\n", fp);
     }
     if (fclose(fp) != 0 || !buf) {

@@ -106,8 +106,8 @@ static bool parse_scaled(const char *s, const unit_t *units, size_t nunits, bool
     if (!leading_uint(s, &v, &end))
         return false;
     for (size_t i = 0; i < nunits; i++) {
-        bool eq = case_sensitive ? strcmp(end, units[i].unit) == 0
-                                 : strcasecmp(end, units[i].unit) == 0;
+        bool eq =
+            case_sensitive ? strcmp(end, units[i].unit) == 0 : strcasecmp(end, units[i].unit) == 0;
         if (!eq)
             continue;
         if (v > (uint64_t)INT64_MAX / units[i].mult)
@@ -120,7 +120,7 @@ static bool parse_scaled(const char *s, const unit_t *units, size_t nunits, bool
 
 static aos_result parse_duration(const char *s, int64_t *out, char *why, size_t whylen)
 {
-    static const unit_t UNITS[] = {{"", 1},       {"ms", 1},        {"s", 1000},
+    static const unit_t UNITS[] = {{"", 1},      {"ms", 1},      {"s", 1000},
                                    {"m", 60000}, {"h", 3600000}, {"d", 86400000}};
     if (!parse_scaled(s, UNITS, sizeof UNITS / sizeof *UNITS, true, out))
         return why_fail(why, whylen, "expected a duration like 500ms, 30s, 5m or 1h");
@@ -130,9 +130,9 @@ static aos_result parse_duration(const char *s, int64_t *out, char *why, size_t 
 static aos_result parse_size(const char *s, int64_t *out, char *why, size_t whylen)
 {
     static const unit_t UNITS[] = {
-        {"", 1},           {"b", 1},           {"k", 1u << 10},   {"kb", 1u << 10},
-        {"kib", 1u << 10}, {"m", 1u << 20},    {"mb", 1u << 20},  {"mib", 1u << 20},
-        {"g", 1u << 30},   {"gb", 1u << 30},   {"gib", 1u << 30},
+        {"", 1},           {"b", 1},         {"k", 1u << 10},   {"kb", 1u << 10},
+        {"kib", 1u << 10}, {"m", 1u << 20},  {"mb", 1u << 20},  {"mib", 1u << 20},
+        {"g", 1u << 30},   {"gb", 1u << 30}, {"gib", 1u << 30},
     };
     if (!parse_scaled(s, UNITS, sizeof UNITS / sizeof *UNITS, false, out))
         return why_fail(why, whylen, "expected a size like 512, 64k, 10M or 1G");

@@ -90,8 +90,7 @@ aos_result aos_event_set_checked_(char **field, const char *s, size_t n, const c
         return aos_fail(AOS_ERR_INVALID, errbuf, errlen, "attribute '%s' contains a NUL byte",
                         attr);
     if (!aos_utf8_valid(s, n))
-        return aos_fail(AOS_ERR_INVALID, errbuf, errlen, "attribute '%s' is not valid UTF-8",
-                        attr);
+        return aos_fail(AOS_ERR_INVALID, errbuf, errlen, "attribute '%s' is not valid UTF-8", attr);
     char *copy = aos_strndup_(s, n);
     if (!copy)
         return AOS_ERR_NOMEM;
@@ -113,8 +112,8 @@ aos_result aos_event_set_data(aos_event_t *ev, const char *data, size_t len)
 
 bool aos_event_attr_reserved_(const char *name)
 {
-    static const char *RESERVED[] = {"specversion",     "id",         "type", "source",
-                                     "subject",         "time",       "data", "data_base64",
+    static const char *RESERVED[] = {"specversion",     "id",         "type",       "source",
+                                     "subject",         "time",       "data",       "data_base64",
                                      "datacontenttype", "dataschema", "traceparent"};
     for (size_t i = 0; i < sizeof RESERVED / sizeof *RESERVED; i++)
         if (strcmp(name, RESERVED[i]) == 0)
@@ -174,9 +173,10 @@ void aos_event_free(aos_event_t *ev)
 {
     if (!ev)
         return;
-    char **strs[] = {&ev->id,          &ev->type,     &ev->source,         &ev->subject,
-                     &ev->time,        &ev->datacontenttype, &ev->dataschema, &ev->data,
-                     &ev->correlation_id, &ev->reply_to, &ev->group_id,       &ev->traceparent};
+    char **strs[] = {&ev->id,         &ev->type,     &ev->source,
+                     &ev->subject,    &ev->time,     &ev->datacontenttype,
+                     &ev->dataschema, &ev->data,     &ev->correlation_id,
+                     &ev->reply_to,   &ev->group_id, &ev->traceparent};
     for (size_t i = 0; i < sizeof strs / sizeof *strs; i++)
         free(*strs[i]);
     for (size_t i = 0; i < ev->ext_count; i++) {
@@ -232,12 +232,14 @@ aos_result aos_event_clone(const aos_event_t *ev, aos_event_t **out_copy)
     *out_copy = NULL;
     aos_event_t *c;
     AOS_RETURN_IF_FAILED(aos_event_new(&c));
-    const char *src[] = {ev->id,       ev->type,           ev->source,   ev->subject,
-                         ev->time,     ev->datacontenttype, ev->dataschema, ev->correlation_id,
-                         ev->reply_to, ev->group_id,       ev->traceparent};
-    char **dst[] = {&c->id,       &c->type,           &c->source,     &c->subject,
-                    &c->time,     &c->datacontenttype, &c->dataschema, &c->correlation_id,
-                    &c->reply_to, &c->group_id,       &c->traceparent};
+    const char *src[] = {ev->id,         ev->type,           ev->source,
+                         ev->subject,    ev->time,           ev->datacontenttype,
+                         ev->dataschema, ev->correlation_id, ev->reply_to,
+                         ev->group_id,   ev->traceparent};
+    char **dst[] = {&c->id,         &c->type,           &c->source,
+                    &c->subject,    &c->time,           &c->datacontenttype,
+                    &c->dataschema, &c->correlation_id, &c->reply_to,
+                    &c->group_id,   &c->traceparent};
     aos_result r = AOS_OK;
     for (size_t i = 0; r == AOS_OK && i < sizeof src / sizeof *src; i++)
         r = aos_event_set(dst[i], src[i]);
@@ -332,8 +334,8 @@ aos_result aos_event_validate(const aos_event_t *ev, char *errbuf, size_t errlen
             return aos_fail(AOS_ERR_INVALID, errbuf, errlen,
                             "extension attribute name '%s' is not allowed", n ? n : "");
         if (!ev->ext[i].value)
-            return aos_fail(AOS_ERR_INVALID, errbuf, errlen, "extension attribute '%s' has no value",
-                            n);
+            return aos_fail(AOS_ERR_INVALID, errbuf, errlen,
+                            "extension attribute '%s' has no value", n);
     }
     if (ev->data && ev->data_len > 0 && aos_event_content_is_json(ev->datacontenttype)) {
         json_object *v = NULL;

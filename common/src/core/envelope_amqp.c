@@ -91,8 +91,8 @@ aos_result aos_envelope_to_message(const aos_event_t *ev, struct pn_message_t *m
     if (!rc && ev->group_id)
         rc = pn_message_set_group_id(msg, ev->group_id);
     if (!rc)
-        rc = pn_message_set_content_type(
-            msg, ev->datacontenttype ? ev->datacontenttype : "application/json");
+        rc = pn_message_set_content_type(msg, ev->datacontenttype ? ev->datacontenttype
+                                                                  : "application/json");
     if (!rc)
         rc = write_app_properties(ev, pn_message_properties(msg));
     if (!rc && ev->data && ev->data_len > 0) {
@@ -181,11 +181,10 @@ static aos_result read_ce_attr(decode_ctx *c, const char *attr, pn_data_t *d, ch
     char **slot = attr_slot(c, attr);
     if (slot) {
         if (*slot)
-            return aos_fail(AOS_ERR_INVALID, errbuf, errlen, "attribute '%s' appears twice",
-                            attr);
+            return aos_fail(AOS_ERR_INVALID, errbuf, errlen, "attribute '%s' appears twice", attr);
         /* time may be an AMQP timestamp; everything else core is a string. */
-        if (pn_data_type(d) != PN_STRING && !(strcmp(attr, "time") == 0 &&
-                                              pn_data_type(d) == PN_TIMESTAMP))
+        if (pn_data_type(d) != PN_STRING &&
+            !(strcmp(attr, "time") == 0 && pn_data_type(d) == PN_TIMESTAMP))
             return aos_fail(AOS_ERR_INVALID, errbuf, errlen, "attribute '%s' must be a string",
                             attr);
         return scalar_to_string(d, attr, slot, errbuf, errlen);
@@ -225,7 +224,8 @@ static aos_result read_app_properties(decode_ctx *c, pn_data_t *d, char *errbuf,
         }
         pn_bytes_t k = pn_data_get_string(d);
         if (!pn_data_next(d)) {
-            r = aos_fail(AOS_ERR_INVALID, errbuf, errlen, "application-properties key lacks a value");
+            r = aos_fail(AOS_ERR_INVALID, errbuf, errlen,
+                         "application-properties key lacks a value");
             break;
         }
         char key[64];
@@ -267,9 +267,9 @@ static aos_result read_msgid(pn_atom_t a, char **out)
     case PN_UUID: {
         const unsigned char *b = (const unsigned char *)a.u.as_uuid.bytes;
         snprintf(buf, sizeof buf,
-                 "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x", b[0],
-                 b[1], b[2], b[3], b[4], b[5], b[6], b[7], b[8], b[9], b[10], b[11], b[12], b[13],
-                 b[14], b[15]);
+                 "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x", b[0], b[1],
+                 b[2], b[3], b[4], b[5], b[6], b[7], b[8], b[9], b[10], b[11], b[12], b[13], b[14],
+                 b[15]);
         return aos_event_set(out, buf);
     }
     default:

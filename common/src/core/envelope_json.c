@@ -114,12 +114,12 @@ aos_result aos_event_batch_to_json(aos_event_t *const *events, size_t count, cha
 
 static char **core_slot(aos_event_t *ev, const char *key, char **specversion)
 {
-    static const char *NAMES[] = {"specversion", "id",      "type",       "source",
-                                  "subject",     "time",    "dataschema", "datacontenttype",
+    static const char *NAMES[] = {"specversion", "id",   "type",       "source",
+                                  "subject",     "time", "dataschema", "datacontenttype",
                                   "traceparent"};
-    char **slots[] = {specversion,   &ev->id,         &ev->type,
-                      &ev->source,   &ev->subject,    &ev->time,
-                      &ev->dataschema, &ev->datacontenttype, &ev->traceparent};
+    char **slots[] = {specversion,     &ev->id,   &ev->type,       &ev->source,
+                      &ev->subject,    &ev->time, &ev->dataschema, &ev->datacontenttype,
+                      &ev->traceparent};
     for (size_t i = 0; i < sizeof NAMES / sizeof *NAMES; i++)
         if (strcmp(key, NAMES[i]) == 0)
             return slots[i];
@@ -158,19 +158,21 @@ static aos_result read_ext(aos_event_t *ev, const char *key, json_object *v, cha
     return aos_event_set_ext(ev, key, value);
 }
 
-static aos_result read_data(aos_event_t *ev, json_object *data, json_object *data_b64,
-                            char *errbuf, size_t errlen)
+static aos_result read_data(aos_event_t *ev, json_object *data, json_object *data_b64, char *errbuf,
+                            size_t errlen)
 {
     if (data && data_b64)
         return aos_fail(AOS_ERR_INVALID, errbuf, errlen, "both 'data' and 'data_base64' present");
     if (data_b64) {
         if (!json_object_is_type(data_b64, json_type_string))
-            return aos_fail(AOS_ERR_INVALID, errbuf, errlen, "attribute 'data_base64' must be a string");
+            return aos_fail(AOS_ERR_INVALID, errbuf, errlen,
+                            "attribute 'data_base64' must be a string");
         unsigned char *raw = NULL;
         size_t n = 0;
         if (aos_b64_decode(json_object_get_string(data_b64),
                            (size_t)json_object_get_string_len(data_b64), &raw, &n) != AOS_OK)
-            return aos_fail(AOS_ERR_INVALID, errbuf, errlen, "attribute 'data_base64' is not valid base64");
+            return aos_fail(AOS_ERR_INVALID, errbuf, errlen,
+                            "attribute 'data_base64' is not valid base64");
         aos_result r = aos_event_set_data(ev, (const char *)raw, n);
         free(raw);
         if (r == AOS_OK && !ev->datacontenttype)
@@ -181,7 +183,8 @@ static aos_result read_data(aos_event_t *ev, json_object *data, json_object *dat
         return AOS_OK;
     if (!ev->datacontenttype)
         AOS_RETURN_IF_FAILED(aos_event_set(&ev->datacontenttype, "application/json"));
-    if (!aos_event_content_is_json(ev->datacontenttype) && json_object_is_type(data, json_type_string))
+    if (!aos_event_content_is_json(ev->datacontenttype) &&
+        json_object_is_type(data, json_type_string))
         return aos_event_set_data(ev, json_object_get_string(data),
                                   (size_t)json_object_get_string_len(data));
     char *text = NULL;
@@ -243,8 +246,8 @@ static aos_result event_from_object(json_object *o, aos_event_t **out, char *err
     return AOS_OK;
 }
 
-aos_result aos_event_from_json(const char *json, size_t len, aos_event_t **out_event,
-                               char *errbuf, size_t errlen)
+aos_result aos_event_from_json(const char *json, size_t len, aos_event_t **out_event, char *errbuf,
+                               size_t errlen)
 {
     *out_event = NULL;
     json_object *o = NULL;
@@ -265,7 +268,8 @@ aos_result aos_event_batch_from_json(const char *json, size_t len, aos_event_t *
                                         AOS_EVENT_JSON_MAX_DEPTH, &arr, errbuf, errlen));
     if (!json_object_is_type(arr, json_type_array)) {
         json_object_put(arr);
-        return aos_fail(AOS_ERR_INVALID, errbuf, errlen, "a CloudEvents batch must be a JSON array");
+        return aos_fail(AOS_ERR_INVALID, errbuf, errlen,
+                        "a CloudEvents batch must be a JSON array");
     }
     size_t n = json_object_array_length(arr);
     aos_event_t **events = n ? calloc(n, sizeof *events) : NULL;

@@ -93,8 +93,8 @@ aos_result aos_json_parse(const char *buf, size_t len, size_t max_bytes, int max
     if (max_depth > 100000)
         max_depth = 100000;
     if (len > max_bytes)
-        return aos_fail(AOS_ERR_TOO_LARGE, errbuf, errlen, "JSON is %zu bytes, limit is %zu",
-                        len, max_bytes);
+        return aos_fail(AOS_ERR_TOO_LARGE, errbuf, errlen, "JSON is %zu bytes, limit is %zu", len,
+                        max_bytes);
     if (!buf || only_ws(buf, len))
         return aos_fail(AOS_ERR_INVALID, errbuf, errlen, "empty JSON document");
     const char *nul = memchr(buf, '\0', len);
@@ -169,8 +169,7 @@ static aos_result lookup(const json_object *obj, const char *field, aos_json_nee
 {
     *out = NULL;
     if (!obj || !json_object_is_type(obj, json_type_object))
-        return aos_fail(AOS_ERR_INVALID, errbuf, errlen, "expected an object holding '%s'",
-                        field);
+        return aos_fail(AOS_ERR_INVALID, errbuf, errlen, "expected an object holding '%s'", field);
     json_object *v = NULL;
     if (!json_object_object_get_ex(obj, field, &v) || v == NULL) {
         if (need == AOS_JSON_REQUIRED)
@@ -193,8 +192,7 @@ aos_result aos_json_get_string(const json_object *obj, const char *field, aos_js
         return aos_fail(AOS_ERR_INVALID, errbuf, errlen, "field '%s' must be a string", field);
     const char *s = json_object_get_string(v);
     if (strlen(s) != (size_t)json_object_get_string_len(v))
-        return aos_fail(AOS_ERR_INVALID, errbuf, errlen, "field '%s' must not contain NUL",
-                        field);
+        return aos_fail(AOS_ERR_INVALID, errbuf, errlen, "field '%s' must not contain NUL", field);
     *out_str = s;
     return AOS_OK;
 }
@@ -231,8 +229,7 @@ aos_result aos_json_get_bool(const json_object *obj, const char *field, aos_json
     if (!v)
         return AOS_OK;
     if (!json_object_is_type(v, json_type_boolean))
-        return aos_fail(AOS_ERR_INVALID, errbuf, errlen, "field '%s' must be true or false",
-                        field);
+        return aos_fail(AOS_ERR_INVALID, errbuf, errlen, "field '%s' must be true or false", field);
     *out_val = json_object_get_boolean(v);
     if (out_present)
         *out_present = true;

@@ -147,8 +147,8 @@ static bool parse_http_date(const char *s, int64_t *out_unix_ms)
     return true;
 }
 
-bool aos_retry_parse_hint(const char *retry_after_ms, const char *retry_after,
-                          int64_t now_unix_ms, uint64_t *out_delay_ms)
+bool aos_retry_parse_hint(const char *retry_after_ms, const char *retry_after, int64_t now_unix_ms,
+                          uint64_t *out_delay_ms)
 {
     uint64_t v;
     if (retry_after_ms && parse_uint(retry_after_ms, &v)) {

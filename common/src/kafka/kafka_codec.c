@@ -62,8 +62,8 @@ static aos_result take_string(char **field, const aos_kafka_header_t *h, const c
     if (!h->value)
         return aos_fail(AOS_ERR_INVALID, errbuf, errlen, "attribute '%s' has a null value", attr);
     if (memchr(h->value, '\0', h->value_len) || !aos_utf8_valid(h->value, h->value_len))
-        return aos_fail(AOS_ERR_INVALID, errbuf, errlen,
-                        "attribute '%s' is not valid UTF-8 text", attr);
+        return aos_fail(AOS_ERR_INVALID, errbuf, errlen, "attribute '%s' is not valid UTF-8 text",
+                        attr);
     char *s = malloc(h->value_len + 1);
     if (!s)
         return AOS_ERR_NOMEM;
@@ -93,9 +93,8 @@ static aos_result read_header(kctx *c, const aos_kafka_header_t *h, char *errbuf
     struct {
         const char *name;
         char **slot;
-    } core[] = {{"specversion", &c->specversion}, {"id", &ev->id},
-                {"type", &ev->type},              {"source", &ev->source},
-                {"time", &ev->time},              {"subject", &ev->subject},
+    } core[] = {{"specversion", &c->specversion}, {"id", &ev->id},     {"type", &ev->type},
+                {"source", &ev->source},          {"time", &ev->time}, {"subject", &ev->subject},
                 {"dataschema", &ev->dataschema}};
     for (size_t i = 0; i < sizeof core / sizeof *core; i++)
         if (strcmp(attr, core[i].name) == 0)
@@ -173,8 +172,8 @@ aos_result aos_envelope_from_kafka(const aos_kafka_header_t *headers, size_t hea
             memcpy(ct, headers[i].value, headers[i].value_len);
             ct[headers[i].value_len] = '\0';
             if (is_structured(ct)) {
-                AOS_RETURN_IF_FAILED(aos_event_from_json(value, value_len, out_event, errbuf,
-                                                         errlen));
+                AOS_RETURN_IF_FAILED(
+                    aos_event_from_json(value, value_len, out_event, errbuf, errlen));
                 aos_result r = apply_key(*out_event, key, key_len);
                 if (r != AOS_OK) {
                     aos_event_free(*out_event);

@@ -63,8 +63,8 @@ static aos_result result_of(rd_kafka_resp_err_t err)
     }
 }
 
-static aos_result conf_set(rd_kafka_conf_t *conf, const char *name, const char *value,
-                           bool secret, char *errbuf, size_t errlen)
+static aos_result conf_set(rd_kafka_conf_t *conf, const char *name, const char *value, bool secret,
+                           char *errbuf, size_t errlen)
 {
     char rderr[256];
     if (rd_kafka_conf_set(conf, name, value, rderr, sizeof rderr) != RD_KAFKA_CONF_OK)
@@ -80,8 +80,8 @@ static aos_result build_conf(const aos_kafka_producer_config_t *cfg, rd_kafka_co
     snprintf(timeout, sizeof timeout, "%u",
              cfg->delivery_timeout_ms ? cfg->delivery_timeout_ms : 30000u);
     AOS_RETURN_IF_FAILED(conf_set(conf, "bootstrap.servers", cfg->brokers, false, errbuf, errlen));
-    AOS_RETURN_IF_FAILED(conf_set(conf, "client.id", cfg->client_id ? cfg->client_id : "aos",
-                                  false, errbuf, errlen));
+    AOS_RETURN_IF_FAILED(conf_set(conf, "client.id", cfg->client_id ? cfg->client_id : "aos", false,
+                                  errbuf, errlen));
     AOS_RETURN_IF_FAILED(conf_set(conf, "message.timeout.ms", timeout, false, errbuf, errlen));
     AOS_RETURN_IF_FAILED(conf_set(conf, "enable.idempotence", "true", false, errbuf, errlen));
     AOS_RETURN_IF_FAILED(conf_set(conf, "acks", "all", false, errbuf, errlen));
@@ -98,8 +98,7 @@ static aos_result build_conf(const aos_kafka_producer_config_t *cfg, rd_kafka_co
 }
 
 aos_result aos_kafka_producer_new(const aos_kafka_producer_config_t *cfg,
-                                  aos_kafka_producer_t **out_producer, char *errbuf,
-                                  size_t errlen)
+                                  aos_kafka_producer_t **out_producer, char *errbuf, size_t errlen)
 {
     *out_producer = NULL;
     if (!cfg || !cfg->brokers || !*cfg->brokers)
@@ -167,11 +166,11 @@ aos_result aos_kafka_publish(aos_kafka_producer_t *p, const char *topic, const a
     if (!hdrs)
         return AOS_ERR_NOMEM;
     pending_t pending = {0};
-    rd_kafka_resp_err_t err = rd_kafka_producev(
-        p->rk, RD_KAFKA_V_TOPIC(topic), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
-        RD_KAFKA_V_KEY(key, key ? strlen(key) : 0),
-        RD_KAFKA_V_VALUE(ev->data, ev->data ? ev->data_len : 0), RD_KAFKA_V_HEADERS(hdrs),
-        RD_KAFKA_V_OPAQUE(&pending), RD_KAFKA_V_END);
+    rd_kafka_resp_err_t err =
+        rd_kafka_producev(p->rk, RD_KAFKA_V_TOPIC(topic), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+                          RD_KAFKA_V_KEY(key, key ? strlen(key) : 0),
+                          RD_KAFKA_V_VALUE(ev->data, ev->data ? ev->data_len : 0),
+                          RD_KAFKA_V_HEADERS(hdrs), RD_KAFKA_V_OPAQUE(&pending), RD_KAFKA_V_END);
     if (err != RD_KAFKA_RESP_ERR_NO_ERROR) {
         rd_kafka_headers_destroy(hdrs); /* ownership passes only on success */
         return aos_fail(result_of(err), errbuf, errlen, "kafka produce to %s: %s", topic,
