@@ -9,9 +9,9 @@
  *   blobs in their container; metadata aossha256, aosupload; chunks staged as blobs
  *   "<upload id>/<index>" in container aos<prefix>-uploads until commit.
  * An append is one entity group transaction (head + message + index row): all or nothing. */
-#include <stdio.h>
 #include <inttypes.h>
 #include <json-c/json.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -37,8 +37,7 @@ static aos_result fail_az(azure_be_t *be, aos_result r, char *errbuf, size_t err
                           const char *what)
 {
     aos_result m = r;
-    if (r == AOS_ERR_TIMEOUT || r == AOS_ERR_RATE_LIMITED || r == AOS_ERR_IO ||
-        r == AOS_ERR_AUTH)
+    if (r == AOS_ERR_TIMEOUT || r == AOS_ERR_RATE_LIMITED || r == AOS_ERR_IO || r == AOS_ERR_AUTH)
         m = AOS_ERR_UNAVAILABLE;
     else if (r == AOS_ERR_PROTOCOL)
         m = AOS_ERR_INTERNAL;
@@ -116,8 +115,7 @@ static aos_result conv_load(azure_be_t *be, const char *id, aos_storage_conversa
 }
 
 static aos_result az_conversation_get(aos_storage_backend_t *b, const char *id,
-                                      aos_storage_conversation_t *out, char *errbuf,
-                                      size_t errlen)
+                                      aos_storage_conversation_t *out, char *errbuf, size_t errlen)
 {
     return conv_load(AZ(b), id, out, errbuf, errlen);
 }
@@ -156,34 +154,6 @@ static aos_result az_conversation_create(aos_storage_backend_t *b,
     return AOS_OK;
 }
 
-/* Run a query to completion or until `want` entities; calls fn per entity. */
-typedef aos_result (*row_fn)(void *ctx, json_object *row);
-
-static aos_result query_rows(azure_be_t *be, const char *table, const char *filter, size_t want,
-                             row_fn fn, void *ctx, bool *out_more)
-{
-    aos_azure_continuation_t *cont = calloc(1, sizeof *cont);
-    if (!cont)
-        return AOS_ERR_NOMEM;
-    size_t got = 0;
-    aos_result r = AOS_OK;
-    *out_more = false;
-    do {
-        json_object *arr = NULL;
-        size_t top = want - got < 1000 ? want - got : 1000;
-        r = aos_azure_entity_query(be->c, table, filter, (int)top, cont, &arr);
-        if (r != AOS_OK)
-            break;
-        size_t n = json_object_array_length(arr);
-        for (size_t i = 0; i < n && r == AOS_OK; i++, got++)
-            r = fn(ctx, json_object_array_get_idx(arr, i));
-        json_object_put(arr);
-    } while (r == AOS_OK && got < want && cont->next_pk[0]);
-    *out_more = got >= want;
-    free(cont);
-    return r;
-}
-
 typedef struct conv_list_ctx {
     azure_be_t *be;
     aos_storage_conversation_page_t *page;
@@ -218,77 +188,16 @@ static aos_result az_conversation_list(aos_storage_backend_t *b, const char *age
     out->items = calloc(limit, sizeof *out->items);
     conv_list_ctx_t k = {be, out, limit};
     bool more = false;
-    aos_result r = !out->items || !aos_odata_filter_str(f) ? AOS_ERR_NOMEM
-                   : query_rows(be, be->t_conv, aos_odata_filter_str(f), limit + 1,
-                                conv_list_row, &k, &more);
+    aos_result r = !out->items || !aos_odata_filter_str(f)
+                       ? AOS_ERR_NOMEM
+                       : aos_azure_entity_query_each(be->c, be->t_conv, aos_odata_filter_str(f),
+                                                     limit + 1, conv_list_row, &k, &more);
     aos_odata_filter_free(f);
     if (r != AOS_OK)
         return fail_az(be, r, errbuf, errlen, "list conversations");
     if (more && out->count)
         out->next_cursor = strdup(out->items[out->count - 1].id);
     return AOS_OK;
-}
-
-typedef struct key_list {
-    char **rks;
-    size_t n, cap;
-} key_list_t;
-
-static aos_result collect_rk(void *ctx, json_object *row)
-{
-    key_list_t *k = ctx;
-    if (k->n == k->cap) {
-        size_t cap = k->cap ? k->cap * 2 : 64;
-        char **p = realloc(k->rks, cap * sizeof *p);
-        if (!p)
-            return AOS_ERR_NOMEM;
-        k->rks = p;
-        k->cap = cap;
-    }
-    k->rks[k->n] = dup_or_empty(aos_azure_entity_get_string(row, "RowKey"));
-    return k->rks[k->n++] ? AOS_OK : AOS_ERR_NOMEM;
-}
-
-static void key_list_free(key_list_t *k)
-{
-    for (size_t i = 0; i < k->n; i++)
-        free(k->rks[i]);
-    free(k->rks);
-    memset(k, 0, sizeof *k);
-}
-
-/* Delete every row of a partition of the messages table, 100 per transaction. */
-static aos_result delete_partition(azure_be_t *be, const char *pk)
-{
-    aos_odata_filter_t *f;
-    AOS_RETURN_IF_FAILED(aos_odata_filter_new(&f));
-    aos_odata_filter_string(f, "PartitionKey", AOS_ODATA_EQ, pk);
-    aos_result r = AOS_OK;
-    for (;;) {
-        key_list_t k = {0};
-        bool more;
-        r = query_rows(be, be->t_msg, aos_odata_filter_str(f), 100, collect_rk, &k, &more);
-        if (r != AOS_OK || k.n == 0) {
-            key_list_free(&k);
-            break;
-        }
-        aos_azure_batch_op_t ops[100];
-        json_object *ents[100];
-        for (size_t i = 0; i < k.n; i++) {
-            ents[i] = new_entity(pk, k.rks[i]);
-            ops[i] = (aos_azure_batch_op_t){AOS_AZURE_BATCH_DELETE, ents[i], NULL};
-        }
-        r = aos_azure_table_batch(be->c, be->t_msg, ops, k.n);
-        for (size_t i = 0; i < k.n; i++)
-            json_object_put(ents[i]);
-        key_list_free(&k);
-        if (r == AOS_ERR_NOT_FOUND) /* a concurrent delete took one: look again */
-            r = AOS_OK;
-        if (r != AOS_OK)
-            break;
-    }
-    aos_odata_filter_free(f);
-    return r;
 }
 
 static aos_result az_conversation_delete(aos_storage_backend_t *b, const char *id,
@@ -304,7 +213,7 @@ static aos_result az_conversation_delete(aos_storage_backend_t *b, const char *i
     if (r != AOS_OK)
         return fail_az(be, r, errbuf, errlen, "get conversation");
     /* messages first, the conversation row last: a redelivered delete finishes the job */
-    if ((r = delete_partition(be, id)) != AOS_OK)
+    if ((r = aos_azure_table_delete_partition(be->c, be->t_msg, id)) != AOS_OK)
         return fail_az(be, r, errbuf, errlen, "delete messages");
     r = aos_azure_entity_delete(be->c, be->t_conv, id, RK_CONV, NULL);
     if (r != AOS_OK && r != AOS_ERR_NOT_FOUND)
@@ -327,7 +236,7 @@ static aos_result msg_from_row(json_object *row, const char *conv, aos_storage_m
     aos_azure_entity_get_int64(row, "Seq", &out->seq);
     aos_azure_entity_get_int64(row, "CreatedMs", &out->created_ms);
     return out->conversation_id && out->id && out->role && out->metadata_json ? AOS_OK
-                                                                               : AOS_ERR_NOMEM;
+                                                                              : AOS_ERR_NOMEM;
 }
 
 /* Already stored under this message id? AOS_OK + *found with the stored record. */
@@ -347,8 +256,8 @@ static aos_result find_by_id(azure_be_t *be, const aos_storage_message_t *in, bo
     json_object_put(idx);
     AOS_RETURN_IF_FAILED(r);
     seq_key(seq, sk);
-    AOS_RETURN_IF_FAILED(aos_azure_entity_get(be->c, be->t_msg, in->conversation_id, sk, &row,
-                                              NULL, 0));
+    AOS_RETURN_IF_FAILED(
+        aos_azure_entity_get(be->c, be->t_msg, in->conversation_id, sk, &row, NULL, 0));
     r = msg_from_row(row, in->conversation_id, out);
     json_object_put(row);
     *found = r == AOS_OK;
@@ -407,8 +316,8 @@ static aos_result az_message_append(aos_storage_backend_t *b, const aos_storage_
     azure_be_t *be = AZ(b);
     *out_created = false;
     json_object *row = NULL;
-    aos_result r = aos_azure_entity_get(be->c, be->t_conv, in->conversation_id, RK_CONV, &row,
-                                        NULL, 0);
+    aos_result r =
+        aos_azure_entity_get(be->c, be->t_conv, in->conversation_id, RK_CONV, &row, NULL, 0);
     json_object_put(row);
     if (r == AOS_ERR_NOT_FOUND)
         return aos_fail(r, errbuf, errlen, "conversation %s not found", in->conversation_id);
@@ -421,8 +330,7 @@ static aos_result az_message_append(aos_storage_backend_t *b, const aos_storage_
         if (found)
             return same_message(in, out) ? AOS_OK
                                          : aos_fail(AOS_ERR_CONFLICT, errbuf, errlen,
-                                                    "message %s exists with other content",
-                                                    in->id);
+                                                    "message %s exists with other content", in->id);
         int64_t version = 0, updated = 0;
         char etag[256];
         if ((r = read_head(be, in->conversation_id, &version, &updated, etag, sizeof etag)))
@@ -435,12 +343,13 @@ static aos_result az_message_append(aos_storage_backend_t *b, const aos_storage_
         r = append_batch(be, in, version + 1, etag, now);
         if (r == AOS_OK) {
             *out_created = true;
-            aos_storage_message_t rec = {.conversation_id = in->conversation_id, .id = in->id,
-                                         .seq = version + 1, .role = in->role,
+            aos_storage_message_t rec = {.conversation_id = in->conversation_id,
+                                         .id = in->id,
+                                         .seq = version + 1,
+                                         .role = in->role,
                                          .content = in->content,
-                                         .metadata_json = in->metadata_json
-                                                              ? in->metadata_json
-                                                              : "{}",
+                                         .metadata_json =
+                                             in->metadata_json ? in->metadata_json : "{}",
                                          .created_ms = now};
             return aos_storage_message_copy(&rec, out);
         }
@@ -507,9 +416,10 @@ static aos_result az_message_list(aos_storage_backend_t *b, const char *conversa
     out->items = calloc(n, sizeof *out->items);
     msg_list_ctx_t k = {out, conversation_id, n};
     bool more;
-    aos_result r = !out->items || !aos_odata_filter_str(f) ? AOS_ERR_NOMEM
-                   : query_rows(be, be->t_msg, aos_odata_filter_str(f), n, msg_list_row, &k,
-                                &more);
+    aos_result r = !out->items || !aos_odata_filter_str(f)
+                       ? AOS_ERR_NOMEM
+                       : aos_azure_entity_query_each(be->c, be->t_msg, aos_odata_filter_str(f), n,
+                                                     msg_list_row, &k, &more);
     aos_odata_filter_free(f);
     if (r != AOS_OK)
         return fail_az(be, r, errbuf, errlen, "list messages");
@@ -527,7 +437,6 @@ static aos_result az_message_list(aos_storage_backend_t *b, const char *conversa
     return AOS_OK;
 }
 
-
 /* ---- blobs ---- */
 
 typedef struct upload {
@@ -540,8 +449,8 @@ typedef struct upload {
 static aos_result upload_get(azure_be_t *be, const char *upload_id, upload_t *u)
 {
     json_object *row = NULL;
-    AOS_RETURN_IF_FAILED(aos_azure_entity_get(be->c, be->t_up, upload_id, RK_UPLOAD, &row, NULL,
-                                              0));
+    AOS_RETURN_IF_FAILED(
+        aos_azure_entity_get(be->c, be->t_up, upload_id, RK_UPLOAD, &row, NULL, 0));
     const char *st = aos_azure_entity_get_string(row, "State");
     snprintf(u->container, sizeof u->container, "%s",
              aos_azure_entity_get_string(row, "Container") ?: "");
@@ -577,9 +486,9 @@ static aos_result az_blob_put_begin(aos_storage_backend_t *b, const char *contai
     json_object *e = new_entity(upload_id, RK_UPLOAD);
     json_object_object_add(e, "Container", json_object_new_string(container));
     json_object_object_add(e, "Name", json_object_new_string(name));
-    json_object_object_add(e, "ContentType",
-                           json_object_new_string(content_type ? content_type
-                                                               : "application/octet-stream"));
+    json_object_object_add(
+        e, "ContentType",
+        json_object_new_string(content_type ? content_type : "application/octet-stream"));
     json_object_object_add(e, "State", json_object_new_string("open"));
     r = aos_azure_entity_insert(be->c, be->t_up, e, NULL, 0);
     json_object_put(e);
@@ -644,8 +553,8 @@ static aos_result chunk_sink(void *ctx, const void *data, size_t len)
 
 /* Copy the staged chunks into blocks of the target, hashing them on the way. */
 static aos_result stage_blocks(azure_be_t *be, const char *container, const char *name,
-                               const char *upload_id, uint32_t count, char sha[65],
-                               char *errbuf, size_t errlen)
+                               const char *upload_id, uint32_t count, char sha[65], char *errbuf,
+                               size_t errlen)
 {
     chunk_buf_t k = {malloc(AOS_STORAGE_CHUNK_MAX), 0};
     aos_storage_sha256_t h = {0};
@@ -676,10 +585,16 @@ static aos_result stage_blocks(azure_be_t *be, const char *container, const char
 
 static int64_t http_date_ms(const char *s)
 {
-    struct tm tm = {0};
-    if (!s || !strptime(s, "%a, %d %b %Y %H:%M:%S GMT", &tm))
-        return 0;
-    return (int64_t)timegm(&tm) * 1000;
+    int64_t t = 0;
+    return aos_azure_http_date_parse(s, &t) ? t * 1000 : 0;
+}
+
+/* Staged chunks of an upload; leftovers after a failure are harmless (unique upload id). */
+static void drop_staged(azure_be_t *be, const char *upload_id)
+{
+    char prefix[AOS_STORAGE_ID_MAX + 2];
+    snprintf(prefix, sizeof prefix, "%s/", upload_id);
+    aos_azure_blob_delete_prefix(be->c, be->staging, prefix);
 }
 
 static aos_result info_from_props(const char *container, const char *name,
@@ -693,8 +608,7 @@ static aos_result info_from_props(const char *container, const char *name,
     out->updated_ms = http_date_ms(p->last_modified);
     if (!aos_azure_blob_props_meta(p, "aossha256", out->sha256, sizeof out->sha256))
         out->sha256[0] = '\0';
-    return out->container && out->name && out->content_type && out->etag ? AOS_OK
-                                                                         : AOS_ERR_NOMEM;
+    return out->container && out->name && out->content_type && out->etag ? AOS_OK : AOS_ERR_NOMEM;
 }
 
 static aos_result az_blob_head(aos_storage_backend_t *b, const char *container, const char *name,
@@ -710,30 +624,10 @@ static aos_result az_blob_head(aos_storage_backend_t *b, const char *container, 
     return info_from_props(container, name, &p, out);
 }
 
-static void drop_staged(azure_be_t *be, const char *upload_id)
-{
-    char prefix[AOS_STORAGE_ID_MAX + 2];
-    snprintf(prefix, sizeof prefix, "%s/", upload_id);
-    /* the chunks are deleted page by page, so listing again from the start finds the rest;
-     * leftovers after a failure are harmless (named by a unique upload id) */
-    for (;;) {
-        aos_azure_blob_list_t *list = NULL;
-        if (aos_azure_blob_list(be->c, be->staging, prefix, NULL, 1000, false, &list) != AOS_OK)
-            return;
-        size_t deleted = 0;
-        for (size_t i = 0; i < list->count; i++)
-            deleted += aos_azure_blob_delete(be->c, be->staging, list->items[i].name) == AOS_OK;
-        bool more = list->next_marker != NULL;
-        aos_azure_blob_list_free(list);
-        if (!more || deleted == 0)
-            return;
-    }
-}
-
 static aos_result az_blob_put_commit(aos_storage_backend_t *b, const char *container,
-                                     const char *name, const char *upload_id,
-                                     uint32_t chunk_count, const char *expected_sha256,
-                                     aos_storage_blob_info_t *out, char *errbuf, size_t errlen)
+                                     const char *name, const char *upload_id, uint32_t chunk_count,
+                                     const char *expected_sha256, aos_storage_blob_info_t *out,
+                                     char *errbuf, size_t errlen)
 {
     azure_be_t *be = AZ(b);
     upload_t u;
@@ -746,7 +640,7 @@ static aos_result az_blob_put_commit(aos_storage_backend_t *b, const char *conta
     if (expected_sha256 && strcmp(expected_sha256, sha) != 0)
         return aos_fail(AOS_ERR_INVALID, errbuf, errlen,
                         "checksum mismatch: content is %s, expected %s", sha, expected_sha256);
-    char (*ids)[64] = calloc(chunk_count ? chunk_count : 1, sizeof *ids);
+    char(*ids)[64] = calloc(chunk_count ? chunk_count : 1, sizeof *ids);
     const char **idp = calloc(chunk_count ? chunk_count : 1, sizeof *idp);
     aos_result r = ids && idp ? AOS_OK : AOS_ERR_NOMEM;
     for (uint32_t i = 0; i < chunk_count && r == AOS_OK; i++) {
@@ -755,8 +649,8 @@ static aos_result az_blob_put_commit(aos_storage_backend_t *b, const char *conta
     }
     const aos_azure_header_t meta[] = {{"aossha256", sha}, {"aosupload", upload_id}};
     if (r == AOS_OK)
-        r = aos_azure_blob_put_block_list(be->c, container, name, idp, chunk_count,
-                                          u.content_type, NULL, meta, 2);
+        r = aos_azure_blob_put_block_list(be->c, container, name, idp, chunk_count, u.content_type,
+                                          NULL, meta, 2);
     free(ids);
     free(idp);
     if (r != AOS_OK)
@@ -778,8 +672,8 @@ static aos_result az_blob_put_abort(aos_storage_backend_t *b, const char *contai
     azure_be_t *be = AZ(b);
     upload_t u;
     aos_result r = upload_get(be, upload_id, &u);
-    if (r == AOS_ERR_NOT_FOUND || (r == AOS_OK && (strcmp(u.container, container) ||
-                                                   strcmp(u.name, name))))
+    if (r == AOS_ERR_NOT_FOUND ||
+        (r == AOS_OK && (strcmp(u.container, container) || strcmp(u.name, name))))
         return AOS_OK;
     if (r != AOS_OK)
         return fail_az(be, r, errbuf, errlen, "get upload");
@@ -811,10 +705,10 @@ static aos_result az_blob_read(aos_storage_backend_t *b, const char *container, 
     azure_be_t *be = AZ(b);
     *out_len = 0;
     read_buf_t k = {buf, 0, len};
-    aos_result r = len == 0 ? aos_azure_blob_properties(be->c, container, name,
-                                                        &(aos_azure_blob_props_t){0})
-                            : aos_azure_blob_get(be->c, container, name, (int64_t)offset,
-                                                 (int64_t)len, if_etag, read_sink, &k, NULL);
+    aos_result r =
+        len == 0 ? aos_azure_blob_properties(be->c, container, name, &(aos_azure_blob_props_t){0})
+                 : aos_azure_blob_get(be->c, container, name, (int64_t)offset, (int64_t)len,
+                                      if_etag, read_sink, &k, NULL);
     if (r == AOS_ERR_INVALID && aos_azure_client_status(be->c) == 416)
         return AOS_OK; /* at or past the end */
     if (r == AOS_ERR_NOT_FOUND)
@@ -827,9 +721,9 @@ static aos_result az_blob_read(aos_storage_backend_t *b, const char *container, 
     return AOS_OK;
 }
 
-static aos_result az_blob_list(aos_storage_backend_t *b, const char *container,
-                               const char *prefix, const char *cursor, size_t limit,
-                               aos_storage_blob_page_t *out, char *errbuf, size_t errlen)
+static aos_result az_blob_list(aos_storage_backend_t *b, const char *container, const char *prefix,
+                               const char *cursor, size_t limit, aos_storage_blob_page_t *out,
+                               char *errbuf, size_t errlen)
 {
     azure_be_t *be = AZ(b);
     aos_azure_blob_list_t *list = NULL;
@@ -862,8 +756,8 @@ static aos_result az_blob_list(aos_storage_backend_t *b, const char *container,
     return r;
 }
 
-static aos_result az_blob_delete(aos_storage_backend_t *b, const char *container,
-                                 const char *name, bool *out_existed, char *errbuf, size_t errlen)
+static aos_result az_blob_delete(aos_storage_backend_t *b, const char *container, const char *name,
+                                 bool *out_existed, char *errbuf, size_t errlen)
 {
     azure_be_t *be = AZ(b);
     aos_result r = aos_azure_blob_delete(be->c, container, name);
@@ -892,8 +786,8 @@ static aos_result record_load(azure_be_t *be, const char *kind, const char *key,
 {
     json_object *row = NULL;
     char etag[256];
-    AOS_RETURN_IF_FAILED(aos_azure_entity_get(be->c, be->t_rec, kind, key, &row, etag,
-                                              sizeof etag));
+    AOS_RETURN_IF_FAILED(
+        aos_azure_entity_get(be->c, be->t_rec, kind, key, &row, etag, sizeof etag));
     aos_result r = record_from_row(row, kind, key, etag, out);
     if (out_op_id) {
         const char *op = aos_azure_entity_get_string(row, "OpId");
@@ -953,8 +847,10 @@ static aos_result az_record_put(aos_storage_backend_t *b, const char *kind, cons
                                      strcmp(if_match, "*") ? if_match : NULL, etag, sizeof etag);
     }
     if (r == AOS_OK) {
-        aos_storage_record_t rec = {.kind = (char *)kind, .key = (char *)key,
-                                    .data_json = (char *)data_json, .version = etag,
+        aos_storage_record_t rec = {.kind = (char *)kind,
+                                    .key = (char *)key,
+                                    .data_json = (char *)data_json,
+                                    .version = etag,
                                     .updated_ms = now};
         r = aos_storage_record_copy(&rec, out);
     } else if (r == AOS_ERR_CONFLICT || r == AOS_ERR_NOT_FOUND ||
@@ -985,8 +881,8 @@ static aos_result rec_list_row(void *ctx, json_object *row)
 }
 
 static aos_result az_record_list(aos_storage_backend_t *b, const char *kind, const char *prefix,
-                                 const char *cursor, size_t limit,
-                                 aos_storage_record_page_t *out, char *errbuf, size_t errlen)
+                                 const char *cursor, size_t limit, aos_storage_record_page_t *out,
+                                 char *errbuf, size_t errlen)
 {
     azure_be_t *be = AZ(b);
     aos_odata_filter_t *f;
@@ -1004,9 +900,10 @@ static aos_result az_record_list(aos_storage_backend_t *b, const char *kind, con
     out->items = calloc(limit, sizeof *out->items);
     rec_list_ctx_t k = {out, kind, limit};
     bool more = false;
-    aos_result r = !out->items || !aos_odata_filter_str(f) ? AOS_ERR_NOMEM
-                   : query_rows(be, be->t_rec, aos_odata_filter_str(f), limit + 1, rec_list_row,
-                                &k, &more);
+    aos_result r = !out->items || !aos_odata_filter_str(f)
+                       ? AOS_ERR_NOMEM
+                       : aos_azure_entity_query_each(be->c, be->t_rec, aos_odata_filter_str(f),
+                                                     limit + 1, rec_list_row, &k, &more);
     aos_odata_filter_free(f);
     if (r != AOS_OK)
         return fail_az(be, r, errbuf, errlen, "list records");
@@ -1117,8 +1014,8 @@ aos_result aos_storage_azure_open(const aos_storage_backend_config_t *cfg,
     if (!be)
         return AOS_ERR_NOMEM;
     be->base.ops = &azure_ops;
-    aos_result r = aos_azure_client_new_from_string(cfg->azure_connection_string, &be->c, errbuf,
-                                                    errlen);
+    aos_result r =
+        aos_azure_client_new_from_string(cfg->azure_connection_string, &be->c, errbuf, errlen);
     if (r != AOS_OK) {
         free(be);
         return r;

@@ -23,12 +23,11 @@ static int fail(const char *what, const char *detail)
     return 1;
 }
 
-static aos_result open_be(const char *cs, const char *prefix, aos_storage_backend_t **be,
-                          char *err, size_t errlen)
+static aos_result open_be(const char *cs, const char *prefix, aos_storage_backend_t **be, char *err,
+                          size_t errlen)
 {
-    aos_storage_backend_config_t cfg = {.kind = AOS_STORAGE_BACKEND_AZURE,
-                                        .azure_connection_string = cs,
-                                        .name_prefix = prefix};
+    aos_storage_backend_config_t cfg = {
+        .kind = AOS_STORAGE_BACKEND_AZURE, .azure_connection_string = cs, .name_prefix = prefix};
     return aos_storage_backend_open(&cfg, be, err, errlen);
 }
 
@@ -36,8 +35,8 @@ static int do_write(aos_storage_backend_t *be)
 {
     char err[512];
     const aos_storage_backend_ops_t *ops = be->ops;
-    aos_storage_conversation_t in = {.id = "interop-conv", .agent = "cfo",
-                                     .metadata_json = "{\"channel\":\"teams\"}"};
+    aos_storage_conversation_t in = {
+        .id = "interop-conv", .agent = "cfo", .metadata_json = "{\"channel\":\"teams\"}"};
     aos_storage_conversation_t conv = {0};
     bool created;
     if (ops->conversation_create(be, &in, &conv, &created, err, sizeof err) != AOS_OK)
@@ -54,8 +53,10 @@ static int do_write(aos_storage_backend_t *be)
     for (int i = 0; i < 3; i++) {
         char id[16];
         snprintf(id, sizeof id, "m-%d", i + 1);
-        aos_storage_message_t m = {.conversation_id = "interop-conv", .id = id,
-                                   .role = (char *)roles[i], .content = (char *)texts[i],
+        aos_storage_message_t m = {.conversation_id = "interop-conv",
+                                   .id = id,
+                                   .role = (char *)roles[i],
+                                   .content = (char *)texts[i],
                                    .metadata_json = "{\"n\":1}"};
         aos_storage_message_t out = {0};
         if (ops->message_append(be, &m, -1, &out, &created, err, sizeof err) != AOS_OK)
@@ -63,8 +64,8 @@ static int do_write(aos_storage_backend_t *be)
         aos_storage_message_clear(&out);
     }
     const char *chunks[] = {"{\"name\":\"cfo\",", "\"purpose\":\"finance\"}"};
-    if (ops->blob_put_begin(be, "aos-interop", "profiles/cfo.json", "up-1", "application/json",
-                            err, sizeof err) != AOS_OK)
+    if (ops->blob_put_begin(be, "aos-interop", "profiles/cfo.json", "up-1", "application/json", err,
+                            sizeof err) != AOS_OK)
         return fail("blob begin", err);
     for (uint32_t i = 0; i < 2; i++)
         if (ops->blob_put_chunk(be, "aos-interop", "profiles/cfo.json", "up-1", i, chunks[i],
@@ -75,8 +76,8 @@ static int do_write(aos_storage_backend_t *be)
                              sizeof err) != AOS_OK)
         return fail("blob commit", err);
     aos_storage_record_t rec = {0};
-    if (ops->record_put(be, "adapter", "cfo-lora", "{\"status\":\"ready\",\"rank\":8}", "*",
-                        "op-1", &rec, err, sizeof err) != AOS_OK)
+    if (ops->record_put(be, "adapter", "cfo-lora", "{\"status\":\"ready\",\"rank\":8}", "*", "op-1",
+                        &rec, err, sizeof err) != AOS_OK)
         return fail("record put", err);
     json_object *o = json_object_new_object();
     json_object_object_add(o, "long_len", json_object_new_int64((int64_t)long_len));
@@ -111,7 +112,8 @@ static int check_messages(aos_storage_backend_t *be, json_object *expect)
         bad = fail("message count", "differs from what the SDK wrote");
     for (size_t i = 0; !bad && i < page.count; i++) {
         json_object *m = json_object_array_get_idx(msgs, i);
-        if (strcmp(page.items[i].id, jstr(m, "id")) || strcmp(page.items[i].role, jstr(m, "role")) ||
+        if (strcmp(page.items[i].id, jstr(m, "id")) ||
+            strcmp(page.items[i].role, jstr(m, "role")) ||
             strcmp(page.items[i].content, jstr(m, "content")) ||
             page.items[i].seq != (int64_t)i + 1)
             bad = fail("message differs", page.items[i].id);
@@ -128,12 +130,15 @@ static int do_read(aos_storage_backend_t *be, json_object *expect)
     if (ops->conversation_get(be, "sdk-conv", &conv, err, sizeof err) != AOS_OK)
         return fail("conversation get", err);
     int bad = 0;
-    if (strcmp(conv.agent, "ceo") || conv.version != 2 || strcmp(conv.metadata_json, "{\"from\":\"sdk\"}"))
+    if (strcmp(conv.agent, "ceo") || conv.version != 2 ||
+        strcmp(conv.metadata_json, "{\"from\":\"sdk\"}"))
         bad = fail("conversation differs", conv.agent);
     aos_storage_conversation_clear(&conv);
     bad |= check_messages(be, expect);
     /* appending after the SDK's messages continues its sequence */
-    aos_storage_message_t m = {.conversation_id = "sdk-conv", .id = "c-side", .role = "assistant",
+    aos_storage_message_t m = {.conversation_id = "sdk-conv",
+                               .id = "c-side",
+                               .role = "assistant",
                                .content = "reply from C"};
     aos_storage_message_t out = {0};
     bool created;
@@ -144,12 +149,14 @@ static int do_read(aos_storage_backend_t *be, json_object *expect)
     aos_storage_blob_info_t info = {0};
     if (ops->blob_head(be, "aos-interop-sdk", "data/train.jsonl", &info, err, sizeof err) != AOS_OK)
         return fail("blob head", err);
-    if (strcmp(info.sha256, jstr(expect, "blob_sha256")) || strcmp(info.content_type, "application/jsonl"))
+    if (strcmp(info.sha256, jstr(expect, "blob_sha256")) ||
+        strcmp(info.content_type, "application/jsonl"))
         bad |= fail("blob info differs", info.sha256);
     size_t size = (size_t)info.size, got = 0;
     char *buf = malloc(size + 1);
     if (ops->blob_read(be, "aos-interop-sdk", "data/train.jsonl", 0, size, info.etag, buf, &got,
-                       err, sizeof err) != AOS_OK || got != size)
+                       err, sizeof err) != AOS_OK ||
+        got != size)
         bad |= fail("blob read", err);
     buf[got] = '\0';
     if (strcmp(buf, jstr(expect, "blob_text")))
@@ -167,8 +174,8 @@ static int do_read(aos_storage_backend_t *be, json_object *expect)
     json_object_put(data);
     /* the SDK-written ETag is our version: a write with it succeeds */
     aos_storage_record_t rec2 = {0};
-    if (ops->record_put(be, "job", "sdk-job", "{\"state\":\"done\"}", rec.version, NULL, &rec2,
-                        err, sizeof err) != AOS_OK)
+    if (ops->record_put(be, "job", "sdk-job", "{\"state\":\"done\"}", rec.version, NULL, &rec2, err,
+                        sizeof err) != AOS_OK)
         bad |= fail("record update with SDK ETag", err);
     aos_storage_record_clear(&rec);
     aos_storage_record_clear(&rec2);

@@ -214,8 +214,8 @@ static void test_blob_blocks_ranges_listing(void **state)
 
     /* small blob in one request */
     const char *small = "hello blob";
-    assert_int_equal(aos_azure_blob_put(c, ct, "dir/small.txt", small, strlen(small),
-                                        "text/plain"), AOS_OK);
+    assert_int_equal(aos_azure_blob_put(c, ct, "dir/small.txt", small, strlen(small), "text/plain"),
+                     AOS_OK);
     aos_azure_blob_props_t props;
     assert_int_equal(aos_azure_blob_properties(c, ct, "dir/small.txt", &props), AOS_OK);
     assert_int_equal(props.content_length, (int64_t)strlen(small));
@@ -253,8 +253,8 @@ static void test_blob_blocks_ranges_listing(void **state)
     collect_t k = {0};
     k.md5 = EVP_MD_CTX_new();
     EVP_DigestInit_ex(k.md5, EVP_md5(), NULL);
-    assert_int_equal(aos_azure_blob_get(c, ct, "big name.bin", 0, 0, NULL, collect_sink, &k,
-                                        &props), AOS_OK);
+    assert_int_equal(
+        aos_azure_blob_get(c, ct, "big name.bin", 0, 0, NULL, collect_sink, &k, &props), AOS_OK);
     char mv[64];
     assert_true(aos_azure_blob_props_meta(&props, "aossha256", mv, sizeof mv));
     assert_string_equal(mv, "abc123");
@@ -276,7 +276,8 @@ static void test_blob_blocks_ranges_listing(void **state)
     pattern(want, sizeof want, block - 500);
     collect_t r = {.data = got, .cap = sizeof got};
     assert_int_equal(aos_azure_blob_get(c, ct, "big name.bin", (int64_t)block - 500, 1000,
-                                        props.etag, collect_sink, &r, &props), AOS_OK);
+                                        props.etag, collect_sink, &r, &props),
+                     AOS_OK);
     assert_int_equal(r.len, 1000);
     assert_memory_equal(got, want, 1000);
     assert_int_equal(props.content_length, (int64_t)total);
@@ -306,10 +307,12 @@ static void test_blob_blocks_ranges_listing(void **state)
     assert_int_equal(aos_azure_blob_get(c, ct, "nope", 0, 0, NULL, collect_sink, &k, NULL),
                      AOS_ERR_NOT_FOUND);
     /* a changed blob is detected by its ETag; reading past the end is 416 */
-    assert_int_equal(aos_azure_blob_get(c, ct, "big name.bin", 0, 10, "\"0x0\"", collect_sink,
-                                        &k, NULL), AOS_ERR_CONFLICT);
+    assert_int_equal(
+        aos_azure_blob_get(c, ct, "big name.bin", 0, 10, "\"0x0\"", collect_sink, &k, NULL),
+        AOS_ERR_CONFLICT);
     assert_int_equal(aos_azure_blob_get(c, ct, "big name.bin", (int64_t)total + 10, 10, NULL,
-                                        collect_sink, &k, NULL), AOS_ERR_INVALID);
+                                        collect_sink, &k, NULL),
+                     AOS_ERR_INVALID);
     assert_int_equal(aos_azure_client_status(c), 416);
     assert_int_equal(aos_azure_container_delete(c, ct), AOS_OK);
     free(md5b64);
@@ -342,11 +345,12 @@ static void test_queue_roundtrip(void **state)
     assert_int_equal(msgs->items[0].data_len, strlen(m1));
     assert_memory_equal(msgs->items[0].data, m1, strlen(m1));
     assert_int_equal(msgs->items[0].dequeue_count, 1);
-    assert_int_equal(aos_azure_queue_delete_message(c, q, msgs->items[0].message_id,
-                                                    msgs->items[0].pop_receipt), AOS_OK);
-    assert_int_equal(aos_azure_queue_delete_message(c, q, msgs->items[0].message_id,
-                                                    msgs->items[0].pop_receipt),
-                     AOS_ERR_NOT_FOUND);
+    assert_int_equal(
+        aos_azure_queue_delete_message(c, q, msgs->items[0].message_id, msgs->items[0].pop_receipt),
+        AOS_OK);
+    assert_int_equal(
+        aos_azure_queue_delete_message(c, q, msgs->items[0].message_id, msgs->items[0].pop_receipt),
+        AOS_ERR_NOT_FOUND);
     aos_azure_queue_msgs_free(msgs);
 
     assert_int_equal(aos_azure_queue_get(c, q, 32, 30, &msgs), AOS_OK);
@@ -377,10 +381,11 @@ static void test_errors_are_mapped(void **state)
     aos_azure_client_free(c);
 
     /* nothing listening: transient */
-    assert_int_equal(aos_azure_client_new_from_string(
-                         "UseDevelopmentStorage=true;TableEndpoint=http://127.0.0.1:1/devstoreaccount1",
-                         &c, err, sizeof err),
-                     AOS_OK);
+    assert_int_equal(
+        aos_azure_client_new_from_string(
+            "UseDevelopmentStorage=true;TableEndpoint=http://127.0.0.1:1/devstoreaccount1", &c, err,
+            sizeof err),
+        AOS_OK);
     assert_int_equal(aos_azure_table_create(c, "unreachable"), AOS_ERR_UNAVAILABLE);
     assert_true(strstr(aos_azure_client_error(c), "transport") != NULL);
     aos_azure_client_free(c);

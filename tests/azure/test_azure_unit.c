@@ -14,7 +14,8 @@
 
 #include "aos/azure_storage.h"
 
-#define KEY_B64 "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw=="
+#define KEY_B64                                                                                    \
+    "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw=="
 
 static void test_conn_account(void **state)
 {
@@ -22,7 +23,8 @@ static void test_conn_account(void **state)
     aos_azure_conn_t *c = NULL;
     char err[256];
     assert_int_equal(aos_azure_conn_parse(" DefaultEndpointsProtocol=https;accountname=myacct;"
-                                          "AccountKey=" KEY_B64 ";EndpointSuffix=core.chinacloudapi.cn;",
+                                          "AccountKey=" KEY_B64
+                                          ";EndpointSuffix=core.chinacloudapi.cn;",
                                           &c, err, sizeof err),
                      AOS_OK);
     assert_string_equal(c->account_name, "myacct");
@@ -55,10 +57,11 @@ static void test_conn_development(void **state)
     assert_string_equal(c->endpoint[AOS_AZURE_TABLE], "http://127.0.0.1:10002/devstoreaccount1");
     aos_azure_conn_free(c);
     /* fixture style: dev storage on other ports */
-    assert_int_equal(aos_azure_conn_parse("UseDevelopmentStorage=TRUE;BlobEndpoint=http://127.0.0.1:40000/"
-                                          "devstoreaccount1",
-                                          &c, err, sizeof err),
-                     AOS_OK);
+    assert_int_equal(
+        aos_azure_conn_parse("UseDevelopmentStorage=TRUE;BlobEndpoint=http://127.0.0.1:40000/"
+                             "devstoreaccount1",
+                             &c, err, sizeof err),
+        AOS_OK);
     assert_string_equal(c->endpoint[AOS_AZURE_BLOB], "http://127.0.0.1:40000/devstoreaccount1");
     assert_string_equal(c->endpoint[AOS_AZURE_TABLE], "http://127.0.0.1:10002/devstoreaccount1");
     aos_azure_conn_free(c);
@@ -69,10 +72,10 @@ static void test_conn_errors(void **state)
     (void)state;
     static const char *const bad[] = {
         "",
-        "AccountName=a",                                      /* no key */
-        "AccountKey=" KEY_B64,                                /* no name */
-        "AccountName=a;AccountKey=not*base64",                /* bad key */
-        "AccountName=a;AccountKey=QQ=",                       /* not a multiple of 4 */
+        "AccountName=a",                       /* no key */
+        "AccountKey=" KEY_B64,                 /* no name */
+        "AccountName=a;AccountKey=not*base64", /* bad key */
+        "AccountName=a;AccountKey=QQ=",        /* not a multiple of 4 */
         "AccountName=a;AccountKey=" KEY_B64 ";DefaultEndpointsProtocol=ftp",
         "AccountName=a;AccountKey=" KEY_B64 ";BlobEndpoint=ftp://x",
         "AccountName=a;AccountKey=" KEY_B64 ";BlobEndpoint=http://",
@@ -146,8 +149,8 @@ static void test_string_to_sign_table(void **state)
 }
 
 /* HMAC-SHA256 by the openssl CLI, base64-encoded: an implementation independent of ours. */
-static void openssl_hmac_b64(const char *data, const unsigned char *key, size_t keylen,
-                             char *out, size_t outlen)
+static void openssl_hmac_b64(const char *data, const unsigned char *key, size_t keylen, char *out,
+                             size_t outlen)
 {
     char hexkey[200] = "";
     for (size_t i = 0; i < keylen; i++)
@@ -192,8 +195,9 @@ static void test_authorization_matches_openssl(void **state)
 static void test_base64_and_date(void **state)
 {
     (void)state;
-    static const char *const vec[][2] = {{"", ""},        {"f", "Zg=="},     {"fo", "Zm8="},
-                                         {"foo", "Zm9v"}, {"foob", "Zm9vYg=="}, {"fooba", "Zm9vYmE="}};
+    static const char *const vec[][2] = {
+        {"", ""},        {"f", "Zg=="},        {"fo", "Zm8="},
+        {"foo", "Zm9v"}, {"foob", "Zm9vYg=="}, {"fooba", "Zm9vYmE="}};
     for (size_t i = 0; i < sizeof vec / sizeof *vec; i++) {
         char *e;
         unsigned char *d;
@@ -218,6 +222,12 @@ static void test_base64_and_date(void **state)
     assert_string_equal(date, "Thu, 01 Jan 1970 00:00:00 GMT");
     aos_azure_http_date(1700000000, date);
     assert_string_equal(date, "Tue, 14 Nov 2023 22:13:20 GMT");
+    int64_t t = 0;
+    assert_true(aos_azure_http_date_parse(date, &t));
+    assert_int_equal(t, 1700000000);
+    assert_false(aos_azure_http_date_parse("Tue, 14 Nov 2023 22:13:20", &t));
+    assert_false(aos_azure_http_date_parse("yesterday", &t));
+    assert_false(aos_azure_http_date_parse(NULL, &t));
     char id0[32], id1[32];
     aos_azure_block_id(0, id0);
     aos_azure_block_id(4000000000u, id1);
@@ -242,8 +252,7 @@ static void test_odata_builder(void **state)
                         "(Done ne true or N le 7)");
     aos_odata_filter_free(g);
     /* a bad property name fails the builder for good */
-    assert_int_equal(aos_odata_filter_string(f, "Name) or (1", AOS_ODATA_EQ, "x"),
-                     AOS_ERR_INVALID);
+    assert_int_equal(aos_odata_filter_string(f, "Name) or (1", AOS_ODATA_EQ, "x"), AOS_ERR_INVALID);
     assert_null(aos_odata_filter_str(f));
     assert_int_equal(aos_odata_filter_int32(f, "N", AOS_ODATA_EQ, 1), AOS_ERR_INVALID);
     aos_odata_filter_free(f);
@@ -276,9 +285,8 @@ static void test_listing_parser(void **state)
     (void)state;
     aos_azure_blob_list_t *l = NULL;
     char err[256];
-    assert_int_equal(aos_azure_blob_list_parse(listing_xml, strlen(listing_xml), &l, err,
-                                               sizeof err),
-                     AOS_OK);
+    assert_int_equal(
+        aos_azure_blob_list_parse(listing_xml, strlen(listing_xml), &l, err, sizeof err), AOS_OK);
     assert_int_equal(l->count, 2);
     assert_string_equal(l->items[0].name, "a & b/\xc3\xa9.txt");
     assert_int_equal(l->items[0].content_length, 11);

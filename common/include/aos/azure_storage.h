@@ -64,8 +64,8 @@ typedef struct aos_azure_conn {
  * explicit *Endpoint keys override those). Unknown keys are ignored; a missing account name
  * or key, a key that is not base64, or an endpoint that is not http(s) is AOS_ERR_INVALID.
  * *out_conn is the caller's; free with aos_azure_conn_free. */
-aos_result aos_azure_conn_parse(const char *conn_string, aos_azure_conn_t **out_conn,
-                                char *errbuf, size_t errlen);
+aos_result aos_azure_conn_parse(const char *conn_string, aos_azure_conn_t **out_conn, char *errbuf,
+                                size_t errlen);
 void aos_azure_conn_free(aos_azure_conn_t *conn);
 
 /* ---- signing (pure) ---- */
@@ -90,12 +90,13 @@ aos_result aos_azure_authorization(const aos_azure_conn_t *conn, const char *str
 
 /* RFC 1123 date of t (e.g. "Tue, 24 Nov 2026 01:19:18 GMT"); out >= 30 bytes. */
 void aos_azure_http_date(int64_t unix_seconds, char out[30]);
+/* Inverse of aos_azure_http_date; false when s is not such a date. */
+bool aos_azure_http_date_parse(const char *s, int64_t *out_unix_seconds);
 
 /* Base64 helpers (standard alphabet, padded). decode rejects anything not canonical base64.
  * *out is malloc'd (encode: NUL-terminated). */
 aos_result aos_azure_b64_encode(const void *data, size_t len, char **out);
-aos_result aos_azure_b64_decode(const char *text, size_t len, unsigned char **out,
-                                size_t *out_len);
+aos_result aos_azure_b64_decode(const char *text, size_t len, unsigned char **out, size_t *out_len);
 
 /* ---- OData $filter builder ---- */
 
@@ -290,6 +291,19 @@ aos_result aos_azure_entity_query(aos_azure_client_t *c, const char *table, cons
                                   int top, aos_azure_continuation_t *cont,
                                   struct json_object **out_entities);
 
+/* Called per entity of a query; a non-OK result stops the query and is returned. */
+typedef aos_result (*aos_azure_entity_fn)(void *ctx, struct json_object *entity);
+
+/* Run a query page after page until `max` entities were handed to fn or the results end.
+ * *out_more (may be NULL) is true when it stopped at max. Entities are borrowed during fn. */
+aos_result aos_azure_entity_query_each(aos_azure_client_t *c, const char *table, const char *filter,
+                                       size_t max, aos_azure_entity_fn fn, void *ctx,
+                                       bool *out_more);
+
+/* Delete every entity of a partition (transactions of up to 100). */
+aos_result aos_azure_table_delete_partition(aos_azure_client_t *c, const char *table,
+                                            const char *pk);
+
 /* ---- blobs ---- */
 
 aos_result aos_azure_container_create(aos_azure_client_t *c, const char *container);
@@ -306,9 +320,8 @@ aos_result aos_azure_blob_put(aos_azure_client_t *c, const char *container, cons
 void aos_azure_block_id(uint32_t index, char out[32]);
 
 /* Stage one block (<= 100 MiB, typically a few MiB). */
-aos_result aos_azure_blob_put_block(aos_azure_client_t *c, const char *container,
-                                    const char *blob, const char *block_id, const void *data,
-                                    size_t len);
+aos_result aos_azure_blob_put_block(aos_azure_client_t *c, const char *container, const char *blob,
+                                    const char *block_id, const void *data, size_t len);
 
 /* Commit staged blocks in order. content_md5_b64 (may be NULL) is stored as the blob's
  * Content-MD5 property; metadata (may be NULL) are name/value pairs stored as x-ms-meta-<name>
@@ -344,10 +357,15 @@ aos_result aos_azure_blob_get(aos_azure_client_t *c, const char *container, cons
                               int64_t offset, int64_t length, const char *if_match,
                               aos_azure_sink_fn sink, void *ctx, aos_azure_blob_props_t *props);
 
-aos_result aos_azure_blob_properties(aos_azure_client_t *c, const char *container,
-                                     const char *blob, aos_azure_blob_props_t *out_props);
+aos_result aos_azure_blob_properties(aos_azure_client_t *c, const char *container, const char *blob,
+                                     aos_azure_blob_props_t *out_props);
 
 aos_result aos_azure_blob_delete(aos_azure_client_t *c, const char *container, const char *blob);
+
+/* Delete every blob whose name starts with prefix (best effort: stops at the first failure,
+ * returning it). */
+aos_result aos_azure_blob_delete_prefix(aos_azure_client_t *c, const char *container,
+                                        const char *prefix);
 
 /* One page of a listing. prefix and marker may be NULL; max_results 0 = service default;
  * with_metadata fills each item's metadata. */

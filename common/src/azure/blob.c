@@ -31,8 +31,8 @@ static aos_result container_op(aos_azure_client_t *c, const char *container, con
         return bad_name(c, "container", container);
     char path[80];
     snprintf(path, sizeof path, "/%s", container);
-    aos_azure_request_t req = {.svc = AOS_AZURE_BLOB, .verb = verb, .path = path,
-                               .query = "restype=container"};
+    aos_azure_request_t req = {
+        .svc = AOS_AZURE_BLOB, .verb = verb, .path = path, .query = "restype=container"};
     return aos_azure_perform(c, &req, NULL);
 }
 
@@ -76,8 +76,12 @@ aos_result aos_azure_blob_put(aos_azure_client_t *c, const char *container, cons
         {"x-ms-blob-type", "BlockBlob"},
         {"Content-Type", content_type ? content_type : "application/octet-stream"},
         {"Content-MD5", md5}};
-    aos_azure_request_t req = {.svc = AOS_AZURE_BLOB, .verb = "PUT", .path = path.data,
-                               .headers = h, .nheaders = 3, .body = data ? data : "",
+    aos_azure_request_t req = {.svc = AOS_AZURE_BLOB,
+                               .verb = "PUT",
+                               .path = path.data,
+                               .headers = h,
+                               .nheaders = 3,
+                               .body = data ? data : "",
                                .body_len = len};
     if (r == AOS_OK)
         r = aos_azure_perform(c, &req, NULL);
@@ -97,9 +101,8 @@ void aos_azure_block_id(uint32_t index, char out[32])
     free(s);
 }
 
-aos_result aos_azure_blob_put_block(aos_azure_client_t *c, const char *container,
-                                    const char *blob, const char *block_id, const void *data,
-                                    size_t len)
+aos_result aos_azure_blob_put_block(aos_azure_client_t *c, const char *container, const char *blob,
+                                    const char *block_id, const void *data, size_t len)
 {
     if (!block_id || !*block_id || strlen(block_id) > 128) {
         aos_azure_set_error(c, "invalid block id");
@@ -116,9 +119,14 @@ aos_result aos_azure_blob_put_block(aos_azure_client_t *c, const char *container
         r = AOS_ERR_NOMEM;
     const aos_azure_header_t h[] = {{"Content-MD5", md5},
                                     {"Content-Type", "application/octet-stream"}};
-    aos_azure_request_t req = {.svc = AOS_AZURE_BLOB, .verb = "PUT", .path = path.data,
-                               .query = q.data, .headers = h, .nheaders = 2,
-                               .body = data ? data : "", .body_len = len};
+    aos_azure_request_t req = {.svc = AOS_AZURE_BLOB,
+                               .verb = "PUT",
+                               .path = path.data,
+                               .query = q.data,
+                               .headers = h,
+                               .nheaders = 2,
+                               .body = data ? data : "",
+                               .body_len = len};
     if (r == AOS_OK)
         r = aos_azure_perform(c, &req, NULL);
     aos_azure_buf_free(&path);
@@ -192,9 +200,14 @@ aos_result aos_azure_blob_put_block_list(aos_azure_client_t *c, const char *cont
         h[nh++] = (aos_azure_header_t){"x-ms-blob-content-md5", content_md5_b64};
     for (size_t i = 0; i < nmeta; i++)
         h[nh++] = (aos_azure_header_t){meta_names[i], metadata[i].value};
-    aos_azure_request_t req = {.svc = AOS_AZURE_BLOB, .verb = "PUT", .path = path.data,
-                               .query = "comp=blocklist", .headers = h, .nheaders = nh,
-                               .body = body.data, .body_len = body.len};
+    aos_azure_request_t req = {.svc = AOS_AZURE_BLOB,
+                               .verb = "PUT",
+                               .path = path.data,
+                               .query = "comp=blocklist",
+                               .headers = h,
+                               .nheaders = nh,
+                               .body = body.data,
+                               .body_len = body.len};
     if (r == AOS_OK)
         r = aos_azure_perform(c, &req, NULL);
     aos_azure_buf_free(&path);
@@ -204,8 +217,8 @@ aos_result aos_azure_blob_put_block_list(aos_azure_client_t *c, const char *cont
 
 enum { H_CT, H_MD5, H_BLOB_MD5, H_RANGE, H_LEN, H_ETAG, H_MOD, H_COUNT };
 static const char *const prop_headers[H_COUNT] = {
-    "content-type", "content-md5", "x-ms-blob-content-md5", "content-range",
-    "content-length", "etag", "last-modified"};
+    "content-type",   "content-md5", "x-ms-blob-content-md5", "content-range",
+    "content-length", "etag",        "last-modified"};
 
 static void copy_str(char *dst, size_t dstlen, const char *src)
 {
@@ -263,10 +276,18 @@ static aos_result blob_read(aos_azure_client_t *c, const char *verb, const char 
     if (if_match)
         h[nh++] = (aos_azure_header_t){"If-Match", if_match};
     char meta[1024];
-    aos_azure_request_t req = {.svc = AOS_AZURE_BLOB, .verb = verb, .path = path.data,
-                               .headers = h, .nheaders = nh, .sink = sink,
-                               .sink_ctx = ctx, .want_headers = prop_headers, .want_values = vp,
-                               .nwant = H_COUNT, .want_len = 256, .meta = meta,
+    aos_azure_request_t req = {.svc = AOS_AZURE_BLOB,
+                               .verb = verb,
+                               .path = path.data,
+                               .headers = h,
+                               .nheaders = nh,
+                               .sink = sink,
+                               .sink_ctx = ctx,
+                               .want_headers = prop_headers,
+                               .want_values = vp,
+                               .nwant = H_COUNT,
+                               .want_len = 256,
+                               .meta = meta,
                                .meta_len = sizeof meta};
     if (r == AOS_OK)
         r = aos_azure_perform(c, &req, NULL);
@@ -299,8 +320,8 @@ aos_result aos_azure_blob_get(aos_azure_client_t *c, const char *container, cons
     return blob_read(c, "GET", container, blob, rp, if_match, sink, ctx, props);
 }
 
-aos_result aos_azure_blob_properties(aos_azure_client_t *c, const char *container,
-                                     const char *blob, aos_azure_blob_props_t *out_props)
+aos_result aos_azure_blob_properties(aos_azure_client_t *c, const char *container, const char *blob,
+                                     aos_azure_blob_props_t *out_props)
 {
     return blob_read(c, "HEAD", container, blob, NULL, NULL, NULL, NULL, out_props);
 }
@@ -344,8 +365,8 @@ aos_result aos_azure_blob_list(aos_azure_client_t *c, const char *container, con
     if (with_metadata)
         aos_azure_buf_puts(&q, "&include=metadata");
     aos_result r = q.failed ? AOS_ERR_NOMEM : AOS_OK;
-    aos_azure_request_t req = {.svc = AOS_AZURE_BLOB, .verb = "GET", .path = path,
-                               .query = q.data, .resp = &resp};
+    aos_azure_request_t req = {
+        .svc = AOS_AZURE_BLOB, .verb = "GET", .path = path, .query = q.data, .resp = &resp};
     if (r == AOS_OK)
         r = aos_azure_perform(c, &req, NULL);
     if (r == AOS_OK) {

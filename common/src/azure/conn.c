@@ -8,8 +8,7 @@
 #define CONN_MAX_LEN 8192
 
 static const char *const service_prefix[AOS_AZURE_SERVICE_COUNT_] = {"blob", "queue", "table"};
-static const char *const endpoint_key[AOS_AZURE_SERVICE_COUNT_] = {"BlobEndpoint",
-                                                                   "QueueEndpoint",
+static const char *const endpoint_key[AOS_AZURE_SERVICE_COUNT_] = {"BlobEndpoint", "QueueEndpoint",
                                                                    "TableEndpoint"};
 static const int dev_port[AOS_AZURE_SERVICE_COUNT_] = {10000, 10001, 10002};
 
@@ -129,8 +128,8 @@ static aos_result fill_conn(aos_azure_conn_t *conn, const conn_fields_t *f, char
                         "connection string: AccountName must be 1-64 letters or digits");
     if (!key || !*key)
         return aos_fail(AOS_ERR_INVALID, errbuf, errlen, "connection string: AccountKey missing");
-    aos_result r = aos_azure_b64_decode(key, strlen(key), &conn->account_key,
-                                        &conn->account_key_len);
+    aos_result r =
+        aos_azure_b64_decode(key, strlen(key), &conn->account_key, &conn->account_key_len);
     if (r != AOS_OK)
         return aos_fail(r, errbuf, errlen, "connection string: AccountKey is not valid base64");
     if (conn->account_key_len == 0)
@@ -170,8 +169,8 @@ static aos_result fill_conn(aos_azure_conn_t *conn, const conn_fields_t *f, char
     return AOS_OK;
 }
 
-aos_result aos_azure_conn_parse(const char *conn_string, aos_azure_conn_t **out_conn,
-                                char *errbuf, size_t errlen)
+aos_result aos_azure_conn_parse(const char *conn_string, aos_azure_conn_t **out_conn, char *errbuf,
+                                size_t errlen)
 {
     *out_conn = NULL;
     if (!conn_string || !*conn_string)

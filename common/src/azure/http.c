@@ -291,8 +291,8 @@ static aos_result build_headers(aos_azure_client_t *c, const aos_azure_request_t
     size_t nsend = n;
     h[n++] = (aos_azure_header_t){"Content-Length", clen}; /* signed, curl sends it */
     char *sts;
-    AOS_RETURN_IF_FAILED(aos_azure_string_to_sign(req->svc, c->conn->account_name, req->verb,
-                                                  url, h, n, &sts));
+    AOS_RETURN_IF_FAILED(
+        aos_azure_string_to_sign(req->svc, c->conn->account_name, req->verb, url, h, n, &sts));
     aos_result r = aos_azure_authorization(c->conn, sts, auth, sizeof auth);
     free(sts);
     AOS_RETURN_IF_FAILED(r);
@@ -387,8 +387,7 @@ aos_result aos_azure_perform(aos_azure_client_t *c, const aos_azure_request_t *r
                             aos_result_str(t.sink_result));
         r = t.sink_result;
     } else if (cc != CURLE_OK) {
-        aos_azure_set_error(c, "%s %s: transport: %s", req->verb, url.data,
-                            curl_easy_strerror(cc));
+        aos_azure_set_error(c, "%s %s: transport: %s", req->verb, url.data, curl_easy_strerror(cc));
         r = cc == CURLE_OPERATION_TIMEDOUT ? AOS_ERR_TIMEOUT : AOS_ERR_UNAVAILABLE;
     } else if (c->status < 200 || c->status >= 300) {
         char msg[512];

@@ -121,8 +121,10 @@ aos_result aos_azure_blob_list_parse(const char *xml, size_t len, aos_azure_blob
         goto done;
     }
     if (strcmp(root->name, "EnumerationResults") != 0) {
-        r = aos_fail(AOS_ERR_PROTOCOL, errbuf, errlen, "listing: root is <%.40s>, not "
-                     "<EnumerationResults>", root->name);
+        r = aos_fail(AOS_ERR_PROTOCOL, errbuf, errlen,
+                     "listing: root is <%.40s>, not "
+                     "<EnumerationResults>",
+                     root->name);
         goto done;
     }
     for (const aos_xml_node_t *c = blobs ? blobs->first_child : NULL; c; c = c->next) {

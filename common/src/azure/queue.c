@@ -50,16 +50,20 @@ aos_result aos_azure_queue_put(aos_azure_client_t *c, const char *queue, const v
     char *b64;
     AOS_RETURN_IF_FAILED(aos_azure_b64_encode(data ? data : "", len, &b64));
     aos_azure_buf_t body = {0}, q = {0};
-    aos_azure_buf_printf(&body, "<QueueMessage><MessageText>%s</MessageText></QueueMessage>",
-                         b64);
+    aos_azure_buf_printf(&body, "<QueueMessage><MessageText>%s</MessageText></QueueMessage>", b64);
     free(b64);
     aos_azure_buf_printf(&q, "visibilitytimeout=%d", visibility_timeout_s);
     if (ttl_s)
         aos_azure_buf_printf(&q, "&messagettl=%d", ttl_s);
     aos_result r = body.failed || q.failed ? AOS_ERR_NOMEM : AOS_OK;
     const aos_azure_header_t h[] = {{"Content-Type", "application/xml"}};
-    aos_azure_request_t req = {.svc = AOS_AZURE_QUEUE, .verb = "POST", .path = path,
-                               .query = q.data, .headers = h, .nheaders = 1, .body = body.data,
+    aos_azure_request_t req = {.svc = AOS_AZURE_QUEUE,
+                               .verb = "POST",
+                               .path = path,
+                               .query = q.data,
+                               .headers = h,
+                               .nheaders = 1,
+                               .body = body.data,
                                .body_len = body.len};
     if (r == AOS_OK)
         r = aos_azure_perform(c, &req, NULL);
@@ -75,8 +79,8 @@ static aos_result fetch(aos_azure_client_t *c, const char *queue, const char *qu
     char path[96];
     AOS_RETURN_IF_FAILED(queue_path(c, queue, "/messages", path, sizeof path));
     aos_azure_buf_t resp = {0};
-    aos_azure_request_t req = {.svc = AOS_AZURE_QUEUE, .verb = "GET", .path = path,
-                               .query = query, .resp = &resp};
+    aos_azure_request_t req = {
+        .svc = AOS_AZURE_QUEUE, .verb = "GET", .path = path, .query = query, .resp = &resp};
     aos_result r = aos_azure_perform(c, &req, NULL);
     if (r == AOS_OK) {
         char err[256];
@@ -130,8 +134,8 @@ aos_result aos_azure_queue_delete_message(aos_azure_client_t *c, const char *que
     aos_azure_buf_puts(&q, "popreceipt=");
     aos_azure_url_encode(&q, pop_receipt, false);
     aos_result r = path.failed || q.failed ? AOS_ERR_NOMEM : AOS_OK;
-    aos_azure_request_t req = {.svc = AOS_AZURE_QUEUE, .verb = "DELETE", .path = path.data,
-                               .query = q.data};
+    aos_azure_request_t req = {
+        .svc = AOS_AZURE_QUEUE, .verb = "DELETE", .path = path.data, .query = q.data};
     if (r == AOS_OK)
         r = aos_azure_perform(c, &req, NULL);
     aos_azure_buf_free(&path);

@@ -135,8 +135,8 @@ static void split_url(const char *url, const char **path, size_t *path_len, cons
     *query = qmark ? qmark + 1 : "";
 }
 
-static aos_result canonical_resource(aos_azure_buf_t *b, aos_azure_service svc,
-                                     const char *account, const char *url)
+static aos_result canonical_resource(aos_azure_buf_t *b, aos_azure_service svc, const char *account,
+                                     const char *url)
 {
     const char *path, *query;
     size_t path_len;
@@ -212,10 +212,17 @@ aos_result aos_azure_string_to_sign(aos_azure_service svc, const char *account, 
                              header_value(headers, nheaders, "Content-Type"), date);
         r = canonical_resource(&b, svc, account, url);
     } else {
-        static const char *const std_headers[] = {
-            "Content-Encoding", "Content-Language", "Content-Length",      "Content-MD5",
-            "Content-Type",     "Date",             "If-Modified-Since",   "If-Match",
-            "If-None-Match",    "If-Unmodified-Since", "Range"};
+        static const char *const std_headers[] = {"Content-Encoding",
+                                                  "Content-Language",
+                                                  "Content-Length",
+                                                  "Content-MD5",
+                                                  "Content-Type",
+                                                  "Date",
+                                                  "If-Modified-Since",
+                                                  "If-Match",
+                                                  "If-None-Match",
+                                                  "If-Unmodified-Since",
+                                                  "Range"};
         aos_azure_buf_printf(&b, "%s\n", verb);
         for (size_t i = 0; i < sizeof std_headers / sizeof *std_headers; i++) {
             const char *v = header_value(headers, nheaders, std_headers[i]);

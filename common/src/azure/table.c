@@ -9,8 +9,10 @@
 
 static aos_result bad_table(aos_azure_client_t *c, const char *table)
 {
-    aos_azure_set_error(c, "invalid table name '%.80s' (3-63 letters/digits, starting with a "
-                        "letter)", table ? table : "(null)");
+    aos_azure_set_error(c,
+                        "invalid table name '%.80s' (3-63 letters/digits, starting with a "
+                        "letter)",
+                        table ? table : "(null)");
     return AOS_ERR_INVALID;
 }
 
@@ -23,8 +25,12 @@ aos_result aos_azure_table_create(aos_azure_client_t *c, const char *table)
     const aos_azure_header_t h[] = {{"Content-Type", "application/json"},
                                     {"Accept", ACCEPT_JSON},
                                     {"Prefer", "return-no-content"}};
-    aos_azure_request_t req = {.svc = AOS_AZURE_TABLE, .verb = "POST", .path = "/Tables",
-                               .headers = h, .nheaders = 3, .body = body,
+    aos_azure_request_t req = {.svc = AOS_AZURE_TABLE,
+                               .verb = "POST",
+                               .path = "/Tables",
+                               .headers = h,
+                               .nheaders = 3,
+                               .body = body,
                                .body_len = strlen(body)};
     aos_result r = aos_azure_perform(c, &req, NULL);
     if (r == AOS_ERR_CONFLICT && !strcmp(aos_azure_last_error_code(c), "TableAlreadyExists")) {
@@ -41,14 +47,14 @@ aos_result aos_azure_table_delete(aos_azure_client_t *c, const char *table)
     char path[128];
     snprintf(path, sizeof path, "/Tables('%s')", table);
     const aos_azure_header_t h[] = {{"Accept", ACCEPT_JSON}};
-    aos_azure_request_t req = {.svc = AOS_AZURE_TABLE, .verb = "DELETE", .path = path,
-                               .headers = h, .nheaders = 1};
+    aos_azure_request_t req = {
+        .svc = AOS_AZURE_TABLE, .verb = "DELETE", .path = path, .headers = h, .nheaders = 1};
     return aos_azure_perform(c, &req, NULL);
 }
 
 /* "/<table>(PartitionKey='<pk>',RowKey='<rk>')" with quotes doubled, then percent-encoded. */
 aos_result aos_azure_entity_path(aos_azure_client_t *c, const char *table, const char *pk,
-                                const char *rk, aos_azure_buf_t *out)
+                                 const char *rk, aos_azure_buf_t *out)
 {
     if (!aos_azure_table_name_valid(table))
         return bad_table(c, table);
@@ -77,8 +83,8 @@ static aos_result entity_keys(aos_azure_client_t *c, json_object *entity, const 
     json_object *p, *r;
     if (!json_object_is_type(entity, json_type_object) ||
         !json_object_object_get_ex(entity, "PartitionKey", &p) ||
-        !json_object_object_get_ex(entity, "RowKey", &r) || !json_object_is_type(p, json_type_string) ||
-        !json_object_is_type(r, json_type_string)) {
+        !json_object_object_get_ex(entity, "RowKey", &r) ||
+        !json_object_is_type(p, json_type_string) || !json_object_is_type(r, json_type_string)) {
         aos_azure_set_error(c, "entity needs string PartitionKey and RowKey");
         return AOS_ERR_INVALID;
     }
@@ -114,10 +120,17 @@ aos_result aos_azure_entity_insert(aos_azure_client_t *c, const char *table, jso
     char etag[256];
     char *vals[] = {etag};
     const char *want[] = {"etag"};
-    aos_azure_request_t req = {.svc = AOS_AZURE_TABLE, .verb = "POST", .path = path,
-                               .headers = h, .nheaders = 3, .body = body,
-                               .body_len = strlen(body), .want_headers = want,
-                               .want_values = vals, .nwant = 1, .want_len = sizeof etag};
+    aos_azure_request_t req = {.svc = AOS_AZURE_TABLE,
+                               .verb = "POST",
+                               .path = path,
+                               .headers = h,
+                               .nheaders = 3,
+                               .body = body,
+                               .body_len = strlen(body),
+                               .want_headers = want,
+                               .want_values = vals,
+                               .nwant = 1,
+                               .want_len = sizeof etag};
     AOS_RETURN_IF_FAILED(aos_azure_perform(c, &req, NULL));
     copy_etag(etag, out_etag, etaglen);
     return AOS_OK;
@@ -137,17 +150,22 @@ aos_result aos_azure_entity_put(aos_azure_client_t *c, const char *table, json_o
     }
     const char *body = json_object_to_json_string_ext(entity, JSON_C_TO_STRING_PLAIN |
                                                                   JSON_C_TO_STRING_NOSLASHESCAPE);
-    aos_azure_header_t h[] = {{"Content-Type", "application/json"},
-                              {"Accept", ACCEPT_JSON},
-                              {"If-Match", if_match}};
+    aos_azure_header_t h[] = {
+        {"Content-Type", "application/json"}, {"Accept", ACCEPT_JSON}, {"If-Match", if_match}};
     char etag[256];
     char *vals[] = {etag};
     const char *want[] = {"etag"};
     aos_azure_request_t req = {.svc = AOS_AZURE_TABLE,
                                .verb = mode == AOS_AZURE_MERGE ? "MERGE" : "PUT",
-                               .path = path.data, .headers = h, .nheaders = if_match ? 3 : 2,
-                               .body = body, .body_len = strlen(body), .want_headers = want,
-                               .want_values = vals, .nwant = 1, .want_len = sizeof etag};
+                               .path = path.data,
+                               .headers = h,
+                               .nheaders = if_match ? 3 : 2,
+                               .body = body,
+                               .body_len = strlen(body),
+                               .want_headers = want,
+                               .want_values = vals,
+                               .nwant = 1,
+                               .want_len = sizeof etag};
     r = aos_azure_perform(c, &req, NULL);
     aos_azure_buf_free(&path);
     if (r == AOS_OK)
@@ -184,9 +202,15 @@ aos_result aos_azure_entity_get(aos_azure_client_t *c, const char *table, const 
     char *vals[] = {etag};
     const char *want[] = {"etag"};
     const aos_azure_header_t h[] = {{"Accept", ACCEPT_JSON}};
-    aos_azure_request_t req = {.svc = AOS_AZURE_TABLE, .verb = "GET", .path = path.data,
-                               .headers = h, .nheaders = 1, .resp = &resp,
-                               .want_headers = want, .want_values = vals, .nwant = 1,
+    aos_azure_request_t req = {.svc = AOS_AZURE_TABLE,
+                               .verb = "GET",
+                               .path = path.data,
+                               .headers = h,
+                               .nheaders = 1,
+                               .resp = &resp,
+                               .want_headers = want,
+                               .want_values = vals,
+                               .nwant = 1,
                                .want_len = sizeof etag};
     if (r == AOS_OK)
         r = aos_azure_perform(c, &req, NULL);
@@ -204,9 +228,10 @@ aos_result aos_azure_entity_delete(aos_azure_client_t *c, const char *table, con
 {
     aos_azure_buf_t path = {0};
     aos_result r = aos_azure_entity_path(c, table, pk, rk, &path);
-    const aos_azure_header_t h[] = {{"Accept", ACCEPT_JSON}, {"If-Match", if_match ? if_match : "*"}};
-    aos_azure_request_t req = {.svc = AOS_AZURE_TABLE, .verb = "DELETE", .path = path.data,
-                               .headers = h, .nheaders = 2};
+    const aos_azure_header_t h[] = {{"Accept", ACCEPT_JSON},
+                                    {"If-Match", if_match ? if_match : "*"}};
+    aos_azure_request_t req = {
+        .svc = AOS_AZURE_TABLE, .verb = "DELETE", .path = path.data, .headers = h, .nheaders = 2};
     if (r == AOS_OK)
         r = aos_azure_perform(c, &req, NULL);
     aos_azure_buf_free(&path);
@@ -254,9 +279,16 @@ aos_result aos_azure_entity_query(aos_azure_client_t *c, const char *table, cons
     /* minimal metadata: each entity carries its "odata.etag" */
     const aos_azure_header_t h[] = {{"Accept", "application/json;odata=minimalmetadata"}};
     aos_result r = query_string(filter, top, cont, &q);
-    aos_azure_request_t req = {.svc = AOS_AZURE_TABLE, .verb = "GET", .path = path,
-                               .query = q.data, .headers = h, .nheaders = 1, .resp = &resp,
-                               .want_headers = want, .want_values = vals, .nwant = 2,
+    aos_azure_request_t req = {.svc = AOS_AZURE_TABLE,
+                               .verb = "GET",
+                               .path = path,
+                               .query = q.data,
+                               .headers = h,
+                               .nheaders = 1,
+                               .resp = &resp,
+                               .want_headers = want,
+                               .want_values = vals,
+                               .nwant = 2,
                                .want_len = AOS_AZURE_TOKEN_MAX};
     if (r == AOS_OK)
         r = aos_azure_perform(c, &req, NULL);

@@ -79,7 +79,7 @@ static aos_result add_op(aos_azure_client_t *c, const char *table, const aos_azu
     } else {
         const char *body = json_object_to_json_string_ext(
             op->entity, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE);
-        aos_azure_buf_printf(b, "Content-Type: application/json\r\n%s\r\n", 
+        aos_azure_buf_printf(b, "Content-Type: application/json\r\n%s\r\n",
                              op->kind == AOS_AZURE_BATCH_INSERT ? "Prefer: return-no-content\r\n"
                                                                 : "");
         aos_azure_buf_puts(b, body);
@@ -147,8 +147,8 @@ aos_result aos_azure_table_batch(aos_azure_client_t *c, const char *table,
     random_hex(changeset + 10, 16);
     snprintf(ctype, sizeof ctype, "multipart/mixed; boundary=%s", batch);
     aos_azure_buf_t body = {0}, resp = {0};
-    aos_azure_buf_printf(&body, "--%s\r\nContent-Type: multipart/mixed; boundary=%s\r\n\r\n",
-                         batch, changeset);
+    aos_azure_buf_printf(&body, "--%s\r\nContent-Type: multipart/mixed; boundary=%s\r\n\r\n", batch,
+                         changeset);
     aos_result r = AOS_OK;
     for (size_t i = 0; i < count && r == AOS_OK; i++)
         r = add_op(c, table, &ops[i], pk, changeset, &body);
@@ -159,9 +159,14 @@ aos_result aos_azure_table_batch(aos_azure_client_t *c, const char *table,
                                     {"Accept", "application/json;odata=nometadata"},
                                     {"DataServiceVersion", "3.0"},
                                     {"MaxDataServiceVersion", "3.0;NetFx"}};
-    aos_azure_request_t req = {.svc = AOS_AZURE_TABLE, .verb = "POST", .path = "/$batch",
-                               .headers = h, .nheaders = 4, .body = body.data,
-                               .body_len = body.len, .resp = &resp};
+    aos_azure_request_t req = {.svc = AOS_AZURE_TABLE,
+                               .verb = "POST",
+                               .path = "/$batch",
+                               .headers = h,
+                               .nheaders = 4,
+                               .body = body.data,
+                               .body_len = body.len,
+                               .resp = &resp};
     if (r == AOS_OK)
         r = aos_azure_perform(c, &req, NULL);
     if (r == AOS_OK)

@@ -48,8 +48,7 @@ static int b64_value(char c)
     return -1;
 }
 
-aos_result aos_azure_b64_decode(const char *text, size_t len, unsigned char **out,
-                                size_t *out_len)
+aos_result aos_azure_b64_decode(const char *text, size_t len, unsigned char **out, size_t *out_len)
 {
     if (len % 4 != 0)
         return AOS_ERR_INVALID;
@@ -73,8 +72,8 @@ aos_result aos_azure_b64_decode(const char *text, size_t len, unsigned char **ou
                 return AOS_ERR_INVALID;
             }
         }
-        uint32_t w = (uint32_t)v[0] << 18 | (uint32_t)v[1] << 12 | (uint32_t)v[2] << 6 |
-                     (uint32_t)v[3];
+        uint32_t w =
+            (uint32_t)v[0] << 18 | (uint32_t)v[1] << 12 | (uint32_t)v[2] << 6 | (uint32_t)v[3];
         buf[o++] = (unsigned char)(w >> 16);
         if (pad < 2)
             buf[o++] = (unsigned char)(w >> 8);

@@ -21,8 +21,7 @@ typedef struct xml_parser {
 
 static aos_result perr(xml_parser_t *p, const char *what)
 {
-    return aos_fail(AOS_ERR_PROTOCOL, p->errbuf, p->errlen, "XML: %s at offset %zu", what,
-                    p->pos);
+    return aos_fail(AOS_ERR_PROTOCOL, p->errbuf, p->errlen, "XML: %s at offset %zu", what, p->pos);
 }
 
 static bool starts(const xml_parser_t *p, const char *lit)
@@ -47,8 +46,8 @@ static bool skip_past(xml_parser_t *p, const char *lit)
 
 static bool is_name_char(char c)
 {
-    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-           c == '_' || c == '-' || c == '.' || c == ':' || (unsigned char)c >= 0x80;
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' ||
+           c == '-' || c == '.' || c == ':' || (unsigned char)c >= 0x80;
 }
 
 static bool is_space(char c)
@@ -125,7 +124,7 @@ static aos_result parse_entity(xml_parser_t *p, aos_azure_buf_t *b)
     size_t digits = 0;
     while (p->pos < p->len && p->s[p->pos] != ';') {
         char c = p->s[p->pos];
-        int d = c >= '0' && c <= '9' ? c - '0'
+        int d = c >= '0' && c <= '9'                 ? c - '0'
                 : base == 16 && c >= 'a' && c <= 'f' ? c - 'a' + 10
                 : base == 16 && c >= 'A' && c <= 'F' ? c - 'A' + 10
                                                      : -1;
