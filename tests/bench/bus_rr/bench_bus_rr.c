@@ -1,0 +1,426 @@
+/* Request/reply round trips through RabbitMQ: the AOS bus versus hand-written Proton.
+ *
+ *   bench_bus_rr URL [SECONDS_PER_RUN]
+ *
+ * For each window (1, 16, 128 outstanding requests) a requester keeps that many requests in
+ * flight to the quorum queue aos.test.bench; a responder consumes them and answers on the
+ * requester's reply queue. Both sides send unsettled and wait for the broker's accepted
+ * outcome, and accept what they receive: the same delivery guarantees for both variants.
+ *   bus: two aos_bus_t (responder and requester), aos_bus_request / aos_bus_reply.
+ *   raw: one proactor thread, two connections, pn_message encode/decode, nothing else.
+ * Prints round trips per second and p50/p99 latency per window and the ratio bus/raw.
+ */
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <proton/codec.h>
+#include <proton/condition.h>
+#include <proton/connection.h>
+#include <proton/delivery.h>
+#include <proton/event.h>
+#include <proton/link.h>
+#include <proton/message.h>
+#include <proton/proactor.h>
+#include <proton/sasl.h>
+#include <proton/session.h>
+#include <proton/transport.h>
+
+#include "aos/bus.h"
+#include "aos/log.h"
+
+#define QUEUE "aos.test.bench"
+#define PAYLOAD "{\"op\":\"ping\",\"text\":\"a small request of about a hundred bytes of JSON\"}"
+#define MAX_SAMPLES 2000000
+
+typedef struct stats {
+    double *lat_ms;
+    size_t n;
+    double seconds;
+} stats_t;
+
+static uint64_t now_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return x < y ? -1 : x > y;
+}
+
+static double percentile(stats_t *s, double p)
+{
+    if (!s->n)
+        return 0;
+    size_t i = (size_t)(p * (double)(s->n - 1));
+    return s->lat_ms[i];
+}
+
+/* ------------------------------------------------------------------------ bus ---- */
+
+typedef struct bus_run {
+    aos_bus_t *server, *client;
+    pthread_mutex_t mu;
+    int outstanding;
+    bool measuring, stopping;
+    uint64_t *sent_at; /* by request number */
+    size_t next;
+    stats_t *st;
+} bus_run_t;
+
+typedef struct bus_req_ctx {
+    bus_run_t *run;
+    uint64_t t0;
+} bus_req_ctx_t;
+
+static void bus_issue(bus_run_t *r);
+
+static void bus_on_reply(void *ctx, aos_result res, const aos_event_t *reply)
+{
+    bus_req_ctx_t *c = ctx;
+    bus_run_t *r = c->run;
+    (void)reply;
+    double ms = (double)(now_ns() - c->t0) / 1e6;
+    free(c);
+    pthread_mutex_lock(&r->mu);
+    r->outstanding--;
+    if (res == AOS_OK && r->measuring && r->st->n < MAX_SAMPLES)
+        r->st->lat_ms[r->st->n++] = ms;
+    bool more = !r->stopping;
+    pthread_mutex_unlock(&r->mu);
+    if (more)
+        bus_issue(r);
+}
+
+static void bus_issue(bus_run_t *r)
+{
+    aos_event_t *ev = NULL;
+    if (aos_event_create("aos.bench.ping", "/aos/bench", PAYLOAD, &ev) != AOS_OK)
+        return;
+    bus_req_ctx_t *c = malloc(sizeof *c);
+    c->run = r;
+    c->t0 = now_ns();
+    pthread_mutex_lock(&r->mu);
+    r->outstanding++;
+    pthread_mutex_unlock(&r->mu);
+    if (aos_bus_request(r->client, QUEUE, ev, 30000, bus_on_reply, c) != AOS_OK) {
+        pthread_mutex_lock(&r->mu);
+        r->outstanding--;
+        pthread_mutex_unlock(&r->mu);
+        free(c);
+    }
+    aos_event_free(ev);
+}
+
+static void bus_on_request(void *ctx, aos_bus_delivery_t *d, const aos_event_t *req)
+{
+    bus_run_t *r = ctx;
+    aos_event_t *rep = NULL;
+    if (aos_event_create("aos.bench.pong", "/aos/bench", "{\"ok\":true}", &rep) == AOS_OK) {
+        aos_bus_reply(r->server, req, rep, NULL, NULL);
+        aos_event_free(rep);
+    }
+    aos_bus_accept(d);
+}
+
+static aos_bus_t *bench_bus(const char *url, const char *name)
+{
+    char inst[64];
+    snprintf(inst, sizeof inst, "bench-%s-%ld", name, (long)getpid());
+    aos_bus_config_t cfg = {.url = url, .profile = AOS_BUS_PROFILE_RABBITMQ, .instance_id = inst};
+    aos_bus_t *b = NULL;
+    char err[256];
+    if (aos_bus_new(&cfg, &b, err, sizeof err) != AOS_OK) {
+        fprintf(stderr, "bus: %s\n", err);
+        exit(1);
+    }
+    if (aos_bus_start(b) != AOS_OK || aos_bus_wait_connected(b, 30000) != AOS_OK) {
+        fprintf(stderr, "bus: cannot connect to %s\n", url);
+        exit(1);
+    }
+    return b;
+}
+
+static void run_bus(const char *url, int window, double seconds, stats_t *st)
+{
+    bus_run_t r = {.mu = PTHREAD_MUTEX_INITIALIZER, .st = st};
+    r.server = bench_bus(url, "srv");
+    r.client = bench_bus(url, "cli");
+    aos_bus_subscribe(r.server, QUEUE, 256, bus_on_request, &r);
+    for (int i = 0; i < window; i++)
+        bus_issue(&r);
+    usleep(500000); /* warm-up */
+    pthread_mutex_lock(&r.mu);
+    r.measuring = true;
+    pthread_mutex_unlock(&r.mu);
+    uint64_t t0 = now_ns();
+    usleep((useconds_t)(seconds * 1e6));
+    pthread_mutex_lock(&r.mu);
+    r.measuring = false;
+    r.stopping = true;
+    pthread_mutex_unlock(&r.mu);
+    st->seconds = (double)(now_ns() - t0) / 1e9;
+    for (int i = 0; i < 300; i++) { /* let the last requests finish */
+        pthread_mutex_lock(&r.mu);
+        int left = r.outstanding;
+        pthread_mutex_unlock(&r.mu);
+        if (!left)
+            break;
+        usleep(10000);
+    }
+    aos_bus_free(r.client);
+    aos_bus_free(r.server);
+}
+
+/* ------------------------------------------------------------------------ raw ---- */
+
+typedef struct raw_run {
+    pn_proactor_t *p;
+    char host[128], port[16], user[64], pass[64];
+    char reply_addr[128];
+    pn_connection_t *cc, *sc;
+    pn_link_t *c_snd, *c_rcv, *s_rcv, *s_snd;
+    int window, outstanding, attached;
+    bool measuring, stopping, done;
+    uint64_t seq;
+    uint64_t *sent_at; /* ring indexed by seq */
+    size_t ring;
+    stats_t *st;
+    pn_message_t *msg;
+    char *buf;
+    size_t buflen;
+    uint64_t phase_end_ns, measure_start_ns;
+    int phase; /* 0 warm-up, 1 measuring, 2 draining */
+} raw_run_t;
+
+static void raw_send(raw_run_t *r, pn_link_t *l, pn_message_t *m)
+{
+    size_t n = r->buflen;
+    while (pn_message_encode(m, r->buf, &n) == PN_OVERFLOW) {
+        r->buflen *= 2;
+        r->buf = realloc(r->buf, r->buflen);
+        n = r->buflen;
+    }
+    uint64_t tag = ++r->seq;
+    pn_delivery(l, pn_dtag((const char *)&tag, sizeof tag));
+    pn_link_send(l, r->buf, n);
+    pn_link_advance(l);
+}
+
+static void raw_issue(raw_run_t *r)
+{
+    uint64_t id = r->seq + 1;
+    pn_message_clear(r->msg);
+    pn_message_set_durable(r->msg, true);
+    pn_data_put_ulong(pn_message_id(r->msg), id);
+    pn_message_set_reply_to(r->msg, r->reply_addr);
+    pn_message_set_content_type(r->msg, "application/json");
+    pn_data_put_binary(pn_message_body(r->msg), pn_bytes(strlen(PAYLOAD), PAYLOAD));
+    r->sent_at[id % r->ring] = now_ns();
+    raw_send(r, r->c_snd, r->msg); /* the tag is id */
+    r->outstanding++;
+}
+
+static pn_link_t *raw_link(pn_session_t *s, bool sender, const char *name, const char *addr)
+{
+    pn_link_t *l = sender ? pn_sender(s, name) : pn_receiver(s, name);
+    pn_terminus_set_address(sender ? pn_link_target(l) : pn_link_source(l), addr);
+    pn_link_set_snd_settle_mode(l, PN_SND_UNSETTLED);
+    pn_link_set_rcv_settle_mode(l, PN_RCV_FIRST);
+    pn_link_open(l);
+    return l;
+}
+
+static void raw_on_init(raw_run_t *r, pn_connection_t *c)
+{
+    pn_connection_open(c);
+    pn_session_t *s = pn_session(c);
+    pn_session_open(s);
+    if (c == r->cc) {
+        r->c_snd = raw_link(s, true, "c-snd", "/amq/queue/" QUEUE);
+        r->c_rcv = raw_link(s, false, "c-rcv", r->reply_addr);
+        pn_link_flow(r->c_rcv, 512);
+    } else {
+        r->s_rcv = raw_link(s, false, "s-rcv", "/amq/queue/" QUEUE);
+        pn_link_flow(r->s_rcv, 256);
+        r->s_snd = raw_link(s, true, "s-snd", r->reply_addr);
+    }
+}
+
+static void raw_on_delivery(raw_run_t *r, pn_delivery_t *d)
+{
+    pn_link_t *l = pn_delivery_link(d);
+    if (pn_link_is_sender(l)) {
+        if (pn_delivery_remote_state(d) || pn_delivery_settled(d))
+            pn_delivery_settle(d);
+        return;
+    }
+    if (!pn_delivery_readable(d) || pn_delivery_partial(d))
+        return;
+    size_t n = pn_delivery_pending(d);
+    if (n > r->buflen) {
+        r->buflen = n;
+        r->buf = realloc(r->buf, n);
+    }
+    pn_link_recv(l, r->buf, n);
+    pn_link_advance(l);
+    pn_message_clear(r->msg);
+    int rc = pn_message_decode(r->msg, r->buf, n);
+    pn_delivery_update(d, PN_ACCEPTED);
+    pn_delivery_settle(d);
+    pn_link_flow(l, 1);
+    if (rc != 0)
+        return;
+    if (l == r->s_rcv) {
+        pn_atom_t id = pn_message_get_id(r->msg);
+        pn_message_clear(r->msg);
+        pn_message_set_durable(r->msg, true);
+        pn_message_set_correlation_id(r->msg, id);
+        pn_message_set_content_type(r->msg, "application/json");
+        pn_data_put_binary(pn_message_body(r->msg), pn_bytes(11, "{\"ok\":true}"));
+        raw_send(r, r->s_snd, r->msg);
+        return;
+    }
+    pn_atom_t corr = pn_message_get_correlation_id(r->msg);
+    if (corr.type != PN_ULONG)
+        return;
+    r->outstanding--;
+    double ms = (double)(now_ns() - r->sent_at[corr.u.as_ulong % r->ring]) / 1e6;
+    if (r->phase == 1 && r->st->n < MAX_SAMPLES)
+        r->st->lat_ms[r->st->n++] = ms;
+    if (r->phase < 2)
+        raw_issue(r);
+}
+
+static void raw_on_timeout(raw_run_t *r, double seconds)
+{
+    if (r->phase == 0) {
+        r->phase = 1;
+        r->measure_start_ns = now_ns();
+        pn_proactor_set_timeout(r->p, (pn_millis_t)(seconds * 1000));
+    } else if (r->phase == 1) {
+        r->phase = 2;
+        r->st->seconds = (double)(now_ns() - r->measure_start_ns) / 1e9;
+        pn_proactor_set_timeout(r->p, 3000);
+    } else {
+        r->done = true;
+    }
+}
+
+static void raw_connect(raw_run_t *r, pn_connection_t *c)
+{
+    pn_transport_t *t = pn_transport();
+    pn_sasl_t *sasl = pn_sasl(t);
+    pn_sasl_allowed_mechs(sasl, "PLAIN");
+    pn_sasl_set_allow_insecure_mechs(sasl, true);
+    pn_connection_set_user(c, r->user);
+    pn_connection_set_password(c, r->pass);
+    pn_connection_set_hostname(c, r->host);
+    char addr[PN_MAX_ADDR];
+    pn_proactor_addr(addr, sizeof addr, r->host, r->port);
+    pn_proactor_connect2(r->p, c, t, addr);
+}
+
+static void run_raw(const char *url, int window, double seconds, stats_t *st)
+{
+    raw_run_t r = {.window = window, .st = st, .ring = 65536, .buflen = 4096};
+    /* amqp://user:pass@host:port, as the bench script passes it */
+    if (sscanf(url, "amqp://%63[^:]:%63[^@]@%127[^:]:%15s", r.user, r.pass, r.host, r.port) != 4) {
+        fprintf(stderr, "raw: cannot parse %s\n", url);
+        exit(1);
+    }
+    snprintf(r.reply_addr, sizeof r.reply_addr, "/queue/aos.reply.bench-raw-%ld", (long)getpid());
+    r.sent_at = calloc(r.ring, sizeof *r.sent_at);
+    r.buf = malloc(r.buflen);
+    r.msg = pn_message();
+    r.p = pn_proactor();
+    r.cc = pn_connection();
+    r.sc = pn_connection();
+    raw_connect(&r, r.cc);
+    raw_connect(&r, r.sc);
+    bool started = false;
+    while (!r.done) {
+        pn_event_batch_t *b = pn_proactor_wait(r.p);
+        pn_event_t *e;
+        while ((e = pn_event_batch_next(b))) {
+            switch (pn_event_type(e)) {
+            case PN_CONNECTION_INIT: raw_on_init(&r, pn_event_connection(e)); break;
+            case PN_LINK_REMOTE_OPEN: r.attached++; break;
+            case PN_DELIVERY: raw_on_delivery(&r, pn_event_delivery(e)); break;
+            case PN_PROACTOR_TIMEOUT: raw_on_timeout(&r, seconds); break;
+            case PN_TRANSPORT_CLOSED: {
+                pn_condition_t *cond = pn_transport_condition(pn_event_transport(e));
+                if (pn_condition_is_set(cond) && !r.done) {
+                    fprintf(stderr, "raw: %s %s\n", pn_condition_get_name(cond),
+                            pn_condition_get_description(cond));
+                    exit(1);
+                }
+                break;
+            }
+            case PN_CONNECTION_WAKE:
+            case PN_LINK_FLOW:
+                /* start once all four links are up, inside the requester's own batch */
+                if (!started && r.attached >= 4 && pn_event_connection(e) == r.cc &&
+                    pn_link_credit(r.c_snd) > 0) {
+                    started = true;
+                    for (int i = 0; i < r.window; i++)
+                        raw_issue(&r);
+                    pn_proactor_set_timeout(r.p, 500); /* warm-up */
+                }
+                break;
+            default: break;
+            }
+        }
+        pn_proactor_done(r.p, b);
+        if (!started && r.attached >= 4)
+            pn_connection_wake(r.cc);
+        if (r.phase == 2 && r.outstanding == 0)
+            r.done = true;
+    }
+    pn_proactor_free(r.p);
+    pn_message_free(r.msg);
+    free(r.sent_at);
+    free(r.buf);
+}
+
+/* ----------------------------------------------------------------------- main ---- */
+
+int main(int argc, char **argv)
+{
+    if (argc < 2) {
+        fprintf(stderr, "usage: %s URL [SECONDS_PER_RUN]\n", argv[0]);
+        return 2;
+    }
+    const char *url = argv[1];
+    double seconds = argc > 2 ? atof(argv[2]) : 3.0;
+    aos_log_init("bench-bus-rr", AOS_LOG_WARN);
+    int windows[] = {1, 16, 128};
+    printf("request/reply through RabbitMQ (quorum queue, confirmed sends), %.1f s per run\n",
+           seconds);
+    printf("%7s | %10s %10s %6s | %8s %8s | %8s %8s\n", "window", "bus rt/s", "raw rt/s",
+           "ratio", "bus p50", "raw p50", "bus p99", "raw p99");
+    for (size_t w = 0; w < sizeof windows / sizeof *windows; w++) {
+        stats_t b = {.lat_ms = malloc(MAX_SAMPLES * sizeof(double))};
+        stats_t r = {.lat_ms = malloc(MAX_SAMPLES * sizeof(double))};
+        run_raw(url, windows[w], seconds, &r);
+        run_bus(url, windows[w], seconds, &b);
+        qsort(b.lat_ms, b.n, sizeof(double), cmp_double);
+        qsort(r.lat_ms, r.n, sizeof(double), cmp_double);
+        double brps = b.seconds > 0 ? (double)b.n / b.seconds : 0;
+        double rrps = r.seconds > 0 ? (double)r.n / r.seconds : 0;
+        printf("%7d | %10.0f %10.0f %6.2f | %6.2fms %6.2fms | %6.2fms %6.2fms\n", windows[w],
+               brps, rrps, rrps > 0 ? brps / rrps : 0, percentile(&b, 0.5), percentile(&r, 0.5),
+               percentile(&b, 0.99), percentile(&r, 0.99));
+        fflush(stdout);
+        free(b.lat_ms);
+        free(r.lat_ms);
+    }
+    return 0;
+}
