@@ -21,13 +21,13 @@
 
 #define RK_CONV "conversation"
 #define RK_HEAD "head"
-#define RK_UPLOAD "upload"
 #define APPEND_RETRIES 50
 
 typedef struct azure_be {
     aos_storage_backend_t base;
     aos_azure_client_t *c;
     char t_conv[80], t_msg[80], t_rec[80], t_up[80], staging[80];
+    aos_azure_upload_store_t uploads; /* points at t_up and staging */
 } azure_be_t;
 
 #define AZ(be) ((azure_be_t *)(be))
@@ -437,42 +437,14 @@ static aos_result az_message_list(aos_storage_backend_t *b, const char *conversa
     return AOS_OK;
 }
 
-/* ---- blobs ---- */
+/* ---- blobs (staged uploads: aos_azure_upload_*) ---- */
 
-typedef struct upload {
-    char container[80];
-    char name[AOS_STORAGE_BLOB_NAME_MAX + 1];
-    char content_type[AOS_STORAGE_CONTENT_TYPE_MAX + 1];
-    bool committed;
-} upload_t;
-
-static aos_result upload_get(azure_be_t *be, const char *upload_id, upload_t *u)
+static aos_result blob_fail(azure_be_t *be, aos_result r, char *errbuf, size_t errlen,
+                            const char *what)
 {
-    json_object *row = NULL;
-    AOS_RETURN_IF_FAILED(
-        aos_azure_entity_get(be->c, be->t_up, upload_id, RK_UPLOAD, &row, NULL, 0));
-    const char *st = aos_azure_entity_get_string(row, "State");
-    snprintf(u->container, sizeof u->container, "%s",
-             aos_azure_entity_get_string(row, "Container") ?: "");
-    snprintf(u->name, sizeof u->name, "%s", aos_azure_entity_get_string(row, "Name") ?: "");
-    snprintf(u->content_type, sizeof u->content_type, "%s",
-             aos_azure_entity_get_string(row, "ContentType") ?: "application/octet-stream");
-    u->committed = st && !strcmp(st, "committed");
-    json_object_put(row);
-    return AOS_OK;
-}
-
-/* The upload, which must belong to container/name; NOT_FOUND otherwise. */
-static aos_result upload_find(azure_be_t *be, const char *container, const char *name,
-                              const char *upload_id, upload_t *u, char *errbuf, size_t errlen)
-{
-    aos_result r = upload_get(be, upload_id, u);
-    if (r == AOS_OK && (strcmp(u->container, container) || strcmp(u->name, name)))
-        r = AOS_ERR_NOT_FOUND;
-    if (r == AOS_ERR_NOT_FOUND)
-        return aos_fail(r, errbuf, errlen, "upload %s of %s/%s not found", upload_id, container,
-                        name);
-    return r == AOS_OK ? r : fail_az(be, r, errbuf, errlen, "get upload");
+    if (r == AOS_ERR_NOT_FOUND || r == AOS_ERR_INVALID || r == AOS_ERR_CONFLICT)
+        return aos_fail(r, errbuf, errlen, "%s", aos_azure_client_error(be->c));
+    return fail_az(be, r, errbuf, errlen, what);
 }
 
 static aos_result az_blob_put_begin(aos_storage_backend_t *b, const char *container,
@@ -480,31 +452,9 @@ static aos_result az_blob_put_begin(aos_storage_backend_t *b, const char *contai
                                     const char *content_type, char *errbuf, size_t errlen)
 {
     azure_be_t *be = AZ(b);
-    aos_result r = aos_azure_container_create(be->c, container);
-    if (r != AOS_OK)
-        return fail_az(be, r, errbuf, errlen, "create container");
-    json_object *e = new_entity(upload_id, RK_UPLOAD);
-    json_object_object_add(e, "Container", json_object_new_string(container));
-    json_object_object_add(e, "Name", json_object_new_string(name));
-    json_object_object_add(
-        e, "ContentType",
-        json_object_new_string(content_type ? content_type : "application/octet-stream"));
-    json_object_object_add(e, "State", json_object_new_string("open"));
-    r = aos_azure_entity_insert(be->c, be->t_up, e, NULL, 0);
-    json_object_put(e);
-    if (r == AOS_ERR_CONFLICT) { /* the same begin again (redelivery) is fine */
-        upload_t u;
-        return upload_find(be, container, name, upload_id, &u, errbuf, errlen) == AOS_OK
-                   ? AOS_OK
-                   : aos_fail(AOS_ERR_CONFLICT, errbuf, errlen,
-                              "upload id %s is in use for another blob", upload_id);
-    }
-    return r == AOS_OK ? r : fail_az(be, r, errbuf, errlen, "begin upload");
-}
-
-static void chunk_blob_name(const char *upload_id, uint32_t index, char *out, size_t outlen)
-{
-    snprintf(out, outlen, "%s/%06" PRIu32, upload_id, index);
+    aos_result r =
+        aos_azure_upload_begin(be->c, &be->uploads, upload_id, container, name, content_type);
+    return r == AOS_OK ? r : blob_fail(be, r, errbuf, errlen, "begin upload");
 }
 
 static aos_result az_blob_put_chunk(aos_storage_backend_t *b, const char *container,
@@ -512,89 +462,15 @@ static aos_result az_blob_put_chunk(aos_storage_backend_t *b, const char *contai
                                     const void *data, size_t len, char *errbuf, size_t errlen)
 {
     azure_be_t *be = AZ(b);
-    upload_t u;
-    AOS_RETURN_IF_FAILED(upload_find(be, container, name, upload_id, &u, errbuf, errlen));
-    char cn[AOS_STORAGE_ID_MAX + 16];
-    chunk_blob_name(upload_id, index, cn, sizeof cn);
-    aos_result r = aos_azure_blob_put(be->c, be->staging, cn, data, len, NULL);
-    return r == AOS_OK ? r : fail_az(be, r, errbuf, errlen, "stage chunk");
-}
-
-/* Block id of chunk i of an upload: base64 of a fixed-width string, same length for all. */
-static void upload_block_id(const char *upload_id, uint32_t index, char out[64])
-{
-    char hex[65], raw[40], *b64 = NULL;
-    aos_storage_sha256_t h = {0};
-    if (aos_storage_sha256_init(&h) != AOS_OK ||
-        aos_storage_sha256_update(&h, upload_id, strlen(upload_id)) != AOS_OK ||
-        aos_storage_sha256_final(&h, hex) != AOS_OK)
-        memset(hex, '0', sizeof hex);
-    aos_storage_sha256_free(&h);
-    snprintf(raw, sizeof raw, "%.16s-%06" PRIu32, hex, index);
-    if (aos_azure_b64_encode(raw, strlen(raw), &b64) == AOS_OK)
-        snprintf(out, 64, "%s", b64);
-    free(b64);
-}
-
-typedef struct chunk_buf {
-    unsigned char *data;
-    size_t len;
-} chunk_buf_t;
-
-static aos_result chunk_sink(void *ctx, const void *data, size_t len)
-{
-    chunk_buf_t *k = ctx;
-    if (k->len + len > AOS_STORAGE_CHUNK_MAX)
-        return AOS_ERR_TOO_LARGE;
-    memcpy(k->data + k->len, data, len);
-    k->len += len;
-    return AOS_OK;
-}
-
-/* Copy the staged chunks into blocks of the target, hashing them on the way. */
-static aos_result stage_blocks(azure_be_t *be, const char *container, const char *name,
-                               const char *upload_id, uint32_t count, char sha[65], char *errbuf,
-                               size_t errlen)
-{
-    chunk_buf_t k = {malloc(AOS_STORAGE_CHUNK_MAX), 0};
-    aos_storage_sha256_t h = {0};
-    aos_result r = k.data ? aos_storage_sha256_init(&h) : AOS_ERR_NOMEM;
-    for (uint32_t i = 0; i < count && r == AOS_OK; i++) {
-        char cn[AOS_STORAGE_ID_MAX + 16], id[64];
-        chunk_blob_name(upload_id, i, cn, sizeof cn);
-        k.len = 0;
-        r = aos_azure_blob_get(be->c, be->staging, cn, 0, 0, NULL, chunk_sink, &k, NULL);
-        if (r == AOS_ERR_NOT_FOUND) {
-            r = aos_fail(AOS_ERR_INVALID, errbuf, errlen, "chunk %" PRIu32 " is missing", i);
-            break;
-        }
-        if (r == AOS_OK)
-            r = aos_storage_sha256_update(&h, k.data, k.len);
-        upload_block_id(upload_id, i, id);
-        if (r == AOS_OK)
-            r = aos_azure_blob_put_block(be->c, container, name, id, k.data, k.len);
-        if (r != AOS_OK)
-            r = fail_az(be, r, errbuf, errlen, "copy chunk");
-    }
-    if (r == AOS_OK)
-        r = aos_storage_sha256_final(&h, sha);
-    aos_storage_sha256_free(&h);
-    free(k.data);
-    return r;
+    aos_result r =
+        aos_azure_upload_chunk(be->c, &be->uploads, upload_id, container, name, index, data, len);
+    return r == AOS_OK ? r : blob_fail(be, r, errbuf, errlen, "stage chunk");
 }
 
 static int64_t http_date_ms(const char *s)
 {
     int64_t t = 0;
     return aos_azure_http_date_parse(s, &t) ? t * 1000 : 0;
-}
-
-/* Staged chunks of an upload; leftovers after a failure are harmless (unique upload id). */
-static void drop_staged(azure_be_t *be, const char *upload_id)
-{
-    char prefix[AOS_STORAGE_ID_MAX + 2];
-    snprintf(prefix, sizeof prefix, "%s/", upload_id);
-    aos_azure_blob_delete_prefix(be->c, be->staging, prefix);
 }
 
 static aos_result info_from_props(const char *container, const char *name,
@@ -630,38 +506,10 @@ static aos_result az_blob_put_commit(aos_storage_backend_t *b, const char *conta
                                      char *errbuf, size_t errlen)
 {
     azure_be_t *be = AZ(b);
-    upload_t u;
-    AOS_RETURN_IF_FAILED(upload_find(be, container, name, upload_id, &u, errbuf, errlen));
-    if (u.committed) /* redelivery of a commit that went through */
-        return az_blob_head(b, container, name, out, errbuf, errlen);
-    char sha[65];
-    AOS_RETURN_IF_FAILED(
-        stage_blocks(be, container, name, upload_id, chunk_count, sha, errbuf, errlen));
-    if (expected_sha256 && strcmp(expected_sha256, sha) != 0)
-        return aos_fail(AOS_ERR_INVALID, errbuf, errlen,
-                        "checksum mismatch: content is %s, expected %s", sha, expected_sha256);
-    char(*ids)[64] = calloc(chunk_count ? chunk_count : 1, sizeof *ids);
-    const char **idp = calloc(chunk_count ? chunk_count : 1, sizeof *idp);
-    aos_result r = ids && idp ? AOS_OK : AOS_ERR_NOMEM;
-    for (uint32_t i = 0; i < chunk_count && r == AOS_OK; i++) {
-        upload_block_id(upload_id, i, ids[i]);
-        idp[i] = ids[i];
-    }
-    const aos_azure_header_t meta[] = {{"aossha256", sha}, {"aosupload", upload_id}};
-    if (r == AOS_OK)
-        r = aos_azure_blob_put_block_list(be->c, container, name, idp, chunk_count, u.content_type,
-                                          NULL, meta, 2);
-    free(ids);
-    free(idp);
+    aos_result r = aos_azure_upload_commit(be->c, &be->uploads, upload_id, container, name,
+                                           chunk_count, expected_sha256);
     if (r != AOS_OK)
-        return fail_az(be, r, errbuf, errlen, "commit block list");
-    json_object *e = new_entity(upload_id, RK_UPLOAD);
-    json_object_object_add(e, "State", json_object_new_string("committed"));
-    r = aos_azure_entity_put(be->c, be->t_up, e, AOS_AZURE_MERGE, "*", NULL, 0);
-    json_object_put(e);
-    if (r != AOS_OK)
-        return fail_az(be, r, errbuf, errlen, "mark upload committed");
-    drop_staged(be, upload_id);
+        return blob_fail(be, r, errbuf, errlen, "commit upload");
     return az_blob_head(b, container, name, out, errbuf, errlen);
 }
 
@@ -670,17 +518,8 @@ static aos_result az_blob_put_abort(aos_storage_backend_t *b, const char *contai
                                     size_t errlen)
 {
     azure_be_t *be = AZ(b);
-    upload_t u;
-    aos_result r = upload_get(be, upload_id, &u);
-    if (r == AOS_ERR_NOT_FOUND ||
-        (r == AOS_OK && (strcmp(u.container, container) || strcmp(u.name, name))))
-        return AOS_OK;
-    if (r != AOS_OK)
-        return fail_az(be, r, errbuf, errlen, "get upload");
-    drop_staged(be, upload_id);
-    r = aos_azure_entity_delete(be->c, be->t_up, upload_id, RK_UPLOAD, NULL);
-    return r == AOS_OK || r == AOS_ERR_NOT_FOUND ? AOS_OK
-                                                 : fail_az(be, r, errbuf, errlen, "abort upload");
+    aos_result r = aos_azure_upload_abort(be->c, &be->uploads, upload_id, container, name);
+    return r == AOS_OK ? r : blob_fail(be, r, errbuf, errlen, "abort upload");
 }
 
 typedef struct read_buf {
@@ -1026,6 +865,7 @@ aos_result aos_storage_azure_open(const aos_storage_backend_config_t *cfg,
     snprintf(be->t_rec, sizeof be->t_rec, "aos%srecords", prefix);
     snprintf(be->t_up, sizeof be->t_up, "aos%suploads", prefix);
     snprintf(be->staging, sizeof be->staging, "aos%s-uploads", prefix);
+    be->uploads = (aos_azure_upload_store_t){be->t_up, be->staging};
     if ((r = ensure_layout(be, errbuf, errlen)) != AOS_OK) {
         az_free(&be->base);
         return r;

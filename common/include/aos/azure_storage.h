@@ -373,6 +373,38 @@ aos_result aos_azure_blob_list(aos_azure_client_t *c, const char *container, con
                                const char *marker, int max_results, bool with_metadata,
                                aos_azure_blob_list_t **out_list);
 
+/* ---- staged uploads ----
+ * A blob uploaded in numbered chunks that may arrive at different processes (replicas), then
+ * committed atomically. State lives in the account: a row per upload in store->table
+ * (PartitionKey = upload id, RowKey "upload": Container, Name, ContentType, State) and each
+ * chunk as the blob "<upload id>/<index, 6 digits>" in store->staging (both must exist).
+ * Commit copies the chunks in order into blocks of the target (one chunk in memory at a time)
+ * while computing the SHA-256; with the right checksum, Put Block List replaces the content
+ * with content type and metadata aossha256 (lowercase hex) and aosupload (the upload id).
+ * Upload ids must be valid keys without '/'. Layout: docs/azure-storage-layout.md. */
+typedef struct aos_azure_upload_store {
+    const char *table;
+    const char *staging;
+} aos_azure_upload_store_t;
+
+/* Start an upload (creates the container if needed). The same begin again is AOS_OK; the
+ * same id for another blob is AOS_ERR_CONFLICT. */
+aos_result aos_azure_upload_begin(aos_azure_client_t *c, const aos_azure_upload_store_t *store,
+                                  const char *upload_id, const char *container, const char *blob,
+                                  const char *content_type);
+/* Stage chunk `index` (staging it again replaces it). Unknown upload: AOS_ERR_NOT_FOUND. */
+aos_result aos_azure_upload_chunk(aos_azure_client_t *c, const aos_azure_upload_store_t *store,
+                                  const char *upload_id, const char *container, const char *blob,
+                                  uint32_t index, const void *data, size_t len);
+/* Commit chunks 0..count-1. A missing chunk or a SHA-256 other than expected_sha256 (may be
+ * NULL) is AOS_ERR_INVALID and changes nothing. Committing a committed upload is AOS_OK. */
+aos_result aos_azure_upload_commit(aos_azure_client_t *c, const aos_azure_upload_store_t *store,
+                                   const char *upload_id, const char *container, const char *blob,
+                                   uint32_t count, const char *expected_sha256);
+/* Drop the staged chunks and the upload row; an unknown upload is AOS_OK. */
+aos_result aos_azure_upload_abort(aos_azure_client_t *c, const aos_azure_upload_store_t *store,
+                                  const char *upload_id, const char *container, const char *blob);
+
 /* ---- queues ---- */
 
 aos_result aos_azure_queue_create(aos_azure_client_t *c, const char *queue);
