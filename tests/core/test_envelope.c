@@ -446,6 +446,33 @@ static void amqp_decode_tolerates(void **state)
     pn_message_free(m);
 }
 
+static void amqp_traceparent_extension_form(void **state)
+{
+    (void)state;
+    prop_t ext_form[] = {BASE_PROPS, {"cloudEvents:traceparent", 's', "00-ab-cd-01", 0}};
+    pn_message_t *m = hand_message(ext_form, 5);
+    aos_event_t *ev = NULL;
+    char err[200] = "";
+    assert_int_equal(aos_envelope_from_message(m, &ev, err, sizeof err), AOS_OK);
+    assert_string_equal(ev->traceparent, "00-ab-cd-01");
+    assert_int_equal(ev->ext_count, 0);
+    aos_event_free(ev);
+    pn_message_free(m);
+    /* the plain application-property wins over the extension form */
+    prop_t both[] = {BASE_PROPS,
+                     {"cloudEvents:traceparent", 's', "00-ab-cd-01", 0},
+                     {"traceparent", 's', "00-ef-01-01", 0}};
+    m = hand_message(both, 6);
+    assert_int_equal(aos_envelope_from_message(m, &ev, err, sizeof err), AOS_OK);
+    assert_string_equal(ev->traceparent, "00-ef-01-01");
+    aos_event_free(ev);
+    /* routing properties must be UTF-8 */
+    pn_message_set_reply_to(m, "\xff\xfe");
+    assert_int_equal(aos_envelope_from_message(m, &ev, err, sizeof err), AOS_ERR_INVALID);
+    assert_non_null(strstr(err, "'reply-to'"));
+    pn_message_free(m);
+}
+
 static void amqp_decode_garbage(void **state)
 {
     (void)state;
@@ -612,12 +639,19 @@ static void batch_round_trip_and_errors(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(create_fills_defaults), cmocka_unit_test(extensions_and_clone),
-        cmocka_unit_test(validate_rules),        cmocka_unit_test(amqp_message_layout),
-        cmocka_unit_test(amqp_round_trips),      cmocka_unit_test(amqp_decode_validation),
-        cmocka_unit_test(amqp_decode_tolerates), cmocka_unit_test(amqp_decode_garbage),
-        cmocka_unit_test(json_round_trips),      cmocka_unit_test(json_event_grid_sample),
-        cmocka_unit_test(json_validation),       cmocka_unit_test(batch_round_trip_and_errors),
+        cmocka_unit_test(create_fills_defaults),
+        cmocka_unit_test(extensions_and_clone),
+        cmocka_unit_test(validate_rules),
+        cmocka_unit_test(amqp_message_layout),
+        cmocka_unit_test(amqp_round_trips),
+        cmocka_unit_test(amqp_decode_validation),
+        cmocka_unit_test(amqp_decode_tolerates),
+        cmocka_unit_test(amqp_traceparent_extension_form),
+        cmocka_unit_test(amqp_decode_garbage),
+        cmocka_unit_test(json_round_trips),
+        cmocka_unit_test(json_event_grid_sample),
+        cmocka_unit_test(json_validation),
+        cmocka_unit_test(batch_round_trip_and_errors),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

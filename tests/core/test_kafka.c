@@ -142,6 +142,15 @@ static void codec_validation(void **state)
     assert_string_equal(ev->datacontenttype, "application/octet-stream");
     aos_event_free(ev);
 
+    /* the tracing extension form ce_traceparent is read when plain traceparent is absent */
+    aos_kafka_header_t tp[] = {H("ce_specversion", "1.0"), H("ce_id", "1"), H("ce_type", "t"),
+                               H("ce_source", "s"), H("ce_traceparent", "00-aa-bb-01")};
+    assert_int_equal(aos_envelope_from_kafka(tp, 5, NULL, 0, NULL, 0, &ev, err, sizeof err),
+                     AOS_OK);
+    assert_string_equal(ev->traceparent, "00-aa-bb-01");
+    assert_int_equal(ev->ext_count, 0);
+    aos_event_free(ev);
+
     /* structured mode */
     aos_kafka_header_t structured[] = {
         H("content-type", "application/cloudevents+json; charset=utf-8")};

@@ -115,6 +115,7 @@ typedef struct {
     aos_event_t *ev;
     char *specversion;
     char *alt_content_type; /* cloudEvents:datacontenttype, when a sender put it there */
+    char *alt_traceparent;  /* cloudEvents:traceparent (tracing extension form) */
 } decode_ctx;
 
 /* Render a scalar AMQP value as its CloudEvents canonical string. */
@@ -172,6 +173,8 @@ static char **attr_slot(decode_ctx *c, const char *attr)
         return &ev->dataschema;
     if (strcmp(attr, "datacontenttype") == 0)
         return &c->alt_content_type;
+    if (strcmp(attr, "traceparent") == 0)
+        return &c->alt_traceparent;
     return NULL;
 }
 
@@ -302,19 +305,27 @@ static aos_result read_body(aos_event_t *ev, pn_data_t *body, char *errbuf, size
     return b.size ? aos_event_set_data(ev, b.start, b.size) : AOS_OK;
 }
 
-static aos_result read_properties(aos_event_t *ev, pn_message_t *msg, decode_ctx *c)
+static aos_result read_properties(aos_event_t *ev, pn_message_t *msg, decode_ctx *c, char *errbuf,
+                                  size_t errlen)
 {
     aos_result r = read_msgid(pn_message_get_correlation_id(msg), &ev->correlation_id);
     const char *s;
     if (r == AOS_OK && (s = pn_message_get_reply_to(msg)))
-        r = aos_event_set(&ev->reply_to, s);
+        r = aos_event_set_checked_(&ev->reply_to, s, strlen(s), "reply-to", errbuf, errlen);
     if (r == AOS_OK && (s = pn_message_get_group_id(msg)))
-        r = aos_event_set(&ev->group_id, s);
+        r = aos_event_set_checked_(&ev->group_id, s, strlen(s), "group-id", errbuf, errlen);
     s = pn_message_get_content_type(msg);
     if (!s)
         s = c->alt_content_type;
+    if (!s)
+        s = "application/json";
     if (r == AOS_OK)
-        r = aos_event_set(&ev->datacontenttype, s ? s : "application/json");
+        r = aos_event_set_checked_(&ev->datacontenttype, s, strlen(s), "datacontenttype", errbuf,
+                                   errlen);
+    if (r == AOS_OK && !ev->traceparent && c->alt_traceparent) {
+        ev->traceparent = c->alt_traceparent;
+        c->alt_traceparent = NULL;
+    }
     ev->ttl_ms = pn_message_get_ttl(msg);
     ev->delivery_count = pn_message_get_delivery_count(msg);
     return r;
@@ -334,13 +345,14 @@ aos_result aos_envelope_from_message(struct pn_message_t *msg, aos_event_t **out
         r = aos_fail(AOS_ERR_INVALID, errbuf, errlen, "unsupported specversion '%.16s'",
                      c.specversion);
     if (r == AOS_OK)
-        r = read_properties(c.ev, msg, &c);
+        r = read_properties(c.ev, msg, &c, errbuf, errlen);
     if (r == AOS_OK)
         r = read_body(c.ev, pn_message_body(msg), errbuf, errlen);
     if (r == AOS_OK)
         r = aos_event_validate(c.ev, errbuf, errlen);
     free(c.specversion);
     free(c.alt_content_type);
+    free(c.alt_traceparent);
     if (r != AOS_OK) {
         aos_event_free(c.ev);
         return r;

@@ -77,6 +77,7 @@ typedef struct {
     aos_event_t *ev;
     char *specversion;
     char *content_type;
+    char *alt_traceparent; /* ce_traceparent (tracing extension form) */
 } kctx;
 
 static aos_result read_header(kctx *c, const aos_kafka_header_t *h, char *errbuf, size_t errlen)
@@ -93,9 +94,14 @@ static aos_result read_header(kctx *c, const aos_kafka_header_t *h, char *errbuf
     struct {
         const char *name;
         char **slot;
-    } core[] = {{"specversion", &c->specversion}, {"id", &ev->id},     {"type", &ev->type},
-                {"source", &ev->source},          {"time", &ev->time}, {"subject", &ev->subject},
-                {"dataschema", &ev->dataschema}};
+    } core[] = {{"specversion", &c->specversion},
+                {"id", &ev->id},
+                {"type", &ev->type},
+                {"source", &ev->source},
+                {"time", &ev->time},
+                {"subject", &ev->subject},
+                {"dataschema", &ev->dataschema},
+                {"traceparent", &c->alt_traceparent}};
     for (size_t i = 0; i < sizeof core / sizeof *core; i++)
         if (strcmp(attr, core[i].name) == 0)
             return take_string(core[i].slot, h, attr, errbuf, errlen);
@@ -149,6 +155,10 @@ static aos_result decode_binary(kctx *c, const aos_kafka_header_t *headers, size
         return aos_fail(AOS_ERR_INVALID, errbuf, errlen, "unsupported specversion '%.16s'",
                         c->specversion);
     aos_event_t *ev = c->ev;
+    if (!ev->traceparent) {
+        ev->traceparent = c->alt_traceparent;
+        c->alt_traceparent = NULL;
+    }
     ev->datacontenttype = c->content_type;
     c->content_type = NULL;
     if (!ev->datacontenttype)
@@ -190,6 +200,7 @@ aos_result aos_envelope_from_kafka(const aos_kafka_header_t *headers, size_t hea
         r = apply_key(c.ev, key, key_len);
     free(c.specversion);
     free(c.content_type);
+    free(c.alt_traceparent);
     if (r != AOS_OK) {
         aos_event_free(c.ev);
         return r;
