@@ -1,5 +1,6 @@
 /* Fuzz target for the HTTP server's own parsing: input = route pattern, '\n', request
- * target, optionally '\n' and header lines "name: value". Everything must be rejected
+ * target, optionally '\n' and header lines "name: value" (also parsed as response header
+ * lines, as the client does); the whole input is also one header line. Everything must be rejected
  * cleanly or parsed consistently; no crash, leak or out-of-bounds access. */
 #include <stdint.h>
 #include <stdlib.h>
@@ -23,6 +24,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (dec && aos_http_percent_decode(buf, size, true, dec, &dn) == AOS_OK && dn > size)
         abort();
     free(dec);
+
+    const char *hn, *hv;
+    size_t hnl, hvl;
+    if (http_header_line_parse(buf, size, &hn, &hnl, &hv, &hvl) &&
+        (hnl == 0 || hn != buf || hv < buf || hv + hvl > buf + size || memchr(hv, '\0', hvl)))
+        abort();
 
     char *nl = memchr(buf, '\n', size);
     const char *pattern = buf;

@@ -104,14 +104,14 @@ static int answer_parked(env *e, int status)
     return n;
 }
 
-static int setup(void **state)
+static env *env_new(uint32_t deferred_timeout_ms)
 {
     env *e = calloc(1, sizeof *e);
     pthread_mutex_init(&e->mu, NULL);
     pthread_cond_init(&e->cv, NULL);
     aos_metrics_new(&e->metrics);
     aos_http_server_config_t cfg = {.bind_addr = "127.0.0.1:0", .metrics = e->metrics,
-                                    .name = "t"};
+                                    .name = "t", .deferred_timeout_ms = deferred_timeout_ms};
     char err[256];
     assert_int_equal(aos_http_server_new(&cfg, &e->srv, err, sizeof err), AOS_OK);
     aos_http_server_route(e->srv, "*", "/echo/{x}", h_echo, e);
@@ -120,19 +120,28 @@ static int setup(void **state)
     assert_int_equal(aos_http_server_start(e->srv, err, sizeof err), AOS_OK);
     e->port = aos_http_server_port(e->srv);
     snprintf(e->base, sizeof e->base, "http://127.0.0.1:%u", e->port);
-    *state = e;
+    return e;
+}
+
+static int setup(void **state)
+{
+    *state = env_new(0);
     return 0;
 }
 
-static int teardown(void **state)
+static void env_free(env *e)
 {
-    env *e = *state;
     answer_parked(e, 503);
     aos_http_server_free(e->srv);
     aos_metrics_free(e->metrics);
     for (int i = 0; i < e->nports; i++)
         free(e->ports[i]);
     free(e);
+}
+
+static int teardown(void **state)
+{
+    env_free(*state);
     return 0;
 }
 
@@ -428,6 +437,81 @@ static void test_cancel_one_and_cancel_all_on_free(void **state)
     answer_parked(e, 200);
 }
 
+typedef struct racer {
+    env *e;
+    int answered_ok;
+    pthread_t t;
+} racer;
+
+/* Answer parked requests one by one as they arrive, racing the server's deferred timeout. */
+static void *race_main(void *arg)
+{
+    racer *r = arg;
+    for (int handled = 0; handled < 200;) {
+        pthread_mutex_lock(&r->e->mu);
+        while (r->e->nparked == 0)
+            pthread_cond_wait(&r->e->cv, &r->e->mu);
+        aos_http_request_t *req = r->e->parked[--r->e->nparked];
+        pthread_mutex_unlock(&r->e->mu);
+        if (handled % 3)
+            th_sleep_ms(handled % 7 * 10);
+        if (aos_http_respond_json(req, 200, "{}") == AOS_OK)
+            r->answered_ok++;
+        handled++;
+    }
+    return NULL;
+}
+
+typedef struct race_tally {
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    int done, ok, timeouts, other;
+} race_tally;
+
+static void race_done(const aos_http_response_t *resp, void *ctx)
+{
+    race_tally *t = ctx;
+    pthread_mutex_lock(&t->mu);
+    if (resp->result == AOS_OK && resp->status == 200)
+        t->ok++;
+    else if (resp->result == AOS_OK && resp->status == 504)
+        t->timeouts++;
+    else
+        t->other++;
+    t->done++;
+    pthread_cond_broadcast(&t->cv);
+    pthread_mutex_unlock(&t->mu);
+}
+
+static void test_answers_race_deferred_timeout(void **state)
+{
+    (void)state;
+    env *e = env_new(30); /* deferred timeout 30 ms: many answers arrive after it */
+    racer r = {.e = e};
+    pthread_create(&r.t, NULL, race_main, &r);
+    aos_http_client_t *c = client(0);
+    race_tally t = {.done = 0};
+    pthread_mutex_init(&t.mu, NULL);
+    pthread_cond_init(&t.cv, NULL);
+    char url[128];
+    snprintf(url, sizeof url, "%s/park", e->base);
+    for (int i = 0; i < 200; i++) {
+        aos_http_client_request_t req = {.url = url};
+        assert_int_equal(aos_http_client_submit(c, &req, race_done, &t, NULL), AOS_OK);
+    }
+    pthread_join(r.t, NULL);
+    pthread_mutex_lock(&t.mu);
+    while (t.done < 200)
+        pthread_cond_wait(&t.cv, &t.mu);
+    pthread_mutex_unlock(&t.mu);
+    /* exactly one answer per request: the holder's when it won, the server's 504 otherwise */
+    assert_int_equal(t.other, 0);
+    assert_int_equal(t.ok, r.answered_ok);
+    assert_int_equal(t.ok + t.timeouts, 200);
+    aos_http_client_free(c);
+    env_free(e);
+}
+
 int main(void)
 {
     aos_log_init("test_http_client", AOS_LOG_WARN);
@@ -440,6 +524,7 @@ int main(void)
         cmocka_unit_test(test_max_response_bytes),
         cmocka_unit_test(test_streaming),
         cmocka_unit_test(test_cancel_one_and_cancel_all_on_free),
+        cmocka_unit_test(test_answers_race_deferred_timeout),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

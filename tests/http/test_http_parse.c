@@ -153,12 +153,36 @@ static void test_headers(void **state)
     assert_false(http_header_value_valid("x\r\nSet-Cookie: y"));
 }
 
+static void test_header_line(void **state)
+{
+    (void)state;
+    const char *n, *v;
+    size_t nl, vl;
+    const char line[] = "Retry-After:  \t 3 \r\n";
+    assert_true(http_header_line_parse(line, sizeof line - 1, &n, &nl, &v, &vl));
+    assert_int_equal(nl, 11);
+    assert_memory_equal(n, "Retry-After", 11);
+    assert_int_equal(vl, 1);
+    assert_memory_equal(v, "3", 1);
+    const char empty[] = "X-Empty:\r\n";
+    assert_true(http_header_line_parse(empty, sizeof empty - 1, &n, &nl, &v, &vl));
+    assert_int_equal(vl, 0);
+    const char *bad[] = {"\r\n", ": v\r\n", " folded continuation\r\n", "Bad Name: v\r\n",
+                         "no colon\r\n", "HTTP/1.1 200 OK\r\n", NULL};
+    for (int i = 0; bad[i]; i++)
+        assert_false(http_header_line_parse(bad[i], strlen(bad[i]), &n, &nl, &v, &vl));
+    const char nul[] = "X-A: a\0b\r\n";
+    assert_false(http_header_line_parse(nul, sizeof nul - 1, &n, &nl, &v, &vl));
+    const char cr[] = "X-A: a\rb\r\n";
+    assert_false(http_header_line_parse(cr, sizeof cr - 1, &n, &nl, &v, &vl));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_percent_decode), cmocka_unit_test(test_pattern_parse),
         cmocka_unit_test(test_target_parse),   cmocka_unit_test(test_match),
-        cmocka_unit_test(test_headers),
+        cmocka_unit_test(test_headers),        cmocka_unit_test(test_header_line),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

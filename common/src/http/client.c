@@ -126,15 +126,11 @@ static size_t on_header(char *data, size_t size, size_t nmemb, void *arg)
         headers_clear(&p->resp_headers); /* a new (final or interim) response starts */
         return n;
     }
-    const char *colon = memchr(data, ':', n);
-    if (!colon || colon == data)
-        return n;
-    const char *v = colon + 1, *end = data + n;
-    while (v < end && (*v == ' ' || *v == '\t'))
-        v++;
-    while (end > v && (end[-1] == '\r' || end[-1] == '\n' || end[-1] == ' ' || end[-1] == '\t'))
-        end--;
-    if (!headers_add(&p->resp_headers, data, (size_t)(colon - data), v, (size_t)(end - v))) {
+    const char *name, *value;
+    size_t nlen, vlen;
+    if (!http_header_line_parse(data, n, &name, &nlen, &value, &vlen))
+        return n; /* blank line, folded continuation or junk: not a header we keep */
+    if (!headers_add(&p->resp_headers, name, nlen, value, vlen)) {
         p->forced = AOS_ERR_NOMEM;
         return 0;
     }

@@ -282,3 +282,31 @@ bool http_header_value_valid(const char *s)
             return false;
     return true;
 }
+
+bool http_header_line_parse(const char *line, size_t len, const char **out_name,
+                            size_t *out_name_len, const char **out_value, size_t *out_value_len)
+{
+    const char *colon = line ? memchr(line, ':', len) : NULL;
+    if (!colon || colon == line)
+        return false;
+    for (const char *p = line; p < colon; p++) {
+        unsigned char c = (unsigned char)*p;
+        bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+                  (c && strchr("!#$%&'*+-.^_`|~", c) != NULL);
+        if (!ok)
+            return false;
+    }
+    const char *v = colon + 1, *end = line + len;
+    while (v < end && (*v == ' ' || *v == '\t'))
+        v++;
+    while (end > v && (end[-1] == '\r' || end[-1] == '\n' || end[-1] == ' ' || end[-1] == '\t'))
+        end--;
+    if (memchr(v, '\0', (size_t)(end - v)) || memchr(v, '\r', (size_t)(end - v)) ||
+        memchr(v, '\n', (size_t)(end - v)))
+        return false;
+    *out_name = line;
+    *out_name_len = (size_t)(colon - line);
+    *out_value = v;
+    *out_value_len = (size_t)(end - v);
+    return true;
+}

@@ -62,6 +62,12 @@ const char *http_target_query(const http_target *t, const char *name);
 /* Case-insensitive (ASCII) lookup in a list of headers; first match wins. */
 const char *http_kv_find_ci(const http_kv *kv, size_t n, const char *name);
 
+/* One response header line as received ("Name: value\r\n"): on success points name/value
+ * into line (not NUL-terminated) with optional whitespace around the value trimmed. False for
+ * status lines, blank lines, folded continuations and lines without a valid name. */
+bool http_header_line_parse(const char *line, size_t len, const char **out_name,
+                            size_t *out_name_len, const char **out_value, size_t *out_value_len);
+
 /* True if s is usable as a header name (RFC 9110 token) / value (no CR, LF or NUL). */
 bool http_header_name_valid(const char *s);
 bool http_header_value_valid(const char *s);
