@@ -207,6 +207,8 @@ const aos_azure_conn_t *aos_azure_client_conn(const aos_azure_client_t *c);
 const char *aos_azure_client_error(const aos_azure_client_t *c);
 /* HTTP status of the last response (0 if none). */
 long aos_azure_client_status(const aos_azure_client_t *c);
+/* How many connections the client opened so far (requests reuse a kept-alive one). */
+uint64_t aos_azure_client_connections(const aos_azure_client_t *c);
 
 /* ---- tables ---- (entities are json-c objects holding PartitionKey, RowKey and properties;
  * typed values follow the JSON format, e.g. "N": "5", "N@odata.type": "Edm.Int64") */

@@ -19,6 +19,7 @@ struct aos_azure_client {
     CURL *curl;
     long timeout_ms;
     long status;
+    uint64_t connections;
     char error[1024];
     char error_code[128];
 };
@@ -120,6 +121,11 @@ const char *aos_azure_client_error(const aos_azure_client_t *c)
 long aos_azure_client_status(const aos_azure_client_t *c)
 {
     return c->status;
+}
+
+uint64_t aos_azure_client_connections(const aos_azure_client_t *c)
+{
+    return c->connections;
 }
 
 const char *aos_azure_last_error_code(const aos_azure_client_t *c)
@@ -379,6 +385,9 @@ aos_result aos_azure_perform(aos_azure_client_t *c, const aos_azure_request_t *r
     set_transfer_options(c, req, url.data, headers, &t);
     CURLcode cc = curl_easy_perform(c->curl);
     curl_easy_getinfo(c->curl, CURLINFO_RESPONSE_CODE, &c->status);
+    long opened = 0;
+    if (curl_easy_getinfo(c->curl, CURLINFO_NUM_CONNECTS, &opened) == CURLE_OK && opened > 0)
+        c->connections += (uint64_t)opened;
     curl_slist_free_all(headers);
     if (out_status)
         *out_status = c->status;
