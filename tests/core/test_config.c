@@ -371,6 +371,36 @@ static void real_file_and_process_env(void **state)
     unlink(path);
 }
 
+static void file_sizes(void **state)
+{
+    (void)state;
+    char path[] = "/tmp/aos_cfg_bigXXXXXX";
+    int fd = mkstemp(path);
+    assert_true(fd >= 0);
+    /* 300 KB of agents (forces the reader past its first chunk), then the settings */
+    const char *head = "{\"agents\":[";
+    assert_int_equal(write(fd, head, strlen(head)), (ssize_t)strlen(head));
+    for (int i = 0; i < 10000; i++) {
+        const char *item = i ? ",{\"name\":\"agent-xxxxxxxxx\"}" : "{\"name\":\"agent-xxxxxxxxx\"}";
+        assert_int_equal(write(fd, item, strlen(item)), (ssize_t)strlen(item));
+    }
+    const char *tail = "],\"settings\":{\"workers\":9,\"password\":\"p\"}}";
+    assert_int_equal(write(fd, tail, strlen(tail)), (ssize_t)strlen(tail));
+    close(fd);
+    test_cfg_t c = {0};
+    char err[512];
+    unsetenv("T_WORKERS");
+    unsetenv("T_PASSWORD");
+    assert_int_equal(aos_config_load(TABLE, NT, &c, path, err, sizeof err), AOS_OK);
+    assert_int_equal(c.workers, 9);
+    aos_config_free(TABLE, NT, &c);
+    /* over 16 MiB is refused */
+    assert_int_equal(truncate(path, 17 * 1024 * 1024), 0);
+    assert_int_equal(aos_config_load(TABLE, NT, &c, path, err, sizeof err), AOS_ERR_TOO_LARGE);
+    assert_non_null(strstr(err, "larger than 16 MiB"));
+    unlink(path);
+}
+
 static void markdown_table(void **state)
 {
     (void)state;
@@ -428,6 +458,7 @@ int main(void)
         cmocka_unit_test(value_parsers),
         cmocka_unit_test(bad_files),
         cmocka_unit_test(real_file_and_process_env),
+        cmocka_unit_test(file_sizes),
         cmocka_unit_test(markdown_table),
         cmocka_unit_test(docs_match_table),
     };

@@ -233,19 +233,32 @@ static aos_result read_file(const char *path, char **out, size_t *out_len, char 
     if (!fp)
         return aos_fail(AOS_ERR_NOT_FOUND, errbuf, errlen, "AOS_CONFIG: cannot open '%s': %s", path,
                         strerror(errno));
-    char *buf = malloc(CONFIG_FILE_MAX_BYTES + 1);
-    if (!buf) {
-        fclose(fp);
-        return AOS_ERR_NOMEM;
+    /* Read in growing chunks: the file may be a pipe or a Kubernetes ConfigMap symlink. */
+    size_t cap = 64 * 1024, n = 0;
+    char *buf = NULL;
+    aos_result r = AOS_OK;
+    for (;;) {
+        char *nb = realloc(buf, cap + 1);
+        if (!nb) {
+            r = AOS_ERR_NOMEM;
+            break;
+        }
+        buf = nb;
+        n += fread(buf + n, 1, cap - n, fp);
+        if (n < cap || ferror(fp))
+            break;
+        if (cap > CONFIG_FILE_MAX_BYTES)
+            break;
+        cap *= 2;
     }
-    size_t n = fread(buf, 1, CONFIG_FILE_MAX_BYTES + 1, fp);
     bool failed = ferror(fp);
     fclose(fp);
-    if (failed || n > CONFIG_FILE_MAX_BYTES) {
+    if (r == AOS_OK && (failed || n > CONFIG_FILE_MAX_BYTES))
+        r = aos_fail(failed ? AOS_ERR_IO : AOS_ERR_TOO_LARGE, errbuf, errlen,
+                     "AOS_CONFIG: cannot read '%s'%s", path, failed ? "" : ": larger than 16 MiB");
+    if (r != AOS_OK) {
         free(buf);
-        return aos_fail(failed ? AOS_ERR_IO : AOS_ERR_TOO_LARGE, errbuf, errlen,
-                        "AOS_CONFIG: cannot read '%s'%s", path,
-                        failed ? "" : ": larger than 16 MiB");
+        return r;
     }
     *out = buf;
     *out_len = n;
