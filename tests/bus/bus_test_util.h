@@ -62,13 +62,14 @@ static inline uint64_t t_now_ms(void)
 typedef struct t_collector {
     pthread_mutex_t mu;
     pthread_cond_t cv;
-    size_t count;                 /* deliveries seen */
-    char *ids[T_MAX_IDS];         /* event ids, in arrival order */
-    uint32_t counts[T_MAX_IDS];   /* delivery_count of each */
-    char *reasons[T_MAX_IDS];     /* dead-letter reason, if any */
+    size_t count;               /* deliveries seen */
+    char *ids[T_MAX_IDS];       /* event ids, in arrival order */
+    uint32_t counts[T_MAX_IDS]; /* delivery_count of each */
+    char *reasons[T_MAX_IDS];   /* dead-letter reason, if any */
     char *descriptions[T_MAX_IDS];
     char *sources[T_MAX_IDS];
-    char *data[T_MAX_IDS];
+    char *data[T_MAX_IDS]; /* NUL-terminated copy; data_len has the real length */
+    size_t data_len[T_MAX_IDS];
     aos_bus_delivery_t *held[T_MAX_IDS]; /* deliveries kept unsettled */
     size_t held_count;
     size_t unsettled, peak_unsettled;
@@ -99,7 +100,10 @@ static inline void t_collector_destroy(t_collector_t *c)
     pthread_cond_destroy(&c->cv);
 }
 
-static inline char *t_dup(const char *s) { return s ? strdup(s) : NULL; }
+static inline char *t_dup(const char *s)
+{
+    return s ? strdup(s) : NULL;
+}
 
 static inline void t_on_message(void *ctx, aos_bus_delivery_t *d, const aos_event_t *ev)
 {
@@ -112,7 +116,11 @@ static inline void t_on_message(void *ctx, aos_bus_delivery_t *d, const aos_even
         c->reasons[i] = t_dup(aos_bus_delivery_dead_letter_reason(d));
         c->descriptions[i] = t_dup(aos_bus_delivery_dead_letter_description(d));
         c->sources[i] = t_dup(aos_bus_delivery_dead_letter_source(d));
-        c->data[i] = ev->data ? strndup(ev->data, ev->data_len) : NULL;
+        if (ev->data && (c->data[i] = malloc(ev->data_len + 1))) {
+            memcpy(c->data[i], ev->data, ev->data_len);
+            c->data[i][ev->data_len] = '\0';
+            c->data_len[i] = ev->data_len;
+        }
     }
     int mode = c->mode;
     if (mode == T_HOLD && c->held_count < T_MAX_IDS) {
@@ -124,10 +132,17 @@ static inline void t_on_message(void *ctx, aos_bus_delivery_t *d, const aos_even
     pthread_cond_broadcast(&c->cv);
     pthread_mutex_unlock(&c->mu);
     switch (mode) {
-    case T_ACCEPT: aos_bus_accept(d); break;
-    case T_RELEASE: aos_bus_release(d); break;
-    case T_REJECT: aos_bus_reject(d, c->reject_reason, "the test rejects it"); break;
-    default: break;
+    case T_ACCEPT:
+        aos_bus_accept(d);
+        break;
+    case T_RELEASE:
+        aos_bus_release(d);
+        break;
+    case T_REJECT:
+        aos_bus_reject(d, c->reject_reason, "the test rejects it");
+        break;
+    default:
+        break;
     }
 }
 

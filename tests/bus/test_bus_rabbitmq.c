@@ -6,6 +6,16 @@
 #include <sys/wait.h>
 
 #include <cmocka.h>
+#include <proton/condition.h>
+#include <proton/connection.h>
+#include <proton/delivery.h>
+#include <proton/event.h>
+#include <proton/link.h>
+#include <proton/message.h>
+#include <proton/proactor.h>
+#include <proton/sasl.h>
+#include <proton/session.h>
+#include <proton/transport.h>
 
 #include "bus_test_util.h"
 
@@ -213,9 +223,8 @@ static void test_redelivery_after_consumer_death(void **state)
         aos_event_t *ev = t_event("aos.test.redeliver", "{}");
         snprintf(ids[i], sizeof ids[i], "%s", ev->id);
         char err[256];
-        assert_int_equal(aos_bus_send_sync(producer, "aos.test.redeliver", ev, 10000, err,
-                                           sizeof err),
-                         AOS_OK);
+        assert_int_equal(
+            aos_bus_send_sync(producer, "aos.test.redeliver", ev, 10000, err, sizeof err), AOS_OK);
         aos_event_free(ev);
     }
     aos_bus_free(producer); /* no bus threads alive across fork() */
@@ -259,6 +268,52 @@ static void test_redelivery_after_consumer_death(void **state)
         pthread_mutex_unlock(&c.mu);
     }
     aos_bus_free(consumer);
+    t_collector_destroy(&c);
+}
+
+static void test_stop_releases_held(void **state)
+{
+    (void)state;
+    enum { N = 2 };
+    char ids[N][40];
+    aos_bus_t *a = t_bus("stop-a", 0);
+    assert_non_null(a);
+    for (int i = 0; i < N; i++) {
+        aos_event_t *ev = t_event("aos.test.release", "{}");
+        snprintf(ids[i], sizeof ids[i], "%s", ev->id);
+        char err[256];
+        assert_int_equal(aos_bus_send_sync(a, "aos.test.release", ev, 10000, err, sizeof err),
+                         AOS_OK);
+        aos_event_free(ev);
+    }
+    t_collector_t held;
+    t_collector_init(&held, T_HOLD);
+    assert_int_equal(aos_bus_subscribe(a, "aos.test.release", 8, t_on_message, &held), AOS_OK);
+    for (int i = 0; i < N; i++)
+        assert_true(t_wait(&held, t_pred_has_id, ids[i], 10000));
+    /* grace runs out with deliveries still held: the bus releases them */
+    assert_int_equal(aos_bus_stop(a, 300), AOS_OK);
+    assert_false(aos_bus_is_connected(a));
+    aos_event_t *late = t_event("aos.test.release", "{}");
+    assert_int_equal(aos_bus_send(a, "aos.test.release", late, NULL, NULL), AOS_ERR_CLOSED);
+    aos_event_free(late);
+    for (size_t i = 0; i < held.held_count; i++)
+        aos_bus_accept(held.held[i]); /* void now: frees, settles nothing */
+    aos_bus_free(a);
+
+    t_collector_t c;
+    t_collector_init(&c, T_ACCEPT);
+    aos_bus_t *b = t_bus("stop-b", 0);
+    assert_non_null(b);
+    assert_int_equal(aos_bus_subscribe(b, "aos.test.release", 8, t_on_message, &c), AOS_OK);
+    for (int i = 0; i < N; i++) {
+        assert_true(t_wait(&c, t_pred_has_id, ids[i], 10000));
+        pthread_mutex_lock(&c.mu);
+        assert_true(c.counts[t_find(&c, ids[i])] >= 1);
+        pthread_mutex_unlock(&c.mu);
+    }
+    aos_bus_free(b);
+    t_collector_destroy(&held);
     t_collector_destroy(&c);
 }
 
@@ -337,6 +392,124 @@ static void test_reject_poison_dead_letter(void **state)
     assert_int_equal(count_id(&work, ev->id), 1); /* rejected once, never redelivered */
     pthread_mutex_unlock(&work.mu);
     aos_event_free(ev);
+    aos_bus_free(bus);
+    t_collector_destroy(&work);
+    t_collector_destroy(&dlq);
+}
+
+/* A plain Proton sender for bytes the bus would never produce. Returns the remote outcome
+ * (PN_ACCEPTED, ...) or 0 on failure. */
+static uint64_t raw_send(const char *url, const char *address, pn_message_t *m)
+{
+    char user[64], pass[64], host[128], port[16];
+    if (sscanf(url, "amqp://%63[^:]:%63[^@]@%127[^:]:%15s", user, pass, host, port) != 4)
+        return 0;
+    char buf[4096];
+    size_t len = sizeof buf;
+    if (pn_message_encode(m, buf, &len) != 0)
+        return 0;
+    pn_proactor_t *p = pn_proactor();
+    pn_connection_t *c = pn_connection();
+    pn_transport_t *t = pn_transport();
+    pn_sasl_allowed_mechs(pn_sasl(t), "PLAIN");
+    pn_sasl_set_allow_insecure_mechs(pn_sasl(t), true);
+    pn_connection_set_user(c, user);
+    pn_connection_set_password(c, pass);
+    char addr[PN_MAX_ADDR];
+    pn_proactor_addr(addr, sizeof addr, host, port);
+    pn_proactor_connect2(p, c, t, addr);
+    pn_proactor_set_timeout(p, 10000);
+    uint64_t outcome = 0;
+    bool sent = false, done = false;
+    while (!done) {
+        pn_event_batch_t *b = pn_proactor_wait(p);
+        pn_event_t *e;
+        while ((e = pn_event_batch_next(b))) {
+            switch (pn_event_type(e)) {
+            case PN_CONNECTION_INIT: {
+                pn_connection_open(c);
+                pn_session_t *s = pn_session(c);
+                pn_session_open(s);
+                pn_link_t *l = pn_sender(s, "raw");
+                pn_terminus_set_address(pn_link_target(l), address);
+                pn_link_open(l);
+                break;
+            }
+            case PN_LINK_FLOW: {
+                pn_link_t *l = pn_event_link(e);
+                if (!sent && pn_link_credit(l) > 0) {
+                    pn_delivery(l, pn_dtag("x", 1));
+                    pn_link_send(l, buf, len);
+                    pn_link_advance(l);
+                    sent = true;
+                }
+                break;
+            }
+            case PN_DELIVERY: {
+                pn_delivery_t *d = pn_event_delivery(e);
+                outcome = pn_delivery_remote_state(d);
+                pn_delivery_settle(d);
+                pn_connection_close(c);
+                break;
+            }
+            case PN_TRANSPORT_CLOSED:
+            case PN_PROACTOR_TIMEOUT:
+            case PN_PROACTOR_INACTIVE:
+                done = true;
+                break;
+            default:
+                break;
+            }
+        }
+        pn_proactor_done(p, b);
+    }
+    pn_proactor_free(p);
+    return outcome;
+}
+
+static void test_malformed_dead_letter(void **state)
+{
+    (void)state;
+    char url[512];
+    assert_int_equal(aos_test_fixture_read("rabbitmq", "url", url, sizeof url), 0);
+    /* not a CloudEvent: no cloudEvents:* properties, an id we can find again */
+    pn_message_t *m = pn_message();
+    char id[64];
+    snprintf(id, sizeof id, "malformed-%ld-%ld", (long)getpid(), random());
+    pn_data_put_string(pn_message_id(m), pn_bytes(strlen(id), id));
+    pn_message_set_durable(m, true);
+    pn_data_put_string(pn_message_body(m), pn_bytes(5, "hello"));
+    assert_int_equal(raw_send(url, "/amq/queue/aos.test.misc", m), PN_ACCEPTED);
+    pn_message_free(m);
+
+    aos_bus_t *bus = t_bus("malformed", 0);
+    assert_non_null(bus);
+    t_collector_t work, dlq;
+    t_collector_init(&work, T_ACCEPT);
+    t_collector_init(&dlq, T_ACCEPT);
+    assert_int_equal(aos_bus_subscribe(bus, "aos.test.misc", 4, t_on_message, &work), AOS_OK);
+    /* The dead letter keeps the original bytes as an opaque body; a DLQ has nowhere to
+     * dead-letter it again, so its consumer gets it as aos.bus.undecodable. */
+    assert_int_equal(
+        aos_bus_subscribe_address(bus, "/amq/queue/aos.test.misc.dlq", 4, t_on_message, &dlq),
+        AOS_OK);
+    long found = -1;
+    uint64_t until = t_now_ms() + 20000;
+    while (found < 0 && t_now_ms() < until) {
+        usleep(50000);
+        pthread_mutex_lock(&dlq.mu);
+        for (size_t i = 0; i < dlq.count && i < T_MAX_IDS; i++)
+            if (dlq.reasons[i] && strcmp(dlq.reasons[i], "aos:malformed-envelope") == 0 &&
+                dlq.data[i] && memmem(dlq.data[i], dlq.data_len[i], id, strlen(id)))
+                found = (long)i;
+        pthread_mutex_unlock(&dlq.mu);
+    }
+    assert_true(found >= 0);
+    assert_string_equal(dlq.sources[found], "/amq/queue/aos.test.misc");
+    assert_non_null(dlq.descriptions[found]);
+    pthread_mutex_lock(&work.mu);
+    assert_int_equal(t_find(&work, id), -1); /* the handler never saw it */
+    pthread_mutex_unlock(&work.mu);
     aos_bus_free(bus);
     t_collector_destroy(&work);
     t_collector_destroy(&dlq);
@@ -438,8 +611,10 @@ int main(void)
         cmocka_unit_test(test_request_reply),
         cmocka_unit_test(test_request_timeout),
         cmocka_unit_test(test_redelivery_after_consumer_death),
+        cmocka_unit_test(test_stop_releases_held),
         cmocka_unit_test(test_max_deliveries_dead_letter),
         cmocka_unit_test(test_reject_poison_dead_letter),
+        cmocka_unit_test(test_malformed_dead_letter),
         cmocka_unit_test(test_credit_limit),
         cmocka_unit_test(test_publish_topic),
     };

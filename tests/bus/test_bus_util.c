@@ -9,8 +9,8 @@
 
 #include "bus_util.h"
 
-static void url_ok(const char *url, bool tls, const char *user, const char *pass,
-                   const char *host, uint16_t port)
+static void url_ok(const char *url, bool tls, const char *user, const char *pass, const char *host,
+                   uint16_t port)
 {
     aos_bus_url_t u;
     char err[128] = "";
@@ -100,9 +100,8 @@ static void test_profile(void **state)
                                              "x.servicebus.windows.net", true, &p),
                      AOS_OK);
     assert_int_equal(p, AOS_BUS_PROFILE_RABBITMQ);
-    assert_int_equal(aos_bus_profile_resolve(AOS_BUS_PROFILE_SERVICEBUS, "rabbitmq", NULL,
-                                             false, &p),
-                     AOS_OK);
+    assert_int_equal(
+        aos_bus_profile_resolve(AOS_BUS_PROFILE_SERVICEBUS, "rabbitmq", NULL, false, &p), AOS_OK);
     assert_int_equal(p, AOS_BUS_PROFILE_SERVICEBUS);
     assert_int_equal(aos_bus_profile_resolve(AOS_BUS_PROFILE_AUTO, "kafka", NULL, false, &p),
                      AOS_ERR_INVALID);
@@ -148,9 +147,9 @@ static void test_addresses(void **state)
     assert_string_equal(a, "/queue/aos.reply.r1");
     assert_int_equal(aos_bus_map_reply(AOS_BUS_PROFILE_SERVICEBUS, "r1", a, sizeof a), AOS_OK);
     assert_string_equal(a, "aos.reply.r1");
-    assert_int_equal(aos_bus_map_dead_letter(AOS_BUS_PROFILE_RABBITMQ, "/amq/queue/aos.ml", a,
-                                             sizeof a),
-                     AOS_OK);
+    assert_int_equal(
+        aos_bus_map_dead_letter(AOS_BUS_PROFILE_RABBITMQ, "/amq/queue/aos.ml", a, sizeof a),
+        AOS_OK);
     assert_string_equal(a, "/amq/queue/aos.ml.dlq");
     assert_int_equal(aos_bus_map_dead_letter(AOS_BUS_PROFILE_RABBITMQ, "/queue/x", a, sizeof a),
                      AOS_OK);
@@ -158,21 +157,21 @@ static void test_addresses(void **state)
     assert_int_equal(aos_bus_map_dead_letter(AOS_BUS_PROFILE_SERVICEBUS, "aos.ml", a, sizeof a),
                      AOS_OK);
     assert_string_equal(a, "aos.ml/$deadletterqueue");
-    assert_int_equal(aos_bus_map_dead_letter(AOS_BUS_PROFILE_RABBITMQ, "/amq/queue/aos.ml.dlq", a,
-                                             sizeof a),
-                     AOS_ERR_UNSUPPORTED);
-    assert_int_equal(aos_bus_map_dead_letter(AOS_BUS_PROFILE_RABBITMQ, "/exchange/aos.events/#",
-                                             a, sizeof a),
-                     AOS_ERR_UNSUPPORTED);
+    assert_int_equal(
+        aos_bus_map_dead_letter(AOS_BUS_PROFILE_RABBITMQ, "/amq/queue/aos.ml.dlq", a, sizeof a),
+        AOS_ERR_UNSUPPORTED);
+    assert_int_equal(
+        aos_bus_map_dead_letter(AOS_BUS_PROFILE_RABBITMQ, "/exchange/aos.events/#", a, sizeof a),
+        AOS_ERR_UNSUPPORTED);
     /* bad names and small buffers change nothing and say so */
     assert_int_equal(aos_bus_map_queue(AOS_BUS_PROFILE_RABBITMQ, "a/b", a, sizeof a),
                      AOS_ERR_INVALID);
     assert_int_equal(aos_bus_map_topic(AOS_BUS_PROFILE_RABBITMQ, "aos.events", "a b", a, sizeof a),
                      AOS_ERR_INVALID);
     char small[8];
-    assert_int_equal(aos_bus_map_queue(AOS_BUS_PROFILE_RABBITMQ, "aos.storage", small,
-                                       sizeof small),
-                     AOS_ERR_TOO_LARGE);
+    assert_int_equal(
+        aos_bus_map_queue(AOS_BUS_PROFILE_RABBITMQ, "aos.storage", small, sizeof small),
+        AOS_ERR_TOO_LARGE);
 }
 
 static void test_backoff(void **state)
@@ -206,10 +205,13 @@ static void test_backoff(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_url_valid),   cmocka_unit_test(test_url_invalid),
+        cmocka_unit_test(test_url_valid),
+        cmocka_unit_test(test_url_invalid),
         cmocka_unit_test(test_url_password_not_echoed),
-        cmocka_unit_test(test_profile),     cmocka_unit_test(test_names),
-        cmocka_unit_test(test_addresses),   cmocka_unit_test(test_backoff),
+        cmocka_unit_test(test_profile),
+        cmocka_unit_test(test_names),
+        cmocka_unit_test(test_addresses),
+        cmocka_unit_test(test_backoff),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

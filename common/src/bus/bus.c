@@ -41,8 +41,8 @@ bool bus_on_io_thread(const aos_bus_t *bus)
 
 bool bus_connection_usable(const aos_bus_t *bus)
 {
-    return bus->conn && bus->session && (bus->profile != AOS_BUS_PROFILE_SERVICEBUS ||
-                                         bus->links_attached);
+    return bus->conn && bus->session &&
+           (bus->profile != AOS_BUS_PROFILE_SERVICEBUS || bus->links_attached);
 }
 
 bus_cmd_t *bus_cmd_new(bus_cmd_kind kind)
@@ -79,7 +79,10 @@ aos_result bus_cmd_push(aos_bus_t *bus, bus_cmd_t *cmd)
 
 /* ------------------------------------------------------------------ construction ---- */
 
-static char *dup_or_null(const char *s) { return s ? strdup(s) : NULL; }
+static char *dup_or_null(const char *s)
+{
+    return s ? strdup(s) : NULL;
+}
 
 static aos_result default_instance_id(char *out, size_t outlen)
 {
@@ -109,11 +112,11 @@ static aos_result resolve_endpoint(aos_bus_t *bus, const aos_bus_config_t *cfg, 
         bus->url.port = cs->port;
         bus->url.tls = cs->use_tls;
     } else {
-        r = aos_fail(AOS_ERR_INVALID, errbuf, errlen, "bus: a URL or connection string is required");
+        r = aos_fail(AOS_ERR_INVALID, errbuf, errlen,
+                     "bus: a URL or connection string is required");
     }
-    if (r == AOS_OK &&
-        aos_bus_profile_resolve(cfg->profile, getenv("AOS_BUS_PROFILE"), bus->url.host,
-                                cs != NULL, &bus->profile) != AOS_OK)
+    if (r == AOS_OK && aos_bus_profile_resolve(cfg->profile, getenv("AOS_BUS_PROFILE"),
+                                               bus->url.host, cs != NULL, &bus->profile) != AOS_OK)
         r = aos_fail(AOS_ERR_INVALID, errbuf, errlen,
                      "bus: AOS_BUS_PROFILE must be rabbitmq or servicebus");
     if (r == AOS_OK && bus->profile == AOS_BUS_PROFILE_SERVICEBUS) {
@@ -145,8 +148,8 @@ aos_result aos_bus_new(const aos_bus_config_t *cfg, aos_bus_t **out_bus, char *e
             snprintf(inst, sizeof inst, "%s", cfg->instance_id);
         else
             default_instance_id(inst, sizeof inst);
-        if (aos_bus_map_reply(bus->profile, inst, bus->reply_address,
-                              sizeof bus->reply_address) != AOS_OK)
+        if (aos_bus_map_reply(bus->profile, inst, bus->reply_address, sizeof bus->reply_address) !=
+            AOS_OK)
             r = aos_fail(AOS_ERR_INVALID, errbuf, errlen,
                          "bus: instance id must be 1-200 characters of [A-Za-z0-9._-]");
     }
@@ -231,8 +234,8 @@ static aos_result configure_transport(aos_bus_t *bus, pn_transport_t *t)
 
 static void schedule_reconnect(aos_bus_t *bus)
 {
-    uint32_t delay = aos_bus_backoff_ms(bus->reconnect_min_ms, bus->reconnect_max_ms,
-                                        bus->attempt, bus_random());
+    uint32_t delay = aos_bus_backoff_ms(bus->reconnect_min_ms, bus->reconnect_max_ms, bus->attempt,
+                                        bus_random());
     if (bus->attempt < 32)
         bus->attempt++;
     bus->reconnect_at_ms = bus_now_ms() + delay;
@@ -289,8 +292,7 @@ static void on_connection_lost(aos_bus_t *bus, pn_transport_t *t)
     pn_condition_t *cond = pn_transport_condition(t);
     if (!bus->closing)
         aos_log(AOS_LOG_WARN, "bus connection lost", "host", bus->url.host, "condition",
-                pn_condition_is_set(cond) ? pn_condition_get_name(cond) : "",
-                "description",
+                pn_condition_is_set(cond) ? pn_condition_get_name(cond) : "", "description",
                 pn_condition_is_set(cond) ? pn_condition_get_description(cond) : "", NULL);
     set_live_conn(bus, NULL);
     set_ready(bus, false);
@@ -320,7 +322,8 @@ static void check_cbs(aos_bus_t *bus)
     if (st == AOS_CBS_AUTHORIZED && !bus->links_attached && bus->conn) {
         on_authorized(bus);
         bus->pump_wanted = true;
-    } else if (st == AOS_CBS_FAILED && bus->conn && !bus->closing) {
+    } else if (st == AOS_CBS_FAILED && bus->conn && !bus->closing &&
+               (pn_connection_state(bus->conn) & PN_LOCAL_ACTIVE)) {
         aos_log(AOS_LOG_ERROR, "bus CBS authorization failed", "detail", aos_cbs_error(bus->cbs),
                 NULL);
         pn_connection_close(bus->conn);
@@ -331,11 +334,11 @@ static void on_link_closed(aos_bus_t *bus, pn_link_t *l)
 {
     pn_condition_t *cond = pn_link_remote_condition(l);
     if (pn_condition_is_set(cond))
-        aos_log(AOS_LOG_WARN, "bus link closed by the broker", "address",
-                pn_terminus_get_address(pn_link_is_sender(l) ? pn_link_target(l)
-                                                             : pn_link_source(l)),
-                "condition", pn_condition_get_name(cond), "description",
-                pn_condition_get_description(cond), NULL);
+        aos_log(
+            AOS_LOG_WARN, "bus link closed by the broker", "address",
+            pn_terminus_get_address(pn_link_is_sender(l) ? pn_link_target(l) : pn_link_source(l)),
+            "condition", pn_condition_get_name(cond), "description",
+            pn_condition_get_description(cond), NULL);
     if (pn_link_is_sender(l))
         bus_sender_on_link_closed(bus, l);
     else
@@ -362,8 +365,8 @@ static void handle_event(aos_bus_t *bus, pn_event_t *e)
         pn_condition_t *cond = pn_connection_remote_condition(pn_event_connection(e));
         if (pn_condition_is_set(cond))
             aos_log(AOS_LOG_WARN, "bus connection closed by the broker", "condition",
-                    pn_condition_get_name(cond), "description",
-                    pn_condition_get_description(cond), NULL);
+                    pn_condition_get_name(cond), "description", pn_condition_get_description(cond),
+                    NULL);
         pn_connection_close(pn_event_connection(e));
         break;
     }
@@ -501,8 +504,8 @@ static uint64_t next_deadline(aos_bus_t *bus)
     if (bus->cbs && bus->links_attached) {
         struct timespec ts;
         clock_gettime(CLOCK_REALTIME, &ts);
-        int64_t due = aos_cbs_refresh_due_ms(
-            bus->cbs, (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u);
+        int64_t due = aos_cbs_refresh_due_ms(bus->cbs, (uint64_t)ts.tv_sec * 1000u +
+                                                           (uint64_t)ts.tv_nsec / 1000000u);
         if (due >= 0 && bus_now_ms() + (uint64_t)due < next)
             next = bus_now_ms() + (uint64_t)due;
     }
@@ -689,9 +692,15 @@ void aos_bus_free(aos_bus_t *bus)
     free(bus);
 }
 
-const char *aos_bus_reply_address(const aos_bus_t *bus) { return bus ? bus->reply_address : NULL; }
+const char *aos_bus_reply_address(const aos_bus_t *bus)
+{
+    return bus ? bus->reply_address : NULL;
+}
 
-const char *aos_bus_instance_id(const aos_bus_t *bus) { return bus ? bus->instance_id : NULL; }
+const char *aos_bus_instance_id(const aos_bus_t *bus)
+{
+    return bus ? bus->instance_id : NULL;
+}
 
 aos_result aos_bus_queue_address(const aos_bus_t *bus, const char *queue, char *out, size_t outlen)
 {

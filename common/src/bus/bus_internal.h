@@ -82,13 +82,16 @@ typedef struct bus_sub {
     aos_bus_message_cb cb;
     void *ctx;
     bool is_reply;
+    /* false for a dead-letter queue itself or a temporary topic queue: nowhere to put a
+     * message it cannot take, so undecodable ones go to the handler as aos.bus.undecodable */
+    bool can_dead_letter;
     pn_link_t *link;
-    uint32_t inflight;      /* handed out (or being dead-lettered), not yet settled */
+    uint32_t inflight; /* handed out (or being dead-lettered), not yet settled */
     /* received but not handed out yet: RabbitMQ 3.10 may overshoot the link credit, and the
      * handler never holds more than max_inflight */
     struct aos_bus_delivery *backlog_head, *backlog_tail;
     uint32_t backlog;
-    uint64_t retry_at_ms;   /* re-attach after the broker closed the link */
+    uint64_t retry_at_ms; /* re-attach after the broker closed the link */
 } bus_sub_t;
 
 typedef enum bus_outcome {
@@ -177,9 +180,9 @@ struct aos_bus {
     pn_connection_t *conn;
     pn_session_t *session;
     uint64_t epoch;
-    bool opened;           /* remote open seen on this connection */
-    bool links_attached;   /* servicebus: after CBS authorized */
-    uint32_t attempt;      /* reconnect attempts since the last good connection */
+    bool opened;              /* remote open seen on this connection */
+    bool links_attached;      /* servicebus: after CBS authorized */
+    uint32_t attempt;         /* reconnect attempts since the last good connection */
     uint64_t reconnect_at_ms; /* 0: none scheduled */
     uint64_t link_seq, tag_seq;
     bus_sender_t *senders;
@@ -253,15 +256,13 @@ aos_result bus_msg_encode(const aos_event_t *ev, const char *subject, uint32_t d
 /* Decode delivery bytes. info is filled even when the event is invalid; *out_ev is NULL
  * (AOS_ERR_PROTOCOL or AOS_ERR_INVALID with detail) when the bytes are no valid envelope.
  * Release info with bus_msg_info_clear. */
-aos_result bus_msg_decode(aos_bus_profile p, const char *bytes, size_t len,
-                          aos_event_t **out_ev, bus_msg_info_t *info, char *errbuf,
-                          size_t errlen);
+aos_result bus_msg_decode(aos_bus_profile p, const char *bytes, size_t len, aos_event_t **out_ev,
+                          bus_msg_info_t *info, char *errbuf, size_t errlen);
 void bus_msg_info_clear(bus_msg_info_t *info);
 /* A copy of the delivery's message for re-publication on RabbitMQ: with dead-letter reason
  * properties when reason != NULL, else with BUS_PROP_DELIVERY_COUNT = count. Undecodable
  * bytes travel as a binary body. *out is malloc'd. */
 aos_result bus_msg_copy(const char *bytes, size_t len, const char *source, uint32_t count,
-                        const char *reason, const char *description, char **out,
-                        size_t *out_len);
+                        const char *reason, const char *description, char **out, size_t *out_len);
 
 #endif

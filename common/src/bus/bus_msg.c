@@ -60,8 +60,7 @@ static char *string_value(pn_data_t *p)
 }
 
 /* One pass over application-properties for what the bus itself reads. */
-static void read_bus_props(pn_message_t *m, bus_msg_info_t *info, bool *has_count,
-                           uint32_t *count)
+static void read_bus_props(pn_message_t *m, bus_msg_info_t *info, bool *has_count, uint32_t *count)
 {
     pn_data_t *p = pn_message_properties(m);
     pn_data_rewind(p);
@@ -78,10 +77,20 @@ static void read_bus_props(pn_message_t *m, bus_msg_info_t *info, bool *has_coun
         char **field = NULL;
         if (key_is(k, BUS_PROP_DELIVERY_COUNT)) {
             switch (pn_data_type(p)) {
-            case PN_UINT: *count = pn_data_get_uint(p); *has_count = true; break;
-            case PN_INT: *count = clamp_count(pn_data_get_int(p)); *has_count = true; break;
-            case PN_LONG: *count = clamp_count(pn_data_get_long(p)); *has_count = true; break;
-            default: break;
+            case PN_UINT:
+                *count = pn_data_get_uint(p);
+                *has_count = true;
+                break;
+            case PN_INT:
+                *count = clamp_count(pn_data_get_int(p));
+                *has_count = true;
+                break;
+            case PN_LONG:
+                *count = clamp_count(pn_data_get_long(p));
+                *has_count = true;
+                break;
+            default:
+                break;
             }
         } else if (key_is(k, BUS_PROP_DL_REASON) || key_is(k, "DeadLetterReason")) {
             field = &info->dl_reason;
@@ -155,9 +164,8 @@ aos_result bus_msg_encode(const aos_event_t *ev, const char *subject, uint32_t d
                              errlen);
 }
 
-aos_result bus_msg_decode(aos_bus_profile p, const char *bytes, size_t len,
-                          aos_event_t **out_ev, bus_msg_info_t *info, char *errbuf,
-                          size_t errlen)
+aos_result bus_msg_decode(aos_bus_profile p, const char *bytes, size_t len, aos_event_t **out_ev,
+                          bus_msg_info_t *info, char *errbuf, size_t errlen)
 {
     *out_ev = NULL;
     memset(info, 0, sizeof *info);
@@ -169,8 +177,7 @@ aos_result bus_msg_decode(aos_bus_profile p, const char *bytes, size_t len,
     aos_result r = AOS_OK;
     int rc = pn_message_decode(m, bytes, len);
     if (rc != 0) {
-        r = aos_fail(AOS_ERR_PROTOCOL, errbuf, errlen, "undecodable AMQP message: %s",
-                     pn_code(rc));
+        r = aos_fail(AOS_ERR_PROTOCOL, errbuf, errlen, "undecodable AMQP message: %s", pn_code(rc));
         goto done;
     }
     bool has_prop = false;
@@ -194,8 +201,7 @@ done:
 }
 
 aos_result bus_msg_copy(const char *bytes, size_t len, const char *source, uint32_t count,
-                        const char *reason, const char *description, char **out,
-                        size_t *out_len)
+                        const char *reason, const char *description, char **out, size_t *out_len)
 {
     aos_event_t *ev = NULL;
     bus_msg_info_t info;

@@ -85,17 +85,16 @@ static void copy_done(aos_bus_t *bus, bus_send_t *s, aos_result r, const char *d
  * delivery count + 1), accept the original once the copy is confirmed. */
 static bool settle_by_copy(aos_bus_t *bus, aos_bus_delivery_t *d)
 {
-    const char *to = d->outcome == BUS_OUTCOME_REJECT ? d->sub->dead_letter_address
-                                                      : d->sub->address;
+    const char *to =
+        d->outcome == BUS_OUTCOME_REJECT ? d->sub->dead_letter_address : d->sub->address;
     char *bytes = NULL;
     size_t len = 0;
-    const char *reason = d->outcome == BUS_OUTCOME_REJECT
-                             ? (d->reason ? d->reason : "aos:rejected")
-                             : NULL;
+    const char *reason =
+        d->outcome == BUS_OUTCOME_REJECT ? (d->reason ? d->reason : "aos:rejected") : NULL;
     uint32_t count = d->outcome == BUS_OUTCOME_REJECT ? d->count : d->count + 1;
     if (!to || !d->raw ||
-        bus_msg_copy(d->raw, d->raw_len, d->sub->address, count, reason, d->description,
-                     &bytes, &len) != AOS_OK)
+        bus_msg_copy(d->raw, d->raw_len, d->sub->address, count, reason, d->description, &bytes,
+                     &len) != AOS_OK)
         return false;
     bus_send_t *s = bus_send_new(to, bytes, len, NULL, NULL);
     if (!s) {
@@ -217,6 +216,26 @@ static void handle_reply(aos_bus_t *bus, pn_delivery_t *d, const char *buf, size
     settle_raw(d, PN_ACCEPTED);
 }
 
+/* A message that is no envelope, on a subscription with nowhere to dead-letter it: the
+ * handler gets it as an event of type aos.bus.undecodable with the raw bytes as data. */
+static aos_result undecodable_event(aos_bus_delivery_t *dl)
+{
+    aos_event_t *ev = NULL;
+    AOS_RETURN_IF_FAILED(aos_event_create("aos.bus.undecodable", "/aos/bus", NULL, &ev));
+    aos_result r = aos_event_set(&ev->datacontenttype, "application/octet-stream");
+    if (r == AOS_OK && dl->raw)
+        r = aos_event_set_data(ev, dl->raw, dl->raw_len);
+    if (r == AOS_OK)
+        r = aos_event_set(&ev->subject, dl->description ? dl->description : "undecodable");
+    if (r != AOS_OK) {
+        aos_event_free(ev);
+        return r;
+    }
+    ev->delivery_count = dl->count;
+    dl->ev = ev;
+    return AOS_OK;
+}
+
 /* Hand received deliveries to the handler while it holds fewer than max_inflight. */
 static void dispatch(aos_bus_t *bus, bus_sub_t *sub)
 {
@@ -232,6 +251,10 @@ static void dispatch(aos_bus_t *bus, bus_sub_t *sub)
             continue;
         }
         sub->inflight++;
+        if (!dl->ev && !sub->can_dead_letter && undecodable_event(dl) == AOS_OK) {
+            sub->cb(sub->ctx, dl, dl->ev);
+            continue;
+        }
         if (!dl->ev) {
             char *why = dl->description;
             dl->description = NULL;
@@ -302,8 +325,8 @@ void bus_recv_on_delivery(aos_bus_t *bus, pn_delivery_t *d)
     dl->raw_len = (size_t)got;
     pn_delivery_set_context(d, dl);
     char err[256] = "";
-    aos_result r = bus_msg_decode(bus->profile, buf, (size_t)got, &dl->ev, &dl->info, err,
-                                  sizeof err);
+    aos_result r =
+        bus_msg_decode(bus->profile, buf, (size_t)got, &dl->ev, &dl->info, err, sizeof err);
     dl->count = dl->info.count;
     if (r != AOS_OK)
         dl->description = strdup(err); /* why it is malformed, for the dead letter */
@@ -393,16 +416,17 @@ void bus_subs_free(aos_bus_t *bus)
 static aos_result subscribe(aos_bus_t *bus, const char *address, uint32_t max_inflight,
                             aos_bus_message_cb cb, void *ctx)
 {
-    if (!cb || max_inflight == 0 || max_inflight > MAX_INFLIGHT_LIMIT || !address ||
-        !*address || strlen(address) >= BUS_ADDR_MAX)
+    if (!cb || max_inflight == 0 || max_inflight > MAX_INFLIGHT_LIMIT || !address || !*address ||
+        strlen(address) >= BUS_ADDR_MAX)
         return AOS_ERR_INVALID;
     bus_sub_t *sub = calloc(1, sizeof *sub);
     bus_cmd_t *c = bus_cmd_new(BUS_CMD_SUBSCRIBE);
     char dla[BUS_ADDR_MAX];
     if (!sub || !c || !(sub->address = strdup(address)))
         goto nomem;
-    if (bus->profile == AOS_BUS_PROFILE_RABBITMQ &&
-        aos_bus_map_dead_letter(bus->profile, address, dla, sizeof dla) == AOS_OK &&
+    aos_result dl = aos_bus_map_dead_letter(bus->profile, address, dla, sizeof dla);
+    sub->can_dead_letter = dl == AOS_OK;
+    if (bus->profile == AOS_BUS_PROFILE_RABBITMQ && dl == AOS_OK &&
         !(sub->dead_letter_address = strdup(dla)))
         goto nomem;
     sub->max_inflight = max_inflight;
@@ -463,14 +487,19 @@ static void settle_request(aos_bus_delivery_t *d, bus_outcome outcome, const cha
     bus_delivery_free(d);
 }
 
-void aos_bus_accept(aos_bus_delivery_t *d) { settle_request(d, BUS_OUTCOME_ACCEPT, NULL, NULL); }
+void aos_bus_accept(aos_bus_delivery_t *d)
+{
+    settle_request(d, BUS_OUTCOME_ACCEPT, NULL, NULL);
+}
 
-void aos_bus_release(aos_bus_delivery_t *d) { settle_request(d, BUS_OUTCOME_RELEASE, NULL, NULL); }
+void aos_bus_release(aos_bus_delivery_t *d)
+{
+    settle_request(d, BUS_OUTCOME_RELEASE, NULL, NULL);
+}
 
 void aos_bus_reject(aos_bus_delivery_t *d, const char *reason, const char *description)
 {
-    settle_request(d, BUS_OUTCOME_REJECT, reason && *reason ? reason : "aos:rejected",
-                   description);
+    settle_request(d, BUS_OUTCOME_REJECT, reason && *reason ? reason : "aos:rejected", description);
 }
 
 const aos_event_t *aos_bus_delivery_event(const aos_bus_delivery_t *d)
@@ -493,4 +522,7 @@ const char *aos_bus_delivery_dead_letter_source(const aos_bus_delivery_t *d)
     return d ? d->info.dl_source : NULL;
 }
 
-uint32_t aos_bus_delivery_count(const aos_bus_delivery_t *d) { return d ? d->count : 0; }
+uint32_t aos_bus_delivery_count(const aos_bus_delivery_t *d)
+{
+    return d ? d->count : 0;
+}

@@ -248,8 +248,8 @@ aos_result aos_bus_reply_result(const aos_event_t *ev, char *msgbuf, size_t msgl
         return AOS_OK;
     json_object *root = NULL;
     char err[128];
-    if (!ev->data || aos_json_parse_object(ev->data, ev->data_len, 0, 0, &root, err,
-                                           sizeof err) != AOS_OK) {
+    if (!ev->data ||
+        aos_json_parse_object(ev->data, ev->data_len, 0, 0, &root, err, sizeof err) != AOS_OK) {
         if (msgbuf && msglen)
             snprintf(msgbuf, msglen, "malformed error reply");
         return AOS_ERR_PROTOCOL;

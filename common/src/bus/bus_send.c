@@ -204,7 +204,8 @@ static aos_result outcome_result(pn_delivery_t *d, char *detail, size_t dlen)
         return AOS_OK;
     case PN_REJECTED: {
         pn_condition_t *c = pn_disposition_condition(pn_delivery_remote(d));
-        snprintf(detail, dlen, "%s%s%s", pn_condition_get_name(c) ? pn_condition_get_name(c) : "rejected",
+        snprintf(detail, dlen, "%s%s%s",
+                 pn_condition_get_name(c) ? pn_condition_get_name(c) : "rejected",
                  pn_condition_get_description(c) ? ": " : "",
                  pn_condition_get_description(c) ? pn_condition_get_description(c) : "");
         return AOS_ERR_REJECTED;
@@ -262,9 +263,9 @@ void bus_sender_on_link_closed(aos_bus_t *bus, pn_link_t *link)
         return;
     }
     const char *name = pn_condition_get_name(cond);
-    aos_result r = name && strcmp(name, "amqp:not-found") == 0 ? AOS_ERR_NOT_FOUND
+    aos_result r = name && strcmp(name, "amqp:not-found") == 0             ? AOS_ERR_NOT_FOUND
                    : name && strcmp(name, "amqp:unauthorized-access") == 0 ? AOS_ERR_FORBIDDEN
-                                                                            : AOS_ERR_REJECTED;
+                                                                           : AOS_ERR_REJECTED;
     char detail[512];
     snprintf(detail, sizeof detail, "%s: %s", name ? name : "link closed",
              pn_condition_get_description(cond) ? pn_condition_get_description(cond) : "");

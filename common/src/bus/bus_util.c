@@ -18,8 +18,8 @@ static int hex_value(char c)
 }
 
 /* Copy [s, s+n) into out, percent-decoding it. */
-static aos_result decode_field(const char *s, size_t n, char *out, size_t outlen,
-                               const char *what, char *errbuf, size_t errlen)
+static aos_result decode_field(const char *s, size_t n, char *out, size_t outlen, const char *what,
+                               char *errbuf, size_t errlen)
 {
     size_t o = 0;
     for (size_t i = 0; i < n; i++) {
@@ -45,8 +45,8 @@ static aos_result decode_field(const char *s, size_t n, char *out, size_t outlen
 
 static bool host_char_ok(char c)
 {
-    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-           c == '.' || c == '-' || c == '_';
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '.' ||
+           c == '-' || c == '_';
 }
 
 static aos_result parse_host_port(const char *s, size_t n, aos_bus_url_t *out, char *errbuf,
@@ -119,14 +119,16 @@ aos_result aos_bus_url_parse(const char *url, aos_bus_url_t *out, char *errbuf, 
     } else if (strncasecmp(url, "amqp://", 7) == 0) {
         rest = url + 7;
     } else {
-        return aos_fail(AOS_ERR_INVALID, errbuf, errlen, "bus URL must start with amqp:// or amqps://");
+        return aos_fail(AOS_ERR_INVALID, errbuf, errlen,
+                        "bus URL must start with amqp:// or amqps://");
     }
     out->port = out->tls ? 5671 : 5672;
 
     size_t auth_len = strcspn(rest, "/?#");
     const char *tail = rest + auth_len;
     if (*tail == '?' || *tail == '#')
-        return aos_fail(AOS_ERR_INVALID, errbuf, errlen, "bus URL must not have a query or fragment");
+        return aos_fail(AOS_ERR_INVALID, errbuf, errlen,
+                        "bus URL must not have a query or fragment");
     if (*tail == '/' && tail[1] != '\0')
         return aos_fail(AOS_ERR_INVALID, errbuf, errlen,
                         "bus URL must not have a path (virtual hosts are not supported)");
@@ -140,8 +142,8 @@ aos_result aos_bus_url_parse(const char *url, aos_bus_url_t *out, char *errbuf, 
         size_t ui_len = (size_t)(at - rest);
         const char *colon = memchr(rest, ':', ui_len);
         size_t user_len = colon ? (size_t)(colon - rest) : ui_len;
-        AOS_RETURN_IF_FAILED(decode_field(rest, user_len, out->user, sizeof out->user, "user",
-                                          errbuf, errlen));
+        AOS_RETURN_IF_FAILED(
+            decode_field(rest, user_len, out->user, sizeof out->user, "user", errbuf, errlen));
         if (colon)
             AOS_RETURN_IF_FAILED(decode_field(colon + 1, ui_len - user_len - 1, out->password,
                                               sizeof out->password, "password", errbuf, errlen));
@@ -224,8 +226,7 @@ aos_result aos_bus_map_topic(aos_bus_profile p, const char *topic, const char *e
     return put(out, outlen, "/exchange/%s/%s", topic, event_type);
 }
 
-aos_result aos_bus_map_reply(aos_bus_profile p, const char *instance_id, char *out,
-                             size_t outlen)
+aos_result aos_bus_map_reply(aos_bus_profile p, const char *instance_id, char *out, size_t outlen)
 {
     if (!aos_bus_name_valid(instance_id) || !out)
         return AOS_ERR_INVALID;
@@ -246,8 +247,7 @@ const char *aos_bus_rabbitmq_queue_name(const char *address)
     return q && aos_bus_name_valid(q) ? q : NULL;
 }
 
-aos_result aos_bus_map_dead_letter(aos_bus_profile p, const char *address, char *out,
-                                   size_t outlen)
+aos_result aos_bus_map_dead_letter(aos_bus_profile p, const char *address, char *out, size_t outlen)
 {
     if (!address || !out)
         return AOS_ERR_INVALID;

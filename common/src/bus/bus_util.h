@@ -48,8 +48,7 @@ bool aos_bus_name_valid(const char *name);
 aos_result aos_bus_map_queue(aos_bus_profile p, const char *queue, char *out, size_t outlen);
 aos_result aos_bus_map_topic(aos_bus_profile p, const char *topic, const char *event_type,
                              char *out, size_t outlen);
-aos_result aos_bus_map_reply(aos_bus_profile p, const char *instance_id, char *out,
-                             size_t outlen);
+aos_result aos_bus_map_reply(aos_bus_profile p, const char *instance_id, char *out, size_t outlen);
 /* The dead-letter address for messages consumed from address: RabbitMQ "/amq/queue/<q>.dlq"
  * for a "/amq/queue/<q>" or "/queue/<q>" address, Service Bus "<entity>/$deadletterqueue".
  * AOS_ERR_UNSUPPORTED when address is not a queue address of the profile. */

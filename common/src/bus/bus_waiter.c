@@ -39,8 +39,8 @@ void bus_waiter_complete(bus_waiter_t *w, aos_result r, const char *detail,
     bus_waiter_release(w);
 }
 
-aos_result bus_waiter_wait(bus_waiter_t *w, int timeout_ms, aos_event_t **out_reply,
-                           char *detail, size_t dlen)
+aos_result bus_waiter_wait(bus_waiter_t *w, int timeout_ms, aos_event_t **out_reply, char *detail,
+                           size_t dlen)
 {
     struct timespec until;
     clock_gettime(CLOCK_MONOTONIC, &until);

@@ -28,8 +28,8 @@ void bus_waiter_complete(bus_waiter_t *w, aos_result r, const char *detail,
                          const aos_event_t *reply);
 /* Wait up to timeout_ms; returns the outcome or AOS_ERR_TIMEOUT. The reply, if any, moves to
  * *out_reply; detail is copied to detail (may be NULL). Does not drop a reference. */
-aos_result bus_waiter_wait(bus_waiter_t *w, int timeout_ms, aos_event_t **out_reply,
-                           char *detail, size_t dlen);
+aos_result bus_waiter_wait(bus_waiter_t *w, int timeout_ms, aos_event_t **out_reply, char *detail,
+                           size_t dlen);
 void bus_waiter_release(bus_waiter_t *w);
 
 #endif

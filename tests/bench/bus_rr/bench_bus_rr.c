@@ -351,10 +351,18 @@ static void run_raw(const char *url, int window, double seconds, stats_t *st)
         pn_event_t *e;
         while ((e = pn_event_batch_next(b))) {
             switch (pn_event_type(e)) {
-            case PN_CONNECTION_INIT: raw_on_init(&r, pn_event_connection(e)); break;
-            case PN_LINK_REMOTE_OPEN: r.attached++; break;
-            case PN_DELIVERY: raw_on_delivery(&r, pn_event_delivery(e)); break;
-            case PN_PROACTOR_TIMEOUT: raw_on_timeout(&r, seconds); break;
+            case PN_CONNECTION_INIT:
+                raw_on_init(&r, pn_event_connection(e));
+                break;
+            case PN_LINK_REMOTE_OPEN:
+                r.attached++;
+                break;
+            case PN_DELIVERY:
+                raw_on_delivery(&r, pn_event_delivery(e));
+                break;
+            case PN_PROACTOR_TIMEOUT:
+                raw_on_timeout(&r, seconds);
+                break;
             case PN_TRANSPORT_CLOSED: {
                 pn_condition_t *cond = pn_transport_condition(pn_event_transport(e));
                 if (pn_condition_is_set(cond) && !r.done) {
@@ -375,7 +383,8 @@ static void run_raw(const char *url, int window, double seconds, stats_t *st)
                     pn_proactor_set_timeout(r.p, 500); /* warm-up */
                 }
                 break;
-            default: break;
+            default:
+                break;
             }
         }
         pn_proactor_done(r.p, b);
@@ -404,8 +413,8 @@ int main(int argc, char **argv)
     int windows[] = {1, 16, 128};
     printf("request/reply through RabbitMQ (quorum queue, confirmed sends), %.1f s per run\n",
            seconds);
-    printf("%7s | %10s %10s %6s | %8s %8s | %8s %8s\n", "window", "bus rt/s", "raw rt/s",
-           "ratio", "bus p50", "raw p50", "bus p99", "raw p99");
+    printf("%7s | %10s %10s %6s | %8s %8s | %8s %8s\n", "window", "bus rt/s", "raw rt/s", "ratio",
+           "bus p50", "raw p50", "bus p99", "raw p99");
     for (size_t w = 0; w < sizeof windows / sizeof *windows; w++) {
         stats_t b = {.lat_ms = malloc(MAX_SAMPLES * sizeof(double))};
         stats_t r = {.lat_ms = malloc(MAX_SAMPLES * sizeof(double))};
@@ -415,8 +424,8 @@ int main(int argc, char **argv)
         qsort(r.lat_ms, r.n, sizeof(double), cmp_double);
         double brps = b.seconds > 0 ? (double)b.n / b.seconds : 0;
         double rrps = r.seconds > 0 ? (double)r.n / r.seconds : 0;
-        printf("%7d | %10.0f %10.0f %6.2f | %6.2fms %6.2fms | %6.2fms %6.2fms\n", windows[w],
-               brps, rrps, rrps > 0 ? brps / rrps : 0, percentile(&b, 0.5), percentile(&r, 0.5),
+        printf("%7d | %10.0f %10.0f %6.2f | %6.2fms %6.2fms | %6.2fms %6.2fms\n", windows[w], brps,
+               rrps, rrps > 0 ? brps / rrps : 0, percentile(&b, 0.5), percentile(&r, 0.5),
                percentile(&b, 0.99), percentile(&r, 0.99));
         fflush(stdout);
         free(b.lat_ms);
