@@ -52,6 +52,29 @@ static void lines_are_json_and_secrets_redacted(void **state)
     json_object_put(o);
 }
 
+static void log_bad_utf8(void)
+{
+    aos_log(AOS_LOG_INFO, "bytes", "v", "ok \xc3\xa9 bad \xff\xc0\xaf end \xe2\x82", NULL);
+}
+
+static void invalid_utf8_still_gives_json(void **state)
+{
+    (void)state;
+    aos_log_init("t", AOS_LOG_INFO);
+    capture(log_bad_utf8);
+    json_tokener *tok = json_tokener_new();
+    json_tokener_set_flags(tok, JSON_TOKENER_STRICT | JSON_TOKENER_VALIDATE_UTF8);
+    json_object *o = json_tokener_parse_ex(tok, captured, (int)strlen(captured) - 1);
+    json_tokener_free(tok);
+    assert_non_null(o);
+    json_object *v;
+    assert_true(json_object_object_get_ex(o, "v", &v));
+    assert_string_equal(json_object_get_string(v),
+                        "ok \xc3\xa9 bad \xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd end "
+                        "\xef\xbf\xbd\xef\xbf\xbd");
+    json_object_put(o);
+}
+
 static void log_debug(void) { aos_log(AOS_LOG_DEBUG, "hidden", NULL); }
 
 static void level_filter(void **state)
@@ -71,6 +94,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(lines_are_json_and_secrets_redacted),
         cmocka_unit_test(level_filter),
+        cmocka_unit_test(invalid_utf8_still_gives_json),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

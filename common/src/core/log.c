@@ -1,6 +1,7 @@
 #include "aos/log.h"
 
 #include <ctype.h>
+#include <errno.h>
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -90,10 +91,45 @@ static void put(line_t *l, const char *s, size_t n)
 
 static void put_str(line_t *l, const char *s) { put(l, s, strlen(s)); }
 
+/* Length of the well-formed UTF-8 sequence starting at p (a multi-byte lead), or 0. */
+static size_t utf8_seq(const unsigned char *p)
+{
+    size_t n;
+    unsigned cp, min;
+    if (*p >= 0xC2 && *p <= 0xDF)
+        n = 1, cp = *p & 0x1Fu, min = 0x80;
+    else if (*p >= 0xE0 && *p <= 0xEF)
+        n = 2, cp = *p & 0x0Fu, min = 0x800;
+    else if (*p >= 0xF0 && *p <= 0xF4)
+        n = 3, cp = *p & 0x07u, min = 0x10000;
+    else
+        return 0;
+    for (size_t k = 1; k <= n; k++) {
+        if ((p[k] & 0xC0) != 0x80) /* also stops at the NUL terminator */
+            return 0;
+        cp = (cp << 6) | (p[k] & 0x3Fu);
+    }
+    if (cp < min || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF))
+        return 0;
+    return n + 1;
+}
+
+/* A JSON string; bytes that are not well-formed UTF-8 become U+FFFD so every line stays
+ * valid JSON whatever a caller logs. */
 static void put_json_string(line_t *l, const char *s)
 {
     put(l, "\"", 1);
     for (const unsigned char *p = (const unsigned char *)(s ? s : ""); *p; p++) {
+        if (*p >= 0x80) {
+            size_t n = utf8_seq(p);
+            if (n == 0) {
+                put(l, "\\ufffd", 6);
+            } else {
+                put(l, (const char *)p, n);
+                p += n - 1;
+            }
+            continue;
+        }
         char esc[8];
         switch (*p) {
         case '"': put(l, "\\\"", 2); break;
@@ -148,6 +184,8 @@ static void emit(aos_log_level level, const char *msg, va_list *kv)
         size_t off = 0;
         while (off < l.len) {
             ssize_t w = write(g_log.fd, l.buf + off, l.len - off);
+            if (w < 0 && errno == EINTR)
+                continue;
             if (w <= 0)
                 break;
             off += (size_t)w;
