@@ -80,6 +80,14 @@ static aos_http_request_t *wait_parked(fixture *f)
     return req;
 }
 
+static void self_stop(aos_http_request_t *req, void *ctx)
+{
+    fixture *f = ctx;
+    aos_http_server_stop(f->srv, 0); /* would deadlock: refused */
+    aos_http_server_free(f->srv);    /* likewise */
+    aos_http_respond_json(req, 200, "{\"still\":\"here\"}");
+}
+
 static bool readiness(void *ctx, char *reason, size_t len)
 {
     fixture *f = ctx;
@@ -109,6 +117,7 @@ static fixture *start(unsigned builtins, uint32_t deferred_timeout_ms, size_t ma
                      AOS_OK);
     assert_int_equal(aos_http_server_route(s, "POST", "/bad", bad_json, f), AOS_OK);
     assert_int_equal(aos_http_server_route(s, "*", "/park", park, f), AOS_OK);
+    assert_int_equal(aos_http_server_route(s, "GET", "/selfstop", self_stop, f), AOS_OK);
     assert_int_equal(aos_http_server_route(s, "GET", "/v1/conversations/{id}", echo, f),
                      AOS_ERR_CONFLICT);
     assert_int_equal(aos_http_server_route(s, "GET", "no-slash", echo, f), AOS_ERR_INVALID);
@@ -150,6 +159,13 @@ static void test_routes_params_query_headers_body(void **state)
     /* literal beats parameter */
     assert_int_equal(th_request(f->port, "GET", "/v1/conversations/special", NULL, NULL, 0, &r), 0);
     assert_string_equal(r.body, "{\"special\":true}");
+    th_resp_free(&r);
+    /* stop/free from a handler are refused instead of deadlocking */
+    assert_int_equal(th_request(f->port, "GET", "/selfstop", NULL, NULL, 0, &r), 0);
+    assert_int_equal(r.status, 200);
+    th_resp_free(&r);
+    assert_int_equal(th_request(f->port, "GET", "/selfstop", NULL, NULL, 0, &r), 0);
+    assert_string_equal(r.body, "{\"still\":\"here\"}");
     th_resp_free(&r);
     /* HEAD uses the GET route */
     assert_int_equal(th_request(f->port, "HEAD", "/v1/conversations/x", NULL, NULL, 0, &r), 0);

@@ -523,6 +523,10 @@ void aos_http_client_free(aos_http_client_t *client)
 {
     if (!client)
         return;
+    if (client->multi && pthread_equal(pthread_self(), client->thread)) {
+        aos_log(AOS_LOG_ERROR, "aos_http_client_free called on the client thread; ignored", NULL);
+        return;
+    }
     if (client->multi) {
         pthread_mutex_lock(&client->mu);
         bool started = !client->stopping;

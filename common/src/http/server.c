@@ -134,6 +134,8 @@ static void *on_uri(void *cls, const char *uri, struct MHD_Connection *conn)
     req->raw_uri = strdup(uri ? uri : "");
     req->start_ns = aos_http_now_ns_();
     pthread_mutex_lock(&srv->mu);
+    srv->mhd_thread = pthread_self();
+    srv->mhd_thread_known = true;
     srv->in_flight++;
     srv->live_requests++;
     pthread_mutex_unlock(&srv->mu);
@@ -515,9 +517,23 @@ static void wait_idle(aos_http_server_t *srv, uint64_t deadline)
     }
 }
 
+/* stop/free from a handler would wait for the thread that is running it. */
+static bool on_server_thread(aos_http_server_t *srv, const char *what)
+{
+    pthread_mutex_lock(&srv->mu);
+    bool same = srv->mhd_thread_known && pthread_equal(srv->mhd_thread, pthread_self());
+    pthread_mutex_unlock(&srv->mu);
+    if (same)
+        aos_log(AOS_LOG_ERROR, "called from a handler; ignored", "server", srv->name, "call", what,
+                NULL);
+    return same;
+}
+
 void aos_http_server_stop(aos_http_server_t *srv, int grace_ms)
 {
     if (!srv)
+        return;
+    if (on_server_thread(srv, "aos_http_server_stop"))
         return;
     pthread_mutex_lock(&srv->mu);
     if (!srv->started || srv->stopping) {
@@ -563,7 +579,7 @@ void aos_http_server_stop(aos_http_server_t *srv, int grace_ms)
 
 void aos_http_server_free(aos_http_server_t *srv)
 {
-    if (!srv)
+    if (!srv || on_server_thread(srv, "aos_http_server_free"))
         return;
     aos_http_server_stop(srv, 0);
     pthread_mutex_lock(&srv->mu);

@@ -96,6 +96,8 @@ struct aos_http_server {
     int live_requests; /* request objects not yet freed (they point at routes) */
     bool freed;        /* aos_http_server_free ran: the last request frees the server */
     aos_http_request_t *dhead, *dtail; /* deferred, in deadline order */
+    pthread_t mhd_thread; /* set on the first request: stop() must not run on it */
+    bool mhd_thread_known;
     pthread_t watchdog;
     bool watchdog_started;
 
