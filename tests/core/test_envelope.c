@@ -473,6 +473,23 @@ static void amqp_traceparent_extension_form(void **state)
     pn_message_free(m);
 }
 
+static void amqp_timestamp_out_of_range(void **state)
+{
+    (void)state;
+    prop_t far[] = {BASE_PROPS, {"cloudEvents:time", 't', NULL, INT64_MAX}};
+    expect_decode_error(far, 5, "'time'");
+    prop_t before[] = {BASE_PROPS, {"cloudEvents:time", 't', NULL, -62167219200001LL}};
+    expect_decode_error(before, 5, "'time'");
+    prop_t epoch[] = {BASE_PROPS, {"cloudEvents:time", 't', NULL, -1}};
+    pn_message_t *m = hand_message(epoch, 5);
+    aos_event_t *ev = NULL;
+    char err[200];
+    assert_int_equal(aos_envelope_from_message(m, &ev, err, sizeof err), AOS_OK);
+    assert_string_equal(ev->time, "1969-12-31T23:59:59.999Z");
+    aos_event_free(ev);
+    pn_message_free(m);
+}
+
 static void amqp_decode_garbage(void **state)
 {
     (void)state;
@@ -647,6 +664,7 @@ int main(void)
         cmocka_unit_test(amqp_decode_validation),
         cmocka_unit_test(amqp_decode_tolerates),
         cmocka_unit_test(amqp_traceparent_extension_form),
+        cmocka_unit_test(amqp_timestamp_out_of_range),
         cmocka_unit_test(amqp_decode_garbage),
         cmocka_unit_test(json_round_trips),
         cmocka_unit_test(json_event_grid_sample),

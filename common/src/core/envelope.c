@@ -40,8 +40,12 @@ void aos_time_format_ms_(int64_t ms, char out[32])
         frac += 1000;
         secs -= 1;
     }
-    struct tm tm;
-    gmtime_r(&secs, &tm);
+    struct tm tm = {0};
+    if (!gmtime_r(&secs, &tm) || tm.tm_year < -1900 || tm.tm_year > 9999 - 1900) {
+        /* Not representable in RFC 3339: leave something validation rejects. */
+        snprintf(out, 32, "%s", "out-of-range");
+        return;
+    }
     snprintf(out, 32, "%04u-%02u-%02uT%02u:%02u:%02u.%03uZ", (unsigned)(tm.tm_year + 1900) % 10000u,
              (unsigned)(tm.tm_mon + 1) % 100u, (unsigned)tm.tm_mday % 100u,
              (unsigned)tm.tm_hour % 100u, (unsigned)tm.tm_min % 100u, (unsigned)tm.tm_sec % 100u,

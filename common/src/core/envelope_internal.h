@@ -23,7 +23,8 @@ char *aos_strndup_(const char *s, size_t n);
 aos_result aos_event_set_checked_(char **field, const char *s, size_t n, const char *attr,
                                   char *errbuf, size_t errlen);
 
-/* Format a millisecond Unix timestamp as RFC 3339 UTC ("2026-11-24T10:00:00.123Z"). */
+/* Format a millisecond Unix timestamp as RFC 3339 UTC ("2026-11-24T10:00:00.123Z"); a time
+ * outside years 0000-9999 gives "out-of-range", which aos_event_validate rejects. */
 void aos_time_format_ms_(int64_t ms, char out[32]);
 
 /* True for a reserved CloudEvents context attribute name (id, type, …, data). */
