@@ -3,7 +3,8 @@
  * A service describes its settings once, as a table of aos_config_field_t; the table drives
  * loading, validation, the start-up dump and the documentation. Sources, lowest to highest
  * precedence: the field's default, the JSON config file's "settings" object (key json_key),
- * the environment variable (name env; an empty value counts as unset).
+ * the environment variable (name env; an empty value counts as unset). Keys in "settings" that
+ * no field names are ignored: one file serves every service, each with its own table.
  *
  * Loading validates EVERY field in one pass and reports every problem in errbuf, one per
  * line, each naming the variable:
