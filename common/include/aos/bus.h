@@ -22,7 +22,11 @@
  * granted only up to max_inflight unsettled deliveries per subscription. A delivery whose
  * delivery_count reaches max_deliveries is rejected (dead-lettered) by the bus with reason
  * "aos:max-deliveries-exceeded" before the handler sees it. Undecodable messages are
- * rejected with reason "aos:malformed-envelope".
+ * rejected with reason "aos:malformed-envelope"; where there is nowhere to dead-letter them (a
+ * dead-letter queue itself, a temporary topic queue) the handler gets them as an event of type
+ * "aos.bus.undecodable" (data = the raw message bytes, subject = what is wrong).
+ * docs/bus.md has the per-profile details (RabbitMQ dead-letters by a confirmed copy to
+ * "<queue>.dlq" carrying the reason, and counts deliveries itself).
  *
  * Reconnect: after connection loss the bus reconnects with exponential backoff and full
  * jitter, re-attaches subscriptions, and re-sends messages that were not yet confirmed

@@ -18,6 +18,7 @@
 
 #define DEFAULT_CA_FILE "/etc/ssl/certs/ca-certificates.crt"
 #define CLOSE_GRACE_MS 2000
+#define IDLE_TIMEOUT_MS 30000
 
 uint64_t bus_now_ms(void)
 {
@@ -201,6 +202,8 @@ static void set_ready(aos_bus_t *bus, bool ready)
 
 static aos_result configure_transport(aos_bus_t *bus, pn_transport_t *t)
 {
+    /* a broker that vanishes without closing the socket is noticed within this time */
+    pn_transport_set_idle_timeout(t, IDLE_TIMEOUT_MS);
     pn_sasl_t *sasl = pn_sasl(t);
     if (bus->url.has_user && bus->profile != AOS_BUS_PROFILE_SERVICEBUS) {
         pn_sasl_allowed_mechs(sasl, "PLAIN");
