@@ -27,6 +27,7 @@ typedef struct served_agent {
 } served_agent_t;
 
 typedef struct turn turn_t;
+struct hop; /* a storage/bus callback on its way to the loop (turn.c) */
 
 /* Turns of one conversation, in arrival order; only the head runs. */
 typedef struct conv {
@@ -36,6 +37,7 @@ typedef struct conv {
 } conv_t;
 
 #define RUNNER_CONV_BUCKETS 4096
+#define RUNNER_STORAGE_RETRIES 3 /* timed-out storage requests sent again per turn */
 
 struct runner {
     runner_config_t cfg;
@@ -85,6 +87,12 @@ struct turn {
     bool send_failed;
     bool from_storage; /* answered with the stored reply of an earlier delivery */
     int ops_pending; /* storage calls, knowledge and model calls whose callback is due */
+    /* the storage step in progress, to send again after a timeout */
+    void (*redo)(turn_t *t);
+    uint32_t storage_retries;
+    int64_t append_version;
+    aos_storage_message_t pending_msg;      /* a produced message being appended */
+    void (*pending_next)(turn_t *t, struct hop *h);
     bool ended;      /* settled; freed when ops_pending drops to 0 */
 };
 

@@ -129,9 +129,18 @@ void turn_poison(turn_t *t, aos_result code, const char *why)
                     code == AOS_ERR_UNAVAILABLE ? "aos:model-unavailable" : "aos:poison", why);
 }
 
-/* A storage step failed: transient -> release; a refusal of our data -> poison. */
+/* A storage step failed: a timeout is retried (every step is idempotent) a few times, since
+ * a lost or late reply is likelier than a dead store; otherwise transient -> release, a
+ * refusal of our data -> poison. */
 static void storage_failed(turn_t *t, const char *step, hop_t *h)
 {
+    if (h->rc == AOS_ERR_TIMEOUT && t->redo && t->storage_retries < RUNNER_STORAGE_RETRIES) {
+        t->storage_retries++;
+        aos_log(AOS_LOG_WARN, "storage request timed out; retrying", "step", step,
+                "conversation_id", t->req.conversation_id, "message_id", t->req.message_id, NULL);
+        t->redo(t);
+        return;
+    }
     char why[300];
     snprintf(why, sizeof why, "storage %s: %s%s%s", step, aos_result_str(h->rc),
              h->err[0] ? ": " : "", h->err);
@@ -144,6 +153,7 @@ static void storage_failed(turn_t *t, const char *step, hop_t *h)
 /* ---- steps ---- */
 
 static void list_latest(turn_t *t);
+static void create_conversation(turn_t *t);
 static void after_list(turn_t *t, hop_t *h);
 static void after_user_append(turn_t *t, hop_t *h);
 static void load_knowledge(turn_t *t);
@@ -164,6 +174,12 @@ void turn_run(turn_t *t)
         turn_poison(t, AOS_ERR_INVALID, "message_id cannot name a reply");
         return;
     }
+    create_conversation(t);
+}
+
+static void create_conversation(turn_t *t)
+{
+    t->redo = create_conversation;
     hop_t *h = hop_new(t, after_conversation);
     if (!h) {
         release(t, "out of memory");
@@ -180,6 +196,7 @@ void turn_run(turn_t *t)
 
 static void list_latest(turn_t *t)
 {
+    t->redo = list_latest;
     hop_t *h = hop_new(t, after_list);
     if (!h) {
         release(t, "out of memory");
@@ -267,8 +284,17 @@ static bool run_pending_first(turn_t *t, const char *pending_id)
     return false;
 }
 
+static void append_user(turn_t *t, int64_t version);
+
+static void redo_append_user(turn_t *t)
+{
+    append_user(t, t->append_version);
+}
+
 static void append_user(turn_t *t, int64_t version)
 {
+    t->redo = redo_append_user;
+    t->append_version = version;
     char *meta = NULL;
     if (runner_user_metadata(&t->req, &meta) != AOS_OK) {
         release(t, "out of memory");
@@ -424,6 +450,8 @@ static void load_knowledge(turn_t *t)
 
 static void after_assistant_append(turn_t *t, hop_t *h);
 static void after_marker_append(turn_t *t, hop_t *h);
+static void append_message(turn_t *t, const char *id, const char *role, const char *content,
+                           const char *meta, hop_fn next);
 
 /* Cut text to the storage content limit without splitting a UTF-8 sequence. */
 static void clamp_reply(char *text)
@@ -437,15 +465,11 @@ static void clamp_reply(char *text)
     text[n] = '\0';
 }
 
-static void append_message(turn_t *t, const char *id, const char *role, const char *content,
-                           const char *meta, hop_fn next)
+static void send_pending_append(turn_t *t)
 {
-    aos_storage_message_t m = {.conversation_id = t->req.conversation_id,
-                               .id = (char *)id,
-                               .role = (char *)role,
-                               .content = (char *)content,
-                               .metadata_json = (char *)meta};
-    hop_t *h = hop_new(t, next);
+    t->redo = send_pending_append;
+    aos_storage_message_t m = t->pending_msg;
+    hop_t *h = hop_new(t, t->pending_next);
     aos_result rc = h ? aos_storage_message_append(t->r->storage, &m, -1, on_message, h)
                       : AOS_ERR_NOMEM;
     if (rc != AOS_OK) {
@@ -453,6 +477,26 @@ static void append_message(turn_t *t, const char *id, const char *role, const ch
             hop_abandon(h);
         release(t, "storage request could not be sent");
     }
+}
+
+/* Append a message the turn produced (kept in the turn, so a timed-out append can be sent
+ * again byte for byte: the store then sees the same message and does not add a second). */
+static void append_message(turn_t *t, const char *id, const char *role, const char *content,
+                           const char *meta, hop_fn next)
+{
+    aos_storage_message_clear(&t->pending_msg);
+    t->pending_msg.conversation_id = strdup(t->req.conversation_id);
+    t->pending_msg.id = strdup(id);
+    t->pending_msg.role = strdup(role);
+    t->pending_msg.content = strdup(content);
+    t->pending_msg.metadata_json = meta ? strdup(meta) : NULL;
+    t->pending_next = next;
+    if (!t->pending_msg.conversation_id || !t->pending_msg.id || !t->pending_msg.role ||
+        !t->pending_msg.content || (meta && !t->pending_msg.metadata_json)) {
+        release(t, "out of memory");
+        return;
+    }
+    send_pending_append(t);
 }
 
 static void model_failed(turn_t *t, runner_model_result_t *res)
@@ -515,7 +559,8 @@ static void on_model_done(void *ctx, runner_model_result_t *res)
         release(t, "out of memory");
         return;
     }
-    append_message(t, t->reply_id, "assistant", t->completion.text, meta, after_assistant_append);
+    append_message(t, t->reply_id, "assistant", t->completion.text, meta,
+                   after_assistant_append);
     free(meta);
 }
 
@@ -626,6 +671,7 @@ void turn_maybe_free(turn_t *t)
     aos_storage_message_page_clear(&t->page);
     runner_prompt_clear(&t->prompt);
     runner_completion_clear(&t->completion);
+    aos_storage_message_clear(&t->pending_msg);
     if (t->outcome_owner)
         json_object_put(t->outcome_owner);
     free(t->result_json);

@@ -119,6 +119,15 @@ static inline int fake_model_calls(const fake_model_t *f)
     return n;
 }
 
+/* Model calls being answered right now (-1 on error). */
+static inline int fake_model_inflight(const fake_model_t *f)
+{
+    json_object *o = fake_model_admin(f, "GET", "/_stats", NULL), *v;
+    int n = o && json_object_object_get_ex(o, "inflight", &v) ? json_object_get_int(v) : -1;
+    json_object_put(o);
+    return n;
+}
+
 /* Calls whose last user message was exactly text (-1 on error). */
 static inline int fake_model_calls_for(const fake_model_t *f, const char *text)
 {
