@@ -193,9 +193,9 @@ static void messages(const char *conv, aos_storage_message_page_t *page)
 {
     char err[256];
     aos_result rc = AOS_ERR_TIMEOUT;
+    memset(page, 0, sizeof *page);
     for (int i = 0; i < 5 && rc == AOS_ERR_TIMEOUT; i++) {
         aos_storage_message_page_clear(page);
-        memset(page, 0, sizeof *page);
         rc = aos_storage_message_list_sync(S.sc, conv, NULL, 100, false, page, err, sizeof err);
     }
     assert_int_equal(rc, AOS_OK);
