@@ -32,8 +32,7 @@ static aos_result add_key(router_apikeys_t *k, const char *s, size_t len, const 
     for (size_t i = 0; i < len; i++)
         if ((unsigned char)s[i] <= 0x20 || (unsigned char)s[i] == 0x7f)
             return aos_fail(AOS_ERR_INVALID, errbuf, errlen,
-                            "API key at %s %zu contains a space or control character", where,
-                            pos);
+                            "API key at %s %zu contains a space or control character", where, pos);
     if (k->count == k->cap) {
         size_t cap = k->cap ? k->cap * 2 : 8;
         void *p = realloc(k->digests, cap * sizeof *k->digests);
@@ -131,9 +130,9 @@ aos_result router_apikeys_load(const char *file_path, const char *list, router_a
     fclose(f);
     if (!buf)
         return AOS_ERR_NOMEM;
-    aos_result r = n == cap ? aos_fail(AOS_ERR_TOO_LARGE, errbuf, errlen, "%s: over 1 MiB",
-                                       file_path)
-                            : router_apikeys_parse(buf, n, list, out, errbuf, errlen);
+    aos_result r = n == cap
+                       ? aos_fail(AOS_ERR_TOO_LARGE, errbuf, errlen, "%s: over 1 MiB", file_path)
+                       : router_apikeys_parse(buf, n, list, out, errbuf, errlen);
     OPENSSL_cleanse(buf, n);
     free(buf);
     return r;

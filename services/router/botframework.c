@@ -33,8 +33,8 @@ static aos_result obj_json(json_object *o, const char *field, aos_json_need need
     return v ? aos_json_to_string(v, out, NULL) : AOS_OK;
 }
 
-static aos_result parse_fields(json_object *o, size_t max_text, router_activity_t *a,
-                               char *errbuf, size_t errlen)
+static aos_result parse_fields(json_object *o, size_t max_text, router_activity_t *a, char *errbuf,
+                               size_t errlen)
 {
     json_object *conv = NULL, *from = NULL;
     AOS_RETURN_IF_FAILED(dup_str(o, "type", AOS_JSON_REQUIRED, 64, &a->type, errbuf, errlen));
@@ -47,17 +47,16 @@ static aos_result parse_fields(json_object *o, size_t max_text, router_activity_
         strncmp(a->service_url, "http://", 7) != 0)
         return aos_fail(AOS_ERR_INVALID, errbuf, errlen,
                         "field 'serviceUrl' must be an http(s) URL");
-    AOS_RETURN_IF_FAILED(
-        obj_json(o, "conversation", AOS_JSON_REQUIRED, &a->conversation_json, &conv, errbuf,
-                 errlen));
+    AOS_RETURN_IF_FAILED(obj_json(o, "conversation", AOS_JSON_REQUIRED, &a->conversation_json,
+                                  &conv, errbuf, errlen));
     char why[160];
     if (dup_str(conv, "id", AOS_JSON_REQUIRED, 1024, &a->conversation_id, why, sizeof why) !=
         AOS_OK)
         return aos_fail(AOS_ERR_INVALID, errbuf, errlen, "conversation: %s", why);
     AOS_RETURN_IF_FAILED(
         obj_json(o, "from", AOS_JSON_OPTIONAL, &a->from_json, &from, errbuf, errlen));
-    if (from && dup_str(from, "id", AOS_JSON_OPTIONAL, 1024, &a->from_id, why, sizeof why) !=
-                    AOS_OK)
+    if (from &&
+        dup_str(from, "id", AOS_JSON_OPTIONAL, 1024, &a->from_id, why, sizeof why) != AOS_OK)
         return aos_fail(AOS_ERR_INVALID, errbuf, errlen, "from: %s", why);
     AOS_RETURN_IF_FAILED(
         obj_json(o, "recipient", AOS_JSON_OPTIONAL, &a->recipient_json, NULL, errbuf, errlen));
@@ -259,8 +258,8 @@ aos_result router_activity_replies_body(const char *const *activities, size_t co
     aos_result r = (o && arr) ? AOS_OK : AOS_ERR_NOMEM;
     for (size_t i = 0; i < count && r == AOS_OK; i++) {
         json_object *v = NULL;
-        r = aos_json_parse(activities[i], strlen(activities[i]), strlen(activities[i]) + 1, 0,
-                           &v, NULL, 0);
+        r = aos_json_parse(activities[i], strlen(activities[i]), strlen(activities[i]) + 1, 0, &v,
+                           NULL, 0);
         if (r == AOS_OK && json_object_array_add(arr, v) != 0) {
             json_object_put(v);
             r = AOS_ERR_NOMEM;
@@ -308,8 +307,8 @@ aos_result router_activity_reply_url(const router_activity_t *in, char *out, siz
         return AOS_ERR_TOO_LARGE;
     size_t sl = strlen(in->service_url);
     const char *slash = (sl > 0 && in->service_url[sl - 1] == '/') ? "" : "/";
-    int n = in->id ? snprintf(out, outlen, "%s%sv3/conversations/%s/activities/%s",
-                              in->service_url, slash, conv, id)
+    int n = in->id ? snprintf(out, outlen, "%s%sv3/conversations/%s/activities/%s", in->service_url,
+                              slash, conv, id)
                    : snprintf(out, outlen, "%s%sv3/conversations/%s/activities", in->service_url,
                               slash, conv);
     return (n < 0 || (size_t)n >= outlen) ? AOS_ERR_TOO_LARGE : AOS_OK;

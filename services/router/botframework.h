@@ -49,8 +49,7 @@ aos_result router_activity_reply_build(const router_activity_t *in, const char *
                                        const char *text, const char *agent, char **out_json);
 
 /* An endOfConversation activity answering `in` (skills hand control back with it). */
-aos_result router_activity_eoc_build(const router_activity_t *in, const char *id,
-                                     char **out_json);
+aos_result router_activity_eoc_build(const router_activity_t *in, const char *id, char **out_json);
 
 /* The expectReplies answer: {"activities":[a0, a1, …]} from activity JSON texts. */
 aos_result router_activity_replies_body(const char *const *activities, size_t count,

@@ -40,8 +40,8 @@ static void request_url(const aos_endpoint_t *ep, char *out, size_t outlen)
     size_t n = strlen(ep->url);
     const char *slash = n && ep->url[n - 1] == '/' ? "" : "/";
     if (ep->provider == AOS_PROVIDER_AZURE_OPENAI)
-        snprintf(out, outlen, "%s%sopenai/deployments/%s/chat/completions?api-version=%s",
-                 ep->url, slash, ep->deployment, ep->api_version ? ep->api_version : "2024-06-01");
+        snprintf(out, outlen, "%s%sopenai/deployments/%s/chat/completions?api-version=%s", ep->url,
+                 slash, ep->deployment, ep->api_version ? ep->api_version : "2024-06-01");
     else if (ep->provider == AOS_PROVIDER_OPENAI)
         snprintf(out, outlen, "%s%schat/completions", ep->url, slash);
     else
@@ -97,14 +97,18 @@ void classifier_ask(turn_t *t)
     size_t nh = 1;
     const char *key = aos_endpoint_api_key(ep);
     if (key) {
-        bool api_key = ep->auth == AOS_ENDPOINT_AUTH_API_KEY ||
-                       (ep->auth == AOS_ENDPOINT_AUTH_DEFAULT &&
-                        ep->provider == AOS_PROVIDER_AZURE_OPENAI);
+        bool api_key =
+            ep->auth == AOS_ENDPOINT_AUTH_API_KEY ||
+            (ep->auth == AOS_ENDPOINT_AUTH_DEFAULT && ep->provider == AOS_PROVIDER_AZURE_OPENAI);
         snprintf(auth, sizeof auth, "%s%s", api_key ? "" : "Bearer ", key);
         hdr[nh++] = (aos_http_header_t){api_key ? "api-key" : "Authorization", auth};
     }
-    aos_http_client_request_t r = {.method = "POST", .url = url, .headers = hdr,
-                                   .header_count = nh, .body = body, .body_len = strlen(body),
+    aos_http_client_request_t r = {.method = "POST",
+                                   .url = url,
+                                   .headers = hdr,
+                                   .header_count = nh,
+                                   .body = body,
+                                   .body_len = strlen(body),
                                    .timeout_ms = ep->timeout_ms};
     aos_result rc = aos_http_client_submit(t->rt->http, &r, on_classified, t, NULL);
     free(body);

@@ -35,10 +35,8 @@ static aos_result from_eventgrid(json_object *e, size_t idx, aos_event_t **out, 
         return aos_fail(AOS_ERR_INVALID, errbuf, errlen, "events[%zu]: expected an object", idx);
     if (aos_json_get_string(e, "id", AOS_JSON_REQUIRED, &id, why, sizeof why) != AOS_OK ||
         aos_json_get_string(e, "eventType", AOS_JSON_REQUIRED, &type, why, sizeof why) != AOS_OK ||
-        aos_json_get_string(e, "subject", AOS_JSON_OPTIONAL, &subject, why, sizeof why) !=
-            AOS_OK ||
-        aos_json_get_string(e, "eventTime", AOS_JSON_OPTIONAL, &time, why, sizeof why) !=
-            AOS_OK ||
+        aos_json_get_string(e, "subject", AOS_JSON_OPTIONAL, &subject, why, sizeof why) != AOS_OK ||
+        aos_json_get_string(e, "eventTime", AOS_JSON_OPTIONAL, &time, why, sizeof why) != AOS_OK ||
         aos_json_get_string(e, "topic", AOS_JSON_OPTIONAL, &topic, why, sizeof why) != AOS_OK)
         return aos_fail(AOS_ERR_INVALID, errbuf, errlen, "events[%zu]: %s", idx, why);
     aos_event_t *ev = NULL;
@@ -80,8 +78,7 @@ static aos_result parse_validation(json_object *e, router_event_delivery_t *d, c
     if (aos_json_get_object(e, "data", AOS_JSON_REQUIRED, &data, why, sizeof why) != AOS_OK ||
         aos_json_get_string(data, "validationCode", AOS_JSON_REQUIRED, &code, why, sizeof why) !=
             AOS_OK)
-        return aos_fail(AOS_ERR_INVALID, errbuf, errlen, "subscription validation event: %s",
-                        why);
+        return aos_fail(AOS_ERR_INVALID, errbuf, errlen, "subscription validation event: %s", why);
     if (!code[0] || strlen(code) > 256)
         return aos_fail(AOS_ERR_INVALID, errbuf, errlen,
                         "subscription validation event: validationCode must be 1-256 bytes");

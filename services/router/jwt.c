@@ -12,7 +12,6 @@
 #include "jwt.h"
 #include "jwt_internal.h"
 
-
 static int b64url_val(unsigned char c)
 {
     if (c >= 'A' && c <= 'Z')

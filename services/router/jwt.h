@@ -49,8 +49,8 @@ typedef struct router_jwt_claims {
 /* Verify token (the part after "Bearer "). out may be NULL. Errors: AOS_ERR_AUTH with the
  * reason ("token expired", "issuer not accepted", "signature does not verify", …). */
 aos_result router_jwt_verify(const router_jwks_t *jwks, const router_jwt_policy_t *policy,
-                             const char *token, time_t now, router_jwt_claims_t *out,
-                             char *errbuf, size_t errlen);
+                             const char *token, time_t now, router_jwt_claims_t *out, char *errbuf,
+                             size_t errlen);
 
 /* base64url without padding (padding tolerated), strict alphabet. *out malloc'd, NUL-terminated
  * after *out_len bytes. Exposed for tests. */

@@ -8,7 +8,6 @@
 #include "jwt.h"
 #include "jwt_internal.h"
 
-
 static aos_result decode_json(const char *seg, size_t len, json_object **out)
 {
     unsigned char *raw = NULL;
@@ -33,9 +32,9 @@ static bool rs256_ok(EVP_PKEY *pkey, const char *signed_part, size_t signed_len,
                      const unsigned char *sig, size_t sig_len)
 {
     EVP_MD_CTX *md = EVP_MD_CTX_new();
-    bool ok = md && EVP_DigestVerifyInit(md, NULL, EVP_sha256(), NULL, pkey) == 1 &&
-              EVP_DigestVerify(md, sig, sig_len, (const unsigned char *)signed_part,
-                               signed_len) == 1;
+    bool ok =
+        md && EVP_DigestVerifyInit(md, NULL, EVP_sha256(), NULL, pkey) == 1 &&
+        EVP_DigestVerify(md, sig, sig_len, (const unsigned char *)signed_part, signed_len) == 1;
     EVP_MD_CTX_free(md);
     return ok;
 }
@@ -79,8 +78,7 @@ static bool aud_matches(json_object *payload, const char *audience)
 static void copy_claim(json_object *p, const char *name, char *dst, size_t dstlen)
 {
     const char *s = NULL;
-    if (aos_json_get_string(p, name, AOS_JSON_OPTIONAL, &s, NULL, 0) == AOS_OK && s &&
-        !dst[0])
+    if (aos_json_get_string(p, name, AOS_JSON_OPTIONAL, &s, NULL, 0) == AOS_OK && s && !dst[0])
         snprintf(dst, dstlen, "%s", s);
 }
 
@@ -116,8 +114,8 @@ static aos_result check_claims(const router_jwt_policy_t *pol, json_object *p, t
 }
 
 aos_result router_jwt_verify(const router_jwks_t *jwks, const router_jwt_policy_t *policy,
-                             const char *token, time_t now, router_jwt_claims_t *out,
-                             char *errbuf, size_t errlen)
+                             const char *token, time_t now, router_jwt_claims_t *out, char *errbuf,
+                             size_t errlen)
 {
     router_jwt_claims_t c;
     memset(&c, 0, sizeof c);

@@ -32,8 +32,8 @@ static aos_result dup_opt(const char *s, char **out)
 
 static aos_result check_fields(json_object *o, char *errbuf, size_t errlen)
 {
-    static const char *const known[] = {"conversation_id", "text", "agent", "user", "metadata",
-                                        NULL};
+    static const char *const known[] = {"conversation_id", "text", "agent", "user",
+                                        "metadata",        NULL};
     json_object_object_foreach(o, key, val)
     {
         (void)val;
@@ -50,8 +50,8 @@ static aos_result check_fields(json_object *o, char *errbuf, size_t errlen)
 }
 
 static aos_result validate(json_object *o, size_t max_text, const char **text, const char **conv,
-                           const char **agent, const char **user, json_object **meta,
-                           char *errbuf, size_t errlen)
+                           const char **agent, const char **user, json_object **meta, char *errbuf,
+                           size_t errlen)
 {
     AOS_RETURN_IF_FAILED(check_fields(o, errbuf, errlen));
     AOS_RETURN_IF_FAILED(aos_json_get_string(o, "text", AOS_JSON_REQUIRED, text, errbuf, errlen));
@@ -69,8 +69,10 @@ static aos_result validate(json_object *o, size_t max_text, const char **text, c
                         "@ -");
     AOS_RETURN_IF_FAILED(aos_json_get_string(o, "agent", AOS_JSON_OPTIONAL, agent, errbuf, errlen));
     if (*agent && !aos_agent_name_valid(*agent))
-        return aos_fail(AOS_ERR_INVALID, errbuf, errlen, "field 'agent': \"%.64s\" is not an "
-                        "agent name", *agent);
+        return aos_fail(AOS_ERR_INVALID, errbuf, errlen,
+                        "field 'agent': \"%.64s\" is not an "
+                        "agent name",
+                        *agent);
     AOS_RETURN_IF_FAILED(aos_json_get_string(o, "user", AOS_JSON_OPTIONAL, user, errbuf, errlen));
     if (*user && (strlen(*user) == 0 || strlen(*user) > 256))
         return aos_fail(AOS_ERR_INVALID, errbuf, errlen, "field 'user' must be 1-256 bytes");
@@ -210,10 +212,10 @@ aos_result router_turn_result_parse(const char *json, size_t len, router_turn_re
     if (rc == AOS_OK)
         rc = dup_opt(reply, &r->reply);
     static const char *const fields[] = {"conversation_id", "message_id", "reply_message_id",
-                                         "agent", "provider", "model"};
+                                         "agent",           "provider",   "model"};
     if (rc == AOS_OK) {
         char **targets[] = {&r->conversation_id, &r->message_id, &r->reply_message_id,
-                            &r->agent, &r->provider, &r->model};
+                            &r->agent,           &r->provider,   &r->model};
         for (size_t i = 0; i < 6 && rc == AOS_OK; i++)
             rc = copy_field(o, fields[i], targets[i], errbuf, errlen);
     }
@@ -251,7 +253,7 @@ void router_turn_result_free(router_turn_result_t *r)
 }
 
 aos_result router_message_response_build(const router_turn_result_t *t, const char *agent,
-                                          const char *reason, char **out_json)
+                                         const char *reason, char **out_json)
 {
     json_object *o = json_object_new_object();
     json_object *routing = json_object_new_object();

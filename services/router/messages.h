@@ -21,8 +21,8 @@ bool router_id_valid(const char *id);
 typedef struct router_message_req {
     char *conversation_id; /* NULL: a new conversation */
     char *text;
-    char *agent; /* NULL: route */
-    char *user;  /* NULL: anonymous */
+    char *agent;         /* NULL: route */
+    char *user;          /* NULL: anonymous */
     char *metadata_json; /* NULL or a JSON object's text */
 } router_message_req_t;
 
@@ -51,8 +51,8 @@ typedef struct router_turn {
     const char *user;          /* may be NULL */
     const char *metadata_json; /* may be NULL */
     router_turn_kind kind;
-    const char *event_json;    /* CloudEvent JSON for kind=event; may be NULL */
-    const char *reason;        /* routing reason */
+    const char *event_json; /* CloudEvent JSON for kind=event; may be NULL */
+    const char *reason;     /* routing reason */
 } router_turn_t;
 
 /* The data of an aos.agent.turn event. */
@@ -79,6 +79,6 @@ void router_turn_result_free(router_turn_result_t *r);
  * {"conversation_id","message_id","agent","reply","usage","provider","model",
  *  "routing":{"reason"}}. */
 aos_result router_message_response_build(const router_turn_result_t *r, const char *agent,
-                                          const char *reason, char **out_json);
+                                         const char *reason, char **out_json);
 
 #endif

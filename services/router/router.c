@@ -23,16 +23,15 @@ const aos_config_field_t router_config_table[] = {
     {"AOS_BOT_JWKS_FILE", "bot_jwks_file", AOS_CONFIG_STRING, NULL, 0, 4096, false, false, NULL,
      "JWKS document for Bot Framework JWT validation on /api/messages (unset = no validation)",
      offsetof(router_config_t, bot_jwks_file)},
-    {"AOS_BOT_JWT_ISSUERS", "bot_jwt_issuers", AOS_CONFIG_STRING,
-     "https://api.botframework.com", 0, 4096, false, false, NULL,
-     "Comma-separated accepted JWT issuers for /api/messages",
+    {"AOS_BOT_JWT_ISSUERS", "bot_jwt_issuers", AOS_CONFIG_STRING, "https://api.botframework.com", 0,
+     4096, false, false, NULL, "Comma-separated accepted JWT issuers for /api/messages",
      offsetof(router_config_t, bot_issuers)},
     {"AOS_BOT_END_OF_CONVERSATION", "bot_end_of_conversation", AOS_CONFIG_BOOL, "false", 0, 0,
      false, false, NULL,
      "Follow each bot reply with an endOfConversation activity (single-turn skills)",
      offsetof(router_config_t, bot_end_of_conversation)},
-    {"AOS_ROUTER_EVENTS_ADDRESS", "router_events_address", AOS_CONFIG_STRING, NULL, 0, 1024,
-     false, false, NULL,
+    {"AOS_ROUTER_EVENTS_ADDRESS", "router_events_address", AOS_CONFIG_STRING, NULL, 0, 1024, false,
+     false, NULL,
      "Bus address the router reads aos.agent.heartbeat from (default: rabbitmq "
      "/exchange/aos.events/aos.agent.heartbeat, servicebus aos.events/Subscriptions/aos-router)",
      offsetof(router_config_t, events_address)},
@@ -92,11 +91,13 @@ static aos_result split_issuers(router_t *rt)
 
 static aos_result load_auth(router_t *rt, char *errbuf, size_t errlen)
 {
-    AOS_RETURN_IF_FAILED(router_apikeys_load(rt->cfg.api_keys_file, rt->cfg.api_keys, &rt->keys,
-                                             errbuf, errlen));
+    AOS_RETURN_IF_FAILED(
+        router_apikeys_load(rt->cfg.api_keys_file, rt->cfg.api_keys, &rt->keys, errbuf, errlen));
     if (router_apikeys_count(rt->keys) == 0)
-        aos_log(AOS_LOG_WARN, "no API keys configured: the HTTP API is open (set AOS_API_KEYS "
-                "or AOS_API_KEYS_FILE)", NULL);
+        aos_log(AOS_LOG_WARN,
+                "no API keys configured: the HTTP API is open (set AOS_API_KEYS "
+                "or AOS_API_KEYS_FILE)",
+                NULL);
     AOS_RETURN_IF_FAILED(split_issuers(rt));
     if (!rt->cfg.bot_jwks_file) {
         aos_log(AOS_LOG_WARN, "no AOS_BOT_JWKS_FILE: /api/messages accepts unsigned activities",
@@ -225,8 +226,7 @@ static aos_bus_profile profile_of(const char *s)
 static aos_result start_bus(router_t *rt, int connect_timeout_ms, char *errbuf, size_t errlen)
 {
     char instance[200];
-    snprintf(instance, sizeof instance, "router-%s-%d", rt->cfg.common.instance_id,
-             (int)getpid());
+    snprintf(instance, sizeof instance, "router-%s-%d", rt->cfg.common.instance_id, (int)getpid());
     aos_bus_config_t bc = {.url = rt->cfg.common.bus_url,
                            .profile = profile_of(rt->cfg.common.bus_profile),
                            .connection_string = rt->cfg.common.servicebus_connection_string,
@@ -253,9 +253,8 @@ static aos_result start_http(router_t *rt, char *errbuf, size_t errlen)
                                     .name = "api"};
     AOS_RETURN_IF_FAILED(aos_http_server_new(&api, &rt->api, errbuf, errlen));
     AOS_RETURN_IF_FAILED(add_routes(rt));
-    aos_http_server_config_t adm = {.bind_addr = rt->cfg.common.admin_addr,
-                                    .builtins = AOS_HTTP_BUILTIN_ALL,
-                                    .name = "admin"};
+    aos_http_server_config_t adm = {
+        .bind_addr = rt->cfg.common.admin_addr, .builtins = AOS_HTTP_BUILTIN_ALL, .name = "admin"};
     AOS_RETURN_IF_FAILED(aos_http_server_new(&adm, &rt->admin, errbuf, errlen));
     aos_http_server_set_readiness(rt->admin, ready, rt);
     AOS_RETURN_IF_FAILED(aos_http_server_start(rt->admin, errbuf, errlen));

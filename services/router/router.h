@@ -16,14 +16,14 @@
 #include "aos/result.h"
 
 typedef struct router_config {
-    aos_config_common_t common; /* AOS_BUS_URL, AOS_HTTP_ADDR, AOS_ADMIN_ADDR, AOS_CONFIG, … */
-    char *api_keys_file;        /* AOS_API_KEYS_FILE */
-    char *api_keys;             /* AOS_API_KEYS (comma-separated; secret) */
-    char *bot_app_id;           /* AOS_BOT_APP_ID: expected JWT audience */
-    char *bot_jwks_file;        /* AOS_BOT_JWKS_FILE: enables JWT validation on /api/messages */
-    char *bot_issuers;          /* AOS_BOT_JWT_ISSUERS (comma-separated) */
+    aos_config_common_t common;   /* AOS_BUS_URL, AOS_HTTP_ADDR, AOS_ADMIN_ADDR, AOS_CONFIG, … */
+    char *api_keys_file;          /* AOS_API_KEYS_FILE */
+    char *api_keys;               /* AOS_API_KEYS (comma-separated; secret) */
+    char *bot_app_id;             /* AOS_BOT_APP_ID: expected JWT audience */
+    char *bot_jwks_file;          /* AOS_BOT_JWKS_FILE: enables JWT validation on /api/messages */
+    char *bot_issuers;            /* AOS_BOT_JWT_ISSUERS (comma-separated) */
     bool bot_end_of_conversation; /* AOS_BOT_END_OF_CONVERSATION */
-    char *events_address;       /* AOS_ROUTER_EVENTS_ADDRESS: where heartbeats are read */
+    char *events_address;         /* AOS_ROUTER_EVENTS_ADDRESS: where heartbeats are read */
 } router_config_t;
 
 /* The environment table (for main, docs and tests). */

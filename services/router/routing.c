@@ -119,8 +119,7 @@ static bool name_in(const char *answer, const char *name)
 {
     size_t n = strlen(name);
     for (const char *p = strcasestr(answer, name); p; p = strcasestr(p + 1, name)) {
-        bool left = p == answer || !(isalnum((unsigned char)p[-1]) || p[-1] == '-' ||
-                                     p[-1] == '_');
+        bool left = p == answer || !(isalnum((unsigned char)p[-1]) || p[-1] == '-' || p[-1] == '_');
         bool right = !(isalnum((unsigned char)p[n]) || p[n] == '-' || p[n] == '_');
         if (left && right)
             return true;

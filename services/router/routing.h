@@ -37,8 +37,7 @@ aos_result router_route(const aos_agents_config_t *cfg, const char *explicit_age
 
 /* The user prompt for the classifier: the agents' names and the first line of their
  * purposes, and the text; the model must answer with one agent name. *out is malloc'd. */
-aos_result router_classifier_prompt(const aos_agents_config_t *cfg, const char *text,
-                                    char **out);
+aos_result router_classifier_prompt(const aos_agents_config_t *cfg, const char *text, char **out);
 
 /* Finish a pending decision with the classifier's answer (may be NULL when the call
  * failed): the first configured agent name found in the answer as a whole word wins

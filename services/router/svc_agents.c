@@ -218,10 +218,10 @@ static aos_result act_request(const aos_agent_def_t *agent, json_object *body,
 {
     const char *action = NULL;
     json_object *params = NULL;
-    AOS_RETURN_IF_FAILED(aos_json_get_string(body, "action", AOS_JSON_REQUIRED, &action, why,
-                                             whylen));
-    AOS_RETURN_IF_FAILED(aos_json_get_object(body, "params", AOS_JSON_OPTIONAL, &params, why,
-                                             whylen));
+    AOS_RETURN_IF_FAILED(
+        aos_json_get_string(body, "action", AOS_JSON_REQUIRED, &action, why, whylen));
+    AOS_RETURN_IF_FAILED(
+        aos_json_get_object(body, "params", AOS_JSON_OPTIONAL, &params, why, whylen));
     *out_type = NULL;
     for (size_t i = 0; i < sizeof ACTIONS / sizeof ACTIONS[0]; i++)
         if (strcmp(action, ACTIONS[i].action) == 0)

@@ -49,9 +49,13 @@ static void post_reply(router_t *rt, const router_activity_t *a, const char *act
         return;
     }
     aos_http_header_t hdr[] = {{"Content-Type", "application/json"}};
-    aos_http_client_request_t r = {.method = "POST", .url = url, .headers = hdr,
-                                   .header_count = 1, .body = activity_json,
-                                   .body_len = strlen(activity_json), .timeout_ms = 15000};
+    aos_http_client_request_t r = {.method = "POST",
+                                   .url = url,
+                                   .headers = hdr,
+                                   .header_count = 1,
+                                   .body = activity_json,
+                                   .body_len = strlen(activity_json),
+                                   .timeout_ms = 15000};
     char *ctx = strdup(url);
     if (!ctx || aos_http_client_submit(rt->http, &r, on_reply_posted, ctx, NULL) != AOS_OK) {
         free(ctx);
@@ -113,8 +117,8 @@ void svc_post_activity(aos_http_request_t *req, void *ctx)
     const char *body = aos_http_request_body(req, &len);
     router_activity_t *a = NULL;
     char why[300];
-    aos_result r = router_activity_parse(body, len, rt->agents->settings.max_text_bytes, &a, why,
-                                         sizeof why);
+    aos_result r =
+        router_activity_parse(body, len, rt->agents->settings.max_text_bytes, &a, why, sizeof why);
     if (r != AOS_OK) {
         router_respond_error(req, r, why);
         return;

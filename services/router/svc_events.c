@@ -115,8 +115,8 @@ static char *event_text(const aos_event_t *ev)
     size_t dl = ev->data ? ev->data_len : 0;
     if (dl > EVENT_TEXT_DATA_MAX)
         dl = EVENT_TEXT_DATA_MAX;
-    size_t cap = 256 + strlen(ev->type) + strlen(ev->source) +
-                 (ev->subject ? strlen(ev->subject) : 0) + dl;
+    size_t cap =
+        256 + strlen(ev->type) + strlen(ev->source) + (ev->subject ? strlen(ev->subject) : 0) + dl;
     char *s = malloc(cap);
     if (!s)
         return NULL;
@@ -140,9 +140,13 @@ static fanout_t *make_fanout(delivery_t *d, const aos_agent_def_t *a, const aos_
         snprintf(f->agent, sizeof f->agent, "%s", a->name);
         snprintf(f->conversation_id, sizeof f->conversation_id, "events-%s", a->name);
     }
-    router_turn_t t = {.conversation_id = f ? f->conversation_id : "", .message_id = mid,
-                       .agent = a->name, .text = text, .kind = ROUTER_TURN_EVENT,
-                       .event_json = event_json, .reason = reason};
+    router_turn_t t = {.conversation_id = f ? f->conversation_id : "",
+                       .message_id = mid,
+                       .agent = a->name,
+                       .text = text,
+                       .kind = ROUTER_TURN_EVENT,
+                       .event_json = event_json,
+                       .reason = reason};
     char *json = NULL;
     aos_result r = (f && text) ? router_turn_build(&t, &json) : AOS_ERR_NOMEM;
     if (r == AOS_OK)
@@ -242,8 +246,8 @@ void svc_post_events(aos_http_request_t *req, void *ctx)
     const char *body = aos_http_request_body(req, &len);
     router_event_delivery_t *in = NULL;
     char why[300];
-    aos_result r = router_events_parse(aos_http_request_header(req, "Content-Type"), body, len,
-                                       &in, why, sizeof why);
+    aos_result r = router_events_parse(aos_http_request_header(req, "Content-Type"), body, len, &in,
+                                       why, sizeof why);
     if (r == AOS_ERR_UNSUPPORTED) {
         aos_http_respond_error_status(req, 415, "unsupported", why);
         return;

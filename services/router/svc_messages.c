@@ -30,8 +30,8 @@ void svc_post_message(aos_http_request_t *req, void *ctx)
     const char *body = aos_http_request_body(req, &len);
     router_message_req_t *m = NULL;
     char why[300];
-    aos_result r = router_message_req_parse(body, len, rt->agents->settings.max_text_bytes, &m,
-                                            why, sizeof why);
+    aos_result r = router_message_req_parse(body, len, rt->agents->settings.max_text_bytes, &m, why,
+                                            sizeof why);
     if (r != AOS_OK) {
         router_respond_error(req, r, why);
         return;
@@ -89,8 +89,8 @@ static json_object *message_json(const aos_storage_message_t *m)
     aos_json_add_string(o, "role", m->role);
     aos_json_add_string(o, "content", m->content);
     json_object *meta = NULL;
-    if (m->metadata_json && aos_json_parse(m->metadata_json, strlen(m->metadata_json), 0, 0,
-                                           &meta, NULL, 0) == AOS_OK)
+    if (m->metadata_json &&
+        aos_json_parse(m->metadata_json, strlen(m->metadata_json), 0, 0, &meta, NULL, 0) == AOS_OK)
         aos_json_add(o, "metadata", meta);
     aos_json_add_int(o, "created_ms", m->created_ms);
     return o;
@@ -152,8 +152,8 @@ static void on_conversation(void *ctx, aos_result r, const aos_storage_conversat
     aos_json_add_int(co, "created_ms", conv->created_ms);
     aos_json_add_int(co, "updated_ms", conv->updated_ms);
     aos_json_add(c->out, "conversation", co);
-    if (aos_storage_message_list(c->rt->storage, c->id, c->has_cursor ? c->cursor : NULL,
-                                 c->limit, c->reverse, on_messages, c) != AOS_OK)
+    if (aos_storage_message_list(c->rt->storage, c->id, c->has_cursor ? c->cursor : NULL, c->limit,
+                                 c->reverse, on_messages, c) != AOS_OK)
         conv_read_fail(c, AOS_ERR_UNAVAILABLE, "storage unavailable");
 }
 

@@ -152,9 +152,13 @@ static void on_sent(void *ctx, aos_result r, const char *detail)
 
 static aos_result build_event(turn_t *t, aos_event_t **out)
 {
-    router_turn_t tt = {.conversation_id = t->conversation_id, .message_id = t->message_id,
-                        .agent = t->d.agent->name, .text = t->text, .user = t->user,
-                        .metadata_json = t->metadata_json, .kind = ROUTER_TURN_QUERY,
+    router_turn_t tt = {.conversation_id = t->conversation_id,
+                        .message_id = t->message_id,
+                        .agent = t->d.agent->name,
+                        .text = t->text,
+                        .user = t->user,
+                        .metadata_json = t->metadata_json,
+                        .kind = ROUTER_TURN_QUERY,
                         .reason = t->d.reason};
     char *json = NULL;
     AOS_RETURN_IF_FAILED(router_turn_build(&tt, &json));
@@ -197,8 +201,8 @@ static void dispatch(turn_t *t)
         aos_http_request_t *req = t->req;
         if (mode == TURN_MODE_BOT_POST)
             t->req = NULL; /* answered below, before the reply can arrive */
-        r = aos_bus_request(rt->bus, queue, ev, (int)rt->agents->settings.sync_timeout_ms,
-                            on_reply, t);
+        r = aos_bus_request(rt->bus, queue, ev, (int)rt->agents->settings.sync_timeout_ms, on_reply,
+                            t);
         if (mode == TURN_MODE_BOT_POST) {
             if (r == AOS_OK)
                 aos_http_respond(req, 202, NULL, NULL, 0);
@@ -235,8 +239,8 @@ static void ensure_conversation(turn_t *t)
         dispatch(t);
         return;
     }
-    if (aos_storage_conversation_create(t->rt->storage, t->conversation_id, t->d.agent->name,
-                                        NULL, on_conv_created, t) != AOS_OK)
+    if (aos_storage_conversation_create(t->rt->storage, t->conversation_id, t->d.agent->name, NULL,
+                                        on_conv_created, t) != AOS_OK)
         turn_fail(t, AOS_ERR_UNAVAILABLE, "storage unavailable");
 }
 
@@ -249,8 +253,8 @@ void turn_classified(turn_t *t, const char *answer)
 static void route(turn_t *t, const char *sticky)
 {
     char why[200];
-    aos_result r = router_route(t->rt->agents, t->explicit_agent, sticky, t->text, &t->d, why,
-                                sizeof why);
+    aos_result r =
+        router_route(t->rt->agents, t->explicit_agent, sticky, t->text, &t->d, why, sizeof why);
     if (r != AOS_OK) {
         turn_fail(t, r == AOS_ERR_NOT_FOUND ? AOS_ERR_INVALID : r, why);
         return;
@@ -287,7 +291,6 @@ void turn_start(turn_t *t)
         route(t, NULL);
         return;
     }
-    if (aos_storage_conversation_get(t->rt->storage, t->conversation_id, on_conv_get, t) !=
-        AOS_OK)
+    if (aos_storage_conversation_get(t->rt->storage, t->conversation_id, on_conv_get, t) != AOS_OK)
         turn_fail(t, AOS_ERR_UNAVAILABLE, "storage unavailable");
 }

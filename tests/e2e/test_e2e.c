@@ -86,8 +86,10 @@ static int write_jwks(const char *path)
     FILE *f = fopen(path, "w");
     if (!f)
         return -1;
-    fprintf(f, "{\"keys\":[{\"kty\":\"RSA\",\"use\":\"sig\",\"kid\":\"e2e\",\"n\":\"%s\",\"e\":\"%s\"}]}",
-            n64, e64);
+    fprintf(
+        f,
+        "{\"keys\":[{\"kty\":\"RSA\",\"use\":\"sig\",\"kid\":\"e2e\",\"n\":\"%s\",\"e\":\"%s\"}]}",
+        n64, e64);
     fclose(f);
     return 0;
 }
@@ -252,8 +254,7 @@ static int start_stack(void)
         snprintf(a, sizeof a, "AOS_ADMIN_ADDR=127.0.0.1:%d", e2e_free_port());
         snprintf(h, sizeof h, "AOS_HTTP_ADDR=127.0.0.1:%d", e2e_free_port());
         snprintf(inst, sizeof inst, "AOS_INSTANCE_ID=e2e-%s-%d", names[i], (int)getpid());
-        const char *e[] = {common[0], common[1], common[2], common[3], common[4], a, h, inst,
-                           NULL};
+        const char *e[] = {common[0], common[1], common[2], common[3], common[4], a, h, inst, NULL};
         if (e2e_start(procs[i], g_bin, names[i], g_dir, e) != 0)
             return -1;
     }
@@ -262,8 +263,18 @@ static int start_stack(void)
     snprintf(h, sizeof h, "AOS_HTTP_ADDR=127.0.0.1:%d", http_port);
     snprintf(inst, sizeof inst, "AOS_INSTANCE_ID=e2e-router-%d", (int)getpid());
     snprintf(jwks, sizeof jwks, "AOS_BOT_JWKS_FILE=%s/jwks.json", g_dir);
-    const char *e[] = {common[0], common[1], common[2], common[3], common[4], a, h, inst, jwks,
-                       "AOS_BOT_APP_ID=" APP_ID, "AOS_API_KEYS=" API_KEY, NULL};
+    const char *e[] = {common[0],
+                       common[1],
+                       common[2],
+                       common[3],
+                       common[4],
+                       a,
+                       h,
+                       inst,
+                       jwks,
+                       "AOS_BOT_APP_ID=" APP_ID,
+                       "AOS_API_KEYS=" API_KEY,
+                       NULL};
     if (e2e_start(&g_router, g_bin, "aos-router", g_dir, e) != 0)
         return -1;
     return wait_ready();
@@ -305,7 +316,6 @@ static int teardown(void **state)
     EVP_PKEY_free(g_key);
     return 0;
 }
-
 
 /* ---- cases ---- */
 
@@ -392,8 +402,10 @@ static void test_sync_turn_and_stickiness(void **state)
     json_object_put(o);
     e2e_resp_free(&r);
     /* explicit beats sticky */
-    snprintf(body, sizeof body, "{\"text\":\"Your view?\",\"conversation_id\":\"%s\",\"agent\":"
-             "\"ceo\"}", conv);
+    snprintf(body, sizeof body,
+             "{\"text\":\"Your view?\",\"conversation_id\":\"%s\",\"agent\":"
+             "\"ceo\"}",
+             conv);
     api("POST", "/v1/messages", body, NULL, &r);
     expect_status(&r, 200);
     o = json_of(&r);
@@ -655,8 +667,8 @@ static void test_act_without_pipeline(void **state)
 {
     (void)state;
     e2e_resp_t r;
-    api("POST", "/v1/agents/cfo/act", "{\"action\":\"trigger_lora_training\",\"params\":{}}",
-        NULL, &r);
+    api("POST", "/v1/agents/cfo/act", "{\"action\":\"trigger_lora_training\",\"params\":{}}", NULL,
+        &r);
     expect_status(&r, 503);
     assert_non_null(strstr(r.body, "no ML pipeline answered"));
     e2e_resp_free(&r);

@@ -11,8 +11,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     router_message_req_t *m = NULL;
     if (router_message_req_parse(s, size, 4096, &m, NULL, 0) == AOS_OK) {
         router_turn_t t = {.conversation_id = m->conversation_id ? m->conversation_id : "c",
-                           .message_id = "m", .agent = m->agent ? m->agent : "a",
-                           .text = m->text, .user = m->user, .metadata_json = m->metadata_json,
+                           .message_id = "m",
+                           .agent = m->agent ? m->agent : "a",
+                           .text = m->text,
+                           .user = m->user,
+                           .metadata_json = m->metadata_json,
                            .reason = "fuzz"};
         char *json = NULL;
         if (router_turn_build(&t, &json) == AOS_OK)

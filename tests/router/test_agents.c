@@ -227,10 +227,10 @@ static void test_patterns(void **state)
 static void test_event_type_matching(void **state)
 {
     (void)state;
-    assert_true(aos_event_type_matches("Microsoft.Storage.BlobCreated",
-                                       "Microsoft.Storage.BlobCreated"));
-    assert_false(aos_event_type_matches("Microsoft.Storage.BlobCreated",
-                                        "microsoft.storage.blobcreated"));
+    assert_true(
+        aos_event_type_matches("Microsoft.Storage.BlobCreated", "Microsoft.Storage.BlobCreated"));
+    assert_false(
+        aos_event_type_matches("Microsoft.Storage.BlobCreated", "microsoft.storage.blobcreated"));
     assert_true(aos_event_type_matches("com.example.*", "com.example.order.created"));
     assert_false(aos_event_type_matches("com.example.*", "com.examples.x"));
     assert_true(aos_event_type_matches("*", "anything"));
@@ -274,8 +274,8 @@ static void test_cron(void **state)
     assert_int_equal(aos_schedule_parse_cron("0 9 * * 7", &h, err, sizeof err), AOS_OK);
     assert_int_equal(h.cron_dow, 1); /* 7 = Sunday = bit 0 */
 
-    const char *bad[] = {"* * * *", "* * * * * *", "a * * * *", "1-0 * * * *", "*/0 * * * *",
-                         "* 24 * * *", "* * 0 * *", "* * * 13 *", "1, * * * *", "5-/2 * * * *"};
+    const char *bad[] = {"* * * *",    "* * * * * *", "a * * * *",  "1-0 * * * *", "*/0 * * * *",
+                         "* 24 * * *", "* * 0 * *",   "* * * 13 *", "1, * * * *",  "5-/2 * * * *"};
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         aos_schedule_t b = {0};
         if (aos_schedule_parse_cron(bad[i], &b, err, sizeof err) == AOS_OK)

@@ -138,7 +138,8 @@ static const char *EG_VALIDATION =
 static const char *EG_BLOB =
     "[{\"topic\":\"/subscriptions/s/resourceGroups/r/providers/Microsoft.Storage/"
     "storageAccounts/acct\",\"subject\":\"/blobServices/default/containers/c/blobs/b.txt\","
-    "\"eventType\":\"Microsoft.Storage.BlobCreated\",\"eventTime\":\"2017-06-26T18:41:00.9584103Z\","
+    "\"eventType\":\"Microsoft.Storage.BlobCreated\",\"eventTime\":\"2017-06-26T18:41:00."
+    "9584103Z\","
     "\"id\":\"831e1650-001e-001b-66ab-eeb76e069631\",\"data\":{\"api\":\"PutBlockList\","
     "\"contentLength\":524288},\"dataVersion\":\"\",\"metadataVersion\":\"1\"}]";
 
@@ -187,14 +188,13 @@ static void test_cloudevents(void **state)
     char batch[1024];
     snprintf(batch, sizeof batch, "[%s,%s]", one,
              "{\"specversion\":\"1.0\",\"id\":\"e2\",\"type\":\"t2\",\"source\":\"/s\"}");
-    assert_int_equal(router_events_parse("application/cloudevents-batch+json", batch,
-                                         strlen(batch), &d, err, sizeof err),
+    assert_int_equal(router_events_parse("application/cloudevents-batch+json", batch, strlen(batch),
+                                         &d, err, sizeof err),
                      AOS_OK);
     assert_int_equal(d->count, 2);
     router_event_delivery_free(d);
-    assert_int_equal(router_events_parse("application/json", batch, strlen(batch), &d, err,
-                                         sizeof err),
-                     AOS_OK);
+    assert_int_equal(
+        router_events_parse("application/json", batch, strlen(batch), &d, err, sizeof err), AOS_OK);
     assert_int_equal(d->schema, ROUTER_SCHEMA_CLOUDEVENTS);
     router_event_delivery_free(d);
     assert_int_equal(router_events_parse(NULL, "[]", 2, &d, err, sizeof err), AOS_OK);
@@ -215,17 +215,18 @@ static void test_cloudevents(void **state)
         {NULL, "[{\"id\":\"e\",\"eventType\":\"t\"},{\"specversion\":\"1.0\"}]", "mixed",
          AOS_ERR_INVALID},
         {NULL, "[{\"eventType\":\"t\"}]", "events[0]", AOS_ERR_INVALID},
-        {NULL, "[{\"id\":\"1\",\"eventType\":\"Microsoft.EventGrid.SubscriptionValidationEvent\","
-               "\"data\":{}}]",
+        {NULL,
+         "[{\"id\":\"1\",\"eventType\":\"Microsoft.EventGrid.SubscriptionValidationEvent\","
+         "\"data\":{}}]",
          "validationCode", AOS_ERR_INVALID},
         {NULL, "\"str\"", "expected a CloudEvent", AOS_ERR_INVALID},
         {NULL, "{bad", "JSON", AOS_ERR_INVALID},
     };
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         d = NULL;
-        assert_int_equal(router_events_parse(bad[i].ct, bad[i].body, strlen(bad[i].body), &d, err,
-                                             sizeof err),
-                         bad[i].want);
+        assert_int_equal(
+            router_events_parse(bad[i].ct, bad[i].body, strlen(bad[i].body), &d, err, sizeof err),
+            bad[i].want);
         assert_null(d);
         if (!strstr(err, bad[i].needle))
             fail_msg("case %zu: \"%s\" lacks \"%s\"", i, err, bad[i].needle);
@@ -241,9 +242,9 @@ static void test_apikeys(void **state)
     router_apikeys_t *k = NULL;
     char err[256] = "";
     const char *file = "# keys\n\n  key-aaaaaaaaaaaaaaaa  \r\nkey-bbbbbbbbbbbbbbbb\n";
-    assert_int_equal(router_apikeys_parse(file, strlen(file), "key-cccccccccccccccc, ", &k, err,
-                                          sizeof err),
-                     AOS_OK);
+    assert_int_equal(
+        router_apikeys_parse(file, strlen(file), "key-cccccccccccccccc, ", &k, err, sizeof err),
+        AOS_OK);
     assert_int_equal(router_apikeys_count(k), 3);
     assert_int_equal(router_apikeys_check(k, "Bearer key-aaaaaaaaaaaaaaaa", err, sizeof err),
                      AOS_OK);
@@ -267,9 +268,9 @@ static void test_apikeys(void **state)
                      AOS_ERR_INVALID);
     assert_non_null(strstr(err, "line 1"));
     assert_null(strstr(err, "short"));
-    assert_int_equal(router_apikeys_parse(NULL, 0, "key-dddddddddddddddd,tiny", &k, err,
-                                          sizeof err),
-                     AOS_ERR_INVALID);
+    assert_int_equal(
+        router_apikeys_parse(NULL, 0, "key-dddddddddddddddd,tiny", &k, err, sizeof err),
+        AOS_ERR_INVALID);
     assert_non_null(strstr(err, "list position 2"));
     assert_int_equal(router_apikeys_load("/nonexistent/keys", NULL, &k, err, sizeof err),
                      AOS_ERR_NOT_FOUND);
@@ -279,8 +280,10 @@ static void test_apikeys(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_activity_parse_and_reply), cmocka_unit_test(test_activity_errors),
-        cmocka_unit_test(test_eventgrid),                cmocka_unit_test(test_cloudevents),
+        cmocka_unit_test(test_activity_parse_and_reply),
+        cmocka_unit_test(test_activity_errors),
+        cmocka_unit_test(test_eventgrid),
+        cmocka_unit_test(test_cloudevents),
         cmocka_unit_test(test_apikeys),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

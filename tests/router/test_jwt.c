@@ -147,8 +147,7 @@ static void test_rejections(void **state)
     expect_fail(g_key, "{\"alg\":\"HS256\",\"kid\":\"k1\"}", ok_claims, "RS256 only");
     expect_fail(g_key, "{\"alg\":\"none\"}", ok_claims, "RS256 only");
     expect_fail(g_key, "{\"alg\":\"RS256\",\"kid\":\"zz\"}", ok_claims, "unknown key");
-    expect_fail(g_key, HDR,
-                "{\"iss\":\"https://evil\",\"aud\":\"app-123\",\"exp\":1800000600}",
+    expect_fail(g_key, HDR, "{\"iss\":\"https://evil\",\"aud\":\"app-123\",\"exp\":1800000600}",
                 "issuer not accepted");
     expect_fail(g_key, HDR,
                 "{\"iss\":\"https://api.botframework.com\",\"aud\":\"other\",\"exp\":1800000600}",
@@ -205,9 +204,8 @@ static void test_jwks_errors(void **state)
         {"nope", "JWKS"},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
-        assert_int_not_equal(router_jwks_parse(cases[i][0], strlen(cases[i][0]), &j, err,
-                                               sizeof err),
-                             AOS_OK);
+        assert_int_not_equal(
+            router_jwks_parse(cases[i][0], strlen(cases[i][0]), &j, err, sizeof err), AOS_OK);
         assert_null(j);
         if (!strstr(err, cases[i][1]))
             fail_msg("case %zu: \"%s\" lacks \"%s\"", i, err, cases[i][1]);
@@ -235,8 +233,10 @@ static void test_b64url(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_valid_token), cmocka_unit_test(test_rejections),
-        cmocka_unit_test(test_jwks_errors), cmocka_unit_test(test_b64url),
+        cmocka_unit_test(test_valid_token),
+        cmocka_unit_test(test_rejections),
+        cmocka_unit_test(test_jwks_errors),
+        cmocka_unit_test(test_b64url),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

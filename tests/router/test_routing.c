@@ -44,17 +44,15 @@ static void test_route_order(void **state)
                      AOS_OK);
     assert_string_equal(d.agent->name, "cfo");
     assert_string_equal(d.reason, "keyword:budget");
-    assert_int_equal(router_route(cfg, NULL, NULL, "show Q3 results", &d, err, sizeof err),
-                     AOS_OK);
+    assert_int_equal(router_route(cfg, NULL, NULL, "show Q3 results", &d, err, sizeof err), AOS_OK);
     assert_string_equal(d.reason, "pattern:q[1-4] results");
     assert_int_equal(router_route(cfg, NULL, NULL, "hello there", &d, err, sizeof err), AOS_OK);
     assert_string_equal(d.agent->name, "default");
     assert_string_equal(d.reason, "default");
     assert_false(d.needs_classifier);
     /* most hits wins: two cfo keywords beat one ceo keyword */
-    assert_int_equal(router_route(cfg, NULL, NULL, "strategy for budget and cost", &d, err,
-                                  sizeof err),
-                     AOS_OK);
+    assert_int_equal(
+        router_route(cfg, NULL, NULL, "strategy for budget and cost", &d, err, sizeof err), AOS_OK);
     assert_string_equal(d.agent->name, "cfo");
     /* a sticky agent that no longer exists is ignored */
     assert_int_equal(router_route(cfg, NULL, "gone", "campaign", &d, err, sizeof err), AOS_OK);
@@ -68,10 +66,10 @@ static void test_route_order(void **state)
 static void test_not_sticky_and_classifier(void **state)
 {
     (void)state;
-    aos_agents_config_t *cfg = load(
-        "{\"default_agent\":\"a\",\"routing\":{\"sticky\":false,\"classifier\":{\"provider\":"
-        "\"offline\"}},\"agents\":[{\"name\":\"a\",\"purpose\":\"A things.\"},"
-        "{\"name\":\"b-x\",\"purpose\":\"B things.\"}]}");
+    aos_agents_config_t *cfg =
+        load("{\"default_agent\":\"a\",\"routing\":{\"sticky\":false,\"classifier\":{\"provider\":"
+             "\"offline\"}},\"agents\":[{\"name\":\"a\",\"purpose\":\"A things.\"},"
+             "{\"name\":\"b-x\",\"purpose\":\"B things.\"}]}");
     router_decision_t d;
     assert_int_equal(router_route(cfg, NULL, "b-x", "hi", &d, NULL, 0), AOS_OK);
     assert_true(d.needs_classifier);
@@ -110,8 +108,7 @@ static void test_message_request(void **state)
                        "\"agent\":\"cfo\",\"user\":\"alice\",\"metadata\":{\"k\":[1,2]}}";
     router_message_req_t *m = NULL;
     char err[256] = "";
-    assert_int_equal(router_message_req_parse(body, strlen(body), 64, &m, err, sizeof err),
-                     AOS_OK);
+    assert_int_equal(router_message_req_parse(body, strlen(body), 64, &m, err, sizeof err), AOS_OK);
     assert_string_equal(m->text, "What is our budget?");
     assert_string_equal(m->conversation_id, "c-1");
     assert_string_equal(m->agent, "cfo");
@@ -137,9 +134,14 @@ static void test_message_request(void **state)
 static void test_turn_roundtrip(void **state)
 {
     (void)state;
-    router_turn_t t = {.conversation_id = "c-1", .message_id = "m-1", .agent = "cfo",
-                       .text = "hi \"there\"", .user = "bob", .metadata_json = "{\"a\":1}",
-                       .kind = ROUTER_TURN_EVENT, .event_json = "{\"id\":\"e\"}",
+    router_turn_t t = {.conversation_id = "c-1",
+                       .message_id = "m-1",
+                       .agent = "cfo",
+                       .text = "hi \"there\"",
+                       .user = "bob",
+                       .metadata_json = "{\"a\":1}",
+                       .kind = ROUTER_TURN_EVENT,
+                       .event_json = "{\"id\":\"e\"}",
                        .reason = "keyword:budget"};
     char *json = NULL;
     assert_int_equal(router_turn_build(&t, &json), AOS_OK);
@@ -195,8 +197,10 @@ static void test_ids(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_route_order),     cmocka_unit_test(test_not_sticky_and_classifier),
-        cmocka_unit_test(test_message_request), cmocka_unit_test(test_turn_roundtrip),
+        cmocka_unit_test(test_route_order),
+        cmocka_unit_test(test_not_sticky_and_classifier),
+        cmocka_unit_test(test_message_request),
+        cmocka_unit_test(test_turn_roundtrip),
         cmocka_unit_test(test_ids),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -15,8 +15,8 @@
  *       {"name": "cfo",                                                 [a-z0-9_-], 1..63 chars
  *        "purpose": "You are the CFO ...",                              system prompt, required
  *        "domain_knowledge": [{"container": "knowledge", "name": "cfo/policies.md"}],
- *        "keywords": ["budget", "cash flow"],                           case-insensitive, whole words
- *        "patterns": ["\\bq[1-4] (results|forecast)\\b"],               POSIX ERE, case-insensitive
+ *        "keywords": ["budget", "cash flow"],                           case-insensitive, whole
+ * words "patterns": ["\\bq[1-4] (results|forecast)\\b"],               POSIX ERE, case-insensitive
  *        "event_subscriptions": ["Microsoft.Storage.BlobCreated", "com.example.*"],
  *        "schedule": {"interval_s": 3600, "text": "Review the cash position."}
  *                 or {"cron": "0 8 * * 1-5", "text": "..."},           5-field cron, UTC
@@ -79,11 +79,11 @@ typedef struct aos_endpoint {
     char *api_version; /* azure-openai api-version; may be NULL */
     char *api_key_env; /* name of the env var holding the key; may be NULL (no auth) */
     aos_endpoint_auth auth;
-    char *model;         /* model name (openai); may be NULL (the agent's adapter is used) */
-    uint32_t timeout_ms; /* per attempt; default 30000, 1..600000 */
-    uint32_t max_retries;  /* default 3, 0..10 */
-    uint32_t max_tokens;   /* 0 = provider default */
-    double temperature;    /* < 0 = provider default; otherwise 0..2 */
+    char *model;          /* model name (openai); may be NULL (the agent's adapter is used) */
+    uint32_t timeout_ms;  /* per attempt; default 30000, 1..600000 */
+    uint32_t max_retries; /* default 3, 0..10 */
+    uint32_t max_tokens;  /* 0 = provider default */
+    double temperature;   /* < 0 = provider default; otherwise 0..2 */
 } aos_endpoint_t;
 
 typedef struct aos_blob_ref {
@@ -122,9 +122,9 @@ typedef struct aos_agent_def {
 } aos_agent_def_t;
 
 typedef struct aos_routing_config {
-    bool sticky;                  /* default true: a conversation stays with its agent */
+    bool sticky; /* default true: a conversation stays with its agent */
     bool has_classifier;
-    aos_endpoint_t classifier;    /* used when no explicit/sticky/rule decision was made */
+    aos_endpoint_t classifier; /* used when no explicit/sticky/rule decision was made */
 } aos_routing_config_t;
 
 typedef struct aos_settings {

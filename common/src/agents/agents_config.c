@@ -63,8 +63,8 @@ static aos_result check_keys(pctx *c, json_object *o, const char *path, const ch
     return AOS_OK;
 }
 
-static aos_result get_str(pctx *c, json_object *o, const char *path, const char *key,
-                          bool required, size_t maxlen, char **out)
+static aos_result get_str(pctx *c, json_object *o, const char *path, const char *key, bool required,
+                          size_t maxlen, char **out)
 {
     char p[256];
     join(p, sizeof p, path, key);
@@ -91,8 +91,8 @@ static aos_result get_str(pctx *c, json_object *o, const char *path, const char 
     return *out ? AOS_OK : AOS_ERR_NOMEM;
 }
 
-static aos_result get_u32(pctx *c, json_object *o, const char *path, const char *key,
-                          int64_t min, int64_t max, uint32_t *out)
+static aos_result get_u32(pctx *c, json_object *o, const char *path, const char *key, int64_t min,
+                          int64_t max, uint32_t *out)
 {
     char p[256];
     join(p, sizeof p, path, key);
@@ -170,10 +170,9 @@ static aos_result get_str_list(pctx *c, json_object *o, const char *path, const 
     return AOS_OK;
 }
 
-static const char *const ENDPOINT_KEYS[] = {"provider",    "url",         "deployment",
-                                            "api_version", "api_key_env", "auth",
-                                            "model",       "timeout_ms",  "max_retries",
-                                            "max_tokens",  "temperature", NULL};
+static const char *const ENDPOINT_KEYS[] = {
+    "provider", "url",        "deployment",  "api_version", "api_key_env", "auth",
+    "model",    "timeout_ms", "max_retries", "max_tokens",  "temperature", NULL};
 
 static bool env_name_valid(const char *s)
 {
@@ -185,8 +184,7 @@ static bool env_name_valid(const char *s)
     return true;
 }
 
-static aos_result parse_endpoint_auth(pctx *c, json_object *o, const char *path,
-                                      aos_endpoint_t *ep)
+static aos_result parse_endpoint_auth(pctx *c, json_object *o, const char *path, aos_endpoint_t *ep)
 {
     char *auth = NULL;
     AOS_RETURN_IF_FAILED(get_str(c, o, path, "auth", false, 32, &auth));
@@ -225,8 +223,8 @@ static aos_result parse_endpoint(pctx *c, json_object *o, const char *path, aos_
     }
     free(prov);
     AOS_RETURN_IF_FAILED(r);
-    AOS_RETURN_IF_FAILED(get_str(c, o, path, "url", ep->provider != AOS_PROVIDER_OFFLINE, MAX_URL,
-                                 &ep->url));
+    AOS_RETURN_IF_FAILED(
+        get_str(c, o, path, "url", ep->provider != AOS_PROVIDER_OFFLINE, MAX_URL, &ep->url));
     if (ep->url && strncmp(ep->url, "http://", 7) != 0 && strncmp(ep->url, "https://", 8) != 0) {
         char p[256];
         join(p, sizeof p, path, "url");
@@ -366,10 +364,9 @@ static aos_result parse_schedule(pctx *c, json_object *o, const char *path, aos_
     return AOS_OK;
 }
 
-static const char *const AGENT_KEYS[] = {"name",     "purpose",  "domain_knowledge",
-                                         "keywords", "patterns", "event_subscriptions",
-                                         "schedule", "endpoint", "adapter",
-                                         "max_history", NULL};
+static const char *const AGENT_KEYS[] = {
+    "name",     "purpose",  "domain_knowledge", "keywords",    "patterns", "event_subscriptions",
+    "schedule", "endpoint", "adapter",          "max_history", NULL};
 
 static aos_result parse_agent(pctx *c, json_object *o, const char *path, aos_agent_def_t *a,
                               uint32_t default_history)
@@ -387,12 +384,12 @@ static aos_result parse_agent(pctx *c, json_object *o, const char *path, aos_age
     }
     AOS_RETURN_IF_FAILED(get_str(c, o, path, "purpose", true, MAX_PURPOSE, &a->purpose));
     AOS_RETURN_IF_FAILED(parse_knowledge(c, o, path, a));
-    AOS_RETURN_IF_FAILED(get_str_list(c, o, path, "keywords", 128, &a->keywords,
-                                      &a->keyword_count));
+    AOS_RETURN_IF_FAILED(
+        get_str_list(c, o, path, "keywords", 128, &a->keywords, &a->keyword_count));
     for (size_t i = 0; i < a->keyword_count; i++)
         lower_ascii(a->keywords[i]);
-    AOS_RETURN_IF_FAILED(get_str_list(c, o, path, "patterns", 1024, &a->patterns,
-                                      &a->pattern_count));
+    AOS_RETURN_IF_FAILED(
+        get_str_list(c, o, path, "patterns", 1024, &a->patterns, &a->pattern_count));
     AOS_RETURN_IF_FAILED(aos_agents_compile_patterns(a, path, c->err, c->errlen));
     AOS_RETURN_IF_FAILED(get_str_list(c, o, path, "event_subscriptions", 256,
                                       &a->event_subscriptions, &a->event_subscription_count));
@@ -486,8 +483,8 @@ static aos_result parse_agents(pctx *c, json_object *root, aos_agents_config_t *
         char p[64];
         snprintf(p, sizeof p, "agents[%zu]", i);
         cfg->agent_count++;
-        AOS_RETURN_IF_FAILED(parse_agent(c, json_object_array_get_idx(arr, i), p,
-                                         &cfg->agents[i], cfg->settings.max_history));
+        AOS_RETURN_IF_FAILED(parse_agent(c, json_object_array_get_idx(arr, i), p, &cfg->agents[i],
+                                         cfg->settings.max_history));
         for (size_t j = 0; j < i; j++)
             if (strcmp(cfg->agents[j].name, cfg->agents[i].name) == 0) {
                 char np[80];
@@ -518,8 +515,7 @@ static aos_result parse_root(pctx *c, json_object *root, aos_agents_config_t *cf
             return AOS_ERR_NOMEM;
     }
     if (!aos_agents_find(cfg, cfg->default_agent))
-        return fail_at(c, "default_agent", "\"%s\" names no agent in agents[]",
-                       cfg->default_agent);
+        return fail_at(c, "default_agent", "\"%s\" names no agent in agents[]", cfg->default_agent);
     return AOS_OK;
 }
 

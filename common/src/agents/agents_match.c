@@ -74,8 +74,8 @@ static bool contains_word(const char *lower_text, const char *kw)
     if (kl == 0)
         return false;
     for (const char *p = strstr(lower_text, kw); p; p = strstr(p + 1, kw)) {
-        bool left_ok = p == lower_text || !word_byte((unsigned char)p[-1]) ||
-                       !word_byte((unsigned char)kw[0]);
+        bool left_ok =
+            p == lower_text || !word_byte((unsigned char)p[-1]) || !word_byte((unsigned char)kw[0]);
         bool right_ok = p[kl] == '\0' || !word_byte((unsigned char)p[kl]) ||
                         !word_byte((unsigned char)kw[kl - 1]);
         if (left_ok && right_ok)
@@ -84,8 +84,7 @@ static bool contains_word(const char *lower_text, const char *kw)
     return false;
 }
 
-bool aos_agent_match_keywords(const aos_agent_def_t *agent, const char *text,
-                              const char **out_hint)
+bool aos_agent_match_keywords(const aos_agent_def_t *agent, const char *text, const char **out_hint)
 {
     if (!agent || !text || agent->keyword_count == 0)
         return false;
@@ -144,8 +143,7 @@ void aos_agents_free_patterns(aos_agent_def_t *agent)
     agent->compiled_ = NULL;
 }
 
-bool aos_agent_match_patterns(const aos_agent_def_t *agent, const char *text,
-                              const char **out_hint)
+bool aos_agent_match_patterns(const aos_agent_def_t *agent, const char *text, const char **out_hint)
 {
     if (!agent || !text || !agent->compiled_)
         return false;

@@ -11,8 +11,8 @@ typedef struct cron_field {
 } cron_field;
 
 static const cron_field FIELDS[5] = {
-    {"minute", 0, 59}, {"hour", 0, 23}, {"day of month", 1, 31}, {"month", 1, 12},
-    {"day of week", 0, 7},
+    {"minute", 0, 59}, {"hour", 0, 23},       {"day of month", 1, 31},
+    {"month", 1, 12},  {"day of week", 0, 7},
 };
 
 static bool parse_int(const char **p, int *out)
@@ -63,8 +63,8 @@ static aos_result parse_item(const char *item, const cron_field *f, uint64_t *bi
         return aos_fail(AOS_ERR_INVALID, errbuf, errlen, "%s: unexpected text in \"%s\"", f->name,
                         item);
     if (lo < f->min || hi > f->max || lo > hi)
-        return aos_fail(AOS_ERR_INVALID, errbuf, errlen, "%s: \"%s\" outside %d-%d", f->name,
-                        item, f->min, f->max);
+        return aos_fail(AOS_ERR_INVALID, errbuf, errlen, "%s: \"%s\" outside %d-%d", f->name, item,
+                        f->min, f->max);
     for (int v = lo; v <= hi; v += step)
         *bits |= 1ull << v;
     return AOS_OK;
@@ -76,8 +76,8 @@ static aos_result parse_field(char *text, const cron_field *f, uint64_t *bits, c
     *bits = 0;
     size_t n = strlen(text);
     if (n == 0 || text[0] == ',' || text[n - 1] == ',' || strstr(text, ",,"))
-        return aos_fail(AOS_ERR_INVALID, errbuf, errlen, "%s: empty list item in \"%s\"",
-                        f->name, text);
+        return aos_fail(AOS_ERR_INVALID, errbuf, errlen, "%s: empty list item in \"%s\"", f->name,
+                        text);
     char *save = NULL;
     for (char *item = strtok_r(text, ",", &save); item; item = strtok_r(NULL, ",", &save))
         AOS_RETURN_IF_FAILED(parse_item(item, f, bits, errbuf, errlen));
@@ -86,8 +86,7 @@ static aos_result parse_field(char *text, const cron_field *f, uint64_t *bits, c
     return AOS_OK;
 }
 
-aos_result aos_schedule_parse_cron(const char *expr, aos_schedule_t *s, char *errbuf,
-                                   size_t errlen)
+aos_result aos_schedule_parse_cron(const char *expr, aos_schedule_t *s, char *errbuf, size_t errlen)
 {
     if (!expr || !s)
         return aos_fail(AOS_ERR_INVALID, errbuf, errlen, "no cron expression");
