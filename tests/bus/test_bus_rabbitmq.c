@@ -87,10 +87,22 @@ static void test_bad_input(void **state)
     assert_int_not_equal(aos_bus_send_sync(bus, "aos.test.misc", bad, 5000, err, sizeof err),
                          AOS_OK);
     aos_event_free(bad);
+    /* A subscription to a queue the broker does not have is refused (RabbitMQ ends the
+     * session); that must not take the bus's other links down. */
+    t_collector_t c;
+    t_collector_init(&c, T_ACCEPT);
+    assert_int_equal(aos_bus_subscribe(bus, "aos.test.does-not-exist", 4, t_on_message, &c),
+                     AOS_OK);
+    assert_int_equal(aos_bus_subscribe(bus, "aos.test.misc", 4, t_on_message, &c), AOS_OK);
+    usleep(500000);
+    assert_int_equal(aos_bus_send_sync(bus, "aos.test.misc", ev, 10000, err, sizeof err), AOS_OK);
+    assert_true(t_wait(&c, t_pred_has_id, ev->id, 10000));
+    assert_true(aos_bus_is_connected(bus));
     /* the bus keeps working */
     assert_int_equal(aos_bus_send_sync(bus, "aos.test.misc", ev, 10000, err, sizeof err), AOS_OK);
     aos_event_free(ev);
     aos_bus_free(bus);
+    t_collector_destroy(&c);
 }
 
 /* -------------------------------------------------------------- request/reply ---- */

@@ -42,7 +42,7 @@ bool bus_on_io_thread(const aos_bus_t *bus)
 
 bool bus_connection_usable(const aos_bus_t *bus)
 {
-    return bus->conn && bus->session &&
+    return bus->conn && bus->conn_inited &&
            (bus->profile != AOS_BUS_PROFILE_SERVICEBUS || bus->links_attached);
 }
 
@@ -273,7 +273,7 @@ static void connect_now(aos_bus_t *bus)
     snprintf(port, sizeof port, "%u", bus->url.port);
     pn_proactor_addr(addr, sizeof addr, bus->url.host, port);
     bus->conn = c;
-    bus->session = NULL;
+    bus->conn_inited = false;
     bus->opened = false;
     bus->links_attached = false;
     pn_proactor_connect2(bus->proactor, c, t, addr);
@@ -282,8 +282,7 @@ static void connect_now(aos_bus_t *bus)
 static void on_connection_init(aos_bus_t *bus, pn_connection_t *c)
 {
     pn_connection_open(c);
-    bus->session = pn_session(c);
-    pn_session_open(bus->session);
+    bus->conn_inited = true;
     set_live_conn(bus, c);
     if (bus->cbs)
         aos_cbs_start(bus->cbs, c);
@@ -300,7 +299,7 @@ static void on_connection_lost(aos_bus_t *bus, pn_transport_t *t)
     set_live_conn(bus, NULL);
     set_ready(bus, false);
     bus->conn = NULL;
-    bus->session = NULL;
+    bus->conn_inited = false;
     bus->epoch++;
     bus_senders_disconnected(bus);
     bus_subs_disconnected(bus);
@@ -349,6 +348,18 @@ static void on_link_closed(aos_bus_t *bus, pn_link_t *l)
     pn_link_close(l);
 }
 
+static void on_session_closed(aos_bus_t *bus, pn_session_t *s)
+{
+    pn_condition_t *cond = pn_session_remote_condition(s);
+    aos_log(AOS_LOG_WARN, "bus session ended by the broker", "condition",
+            pn_condition_is_set(cond) ? pn_condition_get_name(cond) : "", "description",
+            pn_condition_is_set(cond) ? pn_condition_get_description(cond) : "", NULL);
+    if (!bus_sender_on_session_closed(bus, s))
+        bus_recv_on_session_closed(bus, s);
+    pn_session_close(s);
+    bus->pump_wanted = true;
+}
+
 static void handle_event(aos_bus_t *bus, pn_event_t *e)
 {
     if (bus->cbs && aos_cbs_handle(bus->cbs, e)) {
@@ -376,9 +387,16 @@ static void handle_event(aos_bus_t *bus, pn_event_t *e)
     case PN_TRANSPORT_CLOSED:
         on_connection_lost(bus, pn_event_transport(e));
         break;
+    case PN_LINK_REMOTE_OPEN:
+        if (!pn_link_is_sender(pn_event_link(e)))
+            bus_recv_on_link_opened(bus, pn_event_link(e));
+        break;
     case PN_LINK_REMOTE_CLOSE:
     case PN_LINK_REMOTE_DETACH:
         on_link_closed(bus, pn_event_link(e));
+        break;
+    case PN_SESSION_REMOTE_CLOSE:
+        on_session_closed(bus, pn_event_session(e));
         break;
     case PN_LINK_FLOW:
         if (pn_link_is_sender(pn_event_link(e)))
@@ -535,7 +553,7 @@ static void after_batch(aos_bus_t *bus, pn_connection_t *batch_conn)
     drain_commands(bus);
     if (batch_conn && batch_conn == bus->conn)
         pump(bus);
-    else if (bus->pump_wanted && bus->conn && bus->session)
+    else if (bus->pump_wanted && bus->conn && bus->conn_inited)
         pn_connection_wake(bus->conn);
     else if (bus->pump_wanted && !bus->conn && bus->stopping && !bus->closing)
         close_connection(bus);

@@ -68,6 +68,9 @@ typedef struct bus_send_list {
 typedef struct bus_sender {
     struct bus_sender *next;
     char *address;
+    /* Each link has a session of its own: RabbitMQ ends the whole session when an attach
+     * fails (e.g. amqp:not-found), which must not take other links down with it. */
+    pn_session_t *session;
     pn_link_t *link;          /* NULL while disconnected or not yet attached */
     bus_send_list_t pending;  /* not yet transferred on this connection, in order */
     bus_send_list_t inflight; /* transferred, waiting for the outcome */
@@ -85,8 +88,10 @@ typedef struct bus_sub {
     /* false for a dead-letter queue itself or a temporary topic queue: nowhere to put a
      * message it cannot take, so undecodable ones go to the handler as aos.bus.undecodable */
     bool can_dead_letter;
+    pn_session_t *session; /* its own, see bus_sender_t */
     pn_link_t *link;
-    uint32_t inflight; /* handed out (or being dead-lettered), not yet settled */
+    uint32_t attach_failures; /* consecutive refusals, for the re-attach backoff */
+    uint32_t inflight;        /* handed out (or being dead-lettered), not yet settled */
     /* received but not handed out yet: RabbitMQ 3.10 may overshoot the link credit, and the
      * handler never holds more than max_inflight */
     struct aos_bus_delivery *backlog_head, *backlog_tail;
@@ -178,7 +183,7 @@ struct aos_bus {
 
     /* ---- I/O thread only ---- */
     pn_connection_t *conn;
-    pn_session_t *session;
+    bool conn_inited; /* PN_CONNECTION_INIT seen for conn: links may be created */
     uint64_t epoch;
     bool opened;              /* remote open seen on this connection */
     bool links_attached;      /* servicebus: after CBS authorized */
@@ -218,6 +223,8 @@ void bus_senders_pump(aos_bus_t *bus);
 void bus_sender_on_flow(aos_bus_t *bus, pn_link_t *link);
 void bus_sender_on_delivery(aos_bus_t *bus, pn_delivery_t *d);
 void bus_sender_on_link_closed(aos_bus_t *bus, pn_link_t *link);
+/* The broker ended session s; true if it was a sender's. */
+bool bus_sender_on_session_closed(aos_bus_t *bus, pn_session_t *s);
 /* Connection lost: forget links, queue in-flight messages again in order. */
 void bus_senders_disconnected(aos_bus_t *bus);
 /* Fail everything still queued with result (stop). */
@@ -231,6 +238,8 @@ aos_result bus_send_encoded(aos_bus_t *bus, const char *address, const aos_event
 void bus_subs_pump(aos_bus_t *bus);
 void bus_recv_on_delivery(aos_bus_t *bus, pn_delivery_t *d);
 void bus_recv_on_link_closed(aos_bus_t *bus, pn_link_t *link);
+void bus_recv_on_link_opened(aos_bus_t *bus, pn_link_t *link);
+bool bus_recv_on_session_closed(aos_bus_t *bus, pn_session_t *s);
 void bus_recv_settle(aos_bus_t *bus, aos_bus_delivery_t *d);
 void bus_subs_disconnected(aos_bus_t *bus);
 /* Stop: release everything still unsettled on the live connection. */

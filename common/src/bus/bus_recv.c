@@ -155,7 +155,9 @@ static void sub_attach(aos_bus_t *bus, bus_sub_t *sub)
 {
     char name[64];
     snprintf(name, sizeof name, "aos-rcv-%llu", (unsigned long long)++bus->link_seq);
-    sub->link = pn_receiver(bus->session, name);
+    sub->session = pn_session(bus->conn);
+    pn_session_open(sub->session);
+    sub->link = pn_receiver(sub->session, name);
     pn_link_set_context(sub->link, sub);
     pn_terminus_set_address(pn_link_source(sub->link), sub->address);
     pn_terminus_set_address(pn_link_target(sub->link), bus->instance_id);
@@ -361,22 +363,65 @@ static void void_unsettled(pn_link_t *link, uint64_t outcome)
     }
 }
 
+/* The broker closed the subscription's link or ended its session (e.g. amqp:not-found for a
+ * queue that does not exist): forget what it delivered, re-attach after a growing delay. */
+static void sub_closed(aos_bus_t *bus, bus_sub_t *sub, pn_condition_t *cond)
+{
+    if (sub->link) {
+        void_unsettled(sub->link, 0);
+        pn_link_set_context(sub->link, NULL);
+        pn_link_close(sub->link);
+    }
+    if (sub->session)
+        pn_session_close(sub->session);
+    sub->link = NULL;
+    sub->session = NULL;
+    backlog_clear(sub);
+    uint32_t delay = aos_bus_backoff_ms(bus->reconnect_min_ms, bus->reconnect_max_ms,
+                                        sub->attach_failures, bus_random());
+    if (sub->attach_failures < 32)
+        sub->attach_failures++;
+    sub->retry_at_ms = bus_now_ms() + delay;
+    char d[16];
+    snprintf(d, sizeof d, "%u", delay);
+    aos_log(AOS_LOG_ERROR, "bus subscription closed by the broker", "address", sub->address,
+            "condition", cond && pn_condition_is_set(cond) ? pn_condition_get_name(cond) : "",
+            "description",
+            cond && pn_condition_is_set(cond) ? pn_condition_get_description(cond) : "", "retry_ms",
+            d, NULL);
+}
+
 void bus_recv_on_link_closed(aos_bus_t *bus, pn_link_t *link)
 {
     bus_sub_t *sub = pn_link_get_context(link);
-    if (!sub || sub->link != link)
-        return;
-    void_unsettled(link, 0);
-    backlog_clear(sub);
-    pn_link_set_context(link, NULL);
-    sub->link = NULL;
-    sub->retry_at_ms = bus_now_ms() + bus->reconnect_max_ms;
+    if (sub && sub->link == link)
+        sub_closed(bus, sub, pn_link_remote_condition(link));
+}
+
+bool bus_recv_on_session_closed(aos_bus_t *bus, pn_session_t *s)
+{
+    for (bus_sub_t *sub = bus->subs; sub; sub = sub->next) {
+        if (sub->session == s) {
+            sub_closed(bus, sub, pn_session_remote_condition(s));
+            return true;
+        }
+    }
+    return false;
+}
+
+void bus_recv_on_link_opened(aos_bus_t *bus, pn_link_t *link)
+{
+    (void)bus;
+    bus_sub_t *sub = pn_link_get_context(link);
+    if (sub && sub->link == link)
+        sub->attach_failures = 0;
 }
 
 void bus_subs_disconnected(aos_bus_t *bus)
 {
     for (bus_sub_t *sub = bus->subs; sub; sub = sub->next) {
         sub->link = NULL;
+        sub->session = NULL;
         sub->retry_at_ms = 0;
         backlog_clear(sub);
     }

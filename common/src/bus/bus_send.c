@@ -111,6 +111,8 @@ static void sender_unlink_free(aos_bus_t *bus, bus_sender_t *x)
         pn_link_set_context(x->link, NULL);
         pn_link_close(x->link);
     }
+    if (x->session)
+        pn_session_close(x->session);
     free(x->address);
     free(x);
 }
@@ -153,7 +155,9 @@ static void sender_attach(aos_bus_t *bus, bus_sender_t *x)
 {
     char name[64];
     snprintf(name, sizeof name, "aos-snd-%llu", (unsigned long long)++bus->link_seq);
-    x->link = pn_sender(bus->session, name);
+    x->session = pn_session(bus->conn);
+    pn_session_open(x->session);
+    x->link = pn_sender(x->session, name);
     pn_link_set_context(x->link, x);
     pn_terminus_set_address(pn_link_target(x->link), x->address);
     pn_terminus_set_address(pn_link_source(x->link), bus->instance_id);
@@ -237,29 +241,38 @@ void bus_sender_on_delivery(aos_bus_t *bus, pn_delivery_t *d)
     complete(bus, s, r, detail);
 }
 
-void bus_sender_on_link_closed(aos_bus_t *bus, pn_link_t *link)
+static void requeue_inflight(bus_sender_t *x)
 {
-    bus_sender_t *x = pn_link_get_context(link);
-    if (!x || x->link != link)
-        return;
-    pn_link_set_context(link, NULL);
+    /* unconfirmed messages go out again first, in their original order */
+    while (x->inflight.last) {
+        bus_send_t *s = x->inflight.last;
+        list_remove(&x->inflight, s);
+        s->pn = NULL;
+        s->prev = NULL;
+        s->next = x->pending.first;
+        if (x->pending.first)
+            x->pending.first->prev = s;
+        else
+            x->pending.last = s;
+        x->pending.first = s;
+        x->pending.count++;
+    }
+}
+
+/* The broker closed the sender's link or ended its session (cond: why). */
+static void sender_closed(aos_bus_t *bus, bus_sender_t *x, pn_condition_t *cond)
+{
+    if (x->link) {
+        pn_link_set_context(x->link, NULL);
+        pn_link_close(x->link);
+    }
+    if (x->session)
+        pn_session_close(x->session);
     x->link = NULL;
-    pn_condition_t *cond = pn_link_remote_condition(link);
-    if (!pn_condition_is_set(cond)) {
-        /* detached without an error: send again on a new link */
-        while (x->inflight.last) {
-            bus_send_t *s = x->inflight.last;
-            list_remove(&x->inflight, s);
-            s->pn = NULL;
-            s->next = x->pending.first;
-            s->prev = NULL;
-            if (x->pending.first)
-                x->pending.first->prev = s;
-            else
-                x->pending.last = s;
-            x->pending.first = s;
-            x->pending.count++;
-        }
+    x->session = NULL;
+    if (!cond || !pn_condition_is_set(cond)) {
+        requeue_inflight(x); /* detached without an error: send again on a new link */
+        bus->pump_wanted = true;
         return;
     }
     const char *name = pn_condition_get_name(cond);
@@ -269,11 +282,6 @@ void bus_sender_on_link_closed(aos_bus_t *bus, pn_link_t *link)
     char detail[512];
     snprintf(detail, sizeof detail, "%s: %s", name ? name : "link closed",
              pn_condition_get_description(cond) ? pn_condition_get_description(cond) : "");
-    bus_send_t *s;
-    while ((s = list_pop_front(&x->inflight)))
-        complete(bus, s, r, detail);
-    while ((s = list_pop_front(&x->pending)))
-        complete(bus, s, r, detail);
     for (bus_sender_t **pp = &bus->senders; *pp; pp = &(*pp)->next) {
         if (*pp == x) {
             *pp = x->next;
@@ -281,28 +289,39 @@ void bus_sender_on_link_closed(aos_bus_t *bus, pn_link_t *link)
             break;
         }
     }
+    bus_send_t *s;
+    while ((s = list_pop_front(&x->inflight)))
+        complete(bus, s, r, detail);
+    while ((s = list_pop_front(&x->pending)))
+        complete(bus, s, r, detail);
     free(x->address);
     free(x);
+}
+
+void bus_sender_on_link_closed(aos_bus_t *bus, pn_link_t *link)
+{
+    bus_sender_t *x = pn_link_get_context(link);
+    if (x && x->link == link)
+        sender_closed(bus, x, pn_link_remote_condition(link));
+}
+
+bool bus_sender_on_session_closed(aos_bus_t *bus, pn_session_t *s)
+{
+    for (bus_sender_t *x = bus->senders; x; x = x->next) {
+        if (x->session == s) {
+            sender_closed(bus, x, pn_session_remote_condition(s));
+            return true;
+        }
+    }
+    return false;
 }
 
 void bus_senders_disconnected(aos_bus_t *bus)
 {
     for (bus_sender_t *x = bus->senders; x; x = x->next) {
         x->link = NULL;
-        /* unconfirmed messages go out again first, in their original order */
-        while (x->inflight.last) {
-            bus_send_t *s = x->inflight.last;
-            list_remove(&x->inflight, s);
-            s->pn = NULL;
-            s->prev = NULL;
-            s->next = x->pending.first;
-            if (x->pending.first)
-                x->pending.first->prev = s;
-            else
-                x->pending.last = s;
-            x->pending.first = s;
-            x->pending.count++;
-        }
+        x->session = NULL;
+        requeue_inflight(x);
     }
 }
 
