@@ -306,6 +306,10 @@ static void bad_files(void **state)
     assert_non_null(strstr(err, "T_NAME: settings.name must be a string"));
     if (!strstr(err, "T_PASSWORD: settings.password contains a NUL byte"))
         fail_msg("got: %s", err);
+    assert_int_equal(
+        load(&c, "{\"settings\":{\"timeout\":18446744073709551615}}", env, err, sizeof err),
+        AOS_ERR_INVALID);
+    assert_non_null(strstr(err, "T_TIMEOUT: expected a duration"));
     assert_int_equal(load(&c, "{\"settings\":{\"workers\":0}}", env, err, sizeof err),
                      AOS_ERR_INVALID);
     assert_string_equal(err, "T_WORKERS: must be between 1 and 64, got '0' (from the config file)");

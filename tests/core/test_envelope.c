@@ -561,13 +561,14 @@ static void json_event_grid_sample(void **state)
         "storageAccounts/acct\",\"id\":\"9aeb0fdf-c01e-0131-0922-9eb54906e209\","
         "\"time\":\"2019-11-18T15:13:39.4589254Z\",\"subject\":\"blobServices/default/containers/"
         "c/blobs/b\",\"dataschema\":\"#\",\"data\":{\"api\":\"PutBlockList\",\"contentLength\":"
-        "524288},\"sequence\":7,\"flag\":false,\"nothing\":null}";
+        "524288},\"big\":18446744073709551615,\"sequence\":7,\"flag\":false,\"nothing\":null}";
     aos_event_t *ev = NULL;
     char err[200] = "";
     assert_int_equal(aos_event_from_json(doc, strlen(doc), &ev, err, sizeof err), AOS_OK);
     assert_string_equal(ev->type, "Microsoft.Storage.BlobCreated");
     assert_string_equal(ev->datacontenttype, "application/json");
     assert_string_equal(aos_event_get_ext(ev, "sequence"), "7");
+    assert_string_equal(aos_event_get_ext(ev, "big"), "18446744073709551615");
     assert_string_equal(aos_event_get_ext(ev, "flag"), "false");
     assert_null(aos_event_get_ext(ev, "nothing"));
     assert_string_equal(ev->data, "{\"api\":\"PutBlockList\",\"contentLength\":524288}");

@@ -69,8 +69,12 @@ static bool raw_from_json(const aos_config_field_t *f, json_object *v, raw_t *ra
     case json_type_int:
         if (f->type == AOS_CONFIG_INT || f->type == AOS_CONFIG_DURATION_MS ||
             f->type == AOS_CONFIG_SIZE) {
-            snprintf(raw->scratch, sizeof raw->scratch, "%lld",
-                     (long long)json_object_get_int64(v));
+            if (json_object_get_int64(v) == INT64_MAX) /* larger values are kept as uint64 */
+                snprintf(raw->scratch, sizeof raw->scratch, "%llu",
+                         (unsigned long long)json_object_get_uint64(v));
+            else
+                snprintf(raw->scratch, sizeof raw->scratch, "%lld",
+                         (long long)json_object_get_int64(v));
             raw->text = raw->scratch;
             return true;
         }

@@ -148,7 +148,10 @@ static aos_result read_ext(aos_event_t *ev, const char *key, json_object *v, cha
         value = json_object_get_boolean(v) ? "true" : "false";
         break;
     case json_type_int:
-        snprintf(buf, sizeof buf, "%" PRId64, json_object_get_int64(v));
+        if (json_object_get_int64(v) == INT64_MAX) /* json-c keeps larger values as uint64 */
+            snprintf(buf, sizeof buf, "%" PRIu64, json_object_get_uint64(v));
+        else
+            snprintf(buf, sizeof buf, "%" PRId64, json_object_get_int64(v));
         value = buf;
         break;
     default:

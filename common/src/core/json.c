@@ -1,6 +1,5 @@
 #include "aos/json.h"
 
-#include <errno.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -208,7 +207,6 @@ aos_result aos_json_get_int(const json_object *obj, const char *field, aos_json_
         return AOS_OK;
     if (!json_object_is_type(v, json_type_int))
         return aos_fail(AOS_ERR_INVALID, errbuf, errlen, "field '%s' must be an integer", field);
-    errno = 0;
     int64_t x = json_object_get_int64(v);
     /* json-c keeps values above INT64_MAX as uint64 and saturates on conversion. */
     if (x == INT64_MAX && json_object_get_uint64(v) != (uint64_t)INT64_MAX)
