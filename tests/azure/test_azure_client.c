@@ -108,6 +108,11 @@ static void test_table_crud_and_etag(void **state)
     assert_null(got);
     assert_int_equal(aos_azure_entity_delete(c, t, "p'1", "r 1", NULL), AOS_ERR_NOT_FOUND);
 
+    /* header injection through an ETag is refused before anything is sent */
+    e = entity("p'1", "r 2", "x", 0);
+    assert_int_equal(aos_azure_entity_put(c, t, e, AOS_AZURE_REPLACE, "*\r\nX-Evil: 1", NULL, 0),
+                     AOS_ERR_INVALID);
+    json_object_put(e);
     /* bad names never reach the wire */
     assert_int_equal(aos_azure_table_create(c, "bad-name"), AOS_ERR_INVALID);
     assert_int_equal(aos_azure_entity_get(c, t, "a/b", "r", &got, NULL, 0), AOS_ERR_INVALID);

@@ -35,8 +35,8 @@ static aos_result open_be(aos_storage_backend_t **be, char *err, size_t errlen)
 static aos_result append(aos_storage_backend_t *be, const char *id, aos_storage_message_t *out,
                          char *err, size_t errlen)
 {
-    aos_storage_message_t in = {.conversation_id = "conv-f", .id = (char *)id, .role = "user",
-                                .content = "hello"};
+    aos_storage_message_t in = {
+        .conversation_id = "conv-f", .id = (char *)id, .role = "user", .content = "hello"};
     bool created;
     return be->ops->message_append(be, &in, -1, out, &created, err, errlen);
 }

@@ -75,6 +75,8 @@ typedef struct aos_azure_request {
  * recorded in the client. *out_status (may be NULL) gets the HTTP status. */
 aos_result aos_azure_perform(aos_azure_client_t *c, const aos_azure_request_t *req,
                              long *out_status);
+/* No CR, LF or other control characters (header injection). */
+bool aos_azure_header_value_ok(const char *v);
 void aos_azure_set_error(aos_azure_client_t *c, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 const char *aos_azure_last_error_code(const aos_azure_client_t *c);

@@ -141,6 +141,14 @@ void aos_azure_set_error(aos_azure_client_t *c, const char *fmt, ...)
     va_end(ap);
 }
 
+bool aos_azure_header_value_ok(const char *v)
+{
+    for (const unsigned char *p = (const unsigned char *)(v ? v : ""); *p; p++)
+        if ((*p < 0x20 && *p != '\t') || *p == 0x7f)
+            return false;
+    return true;
+}
+
 /* ---- one transfer ---- */
 
 typedef struct transfer {
@@ -291,6 +299,10 @@ static aos_result build_headers(aos_azure_client_t *c, const aos_azure_request_t
     h[n++] = (aos_azure_header_t){"x-ms-version", AOS_AZURE_API_VERSION};
     bool has_ct = false;
     for (size_t i = 0; i < req->nheaders; i++) {
+        if (!aos_azure_header_value_ok(req->headers[i].value)) {
+            aos_azure_set_error(c, "header %s has a control character", req->headers[i].name);
+            return AOS_ERR_INVALID;
+        }
         h[n++] = req->headers[i];
         has_ct = has_ct || !strcasecmp(req->headers[i].name, "Content-Type");
     }
@@ -378,7 +390,8 @@ aos_result aos_azure_perform(aos_azure_client_t *c, const aos_azure_request_t *r
         r = build_headers(c, req, url.data, &headers);
     if (r != AOS_OK) {
         aos_azure_buf_free(&url);
-        aos_azure_set_error(c, "azure: cannot build request (%s)", aos_result_str(r));
+        if (!c->error[0])
+            aos_azure_set_error(c, "azure: cannot build request (%s)", aos_result_str(r));
         return r;
     }
     transfer_t t = {.c = c, .req = req, .sink_result = AOS_OK};

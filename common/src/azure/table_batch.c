@@ -48,6 +48,10 @@ static aos_result add_op(aos_azure_client_t *c, const char *table, const aos_azu
         aos_azure_set_error(c, "batch: each operation needs an entity with string keys");
         return AOS_ERR_INVALID;
     }
+    if (!aos_azure_header_value_ok(op->if_match)) {
+        aos_azure_set_error(c, "batch: If-Match has a control character");
+        return AOS_ERR_INVALID;
+    }
     if (strcmp(json_object_get_string(jp), pk_want) != 0) {
         aos_azure_set_error(c, "batch: all operations must share one PartitionKey");
         return AOS_ERR_INVALID;
