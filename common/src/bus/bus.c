@@ -522,6 +522,9 @@ static uint64_t next_deadline(aos_bus_t *bus)
     uint64_t retry = bus_subs_next_retry(bus);
     if (retry && retry < next)
         next = retry;
+    retry = bus_senders_next_retry(bus);
+    if (retry && retry < next)
+        next = retry;
     if (bus->cbs && bus->links_attached) {
         struct timespec ts;
         clock_gettime(CLOCK_REALTIME, &ts);

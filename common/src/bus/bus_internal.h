@@ -75,6 +75,8 @@ typedef struct bus_sender {
     bus_send_list_t pending;  /* not yet transferred on this connection, in order */
     bus_send_list_t inflight; /* transferred, waiting for the outcome */
     uint64_t last_used_ms;
+    uint64_t retry_at_ms;     /* re-attach after a transient refusal */
+    uint32_t attach_failures;
 } bus_sender_t;
 
 typedef struct bus_sub {
@@ -231,6 +233,8 @@ void bus_senders_disconnected(aos_bus_t *bus);
 void bus_senders_fail_all(aos_bus_t *bus, aos_result r, const char *detail);
 size_t bus_outbox_count(const aos_bus_t *bus);
 void bus_senders_free(aos_bus_t *bus);
+/* Earliest sender re-attach time (0: none). */
+uint64_t bus_senders_next_retry(const aos_bus_t *bus);
 aos_result bus_send_encoded(aos_bus_t *bus, const char *address, const aos_event_t *ev,
                             const char *subject, aos_bus_send_cb cb, void *ctx);
 

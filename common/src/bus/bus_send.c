@@ -185,8 +185,9 @@ static void sender_flush(aos_bus_t *bus, bus_sender_t *x)
 void bus_senders_pump(aos_bus_t *bus)
 {
     evict_idle(bus);
+    uint64_t now = bus_now_ms();
     for (bus_sender_t *x = bus->senders; x; x = x->next) {
-        if (!x->link && x->pending.count)
+        if (!x->link && x->pending.count && now >= x->retry_at_ms)
             sender_attach(bus, x);
         sender_flush(bus, x);
     }
@@ -238,7 +239,17 @@ void bus_sender_on_delivery(aos_bus_t *bus, pn_delivery_t *d)
         return;
     list_remove(&x->inflight, s);
     s->pn = NULL;
+    x->attach_failures = 0;
     complete(bus, s, r, detail);
+}
+
+uint64_t bus_senders_next_retry(const aos_bus_t *bus)
+{
+    uint64_t next = 0;
+    for (const bus_sender_t *x = bus->senders; x; x = x->next)
+        if (!x->link && x->pending.count && x->retry_at_ms && (!next || x->retry_at_ms < next))
+            next = x->retry_at_ms;
+    return next;
 }
 
 static void requeue_inflight(bus_sender_t *x)
@@ -259,6 +270,19 @@ static void requeue_inflight(bus_sender_t *x)
     }
 }
 
+/* Conditions that will not go away by trying again: the messages queued for the address
+ * fail with them. */
+static bool refusal_is_final(const char *name)
+{
+    static const char *const final[] = {"amqp:not-found",       "amqp:unauthorized-access",
+                                        "amqp:invalid-field",   "amqp:not-allowed",
+                                        "amqp:not-implemented", "amqp:decode-error"};
+    for (size_t i = 0; name && i < sizeof final / sizeof *final; i++)
+        if (strcmp(name, final[i]) == 0)
+            return true;
+    return false;
+}
+
 /* The broker closed the sender's link or ended its session (cond: why). */
 static void sender_closed(aos_bus_t *bus, bus_sender_t *x, pn_condition_t *cond)
 {
@@ -270,12 +294,22 @@ static void sender_closed(aos_bus_t *bus, bus_sender_t *x, pn_condition_t *cond)
         pn_session_close(x->session);
     x->link = NULL;
     x->session = NULL;
-    if (!cond || !pn_condition_is_set(cond)) {
-        requeue_inflight(x); /* detached without an error: send again on a new link */
+    const char *name = cond && pn_condition_is_set(cond) ? pn_condition_get_name(cond) : NULL;
+    if (!refusal_is_final(name)) {
+        /* detached, or a transient error (e.g. the broker shutting down): send again on a new
+         * link, after a growing delay when there was an error */
+        requeue_inflight(x);
+        x->retry_at_ms = 0;
+        if (name) {
+            x->retry_at_ms =
+                bus_now_ms() + aos_bus_backoff_ms(bus->reconnect_min_ms, bus->reconnect_max_ms,
+                                                  x->attach_failures, bus_random());
+            if (x->attach_failures < 32)
+                x->attach_failures++;
+        }
         bus->pump_wanted = true;
         return;
     }
-    const char *name = pn_condition_get_name(cond);
     aos_result r = name && strcmp(name, "amqp:not-found") == 0             ? AOS_ERR_NOT_FOUND
                    : name && strcmp(name, "amqp:unauthorized-access") == 0 ? AOS_ERR_FORBIDDEN
                                                                            : AOS_ERR_REJECTED;
@@ -321,6 +355,7 @@ void bus_senders_disconnected(aos_bus_t *bus)
     for (bus_sender_t *x = bus->senders; x; x = x->next) {
         x->link = NULL;
         x->session = NULL;
+        x->retry_at_ms = 0;
         requeue_inflight(x);
     }
 }
