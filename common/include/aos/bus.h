@@ -86,10 +86,14 @@ aos_result aos_bus_wait_connected(aos_bus_t *bus, int timeout_ms);
 bool aos_bus_is_connected(const aos_bus_t *bus);
 
 /* Graceful stop: stop granting credit, wait up to grace_ms for in-flight sends to be
- * confirmed and deliveries to be settled, release the rest, close, join the thread. */
+ * confirmed and deliveries to be settled, release the rest, close, join the thread.
+ * Unconfirmed sends get AOS_ERR_CLOSED, outstanding requests AOS_ERR_CLOSED. Deliveries still
+ * held may be settled afterwards (a no-op that frees them) until aos_bus_free.
+ * AOS_ERR_INVALID when called on the bus's own thread (from a callback). */
 aos_result aos_bus_stop(aos_bus_t *bus, int grace_ms);
 
-/* Stop (with a short grace) and free. NULL is a no-op. */
+/* Stop (with a short grace) and free. NULL is a no-op. Settle every delivery you still hold
+ * before: a delivery must not be touched after its bus is freed. */
 void aos_bus_free(aos_bus_t *bus);
 
 /* This instance's reply address (what goes into reply-to). Valid for the bus lifetime. */

@@ -660,8 +660,8 @@ bool aos_bus_is_connected(const aos_bus_t *bus)
 
 aos_result aos_bus_stop(aos_bus_t *bus, int grace_ms)
 {
-    if (!bus)
-        return AOS_ERR_INVALID;
+    if (!bus || bus_on_io_thread(bus))
+        return AOS_ERR_INVALID; /* joining the I/O thread from itself would never return */
     pthread_mutex_lock(&bus->mu);
     bool started = bus->started, already = bus->stop_requested;
     pthread_mutex_unlock(&bus->mu);
