@@ -208,6 +208,29 @@ static void pattern(unsigned char *buf, size_t len, size_t offset)
         buf[i] = (unsigned char)(((offset + i) * 2654435761u) >> 13);
 }
 
+static void check_listing(aos_azure_client_t *c, const char *ct, size_t small_len)
+{
+    /* listing with paging */
+    aos_azure_blob_list_t *list = NULL;
+    assert_int_equal(aos_azure_blob_list(c, ct, NULL, NULL, 1, true, &list), AOS_OK);
+    assert_int_equal(list->count, 1);
+    assert_string_equal(list->items[0].name, "big name.bin");
+    assert_int_equal(list->items[0].meta_count, 2);
+    assert_non_null(list->next_marker);
+    char *marker = strdup(list->next_marker);
+    aos_azure_blob_list_free(list);
+    assert_int_equal(aos_azure_blob_list(c, ct, NULL, marker, 10, false, &list), AOS_OK);
+    assert_int_equal(list->count, 1);
+    assert_string_equal(list->items[0].name, "dir/small.txt");
+    assert_int_equal(list->items[0].content_length, (int64_t)small_len);
+    assert_null(list->next_marker);
+    aos_azure_blob_list_free(list);
+    free(marker);
+    assert_int_equal(aos_azure_blob_list(c, ct, "dir/", NULL, 0, false, &list), AOS_OK);
+    assert_int_equal(list->count, 1);
+    aos_azure_blob_list_free(list);
+}
+
 static void test_blob_blocks_ranges_listing(void **state)
 {
     (void)state;
@@ -287,25 +310,7 @@ static void test_blob_blocks_ranges_listing(void **state)
     assert_memory_equal(got, want, 1000);
     assert_int_equal(props.content_length, (int64_t)total);
 
-    /* listing with paging */
-    aos_azure_blob_list_t *list = NULL;
-    assert_int_equal(aos_azure_blob_list(c, ct, NULL, NULL, 1, true, &list), AOS_OK);
-    assert_int_equal(list->count, 1);
-    assert_string_equal(list->items[0].name, "big name.bin");
-    assert_int_equal(list->items[0].meta_count, 2);
-    assert_non_null(list->next_marker);
-    char *marker = strdup(list->next_marker);
-    aos_azure_blob_list_free(list);
-    assert_int_equal(aos_azure_blob_list(c, ct, NULL, marker, 10, false, &list), AOS_OK);
-    assert_int_equal(list->count, 1);
-    assert_string_equal(list->items[0].name, "dir/small.txt");
-    assert_int_equal(list->items[0].content_length, (int64_t)strlen(small));
-    assert_null(list->next_marker);
-    aos_azure_blob_list_free(list);
-    free(marker);
-    assert_int_equal(aos_azure_blob_list(c, ct, "dir/", NULL, 0, false, &list), AOS_OK);
-    assert_int_equal(list->count, 1);
-    aos_azure_blob_list_free(list);
+    check_listing(c, ct, strlen(small));
 
     assert_int_equal(aos_azure_blob_delete(c, ct, "dir/small.txt"), AOS_OK);
     assert_int_equal(aos_azure_blob_properties(c, ct, "dir/small.txt", &props), AOS_ERR_NOT_FOUND);
