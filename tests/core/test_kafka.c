@@ -301,6 +301,36 @@ static void broker_errors_become_results(void **state)
     aos_kafka_producer_free(NULL);
 }
 
+static void eventhubs_connection_strings(void **state)
+{
+    (void)state;
+    char out[128];
+    const char *conn = "Endpoint=sb://aos-ns.servicebus.windows.net/;SharedAccessKeyName=send;"
+                       "SharedAccessKey=c2VjcmV0";
+    assert_int_equal(aos_kafka_eventhubs_bootstrap(conn, out, sizeof out), AOS_OK);
+    assert_string_equal(out, "aos-ns.servicebus.windows.net:9093");
+    assert_int_equal(
+        aos_kafka_eventhubs_bootstrap("SharedAccessKeyName=a;endpoint=sb://h", out, sizeof out),
+        AOS_OK);
+    assert_string_equal(out, "h:9093");
+    const char *bad[] = {"", "SharedAccessKey=x", "Endpoint=", "Endpoint=sb://",
+                         "Endpoint=h;x=sb://y"};
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++)
+        assert_int_equal(aos_kafka_eventhubs_bootstrap(bad[i], out, sizeof out), AOS_ERR_INVALID);
+    assert_int_equal(aos_kafka_eventhubs_bootstrap(conn, out, 8), AOS_ERR_INVALID);
+
+    /* a producer configured from it alone; no network until the first produce */
+    aos_kafka_producer_t *p = NULL;
+    char err[256] = "";
+    aos_kafka_producer_config_t cfg = {.eventhubs_connection_string = conn};
+    assert_int_equal(aos_kafka_producer_new(&cfg, &p, err, sizeof err), AOS_OK);
+    aos_kafka_producer_free(p);
+    aos_kafka_producer_config_t badcfg = {.eventhubs_connection_string =
+                                              "SharedAccessKey=c2VjcmV0"};
+    assert_int_equal(aos_kafka_producer_new(&badcfg, &p, err, sizeof err), AOS_ERR_INVALID);
+    assert_null(strstr(err, "c2VjcmV0"));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -308,6 +338,7 @@ int main(void)
         cmocka_unit_test(codec_validation),
         cmocka_unit_test(publish_and_consume_through_mock_cluster),
         cmocka_unit_test(broker_errors_become_results),
+        cmocka_unit_test(eventhubs_connection_strings),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

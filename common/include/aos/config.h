@@ -103,9 +103,10 @@ typedef struct aos_config_common {
     char *kafka_brokers;
     char *config_path;
     char *instance_id;
+    char *kafka_connection_string;
 } aos_config_common_t;
 
-#define AOS_CONFIG_COMMON_COUNT 14
+#define AOS_CONFIG_COMMON_COUNT 15
 
 /* Table fragment for a service struct that embeds aos_config_common_t as MEMBER:
  *   static const aos_config_field_t TABLE[] = {
@@ -165,6 +166,11 @@ typedef struct aos_config_common {
      NULL,                                                                                         \
      "Comma-separated Kafka bootstrap servers for outbound events; unset = off.",                  \
      offsetof(TYPE, MEMBER.kafka_brokers)},                                                        \
+    {"AOS_KAFKA_CONNECTION_STRING", "kafka_connection_string", AOS_CONFIG_STRING, NULL, 0, 0,      \
+     false, true, NULL,                                                                            \
+     "Event Hubs namespace connection string for its Kafka endpoint (SASL_SSL, PLAIN); "           \
+     "the brokers then default to `<namespace>:9093`.",                                            \
+     offsetof(TYPE, MEMBER.kafka_connection_string)},                                              \
     {"AOS_CONFIG", NULL, AOS_CONFIG_STRING, NULL, 0, 4096, false, false,                           \
      NULL,                                                                                         \
      "Path of the JSON config file (agents, routes, `settings`).",                                 \

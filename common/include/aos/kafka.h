@@ -35,7 +35,15 @@ typedef struct aos_kafka_producer_config {
      * sasl.mechanism, sasl.username, …; Event Hubs needs SASL_SSL + PLAIN). May be NULL.
      * Values are never logged. */
     const char *const *properties;
+    /* Azure Event Hubs namespace connection string (AOS_KAFKA_CONNECTION_STRING): selects
+     * SASL_SSL with PLAIN, user "$ConnectionString", the string itself as password. */
+    const char *eventhubs_connection_string;
 } aos_kafka_producer_config_t;
+
+/* The Kafka bootstrap server of an Event Hubs namespace connection string
+ * ("Endpoint=sb://ns.servicebus.windows.net/;…" -> "ns.servicebus.windows.net:9093").
+ * AOS_ERR_INVALID (without echoing the secret string) when it has no usable Endpoint. */
+aos_result aos_kafka_eventhubs_bootstrap(const char *connection_string, char *out, size_t outlen);
 
 /* Create an idempotent producer (acks=all, enable.idempotence=true). */
 aos_result aos_kafka_producer_new(const aos_kafka_producer_config_t *cfg,

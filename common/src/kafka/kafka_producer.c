@@ -3,6 +3,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include <librdkafka/rdkafka.h>
 
@@ -73,13 +74,60 @@ static aos_result conf_set(rd_kafka_conf_t *conf, const char *name, const char *
     return AOS_OK;
 }
 
+aos_result aos_kafka_eventhubs_bootstrap(const char *connection_string, char *out, size_t outlen)
+{
+    /* Endpoint=sb://<host>[/] among ';'-separated key=value pairs, key case-insensitive */
+    for (const char *p = connection_string; p && *p;) {
+        size_t n = strcspn(p, ";");
+        if (n > 9 && strncasecmp(p, "Endpoint=", 9) == 0) {
+            const char *v = p + 9, *end = p + n;
+            const char *sep = strstr(v, "://");
+            if (!sep || sep >= end)
+                return AOS_ERR_INVALID;
+            const char *host = sep + 3;
+            size_t hlen = strcspn(host, "/;:");
+            if (host + hlen > end)
+                hlen = (size_t)(end - host);
+            if (hlen == 0 || (size_t)snprintf(out, outlen, "%.*s:9093", (int)hlen, host) >= outlen)
+                return AOS_ERR_INVALID;
+            return AOS_OK;
+        }
+        p += n;
+        if (*p == ';')
+            p++;
+    }
+    return AOS_ERR_INVALID;
+}
+
+static aos_result eventhubs_conf(const char *conn, rd_kafka_conf_t *conf, char *errbuf,
+                                 size_t errlen)
+{
+    AOS_RETURN_IF_FAILED(conf_set(conf, "security.protocol", "SASL_SSL", false, errbuf, errlen));
+    AOS_RETURN_IF_FAILED(conf_set(conf, "sasl.mechanisms", "PLAIN", false, errbuf, errlen));
+    AOS_RETURN_IF_FAILED(
+        conf_set(conf, "sasl.username", "$ConnectionString", false, errbuf, errlen));
+    return conf_set(conf, "sasl.password", conn, true, errbuf, errlen);
+}
+
 static aos_result build_conf(const aos_kafka_producer_config_t *cfg, rd_kafka_conf_t *conf,
                              char *errbuf, size_t errlen)
 {
     char timeout[16];
     snprintf(timeout, sizeof timeout, "%u",
              cfg->delivery_timeout_ms ? cfg->delivery_timeout_ms : 30000u);
-    AOS_RETURN_IF_FAILED(conf_set(conf, "bootstrap.servers", cfg->brokers, false, errbuf, errlen));
+    const char *brokers = cfg->brokers;
+    char eh_bootstrap[300];
+    if (cfg->eventhubs_connection_string) {
+        if (aos_kafka_eventhubs_bootstrap(cfg->eventhubs_connection_string, eh_bootstrap,
+                                          sizeof eh_bootstrap) != AOS_OK)
+            return aos_fail(AOS_ERR_INVALID, errbuf, errlen,
+                            "kafka: the Event Hubs connection string has no usable Endpoint");
+        if (!brokers || !*brokers)
+            brokers = eh_bootstrap;
+        AOS_RETURN_IF_FAILED(
+            eventhubs_conf(cfg->eventhubs_connection_string, conf, errbuf, errlen));
+    }
+    AOS_RETURN_IF_FAILED(conf_set(conf, "bootstrap.servers", brokers, false, errbuf, errlen));
     AOS_RETURN_IF_FAILED(conf_set(conf, "client.id", cfg->client_id ? cfg->client_id : "aos", false,
                                   errbuf, errlen));
     AOS_RETURN_IF_FAILED(conf_set(conf, "message.timeout.ms", timeout, false, errbuf, errlen));
@@ -101,7 +149,7 @@ aos_result aos_kafka_producer_new(const aos_kafka_producer_config_t *cfg,
                                   aos_kafka_producer_t **out_producer, char *errbuf, size_t errlen)
 {
     *out_producer = NULL;
-    if (!cfg || !cfg->brokers || !*cfg->brokers)
+    if (!cfg || ((!cfg->brokers || !*cfg->brokers) && !cfg->eventhubs_connection_string))
         return aos_fail(AOS_ERR_INVALID, errbuf, errlen, "kafka: no brokers configured");
     aos_kafka_producer_t *p = calloc(1, sizeof *p);
     rd_kafka_conf_t *conf = rd_kafka_conf_new();
