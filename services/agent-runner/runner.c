@@ -110,9 +110,26 @@ static void settle(turn_t *t, turn_end how, const char *reason, const char *desc
     aos_metric_gauge_dec(r->m_inflight);
 }
 
+static const char *end_name(turn_end how)
+{
+    switch (how) {
+    case TURN_END_ANSWERED:
+        return "answered";
+    case TURN_END_FROM_STORAGE:
+        return "answered_from_storage";
+    case TURN_END_RELEASED:
+        return "released";
+    default:
+        return "dead_lettered";
+    }
+}
+
 void runner_turn_end(turn_t *t, turn_end how, const char *reason, const char *description)
 {
     runner_t *r = t->r;
+    if (t->delivery && aos_log_enabled(AOS_LOG_DEBUG))
+        aos_log(AOS_LOG_DEBUG, "turn finished", "message_id", t->request ? t->request->id : "",
+                "outcome", end_name(how), NULL);
     settle(t, how, reason, description);
     t->ended = true;
     conv_t *c = t->conv;
@@ -144,6 +161,12 @@ static void turn_arrive(void *arg, bool cancelled)
     }
     char err[300] = "";
     const aos_event_t *ev = t->request;
+    if (aos_log_enabled(AOS_LOG_DEBUG)) {
+        char n[16];
+        snprintf(n, sizeof n, "%u", ev->delivery_count);
+        aos_log(AOS_LOG_DEBUG, "turn received", "queue", t->agent->queue, "message_id",
+                ev->id ? ev->id : "", "delivery_count", n, NULL);
+    }
     if (!ev->type || strcmp(ev->type, "aos.agent.turn") != 0) {
         snprintf(err, sizeof err, "unexpected event type \"%.100s\" on %s (want aos.agent.turn)",
                  ev->type ? ev->type : "", t->agent->queue);

@@ -248,8 +248,12 @@ static bool conversation_busy(turn_t *t, const aos_storage_message_t *newest)
 static void wait_for_conversation(turn_t *t)
 {
     uint64_t now = runner_now_ms();
-    if (!t->busy_since_ms)
+    if (!t->busy_since_ms) {
         t->busy_since_ms = now;
+        aos_log(AOS_LOG_INFO, "conversation busy with another turn; waiting", "conversation_id",
+                t->req.conversation_id, "message_id", t->req.message_id, "pending_message_id",
+                t->page.count ? t->page.items[0].id : "", NULL);
+    }
     uint64_t waited = now - t->busy_since_ms;
     uint32_t delay = waited < 1000 ? 50 : waited < 10000 ? 250 : 1000;
     t->ops_pending++;

@@ -57,6 +57,7 @@ static int start_runner(proc_t *p, const char *name, const char *agents)
                    envs("AOS_STORAGE_QUEUE=%s", STACK_STORAGE_QUEUE),
                    envs("AOS_INSTANCE_ID=%s-%s", name, S.tag),
                    envs("AOS_SHUTDOWN_GRACE=5s"),
+                   envs("AOS_LOG_LEVEL=debug"),
                    NULL};
     char bin[512];
     snprintf(bin, sizeof bin, "%s/aos-agent-runner", getenv("AOS_BIN_DIR"));
