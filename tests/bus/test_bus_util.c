@@ -7,6 +7,11 @@
 
 #include <cmocka.h>
 
+#include <proton/message.h>
+#include <stdlib.h>
+
+#include "aos/envelope.h"
+#include "bus_internal.h"
 #include "bus_util.h"
 
 static void url_ok(const char *url, bool tls, const char *user, const char *pass, const char *host,
@@ -202,6 +207,100 @@ static void test_backoff(void **state)
     assert_int_equal(aos_bus_backoff_ms(500, 100, 3, 12345), 500);
 }
 
+/* Re-encode bytes with the AMQP header's first-acquirer / delivery-count as a broker sets them. */
+static void with_header(char **bytes, size_t *len, bool first, uint32_t count)
+{
+    pn_message_t *m = pn_message();
+    assert_int_equal(pn_message_decode(m, *bytes, *len), 0);
+    pn_message_set_first_acquirer(m, first);
+    pn_message_set_delivery_count(m, count);
+    char buf[4096];
+    size_t n = sizeof buf;
+    assert_int_equal(pn_message_encode(m, buf, &n), 0);
+    pn_message_free(m);
+    free(*bytes);
+    *bytes = malloc(n);
+    memcpy(*bytes, buf, n);
+    *len = n;
+}
+
+static uint32_t decoded_count(aos_bus_profile p, const char *bytes, size_t len)
+{
+    aos_event_t *ev = NULL;
+    bus_msg_info_t info;
+    char err[256];
+    assert_int_equal(bus_msg_decode(p, bytes, len, &ev, &info, err, sizeof err), AOS_OK);
+    uint32_t c = info.count;
+    aos_event_free(ev);
+    bus_msg_info_clear(&info);
+    return c;
+}
+
+static void test_delivery_counts(void **state)
+{
+    (void)state;
+    aos_event_t *ev = NULL;
+    assert_int_equal(aos_event_create("aos.test.count", "/t", "{}", &ev), AOS_OK);
+    char *b = NULL;
+    size_t n = 0;
+    char err[256];
+    assert_int_equal(bus_msg_encode(ev, NULL, 0, &b, &n, err, sizeof err), AOS_OK);
+    /* RabbitMQ: first delivery, then a redelivery (first-acquirer false, count unset) */
+    with_header(&b, &n, true, 0);
+    assert_int_equal(decoded_count(AOS_BUS_PROFILE_RABBITMQ, b, n), 0);
+    with_header(&b, &n, false, 0);
+    assert_int_equal(decoded_count(AOS_BUS_PROFILE_RABBITMQ, b, n), 1);
+    /* Service Bus: the header's delivery-count as it is */
+    with_header(&b, &n, false, 3);
+    assert_int_equal(decoded_count(AOS_BUS_PROFILE_SERVICEBUS, b, n), 3);
+    assert_int_equal(decoded_count(AOS_BUS_PROFILE_RABBITMQ, b, n), 3);
+    free(b);
+    /* a counted copy (release on RabbitMQ) carries aos:delivery-count */
+    assert_int_equal(bus_msg_encode(ev, NULL, 2, &b, &n, err, sizeof err), AOS_OK);
+    with_header(&b, &n, true, 0);
+    assert_int_equal(decoded_count(AOS_BUS_PROFILE_RABBITMQ, b, n), 2);
+    with_header(&b, &n, false, 0); /* ... and redelivered after a crash */
+    assert_int_equal(decoded_count(AOS_BUS_PROFILE_RABBITMQ, b, n), 3);
+    assert_int_equal(decoded_count(AOS_BUS_PROFILE_SERVICEBUS, b, n), 0);
+
+    /* dead-letter copy: reason, description, source and count survive, the event too */
+    char *c = NULL;
+    size_t cn = 0;
+    assert_int_equal(bus_msg_copy(b, n, "/amq/queue/q", 4, "aos:poison", "bad", &c, &cn), AOS_OK);
+    with_header(&c, &cn, true, 0); /* as the broker delivers it from the DLQ */
+    aos_event_t *back = NULL;
+    bus_msg_info_t info;
+    assert_int_equal(bus_msg_decode(AOS_BUS_PROFILE_RABBITMQ, c, cn, &back, &info, err, sizeof err),
+                     AOS_OK);
+    assert_string_equal(back->id, ev->id);
+    assert_string_equal(info.dl_reason, "aos:poison");
+    assert_string_equal(info.dl_description, "bad");
+    assert_string_equal(info.dl_source, "/amq/queue/q");
+    assert_int_equal(info.count, 4);
+    aos_event_free(back);
+    bus_msg_info_clear(&info);
+    free(c);
+    /* bytes that are no envelope: kept as an opaque body, the reason readable */
+    assert_int_equal(
+        bus_msg_copy("junk", 4, "/amq/queue/q", 0, "aos:malformed-envelope", "x", &c, &cn), AOS_OK);
+    assert_int_not_equal(
+        bus_msg_decode(AOS_BUS_PROFILE_RABBITMQ, c, cn, &back, &info, err, sizeof err), AOS_OK);
+    assert_null(back);
+    assert_string_equal(info.dl_reason, "aos:malformed-envelope");
+    bus_msg_info_clear(&info);
+    free(c);
+    /* empty and garbage input are errors, not crashes */
+    assert_int_equal(bus_msg_decode(AOS_BUS_PROFILE_RABBITMQ, "", 0, &back, &info, err, sizeof err),
+                     AOS_ERR_PROTOCOL);
+    assert_int_not_equal(
+        bus_msg_decode(AOS_BUS_PROFILE_RABBITMQ, "\x00\x53", 2, &back, &info, err, sizeof err),
+        AOS_OK);
+    assert_null(back);
+    bus_msg_info_clear(&info);
+    free(b);
+    aos_event_free(ev);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -212,6 +311,7 @@ int main(void)
         cmocka_unit_test(test_names),
         cmocka_unit_test(test_addresses),
         cmocka_unit_test(test_backoff),
+        cmocka_unit_test(test_delivery_counts),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
