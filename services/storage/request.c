@@ -269,10 +269,12 @@ static aos_result p_blob_name(aos_storage_request_t *r, const aos_storage_limits
 static aos_result p_blob_get(aos_storage_request_t *r, const aos_storage_limits_t *l,
                              char *errbuf, size_t errlen)
 {
-    int64_t offset = 0, length = (int64_t)aos_storage_limits_chunk(l);
+    int64_t max = (int64_t)aos_storage_limits_chunk(l), offset = 0, length = max;
     AOS_RETURN_IF_FAILED(blob_target(r, E));
     AOS_RETURN_IF_FAILED(int_field(r, "offset", 0, INT64_MAX, &offset, NULL, E));
-    AOS_RETURN_IF_FAILED(int_field(r, "length", 0, length, &length, NULL, E));
+    AOS_RETURN_IF_FAILED(int_field(r, "length", 0, INT64_MAX, &length, NULL, E));
+    if (length > max)
+        length = max; /* capped: the reply tells how much came back */
     r->offset = (uint64_t)offset;
     r->length = (size_t)length;
     return name_field(r, "etag", AOS_JSON_OPTIONAL, valid_etag, "etag", &r->etag, E);

@@ -36,7 +36,8 @@ struct aos_storage_service {
     aos_metrics_t *metrics;
 
     pthread_mutex_t mu;
-    pthread_cond_t cv;
+    pthread_cond_t cv;        /* workers: a job arrived / backend back / stopping */
+    pthread_cond_t health_cv; /* health prober: stopping */
     job_t *head, *tail;
     atomic_bool stopping;
     bool started;
@@ -140,7 +141,8 @@ static void *health_main(void *arg)
             until.tv_nsec -= 1000000000L;
         }
         pthread_mutex_lock(&svc->mu);
-        while (!svc->stopping && pthread_cond_timedwait(&svc->cv, &svc->mu, &until) != ETIMEDOUT)
+        while (!svc->stopping &&
+               pthread_cond_timedwait(&svc->health_cv, &svc->mu, &until) != ETIMEDOUT)
             ;
     }
     pthread_mutex_unlock(&svc->mu);
@@ -312,6 +314,7 @@ aos_result aos_storage_service_new(const aos_storage_service_config_t *cfg,
     pthread_condattr_t ca;
     pthread_condattr_init(&ca);
     pthread_cond_init(&svc->cv, &ca);
+    pthread_cond_init(&svc->health_cv, &ca);
     pthread_condattr_destroy(&ca);
     svc->workers = calloc(svc->nworkers, sizeof *svc->workers);
     svc->up_gauge = aos_metrics_gauge(svc->metrics, "aos_storage_backend_up",
@@ -370,6 +373,7 @@ void aos_storage_service_stop(aos_storage_service_t *svc, int grace_ms)
     }
     svc->stopping = true;
     pthread_cond_broadcast(&svc->cv);
+    pthread_cond_broadcast(&svc->health_cv);
     pthread_mutex_unlock(&svc->mu);
     for (unsigned i = 0; i < svc->nworkers; i++)
         if (svc->workers && svc->workers[i].svc)
@@ -397,6 +401,7 @@ void aos_storage_service_free(aos_storage_service_t *svc)
     pthread_mutex_destroy(&svc->mu);
     pthread_mutex_destroy(&svc->metrics_mu);
     pthread_cond_destroy(&svc->cv);
+    pthread_cond_destroy(&svc->health_cv);
     free(svc->workers);
     free(svc->sqlite_path);
     free(svc->azure_cs);

@@ -387,7 +387,7 @@ static const bad_case_t BAD[] = {
      "{\"container\":\"data\",\"name\":\"x\",\"upload_id\":\"u1\",\"chunk_count\":1,"
      "\"sha256\":\"E3B0C44298FC1C149AFBF4C8996FB92427AE41E4649B934CA495991B7852B855\"}",
      AOS_ERR_INVALID},
-    {"blob.get", "{\"container\":\"data\",\"name\":\"x\",\"length\":4097}", AOS_ERR_INVALID},
+    {"blob.get", "{\"container\":\"data\",\"name\":\"x\",\"length\":-1}", AOS_ERR_INVALID},
     {"blob.get", "{\"container\":\"data\",\"name\":\"x\",\"offset\":-5}", AOS_ERR_INVALID},
     {"blob.list", "{\"container\":\"data\",\"prefix\":\"a?\"}", AOS_ERR_INVALID},
     {"record.put", "{\"kind\":\"user\",\"key\":\"k\",\"data\":{}}", AOS_ERR_INVALID},
