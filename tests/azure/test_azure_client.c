@@ -231,6 +231,42 @@ static void check_listing(aos_azure_client_t *c, const char *ct, size_t small_le
     aos_azure_blob_list_free(list);
 }
 
+/* Upload `total` pattern bytes as blocks of `block` bytes (MD5 computed while streaming);
+ * returns the base64 MD5 (caller frees). */
+static char *upload_blocks(aos_azure_client_t *c, const char *ct, size_t block, size_t total)
+{
+    unsigned char *buf = malloc(block);
+    EVP_MD_CTX *md5 = EVP_MD_CTX_new();
+    EVP_DigestInit_ex(md5, EVP_md5(), NULL);
+    char ids[3][32];
+    const char *idp[3];
+    size_t off = 0;
+    uint32_t count = 0;
+    for (; off < total && count < 3; count++) {
+        size_t n = total - off < block ? total - off : block;
+        pattern(buf, n, off);
+        EVP_DigestUpdate(md5, buf, n);
+        aos_azure_block_id(count, ids[count]);
+        idp[count] = ids[count];
+        assert_int_equal(aos_azure_blob_put_block(c, ct, "big name.bin", ids[count], buf, n),
+                         AOS_OK);
+        off += n;
+    }
+    assert_int_equal(off, total);
+    unsigned char digest[16];
+    unsigned int dl = 0;
+    EVP_DigestFinal_ex(md5, digest, &dl);
+    char *md5b64;
+    assert_int_equal(aos_azure_b64_encode(digest, dl, &md5b64), AOS_OK);
+    const aos_azure_header_t meta[] = {{"aossha256", "abc123"}, {"origin", "test"}};
+    assert_int_equal(aos_azure_blob_put_block_list(c, ct, "big name.bin", idp, count,
+                                                   "application/x-test", md5b64, meta, 2),
+                     AOS_OK);
+    free(buf);
+    EVP_MD_CTX_free(md5);
+    return md5b64;
+}
+
 static void test_blob_blocks_ranges_listing(void **state)
 {
     (void)state;
@@ -250,32 +286,11 @@ static void test_blob_blocks_ranges_listing(void **state)
     assert_string_equal(props.content_type, "text/plain");
     assert_string_equal(props.content_md5, "d7BI/EKi9fb2czjYPjWmqw==");
 
-    /* a 3-block blob of 5 MiB written block by block (MD5 computed while streaming) */
+    /* a 3-block blob of 5 MiB written block by block */
     const size_t block = 2 * 1024 * 1024, total = 5 * 1024 * 1024 + 123;
-    unsigned char *buf = malloc(block);
-    EVP_MD_CTX *md5 = EVP_MD_CTX_new();
-    EVP_DigestInit_ex(md5, EVP_md5(), NULL);
-    char ids[3][32];
-    const char *idp[3];
-    size_t off = 0;
-    for (uint32_t i = 0; off < total; i++) {
-        size_t n = total - off < block ? total - off : block;
-        pattern(buf, n, off);
-        EVP_DigestUpdate(md5, buf, n);
-        aos_azure_block_id(i, ids[i]);
-        idp[i] = ids[i];
-        assert_int_equal(aos_azure_blob_put_block(c, ct, "big name.bin", ids[i], buf, n), AOS_OK);
-        off += n;
-    }
+    char *md5b64 = upload_blocks(c, ct, block, total);
     unsigned char digest[16];
     unsigned int dl = 0;
-    EVP_DigestFinal_ex(md5, digest, &dl);
-    char *md5b64;
-    assert_int_equal(aos_azure_b64_encode(digest, dl, &md5b64), AOS_OK);
-    const aos_azure_header_t meta[] = {{"aossha256", "abc123"}, {"origin", "test"}};
-    assert_int_equal(aos_azure_blob_put_block_list(c, ct, "big name.bin", idp, 3,
-                                                   "application/x-test", md5b64, meta, 2),
-                     AOS_OK);
 
     /* whole read streams through the sink; MD5 matches */
     collect_t k = {0};
@@ -327,8 +342,6 @@ static void test_blob_blocks_ranges_listing(void **state)
     assert_int_equal(aos_azure_container_delete(c, ct), AOS_OK);
     free(md5b64);
     free(got_md5);
-    free(buf);
-    EVP_MD_CTX_free(md5);
     aos_azure_client_free(c);
 }
 
