@@ -231,4 +231,123 @@ static inline bool e2e_header(const e2e_resp_t *r, const char *name, char *out, 
     return false;
 }
 
+/* ---- the stack ---- */
+
+typedef struct e2e_stack {
+    char bin[512], dir[256], config[300], bus_url[512];
+    char api[64], admin[64];
+    e2e_proc_t storage, runner, router;
+    int runner_generation;
+} e2e_stack_t;
+
+static inline int e2e_start_service(e2e_stack_t *s, e2e_proc_t *p, const char *name,
+                                    const char *http_addr, const char *admin_addr,
+                                    const char *const *extra)
+{
+    char env[8][700];
+    snprintf(env[0], sizeof env[0], "AOS_BUS_URL=%s", s->bus_url);
+    snprintf(env[1], sizeof env[1], "AOS_BUS_PROFILE=rabbitmq");
+    snprintf(env[2], sizeof env[2], "AOS_CONFIG=%s", s->config);
+    snprintf(env[3], sizeof env[3], "AOS_SQLITE_PATH=%s/aos.db", s->dir);
+    snprintf(env[4], sizeof env[4], "AOS_LOG_LEVEL=info");
+    snprintf(env[5], sizeof env[5], "AOS_HTTP_ADDR=%s", http_addr);
+    snprintf(env[6], sizeof env[6], "AOS_ADMIN_ADDR=%s", admin_addr);
+    snprintf(env[7], sizeof env[7], "AOS_INSTANCE_ID=e2e-%s-%d-%d", name, (int)getpid(),
+             s->runner_generation);
+    const char *e[24];
+    size_t n = 0;
+    for (size_t i = 0; i < 8; i++)
+        e[n++] = env[i];
+    for (size_t i = 0; extra && extra[i] && n < 23; i++)
+        e[n++] = extra[i];
+    e[n] = NULL;
+    return e2e_start(p, s->bin, name, s->dir, e);
+}
+
+static inline int e2e_start_runner(e2e_stack_t *s, const char *const *extra)
+{
+    char h[64], a[64];
+    snprintf(h, sizeof h, "127.0.0.1:%d", e2e_free_port());
+    snprintf(a, sizeof a, "127.0.0.1:%d", e2e_free_port());
+    s->runner_generation++;
+    return e2e_start_service(s, &s->runner, "aos-agent-runner", h, a, extra);
+}
+
+/* Poll GET url until it answers want (or timeout); false on timeout. */
+static inline bool e2e_wait_status(const char *url, const char *const *hdr, long want,
+                                   const char *body_needle, int timeout_ms)
+{
+    for (long long end = e2e_now_ms() + timeout_ms; e2e_now_ms() < end; e2e_sleep_ms(200)) {
+        e2e_resp_t r;
+        int rc = e2e_http("GET", url, hdr, NULL, 0, 2000, &r);
+        bool ok = rc == 0 && r.status == want && (!body_needle || strstr(r.body, body_needle));
+        e2e_resp_free(&r);
+        if (ok)
+            return true;
+    }
+    return false;
+}
+
+/* Start storage, one runner and the router (router_extra: more "K=V" for the router) and
+ * wait until the router is ready and every sample agent reports healthy. */
+static inline int e2e_stack_start(e2e_stack_t *s, const char *config,
+                                  const char *const *router_extra, const char *auth_header)
+{
+    memset(s, 0, sizeof *s);
+    const char *bin = getenv("AOS_BIN_DIR");
+    snprintf(s->bin, sizeof s->bin, "%s", bin ? bin : "build/bin");
+    snprintf(s->dir, sizeof s->dir, "/tmp/aos-e2e-XXXXXX");
+    if (!mkdtemp(s->dir) ||
+        aos_test_fixture_read("rabbitmq", "url", s->bus_url, sizeof s->bus_url) != 0)
+        return -1;
+    snprintf(s->config, sizeof s->config, "%s", config);
+    char h[64], a[64];
+    snprintf(h, sizeof h, "127.0.0.1:%d", e2e_free_port());
+    snprintf(a, sizeof a, "127.0.0.1:%d", e2e_free_port());
+    if (e2e_start_service(s, &s->storage, "aos-storage", h, a, NULL) != 0 ||
+        e2e_start_runner(s, NULL) != 0)
+        return -1;
+    int hp = e2e_free_port(), ap = e2e_free_port();
+    snprintf(s->api, sizeof s->api, "http://127.0.0.1:%d", hp);
+    snprintf(s->admin, sizeof s->admin, "http://127.0.0.1:%d", ap);
+    snprintf(h, sizeof h, "127.0.0.1:%d", hp);
+    snprintf(a, sizeof a, "127.0.0.1:%d", ap);
+    if (e2e_start_service(s, &s->router, "aos-router", h, a, router_extra) != 0)
+        return -1;
+    char url[128];
+    snprintf(url, sizeof url, "%s/readyz", s->admin);
+    if (!e2e_wait_status(url, NULL, 200, NULL, 60000))
+        return -1;
+    snprintf(url, sizeof url, "%s/v1/agents", s->api);
+    const char *hdr[] = {auth_header, NULL};
+    return e2e_wait_status(url, hdr, 200, "\"status\":\"healthy\"", 60000) ? 0 : -1;
+}
+
+static inline void e2e_stack_stop(e2e_stack_t *s)
+{
+    e2e_stop(&s->router, 15000);
+    e2e_stop(&s->runner, 15000);
+    e2e_stop(&s->storage, 15000);
+}
+
+/* Copy src (a config file) to dst with "settings" values replaced/added (NULL-terminated
+ * key, integer pairs). */
+#include <json-c/json.h>
+static inline int e2e_write_config(const char *src, const char *dst, const char *const *keys,
+                                   const int *values)
+{
+    json_object *root = json_object_from_file(src), *settings = NULL;
+    if (!root)
+        return -1;
+    if (!json_object_object_get_ex(root, "settings", &settings)) {
+        settings = json_object_new_object();
+        json_object_object_add(root, "settings", settings);
+    }
+    for (size_t i = 0; keys[i]; i++)
+        json_object_object_add(settings, keys[i], json_object_new_int(values[i]));
+    int rc = json_object_to_file(dst, root) == 0 ? 0 : -1;
+    json_object_put(root);
+    return rc;
+}
+
 #endif
