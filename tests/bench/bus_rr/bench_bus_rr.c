@@ -7,8 +7,8 @@
  * requester's reply queue. Both sides send unsettled and wait for the broker's accepted
  * outcome, and accept what they receive: the same delivery guarantees for both variants.
  *   bus: two aos_bus_t (responder and requester), aos_bus_request / aos_bus_reply.
- *   raw: one proactor thread, two connections, pn_message encode/decode, credit topped up in
- *        batches like the bus does, nothing else.
+ *   raw: two proactor threads (requester, responder) with one connection each, pn_message
+ *        encode/decode, credit topped up in batches like the bus does, nothing else.
  * Prints round trips per second and p50/p99 latency per window and the ratio bus/raw.
  */
 #include <pthread.h>
@@ -182,50 +182,61 @@ static void run_bus(const char *url, int window, double seconds, stats_t *st)
 
 /* ------------------------------------------------------------------------ raw ---- */
 
-typedef struct raw_run {
+/* One side (requester or responder): its own proactor, thread, connection and buffers, as the
+ * bus has one I/O thread per aos_bus_t. */
+typedef struct raw_side {
     pn_proactor_t *p;
-    char host[128], port[16], user[64], pass[64];
-    char reply_addr[128];
-    pn_connection_t *cc, *sc;
-    pn_link_t *c_snd, *c_rcv, *s_rcv, *s_snd;
-    int window, outstanding, attached;
-    bool measuring, stopping, done;
-    uint64_t seq;
-    uint64_t *sent_at; /* ring indexed by seq */
-    size_t ring;
-    stats_t *st;
+    pn_connection_t *c;
+    pn_link_t *snd, *rcv;
+    int window; /* receiver credit window */
     pn_message_t *msg;
     char *buf;
     size_t buflen;
-    uint64_t phase_end_ns, measure_start_ns;
+    uint64_t tag;
+    int attached;
+} raw_side_t;
+
+typedef struct raw_run {
+    char host[128], port[16], user[64], pass[64];
+    char reply_addr[128];
+    raw_side_t cli, srv;
+    int window, outstanding;
+    bool started, done;
+    volatile int srv_stop;
+    uint64_t next_id;
+    uint64_t *sent_at; /* ring indexed by request id */
+    size_t ring;
+    stats_t *st;
+    uint64_t measure_start_ns;
     int phase; /* 0 warm-up, 1 measuring, 2 draining */
 } raw_run_t;
 
-static void raw_send(raw_run_t *r, pn_link_t *l, pn_message_t *m)
+static void raw_send(raw_side_t *s)
 {
-    size_t n = r->buflen;
-    while (pn_message_encode(m, r->buf, &n) == PN_OVERFLOW) {
-        r->buflen *= 2;
-        r->buf = realloc(r->buf, r->buflen);
-        n = r->buflen;
+    size_t n = s->buflen;
+    while (pn_message_encode(s->msg, s->buf, &n) == PN_OVERFLOW) {
+        s->buflen *= 2;
+        s->buf = realloc(s->buf, s->buflen);
+        n = s->buflen;
     }
-    uint64_t tag = ++r->seq;
-    pn_delivery(l, pn_dtag((const char *)&tag, sizeof tag));
-    pn_link_send(l, r->buf, n);
-    pn_link_advance(l);
+    uint64_t tag = ++s->tag;
+    pn_delivery(s->snd, pn_dtag((const char *)&tag, sizeof tag));
+    pn_link_send(s->snd, s->buf, n);
+    pn_link_advance(s->snd);
 }
 
 static void raw_issue(raw_run_t *r)
 {
-    uint64_t id = r->seq + 1;
-    pn_message_clear(r->msg);
-    pn_message_set_durable(r->msg, true);
-    pn_data_put_ulong(pn_message_id(r->msg), id);
-    pn_message_set_reply_to(r->msg, r->reply_addr);
-    pn_message_set_content_type(r->msg, "application/json");
-    pn_data_put_binary(pn_message_body(r->msg), pn_bytes(strlen(PAYLOAD), PAYLOAD));
+    pn_message_t *m = r->cli.msg;
+    uint64_t id = ++r->next_id;
+    pn_message_clear(m);
+    pn_message_set_durable(m, true);
+    pn_data_put_ulong(pn_message_id(m), id);
+    pn_message_set_reply_to(m, r->reply_addr);
+    pn_message_set_content_type(m, "application/json");
+    pn_data_put_binary(pn_message_body(m), pn_bytes(strlen(PAYLOAD), PAYLOAD));
     r->sent_at[id % r->ring] = now_ns();
-    raw_send(r, r->c_snd, r->msg); /* the tag is id */
+    raw_send(&r->cli);
     r->outstanding++;
 }
 
@@ -239,62 +250,61 @@ static pn_link_t *raw_link(pn_session_t *s, bool sender, const char *name, const
     return l;
 }
 
-static void raw_on_init(raw_run_t *r, pn_connection_t *c)
+static void raw_on_init(raw_run_t *r, raw_side_t *s)
 {
-    pn_connection_open(c);
-    pn_session_t *s = pn_session(c);
-    pn_session_open(s);
-    if (c == r->cc) {
-        r->c_snd = raw_link(s, true, "c-snd", "/amq/queue/" QUEUE);
-        r->c_rcv = raw_link(s, false, "c-rcv", r->reply_addr);
-        pn_link_flow(r->c_rcv, 512);
-    } else {
-        r->s_rcv = raw_link(s, false, "s-rcv", "/amq/queue/" QUEUE);
-        pn_link_flow(r->s_rcv, 256);
-        r->s_snd = raw_link(s, true, "s-snd", r->reply_addr);
-    }
+    pn_connection_open(s->c);
+    pn_session_t *ssn = pn_session(s->c);
+    pn_session_open(ssn);
+    bool client = s == &r->cli;
+    s->snd = raw_link(ssn, true, "snd", client ? "/amq/queue/" QUEUE : r->reply_addr);
+    s->rcv = raw_link(ssn, false, "rcv", client ? r->reply_addr : "/amq/queue/" QUEUE);
+    s->window = client ? 512 : 256;
+    pn_link_flow(s->rcv, s->window);
 }
 
-static void raw_on_delivery(raw_run_t *r, pn_delivery_t *d)
+/* Read a delivery into s->msg, accept it, keep the credit window up. False if undecodable. */
+static bool raw_receive(raw_side_t *s, pn_delivery_t *d)
 {
     pn_link_t *l = pn_delivery_link(d);
-    if (pn_link_is_sender(l)) {
+    size_t n = pn_delivery_pending(d);
+    if (n > s->buflen) {
+        s->buflen = n;
+        s->buf = realloc(s->buf, n);
+    }
+    pn_link_recv(l, s->buf, n);
+    pn_link_advance(l);
+    pn_message_clear(s->msg);
+    int rc = pn_message_decode(s->msg, s->buf, n);
+    pn_delivery_update(d, PN_ACCEPTED);
+    pn_delivery_settle(d);
+    /* top the window up in batches, as the bus does */
+    if (pn_link_credit(l) <= s->window * 3 / 4)
+        pn_link_flow(l, s->window - pn_link_credit(l));
+    return rc == 0;
+}
+
+static void raw_on_delivery(raw_run_t *r, raw_side_t *s, pn_delivery_t *d)
+{
+    if (pn_link_is_sender(pn_delivery_link(d))) {
         if (pn_delivery_remote_state(d) || pn_delivery_settled(d))
             pn_delivery_settle(d);
         return;
     }
-    if (!pn_delivery_readable(d) || pn_delivery_partial(d))
+    if (!pn_delivery_readable(d) || pn_delivery_partial(d) || !raw_receive(s, d))
         return;
-    size_t n = pn_delivery_pending(d);
-    if (n > r->buflen) {
-        r->buflen = n;
-        r->buf = realloc(r->buf, n);
-    }
-    pn_link_recv(l, r->buf, n);
-    pn_link_advance(l);
-    pn_message_clear(r->msg);
-    int rc = pn_message_decode(r->msg, r->buf, n);
-    pn_delivery_update(d, PN_ACCEPTED);
-    pn_delivery_settle(d);
-    /* top the window up in batches, as the bus does */
-    int window = l == r->s_rcv ? 256 : 512;
-    if (pn_link_credit(l) <= window * 3 / 4)
-        pn_link_flow(l, window - pn_link_credit(l));
-    if (rc != 0)
-        return;
-    if (l == r->s_rcv) {
-        pn_atom_t id = pn_message_get_id(r->msg);
-        pn_message_clear(r->msg);
-        pn_message_set_durable(r->msg, true);
-        pn_message_set_correlation_id(r->msg, id);
-        pn_message_set_content_type(r->msg, "application/json");
-        pn_data_put_binary(pn_message_body(r->msg), pn_bytes(11, "{\"ok\":true}"));
-        raw_send(r, r->s_snd, r->msg);
+    if (s == &r->srv) {
+        pn_atom_t id = pn_message_get_id(s->msg);
+        pn_message_clear(s->msg);
+        pn_message_set_durable(s->msg, true);
+        pn_message_set_correlation_id(s->msg, id);
+        pn_message_set_content_type(s->msg, "application/json");
+        pn_data_put_binary(pn_message_body(s->msg), pn_bytes(11, "{\"ok\":true}"));
+        raw_send(s);
         return;
     }
-    pn_atom_t corr = pn_message_get_correlation_id(r->msg);
-    if (corr.type != PN_ULONG)
-        return;
+    pn_atom_t corr = pn_message_get_correlation_id(s->msg);
+    if (corr.type != PN_ULONG || corr.u.as_ulong > r->next_id)
+        return; /* a stale reply from an earlier run */
     r->outstanding--;
     double ms = (double)(now_ns() - r->sent_at[corr.u.as_ulong % r->ring]) / 1e6;
     if (r->phase == 1 && r->st->n < MAX_SAMPLES)
@@ -308,33 +318,98 @@ static void raw_on_timeout(raw_run_t *r, double seconds)
     if (r->phase == 0) {
         r->phase = 1;
         r->measure_start_ns = now_ns();
-        pn_proactor_set_timeout(r->p, (pn_millis_t)(seconds * 1000));
+        pn_proactor_set_timeout(r->cli.p, (pn_millis_t)(seconds * 1000));
     } else if (r->phase == 1) {
         r->phase = 2;
         r->st->seconds = (double)(now_ns() - r->measure_start_ns) / 1e9;
-        pn_proactor_set_timeout(r->p, 3000);
+        pn_proactor_set_timeout(r->cli.p, 3000);
     } else {
         r->done = true;
     }
 }
 
-static void raw_connect(raw_run_t *r, pn_connection_t *c)
+static void raw_connect(raw_run_t *r, raw_side_t *s)
 {
+    s->p = pn_proactor();
+    s->c = pn_connection();
+    s->msg = pn_message();
+    s->buflen = 4096;
+    s->buf = malloc(s->buflen);
     pn_transport_t *t = pn_transport();
     pn_sasl_t *sasl = pn_sasl(t);
     pn_sasl_allowed_mechs(sasl, "PLAIN");
     pn_sasl_set_allow_insecure_mechs(sasl, true);
-    pn_connection_set_user(c, r->user);
-    pn_connection_set_password(c, r->pass);
-    pn_connection_set_hostname(c, r->host);
+    pn_connection_set_user(s->c, r->user);
+    pn_connection_set_password(s->c, r->pass);
+    pn_connection_set_hostname(s->c, r->host);
     char addr[PN_MAX_ADDR];
     pn_proactor_addr(addr, sizeof addr, r->host, r->port);
-    pn_proactor_connect2(r->p, c, t, addr);
+    pn_proactor_connect2(s->p, s->c, t, addr);
+}
+
+static void raw_side_free(raw_side_t *s)
+{
+    pn_proactor_free(s->p);
+    pn_message_free(s->msg);
+    free(s->buf);
+}
+
+/* Handle one event of side s; returns false on a fatal transport error. */
+static bool raw_event(raw_run_t *r, raw_side_t *s, pn_event_t *e, double seconds)
+{
+    switch (pn_event_type(e)) {
+    case PN_CONNECTION_INIT:
+        raw_on_init(r, s);
+        break;
+    case PN_LINK_REMOTE_OPEN:
+        s->attached++;
+        break;
+    case PN_DELIVERY:
+        raw_on_delivery(r, s, pn_event_delivery(e));
+        break;
+    case PN_PROACTOR_TIMEOUT:
+        raw_on_timeout(r, seconds);
+        break;
+    case PN_TRANSPORT_CLOSED: {
+        pn_condition_t *cond = pn_transport_condition(pn_event_transport(e));
+        if (pn_condition_is_set(cond)) {
+            fprintf(stderr, "raw: %s %s\n", pn_condition_get_name(cond),
+                    pn_condition_get_description(cond));
+            return false;
+        }
+        break;
+    }
+    case PN_LINK_FLOW:
+        if (s == &r->cli && !r->started && s->attached >= 2 && pn_link_credit(s->snd) > 0) {
+            r->started = true;
+            for (int i = 0; i < r->window; i++)
+                raw_issue(r);
+            pn_proactor_set_timeout(s->p, 500); /* warm-up */
+        }
+        break;
+    default:
+        break;
+    }
+    return true;
+}
+
+static void *raw_server_main(void *arg)
+{
+    raw_run_t *r = arg;
+    while (!r->srv_stop) {
+        pn_event_batch_t *b = pn_proactor_wait(r->srv.p);
+        pn_event_t *e;
+        while ((e = pn_event_batch_next(b)))
+            if (!raw_event(r, &r->srv, e, 0))
+                exit(1);
+        pn_proactor_done(r->srv.p, b);
+    }
+    return NULL;
 }
 
 static void run_raw(const char *url, int window, double seconds, stats_t *st)
 {
-    raw_run_t r = {.window = window, .st = st, .ring = 65536, .buflen = 4096};
+    raw_run_t r = {.window = window, .st = st, .ring = 65536};
     /* amqp://user:pass@host:port, as the bench script passes it */
     if (sscanf(url, "amqp://%63[^:]:%63[^@]@%127[^:]:%15s", r.user, r.pass, r.host, r.port) != 4) {
         fprintf(stderr, "raw: cannot parse %s\n", url);
@@ -342,65 +417,26 @@ static void run_raw(const char *url, int window, double seconds, stats_t *st)
     }
     snprintf(r.reply_addr, sizeof r.reply_addr, "/queue/aos.reply.bench-raw-%ld", (long)getpid());
     r.sent_at = calloc(r.ring, sizeof *r.sent_at);
-    r.buf = malloc(r.buflen);
-    r.msg = pn_message();
-    r.p = pn_proactor();
-    r.cc = pn_connection();
-    r.sc = pn_connection();
-    raw_connect(&r, r.cc);
-    raw_connect(&r, r.sc);
-    bool started = false;
+    raw_connect(&r, &r.srv);
+    raw_connect(&r, &r.cli);
+    pthread_t srv;
+    pthread_create(&srv, NULL, raw_server_main, &r);
     while (!r.done) {
-        pn_event_batch_t *b = pn_proactor_wait(r.p);
+        pn_event_batch_t *b = pn_proactor_wait(r.cli.p);
         pn_event_t *e;
-        while ((e = pn_event_batch_next(b))) {
-            switch (pn_event_type(e)) {
-            case PN_CONNECTION_INIT:
-                raw_on_init(&r, pn_event_connection(e));
-                break;
-            case PN_LINK_REMOTE_OPEN:
-                r.attached++;
-                break;
-            case PN_DELIVERY:
-                raw_on_delivery(&r, pn_event_delivery(e));
-                break;
-            case PN_PROACTOR_TIMEOUT:
-                raw_on_timeout(&r, seconds);
-                break;
-            case PN_TRANSPORT_CLOSED: {
-                pn_condition_t *cond = pn_transport_condition(pn_event_transport(e));
-                if (pn_condition_is_set(cond) && !r.done) {
-                    fprintf(stderr, "raw: %s %s\n", pn_condition_get_name(cond),
-                            pn_condition_get_description(cond));
-                    exit(1);
-                }
-                break;
-            }
-            case PN_CONNECTION_WAKE:
-            case PN_LINK_FLOW:
-                /* start once all four links are up, inside the requester's own batch */
-                if (!started && r.attached >= 4 && pn_event_connection(e) == r.cc &&
-                    pn_link_credit(r.c_snd) > 0) {
-                    started = true;
-                    for (int i = 0; i < r.window; i++)
-                        raw_issue(&r);
-                    pn_proactor_set_timeout(r.p, 500); /* warm-up */
-                }
-                break;
-            default:
-                break;
-            }
-        }
-        pn_proactor_done(r.p, b);
-        if (!started && r.attached >= 4)
-            pn_connection_wake(r.cc);
+        while ((e = pn_event_batch_next(b)))
+            if (!raw_event(&r, &r.cli, e, seconds))
+                exit(1);
+        pn_proactor_done(r.cli.p, b);
         if (r.phase == 2 && r.outstanding == 0)
             r.done = true;
     }
-    pn_proactor_free(r.p);
-    pn_message_free(r.msg);
+    r.srv_stop = 1;
+    pn_proactor_interrupt(r.srv.p);
+    pthread_join(srv, NULL);
+    raw_side_free(&r.cli);
+    raw_side_free(&r.srv);
     free(r.sent_at);
-    free(r.buf);
 }
 
 /* ----------------------------------------------------------------------- main ---- */
