@@ -196,6 +196,19 @@ static ml_outcome stop_for(run_t *r, ml_outcome o, char *reason, size_t rlen, co
     return o;
 }
 
+/* Progress and metrics into the job record (also renews the lease). */
+static aos_result write_progress(run_t *r, bool *cancel)
+{
+    json_object *set = json_object_new_object();
+    aos_json_add(set, "progress", json_object_get(r->progress));
+    aos_json_add(set, "metrics", json_object_get(r->metrics));
+    ml_job_patch_t p = {.set = set};
+    aos_result tr = ml_job_touch(r->j, &p, cancel, NULL, NULL, 0);
+    json_object_put(set);
+    r->progress_dirty = false;
+    return tr;
+}
+
 static ml_outcome supervise(run_t *r, int64_t timeout_ms, char *reason, size_t rlen)
 {
     ml_service_t *svc = r->j->svc;
@@ -220,19 +233,15 @@ static ml_outcome supervise(run_t *r, int64_t timeout_ms, char *reason, size_t r
         }
         bool cancel = atomic_load(&r->j->cancel);
         if (now >= next_touch) {
-            json_object *set = json_object_new_object();
-            aos_json_add(set, "progress", json_object_get(r->progress));
-            aos_json_add(set, "metrics", json_object_get(r->metrics));
-            ml_job_patch_t p = {.set = set};
-            aos_result tr = ml_job_touch(r->j, &p, &cancel, NULL, NULL, 0);
-            json_object_put(set);
-            if (tr == AOS_ERR_CONFLICT)
+            if (write_progress(r, &cancel) == AOS_ERR_CONFLICT)
                 return stop_for(r, ML_OUT_LOST, reason, rlen, "lease lost");
             next_touch = now + svc->cfg.poll_ms;
         }
         if (cancel)
             return stop_for(r, ML_OUT_CANCELLED, reason, rlen, "cancelled");
     }
+    if (r->progress_dirty && write_progress(r, NULL) == AOS_ERR_CONFLICT)
+        return ML_OUT_LOST;
     if (WIFEXITED(st) && WEXITSTATUS(st) == 0 && r->done)
         return ML_OUT_SUCCEEDED;
     const char *detail = r->error[0] ? r->error : r->last_log;
