@@ -11,6 +11,8 @@
 # /usr/lib/rabbitmq/bin with its own environment, so this works as root and as a user.
 # `start` prints the AMQP URL as its last line once the node accepts AMQP 1.0 connections.
 # Data survive stop/start (quorum queues are on disk); `rm -rf DATA_DIR` resets the node.
+# Optional TLS listener (tests): AOS_RABBITMQ_TLS_PORT plus AOS_RABBITMQ_TLS_DIR holding
+# ca.pem, server.pem and server.key.
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")/.." && pwd)
@@ -82,6 +84,17 @@ write_config() {
   mkdir -p "$data/log" "$data/mnesia"
   sed "s#^load_definitions = .*#load_definitions = $here/deploy/rabbitmq/definitions.json#" \
     "$here/deploy/rabbitmq/rabbitmq.conf" >"$data/rabbitmq.conf"
+  if [[ -n ${AOS_RABBITMQ_TLS_PORT:-} ]]; then
+    local tls=${AOS_RABBITMQ_TLS_DIR:?AOS_RABBITMQ_TLS_DIR must name the certificate directory}
+    cat >>"$data/rabbitmq.conf" <<TLS
+listeners.ssl.default = 127.0.0.1:$AOS_RABBITMQ_TLS_PORT
+ssl_options.cacertfile = $tls/ca.pem
+ssl_options.certfile = $tls/server.pem
+ssl_options.keyfile = $tls/server.key
+ssl_options.verify = verify_none
+ssl_options.fail_if_no_peer_cert = false
+TLS
+  fi
   # no console logging: the node runs detached; its log is $data/log/
   : >"$data/rabbitmq-env.conf"
   [[ -f $data/advanced.config ]] || echo "[]." >"$data/advanced.config"
