@@ -2,7 +2,9 @@
 """Reference LoRA trainer for AOS (docs/ml-trainer-protocol.md).
 
 Run on a GPU node with: pip install torch transformers peft datasets accelerate
-AOS invokes it as: train_lora.py --config job.json, reads JSON progress lines from stdout.
+The local backend invokes it as: train_lora.py --config job.json and reads JSON progress lines
+from stdout. The azureml backend's command job runs: train_lora.py --config-env AOS_JOB_CONFIG
+--training-data <input path> --output-dir <output path>.
 """
 import argparse
 import json
@@ -35,8 +37,21 @@ def load_examples(path, tokenizer, max_len):
 
 def main():
     ap = argparse.ArgumentParser()
-    ap.add_argument("--config", required=True)
-    cfg = json.load(open(ap.parse_args().config, encoding="utf-8"))
+    src = ap.add_mutually_exclusive_group(required=True)
+    src.add_argument("--config", help="job.json written by the local backend")
+    src.add_argument("--config-env", help="environment variable holding the job config "
+                     "(the azureml backend's AOS_JOB_CONFIG)")
+    ap.add_argument("--training-data", help="overrides training_data (Azure ML input path)")
+    ap.add_argument("--output-dir", help="overrides output_dir (Azure ML output path)")
+    args = ap.parse_args()
+    if args.config:
+        cfg = json.load(open(args.config, encoding="utf-8"))
+    else:
+        cfg = json.loads(os.environ[args.config_env])
+    if args.training_data:
+        cfg["training_data"] = args.training_data
+    if args.output_dir:
+        cfg["output_dir"] = args.output_dir
 
     # Deferred imports: a config error is reported even where the ML stack is missing.
     import torch

@@ -123,7 +123,12 @@ static aos_result read_input(const json_object *req, const char **out_text, char
                              size_t errlen)
 {
     AOS_RETURN_IF_FAILED(
-        aos_json_get_string(req, "input", AOS_JSON_REQUIRED, out_text, errbuf, errlen));
+        aos_json_get_string(req, "input", AOS_JSON_OPTIONAL, out_text, errbuf, errlen));
+    if (!*out_text)
+        AOS_RETURN_IF_FAILED(
+            aos_json_get_string(req, "prompt", AOS_JSON_OPTIONAL, out_text, errbuf, errlen));
+    if (!*out_text)
+        return aos_fail(AOS_ERR_INVALID, errbuf, errlen, "field 'input' is required");
     if (!(*out_text)[0] || strlen(*out_text) > 256 * 1024)
         return aos_fail(AOS_ERR_INVALID, errbuf, errlen, "field 'input' must be 1..262144 bytes");
     return AOS_OK;

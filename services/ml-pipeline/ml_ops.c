@@ -257,8 +257,14 @@ aos_result ml_ops_handle(ml_service_t *svc, const aos_event_t *req, char **out_t
 {
     if (!req->type || strncmp(req->type, "aos.ml.", 7) != 0)
         return aos_fail(AOS_ERR_UNSUPPORTED, errbuf, errlen, "unknown operation type");
+    /* The router's act actions use these types (docs/ml.md). */
+    const char *op = req->type + 7;
+    if (strcmp(op, "train") == 0)
+        op = "train_adapter";
+    else if (strcmp(op, "pipeline.run") == 0)
+        op = "run_pipeline";
     json_object *out = NULL;
-    aos_result r = dispatch(svc, req, req->type + 7, &out, errbuf, errlen);
+    aos_result r = dispatch(svc, req, op, &out, errbuf, errlen);
     if (r != AOS_OK)
         return r;
     r = aos_json_to_string(out, out_reply_json, NULL);

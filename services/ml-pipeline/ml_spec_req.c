@@ -39,6 +39,9 @@ static aos_result parse_data(const json_object *o, bool pipeline, ml_train_req_t
 {
     json_object *data = NULL;
     AOS_RETURN_IF_FAILED(aos_json_get_object(o, "data", AOS_JSON_OPTIONAL, &data, errbuf, errlen));
+    if (!data) /* "dataset" is the act actions' spelling */
+        AOS_RETURN_IF_FAILED(
+            aos_json_get_object(o, "dataset", AOS_JSON_OPTIONAL, &data, errbuf, errlen));
     AOS_RETURN_IF_FAILED(dup_opt(o, "data_jsonl", &out->data_jsonl, errbuf, errlen));
     if (out->data_jsonl && !pipeline)
         return aos_fail(AOS_ERR_INVALID, errbuf, errlen,
@@ -65,9 +68,9 @@ static aos_result parse_data(const json_object *o, bool pipeline, ml_train_req_t
 static aos_result parse_fields(const json_object *o, bool pipeline, ml_train_req_t *out,
                                char *errbuf, size_t errlen)
 {
-    static const char *const keys[] = {"agent", "adapter_name", "base_model", "lora",
-                                       "hyperparameters", "data", "data_jsonl", "backend",
-                                       "timeout_s", "job_id", NULL};
+    static const char *const keys[] = {"agent", "adapter_name", "adapter", "base_model", "lora",
+                                       "hyperparameters", "data", "dataset", "data_jsonl",
+                                       "backend", "timeout_s", "job_id", "action", NULL};
     json_object_object_foreach((json_object *)o, key, val)
     {
         (void)val;
@@ -81,6 +84,11 @@ static aos_result parse_fields(const json_object *o, bool pipeline, ml_train_req
     if (!out->agent || !aos_agent_name_valid(out->agent))
         return aos_fail(AOS_ERR_INVALID, errbuf, errlen, "field 'agent' must name an agent");
     AOS_RETURN_IF_FAILED(dup_opt(o, "adapter_name", &out->adapter_name, errbuf, errlen));
+    if (!out->adapter_name) /* the router's act injects the agent's adapter as "adapter" */
+        AOS_RETURN_IF_FAILED(dup_opt(o, "adapter", &out->adapter_name, errbuf, errlen));
+    const char *action = NULL;
+    AOS_RETURN_IF_FAILED(aos_json_get_string(o, "action", AOS_JSON_OPTIONAL, &action, errbuf,
+                                             errlen));
     if (out->adapter_name && !aos_storage_valid_id(out->adapter_name))
         return aos_fail(AOS_ERR_INVALID, errbuf, errlen,
                         "adapter_name must be 1..128 chars of [A-Za-z0-9._:-]");

@@ -406,6 +406,38 @@ static void test_infer(void **state)
     assert_null(o);
 }
 
+/* The router's act actions send aos.ml.train / aos.ml.pipeline.run / aos.ml.infer with the
+ * action's params plus "agent", "adapter" and "action". */
+static void test_act_types(void **state)
+{
+    (void)state;
+    json_object *j = ml_ok("train", "{\"agent\":\"ceo\",\"adapter\":\"ceo-act\","
+                                    "\"action\":\"trigger_lora_training\","
+                                    "\"base_model\":\"test:ok\","
+                                    "\"dataset\":{\"container\":\"mldata\",\"name\":\"good.jsonl\"}}");
+    char *id = strdup(ml_str(j, "job_id"));
+    assert_string_equal(ml_str(j, "adapter_name"), "ceo-act");
+    json_object_put(j);
+    j = ml_wait_job(id);
+    assert_string_equal(ml_str(j, "state"), "succeeded");
+    json_object_put(j);
+    free(id);
+    j = ml_ok("pipeline.run", "{\"agent\":\"ceo\",\"action\":\"run_azure_ml_pipeline\","
+                              "\"base_model\":\"aml:ok\",\"backend\":\"azureml\","
+                              "\"data_jsonl\":\"{\\\"prompt\\\":\\\"a\\\",\\\"completion\\\":\\\"b\\\"}\"}");
+    id = strdup(ml_str(j, "job_id"));
+    json_object_put(j);
+    j = ml_wait_job(id);
+    assert_string_equal(ml_str(j, "state"), "succeeded");
+    assert_string_equal(ml_str(step_of(j, "upload_data"), "state"), "succeeded");
+    json_object_put(j);
+    free(id);
+    j = ml_ok("infer", "{\"agent\":\"cfo\",\"adapter\":\"cfo-lora\",\"action\":\"aml_infer\","
+                       "\"prompt\":\"hello\"}");
+    assert_string_equal(ml_str(j, "model"), "cfo-lora");
+    json_object_put(j);
+}
+
 static bool owned(json_object *j)
 {
     json_object *l;
@@ -443,6 +475,7 @@ int main(void)
         cmocka_unit_test(test_local_cancel),    cmocka_unit_test(test_azureml),
         cmocka_unit_test(test_azureml_cancel),  cmocka_unit_test(test_pipeline),
         cmocka_unit_test(test_idempotent_submit), cmocka_unit_test(test_infer),
+        cmocka_unit_test(test_act_types),
         cmocka_unit_test(test_replica_killed),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
