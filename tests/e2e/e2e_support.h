@@ -288,17 +288,21 @@ static inline bool e2e_wait_status(const char *url, const char *const *hdr, long
     return false;
 }
 
-/* Start storage, one runner and the router (router_extra: more "K=V" for the router) and
- * wait until the router is ready and every sample agent reports healthy. */
-static inline int e2e_stack_start(e2e_stack_t *s, const char *config,
+/* Start storage, one runner and the router against bus_url (NULL: the rabbitmq fixture;
+ * router_extra: more "K=V" for the router) and wait until the router is ready and every sample
+ * agent reports healthy. */
+static inline int e2e_stack_start(e2e_stack_t *s, const char *bus_url, const char *config,
                                   const char *const *router_extra, const char *auth_header)
 {
     memset(s, 0, sizeof *s);
     const char *bin = getenv("AOS_BIN_DIR");
     snprintf(s->bin, sizeof s->bin, "%s", bin ? bin : "build/bin");
     snprintf(s->dir, sizeof s->dir, "/tmp/aos-e2e-XXXXXX");
-    if (!mkdtemp(s->dir) ||
-        aos_test_fixture_read("rabbitmq", "url", s->bus_url, sizeof s->bus_url) != 0)
+    if (!mkdtemp(s->dir))
+        return -1;
+    if (bus_url)
+        snprintf(s->bus_url, sizeof s->bus_url, "%s", bus_url);
+    else if (aos_test_fixture_read("rabbitmq", "url", s->bus_url, sizeof s->bus_url) != 0)
         return -1;
     snprintf(s->config, sizeof s->config, "%s", config);
     char h[64], a[64];

@@ -163,9 +163,16 @@ static void test_runner_killed_under_load(void **state)
 static void restart_broker(void)
 {
     const char *dir = getenv("AOS_TEST_FIXTURES_DIR");
-    char cmd[600];
-    snprintf(cmd, sizeof cmd, "'%s/rabbitmq/ctl' restart >/dev/null 2>&1", dir ? dir : "fixtures");
-    assert_int_equal(system(cmd), 0);
+    char cmd[1200];
+    snprintf(cmd, sizeof cmd, "'%s/rabbitmq/ctl' restart >'%s/ctl.log' 2>&1",
+             dir ? dir : "fixtures", g_stack.dir);
+    int rc = system(cmd);
+    if (rc != 0) {
+        snprintf(cmd, sizeof cmd, "tail -n 30 '%s/ctl.log' 1>&2", g_stack.dir);
+        if (system(cmd) != 0)
+            fprintf(stderr, "(no ctl log)\n");
+    }
+    assert_int_equal(rc, 0);
 }
 
 static void test_broker_restart_under_load(void **state)
@@ -205,7 +212,7 @@ static int setup(void **state)
     const int values[] = {30000, 1000, 5000};
     if (e2e_write_config(sample, g_config, keys, values) != 0)
         return -1;
-    if (e2e_stack_start(&g_stack, g_config, NULL, NULL) != 0) {
+    if (e2e_stack_start(&g_stack, NULL, g_config, NULL, NULL) != 0) {
         e2e_dump_log(&g_stack.storage, 20);
         e2e_dump_log(&g_stack.runner, 20);
         e2e_dump_log(&g_stack.router, 20);

@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# End-to-end benchmark: turns/s and p50/p99 through POST /v1/messages (router -> bus ->
+# runner (offline provider) -> storage) at concurrency 1, 16 and 128, next to raw bus
+# request/reply on the same broker in the same run. Starts a private RabbitMQ on a free port
+# (scripts/rabbitmq.sh); bench_e2e starts aos-storage, aos-agent-runner and aos-router.
+#   tests/bench/e2e/run.sh BUILD_DIR [SECONDS_PER_RUN]
+set -euo pipefail
+here=$(cd "$(dirname "$0")/../../.." && pwd)
+build=${1:-build}
+[[ $build = /* ]] || build=$here/$build
+seconds=${2:-5}
+bin=$build/bench/bench_e2e
+[[ -x $bin ]] || cmake --build "$build" --target bench_e2e >/dev/null
+data=$(mktemp -d "${TMPDIR:-/tmp}/aos-bench-e2e-rmq.XXXXXX")
+port=
+for _ in $(seq 1 200); do
+  p=$((20000 + RANDOM % 10000))
+  if ! ss -Hltn "sport = :$p" | grep -q . && ! ss -Hltn "sport = :$((p + 20000))" | grep -q . \
+    && ! ss -Hltn "sport = :$((p + 30000))" | grep -q .; then
+    port=$p
+    break
+  fi
+done
+[[ -n $port ]] || { echo "no free port" >&2; exit 1; }
+cleanup() {
+  "$here/scripts/rabbitmq.sh" stop "$data" "$port" >/dev/null 2>&1 || true
+  rm -rf "$data"
+}
+trap cleanup EXIT
+url=$("$here/scripts/rabbitmq.sh" start "$data" "$port" | tail -n 1)
+AOS_BIN_DIR=$build/bin AOS_SOURCE_DIR=$here "$bin" "$url" "$seconds"
