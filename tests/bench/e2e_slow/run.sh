@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# Slow-model benchmark: turns/s through aos-agent-runner with the fake model answering after
+# 1 s, at 1,000 concurrent conversations, and the runner's peak RSS. Starts a private RabbitMQ
+# on a free port (scripts/rabbitmq.sh); bench_e2e_slow starts the fake model, aos-storage and
+# aos-agent-runner and drives turns over the bus as the router would.
+#   tests/bench/e2e_slow/run.sh BUILD_DIR [SECONDS] [CONVERSATIONS] [MODEL_DELAY_MS]
+set -euo pipefail
+here=$(cd "$(dirname "$0")/../../.." && pwd)
+build=${1:-build}
+[[ $build = /* ]] || build=$here/$build
+seconds=${2:-20}
+convs=${3:-1000}
+delay=${4:-1000}
+bin=$build/bench/bench_e2e_slow
+[[ -x $bin ]] || cmake --build "$build" --target bench_e2e_slow >/dev/null
+data=$(mktemp -d "${TMPDIR:-/tmp}/aos-bench-slow-rmq.XXXXXX")
+port=
+for _ in $(seq 1 200); do
+  p=$((20000 + RANDOM % 10000))
+  if ! ss -Hltn "sport = :$p" | grep -q . && ! ss -Hltn "sport = :$((p + 20000))" | grep -q . \
+    && ! ss -Hltn "sport = :$((p + 30000))" | grep -q .; then
+    port=$p
+    break
+  fi
+done
+[[ -n $port ]] || { echo "no free port" >&2; exit 1; }
+cleanup() {
+  "$here/scripts/rabbitmq.sh" stop "$data" "$port" >/dev/null 2>&1 || true
+  rm -rf "$data"
+}
+trap cleanup EXIT
+url=$("$here/scripts/rabbitmq.sh" start "$data" "$port" | tail -n 1)
+AOS_BIN_DIR=$build/bin AOS_SOURCE_DIR=$here "$bin" "$url" "$seconds" "$convs" "$delay"
