@@ -284,6 +284,8 @@ int aosctl_main(int argc, char **argv, FILE *out, FILE *err)
         rc = cmd_agents(&o, rest, args);
     else if (strcmp(cmd, "dlq") == 0)
         rc = aosctl_dlq(&o, rest, args);
+    else if (strcmp(cmd, "ml") == 0)
+        rc = aosctl_ml(&o, rest, args);
     else
         rc = usage(err);
     curl_global_cleanup();

@@ -33,4 +33,7 @@ int aosctl_main(int argc, char **argv, FILE *out, FILE *err);
 /* Dead-letter commands (aosctl_dlq.c). args[0] is "list" or "replay". */
 int aosctl_dlq(const aosctl_opts_t *o, int argc, char **argv);
 
+/* ML commands (aosctl_ml.c, docs/ml.md). args[0] is train|jobs|job|cancel|adapters|infer. */
+int aosctl_ml(const aosctl_opts_t *o, int argc, char **argv);
+
 #endif
