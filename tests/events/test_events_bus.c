@@ -136,9 +136,6 @@ static void events_reach_the_topic(void **state)
         last = at;
     }
     aos_event_publisher_free(p); /* waits for the confirmations */
-    aos_event_sink_stats_t st;
-    aos_event_publisher_stats(NULL, AOS_EVENT_SINK_BUS, &st);
-    assert_int_equal(st.published, 0);
     aos_bus_free(bus);
     for (size_t i = 0; i < seen.count; i++)
         free(seen.ids[i]);

@@ -8,6 +8,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 /* cmocka needs the headers above first */
 #include <cmocka.h>
 
@@ -258,6 +264,63 @@ static void metrics_are_recorded_per_sink(void **state)
     aos_metrics_free(m);
 }
 
+static int closed_port(void)
+{
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    socklen_t len = sizeof a;
+    assert_int_equal(bind(fd, (struct sockaddr *)&a, sizeof a), 0);
+    assert_int_equal(getsockname(fd, (struct sockaddr *)&a, &len), 0);
+    close(fd); /* nothing listens there now */
+    return ntohs(a.sin_port);
+}
+
+static uint64_t metric(aos_metrics_t *m, const char *name, const char *reason)
+{
+    aos_metric_counter_t *c =
+        reason ? aos_metrics_counter(m, name, "Events dropped before reaching a sink.", "sink",
+                                     "eventgrid", "reason", reason, NULL)
+               : aos_metrics_counter(m, name, "Events a sink refused or gave up on after retries.",
+                                     "sink", "eventgrid", NULL);
+    assert_non_null(c);
+    return aos_metric_counter_value(c);
+}
+
+static void unreachable_endpoint_fails_then_breaker_holds_events(void **state)
+{
+    (void)state;
+    aos_metrics_t *m = NULL;
+    assert_int_equal(aos_metrics_new(&m), AOS_OK);
+    char url[128];
+    snprintf(url, sizeof url, "http://127.0.0.1:%d/api/events", closed_port());
+    aos_event_publisher_config_t cfg = {.eventgrid_endpoint = url,
+                                        .eventgrid_key = KEY,
+                                        .batch_max_events = 1,
+                                        .linger_ms = 1,
+                                        .flush_timeout_ms = 300,
+                                        .retry = {.max_attempts = 2, .base_delay_ms = 10},
+                                        .circuit = {.failure_threshold = 2, .open_ms = 600000},
+                                        .metrics = m};
+    aos_event_publisher_t *p = NULL;
+    char err[256];
+    assert_int_equal(aos_event_publisher_new(&cfg, &p, err, sizeof err), AOS_OK);
+    assert_int_equal(publish_n(p, "un", 0, NULL), AOS_OK);
+    aos_event_sink_stats_t st = {0};
+    for (int i = 0; i < 3000 && st.failed == 0; i++) {
+        aos_event_publisher_stats(p, AOS_EVENT_SINK_EVENTGRID, &st);
+        struct timespec ts = {0, 10000000L};
+        nanosleep(&ts, NULL);
+    }
+    assert_int_equal(st.failed, 1); /* two transport failures, then given up */
+    /* the breaker is open now: the next event waits instead of hammering the endpoint,
+     * and is dropped (reason shutdown) when the flush deadline passes */
+    assert_int_equal(publish_n(p, "un", 1, NULL), AOS_OK);
+    aos_event_publisher_free(p);
+    assert_int_equal(metric(m, "aos_events_failed_total", NULL), 1);
+    assert_int_equal(metric(m, "aos_events_dropped_total", "shutdown"), 1);
+    aos_metrics_free(m);
+}
+
 int main(void)
 {
     aos_log_init("test-events-eventgrid", AOS_LOG_OFF);
@@ -275,6 +338,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(too_large_answer_halves_the_batch, setup, teardown),
         cmocka_unit_test_setup_teardown(free_flushes_lingering_events, setup, teardown),
         cmocka_unit_test_setup_teardown(metrics_are_recorded_per_sink,
+                                        setup, teardown),
+        cmocka_unit_test_setup_teardown(unreachable_endpoint_fails_then_breaker_holds_events,
                                         setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
