@@ -9,12 +9,15 @@
  *   bus: two aos_bus_t (responder and requester), aos_bus_request / aos_bus_reply.
  *   raw: two proactor threads (requester, responder) with one connection each, pn_message
  *        encode/decode, credit topped up in batches like the bus does, nothing else.
- * Prints round trips per second and p50/p99 latency per window and the ratio bus/raw.
+ * Prints round trips per second and p50/p99 latency per window, the ratio bus/raw, and the
+ * process CPU time per round trip while measuring (both sides together), which a loaded
+ * machine distorts less than latency.
  */
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -41,7 +44,17 @@ typedef struct stats {
     double *lat_ms;
     size_t n;
     double seconds;
+    size_t total;  /* round trips including warm-up and drain */
+    double cpu_us; /* process CPU time (user + system) of the whole run */
 } stats_t;
+
+static double cpu_us_now(void)
+{
+    struct rusage ru;
+    getrusage(RUSAGE_SELF, &ru);
+    return (double)(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) * 1e6 +
+           (double)(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec);
+}
 
 static uint64_t now_ns(void)
 {
@@ -162,12 +175,14 @@ static void run_bus(const char *url, int window, double seconds, stats_t *st)
     r.measuring = true;
     pthread_mutex_unlock(&r.mu);
     uint64_t t0 = now_ns();
+    double cpu0 = cpu_us_now();
     usleep((useconds_t)(seconds * 1e6));
     pthread_mutex_lock(&r.mu);
     r.measuring = false;
     r.stopping = true;
     pthread_mutex_unlock(&r.mu);
     st->seconds = (double)(now_ns() - t0) / 1e9;
+    st->cpu_us = cpu_us_now() - cpu0;
     for (int i = 0; i < 300; i++) { /* let the last requests finish */
         pthread_mutex_lock(&r.mu);
         int left = r.outstanding;
@@ -318,10 +333,12 @@ static void raw_on_timeout(raw_run_t *r, double seconds)
     if (r->phase == 0) {
         r->phase = 1;
         r->measure_start_ns = now_ns();
+        r->st->cpu_us = -cpu_us_now();
         pn_proactor_set_timeout(r->cli.p, (pn_millis_t)(seconds * 1000));
     } else if (r->phase == 1) {
         r->phase = 2;
         r->st->seconds = (double)(now_ns() - r->measure_start_ns) / 1e9;
+        r->st->cpu_us += cpu_us_now();
         pn_proactor_set_timeout(r->cli.p, 3000);
     } else {
         r->done = true;
@@ -453,8 +470,9 @@ int main(int argc, char **argv)
     int windows[] = {1, 16, 128};
     printf("request/reply through RabbitMQ (quorum queue, confirmed sends), %.1f s per run\n",
            seconds);
-    printf("%7s | %10s %10s %6s | %8s %8s | %8s %8s\n", "window", "bus rt/s", "raw rt/s", "ratio",
-           "bus p50", "raw p50", "bus p99", "raw p99");
+    printf("%7s | %10s %10s %6s | %8s %8s | %8s %8s | %10s %10s\n", "window", "bus rt/s",
+           "raw rt/s", "ratio", "bus p50", "raw p50", "bus p99", "raw p99", "bus cpu/rt",
+           "raw cpu/rt");
     for (size_t w = 0; w < sizeof windows / sizeof *windows; w++) {
         stats_t b = {.lat_ms = malloc(MAX_SAMPLES * sizeof(double))};
         stats_t r = {.lat_ms = malloc(MAX_SAMPLES * sizeof(double))};
@@ -464,9 +482,11 @@ int main(int argc, char **argv)
         qsort(r.lat_ms, r.n, sizeof(double), cmp_double);
         double brps = b.seconds > 0 ? (double)b.n / b.seconds : 0;
         double rrps = r.seconds > 0 ? (double)r.n / r.seconds : 0;
-        printf("%7d | %10.0f %10.0f %6.2f | %6.2fms %6.2fms | %6.2fms %6.2fms\n", windows[w], brps,
-               rrps, rrps > 0 ? brps / rrps : 0, percentile(&b, 0.5), percentile(&r, 0.5),
-               percentile(&b, 0.99), percentile(&r, 0.99));
+        printf("%7d | %10.0f %10.0f %6.2f | %6.2fms %6.2fms | %6.2fms %6.2fms | %8.0fus "
+               "%8.0fus\n",
+               windows[w], brps, rrps, rrps > 0 ? brps / rrps : 0, percentile(&b, 0.5),
+               percentile(&r, 0.5), percentile(&b, 0.99), percentile(&r, 0.99),
+               b.n ? b.cpu_us / (double)b.n : 0, r.n ? r.cpu_us / (double)r.n : 0);
         fflush(stdout);
         free(b.lat_ms);
         free(r.lat_ms);
