@@ -90,6 +90,7 @@ struct turn {
     /* the storage step in progress, to send again after a timeout */
     void (*redo)(turn_t *t);
     uint32_t storage_retries;
+    bool created_conversation; /* conversation.create was sent (the list said not_found) */
     int64_t append_version;
     aos_storage_message_t pending_msg;      /* a produced message being appended */
     void (*pending_next)(turn_t *t, struct hop *h);

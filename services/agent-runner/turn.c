@@ -174,7 +174,9 @@ void turn_run(turn_t *t)
         turn_poison(t, AOS_ERR_INVALID, "message_id cannot name a reply");
         return;
     }
-    create_conversation(t);
+    /* the newest messages first: the conversation usually exists already, and a list that
+     * says not_found costs no more than a create would have */
+    list_latest(t);
 }
 
 static void create_conversation(turn_t *t)
@@ -331,6 +333,11 @@ static void answer_from_storage(turn_t *t, const aos_storage_message_t *reply)
 
 static void after_list(turn_t *t, hop_t *h)
 {
+    if (h->rc == AOS_ERR_NOT_FOUND && !t->created_conversation) {
+        t->created_conversation = true;
+        create_conversation(t);
+        return;
+    }
     if (h->rc != AOS_OK) {
         storage_failed(t, "message.list", h);
         return;
