@@ -35,6 +35,15 @@ const aos_config_field_t router_config_table[] = {
      "Bus address the router reads aos.agent.heartbeat from (default: rabbitmq "
      "/exchange/aos.events/aos.agent.heartbeat, servicebus aos.events/Subscriptions/aos-router)",
      offsetof(router_config_t, events_address)},
+    {"AOS_BOT_APP_PASSWORD", NULL, AOS_CONFIG_STRING, NULL, 0, 1024, false, true, NULL,
+     "Client secret of AOS_BOT_APP_ID: replies POSTed to serviceUrl carry a Bot Framework token",
+     offsetof(router_config_t, bot_app_password)},
+    {"AOS_BOT_TENANT", "bot_tenant", AOS_CONFIG_STRING, "botframework.com", 0, 256, false, false,
+     NULL, "Entra tenant that issues the outbound Bot Framework token",
+     offsetof(router_config_t, bot_tenant)},
+    {"AOS_BOT_TOKEN_URL", "bot_token_url", AOS_CONFIG_URL, NULL, 0, 0, false, false, "http|https",
+     "Token endpoint (default https://login.microsoftonline.com/<tenant>/oauth2/v2.0/token)",
+     offsetof(router_config_t, bot_token_url)},
 };
 const size_t router_config_table_len = sizeof router_config_table / sizeof router_config_table[0];
 
@@ -99,6 +108,9 @@ static aos_result load_auth(router_t *rt, char *errbuf, size_t errlen)
                 "or AOS_API_KEYS_FILE)",
                 NULL);
     AOS_RETURN_IF_FAILED(split_issuers(rt));
+    if (rt->cfg.bot_app_password && !rt->cfg.bot_app_id)
+        return aos_fail(AOS_ERR_INVALID, errbuf, errlen,
+                        "AOS_BOT_APP_PASSWORD is set but AOS_BOT_APP_ID (its client id) is not");
     if (!rt->cfg.bot_jwks_file) {
         aos_log(AOS_LOG_WARN, "no AOS_BOT_JWKS_FILE: /api/messages accepts unsigned activities",
                 NULL);
@@ -137,6 +149,7 @@ aos_result router_new(const router_config_t *cfg, router_t **out, char *errbuf, 
     if (!rt)
         return AOS_ERR_NOMEM;
     pthread_mutex_init(&rt->hb_mu, NULL);
+    pthread_mutex_init(&rt->bot_mu, NULL);
     aos_result r = copy_config(&rt->cfg, cfg);
     if (r == AOS_OK && !rt->cfg.common.config_path)
         r = aos_fail(AOS_ERR_INVALID, errbuf, errlen,
@@ -310,6 +323,7 @@ void router_free(router_t *rt)
     aos_http_server_free(rt->api);
     aos_http_server_free(rt->admin);
     aos_http_client_free(rt->http);
+    bot_token_free(rt);
     aos_storage_client_free(rt->storage);
     aos_bus_free(rt->bus);
     aos_agents_config_free(rt->agents);
@@ -320,5 +334,6 @@ void router_free(router_t *rt)
     free(rt->issuers);
     router_config_free(&rt->cfg);
     pthread_mutex_destroy(&rt->hb_mu);
+    pthread_mutex_destroy(&rt->bot_mu);
     free(rt);
 }

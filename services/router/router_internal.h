@@ -50,6 +50,13 @@ struct router {
     router_heartbeat_t hb[ROUTER_MAX_INSTANCES];
     size_t hb_count;
 
+    /* Outbound Bot Framework token (svc_bot_token.c), under bot_mu. */
+    pthread_mutex_t bot_mu;
+    char *bot_token;
+    int64_t bot_token_expires_ms; /* monotonic */
+    bool bot_token_fetching;
+    struct bot_post *bot_waiting; /* replies waiting for the token */
+
     aos_metric_histogram_t *turn_seconds;
     aos_metric_counter_t *turns_ok, *turns_timeout, *turns_failed, *turns_async;
     aos_metric_counter_t *events_in, *heartbeats_in;
@@ -112,6 +119,12 @@ void svc_options_events(aos_http_request_t *req, void *ctx);
 void svc_post_activity(aos_http_request_t *req, void *ctx);
 /* Deliver a turn's reply in a bot mode (inline answer or POST to serviceUrl). */
 void svc_bot_deliver(turn_t *t, const router_turn_result_t *res);
+
+/* ---- svc_bot_token.c ---- */
+/* POST activity_json to url, with a Bot Framework bearer token when AOS_BOT_APP_PASSWORD is
+ * set (fetched by client credentials and cached until shortly before it expires). */
+void bot_post_activity(router_t *rt, const char *url, const char *activity_json);
+void bot_token_free(router_t *rt);
 
 /* ---- classifier.c ---- */
 /* Ask the configured classifier which agent fits t->text; calls turn_classified(t, …) once,

@@ -28,19 +28,6 @@ static bool bot_authorize(router_t *rt, aos_http_request_t *req, router_jwt_clai
     return false;
 }
 
-static void on_reply_posted(const aos_http_response_t *resp, void *ctx)
-{
-    char *url = ctx;
-    char status[16];
-    snprintf(status, sizeof status, "%d", resp->status);
-    if (resp->result != AOS_OK || resp->status < 200 || resp->status >= 300)
-        aos_log(AOS_LOG_WARN, "bot reply not delivered", "url", url, "status", status, "detail",
-                resp->error, NULL);
-    else
-        aos_log(AOS_LOG_DEBUG, "bot reply delivered", "url", url, "status", status, NULL);
-    free(url);
-}
-
 static void post_reply(router_t *rt, const router_activity_t *a, const char *activity_json)
 {
     char url[4096];
@@ -48,19 +35,7 @@ static void post_reply(router_t *rt, const router_activity_t *a, const char *act
         aos_log(AOS_LOG_WARN, "bot reply has nowhere to go (no serviceUrl)", NULL);
         return;
     }
-    aos_http_header_t hdr[] = {{"Content-Type", "application/json"}};
-    aos_http_client_request_t r = {.method = "POST",
-                                   .url = url,
-                                   .headers = hdr,
-                                   .header_count = 1,
-                                   .body = activity_json,
-                                   .body_len = strlen(activity_json),
-                                   .timeout_ms = 15000};
-    char *ctx = strdup(url);
-    if (!ctx || aos_http_client_submit(rt->http, &r, on_reply_posted, ctx, NULL) != AOS_OK) {
-        free(ctx);
-        aos_log(AOS_LOG_WARN, "bot reply not submitted", "url", url, NULL);
-    }
+    bot_post_activity(rt, url, activity_json);
 }
 
 void svc_bot_deliver(turn_t *t, const router_turn_result_t *res)

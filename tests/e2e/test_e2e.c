@@ -31,7 +31,7 @@ static e2e_proc_t g_storage, g_runner, g_router;
 static EVP_PKEY *g_key;
 static aos_http_server_t *g_connector;
 static pthread_mutex_t g_conn_mu = PTHREAD_MUTEX_INITIALIZER;
-static char g_conn_path[1024], g_conn_body[16384];
+static char g_conn_path[1024], g_conn_body[16384], g_conn_auth[512], g_token_form[2048];
 static int g_conn_posts;
 
 /* ---- helpers ---- */
@@ -187,9 +187,25 @@ static void connector_post(aos_http_request_t *req, void *ctx)
     pthread_mutex_lock(&g_conn_mu);
     snprintf(g_conn_path, sizeof g_conn_path, "%s", aos_http_request_path(req));
     snprintf(g_conn_body, sizeof g_conn_body, "%.*s", (int)len, body);
+    const char *auth = aos_http_request_header(req, "Authorization");
+    snprintf(g_conn_auth, sizeof g_conn_auth, "%s", auth ? auth : "");
     g_conn_posts++;
     pthread_mutex_unlock(&g_conn_mu);
     aos_http_respond_json(req, 200, "{\"id\":\"connector-1\"}");
+}
+
+/* The Entra token endpoint the router uses for its outbound Bot Framework token. */
+static void token_post(aos_http_request_t *req, void *ctx)
+{
+    (void)ctx;
+    size_t len = 0;
+    const char *body = aos_http_request_body(req, &len);
+    pthread_mutex_lock(&g_conn_mu);
+    snprintf(g_token_form, sizeof g_token_form, "%.*s", (int)len, body);
+    pthread_mutex_unlock(&g_conn_mu);
+    aos_http_respond_json(req, 200,
+                          "{\"token_type\":\"Bearer\",\"expires_in\":3600,"
+                          "\"access_token\":\"e2e-bf-token\"}");
 }
 
 static int start_connector(void)
@@ -198,6 +214,7 @@ static int start_connector(void)
     if (aos_http_server_new(&c, &g_connector, NULL, 0) != AOS_OK ||
         aos_http_server_route(g_connector, "POST", "/v3/conversations/{conv}/activities/{id}",
                               connector_post, NULL) != AOS_OK ||
+        aos_http_server_route(g_connector, "POST", "/token", token_post, NULL) != AOS_OK ||
         aos_http_server_start(g_connector, NULL, 0) != AOS_OK)
         return -1;
     return 0;
@@ -263,6 +280,9 @@ static int start_stack(void)
     snprintf(h, sizeof h, "AOS_HTTP_ADDR=127.0.0.1:%d", http_port);
     snprintf(inst, sizeof inst, "AOS_INSTANCE_ID=e2e-router-%d", (int)getpid());
     snprintf(jwks, sizeof jwks, "AOS_BOT_JWKS_FILE=%s/jwks.json", g_dir);
+    char token_url[128];
+    snprintf(token_url, sizeof token_url, "AOS_BOT_TOKEN_URL=http://127.0.0.1:%u/token",
+             aos_http_server_port(g_connector));
     const char *e[] = {common[0],
                        common[1],
                        common[2],
@@ -274,6 +294,8 @@ static int start_stack(void)
                        jwks,
                        "AOS_BOT_APP_ID=" APP_ID,
                        "AOS_API_KEYS=" API_KEY,
+                       "AOS_BOT_APP_PASSWORD=e2e-secret/+&",
+                       token_url,
                        NULL};
     if (e2e_start(&g_router, g_bin, "aos-router", g_dir, e) != 0)
         return -1;
@@ -594,6 +616,11 @@ static void test_bot_reply_to_service_url(void **state)
     assert_string_equal(g_conn_path, want); /* %2F decoded by the server */
     assert_non_null(strstr(g_conn_body, "[offline cfo]"));
     assert_non_null(strstr(g_conn_body, "\"replyToId\""));
+    assert_string_equal(g_conn_auth, "Bearer e2e-bf-token");
+    assert_non_null(strstr(g_token_form, "grant_type=client_credentials"));
+    assert_non_null(strstr(g_token_form, "client_id=" APP_ID));
+    assert_non_null(strstr(g_token_form, "client_secret=e2e-secret%2F%2B%26"));
+    assert_non_null(strstr(g_token_form, "scope=https%3A%2F%2Fapi.botframework.com%2F.default"));
     pthread_mutex_unlock(&g_conn_mu);
 }
 

@@ -1,0 +1,188 @@
+/* Replies to a Bot Framework serviceUrl, with the bot's own token when configured: client
+ * credentials (AOS_BOT_APP_ID / AOS_BOT_APP_PASSWORD) against Entra, scope
+ * https://api.botframework.com/.default, cached until a minute before it expires. Replies
+ * that arrive while the token is being fetched wait for it (no thread blocks). */
+#include <curl/curl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "aos/json.h"
+#include "aos/log.h"
+#include "aos/resilience.h"
+#include "router_internal.h"
+
+#define TOKEN_MARGIN_MS 60000
+
+typedef struct bot_post {
+    struct bot_post *next;
+    char *url;
+    char *body;
+} bot_post_t;
+
+static void on_posted(const aos_http_response_t *resp, void *ctx)
+{
+    char *url = ctx;
+    char status[16];
+    snprintf(status, sizeof status, "%d", resp->status);
+    if (resp->result != AOS_OK || resp->status < 200 || resp->status >= 300)
+        aos_log(AOS_LOG_WARN, "bot reply not delivered", "url", url, "status", status, "detail",
+                resp->error, NULL);
+    else
+        aos_log(AOS_LOG_DEBUG, "bot reply delivered", "url", url, "status", status, NULL);
+    free(url);
+}
+
+static void post_now(router_t *rt, const char *url, const char *body, const char *token)
+{
+    char auth[4200];
+    aos_http_header_t hdr[2] = {{"Content-Type", "application/json"}, {NULL, NULL}};
+    size_t n = 1;
+    if (token && strlen(token) < sizeof auth - 8) {
+        snprintf(auth, sizeof auth, "Bearer %s", token);
+        hdr[n++] = (aos_http_header_t){"Authorization", auth};
+    }
+    aos_http_client_request_t r = {.method = "POST",
+                                   .url = url,
+                                   .headers = hdr,
+                                   .header_count = n,
+                                   .body = body,
+                                   .body_len = strlen(body),
+                                   .timeout_ms = 15000};
+    char *ctx = strdup(url);
+    if (!ctx || aos_http_client_submit(rt->http, &r, on_posted, ctx, NULL) != AOS_OK) {
+        free(ctx);
+        aos_log(AOS_LOG_WARN, "bot reply not submitted", "url", url, NULL);
+    }
+}
+
+static char *parse_token(const aos_http_response_t *resp, int64_t *out_expires_in)
+{
+    json_object *o = NULL;
+    const char *tok = NULL;
+    int64_t exp = 3600;
+    char *out = NULL;
+    if (resp->result == AOS_OK && resp->status == 200 &&
+        aos_json_parse_object(resp->body, resp->body_len, 0, 0, &o, NULL, 0) == AOS_OK &&
+        aos_json_get_string(o, "access_token", AOS_JSON_REQUIRED, &tok, NULL, 0) == AOS_OK &&
+        tok[0]) {
+        aos_json_get_int(o, "expires_in", AOS_JSON_OPTIONAL, &exp, NULL, NULL, 0);
+        out = strdup(tok);
+    }
+    json_object_put(o);
+    *out_expires_in = exp;
+    return out;
+}
+
+/* HTTP client thread: the token arrived (or not); send what waited for it. */
+static void on_token(const aos_http_response_t *resp, void *ctx)
+{
+    router_t *rt = ctx;
+    int64_t expires_in = 0;
+    char *tok = parse_token(resp, &expires_in);
+    if (!tok) {
+        char status[16];
+        snprintf(status, sizeof status, "%d", resp->status);
+        aos_log(AOS_LOG_WARN, "bot token not obtained; waiting replies dropped", "status", status,
+                "detail", resp->error, NULL);
+    }
+    pthread_mutex_lock(&rt->bot_mu);
+    bot_post_t *list = rt->bot_waiting;
+    rt->bot_waiting = NULL;
+    rt->bot_token_fetching = false;
+    if (tok) {
+        free(rt->bot_token);
+        rt->bot_token = strdup(tok);
+        rt->bot_token_expires_ms = aos_clock_monotonic_ms() + expires_in * 1000;
+    }
+    pthread_mutex_unlock(&rt->bot_mu);
+    while (list) {
+        bot_post_t *p = list;
+        list = p->next;
+        if (tok)
+            post_now(rt, p->url, p->body, tok);
+        free(p->url);
+        free(p->body);
+        free(p);
+    }
+    free(tok);
+}
+
+static void fetch_token(router_t *rt)
+{
+    char url[600], *secret = NULL, *id = NULL, form[2600];
+    if (rt->cfg.bot_token_url)
+        snprintf(url, sizeof url, "%s", rt->cfg.bot_token_url);
+    else
+        snprintf(url, sizeof url, "https://login.microsoftonline.com/%s/oauth2/v2.0/token",
+                 rt->cfg.bot_tenant ? rt->cfg.bot_tenant : "botframework.com");
+    CURL *c = curl_easy_init();
+    if (c) {
+        secret = curl_easy_escape(c, rt->cfg.bot_app_password, 0);
+        id = curl_easy_escape(c, rt->cfg.bot_app_id, 0);
+    }
+    snprintf(form, sizeof form,
+             "grant_type=client_credentials&client_id=%s&client_secret=%s"
+             "&scope=https%%3A%%2F%%2Fapi.botframework.com%%2F.default",
+             id ? id : "", secret ? secret : "");
+    curl_free(secret);
+    curl_free(id);
+    if (c)
+        curl_easy_cleanup(c);
+    aos_http_header_t hdr[] = {{"Content-Type", "application/x-www-form-urlencoded"}};
+    aos_http_client_request_t r = {.method = "POST",
+                                   .url = url,
+                                   .headers = hdr,
+                                   .header_count = 1,
+                                   .body = form,
+                                   .body_len = strlen(form),
+                                   .timeout_ms = 15000};
+    if (aos_http_client_submit(rt->http, &r, on_token, rt, NULL) != AOS_OK) {
+        aos_http_response_t failed = {
+            .result = AOS_ERR_UNAVAILABLE, .error = "not submitted", .body = "", .body_len = 0};
+        on_token(&failed, rt);
+    }
+    memset(form, 0, sizeof form);
+}
+
+void bot_post_activity(router_t *rt, const char *url, const char *activity_json)
+{
+    if (!rt->cfg.bot_app_password) {
+        post_now(rt, url, activity_json, NULL);
+        return;
+    }
+    pthread_mutex_lock(&rt->bot_mu);
+    if (rt->bot_token && aos_clock_monotonic_ms() + TOKEN_MARGIN_MS < rt->bot_token_expires_ms) {
+        char *tok = strdup(rt->bot_token);
+        pthread_mutex_unlock(&rt->bot_mu);
+        post_now(rt, url, activity_json, tok);
+        free(tok);
+        return;
+    }
+    bot_post_t *p = calloc(1, sizeof *p);
+    if (p && (p->url = strdup(url)) && (p->body = strdup(activity_json))) {
+        p->next = rt->bot_waiting;
+        rt->bot_waiting = p;
+    } else if (p) {
+        free(p->url);
+        free(p);
+    }
+    bool start = !rt->bot_token_fetching;
+    rt->bot_token_fetching = true;
+    pthread_mutex_unlock(&rt->bot_mu);
+    if (start)
+        fetch_token(rt);
+}
+
+void bot_token_free(router_t *rt)
+{
+    while (rt->bot_waiting) {
+        bot_post_t *p = rt->bot_waiting;
+        rt->bot_waiting = p->next;
+        free(p->url);
+        free(p->body);
+        free(p);
+    }
+    free(rt->bot_token);
+    rt->bot_token = NULL;
+}
