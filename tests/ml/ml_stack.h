@@ -18,7 +18,9 @@
 #include "fixture.h"
 #include "stack.h"
 
+#ifndef ML_QUEUE
 #define ML_QUEUE "aos.test.ml"
+#endif
 #define ML_STORAGE_QUEUE "aos.test.mlstorage"
 
 typedef struct ml_stack {
@@ -36,8 +38,8 @@ typedef struct ml_stack {
 
 static ml_stack_t S;
 
-static char *ml_envs(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static char *ml_envs(const char *fmt, ...)
+static inline char *ml_envs(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static inline char *ml_envs(const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
@@ -48,13 +50,13 @@ static char *ml_envs(const char *fmt, ...)
     return s;
 }
 
-static const char *ml_src(void)
+static inline const char *ml_src(void)
 {
     const char *s = getenv("AOS_SOURCE_DIR");
     return s ? s : AOS_SOURCE_DIR_DEFAULT;
 }
 
-static int ml_start_aml(void)
+static inline int ml_start_aml(void)
 {
     char port_file[200], script[600];
     snprintf(port_file, sizeof port_file, "%s/aml.port", S.dir);
@@ -84,7 +86,7 @@ static int ml_start_aml(void)
     return -1;
 }
 
-static int ml_start_instance(int i)
+static inline int ml_start_instance(int i)
 {
     char *env[] = {ml_envs("AOS_BUS_URL=%s", S.url),
                    ml_envs("AOS_BUS_PROFILE=rabbitmq"),
@@ -116,7 +118,7 @@ static int ml_start_instance(int i)
     return rc;
 }
 
-static void ml_write_config(void)
+static inline void ml_write_config(void)
 {
     snprintf(S.config, sizeof S.config, "%s/aos.json", S.dir);
     FILE *f = fopen(S.config, "w");
@@ -133,7 +135,7 @@ static void ml_write_config(void)
     fclose(f);
 }
 
-static int ml_stack_setup(void)
+static inline int ml_stack_setup(void)
 {
     if (aos_test_fixture_read("rabbitmq", "url", S.url, sizeof S.url) != 0)
         return -1;
@@ -166,7 +168,7 @@ static int ml_stack_setup(void)
     return aos_storage_client_new(&scc, &S.sc, err, sizeof err) == AOS_OK ? 0 : -1;
 }
 
-static int ml_stack_teardown(void)
+static inline int ml_stack_teardown(void)
 {
     aos_storage_client_free(S.sc);
     aos_bus_free(S.bus);
@@ -185,7 +187,7 @@ static int ml_stack_teardown(void)
 
 /* One aos.ml request. Returns the reply data (caller puts it); on an aos.error reply,
  * NULL with *out_err = the error code (AOS_OK otherwise) and msg filled. */
-static json_object *ml_call(const char *op, const char *json, aos_result *out_err, char *msg,
+static inline json_object *ml_call(const char *op, const char *json, aos_result *out_err, char *msg,
                             size_t msglen)
 {
     char type[64];
@@ -211,7 +213,7 @@ static json_object *ml_call(const char *op, const char *json, aos_result *out_er
     return o;
 }
 
-static json_object *ml_ok(const char *op, const char *json)
+static inline json_object *ml_ok(const char *op, const char *json)
 {
     aos_result code;
     char msg[512];
@@ -221,25 +223,25 @@ static json_object *ml_ok(const char *op, const char *json)
     return o;
 }
 
-static const char *ml_str(json_object *o, const char *k)
+static inline const char *ml_str(json_object *o, const char *k)
 {
     json_object *v;
     return o && json_object_object_get_ex(o, k, &v) ? json_object_get_string(v) : NULL;
 }
 
-static int64_t ml_int(json_object *o, const char *k)
+static inline int64_t ml_int(json_object *o, const char *k)
 {
     json_object *v;
     return o && json_object_object_get_ex(o, k, &v) ? json_object_get_int64(v) : -1;
 }
 
-static bool ml_final(const char *s)
+static inline bool ml_final(const char *s)
 {
     return s && (!strcmp(s, "succeeded") || !strcmp(s, "failed") || !strcmp(s, "cancelled"));
 }
 
 /* Poll get_job until the job ends (or 90 s pass); returns the record. */
-static json_object *ml_wait_job(const char *id)
+static inline json_object *ml_wait_job(const char *id)
 {
     char q[200];
     snprintf(q, sizeof q, "{\"job_id\":\"%s\"}", id);
@@ -255,7 +257,7 @@ static json_object *ml_wait_job(const char *id)
 }
 
 /* Poll until pred(state record) holds. */
-static json_object *ml_wait_until(const char *id, bool (*pred)(json_object *))
+static inline json_object *ml_wait_until(const char *id, bool (*pred)(json_object *))
 {
     char q[200];
     snprintf(q, sizeof q, "{\"job_id\":\"%s\"}", id);
@@ -270,7 +272,7 @@ static json_object *ml_wait_until(const char *id, bool (*pred)(json_object *))
     return NULL;
 }
 
-static void ml_put_blob(const char *name, const char *content)
+static inline void ml_put_blob(const char *name, const char *content)
 {
     aos_storage_blob_info_t info = {0};
     char err[256];
@@ -281,7 +283,7 @@ static void ml_put_blob(const char *name, const char *content)
     aos_storage_blob_info_clear(&info);
 }
 
-static json_object *ml_aml_state(void)
+static inline json_object *ml_aml_state(void)
 {
     fake_model_t f = {0};
     snprintf(f.base, sizeof f.base, "%s", S.aml_base);

@@ -1,0 +1,150 @@
+/* The seed's PerpetualAgent.act actions through HTTP: aos-router (POST /v1/agents/{agent}/act)
+ * -> the real "aos.ml" queue -> aos-ml-pipeline -> aos-storage, with the test trainer, the
+ * Azure ML fake and the fake model server:
+ *   trigger_lora_training  -> a local job that trains and marks the adapter ready;
+ *   run_azure_ml_pipeline  -> an Azure ML pipeline run with inline data, every step done;
+ *   aml_infer              -> the agent's adapter answers;
+ *   bad LoRA parameters    -> the pipeline's 400 passes through the router.
+ * It consumes the real aos.ml queue, so it holds the aos_agent_queues lock (tests/e2e checks
+ * the router's answer when nothing consumes aos.ml). Skipped (77) without aos-router. */
+#define ML_QUEUE "aos.ml"
+#include "ml_stack.h"
+
+#define API_KEY "ml-act-key-0123456789"
+
+static proc_t router;
+static int http_port;
+
+static int setup(void **state)
+{
+    (void)state;
+    char bin[512];
+    snprintf(bin, sizeof bin, "%s/aos-router", getenv("AOS_BIN_DIR"));
+    if (access(bin, X_OK) != 0) {
+        fprintf(stderr, "aos-router not built: skipping\n");
+        exit(77);
+    }
+    if (ml_stack_setup() != 0)
+        return -1;
+    http_port = stack_free_port();
+    char *env[] = {ml_envs("AOS_BUS_URL=%s", S.url), ml_envs("AOS_BUS_PROFILE=rabbitmq"),
+                   ml_envs("AOS_CONFIG=%s", S.config),
+                   ml_envs("AOS_HTTP_ADDR=127.0.0.1:%d", http_port),
+                   ml_envs("AOS_STORAGE_QUEUE=%s", ML_STORAGE_QUEUE),
+                   ml_envs("AOS_INSTANCE_ID=mlrouter-%s", S.tag),
+                   ml_envs("AOS_API_KEYS=%s", API_KEY), NULL};
+    int rc = stack_start(&router, bin, S.dir, "router", env);
+    for (size_t i = 0; env[i]; i++)
+        free(env[i]);
+    ml_put_blob("good.jsonl", "{\"prompt\":\"Q3?\",\"completion\":\"Up.\"}\n");
+    return rc;
+}
+
+static int teardown(void **state)
+{
+    (void)state;
+    stack_stop(&router, SIGTERM);
+    return ml_stack_teardown();
+}
+
+static size_t sink(char *p, size_t size, size_t n, void *ctx)
+{
+    return fwrite(p, size, n, ctx);
+}
+
+/* POST an act; returns the parsed body, *status the HTTP status. */
+static json_object *act(const char *agent, const char *body, long *status)
+{
+    char url[200], *buf = NULL;
+    size_t len = 0;
+    snprintf(url, sizeof url, "http://127.0.0.1:%d/v1/agents/%s/act", http_port, agent);
+    FILE *out = open_memstream(&buf, &len);
+    CURL *h = curl_easy_init();
+    struct curl_slist *hd = curl_slist_append(NULL, "Content-Type: application/json");
+    hd = curl_slist_append(hd, "Authorization: Bearer " API_KEY);
+    curl_easy_setopt(h, CURLOPT_URL, url);
+    curl_easy_setopt(h, CURLOPT_POSTFIELDS, body);
+    curl_easy_setopt(h, CURLOPT_HTTPHEADER, hd);
+    curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, sink);
+    curl_easy_setopt(h, CURLOPT_WRITEDATA, out);
+    curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, 30000L);
+    assert_int_equal(curl_easy_perform(h), CURLE_OK);
+    curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, status);
+    curl_slist_free_all(hd);
+    curl_easy_cleanup(h);
+    fclose(out);
+    json_object *o = json_tokener_parse(buf);
+    if (!o)
+        fail_msg("act answered %ld with %s", *status, buf);
+    free(buf);
+    return o;
+}
+
+static json_object *result_of(json_object *o)
+{
+    json_object *r;
+    assert_true(json_object_object_get_ex(o, "result", &r));
+    return r;
+}
+
+static void test_trigger_lora_training(void **state)
+{
+    (void)state;
+    long st = 0;
+    json_object *o = act("cfo", "{\"action\":\"trigger_lora_training\",\"params\":{"
+                                "\"base_model\":\"test:ok\",\"dataset\":{\"container\":\"mldata\","
+                                "\"name\":\"good.jsonl\"},\"lora\":{\"r\":4}}}",
+                         &st);
+    assert_int_equal(st, 200);
+    assert_string_equal(ml_str(o, "type"), "aos.ml.train.result");
+    json_object *job = result_of(o);
+    assert_string_equal(ml_str(job, "adapter_name"), "cfo-lora"); /* injected by the router */
+    json_object *j = ml_wait_job(ml_str(job, "job_id"));
+    assert_string_equal(ml_str(j, "state"), "succeeded");
+    json_object_put(j);
+    json_object_put(o);
+    j = ml_ok("get_adapter", "{\"agent\":\"cfo\"}");
+    assert_string_equal(ml_str(j, "status"), "ready");
+    json_object_put(j);
+}
+
+static void test_run_azure_ml_pipeline(void **state)
+{
+    (void)state;
+    long st = 0;
+    json_object *o = act("cmo", "{\"action\":\"run_azure_ml_pipeline\",\"params\":{"
+                                "\"base_model\":\"aml:ok\",\"backend\":\"azureml\","
+                                "\"data_jsonl\":\"{\\\"prompt\\\":\\\"a\\\",\\\"completion\\\":\\\"b\\\"}\"}}",
+                         &st);
+    assert_int_equal(st, 200);
+    json_object *j = ml_wait_job(ml_str(result_of(o), "job_id"));
+    assert_string_equal(ml_str(j, "state"), "succeeded");
+    assert_string_equal(ml_str(j, "kind"), "pipeline");
+    json_object_put(j);
+    json_object_put(o);
+}
+
+static void test_aml_infer_and_errors(void **state)
+{
+    (void)state;
+    long st = 0;
+    json_object *o = act("cfo", "{\"action\":\"aml_infer\",\"params\":{\"input\":\"Cash?\"}}", &st);
+    assert_int_equal(st, 200);
+    assert_string_equal(ml_str(result_of(o), "model"), "cfo-lora");
+    json_object_put(o);
+    o = act("cfo", "{\"action\":\"trigger_lora_training\",\"params\":{\"lora\":{\"r\":0},"
+                   "\"dataset\":{\"container\":\"mldata\",\"name\":\"good.jsonl\"}}}",
+            &st);
+    assert_int_equal(st, 400);
+    json_object_put(o);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_trigger_lora_training),
+        cmocka_unit_test(test_run_azure_ml_pipeline),
+        cmocka_unit_test(test_aml_infer_and_errors),
+    };
+    return cmocka_run_group_tests(tests, setup, teardown);
+}
