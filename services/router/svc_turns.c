@@ -189,6 +189,11 @@ static void dispatch(turn_t *t)
     }
     char queue[128];
     router_agent_queue(t->d.agent->name, queue, sizeof queue);
+    char rule[32];
+    snprintf(rule, sizeof rule, "%.*s", (int)strcspn(t->d.reason, ":"), t->d.reason);
+    aos_metric_counter_inc(aos_metrics_counter(NULL, "aos_router_routed_total",
+                                               "Turns routed, by agent and deciding rule.", "agent",
+                                               t->d.agent->name, "rule", rule, NULL));
     aos_log(AOS_LOG_INFO, "routed", "conversation_id", t->conversation_id, "message_id",
             t->message_id, "agent", t->d.agent->name, "reason", t->d.reason, NULL);
     aos_result r;
