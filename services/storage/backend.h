@@ -91,8 +91,8 @@ typedef struct aos_storage_backend_ops {
                                     size_t errlen);
     /* Delete the conversation and all its messages. Idempotent: absent is AOS_OK with
      * *out_existed false. */
-    aos_result (*conversation_delete)(aos_storage_backend_t *be, const char *id,
-                                      bool *out_existed, char *errbuf, size_t errlen);
+    aos_result (*conversation_delete)(aos_storage_backend_t *be, const char *id, bool *out_existed,
+                                      char *errbuf, size_t errlen);
 
     /* ---- messages ---- */
 
@@ -121,16 +121,16 @@ typedef struct aos_storage_backend_ops {
 
     /* Start (or, same upload_id again, re-start idempotently) an upload of container/name.
      * upload_id is chosen by the caller (valid id). The container is created implicitly. */
-    aos_result (*blob_put_begin)(aos_storage_backend_t *be, const char *container,
-                                 const char *name, const char *upload_id,
-                                 const char *content_type, char *errbuf, size_t errlen);
+    aos_result (*blob_put_begin)(aos_storage_backend_t *be, const char *container, const char *name,
+                                 const char *upload_id, const char *content_type, char *errbuf,
+                                 size_t errlen);
     /* Stage chunk number index (0-based, < AOS_STORAGE_MAX_CHUNKS) of an upload; len ≤
      * AOS_STORAGE_CHUNK_MAX (0 allowed only for index 0 of an empty blob). Staging the
      * same index again replaces it (redelivery). Unknown upload -> AOS_ERR_NOT_FOUND.
      * Azure: one Put Block, block id derived from (upload_id, index), fixed width. */
-    aos_result (*blob_put_chunk)(aos_storage_backend_t *be, const char *container,
-                                 const char *name, const char *upload_id, uint32_t index,
-                                 const void *data, size_t len, char *errbuf, size_t errlen);
+    aos_result (*blob_put_chunk)(aos_storage_backend_t *be, const char *container, const char *name,
+                                 const char *upload_id, uint32_t index, const void *data,
+                                 size_t len, char *errbuf, size_t errlen);
     /* Make chunks 0..chunk_count-1 the content of the blob, atomically replacing any
      * previous content. A missing chunk -> AOS_ERR_INVALID. expected_sha256 (may be NULL):
      * when given and the content's SHA-256 differs -> AOS_ERR_INVALID, nothing changes.
@@ -142,9 +142,8 @@ typedef struct aos_storage_backend_ops {
                                   const char *expected_sha256, aos_storage_blob_info_t *out,
                                   char *errbuf, size_t errlen);
     /* Drop a staged upload. Unknown upload is AOS_OK. */
-    aos_result (*blob_put_abort)(aos_storage_backend_t *be, const char *container,
-                                 const char *name, const char *upload_id, char *errbuf,
-                                 size_t errlen);
+    aos_result (*blob_put_abort)(aos_storage_backend_t *be, const char *container, const char *name,
+                                 const char *upload_id, char *errbuf, size_t errlen);
     aos_result (*blob_head)(aos_storage_backend_t *be, const char *container, const char *name,
                             aos_storage_blob_info_t *out, char *errbuf, size_t errlen);
     /* Read up to len (≤ AOS_STORAGE_CHUNK_MAX) bytes at offset into buf; *out_len is what

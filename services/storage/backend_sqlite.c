@@ -243,8 +243,8 @@ static aos_result conv_from_row(sqlite3_stmt *st, aos_storage_conversation_t *ou
 }
 
 /* Load a conversation inside the caller's transaction. */
-static aos_result conv_load(sq_t *s, const char *id, aos_storage_conversation_t *out,
-                            char *errbuf, size_t errlen)
+static aos_result conv_load(sq_t *s, const char *id, aos_storage_conversation_t *out, char *errbuf,
+                            size_t errlen)
 {
     int rc;
     sqlite3_stmt *st = sq_stmt(s, SQ_CONV_GET, &rc);
@@ -308,8 +308,7 @@ static aos_result sq_conversation_create(aos_storage_backend_t *be,
 }
 
 static aos_result sq_conversation_get(aos_storage_backend_t *be, const char *id,
-                                      aos_storage_conversation_t *out, char *errbuf,
-                                      size_t errlen)
+                                      aos_storage_conversation_t *out, char *errbuf, size_t errlen)
 {
     return conv_load((sq_t *)be, id, out, errbuf, errlen);
 }
@@ -346,8 +345,8 @@ static aos_result sq_conversation_list(aos_storage_backend_t *be, const char *ag
     return r;
 }
 
-static aos_result delete_by_id(sq_t *s, sq_stmt_id id, const char *key, int *changes,
-                               char *errbuf, size_t errlen)
+static aos_result delete_by_id(sq_t *s, sq_stmt_id id, const char *key, int *changes, char *errbuf,
+                               size_t errlen)
 {
     int rc;
     sqlite3_stmt *st = sq_stmt(s, id, &rc);
@@ -478,9 +477,8 @@ static aos_result sq_message_append(aos_storage_backend_t *be, const aos_storage
             goto done;
         if (expected_version >= 0 && expected_version != conv.version) {
             r = aos_fail(AOS_ERR_CONFLICT, errbuf, errlen,
-                         "conversation '%s' is at version %lld, expected %lld",
-                         in->conversation_id, (long long)conv.version,
-                         (long long)expected_version);
+                         "conversation '%s' is at version %lld, expected %lld", in->conversation_id,
+                         (long long)conv.version, (long long)expected_version);
             goto done;
         }
         r = msg_insert(s, in, conv.version + 1, aos_storage_now_ms(), errbuf, errlen);

@@ -100,9 +100,8 @@ static aos_result upload_lookup(sq_t *s, const char *container, const char *name
         return sq_commit((s), errbuf, errlen);                                                     \
     } while (0)
 
-static aos_result begin_tx(sq_t *s, const char *container, const char *name,
-                           const char *upload_id, const char *content_type, char *errbuf,
-                           size_t errlen)
+static aos_result begin_tx(sq_t *s, const char *container, const char *name, const char *upload_id,
+                           const char *content_type, char *errbuf, size_t errlen)
 {
     upload_state state;
     AOS_RETURN_IF_FAILED(expire_uploads(s, errbuf, errlen));
@@ -126,9 +125,9 @@ aos_result sq_blob_put_begin(aos_storage_backend_t *be, const char *container, c
     IN_WRITE_TX(s, begin_tx(s, container, name, upload_id, content_type, errbuf, errlen));
 }
 
-static aos_result chunk_tx(sq_t *s, const char *container, const char *name,
-                           const char *upload_id, uint32_t index, const void *data, size_t len,
-                           char *errbuf, size_t errlen)
+static aos_result chunk_tx(sq_t *s, const char *container, const char *name, const char *upload_id,
+                           uint32_t index, const void *data, size_t len, char *errbuf,
+                           size_t errlen)
 {
     upload_state state;
     AOS_RETURN_IF_FAILED(upload_lookup(s, container, name, upload_id, &state, errbuf, errlen));
@@ -166,8 +165,7 @@ static aos_result blob_from_row(sqlite3_stmt *st, aos_storage_blob_info_t *out)
     snprintf(out->sha256, sizeof out->sha256, "%s", sha ? (const char *)sha : "");
     out->etag = sq_col_dup(st, 5);
     out->updated_ms = sqlite3_column_int64(st, 6);
-    return out->container && out->name && out->content_type && out->etag ? AOS_OK
-                                                                          : AOS_ERR_NOMEM;
+    return out->container && out->name && out->content_type && out->etag ? AOS_OK : AOS_ERR_NOMEM;
 }
 
 /* The blob's info and (if out_upload) the upload holding its chunks. */
@@ -185,8 +183,7 @@ static aos_result blob_get(sq_t *s, const char *container, const char *name,
         if (r == AOS_OK && out_upload && !(*out_upload = sq_col_dup(st, 7)))
             r = AOS_ERR_NOMEM;
     } else if (rc == SQLITE_DONE) {
-        r = aos_fail(AOS_ERR_NOT_FOUND, errbuf, errlen, "blob '%s/%s' not found", container,
-                     name);
+        r = aos_fail(AOS_ERR_NOT_FOUND, errbuf, errlen, "blob '%s/%s' not found", container, name);
     } else {
         r = sq_fail(s, rc, errbuf, errlen, "blob get");
     }
@@ -289,8 +286,8 @@ static aos_result commit_staged(sq_t *s, const char *container, const char *name
     AOS_RETURN_IF_FAILED(count_chunks(s, upload_id, count, errbuf, errlen));
     AOS_RETURN_IF_FAILED(hash_chunks(s, upload_id, count, sha, &size, errbuf, errlen));
     if (expected && strcmp(expected, sha) != 0)
-        return aos_fail(AOS_ERR_INVALID, errbuf, errlen,
-                        "checksum mismatch: content has sha256 %s", sha);
+        return aos_fail(AOS_ERR_INVALID, errbuf, errlen, "checksum mismatch: content has sha256 %s",
+                        sha);
     PREPARE_OR_FAIL(st, s, SQ_UPLOAD_GET);
     sq_bind_text(st, 1, upload_id);
     if (sqlite3_step(st) == SQLITE_ROW)
@@ -328,9 +325,9 @@ static aos_result commit_staged(sq_t *s, const char *container, const char *name
     return r;
 }
 
-static aos_result commit_tx(sq_t *s, const char *container, const char *name,
-                            const char *upload_id, uint32_t count, const char *expected,
-                            aos_storage_blob_info_t *out, char *errbuf, size_t errlen)
+static aos_result commit_tx(sq_t *s, const char *container, const char *name, const char *upload_id,
+                            uint32_t count, const char *expected, aos_storage_blob_info_t *out,
+                            char *errbuf, size_t errlen)
 {
     upload_state state;
     if (count == 0 || count > AOS_STORAGE_MAX_CHUNKS)
@@ -358,8 +355,8 @@ aos_result sq_blob_put_commit(aos_storage_backend_t *be, const char *container, 
                              errbuf, errlen));
 }
 
-static aos_result abort_tx(sq_t *s, const char *container, const char *name,
-                           const char *upload_id, char *errbuf, size_t errlen)
+static aos_result abort_tx(sq_t *s, const char *container, const char *name, const char *upload_id,
+                           char *errbuf, size_t errlen)
 {
     upload_state state;
     AOS_RETURN_IF_FAILED(upload_lookup(s, container, name, upload_id, &state, errbuf, errlen));

@@ -53,8 +53,7 @@ aos_result sq_record_get(aos_storage_backend_t *be, const char *kind, const char
 }
 
 static aos_result rec_write(sq_t *s, bool insert, const char *kind, const char *key,
-                            const char *data_json, const char *op_id, char *errbuf,
-                            size_t errlen)
+                            const char *data_json, const char *op_id, char *errbuf, size_t errlen)
 {
     int rc;
     sqlite3_stmt *st = sq_stmt(s, insert ? SQ_REC_INSERT : SQ_REC_UPDATE, &rc);
@@ -81,17 +80,16 @@ static aos_result put_decide(const aos_storage_record_t *cur, const char *cur_op
         return AOS_OK;
     }
     if (!if_match)
-        return cur ? aos_fail(AOS_ERR_CONFLICT, errbuf, errlen, "%s '%s' already exists",
-                              cur->kind, cur->key)
+        return cur ? aos_fail(AOS_ERR_CONFLICT, errbuf, errlen, "%s '%s' already exists", cur->kind,
+                              cur->key)
                    : AOS_OK;
     if (strcmp(if_match, "*") == 0)
         return AOS_OK;
     if (!cur)
         return aos_fail(AOS_ERR_NOT_FOUND, errbuf, errlen, "record not found");
     if (strcmp(if_match, cur->version) != 0)
-        return aos_fail(AOS_ERR_CONFLICT, errbuf, errlen,
-                        "%s '%s' is at version %s, not %s", cur->kind, cur->key, cur->version,
-                        if_match);
+        return aos_fail(AOS_ERR_CONFLICT, errbuf, errlen, "%s '%s' is at version %s, not %s",
+                        cur->kind, cur->key, cur->version, if_match);
     return AOS_OK;
 }
 
@@ -167,10 +165,9 @@ static aos_result delete_tx(sq_t *s, const char *kind, const char *key, const ch
     aos_result r = rec_load(s, kind, key, &cur, NULL, errbuf, errlen);
     if (r == AOS_ERR_NOT_FOUND)
         return AOS_OK;
-    if (r == AOS_OK && if_match && strcmp(if_match, "*") != 0 &&
-        strcmp(if_match, cur.version) != 0)
-        r = aos_fail(AOS_ERR_CONFLICT, errbuf, errlen, "%s '%s' is at version %s, not %s",
-                     kind, key, cur.version, if_match);
+    if (r == AOS_OK && if_match && strcmp(if_match, "*") != 0 && strcmp(if_match, cur.version) != 0)
+        r = aos_fail(AOS_ERR_CONFLICT, errbuf, errlen, "%s '%s' is at version %s, not %s", kind,
+                     key, cur.version, if_match);
     aos_storage_record_clear(&cur);
     AOS_RETURN_IF_FAILED(r);
     int rc;

@@ -31,8 +31,8 @@ static aos_result add_null_ok(json_object *reply, const char *key, const char *s
 /* ---- conversations and messages ---- */
 
 static aos_result x_conv_create(aos_storage_backend_t *be, const aos_storage_request_t *rq,
-                                const aos_storage_limits_t *lim, json_object *reply,
-                                char *errbuf, size_t errlen)
+                                const aos_storage_limits_t *lim, json_object *reply, char *errbuf,
+                                size_t errlen)
 {
     (void)lim;
     char fresh[40];
@@ -43,8 +43,8 @@ static aos_result x_conv_create(aos_storage_backend_t *be, const aos_storage_req
         snprintf(fresh, sizeof fresh, "c-%s", uuid);
         id = fresh;
     }
-    aos_storage_conversation_t in = {.id = (char *)id, .agent = (char *)rq->agent,
-                                     .metadata_json = rq->metadata_json};
+    aos_storage_conversation_t in = {
+        .id = (char *)id, .agent = (char *)rq->agent, .metadata_json = rq->metadata_json};
     aos_storage_conversation_t out = {0};
     bool created = false;
     aos_result r = be->ops->conversation_create(be, &in, &out, &created, E);
@@ -93,8 +93,8 @@ static aos_result x_conv_list(aos_storage_backend_t *be, const aos_storage_reque
 }
 
 static aos_result x_conv_delete(aos_storage_backend_t *be, const aos_storage_request_t *rq,
-                                const aos_storage_limits_t *lim, json_object *reply,
-                                char *errbuf, size_t errlen)
+                                const aos_storage_limits_t *lim, json_object *reply, char *errbuf,
+                                size_t errlen)
 {
     (void)lim;
     bool existed = false;
@@ -112,7 +112,8 @@ static aos_result x_msg_append(aos_storage_backend_t *be, const aos_storage_requ
 {
     (void)lim;
     aos_storage_message_t in = {.conversation_id = (char *)rq->conversation_id,
-                                .id = (char *)rq->message_id, .role = (char *)rq->role,
+                                .id = (char *)rq->message_id,
+                                .role = (char *)rq->role,
                                 .content = (char *)rq->content,
                                 .metadata_json = rq->metadata_json};
     aos_storage_message_t out = {0};
@@ -153,8 +154,8 @@ static aos_result x_msg_list(aos_storage_backend_t *be, const aos_storage_reques
 /* ---- blobs ---- */
 
 static aos_result x_blob_begin(aos_storage_backend_t *be, const aos_storage_request_t *rq,
-                               const aos_storage_limits_t *lim, json_object *reply,
-                               char *errbuf, size_t errlen)
+                               const aos_storage_limits_t *lim, json_object *reply, char *errbuf,
+                               size_t errlen)
 {
     char fresh[40];
     const char *id = rq->upload_id ? rq->upload_id : rq->derived_id;
@@ -173,8 +174,8 @@ static aos_result x_blob_begin(aos_storage_backend_t *be, const aos_storage_requ
 }
 
 static aos_result x_blob_chunk(aos_storage_backend_t *be, const aos_storage_request_t *rq,
-                               const aos_storage_limits_t *lim, json_object *reply,
-                               char *errbuf, size_t errlen)
+                               const aos_storage_limits_t *lim, json_object *reply, char *errbuf,
+                               size_t errlen)
 {
     (void)lim;
     aos_result r = be->ops->blob_put_chunk(be, rq->container, rq->name, rq->upload_id, rq->index,
@@ -189,8 +190,8 @@ static aos_result x_blob_chunk(aos_storage_backend_t *be, const aos_storage_requ
 }
 
 static aos_result x_blob_commit(aos_storage_backend_t *be, const aos_storage_request_t *rq,
-                                const aos_storage_limits_t *lim, json_object *reply,
-                                char *errbuf, size_t errlen)
+                                const aos_storage_limits_t *lim, json_object *reply, char *errbuf,
+                                size_t errlen)
 {
     (void)lim;
     aos_storage_blob_info_t info = {0};
@@ -203,8 +204,8 @@ static aos_result x_blob_commit(aos_storage_backend_t *be, const aos_storage_req
 }
 
 static aos_result x_blob_abort(aos_storage_backend_t *be, const aos_storage_request_t *rq,
-                               const aos_storage_limits_t *lim, json_object *reply,
-                               char *errbuf, size_t errlen)
+                               const aos_storage_limits_t *lim, json_object *reply, char *errbuf,
+                               size_t errlen)
 {
     (void)lim;
     aos_result r = be->ops->blob_put_abort(be, rq->container, rq->name, rq->upload_id, E);
@@ -230,14 +231,14 @@ static aos_result x_blob_head(aos_storage_backend_t *be, const aos_storage_reque
 
 /* Head + one range read pinned to the head's etag (or the caller's). */
 static aos_result blob_get_once(aos_storage_backend_t *be, const aos_storage_request_t *rq,
-                                aos_storage_blob_info_t *info, unsigned char *buf,
-                                size_t *got, char *errbuf, size_t errlen)
+                                aos_storage_blob_info_t *info, unsigned char *buf, size_t *got,
+                                char *errbuf, size_t errlen)
 {
     AOS_RETURN_IF_FAILED(be->ops->blob_head(be, rq->container, rq->name, info, E));
     if (rq->etag && strcmp(rq->etag, info->etag) != 0)
         return aos_fail(AOS_ERR_CONFLICT, E, "blob changed: etag is %s", info->etag);
-    return be->ops->blob_read(be, rq->container, rq->name, rq->offset, rq->length, info->etag,
-                              buf, got, E);
+    return be->ops->blob_read(be, rq->container, rq->name, rq->offset, rq->length, info->etag, buf,
+                              got, E);
 }
 
 static aos_result x_blob_get(aos_storage_backend_t *be, const aos_storage_request_t *rq,
@@ -299,8 +300,8 @@ static aos_result x_blob_list(aos_storage_backend_t *be, const aos_storage_reque
 }
 
 static aos_result x_blob_delete(aos_storage_backend_t *be, const aos_storage_request_t *rq,
-                                const aos_storage_limits_t *lim, json_object *reply,
-                                char *errbuf, size_t errlen)
+                                const aos_storage_limits_t *lim, json_object *reply, char *errbuf,
+                                size_t errlen)
 {
     (void)lim;
     bool existed = false;
@@ -343,13 +344,13 @@ static void set_error(aos_storage_outcome_t *out, aos_result r, const char *msg)
 }
 
 void aos_storage_dispatch_raw(aos_storage_backend_t *be, const aos_storage_limits_t *limits,
-                              const char *type, const char *event_id, const char *data,
-                              size_t len, aos_storage_outcome_t *out)
+                              const char *type, const char *event_id, const char *data, size_t len,
+                              aos_storage_outcome_t *out)
 {
     aos_storage_request_t rq = {0};
     char err[512] = "";
-    aos_result r = aos_storage_request_parse(type, data, len, event_id, limits, &rq, err,
-                                             sizeof err);
+    aos_result r =
+        aos_storage_request_parse(type, data, len, event_id, limits, &rq, err, sizeof err);
     if (rq.op_name) {
         out->op = rq.op;
         out->op_known = true;

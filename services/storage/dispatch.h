@@ -25,12 +25,12 @@ typedef enum aos_storage_action {
 
 typedef struct aos_storage_outcome {
     aos_storage_action action;
-    aos_result result;           /* AOS_OK for REPLY, the error otherwise */
-    aos_storage_op op;           /* valid when op_known */
+    aos_result result; /* AOS_OK for REPLY, the error otherwise */
+    aos_storage_op op; /* valid when op_known */
     bool op_known;
-    char reply_type[96];         /* request type + ".result" (REPLY) */
-    char *data_json;             /* owned reply data (REPLY) */
-    char message[512];           /* error detail (REPLY_ERROR / RELEASE) */
+    char reply_type[96]; /* request type + ".result" (REPLY) */
+    char *data_json;     /* owned reply data (REPLY) */
+    char message[512];   /* error detail (REPLY_ERROR / RELEASE) */
 } aos_storage_outcome_t;
 
 /* Handle req (its type, data and id) on be. out must be zeroed; clear it afterwards. */
@@ -39,8 +39,8 @@ void aos_storage_dispatch(aos_storage_backend_t *be, const aos_storage_limits_t 
 
 /* Same, from raw parts (for tests and fuzzing without an event). */
 void aos_storage_dispatch_raw(aos_storage_backend_t *be, const aos_storage_limits_t *limits,
-                              const char *type, const char *event_id, const char *data,
-                              size_t len, aos_storage_outcome_t *out);
+                              const char *type, const char *event_id, const char *data, size_t len,
+                              aos_storage_outcome_t *out);
 
 void aos_storage_outcome_clear(aos_storage_outcome_t *out);
 

@@ -54,10 +54,10 @@ aos_result aos_storage_x_record_list(AOS_STORAGE_EXEC_PARAMS)
             json_object_put(arr);
     }
     if (r == AOS_OK)
-        r = page.next_cursor ? aos_json_add_string(reply, "next_cursor", page.next_cursor)
-                             : (json_object_object_add(reply, "next_cursor", NULL) == 0
-                                    ? AOS_OK
-                                    : AOS_ERR_NOMEM);
+        r = page.next_cursor
+                ? aos_json_add_string(reply, "next_cursor", page.next_cursor)
+                : (json_object_object_add(reply, "next_cursor", NULL) == 0 ? AOS_OK
+                                                                           : AOS_ERR_NOMEM);
     aos_storage_record_page_clear(&page);
     return r;
 }

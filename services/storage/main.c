@@ -31,16 +31,18 @@ static const aos_config_field_t TABLE[] = {
      false, NULL, "Largest blob chunk per request (decoded bytes; base64 in JSON on the wire)",
      offsetof(storage_config_t, max_chunk)},
     {"AOS_SQLITE_BUSY_TIMEOUT", "sqlite_busy_timeout", AOS_CONFIG_DURATION_MS, "5s", 10, 600000,
-     false, false, NULL, "How long a SQLite write waits for the lock before the request is "
-     "released as unavailable", offsetof(storage_config_t, busy_timeout_ms)},
-    {"AOS_SHUTDOWN_GRACE", "shutdown_grace", AOS_CONFIG_DURATION_MS, "10s", 0, 600000, false,
-     false, NULL, "Time to finish in-flight work after SIGTERM",
+     false, false, NULL,
+     "How long a SQLite write waits for the lock before the request is "
+     "released as unavailable",
+     offsetof(storage_config_t, busy_timeout_ms)},
+    {"AOS_SHUTDOWN_GRACE", "shutdown_grace", AOS_CONFIG_DURATION_MS, "10s", 0, 600000, false, false,
+     NULL, "Time to finish in-flight work after SIGTERM",
      offsetof(storage_config_t, shutdown_grace_ms)},
-    {"AOS_STORAGE_NAME_PREFIX", "storage_name_prefix", AOS_CONFIG_STRING, NULL, 0, 16, false,
-     false, NULL, "Prefix of Azure table names (isolates deployments sharing an account)",
+    {"AOS_STORAGE_NAME_PREFIX", "storage_name_prefix", AOS_CONFIG_STRING, NULL, 0, 16, false, false,
+     NULL, "Prefix of Azure table names (isolates deployments sharing an account)",
      offsetof(storage_config_t, name_prefix)},
-    {"AOS_STORAGE_QUEUE", "storage_queue", AOS_CONFIG_STRING, "aos.storage", 1, 200, false,
-     false, NULL, "Queue aos-storage consumes (another name only to isolate tests)",
+    {"AOS_STORAGE_QUEUE", "storage_queue", AOS_CONFIG_STRING, "aos.storage", 1, 200, false, false,
+     NULL, "Queue aos-storage consumes (another name only to isolate tests)",
      offsetof(storage_config_t, queue)},
 };
 #define TABLE_N (sizeof TABLE / sizeof TABLE[0])
@@ -101,8 +103,8 @@ static int start(app_t *a)
         r = aos_storage_service_start(a->svc, err, sizeof err);
     if (r != AOS_OK)
         return fail("cannot start the storage service", r, err);
-    aos_http_server_config_t hc = {.bind_addr = a->cfg.common.admin_addr,
-                                   .builtins = AOS_HTTP_BUILTIN_ALL, .name = "admin"};
+    aos_http_server_config_t hc = {
+        .bind_addr = a->cfg.common.admin_addr, .builtins = AOS_HTTP_BUILTIN_ALL, .name = "admin"};
     r = aos_http_server_new(&hc, &a->admin, err, sizeof err);
     if (r == AOS_OK) {
         aos_http_server_set_readiness(a->admin, ready_cb, a->svc);

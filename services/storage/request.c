@@ -52,8 +52,7 @@ static aos_result object_field(const aos_storage_request_t *r, const char *field
 }
 
 static aos_result int_field(const aos_storage_request_t *r, const char *field, int64_t min,
-                            int64_t max, int64_t *out, bool *present, char *errbuf,
-                            size_t errlen)
+                            int64_t max, int64_t *out, bool *present, char *errbuf, size_t errlen)
 {
     bool have = false;
     AOS_RETURN_IF_FAILED(aos_json_get_int(r->root, field, AOS_JSON_OPTIONAL, out, &have, E));
@@ -148,23 +147,22 @@ static aos_result p_conv_create(aos_storage_request_t *r, const aos_storage_limi
                                 char *errbuf, size_t errlen)
 {
     (void)l;
-    AOS_RETURN_IF_FAILED(id_field(r, "conversation_id", AOS_JSON_OPTIONAL, &r->conversation_id,
-                                  E));
+    AOS_RETURN_IF_FAILED(id_field(r, "conversation_id", AOS_JSON_OPTIONAL, &r->conversation_id, E));
     AOS_RETURN_IF_FAILED(name_field(r, "agent", AOS_JSON_REQUIRED, aos_storage_valid_agent,
                                     "agent name (1-64 of A-Z a-z 0-9 . _ -)", &r->agent, E));
     return object_field(r, "metadata", AOS_JSON_OPTIONAL, AOS_STORAGE_METADATA_MAX,
                         &r->metadata_json, E);
 }
 
-static aos_result p_conv_id(aos_storage_request_t *r, const aos_storage_limits_t *l,
-                            char *errbuf, size_t errlen)
+static aos_result p_conv_id(aos_storage_request_t *r, const aos_storage_limits_t *l, char *errbuf,
+                            size_t errlen)
 {
     (void)l;
     return id_field(r, "conversation_id", AOS_JSON_REQUIRED, &r->conversation_id, E);
 }
 
-static aos_result p_conv_list(aos_storage_request_t *r, const aos_storage_limits_t *l,
-                              char *errbuf, size_t errlen)
+static aos_result p_conv_list(aos_storage_request_t *r, const aos_storage_limits_t *l, char *errbuf,
+                              size_t errlen)
 {
     (void)l;
     AOS_RETURN_IF_FAILED(name_field(r, "agent", AOS_JSON_OPTIONAL, aos_storage_valid_agent,
@@ -180,8 +178,8 @@ static aos_result p_msg_append(aos_storage_request_t *r, const aos_storage_limit
     AOS_RETURN_IF_FAILED(id_field(r, "message_id", AOS_JSON_REQUIRED, &r->message_id, E));
     AOS_RETURN_IF_FAILED(name_field(r, "role", AOS_JSON_REQUIRED, aos_storage_valid_role,
                                     "role (1-32 of a-z _)", &r->role, E));
-    AOS_RETURN_IF_FAILED(aos_json_get_string(r->root, "content", AOS_JSON_REQUIRED, &r->content,
-                                             E));
+    AOS_RETURN_IF_FAILED(
+        aos_json_get_string(r->root, "content", AOS_JSON_REQUIRED, &r->content, E));
     if (strlen(r->content) > AOS_STORAGE_CONTENT_MAX)
         return aos_fail(AOS_ERR_TOO_LARGE, E, "field 'content' is over %u bytes",
                         AOS_STORAGE_CONTENT_MAX);
@@ -191,8 +189,8 @@ static aos_result p_msg_append(aos_storage_request_t *r, const aos_storage_limit
     return int_field(r, "expected_version", 0, INT64_MAX - 1, &r->expected_version, NULL, E);
 }
 
-static aos_result p_msg_list(aos_storage_request_t *r, const aos_storage_limits_t *l,
-                             char *errbuf, size_t errlen)
+static aos_result p_msg_list(aos_storage_request_t *r, const aos_storage_limits_t *l, char *errbuf,
+                             size_t errlen)
 {
     const char *order = NULL;
     AOS_RETURN_IF_FAILED(p_conv_id(r, l, E));
@@ -259,15 +257,15 @@ static aos_result p_blob_commit(aos_storage_request_t *r, const aos_storage_limi
                       "sha256 (64 lowercase hex digits)", &r->sha256, E);
 }
 
-static aos_result p_blob_name(aos_storage_request_t *r, const aos_storage_limits_t *l,
-                              char *errbuf, size_t errlen)
+static aos_result p_blob_name(aos_storage_request_t *r, const aos_storage_limits_t *l, char *errbuf,
+                              size_t errlen)
 {
     (void)l;
     return blob_target(r, E);
 }
 
-static aos_result p_blob_get(aos_storage_request_t *r, const aos_storage_limits_t *l,
-                             char *errbuf, size_t errlen)
+static aos_result p_blob_get(aos_storage_request_t *r, const aos_storage_limits_t *l, char *errbuf,
+                             size_t errlen)
 {
     int64_t max = (int64_t)aos_storage_limits_chunk(l), offset = 0, length = max;
     AOS_RETURN_IF_FAILED(blob_target(r, E));
@@ -280,8 +278,8 @@ static aos_result p_blob_get(aos_storage_request_t *r, const aos_storage_limits_
     return name_field(r, "etag", AOS_JSON_OPTIONAL, valid_etag, "etag", &r->etag, E);
 }
 
-static aos_result p_blob_list(aos_storage_request_t *r, const aos_storage_limits_t *l,
-                              char *errbuf, size_t errlen)
+static aos_result p_blob_list(aos_storage_request_t *r, const aos_storage_limits_t *l, char *errbuf,
+                              size_t errlen)
 {
     (void)l;
     AOS_RETURN_IF_FAILED(name_field(r, "container", AOS_JSON_REQUIRED, aos_storage_valid_container,
@@ -291,20 +289,20 @@ static aos_result p_blob_list(aos_storage_request_t *r, const aos_storage_limits
     return page_fields(r, E);
 }
 
-static aos_result p_rec_key(aos_storage_request_t *r, const aos_storage_limits_t *l,
-                            char *errbuf, size_t errlen)
+static aos_result p_rec_key(aos_storage_request_t *r, const aos_storage_limits_t *l, char *errbuf,
+                            size_t errlen)
 {
     (void)l;
     return kind_key(r, true, E);
 }
 
-static aos_result p_rec_put(aos_storage_request_t *r, const aos_storage_limits_t *l,
-                            char *errbuf, size_t errlen)
+static aos_result p_rec_put(aos_storage_request_t *r, const aos_storage_limits_t *l, char *errbuf,
+                            size_t errlen)
 {
     (void)l;
     AOS_RETURN_IF_FAILED(kind_key(r, true, E));
-    AOS_RETURN_IF_FAILED(object_field(r, "data", AOS_JSON_REQUIRED, AOS_STORAGE_RECORD_DATA_MAX,
-                                      &r->data_json, E));
+    AOS_RETURN_IF_FAILED(
+        object_field(r, "data", AOS_JSON_REQUIRED, AOS_STORAGE_RECORD_DATA_MAX, &r->data_json, E));
     return name_field(r, "if_match", AOS_JSON_OPTIONAL, valid_etag, "version", &r->if_match, E);
 }
 
@@ -316,8 +314,8 @@ static aos_result p_rec_delete(aos_storage_request_t *r, const aos_storage_limit
     return name_field(r, "if_match", AOS_JSON_OPTIONAL, valid_etag, "version", &r->if_match, E);
 }
 
-static aos_result p_rec_list(aos_storage_request_t *r, const aos_storage_limits_t *l,
-                             char *errbuf, size_t errlen)
+static aos_result p_rec_list(aos_storage_request_t *r, const aos_storage_limits_t *l, char *errbuf,
+                             size_t errlen)
 {
     (void)l;
     AOS_RETURN_IF_FAILED(kind_key(r, false, E));

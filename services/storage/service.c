@@ -78,8 +78,8 @@ static aos_metric_histogram_t *duration_for(aos_storage_service_t *svc, int op)
     if (!(h = svc->durations[op])) {
         const char *name = op < AOS_STORAGE_OP_COUNT ? aos_storage_op_name(op) : "unknown";
         h = aos_metrics_histogram(svc->metrics, "aos_storage_request_duration_seconds",
-                                  "Time from taking a request to settling it.", NULL, 0, "op",
-                                  name, NULL);
+                                  "Time from taking a request to settling it.", NULL, 0, "op", name,
+                                  NULL);
         svc->durations[op] = h;
     }
     pthread_mutex_unlock(&svc->metrics_mu);
@@ -122,8 +122,8 @@ static void *health_main(void *arg)
     while (!svc->stopping) {
         pthread_mutex_unlock(&svc->mu);
         err[0] = '\0';
-        aos_result r = be ? AOS_OK : aos_storage_backend_open(&svc->backend_cfg, &be, err,
-                                                              sizeof err);
+        aos_result r =
+            be ? AOS_OK : aos_storage_backend_open(&svc->backend_cfg, &be, err, sizeof err);
         if (r == AOS_OK)
             r = be->ops->health(be, err, sizeof err);
         if (r != AOS_OK) {
@@ -188,8 +188,8 @@ static void handle(worker_t *w, aos_bus_delivery_t *d)
     aos_storage_outcome_t out = {0};
     double t0 = now_s();
     char err[256] = "";
-    aos_result r = w->be ? AOS_OK
-                         : aos_storage_backend_open(&svc->backend_cfg, &w->be, err, sizeof err);
+    aos_result r =
+        w->be ? AOS_OK : aos_storage_backend_open(&svc->backend_cfg, &w->be, err, sizeof err);
     if (r == AOS_OK) {
         aos_storage_dispatch(w->be, &svc->limits, req, &out);
     } else {
@@ -295,9 +295,8 @@ aos_result aos_storage_service_new(const aos_storage_service_config_t *cfg,
         return AOS_ERR_NOMEM;
     svc->backend_cfg = cfg->backend;
     svc->sqlite_path = cfg->backend.sqlite_path ? strdup(cfg->backend.sqlite_path) : NULL;
-    svc->azure_cs = cfg->backend.azure_connection_string
-                        ? strdup(cfg->backend.azure_connection_string)
-                        : NULL;
+    svc->azure_cs =
+        cfg->backend.azure_connection_string ? strdup(cfg->backend.azure_connection_string) : NULL;
     svc->prefix = cfg->backend.name_prefix ? strdup(cfg->backend.name_prefix) : NULL;
     svc->backend_cfg.sqlite_path = svc->sqlite_path;
     svc->backend_cfg.azure_connection_string = svc->azure_cs;
@@ -319,8 +318,8 @@ aos_result aos_storage_service_new(const aos_storage_service_config_t *cfg,
     svc->workers = calloc(svc->nworkers, sizeof *svc->workers);
     svc->up_gauge = aos_metrics_gauge(svc->metrics, "aos_storage_backend_up",
                                       "1 while the storage backend answers health probes.", NULL);
-    svc->inflight_gauge = aos_metrics_gauge(svc->metrics, "aos_storage_inflight",
-                                            "Requests being worked on.", NULL);
+    svc->inflight_gauge =
+        aos_metrics_gauge(svc->metrics, "aos_storage_inflight", "Requests being worked on.", NULL);
     if (!svc->queue || !svc->source || !svc->workers ||
         (cfg->backend.sqlite_path && !svc->sqlite_path) ||
         (cfg->backend.azure_connection_string && !svc->azure_cs)) {

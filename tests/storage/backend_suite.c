@@ -68,8 +68,10 @@ static void make_conv(const char *id, const char *agent)
 static aos_result append(const char *conv, const char *id, const char *content, int64_t expect,
                          aos_storage_message_t *out, bool *created)
 {
-    aos_storage_message_t in = {.conversation_id = (char *)conv, .id = (char *)id,
-                                .role = "user", .content = (char *)content,
+    aos_storage_message_t in = {.conversation_id = (char *)conv,
+                                .id = (char *)id,
+                                .role = "user",
+                                .content = (char *)content,
                                 .metadata_json = "{\"k\":1}"};
     return OPS->message_append(BE, &in, expect, out, created, g_err, sizeof g_err);
 }
@@ -201,8 +203,7 @@ static void page_all(const char *conv, bool reverse, size_t page_size, int expec
     char *cursor = NULL;
     do {
         aos_storage_message_page_t page = {0};
-        CHECK(OPS->message_list(BE, conv, cursor, page_size, reverse, &page, g_err,
-                                sizeof g_err));
+        CHECK(OPS->message_list(BE, conv, cursor, page_size, reverse, &page, g_err, sizeof g_err));
         for (size_t i = 0; i < page.count; i++) {
             int64_t seq = page.items[i].seq;
             assert_true(reverse ? seq < prev : seq > prev);
@@ -240,9 +241,8 @@ static void test_message_paging(void **state)
     page_all(conv, false, 25, 25);
     page_all(conv, false, 1000, 25);
     aos_storage_message_page_t page = {0};
-    EXPECT(AOS_ERR_NOT_FOUND,
-           OPS->message_list(BE, "no-such-conversation-x", NULL, 10, false, &page, g_err,
-                             sizeof g_err));
+    EXPECT(AOS_ERR_NOT_FOUND, OPS->message_list(BE, "no-such-conversation-x", NULL, 10, false,
+                                                &page, g_err, sizeof g_err));
     aos_storage_message_page_clear(&page);
 }
 
@@ -377,13 +377,13 @@ static void test_blob_replace_and_checksum(void **state)
     CHECK(OPS->blob_put_commit(BE, container, "b", up1, 2, sha1, &i1, g_err, sizeof g_err));
     /* a wrong checksum is refused and the old content stays */
     upload(container, "b", up2, s2, 1, 2, sha2);
-    EXPECT(AOS_ERR_INVALID, OPS->blob_put_commit(BE, container, "b", up2, 1, sha1, &bad, g_err,
-                                                 sizeof g_err));
+    EXPECT(AOS_ERR_INVALID,
+           OPS->blob_put_commit(BE, container, "b", up2, 1, sha1, &bad, g_err, sizeof g_err));
     aos_storage_blob_info_clear(&bad);
     expect_range(container, "b", 0, 10000, 10000, 1);
     /* a missing chunk is refused */
-    EXPECT(AOS_ERR_INVALID, OPS->blob_put_commit(BE, container, "b", up2, 2, NULL, &bad, g_err,
-                                                 sizeof g_err));
+    EXPECT(AOS_ERR_INVALID,
+           OPS->blob_put_commit(BE, container, "b", up2, 2, NULL, &bad, g_err, sizeof g_err));
     aos_storage_blob_info_clear(&bad);
     CHECK(OPS->blob_put_commit(BE, container, "b", up2, 1, sha2, &i2, g_err, sizeof g_err));
     assert_int_equal(i2.size, 300);
@@ -394,8 +394,8 @@ static void test_blob_replace_and_checksum(void **state)
            OPS->blob_put_chunk(BE, container, "b", "never-begun", 0, "x", 1, g_err, sizeof g_err));
     upload(container, "b", up3, s2, 1, 3, sha3);
     CHECK(OPS->blob_put_abort(BE, container, "b", up3, g_err, sizeof g_err));
-    EXPECT(AOS_ERR_NOT_FOUND, OPS->blob_put_commit(BE, container, "b", up3, 1, NULL, &bad, g_err,
-                                                   sizeof g_err));
+    EXPECT(AOS_ERR_NOT_FOUND,
+           OPS->blob_put_commit(BE, container, "b", up3, 1, NULL, &bad, g_err, sizeof g_err));
     aos_storage_blob_info_clear(&bad);
     expect_range(container, "b", 0, 300, 300, 2);
     aos_storage_blob_info_clear(&i1);
@@ -455,7 +455,6 @@ static void test_blob_empty_list_delete(void **state)
     assert_int_equal(page.count, 5); /* empty + p/0 p/1 p/2 p/4 */
     aos_storage_blob_page_clear(&page);
 }
-
 
 static aos_result put(const char *kind, const char *key, const char *data, const char *if_match,
                       const char *op, aos_storage_record_t *out)
@@ -569,8 +568,8 @@ static void *append_worker(void *arg)
         char id[32], text[32];
         snprintf(id, sizeof id, "w%d-%d", w->tag, i);
         snprintf(text, sizeof text, "from %d #%d", w->tag, i);
-        aos_storage_message_t in = {.conversation_id = (char *)w->conv, .id = id, .role = "user",
-                                    .content = text};
+        aos_storage_message_t in = {
+            .conversation_id = (char *)w->conv, .id = id, .role = "user", .content = text};
         aos_storage_message_t out = {0};
         bool created;
         if (w->be->ops->message_append(w->be, &in, -1, &out, &created, err, sizeof err) != AOS_OK)
@@ -681,6 +680,5 @@ int aos_storage_backend_suite_run(const char *suite_name, aos_storage_backend_fa
         cmocka_unit_test_setup_teardown(test_concurrent_appends, setup, teardown),
         cmocka_unit_test_setup_teardown(test_concurrent_record_updates, setup, teardown),
     };
-    return _cmocka_run_group_tests(suite_name, tests, sizeof tests / sizeof tests[0], NULL,
-                                   NULL);
+    return _cmocka_run_group_tests(suite_name, tests, sizeof tests / sizeof tests[0], NULL, NULL);
 }

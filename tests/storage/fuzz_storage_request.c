@@ -20,8 +20,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     aos_storage_limits_t limits = {.max_chunk = 4096};
     aos_storage_request_t req = {0};
     char err[256];
-    aos_result r = aos_storage_request_parse(type, json, len, "fuzz-event", &limits, &req, err,
-                                             sizeof err);
+    aos_result r =
+        aos_storage_request_parse(type, json, len, "fuzz-event", &limits, &req, err, sizeof err);
     if (r == AOS_OK && req.chunk_len > 4096)
         abort(); /* a decoded chunk may never exceed the limit */
     aos_storage_request_clear(&req);

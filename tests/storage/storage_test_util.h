@@ -33,8 +33,11 @@ static inline aos_bus_t *st_bus(const char *tag)
     if (aos_test_fixture_read("rabbitmq", "url", url, sizeof url) != 0)
         return NULL;
     snprintf(inst, sizeof inst, "st-%s-%d-%ld", tag, (int)getpid(), (long)(random() % 100000));
-    aos_bus_config_t cfg = {.url = url, .profile = AOS_BUS_PROFILE_RABBITMQ, .instance_id = inst,
-                            .reconnect_min_ms = 100, .reconnect_max_ms = 1000};
+    aos_bus_config_t cfg = {.url = url,
+                            .profile = AOS_BUS_PROFILE_RABBITMQ,
+                            .instance_id = inst,
+                            .reconnect_min_ms = 100,
+                            .reconnect_max_ms = 1000};
     aos_bus_t *bus = NULL;
     char err[256];
     if (aos_bus_new(&cfg, &bus, err, sizeof err) != AOS_OK) {

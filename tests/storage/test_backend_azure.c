@@ -10,8 +10,7 @@
 static char g_cs[2048];
 static char g_prefix[17];
 
-static aos_result open_azure(void *ctx, aos_storage_backend_t **out_be, char *errbuf,
-                             size_t errlen)
+static aos_result open_azure(void *ctx, aos_storage_backend_t **out_be, char *errbuf, size_t errlen)
 {
     (void)ctx;
     aos_storage_backend_config_t cfg = {.kind = AOS_STORAGE_BACKEND_AZURE,

@@ -11,8 +11,7 @@ static aos_result open_sqlite(void *ctx, aos_storage_backend_t **out_be, char *e
                               size_t errlen)
 {
     (void)ctx;
-    aos_storage_backend_config_t cfg = {.kind = AOS_STORAGE_BACKEND_SQLITE,
-                                        .sqlite_path = g_path};
+    aos_storage_backend_config_t cfg = {.kind = AOS_STORAGE_BACKEND_SQLITE, .sqlite_path = g_path};
     return aos_storage_backend_open(&cfg, out_be, errbuf, errlen);
 }
 

@@ -38,8 +38,8 @@ static int setup(void **state)
     char err[256];
     snprintf(g_path, sizeof g_path, "/tmp/aos-dispatch-%d.db", (int)getpid());
     remove_db();
-    aos_storage_backend_config_t cfg = {.kind = AOS_STORAGE_BACKEND_SQLITE,
-                                        .sqlite_path = g_path, .busy_timeout_ms = 200};
+    aos_storage_backend_config_t cfg = {
+        .kind = AOS_STORAGE_BACKEND_SQLITE, .sqlite_path = g_path, .busy_timeout_ms = 200};
     return aos_storage_backend_open(&cfg, &g_be, err, sizeof err) == AOS_OK ? 0 : -1;
 }
 
@@ -68,9 +68,8 @@ static aos_result call_id(const char *op, const char *event_id, const char *data
         char want[160];
         snprintf(want, sizeof want, "%s.result", type);
         assert_string_equal(out.reply_type, want);
-        assert_int_equal(aos_json_parse(out.data_json, strlen(out.data_json), 0, 0, &g_reply,
-                                        NULL, 0),
-                         AOS_OK);
+        assert_int_equal(
+            aos_json_parse(out.data_json, strlen(out.data_json), 0, 0, &g_reply, NULL, 0), AOS_OK);
     } else {
         assert_true(out.message[0] != '\0');
     }
@@ -170,9 +169,8 @@ static void test_message_ops(void **state)
                      AOS_ERR_CONFLICT);
     assert_int_equal(call("message.list", "{\"conversation_id\":\"c2\",\"limit\":1}"), AOS_OK);
     assert_string_equal(str_at("next_cursor"), "1");
-    assert_int_equal(call("message.list",
-                          "{\"conversation_id\":\"c2\",\"limit\":1,\"cursor\":\"1\"}"),
-                     AOS_OK);
+    assert_int_equal(
+        call("message.list", "{\"conversation_id\":\"c2\",\"limit\":1,\"cursor\":\"1\"}"), AOS_OK);
     json_object *arr = at("messages");
     assert_int_equal(json_object_array_length(arr), 1);
     assert_null(json_object_object_get(g_reply, "next_cursor"));
@@ -240,11 +238,10 @@ static void test_blob_ops(void **state)
     assert_true(json_object_get_boolean(at("eof")));
     assert_int_equal(call("blob.head", "{\"container\":\"profiles\",\"name\":\"cfo/profile.txt\"}"),
                      AOS_OK);
-    assert_int_equal(call("blob.list", "{\"container\":\"profiles\",\"prefix\":\"cfo/\"}"),
-                     AOS_OK);
+    assert_int_equal(call("blob.list", "{\"container\":\"profiles\",\"prefix\":\"cfo/\"}"), AOS_OK);
     assert_int_equal(json_object_array_length(at("blobs")), 1);
-    assert_int_equal(call("blob.delete", "{\"container\":\"profiles\",\"name\":\"cfo/profile.txt\"}"),
-                     AOS_OK);
+    assert_int_equal(
+        call("blob.delete", "{\"container\":\"profiles\",\"name\":\"cfo/profile.txt\"}"), AOS_OK);
     assert_true(json_object_get_boolean(at("deleted")));
     assert_int_equal(call("blob.head", "{\"container\":\"profiles\",\"name\":\"cfo/profile.txt\"}"),
                      AOS_ERR_NOT_FOUND);
@@ -339,7 +336,8 @@ static const bad_case_t BAD[] = {
      "{\"conversation_id\":\"c\",\"message_id\":\"m9\",\"role\":\"user\",\"content\":\"\xff\"}",
      AOS_ERR_INVALID},
     {"message.append",
-     "{\"conversation_id\":\"c\",\"message_id\":\"m9\",\"role\":\"user\",\"content\":\"a\\u0000b\"}",
+     "{\"conversation_id\":\"c\",\"message_id\":\"m9\",\"role\":\"user\",\"content\":"
+     "\"a\\u0000b\"}",
      AOS_ERR_INVALID},
     {"message.list", "{\"conversation_id\":\"c\",\"limit\":0}", AOS_ERR_INVALID},
     {"message.list", "{\"conversation_id\":\"c\",\"limit\":1001}", AOS_ERR_INVALID},
@@ -421,8 +419,10 @@ static void test_bad_input_writes_nothing(void **state)
     char *b64 = NULL;
     assert_int_equal(aos_storage_base64_encode(raw, big, &b64), AOS_OK);
     char *req = malloc(big * 2 + 4096);
-    sprintf(req, "{\"container\":\"data\",\"name\":\"x\",\"upload_id\":\"u1\",\"index\":0,"
-                 "\"data\":\"%s\"}", b64);
+    sprintf(req,
+            "{\"container\":\"data\",\"name\":\"x\",\"upload_id\":\"u1\",\"index\":0,"
+            "\"data\":\"%s\"}",
+            b64);
     expect_bad("blob.put.chunk", req, AOS_ERR_TOO_LARGE);
     free(b64);
     free(raw);
@@ -450,8 +450,12 @@ static void test_bad_input_writes_nothing(void **state)
     assert_int_equal(out.action, AOS_STORAGE_REPLY_ERROR);
     assert_int_equal(out.result, AOS_ERR_UNSUPPORTED);
     aos_storage_outcome_clear(&out);
-    aos_event_t ev = {.id = "e", .type = "aos.storage.conversation.get", .source = "/t",
-                      .datacontenttype = "text/plain", .data = "{}", .data_len = 2};
+    aos_event_t ev = {.id = "e",
+                      .type = "aos.storage.conversation.get",
+                      .source = "/t",
+                      .datacontenttype = "text/plain",
+                      .data = "{}",
+                      .data_len = 2};
     aos_storage_dispatch(g_be, &g_lim, &ev, &out);
     assert_int_equal(out.result, AOS_ERR_INVALID);
     aos_storage_outcome_clear(&out);

@@ -41,8 +41,8 @@ static unsigned char byte_at(uint64_t i)
     return (unsigned char)((i * 7919u) ^ (i >> 11));
 }
 
-static json_object *call(aos_storage_backend_t *be, const aos_storage_limits_t *lim,
-                         const char *op, const char *event_id, const char *data)
+static json_object *call(aos_storage_backend_t *be, const aos_storage_limits_t *lim, const char *op,
+                         const char *event_id, const char *data)
 {
     char type[96];
     snprintf(type, sizeof type, "aos.storage.%s", op);
@@ -61,8 +61,7 @@ static void test_large_blob(void **state)
 {
     (void)state;
     snprintf(g_path, sizeof g_path, "/tmp/aos-large-blob-%d.db", (int)getpid());
-    aos_storage_backend_config_t cfg = {.kind = AOS_STORAGE_BACKEND_SQLITE,
-                                        .sqlite_path = g_path};
+    aos_storage_backend_config_t cfg = {.kind = AOS_STORAGE_BACKEND_SQLITE, .sqlite_path = g_path};
     aos_storage_backend_t *be = NULL;
     char err[256];
     assert_int_equal(aos_storage_backend_open(&cfg, &be, err, sizeof err), AOS_OK);
@@ -82,15 +81,19 @@ static void test_large_blob(void **state)
         aos_storage_sha256_update(&h, buf, CHUNK);
         char *b64 = NULL;
         assert_int_equal(aos_storage_base64_encode(buf, CHUNK, &b64), AOS_OK);
-        sprintf(req, "{\"container\":\"big-data\",\"name\":\"set.bin\",\"upload_id\":\"u-big-1\","
-                     "\"index\":%u,\"data\":\"%s\"}", c, b64);
+        sprintf(req,
+                "{\"container\":\"big-data\",\"name\":\"set.bin\",\"upload_id\":\"u-big-1\","
+                "\"index\":%u,\"data\":\"%s\"}",
+                c, b64);
         free(b64);
         json_object_put(call(be, &lim, "blob.put.chunk", "e", req));
     }
     char sha[65];
     aos_storage_sha256_final(&h, sha);
-    sprintf(req, "{\"container\":\"big-data\",\"name\":\"set.bin\",\"upload_id\":\"u-big-1\","
-                 "\"chunk_count\":%u,\"sha256\":\"%s\"}", chunks, sha);
+    sprintf(req,
+            "{\"container\":\"big-data\",\"name\":\"set.bin\",\"upload_id\":\"u-big-1\","
+            "\"chunk_count\":%u,\"sha256\":\"%s\"}",
+            chunks, sha);
     json_object *reply = call(be, &lim, "blob.put.commit", "e", req);
     json_object *blob = json_object_object_get(reply, "blob");
     assert_int_equal(json_object_get_int64(json_object_object_get(blob, "size")), (int64_t)total);
@@ -101,8 +104,10 @@ static void test_large_blob(void **state)
     uint64_t off = 0;
     const size_t step = CHUNK - 1000;
     while (off < total) {
-        sprintf(req, "{\"container\":\"big-data\",\"name\":\"set.bin\",\"offset\":%llu,"
-                     "\"length\":%zu}", (unsigned long long)off, step);
+        sprintf(req,
+                "{\"container\":\"big-data\",\"name\":\"set.bin\",\"offset\":%llu,"
+                "\"length\":%zu}",
+                (unsigned long long)off, step);
         reply = call(be, &lim, "blob.get", "e", req);
         const char *data = json_object_get_string(json_object_object_get(reply, "data"));
         size_t n = 0;

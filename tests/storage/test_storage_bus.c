@@ -40,7 +40,10 @@ static int setup(void **state)
     if (!g_server_bus || !g_client_bus)
         return -1;
     aos_storage_service_config_t cfg = {
-        .bus = g_server_bus, .queue = QUEUE, .workers = 3, .max_chunk = 65536,
+        .bus = g_server_bus,
+        .queue = QUEUE,
+        .workers = 3,
+        .max_chunk = 65536,
         .backend = {.kind = AOS_STORAGE_BACKEND_SQLITE, .sqlite_path = g_db}};
     if (aos_storage_service_new(&cfg, &g_svc, g_err, sizeof g_err) != AOS_OK ||
         aos_storage_service_start(g_svc, g_err, sizeof g_err) != AOS_OK)
@@ -78,8 +81,10 @@ static void test_conversations_and_messages(void **state)
         char id[16], text[32];
         snprintf(id, sizeof id, "m%02d", i);
         snprintf(text, sizeof text, "turn %d", i);
-        aos_storage_message_t in = {.conversation_id = "bus-c1", .id = id,
-                                    .role = i % 2 ? "user" : "assistant", .content = text};
+        aos_storage_message_t in = {.conversation_id = "bus-c1",
+                                    .id = id,
+                                    .role = i % 2 ? "user" : "assistant",
+                                    .content = text};
         aos_storage_message_t out = {0};
         CHECK(aos_storage_message_append_sync(g_client, &in, -1, &out, &created, g_err,
                                               sizeof g_err));
@@ -114,12 +119,11 @@ static void test_conversations_and_messages(void **state)
     assert_int_equal(cp.count, 1);
     aos_storage_conversation_page_clear(&cp);
     bool existed = false;
-    CHECK(aos_storage_conversation_delete_sync(g_client, "bus-c1", &existed, g_err,
-                                               sizeof g_err));
+    CHECK(aos_storage_conversation_delete_sync(g_client, "bus-c1", &existed, g_err, sizeof g_err));
     assert_true(existed);
-    assert_int_equal(aos_storage_conversation_get_sync(g_client, "bus-c1", &conv, g_err,
-                                                       sizeof g_err),
-                     AOS_ERR_NOT_FOUND);
+    assert_int_equal(
+        aos_storage_conversation_get_sync(g_client, "bus-c1", &conv, g_err, sizeof g_err),
+        AOS_ERR_NOT_FOUND);
     aos_storage_conversation_clear(&conv);
 }
 
@@ -174,11 +178,11 @@ static void test_async_and_records(void **state)
     (void)state;
     waiter_t w = {.mu = PTHREAD_MUTEX_INITIALIZER, .cv = PTHREAD_COND_INITIALIZER};
     aos_storage_conversation_t conv = {0};
-    CHECK(aos_storage_conversation_create_sync(g_client, "bus-c2", "ceo", NULL, &conv, NULL,
-                                               g_err, sizeof g_err));
+    CHECK(aos_storage_conversation_create_sync(g_client, "bus-c2", "ceo", NULL, &conv, NULL, g_err,
+                                               sizeof g_err));
     aos_storage_conversation_clear(&conv);
-    aos_storage_message_t in = {.conversation_id = "bus-c2", .id = "a1", .role = "user",
-                                .content = "async hello"};
+    aos_storage_message_t in = {
+        .conversation_id = "bus-c2", .id = "a1", .role = "user", .content = "async hello"};
     CHECK(aos_storage_message_append(g_client, &in, 0, on_msg, &w));
     wait_done(&w, 1);
     assert_int_equal(w.r, AOS_OK);
@@ -196,8 +200,8 @@ static void test_async_and_records(void **state)
     char v1[64];
     snprintf(v1, sizeof v1, "%s", w.version);
     aos_storage_record_t rec = {0};
-    CHECK(aos_storage_record_put_sync(g_client, "job", "job-1", "{\"state\":\"running\"}", v1,
-                                      &rec, g_err, sizeof g_err));
+    CHECK(aos_storage_record_put_sync(g_client, "job", "job-1", "{\"state\":\"running\"}", v1, &rec,
+                                      g_err, sizeof g_err));
     aos_storage_record_clear(&rec);
     assert_int_equal(aos_storage_record_put_sync(g_client, "job", "job-1", "{\"state\":\"lost\"}",
                                                  v1, &rec, g_err, sizeof g_err),
@@ -210,8 +214,8 @@ static void test_async_and_records(void **state)
     assert_string_equal(rec.data_json, "{\"state\":\"running\"}");
     aos_storage_record_clear(&rec);
     aos_storage_record_page_t rp = {0};
-    CHECK(aos_storage_record_list_sync(g_client, "job", "job-", NULL, 10, &rp, g_err,
-                                       sizeof g_err));
+    CHECK(
+        aos_storage_record_list_sync(g_client, "job", "job-", NULL, 10, &rp, g_err, sizeof g_err));
     assert_int_equal(rp.count, 1);
     aos_storage_record_page_clear(&rp);
     bool existed = false;
@@ -234,8 +238,8 @@ static void test_blob_stream(void **state)
     assert_int_equal(info.size, len);
     void *back = NULL;
     size_t back_len = 0;
-    CHECK(aos_storage_blob_get_buffer_sync(g_client, "training-data", "cfo/set-1.jsonl", len,
-                                           &back, &back_len, &got_info, g_err, sizeof g_err));
+    CHECK(aos_storage_blob_get_buffer_sync(g_client, "training-data", "cfo/set-1.jsonl", len, &back,
+                                           &back_len, &got_info, g_err, sizeof g_err));
     assert_int_equal(back_len, len);
     assert_memory_equal(back, data, len);
     assert_string_equal(got_info.sha256, info.sha256);

@@ -60,11 +60,10 @@ static void append_n(const char *conv, int from, int to)
         char id[32], text[64];
         snprintf(id, sizeof id, "m-%05d", i);
         snprintf(text, sizeof text, "durable message %d", i);
-        aos_storage_message_t in = {.conversation_id = (char *)conv, .id = id, .role = "user",
-                                    .content = text};
+        aos_storage_message_t in = {
+            .conversation_id = (char *)conv, .id = id, .role = "user", .content = text};
         aos_storage_message_t out = {0};
-        CHECK(aos_storage_message_append_sync(g_client, &in, -1, &out, NULL, g_err,
-                                              sizeof g_err));
+        CHECK(aos_storage_message_append_sync(g_client, &in, -1, &out, NULL, g_err, sizeof g_err));
         assert_int_equal(out.seq, i);
         aos_storage_message_clear(&out);
     }
@@ -79,8 +78,8 @@ static void test_kill9_durability(void **state)
     assert_int_equal(st_start(&p, QUEUE, g_db, NULL), 0);
     assert_int_equal(st_wait_ready(p.admin_port, 200, 30000), 0);
     aos_storage_conversation_t conv = {0};
-    CHECK(aos_storage_conversation_create_sync(g_client, "durable", "cfo", NULL, &conv, NULL,
-                                               g_err, sizeof g_err));
+    CHECK(aos_storage_conversation_create_sync(g_client, "durable", "cfo", NULL, &conv, NULL, g_err,
+                                               sizeof g_err));
     aos_storage_conversation_clear(&conv);
     append_n("durable", 1, N_APPENDS);
     int status = st_kill(&p, SIGKILL);
@@ -154,8 +153,8 @@ static void test_backend_unavailable(void **state)
     assert_int_equal(st_start(&p, QUEUE, g_db, "300ms"), 0);
     assert_int_equal(st_wait_ready(p.admin_port, 200, 30000), 0);
     aos_storage_conversation_t conv = {0};
-    CHECK(aos_storage_conversation_create_sync(g_client, "faulty", "cfo", NULL, &conv, NULL,
-                                               g_err, sizeof g_err));
+    CHECK(aos_storage_conversation_create_sync(g_client, "faulty", "cfo", NULL, &conv, NULL, g_err,
+                                               sizeof g_err));
     aos_storage_conversation_clear(&conv);
 
     /* someone else holds the write lock: the store is unavailable to the service */
@@ -164,8 +163,10 @@ static void test_backend_unavailable(void **state)
     assert_int_equal(sqlite3_exec(locker, "BEGIN IMMEDIATE", NULL, NULL, NULL), SQLITE_OK);
 
     pending_t pend = {.mu = PTHREAD_MUTEX_INITIALIZER};
-    aos_storage_message_t in = {.conversation_id = "faulty", .id = "during-outage",
-                                .role = "user", .content = "please keep me"};
+    aos_storage_message_t in = {.conversation_id = "faulty",
+                                .id = "during-outage",
+                                .role = "user",
+                                .content = "please keep me"};
     CHECK(aos_storage_message_append(g_client, &in, -1, on_append, &pend));
     assert_int_equal(st_wait_ready(p.admin_port, 503, 30000), 0);
     char body[8192];

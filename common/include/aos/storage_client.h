@@ -42,8 +42,7 @@ typedef struct aos_storage_client_config {
 } aos_storage_client_config_t;
 
 aos_result aos_storage_client_new(const aos_storage_client_config_t *cfg,
-                                  aos_storage_client_t **out_client, char *errbuf,
-                                  size_t errlen);
+                                  aos_storage_client_t **out_client, char *errbuf, size_t errlen);
 /* Outstanding async calls still complete (with AOS_ERR_CLOSED at the latest when the bus
  * stops); their callbacks must not touch the freed client. NULL is a no-op. */
 void aos_storage_client_free(aos_storage_client_t *c);
@@ -115,20 +114,18 @@ aos_result aos_storage_message_list_sync(aos_storage_client_t *c, const char *co
                                          const char *cursor, size_t limit, bool reverse,
                                          aos_storage_message_page_t *out, char *errbuf,
                                          size_t errlen);
-aos_result aos_storage_record_get_sync(aos_storage_client_t *c, const char *kind,
-                                       const char *key, aos_storage_record_t *out, char *errbuf,
-                                       size_t errlen);
-aos_result aos_storage_record_put_sync(aos_storage_client_t *c, const char *kind,
-                                       const char *key, const char *data_json,
-                                       const char *if_match, aos_storage_record_t *out,
-                                       char *errbuf, size_t errlen);
+aos_result aos_storage_record_get_sync(aos_storage_client_t *c, const char *kind, const char *key,
+                                       aos_storage_record_t *out, char *errbuf, size_t errlen);
+aos_result aos_storage_record_put_sync(aos_storage_client_t *c, const char *kind, const char *key,
+                                       const char *data_json, const char *if_match,
+                                       aos_storage_record_t *out, char *errbuf, size_t errlen);
 aos_result aos_storage_record_list_sync(aos_storage_client_t *c, const char *kind,
                                         const char *prefix, const char *cursor, size_t limit,
                                         aos_storage_record_page_t *out, char *errbuf,
                                         size_t errlen);
 aos_result aos_storage_record_delete_sync(aos_storage_client_t *c, const char *kind,
-                                          const char *key, const char *if_match,
-                                          bool *out_existed, char *errbuf, size_t errlen);
+                                          const char *key, const char *if_match, bool *out_existed,
+                                          char *errbuf, size_t errlen);
 /* Raw: *out_data_json (malloc'd) is the reply data. */
 aos_result aos_storage_call_sync(aos_storage_client_t *c, const char *op, const char *data_json,
                                  char **out_data_json, char *errbuf, size_t errlen);
@@ -156,17 +153,17 @@ aos_result aos_storage_blob_put_buffer_sync(aos_storage_client_t *c, const char 
  * download with conflict); the SHA-256 is verified at the end (AOS_ERR_PROTOCOL on a
  * mismatch). */
 aos_result aos_storage_blob_get_sync(aos_storage_client_t *c, const char *container,
-                                     const char *name, aos_storage_write_fn write,
-                                     void *write_ctx, aos_storage_blob_info_t *out_info,
-                                     char *errbuf, size_t errlen);
+                                     const char *name, aos_storage_write_fn write, void *write_ctx,
+                                     aos_storage_blob_info_t *out_info, char *errbuf,
+                                     size_t errlen);
 /* Download into a malloc'd buffer; AOS_ERR_TOO_LARGE when the blob is over max_len. */
 aos_result aos_storage_blob_get_buffer_sync(aos_storage_client_t *c, const char *container,
                                             const char *name, size_t max_len, void **out_data,
                                             size_t *out_len, aos_storage_blob_info_t *out_info,
                                             char *errbuf, size_t errlen);
 aos_result aos_storage_blob_head_sync(aos_storage_client_t *c, const char *container,
-                                      const char *name, aos_storage_blob_info_t *out,
-                                      char *errbuf, size_t errlen);
+                                      const char *name, aos_storage_blob_info_t *out, char *errbuf,
+                                      size_t errlen);
 aos_result aos_storage_blob_list_sync(aos_storage_client_t *c, const char *container,
                                       const char *prefix, const char *cursor, size_t limit,
                                       aos_storage_blob_page_t *out, char *errbuf, size_t errlen);

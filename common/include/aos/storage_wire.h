@@ -29,9 +29,8 @@ json_object *aos_storage_message_to_json(const aos_storage_message_t *m);
 json_object *aos_storage_blob_info_to_json(const aos_storage_blob_info_t *b);
 json_object *aos_storage_record_to_json(const aos_storage_record_t *r);
 
-aos_result aos_storage_conversation_from_json(const json_object *o,
-                                              aos_storage_conversation_t *out, char *errbuf,
-                                              size_t errlen);
+aos_result aos_storage_conversation_from_json(const json_object *o, aos_storage_conversation_t *out,
+                                              char *errbuf, size_t errlen);
 aos_result aos_storage_message_from_json(const json_object *o, aos_storage_message_t *out,
                                          char *errbuf, size_t errlen);
 aos_result aos_storage_blob_info_from_json(const json_object *o, aos_storage_blob_info_t *out,

@@ -143,8 +143,8 @@ static json_object *with_json(json_object *o, const char *k, const char *text)
 
 static json_object *conv_create_req(const char *id, const char *agent, const char *meta)
 {
-    return with_json(with_str(with_str(obj(), "conversation_id", id), "agent", agent),
-                     "metadata", meta);
+    return with_json(with_str(with_str(obj(), "conversation_id", id), "agent", agent), "metadata",
+                     meta);
 }
 
 static json_object *append_req(const aos_storage_message_t *m, int64_t expected)
@@ -191,8 +191,8 @@ typedef struct sc_call {
     void *ctx;
 } sc_call_t;
 
-static aos_result decode_page(json_object *reply, aos_storage_message_page_t *page,
-                              char *errbuf, size_t errlen)
+static aos_result decode_page(json_object *reply, aos_storage_message_page_t *page, char *errbuf,
+                              size_t errlen)
 {
     json_object *arr = NULL;
     const char *next = NULL;
@@ -225,8 +225,8 @@ static void deliver(sc_call_t *call, aos_result r, json_object *reply, const cha
     switch (call->kind) {
     case SC_CONV: {
         aos_storage_conversation_t c = {0};
-        if (r == AOS_OK && (r = sc_member(reply, "conversation", &member, err, sizeof err)) ==
-                               AOS_OK)
+        if (r == AOS_OK &&
+            (r = sc_member(reply, "conversation", &member, err, sizeof err)) == AOS_OK)
             r = aos_storage_conversation_from_json(member, &c, err, sizeof err);
         ((aos_storage_conversation_cb)call->cb)(call->ctx, r, r == AOS_OK ? &c : NULL, created,
                                                 r == AOS_OK ? NULL : (msg ? msg : err));
@@ -312,8 +312,8 @@ aos_result aos_storage_conversation_create(aos_storage_client_t *c, const char *
                                            const char *agent, const char *metadata_json,
                                            aos_storage_conversation_cb cb, void *ctx)
 {
-    return call_async(c, "conversation.create", conv_create_req(id, agent, metadata_json),
-                      SC_CONV, (void *)cb, ctx);
+    return call_async(c, "conversation.create", conv_create_req(id, agent, metadata_json), SC_CONV,
+                      (void *)cb, ctx);
 }
 
 aos_result aos_storage_conversation_get(aos_storage_client_t *c, const char *id,
@@ -327,8 +327,8 @@ aos_result aos_storage_message_append(aos_storage_client_t *c, const aos_storage
                                       int64_t expected_version, aos_storage_message_cb cb,
                                       void *ctx)
 {
-    return call_async(c, "message.append", append_req(msg, expected_version), SC_MSG,
-                      (void *)cb, ctx);
+    return call_async(c, "message.append", append_req(msg, expected_version), SC_MSG, (void *)cb,
+                      ctx);
 }
 
 aos_result aos_storage_message_list(aos_storage_client_t *c, const char *conversation_id,
@@ -357,8 +357,8 @@ aos_result aos_storage_call(aos_storage_client_t *c, const char *op, const char 
                             aos_storage_raw_cb cb, void *ctx)
 {
     json_object *o = NULL;
-    if (aos_json_parse_object(data_json ? data_json : "{}", data_json ? strlen(data_json) : 2, 0,
-                              0, &o, NULL, 0) != AOS_OK)
+    if (aos_json_parse_object(data_json ? data_json : "{}", data_json ? strlen(data_json) : 2, 0, 0,
+                              &o, NULL, 0) != AOS_OK)
         return AOS_ERR_INVALID;
     return call_async(c, op, o, SC_RAW, (void *)cb, ctx);
 }
@@ -410,18 +410,16 @@ aos_result aos_storage_message_append_sync(aos_storage_client_t *c,
                 aos_storage_message_from_json, out);
 }
 
-aos_result aos_storage_record_get_sync(aos_storage_client_t *c, const char *kind,
-                                       const char *key, aos_storage_record_t *out, char *errbuf,
-                                       size_t errlen)
+aos_result aos_storage_record_get_sync(aos_storage_client_t *c, const char *kind, const char *key,
+                                       aos_storage_record_t *out, char *errbuf, size_t errlen)
 {
     bool *out_created = NULL;
     SYNC_MEMBER("record.get", rec_req(kind, key), "record", aos_storage_record_from_json, out);
 }
 
-aos_result aos_storage_record_put_sync(aos_storage_client_t *c, const char *kind,
-                                       const char *key, const char *data_json,
-                                       const char *if_match, aos_storage_record_t *out,
-                                       char *errbuf, size_t errlen)
+aos_result aos_storage_record_put_sync(aos_storage_client_t *c, const char *kind, const char *key,
+                                       const char *data_json, const char *if_match,
+                                       aos_storage_record_t *out, char *errbuf, size_t errlen)
 {
     bool *out_created = NULL;
     SYNC_MEMBER("record.put", rec_put_req(kind, key, data_json, if_match), "record",
@@ -434,9 +432,9 @@ aos_result aos_storage_message_list_sync(aos_storage_client_t *c, const char *co
                                          size_t errlen)
 {
     json_object *reply = NULL;
-    aos_result r = sc_call_sync(c, "message.list",
-                                msg_list_req(conversation_id, cursor, limit, reverse), &reply,
-                                errbuf, errlen);
+    aos_result r =
+        sc_call_sync(c, "message.list", msg_list_req(conversation_id, cursor, limit, reverse),
+                     &reply, errbuf, errlen);
     if (r == AOS_OK)
         r = decode_page(reply, out, errbuf, errlen);
     json_object_put(reply);
@@ -462,8 +460,7 @@ static aos_result decode_list(json_object *reply, const char *key, size_t item_s
     if (!items || (next && !(*out_next = strdup(next))))
         return AOS_ERR_NOMEM;
     for (size_t i = 0; i < n; i++, (*out_count)++)
-        if (fn(json_object_array_get_idx(arr, i), items + i * item_size, errbuf, errlen) !=
-            AOS_OK)
+        if (fn(json_object_array_get_idx(arr, i), items + i * item_size, errbuf, errlen) != AOS_OK)
             return AOS_ERR_PROTOCOL;
     return AOS_OK;
 }
@@ -479,20 +476,19 @@ aos_result aos_storage_conversation_list_sync(aos_storage_client_t *c, const cha
                                 errbuf, errlen);
     if (r == AOS_OK)
         r = decode_list(reply, "conversations", sizeof *out->items,
-                        (item_from_json)aos_storage_conversation_from_json,
-                        (void **)&out->items, &out->count, &out->next_cursor, errbuf, errlen);
+                        (item_from_json)aos_storage_conversation_from_json, (void **)&out->items,
+                        &out->count, &out->next_cursor, errbuf, errlen);
     json_object_put(reply);
     return r;
 }
 
 aos_result aos_storage_record_list_sync(aos_storage_client_t *c, const char *kind,
                                         const char *prefix, const char *cursor, size_t limit,
-                                        aos_storage_record_page_t *out, char *errbuf,
-                                        size_t errlen)
+                                        aos_storage_record_page_t *out, char *errbuf, size_t errlen)
 {
     json_object *reply = NULL;
-    json_object *req = list_req(with_str(with_str(obj(), "kind", kind), "prefix", prefix), cursor,
-                                limit);
+    json_object *req =
+        list_req(with_str(with_str(obj(), "kind", kind), "prefix", prefix), cursor, limit);
     aos_result r = sc_call_sync(c, "record.list", req, &reply, errbuf, errlen);
     if (r == AOS_OK)
         r = decode_list(reply, "records", sizeof *out->items,
@@ -507,8 +503,8 @@ aos_result aos_storage_blob_list_sync(aos_storage_client_t *c, const char *conta
                                       aos_storage_blob_page_t *out, char *errbuf, size_t errlen)
 {
     json_object *reply = NULL;
-    json_object *req = list_req(
-        with_str(with_str(obj(), "container", container), "prefix", prefix), cursor, limit);
+    json_object *req = list_req(with_str(with_str(obj(), "container", container), "prefix", prefix),
+                                cursor, limit);
     aos_result r = sc_call_sync(c, "blob.list", req, &reply, errbuf, errlen);
     if (r == AOS_OK)
         r = decode_list(reply, "blobs", sizeof *out->items,
@@ -525,9 +521,8 @@ static aos_result deleted_sync(aos_storage_client_t *c, const char *op, json_obj
     json_object *reply = NULL;
     bool existed = false;
     aos_result r = sc_call_sync(c, op, req, &reply, errbuf, errlen);
-    if (r == AOS_OK &&
-        aos_json_get_bool(reply, "deleted", AOS_JSON_REQUIRED, &existed, NULL, errbuf, errlen) !=
-            AOS_OK)
+    if (r == AOS_OK && aos_json_get_bool(reply, "deleted", AOS_JSON_REQUIRED, &existed, NULL,
+                                         errbuf, errlen) != AOS_OK)
         r = AOS_ERR_PROTOCOL;
     if (out_existed)
         *out_existed = existed;
@@ -543,8 +538,8 @@ aos_result aos_storage_conversation_delete_sync(aos_storage_client_t *c, const c
 }
 
 aos_result aos_storage_record_delete_sync(aos_storage_client_t *c, const char *kind,
-                                          const char *key, const char *if_match,
-                                          bool *out_existed, char *errbuf, size_t errlen)
+                                          const char *key, const char *if_match, bool *out_existed,
+                                          char *errbuf, size_t errlen)
 {
     return deleted_sync(c, "record.delete", with_str(rec_req(kind, key), "if_match", if_match),
                         out_existed, errbuf, errlen);
@@ -564,8 +559,8 @@ aos_result aos_storage_call_sync(aos_storage_client_t *c, const char *op, const 
 {
     json_object *o = NULL, *reply = NULL;
     *out_data_json = NULL;
-    if (aos_json_parse_object(data_json ? data_json : "{}", data_json ? strlen(data_json) : 2, 0,
-                              0, &o, errbuf, errlen) != AOS_OK)
+    if (aos_json_parse_object(data_json ? data_json : "{}", data_json ? strlen(data_json) : 2, 0, 0,
+                              &o, errbuf, errlen) != AOS_OK)
         return AOS_ERR_INVALID;
     aos_result r = sc_call_sync(c, op, o, &reply, errbuf, errlen);
     if (r == AOS_OK)

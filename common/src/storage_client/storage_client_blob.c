@@ -71,12 +71,11 @@ static aos_result begin_upload(aos_storage_client_t *c, const char *container, c
     aos_result r = sc_call_sync(c, "blob.put.begin", req, &reply, errbuf, errlen);
     const char *id = NULL;
     int64_t max = 0;
-    if (r == AOS_OK &&
-        (aos_json_get_string(reply, "upload_id", AOS_JSON_REQUIRED, &id, errbuf, errlen) !=
-             AOS_OK ||
-         aos_json_get_int(reply, "max_chunk", AOS_JSON_REQUIRED, &max, NULL, errbuf, errlen) !=
-             AOS_OK ||
-         !aos_storage_valid_id(id) || max <= 0))
+    if (r == AOS_OK && (aos_json_get_string(reply, "upload_id", AOS_JSON_REQUIRED, &id, errbuf,
+                                            errlen) != AOS_OK ||
+                        aos_json_get_int(reply, "max_chunk", AOS_JSON_REQUIRED, &max, NULL, errbuf,
+                                         errlen) != AOS_OK ||
+                        !aos_storage_valid_id(id) || max <= 0))
         r = AOS_ERR_PROTOCOL;
     if (r == AOS_OK) {
         snprintf(upload_id, AOS_STORAGE_ID_MAX + 1, "%s", id);
@@ -105,8 +104,7 @@ static aos_result commit_upload(aos_storage_client_t *c, const char *container, 
     r = sc_call_sync(c, "blob.put.commit", req, &reply, errbuf, errlen);
     if (r == AOS_OK)
         r = sc_member(reply, "blob", &blob, errbuf, errlen);
-    if (r == AOS_OK && out &&
-        aos_storage_blob_info_from_json(blob, out, errbuf, errlen) != AOS_OK)
+    if (r == AOS_OK && out && aos_storage_blob_info_from_json(blob, out, errbuf, errlen) != AOS_OK)
         r = AOS_ERR_PROTOCOL;
     json_object_put(reply);
     return r;
@@ -127,8 +125,7 @@ static void abort_upload(aos_storage_client_t *c, const char *container, const c
 aos_result aos_storage_blob_put_sync(aos_storage_client_t *c, const char *container,
                                      const char *name, const char *content_type,
                                      aos_storage_read_fn read, void *read_ctx,
-                                     aos_storage_blob_info_t *out_info, char *errbuf,
-                                     size_t errlen)
+                                     aos_storage_blob_info_t *out_info, char *errbuf, size_t errlen)
 {
     char upload_id[AOS_STORAGE_ID_MAX + 1], sha[65];
     size_t chunk = 0;
@@ -191,8 +188,8 @@ aos_result aos_storage_blob_put_buffer_sync(aos_storage_client_t *c, const char 
 }
 
 aos_result aos_storage_blob_head_sync(aos_storage_client_t *c, const char *container,
-                                      const char *name, aos_storage_blob_info_t *out,
-                                      char *errbuf, size_t errlen)
+                                      const char *name, aos_storage_blob_info_t *out, char *errbuf,
+                                      size_t errlen)
 {
     json_object *reply = NULL, *blob = NULL;
     aos_result r = sc_call_sync(c, "blob.head", target(container, name), &reply, errbuf, errlen);
@@ -232,16 +229,16 @@ static aos_result read_range(aos_storage_client_t *c, const char *container, con
              AOS_OK ||
          aos_storage_base64_decode(data, strlen(data), buf, cap, out_n) != AOS_OK))
         r = aos_fail(AOS_ERR_PROTOCOL, errbuf, errlen, "malformed blob.get reply");
-    if (r == AOS_OK && info && aos_storage_blob_info_from_json(blob, info, errbuf, errlen) != AOS_OK)
+    if (r == AOS_OK && info &&
+        aos_storage_blob_info_from_json(blob, info, errbuf, errlen) != AOS_OK)
         r = AOS_ERR_PROTOCOL;
     json_object_put(reply);
     return r;
 }
 
 aos_result aos_storage_blob_get_sync(aos_storage_client_t *c, const char *container,
-                                     const char *name, aos_storage_write_fn write,
-                                     void *write_ctx, aos_storage_blob_info_t *out_info,
-                                     char *errbuf, size_t errlen)
+                                     const char *name, aos_storage_write_fn write, void *write_ctx,
+                                     aos_storage_blob_info_t *out_info, char *errbuf, size_t errlen)
 {
     aos_storage_blob_info_t info = {0};
     size_t chunk = c->chunk_size;

@@ -138,10 +138,22 @@ aos_result aos_storage_record_copy(const aos_storage_record_t *in, aos_storage_r
 
 /* ---- validators ---- */
 
-static bool is_lower(char c) { return c >= 'a' && c <= 'z'; }
-static bool is_upper(char c) { return c >= 'A' && c <= 'Z'; }
-static bool is_digit(char c) { return c >= '0' && c <= '9'; }
-static bool is_alnum(char c) { return is_lower(c) || is_upper(c) || is_digit(c); }
+static bool is_lower(char c)
+{
+    return c >= 'a' && c <= 'z';
+}
+static bool is_upper(char c)
+{
+    return c >= 'A' && c <= 'Z';
+}
+static bool is_digit(char c)
+{
+    return c >= '0' && c <= '9';
+}
+static bool is_alnum(char c)
+{
+    return is_lower(c) || is_upper(c) || is_digit(c);
+}
 
 bool aos_storage_valid_id(const char *s)
 {

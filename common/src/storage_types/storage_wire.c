@@ -108,8 +108,8 @@ json_object *aos_storage_record_to_json(const aos_storage_record_t *r)
 
 /* ---- decoding ---- */
 
-static aos_result get_dup(const json_object *o, const char *field, aos_json_need need,
-                          char **out, char *errbuf, size_t errlen)
+static aos_result get_dup(const json_object *o, const char *field, aos_json_need need, char **out,
+                          char *errbuf, size_t errlen)
 {
     const char *s = NULL;
     AOS_RETURN_IF_FAILED(aos_json_get_string(o, field, need, &s, errbuf, errlen));
@@ -118,8 +118,8 @@ static aos_result get_dup(const json_object *o, const char *field, aos_json_need
     return AOS_OK;
 }
 
-static aos_result get_obj_text(const json_object *o, const char *field, char **out,
-                               char *errbuf, size_t errlen)
+static aos_result get_obj_text(const json_object *o, const char *field, char **out, char *errbuf,
+                               size_t errlen)
 {
     json_object *v = NULL;
     AOS_RETURN_IF_FAILED(aos_json_get_object(o, field, AOS_JSON_OPTIONAL, &v, errbuf, errlen));
@@ -136,9 +136,8 @@ static aos_result get_i64(const json_object *o, const char *field, int64_t *out,
     return aos_json_get_int(o, field, AOS_JSON_OPTIONAL, out, NULL, errbuf, errlen);
 }
 
-aos_result aos_storage_conversation_from_json(const json_object *o,
-                                              aos_storage_conversation_t *out, char *errbuf,
-                                              size_t errlen)
+aos_result aos_storage_conversation_from_json(const json_object *o, aos_storage_conversation_t *out,
+                                              char *errbuf, size_t errlen)
 {
     aos_result r = get_dup(o, "conversation_id", AOS_JSON_REQUIRED, &out->id, errbuf, errlen);
     if (r == AOS_OK)
@@ -157,8 +156,8 @@ aos_result aos_storage_conversation_from_json(const json_object *o,
 aos_result aos_storage_message_from_json(const json_object *o, aos_storage_message_t *out,
                                          char *errbuf, size_t errlen)
 {
-    aos_result r = get_dup(o, "conversation_id", AOS_JSON_REQUIRED, &out->conversation_id,
-                           errbuf, errlen);
+    aos_result r =
+        get_dup(o, "conversation_id", AOS_JSON_REQUIRED, &out->conversation_id, errbuf, errlen);
     if (r == AOS_OK)
         r = get_dup(o, "message_id", AOS_JSON_REQUIRED, &out->id, errbuf, errlen);
     if (r == AOS_OK)
@@ -290,8 +289,8 @@ aos_result aos_storage_base64_decode(const char *text, size_t n, void *out, size
                 return AOS_ERR_INVALID;
         for (int k = 4 - pad; k < 4; k++)
             v[k] = 0;
-        unsigned bits = (unsigned)v[0] << 18 | (unsigned)v[1] << 12 | (unsigned)v[2] << 6 |
-                        (unsigned)v[3];
+        unsigned bits =
+            (unsigned)v[0] << 18 | (unsigned)v[1] << 12 | (unsigned)v[2] << 6 | (unsigned)v[3];
         if ((pad == 1 && (bits & 0xff)) || (pad == 2 && (bits & 0xffff)))
             return AOS_ERR_INVALID; /* non-canonical trailing bits */
         int bytes = 3 - pad;

@@ -154,8 +154,8 @@ static int bench_backend(const char *url, aos_bus_t *client_bus, aos_storage_bac
     aos_bus_t *svc_bus = bus_new(url, label);
     if (!svc_bus)
         return 1;
-    aos_storage_service_config_t cfg = {.bus = svc_bus, .queue = QUEUE, .workers = 4,
-                                        .backend = *bc};
+    aos_storage_service_config_t cfg = {
+        .bus = svc_bus, .queue = QUEUE, .workers = 4, .backend = *bc};
     aos_storage_service_t *svc = NULL;
     char err[512];
     if (aos_storage_service_new(&cfg, &svc, err, sizeof err) != AOS_OK ||
