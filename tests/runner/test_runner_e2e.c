@@ -73,7 +73,8 @@ static void write_config(void)
     FILE *f = fopen(S.config, "w");
     assert_non_null(f);
     fprintf(f,
-            "{\"default_agent\":\"rtturn\",\"settings\":{\"storage_timeout_ms\":2000},"
+            "{\"default_agent\":\"rtturn\",\"settings\":{\"storage_timeout_ms\":2000,"
+            "\"heartbeat_interval_ms\":500},"
             "\"agents\":["
             "{\"name\":\"rtturn\",\"purpose\":\"You are a test agent.\",\"max_history\":10,"
             " \"endpoint\":{\"provider\":\"openai\",\"url\":\"%s\",\"max_retries\":2}},"
@@ -369,6 +370,58 @@ static void test_poison_and_model_failure_dead_lettered(void **state)
     aos_storage_message_page_clear(&page);
 }
 
+typedef struct events {
+    pthread_mutex_t mu;
+    int heartbeats;      /* from agent rtturn */
+    char heartbeat[512]; /* the last one's data */
+    bool reply_seen;
+    char want_reply_of[128];
+} events_t;
+
+static void on_event(void *ctx, aos_bus_delivery_t *d, const aos_event_t *ev)
+{
+    events_t *e = ctx;
+    pthread_mutex_lock(&e->mu);
+    if (ev->data && strcmp(ev->type, "aos.agent.heartbeat") == 0 &&
+        strstr(ev->data, "\"agent\":\"rtturn\"")) {
+        e->heartbeats++;
+        snprintf(e->heartbeat, sizeof e->heartbeat, "%.*s", (int)ev->data_len, ev->data);
+    }
+    if (ev->data && strcmp(ev->type, "aos.agent.reply") == 0 && e->want_reply_of[0] &&
+        strstr(ev->data, e->want_reply_of))
+        e->reply_seen = true;
+    pthread_mutex_unlock(&e->mu);
+    aos_bus_accept(d);
+}
+
+static void test_heartbeats_and_reply_events(void **state)
+{
+    (void)state;
+    static events_t e = {.mu = PTHREAD_MUTEX_INITIALIZER};
+    char conv[64], m[64];
+    ids(conv, sizeof conv, "c-events");
+    ids(m, sizeof m, "m-events");
+    snprintf(e.want_reply_of, sizeof e.want_reply_of, "\"message_id\":\"%s\"", m);
+    assert_int_equal(aos_bus_subscribe_address(S.bus, "/exchange/aos.events/aos.agent.#", 64,
+                                               on_event, &e),
+                     AOS_OK);
+    stack_sleep_ms(500); /* the subscription's queue is bound once the link is attached */
+    json_object_put(turn("rtturn", conv, m, "tell the world", NULL));
+    bool ok = false;
+    for (int i = 0; i < 200 && !ok; i++) { /* up to 10 s */
+        pthread_mutex_lock(&e.mu);
+        ok = e.reply_seen && e.heartbeats >= 2;
+        pthread_mutex_unlock(&e.mu);
+        if (!ok)
+            stack_sleep_ms(50);
+    }
+    assert_true(e.reply_seen);
+    assert_true(e.heartbeats >= 2);
+    assert_non_null(strstr(e.heartbeat, "\"instance\":\"runner-"));
+    assert_non_null(strstr(e.heartbeat, "\"capacity\":"));
+    assert_non_null(strstr(e.heartbeat, "\"provider\":\"openai\""));
+}
+
 #define KILL_CONVS 12
 
 typedef struct pending {
@@ -465,6 +518,7 @@ int main(void)
         cmocka_unit_test(test_turn_answered_and_remembered),
         cmocka_unit_test(test_redelivered_turn_answered_once),
         cmocka_unit_test(test_poison_and_model_failure_dead_lettered),
+        cmocka_unit_test(test_heartbeats_and_reply_events),
         cmocka_unit_test(test_kill9_mid_turn_under_load),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
