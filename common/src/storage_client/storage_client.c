@@ -49,7 +49,8 @@ static aos_result make_request(aos_storage_client_t *c, const char *op, json_obj
 {
     char type[96], *text = NULL;
     snprintf(type, sizeof type, "aos.storage.%s", op);
-    aos_result r = data ? aos_json_to_string(data, &text, NULL) : AOS_ERR_NOMEM;
+    /* no payload: a builder refused an argument (JSON text that is not an object) */
+    aos_result r = data ? aos_json_to_string(data, &text, NULL) : AOS_ERR_INVALID;
     json_object_put(data);
     if (r == AOS_OK)
         r = aos_event_create(type, c->source, text, out_ev);
