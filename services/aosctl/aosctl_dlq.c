@@ -5,6 +5,7 @@
  *        only then accepts it on the dead-letter queue, so a crash in between duplicates a
  *        message (receivers dedupe by message id) but never loses one.
  */
+#include <json-c/json.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
@@ -99,18 +100,31 @@ static aos_result dead_letter_address(aos_bus_t *bus, const char *queue, char *o
     return aos_bus_queue_address(bus, dlq, out, outlen);
 }
 
-static void print_dead_letter(const aosctl_opts_t *o, const aos_event_t *ev)
+static void print_dead_letter(const aosctl_opts_t *o, const aos_bus_delivery_t *d)
 {
-    const char *reason = aos_event_get_ext(ev, "deadletterreason");
+    const aos_event_t *ev = aos_bus_delivery_event(d);
+    const char *reason = aos_bus_delivery_dead_letter_reason(d);
+    const char *desc = aos_bus_delivery_dead_letter_description(d);
     if (o->json) {
         char *j = NULL;
+        json_object *out = json_object_new_object();
+        json_object_object_add(out, "dead_letter_reason", reason ? json_object_new_string(reason) : NULL);
+        json_object_object_add(out, "dead_letter_description", desc ? json_object_new_string(desc) : NULL);
+        json_object_object_add(out, "deliveries", json_object_new_int64(aos_bus_delivery_count(d)));
         if (aos_event_to_json(ev, &j) == AOS_OK)
-            fprintf(o->out, "%s\n", j);
+            json_object_object_add(out, "event", json_tokener_parse(j));
+        fprintf(o->out, "%s\n", json_object_to_json_string(out));
+        json_object_put(out);
         free(j);
         return;
     }
-    fprintf(o->out, "%s  %s  deliveries=%u%s%s\n", ev->id ? ev->id : "?", ev->type ? ev->type : "?",
-            ev->delivery_count, reason ? "  reason=" : "", reason ? reason : "");
+    fprintf(o->out, "%s  %s  deliveries=%u", ev->id ? ev->id : "?", ev->type ? ev->type : "?",
+            aos_bus_delivery_count(d));
+    if (reason)
+        fprintf(o->out, "  reason=%s", reason);
+    if (desc)
+        fprintf(o->out, "  (%s)", desc);
+    fprintf(o->out, "\n");
 }
 
 int aosctl_dlq(const aosctl_opts_t *o, int argc, char **argv)
@@ -152,7 +166,7 @@ int aosctl_dlq(const aosctl_opts_t *o, int argc, char **argv)
     size_t replayed = 0;
     for (size_t i = 0; i < c.count; i++) {
         const aos_event_t *ev = aos_bus_delivery_event(c.items[i]);
-        print_dead_letter(o, ev);
+        print_dead_letter(o, c.items[i]);
         if (!replay) {
             aos_bus_release(c.items[i]);
             continue;
