@@ -100,7 +100,8 @@ static inline int st_start(st_proc_t *p, const char *queue, const char *db, cons
         return -1;
     const char *dir = getenv("AOS_BIN_DIR");
     snprintf(bin, sizeof bin, "%s/aos-storage", dir ? dir : "bin");
-    snprintf(p->log, sizeof p->log, "%.250s.log", db);
+    static int seq;
+    snprintf(p->log, sizeof p->log, "%.240s.%d.log", db, ++seq);
     p->admin_port = 0;
     FILE *trunc = fopen(p->log, "w"); /* only this run's lines */
     if (trunc)

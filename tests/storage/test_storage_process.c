@@ -203,11 +203,86 @@ static void test_backend_unavailable(void **state)
     unlink(p.log);
 }
 
+typedef struct counter {
+    pthread_mutex_t mu;
+    int ok, failed;
+} counter_t;
+
+static void on_count(void *ctx, aos_result r, const aos_storage_message_t *m, bool created,
+                     const char *errmsg)
+{
+    (void)m;
+    (void)created;
+    (void)errmsg;
+    counter_t *c = ctx;
+    pthread_mutex_lock(&c->mu);
+    if (r == AOS_OK)
+        c->ok++;
+    else
+        c->failed++;
+    pthread_mutex_unlock(&c->mu);
+}
+
+/* Two replicas on one SQLite file as competing consumers: every append lands exactly once
+ * and the conversation's sequence stays dense. */
+static void test_two_replicas(void **state)
+{
+    (void)state;
+    snprintf(g_db, sizeof g_db, "/tmp/aos-storage-replicas-%d.db", (int)getpid());
+    st_remove_db(g_db);
+    st_proc_t a = {0}, b = {0};
+    assert_int_equal(st_start(&a, QUEUE, g_db, NULL), 0);
+    assert_int_equal(st_start(&b, QUEUE, g_db, NULL), 0);
+    assert_int_equal(st_wait_ready(a.admin_port, 200, 30000), 0);
+    assert_int_equal(st_wait_ready(b.admin_port, 200, 30000), 0);
+    aos_storage_conversation_t conv = {0};
+    CHECK(aos_storage_conversation_create_sync(g_client, "shared", "cfo", NULL, &conv, NULL, g_err,
+                                               sizeof g_err));
+    aos_storage_conversation_clear(&conv);
+    counter_t cnt = {.mu = PTHREAD_MUTEX_INITIALIZER};
+    const int n = 120;
+    for (int i = 0; i < n; i++) {
+        char id[32];
+        snprintf(id, sizeof id, "r-%03d", i);
+        aos_storage_message_t in = {
+            .conversation_id = "shared", .id = id, .role = "user", .content = "from many"};
+        CHECK(aos_storage_message_append(g_client, &in, -1, on_count, &cnt));
+    }
+    for (int i = 0; i < 1200; i++) {
+        pthread_mutex_lock(&cnt.mu);
+        int done = cnt.ok + cnt.failed;
+        pthread_mutex_unlock(&cnt.mu);
+        if (done == n)
+            break;
+        st_sleep_ms(50);
+    }
+    assert_int_equal(cnt.ok, n);
+    aos_storage_message_page_t page = {0};
+    CHECK(aos_storage_message_list_sync(g_client, "shared", NULL, 1000, false, &page, g_err,
+                                        sizeof g_err));
+    assert_int_equal(page.count, n);
+    for (size_t i = 0; i < page.count; i++)
+        assert_int_equal(page.items[i].seq, (int64_t)i + 1);
+    aos_storage_message_page_clear(&page);
+    /* both replicas did work */
+    char body[16384];
+    assert_int_equal(st_http_get(a.admin_port, "/metrics", body, sizeof body), 200);
+    assert_non_null(strstr(body, "op=\"message.append\",code=\"ok\""));
+    assert_int_equal(st_http_get(b.admin_port, "/metrics", body, sizeof body), 200);
+    assert_non_null(strstr(body, "op=\"message.append\",code=\"ok\""));
+    st_kill(&a, SIGTERM);
+    st_kill(&b, SIGTERM);
+    st_remove_db(g_db);
+    unlink(a.log);
+    unlink(b.log);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_teardown(test_kill9_durability, kill_children),
         cmocka_unit_test_teardown(test_backend_unavailable, kill_children),
+        cmocka_unit_test_teardown(test_two_replicas, kill_children),
     };
     return cmocka_run_group_tests_name("storage_process", tests, setup, teardown);
 }
