@@ -74,9 +74,9 @@ static void load_job(runner_knowledge_t *k, job_t *j)
         size_t len = 0;
         aos_storage_blob_info_t info = {0};
         char err[160] = "";
-        aos_result rc = aos_storage_blob_get_buffer_sync(k->storage, ref->container, ref->name,
-                                                         k->max_doc_bytes, &data, &len, &info,
-                                                         err, sizeof err);
+        aos_result rc =
+            aos_storage_blob_get_buffer_sync(k->storage, ref->container, ref->name,
+                                             k->max_doc_bytes, &data, &len, &info, err, sizeof err);
         aos_storage_blob_info_clear(&info);
         if (rc == AOS_ERR_NOT_FOUND || rc == AOS_ERR_TOO_LARGE) {
             aos_log(AOS_LOG_WARN, "domain knowledge skipped", "agent", a->name, "container",
@@ -163,8 +163,8 @@ static void finish_on_loop(void *arg, bool cancelled)
     free(j);
 }
 
-aos_result runner_knowledge_new(runner_loop_t *loop, aos_storage_client_t *storage,
-                                uint32_t ttl_ms, size_t max_doc_bytes, runner_knowledge_t **out)
+aos_result runner_knowledge_new(runner_loop_t *loop, aos_storage_client_t *storage, uint32_t ttl_ms,
+                                size_t max_doc_bytes, runner_knowledge_t **out)
 {
     if (!loop || !out)
         return AOS_ERR_INVALID;

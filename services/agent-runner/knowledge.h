@@ -29,9 +29,8 @@ typedef void (*runner_knowledge_fn)(void *ctx, aos_result r, const runner_knowle
                                     size_t count, const char *errmsg);
 
 /* storage may be NULL only when no agent has domain knowledge. max_doc_bytes 0: 64 KiB. */
-aos_result runner_knowledge_new(runner_loop_t *loop, aos_storage_client_t *storage,
-                                uint32_t ttl_ms, size_t max_doc_bytes,
-                                runner_knowledge_t **out);
+aos_result runner_knowledge_new(runner_loop_t *loop, aos_storage_client_t *storage, uint32_t ttl_ms,
+                                size_t max_doc_bytes, runner_knowledge_t **out);
 void runner_knowledge_free(runner_knowledge_t *k);
 
 /* Deliver agent's documents to fn. fn may run before this returns (nothing to load, or

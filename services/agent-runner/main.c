@@ -29,7 +29,8 @@ static const aos_config_field_t TABLE[] = {
      "Comma-separated agents this runner serves; unset = every agent in the config.",
      offsetof(runner_env_t, agents)},
     {"AOS_RUNNER_CAPACITY", NULL, AOS_CONFIG_INT, "0", 0, 100000, false, false, NULL,
-     "Turns one runner holds at once (link credit, split over its agents); 0 = settings.max_inflight.",
+     "Turns one runner holds at once (link credit, split over its agents); 0 = "
+     "settings.max_inflight.",
      offsetof(runner_env_t, capacity)},
     {"AOS_RUNNER_BUSY_STALE", NULL, AOS_CONFIG_DURATION_MS, "120s", 1000, 86400000, false, false,
      NULL, "After this, another turn's unanswered message no longer holds a conversation.",
@@ -87,7 +88,8 @@ static aos_result open_bus(app_t *a, char *err, size_t errlen)
 
 static aos_result open_all(app_t *a, char *err, size_t errlen)
 {
-    AOS_RETURN_IF_FAILED(aos_config_load(TABLE, TABLE_N, &a->env, getenv("AOS_CONFIG"), err, errlen));
+    AOS_RETURN_IF_FAILED(
+        aos_config_load(TABLE, TABLE_N, &a->env, getenv("AOS_CONFIG"), err, errlen));
     AOS_RETURN_IF_FAILED(aos_config_common_finish(&a->env.common));
     aos_log_level level = AOS_LOG_INFO;
     if (aos_log_level_parse(a->env.common.log_level, &level) == AOS_OK)
@@ -120,9 +122,8 @@ static aos_result open_all(app_t *a, char *err, size_t errlen)
                                    .user_agent = "aos-agent-runner/1"};
     AOS_RETURN_IF_FAILED(aos_http_client_new(&hc, &a->http, err, errlen));
     AOS_RETURN_IF_FAILED(runner_new(&rc, a->bus, a->storage, a->http, &a->runner, err, errlen));
-    aos_http_server_config_t ac = {.bind_addr = a->env.common.admin_addr,
-                                   .builtins = AOS_HTTP_BUILTIN_ALL,
-                                   .name = "admin"};
+    aos_http_server_config_t ac = {
+        .bind_addr = a->env.common.admin_addr, .builtins = AOS_HTTP_BUILTIN_ALL, .name = "admin"};
     AOS_RETURN_IF_FAILED(aos_http_server_new(&ac, &a->admin, err, errlen));
     aos_http_server_set_readiness(a->admin, ready_cb, a->runner);
     AOS_RETURN_IF_FAILED(aos_http_server_start(a->admin, err, errlen));
@@ -174,8 +175,7 @@ int main(void)
         shutdown_all(&a);
         return code;
     }
-    aos_log(AOS_LOG_INFO, "aos-agent-runner started", "instance", aos_bus_instance_id(a.bus),
-            NULL);
+    aos_log(AOS_LOG_INFO, "aos-agent-runner started", "instance", aos_bus_instance_id(a.bus), NULL);
     int sig = 0;
     sigwait(&sigs, &sig);
     aos_log(AOS_LOG_INFO, "signal received", "signal", sig == SIGTERM ? "SIGTERM" : "SIGINT", NULL);

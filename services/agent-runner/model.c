@@ -341,8 +341,8 @@ static void on_retry_timer(void *arg, bool cancelled)
 
 static void schedule_retry(call_t *c, const aos_retry_policy_t *policy)
 {
-    uint64_t delay = aos_retry_next_delay_ms(policy, c->attempt, c->retry_after_ms,
-                                             c->retry_after, aos_clock_realtime_ms(), NULL, NULL);
+    uint64_t delay = aos_retry_next_delay_ms(policy, c->attempt, c->retry_after_ms, c->retry_after,
+                                             aos_clock_realtime_ms(), NULL, NULL);
     aos_log(AOS_LOG_DEBUG, "model call retry scheduled", "endpoint", c->ep.name, NULL);
     if (runner_loop_timer(c->m->loop, (uint32_t)delay, on_retry_timer, c) != AOS_OK) {
         breaker_record(c, 0);

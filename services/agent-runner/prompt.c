@@ -145,8 +145,8 @@ static bool history_role_ok(const char *role)
                     strcmp(role, "system") == 0);
 }
 
-aos_result runner_prompt_build(const runner_prompt_input_t *in, runner_prompt_t *out,
-                               char *errbuf, size_t errlen)
+aos_result runner_prompt_build(const runner_prompt_input_t *in, runner_prompt_t *out, char *errbuf,
+                               size_t errlen)
 {
     if (!in || !out || !in->user_text)
         return aos_fail(AOS_ERR_INVALID, errbuf, errlen, "prompt needs the user text");

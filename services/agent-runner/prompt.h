@@ -40,14 +40,14 @@ typedef struct runner_prompt_input {
 typedef struct runner_prompt {
     runner_chat_msg_t *msgs; /* owned, as are the strings they point to */
     size_t count;
-    size_t chars;            /* total content characters */
-    size_t history_used;     /* history messages included */
-    size_t knowledge_used;   /* documents included (fully or cut) */
+    size_t chars;          /* total content characters */
+    size_t history_used;   /* history messages included */
+    size_t knowledge_used; /* documents included (fully or cut) */
     bool knowledge_truncated;
 } runner_prompt_t;
 
-aos_result runner_prompt_build(const runner_prompt_input_t *in, runner_prompt_t *out,
-                               char *errbuf, size_t errlen);
+aos_result runner_prompt_build(const runner_prompt_input_t *in, runner_prompt_t *out, char *errbuf,
+                               size_t errlen);
 void runner_prompt_clear(runner_prompt_t *p);
 
 /* The user message (the last one). NULL for an empty prompt. */

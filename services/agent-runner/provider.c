@@ -87,12 +87,12 @@ static char *build_url(const runner_endpoint_t *ep, char *errbuf, size_t errlen)
     if (ep->kind == AOS_PROVIDER_AZURE_OPENAI) {
         const char *ver = has_text(ep->api_version) ? ep->api_version : RUNNER_DEFAULT_API_VERSION;
         if (strstr(base, "/openai/deployments/")) {
-            url = strstr(base, "api-version=") ? strdup(base)
-                                               : xprintf("%s%capi-version=%s", base,
-                                                         strchr(base, '?') ? '&' : '?', ver);
+            url = strstr(base, "api-version=")
+                      ? strdup(base)
+                      : xprintf("%s%capi-version=%s", base, strchr(base, '?') ? '&' : '?', ver);
         } else if (!has_text(ep->deployment)) {
-            aos_fail(AOS_ERR_INVALID, errbuf, errlen, "endpoint %s: azure-openai needs a deployment",
-                     ep->name ? ep->name : "?");
+            aos_fail(AOS_ERR_INVALID, errbuf, errlen,
+                     "endpoint %s: azure-openai needs a deployment", ep->name ? ep->name : "?");
         } else {
             url = xprintf("%s/openai/deployments/%s/chat/completions?api-version=%s", base,
                           ep->deployment, ver);
@@ -129,9 +129,9 @@ static aos_result build_headers(const runner_endpoint_t *ep, runner_http_req_t *
     AOS_RETURN_IF_FAILED(add_header(
         r, strdup(ep->stream ? "Accept: text/event-stream" : "Accept: application/json")));
     if (has_text(ep->api_key)) {
-        bool api_key_header = ep->auth == AOS_ENDPOINT_AUTH_API_KEY ||
-                              (ep->auth == AOS_ENDPOINT_AUTH_DEFAULT &&
-                               ep->kind == AOS_PROVIDER_AZURE_OPENAI);
+        bool api_key_header =
+            ep->auth == AOS_ENDPOINT_AUTH_API_KEY ||
+            (ep->auth == AOS_ENDPOINT_AUTH_DEFAULT && ep->kind == AOS_PROVIDER_AZURE_OPENAI);
         if (api_key_header)
             AOS_RETURN_IF_FAILED(add_header(r, xprintf("api-key: %s", ep->api_key)));
         else
@@ -157,7 +157,8 @@ static json_object *build_body(const runner_endpoint_t *ep, const runner_chat_ms
     }
     for (size_t i = 0; i < count; i++) {
         json_object *m = json_object_new_object();
-        json_object_object_add(m, "role", json_object_new_string(msgs[i].role ? msgs[i].role : "user"));
+        json_object_object_add(m, "role",
+                               json_object_new_string(msgs[i].role ? msgs[i].role : "user"));
         json_object_object_add(m, "content",
                                json_object_new_string(msgs[i].content ? msgs[i].content : ""));
         json_object_array_add(arr, m);
@@ -239,7 +240,8 @@ static uint32_t get_u32(json_object *obj, const char *key)
 static const char *get_str(json_object *obj, const char *key)
 {
     json_object *v;
-    if (!obj || !json_object_object_get_ex(obj, key, &v) || !json_object_is_type(v, json_type_string))
+    if (!obj || !json_object_object_get_ex(obj, key, &v) ||
+        !json_object_is_type(v, json_type_string))
         return NULL;
     return json_object_get_string(v);
 }
@@ -278,7 +280,8 @@ static const char *choice_text(json_object *choice, json_object **out_tmp)
 {
     json_object *msg, *content;
     *out_tmp = NULL;
-    if (!json_object_object_get_ex(choice, "message", &msg) || !json_object_is_type(msg, json_type_object))
+    if (!json_object_object_get_ex(choice, "message", &msg) ||
+        !json_object_is_type(msg, json_type_object))
         return get_str(choice, "text"); /* legacy completions shape */
     if (!json_object_object_get_ex(msg, "content", &content))
         return NULL;
@@ -334,7 +337,8 @@ static aos_result parse_openai_shape(json_object *root, runner_completion_t *c, 
 static aos_result parse_root(json_object *root, runner_completion_t *c, char *errbuf, size_t errlen)
 {
     if (json_object_is_type(root, json_type_array)) {
-        json_object *first = json_object_array_length(root) > 0 ? json_object_array_get_idx(root, 0) : NULL;
+        json_object *first =
+            json_object_array_length(root) > 0 ? json_object_array_get_idx(root, 0) : NULL;
         if (!json_object_is_type(first, json_type_string))
             return aos_fail(AOS_ERR_PROTOCOL, errbuf, errlen, "array response without a string");
         c->text = strdup(json_object_get_string(first));
@@ -347,7 +351,8 @@ static aos_result parse_root(json_object *root, runner_completion_t *c, char *er
     if (!json_object_is_type(root, json_type_object))
         return aos_fail(AOS_ERR_PROTOCOL, errbuf, errlen, "response is not a JSON object");
     json_object *err;
-    if (json_object_object_get_ex(root, "error", &err) && !json_object_is_type(err, json_type_null)) {
+    if (json_object_object_get_ex(root, "error", &err) &&
+        !json_object_is_type(err, json_type_null)) {
         const char *m = json_object_is_type(err, json_type_object) ? get_str(err, "message") : NULL;
         return aos_fail(AOS_ERR_PROTOCOL, errbuf, errlen, "model returned an error: %.200s",
                         m ? m : json_object_to_json_string(err));
@@ -359,7 +364,8 @@ static aos_result parse_root(json_object *root, runner_completion_t *c, char *er
         const char *text = NULL;
         if (json_object_is_type(output, json_type_string))
             text = json_object_get_string(output);
-        else if (json_object_is_type(output, json_type_array) && json_object_array_length(output) > 0 &&
+        else if (json_object_is_type(output, json_type_array) &&
+                 json_object_array_length(output) > 0 &&
                  json_object_is_type(json_object_array_get_idx(output, 0), json_type_string))
             text = json_object_get_string(json_object_array_get_idx(output, 0));
         if (!text)
@@ -402,9 +408,9 @@ void runner_chat_error_message(const char *body, size_t len, char *out, size_t o
     json_object *err;
     if (json_object_is_type(root, json_type_object)) {
         if (json_object_object_get_ex(root, "error", &err)) {
-            m = json_object_is_type(err, json_type_object) ? get_str(err, "message")
+            m = json_object_is_type(err, json_type_object)   ? get_str(err, "message")
                 : json_object_is_type(err, json_type_string) ? json_object_get_string(err)
-                                                               : NULL;
+                                                             : NULL;
         }
         if (!m)
             m = get_str(root, "message");

@@ -32,17 +32,17 @@
 /* One model endpoint. Strings are borrowed (the caller keeps them alive while using it). */
 typedef struct runner_endpoint {
     aos_provider kind;
-    const char *name;         /* label for logs, metrics and the circuit breaker */
-    const char *url;          /* base URL (see the table above); required unless offline */
-    const char *deployment;   /* azure-openai deployment; azureml default deployment */
-    const char *api_version;  /* azure-openai; NULL -> RUNNER_DEFAULT_API_VERSION */
-    const char *api_key;      /* secret, never logged; NULL: no auth header */
-    aos_endpoint_auth auth;   /* how api_key is sent (DEFAULT: per provider, see above) */
-    const char *model;        /* openai model name when no adapter is set */
-    const char *adapter;      /* LoRA adapter: openai model name / azureml deployment */
-    bool stream;              /* ask for an SSE stream */
-    uint32_t max_tokens;      /* 0: not sent */
-    double temperature;       /* < 0: not sent */
+    const char *name;        /* label for logs, metrics and the circuit breaker */
+    const char *url;         /* base URL (see the table above); required unless offline */
+    const char *deployment;  /* azure-openai deployment; azureml default deployment */
+    const char *api_version; /* azure-openai; NULL -> RUNNER_DEFAULT_API_VERSION */
+    const char *api_key;     /* secret, never logged; NULL: no auth header */
+    aos_endpoint_auth auth;  /* how api_key is sent (DEFAULT: per provider, see above) */
+    const char *model;       /* openai model name when no adapter is set */
+    const char *adapter;     /* LoRA adapter: openai model name / azureml deployment */
+    bool stream;             /* ask for an SSE stream */
+    uint32_t max_tokens;     /* 0: not sent */
+    double temperature;      /* < 0: not sent */
 } runner_endpoint_t;
 
 typedef struct runner_chat_msg {

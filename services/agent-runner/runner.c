@@ -235,10 +235,9 @@ static void heartbeat_tick(void *arg, bool cancelled)
     for (size_t i = 0; i < r->served_count; i++) {
         served_agent_t *a = &r->served[i];
         char *data = NULL;
-        if (runner_heartbeat_json(a->def->name, aos_bus_instance_id(r->bus),
-                                  atomic_load(&a->inflight), a->share,
-                                  runner_model_primary_provider(a->def), aos_clock_realtime_ms(),
-                                  &data) != AOS_OK)
+        if (runner_heartbeat_json(
+                a->def->name, aos_bus_instance_id(r->bus), atomic_load(&a->inflight), a->share,
+                runner_model_primary_provider(a->def), aos_clock_realtime_ms(), &data) != AOS_OK)
             continue;
         aos_event_t *ev = NULL;
         if (aos_event_create("aos.agent.heartbeat", r->source, data, &ev) == AOS_OK) {
@@ -272,9 +271,9 @@ static aos_result pick_agents(runner_t *r, const char *serve, char *errbuf, size
     for (char *name = strtok_r(list, ", ", &save); name; name = strtok_r(NULL, ", ", &save)) {
         const aos_agent_def_t *def = aos_agents_find(cfg, name);
         if (!def) {
-            aos_result rc = aos_fail(AOS_ERR_INVALID, errbuf, errlen,
-                                     "AOS_AGENTS names \"%s\", which the config does not define",
-                                     name);
+            aos_result rc =
+                aos_fail(AOS_ERR_INVALID, errbuf, errlen,
+                         "AOS_AGENTS names \"%s\", which the config does not define", name);
             free(list);
             return rc;
         }
@@ -295,18 +294,23 @@ static void setup_agent_metrics(served_agent_t *a)
     const char *n = a->def->name;
     static const char turns[] = "aos_runner_turns_total";
     static const char turns_help[] = "Turns finished, by outcome.";
-    a->m_answered = aos_metrics_counter(NULL, turns, turns_help, "agent", n, "outcome", "answered", NULL);
+    a->m_answered =
+        aos_metrics_counter(NULL, turns, turns_help, "agent", n, "outcome", "answered", NULL);
     a->m_from_storage = aos_metrics_counter(NULL, turns, turns_help, "agent", n, "outcome",
                                             "answered_from_storage", NULL);
-    a->m_released = aos_metrics_counter(NULL, turns, turns_help, "agent", n, "outcome", "released", NULL);
-    a->m_dead = aos_metrics_counter(NULL, turns, turns_help, "agent", n, "outcome", "dead_lettered", NULL);
+    a->m_released =
+        aos_metrics_counter(NULL, turns, turns_help, "agent", n, "outcome", "released", NULL);
+    a->m_dead =
+        aos_metrics_counter(NULL, turns, turns_help, "agent", n, "outcome", "dead_lettered", NULL);
     static const char tok[] = "aos_runner_tokens_total";
     static const char tok_help[] = "Model tokens used, by kind.";
-    a->m_tokens_prompt = aos_metrics_counter(NULL, tok, tok_help, "agent", n, "kind", "prompt", NULL);
-    a->m_tokens_completion = aos_metrics_counter(NULL, tok, tok_help, "agent", n, "kind", "completion", NULL);
-    a->m_duration = aos_metrics_histogram(NULL, "aos_runner_turn_duration_seconds",
-                                          "Turn time from delivery to reply.", NULL, 0, "agent", n,
-                                          NULL);
+    a->m_tokens_prompt =
+        aos_metrics_counter(NULL, tok, tok_help, "agent", n, "kind", "prompt", NULL);
+    a->m_tokens_completion =
+        aos_metrics_counter(NULL, tok, tok_help, "agent", n, "kind", "completion", NULL);
+    a->m_duration =
+        aos_metrics_histogram(NULL, "aos_runner_turn_duration_seconds",
+                              "Turn time from delivery to reply.", NULL, 0, "agent", n, NULL);
 }
 
 static void apply_defaults(runner_t *r)
@@ -364,9 +368,9 @@ aos_result runner_new(const runner_config_t *cfg, aos_bus_t *bus, aos_storage_cl
     }
     r->m_inflight = aos_metrics_gauge(NULL, "aos_runner_turns_in_flight",
                                       "Turns delivered and not yet settled.", NULL);
-    aos_metric_gauge_set(aos_metrics_gauge(NULL, "aos_runner_capacity",
-                                           "Turns this instance takes at once.", NULL),
-                         r->cfg.capacity);
+    aos_metric_gauge_set(
+        aos_metrics_gauge(NULL, "aos_runner_capacity", "Turns this instance takes at once.", NULL),
+        r->cfg.capacity);
     *out_runner = r;
     return AOS_OK;
 }
@@ -387,8 +391,7 @@ aos_result runner_start(runner_t *r, char *errbuf, size_t errlen)
         served_agent_t *a = &r->served[i];
         aos_result rc = aos_bus_subscribe(r->bus, a->queue, a->share, on_delivery, a);
         if (rc != AOS_OK)
-            return aos_fail(rc, errbuf, errlen, "subscribing %s: %s", a->queue,
-                            aos_result_str(rc));
+            return aos_fail(rc, errbuf, errlen, "subscribing %s: %s", a->queue, aos_result_str(rc));
         char share[16];
         snprintf(share, sizeof share, "%u", a->share);
         aos_log(AOS_LOG_INFO, "serving agent", "agent", a->def->name, "queue", a->queue,

@@ -41,8 +41,8 @@ typedef struct runner_config {
     const aos_agents_config_t *agents; /* borrowed; must outlive the runner */
     /* Comma-separated agent names to serve (AOS_AGENTS); NULL or "" = every agent. */
     const char *serve;
-    uint32_t capacity;          /* unsettled turns per instance (0: settings.max_inflight) */
-    uint32_t heartbeat_ms;      /* 0: settings.heartbeat_interval_ms */
+    uint32_t capacity;     /* unsettled turns per instance (0: settings.max_inflight) */
+    uint32_t heartbeat_ms; /* 0: settings.heartbeat_interval_ms */
     /* A conversation whose newest message is another turn's unanswered user message is busy;
      * after this long that message counts as abandoned and no longer blocks (0: 120000). */
     uint32_t busy_stale_ms;
@@ -54,8 +54,7 @@ typedef struct runner_config {
 /* bus (started or not), storage and http are borrowed; http may be NULL when every served
  * agent is offline. AOS_ERR_INVALID when serve names an unknown agent. */
 aos_result runner_new(const runner_config_t *cfg, aos_bus_t *bus, aos_storage_client_t *storage,
-                      aos_http_client_t *http, runner_t **out_runner, char *errbuf,
-                      size_t errlen);
+                      aos_http_client_t *http, runner_t **out_runner, char *errbuf, size_t errlen);
 
 /* Start the loop, subscribe the agents' queues, start heartbeats. */
 aos_result runner_start(runner_t *r, char *errbuf, size_t errlen);
@@ -74,9 +73,9 @@ void runner_free(runner_t *r);
 bool runner_ready(runner_t *r, char *reason, size_t reason_len);
 
 typedef struct runner_stats {
-    uint32_t inflight;  /* unsettled turns */
+    uint32_t inflight; /* unsettled turns */
     uint32_t capacity;
-    uint64_t answered;  /* model replies stored and sent */
+    uint64_t answered;              /* model replies stored and sent */
     uint64_t answered_from_storage; /* redeliveries answered without the model */
     uint64_t released;
     uint64_t dead_lettered;

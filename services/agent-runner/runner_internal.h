@@ -18,8 +18,8 @@
 typedef struct served_agent {
     struct runner *runner;
     const aos_agent_def_t *def;
-    char queue[96]; /* "aos.agent.<name>" */
-    uint32_t share; /* max unsettled deliveries on its subscription */
+    char queue[96];       /* "aos.agent.<name>" */
+    uint32_t share;       /* max unsettled deliveries on its subscription */
     atomic_uint inflight; /* unsettled deliveries of this agent (bus and loop threads) */
     aos_metric_counter_t *m_answered, *m_from_storage, *m_released, *m_dead, *m_tokens_prompt,
         *m_tokens_completion;
@@ -86,15 +86,15 @@ struct turn {
     int sends_pending;
     bool send_failed;
     bool from_storage; /* answered with the stored reply of an earlier delivery */
-    int ops_pending; /* storage calls, knowledge and model calls whose callback is due */
+    int ops_pending;   /* storage calls, knowledge and model calls whose callback is due */
     /* the storage step in progress, to send again after a timeout */
     void (*redo)(turn_t *t);
     uint32_t storage_retries;
     bool created_conversation; /* conversation.create was sent (the list said not_found) */
     int64_t append_version;
-    aos_storage_message_t pending_msg;      /* a produced message being appended */
+    aos_storage_message_t pending_msg; /* a produced message being appended */
     void (*pending_next)(turn_t *t, struct hop *h);
-    bool ended;      /* settled; freed when ops_pending drops to 0 */
+    bool ended; /* settled; freed when ops_pending drops to 0 */
 };
 
 /* runner.c: settle the turn's delivery and finish it (start the next turn of the

@@ -210,7 +210,8 @@ static aos_result apply_chunk(runner_chat_stream_t *s, json_object *root)
     if (json_object_object_get_ex(root, "error", &err) && !json_object_is_type(err, json_type_null))
         return chunk_fail(s, "model returned an error in the stream", jstr(err, "message"));
     set_once(&s->model, jstr(root, "model"));
-    if (json_object_object_get_ex(root, "usage", &usage) && json_object_is_type(usage, json_type_object)) {
+    if (json_object_object_get_ex(root, "usage", &usage) &&
+        json_object_is_type(usage, json_type_object)) {
         s->usage.prompt_tokens = ju32(usage, "prompt_tokens");
         s->usage.completion_tokens = ju32(usage, "completion_tokens");
         s->usage.total_tokens = ju32(usage, "total_tokens");
@@ -238,11 +239,11 @@ static aos_result apply_chunk(runner_chat_stream_t *s, json_object *root)
         if (text) {
             aos_result rc = buf_append(&s->text, text, strlen(text), s->max_bytes);
             if (rc != AOS_OK)
-                return rc == AOS_ERR_TOO_LARGE ? (snprintf(s->err, sizeof s->err,
-                                                           "streamed reply exceeds %zu bytes",
-                                                           s->max_bytes),
-                                                  rc)
-                                               : rc;
+                return rc == AOS_ERR_TOO_LARGE
+                           ? (snprintf(s->err, sizeof s->err, "streamed reply exceeds %zu bytes",
+                                       s->max_bytes),
+                              rc)
+                           : rc;
         }
     }
     return AOS_OK;
@@ -266,7 +267,8 @@ static aos_result on_event(void *ctx, const char *event, const char *data, size_
     bool complete = root && json_tokener_get_error(tok) == json_tokener_success &&
                     json_tokener_get_parse_end(tok) == len;
     json_tokener_free(tok);
-    aos_result rc = complete ? apply_chunk(s, root) : chunk_fail(s, "stream chunk is not JSON", NULL);
+    aos_result rc =
+        complete ? apply_chunk(s, root) : chunk_fail(s, "stream chunk is not JSON", NULL);
     json_object_put(root);
     s->chunks++;
     return rc;

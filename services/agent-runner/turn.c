@@ -113,9 +113,8 @@ static void on_page(void *ctx, aos_result r, const aos_storage_message_page_t *p
 
 static void release(turn_t *t, const char *why)
 {
-    aos_log(AOS_LOG_WARN, "turn released for redelivery", "agent", t->req.agent,
-            "conversation_id", t->req.conversation_id, "message_id", t->req.message_id,
-            "reason", why, NULL);
+    aos_log(AOS_LOG_WARN, "turn released for redelivery", "agent", t->req.agent, "conversation_id",
+            t->req.conversation_id, "message_id", t->req.message_id, "reason", why, NULL);
     runner_turn_end(t, TURN_END_RELEASED, NULL, NULL);
 }
 
@@ -312,8 +311,8 @@ static void append_user(turn_t *t, int64_t version)
                                .content = t->req.text,
                                .metadata_json = meta};
     hop_t *h = hop_new(t, after_user_append);
-    aos_result rc = h ? aos_storage_message_append(t->r->storage, &m, version, on_message, h)
-                      : AOS_ERR_NOMEM;
+    aos_result rc =
+        h ? aos_storage_message_append(t->r->storage, &m, version, on_message, h) : AOS_ERR_NOMEM;
     free(meta);
     if (rc != AOS_OK) {
         if (h)
@@ -430,8 +429,8 @@ static void build_and_call(turn_t *t, const runner_knowledge_doc_t *docs, size_t
     }
 }
 
-static void on_knowledge(void *ctx, aos_result r, const runner_knowledge_doc_t *docs,
-                         size_t count, const char *errmsg)
+static void on_knowledge(void *ctx, aos_result r, const runner_knowledge_doc_t *docs, size_t count,
+                         const char *errmsg)
 {
     turn_t *t = ctx;
     t->ops_pending--;
@@ -481,8 +480,8 @@ static void send_pending_append(turn_t *t)
     t->redo = send_pending_append;
     aos_storage_message_t m = t->pending_msg;
     hop_t *h = hop_new(t, t->pending_next);
-    aos_result rc = h ? aos_storage_message_append(t->r->storage, &m, -1, on_message, h)
-                      : AOS_ERR_NOMEM;
+    aos_result rc =
+        h ? aos_storage_message_append(t->r->storage, &m, -1, on_message, h) : AOS_ERR_NOMEM;
     if (rc != AOS_OK) {
         if (h)
             hop_abandon(h);
@@ -519,7 +518,8 @@ static void model_failed(turn_t *t, runner_model_result_t *res)
              res->attempts, res->attempts == 1 ? "" : "s", res->error);
     /* a marker so the conversation does not look busy to the next turn (see docs) */
     runner_turn_outcome_t o = {.provider = aos_provider_name(res->provider),
-                               .endpoint = res->endpoint, .attempts = res->attempts};
+                               .endpoint = res->endpoint,
+                               .attempts = res->attempts};
     if (runner_reply_id(t->req.message_id, 'e', marker_id) != AOS_OK ||
         runner_assistant_metadata(&t->req, &o, &meta) != AOS_OK) {
         free(meta);
@@ -570,8 +570,7 @@ static void on_model_done(void *ctx, runner_model_result_t *res)
         release(t, "out of memory");
         return;
     }
-    append_message(t, t->reply_id, "assistant", t->completion.text, meta,
-                   after_assistant_append);
+    append_message(t, t->reply_id, "assistant", t->completion.text, meta, after_assistant_append);
     free(meta);
 }
 
@@ -650,7 +649,8 @@ static void respond(turn_t *t, bool from_storage)
     t->result_json = NULL;
     char *action = NULL;
     if (runner_turn_result_json(&t->req, t->reply_id, &t->outcome, &t->result_json) != AOS_OK ||
-        (t->req.kind == RUNNER_TURN_EVENT && runner_action_json(&t->req, &t->outcome, &action) != AOS_OK)) {
+        (t->req.kind == RUNNER_TURN_EVENT &&
+         runner_action_json(&t->req, &t->outcome, &action) != AOS_OK)) {
         free(action);
         release(t, "out of memory");
         return;

@@ -65,8 +65,8 @@ static char *render_event(json_object *ev)
     aos_json_get_string(ev, "subject", AOS_JSON_OPTIONAL, &subject, NULL, 0);
     json_object *data = NULL;
     json_object_object_get_ex(ev, "data", &data);
-    const char *dtext = data ? json_object_to_json_string_ext(data, JSON_C_TO_STRING_PLAIN |
-                                                                        JSON_C_TO_STRING_NOSLASHESCAPE)
+    const char *dtext = data ? json_object_to_json_string_ext(
+                                   data, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE)
                              : "null";
     char *out = NULL;
     if (asprintf(&out, "Environment event %s from %s%s%s%s: %.4000s", type ? type : "(untyped)",
@@ -79,7 +79,8 @@ static char *render_event(json_object *ev)
 static aos_result parse_kind(json_object *root, runner_turn_req_t *r, char *errbuf, size_t errlen)
 {
     const char *kind = NULL;
-    AOS_RETURN_IF_FAILED(aos_json_get_string(root, "kind", AOS_JSON_OPTIONAL, &kind, errbuf, errlen));
+    AOS_RETURN_IF_FAILED(
+        aos_json_get_string(root, "kind", AOS_JSON_OPTIONAL, &kind, errbuf, errlen));
     if (!kind || strcmp(kind, "query") == 0)
         r->kind = RUNNER_TURN_QUERY;
     else if (strcmp(kind, "event") == 0)
@@ -95,10 +96,9 @@ static aos_result parse_kind(json_object *root, runner_turn_req_t *r, char *errb
 static aos_result parse_event(json_object *root, runner_turn_req_t *r, char *errbuf, size_t errlen)
 {
     json_object *ev = NULL;
-    AOS_RETURN_IF_FAILED(aos_json_get_object(root, "event", r->kind == RUNNER_TURN_EVENT
-                                                                ? AOS_JSON_REQUIRED
-                                                                : AOS_JSON_OPTIONAL,
-                                             &ev, errbuf, errlen));
+    AOS_RETURN_IF_FAILED(aos_json_get_object(
+        root, "event", r->kind == RUNNER_TURN_EVENT ? AOS_JSON_REQUIRED : AOS_JSON_OPTIONAL, &ev,
+        errbuf, errlen));
     if (!ev || r->kind != RUNNER_TURN_EVENT)
         return AOS_OK;
     const char *type = NULL;
@@ -116,25 +116,27 @@ static aos_result parse_fields(json_object *root, runner_turn_req_t *r, char *er
     AOS_RETURN_IF_FAILED(get_id(root, "conversation_id", &r->conversation_id, errbuf, errlen));
     AOS_RETURN_IF_FAILED(get_id(root, "message_id", &r->message_id, errbuf, errlen));
     const char *agent = NULL, *text = NULL, *user = NULL;
-    AOS_RETURN_IF_FAILED(aos_json_get_string(root, "agent", AOS_JSON_REQUIRED, &agent, errbuf, errlen));
+    AOS_RETURN_IF_FAILED(
+        aos_json_get_string(root, "agent", AOS_JSON_REQUIRED, &agent, errbuf, errlen));
     if (!aos_agent_name_valid(agent))
         return aos_fail(AOS_ERR_INVALID, errbuf, errlen, "field 'agent' is not a valid agent name");
     AOS_RETURN_IF_FAILED(parse_kind(root, r, errbuf, errlen));
-    AOS_RETURN_IF_FAILED(aos_json_get_string(root, "text", r->kind == RUNNER_TURN_EVENT
-                                                               ? AOS_JSON_OPTIONAL
-                                                               : AOS_JSON_REQUIRED,
-                                             &text, errbuf, errlen));
+    AOS_RETURN_IF_FAILED(aos_json_get_string(
+        root, "text", r->kind == RUNNER_TURN_EVENT ? AOS_JSON_OPTIONAL : AOS_JSON_REQUIRED, &text,
+        errbuf, errlen));
     if (text && (!*text || strlen(text) > AOS_STORAGE_CONTENT_MAX))
-        return aos_fail(AOS_ERR_INVALID, errbuf, errlen,
-                        "field 'text' must be 1..%u bytes", AOS_STORAGE_CONTENT_MAX);
-    AOS_RETURN_IF_FAILED(aos_json_get_string(root, "user", AOS_JSON_OPTIONAL, &user, errbuf, errlen));
+        return aos_fail(AOS_ERR_INVALID, errbuf, errlen, "field 'text' must be 1..%u bytes",
+                        AOS_STORAGE_CONTENT_MAX);
+    AOS_RETURN_IF_FAILED(
+        aos_json_get_string(root, "user", AOS_JSON_OPTIONAL, &user, errbuf, errlen));
     r->agent = strdup(agent);
     r->text = dup_or_null(text);
     r->user = dup_or_null(user);
     if (!r->agent || (text && !r->text) || (user && !r->user))
         return AOS_ERR_NOMEM;
     json_object *meta = NULL, *routing = NULL;
-    AOS_RETURN_IF_FAILED(aos_json_get_object(root, "metadata", AOS_JSON_OPTIONAL, &meta, errbuf, errlen));
+    AOS_RETURN_IF_FAILED(
+        aos_json_get_object(root, "metadata", AOS_JSON_OPTIONAL, &meta, errbuf, errlen));
     if (meta) {
         size_t mlen = 0;
         AOS_RETURN_IF_FAILED(aos_json_to_string(meta, &r->metadata_json, &mlen));
@@ -144,7 +146,8 @@ static aos_result parse_fields(json_object *root, runner_turn_req_t *r, char *er
     } else if (!(r->metadata_json = strdup("{}"))) {
         return AOS_ERR_NOMEM;
     }
-    AOS_RETURN_IF_FAILED(aos_json_get_object(root, "routing", AOS_JSON_OPTIONAL, &routing, errbuf, errlen));
+    AOS_RETURN_IF_FAILED(
+        aos_json_get_object(root, "routing", AOS_JSON_OPTIONAL, &routing, errbuf, errlen));
     const char *reason = NULL;
     if (routing)
         aos_json_get_string(routing, "reason", AOS_JSON_OPTIONAL, &reason, NULL, 0);
@@ -165,7 +168,8 @@ aos_result runner_turn_parse(const char *data, size_t len, runner_turn_req_t *ou
     memset(out, 0, sizeof *out);
     json_object *root = NULL;
     char why[200] = "";
-    aos_result rc = aos_json_parse_object(data, len, RUNNER_TURN_MAX_BYTES, 0, &root, why, sizeof why);
+    aos_result rc =
+        aos_json_parse_object(data, len, RUNNER_TURN_MAX_BYTES, 0, &root, why, sizeof why);
     if (rc != AOS_OK)
         return aos_fail(rc == AOS_ERR_TOO_LARGE ? rc : AOS_ERR_INVALID, errbuf, errlen,
                         "turn data: %s", why);

@@ -28,17 +28,17 @@ typedef struct runner_turn_req {
     char *conversation_id;
     char *message_id;
     char *agent;
-    char *text;          /* the user text; for kind=event rendered from the event when absent */
-    char *user;          /* may be NULL */
+    char *text; /* the user text; for kind=event rendered from the event when absent */
+    char *user; /* may be NULL */
     runner_turn_kind kind;
-    char *metadata_json; /* the request's "metadata" object, "{}" when none */
-    char *event_json;    /* the CloudEvent (kind=event), NULL otherwise */
-    char *event_type;    /* its "type" (kind=event) */
+    char *metadata_json;  /* the request's "metadata" object, "{}" when none */
+    char *event_json;     /* the CloudEvent (kind=event), NULL otherwise */
+    char *event_type;     /* its "type" (kind=event) */
     char *routing_reason; /* may be NULL */
 } runner_turn_req_t;
 
-#define RUNNER_TURN_MAX_BYTES (512u * 1024u)    /* largest turn request accepted */
-#define RUNNER_TURN_MAX_METADATA (8u * 1024u)   /* request metadata kept with the message */
+#define RUNNER_TURN_MAX_BYTES (512u * 1024u)  /* largest turn request accepted */
+#define RUNNER_TURN_MAX_METADATA (8u * 1024u) /* request metadata kept with the message */
 
 /* Parse and validate a turn request's JSON data. AOS_ERR_INVALID (or TOO_LARGE) with a
  * message naming the field for anything a redelivery cannot fix: the caller dead-letters it.
@@ -68,8 +68,8 @@ typedef struct runner_turn_outcome {
 } runner_turn_outcome_t;
 
 /* {"in_reply_to","provider","model","endpoint","usage":{…},"attempts"} */
-aos_result runner_assistant_metadata(const runner_turn_req_t *req,
-                                     const runner_turn_outcome_t *o, char **out_json);
+aos_result runner_assistant_metadata(const runner_turn_req_t *req, const runner_turn_outcome_t *o,
+                                     char **out_json);
 
 /* Read provider/model/usage back from a stored assistant message's metadata (for replies
  * answered from storage). Missing fields leave *o's defaults; strings point into *out_owner,

@@ -25,7 +25,8 @@ static inline const char *fake_model_script(void)
 {
     static char path[1024];
     const char *src = getenv("AOS_SOURCE_DIR");
-    snprintf(path, sizeof path, "%s/tests/fakes/openai/server.js", src ? src : AOS_SOURCE_DIR_DEFAULT);
+    snprintf(path, sizeof path, "%s/tests/fakes/openai/server.js",
+             src ? src : AOS_SOURCE_DIR_DEFAULT);
     return path;
 }
 

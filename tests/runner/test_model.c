@@ -1,11 +1,11 @@
 /* Provider tests: the async model caller against the fake OpenAI-compatible server over
  * loopback (real JSON and SSE wire formats, retries, retry hints, timeouts, breaker,
  * fallback). */
+#include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
-#include <pthread.h>
 
 #include <cmocka.h>
 
@@ -85,30 +85,37 @@ static void env_start(env_t *e, bool stream)
 {
     memset(e, 0, sizeof *e);
     char json[4096];
-    snprintf(json, sizeof json,
-             "{\"default_agent\":\"oa\",\"agents\":["
-             "{\"name\":\"oa\",\"purpose\":\"p\",\"adapter\":\"lora-a\",\"endpoint\":"
-             " {\"provider\":\"openai\",\"url\":\"%s\",\"model\":\"base\",\"max_retries\":2,\"api_key_env\":\"FAKE_MODEL_KEY\"}},"
-             "{\"name\":\"az\",\"purpose\":\"p\",\"endpoint\":{\"provider\":\"azure-openai\","
-             " \"url\":\"%s\",\"deployment\":\"gpt4o\",\"api_key_env\":\"FAKE_MODEL_KEY\"}},"
-             "{\"name\":\"aml\",\"purpose\":\"p\",\"adapter\":\"cfo-lora\",\"endpoint\":"
-             " {\"provider\":\"azureml\",\"url\":\"%s/score\",\"api_key_env\":\"FAKE_MODEL_KEY\"}},"
-             "{\"name\":\"hang\",\"purpose\":\"p\",\"endpoint\":{\"provider\":\"openai\","
-             " \"url\":\"%s/fake:hang=1\",\"timeout_ms\":300,\"max_retries\":0,\"api_key_env\":\"FAKE_MODEL_KEY\"}},"
-             "{\"name\":\"down\",\"purpose\":\"p\",\"endpoint\":{\"provider\":\"openai\","
-             " \"url\":\"%s/fake:status=500\",\"max_retries\":0,\"api_key_env\":\"FAKE_MODEL_KEY\"}},"
-             "{\"name\":\"chain\",\"purpose\":\"p\",\"endpoint\":["
-             " {\"provider\":\"openai\",\"url\":\"%s/fake:status=503\",\"max_retries\":1,\"api_key_env\":\"FAKE_MODEL_KEY\"},"
-             " {\"provider\":\"azure-openai\",\"url\":\"%s\",\"deployment\":\"backup\","
-             "  \"api_key_env\":\"FAKE_MODEL_KEY\"}]},"
-             "{\"name\":\"off\",\"purpose\":\"p\"}]}",
-             fake.base, fake.base, fake.base, fake.base, fake.base, fake.base, fake.base);
+    snprintf(
+        json, sizeof json,
+        "{\"default_agent\":\"oa\",\"agents\":["
+        "{\"name\":\"oa\",\"purpose\":\"p\",\"adapter\":\"lora-a\",\"endpoint\":"
+        " {\"provider\":\"openai\",\"url\":\"%s\",\"model\":\"base\",\"max_retries\":2,\"api_key_"
+        "env\":\"FAKE_MODEL_KEY\"}},"
+        "{\"name\":\"az\",\"purpose\":\"p\",\"endpoint\":{\"provider\":\"azure-openai\","
+        " \"url\":\"%s\",\"deployment\":\"gpt4o\",\"api_key_env\":\"FAKE_MODEL_KEY\"}},"
+        "{\"name\":\"aml\",\"purpose\":\"p\",\"adapter\":\"cfo-lora\",\"endpoint\":"
+        " {\"provider\":\"azureml\",\"url\":\"%s/score\",\"api_key_env\":\"FAKE_MODEL_KEY\"}},"
+        "{\"name\":\"hang\",\"purpose\":\"p\",\"endpoint\":{\"provider\":\"openai\","
+        " \"url\":\"%s/"
+        "fake:hang=1\",\"timeout_ms\":300,\"max_retries\":0,\"api_key_env\":\"FAKE_MODEL_KEY\"}},"
+        "{\"name\":\"down\",\"purpose\":\"p\",\"endpoint\":{\"provider\":\"openai\","
+        " \"url\":\"%s/fake:status=500\",\"max_retries\":0,\"api_key_env\":\"FAKE_MODEL_KEY\"}},"
+        "{\"name\":\"chain\",\"purpose\":\"p\",\"endpoint\":["
+        " {\"provider\":\"openai\",\"url\":\"%s/"
+        "fake:status=503\",\"max_retries\":1,\"api_key_env\":\"FAKE_MODEL_KEY\"},"
+        " {\"provider\":\"azure-openai\",\"url\":\"%s\",\"deployment\":\"backup\","
+        "  \"api_key_env\":\"FAKE_MODEL_KEY\"}]},"
+        "{\"name\":\"off\",\"purpose\":\"p\"}]}",
+        fake.base, fake.base, fake.base, fake.base, fake.base, fake.base, fake.base);
     char err[256];
     assert_int_equal(aos_agents_config_parse(json, strlen(json), &e->cfg, err, sizeof err), AOS_OK);
     assert_int_equal(runner_loop_new(&e->loop), AOS_OK);
     assert_int_equal(aos_http_client_new(NULL, &e->http, err, sizeof err), AOS_OK);
-    runner_model_config_t mc = {.breaker_failures = 2, .breaker_open_ms = 60000,
-                                .base_backoff_ms = 10, .max_backoff_ms = 2000, .stream = stream};
+    runner_model_config_t mc = {.breaker_failures = 2,
+                                .breaker_open_ms = 60000,
+                                .base_backoff_ms = 10,
+                                .max_backoff_ms = 2000,
+                                .stream = stream};
     assert_int_equal(runner_model_new(&mc, e->loop, e->http, &e->model), AOS_OK);
     assert_int_equal(runner_loop_start(e->loop), AOS_OK);
     fake_model_reset(&fake);
@@ -302,10 +309,10 @@ static int teardown(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_openai_json),      cmocka_unit_test(test_openai_sse),
+        cmocka_unit_test(test_openai_json),       cmocka_unit_test(test_openai_sse),
         cmocka_unit_test(test_azure_and_azureml), cmocka_unit_test(test_429_retry_after_honoured),
-        cmocka_unit_test(test_500_then_success), cmocka_unit_test(test_garbage_and_hang),
-        cmocka_unit_test(test_breaker_opens),    cmocka_unit_test(test_fallback_chain),
+        cmocka_unit_test(test_500_then_success),  cmocka_unit_test(test_garbage_and_hang),
+        cmocka_unit_test(test_breaker_opens),     cmocka_unit_test(test_fallback_chain),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -13,8 +13,8 @@
 #include "prompt.h"
 
 static runner_chat_msg_t HISTORY[6] = {
-    {"user", "m0"}, {"assistant", "m1"}, {"user", "m2"},
-    {"assistant", "m3"}, {"user", "m4"}, {"bogus-role", "m5"},
+    {"user", "m0"},      {"assistant", "m1"}, {"user", "m2"},
+    {"assistant", "m3"}, {"user", "m4"},      {"bogus-role", "m5"},
 };
 
 static void test_layout_and_max_history(void **state)

@@ -237,10 +237,14 @@ static void test_error_message_and_tokens(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_azure_openai_request), cmocka_unit_test(test_openai_request),
-        cmocka_unit_test(test_azureml_request),      cmocka_unit_test(test_invalid_endpoints),
-        cmocka_unit_test(test_parse_openai),         cmocka_unit_test(test_parse_azureml_shapes),
-        cmocka_unit_test(test_parse_rejects),        cmocka_unit_test(test_error_message_and_tokens),
+        cmocka_unit_test(test_azure_openai_request),
+        cmocka_unit_test(test_openai_request),
+        cmocka_unit_test(test_azureml_request),
+        cmocka_unit_test(test_invalid_endpoints),
+        cmocka_unit_test(test_parse_openai),
+        cmocka_unit_test(test_parse_azureml_shapes),
+        cmocka_unit_test(test_parse_rejects),
+        cmocka_unit_test(test_error_message_and_tokens),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -7,11 +7,11 @@
  *   - kill -9 of a runner under load: a second instance completes every turn exactly once
  *     (or dead-letters it with a reason); nothing is duplicated in storage.
  */
+#include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
-#include <pthread.h>
 
 #include <cmocka.h>
 
@@ -100,9 +100,11 @@ static int setup(void **state)
         return -1;
     write_config();
     snprintf(S.db, sizeof S.db, "%s/aos.db", S.dir);
-    char *senv[] = {envs("AOS_BUS_URL=%s", S.url), envs("AOS_BUS_PROFILE=rabbitmq"),
+    char *senv[] = {envs("AOS_BUS_URL=%s", S.url),
+                    envs("AOS_BUS_PROFILE=rabbitmq"),
                     envs("AOS_STORAGE_QUEUE=%s", STACK_STORAGE_QUEUE),
-                    envs("AOS_SQLITE_PATH=%s", S.db), envs("AOS_INSTANCE_ID=rtstorage-%s", S.tag),
+                    envs("AOS_SQLITE_PATH=%s", S.db),
+                    envs("AOS_INSTANCE_ID=rtstorage-%s", S.tag),
                     NULL};
     char bin[512];
     snprintf(bin, sizeof bin, "%s/aos-storage", getenv("AOS_BIN_DIR"));
@@ -117,8 +119,8 @@ static int setup(void **state)
     if (aos_bus_new(&bc, &S.bus, err, sizeof err) != AOS_OK || aos_bus_start(S.bus) != AOS_OK ||
         aos_bus_wait_connected(S.bus, 20000) != AOS_OK)
         return -1;
-    aos_storage_client_config_t scc = {.bus = S.bus, .queue = STACK_STORAGE_QUEUE,
-                                       .timeout_ms = 3000};
+    aos_storage_client_config_t scc = {
+        .bus = S.bus, .queue = STACK_STORAGE_QUEUE, .timeout_ms = 3000};
     return aos_storage_client_new(&scc, &S.sc, err, sizeof err) == AOS_OK ? 0 : -1;
 }
 
@@ -335,8 +337,8 @@ static void test_poison_and_model_failure_dead_lettered(void **state)
     ids(m3, sizeof m3, "m-poison-3");
     ids(conv, sizeof conv, "c-poison");
     aos_event_t *ev = NULL;
-    assert_int_equal(aos_event_create("aos.agent.turn", "/test", "{\"conversation_id\":\"x\"}", &ev),
-                     AOS_OK);
+    assert_int_equal(
+        aos_event_create("aos.agent.turn", "/test", "{\"conversation_id\":\"x\"}", &ev), AOS_OK);
     aos_event_set(&ev->id, m1);
     expect_error_reply(ev, "aos.agent.rtpoison", AOS_ERR_INVALID);
     aos_event_free(ev);
@@ -402,9 +404,9 @@ static void test_heartbeats_and_reply_events(void **state)
     ids(conv, sizeof conv, "c-events");
     ids(m, sizeof m, "m-events");
     snprintf(e.want_reply_of, sizeof e.want_reply_of, "\"message_id\":\"%s\"", m);
-    assert_int_equal(aos_bus_subscribe_address(S.bus, "/exchange/aos.events/aos.agent.#", 64,
-                                               on_event, &e),
-                     AOS_OK);
+    assert_int_equal(
+        aos_bus_subscribe_address(S.bus, "/exchange/aos.events/aos.agent.#", 64, on_event, &e),
+        AOS_OK);
     stack_sleep_ms(500); /* the subscription's queue is bound once the link is attached */
     json_object_put(turn("rtturn", conv, m, "tell the world", NULL));
     bool ok = false;

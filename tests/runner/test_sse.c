@@ -78,12 +78,17 @@ static void test_sse_limit(void **state)
 
 static const char STREAM[] =
     "data: {\"id\":\"c1\",\"object\":\"chat.completion.chunk\",\"model\":\"gpt-4o\",\"choices\":"
-    "[{\"index\":0,\"delta\":{\"role\":\"assistant\",\"content\":\"\"},\"finish_reason\":null}]}\n\n"
-    "data: {\"choices\":[{\"index\":0,\"delta\":{\"content\":\"Hello\"},\"finish_reason\":null}]}\n\n"
+    "[{\"index\":0,\"delta\":{\"role\":\"assistant\",\"content\":\"\"},\"finish_reason\":null}]}"
+    "\n\n"
+    "data: "
+    "{\"choices\":[{\"index\":0,\"delta\":{\"content\":\"Hello\"},\"finish_reason\":null}]}\n\n"
     ": keep-alive\n\n"
-    "data: {\"choices\":[{\"index\":0,\"delta\":{\"content\":\", world\"},\"finish_reason\":null}]}\n\n"
+    "data: {\"choices\":[{\"index\":0,\"delta\":{\"content\":\", "
+    "world\"},\"finish_reason\":null}]}\n\n"
     "data: {\"choices\":[{\"index\":0,\"delta\":{},\"finish_reason\":\"stop\"}]}\n\n"
-    "data: {\"choices\":[],\"usage\":{\"prompt_tokens\":9,\"completion_tokens\":2,\"total_tokens\":11}}\n\n"
+    "data: "
+    "{\"choices\":[],\"usage\":{\"prompt_tokens\":9,\"completion_tokens\":2,\"total_tokens\":11}}"
+    "\n\n"
     "data: [DONE]\n\n";
 
 static void test_chat_stream(void **state)
@@ -128,15 +133,15 @@ static void test_chat_stream_errors(void **state)
     char err[256];
     assert_int_equal(stream_result("", err, sizeof err), AOS_ERR_PROTOCOL);
     assert_non_null(strstr(err, "empty"));
-    assert_int_equal(stream_result("data: {\"choices\":[{\"delta\":{\"content\":\"a\"}}]}\n\n", err,
-                                   sizeof err),
-                     AOS_ERR_PROTOCOL);
+    assert_int_equal(
+        stream_result("data: {\"choices\":[{\"delta\":{\"content\":\"a\"}}]}\n\n", err, sizeof err),
+        AOS_ERR_PROTOCOL);
     assert_non_null(strstr(err, "before [DONE]"));
     assert_int_equal(stream_result("data: {\"choices\": [ {\"delta\": \n\n", err, sizeof err),
                      AOS_ERR_PROTOCOL);
-    assert_int_equal(stream_result("data: {\"error\":{\"message\":\"overloaded\"}}\n\n", err,
-                                   sizeof err),
-                     AOS_ERR_PROTOCOL);
+    assert_int_equal(
+        stream_result("data: {\"error\":{\"message\":\"overloaded\"}}\n\n", err, sizeof err),
+        AOS_ERR_PROTOCOL);
     assert_non_null(strstr(err, "overloaded"));
     assert_int_equal(stream_result("data: [1,2]\n\n", err, sizeof err), AOS_ERR_PROTOCOL);
     /* reply text over the 128-byte limit */

@@ -81,7 +81,8 @@ static void test_parse_rejects(void **state)
         {"{\"message_id\":\"m\",\"agent\":\"a\",\"text\":\"t\"}", "conversation_id"},
         {"{\"conversation_id\":\"c 1\",\"message_id\":\"m\",\"agent\":\"a\",\"text\":\"t\"}",
          "conversation_id"},
-        {"{\"conversation_id\":\"c\",\"message_id\":\"m\",\"agent\":\"A B\",\"text\":\"t\"}", "agent"},
+        {"{\"conversation_id\":\"c\",\"message_id\":\"m\",\"agent\":\"A B\",\"text\":\"t\"}",
+         "agent"},
         {"{\"conversation_id\":\"c\",\"message_id\":\"m\",\"agent\":\"a\"}", "text"},
         {"{\"conversation_id\":\"c\",\"message_id\":\"m\",\"agent\":\"a\",\"text\":\"\"}", "text"},
         {"{\"conversation_id\":\"c\",\"message_id\":\"m\",\"agent\":\"a\",\"text\":\"t\","
@@ -148,8 +149,9 @@ static void test_metadata_roundtrip(void **state)
     char *hb = NULL;
     assert_int_equal(runner_heartbeat_json("cfo", "i-1", 3, 64, "offline", 1700000000000, &hb),
                      AOS_OK);
-    assert_string_equal(hb, "{\"agent\":\"cfo\",\"instance\":\"i-1\",\"inflight\":3,\"capacity\":64,"
-                            "\"provider\":\"offline\",\"ts\":1700000000000}");
+    assert_string_equal(hb,
+                        "{\"agent\":\"cfo\",\"instance\":\"i-1\",\"inflight\":3,\"capacity\":64,"
+                        "\"provider\":\"offline\",\"ts\":1700000000000}");
     free(hb);
     runner_turn_req_clear(&r);
 }
@@ -157,8 +159,8 @@ static void test_metadata_roundtrip(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_parse_query),   cmocka_unit_test(test_parse_event),
-        cmocka_unit_test(test_parse_rejects), cmocka_unit_test(test_reply_ids),
+        cmocka_unit_test(test_parse_query),        cmocka_unit_test(test_parse_event),
+        cmocka_unit_test(test_parse_rejects),      cmocka_unit_test(test_reply_ids),
         cmocka_unit_test(test_metadata_roundtrip),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

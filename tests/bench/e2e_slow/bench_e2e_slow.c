@@ -94,10 +94,11 @@ static int start_stack(const char *url, const char *dir, int convs, fake_model_t
     FILE *f = fopen(cfg, "w");
     if (!f)
         return -1;
-    fprintf(f, "{\"default_agent\":\"rtbench\",\"settings\":{\"storage_timeout_ms\":30000},"
-               "\"agents\":[{\"name\":\"rtbench\",\"purpose\":\"You answer slowly.\","
-               "\"max_history\":4,\"endpoint\":{\"provider\":\"openai\",\"url\":\"%s\","
-               "\"timeout_ms\":60000}}]}",
+    fprintf(f,
+            "{\"default_agent\":\"rtbench\",\"settings\":{\"storage_timeout_ms\":30000},"
+            "\"agents\":[{\"name\":\"rtbench\",\"purpose\":\"You answer slowly.\","
+            "\"max_history\":4,\"endpoint\":{\"provider\":\"openai\",\"url\":\"%s\","
+            "\"timeout_ms\":60000}}]}",
             fake->base);
     fclose(f);
     char e_url[300], e_db[300], e_cfg[300], e_cap[64];
@@ -105,13 +106,15 @@ static int start_stack(const char *url, const char *dir, int convs, fake_model_t
     snprintf(e_db, sizeof e_db, "AOS_SQLITE_PATH=%s", db);
     snprintf(e_cfg, sizeof e_cfg, "AOS_CONFIG=%s", cfg);
     snprintf(e_cap, sizeof e_cap, "AOS_RUNNER_CAPACITY=%d", convs + 64);
-    char *senv[] = {e_url, "AOS_BUS_PROFILE=rabbitmq", e_db, "AOS_LOG_LEVEL=warn",
-                    "AOS_STORAGE_WORKERS=8", NULL};
+    char *senv[] = {
+        e_url, "AOS_BUS_PROFILE=rabbitmq", e_db, "AOS_LOG_LEVEL=warn", "AOS_STORAGE_WORKERS=8",
+        NULL};
     snprintf(bin, sizeof bin, "%s/aos-storage", getenv("AOS_BIN_DIR"));
     if (stack_start(storage, bin, dir, "storage", senv) != 0)
         return -1;
-    char *renv[] = {e_url, "AOS_BUS_PROFILE=rabbitmq", e_cfg, e_cap, "AOS_AGENTS=rtbench",
-                    "AOS_LOG_LEVEL=warn", NULL};
+    char *renv[] = {e_url, "AOS_BUS_PROFILE=rabbitmq", e_cfg,
+                    e_cap, "AOS_AGENTS=rtbench",       "AOS_LOG_LEVEL=warn",
+                    NULL};
     snprintf(bin, sizeof bin, "%s/aos-agent-runner", getenv("AOS_BIN_DIR"));
     return stack_start(runner, bin, dir, "runner", renv);
 }
@@ -169,7 +172,8 @@ int main(int argc, char **argv)
     double elapsed = (double)(aos_clock_monotonic_ms() - t0) / 1000.0;
     atomic_store(&B.stop, true);
     json_object *st = fake_model_admin(&fake, "GET", "/_stats", NULL), *v;
-    int max_inflight = st && json_object_object_get_ex(st, "max_inflight", &v) ? json_object_get_int(v) : -1;
+    int max_inflight =
+        st && json_object_object_get_ex(st, "max_inflight", &v) ? json_object_get_int(v) : -1;
     json_object_put(st);
     double tps = (double)(d1 - d0) / elapsed;
     printf("e2e_slow: %d conversations, model delay %d ms, %.1f s measured\n", convs, B.delay_ms,
