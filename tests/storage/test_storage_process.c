@@ -84,6 +84,7 @@ static void test_kill9_durability(void **state)
     append_n("durable", 1, N_APPENDS);
     int status = st_kill(&p, SIGKILL);
     assert_true(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL);
+    unlink(p.log);
 
     assert_int_equal(st_start(&p, QUEUE, g_db, NULL), 0);
     assert_int_equal(st_wait_ready(p.admin_port, 200, 30000), 0);
