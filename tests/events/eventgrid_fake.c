@@ -152,8 +152,10 @@ eg_fake_t *eg_fake_start(const char *key)
     snprintf(f->key, sizeof f->key, "%s", key);
     pthread_mutex_init(&f->mu, NULL);
     pthread_cond_init(&f->cv, NULL);
-    aos_http_server_config_t cfg = {.bind_addr = "127.0.0.1:0", .max_body_bytes = 8 * EG_LIMIT,
-                                    .name = "eventgrid-fake", .metrics = NULL};
+    aos_http_server_config_t cfg = {.bind_addr = "127.0.0.1:0",
+                                    .max_body_bytes = 8 * EG_LIMIT,
+                                    .name = "eventgrid-fake",
+                                    .metrics = NULL};
     char err[256];
     if (aos_http_server_new(&cfg, &f->srv, err, sizeof err) != AOS_OK ||
         aos_http_server_route(f->srv, "POST", "/api/events", on_publish, f) != AOS_OK ||
@@ -181,7 +183,10 @@ void eg_fake_free(eg_fake_t *f)
     free(f);
 }
 
-const char *eg_fake_endpoint(eg_fake_t *f) { return f->endpoint; }
+const char *eg_fake_endpoint(eg_fake_t *f)
+{
+    return f->endpoint;
+}
 
 void eg_fake_fail_next(eg_fake_t *f, int n, const char *retry_after)
 {

@@ -44,14 +44,14 @@ static int teardown(void **state)
 static aos_event_publisher_t *publisher(const char *key, uint32_t batch, uint32_t linger,
                                         uint32_t max_queued)
 {
-    aos_event_publisher_config_t cfg = {.eventgrid_endpoint = eg_fake_endpoint(fake),
-                                        .eventgrid_key = key,
-                                        .batch_max_events = batch,
-                                        .linger_ms = linger,
-                                        .max_queued_events = max_queued,
-                                        .flush_timeout_ms = 20000,
-                                        .retry = {.max_attempts = 3, .base_delay_ms = 10,
-                                                  .max_delay_ms = 50}};
+    aos_event_publisher_config_t cfg = {
+        .eventgrid_endpoint = eg_fake_endpoint(fake),
+        .eventgrid_key = key,
+        .batch_max_events = batch,
+        .linger_ms = linger,
+        .max_queued_events = max_queued,
+        .flush_timeout_ms = 20000,
+        .retry = {.max_attempts = 3, .base_delay_ms = 10, .max_delay_ms = 50}};
     aos_event_publisher_t *p = NULL;
     char err[256];
     assert_int_equal(aos_event_publisher_new(&cfg, &p, err, sizeof err), AOS_OK);
@@ -59,8 +59,7 @@ static aos_event_publisher_t *publisher(const char *key, uint32_t batch, uint32_
 }
 
 /* Publish an event with id "<prefix>-<i>" and optional data; returns its result. */
-static aos_result publish_n(aos_event_publisher_t *p, const char *prefix, int i,
-                            const char *data)
+static aos_result publish_n(aos_event_publisher_t *p, const char *prefix, int i, const char *data)
 {
     aos_event_t *ev = NULL;
     assert_int_equal(aos_event_create("aos.agent.heartbeat", "/aos/tests/events",
@@ -249,7 +248,9 @@ static void metrics_are_recorded_per_sink(void **state)
     aos_metrics_t *m = NULL;
     assert_int_equal(aos_metrics_new(&m), AOS_OK);
     aos_event_publisher_config_t cfg = {.eventgrid_endpoint = eg_fake_endpoint(fake),
-                                        .eventgrid_key = KEY, .linger_ms = 1, .metrics = m};
+                                        .eventgrid_key = KEY,
+                                        .linger_ms = 1,
+                                        .metrics = m};
     aos_event_publisher_t *p = NULL;
     char err[256];
     assert_int_equal(aos_event_publisher_new(&cfg, &p, err, sizeof err), AOS_OK);
@@ -259,7 +260,8 @@ static void metrics_are_recorded_per_sink(void **state)
     size_t len = 0;
     assert_int_equal(aos_metrics_render(m, &text, &len), AOS_OK);
     assert_non_null(strstr(text, "aos_events_published_total{sink=\"eventgrid\"} 1"));
-    assert_non_null(strstr(text, "aos_events_dropped_total{sink=\"eventgrid\",reason=\"queue_full\"} 0"));
+    assert_non_null(
+        strstr(text, "aos_events_dropped_total{sink=\"eventgrid\",reason=\"queue_full\"} 0"));
     free(text);
     aos_metrics_free(m);
 }
@@ -327,20 +329,17 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(events_arrive_in_order_and_complete, setup, teardown),
         cmocka_unit_test_setup_teardown(rate_limit_then_success, setup, teardown),
-        cmocka_unit_test_setup_teardown(bad_key_counts_failures_without_retrying, setup,
-                                        teardown),
+        cmocka_unit_test_setup_teardown(bad_key_counts_failures_without_retrying, setup, teardown),
         cmocka_unit_test_setup_teardown(bad_key_stats, setup, teardown),
         cmocka_unit_test_setup_teardown(full_queue_drops_the_oldest, setup, teardown),
         cmocka_unit_test_setup_teardown(oversize_event_is_dropped_others_delivered, setup,
                                         teardown),
-        cmocka_unit_test_setup_teardown(payload_over_the_request_limit_is_split, setup,
-                                        teardown),
+        cmocka_unit_test_setup_teardown(payload_over_the_request_limit_is_split, setup, teardown),
         cmocka_unit_test_setup_teardown(too_large_answer_halves_the_batch, setup, teardown),
         cmocka_unit_test_setup_teardown(free_flushes_lingering_events, setup, teardown),
-        cmocka_unit_test_setup_teardown(metrics_are_recorded_per_sink,
-                                        setup, teardown),
-        cmocka_unit_test_setup_teardown(unreachable_endpoint_fails_then_breaker_holds_events,
-                                        setup, teardown),
+        cmocka_unit_test_setup_teardown(metrics_are_recorded_per_sink, setup, teardown),
+        cmocka_unit_test_setup_teardown(unreachable_endpoint_fails_then_breaker_holds_events, setup,
+                                        teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -77,8 +77,8 @@ static aos_event_t *decode(rd_kafka_message_t *msg)
     }
     aos_event_t *ev = NULL;
     char err[256];
-    assert_int_equal(aos_envelope_from_kafka(h, n, msg->payload, msg->len, msg->key,
-                                             msg->key_len, &ev, err, sizeof err),
+    assert_int_equal(aos_envelope_from_kafka(h, n, msg->payload, msg->len, msg->key, msg->key_len,
+                                             &ev, err, sizeof err),
                      AOS_OK);
     return ev;
 }
@@ -97,9 +97,9 @@ static void events_reach_kafka_in_order(void **state)
     assert_int_equal(aos_event_publisher_new(&cfg, &p, err, sizeof err), AOS_OK);
     for (int i = 0; i < N_EVENTS; i++) {
         aos_event_t *ev = NULL;
-        assert_int_equal(aos_event_create("aos.conversation.updated", "/aos/tests/events",
-                                          "{\"turn\":1}", &ev),
-                         AOS_OK);
+        assert_int_equal(
+            aos_event_create("aos.conversation.updated", "/aos/tests/events", "{\"turn\":1}", &ev),
+            AOS_OK);
         char id[32];
         snprintf(id, sizeof id, "k-%d", i);
         assert_int_equal(aos_event_set(&ev->id, id), AOS_OK);

@@ -52,8 +52,8 @@
 typedef struct aos_event_publisher aos_event_publisher_t;
 
 typedef struct aos_event_publisher_config {
-    aos_bus_t *bus;              /* borrowed; NULL = no bus sink */
-    const char *topic;           /* bus topic; NULL = "aos.events" */
+    aos_bus_t *bus;    /* borrowed; NULL = no bus sink */
+    const char *topic; /* bus topic; NULL = "aos.events" */
 
     const char *eventgrid_endpoint; /* topic endpoint URL; NULL = no Event Grid sink */
     const char *eventgrid_key;      /* aeg-sas-key; required with an endpoint */
@@ -63,16 +63,16 @@ typedef struct aos_event_publisher_config {
     const char *kafka_topic;             /* NULL = "aos.events" (the event hub name) */
     uint32_t kafka_delivery_timeout_ms;  /* 0 = 10000 */
 
-    uint32_t batch_max_events;   /* Event Grid events per request at most; 0 = 100 */
-    uint32_t linger_ms;          /* wait this long for a batch to fill; 0 = 50 */
-    uint32_t max_queued_events;  /* per sink queue; 0 = 10000 */
-    uint32_t flush_timeout_ms;   /* _free drains the queues for at most this; 0 = 5000 */
-    uint32_t request_timeout_ms; /* one Event Grid POST; 0 = 30000 */
-    aos_retry_policy_t retry;    /* Event Grid retries; zeros = resilience defaults */
-    aos_circuit_config_t circuit; /* Event Grid breaker; zeros = resilience defaults */
+    uint32_t batch_max_events;          /* Event Grid events per request at most; 0 = 100 */
+    uint32_t linger_ms;                 /* wait this long for a batch to fill; 0 = 50 */
+    uint32_t max_queued_events;         /* per sink queue; 0 = 10000 */
+    uint32_t flush_timeout_ms;          /* _free drains the queues for at most this; 0 = 5000 */
+    uint32_t request_timeout_ms;        /* one Event Grid POST; 0 = 30000 */
+    aos_retry_policy_t retry;           /* Event Grid retries; zeros = resilience defaults */
+    aos_circuit_config_t circuit;       /* Event Grid breaker; zeros = resilience defaults */
     size_t eventgrid_max_request_bytes; /* 0 = AOS_EVENTGRID_MAX_REQUEST_BYTES */
-    aos_metrics_t *metrics;      /* borrowed; NULL = aos_metrics_default() */
-    const char *ca_file;         /* TLS CA bundle for Event Grid; NULL = system store */
+    aos_metrics_t *metrics;             /* borrowed; NULL = aos_metrics_default() */
+    const char *ca_file;                /* TLS CA bundle for Event Grid; NULL = system store */
 } aos_event_publisher_config_t;
 
 typedef enum aos_event_sink {

@@ -68,8 +68,8 @@ static void *kafka_worker(void *arg)
                 ev_sink_count_drop(s, s->m_drop_shutdown, 1);
             } else {
                 char err[256] = "";
-                aos_result r = aos_kafka_publish(s->pub->kafka, s->pub->kafka_topic, evs[i], err,
-                                                 sizeof err);
+                aos_result r =
+                    aos_kafka_publish(s->pub->kafka, s->pub->kafka_topic, evs[i], err, sizeof err);
                 ev_sink_count(s, r == AOS_OK, 1);
                 if (r != AOS_OK)
                     aos_log(AOS_LOG_ERROR, "kafka publish failed", "error", aos_result_str(r),
@@ -134,8 +134,8 @@ static aos_result setup_bus(aos_event_publisher_t *p, const aos_event_publisher_
     t->m_published = aos_metrics_counter(c->metrics, "aos_events_published_total",
                                          "Events accepted by a sink.", "sink", "bus", NULL);
     t->m_failed = aos_metrics_counter(c->metrics, "aos_events_failed_total",
-                                      "Events a sink refused or gave up on after retries.",
-                                      "sink", "bus", NULL);
+                                      "Events a sink refused or gave up on after retries.", "sink",
+                                      "bus", NULL);
     p->bus_track = t;
     return AOS_OK;
 }
@@ -173,9 +173,8 @@ aos_result aos_event_publisher_new(const aos_event_publisher_config_t *c,
         aos_event_publisher_free(p);
         return r;
     }
-    aos_log(AOS_LOG_INFO, "event publisher ready", "topic", p->topic, "bus",
-            p->bus ? "on" : "off", "eventgrid", p->eg ? "on" : "off", "kafka",
-            p->kf ? "on" : "off", NULL);
+    aos_log(AOS_LOG_INFO, "event publisher ready", "topic", p->topic, "bus", p->bus ? "on" : "off",
+            "eventgrid", p->eg ? "on" : "off", "kafka", p->kf ? "on" : "off", NULL);
     *out_pub = p;
     return AOS_OK;
 }

@@ -43,15 +43,15 @@ aos_result ev_sink_new(aos_event_publisher_t *pub, const char *name, size_t cap,
     s->m_published = aos_metrics_counter(metrics, "aos_events_published_total",
                                          "Events accepted by a sink.", "sink", name, NULL);
     s->m_failed = aos_metrics_counter(metrics, "aos_events_failed_total",
-                                      "Events a sink refused or gave up on after retries.",
-                                      "sink", name, NULL);
+                                      "Events a sink refused or gave up on after retries.", "sink",
+                                      name, NULL);
     static const char drop_help[] = "Events dropped before reaching a sink.";
     s->m_drop_full = aos_metrics_counter(metrics, "aos_events_dropped_total", drop_help, "sink",
                                          name, "reason", "queue_full", NULL);
     s->m_drop_large = aos_metrics_counter(metrics, "aos_events_dropped_total", drop_help, "sink",
                                           name, "reason", "too_large", NULL);
-    s->m_drop_shutdown = aos_metrics_counter(metrics, "aos_events_dropped_total", drop_help,
-                                             "sink", name, "reason", "shutdown", NULL);
+    s->m_drop_shutdown = aos_metrics_counter(metrics, "aos_events_dropped_total", drop_help, "sink",
+                                             name, "reason", "shutdown", NULL);
     s->m_queued = aos_metrics_gauge(metrics, "aos_events_queued",
                                     "Events waiting in a sink's queue.", "sink", name, NULL);
     *out = s;
@@ -100,8 +100,8 @@ void ev_sink_push(ev_sink_t *s, aos_event_t *ev)
     pthread_mutex_unlock(&s->mu);
     if (dropped) {
         ev_sink_count_drop(s, s->m_drop_full, 1);
-        aos_log(AOS_LOG_WARN, "event queue full, dropped the oldest event", "sink", s->name,
-                "id", dropped->id, "type", dropped->type, NULL);
+        aos_log(AOS_LOG_WARN, "event queue full, dropped the oldest event", "sink", s->name, "id",
+                dropped->id, "type", dropped->type, NULL);
         aos_event_free(dropped);
     }
 }

@@ -115,8 +115,12 @@ static eg_outcome post_once(ev_sink_t *s, const char *body, size_t len, size_t n
     uint32_t left = ev_sink_remaining_ms(s);
     if (left < timeout)
         timeout = left;
-    aos_http_client_request_t req = {.method = "POST", .url = p->eg_url, .headers = hdrs,
-                                     .header_count = 2, .body = body, .body_len = len,
+    aos_http_client_request_t req = {.method = "POST",
+                                     .url = p->eg_url,
+                                     .headers = hdrs,
+                                     .header_count = 2,
+                                     .body = body,
+                                     .body_len = len,
                                      .timeout_ms = timeout};
     aos_http_response_t *resp = NULL;
     char err[256] = "";
@@ -140,8 +144,8 @@ static eg_outcome post_once(ev_sink_t *s, const char *body, size_t len, size_t n
         if (aos_retry_may_retry(&p->retry, *attempts)) {
             const char *ra = resp ? aos_http_response_get_header(resp, "retry-after") : NULL;
             const char *ram = resp ? aos_http_response_get_header(resp, "retry-after-ms") : NULL;
-            delay = aos_retry_next_delay_ms(&p->retry, *attempts, ram, ra,
-                                            aos_clock_realtime_ms(), NULL, NULL);
+            delay = aos_retry_next_delay_ms(&p->retry, *attempts, ram, ra, aos_clock_realtime_ms(),
+                                            NULL, NULL);
             char st[16];
             snprintf(st, sizeof st, "%d", status);
             aos_log(AOS_LOG_WARN, "event grid post failed, retrying", "status", st, "error",

@@ -44,7 +44,7 @@ struct aos_event_publisher {
     aos_retry_policy_t retry;
     aos_circuit_t circuit;
 
-    char *eg_url;    /* endpoint with api-version */
+    char *eg_url; /* endpoint with api-version */
     char *eg_key;
     aos_http_client_t *http;
     ev_sink_t *eg;
