@@ -1,0 +1,215 @@
+/* End-to-end: the optional classifier model of the routing chain. The classifier endpoint is
+ * the OpenAI-compatible fake (tests/fakes/openai/server.js, an external model server stand-in
+ * speaking the real wire format); storage, runner and router are the real binaries.
+ *   - a message no rule matches is routed by the classifier's answer ("classifier");
+ *   - rules still win without a classifier call;
+ *   - a failing / unsure classifier falls back to the default agent, saying why.
+ * Skips (77) without the binaries or node. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cmocka.h>
+
+#include "aos/json.h"
+#include "e2e_support.h"
+
+static e2e_stack_t g_stack;
+static char g_config[300], g_fake_url[128], g_port_file[300];
+static pid_t g_fake;
+
+static int start_fake(void)
+{
+    const char *src = getenv("AOS_SOURCE_DIR");
+    char script[600];
+    snprintf(script, sizeof script, "%s/tests/fakes/openai/server.js", src ? src : ".");
+    snprintf(g_port_file, sizeof g_port_file, "/tmp/aos-e2e-fake-%d.port", (int)getpid());
+    unlink(g_port_file);
+    char *argv[] = {"node", script, "--port", "0", "--port-file", g_port_file, NULL};
+    posix_spawn_file_actions_t fa;
+    posix_spawn_file_actions_init(&fa);
+    posix_spawn_file_actions_addopen(&fa, 1, "/dev/null", O_WRONLY, 0);
+    int rc = posix_spawnp(&g_fake, "node", &fa, NULL, argv, environ);
+    posix_spawn_file_actions_destroy(&fa);
+    if (rc != 0)
+        return -1;
+    for (long long end = e2e_now_ms() + 15000; e2e_now_ms() < end; e2e_sleep_ms(50)) {
+        FILE *f = fopen(g_port_file, "r");
+        int port = 0;
+        if (f && fscanf(f, "%d", &port) == 1 && port > 0) {
+            fclose(f);
+            snprintf(g_fake_url, sizeof g_fake_url, "http://127.0.0.1:%d", port);
+            return 0;
+        }
+        if (f)
+            fclose(f);
+    }
+    return -1;
+}
+
+/* The sample config plus routing.classifier pointing at the fake. The fake's behaviour is
+ * chosen by magic words in the message ("[[fake:text=cmo]]"), which reach it inside the
+ * classifier prompt. */
+static int write_config(void)
+{
+    const char *src = getenv("AOS_SOURCE_DIR");
+    char sample[512];
+    snprintf(sample, sizeof sample, "%s/deploy/config/aos.json", src ? src : ".");
+    json_object *root = json_object_from_file(sample), *routing = NULL;
+    if (!root)
+        return -1;
+    if (!json_object_object_get_ex(root, "routing", &routing)) {
+        routing = json_object_new_object();
+        json_object_object_add(root, "routing", routing);
+    }
+    char url[256];
+    snprintf(url, sizeof url, "%s/v1", g_fake_url);
+    json_object *cl = json_object_new_object();
+    json_object_object_add(cl, "provider", json_object_new_string("openai"));
+    json_object_object_add(cl, "url", json_object_new_string(url));
+    json_object_object_add(cl, "model", json_object_new_string("router-small"));
+    json_object_object_add(cl, "timeout_ms", json_object_new_int(5000));
+    json_object_object_add(routing, "classifier", cl);
+    snprintf(g_config, sizeof g_config, "/tmp/aos-e2e-classifier-%d.json", (int)getpid());
+    int rc = json_object_to_file(g_config, root) == 0 ? 0 : -1;
+    json_object_put(root);
+    return rc;
+}
+
+static void fake_call(const char *method, const char *path, const char *body, e2e_resp_t *r)
+{
+    char url[300];
+    snprintf(url, sizeof url, "%s%s", g_fake_url, path);
+    const char *hdr[] = {"Content-Type: application/json", NULL};
+    e2e_http(method, url, hdr, body, body ? strlen(body) : 0, 5000, r);
+}
+
+static long fake_calls(void)
+{
+    e2e_resp_t r;
+    fake_call("GET", "/_stats", NULL, &r);
+    json_object *o = NULL;
+    int64_t n = -1;
+    if (aos_json_parse_object(r.body, r.len, 0, 0, &o, NULL, 0) == AOS_OK)
+        aos_json_get_int(o, "calls", AOS_JSON_OPTIONAL, &n, NULL, NULL, 0);
+    json_object_put(o);
+    e2e_resp_free(&r);
+    return (long)n;
+}
+
+/* POST a message; returns the agent and routing reason. */
+static void send_text(const char *text, char *agent, char *reason)
+{
+    char url[256], body[256];
+    snprintf(url, sizeof url, "%s/v1/messages", g_stack.api);
+    snprintf(body, sizeof body, "{\"text\":\"%s\"}", text);
+    const char *hdr[] = {"Content-Type: application/json", NULL};
+    e2e_resp_t r;
+    e2e_http("POST", url, hdr, body, strlen(body), 30000, &r);
+    if (r.status != 200)
+        fail_msg("POST /v1/messages: %ld %s", r.status, r.body);
+    json_object *o = NULL, *routing = NULL;
+    const char *a = NULL, *why = NULL;
+    assert_int_equal(aos_json_parse_object(r.body, r.len, 0, 0, &o, NULL, 0), AOS_OK);
+    aos_json_get_string(o, "agent", AOS_JSON_REQUIRED, &a, NULL, 0);
+    aos_json_get_object(o, "routing", AOS_JSON_REQUIRED, &routing, NULL, 0);
+    aos_json_get_string(routing, "reason", AOS_JSON_REQUIRED, &why, NULL, 0);
+    snprintf(agent, 64, "%s", a ? a : "");
+    snprintf(reason, 128, "%s", why ? why : "");
+    json_object_put(o);
+    e2e_resp_free(&r);
+}
+
+static void test_classifier_routes(void **state)
+{
+    (void)state;
+    char agent[64], reason[128];
+    long before = fake_calls();
+    send_text("Hello, who can help me today? [[fake:text=cmo]]", agent, reason);
+    assert_string_equal(agent, "cmo");
+    assert_string_equal(reason, "classifier");
+    assert_int_equal(fake_calls(), before + 1);
+    e2e_resp_t r;
+    fake_call("GET", "/_last", NULL, &r);
+    assert_non_null(strstr(r.body, "router-small"));
+    assert_non_null(strstr(r.body, "- cfo: You are the CFO."));
+    assert_non_null(strstr(r.body, "Hello, who can help me today?"));
+    assert_non_null(strstr(r.body, "\"temperature\":0"));
+    e2e_resp_free(&r);
+}
+
+static void test_rules_win_without_a_call(void **state)
+{
+    (void)state;
+    char agent[64], reason[128];
+    long before = fake_calls();
+    send_text("What is the budget?", agent, reason);
+    assert_string_equal(agent, "cfo");
+    assert_string_equal(reason, "keyword:budget");
+    assert_int_equal(fake_calls(), before);
+}
+
+static void test_classifier_failure_falls_back(void **state)
+{
+    (void)state;
+    char agent[64], reason[128];
+    send_text("Good morning [[fake:status=500]]", agent, reason);
+    assert_string_equal(agent, "default");
+    assert_string_equal(reason, "default:classifier-failed");
+    send_text("Good evening [[fake:text=no idea sorry]]", agent, reason);
+    assert_string_equal(agent, "default");
+    assert_string_equal(reason, "default:classifier-unsure");
+}
+
+static int setup(void **state)
+{
+    (void)state;
+    if (start_fake() != 0 || write_config() != 0)
+        return -1;
+    if (e2e_stack_start(&g_stack, NULL, g_config, NULL, NULL) != 0) {
+        e2e_dump_log(&g_stack.router, 20);
+        return -1;
+    }
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    (void)state;
+    e2e_stack_stop(&g_stack);
+    if (g_fake > 0) {
+        kill(g_fake, SIGTERM);
+        waitpid(g_fake, NULL, 0);
+    }
+    unlink(g_config);
+    unlink(g_port_file);
+    return 0;
+}
+
+int main(void)
+{
+    const char *bin = getenv("AOS_BIN_DIR");
+    const char *need[] = {"aos-router", "aos-agent-runner", "aos-storage"};
+    for (size_t i = 0; i < 3; i++) {
+        char p[600];
+        snprintf(p, sizeof p, "%s/%s", bin ? bin : "build/bin", need[i]);
+        if (access(p, X_OK) != 0) {
+            fprintf(stderr, "%s is not built: skipping\n", p);
+            return E2E_SKIP;
+        }
+    }
+    if (system("node --version >/dev/null 2>&1") != 0) {
+        fprintf(stderr, "node is not installed: skipping\n");
+        return E2E_SKIP;
+    }
+    curl_global_init(CURL_GLOBAL_DEFAULT);
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_classifier_routes),
+        cmocka_unit_test(test_rules_win_without_a_call),
+        cmocka_unit_test(test_classifier_failure_falls_back),
+    };
+    int rc = cmocka_run_group_tests(tests, setup, teardown);
+    curl_global_cleanup();
+    return rc;
+}
