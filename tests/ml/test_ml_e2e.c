@@ -10,6 +10,8 @@
  *   - run_pipeline with inline data and per-step status; infer through both endpoint kinds;
  *   - a replica killed mid-job: another replica takes the job over, it runs to the end once.
  */
+#include <pthread.h>
+
 #include "ml_stack.h"
 
 #define GOOD_DATA                                                                                 \
@@ -17,11 +19,50 @@
     "{\"role\":\"assistant\",\"content\":\"Up 4%.\"}]}\n"                                         \
     "{\"prompt\":\"Cash position?\",\"completion\":\"Strong.\"}\n"
 
+/* Events seen on aos.events (aos.ml.#): "type subject" lines. */
+static struct {
+    pthread_mutex_t mu;
+    char seen[400][200];
+    size_t n;
+} EV = {.mu = PTHREAD_MUTEX_INITIALIZER};
+
+static void on_event(void *ctx, aos_bus_delivery_t *d, const aos_event_t *ev)
+{
+    (void)ctx;
+    pthread_mutex_lock(&EV.mu);
+    if (EV.n < 400)
+        snprintf(EV.seen[EV.n++], sizeof EV.seen[0], "%s %s", ev->type,
+                 ev->subject ? ev->subject : "");
+    pthread_mutex_unlock(&EV.mu);
+    aos_bus_accept(d);
+}
+
+static bool event_seen(const char *type, const char *subject)
+{
+    char want[200];
+    snprintf(want, sizeof want, "%s %s", type, subject);
+    for (int i = 0; i < 100; i++) {
+        pthread_mutex_lock(&EV.mu);
+        bool found = false;
+        for (size_t k = 0; k < EV.n && !found; k++)
+            found = strcmp(EV.seen[k], want) == 0;
+        pthread_mutex_unlock(&EV.mu);
+        if (found)
+            return true;
+        stack_sleep_ms(50);
+    }
+    return false;
+}
+
 static int setup(void **state)
 {
     (void)state;
     if (ml_stack_setup() != 0)
         return -1;
+    if (aos_bus_subscribe_address(S.bus, "/exchange/aos.events/aos.ml.#", 100, on_event, NULL) !=
+        AOS_OK)
+        return -1;
+    stack_sleep_ms(500); /* let the temporary queue bind before the first job */
     ml_put_blob("good.jsonl", GOOD_DATA);
     ml_put_blob("bad.jsonl", "{\"prompt\":\"a\",\"completion\":\"b\"}\n{\"prompt\":\"a\"}\n");
     return 0;
@@ -162,8 +203,18 @@ static void test_local_succeeds(void **state)
     for (int i = 0; i < 4; i++)
         assert_string_equal(ml_str(step_of(j, steps[i]), "state"), "succeeded");
     char cfgfile[600];
-    snprintf(cfgfile, sizeof cfgfile, "%s/adapter_config.json", ml_str(j, "artifact"));
+    const char *art = ml_str(j, "artifact");
+    assert_non_null(art);
+    snprintf(cfgfile, sizeof cfgfile, "%s/adapter_config.json", art ? art : "");
     assert_int_equal(access(cfgfile, R_OK), 0);
+    const char *id = ml_str(j, "job_id");
+    assert_non_null(id);
+    id = id ? id : "";
+    assert_true(event_seen("aos.ml.job.queued", id));
+    assert_true(event_seen("aos.ml.job.running", id));
+    assert_true(event_seen("aos.ml.job.succeeded", id));
+    assert_true(event_seen("aos.ml.adapter.training", "cfo"));
+    assert_true(event_seen("aos.ml.adapter.ready", "cfo"));
     json_object_put(j);
     json_object *a = adapter("cfo");
     assert_string_equal(ml_str(a, "status"), "ready");
