@@ -44,7 +44,7 @@ aos_result router_activity_message_id(const router_activity_t *a, char out[48]);
 
 /* The reply activity: type message, from = the request's recipient, recipient = its from,
  * the same conversation, replyToId = its id, the text, locale, inputHint acceptingInput.
- * agent (may be NULL) is recorded as the reply's "name"-less channelData.aos.agent. */
+ * agent (may be NULL) is recorded in the reply's channelData.aos.agent. */
 aos_result router_activity_reply_build(const router_activity_t *in, const char *reply_id,
                                        const char *text, const char *agent, char **out_json);
 

@@ -72,6 +72,17 @@ void svc_bot_deliver(turn_t *t, const router_turn_result_t *res)
     free(eoc);
 }
 
+/* serviceUrl values compare equal up to one trailing slash. */
+static bool same_url(const char *a, const char *b)
+{
+    size_t la = strlen(a), lb = strlen(b);
+    if (la && a[la - 1] == '/')
+        la--;
+    if (lb && b[lb - 1] == '/')
+        lb--;
+    return la == lb && strncmp(a, b, la) == 0;
+}
+
 /* Non-message activities (conversationUpdate, typing, endOfConversation, …) need no turn. */
 static void ack_other(aos_http_request_t *req, const router_activity_t *a)
 {
@@ -99,7 +110,7 @@ void svc_post_activity(aos_http_request_t *req, void *ctx)
         return;
     }
     /* A token bound to a serviceUrl may only have replies sent there (no open relay). */
-    if (claims.serviceurl[0] && a->service_url && strcmp(claims.serviceurl, a->service_url) != 0) {
+    if (claims.serviceurl[0] && a->service_url && !same_url(claims.serviceurl, a->service_url)) {
         router_activity_free(a);
         router_respond_error(req, AOS_ERR_FORBIDDEN, "serviceUrl does not match the token");
         return;
