@@ -29,8 +29,7 @@ static int call(const aosctl_opts_t *o, const char *method, const char *path, co
 {
     char url[2048], auth[1100];
     snprintf(url, sizeof url, "%s%s", o->url, path);
-    aos_http_header_t h[3] = {{"Content-Type", "application/json"},
-                              {"Accept", "application/json"}};
+    aos_http_header_t h[3] = {{"Content-Type", "application/json"}, {"Accept", "application/json"}};
     size_t nh = 2;
     if (o->api_key && *o->api_key) {
         snprintf(auth, sizeof auth, "Bearer %s", o->api_key);
@@ -42,9 +41,13 @@ static int call(const aosctl_opts_t *o, const char *method, const char *path, co
         fprintf(o->err, "aosctl: %s\n", err);
         return 1;
     }
-    aos_http_client_request_t req = {.method = method, .url = url, .headers = h,
-                                     .header_count = nh, .body = body,
-                                     .body_len = body ? strlen(body) : 0, .timeout_ms = 60000};
+    aos_http_client_request_t req = {.method = method,
+                                     .url = url,
+                                     .headers = h,
+                                     .header_count = nh,
+                                     .body = body,
+                                     .body_len = body ? strlen(body) : 0,
+                                     .timeout_ms = 60000};
     aos_http_response_t *resp = NULL;
     aos_result r = aos_http_client_do(c, &req, &resp, err, sizeof err);
     int rc = 0;
@@ -113,11 +116,16 @@ typedef struct flag {
 } flag_t;
 
 static const flag_t TRAIN_FLAGS[] = {
-    {"--backend", "backend", 's', false, false},   {"--base-model", "base_model", 's', false, false},
-    {"--adapter", "adapter_name", 's', false, false}, {"--timeout", "timeout_s", 'i', false, false},
-    {"--r", "r", 'i', true, false},                {"--alpha", "lora_alpha", 'd', true, false},
-    {"--dropout", "lora_dropout", 'd', true, false}, {"--target-modules", "target_modules", 'l', true, false},
-    {"--task-type", "task_type", 's', true, false}, {"--epochs", "epochs", 'i', false, true},
+    {"--backend", "backend", 's', false, false},
+    {"--base-model", "base_model", 's', false, false},
+    {"--adapter", "adapter_name", 's', false, false},
+    {"--timeout", "timeout_s", 'i', false, false},
+    {"--r", "r", 'i', true, false},
+    {"--alpha", "lora_alpha", 'd', true, false},
+    {"--dropout", "lora_dropout", 'd', true, false},
+    {"--target-modules", "target_modules", 'l', true, false},
+    {"--task-type", "task_type", 's', true, false},
+    {"--epochs", "epochs", 'i', false, true},
     {"--learning-rate", "learning_rate", 'd', false, true},
 };
 
@@ -211,8 +219,7 @@ static int query(const aosctl_opts_t *o, int argc, char **argv, char *path, size
 {
     char sep = '?';
     for (int i = 0; i < argc; i++) {
-        if ((strcmp(argv[i], "--agent") != 0 && strcmp(argv[i], "--state") != 0) ||
-            i + 1 >= argc) {
+        if ((strcmp(argv[i], "--agent") != 0 && strcmp(argv[i], "--state") != 0) || i + 1 >= argc) {
             fprintf(o->err, "aosctl: unexpected argument %s\n", argv[i]);
             return 2;
         }

@@ -23,27 +23,28 @@ typedef struct ml_config {
         *aml_code, *aml_data_prefix;
 } ml_config_t;
 
-#define F(env, key, type, def, lo, hi, secret, allowed, desc, member)                             \
-    {env, key, type, def, lo, hi, false, secret, allowed, desc, offsetof(ml_config_t, member)}
+#define F(env, key, type, def, lo, hi, secret, allowed, desc, member)                              \
+    {                                                                                              \
+        env, key, type, def, lo, hi, false, secret, allowed, desc, offsetof(ml_config_t, member)   \
+    }
 static const aos_config_field_t TABLE[] = {
     AOS_CONFIG_COMMON_FIELDS(ml_config_t, common),
     F("AOS_ML_QUEUE", "ml_queue", AOS_CONFIG_STRING, "aos.ml", 1, 200, false, NULL,
       "Queue aos-ml-pipeline consumes (another name only to isolate tests)", queue),
-    F("AOS_STORAGE_QUEUE", "storage_queue", AOS_CONFIG_STRING, "aos.storage", 1, 200, false,
-      NULL, "Queue of aos-storage", storage_queue),
+    F("AOS_STORAGE_QUEUE", "storage_queue", AOS_CONFIG_STRING, "aos.storage", 1, 200, false, NULL,
+      "Queue of aos-storage", storage_queue),
     F("AOS_ML_WORKDIR", "ml_workdir", AOS_CONFIG_STRING, "/tmp/aos-ml", 1, 1000, false, NULL,
       "Directory of the local backend's job directories", workdir),
     F("AOS_ML_TRAINER_CMD", "ml_trainer_cmd", AOS_CONFIG_STRING, NULL, 0, 4096, false, NULL,
       "Local trainer command (split on spaces; `--config <job.json>` is appended)", trainer_cmd),
     F("AOS_ML_BACKEND", "ml_backend", AOS_CONFIG_ENUM, "local", 0, 0, false, "local|azureml",
       "Backend of jobs that do not name one", backend),
-    F("AOS_ML_BASE_MODEL", "ml_base_model", AOS_CONFIG_STRING,
-      "meta-llama/Llama-3.1-8B-Instruct", 1, 256, false, NULL,
-      "Base model of jobs that do not name one", base_model),
-    F("AOS_ML_JOB_TIMEOUT", "ml_job_timeout", AOS_CONFIG_DURATION_MS, "2h", 1000, 604800000,
-      false, NULL, "Default job timeout (local trainer)", job_timeout_ms),
-    F("AOS_ML_CANCEL_GRACE", "ml_cancel_grace", AOS_CONFIG_DURATION_MS, "10s", 10, 600000,
-      false, NULL, "SIGTERM to SIGKILL delay when a trainer is stopped", cancel_grace_ms),
+    F("AOS_ML_BASE_MODEL", "ml_base_model", AOS_CONFIG_STRING, "meta-llama/Llama-3.1-8B-Instruct",
+      1, 256, false, NULL, "Base model of jobs that do not name one", base_model),
+    F("AOS_ML_JOB_TIMEOUT", "ml_job_timeout", AOS_CONFIG_DURATION_MS, "2h", 1000, 604800000, false,
+      NULL, "Default job timeout (local trainer)", job_timeout_ms),
+    F("AOS_ML_CANCEL_GRACE", "ml_cancel_grace", AOS_CONFIG_DURATION_MS, "10s", 10, 600000, false,
+      NULL, "SIGTERM to SIGKILL delay when a trainer is stopped", cancel_grace_ms),
     F("AOS_ML_LEASE", "ml_lease", AOS_CONFIG_DURATION_MS, "30s", 300, 3600000, false, NULL,
       "Job lease; a job whose replica is silent this long is taken over", lease_ms),
     F("AOS_ML_POLL", "ml_poll", AOS_CONFIG_DURATION_MS, "1s", 50, 600000, false, NULL,
@@ -52,16 +53,16 @@ static const aos_config_field_t TABLE[] = {
       "Request worker threads", workers),
     F("AOS_ML_MAX_JOBS", "ml_max_jobs", AOS_CONFIG_INT, "2", 1, 64, false, NULL,
       "Jobs this replica runs at once", max_jobs),
-    F("AOS_SHUTDOWN_GRACE", "shutdown_grace", AOS_CONFIG_DURATION_MS, "10s", 0, 600000, false,
-      NULL, "Time to finish in-flight work after SIGTERM", shutdown_grace_ms),
-    F("AOS_AZUREML_URL", "azureml_url", AOS_CONFIG_URL, "https://management.azure.com", 0, 0,
-      false, "http|https", "Azure Resource Manager base URL", aml_url),
-    F("AOS_AZUREML_SUBSCRIPTION", "azureml_subscription", AOS_CONFIG_STRING, NULL, 0, 128,
-      false, NULL, "Subscription id of the Azure ML workspace", aml_sub),
+    F("AOS_SHUTDOWN_GRACE", "shutdown_grace", AOS_CONFIG_DURATION_MS, "10s", 0, 600000, false, NULL,
+      "Time to finish in-flight work after SIGTERM", shutdown_grace_ms),
+    F("AOS_AZUREML_URL", "azureml_url", AOS_CONFIG_URL, "https://management.azure.com", 0, 0, false,
+      "http|https", "Azure Resource Manager base URL", aml_url),
+    F("AOS_AZUREML_SUBSCRIPTION", "azureml_subscription", AOS_CONFIG_STRING, NULL, 0, 128, false,
+      NULL, "Subscription id of the Azure ML workspace", aml_sub),
     F("AOS_AZUREML_RESOURCE_GROUP", "azureml_resource_group", AOS_CONFIG_STRING, NULL, 0, 128,
       false, NULL, "Resource group of the workspace", aml_rg),
-    F("AOS_AZUREML_WORKSPACE", "azureml_workspace", AOS_CONFIG_STRING, NULL, 0, 128, false,
-      NULL, "Azure ML workspace name", aml_ws),
+    F("AOS_AZUREML_WORKSPACE", "azureml_workspace", AOS_CONFIG_STRING, NULL, 0, 128, false, NULL,
+      "Azure ML workspace name", aml_ws),
     F("AOS_AZUREML_API_VERSION", "azureml_api_version", AOS_CONFIG_STRING, "2024-04-01", 1, 32,
       false, NULL, "ARM api-version of the Azure ML calls", aml_api),
     F("AOS_AZUREML_TOKEN", NULL, AOS_CONFIG_STRING, NULL, 0, 0, true, NULL,
@@ -116,7 +117,8 @@ static int start(app_t *a)
     if (c->common.config_path &&
         (r = aos_agents_config_load(c->common.config_path, &a->agents, err, sizeof err)) != AOS_OK)
         return fail("cannot load the agents config", r, err);
-    aos_bus_config_t bc = {.url = c->common.bus_url, .profile = parse_profile(c->common.bus_profile),
+    aos_bus_config_t bc = {.url = c->common.bus_url,
+                           .profile = parse_profile(c->common.bus_profile),
                            .connection_string = c->common.servicebus_connection_string,
                            .instance_id = c->common.instance_id};
     r = aos_bus_new(&bc, &a->bus, err, sizeof err);
@@ -124,24 +126,37 @@ static int start(app_t *a)
         r = aos_bus_start(a->bus);
     if (r != AOS_OK)
         return fail("cannot start the bus", r, err);
-    ml_service_config_t sc = {
-        .bus = a->bus, .agents = a->agents, .queue = c->queue, .storage_queue = c->storage_queue,
-        .workdir = c->workdir, .trainer_cmd = c->trainer_cmd, .default_base_model = c->base_model,
-        .job_timeout_ms = c->job_timeout_ms, .cancel_grace_ms = c->cancel_grace_ms,
-        .lease_ms = c->lease_ms, .poll_ms = c->poll_ms, .workers = (unsigned)c->workers,
-        .max_jobs = (unsigned)c->max_jobs,
-        .aml = {.url = c->aml_url, .subscription = c->aml_sub, .resource_group = c->aml_rg,
-                .workspace = c->aml_ws, .api_version = c->aml_api, .token = c->aml_token,
-                .compute = c->aml_compute, .environment = c->aml_env, .code = c->aml_code,
-                .data_uri_prefix = c->aml_data_prefix}};
+    ml_service_config_t sc = {.bus = a->bus,
+                              .agents = a->agents,
+                              .queue = c->queue,
+                              .storage_queue = c->storage_queue,
+                              .workdir = c->workdir,
+                              .trainer_cmd = c->trainer_cmd,
+                              .default_base_model = c->base_model,
+                              .job_timeout_ms = c->job_timeout_ms,
+                              .cancel_grace_ms = c->cancel_grace_ms,
+                              .lease_ms = c->lease_ms,
+                              .poll_ms = c->poll_ms,
+                              .workers = (unsigned)c->workers,
+                              .max_jobs = (unsigned)c->max_jobs,
+                              .aml = {.url = c->aml_url,
+                                      .subscription = c->aml_sub,
+                                      .resource_group = c->aml_rg,
+                                      .workspace = c->aml_ws,
+                                      .api_version = c->aml_api,
+                                      .token = c->aml_token,
+                                      .compute = c->aml_compute,
+                                      .environment = c->aml_env,
+                                      .code = c->aml_code,
+                                      .data_uri_prefix = c->aml_data_prefix}};
     ml_backend_parse(c->backend, &sc.default_backend);
     r = ml_service_new(&sc, &a->svc, err, sizeof err);
     if (r == AOS_OK)
         r = ml_service_start(a->svc, err, sizeof err);
     if (r != AOS_OK)
         return fail("cannot start the ml service", r, err);
-    aos_http_server_config_t hc = {.bind_addr = c->common.admin_addr,
-                                   .builtins = AOS_HTTP_BUILTIN_ALL, .name = "admin"};
+    aos_http_server_config_t hc = {
+        .bind_addr = c->common.admin_addr, .builtins = AOS_HTTP_BUILTIN_ALL, .name = "admin"};
     r = aos_http_server_new(&hc, &a->admin, err, sizeof err);
     if (r == AOS_OK) {
         aos_http_server_set_readiness(a->admin, ready_cb, a->svc);

@@ -28,24 +28,26 @@ static void error_detail(const char *body, size_t len, char *out, size_t outlen)
     if (aos_json_parse_object(body, len, 0, 0, &o, NULL, 0) == AOS_OK &&
         json_object_object_get_ex(o, "error", &e)) {
         const char *code = ml_jstr(e, "code"), *msg = ml_jstr(e, "message");
-        snprintf(out, outlen, "%s%s%s", code ? code : "", code && msg ? ": " : "",
-                 msg ? msg : "");
+        snprintf(out, outlen, "%s%s%s", code ? code : "", code && msg ? ": " : "", msg ? msg : "");
     }
     json_object_put(o);
 }
 
 /* One ARM call with retries on 408/429/5xx and transport errors (aos/resilience.h).
  * AOS_OK for 2xx with *out (may be NULL) = the parsed body (or {} when empty). */
-static aos_result aml_call(ml_service_t *svc, const char *what, const char *method,
-                           const char *url, const char *body, json_object **out, char *errbuf,
-                           size_t errlen)
+static aos_result aml_call(ml_service_t *svc, const char *what, const char *method, const char *url,
+                           const char *body, json_object **out, char *errbuf, size_t errlen)
 {
     char auth[4200];
     snprintf(auth, sizeof auth, "Bearer %s", svc->cfg.aml.token ? svc->cfg.aml.token : "");
     aos_http_header_t h[] = {{"Authorization", auth}, {"Content-Type", "application/json"}};
-    aos_http_client_request_t req = {.method = method, .url = url, .headers = h,
-                                     .header_count = svc->cfg.aml.token ? 2 : 1, .body = body,
-                                     .body_len = body ? strlen(body) : 0, .timeout_ms = 30000};
+    aos_http_client_request_t req = {.method = method,
+                                     .url = url,
+                                     .headers = h,
+                                     .header_count = svc->cfg.aml.token ? 2 : 1,
+                                     .body = body,
+                                     .body_len = body ? strlen(body) : 0,
+                                     .timeout_ms = 30000};
     if (!svc->cfg.aml.token)
         h[0] = h[1];
     aos_retry_policy_t pol;
@@ -56,8 +58,8 @@ static aos_result aml_call(ml_service_t *svc, const char *what, const char *meth
         char terr[256] = "";
         aos_result r = aos_http_client_do(svc->http, &req, &resp, terr, sizeof terr);
         int status = resp ? resp->status : 0;
-        bool retry = r != AOS_OK ? aos_result_is_transient(r)
-                                 : aos_retry_http_status_retryable(status);
+        bool retry =
+            r != AOS_OK ? aos_result_is_transient(r) : aos_retry_http_status_retryable(status);
         if (r == AOS_OK && status >= 200 && status < 300) {
             aos_result pr = AOS_OK;
             if (out && resp->body_len > 0)
@@ -79,8 +81,7 @@ static aos_result aml_call(ml_service_t *svc, const char *what, const char *meth
                          attempt);
             else
                 aos_fail(fr, errbuf, errlen, "Azure ML %s: HTTP %d%s%s%s", what, status,
-                         detail[0] ? " " : "", detail,
-                         retry ? " (retries exhausted)" : "");
+                         detail[0] ? " " : "", detail, retry ? " (retries exhausted)" : "");
             aos_http_response_free(resp);
             return fr;
         }
@@ -97,8 +98,8 @@ static json_object *submit_body(ml_service_t *svc, const json_object *data)
 {
     const ml_azureml_config_t *a = &svc->cfg.aml;
     json_object *cfg = json_object_new_object(), *p = json_object_new_object();
-    static const char *const copy[] = {"job_id", "agent", "adapter_name", "base_model", "lora",
-                                       "hyperparameters", NULL};
+    static const char *const copy[] = {
+        "job_id", "agent", "adapter_name", "base_model", "lora", "hyperparameters", NULL};
     for (size_t i = 0; copy[i]; i++) {
         json_object *v;
         if (json_object_object_get_ex(data, copy[i], &v))
@@ -166,8 +167,8 @@ static aos_result record_aml(ml_job_t *j, const char *name, const char *status, 
     return r;
 }
 
-static ml_outcome poll_until_final(ml_job_t *j, const char *name, const char *url,
-                                   char *reason, size_t rlen)
+static ml_outcome poll_until_final(ml_job_t *j, const char *name, const char *url, char *reason,
+                                   size_t rlen)
 {
     ml_service_t *svc = j->svc;
     bool cancel_sent = false;
@@ -190,9 +191,9 @@ static ml_outcome poll_until_final(ml_job_t *j, const char *name, const char *ur
             return ML_OUT_SUCCEEDED;
         if (st == ML_AML_FAILED || st == ML_AML_CANCELED) {
             snprintf(reason, rlen, "Azure ML job %s ended %s", name, status);
-            return cancel_sent || st == ML_AML_CANCELED ? (cancel_sent ? ML_OUT_CANCELLED
-                                                                       : ML_OUT_FAILED)
-                                                        : ML_OUT_FAILED;
+            return cancel_sent || st == ML_AML_CANCELED
+                       ? (cancel_sent ? ML_OUT_CANCELLED : ML_OUT_FAILED)
+                       : ML_OUT_FAILED;
         }
         if (cancel && !cancel_sent) {
             char curl_[1200], tail[400];

@@ -8,8 +8,8 @@
 #include "aos/json.h"
 #include "aos/log.h"
 #include "aos/resilience.h"
-#include "ml_internal.h"
 #include "breaker.h"
+#include "ml_internal.h"
 #include "provider.h"
 
 static const aos_endpoint_t *pick_endpoint(const aos_agent_def_t *def)
@@ -58,16 +58,20 @@ static aos_result call_once(ml_service_t *svc, const runner_http_req_t *hr, uint
         h[n].value = colon[1] == ' ' ? colon + 2 : colon + 1;
         n++;
     }
-    aos_http_client_request_t req = {.method = "POST", .url = hr->url, .headers = h,
-                                     .header_count = n, .body = hr->body,
-                                     .body_len = hr->body_len, .timeout_ms = timeout_ms,
+    aos_http_client_request_t req = {.method = "POST",
+                                     .url = hr->url,
+                                     .headers = h,
+                                     .header_count = n,
+                                     .body = hr->body,
+                                     .body_len = hr->body_len,
+                                     .timeout_ms = timeout_ms,
                                      .max_response_bytes = RUNNER_MAX_RESPONSE_BYTES};
     return aos_http_client_do(svc->http, &req, resp, errbuf, errlen);
 }
 
 static aos_result call_endpoint(ml_service_t *svc, const aos_endpoint_t *def,
-                                const runner_http_req_t *hr, runner_completion_t *out,
-                                char *errbuf, size_t errlen)
+                                const runner_http_req_t *hr, runner_completion_t *out, char *errbuf,
+                                size_t errlen)
 {
     aos_retry_policy_t pol;
     aos_retry_policy_default(&pol);
@@ -84,8 +88,8 @@ static aos_result call_endpoint(ml_service_t *svc, const aos_endpoint_t *def,
         char terr[256] = "";
         aos_result r = call_once(svc, hr, def->timeout_ms, &resp, terr, sizeof terr);
         int status = resp ? resp->status : 0;
-        bool retry = r != AOS_OK ? aos_result_is_transient(r)
-                                 : aos_retry_http_status_retryable(status);
+        bool retry =
+            r != AOS_OK ? aos_result_is_transient(r) : aos_retry_http_status_retryable(status);
         if (cb) {
             if (retry)
                 aos_circuit_record_failure(cb, aos_clock_monotonic_ms());
@@ -138,8 +142,8 @@ aos_result ml_infer(ml_service_t *svc, const json_object *req, json_object **out
                     size_t errlen)
 {
     const char *agent = NULL, *input = NULL, *asked = NULL;
-    AOS_RETURN_IF_FAILED(aos_json_get_string(req, "agent", AOS_JSON_REQUIRED, &agent, errbuf,
-                                             errlen));
+    AOS_RETURN_IF_FAILED(
+        aos_json_get_string(req, "agent", AOS_JSON_REQUIRED, &agent, errbuf, errlen));
     AOS_RETURN_IF_FAILED(read_input(req, &input, errbuf, errlen));
     AOS_RETURN_IF_FAILED(
         aos_json_get_string(req, "adapter", AOS_JSON_OPTIONAL, &asked, errbuf, errlen));

@@ -69,9 +69,9 @@ aos_result ml_record_create(ml_service_t *svc, const char *kind, const char *key
 /* Read, mutate, write with if_match; retried on conflict and transient errors. A non-OK
  * result of fn stops without writing. create_empty: a missing record starts as {}.
  * *out (may be NULL) gets the data as written. */
-aos_result ml_record_update(ml_service_t *svc, const char *kind, const char *key,
-                            bool create_empty, ml_mutate_fn fn, void *ctx, json_object **out,
-                            char *errbuf, size_t errlen);
+aos_result ml_record_update(ml_service_t *svc, const char *kind, const char *key, bool create_empty,
+                            ml_mutate_fn fn, void *ctx, json_object **out, char *errbuf,
+                            size_t errlen);
 /* All records of a kind (paged through); *out is a JSON array of the data objects. */
 aos_result ml_record_list(ml_service_t *svc, const char *kind, json_object **out, char *errbuf,
                           size_t errlen);
@@ -91,7 +91,6 @@ typedef enum ml_outcome {
     ML_OUT_CANCELLED,
     ML_OUT_LOST, /* the lease went elsewhere or the service is stopping: write nothing */
 } ml_outcome;
-
 
 /* Patch applied by ml_job_touch. NULL / false members change nothing. */
 typedef struct ml_job_patch {
@@ -119,19 +118,16 @@ aos_result ml_job_claim(ml_service_t *svc, const char *job_id, char *errbuf, siz
 
 /* ---- backends ---- */
 
-
 /* Run the local trainer for the job whose record is data. On success *out_artifact (malloc'd)
  * and *out_metrics (owned) are set. */
 ml_outcome ml_local_run(ml_job_t *j, const json_object *data, const char *data_path,
-                        char **out_artifact, json_object **out_metrics, char *reason,
-                        size_t rlen);
+                        char **out_artifact, json_object **out_metrics, char *reason, size_t rlen);
 /* Submit (or resume) the Azure ML command job and wait for its end. */
 ml_outcome ml_aml_run(ml_job_t *j, const json_object *data, char **out_artifact,
                       json_object **out_metrics, char *reason, size_t rlen);
 /* Register the model version (PUT .../models/{name}/versions/{version}). */
 aos_result ml_aml_register(ml_service_t *svc, const char *name, int64_t version,
-                           const char *artifact, const char *job_id, char *errbuf,
-                           size_t errlen);
+                           const char *artifact, const char *job_id, char *errbuf, size_t errlen);
 
 /* ---- operations (ml_ops.c, ml_infer.c) ---- */
 

@@ -147,8 +147,8 @@ ml_outcome ml_job_fetch_data(ml_job_t *j, const json_object *data, char *path, s
     size_t len = 0;
     char err[512] = "";
     aos_storage_blob_info_t info = {0};
-    aos_result r = c && n ? aos_storage_blob_get_buffer_sync(svc->sc, c, n, ML_MAX_DATA_BYTES,
-                                                             &buf, &len, &info, err, sizeof err)
+    aos_result r = c && n ? aos_storage_blob_get_buffer_sync(svc->sc, c, n, ML_MAX_DATA_BYTES, &buf,
+                                                             &len, &info, err, sizeof err)
                           : AOS_ERR_INVALID;
     aos_storage_blob_info_clear(&info);
     if (r != AOS_OK) {

@@ -7,7 +7,6 @@
 #include "aos/log.h"
 #include "ml_internal.h"
 
-
 typedef struct adapter_ctx {
     const json_object *job;
     const char *phase; /* "training" | "ready" | "failed" */
@@ -55,8 +54,9 @@ static aos_result adapter_fn(json_object *a, void *vctx, char *errbuf, size_t er
         copy_member(a, job, "base_model");
         copy_member(a, job, "lora");
         copy_member(a, job, "hyperparameters");
-        aos_json_add(a, "metrics", c->metrics ? json_object_get((json_object *)c->metrics)
-                                              : json_object_new_object());
+        aos_json_add(a, "metrics",
+                     c->metrics ? json_object_get((json_object *)c->metrics)
+                                : json_object_new_object());
         json_object_object_del(a, "last_error");
     } else {
         const char *cur = ml_jstr(a, "training_job");
@@ -97,8 +97,8 @@ static ml_outcome train(ml_job_t *j, const json_object *data, const char *path, 
     return o;
 }
 
-static ml_outcome run_steps(ml_job_t *j, const json_object *data, adapter_ctx_t *ac,
-                            char *reason, size_t rlen)
+static ml_outcome run_steps(ml_job_t *j, const json_object *data, adapter_ctx_t *ac, char *reason,
+                            size_t rlen)
 {
     char path[1200] = "";
     if (ml_job_step(j, "validate_data", "running") != AOS_OK)
@@ -177,8 +177,8 @@ static void finish(ml_job_t *j, ml_outcome o, const char *reason)
     if (ml_job_touch(j, &p, NULL, &out, NULL, 0) == AOS_OK)
         ml_publish(j->svc, "job", p.state, out);
     json_object_put(out);
-    aos_log(o == ML_OUT_SUCCEEDED ? AOS_LOG_INFO : AOS_LOG_WARN, "job ended", "job", j->id,
-            "state", p.state, "reason", p.reason ? p.reason : "", NULL);
+    aos_log(o == ML_OUT_SUCCEEDED ? AOS_LOG_INFO : AOS_LOG_WARN, "job ended", "job", j->id, "state",
+            p.state, "reason", p.reason ? p.reason : "", NULL);
 }
 
 void *ml_job_main(void *arg)

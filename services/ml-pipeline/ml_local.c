@@ -37,8 +37,8 @@ static aos_result write_config(const json_object *data, const char *dir, const c
                                const char *base_model, char *cfg_path, size_t len)
 {
     json_object *c = json_object_new_object();
-    static const char *const copy[] = {"job_id", "agent", "adapter_name", "lora",
-                                       "hyperparameters", NULL};
+    static const char *const copy[] = {"job_id", "agent",           "adapter_name",
+                                       "lora",   "hyperparameters", NULL};
     for (size_t i = 0; copy[i]; i++) {
         json_object *v;
         if (json_object_object_get_ex(data, copy[i], &v))
@@ -130,8 +130,8 @@ static void on_line(run_t *r, const char *line, size_t len)
         r->done = true;
         snprintf(r->artifact, sizeof r->artifact, "%s", p.text);
         if (p.metrics) {
-            json_object_object_foreach(p.metrics, k, v) aos_json_add(r->metrics, k,
-                                                                     json_object_get(v));
+            json_object_object_foreach(p.metrics, k, v)
+                aos_json_add(r->metrics, k, json_object_get(v));
         }
         break;
     case ML_PROGRESS_ERROR:

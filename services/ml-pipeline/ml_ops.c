@@ -33,9 +33,10 @@ static json_object *new_job(ml_service_t *svc, const ml_train_req_t *q, const ch
     for (size_t i = pipeline ? 0 : 1; i < 5; i++) {
         json_object *s = json_object_new_object();
         aos_json_add_string(s, "name", names[i]);
-        aos_json_add_string(s, "state", i == 0 && uploaded ? "succeeded"
-                                        : i == 0          ? "skipped"
-                                                          : "pending");
+        aos_json_add_string(s, "state",
+                            i == 0 && uploaded ? "succeeded"
+                            : i == 0           ? "skipped"
+                                               : "pending");
         json_object_array_add(steps, s);
     }
     aos_json_add(j, "steps", steps);
@@ -52,8 +53,8 @@ static json_object *new_job(ml_service_t *svc, const ml_train_req_t *q, const ch
     return j;
 }
 
-static aos_result upload_inline(ml_service_t *svc, ml_train_req_t *q, const char *id,
-                                char *errbuf, size_t errlen)
+static aos_result upload_inline(ml_service_t *svc, ml_train_req_t *q, const char *id, char *errbuf,
+                                size_t errlen)
 {
     char err[400] = "";
     AOS_RETURN_IF_FAILED(
@@ -86,8 +87,8 @@ static aos_result op_train(ml_service_t *svc, const aos_event_t *req, bool pipel
                            json_object **out, char *errbuf, size_t errlen)
 {
     ml_train_req_t q;
-    AOS_RETURN_IF_FAILED(ml_train_req_parse(req->data ? req->data : "", req->data_len, pipeline,
-                                            &q, errbuf, errlen));
+    AOS_RETURN_IF_FAILED(ml_train_req_parse(req->data ? req->data : "", req->data_len, pipeline, &q,
+                                            errbuf, errlen));
     const aos_agent_def_t *def = svc->cfg.agents ? aos_agents_find(svc->cfg.agents, q.agent) : NULL;
     char id[129];
     aos_result r = AOS_OK;
@@ -95,8 +96,9 @@ static aos_result op_train(ml_service_t *svc, const aos_event_t *req, bool pipel
         r = aos_fail(AOS_ERR_NOT_FOUND, errbuf, errlen, "unknown agent '%s'", q.agent);
     else if (ml_job_id(q.job_id, req->id, id) != AOS_OK)
         r = aos_fail(AOS_ERR_INVALID, errbuf, errlen, "cannot derive a job id");
-    const char *adapter = q.adapter_name ? q.adapter_name : def && def->adapter ? def->adapter
-                                                                               : q.agent;
+    const char *adapter = q.adapter_name        ? q.adapter_name
+                          : def && def->adapter ? def->adapter
+                                                : q.agent;
     if (r == AOS_OK && !aos_storage_valid_id(adapter))
         r = aos_fail(AOS_ERR_INVALID, errbuf, errlen, "invalid adapter name '%s'", adapter);
     json_object *existing = NULL;
@@ -194,10 +196,10 @@ static aos_result op_list(ml_service_t *svc, const char *kind, const json_object
                           json_object **out, char *errbuf, size_t errlen)
 {
     const char *agent = NULL, *state = NULL;
-    AOS_RETURN_IF_FAILED(aos_json_get_string(q, "agent", AOS_JSON_OPTIONAL, &agent, errbuf,
-                                             errlen));
-    AOS_RETURN_IF_FAILED(aos_json_get_string(q, "state", AOS_JSON_OPTIONAL, &state, errbuf,
-                                             errlen));
+    AOS_RETURN_IF_FAILED(
+        aos_json_get_string(q, "agent", AOS_JSON_OPTIONAL, &agent, errbuf, errlen));
+    AOS_RETURN_IF_FAILED(
+        aos_json_get_string(q, "state", AOS_JSON_OPTIONAL, &state, errbuf, errlen));
     json_object *all = NULL;
     AOS_RETURN_IF_FAILED(ml_record_list(svc, kind, &all, errbuf, errlen));
     json_object *arr = json_object_new_array();
@@ -221,9 +223,8 @@ static aos_result dispatch(ml_service_t *svc, const aos_event_t *req, const char
     if (strcmp(op, "train_adapter") == 0 || strcmp(op, "run_pipeline") == 0)
         return op_train(svc, req, op[0] == 'r', out, errbuf, errlen);
     json_object *q = NULL;
-    AOS_RETURN_IF_FAILED(aos_json_parse_object(req->data ? req->data : "{}",
-                                               req->data ? req->data_len : 2, 0, 0, &q, errbuf,
-                                               errlen));
+    AOS_RETURN_IF_FAILED(aos_json_parse_object(
+        req->data ? req->data : "{}", req->data ? req->data_len : 2, 0, 0, &q, errbuf, errlen));
     const char *key = NULL;
     aos_result r;
     if (strcmp(op, "get_job") == 0) {
@@ -246,8 +247,8 @@ static aos_result dispatch(ml_service_t *svc, const aos_event_t *req, const char
         r = aos_fail(AOS_ERR_UNSUPPORTED, errbuf, errlen, "unknown operation '%s'", op);
     }
     if (r == AOS_ERR_NOT_FOUND && key && errbuf && !errbuf[0])
-        aos_fail(r, errbuf, errlen, "no such %s '%s'", strcmp(op, "get_job") == 0 ? "job" : "adapter",
-                 key);
+        aos_fail(r, errbuf, errlen, "no such %s '%s'",
+                 strcmp(op, "get_job") == 0 ? "job" : "adapter", key);
     json_object_put(q);
     return r;
 }

@@ -38,8 +38,8 @@ static void handle(ml_service_t *svc, aos_bus_delivery_t *d)
     char err[1024] = "", *type = NULL, *body = NULL;
     aos_result r = ml_ops_handle(svc, req, &type, &body, err, sizeof err);
     bool is_infer = req->type && strcmp(req->type, "aos.ml.infer") == 0;
-    if (r != AOS_OK && aos_result_is_transient(r) && !is_infer &&
-        !atomic_load(&svc->stopping) && aos_bus_delivery_count(d) + 1 < 5) {
+    if (r != AOS_OK && aos_result_is_transient(r) && !is_infer && !atomic_load(&svc->stopping) &&
+        aos_bus_delivery_count(d) + 1 < 5) {
         aos_log(AOS_LOG_WARN, "request released for redelivery", "type", req->type, "result",
                 aos_result_code(r), "detail", err, NULL);
         aos_bus_release(d);
@@ -226,7 +226,8 @@ aos_result ml_service_new(const ml_service_config_t *cfg, ml_service_t **out, ch
     pthread_mutex_init(&svc->infer_mu, NULL);
     pthread_cond_init(&svc->cv, NULL);
     pthread_cond_init(&svc->scan_cv, NULL);
-    aos_storage_client_config_t sc = {.bus = cfg->bus, .queue = svc->storage_queue,
+    aos_storage_client_config_t sc = {.bus = cfg->bus,
+                                      .queue = svc->storage_queue,
                                       .source = "/aos/ml-pipeline",
                                       .timeout_ms = (int)c->storage_timeout_ms};
     aos_result r = aos_storage_client_new(&sc, &svc->sc, errbuf, errlen);

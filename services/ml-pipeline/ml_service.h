@@ -24,15 +24,15 @@
 typedef struct ml_service ml_service_t;
 
 typedef struct ml_azureml_config {
-    const char *url;            /* ARM base, e.g. https://management.azure.com */
+    const char *url; /* ARM base, e.g. https://management.azure.com */
     const char *subscription;
     const char *resource_group;
     const char *workspace;
-    const char *api_version;    /* NULL: "2024-04-01" */
-    const char *token;          /* bearer token (secret) */
-    const char *compute;        /* computeId of the command job */
-    const char *environment;    /* environmentId */
-    const char *code;           /* codeId (the uploaded deploy/trainer); may be NULL */
+    const char *api_version;     /* NULL: "2024-04-01" */
+    const char *token;           /* bearer token (secret) */
+    const char *compute;         /* computeId of the command job */
+    const char *environment;     /* environmentId */
+    const char *code;            /* codeId (the uploaded deploy/trainer); may be NULL */
     const char *data_uri_prefix; /* training data URI = prefix + container/name */
 } ml_azureml_config_t;
 
@@ -46,13 +46,13 @@ typedef struct ml_service_config {
     const char *trainer_cmd;           /* local trainer command line (split on spaces) */
     const char *default_base_model;
     ml_backend default_backend;
-    int64_t job_timeout_ms;   /* 0: 2 h */
-    int64_t cancel_grace_ms;  /* SIGTERM -> SIGKILL; 0: 10 s */
-    int64_t lease_ms;         /* 0: 30 s */
-    int64_t poll_ms;          /* job record / Azure ML poll period; 0: 1 s */
+    int64_t job_timeout_ms;     /* 0: 2 h */
+    int64_t cancel_grace_ms;    /* SIGTERM -> SIGKILL; 0: 10 s */
+    int64_t lease_ms;           /* 0: 30 s */
+    int64_t poll_ms;            /* job record / Azure ML poll period; 0: 1 s */
     int64_t storage_timeout_ms; /* 0: 10 s */
-    unsigned workers;         /* 0: 4 */
-    unsigned max_jobs;        /* concurrent jobs on this replica; 0: 2 */
+    unsigned workers;           /* 0: 4 */
+    unsigned max_jobs;          /* concurrent jobs on this replica; 0: 2 */
     ml_azureml_config_t aml;
 } ml_service_config_t;
 

@@ -44,12 +44,11 @@ static bool in_list(const char *s, const char *list)
     return false;
 }
 
-static aos_result lora_modules(const json_object *in, json_object *out, char *errbuf,
-                               size_t errlen)
+static aos_result lora_modules(const json_object *in, json_object *out, char *errbuf, size_t errlen)
 {
     json_object *arr = NULL;
-    AOS_RETURN_IF_FAILED(aos_json_get_array(in, "target_modules", AOS_JSON_OPTIONAL, &arr,
-                                            errbuf, errlen));
+    AOS_RETURN_IF_FAILED(
+        aos_json_get_array(in, "target_modules", AOS_JSON_OPTIONAL, &arr, errbuf, errlen));
     json_object *mods = json_object_new_array();
     if (!arr) {
         json_object_array_add(mods, json_object_new_string("q_proj"));
@@ -77,8 +76,7 @@ static aos_result lora_modules(const json_object *in, json_object *out, char *er
     return aos_json_add(out, "target_modules", mods);
 }
 
-static aos_result lora_numbers(const json_object *in, json_object *out, char *errbuf,
-                               size_t errlen)
+static aos_result lora_numbers(const json_object *in, json_object *out, char *errbuf, size_t errlen)
 {
     int64_t rank = 16;
     double alpha = 32, dropout = 0.05;
@@ -91,8 +89,8 @@ static aos_result lora_numbers(const json_object *in, json_object *out, char *er
     if (!(alpha > 0 && alpha <= 65536))
         return aos_fail(AOS_ERR_INVALID, errbuf, errlen,
                         "lora.lora_alpha must be > 0 (and <= 65536)");
-    AOS_RETURN_IF_FAILED(aos_json_get_double(in, "lora_dropout", AOS_JSON_OPTIONAL, &dropout,
-                                             NULL, errbuf, errlen));
+    AOS_RETURN_IF_FAILED(
+        aos_json_get_double(in, "lora_dropout", AOS_JSON_OPTIONAL, &dropout, NULL, errbuf, errlen));
     if (!(dropout >= 0 && dropout < 1))
         return aos_fail(AOS_ERR_INVALID, errbuf, errlen, "lora.lora_dropout must be in [0, 1)");
     aos_json_add_int(out, "r", rank);
@@ -101,11 +99,10 @@ static aos_result lora_numbers(const json_object *in, json_object *out, char *er
     return AOS_OK;
 }
 
-aos_result ml_lora_normalize(const json_object *in, json_object **out, char *errbuf,
-                             size_t errlen)
+aos_result ml_lora_normalize(const json_object *in, json_object **out, char *errbuf, size_t errlen)
 {
-    static const char *const keys[] = {"r",         "lora_alpha", "lora_dropout", "target_modules",
-                                       "task_type", "bias",       NULL};
+    static const char *const keys[] = {
+        "r", "lora_alpha", "lora_dropout", "target_modules", "task_type", "bias", NULL};
     json_object *empty = NULL;
     if (!in)
         in = empty = json_object_new_object();
@@ -142,8 +139,8 @@ static aos_result int_in(const json_object *in, const char *k, int64_t def, int6
     int64_t v = def;
     AOS_RETURN_IF_FAILED(aos_json_get_int(in, k, AOS_JSON_OPTIONAL, &v, NULL, errbuf, errlen));
     if (v < lo || v > hi)
-        return aos_fail(AOS_ERR_INVALID, errbuf, errlen, "hyperparameters.%s must be %lld..%lld",
-                        k, (long long)lo, (long long)hi);
+        return aos_fail(AOS_ERR_INVALID, errbuf, errlen, "hyperparameters.%s must be %lld..%lld", k,
+                        (long long)lo, (long long)hi);
     return aos_json_add_int(out, k, v);
 }
 

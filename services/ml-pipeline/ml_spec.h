@@ -26,8 +26,7 @@
  * 1..1024, lora_alpha > 0 (≤ 65536), lora_dropout in [0,1), target_modules a non-empty
  * array (≤ 64) of non-empty strings, task_type one of ML_TASK_TYPES, bias none|all|lora_only;
  * unknown keys are errors. in may be NULL (all defaults). */
-aos_result ml_lora_normalize(const json_object *in, json_object **out, char *errbuf,
-                             size_t errlen);
+aos_result ml_lora_normalize(const json_object *in, json_object **out, char *errbuf, size_t errlen);
 
 /* Hyperparameters with defaults: epochs 1 (1..1000), learning_rate 0.0002 (0 < lr ≤ 1),
  * batch_size 4 (1..4096), max_seq_length 2048 (16..131072). Unknown keys are errors. */
@@ -52,9 +51,9 @@ aos_result ml_backend_parse(const char *s, ml_backend *out);
 /* A train_adapter / run_pipeline request (docs/ml.md). */
 typedef struct ml_train_req {
     char *agent;
-    char *adapter_name;  /* NULL: filled by the service (the agent's adapter, else the agent) */
-    char *base_model;    /* NULL: the service default */
-    json_object *lora;   /* normalized */
+    char *adapter_name;   /* NULL: filled by the service (the agent's adapter, else the agent) */
+    char *base_model;     /* NULL: the service default */
+    json_object *lora;    /* normalized */
     json_object *hparams; /* normalized */
     char *data_container; /* training data blob; both NULL when data_jsonl is given */
     char *data_name;
@@ -88,7 +87,7 @@ typedef struct ml_progress {
     bool has_loss;
     char name[64]; /* metric name */
     double value;
-    char text[512]; /* error message / artifact path / log line (truncated) */
+    char text[512];       /* error message / artifact path / log line (truncated) */
     json_object *metrics; /* done: metrics object (owned; put in ml_progress_clear) or NULL */
 } ml_progress_t;
 

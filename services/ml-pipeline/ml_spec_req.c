@@ -34,8 +34,8 @@ static aos_result dup_opt(const json_object *o, const char *k, char **out, char 
     return AOS_OK;
 }
 
-static aos_result parse_data(const json_object *o, bool pipeline, ml_train_req_t *out,
-                             char *errbuf, size_t errlen)
+static aos_result parse_data(const json_object *o, bool pipeline, ml_train_req_t *out, char *errbuf,
+                             size_t errlen)
 {
     json_object *data = NULL;
     AOS_RETURN_IF_FAILED(aos_json_get_object(o, "data", AOS_JSON_OPTIONAL, &data, errbuf, errlen));
@@ -55,8 +55,8 @@ static aos_result parse_data(const json_object *o, bool pipeline, ml_train_req_t
     if (!data)
         return AOS_OK;
     const char *c = NULL, *n = NULL;
-    AOS_RETURN_IF_FAILED(aos_json_get_string(data, "container", AOS_JSON_REQUIRED, &c, errbuf,
-                                             errlen));
+    AOS_RETURN_IF_FAILED(
+        aos_json_get_string(data, "container", AOS_JSON_REQUIRED, &c, errbuf, errlen));
     AOS_RETURN_IF_FAILED(aos_json_get_string(data, "name", AOS_JSON_REQUIRED, &n, errbuf, errlen));
     if (!aos_storage_valid_container(c) || !aos_storage_valid_blob_name(n))
         return aos_fail(AOS_ERR_INVALID, errbuf, errlen, "data: invalid container or blob name");
@@ -68,9 +68,9 @@ static aos_result parse_data(const json_object *o, bool pipeline, ml_train_req_t
 static aos_result parse_fields(const json_object *o, bool pipeline, ml_train_req_t *out,
                                char *errbuf, size_t errlen)
 {
-    static const char *const keys[] = {"agent", "adapter_name", "adapter", "base_model", "lora",
-                                       "hyperparameters", "data", "dataset", "data_jsonl",
-                                       "backend", "timeout_s", "job_id", "action", NULL};
+    static const char *const keys[] = {
+        "agent",   "adapter_name", "adapter", "base_model", "lora",   "hyperparameters", "data",
+        "dataset", "data_jsonl",   "backend", "timeout_s",  "job_id", "action",          NULL};
     json_object_object_foreach((json_object *)o, key, val)
     {
         (void)val;
@@ -87,8 +87,8 @@ static aos_result parse_fields(const json_object *o, bool pipeline, ml_train_req
     if (!out->adapter_name) /* the router's act injects the agent's adapter as "adapter" */
         AOS_RETURN_IF_FAILED(dup_opt(o, "adapter", &out->adapter_name, errbuf, errlen));
     const char *action = NULL;
-    AOS_RETURN_IF_FAILED(aos_json_get_string(o, "action", AOS_JSON_OPTIONAL, &action, errbuf,
-                                             errlen));
+    AOS_RETURN_IF_FAILED(
+        aos_json_get_string(o, "action", AOS_JSON_OPTIONAL, &action, errbuf, errlen));
     if (out->adapter_name && !aos_storage_valid_id(out->adapter_name))
         return aos_fail(AOS_ERR_INVALID, errbuf, errlen,
                         "adapter_name must be 1..128 chars of [A-Za-z0-9._:-]");
@@ -103,8 +103,8 @@ static aos_result parse_fields(const json_object *o, bool pipeline, ml_train_req
     AOS_RETURN_IF_FAILED(ml_hparams_normalize(hp, &out->hparams, errbuf, errlen));
     AOS_RETURN_IF_FAILED(parse_data(o, pipeline, out, errbuf, errlen));
     const char *backend = NULL;
-    AOS_RETURN_IF_FAILED(aos_json_get_string(o, "backend", AOS_JSON_OPTIONAL, &backend, errbuf,
-                                             errlen));
+    AOS_RETURN_IF_FAILED(
+        aos_json_get_string(o, "backend", AOS_JSON_OPTIONAL, &backend, errbuf, errlen));
     if (backend) {
         if (ml_backend_parse(backend, &out->backend) != AOS_OK)
             return aos_fail(AOS_ERR_INVALID, errbuf, errlen, "backend must be local or azureml");
@@ -173,8 +173,8 @@ static bool parse_event(const json_object *o, const char *ev, ml_progress_t *out
         out->kind = ML_PROGRESS_STEP;
         return aos_json_get_int(o, "step", AOS_JSON_REQUIRED, &out->step, NULL, NULL, 0) ==
                    AOS_OK &&
-               aos_json_get_int(o, "total_steps", AOS_JSON_OPTIONAL, &out->total_steps, NULL,
-                                NULL, 0) == AOS_OK &&
+               aos_json_get_int(o, "total_steps", AOS_JSON_OPTIONAL, &out->total_steps, NULL, NULL,
+                                0) == AOS_OK &&
                aos_json_get_double(o, "epoch", AOS_JSON_OPTIONAL, &out->epoch, NULL, NULL, 0) ==
                    AOS_OK &&
                aos_json_get_double(o, "loss", AOS_JSON_OPTIONAL, &out->loss, &out->has_loss, NULL,

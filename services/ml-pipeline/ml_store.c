@@ -61,8 +61,8 @@ aos_result ml_record_get(ml_service_t *svc, const char *kind, const char *key, j
     return r;
 }
 
-static aos_result put(ml_service_t *svc, const char *kind, const char *key,
-                      const json_object *data, const char *if_match, char *errbuf, size_t errlen)
+static aos_result put(ml_service_t *svc, const char *kind, const char *key, const json_object *data,
+                      const char *if_match, char *errbuf, size_t errlen)
 {
     char *text = NULL;
     aos_result r = aos_json_to_string(data, &text, NULL);
@@ -93,9 +93,9 @@ aos_result ml_record_create(ml_service_t *svc, const char *kind, const char *key
     return r;
 }
 
-aos_result ml_record_update(ml_service_t *svc, const char *kind, const char *key,
-                            bool create_empty, ml_mutate_fn fn, void *ctx, json_object **out,
-                            char *errbuf, size_t errlen)
+aos_result ml_record_update(ml_service_t *svc, const char *kind, const char *key, bool create_empty,
+                            ml_mutate_fn fn, void *ctx, json_object **out, char *errbuf,
+                            size_t errlen)
 {
     aos_result r = AOS_ERR_CONFLICT;
     for (int i = 0; i < ML_UPDATE_TRIES && (r == AOS_ERR_CONFLICT || transient(r)); i++) {

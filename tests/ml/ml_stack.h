@@ -146,10 +146,12 @@ static inline int ml_stack_setup(void)
     if (fake_model_start(&S.model, NULL) != 0 || ml_start_aml() != 0)
         return -1;
     ml_write_config();
-    char *senv[] = {ml_envs("AOS_BUS_URL=%s", S.url), ml_envs("AOS_BUS_PROFILE=rabbitmq"),
+    char *senv[] = {ml_envs("AOS_BUS_URL=%s", S.url),
+                    ml_envs("AOS_BUS_PROFILE=rabbitmq"),
                     ml_envs("AOS_STORAGE_QUEUE=%s", ML_STORAGE_QUEUE),
                     ml_envs("AOS_SQLITE_PATH=%s/aos.db", S.dir),
-                    ml_envs("AOS_INSTANCE_ID=mlstorage-%s", S.tag), NULL};
+                    ml_envs("AOS_INSTANCE_ID=mlstorage-%s", S.tag),
+                    NULL};
     char bin[512];
     snprintf(bin, sizeof bin, "%s/aos-storage", getenv("AOS_BIN_DIR"));
     int rc = stack_start(&S.storage, bin, S.dir, "storage", senv);
@@ -163,8 +165,7 @@ static inline int ml_stack_setup(void)
     if (aos_bus_new(&bc, &S.bus, err, sizeof err) != AOS_OK || aos_bus_start(S.bus) != AOS_OK ||
         aos_bus_wait_connected(S.bus, 20000) != AOS_OK)
         return -1;
-    aos_storage_client_config_t scc = {.bus = S.bus, .queue = ML_STORAGE_QUEUE,
-                                       .timeout_ms = 5000};
+    aos_storage_client_config_t scc = {.bus = S.bus, .queue = ML_STORAGE_QUEUE, .timeout_ms = 5000};
     return aos_storage_client_new(&scc, &S.sc, err, sizeof err) == AOS_OK ? 0 : -1;
 }
 
@@ -188,7 +189,7 @@ static inline int ml_stack_teardown(void)
 /* One aos.ml request. Returns the reply data (caller puts it); on an aos.error reply,
  * NULL with *out_err = the error code (AOS_OK otherwise) and msg filled. */
 static inline json_object *ml_call(const char *op, const char *json, aos_result *out_err, char *msg,
-                            size_t msglen)
+                                   size_t msglen)
 {
     char type[64];
     snprintf(type, sizeof type, "aos.ml.%s", op);

@@ -27,12 +27,14 @@ static int setup(void **state)
     if (ml_stack_setup() != 0)
         return -1;
     http_port = stack_free_port();
-    char *env[] = {ml_envs("AOS_BUS_URL=%s", S.url), ml_envs("AOS_BUS_PROFILE=rabbitmq"),
+    char *env[] = {ml_envs("AOS_BUS_URL=%s", S.url),
+                   ml_envs("AOS_BUS_PROFILE=rabbitmq"),
                    ml_envs("AOS_CONFIG=%s", S.config),
                    ml_envs("AOS_HTTP_ADDR=127.0.0.1:%d", http_port),
                    ml_envs("AOS_STORAGE_QUEUE=%s", ML_STORAGE_QUEUE),
                    ml_envs("AOS_INSTANCE_ID=mlrouter-%s", S.tag),
-                   ml_envs("AOS_API_KEYS=%s", API_KEY), NULL};
+                   ml_envs("AOS_API_KEYS=%s", API_KEY),
+                   NULL};
     int rc = stack_start(&router, bin, S.dir, "router", env);
     for (size_t i = 0; env[i]; i++)
         free(env[i]);
@@ -91,9 +93,10 @@ static void test_trigger_lora_training(void **state)
 {
     (void)state;
     long st = 0;
-    json_object *o = act("cfo", "{\"action\":\"trigger_lora_training\",\"params\":{"
-                                "\"base_model\":\"test:ok\",\"dataset\":{\"container\":\"mldata\","
-                                "\"name\":\"good.jsonl\"},\"lora\":{\"r\":4}}}",
+    json_object *o = act("cfo",
+                         "{\"action\":\"trigger_lora_training\",\"params\":{"
+                         "\"base_model\":\"test:ok\",\"dataset\":{\"container\":\"mldata\","
+                         "\"name\":\"good.jsonl\"},\"lora\":{\"r\":4}}}",
                          &st);
     assert_int_equal(st, 200);
     assert_string_equal(ml_str(o, "type"), "aos.ml.train.result");
@@ -112,10 +115,12 @@ static void test_run_azure_ml_pipeline(void **state)
 {
     (void)state;
     long st = 0;
-    json_object *o = act("cmo", "{\"action\":\"run_azure_ml_pipeline\",\"params\":{"
-                                "\"base_model\":\"aml:ok\",\"backend\":\"azureml\","
-                                "\"data_jsonl\":\"{\\\"prompt\\\":\\\"a\\\",\\\"completion\\\":\\\"b\\\"}\"}}",
-                         &st);
+    json_object *o =
+        act("cmo",
+            "{\"action\":\"run_azure_ml_pipeline\",\"params\":{"
+            "\"base_model\":\"aml:ok\",\"backend\":\"azureml\","
+            "\"data_jsonl\":\"{\\\"prompt\\\":\\\"a\\\",\\\"completion\\\":\\\"b\\\"}\"}}",
+            &st);
     assert_int_equal(st, 200);
     json_object *j = ml_wait_job(ml_str(result_of(o), "job_id"));
     assert_string_equal(ml_str(j, "state"), "succeeded");
@@ -132,8 +137,9 @@ static void test_aml_infer_and_errors(void **state)
     assert_int_equal(st, 200);
     assert_string_equal(ml_str(result_of(o), "model"), "cfo-lora");
     json_object_put(o);
-    o = act("cfo", "{\"action\":\"trigger_lora_training\",\"params\":{\"lora\":{\"r\":0},"
-                   "\"dataset\":{\"container\":\"mldata\",\"name\":\"good.jsonl\"}}}",
+    o = act("cfo",
+            "{\"action\":\"trigger_lora_training\",\"params\":{\"lora\":{\"r\":0},"
+            "\"dataset\":{\"container\":\"mldata\",\"name\":\"good.jsonl\"}}}",
             &st);
     assert_int_equal(st, 400);
     json_object_put(o);

@@ -14,9 +14,9 @@
 
 #include "ml_stack.h"
 
-#define GOOD_DATA                                                                                 \
-    "{\"messages\":[{\"role\":\"user\",\"content\":\"Q3 budget?\"},"                              \
-    "{\"role\":\"assistant\",\"content\":\"Up 4%.\"}]}\n"                                         \
+#define GOOD_DATA                                                                                  \
+    "{\"messages\":[{\"role\":\"user\",\"content\":\"Q3 budget?\"},"                               \
+    "{\"role\":\"assistant\",\"content\":\"Up 4%.\"}]}\n"                                          \
     "{\"prompt\":\"Cash position?\",\"completion\":\"Strong.\"}\n"
 
 /* Events seen on aos.events (aos.ml.#): "type subject" lines. */
@@ -367,8 +367,8 @@ static void test_azureml(void **state)
 static bool aml_running(json_object *j)
 {
     json_object *aml;
-    return json_object_object_get_ex(j, "azureml", &aml) &&
-           ml_str(aml, "status") && !strcmp(ml_str(aml, "status"), "Running");
+    return json_object_object_get_ex(j, "azureml", &aml) && ml_str(aml, "status") &&
+           !strcmp(ml_str(aml, "status"), "Running");
 }
 
 static void test_azureml_cancel(void **state)
@@ -462,10 +462,11 @@ static void test_infer(void **state)
 static void test_act_types(void **state)
 {
     (void)state;
-    json_object *j = ml_ok("train", "{\"agent\":\"ceo\",\"adapter\":\"ceo-act\","
-                                    "\"action\":\"trigger_lora_training\","
-                                    "\"base_model\":\"test:ok\","
-                                    "\"dataset\":{\"container\":\"mldata\",\"name\":\"good.jsonl\"}}");
+    json_object *j =
+        ml_ok("train", "{\"agent\":\"ceo\",\"adapter\":\"ceo-act\","
+                       "\"action\":\"trigger_lora_training\","
+                       "\"base_model\":\"test:ok\","
+                       "\"dataset\":{\"container\":\"mldata\",\"name\":\"good.jsonl\"}}");
     char *id = strdup(ml_str(j, "job_id"));
     assert_string_equal(ml_str(j, "adapter_name"), "ceo-act");
     json_object_put(j);
@@ -473,9 +474,10 @@ static void test_act_types(void **state)
     assert_string_equal(ml_str(j, "state"), "succeeded");
     json_object_put(j);
     free(id);
-    j = ml_ok("pipeline.run", "{\"agent\":\"ceo\",\"action\":\"run_azure_ml_pipeline\","
-                              "\"base_model\":\"aml:ok\",\"backend\":\"azureml\","
-                              "\"data_jsonl\":\"{\\\"prompt\\\":\\\"a\\\",\\\"completion\\\":\\\"b\\\"}\"}");
+    j = ml_ok("pipeline.run",
+              "{\"agent\":\"ceo\",\"action\":\"run_azure_ml_pipeline\","
+              "\"base_model\":\"aml:ok\",\"backend\":\"azureml\","
+              "\"data_jsonl\":\"{\\\"prompt\\\":\\\"a\\\",\\\"completion\\\":\\\"b\\\"}\"}");
     id = strdup(ml_str(j, "job_id"));
     json_object_put(j);
     j = ml_wait_job(id);
@@ -521,13 +523,12 @@ static void test_replica_killed(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_bad_input),       cmocka_unit_test(test_bad_data_fails_job),
-        cmocka_unit_test(test_local_succeeds),  cmocka_unit_test(test_local_faults),
-        cmocka_unit_test(test_local_cancel),    cmocka_unit_test(test_azureml),
-        cmocka_unit_test(test_azureml_cancel),  cmocka_unit_test(test_pipeline),
+        cmocka_unit_test(test_bad_input),         cmocka_unit_test(test_bad_data_fails_job),
+        cmocka_unit_test(test_local_succeeds),    cmocka_unit_test(test_local_faults),
+        cmocka_unit_test(test_local_cancel),      cmocka_unit_test(test_azureml),
+        cmocka_unit_test(test_azureml_cancel),    cmocka_unit_test(test_pipeline),
         cmocka_unit_test(test_idempotent_submit), cmocka_unit_test(test_infer),
-        cmocka_unit_test(test_act_types),
-        cmocka_unit_test(test_replica_killed),
+        cmocka_unit_test(test_act_types),         cmocka_unit_test(test_replica_killed),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -107,8 +107,9 @@ static void test_request(void **state)
     (void)state;
     ml_train_req_t r;
     char err[300];
-    const char *ok = "{\"agent\":\"cfo\",\"data\":{\"container\":\"mldata\",\"name\":\"a/b.jsonl\"},"
-                     "\"backend\":\"azureml\",\"timeout_s\":60,\"lora\":{\"r\":4}}";
+    const char *ok =
+        "{\"agent\":\"cfo\",\"data\":{\"container\":\"mldata\",\"name\":\"a/b.jsonl\"},"
+        "\"backend\":\"azureml\",\"timeout_s\":60,\"lora\":{\"r\":4}}";
     assert_int_equal(ml_train_req_parse(ok, strlen(ok), false, &r, err, sizeof err), AOS_OK);
     assert_string_equal(r.agent, "cfo");
     assert_true(r.has_backend);
@@ -122,20 +123,22 @@ static void test_request(void **state)
         {"{\"agent\":\"cfo\"}", "data"},
         {"{\"agent\":\"cfo\",\"data_jsonl\":\"{}\"}", "run_pipeline"},
         {"{\"agent\":\"cfo\",\"data\":{\"container\":\"X\",\"name\":\"x\"}}", "container"},
-        {"{\"agent\":\"cfo\",\"data\":{\"container\":\"mldata\",\"name\":\"x\"},\"backend\":\"gpu\"}",
+        {"{\"agent\":\"cfo\",\"data\":{\"container\":\"mldata\",\"name\":\"x\"},\"backend\":"
+         "\"gpu\"}",
          "backend"},
         {"{\"agent\":\"cfo\",\"data\":{\"container\":\"mldata\",\"name\":\"x\"},\"timeout_s\":0}",
          "timeout_s"},
         {"{\"agent\":\"cfo\",\"data\":{\"container\":\"mldata\",\"name\":\"x\"},\"extra\":1}",
          "extra"},
-        {"{\"agent\":\"cfo\",\"data\":{\"container\":\"mldata\",\"name\":\"x\"},\"job_id\":\"a b\"}",
+        {"{\"agent\":\"cfo\",\"data\":{\"container\":\"mldata\",\"name\":\"x\"},\"job_id\":\"a "
+         "b\"}",
          "job_id"},
     };
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         err[0] = '\0';
-        assert_int_equal(ml_train_req_parse(bad[i][0], strlen(bad[i][0]), false, &r, err,
-                                            sizeof err),
-                         AOS_ERR_INVALID);
+        assert_int_equal(
+            ml_train_req_parse(bad[i][0], strlen(bad[i][0]), false, &r, err, sizeof err),
+            AOS_ERR_INVALID);
         if (!strstr(err, bad[i][1]))
             fail_msg("case %zu: '%s' does not mention '%s'", i, err, bad[i][1]);
     }
@@ -149,7 +152,8 @@ static void test_progress(void **state)
 {
     (void)state;
     ml_progress_t p;
-    const char *l = "{\"event\":\"progress\",\"step\":5,\"total_steps\":10,\"epoch\":0.5,\"loss\":1.25}";
+    const char *l =
+        "{\"event\":\"progress\",\"step\":5,\"total_steps\":10,\"epoch\":0.5,\"loss\":1.25}";
     ml_progress_parse(l, strlen(l), &p);
     assert_int_equal(p.kind, ML_PROGRESS_STEP);
     assert_int_equal(p.step, 5);
@@ -166,8 +170,12 @@ static void test_progress(void **state)
     ml_progress_parse(l, strlen(l), &p);
     assert_int_equal(p.kind, ML_PROGRESS_ERROR);
     assert_string_equal(p.text, "boom");
-    const char *logs[] = {"plain text", "{\"event\":\"progress\"}", "{\"event\":\"done\"}",
-                          "{\"event\":\"metric\",\"name\":\"x\"}", "[1]", "{\"event\":7}"};
+    const char *logs[] = {"plain text",
+                          "{\"event\":\"progress\"}",
+                          "{\"event\":\"done\"}",
+                          "{\"event\":\"metric\",\"name\":\"x\"}",
+                          "[1]",
+                          "{\"event\":7}"};
     for (size_t i = 0; i < 6; i++) {
         ml_progress_parse(logs[i], strlen(logs[i]), &p);
         assert_int_equal(p.kind, ML_PROGRESS_LOG);
@@ -178,8 +186,9 @@ static void test_progress(void **state)
 static void test_aml_states_and_ids(void **state)
 {
     (void)state;
-    const char *pending[] = {"NotStarted", "Starting", "Provisioning", "Preparing", "Queued",
-                             "NotResponding", "Paused", "CancelRequested", "Unknown", "Whatever"};
+    const char *pending[] = {"NotStarted", "Starting",      "Provisioning", "Preparing",
+                             "Queued",     "NotResponding", "Paused",       "CancelRequested",
+                             "Unknown",    "Whatever"};
     for (size_t i = 0; i < 10; i++)
         assert_false(ml_aml_state_final(ml_aml_state_parse(pending[i])));
     assert_int_equal(ml_aml_state_parse("Running"), ML_AML_RUNNING);
@@ -199,9 +208,12 @@ static void test_aml_states_and_ids(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_lora_defaults_and_rules), cmocka_unit_test(test_hparams),
-        cmocka_unit_test(test_data),                    cmocka_unit_test(test_request),
-        cmocka_unit_test(test_progress),                cmocka_unit_test(test_aml_states_and_ids),
+        cmocka_unit_test(test_lora_defaults_and_rules),
+        cmocka_unit_test(test_hparams),
+        cmocka_unit_test(test_data),
+        cmocka_unit_test(test_request),
+        cmocka_unit_test(test_progress),
+        cmocka_unit_test(test_aml_states_and_ids),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
