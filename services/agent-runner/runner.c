@@ -477,8 +477,11 @@ void runner_free(runner_t *r)
     if (!r)
         return;
     atomic_store(&r->stopping, true);
-    runner_loop_free(r->loop); /* runs what callbacks posted, cancels timers */
+    /* loop thread first (posting then fails cleanly), then the knowledge loader (which may
+     * still post), then what is left on the loop is cancelled */
+    runner_loop_stop(r->loop);
     runner_knowledge_free(r->knowledge);
+    runner_loop_free(r->loop);
     runner_model_free(r->model);
     for (size_t b = 0; b < RUNNER_CONV_BUCKETS; b++) {
         for (conv_t *c = r->convs[b], *next; c; c = next) {

@@ -77,6 +77,8 @@ static void write_config(void)
             "\"heartbeat_interval_ms\":500},"
             "\"agents\":["
             "{\"name\":\"rtturn\",\"purpose\":\"You are a test agent.\",\"max_history\":10,"
+            " \"domain_knowledge\":[{\"container\":\"knowledge\",\"name\":\"rtturn/facts.md\"},"
+            "  {\"container\":\"knowledge\",\"name\":\"rtturn/missing.md\"}],"
             " \"endpoint\":{\"provider\":\"openai\",\"url\":\"%s\",\"max_retries\":2}},"
             "{\"name\":\"rtkill\",\"purpose\":\"You are a slow agent.\",\"max_history\":10,"
             " \"endpoint\":{\"provider\":\"openai\",\"url\":\"%s\",\"timeout_ms\":30000}},"
@@ -111,7 +113,7 @@ static int setup(void **state)
     int rc = stack_start(&S.storage, bin, S.dir, "storage", senv);
     for (size_t i = 0; senv[i]; i++)
         free(senv[i]);
-    if (rc != 0 || start_runner(&S.runner, "runner", "rtturn,rtpoison") != 0)
+    if (rc != 0)
         return -1;
     char err[256], inst[64];
     snprintf(inst, sizeof inst, "rttest-%s", S.tag);
@@ -121,7 +123,22 @@ static int setup(void **state)
         return -1;
     aos_storage_client_config_t scc = {
         .bus = S.bus, .queue = STACK_STORAGE_QUEUE, .timeout_ms = 3000};
-    return aos_storage_client_new(&scc, &S.sc, err, sizeof err) == AOS_OK ? 0 : -1;
+    if (aos_storage_client_new(&scc, &S.sc, err, sizeof err) != AOS_OK)
+        return -1;
+    /* rtturn's domain knowledge, before its runner starts */
+    static const char facts[] = "The company motto is: ship small, ship often.";
+    aos_storage_blob_info_t info = {0};
+    aos_result put = AOS_ERR_TIMEOUT;
+    for (int i = 0; i < 5 && put != AOS_OK; i++)
+        put =
+            aos_storage_blob_put_buffer_sync(S.sc, "knowledge", "rtturn/facts.md", "text/markdown",
+                                             facts, sizeof facts - 1, &info, err, sizeof err);
+    aos_storage_blob_info_clear(&info);
+    if (put != AOS_OK) {
+        fprintf(stderr, "blob upload failed: %s\n", err);
+        return -1;
+    }
+    return start_runner(&S.runner, "runner", "rtturn,rtpoison");
 }
 
 static int teardown(void **state)
@@ -236,6 +253,12 @@ static void test_turn_answered_and_remembered(void **state)
     assert_true(json_object_object_get_ex(last, "body", &body));
     assert_true(json_object_object_get_ex(body, "messages", &msgs));
     assert_int_equal(json_object_array_length(msgs), 4);
+    /* the system message carries the purpose and the stored knowledge (the missing blob is
+     * skipped) */
+    const char *system = jstr(json_object_array_get_idx(msgs, 0), "content");
+    assert_non_null(strstr(system, "You are a test agent."));
+    assert_non_null(strstr(system, "## knowledge/rtturn/facts.md\nThe company motto is"));
+    assert_null(strstr(system, "missing.md"));
     json_object_put(last);
 
     aos_storage_message_page_t page;
