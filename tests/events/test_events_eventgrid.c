@@ -323,6 +323,29 @@ static void unreachable_endpoint_fails_then_breaker_holds_events(void **state)
     aos_metrics_free(m);
 }
 
+static void flush_deadline_cancels_a_hanging_request(void **state)
+{
+    (void)state;
+    aos_metrics_t *m = NULL;
+    assert_int_equal(aos_metrics_new(&m), AOS_OK);
+    eg_fake_hold(fake); /* the endpoint accepts the request and never answers */
+    aos_event_publisher_config_t cfg = {.eventgrid_endpoint = eg_fake_endpoint(fake),
+                                        .eventgrid_key = KEY,
+                                        .linger_ms = 1,
+                                        .flush_timeout_ms = 300,
+                                        .request_timeout_ms = 600000,
+                                        .metrics = m};
+    aos_event_publisher_t *p = NULL;
+    char err[256];
+    assert_int_equal(aos_event_publisher_new(&cfg, &p, err, sizeof err), AOS_OK);
+    assert_int_equal(publish_n(p, "hang", 0, NULL), AOS_OK);
+    assert_int_equal(eg_fake_wait(fake, 1, 0, WAIT_MS), 0);
+    aos_event_publisher_free(p); /* cancels the request at the flush deadline */
+    assert_int_equal(metric(m, "aos_events_dropped_total", "shutdown"), 1);
+    assert_int_equal(metric(m, "aos_events_failed_total", NULL), 0);
+    aos_metrics_free(m);
+}
+
 int main(void)
 {
     aos_log_init("test-events-eventgrid", AOS_LOG_OFF);
@@ -340,6 +363,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(metrics_are_recorded_per_sink, setup, teardown),
         cmocka_unit_test_setup_teardown(unreachable_endpoint_fails_then_breaker_holds_events, setup,
                                         teardown),
+        cmocka_unit_test_setup_teardown(flush_deadline_cancels_a_hanging_request, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,9 +1,12 @@
 /* Event Grid sink: batches of CloudEvents POSTed to a topic endpoint (CloudEvents v1.0
  * schema, "aeg-sas-key" auth), with retries, backoff honouring Retry-After and a circuit
- * breaker. Runs on the sink's worker thread; aos_http_client_do blocks only that thread. */
+ * breaker. Runs on the sink's worker thread, one request at a time; a request still running
+ * when the flush deadline passes is cancelled. */
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "aos/log.h"
 #include "aos/resilience.h"
@@ -94,15 +97,118 @@ static bool wait_for_circuit(ev_sink_t *s)
     return true;
 }
 
-static void log_refusal(int status, const aos_http_response_t *resp, size_t n)
+/* What the worker needs of one answer, copied on the HTTP client thread. */
+typedef struct eg_answer {
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    bool done;
+    aos_result result;
+    int status;
+    char error[256];
+    char detail[200];
+    char retry_after[64], retry_after_ms[64];
+    bool has_retry_after, has_retry_after_ms;
+} eg_answer_t;
+
+static void copy_header(const aos_http_response_t *resp, const char *name, char *out, size_t len,
+                        bool *has)
 {
-    char st[16], cnt[24], body[256];
-    snprintf(st, sizeof st, "%d", status);
+    const char *v = aos_http_response_get_header(resp, name);
+    *has = v != NULL;
+    snprintf(out, len, "%s", v ? v : "");
+}
+
+static void on_answer(const aos_http_response_t *resp, void *ctx)
+{
+    eg_answer_t *a = ctx;
+    pthread_mutex_lock(&a->mu);
+    a->result = resp->result;
+    a->status = resp->status;
+    snprintf(a->error, sizeof a->error, "%s", resp->error ? resp->error : "");
+    size_t n = resp->body_len < sizeof a->detail - 1 ? resp->body_len : sizeof a->detail - 1;
+    memcpy(a->detail, resp->body ? resp->body : "", resp->body ? n : 0);
+    a->detail[resp->body ? n : 0] = '\0';
+    copy_header(resp, "retry-after", a->retry_after, sizeof a->retry_after, &a->has_retry_after);
+    copy_header(resp, "retry-after-ms", a->retry_after_ms, sizeof a->retry_after_ms,
+                &a->has_retry_after_ms);
+    a->done = true;
+    pthread_cond_broadcast(&a->cv);
+    pthread_mutex_unlock(&a->mu);
+}
+
+/* Submit req and wait for its answer; cancel it when the flush deadline passes. */
+static void eg_do(ev_sink_t *s, const aos_http_client_request_t *req, eg_answer_t *a)
+{
+    aos_http_client_t *http = s->pub->http;
+    uint64_t id = 0;
+    aos_result r = aos_http_client_submit(http, req, on_answer, a, &id);
+    if (r != AOS_OK) {
+        a->result = r;
+        a->done = true;
+        return;
+    }
+    bool cancelled = false;
+    pthread_mutex_lock(&a->mu);
+    while (!a->done) {
+        struct timespec ts;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        ts.tv_nsec += 100 * 1000000L;
+        if (ts.tv_nsec >= 1000000000L) {
+            ts.tv_sec++;
+            ts.tv_nsec -= 1000000000L;
+        }
+        pthread_cond_timedwait(&a->cv, &a->mu, &ts);
+        if (!a->done && !cancelled && !ev_sink_alive(s)) {
+            cancelled = true;
+            pthread_mutex_unlock(&a->mu);
+            aos_http_client_cancel(http, id);
+            pthread_mutex_lock(&a->mu);
+        }
+    }
+    pthread_mutex_unlock(&a->mu);
+}
+
+static void log_refusal(const eg_answer_t *a, size_t n)
+{
+    char st[16], cnt[24];
+    snprintf(st, sizeof st, "%d", a->status);
     snprintf(cnt, sizeof cnt, "%zu", n);
-    snprintf(body, sizeof body, "%.*s", (int)(resp && resp->body_len < 200 ? resp->body_len : 200),
-             resp && resp->body ? resp->body : "");
     aos_log(AOS_LOG_ERROR, "event grid refused a batch", "status", st, "events", cnt, "detail",
-            body, NULL);
+            a->result == AOS_OK ? a->detail : a->error, NULL);
+}
+
+static eg_outcome classify(ev_sink_t *s, const eg_answer_t *a, size_t n, uint32_t attempts)
+{
+    aos_event_publisher_t *p = s->pub;
+    bool retryable = a->result != AOS_OK || aos_retry_http_status_retryable(a->status);
+    int64_t now = aos_clock_monotonic_ms();
+    if (a->result == AOS_ERR_CANCELLED)
+        aos_circuit_record_release(&p->circuit);
+    else if (retryable)
+        aos_circuit_record_failure(&p->circuit, now);
+    else
+        aos_circuit_record_success(&p->circuit, now);
+
+    if (a->result == AOS_OK && a->status >= 200 && a->status < 300)
+        return EG_SENT;
+    if (retryable) {
+        if (!aos_retry_may_retry(&p->retry, attempts)) {
+            log_refusal(a, n);
+            return EG_FAILED;
+        }
+        uint64_t delay = aos_retry_next_delay_ms(
+            &p->retry, attempts, a->has_retry_after_ms ? a->retry_after_ms : NULL,
+            a->has_retry_after ? a->retry_after : NULL, aos_clock_realtime_ms(), NULL, NULL);
+        char st[16];
+        snprintf(st, sizeof st, "%d", a->status);
+        aos_log(AOS_LOG_WARN, "event grid post failed, retrying", "status", st, "error",
+                a->result == AOS_OK ? "" : a->error, NULL);
+        return ev_sink_sleep(s, delay) ? EG_RETRY : EG_GAVE_UP;
+    }
+    if (a->status == 413)
+        return EG_TOO_LARGE;
+    log_refusal(a, n);
+    return EG_FAILED;
 }
 
 static eg_outcome post_once(ev_sink_t *s, const char *body, size_t len, size_t n,
@@ -122,47 +228,14 @@ static eg_outcome post_once(ev_sink_t *s, const char *body, size_t len, size_t n
                                      .body = body,
                                      .body_len = len,
                                      .timeout_ms = timeout};
-    aos_http_response_t *resp = NULL;
-    char err[256] = "";
-    aos_result r = aos_http_client_do(p->http, &req, &resp, err, sizeof err);
+    eg_answer_t a = {.done = false};
+    pthread_mutex_init(&a.mu, NULL);
+    pthread_cond_init(&a.cv, NULL);
+    eg_do(s, &req, &a);
+    pthread_cond_destroy(&a.cv);
+    pthread_mutex_destroy(&a.mu);
     (*attempts)++;
-    int status = resp ? resp->status : 0;
-    bool retryable = r != AOS_OK || aos_retry_http_status_retryable(status);
-    int64_t now = aos_clock_monotonic_ms();
-    if (r == AOS_ERR_CANCELLED)
-        aos_circuit_record_release(&p->circuit);
-    else if (retryable)
-        aos_circuit_record_failure(&p->circuit, now);
-    else
-        aos_circuit_record_success(&p->circuit, now);
-
-    eg_outcome out;
-    if (r == AOS_OK && status >= 200 && status < 300) {
-        out = EG_SENT;
-    } else if (retryable) {
-        uint64_t delay = 0;
-        if (aos_retry_may_retry(&p->retry, *attempts)) {
-            const char *ra = resp ? aos_http_response_get_header(resp, "retry-after") : NULL;
-            const char *ram = resp ? aos_http_response_get_header(resp, "retry-after-ms") : NULL;
-            delay = aos_retry_next_delay_ms(&p->retry, *attempts, ram, ra, aos_clock_realtime_ms(),
-                                            NULL, NULL);
-            char st[16];
-            snprintf(st, sizeof st, "%d", status);
-            aos_log(AOS_LOG_WARN, "event grid post failed, retrying", "status", st, "error",
-                    r == AOS_OK ? "" : err, NULL);
-            out = ev_sink_sleep(s, delay) ? EG_RETRY : EG_GAVE_UP;
-        } else {
-            log_refusal(status, resp, n);
-            out = EG_FAILED;
-        }
-    } else if (status == 413) {
-        out = EG_TOO_LARGE;
-    } else {
-        log_refusal(status, resp, n);
-        out = EG_FAILED;
-    }
-    aos_http_response_free(resp);
-    return out;
+    return classify(s, &a, n, *attempts);
 }
 
 /* Post one body until it is sent, refused, or retries / the flush deadline run out. */
