@@ -180,20 +180,20 @@ static ml_outcome poll_until_final(ml_job_t *j, const char *name, const char *ur
             snprintf(reason, rlen, "%s", err);
             return atomic_load(&svc->stopping) ? ML_OUT_LOST : ML_OUT_FAILED;
         }
-        const char *status = status_of(job);
+        char status[64];
+        snprintf(status, sizeof status, "%s", status_of(job) ? status_of(job) : "Unknown");
+        json_object_put(job);
         ml_aml_state st = ml_aml_state_parse(status);
         bool cancel = false;
         aos_result tr = record_aml(j, name, status, &cancel);
-        json_object_put(job);
         if (tr == AOS_ERR_CONFLICT || atomic_load(&svc->stopping))
             return ML_OUT_LOST; /* the Azure ML job goes on; the new owner resumes polling */
         if (st == ML_AML_COMPLETED)
             return ML_OUT_SUCCEEDED;
         if (st == ML_AML_FAILED || st == ML_AML_CANCELED) {
             snprintf(reason, rlen, "Azure ML job %s ended %s", name, status);
-            return cancel_sent || st == ML_AML_CANCELED
-                       ? (cancel_sent ? ML_OUT_CANCELLED : ML_OUT_FAILED)
-                       : ML_OUT_FAILED;
+            /* Canceled after our cancel is a cancellation; otherwise the job failed. */
+            return st == ML_AML_CANCELED && cancel_sent ? ML_OUT_CANCELLED : ML_OUT_FAILED;
         }
         if (cancel && !cancel_sent) {
             char curl_[1200], tail[400];

@@ -110,7 +110,8 @@ typedef enum ml_aml_state {
 ml_aml_state ml_aml_state_parse(const char *status);
 bool ml_aml_state_final(ml_aml_state s);
 
-/* A job id for a request: the client's job_id when valid, else "job-" + the request's
+/* A job id for a request: the client's job_id when valid (and starting with a letter or
+ * digit), else "job-" + the request's
  * event id with characters outside [A-Za-z0-9._:-] dropped. out must hold 129 bytes. */
 aos_result ml_job_id(const char *client_id, const char *event_id, char out[129]);
 

@@ -118,9 +118,11 @@ static aos_result parse_fields(const json_object *o, bool pipeline, ml_train_req
         return aos_fail(AOS_ERR_INVALID, errbuf, errlen, "timeout_s must be 1..604800");
     out->timeout_ms = t * 1000;
     AOS_RETURN_IF_FAILED(dup_opt(o, "job_id", &out->job_id, errbuf, errlen));
-    if (out->job_id && !aos_storage_valid_id(out->job_id))
+    char id[129];
+    if (out->job_id && ml_job_id(out->job_id, NULL, id) != AOS_OK)
         return aos_fail(AOS_ERR_INVALID, errbuf, errlen,
-                        "job_id must be 1..128 chars of [A-Za-z0-9._:-]");
+                        "job_id must be 1..128 chars of [A-Za-z0-9._:-] starting with a letter "
+                        "or digit");
     return AOS_OK;
 }
 
@@ -247,7 +249,10 @@ bool ml_aml_state_final(ml_aml_state s)
 aos_result ml_job_id(const char *client_id, const char *event_id, char out[129])
 {
     if (client_id) {
-        if (!aos_storage_valid_id(client_id))
+        /* It names a directory and an Azure ML job: no leading '.', '-', ':' or '_'. */
+        char c0 = client_id[0];
+        if (!aos_storage_valid_id(client_id) ||
+            !((c0 >= 'a' && c0 <= 'z') || (c0 >= 'A' && c0 <= 'Z') || (c0 >= '0' && c0 <= '9')))
             return AOS_ERR_INVALID;
         snprintf(out, 129, "%s", client_id);
         return AOS_OK;

@@ -116,8 +116,6 @@ aos_result ml_record_update(ml_service_t *svc, const char *kind, const char *key
             *out = json_object_get(data);
         json_object_put(data);
         free(version);
-        if (r == AOS_ERR_CONFLICT && !create_empty && i + 1 == ML_UPDATE_TRIES)
-            break;
     }
     return r;
 }

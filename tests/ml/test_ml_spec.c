@@ -202,6 +202,8 @@ static void test_aml_states_and_ids(void **state)
     assert_int_equal(ml_job_id("mine", "x", id), AOS_OK);
     assert_string_equal(id, "mine");
     assert_int_equal(ml_job_id("bad id", "x", id), AOS_ERR_INVALID);
+    assert_int_equal(ml_job_id("..", "x", id), AOS_ERR_INVALID);
+    assert_int_equal(ml_job_id("-x", "x", id), AOS_ERR_INVALID);
     assert_int_equal(ml_job_id(NULL, "///", id), AOS_ERR_INVALID);
 }
 
