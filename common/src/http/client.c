@@ -373,10 +373,11 @@ aos_result aos_http_client_submit(aos_http_client_t *client, const aos_http_clie
     else
         client->qhead = p;
     client->qtail = p;
-    pthread_mutex_unlock(&client->mu);
-    curl_multi_wakeup(client->multi);
+    /* p may complete and be freed on the client thread as soon as the lock is released */
     if (out_id)
         *out_id = p->id;
+    pthread_mutex_unlock(&client->mu);
+    curl_multi_wakeup(client->multi);
     return AOS_OK;
 }
 
