@@ -26,8 +26,8 @@
 #define APP_ID "e2e-skill-app"
 #define ISSUER "https://api.botframework.com"
 
-static char g_dir[256], g_bin[512], g_api[64], g_admin[64], g_config[300];
-static e2e_proc_t g_storage, g_runner, g_router;
+static e2e_stack_t g_stack;
+static char g_config[300], g_jwks[300];
 static EVP_PKEY *g_key;
 static aos_http_server_t *g_connector;
 static pthread_mutex_t g_conn_mu = PTHREAD_MUTEX_INITIALIZER;
@@ -94,41 +94,11 @@ static int write_jwks(const char *path)
     return 0;
 }
 
-/* The sample config with test-friendly timeouts. */
-static int write_config(const char *src, const char *dst)
-{
-    FILE *f = fopen(src, "r");
-    if (!f)
-        return -1;
-    static char buf[65536];
-    size_t n = fread(buf, 1, sizeof buf - 1, f);
-    fclose(f);
-    json_object *root = NULL, *settings = NULL;
-    if (aos_json_parse_object(buf, n, 0, 0, &root, NULL, 0) != AOS_OK)
-        return -1;
-    if (!json_object_object_get_ex(root, "settings", &settings)) {
-        settings = json_object_new_object();
-        json_object_object_add(root, "settings", settings);
-    }
-    json_object_object_add(settings, "sync_timeout_ms", json_object_new_int(20000));
-    json_object_object_add(settings, "act_timeout_ms", json_object_new_int(1500));
-    json_object_object_add(settings, "heartbeat_interval_ms", json_object_new_int(1000));
-    json_object_object_add(settings, "heartbeat_stale_ms", json_object_new_int(10000));
-    json_object_object_add(settings, "max_body_bytes", json_object_new_int(65536));
-    json_object_object_add(settings, "max_text_bytes", json_object_new_int(4096));
-    f = fopen(dst, "w");
-    int rc = f && fputs(json_object_to_json_string(root), f) >= 0 ? 0 : -1;
-    if (f)
-        fclose(f);
-    json_object_put(root);
-    return rc;
-}
-
 static int api(const char *method, const char *path, const char *body, const char *extra_hdr,
                e2e_resp_t *out)
 {
     char url[1024];
-    snprintf(url, sizeof url, "%s%s", g_api, path);
+    snprintf(url, sizeof url, "%s%s", g_stack.api, path);
     const char *hdr[] = {"Authorization: Bearer " API_KEY, "Content-Type: application/json",
                          extra_hdr, NULL};
     return e2e_http(method, url, hdr, body, body ? strlen(body) : 0, 30000, out);
@@ -222,107 +192,42 @@ static int start_connector(void)
 
 /* ---- stack ---- */
 
-static int wait_ready(void)
-{
-    char url[128];
-    snprintf(url, sizeof url, "%s/readyz", g_admin);
-    for (long long end = e2e_now_ms() + 60000; e2e_now_ms() < end; e2e_sleep_ms(200)) {
-        e2e_resp_t r;
-        int rc = e2e_http("GET", url, NULL, NULL, 0, 2000, &r);
-        long st = r.status;
-        e2e_resp_free(&r);
-        if (rc == 0 && st == 200)
-            break;
-        if (!e2e_alive(&g_router))
-            return -1;
-    }
-    /* the runner is up when its heartbeat shows cfo healthy */
-    for (long long end = e2e_now_ms() + 60000; e2e_now_ms() < end; e2e_sleep_ms(300)) {
-        e2e_resp_t r;
-        api("GET", "/v1/agents", NULL, NULL, &r);
-        bool healthy = r.status == 200 && strstr(r.body, "\"status\":\"healthy\"");
-        e2e_resp_free(&r);
-        if (healthy)
-            return 0;
-        if (!e2e_alive(&g_runner) || !e2e_alive(&g_storage))
-            return -1;
-    }
-    return -1;
-}
-
-static int start_stack(void)
-{
-    char url[512], env[20][700];
-    if (aos_test_fixture_read("rabbitmq", "url", url, sizeof url) != 0)
-        return -1;
-    int http_port = e2e_free_port(), admin_port = e2e_free_port();
-    snprintf(g_api, sizeof g_api, "http://127.0.0.1:%d", http_port);
-    snprintf(g_admin, sizeof g_admin, "http://127.0.0.1:%d", admin_port);
-    snprintf(env[0], sizeof env[0], "AOS_BUS_URL=%s", url);
-    snprintf(env[1], sizeof env[1], "AOS_BUS_PROFILE=rabbitmq");
-    snprintf(env[2], sizeof env[2], "AOS_CONFIG=%s", g_config);
-    snprintf(env[3], sizeof env[3], "AOS_SQLITE_PATH=%s/aos.db", g_dir);
-    snprintf(env[4], sizeof env[4], "AOS_LOG_LEVEL=info");
-    const char *common[] = {env[0], env[1], env[2], env[3], env[4]};
-    const char *names[] = {"aos-storage", "aos-agent-runner"};
-    e2e_proc_t *procs[] = {&g_storage, &g_runner};
-    for (int i = 0; i < 2; i++) {
-        char a[64], h[64], inst[96];
-        snprintf(a, sizeof a, "AOS_ADMIN_ADDR=127.0.0.1:%d", e2e_free_port());
-        snprintf(h, sizeof h, "AOS_HTTP_ADDR=127.0.0.1:%d", e2e_free_port());
-        snprintf(inst, sizeof inst, "AOS_INSTANCE_ID=e2e-%s-%d", names[i], (int)getpid());
-        const char *e[] = {common[0], common[1], common[2], common[3], common[4], a, h, inst, NULL};
-        if (e2e_start(procs[i], g_bin, names[i], g_dir, e) != 0)
-            return -1;
-    }
-    char a[64], h[64], inst[96], jwks[400];
-    snprintf(a, sizeof a, "AOS_ADMIN_ADDR=127.0.0.1:%d", admin_port);
-    snprintf(h, sizeof h, "AOS_HTTP_ADDR=127.0.0.1:%d", http_port);
-    snprintf(inst, sizeof inst, "AOS_INSTANCE_ID=e2e-router-%d", (int)getpid());
-    snprintf(jwks, sizeof jwks, "AOS_BOT_JWKS_FILE=%s/jwks.json", g_dir);
-    char token_url[128];
-    snprintf(token_url, sizeof token_url, "AOS_BOT_TOKEN_URL=http://127.0.0.1:%u/token",
-             aos_http_server_port(g_connector));
-    const char *e[] = {common[0],
-                       common[1],
-                       common[2],
-                       common[3],
-                       common[4],
-                       a,
-                       h,
-                       inst,
-                       jwks,
-                       "AOS_BOT_APP_ID=" APP_ID,
-                       "AOS_API_KEYS=" API_KEY,
-                       "AOS_BOT_APP_PASSWORD=e2e-secret/+&",
-                       token_url,
-                       NULL};
-    if (e2e_start(&g_router, g_bin, "aos-router", g_dir, e) != 0)
-        return -1;
-    return wait_ready();
-}
-
 static int setup(void **state)
 {
     (void)state;
-    const char *bin = getenv("AOS_BIN_DIR"), *src = getenv("AOS_SOURCE_DIR");
-    snprintf(g_bin, sizeof g_bin, "%s", bin ? bin : "build/bin");
-    snprintf(g_dir, sizeof g_dir, "/tmp/aos-e2e-XXXXXX");
-    if (!mkdtemp(g_dir))
-        return -1;
-    char sample[512], jwks[300];
+    const char *src = getenv("AOS_SOURCE_DIR");
+    char sample[512];
     snprintf(sample, sizeof sample, "%s/deploy/config/aos.json", src ? src : ".");
-    snprintf(g_config, sizeof g_config, "%s/aos.json", g_dir);
-    snprintf(jwks, sizeof jwks, "%s/jwks.json", g_dir);
+    snprintf(g_config, sizeof g_config, "/tmp/aos-e2e-%d.json", (int)getpid());
+    snprintf(g_jwks, sizeof g_jwks, "/tmp/aos-e2e-jwks-%d.json", (int)getpid());
+    const char *keys[] = {"sync_timeout_ms",
+                          "act_timeout_ms",
+                          "heartbeat_interval_ms",
+                          "heartbeat_stale_ms",
+                          "max_body_bytes",
+                          "max_text_bytes",
+                          NULL};
+    const int values[] = {20000, 1500, 1000, 10000, 65536, 4096};
     g_key = EVP_RSA_gen(2048);
-    if (!g_key || write_jwks(jwks) != 0 || write_config(sample, g_config) != 0 ||
-        start_connector() != 0)
+    if (!g_key || write_jwks(g_jwks) != 0 ||
+        e2e_write_config(sample, g_config, keys, values) != 0 || start_connector() != 0)
         return -1;
-    if (start_stack() != 0) {
+    char jwks[400], token_url[128];
+    snprintf(jwks, sizeof jwks, "AOS_BOT_JWKS_FILE=%s", g_jwks);
+    snprintf(token_url, sizeof token_url, "AOS_BOT_TOKEN_URL=http://127.0.0.1:%u/token",
+             aos_http_server_port(g_connector));
+    const char *router_env[] = {jwks,
+                                "AOS_BOT_APP_ID=" APP_ID,
+                                "AOS_API_KEYS=" API_KEY,
+                                "AOS_BOT_APP_PASSWORD=e2e-secret/+&",
+                                token_url,
+                                NULL};
+    if (e2e_stack_start(&g_stack, NULL, g_config, router_env, "Authorization: Bearer " API_KEY) !=
+        0) {
         fprintf(stderr, "the stack did not come up\n");
-        e2e_dump_log(&g_storage, 30);
-        e2e_dump_log(&g_runner, 30);
-        e2e_dump_log(&g_router, 30);
+        e2e_dump_log(&g_stack.storage, 30);
+        e2e_dump_log(&g_stack.runner, 30);
+        e2e_dump_log(&g_stack.router, 30);
         return -1;
     }
     return 0;
@@ -331,11 +236,11 @@ static int setup(void **state)
 static int teardown(void **state)
 {
     (void)state;
-    e2e_stop(&g_router, 15000);
-    e2e_stop(&g_runner, 15000);
-    e2e_stop(&g_storage, 15000);
+    e2e_stack_stop(&g_stack);
     aos_http_server_free(g_connector);
     EVP_PKEY_free(g_key);
+    unlink(g_config);
+    unlink(g_jwks);
     return 0;
 }
 
@@ -346,7 +251,7 @@ static void test_auth_and_bad_input(void **state)
     (void)state;
     e2e_resp_t r;
     char url[256];
-    snprintf(url, sizeof url, "%s/v1/messages", g_api);
+    snprintf(url, sizeof url, "%s/v1/messages", g_stack.api);
     const char *no_key[] = {"Content-Type: application/json", NULL};
     e2e_http("POST", url, no_key, "{\"text\":\"hi\"}", 13, 5000, &r);
     expect_status(&r, 401);
@@ -517,7 +422,7 @@ static void activity_json(char *out, size_t outlen, const char *id, const char *
 static void bot_post(const char *body, const char *token, e2e_resp_t *r)
 {
     char url[256], auth[4096];
-    snprintf(url, sizeof url, "%s/api/messages", g_api);
+    snprintf(url, sizeof url, "%s/api/messages", g_stack.api);
     snprintf(auth, sizeof auth, "Authorization: Bearer %s", token ? token : "");
     const char *hdr[] = {"Content-Type: application/json", token ? auth : NULL, NULL};
     e2e_http("POST", url, hdr, body, strlen(body), 30000, r);
@@ -712,16 +617,16 @@ static void test_probes_and_sigterm(void **state)
     (void)state;
     e2e_resp_t r;
     char url[128];
-    snprintf(url, sizeof url, "%s/metrics", g_admin);
+    snprintf(url, sizeof url, "%s/metrics", g_stack.admin);
     e2e_http("GET", url, NULL, NULL, 0, 5000, &r);
     expect_status(&r, 200);
     assert_non_null(strstr(r.body, "aos_router_turns_total{result=\"ok\"}"));
     e2e_resp_free(&r);
-    snprintf(url, sizeof url, "%s/healthz", g_api);
+    snprintf(url, sizeof url, "%s/healthz", g_stack.api);
     e2e_http("GET", url, NULL, NULL, 0, 5000, &r);
     expect_status(&r, 200);
     e2e_resp_free(&r);
-    assert_int_equal(e2e_stop(&g_router, 20000), 0);
+    assert_int_equal(e2e_stop(&g_stack.router, 20000), 0);
 }
 
 int main(void)
@@ -751,8 +656,8 @@ int main(void)
     };
     int rc = cmocka_run_group_tests(tests, setup, teardown);
     if (rc != 0) {
-        e2e_dump_log(&g_router, 40);
-        e2e_dump_log(&g_runner, 20);
+        e2e_dump_log(&g_stack.router, 40);
+        e2e_dump_log(&g_stack.runner, 20);
     }
     curl_global_cleanup();
     return rc;
