@@ -128,8 +128,8 @@ aos_result ml_record_list(ml_service_t *svc, const char *kind, json_object **out
     aos_result r = AOS_OK;
     do {
         aos_storage_record_page_t page = {0};
-        r = aos_storage_record_list_sync(svc->sc, kind, NULL, cursor, AOS_STORAGE_PAGE_MAX, &page,
-                                         errbuf, errlen);
+        r = aos_storage_record_list_sync(svc->sc, kind, NULL, cursor, AOS_STORAGE_PAGE_DEFAULT,
+                                         &page, errbuf, errlen);
         free(cursor);
         cursor = NULL;
         for (size_t i = 0; r == AOS_OK && i < page.count; i++) {

@@ -411,7 +411,7 @@ static void test_pipeline(void **state)
     assert_string_equal(ml_str(a, "status"), "ready");
     assert_string_equal(ml_str(a, "name"), "cto");
     json_object_put(a);
-    /* The same request id again is the same job. */
+    /* Every adapter trained so far is listed. */
     json_object *l = ml_ok("list_adapters", "{}"), *arr;
     assert_true(json_object_object_get_ex(l, "adapters", &arr));
     assert_true(json_object_array_length(arr) >= 3);
