@@ -68,6 +68,15 @@ start_service() { # name admin_port [extra env...]
 
 echo "==> starting AOS services"
 start_service aos-storage $((ADMIN_BASE + 1))
+# The sample agents' domain knowledge (deploy/config/knowledge/<agent>/...) goes into the
+# "knowledge" container, where the config's domain_knowledge entries point.
+if [[ -x $bin/aosctl && -x $bin/aos-storage ]]; then
+  (cd "$here/deploy/config/knowledge" && find . -type f -name '*.md' | sed 's|^\./||') |
+  while read -r doc; do
+    "$bin/aosctl" blob put knowledge "$doc" "$here/deploy/config/knowledge/$doc" >/dev/null ||
+      echo "    (could not store knowledge/$doc)" >&2
+  done
+fi
 start_service aos-agent-runner $((ADMIN_BASE + 2))
 start_service aos-ml-pipeline $((ADMIN_BASE + 3))
 start_service aos-router $ADMIN_BASE AOS_HTTP_ADDR="0.0.0.0:$HTTP_PORT"

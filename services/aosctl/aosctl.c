@@ -1,5 +1,7 @@
 #include "aosctl.h"
 
+#include "aos/log.h"
+
 #include <curl/curl.h>
 #include <json-c/json.h>
 #include <stdlib.h>
@@ -126,7 +128,10 @@ static int usage(FILE *err)
             "  history CONVERSATION_ID                                  show a conversation\n"
             "  agents                                                   agents and their health\n"
             "  dlq list QUEUE [--max N]                                 show dead letters\n"
-            "  dlq replay QUEUE [--max N]                               send them back to QUEUE\n");
+            "  dlq replay QUEUE [--max N]                               send them back to QUEUE\n"
+            "  blob put CONTAINER NAME [FILE|-] [--type T]              store a blob (streamed)\n"
+            "  blob get CONTAINER NAME [FILE]                           fetch a blob\n"
+            "  blob ls CONTAINER [PREFIX]                               list blobs\n");
     return 2;
 }
 
@@ -274,6 +279,9 @@ int aosctl_main(int argc, char **argv, FILE *out, FILE *err)
             rest--;
             k--;
         }
+    /* Library logs go to stderr (stdout carries results, e.g. blob contents), warnings up. */
+    aos_log_init("aosctl", AOS_LOG_WARN);
+    aos_log_set_fd(2);
     curl_global_init(CURL_GLOBAL_DEFAULT);
     int rc;
     if (strcmp(cmd, "send") == 0)
@@ -284,6 +292,8 @@ int aosctl_main(int argc, char **argv, FILE *out, FILE *err)
         rc = cmd_agents(&o, rest, args);
     else if (strcmp(cmd, "dlq") == 0)
         rc = aosctl_dlq(&o, rest, args);
+    else if (strcmp(cmd, "blob") == 0)
+        rc = aosctl_blob(&o, rest, args);
     else if (strcmp(cmd, "ml") == 0)
         rc = aosctl_ml(&o, rest, args);
     else

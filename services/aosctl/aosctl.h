@@ -6,6 +6,9 @@
  *     agents
  *     dlq list QUEUE [--max N]
  *     dlq replay QUEUE [--max N]
+ *     blob put CONTAINER NAME [FILE|-] [--type CONTENT_TYPE]
+ *     blob get CONTAINER NAME [FILE]
+ *     blob ls CONTAINER [PREFIX]
  *
  * The router URL defaults to $AOS_ROUTER_URL or http://127.0.0.1:8080, the key to
  * $AOS_API_KEY; dead-letter commands use $AOS_BUS_URL / $AOS_BUS_PROFILE /
@@ -32,6 +35,15 @@ int aosctl_main(int argc, char **argv, FILE *out, FILE *err);
 
 /* Dead-letter commands (aosctl_dlq.c). args[0] is "list" or "replay". */
 int aosctl_dlq(const aosctl_opts_t *o, int argc, char **argv);
+
+/* Blob commands (aosctl_blob.c): put CONTAINER NAME [FILE|-], get CONTAINER NAME [FILE],
+ * ls CONTAINER [PREFIX]. Talk to aos-storage over the bus. */
+int aosctl_blob(const aosctl_opts_t *o, int argc, char **argv);
+
+struct aos_bus;
+/* Connect to the bus configured by AOS_BUS_URL / AOS_BUS_PROFILE /
+ * AOS_SERVICEBUS_CONNECTION_STRING (aosctl_bus.c); prints the reason on failure. */
+aos_result aosctl_open_bus(const aosctl_opts_t *o, struct aos_bus **out_bus);
 
 /* ML commands (aosctl_ml.c, docs/ml.md). args[0] is train|jobs|job|cancel|adapters|infer. */
 int aosctl_ml(const aosctl_opts_t *o, int argc, char **argv);
