@@ -10,7 +10,9 @@
  *   bus: a requester keeps that many aos_bus_request calls in flight to aos.test.bench and a
  *        responder answers each from its callback (the bus round trip every turn contains at
  *        least five times: turn + storage operations).
- * Prints turns/s, p50, p99 for both and the ratio e2e/bus.
+ * Prints turns/s, p50, p99 for both and the ratio e2e/bus. Then, when node is installed, a
+ * runner whose model is the OpenAI-compatible fake answering after 1 s serves 1,000 concurrent
+ * conversations: turns/s, p50/p99 and the runner's peak RSS.
  */
 #include <pthread.h>
 #include <stdatomic.h>
@@ -108,8 +110,12 @@ static void run_e2e(int conc, int seconds, stats_t *st)
     pthread_t *th = calloc((size_t)conc, sizeof *th);
     double t0 = now_msf();
     g_deadline_ms = e2e_now_ms() + seconds * 1000LL;
+    pthread_attr_t attr;
+    pthread_attr_init(&attr);
+    pthread_attr_setstacksize(&attr, 256 * 1024);
     for (int i = 0; i < conc; i++)
-        pthread_create(&th[i], NULL, http_client, st);
+        pthread_create(&th[i], &attr, http_client, st);
+    pthread_attr_destroy(&attr);
     for (int i = 0; i < conc; i++)
         pthread_join(th[i], NULL);
     st->seconds = (now_msf() - t0) / 1000.0;
@@ -199,6 +205,106 @@ static void run_bus(int conc, int seconds, stats_t *st)
     free(slots);
 }
 
+/* ---- slow model: the runner on the OpenAI-compatible fake answering after 1 s ---- */
+
+static long rss_kb(pid_t pid)
+{
+    char path[64], line[256];
+    snprintf(path, sizeof path, "/proc/%d/status", (int)pid);
+    FILE *f = fopen(path, "r");
+    long kb = 0;
+    while (f && fgets(line, sizeof line, f))
+        if (sscanf(line, "VmRSS: %ld kB", &kb) == 1)
+            break;
+    if (f)
+        fclose(f);
+    return kb;
+}
+
+static atomic_long g_max_rss;
+static atomic_bool g_sampling;
+
+static void *rss_sampler(void *arg)
+{
+    pid_t pid = *(pid_t *)arg;
+    while (atomic_load(&g_sampling)) {
+        long kb = rss_kb(pid);
+        if (kb > atomic_load(&g_max_rss))
+            atomic_store(&g_max_rss, kb);
+        e2e_sleep_ms(200);
+    }
+    return NULL;
+}
+
+static pid_t start_fake(char *url, size_t urllen)
+{
+    const char *src = getenv("AOS_SOURCE_DIR");
+    char script[600], port_file[300];
+    snprintf(script, sizeof script, "%s/tests/fakes/openai/server.js", src ? src : ".");
+    snprintf(port_file, sizeof port_file, "%s/fake.port", g_stack.dir);
+    char *argv[] = {"node", script, "--port", "0", "--port-file", port_file, NULL};
+    posix_spawn_file_actions_t fa;
+    posix_spawn_file_actions_init(&fa);
+    posix_spawn_file_actions_addopen(&fa, 1, "/dev/null", O_WRONLY, 0);
+    pid_t pid = 0;
+    int rc = posix_spawnp(&pid, "node", &fa, NULL, argv, environ);
+    posix_spawn_file_actions_destroy(&fa);
+    if (rc != 0)
+        return 0;
+    for (long long end = e2e_now_ms() + 15000; e2e_now_ms() < end; e2e_sleep_ms(50)) {
+        FILE *f = fopen(port_file, "r");
+        int port = 0;
+        bool ok = f && fscanf(f, "%d", &port) == 1 && port > 0;
+        if (f)
+            fclose(f);
+        if (ok) {
+            snprintf(url, urllen, "http://127.0.0.1:%d/fake:delay_ms=1000/v1", port);
+            return pid;
+        }
+    }
+    kill(pid, SIGKILL);
+    waitpid(pid, NULL, 0);
+    return 0;
+}
+
+static void run_slow(int conc, int seconds, stats_t *st)
+{
+    char url[200], env_url[260];
+    pid_t fake = start_fake(url, sizeof url);
+    if (!fake) {
+        printf("slow model: skipped (node or the fake server is not available)\n");
+        return;
+    }
+    e2e_stop(&g_stack.runner, 20000);
+    snprintf(env_url, sizeof env_url, "AOS_OPENAI_BASE_URL=%s", url);
+    char cap[64];
+    snprintf(cap, sizeof cap, "AOS_RUNNER_CAPACITY=%d", conc);
+    const char *extra[] = {env_url, cap, "AOS_AGENTS=cfo", NULL};
+    if (e2e_start_runner(&g_stack, extra) != 0) {
+        printf("slow model: the runner did not start\n");
+        kill(fake, SIGTERM);
+        waitpid(fake, NULL, 0);
+        return;
+    }
+    e2e_sleep_ms(2000);
+    pthread_t sampler;
+    atomic_store(&g_max_rss, 0);
+    atomic_store(&g_sampling, true);
+    pthread_create(&sampler, NULL, rss_sampler, &g_stack.runner.pid);
+    run_e2e(conc, seconds, st);
+    atomic_store(&g_sampling, false);
+    pthread_join(sampler, NULL);
+    double rate = (double)atomic_load(&st->n) / st->seconds;
+    printf("slow model (fake answers after 1 s), %d concurrent conversations: %.1f turns/s, "
+           "p50 %.0f ms, p99 %.0f ms, runner max RSS %.1f MiB",
+           conc, rate, pct(st, 0.50), pct(st, 0.99), (double)atomic_load(&g_max_rss) / 1024.0);
+    if (atomic_load(&st->errors))
+        printf("   (errors: %zu)", atomic_load(&st->errors));
+    printf("\n");
+    kill(fake, SIGTERM);
+    waitpid(fake, NULL, 0);
+}
+
 static void stats_reset(stats_t *s)
 {
     atomic_store(&s->n, 0);
@@ -254,6 +360,8 @@ int main(int argc, char **argv)
         printf("\n");
         fflush(stdout);
     }
+    stats_reset(&e2e);
+    run_slow(1000, seconds * 3, &e2e);
     aos_bus_free(g_req_bus);
     aos_bus_free(g_rsp_bus);
     e2e_stack_stop(&g_stack);
