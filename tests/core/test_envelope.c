@@ -25,6 +25,7 @@ static aos_event_t *full_event(void)
     assert_int_equal(aos_event_set(&ev->correlation_id, "req-7"), AOS_OK);
     assert_int_equal(aos_event_set(&ev->reply_to, "aos.reply.r1"), AOS_OK);
     assert_int_equal(aos_event_set(&ev->group_id, "c-42"), AOS_OK);
+    assert_int_equal(aos_event_set(&ev->reply_to_group_id, "inst-1"), AOS_OK);
     assert_int_equal(
         aos_event_set(&ev->traceparent, "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"),
         AOS_OK);
@@ -66,6 +67,7 @@ static void assert_same_amqp(const aos_event_t *a, const aos_event_t *b)
     assert_str_eq_or_null(a->correlation_id, b->correlation_id);
     assert_str_eq_or_null(a->reply_to, b->reply_to);
     assert_str_eq_or_null(a->group_id, b->group_id);
+    assert_str_eq_or_null(a->reply_to_group_id, b->reply_to_group_id);
     assert_int_equal(a->ttl_ms, b->ttl_ms);
 }
 
@@ -179,6 +181,7 @@ static void amqp_message_layout(void **state)
     assert_memory_equal(id.u.as_bytes.start, ev->id, strlen(ev->id));
     assert_string_equal(pn_message_get_content_type(msg), "application/json");
     assert_string_equal(pn_message_get_group_id(msg), "c-42");
+    assert_string_equal(pn_message_get_reply_to_group_id(msg), "inst-1");
     assert_string_equal(pn_message_get_reply_to(msg), "aos.reply.r1");
     assert_string_equal(pn_message_get_subject(msg), "aos.agent.turn");
 

@@ -2,6 +2,7 @@
  * written independently of common/src/sb (own field splitting, own HMAC), so the peer is a
  * check on the client, not a mirror of it. */
 #include "sb_peer.h"
+#include "sb_peer_internal.h"
 
 #include <ctype.h>
 #include <pthread.h>
@@ -20,6 +21,7 @@
 #include <proton/condition.h>
 #include <proton/connection.h>
 #include <proton/delivery.h>
+#include <proton/disposition.h>
 #include <proton/event.h>
 #include <proton/link.h>
 #include <proton/listener.h>
@@ -62,6 +64,7 @@ struct sb_peer {
     pthread_cond_t cv;
     int port;       /* > 0 once listening, -1 on failure */
     bool stopping;
+    sb_sessions_t *sessions; /* session-enabled queues, see sb_peer_sessions.c */
     sb_peer_stats_t stats;
     char log[16384];
     struct {
@@ -83,6 +86,16 @@ static void peer_log(sb_peer_t *p, const char *fmt, ...)
     }
     va_end(ap);
     pthread_mutex_unlock(&p->mu);
+}
+
+void sb_peer_note(sb_peer_t *p, const char *fmt, ...)
+{
+    char line[1024];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(line, sizeof line, fmt, ap);
+    va_end(ap);
+    peer_log(p, "%s", line);
 }
 
 static uint64_t now_s(void) { return (uint64_t)time(NULL); }
@@ -352,8 +365,11 @@ static void on_delivery(sb_peer_t *p, pn_connection_t *c, conn_state_t *cs, pn_d
 {
     pn_link_t *l = pn_delivery_link(d);
     if (pn_link_is_sender(l)) {
-        if (pn_delivery_updated(d))
+        if (pn_delivery_updated(d)) {
+            sb_sessions_outcome(p->sessions, d);
             pn_delivery_settle(d);
+            sb_sessions_pump(p->sessions, c);
+        }
         return;
     }
     if (!pn_delivery_readable(d) || pn_delivery_partial(d))
@@ -371,6 +387,19 @@ static void on_delivery(sb_peer_t *p, pn_connection_t *c, conn_state_t *cs, pn_d
             pn_delivery_update(d, PN_REJECTED);
         }
         pn_message_free(m);
+    } else if (target && n >= 0 && sb_sessions_is_session_queue(p->sessions, target)) {
+        const char *cond = NULL, *desc = NULL;
+        if (sb_sessions_store(p->sessions, target, buf, (size_t)n, &cond, &desc)) {
+            count_transfer(p, target);
+            pn_delivery_update(d, PN_ACCEPTED);
+            sb_sessions_pump(p->sessions, c);
+        } else {
+            pn_condition_t *rc = pn_disposition_condition(pn_delivery_local(d));
+            pn_condition_set_name(rc, cond);
+            pn_condition_set_description(rc, desc);
+            pn_delivery_update(d, PN_REJECTED);
+            peer_log(p, "transfer-refused %s %s", target, cond);
+        }
     } else {
         count_transfer(p, target ? target : "");
         pn_delivery_update(d, PN_ACCEPTED);
@@ -382,7 +411,7 @@ static void on_delivery(sb_peer_t *p, pn_connection_t *c, conn_state_t *cs, pn_d
 
 /* ---- attach ---- */
 
-static void on_link_open(sb_peer_t *p, conn_state_t *cs, pn_link_t *l)
+static void on_link_open(sb_peer_t *p, pn_connection_t *c, conn_state_t *cs, pn_link_t *l)
 {
     pn_terminus_copy(pn_link_source(l), pn_link_remote_source(l));
     pn_terminus_copy(pn_link_target(l), pn_link_remote_target(l));
@@ -392,6 +421,11 @@ static void on_link_open(sb_peer_t *p, conn_state_t *cs, pn_link_t *l)
     if (!addr)
         addr = "";
     bool cbs = strcmp(addr, "$cbs") == 0;
+    if (!cbs && pn_link_is_sender(l) && authorized(p, cs, addr) &&
+        sb_sessions_is_session_queue(p->sessions, addr)) {
+        sb_sessions_attach(p->sessions, c, l); /* locks a session, refuses or waits */
+        return;
+    }
     if (cbs || authorized(p, cs, addr)) {
         pn_link_open(l);
         if (pn_link_is_receiver(l))
@@ -467,6 +501,10 @@ static bool handle(sb_peer_t *p, pn_event_t *e)
         break;
     case PN_CONNECTION_REMOTE_OPEN:
         pn_connection_open(c);
+        sb_sessions_conn_open(p->sessions, c);
+        break;
+    case PN_CONNECTION_WAKE:
+        sb_sessions_pump(p->sessions, c);
         break;
     case PN_CONNECTION_REMOTE_CLOSE:
         pn_connection_close(c);
@@ -479,15 +517,17 @@ static bool handle(sb_peer_t *p, pn_event_t *e)
         break;
     case PN_LINK_REMOTE_OPEN:
         if (cs)
-            on_link_open(p, cs, pn_event_link(e));
+            on_link_open(p, c, cs, pn_event_link(e));
         break;
     case PN_LINK_REMOTE_CLOSE:
     case PN_LINK_REMOTE_DETACH:
+        sb_sessions_link_gone(p->sessions, pn_event_link(e));
         pn_link_close(pn_event_link(e));
         break;
     case PN_LINK_FLOW:
         if (cs)
             flush_answers(c, cs);
+        sb_sessions_pump(p->sessions, c);
         break;
     case PN_DELIVERY:
         if (cs)
@@ -495,6 +535,7 @@ static bool handle(sb_peer_t *p, pn_event_t *e)
         break;
     case PN_TRANSPORT_CLOSED:
         if (c) {
+            sb_sessions_conn_gone(p->sessions, c);
             free_conn_state(cs);
             pn_connection_set_context(c, NULL);
         }
@@ -532,6 +573,7 @@ sb_peer_t *sb_peer_start(const char *ns_host, const char *key_name, const char *
     snprintf(p->key, sizeof p->key, "%s", key);
     pthread_mutex_init(&p->mu, NULL);
     pthread_cond_init(&p->cv, NULL);
+    p->sessions = sb_sessions_new(p);
     p->proactor = pn_proactor();
     p->listener = pn_listener();
     pn_proactor_listen(p->proactor, p->listener, "127.0.0.1:0", 16);
@@ -550,6 +592,11 @@ sb_peer_t *sb_peer_start(const char *ns_host, const char *key_name, const char *
 }
 
 int sb_peer_port(const sb_peer_t *p) { return p->port; }
+
+void sb_peer_set_session_queues(sb_peer_t *p, const char *prefixes)
+{
+    sb_sessions_set_queues(p->sessions, prefixes);
+}
 
 void sb_peer_get_stats(sb_peer_t *p, sb_peer_stats_t *out)
 {
@@ -583,6 +630,7 @@ void sb_peer_stop(sb_peer_t *p)
     pn_proactor_interrupt(p->proactor);
     pthread_join(p->thread, NULL);
     pn_proactor_free(p->proactor);
+    sb_sessions_free(p->sessions);
     pthread_mutex_destroy(&p->mu);
     pthread_cond_destroy(&p->cv);
     free(p);

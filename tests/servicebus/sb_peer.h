@@ -33,6 +33,12 @@ typedef struct sb_peer_stats {
  * authorization rule key_name/key. Returns NULL (message on stderr) if it cannot listen. */
 sb_peer_t *sb_peer_start(const char *ns_host, const char *key_name, const char *key);
 int sb_peer_port(const sb_peer_t *p);
+/* Make queues whose name starts with one of the comma-separated prefixes session-enabled
+ * (see sb_peer_sessions.c): transfers need a group-id (SessionId) and are stored; receivers
+ * must attach with com.microsoft:session-filter, get one session each (the attach answer
+ * names it) and its messages in order. Log: "session-lock <queue> <session>",
+ * "session-unlock …", "attach-refused <queue> <condition>", "transfer-refused …". */
+void sb_peer_set_session_queues(sb_peer_t *p, const char *prefixes);
 void sb_peer_get_stats(sb_peer_t *p, sb_peer_stats_t *out);
 /* Copy of the event log, one event per line. */
 void sb_peer_log(sb_peer_t *p, char *out, size_t outlen);

@@ -16,6 +16,11 @@
  *   servicebus: queue Q -> "Q", topic T -> "T" (subject = event type), dead letters
  *               "Q/$deadletterqueue", subscriptions "T/Subscriptions/S"; TLS, SASL
  *               ANONYMOUS and CBS put-token with a SAS token refreshed before expiry.
+ *               Session-enabled queues (config session_queue_prefixes) are received with the
+ *               com.microsoft:session-filter, one session per link. Replies: one shared
+ *               session-enabled queue "aos.reply"; a request carries reply-to = "aos.reply"
+ *               and reply-to-group-id = the instance id, the reply's group-id (SessionId) is
+ *               that id, and each instance receives only its own session of aos.reply.
  *
  * Delivery semantics: at-least-once. A received delivery is unsettled until the handler
  * calls aos_bus_accept / aos_bus_release / aos_bus_reject (exactly once). Link credit is
@@ -70,6 +75,17 @@ typedef struct aos_bus_config {
     /* TLS: verify the peer (default true for amqps); CA file NULL = system store. */
     bool tls_skip_verify;
     const char *tls_ca_file;
+    /* Service Bus sessions (servicebus profile only; ignored for rabbitmq). Queues whose name
+     * starts with one of these comma-separated prefixes are session-enabled: a subscription
+     * attaches with the com.microsoft:session-filter (next available session), holds that
+     * session while deliveries are in flight and moves to the next session after
+     * session_idle_ms without traffic. NULL: "aos.agent."; "" : none. */
+    const char *session_queue_prefixes;
+    /* Session links per subscription (0: 1; capped at max_inflight); each link holds one
+     * session and at most max_inflight / links unsettled deliveries. */
+    uint32_t session_receivers;
+    /* Idle time after which a session link lets its session go (0: 5000 ms). */
+    uint32_t session_idle_ms;
 } aos_bus_config_t;
 
 /* Create a bus (no I/O yet). cfg strings are copied. */
@@ -96,7 +112,8 @@ aos_result aos_bus_stop(aos_bus_t *bus, int grace_ms);
  * before: a delivery must not be touched after its bus is freed. */
 void aos_bus_free(aos_bus_t *bus);
 
-/* This instance's reply address (what goes into reply-to). Valid for the bus lifetime. */
+/* This instance's reply address (what goes into reply-to; servicebus: "aos.reply", the
+ * session being the instance id). Valid for the bus lifetime. */
 const char *aos_bus_reply_address(const aos_bus_t *bus);
 const char *aos_bus_instance_id(const aos_bus_t *bus);
 
@@ -177,7 +194,8 @@ aos_result aos_bus_request(aos_bus_t *bus, const char *queue, const aos_event_t 
 aos_result aos_bus_request_sync(aos_bus_t *bus, const char *queue, const aos_event_t *req,
                                 int timeout_ms, aos_event_t **out_reply);
 
-/* Answer a request: sends reply to request->reply_to with correlation-id = request->id
+/* Answer a request: sends reply to request->reply_to with correlation-id = request->id and,
+ * when the request has a reply-to-group-id, group-id = that (Service Bus reply session)
  * (reply is not modified; it is copied). AOS_ERR_INVALID when the request has no reply-to. */
 aos_result aos_bus_reply(aos_bus_t *bus, const aos_event_t *request, const aos_event_t *reply,
                          aos_bus_send_cb cb, void *ctx);

@@ -63,6 +63,9 @@ typedef struct aos_event {
     char *group_id; /* conversation id; Service Bus SessionId */
     uint32_t ttl_ms;
     char *traceparent;
+    /* AMQP reply-to-group-id: the session the reply goes to (Service Bus: the requester's
+     * instance id on the shared session-enabled queue aos.reply). Optional. */
+    char *reply_to_group_id;
 
     /* Filled on receive: how many times the broker delivered it before (0 = first). */
     uint32_t delivery_count;

@@ -161,8 +161,13 @@ aos_result aos_bus_new(const aos_bus_config_t *cfg, aos_bus_t **out_bus, char *e
         bus->reconnect_min_ms = cfg->reconnect_min_ms ? cfg->reconnect_min_ms : 100;
         bus->reconnect_max_ms = cfg->reconnect_max_ms ? cfg->reconnect_max_ms : 10000;
         bus->max_deliveries = cfg->max_deliveries ? cfg->max_deliveries : 5;
+        bus->session_prefixes =
+            strdup(cfg->session_queue_prefixes ? cfg->session_queue_prefixes : "aos.agent.");
+        bus->session_receivers = cfg->session_receivers ? cfg->session_receivers : 1;
+        bus->session_idle_ms = cfg->session_idle_ms ? cfg->session_idle_ms : 5000;
         bus->proactor = pn_proactor();
-        if (!bus->instance_id || !bus->proactor || (cfg->tls_ca_file && !bus->tls_ca_file))
+        if (!bus->instance_id || !bus->proactor || !bus->session_prefixes ||
+            (cfg->tls_ca_file && !bus->tls_ca_file))
             r = AOS_ERR_NOMEM;
     }
     if (r != AOS_OK) {
@@ -178,6 +183,17 @@ aos_result aos_bus_new(const aos_bus_config_t *cfg, aos_bus_t **out_bus, char *e
     }
     reply->is_reply = true;
     reply->max_inflight = BUS_REPLY_CREDIT;
+    /* servicebus: the shared session-enabled aos.reply, this instance's session of it */
+    if (bus->profile == AOS_BUS_PROFILE_SERVICEBUS) {
+        reply->session_mode = true;
+        reply->session_filter = strdup(bus->instance_id);
+        if (!reply->session_filter) {
+            free(reply->address);
+            free(reply);
+            aos_bus_free(bus);
+            return AOS_ERR_NOMEM;
+        }
+    }
     bus->subs = reply;
     *out_bus = bus;
     return AOS_OK;
@@ -351,9 +367,10 @@ static void on_link_closed(aos_bus_t *bus, pn_link_t *l)
 static void on_session_closed(aos_bus_t *bus, pn_session_t *s)
 {
     pn_condition_t *cond = pn_session_remote_condition(s);
-    aos_log(AOS_LOG_WARN, "bus session ended by the broker", "condition",
-            pn_condition_is_set(cond) ? pn_condition_get_name(cond) : "", "description",
-            pn_condition_is_set(cond) ? pn_condition_get_description(cond) : "", NULL);
+    if (!(pn_session_state(s) & PN_LOCAL_CLOSED)) /* not the answer to our own end */
+        aos_log(AOS_LOG_WARN, "bus session ended by the broker", "condition",
+                pn_condition_is_set(cond) ? pn_condition_get_name(cond) : "", "description",
+                pn_condition_is_set(cond) ? pn_condition_get_description(cond) : "", NULL);
     if (!bus_sender_on_session_closed(bus, s))
         bus_recv_on_session_closed(bus, s);
     pn_session_close(s);
@@ -710,6 +727,7 @@ void aos_bus_free(aos_bus_t *bus)
     aos_cbs_free(bus->cbs);
     free(bus->instance_id);
     free(bus->tls_ca_file);
+    free(bus->session_prefixes);
     pthread_cond_destroy(&bus->cv);
     pthread_mutex_destroy(&bus->mu);
     memset(bus->url.password, 0, sizeof bus->url.password);

@@ -99,6 +99,12 @@ typedef struct bus_sub {
     struct aos_bus_delivery *backlog_head, *backlog_tail;
     uint32_t backlog;
     uint64_t retry_at_ms; /* re-attach after the broker closed the link */
+    /* Service Bus sessions: the link carries com.microsoft:session-filter with
+     * session_filter (NULL: next available session); session_id is what the broker granted */
+    bool session_mode;
+    char *session_filter;
+    char *session_id;
+    uint64_t idle_since_ms; /* last traffic on a next-available session link */
 } bus_sub_t;
 
 typedef enum bus_outcome {
@@ -169,6 +175,8 @@ struct aos_bus {
     char *instance_id;
     char reply_address[BUS_ADDR_MAX];
     uint32_t reconnect_min_ms, reconnect_max_ms, max_deliveries;
+    char *session_prefixes; /* servicebus: comma-separated session-enabled queue prefixes */
+    uint32_t session_receivers, session_idle_ms;
     bool tls_skip_verify;
     char *tls_ca_file;
     aos_cbs_t *cbs; /* servicebus: put-token before links attach */
@@ -252,6 +260,20 @@ uint32_t bus_subs_inflight(const aos_bus_t *bus);
 void bus_subs_free(aos_bus_t *bus);
 void bus_delivery_free(aos_bus_delivery_t *d);
 uint64_t bus_subs_next_retry(const aos_bus_t *bus);
+
+/* bus_session.c: Service Bus message sessions */
+#define BUS_SESSION_FILTER "com.microsoft:session-filter"
+#define BUS_SESSION_FILTER_CODE 0x00000137000000CULL
+/* Is queue (logical name) session-enabled for this bus? */
+bool bus_session_queue(const aos_bus_t *bus, const char *queue);
+/* Put the session filter on a receiver's source before it is opened. */
+void bus_session_set_filter(pn_link_t *link, const char *session_id);
+/* The session id in a source filter (the broker's attach); malloc'd or NULL. */
+char *bus_session_from_source(pn_terminus_t *source);
+/* Let a next-available session go when it is idle; true when sub's link was closed. */
+bool bus_session_idle_check(aos_bus_t *bus, bus_sub_t *sub, uint64_t now);
+/* A refusal that only means "no session for you now" (retry soon, not an error). */
+bool bus_session_benign_condition(const char *name);
 
 /* bus_rpc.c */
 void bus_requests_add(aos_bus_t *bus, bus_request_t *r);

@@ -42,6 +42,7 @@ static void finish(aos_bus_t *bus, aos_bus_delivery_t *d, uint64_t outcome)
     }
     if (d->sub->inflight)
         d->sub->inflight--;
+    d->sub->idle_since_ms = bus_now_ms();
     bus->pump_wanted = true;
     bus_delivery_free(d);
 }
@@ -163,14 +164,18 @@ static void sub_attach(aos_bus_t *bus, bus_sub_t *sub)
     pn_terminus_set_address(pn_link_target(sub->link), bus->instance_id);
     pn_link_set_snd_settle_mode(sub->link, PN_SND_UNSETTLED);
     pn_link_set_rcv_settle_mode(sub->link, PN_RCV_FIRST);
+    if (sub->session_mode)
+        bus_session_set_filter(sub->link, sub->session_filter);
     pn_link_open(sub->link);
     sub->retry_at_ms = 0;
+    sub->idle_since_ms = bus_now_ms();
 }
 
 void bus_subs_pump(aos_bus_t *bus)
 {
     uint64_t now = bus_now_ms();
     for (bus_sub_t *sub = bus->subs; sub; sub = sub->next) {
+        bus_session_idle_check(bus, sub, now);
         if (!sub->link && !bus->stopping && (!sub->retry_at_ms || now >= sub->retry_at_ms))
             sub_attach(bus, sub);
         dispatch(bus, sub);
@@ -190,9 +195,17 @@ void bus_subs_pump(aos_bus_t *bus)
 uint64_t bus_subs_next_retry(const aos_bus_t *bus)
 {
     uint64_t next = 0;
-    for (const bus_sub_t *sub = bus->subs; sub; sub = sub->next)
+    for (const bus_sub_t *sub = bus->subs; sub; sub = sub->next) {
         if (!sub->link && sub->retry_at_ms && (!next || sub->retry_at_ms < next))
             next = sub->retry_at_ms;
+        /* a next-available session link with nothing in flight: when it turns idle */
+        if (sub->link && sub->session_id && !sub->session_filter && !sub->inflight &&
+            !sub->backlog) {
+            uint64_t idle = sub->idle_since_ms + bus->session_idle_ms;
+            if (!next || idle < next)
+                next = idle;
+        }
+    }
     return next;
 }
 
@@ -308,6 +321,7 @@ void bus_recv_on_delivery(aos_bus_t *bus, pn_delivery_t *d)
         settle_raw(d, PN_RELEASED);
         return;
     }
+    sub->idle_since_ms = bus_now_ms();
     if (sub->is_reply) {
         handle_reply(bus, d, buf, (size_t)got);
         free(buf);
@@ -376,7 +390,17 @@ static void sub_closed(aos_bus_t *bus, bus_sub_t *sub, pn_condition_t *cond)
         pn_session_close(sub->session);
     sub->link = NULL;
     sub->session = NULL;
+    free(sub->session_id);
+    sub->session_id = NULL;
     backlog_clear(sub);
+    const char *cname = cond && pn_condition_is_set(cond) ? pn_condition_get_name(cond) : "";
+    if (sub->session_mode && bus_session_benign_condition(cname)) {
+        /* no session free for this link right now: ask again soon, nothing is wrong */
+        sub->retry_at_ms = bus_now_ms() + bus->reconnect_min_ms;
+        aos_log(AOS_LOG_DEBUG, "bus session link got no session", "address", sub->address,
+                "condition", cname, NULL);
+        return;
+    }
     uint32_t delay = aos_bus_backoff_ms(bus->reconnect_min_ms, bus->reconnect_max_ms,
                                         sub->attach_failures, bus_random());
     if (sub->attach_failures < 32)
@@ -413,8 +437,19 @@ void bus_recv_on_link_opened(aos_bus_t *bus, pn_link_t *link)
 {
     (void)bus;
     bus_sub_t *sub = pn_link_get_context(link);
-    if (sub && sub->link == link)
-        sub->attach_failures = 0;
+    if (!sub || sub->link != link)
+        return;
+    sub->attach_failures = 0;
+    if (!sub->session_mode)
+        return;
+    /* the broker names the session it locked for this link in its source filter; a refusal
+     * comes as an attach without source, followed by a detach with the reason */
+    free(sub->session_id);
+    sub->session_id = bus_session_from_source(pn_link_remote_source(link));
+    sub->idle_since_ms = bus_now_ms();
+    if (sub->session_id)
+        aos_log(AOS_LOG_DEBUG, "bus session link holds a session", "address", sub->address,
+                "session", sub->session_id, NULL);
 }
 
 void bus_subs_disconnected(aos_bus_t *bus)
@@ -422,6 +457,8 @@ void bus_subs_disconnected(aos_bus_t *bus)
     for (bus_sub_t *sub = bus->subs; sub; sub = sub->next) {
         sub->link = NULL;
         sub->session = NULL;
+        free(sub->session_id);
+        sub->session_id = NULL;
         sub->retry_at_ms = 0;
         backlog_clear(sub);
     }
@@ -452,18 +489,17 @@ void bus_subs_free(aos_bus_t *bus)
         backlog_clear(sub);
         free(sub->address);
         free(sub->dead_letter_address);
+        free(sub->session_filter);
+        free(sub->session_id);
         free(sub);
     }
 }
 
 /* ------------------------------------------------------------------------ API ---- */
 
-static aos_result subscribe(aos_bus_t *bus, const char *address, uint32_t max_inflight,
-                            aos_bus_message_cb cb, void *ctx)
+static aos_result subscribe_one(aos_bus_t *bus, const char *address, bool session,
+                                uint32_t max_inflight, aos_bus_message_cb cb, void *ctx)
 {
-    if (!cb || max_inflight == 0 || max_inflight > MAX_INFLIGHT_LIMIT || !address || !*address ||
-        strlen(address) >= BUS_ADDR_MAX)
-        return AOS_ERR_INVALID;
     bus_sub_t *sub = calloc(1, sizeof *sub);
     bus_cmd_t *c = bus_cmd_new(BUS_CMD_SUBSCRIBE);
     char dla[BUS_ADDR_MAX];
@@ -475,6 +511,7 @@ static aos_result subscribe(aos_bus_t *bus, const char *address, uint32_t max_in
         !(sub->dead_letter_address = strdup(dla)))
         goto nomem;
     sub->max_inflight = max_inflight;
+    sub->session_mode = session;
     sub->cb = cb;
     sub->ctx = ctx;
     c->sub = sub;
@@ -492,6 +529,26 @@ nomem:
     free(sub);
     free(c);
     return AOS_ERR_NOMEM;
+}
+
+/* A session-enabled queue gets session_receivers links (each holds one session), sharing
+ * max_inflight between them; anything else one link. */
+static aos_result subscribe(aos_bus_t *bus, const char *address, uint32_t max_inflight,
+                            aos_bus_message_cb cb, void *ctx)
+{
+    if (!cb || max_inflight == 0 || max_inflight > MAX_INFLIGHT_LIMIT || !address || !*address ||
+        strlen(address) >= BUS_ADDR_MAX)
+        return AOS_ERR_INVALID;
+    /* "Q/$deadletterqueue" and other sub-queues are not session-enabled */
+    bool session = !strchr(address, '/') && bus_session_queue(bus, address);
+    uint32_t links = session ? bus->session_receivers : 1;
+    if (links > max_inflight)
+        links = max_inflight;
+    for (uint32_t i = 0; i < links; i++) {
+        uint32_t share = max_inflight / links + (i < max_inflight % links ? 1 : 0);
+        AOS_RETURN_IF_FAILED(subscribe_one(bus, address, session, share, cb, ctx));
+    }
+    return AOS_OK;
 }
 
 aos_result aos_bus_subscribe(aos_bus_t *bus, const char *queue, uint32_t max_inflight,

@@ -132,6 +132,10 @@ aos_result aos_bus_request(aos_bus_t *bus, const char *queue, const aos_event_t 
     size_t len = 0;
     char err[256];
     aos_result r = aos_event_set(&copy->reply_to, bus->reply_address);
+    /* servicebus: the reply goes to this instance's session of the shared aos.reply */
+    if (r == AOS_OK)
+        r = aos_event_set(&copy->reply_to_group_id,
+                          bus->profile == AOS_BUS_PROFILE_SERVICEBUS ? bus->instance_id : NULL);
     if (r == AOS_OK)
         r = bus_msg_encode(copy, NULL, 0, &bytes, &len, err, sizeof err);
     aos_event_free(copy);
@@ -206,6 +210,8 @@ aos_result aos_bus_reply(aos_bus_t *bus, const aos_event_t *request, const aos_e
     aos_event_t *copy = NULL;
     AOS_RETURN_IF_FAILED(aos_event_clone(reply, &copy));
     aos_result r = aos_event_set(&copy->correlation_id, request->id);
+    if (r == AOS_OK && request->reply_to_group_id && *request->reply_to_group_id)
+        r = aos_event_set(&copy->group_id, request->reply_to_group_id);
     if (r == AOS_OK)
         r = aos_bus_send_to_address(bus, request->reply_to, copy, cb, ctx);
     aos_event_free(copy);

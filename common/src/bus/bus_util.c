@@ -230,8 +230,8 @@ aos_result aos_bus_map_reply(aos_bus_profile p, const char *instance_id, char *o
 {
     if (!aos_bus_name_valid(instance_id) || !out)
         return AOS_ERR_INVALID;
-    if (p == AOS_BUS_PROFILE_SERVICEBUS)
-        return put(out, outlen, "aos.reply.%s%s", instance_id, "");
+    if (p == AOS_BUS_PROFILE_SERVICEBUS) /* one session-enabled queue, session = instance */
+        return put(out, outlen, "%s%s", "aos.reply", "");
     return put(out, outlen, "/queue/aos.reply.%s%s", instance_id, "");
 }
 

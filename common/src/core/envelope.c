@@ -177,10 +177,19 @@ void aos_event_free(aos_event_t *ev)
 {
     if (!ev)
         return;
-    char **strs[] = {&ev->id,         &ev->type,     &ev->source,
-                     &ev->subject,    &ev->time,     &ev->datacontenttype,
-                     &ev->dataschema, &ev->data,     &ev->correlation_id,
-                     &ev->reply_to,   &ev->group_id, &ev->traceparent};
+    char **strs[] = {&ev->id,
+                     &ev->type,
+                     &ev->source,
+                     &ev->subject,
+                     &ev->time,
+                     &ev->datacontenttype,
+                     &ev->dataschema,
+                     &ev->data,
+                     &ev->correlation_id,
+                     &ev->reply_to,
+                     &ev->group_id,
+                     &ev->traceparent,
+                     &ev->reply_to_group_id};
     for (size_t i = 0; i < sizeof strs / sizeof *strs; i++)
         free(*strs[i]);
     for (size_t i = 0; i < ev->ext_count; i++) {
@@ -239,11 +248,11 @@ aos_result aos_event_clone(const aos_event_t *ev, aos_event_t **out_copy)
     const char *src[] = {ev->id,         ev->type,           ev->source,
                          ev->subject,    ev->time,           ev->datacontenttype,
                          ev->dataschema, ev->correlation_id, ev->reply_to,
-                         ev->group_id,   ev->traceparent};
+                         ev->group_id,   ev->traceparent,    ev->reply_to_group_id};
     char **dst[] = {&c->id,         &c->type,           &c->source,
                     &c->subject,    &c->time,           &c->datacontenttype,
                     &c->dataschema, &c->correlation_id, &c->reply_to,
-                    &c->group_id,   &c->traceparent};
+                    &c->group_id,   &c->traceparent,    &c->reply_to_group_id};
     aos_result r = AOS_OK;
     for (size_t i = 0; r == AOS_OK && i < sizeof src / sizeof *src; i++)
         r = aos_event_set(dst[i], src[i]);

@@ -90,6 +90,8 @@ aos_result aos_envelope_to_message(const aos_event_t *ev, struct pn_message_t *m
         rc = pn_message_set_reply_to(msg, ev->reply_to);
     if (!rc && ev->group_id)
         rc = pn_message_set_group_id(msg, ev->group_id);
+    if (!rc && ev->reply_to_group_id)
+        rc = pn_message_set_reply_to_group_id(msg, ev->reply_to_group_id);
     if (!rc)
         rc = pn_message_set_content_type(msg, ev->datacontenttype ? ev->datacontenttype
                                                                   : "application/json");
@@ -314,6 +316,9 @@ static aos_result read_properties(aos_event_t *ev, pn_message_t *msg, decode_ctx
         r = aos_event_set_checked_(&ev->reply_to, s, strlen(s), "reply-to", errbuf, errlen);
     if (r == AOS_OK && (s = pn_message_get_group_id(msg)))
         r = aos_event_set_checked_(&ev->group_id, s, strlen(s), "group-id", errbuf, errlen);
+    if (r == AOS_OK && (s = pn_message_get_reply_to_group_id(msg)))
+        r = aos_event_set_checked_(&ev->reply_to_group_id, s, strlen(s), "reply-to-group-id",
+                                   errbuf, errlen);
     s = pn_message_get_content_type(msg);
     if (!s)
         s = c->alt_content_type;

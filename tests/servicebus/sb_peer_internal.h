@@ -1,0 +1,41 @@
+/* sb_peer internals shared by sb_peer.c (CBS, attach, transfers) and sb_peer_sessions.c
+ * (session-enabled queues: stored messages, session locks, delivery by group-id).
+ * All sb_sessions_* functions run on the peer's proactor thread; the ones taking a connection
+ * only while handling that connection's event batch. */
+#ifndef AOS_TEST_SB_PEER_INTERNAL_H
+#define AOS_TEST_SB_PEER_INTERNAL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include <proton/connection.h>
+#include <proton/delivery.h>
+#include <proton/link.h>
+
+#include "sb_peer.h"
+
+typedef struct sb_sessions sb_sessions_t;
+
+void sb_peer_note(sb_peer_t *p, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+sb_sessions_t *sb_sessions_new(sb_peer_t *p);
+void sb_sessions_free(sb_sessions_t *s);
+/* Mark queues starting with one of the comma-separated prefixes session-enabled (any thread). */
+void sb_sessions_set_queues(sb_sessions_t *s, const char *prefixes);
+bool sb_sessions_is_session_queue(sb_sessions_t *s, const char *address);
+void sb_sessions_conn_open(sb_sessions_t *s, pn_connection_t *c);
+/* The connection's transport closed: its locks and held messages go back. */
+void sb_sessions_conn_gone(sb_sessions_t *s, pn_connection_t *c);
+/* A client receiver (our sender link l) attaches to session queue: lock, refuse or wait. */
+void sb_sessions_attach(sb_sessions_t *s, pn_connection_t *c, pn_link_t *l);
+/* A transfer to a session queue; false with cond/desc filled when it is refused. */
+bool sb_sessions_store(sb_sessions_t *s, const char *address, const char *bytes, size_t len,
+                       const char **cond, const char **desc);
+/* The client settled one of our deliveries (before we settle it). */
+void sb_sessions_outcome(sb_sessions_t *s, pn_delivery_t *d);
+/* The client detached l: its session lock and held messages go back. */
+void sb_sessions_link_gone(sb_sessions_t *s, pn_link_t *l);
+/* Grant waiting links a session and deliver what has credit, on connection c. */
+void sb_sessions_pump(sb_sessions_t *s, pn_connection_t *c);
+
+#endif

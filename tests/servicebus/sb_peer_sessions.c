@@ -1,0 +1,366 @@
+/* sb_peer: session-enabled queues the way Service Bus treats them. Messages sent to such a
+ * queue must carry a group-id (SessionId) and are stored; a receiver must attach with the
+ * com.microsoft:session-filter source filter (else amqp:not-allowed, the service's own text);
+ * a string value asks for that session (refused with com.microsoft:session-cannot-be-locked
+ * while another link holds it), null for the next session with messages nobody holds (the
+ * attach waits until there is one). The attach answer echoes the filter with the locked
+ * session id. Deliveries of a session go, in order, only to the link holding its lock;
+ * accepted/rejected ones are removed, released/modified ones become available again, and so
+ * do a link's unsettled ones when it detaches (the lock is released then too). */
+#include <pthread.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <proton/codec.h>
+#include <proton/condition.h>
+#include <proton/disposition.h>
+#include <proton/message.h>
+#include <proton/proactor.h>
+#include <proton/terminus.h>
+
+#include "sb_peer_internal.h"
+
+#define FILTER_KEY "com.microsoft:session-filter"
+#define FILTER_CODE 0x00000137000000CULL
+#define MAX_CONNS 32
+#define NAME_MAX_LEN 128
+
+typedef struct rcv {
+    struct rcv *next;
+    pn_link_t *link; /* NULL once detached */
+    pn_connection_t *conn;
+    char queue[NAME_MAX_LEN];
+    char session[NAME_MAX_LEN]; /* locked session; "" while waiting for one */
+    bool opened;
+} rcv_t;
+
+typedef struct msg {
+    struct msg *next;
+    char queue[NAME_MAX_LEN];
+    char group[NAME_MAX_LEN];
+    char *bytes;
+    size_t len;
+    rcv_t *holder; /* delivered, not yet settled */
+} msg_t;
+
+struct sb_sessions {
+    sb_peer_t *peer;
+    pthread_mutex_t mu; /* prefixes (set from the test thread) */
+    char prefixes[512];
+    pn_connection_t *conns[MAX_CONNS];
+    rcv_t *rcvs;
+    msg_t *head, *tail;
+    uint64_t tag;
+};
+
+sb_sessions_t *sb_sessions_new(sb_peer_t *p)
+{
+    sb_sessions_t *s = calloc(1, sizeof *s);
+    if (s) {
+        s->peer = p;
+        pthread_mutex_init(&s->mu, NULL);
+    }
+    return s;
+}
+
+void sb_sessions_free(sb_sessions_t *s)
+{
+    if (!s)
+        return;
+    while (s->rcvs) {
+        rcv_t *r = s->rcvs;
+        s->rcvs = r->next;
+        free(r);
+    }
+    while (s->head) {
+        msg_t *m = s->head;
+        s->head = m->next;
+        free(m->bytes);
+        free(m);
+    }
+    pthread_mutex_destroy(&s->mu);
+    free(s);
+}
+
+void sb_sessions_set_queues(sb_sessions_t *s, const char *prefixes)
+{
+    pthread_mutex_lock(&s->mu);
+    snprintf(s->prefixes, sizeof s->prefixes, "%s", prefixes ? prefixes : "");
+    pthread_mutex_unlock(&s->mu);
+}
+
+bool sb_sessions_is_session_queue(sb_sessions_t *s, const char *address)
+{
+    bool yes = false;
+    pthread_mutex_lock(&s->mu);
+    for (const char *p = s->prefixes; *p && !yes;) {
+        size_t n = strcspn(p, ",");
+        yes = n > 0 && strncmp(address, p, n) == 0 && !strchr(address, '/');
+        p += n + (p[n] == ',');
+    }
+    pthread_mutex_unlock(&s->mu);
+    return yes;
+}
+
+static void wake_others(sb_sessions_t *s, pn_connection_t *self)
+{
+    for (int i = 0; i < MAX_CONNS; i++)
+        if (s->conns[i] && s->conns[i] != self)
+            pn_connection_wake(s->conns[i]);
+}
+
+void sb_sessions_conn_open(sb_sessions_t *s, pn_connection_t *c)
+{
+    for (int i = 0; i < MAX_CONNS; i++) {
+        if (!s->conns[i]) {
+            s->conns[i] = c;
+            return;
+        }
+    }
+}
+
+static void rcv_release(sb_sessions_t *s, rcv_t *r)
+{
+    for (msg_t *m = s->head; m; m = m->next)
+        if (m->holder == r)
+            m->holder = NULL;
+    if (r->session[0])
+        sb_peer_note(s->peer, "session-unlock %s %s", r->queue, r->session);
+    r->session[0] = '\0';
+    r->link = NULL;
+}
+
+void sb_sessions_conn_gone(sb_sessions_t *s, pn_connection_t *c)
+{
+    for (int i = 0; i < MAX_CONNS; i++)
+        if (s->conns[i] == c)
+            s->conns[i] = NULL;
+    for (rcv_t *r = s->rcvs; r; r = r->next)
+        if (r->conn == c && r->link)
+            rcv_release(s, r);
+    wake_others(s, c);
+}
+
+void sb_sessions_link_gone(sb_sessions_t *s, pn_link_t *l)
+{
+    for (rcv_t *r = s->rcvs; r; r = r->next) {
+        if (r->link != l)
+            continue;
+        for (pn_delivery_t *d = pn_unsettled_head(l); d; d = pn_unsettled_next(d))
+            pn_delivery_set_context(d, NULL);
+        rcv_release(s, r);
+        wake_others(s, NULL);
+        return;
+    }
+}
+
+static bool locked(sb_sessions_t *s, const char *queue, const char *session)
+{
+    for (rcv_t *r = s->rcvs; r; r = r->next)
+        if (r->link && strcmp(r->queue, queue) == 0 && strcmp(r->session, session) == 0)
+            return true;
+    return false;
+}
+
+/* The filter on the client's source: 0 none, 1 a session id (copied to out), 2 null. */
+static int read_filter(pn_link_t *l, char *out, size_t outlen)
+{
+    pn_data_t *f = pn_terminus_filter(pn_link_remote_source(l));
+    pn_data_rewind(f);
+    if (!pn_data_next(f) || pn_data_type(f) != PN_MAP)
+        return 0;
+    pn_data_enter(f);
+    int kind = 0;
+    while (!kind && pn_data_next(f)) {
+        bool match = pn_data_type(f) == PN_SYMBOL &&
+                     pn_data_get_symbol(f).size == strlen(FILTER_KEY) &&
+                     memcmp(pn_data_get_symbol(f).start, FILTER_KEY, strlen(FILTER_KEY)) == 0;
+        if (!pn_data_next(f))
+            break;
+        if (!match || pn_data_type(f) != PN_DESCRIBED)
+            continue;
+        pn_data_enter(f);
+        pn_data_next(f);
+        bool code_ok = pn_data_type(f) == PN_ULONG && pn_data_get_ulong(f) == FILTER_CODE;
+        pn_data_next(f);
+        if (code_ok && pn_data_type(f) == PN_STRING) {
+            pn_bytes_t b = pn_data_get_string(f);
+            snprintf(out, outlen, "%.*s", (int)b.size, b.start);
+            kind = 1;
+        } else if (code_ok && pn_data_type(f) == PN_NULL) {
+            kind = 2;
+        }
+        pn_data_exit(f);
+    }
+    pn_data_exit(f);
+    return kind;
+}
+
+static void refuse(sb_sessions_t *s, pn_link_t *l, const char *cond, const char *desc)
+{
+    pn_link_open(l);
+    pn_condition_set_name(pn_link_condition(l), cond);
+    pn_condition_set_description(pn_link_condition(l), desc);
+    pn_link_close(l);
+    sb_peer_note(s->peer, "attach-refused %s %s", pn_terminus_get_address(pn_link_remote_source(l)),
+                 cond);
+}
+
+/* Open l as the holder of r->session, echoing it in the source filter. */
+static void grant(sb_sessions_t *s, rcv_t *r)
+{
+    pn_data_t *f = pn_terminus_filter(pn_link_source(r->link));
+    pn_data_clear(f);
+    pn_data_put_map(f);
+    pn_data_enter(f);
+    pn_data_put_symbol(f, pn_bytes(strlen(FILTER_KEY), FILTER_KEY));
+    pn_data_put_described(f);
+    pn_data_enter(f);
+    pn_data_put_ulong(f, FILTER_CODE);
+    pn_data_put_string(f, pn_bytes(strlen(r->session), r->session));
+    pn_data_exit(f);
+    pn_data_exit(f);
+    pn_link_open(r->link);
+    r->opened = true;
+    sb_peer_note(s->peer, "session-lock %s %s", r->queue, r->session);
+}
+
+void sb_sessions_attach(sb_sessions_t *s, pn_connection_t *c, pn_link_t *l)
+{
+    const char *q = pn_terminus_get_address(pn_link_remote_source(l));
+    char id[NAME_MAX_LEN] = "";
+    int kind = read_filter(l, id, sizeof id);
+    if (kind == 0) {
+        refuse(s, l, "amqp:not-allowed",
+               "It is not possible for an entity that requires sessions to create a "
+               "non-sessionful message receiver.");
+        return;
+    }
+    if (kind == 1 && (!id[0] || locked(s, q, id))) {
+        refuse(s, l, "com.microsoft:session-cannot-be-locked",
+               "The requested session cannot be accepted. It may be locked by another receiver.");
+        return;
+    }
+    rcv_t *r = calloc(1, sizeof *r);
+    if (!r) {
+        refuse(s, l, "amqp:internal-error", "out of memory");
+        return;
+    }
+    r->link = l;
+    r->conn = c;
+    snprintf(r->queue, sizeof r->queue, "%s", q);
+    r->next = s->rcvs;
+    s->rcvs = r;
+    if (kind == 1) {
+        snprintf(r->session, sizeof r->session, "%s", id);
+        grant(s, r);
+    }
+    sb_sessions_pump(s, c); /* next available: granted as soon as a session has messages */
+}
+
+bool sb_sessions_store(sb_sessions_t *s, const char *address, const char *bytes, size_t len,
+                       const char **cond, const char **desc)
+{
+    pn_message_t *pm = pn_message();
+    const char *g = NULL;
+    if (pm && pn_message_decode(pm, bytes, len) == 0)
+        g = pn_message_get_group_id(pm);
+    msg_t *m = g && *g && strlen(g) < NAME_MAX_LEN ? calloc(1, sizeof *m) : NULL;
+    if (m && (m->bytes = malloc(len ? len : 1))) {
+        memcpy(m->bytes, bytes, len);
+        m->len = len;
+        snprintf(m->queue, sizeof m->queue, "%s", address);
+        snprintf(m->group, sizeof m->group, "%s", g);
+    } else if (m) {
+        free(m);
+        m = NULL;
+    }
+    pn_message_free(pm);
+    if (!m) {
+        *cond = "amqp:not-allowed";
+        *desc = "The SessionId was not set on a message, and it cannot be sent to the entity. "
+                "Entities that have session support enabled can only receive messages that "
+                "have the SessionId set to a valid value.";
+        return false;
+    }
+    if (s->tail)
+        s->tail->next = m;
+    else
+        s->head = m;
+    s->tail = m;
+    wake_others(s, NULL);
+    return true;
+}
+
+static void remove_msg(sb_sessions_t *s, msg_t *m)
+{
+    msg_t *prev = NULL;
+    for (msg_t *x = s->head; x; prev = x, x = x->next) {
+        if (x != m)
+            continue;
+        if (prev)
+            prev->next = m->next;
+        else
+            s->head = m->next;
+        if (s->tail == m)
+            s->tail = prev;
+        free(m->bytes);
+        free(m);
+        return;
+    }
+}
+
+void sb_sessions_outcome(sb_sessions_t *s, pn_delivery_t *d)
+{
+    msg_t *m = pn_delivery_get_context(d);
+    if (!m)
+        return;
+    pn_delivery_set_context(d, NULL);
+    uint64_t st = pn_delivery_remote_state(d);
+    if (st == PN_ACCEPTED || st == PN_REJECTED)
+        remove_msg(s, m);
+    else
+        m->holder = NULL;
+    wake_others(s, NULL);
+}
+
+/* A session of queue with available messages that nobody holds. */
+static const char *free_session(sb_sessions_t *s, const char *queue)
+{
+    for (msg_t *m = s->head; m; m = m->next)
+        if (!m->holder && strcmp(m->queue, queue) == 0 && !locked(s, queue, m->group))
+            return m->group;
+    return NULL;
+}
+
+static void deliver(sb_sessions_t *s, rcv_t *r)
+{
+    for (msg_t *m = s->head; m && pn_link_credit(r->link) > 0; m = m->next) {
+        if (m->holder || strcmp(m->queue, r->queue) != 0 || strcmp(m->group, r->session) != 0)
+            continue;
+        s->tag++;
+        pn_delivery_t *d = pn_delivery(r->link, pn_dtag((const char *)&s->tag, sizeof s->tag));
+        pn_delivery_set_context(d, m);
+        pn_link_send(r->link, m->bytes, m->len);
+        pn_link_advance(r->link);
+        m->holder = r;
+    }
+}
+
+void sb_sessions_pump(sb_sessions_t *s, pn_connection_t *c)
+{
+    for (rcv_t *r = s->rcvs; r; r = r->next) {
+        if (r->conn != c || !r->link)
+            continue;
+        if (!r->session[0]) {
+            const char *g = free_session(s, r->queue);
+            if (!g)
+                continue;
+            snprintf(r->session, sizeof r->session, "%s", g);
+            grant(s, r);
+        }
+        deliver(s, r);
+    }
+}
