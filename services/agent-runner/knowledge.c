@@ -156,7 +156,8 @@ static void finish_on_loop(void *arg, bool cancelled)
         e->count = j->count;
         e->loaded = true;
         e->loaded_ms = runner_now_ms();
-        j->docs = NULL;
+        j->docs = NULL; /* moved into the entry */
+        j->count = 0;
     }
     notify(e, j->result, j->err[0] ? j->err : aos_result_str(j->result));
     docs_free(j->docs, j->count);

@@ -30,6 +30,7 @@ static struct {
     char tag[32]; /* makes ids unique per run */
     fake_model_t fake;
     proc_t storage, runner;
+    proc_t a, b; /* the kill -9 test's instances (stopped by teardown if a test failed) */
     aos_bus_t *bus;
     aos_storage_client_t *sc;
 } S;
@@ -89,9 +90,20 @@ static void write_config(void)
     fclose(f);
 }
 
+static int setup_stack(void);
+static int teardown(void **state);
+
+/* On a failed setup cmocka runs no teardown: stop whatever was started. */
 static int setup(void **state)
 {
-    (void)state;
+    if (setup_stack() == 0)
+        return 0;
+    teardown(state);
+    return -1;
+}
+
+static int setup_stack(void)
+{
     if (aos_test_fixture_read("rabbitmq", "url", S.url, sizeof S.url) != 0)
         return -1;
     snprintf(S.dir, sizeof S.dir, "/tmp/aos-runner-e2e-XXXXXX");
@@ -146,6 +158,8 @@ static int teardown(void **state)
     (void)state;
     aos_storage_client_free(S.sc);
     aos_bus_free(S.bus);
+    stack_stop(&S.a, SIGKILL);
+    stack_stop(&S.b, SIGKILL);
     int rc = stack_stop(&S.runner, SIGTERM);
     stack_stop(&S.storage, SIGTERM);
     fake_model_stop(&S.fake);
@@ -480,8 +494,8 @@ static void on_reply(void *ctx, aos_result r, const aos_event_t *reply)
 static void test_kill9_mid_turn_under_load(void **state)
 {
     (void)state;
-    proc_t a, b;
-    assert_int_equal(start_runner(&a, "runner-a", "rtkill"), 0);
+    proc_t *a = &S.a, *b = &S.b;
+    assert_int_equal(start_runner(a, "runner-a", "rtkill"), 0);
     static pending_t p = {.mu = PTHREAD_MUTEX_INITIALIZER};
     static req_ctx_t ctx[2 * KILL_CONVS];
     char conv[KILL_CONVS][64];
@@ -503,8 +517,8 @@ static void test_kill9_mid_turn_under_load(void **state)
     for (int i = 0; i < 400 && fake_model_inflight(&S.fake) < 3; i++)
         stack_sleep_ms(25);
     assert_true(fake_model_inflight(&S.fake) >= 3);
-    stack_stop(&a, SIGKILL);
-    assert_int_equal(start_runner(&b, "runner-b", "rtkill"), 0);
+    stack_stop(a, SIGKILL);
+    assert_int_equal(start_runner(b, "runner-b", "rtkill"), 0);
     for (int i = 0; i < 1800; i++) { /* up to 90 s */
         pthread_mutex_lock(&p.mu);
         int done = p.done;
@@ -533,7 +547,7 @@ static void test_kill9_mid_turn_under_load(void **state)
         assert_string_not_equal(page.items[0].id, page.items[2].id);
         aos_storage_message_page_clear(&page);
     }
-    assert_int_equal(stack_stop(&b, SIGTERM), 0);
+    assert_int_equal(stack_stop(b, SIGTERM), 0);
 }
 
 int main(void)
