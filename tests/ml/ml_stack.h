@@ -181,6 +181,12 @@ static inline int ml_stack_teardown(void)
         kill(S.aml_pid, SIGTERM);
         waitpid(S.aml_pid, NULL, 0);
     }
+    if (rc == 0 && !getenv("AOS_TEST_KEEP")) { /* keep the logs of a failed run */
+        char cmd[200];
+        snprintf(cmd, sizeof cmd, "rm -rf '%s'", S.dir);
+        if (system(cmd) != 0)
+            fprintf(stderr, "could not remove %s\n", S.dir);
+    }
     return rc;
 }
 
