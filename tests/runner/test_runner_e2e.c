@@ -550,6 +550,49 @@ static void test_kill9_mid_turn_under_load(void **state)
     assert_int_equal(stack_stop(b, SIGTERM), 0);
 }
 
+/* SIGTERM with turns in flight: the runner stops taking turns, finishes those it holds
+ * within the grace period and exits 0; every turn is answered once. */
+static void test_sigterm_finishes_in_flight(void **state)
+{
+    (void)state;
+    proc_t *c = &S.a;
+    assert_int_equal(start_runner(c, "runner-c", "rtkill"), 0);
+    static pending_t p = {.mu = PTHREAD_MUTEX_INITIALIZER};
+    static req_ctx_t ctx[4];
+    char conv[4][64];
+    for (int i = 0; i < 4; i++) {
+        snprintf(conv[i], sizeof conv[i], "c-term-%d-%s", i, S.tag);
+        ctx[i].p = &p;
+        snprintf(ctx[i].id, sizeof ctx[i].id, "m-term-%d-%s", i, S.tag);
+        aos_event_t *ev =
+            turn_event("rtkill", conv[i], ctx[i].id, "finish me [[fake:delay_ms=1500]]");
+        assert_int_equal(aos_bus_request(S.bus, "aos.agent.rtkill", ev, 60000, on_reply, &ctx[i]),
+                         AOS_OK);
+        aos_event_free(ev);
+    }
+    for (int i = 0; i < 400 && fake_model_inflight(&S.fake) < 4; i++)
+        stack_sleep_ms(25);
+    assert_true(fake_model_inflight(&S.fake) >= 4);
+    assert_int_equal(stack_stop(c, SIGTERM), 0); /* waits for the process: grace is 5 s */
+    /* the replies were confirmed by the broker before the runner exited; let them arrive */
+    int ok = 0;
+    for (int i = 0; i < 100 && ok < 4; i++) {
+        pthread_mutex_lock(&p.mu);
+        ok = p.ok;
+        pthread_mutex_unlock(&p.mu);
+        if (ok < 4)
+            stack_sleep_ms(50);
+    }
+    assert_int_equal(ok, 4);
+    assert_int_equal(p.errors, 0);
+    for (int i = 0; i < 4; i++) {
+        aos_storage_message_page_t page;
+        messages(conv[i], &page);
+        assert_int_equal(page.count, 2);
+        aos_storage_message_page_clear(&page);
+    }
+}
+
 int main(void)
 {
     curl_global_init(CURL_GLOBAL_DEFAULT);
@@ -559,6 +602,7 @@ int main(void)
         cmocka_unit_test(test_poison_and_model_failure_dead_lettered),
         cmocka_unit_test(test_heartbeats_and_reply_events),
         cmocka_unit_test(test_kill9_mid_turn_under_load),
+        cmocka_unit_test(test_sigterm_finishes_in_flight),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
