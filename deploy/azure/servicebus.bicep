@@ -2,7 +2,7 @@
 //
 //   queues   aos.storage, aos.ml                 storage / ML operations (request/reply)
 //            aos.agent.<agent> for each agent     turns; sessions keep one conversation in order
-//            aos.reply.<instance> (optional)      reply queues of instances with stable ids
+//            aos.reply                            all replies; session = requester instance id
 //   topic    aos.events, one subscription per consumer group
 //   rule     namespace-level SAS rule for the services (Listen, Send, Manage)
 //
@@ -33,16 +33,13 @@ param agents array = [
   'cmo'
 ]
 
-@description('Whether agent queues require sessions (group-id = conversation id = SessionId), so turns of one conversation are handled in order by one consumer at a time. Consumers must then attach with the com.microsoft:session-filter.')
+@description('Whether agent queues require sessions (group-id = conversation id = SessionId), so turns of one conversation are handled in order by one consumer at a time. The bus attaches to queues named aos.agent.* with the com.microsoft:session-filter; when this is false, set AOS_BUS_SESSION_QUEUES to an empty string (bus config session_queue_prefixes = "") for every service.')
 param agentQueueSessions bool = true
 
 @description('Consumer groups of the aos.events topic; each gets a subscription of that name.')
 param eventConsumers array = [
   'router'
 ]
-
-@description('Instance ids (AOS instance_id, e.g. stable pod names) that get a reply queue aos.reply.<id>. Service Bus does not create queues on attach, so an instance whose reply queue is not declared here (or created by an operator) cannot receive replies.')
-param replyInstances array = []
 
 @description('Deliveries before a message is dead-lettered (the bus uses the same limit).')
 @minValue(1)
@@ -112,18 +109,22 @@ resource agentQueues 'Microsoft.ServiceBus/namespaces/queues@2024-01-01' = [for 
   })
 }]
 
-resource replyQueues 'Microsoft.ServiceBus/namespaces/queues@2024-01-01' = [for instance in replyInstances: {
+// One reply queue for every instance: Service Bus does not create queues on attach, so
+// per-instance queues cannot appear on their own. A request carries reply-to = aos.reply and
+// reply-to-group-id = the requester's instance id; the reply's SessionId is that id and each
+// instance receives only its own session (com.microsoft:session-filter = instance id).
+resource replyQueue 'Microsoft.ServiceBus/namespaces/queues@2024-01-01' = {
   parent: ns
-  name: 'aos.reply.${instance}'
+  name: 'aos.reply'
   properties: {
     lockDuration: 'PT30S'
     maxDeliveryCount: maxDeliveryCount
     deadLetteringOnMessageExpiration: false
     defaultMessageTimeToLive: replyTimeToLive
-    requiresSession: false
+    requiresSession: true
     maxSizeInMegabytes: 1024
   }
-}]
+}
 
 resource eventsTopic 'Microsoft.ServiceBus/namespaces/topics@2024-01-01' = {
   parent: ns

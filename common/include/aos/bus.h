@@ -79,7 +79,8 @@ typedef struct aos_bus_config {
      * starts with one of these comma-separated prefixes are session-enabled: a subscription
      * attaches with the com.microsoft:session-filter (next available session), holds that
      * session while deliveries are in flight and moves to the next session after
-     * session_idle_ms without traffic. NULL: "aos.agent."; "" : none. */
+     * session_idle_ms without traffic. NULL: the environment variable AOS_BUS_SESSION_QUEUES,
+     * else "aos.agent."; "": none. */
     const char *session_queue_prefixes;
     /* Session links per subscription (0: 1; capped at max_inflight); each link holds one
      * session and at most max_inflight / links unsettled deliveries. */

@@ -161,8 +161,9 @@ aos_result aos_bus_new(const aos_bus_config_t *cfg, aos_bus_t **out_bus, char *e
         bus->reconnect_min_ms = cfg->reconnect_min_ms ? cfg->reconnect_min_ms : 100;
         bus->reconnect_max_ms = cfg->reconnect_max_ms ? cfg->reconnect_max_ms : 10000;
         bus->max_deliveries = cfg->max_deliveries ? cfg->max_deliveries : 5;
-        bus->session_prefixes =
-            strdup(cfg->session_queue_prefixes ? cfg->session_queue_prefixes : "aos.agent.");
+        const char *sp = cfg->session_queue_prefixes ? cfg->session_queue_prefixes
+                                                     : getenv("AOS_BUS_SESSION_QUEUES");
+        bus->session_prefixes = strdup(sp ? sp : "aos.agent.");
         bus->session_receivers = cfg->session_receivers ? cfg->session_receivers : 1;
         bus->session_idle_ms = cfg->session_idle_ms ? cfg->session_idle_ms : 5000;
         bus->proactor = pn_proactor();
