@@ -5,8 +5,9 @@
  *   - one link moves on to the next session once its session is idle;
  *   - request/reply between two buses over the shared aos.reply queue, the reply routed to the
  *     requester's session (its instance id);
- *   - a receiver without the session filter is refused with amqp:not-allowed, and a message
- *     without a group-id is refused by a session queue. */
+ *   - a receiver without the session filter is refused with amqp:not-allowed, a message
+ *     without a group-id is refused by a session queue, and a second instance with the same id
+ *     cannot lock the first one's reply session. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -241,10 +242,14 @@ static void request_reply_over_reply_sessions(void **state)
     (void)state;
     sb_peer_t *peer = new_peer();
     aos_bus_t *responder = new_bus(peer, "responder-1", NULL, 0);
-    aos_bus_t *requester = new_bus(peer, "requester-1", NULL, 0);
-    assert_string_equal(aos_bus_reply_address(requester), "aos.reply");
+    /* two requesters share aos.reply; each gets only its own session's replies */
+    aos_bus_t *requesters[2] = {new_bus(peer, "requester-1", NULL, 0),
+                                new_bus(peer, "requester-2", NULL, 0)};
+    const char *ids[2] = {"requester-1", "requester-2"};
+    assert_string_equal(aos_bus_reply_address(requesters[0]), "aos.reply");
     assert_int_equal(aos_bus_subscribe(responder, "aos.agent.echo", 4, on_echo, responder), AOS_OK);
-    for (int i = 0; i < 2; i++) {
+    for (int i = 0; i < 4; i++) {
+        aos_bus_t *requester = requesters[i % 2];
         aos_event_t *req = NULL, *reply = NULL;
         assert_int_equal(aos_event_create("aos.agent.echo", "/aos/tests/requester", "{}", &req),
                          AOS_OK);
@@ -257,14 +262,16 @@ static void request_reply_over_reply_sessions(void **state)
         }
         assert_string_equal(reply->type, "aos.agent.echo.reply");
         assert_string_equal(reply->correlation_id, req->id);
-        assert_string_equal(reply->group_id, "requester-1"); /* the reply's SessionId */
+        assert_string_equal(reply->group_id, ids[i % 2]); /* the reply's SessionId */
         aos_event_free(req);
         aos_event_free(reply);
     }
     char log[16384];
     assert_true(log_has(peer, "session-lock aos.reply requester-1", log, sizeof log));
-    assert_true(sb_peer_transfers_to(peer, "aos.reply") >= 2);
-    aos_bus_free(requester);
+    assert_true(log_has(peer, "session-lock aos.reply requester-2", log, sizeof log));
+    assert_true(sb_peer_transfers_to(peer, "aos.reply") >= 4);
+    aos_bus_free(requesters[0]);
+    aos_bus_free(requesters[1]);
     aos_bus_free(responder);
     sb_peer_stop(peer);
 }
@@ -298,6 +305,13 @@ static void receiver_without_filter_is_refused(void **state)
                      AOS_ERR_REJECTED);
     assert_non_null(strstr(err, "not-allowed"));
     aos_event_free(ev);
+
+    /* a second instance with the same id cannot take the first one's reply session */
+    aos_bus_t *twin = new_bus(peer, "no-sessions", "", 0);
+    if (!log_has(peer, "attach-refused aos.reply com.microsoft:session-cannot-be-locked", log,
+                 sizeof log))
+        fail_msg("expected the reply session to be locked by the first bus; peer log:\n%s", log);
+    aos_bus_free(twin);
     aos_bus_free(bus);
     assert_int_equal(sb_peer_transfers_to(peer, "aos.agent.t2"), 0);
     sb_peer_stop(peer);
