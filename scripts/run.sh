@@ -78,6 +78,10 @@ if [[ -x $bin/aosctl && -x $bin/aos-storage ]]; then
   done
 fi
 start_service aos-agent-runner $((ADMIN_BASE + 2))
+# LoRA training runs the reference PEFT trainer where its Python stack is installed.
+if [[ -z ${AOS_ML_TRAINER_CMD:-} ]] && python3 -c 'import peft, transformers, torch' 2>/dev/null; then
+  export AOS_ML_TRAINER_CMD="python3 $here/deploy/trainer/train_lora.py"
+fi
 start_service aos-ml-pipeline $((ADMIN_BASE + 3))
 start_service aos-router $ADMIN_BASE AOS_HTTP_ADDR="0.0.0.0:$HTTP_PORT"
 

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "aos/config.h"
+#include "aos/event_publisher.h"
 #include "aos/http_server.h"
 #include "aos/log.h"
 #include "env_model.h"
@@ -59,6 +60,7 @@ typedef struct app {
     aos_agents_config_t *agents;
     aos_bus_t *bus;
     aos_storage_client_t *storage;
+    aos_event_publisher_t *events; /* Event Grid / Kafka fan-out; NULL when none configured */
     aos_http_client_t *http;
     runner_t *runner;
     aos_http_server_t *admin;
@@ -69,6 +71,16 @@ static int fail(const char *what, const char *detail)
     aos_log(AOS_LOG_ERROR, what, "error", detail, NULL);
     fprintf(stderr, "aos-agent-runner: %s: %s\n", what, detail);
     return 1;
+}
+
+/* Event Grid and Kafka sinks, when AOS_EVENTGRID_ENDPOINT / AOS_KAFKA_* configure them. */
+static aos_result open_external_events(app_t *a, char *err, size_t errlen)
+{
+    aos_event_publisher_config_t pc;
+    aos_event_publisher_config_from_common(&a->env.common, NULL, &pc);
+    if (!pc.eventgrid_endpoint && !pc.kafka_brokers && !pc.kafka_connection_string)
+        return AOS_OK;
+    return aos_event_publisher_new(&pc, &a->events, err, errlen);
 }
 
 static aos_result open_bus(app_t *a, char *err, size_t errlen)
@@ -109,6 +121,7 @@ static aos_result open_all(app_t *a, char *err, size_t errlen)
                                       .source = "/aos/agent-runner",
                                       .timeout_ms = (int)a->agents->settings.storage_timeout_ms};
     AOS_RETURN_IF_FAILED(aos_storage_client_new(&sc, &a->storage, err, errlen));
+    AOS_RETURN_IF_FAILED(open_external_events(a, err, errlen));
     runner_config_t rc = {
         .agents = a->agents,
         .serve = a->env.agents,
@@ -116,6 +129,7 @@ static aos_result open_all(app_t *a, char *err, size_t errlen)
         .busy_stale_ms = (uint32_t)a->env.busy_stale_ms,
         .prompt_budget_chars = (size_t)a->env.prompt_budget,
         .model = {.stream = a->env.stream},
+        .external_events = a->events,
     };
     uint32_t capacity = rc.capacity ? rc.capacity : a->agents->settings.max_inflight;
     aos_http_client_config_t hc = {.max_total_connections = capacity + 16,
@@ -148,6 +162,7 @@ static void shutdown_all(app_t *a)
     if (a->bus)
         aos_bus_stop(a->bus, 2000);
     runner_free(a->runner);
+    aos_event_publisher_free(a->events); /* flushes Event Grid / Kafka within its deadline */
     aos_storage_client_free(a->storage);
     aos_http_server_free(a->admin);
     aos_bus_free(a->bus);

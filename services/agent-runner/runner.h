@@ -49,6 +49,9 @@ typedef struct runner_config {
     size_t prompt_budget_chars; /* 0: RUNNER_PROMPT_DEFAULT_BUDGET */
     uint32_t knowledge_ttl_ms;  /* 0: 300000 */
     runner_model_config_t model;
+    /* Event Grid / Kafka fan-out of the reply and action events (borrowed, may be NULL). The
+     * bus topic stays the durable path, published and confirmed by the turn itself. */
+    struct aos_event_publisher *external_events;
 } runner_config_t;
 
 /* bus (started or not), storage and http are borrowed; http may be NULL when every served

@@ -8,6 +8,7 @@
 
 #include "aos/log.h"
 #include "aos/resilience.h"
+#include "aos/event_publisher.h"
 #include "runner_internal.h"
 
 typedef struct hop hop_t;
@@ -636,6 +637,9 @@ static bool send_one(turn_t *t, const char *type, const char *id, const char *da
         if (rc != AOS_OK) {
             t->sends_pending--;
             hop_abandon(h);
+        } else if (!reply && t->r->cfg.external_events) {
+            /* best effort, never blocks: Event Grid / Kafka (aos/event_publisher.h) */
+            aos_event_publish(t->r->cfg.external_events, ev);
         }
     }
     aos_event_free(ev);

@@ -225,9 +225,7 @@ static aos_result add_routes(router_t *rt)
     AOS_RETURN_IF_FAILED(aos_http_server_route(s, "POST", "/v1/events", svc_post_events, rt));
     AOS_RETURN_IF_FAILED(aos_http_server_route(s, "OPTIONS", "/v1/events", svc_options_events, rt));
     AOS_RETURN_IF_FAILED(aos_http_server_route(s, "POST", "/api/messages", svc_post_activity, rt));
-#ifdef ROUTER_HAVE_ML_ROUTES
     AOS_RETURN_IF_FAILED(svc_ml_routes(s, rt));
-#endif
     return AOS_OK;
 }
 

@@ -111,7 +111,7 @@ aos_result svc_heartbeats_subscribe(router_t *rt, char *errbuf, size_t errlen);
 void svc_get_agents(aos_http_request_t *req, void *ctx);
 void svc_post_act(aos_http_request_t *req, void *ctx);
 
-/* ---- svc_ml.c (built when present: the ML pipeline routes under /v1/ml, docs/ml.md) ---- */
+/* ---- svc_ml.c: the ML pipeline routes under /v1/ml (docs/ml.md) ---- */
 aos_result svc_ml_routes(aos_http_server_t *s, router_t *rt);
 
 /* ---- svc_events.c ---- */
