@@ -82,8 +82,9 @@ typedef struct aos_bus_config {
      * session_idle_ms without traffic. NULL: the environment variable AOS_BUS_SESSION_QUEUES,
      * else "aos.agent."; "": none. */
     const char *session_queue_prefixes;
-    /* Session links per subscription (0: 1; capped at max_inflight); each link holds one
-     * session and at most max_inflight / links unsettled deliveries. */
+    /* Session links per subscription (0: max_inflight, at most 32; never more than
+     * max_inflight); each link holds one session and at most max_inflight / links unsettled
+     * deliveries, so with the default every conversation has at most one turn in flight. */
     uint32_t session_receivers;
     /* Idle time after which a session link lets its session go (0: 5000 ms). */
     uint32_t session_idle_ms;

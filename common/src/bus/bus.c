@@ -164,7 +164,7 @@ aos_result aos_bus_new(const aos_bus_config_t *cfg, aos_bus_t **out_bus, char *e
         const char *sp = cfg->session_queue_prefixes ? cfg->session_queue_prefixes
                                                      : getenv("AOS_BUS_SESSION_QUEUES");
         bus->session_prefixes = strdup(sp ? sp : "aos.agent.");
-        bus->session_receivers = cfg->session_receivers ? cfg->session_receivers : 1;
+        bus->session_receivers = cfg->session_receivers; /* 0: per subscription */
         bus->session_idle_ms = cfg->session_idle_ms ? cfg->session_idle_ms : 5000;
         bus->proactor = pn_proactor();
         if (!bus->instance_id || !bus->proactor || !bus->session_prefixes ||

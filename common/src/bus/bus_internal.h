@@ -264,6 +264,8 @@ uint64_t bus_subs_next_retry(const aos_bus_t *bus);
 /* bus_session.c: Service Bus message sessions */
 #define BUS_SESSION_FILTER "com.microsoft:session-filter"
 #define BUS_SESSION_FILTER_CODE 0x00000137000000CULL
+/* session_receivers 0: one link per unit of max_inflight, at most this many */
+#define BUS_SESSION_LINKS_AUTO_MAX 32u
 /* Is queue (logical name) session-enabled for this bus? */
 bool bus_session_queue(const aos_bus_t *bus, const char *queue);
 /* Put the session filter on a receiver's source before it is opened. */

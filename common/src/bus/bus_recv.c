@@ -541,7 +541,9 @@ static aos_result subscribe(aos_bus_t *bus, const char *address, uint32_t max_in
         return AOS_ERR_INVALID;
     /* "Q/$deadletterqueue" and other sub-queues are not session-enabled */
     bool session = !strchr(address, '/') && bus_session_queue(bus, address);
-    uint32_t links = session ? bus->session_receivers : 1;
+    uint32_t links = !session                 ? 1
+                     : bus->session_receivers ? bus->session_receivers
+                                              : BUS_SESSION_LINKS_AUTO_MAX;
     if (links > max_inflight)
         links = max_inflight;
     for (uint32_t i = 0; i < links; i++) {
