@@ -177,7 +177,7 @@ typedef struct aos_config_common {
      offsetof(TYPE, MEMBER.config_path)},                                                          \
     {"AOS_INSTANCE_ID", "instance_id", AOS_CONFIG_STRING, NULL, 0, 128, false, false,              \
      NULL,                                                                                         \
-     "Name of this replica (reply queue `aos.reply.<id>`); defaults to the host "                  \
+     "Name of this replica (reply queue `aos.reply.<id>` on RabbitMQ, session `<id>` of `aos.reply` on Service Bus); defaults to the host "                  \
      "name.",                                                                                      \
      offsetof(TYPE, MEMBER.instance_id)}
 /* clang-format on */

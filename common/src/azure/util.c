@@ -1,94 +1,20 @@
-/* Pure helpers: base64, HTTP dates, name validation, growable strings. */
+/* Pure helpers: base64 (aos/base64.h), HTTP dates, name validation, growable strings. */
 #include <ctype.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
+#include "aos/base64.h"
 #include "azure_internal.h"
-
-static const char b64_alphabet[] =
-    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
 
 aos_result aos_azure_b64_encode(const void *data, size_t len, char **out)
 {
-    const unsigned char *p = data;
-    size_t n = 4 * ((len + 2) / 3);
-    char *s = malloc(n + 1);
-    if (!s)
-        return AOS_ERR_NOMEM;
-    size_t o = 0;
-    for (size_t i = 0; i < len; i += 3) {
-        uint32_t v = (uint32_t)p[i] << 16;
-        if (i + 1 < len)
-            v |= (uint32_t)p[i + 1] << 8;
-        if (i + 2 < len)
-            v |= p[i + 2];
-        s[o++] = b64_alphabet[(v >> 18) & 63];
-        s[o++] = b64_alphabet[(v >> 12) & 63];
-        s[o++] = i + 1 < len ? b64_alphabet[(v >> 6) & 63] : '=';
-        s[o++] = i + 2 < len ? b64_alphabet[v & 63] : '=';
-    }
-    s[o] = '\0';
-    *out = s;
-    return AOS_OK;
-}
-
-static int b64_value(char c)
-{
-    if (c >= 'A' && c <= 'Z')
-        return c - 'A';
-    if (c >= 'a' && c <= 'z')
-        return c - 'a' + 26;
-    if (c >= '0' && c <= '9')
-        return c - '0' + 52;
-    if (c == '+')
-        return 62;
-    if (c == '/')
-        return 63;
-    return -1;
+    return aos_base64_encode(data, len, out, NULL);
 }
 
 aos_result aos_azure_b64_decode(const char *text, size_t len, unsigned char **out, size_t *out_len)
 {
-    if (len % 4 != 0)
-        return AOS_ERR_INVALID;
-    unsigned char *buf = malloc(len / 4 * 3 + 1);
-    if (!buf)
-        return AOS_ERR_NOMEM;
-    size_t o = 0;
-    for (size_t i = 0; i < len; i += 4) {
-        int v[4];
-        int pad = 0;
-        for (int k = 0; k < 4; k++) {
-            char ch = text[i + k];
-            if (ch == '=' && i + 4 == len && k >= 2) {
-                v[k] = 0;
-                pad++;
-                continue;
-            }
-            v[k] = pad ? -1 : b64_value(ch);
-            if (v[k] < 0) {
-                free(buf);
-                return AOS_ERR_INVALID;
-            }
-        }
-        uint32_t w =
-            (uint32_t)v[0] << 18 | (uint32_t)v[1] << 12 | (uint32_t)v[2] << 6 | (uint32_t)v[3];
-        buf[o++] = (unsigned char)(w >> 16);
-        if (pad < 2)
-            buf[o++] = (unsigned char)(w >> 8);
-        if (pad < 1)
-            buf[o++] = (unsigned char)w;
-        /* canonical: the bits dropped by padding must be zero */
-        if ((pad == 1 && (w & 0xff)) || (pad == 2 && (w & 0xffff))) {
-            free(buf);
-            return AOS_ERR_INVALID;
-        }
-    }
-    buf[o] = '\0';
-    *out = buf;
-    *out_len = o;
-    return AOS_OK;
+    return aos_base64_decode(text, len, out, out_len);
 }
 
 void aos_azure_http_date(int64_t unix_seconds, char out[30])

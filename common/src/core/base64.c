@@ -1,17 +1,20 @@
-#include "base64.h"
+#include "aos/base64.h"
 
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdlib.h>
 
 static const char ALPHABET[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
 
-aos_result aos_b64_encode(const unsigned char *in, size_t len, char **out, size_t *out_len)
+size_t aos_base64_encoded_len(size_t n) { return (n + 2) / 3 * 4; }
+
+aos_result aos_base64_encode(const void *data, size_t len, char **out, size_t *out_len)
 {
+    const unsigned char *in = data;
     *out = NULL;
     if (len > (SIZE_MAX - 1) / 4 * 3 - 3)
         return AOS_ERR_TOO_LARGE;
-    size_t n = (len + 2) / 3 * 4;
-    char *s = malloc(n + 1);
+    char *s = malloc(aos_base64_encoded_len(len) + 1);
     if (!s)
         return AOS_ERR_NOMEM;
     size_t o = 0;
@@ -33,7 +36,7 @@ aos_result aos_b64_encode(const unsigned char *in, size_t len, char **out, size_
     return AOS_OK;
 }
 
-static int value_of(char c)
+static int value_of(unsigned char c)
 {
     if (c >= 'A' && c <= 'Z')
         return c - 'A';
@@ -48,44 +51,58 @@ static int value_of(char c)
     return -1;
 }
 
-aos_result aos_b64_decode(const char *in, size_t len, unsigned char **out, size_t *out_len)
+aos_result aos_base64_decode_into(const char *text, size_t n, void *out, size_t cap,
+                                  size_t *out_len)
+{
+    unsigned char *o = out;
+    size_t w = 0;
+    *out_len = 0;
+    if (n % 4 != 0)
+        return AOS_ERR_INVALID;
+    if (n / 4 * 3 > cap + 2)
+        return AOS_ERR_TOO_LARGE;
+    for (size_t i = 0; i < n; i += 4) {
+        bool last = i + 4 == n;
+        int pad = last ? (text[i + 3] == '=') + (text[i + 2] == '=') : 0;
+        if (pad == 1 && text[i + 2] == '=')
+            return AOS_ERR_INVALID; /* "x=y=" style */
+        int v[4];
+        for (int k = 0; k < 4 - pad; k++)
+            if ((v[k] = value_of((unsigned char)text[i + k])) < 0)
+                return AOS_ERR_INVALID;
+        for (int k = 4 - pad; k < 4; k++)
+            v[k] = 0;
+        uint32_t bits = (uint32_t)v[0] << 18 | (uint32_t)v[1] << 12 | (uint32_t)v[2] << 6 |
+                        (uint32_t)v[3];
+        if ((pad == 1 && (bits & 0xff)) || (pad == 2 && (bits & 0xffff)))
+            return AOS_ERR_INVALID; /* non-canonical trailing bits */
+        int bytes = 3 - pad;
+        if (w + (size_t)bytes > cap)
+            return AOS_ERR_TOO_LARGE;
+        o[w++] = (unsigned char)(bits >> 16);
+        if (bytes > 1)
+            o[w++] = (unsigned char)(bits >> 8);
+        if (bytes > 2)
+            o[w++] = (unsigned char)bits;
+    }
+    *out_len = w;
+    return AOS_OK;
+}
+
+aos_result aos_base64_decode(const char *text, size_t len, unsigned char **out, size_t *out_len)
 {
     *out = NULL;
     *out_len = 0;
-    if (len % 4 != 0)
-        return AOS_ERR_INVALID;
-    size_t pad = 0;
-    if (len >= 1 && in[len - 1] == '=')
-        pad++;
-    if (len >= 2 && in[len - 2] == '=')
-        pad++;
     unsigned char *buf = malloc(len / 4 * 3 + 1);
     if (!buf)
         return AOS_ERR_NOMEM;
-    size_t o = 0;
-    for (size_t i = 0; i < len; i += 4) {
-        bool last = i + 4 == len;
-        uint32_t v = 0;
-        for (size_t k = 0; k < 4; k++) {
-            int d = value_of(in[i + k]);
-            if (d < 0 && !(last && in[i + k] == '=' && k >= 4 - pad)) {
-                free(buf);
-                return AOS_ERR_INVALID;
-            }
-            v = (v << 6) | (uint32_t)(d < 0 ? 0 : d);
-        }
-        buf[o++] = (unsigned char)(v >> 16);
-        if (!(last && pad == 2))
-            buf[o++] = (unsigned char)(v >> 8);
-        if (!(last && pad >= 1))
-            buf[o++] = (unsigned char)v;
-        if (last && ((pad == 1 && (v & 0xFF)) || (pad == 2 && (v & 0xFFFF)))) {
-            free(buf);
-            return AOS_ERR_INVALID;
-        }
+    aos_result r = aos_base64_decode_into(text, len, buf, len / 4 * 3, out_len);
+    if (r != AOS_OK) {
+        free(buf);
+        *out_len = 0;
+        return r;
     }
-    buf[o] = '\0';
+    buf[*out_len] = '\0';
     *out = buf;
-    *out_len = o;
     return AOS_OK;
 }

@@ -9,7 +9,7 @@
 
 #include "aos/envelope.h"
 #include "aos/json.h"
-#include "base64.h"
+#include "aos/base64.h"
 #include "envelope_internal.h"
 
 static bool content_is_text(const char *ct)
@@ -35,7 +35,7 @@ static aos_result add_data(const aos_event_t *ev, json_object *o)
         return aos_json_add(o, "data", json_object_new_string_len(ev->data, (int)ev->data_len));
     char *b64 = NULL;
     size_t n = 0;
-    AOS_RETURN_IF_FAILED(aos_b64_encode((const unsigned char *)ev->data, ev->data_len, &b64, &n));
+    AOS_RETURN_IF_FAILED(aos_base64_encode(ev->data, ev->data_len, &b64, &n));
     aos_result r = aos_json_add(o, "data_base64", json_object_new_string_len(b64, (int)n));
     free(b64);
     return r;
@@ -172,7 +172,7 @@ static aos_result read_data(aos_event_t *ev, json_object *data, json_object *dat
                             "attribute 'data_base64' must be a string");
         unsigned char *raw = NULL;
         size_t n = 0;
-        if (aos_b64_decode(json_object_get_string(data_b64),
+        if (aos_base64_decode(json_object_get_string(data_b64),
                            (size_t)json_object_get_string_len(data_b64), &raw, &n) != AOS_OK)
             return aos_fail(AOS_ERR_INVALID, errbuf, errlen,
                             "attribute 'data_base64' is not valid base64");

@@ -1,6 +1,8 @@
 /* JSON form of the storage data model, and strict base64 for blob chunks. */
 #include "aos/storage_wire.h"
 
+#include "aos/base64.h"
+
 #include <stdlib.h>
 #include <string.h>
 
@@ -218,90 +220,17 @@ aos_result aos_storage_record_from_json(const json_object *o, aos_storage_record
     return r;
 }
 
-/* ---- base64 ---- */
+/* ---- base64 (aos/base64.h) ---- */
 
-static const char B64[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-
-size_t aos_storage_base64_len(size_t n)
-{
-    return (n + 2) / 3 * 4;
-}
+size_t aos_storage_base64_len(size_t n) { return aos_base64_encoded_len(n); }
 
 aos_result aos_storage_base64_encode(const void *data, size_t len, char **out)
 {
-    const unsigned char *p = data;
-    char *s = malloc(aos_storage_base64_len(len) + 1);
-    if (!s)
-        return AOS_ERR_NOMEM;
-    size_t o = 0, i = 0;
-    for (; i + 2 < len; i += 3) {
-        unsigned v = (unsigned)p[i] << 16 | (unsigned)p[i + 1] << 8 | p[i + 2];
-        s[o++] = B64[v >> 18];
-        s[o++] = B64[(v >> 12) & 63];
-        s[o++] = B64[(v >> 6) & 63];
-        s[o++] = B64[v & 63];
-    }
-    if (i < len) {
-        unsigned v = (unsigned)p[i] << 16 | (i + 1 < len ? (unsigned)p[i + 1] << 8 : 0);
-        s[o++] = B64[v >> 18];
-        s[o++] = B64[(v >> 12) & 63];
-        s[o++] = i + 1 < len ? B64[(v >> 6) & 63] : '=';
-        s[o++] = '=';
-    }
-    s[o] = '\0';
-    *out = s;
-    return AOS_OK;
+    return aos_base64_encode(data, len, out, NULL);
 }
 
-static int b64_val(unsigned char c)
-{
-    if (c >= 'A' && c <= 'Z')
-        return c - 'A';
-    if (c >= 'a' && c <= 'z')
-        return c - 'a' + 26;
-    if (c >= '0' && c <= '9')
-        return c - '0' + 52;
-    if (c == '+')
-        return 62;
-    if (c == '/')
-        return 63;
-    return -1;
-}
-
-aos_result aos_storage_base64_decode(const char *text, size_t n, void *out, size_t cap,
+aos_result aos_storage_base64_decode(const char *text, size_t text_len, void *out, size_t cap,
                                      size_t *out_len)
 {
-    unsigned char *o = out;
-    size_t w = 0;
-    *out_len = 0;
-    if (n % 4 != 0)
-        return AOS_ERR_INVALID;
-    if (n / 4 * 3 > cap + 2)
-        return AOS_ERR_TOO_LARGE;
-    for (size_t i = 0; i < n; i += 4) {
-        bool last = i + 4 == n;
-        int pad = last ? (text[i + 3] == '=') + (text[i + 2] == '=') : 0;
-        if (pad == 1 && text[i + 2] == '=')
-            return AOS_ERR_INVALID; /* "x=y=" style */
-        int v[4];
-        for (int k = 0; k < 4 - pad; k++)
-            if ((v[k] = b64_val((unsigned char)text[i + k])) < 0)
-                return AOS_ERR_INVALID;
-        for (int k = 4 - pad; k < 4; k++)
-            v[k] = 0;
-        unsigned bits =
-            (unsigned)v[0] << 18 | (unsigned)v[1] << 12 | (unsigned)v[2] << 6 | (unsigned)v[3];
-        if ((pad == 1 && (bits & 0xff)) || (pad == 2 && (bits & 0xffff)))
-            return AOS_ERR_INVALID; /* non-canonical trailing bits */
-        int bytes = 3 - pad;
-        if (w + (size_t)bytes > cap)
-            return AOS_ERR_TOO_LARGE;
-        o[w++] = (unsigned char)(bits >> 16);
-        if (bytes > 1)
-            o[w++] = (unsigned char)(bits >> 8);
-        if (bytes > 2)
-            o[w++] = (unsigned char)bits;
-    }
-    *out_len = w;
-    return AOS_OK;
+    return aos_base64_decode_into(text, text_len, out, cap, out_len);
 }
