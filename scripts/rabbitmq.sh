@@ -5,7 +5,7 @@
 #
 # Everything lives under DATA_DIR: Mnesia/quorum data, logs, the Erlang cookie (HOME), the
 # generated rabbitmq.conf and the pid file. The node is aos<PORT>@localhost, listens for AMQP
-# on 127.0.0.1:PORT, uses PORT+20000 for Erlang distribution (and PORT+30000.. for the CLI
+# on 127.0.0.1:PORT, uses PORT+1000 for Erlang distribution (and PORT+2000.. for the CLI
 # tools), has rabbitmq_amqp1_0 enabled and loads deploy/rabbitmq/definitions.json at boot.
 # The system service is never touched: the server is started directly from
 # /usr/lib/rabbitmq/bin with its own environment, so this works as root and as a user.
@@ -27,14 +27,14 @@ usage() {
 (($# == 3)) || usage
 cmd=$1
 port=$3
-[[ $port =~ ^[0-9]+$ ]] && ((port > 0 && port <= 35500)) || {
-  echo "rabbitmq.sh: PORT must be 1..35500 (distribution uses PORT+20000, CLI PORT+30000)" >&2
+[[ $port =~ ^[0-9]+$ ]] && ((port > 0 && port <= 30000)) || {
+  echo "rabbitmq.sh: PORT must be 1..30000 (distribution uses PORT+1000, CLI PORT+2000)" >&2
   exit 2
 }
 mkdir -p "$2"
 data=$(cd "$2" && pwd)
 node=aos${port}@localhost
-dist_port=$((port + 20000))
+dist_port=$((port + 1000))
 pidfile=$data/rabbitmq.pid
 url=amqp://guest:guest@127.0.0.1:$port
 
@@ -45,8 +45,8 @@ rmq_env() {
     RABBITMQ_NODE_IP_ADDRESS=127.0.0.1 \
     RABBITMQ_NODE_PORT="$port" \
     RABBITMQ_DIST_PORT="$dist_port" \
-    RABBITMQ_CTL_DIST_PORT_MIN=$((port + 30000)) \
-    RABBITMQ_CTL_DIST_PORT_MAX=$((port + 30010)) \
+    RABBITMQ_CTL_DIST_PORT_MIN=$((port + 2000)) \
+    RABBITMQ_CTL_DIST_PORT_MAX=$((port + 2010)) \
     RABBITMQ_MNESIA_BASE="$data/mnesia" \
     RABBITMQ_LOG_BASE="$data/log" \
     RABBITMQ_LOGS="$data/log/$node.log" \

@@ -15,22 +15,8 @@ delay=${4:-1000}
 bin=$build/bench/bench_e2e_slow
 [[ -x $bin && -x $build/bench/bench_model_slow ]] ||
   cmake --build "$build" --target bench_e2e_slow bench_model_slow >/dev/null
-data=$(mktemp -d "${TMPDIR:-/tmp}/aos-bench-slow-rmq.XXXXXX")
-port=
-for _ in $(seq 1 200); do
-  p=$((20000 + RANDOM % 10000))
-  if ! ss -Hltn "sport = :$p" | grep -q . && ! ss -Hltn "sport = :$((p + 20000))" | grep -q . \
-    && ! ss -Hltn "sport = :$((p + 30000))" | grep -q .; then
-    port=$p
-    break
-  fi
-done
-[[ -n $port ]] || { echo "no free port" >&2; exit 1; }
-cleanup() {
-  "$here/scripts/rabbitmq.sh" stop "$data" "$port" >/dev/null 2>&1 || true
-  rm -rf "$data"
-}
-trap cleanup EXIT
-url=$("$here/scripts/rabbitmq.sh" start "$data" "$port" | tail -n 1)
+source "$here/tests/bench/broker.sh"
+bench_broker_start "$(mktemp -d "${TMPDIR:-/tmp}/aos-bench-rmq.XXXXXX")"
+url=$bench_url
 AOS_BIN_DIR=$build/bin AOS_SOURCE_DIR=$here "$bin" "$url" "$seconds" "$convs" "$delay"
 AOS_SOURCE_DIR=$here "$build/bench/bench_model_slow" "$convs" "$delay" 3

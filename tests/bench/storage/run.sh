@@ -12,25 +12,11 @@ seconds=${2:-5}
 bin=$build/bench/bench_storage
 [[ -x $bin ]] || cmake --build "$build" --target bench_storage >/dev/null
 work=$(mktemp -d "${TMPDIR:-/tmp}/aos-bench-storage.XXXXXX")
-port=
-for _ in $(seq 1 200); do
-  p=$((20000 + RANDOM % 10000))
-  if ! ss -Hltn "sport = :$p" | grep -q . && ! ss -Hltn "sport = :$((p + 20000))" | grep -q . \
-    && ! ss -Hltn "sport = :$((p + 30000))" | grep -q .; then
-    port=$p
-    break
-  fi
-done
-[[ -n $port ]] || { echo "no free port" >&2; exit 1; }
 azurite_fixture=$here/tests/fixtures/azurite/fixture.sh
-cleanup() {
-  "$here/scripts/rabbitmq.sh" stop "$work/rabbitmq" "$port" >/dev/null 2>&1 || true
-  [[ -f $work/azurite/connection_string ]] &&
-    "$azurite_fixture" cleanup "$work/azurite" "$here" >/dev/null 2>&1 || true
-  rm -rf "$work"
-}
-trap cleanup EXIT
-url=$("$here/scripts/rabbitmq.sh" start "$work/rabbitmq" "$port" | tail -n 1)
+source "$here/tests/bench/broker.sh"
+bench_on_exit "[[ -f '$work/azurite/connection_string' ]] && '$azurite_fixture' cleanup '$work/azurite' '$here' >/dev/null 2>&1; rm -rf '$work'"
+bench_broker_start "$work/rabbitmq"
+url=$bench_url
 azure_cs=
 if [[ -f $here/tests/node/node_modules/azurite/dist/src/azurite.js ]] &&
   "$azurite_fixture" setup "$work/azurite" "$here" >/dev/null 2>&1; then

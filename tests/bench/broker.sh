@@ -1,0 +1,35 @@
+# Sourced by tests/bench/*/run.sh: a private RabbitMQ for one benchmark run.
+#   bench_broker_start DATA_DIR   -> sets bench_url; stops the broker and removes DATA_DIR on exit
+#                                    (more clean-up: bench_on_exit "command"; run last-first)
+# Expects $here (the source tree) to be set by the caller.
+bench_exit_cmds=()
+bench_on_exit() { bench_exit_cmds+=("$1"); }
+bench_run_exit() {
+  local i
+  for ((i = ${#bench_exit_cmds[@]} - 1; i >= 0; i--)); do eval "${bench_exit_cmds[i]}" || true; done
+}
+trap bench_run_exit EXIT
+
+# A port p whose derived ports (p+1000 distribution, p+2000 CLI; scripts/rabbitmq.sh) are
+# free too, all below the kernel's ephemeral range (32768+).
+bench_free_port() {
+  local p
+  for _ in $(seq 1 200); do
+    p=$((20000 + RANDOM % 9000))
+    if ! ss -Hltn "sport = :$p" | grep -q . && ! ss -Hltn "sport = :$((p + 1000))" | grep -q . \
+      && ! ss -Hltn "sport = :$((p + 2000))" | grep -q .; then
+      echo "$p"
+      return 0
+    fi
+  done
+  echo "no free port" >&2
+  return 1
+}
+
+bench_broker_start() {
+  local data=$1 port
+  port=$(bench_free_port)
+  mkdir -p "$data"
+  bench_on_exit "'$here/scripts/rabbitmq.sh' stop '$data' '$port' >/dev/null 2>&1; rm -rf '$data'"
+  bench_url=$("$here/scripts/rabbitmq.sh" start "$data" "$port" | tail -n 1)
+}
