@@ -170,8 +170,11 @@ static void shutdown_all(app_t *a)
     aos_config_free(TABLE, TABLE_N, &a->env);
 }
 
-int main(void)
+int main(int argc, char **argv)
 {
+    int doc = aos_config_doc_flag(argc, argv, TABLE, TABLE_N);
+    if (doc >= 0)
+        return doc;
     aos_log_init("aos-agent-runner", AOS_LOG_INFO);
 
     /* every thread inherits the blocked set; main waits for the signals */

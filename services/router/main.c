@@ -17,8 +17,11 @@ static void on_signal(int sig)
     g_stop = 1;
 }
 
-int main(void)
+int main(int argc, char **argv)
 {
+    int doc = aos_config_doc_flag(argc, argv, router_config_table, router_config_table_len);
+    if (doc >= 0)
+        return doc;
     char err[2048] = "";
     router_config_t cfg;
     aos_log_init("aos-router", AOS_LOG_INFO);

@@ -131,8 +131,11 @@ static void shutdown_all(app_t *a)
     aos_storage_service_free(a->svc);
 }
 
-int main(void)
+int main(int argc, char **argv)
 {
+    int doc = aos_config_doc_flag(argc, argv, TABLE, TABLE_N);
+    if (doc >= 0)
+        return doc;
     app_t a;
     memset(&a, 0, sizeof a);
     char err[2048] = "";

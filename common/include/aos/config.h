@@ -86,6 +86,12 @@ void aos_config_dump(const aos_config_field_t *table, size_t n, const void *in_s
 /* The table as a Markdown table (for docs). *out_md is malloc'd. */
 aos_result aos_config_markdown(const aos_config_field_t *table, size_t n, char **out_md);
 
+/* For a service's main(): when argv[1] is "--config-doc", print the rows of table that are
+ * not among the standard variables (aos_config_common_table) as a Markdown table on stdout
+ * and return the exit code (0); otherwise return -1 and do nothing. scripts/config-doc.sh
+ * gathers these into docs/configuration.md. */
+int aos_config_doc_flag(int argc, char **argv, const aos_config_field_t *table, size_t n);
+
 /* ---- the standard AOS variables (DESIGN §8) ---- */
 
 typedef struct aos_config_common {

@@ -126,3 +126,28 @@ aos_result aos_config_markdown(const aos_config_field_t *table, size_t n, char *
     *out_md = buf;
     return AOS_OK;
 }
+
+int aos_config_doc_flag(int argc, char **argv, const aos_config_field_t *table, size_t n)
+{
+    if (argc < 2 || strcmp(argv[1], "--config-doc") != 0)
+        return -1;
+    aos_config_field_t *own = calloc(n ? n : 1, sizeof *own);
+    if (!own)
+        return 1;
+    size_t k = 0;
+    for (size_t i = 0; i < n; i++) {
+        bool common = false;
+        for (size_t j = 0; j < AOS_CONFIG_COMMON_COUNT && !common; j++)
+            common = strcmp(table[i].env, aos_config_common_table[j].env) == 0;
+        if (!common)
+            own[k++] = table[i];
+    }
+    char *md = NULL;
+    aos_result r = aos_config_markdown(own, k, &md);
+    free(own);
+    if (r != AOS_OK)
+        return 1;
+    fputs(md, stdout);
+    free(md);
+    return 0;
+}
