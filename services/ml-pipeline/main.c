@@ -10,6 +10,7 @@
 #include "aos/agents.h"
 #include "aos/bus.h"
 #include "aos/config.h"
+#include "aos/service.h"
 #include "aos/http_server.h"
 #include "aos/log.h"
 #include "ml_service.h"
@@ -187,35 +188,16 @@ static void shutdown_all(app_t *a)
 
 int main(int argc, char **argv)
 {
-    int doc = aos_config_doc_flag(argc, argv, TABLE, TABLE_N);
-    if (doc >= 0)
-        return doc;
     app_t a;
     memset(&a, 0, sizeof a);
-    char err[2048] = "";
-    aos_log_init("aos-ml-pipeline", AOS_LOG_INFO);
-    aos_result r = aos_config_load(TABLE, TABLE_N, &a.cfg, getenv("AOS_CONFIG"), err, sizeof err);
-    if (r != AOS_OK) {
-        fprintf(stderr, "aos-ml-pipeline: configuration:\n%s\n", err);
-        return 2;
-    }
-    aos_log_level level = AOS_LOG_INFO;
-    aos_log_level_parse(a.cfg.common.log_level, &level);
-    aos_log_init("aos-ml-pipeline", level);
-    aos_config_dump(TABLE, TABLE_N, &a.cfg);
+    int init = aos_service_init("aos-ml-pipeline", argc, argv, TABLE, TABLE_N, &a.cfg, &a.cfg.common);
+    if (init >= 0)
+        return init;
     sigset_t set;
-    sigemptyset(&set);
-    sigaddset(&set, SIGTERM);
-    sigaddset(&set, SIGINT);
-    pthread_sigmask(SIG_BLOCK, &set, NULL);
-    signal(SIGPIPE, SIG_IGN);
+    aos_service_block_signals(&set); /* before start(): every thread inherits the mask */
     int rc = start(&a);
-    if (rc == 0) {
-        int sig = 0;
-        sigwait(&set, &sig);
-        aos_log(AOS_LOG_INFO, "shutting down", "signal", sig == SIGTERM ? "SIGTERM" : "SIGINT",
-                NULL);
-    }
+    if (rc == 0)
+        aos_service_wait_signal(&set);
     shutdown_all(&a);
     aos_config_free(TABLE, TABLE_N, &a.cfg);
     aos_log(AOS_LOG_INFO, "aos-ml-pipeline stopped", NULL);

@@ -1,0 +1,34 @@
+/* aos/service.h: the start-up and shutdown steps every AOS service main() shares.
+ *
+ *   int main(int argc, char **argv) {
+ *       int rc = aos_service_init("aos-x", argc, argv, TABLE, TABLE_N, &cfg, &common);
+ *       if (rc >= 0) return rc;               // --config-doc printed, or bad configuration
+ *       sigset_t sigs; aos_service_block_signals(&sigs);   // before any thread starts
+ *       ... start ...; aos_service_wait_signal(&sigs); ... stop ...
+ *   }
+ * Call from the main thread only.
+ */
+#ifndef AOS_SERVICE_H
+#define AOS_SERVICE_H
+
+#include <signal.h>
+#include <stddef.h>
+
+#include "aos/config.h"
+
+/* --config-doc (aos_config_doc_flag), then load the table from the environment and
+ * $AOS_CONFIG into out_struct, printing every error to stderr, and set up logging for
+ * `service` at common->log_level (common points into out_struct; NULL: info) with the
+ * effective configuration logged (secrets redacted). Returns -1 to go on, or the process
+ * exit code: 0 after --config-doc, 2 for a bad configuration. */
+int aos_service_init(const char *service, int argc, char **argv, const aos_config_field_t *table,
+                     size_t n, void *out_struct, const aos_config_common_t *common);
+
+/* Block SIGTERM and SIGINT in this thread and every thread it starts afterwards (they are
+ * taken by aos_service_wait_signal), and ignore SIGPIPE. */
+void aos_service_block_signals(sigset_t *out_set);
+
+/* Wait for SIGTERM or SIGINT, log which, return it. */
+int aos_service_wait_signal(const sigset_t *set);
+
+#endif

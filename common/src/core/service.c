@@ -1,0 +1,44 @@
+#include "aos/service.h"
+
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "aos/log.h"
+
+int aos_service_init(const char *service, int argc, char **argv, const aos_config_field_t *table,
+                     size_t n, void *out_struct, const aos_config_common_t *common)
+{
+    int doc = aos_config_doc_flag(argc, argv, table, n);
+    if (doc >= 0)
+        return doc;
+    char err[4096] = "";
+    aos_log_init(service, AOS_LOG_INFO);
+    if (aos_config_load(table, n, out_struct, getenv("AOS_CONFIG"), err, sizeof err) != AOS_OK) {
+        fprintf(stderr, "%s: configuration:\n%s\n", service, err);
+        return 2;
+    }
+    aos_log_level level = AOS_LOG_INFO;
+    if (common && common->log_level)
+        aos_log_level_parse(common->log_level, &level);
+    aos_log_init(service, level);
+    aos_config_dump(table, n, out_struct);
+    return -1;
+}
+
+void aos_service_block_signals(sigset_t *out_set)
+{
+    sigemptyset(out_set);
+    sigaddset(out_set, SIGTERM);
+    sigaddset(out_set, SIGINT);
+    pthread_sigmask(SIG_BLOCK, out_set, NULL);
+    signal(SIGPIPE, SIG_IGN);
+}
+
+int aos_service_wait_signal(const sigset_t *set)
+{
+    int sig = 0;
+    sigwait(set, &sig);
+    aos_log(AOS_LOG_INFO, "shutting down", "signal", sig == SIGTERM ? "SIGTERM" : "SIGINT", NULL);
+    return sig;
+}
