@@ -16,6 +16,9 @@ static const char *const sq_sql[SQ_STMT_COUNT] = {
     [SQ_BEGIN_WRITE] = "BEGIN IMMEDIATE",
     [SQ_COMMIT] = "COMMIT",
     [SQ_ROLLBACK] = "ROLLBACK",
+    [SQ_SP_BEGIN] = "SAVEPOINT op",
+    [SQ_SP_RELEASE] = "RELEASE op",
+    [SQ_SP_ROLLBACK] = "ROLLBACK TO op",
     [SQ_CONV_INSERT] = "INSERT INTO conversations(id, agent, metadata, version, created_ms, "
                        "updated_ms) VALUES(?1, ?2, ?3, 0, ?4, ?4)",
     [SQ_CONV_GET] = "SELECT id, agent, metadata, version, created_ms, updated_ms "
@@ -167,19 +170,42 @@ aos_result sq_exec(sq_t *s, sq_stmt_id id, char *errbuf, size_t errlen)
 
 aos_result sq_begin(sq_t *s, bool write, char *errbuf, size_t errlen)
 {
+    if (s->in_group) { /* the batch transaction is open; this operation gets a savepoint */
+        aos_result r = s->sp_whole ? AOS_OK : sq_exec(s, SQ_SP_BEGIN, errbuf, errlen);
+        s->sp_open = r == AOS_OK;
+        return r;
+    }
     return sq_exec(s, write ? SQ_BEGIN_WRITE : SQ_BEGIN_READ, errbuf, errlen);
 }
 
 aos_result sq_commit(sq_t *s, char *errbuf, size_t errlen)
 {
-    aos_result r = sq_exec(s, SQ_COMMIT, errbuf, errlen);
+    if (s->in_group && s->sp_whole) {
+        s->sp_open = false;
+        return AOS_OK;
+    }
+    aos_result r = sq_exec(s, s->in_group ? SQ_SP_RELEASE : SQ_COMMIT, errbuf, errlen);
     if (r != AOS_OK)
         sq_rollback(s);
+    else if (s->in_group)
+        s->sp_open = false; /* durable when the batch commits (sqg_* wait for that) */
     return r;
 }
 
 void sq_rollback(sq_t *s)
 {
+    if (s->in_group) {
+        if (s->sp_open && s->sp_whole) {
+            if (!sqlite3_get_autocommit(s->db))
+                (void)sq_exec(s, SQ_ROLLBACK, NULL, 0);
+            s->tx_undone = true;
+        } else if (s->sp_open && !sqlite3_get_autocommit(s->db)) {
+            (void)sq_exec(s, SQ_SP_ROLLBACK, NULL, 0);
+            (void)sq_exec(s, SQ_SP_RELEASE, NULL, 0);
+        }
+        s->sp_open = false;
+        return;
+    }
     if (!sqlite3_get_autocommit(s->db))
         (void)sq_exec(s, SQ_ROLLBACK, NULL, 0);
 }
@@ -208,12 +234,23 @@ size_t sq_page_limit(size_t limit)
 
 /* ---- lifecycle ---- */
 
+void sq_close(sq_t *s)
+{
+    for (int i = 0; i < SQ_STMT_COUNT; i++) {
+        sqlite3_finalize(s->stmts[i]);
+        s->stmts[i] = NULL;
+    }
+    sqlite3_close_v2(s->db);
+    s->db = NULL;
+}
+
 static void sq_free(aos_storage_backend_t *be)
 {
     sq_t *s = (sq_t *)be;
-    for (int i = 0; i < SQ_STMT_COUNT; i++)
-        sqlite3_finalize(s->stmts[i]);
-    sqlite3_close_v2(s->db);
+    if (!s)
+        return;
+    sq_close(s);
+    sq_group_release(s->group);
     free(s);
 }
 
@@ -565,6 +602,16 @@ static aos_result sq_setup(sq_t *s, int busy_ms, char *errbuf, size_t errlen)
     return AOS_OK;
 }
 
+aos_result sq_connect(sq_t *s, const aos_storage_backend_config_t *cfg, char *errbuf,
+                      size_t errlen)
+{
+    int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX;
+    int rc = sqlite3_open_v2(cfg->sqlite_path, &s->db, flags, NULL);
+    if (rc != SQLITE_OK)
+        return sq_fail(s, rc, errbuf, errlen, "open");
+    return sq_setup(s, cfg->busy_timeout_ms > 0 ? cfg->busy_timeout_ms : 5000, errbuf, errlen);
+}
+
 aos_result aos_storage_sqlite_open(const aos_storage_backend_config_t *cfg,
                                    aos_storage_backend_t **out_be, char *errbuf, size_t errlen)
 {
@@ -575,11 +622,9 @@ aos_result aos_storage_sqlite_open(const aos_storage_backend_config_t *cfg,
     if (!s)
         return AOS_ERR_NOMEM;
     s->base.ops = &sq_ops;
-    int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX;
-    int rc = sqlite3_open_v2(cfg->sqlite_path, &s->db, flags, NULL);
-    aos_result r = rc == SQLITE_OK ? AOS_OK : sq_fail(s, rc, errbuf, errlen, "open");
+    aos_result r = sq_connect(s, cfg, errbuf, errlen);
     if (r == AOS_OK)
-        r = sq_setup(s, cfg->busy_timeout_ms > 0 ? cfg->busy_timeout_ms : 5000, errbuf, errlen);
+        r = sq_group_acquire(cfg, &s->group, errbuf, errlen);
     if (r != AOS_OK) {
         sq_free(&s->base);
         return r;
@@ -588,7 +633,9 @@ aos_result aos_storage_sqlite_open(const aos_storage_backend_config_t *cfg,
     return AOS_OK;
 }
 
-static const aos_storage_backend_ops_t sq_ops = {
+/* The operations on whichever connection they are given (the group writer runs the write
+ * operations through these). */
+const aos_storage_backend_ops_t sq_raw_ops = {
     .name = "sqlite",
     .free = sq_free,
     .health = sq_health,
@@ -610,4 +657,28 @@ static const aos_storage_backend_ops_t sq_ops = {
     .record_put = sq_record_put,
     .record_list = sq_record_list,
     .record_delete = sq_record_delete,
+};
+
+static const aos_storage_backend_ops_t sq_ops = {
+    .name = "sqlite",
+    .free = sq_free,
+    .health = sq_health,
+    .conversation_create = sqg_conversation_create,
+    .conversation_get = sq_conversation_get,
+    .conversation_list = sq_conversation_list,
+    .conversation_delete = sqg_conversation_delete,
+    .message_append = sqg_message_append,
+    .message_list = sq_message_list,
+    .blob_put_begin = sqg_blob_put_begin,
+    .blob_put_chunk = sqg_blob_put_chunk,
+    .blob_put_commit = sqg_blob_put_commit,
+    .blob_put_abort = sqg_blob_put_abort,
+    .blob_head = sq_blob_head,
+    .blob_read = sq_blob_read,
+    .blob_list = sq_blob_list,
+    .blob_delete = sqg_blob_delete,
+    .record_get = sq_record_get,
+    .record_put = sqg_record_put,
+    .record_list = sq_record_list,
+    .record_delete = sqg_record_delete,
 };

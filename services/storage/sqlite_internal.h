@@ -1,8 +1,12 @@
-/* Private to the SQLite backend (backend_sqlite.c, backend_sqlite_blob.c).
+/* Private to the SQLite backend (backend_sqlite*.c).
  *
  * One instance = one sqlite3 connection (opened NOMUTEX: used by one thread at a time), with
- * its prepared statements cached by id. Writes run in BEGIN IMMEDIATE transactions, so a
- * writer in another thread or process waits (busy_timeout) instead of failing halfway.
+ * its prepared statements cached by id, used for reads. Writes go through the group writer
+ * (backend_sqlite_group.c): one connection per database file per process, shared by every
+ * instance on that file. Concurrent write operations are batched into ONE BEGIN IMMEDIATE
+ * transaction (one fsync), each operation in its own SAVEPOINT so a failing one undoes only
+ * itself; every operation returns only after the batch has committed. A writer in another
+ * process still waits (busy_timeout) instead of failing halfway.
  */
 #ifndef AOS_STORAGE_SQLITE_INTERNAL_H
 #define AOS_STORAGE_SQLITE_INTERNAL_H
@@ -16,6 +20,9 @@ typedef enum sq_stmt_id {
     SQ_BEGIN_WRITE,
     SQ_COMMIT,
     SQ_ROLLBACK,
+    SQ_SP_BEGIN,
+    SQ_SP_RELEASE,
+    SQ_SP_ROLLBACK,
     SQ_CONV_INSERT,
     SQ_CONV_GET,
     SQ_CONV_LIST,
@@ -50,11 +57,67 @@ typedef enum sq_stmt_id {
     SQ_STMT_COUNT
 } sq_stmt_id;
 
+typedef struct sq_group sq_group_t;
+
 typedef struct sq {
     aos_storage_backend_t base;
     sqlite3 *db;
     sqlite3_stmt *stmts[SQ_STMT_COUNT];
+    /* A reader instance: the group writer of its file (reference held). */
+    sq_group_t *group;
+    /* The group's writer connection: sq_begin(write)/sq_commit/sq_rollback work on a
+     * SAVEPOINT inside the open batch transaction; sp_open while one is open. */
+    bool in_group;
+    bool sp_open;
+    /* The operation is the first of its batch: the transaction itself is its savepoint (no
+     * SAVEPOINT statement); rolling it back ends the transaction and sets tx_undone. */
+    bool sp_whole;
+    bool tx_undone;
 } sq_t;
+
+/* Open s->db on cfg->sqlite_path with pragmas and schema; on failure s->db may still need
+ * closing (sq_close). */
+aos_result sq_connect(sq_t *s, const aos_storage_backend_config_t *cfg, char *errbuf,
+                      size_t errlen);
+/* Finalize the statements and close the connection (s itself is not freed). */
+void sq_close(sq_t *s);
+
+/* The reference-counted group writer of cfg->sqlite_path (opened on first use). */
+aos_result sq_group_acquire(const aos_storage_backend_config_t *cfg, sq_group_t **out,
+                            char *errbuf, size_t errlen);
+void sq_group_release(sq_group_t *g);
+
+/* Raw operations (run on whichever connection they are given) and the group-committed
+ * write operations the public vtable uses (backend_sqlite_group.c). */
+extern const aos_storage_backend_ops_t sq_raw_ops;
+aos_result sqg_conversation_create(aos_storage_backend_t *be, const aos_storage_conversation_t *in,
+                                   aos_storage_conversation_t *out, bool *out_created,
+                                   char *errbuf, size_t errlen);
+aos_result sqg_conversation_delete(aos_storage_backend_t *be, const char *id, bool *out_existed,
+                                   char *errbuf, size_t errlen);
+aos_result sqg_message_append(aos_storage_backend_t *be, const aos_storage_message_t *in,
+                              int64_t expected_version, aos_storage_message_t *out,
+                              bool *out_created, char *errbuf, size_t errlen);
+aos_result sqg_blob_put_begin(aos_storage_backend_t *be, const char *container, const char *name,
+                              const char *upload_id, const char *content_type, char *errbuf,
+                              size_t errlen);
+aos_result sqg_blob_put_chunk(aos_storage_backend_t *be, const char *container, const char *name,
+                              const char *upload_id, uint32_t index, const void *data, size_t len,
+                              char *errbuf, size_t errlen);
+aos_result sqg_blob_put_commit(aos_storage_backend_t *be, const char *container, const char *name,
+                               const char *upload_id, uint32_t chunk_count,
+                               const char *expected_sha256, aos_storage_blob_info_t *out,
+                               char *errbuf, size_t errlen);
+aos_result sqg_blob_put_abort(aos_storage_backend_t *be, const char *container, const char *name,
+                              const char *upload_id, char *errbuf, size_t errlen);
+aos_result sqg_blob_delete(aos_storage_backend_t *be, const char *container, const char *name,
+                           bool *out_existed, char *errbuf, size_t errlen);
+aos_result sqg_record_put(aos_storage_backend_t *be, const char *kind, const char *key,
+                          const char *data_json, const char *if_match, const char *op_id,
+                          aos_storage_record_t *out, char *errbuf, size_t errlen);
+aos_result sqg_record_delete(aos_storage_backend_t *be, const char *kind, const char *key,
+                             const char *if_match, bool *out_existed, char *errbuf,
+                             size_t errlen);
 
 /* The cached statement, reset and unbound; NULL with errbuf filled on failure (*rc set). */
 sqlite3_stmt *sq_stmt(sq_t *s, sq_stmt_id id, int *rc);
