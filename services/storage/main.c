@@ -25,7 +25,7 @@ typedef struct storage_config {
 
 static const aos_config_field_t TABLE[] = {
     AOS_CONFIG_COMMON_FIELDS(storage_config_t, common),
-    {"AOS_STORAGE_WORKERS", "storage_workers", AOS_CONFIG_INT, "4", 1, 256, false, false, NULL,
+    {"AOS_STORAGE_WORKERS", "storage_workers", AOS_CONFIG_INT, "16", 1, 256, false, false, NULL,
      "Worker threads of aos-storage (= unsettled requests it takes from the bus)",
      offsetof(storage_config_t, workers)},
     {"AOS_STORAGE_MAX_CHUNK", "storage_max_chunk", AOS_CONFIG_SIZE, "128k", 1024, 4194304, false,

@@ -305,7 +305,7 @@ aos_result aos_storage_service_new(const aos_storage_service_config_t *cfg,
     svc->source = dup_or(cfg->source, "/aos/storage");
     svc->bus = cfg->bus;
     svc->limits.max_chunk = cfg->max_chunk;
-    svc->nworkers = cfg->workers ? cfg->workers : 4;
+    svc->nworkers = cfg->workers ? cfg->workers : 16;
     svc->health_interval_ms = cfg->health_interval_ms > 0 ? cfg->health_interval_ms : 2000;
     svc->metrics = cfg->metrics;
     pthread_mutex_init(&svc->mu, NULL);

@@ -31,7 +31,7 @@ typedef struct aos_storage_service_config {
     aos_storage_backend_config_t backend; /* strings borrowed until _free */
     aos_bus_t *bus;                       /* borrowed; started by the caller */
     const char *queue;                    /* NULL: "aos.storage" */
-    unsigned workers;                     /* 0: 4 */
+    unsigned workers;                     /* 0: 16 */
     size_t max_chunk;                     /* 0: AOS_STORAGE_CHUNK_DEFAULT */
     const char *source;                   /* reply source; NULL: "/aos/storage" */
     int health_interval_ms;               /* 0: 2000 (250 while the backend is down) */
