@@ -22,10 +22,10 @@ stop:
 	@scripts/run.sh --stop
 
 # The whole suite: unit, fuzz regression and integration tests on the normal build, then
-# the unit and fuzz tests again under AddressSanitizer + UndefinedBehaviorSanitizer.
+# the whole suite again under AddressSanitizer + UndefinedBehaviorSanitizer (leaks included).
 test: build
 	@cd $(BUILD) && ctest --output-on-failure -j 2 $(CTEST_ARGS)
-	@$(MAKE) --no-print-directory test-asan CTEST_ARGS="-L 'unit|fuzz' $(CTEST_ARGS)"
+	@$(MAKE) --no-print-directory test-asan
 
 test-asan: deps
 	@cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=Debug -DAOS_SANITIZE=address,undefined >/dev/null
