@@ -159,8 +159,18 @@ static void after_user_append(turn_t *t, hop_t *h);
 static void load_knowledge(turn_t *t);
 static void respond(turn_t *t, bool from_storage);
 
+static void append_user(turn_t *t, int64_t version);
+
 static void after_conversation(turn_t *t, hop_t *h)
 {
+    if (h->rc == AOS_OK && h->created) {
+        /* this create made it, so it holds no messages (no earlier delivery of this turn, no
+         * other turn): append at version 0 without listing again; should another turn get
+         * there first, the ordering guard answers CONFLICT and the turn lists as usual */
+        aos_storage_message_page_clear(&t->page);
+        append_user(t, 0);
+        return;
+    }
     if (h->rc == AOS_OK || h->rc == AOS_ERR_CONFLICT) { /* CONFLICT: exists, other agent */
         list_latest(t);
         return;
@@ -289,8 +299,6 @@ static bool run_pending_first(turn_t *t, const char *pending_id)
     }
     return false;
 }
-
-static void append_user(turn_t *t, int64_t version);
 
 static void redo_append_user(turn_t *t)
 {
