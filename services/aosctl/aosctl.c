@@ -73,6 +73,13 @@ static const char *jstr(json_object *o, const char *key)
     return json_object_get_string(v);
 }
 
+/* The string at key, or def when absent or not a string. */
+static const char *jstr_or(json_object *o, const char *key, const char *def)
+{
+    const char *v = jstr(o, key);
+    return v ? v : def;
+}
+
 static json_object *jget(json_object *o, const char *key)
 {
     json_object *v;
@@ -85,8 +92,8 @@ static int report_http_error(const aosctl_opts_t *o, long status, const buf_t *b
     json_object *j = b->data ? json_tokener_parse(b->data) : NULL;
     json_object *e = jget(j, "error");
     if (e)
-        fprintf(o->err, "aosctl: %ld %s: %s\n", status, jstr(e, "code") ? jstr(e, "code") : "error",
-                jstr(e, "message") ? jstr(e, "message") : "");
+        fprintf(o->err, "aosctl: %ld %s: %s\n", status, jstr_or(e, "code", "error"),
+                jstr_or(e, "message", ""));
     else
         fprintf(o->err, "aosctl: HTTP %ld: %s\n", status, b->data ? b->data : "");
     json_object_put(j);
@@ -169,9 +176,8 @@ static int cmd_send(const aosctl_opts_t *o, int argc, char **argv)
     json_object_put(req);
     if (rc == 0 && !o->json) {
         json_object *routing = jget(resp, "routing");
-        fprintf(o->out, "[%s] %s\n", jstr(resp, "agent") ? jstr(resp, "agent") : "?",
-                jstr(resp, "reply") ? jstr(resp, "reply") : "");
-        fprintf(o->out, "  conversation %s", jstr(resp, "conversation_id") ? jstr(resp, "conversation_id") : "?");
+        fprintf(o->out, "[%s] %s\n", jstr_or(resp, "agent", "?"), jstr_or(resp, "reply", ""));
+        fprintf(o->out, "  conversation %s", jstr_or(resp, "conversation_id", "?"));
         if (jstr(routing, "reason"))
             fprintf(o->out, ", routed by %s", jstr(routing, "reason"));
         fprintf(o->out, "\n");
@@ -205,14 +211,14 @@ static int cmd_history(const aosctl_opts_t *o, int argc, char **argv)
     int rc = request_json(o, "GET", path, NULL, &resp);
     if (rc == 0 && !o->json) {
         json_object *conv = jget(resp, "conversation") ? jget(resp, "conversation") : resp;
-        fprintf(o->out, "conversation %s (agent %s)\n", argv[0],
-                jstr(conv, "agent") ? jstr(conv, "agent") : "?");
+        fprintf(o->out, "conversation %s (agent %s)\n", argv[0], jstr_or(conv, "agent", "?"));
         json_object *msgs = jget(resp, "messages");
-        size_t n = msgs && json_object_is_type(msgs, json_type_array) ? json_object_array_length(msgs) : 0;
+        size_t n =
+            msgs && json_object_is_type(msgs, json_type_array) ? json_object_array_length(msgs) : 0;
         for (size_t i = 0; i < n; i++) {
             json_object *m = json_object_array_get_idx(msgs, i);
-            const char *text = jstr(m, "text") ? jstr(m, "text") : jstr(m, "content");
-            const char *role = jstr(m, "role") ? jstr(m, "role") : "?";
+            const char *text = jstr_or(m, "text", jstr(m, "content"));
+            const char *role = jstr_or(m, "role", "?");
             if (strcmp(role, "assistant") == 0 && jstr(m, "agent"))
                 fprintf(o->out, "  %s (%s): %s\n", role, jstr(m, "agent"), text ? text : "");
             else
@@ -232,14 +238,16 @@ static int cmd_agents(const aosctl_opts_t *o, int argc, char **argv)
     int rc = request_json(o, "GET", "/v1/agents", NULL, &resp);
     if (rc == 0 && !o->json) {
         json_object *agents = jget(resp, "agents");
-        size_t n = agents && json_object_is_type(agents, json_type_array) ? json_object_array_length(agents) : 0;
+        size_t n = agents && json_object_is_type(agents, json_type_array)
+                       ? json_object_array_length(agents)
+                       : 0;
         fprintf(o->out, "%-16s %-10s %s\n", "AGENT", "HEALTH", "PURPOSE");
         for (size_t i = 0; i < n; i++) {
             json_object *a = json_object_array_get_idx(agents, i);
             json_object *h = jget(a, "health");
-            const char *status = jstr(h, "status") ? jstr(h, "status") : jstr(a, "health");
-            const char *purpose = jstr(a, "purpose") ? jstr(a, "purpose") : "";
-            fprintf(o->out, "%-16s %-10s %.60s%s\n", jstr(a, "name") ? jstr(a, "name") : "?",
+            const char *status = jstr_or(h, "status", jstr(a, "health"));
+            const char *purpose = jstr_or(a, "purpose", "");
+            fprintf(o->out, "%-16s %-10s %.60s%s\n", jstr_or(a, "name", "?"),
                     status ? status : "unknown", purpose, strlen(purpose) > 60 ? "…" : "");
         }
     }
@@ -249,8 +257,8 @@ static int cmd_agents(const aosctl_opts_t *o, int argc, char **argv)
 
 int aosctl_main(int argc, char **argv, FILE *out, FILE *err)
 {
-    aosctl_opts_t o = {.url = getenv("AOS_ROUTER_URL"), .api_key = getenv("AOS_API_KEY"),
-                       .out = out, .err = err};
+    aosctl_opts_t o = {
+        .url = getenv("AOS_ROUTER_URL"), .api_key = getenv("AOS_API_KEY"), .out = out, .err = err};
     if (!o.url || !*o.url)
         o.url = "http://127.0.0.1:8080";
     int i = 1;
