@@ -150,9 +150,28 @@ typedef struct {
 
 static void reject_it(void *ctx, aos_bus_delivery_t *d, const aos_event_t *ev)
 {
-    (void)ctx;
-    (void)ev;
+    seen_t *s = ctx;
     aos_bus_reject(d, "aos:test-poison", "rejected by the aosctl test");
+    pthread_mutex_lock(&s->mu);
+    if (strcmp(ev->id, s->id) == 0)
+        s->got = true;
+    pthread_cond_signal(&s->cv);
+    pthread_mutex_unlock(&s->mu);
+}
+
+/* Wait up to timeout_s for s->got. */
+static bool wait_seen(seen_t *s, int timeout_s)
+{
+    pthread_mutex_lock(&s->mu);
+    for (int i = 0; i < timeout_s && !s->got; i++) {
+        struct timespec ts;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        ts.tv_sec += 1;
+        pthread_cond_timedwait(&s->cv, &s->mu, &ts);
+    }
+    bool got = s->got;
+    pthread_mutex_unlock(&s->mu);
+    return got;
 }
 
 static void take_it(void *ctx, aos_bus_delivery_t *d, const aos_event_t *ev)
@@ -185,9 +204,13 @@ static void dlq_list_and_replay(void **state)
     aos_event_t *ev = NULL;
     assert_int_equal(aos_event_create("aos.test.poison", "/tests/aosctl", "{\"n\":1}", &ev), AOS_OK);
     char err[256];
-    assert_int_equal(aos_bus_subscribe(bus, DLQ_TEST_QUEUE, 1, reject_it, NULL), AOS_OK);
+    seen_t rejected = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, "", false};
+    snprintf(rejected.id, sizeof rejected.id, "%s", ev->id);
+    assert_int_equal(aos_bus_subscribe(bus, DLQ_TEST_QUEUE, 1, reject_it, &rejected), AOS_OK);
     assert_int_equal(aos_bus_send_sync(bus, DLQ_TEST_QUEUE, ev, 10000, err, sizeof err), AOS_OK);
-    aos_bus_free(bus); /* give the consumer time to reject before it goes */
+    bool was_rejected = wait_seen(&rejected, 60); /* the consumer must see it before it goes */
+    aos_bus_free(bus); /* stop() lets the dead-letter copy be confirmed first */
+    assert_true(was_rejected);
 
     bool listed = false;
     for (int i = 0; i < 50 && !listed; i++) {
@@ -207,15 +230,7 @@ static void dlq_list_and_replay(void **state)
     snprintf(s.id, sizeof s.id, "%s", ev->id);
     bus = open_test_bus();
     assert_int_equal(aos_bus_subscribe(bus, DLQ_TEST_QUEUE, 8, take_it, &s), AOS_OK);
-    pthread_mutex_lock(&s.mu);
-    for (int i = 0; i < 100 && !s.got; i++) {
-        struct timespec ts;
-        clock_gettime(CLOCK_REALTIME, &ts);
-        ts.tv_sec += 1;
-        pthread_cond_timedwait(&s.cv, &s.mu, &ts);
-    }
-    bool got = s.got;
-    pthread_mutex_unlock(&s.mu);
+    bool got = wait_seen(&s, 100);
     aos_bus_free(bus);
     assert_true(got);
     assert_int_equal(ctl("dlq", "list", DLQ_TEST_QUEUE, NULL), 0);
