@@ -9,6 +9,7 @@
 #include "aos/config.h"
 #include "aos/event_publisher.h"
 #include "aos/http_server.h"
+#include "aos/service.h"
 #include "aos/log.h"
 #include "env_model.h"
 #include "runner.h"
@@ -179,11 +180,7 @@ int main(int argc, char **argv)
 
     /* every thread inherits the blocked set; main waits for the signals */
     sigset_t sigs;
-    sigemptyset(&sigs);
-    sigaddset(&sigs, SIGTERM);
-    sigaddset(&sigs, SIGINT);
-    pthread_sigmask(SIG_BLOCK, &sigs, NULL);
-    signal(SIGPIPE, SIG_IGN);
+    aos_service_block_signals(&sigs);
 
     app_t a = {0};
     char err[512] = "";
@@ -194,9 +191,7 @@ int main(int argc, char **argv)
         return code;
     }
     aos_log(AOS_LOG_INFO, "aos-agent-runner started", "instance", aos_bus_instance_id(a.bus), NULL);
-    int sig = 0;
-    sigwait(&sigs, &sig);
-    aos_log(AOS_LOG_INFO, "signal received", "signal", sig == SIGTERM ? "SIGTERM" : "SIGINT", NULL);
+    aos_service_wait_signal(&sigs);
     shutdown_all(&a);
     return 0;
 }

@@ -7,15 +7,8 @@
 #include <unistd.h>
 
 #include "aos/log.h"
+#include "aos/service.h"
 #include "router.h"
-
-static volatile sig_atomic_t g_stop;
-
-static void on_signal(int sig)
-{
-    (void)sig;
-    g_stop = 1;
-}
 
 int main(int argc, char **argv)
 {
@@ -34,6 +27,10 @@ int main(int argc, char **argv)
         aos_log_level_parse(cfg.common.log_level, &level);
     aos_log_init("aos-router", level);
     aos_config_dump(router_config_table, router_config_table_len, &cfg);
+    /* Blocked before router_new()/router_start() create any thread, so SIGTERM can only be
+     * taken by sigwait here (a handler plus pause() missed signals delivered to those). */
+    sigset_t sigs;
+    aos_service_block_signals(&sigs);
     router_t *rt = NULL;
     if (router_new(&cfg, &rt, err, sizeof err) != AOS_OK) {
         fprintf(stderr, "aos-router: %s\n", err);
@@ -41,19 +38,12 @@ int main(int argc, char **argv)
         return 2;
     }
     router_config_free(&cfg);
-    struct sigaction sa;
-    memset(&sa, 0, sizeof sa);
-    sa.sa_handler = on_signal;
-    sigaction(SIGTERM, &sa, NULL);
-    sigaction(SIGINT, &sa, NULL);
-    signal(SIGPIPE, SIG_IGN);
     if (router_start(rt, 30000, err, sizeof err) != AOS_OK) {
         fprintf(stderr, "aos-router: %s\n", err);
         router_free(rt);
         return 1;
     }
-    while (!g_stop)
-        pause();
+    aos_service_wait_signal(&sigs);
     router_stop(rt, 10000);
     router_free(rt);
     aos_log(AOS_LOG_INFO, "router stopped", NULL);
