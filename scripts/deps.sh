@@ -7,7 +7,8 @@ here=$(cd "$(dirname "$0")/.." && pwd)
 PKGS=(build-essential cmake pkg-config clang
       libqpid-proton11-dev libmicrohttpd-dev libjson-c-dev libcurl4-openssl-dev libssl-dev
       libsqlite3-dev libcmocka-dev librdkafka-dev
-      rabbitmq-server nodejs npm curl ca-certificates procps iproute2)
+      rabbitmq-server nodejs npm curl ca-certificates procps iproute2
+      kubernetes-client prometheus)
 
 missing=()
 for p in "${PKGS[@]}"; do
@@ -32,7 +33,10 @@ if ((${#missing[@]})); then
 fi
 
 # Node tools for Azurite and the SDK interop tests, pinned in tests/node/package.json.
-if [[ -f $here/tests/node/package.json && ! -d $here/tests/node/node_modules ]]; then
-  echo "==> npm install (tests/node)"
-  (cd "$here/tests/node" && npm install --no-audit --no-fund --loglevel=error)
+# Reinstalled whenever the lockfile is newer than what npm last installed.
+nm=$here/tests/node/node_modules
+if [[ -f $here/tests/node/package.json ]] &&
+   { [[ ! -f $nm/.package-lock.json ]] || [[ $here/tests/node/package-lock.json -nt $nm/.package-lock.json ]]; }; then
+  echo "==> npm ci (tests/node)"
+  (cd "$here/tests/node" && npm ci --no-audit --no-fund --loglevel=error)
 fi
