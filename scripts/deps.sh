@@ -19,6 +19,12 @@ if command -v node >/dev/null && command -v npm >/dev/null; then
   tmp=(); for p in "${missing[@]}"; do [[ $p == nodejs || $p == npm ]] || tmp+=("$p"); done
   missing=("${tmp[@]+"${tmp[@]}"}")
 fi
+# Likewise a kubectl that is already installed (e.g. Google's kubectl package, which
+# conflicts with Debian's kubernetes-client over /usr/bin/kubectl).
+if command -v kubectl >/dev/null; then
+  tmp=(); for p in "${missing[@]}"; do [[ $p == kubernetes-client ]] || tmp+=("$p"); done
+  missing=("${tmp[@]+"${tmp[@]}"}")
+fi
 
 if ((${#missing[@]})); then
   if [[ $(id -u) -eq 0 ]]; then SUDO=(); elif command -v sudo >/dev/null; then SUDO=(sudo); else
