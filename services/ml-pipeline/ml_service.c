@@ -221,6 +221,7 @@ aos_result ml_service_new(const ml_service_config_t *cfg, ml_service_t **out, ch
     svc->instance = dup_or(cfg->instance, aos_bus_instance_id(cfg->bus));
     svc->workdir = dup_or(cfg->workdir, "/tmp/aos-ml");
     svc->trainer_cmd = cfg->trainer_cmd ? strdup(cfg->trainer_cmd) : NULL;
+    svc->trainer_env = cfg->trainer_env ? strdup(cfg->trainer_env) : NULL;
     svc->base_model = dup_or(cfg->default_base_model, "meta-llama/Llama-3.1-8B-Instruct");
     pthread_mutex_init(&svc->mu, NULL);
     pthread_mutex_init(&svc->infer_mu, NULL);
@@ -318,6 +319,7 @@ void ml_service_free(ml_service_t *svc)
     free(svc->instance);
     free(svc->workdir);
     free(svc->trainer_cmd);
+    free(svc->trainer_env);
     free(svc->base_model);
     pthread_mutex_destroy(&svc->mu);
     pthread_mutex_destroy(&svc->infer_mu);
