@@ -7,6 +7,7 @@
 #include "aos/json.h"
 #include "aos/log.h"
 #include "aos/resilience.h"
+#include "ml_aml_parse.h"
 #include "ml_internal.h"
 
 #define AML_DEFAULT_API "2024-04-01"
@@ -19,18 +20,6 @@ static void ws_url(ml_service_t *svc, char *out, size_t len, const char *tail)
              "Microsoft.MachineLearningServices/workspaces/%s/%s?api-version=%s",
              a->url, a->subscription, a->resource_group, a->workspace, tail,
              a->api_version ? a->api_version : AML_DEFAULT_API);
-}
-
-static void error_detail(const char *body, size_t len, char *out, size_t outlen)
-{
-    json_object *o = NULL, *e = NULL;
-    out[0] = '\0';
-    if (aos_json_parse_object(body, len, 0, 0, &o, NULL, 0) == AOS_OK &&
-        json_object_object_get_ex(o, "error", &e)) {
-        const char *code = ml_jstr(e, "code"), *msg = ml_jstr(e, "message");
-        snprintf(out, outlen, "%s%s%s", code ? code : "", code && msg ? ": " : "", msg ? msg : "");
-    }
-    json_object_put(o);
 }
 
 /* One ARM call with retries on 408/429/5xx and transport errors (aos/resilience.h).
@@ -74,7 +63,7 @@ static aos_result aml_call(ml_service_t *svc, const char *what, const char *meth
         if (!retry || !aos_retry_may_retry(&pol, attempt) || atomic_load(&svc->stopping)) {
             char detail[300] = "";
             if (resp)
-                error_detail(resp->body, resp->body_len, detail, sizeof detail);
+                ml_aml_error_detail(resp->body, resp->body_len, detail, sizeof detail);
             aos_result fr = r != AOS_OK ? r : aos_result_from_http_status(status);
             if (r != AOS_OK)
                 aos_fail(fr, errbuf, errlen, "Azure ML %s: %s (after %u attempts)", what, terr,
@@ -148,13 +137,6 @@ static json_object *submit_body(ml_service_t *svc, const json_object *data)
     return body;
 }
 
-static const char *status_of(const json_object *job)
-{
-    json_object *p = NULL;
-    json_object_object_get_ex(job, "properties", &p);
-    return ml_jstr(p, "status");
-}
-
 static aos_result record_aml(ml_job_t *j, const char *name, const char *status, bool *cancel)
 {
     json_object *set = json_object_new_object(), *a = json_object_new_object();
@@ -181,7 +163,8 @@ static ml_outcome poll_until_final(ml_job_t *j, const char *name, const char *ur
             return atomic_load(&svc->stopping) ? ML_OUT_LOST : ML_OUT_FAILED;
         }
         char status[64];
-        snprintf(status, sizeof status, "%s", status_of(job) ? status_of(job) : "Unknown");
+        const char *js = ml_aml_job_status(job);
+        snprintf(status, sizeof status, "%s", js ? js : "Unknown");
         json_object_put(job);
         ml_aml_state st = ml_aml_state_parse(status);
         bool cancel = false;
@@ -246,7 +229,7 @@ ml_outcome ml_aml_run(ml_job_t *j, const json_object *data, char **out_artifact,
             snprintf(reason, rlen, "%s", err);
             return atomic_load(&svc->stopping) ? ML_OUT_LOST : ML_OUT_FAILED;
         }
-        aos_result tr = record_aml(j, name, status_of(resp), NULL);
+        aos_result tr = record_aml(j, name, ml_aml_job_status(resp), NULL);
         json_object_put(resp);
         if (tr != AOS_OK)
             return ML_OUT_LOST;
