@@ -233,17 +233,20 @@ static void test_framing_and_duplicate_headers_400(void **state)
 
     const char list_cl[] = "POST /open HTTP/1.1\r\nHost: x\r\nContent-Length: 2, 2\r\n\r\n{}";
     th_raw(f->port, list_cl, sizeof list_cl - 1, out, sizeof out);
+    /* libmicrohttpd refuses an unparsable Content-Length itself (its own 400 body) */
     assert_non_null(strstr(out, "HTTP/1.1 400"));
 
     const char cl_te[] = "POST /open HTTP/1.1\r\nHost: x\r\nContent-Length: 4\r\n"
                          "Transfer-Encoding: chunked\r\n\r\n0\r\n\r\n";
     th_raw(f->port, cl_te, sizeof cl_te - 1, out, sizeof out);
     assert_non_null(strstr(out, "HTTP/1.1 400"));
+    assert_non_null(strstr(out, "\"code\":\"invalid_argument\""));
 
     const char two_auth[] = "POST /open HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer a\r\n"
                             "Authorization: Bearer b\r\nContent-Length: 2\r\n\r\n{}";
     th_raw(f->port, two_auth, sizeof two_auth - 1, out, sizeof out);
     assert_non_null(strstr(out, "HTTP/1.1 400"));
+    assert_non_null(strstr(out, "\"code\":\"invalid_argument\""));
     assert_non_null(strstr(out, "Authorization"));
 
     /* the same length twice is one length */
