@@ -6,6 +6,7 @@
 #include "aos/json.h"
 #include "aos/log.h"
 #include "aos/resilience.h"
+#include "act_seed.h"
 #include "router_internal.h"
 
 /* ---- heartbeats (bus I/O thread) ---- */
@@ -213,8 +214,9 @@ static void on_act_reply(void *ctx, aos_result r, const aos_event_t *reply)
     free(a);
 }
 
-static aos_result act_request(const aos_agent_def_t *agent, json_object *body,
-                              const char **out_type, char **out_json, char *why, size_t whylen)
+static aos_result act_request(const aos_agents_config_t *agents, const aos_agent_def_t *agent,
+                              json_object *body, const char **out_type, char **out_json,
+                              char *why, size_t whylen)
 {
     const char *action = NULL;
     json_object *params = NULL;
@@ -226,12 +228,8 @@ static aos_result act_request(const aos_agent_def_t *agent, json_object *body,
     for (size_t i = 0; i < sizeof ACTIONS / sizeof ACTIONS[0]; i++)
         if (strcmp(action, ACTIONS[i].action) == 0)
             *out_type = ACTIONS[i].type;
-    if (!*out_type)
-        return aos_fail(AOS_ERR_INVALID, why, whylen,
-                        "unknown action \"%.64s\" (trigger_lora_training, run_azure_ml_pipeline, "
-                        "aml_infer)",
-                        action);
-    json_object *data = params ? json_object_get(params) : json_object_new_object();
+    json_object *data = NULL; /* the seed's parameters in AOS's own shape (act_seed.h) */
+    AOS_RETURN_IF_FAILED(router_act_params(agents, agent, action, params, &data, why, whylen));
     json_object *tmp = NULL;
     if (!json_object_object_get_ex(data, "agent", &tmp))
         aos_json_add_string(data, "agent", agent->name);
@@ -263,7 +261,7 @@ void svc_post_act(aos_http_request_t *req, void *ctx)
     char *data = NULL;
     aos_result r = aos_json_parse_object(body, len, len + 1, 0, &o, why, sizeof why);
     if (r == AOS_OK)
-        r = act_request(agent, o, &type, &data, why, sizeof why);
+        r = act_request(rt->agents, agent, o, &type, &data, why, sizeof why);
     json_object_put(o);
     aos_event_t *ev = NULL;
     act_ctx_t *a = NULL;
