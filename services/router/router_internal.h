@@ -30,6 +30,7 @@ typedef struct router_heartbeat {
     int64_t inflight, capacity;
     int64_t seen_ms; /* monotonic */
     int64_t seen_unix_ms;
+    int64_t sched_last_ms, sched_next_ms; /* the agent's schedule as that runner sees it */
 } router_heartbeat_t;
 
 struct router {
