@@ -44,6 +44,14 @@ const aos_config_field_t router_config_table[] = {
     {"AOS_BOT_TOKEN_URL", "bot_token_url", AOS_CONFIG_URL, NULL, 0, 0, false, false, "http|https",
      "Token endpoint (default https://login.microsoftonline.com/<tenant>/oauth2/v2.0/token)",
      offsetof(router_config_t, bot_token_url)},
+    /* Copilot Studio skill (docs/copilot-studio.md) */
+    {"AOS_PUBLIC_URL", "public_url", AOS_CONFIG_URL, NULL, 0, 0, false, false, "http|https",
+     "Public base URL of the router, as the skill manifest's endpointUrl base (default: from "
+     "the Host header)",
+     offsetof(router_config_t, public_url)},
+    {"AOS_BOT_SKILL_NAME", "bot_skill_name", AOS_CONFIG_STRING, "aos", 0, 128, false, false, NULL,
+     "Skill name and $id in the skill manifest (GET /api/skill/manifest.json)",
+     offsetof(router_config_t, bot_skill_name)},
 };
 const size_t router_config_table_len = sizeof router_config_table / sizeof router_config_table[0];
 
@@ -186,6 +194,12 @@ bool router_authorize(router_t *rt, aos_http_request_t *req)
     return false;
 }
 
+bool router_dev_mode(void)
+{
+    const char *v = getenv("AOS_DEV_MODE");
+    return v && (strcmp(v, "1") == 0 || strcasecmp(v, "true") == 0);
+}
+
 void router_respond_error(aos_http_request_t *req, aos_result r, const char *message)
 {
     aos_log(r == AOS_ERR_INTERNAL || r == AOS_ERR_NOMEM ? AOS_LOG_ERROR : AOS_LOG_INFO,
@@ -225,6 +239,8 @@ static aos_result add_routes(router_t *rt)
     AOS_RETURN_IF_FAILED(aos_http_server_route(s, "POST", "/v1/events", svc_post_events, rt));
     AOS_RETURN_IF_FAILED(aos_http_server_route(s, "OPTIONS", "/v1/events", svc_options_events, rt));
     AOS_RETURN_IF_FAILED(aos_http_server_route(s, "POST", "/api/messages", svc_post_activity, rt));
+    AOS_RETURN_IF_FAILED(aos_http_server_route(s, "GET", ROUTER_SKILL_MANIFEST_PATH,
+                                               svc_get_skill_manifest, rt));
     AOS_RETURN_IF_FAILED(svc_ml_routes(s, rt));
     return AOS_OK;
 }
@@ -248,6 +264,7 @@ static aos_result start_bus(router_t *rt, int connect_timeout_ms, char *errbuf, 
                            .instance_id = instance};
     AOS_RETURN_IF_FAILED(aos_bus_new(&bc, &rt->bus, errbuf, errlen));
     AOS_RETURN_IF_FAILED(svc_heartbeats_subscribe(rt, errbuf, errlen));
+    AOS_RETURN_IF_FAILED(bot_outbound_start(rt, errbuf, errlen));
     AOS_RETURN_IF_FAILED(aos_bus_start(rt->bus));
     aos_result r = aos_bus_wait_connected(rt->bus, connect_timeout_ms);
     if (r != AOS_OK)
@@ -311,6 +328,7 @@ void router_stop(router_t *rt, int grace_ms)
      * only then does the bus go. */
     if (rt->api)
         aos_http_server_stop(rt->api, grace_ms);
+    bot_outbound_stop(rt);
     if (rt->bus)
         aos_bus_stop(rt->bus, 2000);
     if (rt->admin)
@@ -326,6 +344,7 @@ void router_free(router_t *rt)
     aos_http_server_free(rt->admin);
     aos_http_client_free(rt->http);
     bot_token_free(rt);
+    bot_outbound_free(rt);
     aos_storage_client_free(rt->storage);
     aos_bus_free(rt->bus);
     aos_agents_config_free(rt->agents);

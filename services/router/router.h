@@ -27,6 +27,9 @@ typedef struct router_config {
     char *bot_app_password;       /* AOS_BOT_APP_PASSWORD: client secret for replies (secret) */
     char *bot_tenant;             /* AOS_BOT_TENANT: Entra tenant of the token (botframework.com) */
     char *bot_token_url;          /* AOS_BOT_TOKEN_URL: token endpoint override */
+    /* Copilot Studio skill (docs/copilot-studio.md) */
+    char *public_url;             /* AOS_PUBLIC_URL: base URL in the skill manifest */
+    char *bot_skill_name;         /* AOS_BOT_SKILL_NAME: the manifest's name and $id */
 } router_config_t;
 
 /* The environment table (for main, docs and tests). */
