@@ -16,6 +16,7 @@
 #include "botframework.h"
 #include "jwt.h"
 #include "messages.h"
+#include "openid.h"
 #include "router.h"
 #include "routing.h"
 #include "skill_manifest.h"
@@ -40,6 +41,9 @@ struct router {
     router_jwks_t *jwks;
     char **issuers;
     size_t issuer_count;
+    char **allowed_callers; /* AOS_BOT_ALLOWED_CALLERS */
+    size_t allowed_caller_count;
+    struct router_openid *openid; /* keys from OpenID metadata (openid.h), or NULL */
 
     aos_bus_t *bus;
     aos_storage_client_t *storage;

@@ -9,23 +9,43 @@
 #include "aos/log.h"
 #include "router_internal.h"
 
-/* Returns true when the request may proceed (JWT valid, or validation not configured). */
+/* Returns true when the request may proceed: a valid JWT from an allowed caller, or no
+ * Bot Framework auth configured in development mode (claims stay empty: an unverified
+ * caller, who never gets the bot's token). */
 static bool bot_authorize(router_t *rt, aos_http_request_t *req, router_jwt_claims_t *claims)
 {
     memset(claims, 0, sizeof *claims);
-    if (!rt->jwks)
-        return true;
+    if (!rt->jwks && !rt->openid) {
+        if (router_dev_mode())
+            return true;
+        router_respond_error(req, AOS_ERR_AUTH,
+                             "Bot Framework authentication is not configured (set AOS_BOT_APP_ID; "
+                             "unsigned activities are accepted only with AOS_DEV_MODE=1)");
+        return false;
+    }
     const char *auth = aos_http_request_header(req, "Authorization");
     char why[200] = "missing Authorization: Bearer <JWT>";
+    aos_result r = AOS_ERR_AUTH;
     if (auth && strncasecmp(auth, "Bearer ", 7) == 0) {
-        router_jwt_policy_t pol = {(const char *const *)rt->issuers, rt->issuer_count,
-                                   rt->cfg.bot_app_id, 0};
-        if (router_jwt_verify(rt->jwks, &pol, auth + 7, time(NULL), claims, why, sizeof why) ==
-            AOS_OK)
+        router_jwt_policy_t pol = {.issuers = (const char *const *)rt->issuers,
+                                   .issuer_count = rt->issuer_count,
+                                   .audience = rt->cfg.bot_app_id,
+                                   .require_caller = true,
+                                   .allowed_callers = (const char *const *)rt->allowed_callers,
+                                   .allowed_caller_count = rt->allowed_caller_count};
+        r = rt->openid
+                ? router_openid_verify(rt->openid, &pol, auth + 7, time(NULL), claims, why,
+                                       sizeof why)
+                : router_jwt_verify(rt->jwks, &pol, auth + 7, time(NULL), claims, why, sizeof why);
+        if (r == AOS_OK)
             return true;
     }
-    aos_http_response_header(req, "WWW-Authenticate", "Bearer");
-    router_respond_error(req, AOS_ERR_AUTH, why);
+    memset(claims, 0, sizeof *claims);
+    if (r == AOS_ERR_UNAVAILABLE)
+        aos_http_response_header(req, "Retry-After", "5");
+    else if (r != AOS_ERR_FORBIDDEN)
+        aos_http_response_header(req, "WWW-Authenticate", "Bearer");
+    router_respond_error(req, r, why);
     return false;
 }
 
@@ -236,6 +256,14 @@ void svc_post_activity(aos_http_request_t *req, void *ctx)
     if (claims.serviceurl[0] && a->service_url && !same_url(claims.serviceurl, a->service_url)) {
         router_activity_free(a);
         router_respond_error(req, AOS_ERR_FORBIDDEN, "serviceUrl does not match the token");
+        return;
+    }
+    /* The reply (and, for a verified caller, the bot's token) goes to serviceUrl: https only,
+     * except in development mode. */
+    if (a->service_url && strncmp(a->service_url, "https://", 8) != 0 && !router_dev_mode()) {
+        router_activity_free(a);
+        router_respond_error(req, AOS_ERR_INVALID,
+                             "serviceUrl must be https (http only with AOS_DEV_MODE=1)");
         return;
     }
     const char *agent = NULL;

@@ -7,10 +7,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "aos/json.h"
 #include "aos/log.h"
 #include "aos/resilience.h"
+#include "bot_credential.h"
 #include "router_internal.h"
 
 #define TOKEN_MARGIN_MS 60000
@@ -80,20 +82,11 @@ static void post_now(router_t *rt, bot_post_t *p, const char *token)
 
 static char *parse_token(const aos_http_response_t *resp, int64_t *out_expires_in)
 {
-    json_object *o = NULL;
-    const char *tok = NULL;
-    int64_t exp = 3600;
-    char *out = NULL;
-    if (resp->result == AOS_OK && resp->status == 200 &&
-        aos_json_parse_object(resp->body, resp->body_len, 0, 0, &o, NULL, 0) == AOS_OK &&
-        aos_json_get_string(o, "access_token", AOS_JSON_REQUIRED, &tok, NULL, 0) == AOS_OK &&
-        tok[0]) {
-        aos_json_get_int(o, "expires_in", AOS_JSON_OPTIONAL, &exp, NULL, NULL, 0);
-        out = strdup(tok);
-    }
-    json_object_put(o);
-    *out_expires_in = exp;
-    return out;
+    char *tok = NULL;
+    if (resp->result != AOS_OK || resp->status != 200 ||
+        router_bot_token_parse(resp->body, resp->body_len, &tok, out_expires_in) != AOS_OK)
+        return NULL;
+    return tok;
 }
 
 /* HTTP client thread: the token arrived (or not); send what waited for it. */
@@ -135,25 +128,23 @@ static void on_token(const aos_http_response_t *resp, void *ctx)
 
 static void fetch_token(router_t *rt)
 {
-    char url[600], *secret = NULL, *id = NULL, form[2600];
+    char url[600], why[300] = "";
     if (rt->cfg.bot_token_url)
         snprintf(url, sizeof url, "%s", rt->cfg.bot_token_url);
     else
         snprintf(url, sizeof url, "https://login.microsoftonline.com/%s/oauth2/v2.0/token",
                  rt->cfg.bot_tenant ? rt->cfg.bot_tenant : "botframework.com");
-    CURL *c = curl_easy_init();
-    if (c) {
-        secret = curl_easy_escape(c, rt->cfg.bot_app_password, 0);
-        id = curl_easy_escape(c, rt->cfg.bot_app_id, 0);
+    bot_credential_t cred = {.client_id = rt->cfg.bot_app_id,
+                             .secret = rt->cfg.bot_app_password,
+                             .cert_file = rt->cfg.bot_cert_file,
+                             .federated_token_file = rt->cfg.bot_federated_token_file};
+    char *form = NULL;
+    if (bot_credential_form(&cred, url, time(NULL), &form, why, sizeof why) != AOS_OK) {
+        aos_http_response_t failed = {
+            .result = AOS_ERR_INVALID, .error = why, .body = "", .body_len = 0};
+        on_token(&failed, rt);
+        return;
     }
-    snprintf(form, sizeof form,
-             "grant_type=client_credentials&client_id=%s&client_secret=%s"
-             "&scope=https%%3A%%2F%%2Fapi.botframework.com%%2F.default",
-             id ? id : "", secret ? secret : "");
-    curl_free(secret);
-    curl_free(id);
-    if (c)
-        curl_easy_cleanup(c);
     aos_http_header_t hdr[] = {{"Content-Type", "application/x-www-form-urlencoded"}};
     aos_http_client_request_t r = {.method = "POST",
                                    .url = url,
@@ -167,7 +158,8 @@ static void fetch_token(router_t *rt)
             .result = AOS_ERR_UNAVAILABLE, .error = "not submitted", .body = "", .body_len = 0};
         on_token(&failed, rt);
     }
-    memset(form, 0, sizeof form);
+    memset(form, 0, strlen(form));
+    free(form);
 }
 
 void bot_post(router_t *rt, const char *url, const char *activity_json, bool with_token,
@@ -223,5 +215,5 @@ void bot_token_free(router_t *rt)
 
 bool bot_credentials_configured(const router_t *rt)
 {
-    return rt->cfg.bot_app_password != NULL;
+    return rt->cfg.bot_app_password || rt->cfg.bot_cert_file || rt->cfg.bot_federated_token_file;
 }
