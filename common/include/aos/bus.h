@@ -58,9 +58,14 @@ typedef enum aos_bus_profile {
     AOS_BUS_PROFILE_SERVICEBUS,
 } aos_bus_profile;
 
+/* What a bus with neither a URL nor a connection string dials (the local RabbitMQ). */
+#define AOS_BUS_URL_DEFAULT "amqp://guest:guest@127.0.0.1:5672"
+
 typedef struct aos_bus_config {
-    /* amqp://user:pass@host:port or amqps://…; for servicebus may be NULL when
-     * connection_string is set (the Endpoint gives the host). */
+    /* amqp://user:pass@host:port or amqps://…. NULL or "": the connection string's Endpoint
+     * when connection_string is set, else AOS_BUS_URL_DEFAULT. An explicit URL wins over the
+     * Endpoint (a test peer, an emulator); the connection string still gives the SAS key and
+     * the token audience. */
     const char *url;
     aos_bus_profile profile;
     /* Service Bus: Endpoint=sb://…;SharedAccessKeyName=…;SharedAccessKey=…[;EntityPath=…] */

@@ -36,6 +36,8 @@
 #define BUS_REQ_BUCKETS 1024
 /* Sender links kept open; beyond this the least recently used idle one is closed. */
 #define BUS_MAX_SENDERS 64
+/* A link that stays attached this long worked: its refusal backoff starts over. */
+#define BUS_LINK_STABLE_MS 2000
 
 /* Application properties the bus adds (RabbitMQ profile). */
 #define BUS_PROP_DELIVERY_COUNT "aos:delivery-count"
@@ -93,6 +95,7 @@ typedef struct bus_sub {
     pn_session_t *session; /* its own, see bus_sender_t */
     pn_link_t *link;
     uint32_t attach_failures; /* consecutive refusals, for the re-attach backoff */
+    uint64_t opened_at_ms;    /* the broker's attach arrived (0: not open) */
     uint32_t inflight;        /* handed out (or being dead-lettered), not yet settled */
     /* received but not handed out yet: RabbitMQ 3.10 may overshoot the link credit, and the
      * handler never holds more than max_inflight */
@@ -122,6 +125,7 @@ typedef struct bus_msg_info {
     char *dl_reason;      /* aos:dead-letter-reason or Service Bus DeadLetterReason */
     char *dl_description; /* aos:dead-letter-description or DeadLetterErrorDescription */
     char *dl_source;      /* aos:dead-letter-source */
+    bool expired;         /* absolute-expiry-time (or creation-time + ttl) has passed */
 } bus_msg_info_t;
 
 struct aos_bus_delivery {
