@@ -3,7 +3,8 @@
  * list   receives up to --max dead letters, prints them and releases them back (they stay).
  * replay receives up to --max dead letters, sends each to QUEUE (confirmed by the broker) and
  *        only then accepts it on the dead-letter queue, so a crash in between duplicates a
- *        message (receivers dedupe by message id) but never loses one.
+ *        message (receivers dedupe by event id) but never loses one. The copy has a new AMQP
+ *        message-id (aos_bus_replay_sync), else Service Bus duplicate detection drops it.
  */
 #include <json-c/json.h>
 #include <pthread.h>
@@ -167,7 +168,9 @@ int aosctl_dlq(const aosctl_opts_t *o, int argc, char **argv)
         const aos_event_t *ev = aos_bus_delivery_event(c.items[i]);
         print_dead_letter(o, c.items[i]);
         char err[256] = "";
-        aos_result r = aos_bus_send_sync(bus, queue, ev, 10000, err, sizeof err);
+        /* a new message-id: within the duplicate-detection window Service Bus would drop a
+         * copy with the old one (and the dead letter would be gone) */
+        aos_result r = aos_bus_replay_sync(bus, queue, ev, 10000, err, sizeof err);
         if (r == AOS_OK) {
             aos_bus_accept(c.items[i]);
             replayed++;

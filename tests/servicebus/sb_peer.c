@@ -66,6 +66,7 @@ struct sb_peer {
     bool stopping;
     sb_sessions_t *sessions; /* session-enabled queues, see sb_peer_sessions.c */
     sb_entities_t *entities; /* which entities exist, see sb_peer_entities.c */
+    sb_dedup_t *dedup;       /* duplicate detection, see sb_peer_dedup.c */
     sb_peer_stats_t stats;
     char log[16384];
     struct {
@@ -379,6 +380,7 @@ static void on_delivery(sb_peer_t *p, pn_connection_t *c, conn_state_t *cs, pn_d
     char *buf = malloc(size ? size : 1);
     ssize_t n = pn_link_recv(l, buf, size);
     const char *target = pn_terminus_get_address(pn_link_target(l));
+    char dupid[200];
     if (target && strcmp(target, "$cbs") == 0) {
         pn_message_t *m = pn_message();
         if (n > 0 && pn_message_decode(m, buf, (size_t)n) == 0) {
@@ -388,6 +390,10 @@ static void on_delivery(sb_peer_t *p, pn_connection_t *c, conn_state_t *cs, pn_d
             pn_delivery_update(d, PN_REJECTED);
         }
         pn_message_free(m);
+    } else if (target && n >= 0 &&
+               sb_dedup_is_duplicate(p->dedup, target, buf, (size_t)n, dupid, sizeof dupid)) {
+        pn_delivery_update(d, PN_ACCEPTED); /* as the service does: accepted, then dropped */
+        peer_log(p, "duplicate-dropped %s %s", target, dupid);
     } else if (target && n >= 0) {
         const char *cond = NULL, *desc = NULL;
         if (sb_sessions_store(p->sessions, target, buf, (size_t)n, &cond, &desc)) {
@@ -601,6 +607,7 @@ sb_peer_t *sb_peer_start(const char *ns_host, const char *key_name, const char *
     pthread_cond_init(&p->cv, NULL);
     p->sessions = sb_sessions_new(p);
     p->entities = sb_entities_new();
+    p->dedup = sb_dedup_new();
     p->proactor = pn_proactor();
     p->listener = pn_listener();
     pn_proactor_listen(p->proactor, p->listener, "127.0.0.1:0", 16);
@@ -628,6 +635,11 @@ void sb_peer_set_session_queues(sb_peer_t *p, const char *prefixes)
 void sb_peer_set_entities(sb_peer_t *p, const char *names)
 {
     sb_entities_set(p->entities, names);
+}
+
+void sb_peer_set_duplicate_detection(sb_peer_t *p, uint64_t window_ms)
+{
+    sb_dedup_set_window(p->dedup, window_ms);
 }
 
 int sb_peer_attach_refusals(sb_peer_t *p, const char *address)
@@ -669,6 +681,7 @@ void sb_peer_stop(sb_peer_t *p)
     pn_proactor_free(p->proactor);
     sb_sessions_free(p->sessions);
     sb_entities_free(p->entities);
+    sb_dedup_free(p->dedup);
     pthread_mutex_destroy(&p->mu);
     pthread_cond_destroy(&p->cv);
     free(p);

@@ -7,6 +7,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include <proton/connection.h>
 #include <proton/delivery.h>
@@ -16,6 +17,7 @@
 
 typedef struct sb_sessions sb_sessions_t;
 typedef struct sb_entities sb_entities_t;
+typedef struct sb_dedup sb_dedup_t;
 
 void sb_peer_note(sb_peer_t *p, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
@@ -52,5 +54,14 @@ bool sb_entities_exist(sb_entities_t *e, const char *address);
 void sb_entity_of(const char *address, char *out, size_t outlen);
 void sb_entities_count_refusal(sb_entities_t *e, const char *address);
 int sb_entities_refusals(sb_entities_t *e, const char *address);
+
+/* sb_peer_dedup.c: duplicate detection by message-id per entity (thread-safe) */
+sb_dedup_t *sb_dedup_new(void);
+void sb_dedup_free(sb_dedup_t *d);
+void sb_dedup_set_window(sb_dedup_t *d, uint64_t window_ms); /* 0: off */
+/* True when entity accepted a message with the same message-id within the window (then the
+ * id is copied to out_id); otherwise the id is remembered. */
+bool sb_dedup_is_duplicate(sb_dedup_t *d, const char *entity, const char *bytes, size_t len,
+                           char *out_id, size_t idlen);
 
 #endif

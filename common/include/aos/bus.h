@@ -146,6 +146,14 @@ aos_result aos_bus_send_to_address(aos_bus_t *bus, const char *address, const ao
 aos_result aos_bus_send_sync(aos_bus_t *bus, const char *queue, const aos_event_t *ev,
                              int timeout_ms, char *errbuf, size_t errlen);
 
+/* Re-send a dead letter ev to a logical queue and block until the broker accepted it. The
+ * message gets a NEW AMQP message-id (so broker duplicate detection, which is keyed on it,
+ * does not silently drop the replay) and the application property "aos:replay-of" = ev->id;
+ * the event itself, cloudEvents:id included (what consumers dedupe on), is unchanged.
+ * Not from a bus callback. */
+aos_result aos_bus_replay_sync(aos_bus_t *bus, const char *queue, const aos_event_t *ev,
+                               int timeout_ms, char *errbuf, size_t errlen);
+
 /* Publish to a topic (logical, e.g. "aos.events"); the routing key / subject is ev->type. */
 aos_result aos_bus_publish(aos_bus_t *bus, const char *topic, const aos_event_t *ev,
                            aos_bus_send_cb cb, void *ctx);

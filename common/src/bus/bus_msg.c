@@ -256,3 +256,30 @@ aos_result bus_msg_copy(const char *bytes, size_t len, const char *source, uint3
     pn_message_free(m);
     return r;
 }
+
+aos_result bus_msg_encode_replay(const aos_event_t *ev, const char *message_id, char **out,
+                                 size_t *out_len, char *errbuf, size_t errlen)
+{
+    pn_message_t *m = pn_message();
+    if (!m)
+        return AOS_ERR_NOMEM;
+    aos_result r = aos_envelope_to_message(ev, m, errbuf, errlen);
+    if (r == AOS_OK) {
+        pn_message_set_durable(m, true);
+        pn_message_set_creation_time(m, wall_ms());
+        if (ev->ttl_ms)
+            pn_message_set_expiry_time(m, wall_ms() + (int64_t)ev->ttl_ms);
+        /* a new AMQP message-id, so the broker's duplicate detection (keyed on it) lets the
+         * replay in; cloudEvents:id, what consumers dedupe on, stays the event id */
+        pn_atom_t id = {.type = PN_STRING};
+        id.u.as_bytes = pn_bytes(strlen(message_id), message_id);
+        pn_message_set_id(m, id);
+        bus_prop_t replay = {BUS_PROP_REPLAY_OF, ev->id, 0};
+        props_append(m, &replay, 1);
+        r = encode_message(m, out, out_len);
+        if (r != AOS_OK)
+            aos_fail(r, errbuf, errlen, "cannot encode the AMQP message");
+    }
+    pn_message_free(m);
+    return r;
+}
