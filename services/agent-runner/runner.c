@@ -52,7 +52,7 @@ static void conv_start_next(void *arg, bool cancelled)
     turn_t *t = arg;
     if (cancelled) { /* forced shutdown: nothing will run it */
         if (t->delivery)
-            aos_bus_release(t->delivery);
+            aos_bus_release_uncounted(t->delivery);
         t->delivery = NULL;
         t->ended = true;
         turn_maybe_free(t);
@@ -91,7 +91,9 @@ static void settle(turn_t *t, turn_end how, const char *reason, const char *desc
     runner_t *r = t->r;
     if (!t->delivery)
         return;
-    if (how == TURN_END_RELEASED)
+    if (how == TURN_END_RELEASED && atomic_load(&r->stopping))
+        aos_bus_release_uncounted(t->delivery); /* a shutdown is not a failed delivery */
+    else if (how == TURN_END_RELEASED)
         aos_bus_release(t->delivery);
     else if (how == TURN_END_DEAD_LETTERED)
         aos_bus_reject(t->delivery, reason ? reason : "aos:poison", description);
@@ -206,7 +208,7 @@ static void on_delivery(void *ctx, aos_bus_delivery_t *d, const aos_event_t *ev)
     served_agent_t *a = ctx;
     runner_t *r = a->runner;
     if (atomic_load(&r->stopping)) {
-        aos_bus_release(d);
+        aos_bus_release_uncounted(d); /* credit granted before the drain began */
         return;
     }
     turn_t *t = calloc(1, sizeof *t);
@@ -464,6 +466,7 @@ uint32_t runner_drain(runner_t *r, int grace_ms)
         return 0;
     atomic_store(&r->stopping, true);
     runner_sched_stop(r->sched);
+    aos_bus_pause(r->bus); /* a draining consumer grants no credit */
     struct timespec until;
     deadline_after(&until, grace_ms > 0 ? grace_ms : 0);
     pthread_mutex_lock(&r->drain_mu);
