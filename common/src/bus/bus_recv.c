@@ -9,6 +9,7 @@
 
 #include "aos/log.h"
 #include "aos/metrics.h"
+#include "aos/trace.h"
 #include "bus_internal.h"
 
 #define MAX_INFLIGHT_LIMIT 100000u
@@ -334,7 +335,9 @@ static void dispatch(aos_bus_t *bus, bus_sub_t *sub)
             continue;
         }
         dl->ev->delivery_count = dl->count;
+        aos_trace_set(dl->ev->traceparent); /* the callback works for that request */
         sub->cb(sub->ctx, dl, dl->ev);
+        aos_trace_set(NULL);
     }
 }
 

@@ -8,6 +8,7 @@
 
 #include "aos/json.h"
 #include "aos/log.h"
+#include "aos/trace.h"
 #include "bus_internal.h"
 #include "bus_waiter.h"
 
@@ -61,7 +62,9 @@ void bus_requests_on_reply(aos_bus_t *bus, const aos_event_t *reply)
                 "correlation_id", reply->correlation_id ? reply->correlation_id : "", NULL);
         return;
     }
+    aos_trace_set(reply->traceparent);
     r->cb(r->ctx, AOS_OK, reply);
+    aos_trace_set(NULL);
     request_free(r);
 }
 
