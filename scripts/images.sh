@@ -8,6 +8,9 @@
 #                                          (chroot, as the image's user, with its ENTRYPOINT and
 #                                          ENV) against a private RabbitMQ and pass one turn
 #   scripts/images.sh sizes                print the images and their sizes
+#   scripts/images.sh push DEST [TAG]      push every image to DEST/<service>:TAG, e.g.
+#                                          myacr.azurecr.io/aos (after buildah login; a
+#                                          containers-transport prefix like oci:/dir works too)
 #
 # The Dockerfile's base, debian:bookworm-slim, is not pulled: it is made here by
 # `debootstrap --variant=minbase bookworm`, slimmed the way Debian's official slim images are
@@ -154,8 +157,18 @@ sizes() {
   local s
   printf '%-36s %10s\n' IMAGE SIZE
   for s in "${svcs[@]}"; do
-    buildah images --format '{{.Name}}:{{.Tag}} {{.Size}}' "$(image_name "$s")" 2>/dev/null |
-      awk '{printf "%-36s %7s %s\n", $1, $2, $3}'
+    printf '%-36s %10s\n' "$(image_name "$s")" \
+      "$(buildah images --format '{{.Size}}' "$(image_name "$s")" 2>/dev/null | head -n 1)"
+  done
+}
+
+push() {
+  local dest=${1:?push needs a destination, e.g. myacr.azurecr.io/aos} tag=${2:-$TAG} s
+  [[ $dest == oci:* ]] && mkdir -p "${dest#oci:}"
+  [[ $dest =~ ^[a-z-]+:// || $dest =~ ^(oci|oci-archive|dir|docker-archive): ]] || dest=docker://$dest
+  for s in "${SERVICES[@]}"; do
+    log "pushing $(image_name "$s") to $dest/$s:$tag"
+    buildah push --quiet "$(image_name "$s")" "$dest/$s:$tag"
   done
 }
 
@@ -165,6 +178,7 @@ case $cmd in
 base) need_tools; make_base ;;
 build) need_tools; build "$@" ;;
 sizes) need_tools; sizes "$@" ;;
+push) need_tools; push "$@" ;;
 smoke) need_tools; exec "$here/tests/images/smoke.sh" "$@" ;;
-*) echo "usage: $0 [--refresh-base] build [SERVICE...]|base|smoke|sizes" >&2; exit 2 ;;
+*) echo "usage: $0 [--refresh-base] build [SERVICE...]|base|smoke|sizes|push DEST [TAG]" >&2; exit 2 ;;
 esac

@@ -135,7 +135,7 @@ say "== images"
 for s in aos-storage aos-agent-runner aos-ml-pipeline aos-router aosctl; do
   img=$REPO/$s:$TAG
   printf '  %-32s %8s  user %s  entrypoint %s\n' "$img" \
-    "$(buildah images --format '{{.Size}}' "$img" 2>/dev/null || echo missing)" \
+    "$(buildah images --format '{{.Size}}' "$img" 2>/dev/null | head -n 1)" \
     "$(image_cfg "$img" '{{.OCIv1.Config.User}}' 2>/dev/null)" \
     "$(image_cfg "$img" '{{range .OCIv1.Config.Entrypoint}}{{.}} {{end}}' 2>/dev/null)"
 done
