@@ -147,25 +147,41 @@ bus=$(cat "$work/rabbitmq/url")
 say "  $bus"
 
 common=(AOS_DEV_MODE=1 AOS_BUS_URL="$bus" AOS_BUS_PROFILE=rabbitmq AOS_LOG_LEVEL=info)
+
+# aosctl ARGS...: one run of the aosctl image (a Job or init container in Kubernetes), chrooted
+# as its user with its ENTRYPOINT and ENV, the agents config at /etc/aos.
+aosctl_run() {
+  local img=$REPO/aosctl:$TAG ctr root
+  ctr=$(buildah from --pull=never --quiet "$img")
+  CTR[aosctl-$ctr]=$ctr
+  root=$(buildah mount "$ctr")
+  mapfile -t entry < <(image_cfg "$img" '{{range .OCIv1.Config.Entrypoint}}{{println .}}{{end}}')
+  mapfile -t envs < <(image_cfg "$img" '{{range .OCIv1.Config.Env}}{{println .}}{{end}}')
+  unshare --mount --propagation private sh -c "set -e
+    mount --bind '$src/deploy/config' '$root/etc/aos'; mount -o remount,bind,ro '$root/etc/aos'
+    exec chroot --userspec='$(image_cfg "$img" '{{.OCIv1.Config.User}}')' --groups='' '$root' \"\$@\"" \
+    sh env -i "${envs[@]}" "${common[@]}" ${mgmt:+AOS_RABBITMQ_MANAGEMENT_URL="$mgmt"} \
+    "${entry[@]}" "$@" >>"$work/logs/aosctl.log" 2>&1
+}
+mkdir -p "$work/logs"
+
+# The configured agents' queues, as the runner's init container creates them in deploy/k8s
+# (aosctl topology apply over the management API), where the broker has one.
+mgmt=$(cat "$work/rabbitmq/management_url" 2>/dev/null || true)
+if [[ -n $mgmt ]]; then
+  aosctl_run topology apply --config /etc/aos/aos.json || fail "aosctl topology apply"
+  say "  aosctl image: topology apply for the agents of aos.json"
+fi
 say "== starting the stack from the images (chroot, read-only root, image USER/ENTRYPOINT/ENV)"
 t0=$(date +%s)
 a=$(free_port)
 start storage "$REPO/aos-storage:$TAG" "$a" "${common[@]}" AOS_STORAGE_BACKEND=sqlite \
   AOS_ADMIN_ADDR="127.0.0.1:$a" AOS_INSTANCE_ID=storage-smoke
 wait_ready storage
-# the sample agents' knowledge, stored through the aosctl image (as deploy's run.sh does)
+# the sample agents' knowledge, stored through the aosctl image (as scripts/run.sh does)
 n=0
 while read -r doc; do
-  ctl=$(buildah from --pull=never --quiet "$REPO/aosctl:$TAG")
-  CTR[aosctl$n]=$ctl
-  root=$(buildah mount "$ctl")
-  mkdir -p "$root/tmp/knowledge"; cp "$src/deploy/config/knowledge/$doc" "$root/tmp/knowledge/doc"
-  chmod 644 "$root/tmp/knowledge/doc"
-  mapfile -t entry < <(image_cfg "$REPO/aosctl:$TAG" '{{range .OCIv1.Config.Entrypoint}}{{println .}}{{end}}')
-  mapfile -t envs < <(image_cfg "$REPO/aosctl:$TAG" '{{range .OCIv1.Config.Env}}{{println .}}{{end}}')
-  chroot --userspec="$(image_cfg "$REPO/aosctl:$TAG" '{{.OCIv1.Config.User}}')" --groups='' "$root" \
-    env -i "${envs[@]}" "${common[@]}" "${entry[@]}" blob put knowledge "$doc" /tmp/knowledge/doc \
-    >>"$work/logs/aosctl.log" 2>&1 || fail "aosctl blob put knowledge $doc"
+  aosctl_run blob put knowledge "$doc" "/etc/aos/knowledge/$doc" || fail "aosctl blob put knowledge $doc"
   n=$((n + 1))
 done < <(cd "$src/deploy/config/knowledge" && find . -type f -name '*.md' | sed 's|^\./||' | sort)
 say "  aosctl image: stored $n knowledge documents"
