@@ -49,6 +49,11 @@ void sb_peer_set_entities(sb_peer_t *p, const char *names);
  * whose message-id the entity accepted within window_ms is acknowledged as accepted and
  * dropped (log "duplicate-dropped <entity> <message-id>"). 0 (the default): off. */
 void sb_peer_set_duplicate_detection(sb_peer_t *p, uint64_t window_ms);
+/* Max message size in bytes advertised on every entity link and enforced on transfers to
+ * entities (Service Bus Standard: 256 KiB, the default here; 0: no limit). A larger transfer
+ * is refused like the service does it: the link is detached with
+ * amqp:link:message-size-exceeded (log "message-too-large <entity> <size>"). */
+void sb_peer_set_max_message_size(sb_peer_t *p, uint64_t bytes);
 /* Attach attempts on address that were refused (any condition). */
 int sb_peer_attach_refusals(sb_peer_t *p, const char *address);
 void sb_peer_get_stats(sb_peer_t *p, sb_peer_stats_t *out);
