@@ -36,6 +36,7 @@
 #define MAX_AUTH 16
 #define MAX_QUEUED 8
 #define MAX_COUNTS 16
+#define LOCK_TICK_MS 50
 
 typedef struct {
     char audience[512];
@@ -276,6 +277,24 @@ static void flush_answers(pn_connection_t *c, conn_state_t *cs)
     }
 }
 
+void sb_peer_send_reply(pn_connection_t *c, const char *reply_to, pn_message_t *m)
+{
+    conn_state_t *cs = pn_connection_get_context(c);
+    if (!cs || !reply_to || cs->nqueued >= MAX_QUEUED)
+        return;
+    pn_rwbytes_t buf = {0, NULL};
+    ssize_t n = pn_message_encode2(m, &buf);
+    if (n <= 0) {
+        free(buf.start);
+        return;
+    }
+    queued_t *q = &cs->queue[cs->nqueued++];
+    snprintf(q->reply_to, sizeof q->reply_to, "%s", reply_to);
+    q->bytes = buf.start;
+    q->size = (size_t)n;
+    flush_answers(c, cs);
+}
+
 static void queue_answer(pn_connection_t *c, conn_state_t *cs, pn_message_t *req, int status,
                          const char *desc)
 {
@@ -400,7 +419,16 @@ static void on_delivery(sb_peer_t *p, pn_connection_t *c, conn_state_t *cs, pn_d
     ssize_t n = pn_link_recv(l, buf, size);
     const char *target = pn_terminus_get_address(pn_link_target(l));
     char dupid[200];
-    if (target && strcmp(target, "$cbs") == 0) {
+    if (target && strstr(target, "/$management")) {
+        pn_message_t *m = pn_message();
+        if (n > 0 && pn_message_decode(m, buf, (size_t)n) == 0) {
+            sb_mgmt_request(p->sessions, c, target, m);
+            pn_delivery_update(d, PN_ACCEPTED);
+        } else {
+            pn_delivery_update(d, PN_REJECTED);
+        }
+        pn_message_free(m);
+    } else if (target && strcmp(target, "$cbs") == 0) {
         pn_message_t *m = pn_message();
         if (n > 0 && pn_message_decode(m, buf, (size_t)n) == 0) {
             on_put_token(p, c, cs, m);
@@ -448,6 +476,14 @@ static void on_link_open(sb_peer_t *p, pn_connection_t *c, conn_state_t *cs, pn_
     bool cbs = strcmp(addr, "$cbs") == 0;
     if (!cbs)
         pn_link_set_max_message_size(l, max_size(p));
+    if (strstr(addr, "/$management") && authorized(p, cs, addr) &&
+        sb_entities_exist(p->entities, addr)) {
+        pn_link_open(l);
+        if (pn_link_is_receiver(l))
+            pn_link_flow(l, 16);
+        peer_log(p, "attach-ok %s", addr);
+        return;
+    }
     if (!cbs && authorized(p, cs, addr) && !sb_entities_exist(p->entities, addr)) {
         /* like the service: no terminus of our own in the attach, then the detach */
         pn_terminus_set_type(pn_link_is_sender(l) ? pn_link_source(l) : pn_link_target(l),
@@ -593,7 +629,15 @@ static bool handle(sb_peer_t *p, pn_event_t *e)
             pn_connection_set_context(c, NULL);
         }
         break;
+    case PN_PROACTOR_TIMEOUT:
+        /* lock expiry: every connection checks its holders in its own batch */
+        sb_sessions_tick(p->sessions);
+        if (!p->stopping)
+            pn_proactor_set_timeout(p->proactor, LOCK_TICK_MS);
+        break;
     case PN_PROACTOR_INTERRUPT:
+        p->stopping = true; /* only this thread reads it */
+        pn_proactor_cancel_timeout(p->proactor);
         pn_listener_close(p->listener);
         pn_proactor_disconnect(p->proactor, NULL);
         break;
@@ -633,6 +677,7 @@ sb_peer_t *sb_peer_start(const char *ns_host, const char *key_name, const char *
     p->proactor = pn_proactor();
     p->listener = pn_listener();
     pn_proactor_listen(p->proactor, p->listener, "127.0.0.1:0", 16);
+    pn_proactor_set_timeout(p->proactor, LOCK_TICK_MS);
     pthread_create(&p->thread, NULL, run, p);
     pthread_mutex_lock(&p->mu);
     while (p->port == 0)
@@ -672,6 +717,11 @@ static uint64_t max_size(sb_peer_t *p)
     uint64_t n = p->max_message_size;
     pthread_mutex_unlock(&p->mu);
     return n;
+}
+
+void sb_peer_set_lock_duration(sb_peer_t *p, uint64_t ms)
+{
+    sb_sessions_set_lock_duration(p->sessions, ms);
 }
 
 void sb_peer_set_duplicate_detection(sb_peer_t *p, uint64_t window_ms)
