@@ -300,6 +300,9 @@ bool bus_session_benign_condition(const char *name);
 bool bus_lock_handle(aos_bus_t *bus, pn_event_t *e);
 /* Renew what sub holds when due (I/O thread, connection batch). */
 void bus_lock_pump(aos_bus_t *bus, bus_sub_t *sub, uint64_t now);
+/* The statusCode (or status-code) of a management answer's bytes, -1 when absent or
+ * undecodable; desc gets statusDescription. Pure (fuzzed: tests/bus/fuzz_bus_lock_answer.c). */
+int bus_lock_parse_answer(const char *bytes, size_t len, char *desc, size_t desclen);
 /* sub's session is going away: forget its management links. */
 void bus_lock_forget(bus_sub_t *sub);
 

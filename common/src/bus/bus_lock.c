@@ -166,20 +166,13 @@ void bus_lock_pump(aos_bus_t *bus, bus_sub_t *sub, uint64_t now)
     send_renewal(bus, sub);
 }
 
-static void on_answer(bus_sub_t *sub, pn_delivery_t *d)
+int bus_lock_parse_answer(const char *bytes, size_t len, char *desc, size_t desclen)
 {
-    pn_link_t *l = pn_delivery_link(d);
-    size_t n = pn_delivery_pending(d);
-    char *buf = malloc(n ? n : 1);
-    ssize_t got = buf ? pn_link_recv(l, buf, n) : -1;
-    pn_link_advance(l);
-    pn_delivery_update(d, PN_ACCEPTED);
-    pn_delivery_settle(d);
-    pn_link_flow(l, 1);
-    pn_message_t *m = got > 0 ? pn_message() : NULL;
     int status = -1;
-    char desc[256] = "";
-    if (m && pn_message_decode(m, buf, (size_t)got) == 0) {
+    if (desclen)
+        desc[0] = '\0';
+    pn_message_t *m = bytes && len ? pn_message() : NULL;
+    if (m && pn_message_decode(m, bytes, len) == 0) {
         pn_data_t *ap = pn_message_properties(m);
         pn_data_rewind(ap);
         if (pn_data_next(ap) && pn_data_type(ap) == PN_MAP) {
@@ -196,20 +189,35 @@ static void on_answer(bus_sub_t *sub, pn_delivery_t *d)
                             (k.size == 18 && !memcmp(k.start, "status-description", 18));
                 if (code && pn_data_type(ap) == PN_INT)
                     status = pn_data_get_int(ap);
-                else if (text && pn_data_type(ap) == PN_STRING)
-                    snprintf(desc, sizeof desc, "%.*s", (int)pn_data_get_string(ap).size,
+                else if (text && pn_data_type(ap) == PN_STRING && desclen)
+                    snprintf(desc, desclen, "%.*s", (int)pn_data_get_string(ap).size,
                              pn_data_get_string(ap).start);
             }
             pn_data_exit(ap);
         }
     }
+    pn_message_free(m);
+    return status;
+}
+
+static void on_answer(bus_sub_t *sub, pn_delivery_t *d)
+{
+    pn_link_t *l = pn_delivery_link(d);
+    size_t n = pn_delivery_pending(d);
+    char *buf = malloc(n ? n : 1);
+    ssize_t got = buf ? pn_link_recv(l, buf, n) : -1;
+    pn_link_advance(l);
+    pn_delivery_update(d, PN_ACCEPTED);
+    pn_delivery_settle(d);
+    pn_link_flow(l, 1);
+    char desc[256] = "";
+    int status = got > 0 ? bus_lock_parse_answer(buf, (size_t)got, desc, sizeof desc) : -1;
     if (status != 200) {
         char st[16];
         snprintf(st, sizeof st, "%d", status);
         aos_log(AOS_LOG_WARN, "bus lock renewal refused", "address", sub->address, "status", st,
                 "description", desc, NULL);
     }
-    pn_message_free(m);
     free(buf);
 }
 
