@@ -1,6 +1,6 @@
 /* Issue 8 item 4: locks are renewed while work runs. The peer expires message locks and
- * session locks after 1 s (LockDuration, short for the test) and answers renew-lock /
- * renew-session-lock on "<entity>/$management". A handler holds its delivery for 3.5 s (a
+ * session locks after 2 s (LockDuration, short for the test) and answers renew-lock /
+ * renew-session-lock on "<entity>/$management". A handler holds its delivery for 5 s (a
  * long model call) and then settles: the message must not have been redelivered meanwhile,
  * the settlement must count, and the peer must have seen the renewals. */
 #include <setjmp.h>
@@ -21,8 +21,8 @@
 #define NS "aos-test.servicebus.windows.net"
 #define KEY_NAME "RootManageSharedAccessKey"
 #define KEY "dGVzdGtleS1ub3QtYS1zZWNyZXQtMTIzNDU2Nzg5MA=="
-#define LOCK_MS 1000
-#define WORK_MS 3500
+#define LOCK_MS 2000
+#define WORK_MS 5000
 
 static void sleep_ms(int ms)
 {
@@ -101,9 +101,9 @@ static void long_work_keeps_its_lock(const char *queue, const char *group, const
             sleep_ms(50);
     }
     assert_non_null(held);
-    sleep_ms(WORK_MS); /* the work outlives the lock three times over */
+    sleep_ms(WORK_MS); /* the work outlives the lock more than twice over */
     aos_bus_accept(held);
-    sleep_ms(1500); /* a lost lock would show now: a redelivery or an expiry */
+    sleep_ms(2500); /* a lost lock would show now: a redelivery or an expiry */
 
     char log[16384];
     sb_peer_log(peer, log, sizeof log);
