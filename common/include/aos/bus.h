@@ -182,6 +182,12 @@ aos_result aos_bus_subscribe_address(aos_bus_t *bus, const char *address, uint32
 void aos_bus_accept(aos_bus_delivery_t *d);
 /* Give it back for redelivery (counts as a failed delivery attempt). */
 void aos_bus_release(aos_bus_delivery_t *d);
+/* Give it back without counting a failed attempt (a consumer shutting down): RabbitMQ, a
+ * copy with the same delivery count; Service Bus, `modified` with delivery-failed=false. */
+void aos_bus_release_uncounted(aos_bus_delivery_t *d);
+/* Stop granting link credit on every subscription (a draining consumer): what the broker
+ * still sends on credit already granted arrives as usual (release it uncounted). */
+void aos_bus_pause(aos_bus_t *bus);
 /* Dead-letter with a reason (AMQP error condition, e.g. "aos:poison") and description. */
 void aos_bus_reject(aos_bus_delivery_t *d, const char *reason, const char *description);
 

@@ -110,9 +110,10 @@ typedef struct aos_config_common {
     char *config_path;
     char *instance_id;
     char *kafka_connection_string;
+    bool dev_mode; /* AOS_DEV_MODE: credential checks off (aos/secure.h) */
 } aos_config_common_t;
 
-#define AOS_CONFIG_COMMON_COUNT 15
+#define AOS_CONFIG_COMMON_COUNT 16
 
 /* Table fragment for a service struct that embeds aos_config_common_t as MEMBER:
  *   static const aos_config_field_t TABLE[] = {
@@ -186,7 +187,11 @@ typedef struct aos_config_common {
      NULL,                                                                                         \
      "Name of this replica (reply queue `aos.reply.<id>` on RabbitMQ, session `<id>` of `aos.reply` on Service Bus); defaults to the host "                  \
      "name.",                                                                                      \
-     offsetof(TYPE, MEMBER.instance_id)}
+     offsetof(TYPE, MEMBER.instance_id)},                                                          \
+    {"AOS_DEV_MODE", NULL, AOS_CONFIG_BOOL, "false", 0, 0, false, false, NULL,                     \
+     "Development mode: a service starts without credentials (no API keys, the default "          \
+     "bus account) and says so; never in production (`docs/security.md`).",                       \
+     offsetof(TYPE, MEMBER.dev_mode)}
 /* clang-format on */
 
 /* The fragment with offsets into aos_config_common_t itself (AOS_CONFIG_COMMON_COUNT rows). */

@@ -124,6 +124,7 @@ typedef enum bus_outcome {
     BUS_OUTCOME_ACCEPT,
     BUS_OUTCOME_RELEASE,
     BUS_OUTCOME_REJECT,
+    BUS_OUTCOME_RELEASE_UNCOUNTED, /* given back, not a failed attempt (shutdown) */
 } bus_outcome;
 
 /* What the bus reads from a message besides the event. Strings are malloc'd or NULL. */
@@ -204,6 +205,7 @@ struct aos_bus {
     pn_connection_t *live_conn; /* for waking; cleared before the connection goes away */
     bool started, stop_requested, thread_done;
     atomic_bool ready;
+    atomic_bool paused; /* aos_bus_pause: grant no more credit */
 
     /* ---- I/O thread only ---- */
     pn_connection_t *conn;

@@ -93,7 +93,7 @@ static bool settle_by_copy(aos_bus_t *bus, aos_bus_delivery_t *d)
     size_t len = 0;
     const char *reason =
         d->outcome == BUS_OUTCOME_REJECT ? (d->reason ? d->reason : "aos:rejected") : NULL;
-    uint32_t count = d->outcome == BUS_OUTCOME_REJECT ? d->count : d->count + 1;
+    uint32_t count = d->outcome == BUS_OUTCOME_RELEASE ? d->count + 1 : d->count;
     if (!to || !d->raw ||
         bus_msg_copy(d->raw, d->raw_len, d->sub->address, count, reason, d->description, &bytes,
                      &len) != AOS_OK)
@@ -125,6 +125,18 @@ void bus_recv_settle(aos_bus_t *bus, aos_bus_delivery_t *d)
             break;
         if (bus->profile == AOS_BUS_PROFILE_SERVICEBUS)
             finish_modified_failed(bus, d);
+        else
+            finish(bus, d, PN_RELEASED);
+        break;
+    case BUS_OUTCOME_RELEASE_UNCOUNTED:
+        /* RabbitMQ 3.10: `modified` is a protocol error and a plain `released` comes back
+         * with first-acquirer=false (counted, and counted by the quorum queue's
+         * delivery-limit), so the copy keeps the count it had; Service Bus: `modified` with
+         * delivery-failed=false does not increment DeliveryCount (docs/bus.md) */
+        if (rabbit && settle_by_copy(bus, d))
+            break;
+        if (bus->profile == AOS_BUS_PROFILE_SERVICEBUS)
+            finish(bus, d, PN_MODIFIED);
         else
             finish(bus, d, PN_RELEASED);
         break;
@@ -181,8 +193,8 @@ void bus_subs_pump(aos_bus_t *bus)
         if (!sub->link && !bus->stopping && (!sub->retry_at_ms || now >= sub->retry_at_ms))
             sub_attach(bus, sub);
         dispatch(bus, sub);
-        bus_lock_pump(bus, sub, now);
-        if (!sub->link || bus->stopping)
+        bus_lock_pump(bus, sub, now); /* also while paused: held work still runs */
+        if (!sub->link || bus->stopping || atomic_load(&bus->paused))
             continue;
         /* Credit + held + backlog stays within max_inflight. Top up in batches (a quarter of
          * the window): fewer flow frames, and RabbitMQ 3.10 overshoots less. Proton's credit
@@ -657,6 +669,17 @@ void aos_bus_accept(aos_bus_delivery_t *d)
 void aos_bus_release(aos_bus_delivery_t *d)
 {
     settle_request(d, BUS_OUTCOME_RELEASE, NULL, NULL);
+}
+
+void aos_bus_release_uncounted(aos_bus_delivery_t *d)
+{
+    settle_request(d, BUS_OUTCOME_RELEASE_UNCOUNTED, NULL, NULL);
+}
+
+void aos_bus_pause(aos_bus_t *bus)
+{
+    if (bus)
+        atomic_store(&bus->paused, true);
 }
 
 void aos_bus_reject(aos_bus_delivery_t *d, const char *reason, const char *description)
