@@ -95,7 +95,7 @@ aos_result storage_queue_bridge_new(const storage_queue_bridge_config_t *cfg,
     b->cfg = *cfg;
     b->cfg.poll_ms = cfg->poll_ms ? cfg->poll_ms : 1000;
     b->cfg.visibility_s = cfg->visibility_s ? cfg->visibility_s : 60;
-    b->cfg.max_dequeue = cfg->max_dequeue ? cfg->max_dequeue : 5;
+    b->cfg.max_dequeue = cfg->max_dequeue ? cfg->max_dequeue : 20;
     pthread_mutex_init(&b->mu, NULL);
     pthread_condattr_t ca;
     pthread_condattr_init(&ca);
@@ -220,7 +220,9 @@ static void handle(storage_queue_bridge_t *b, const aos_azure_queue_msg_t *m)
         /* the router answered after the broker accepted every turn: now it may go */
         aos_azure_queue_delete_message(b->in_client, b->inbound, m->message_id, m->pop_receipt);
         aos_metric_counter_inc(b->m_in);
-    } else if (status >= 400 && status < 500 && status != 408 && status != 429) {
+    } else if (status == 400 || status == 413 || status == 415 || status == 422) {
+        /* the event itself is refused; 401/403/404 are the deployment's problem (key, URL)
+         * and leave the message where it is */
         char why[300];
         snprintf(why, sizeof why, "router answered %d: %.200s", status,
                  resp && resp->body ? resp->body : "");

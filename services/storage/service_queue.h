@@ -6,9 +6,10 @@
  * accepted) and POSTs it to the router's /v1/events, which makes it a turn for every
  * subscribed agent exactly as an HTTP delivery would (deduplicated by event id). The message
  * is deleted only after the router answered 2xx, i.e. after the broker accepted every turn;
- * a router that is down or answers 5xx leaves it to reappear after the visibility timeout. A
- * message the router refuses (4xx), that is no CloudEvent, or that was dequeued more than
- * max_dequeue times is moved to "<queue>-poison" (the Azure Functions convention) and deleted.
+ * a router that is down or answers 5xx, 429, 401/403 leaves it to reappear after the
+ * visibility timeout. A message the router refuses as invalid (400, 413, 415, 422), that is
+ * no CloudEvent, or that was dequeued more than max_dequeue times is moved to "<queue>-poison"
+ * (the Azure Functions convention) and deleted.
  *
  * Outbound: storage_queue_sink() is an aos/event_relay.h extra sink that puts each relayed
  * event (default types aos.agent.action, aos.agent.reply) on the configured response queue
@@ -36,7 +37,7 @@ typedef struct storage_queue_bridge_config {
     const char *router_api_key;    /* Bearer key for /v1/events; NULL = none (dev mode) */
     uint32_t poll_ms;              /* wait after an empty poll; 0 = 1000 */
     uint32_t visibility_s;         /* hide a message this long while it is handled; 0 = 60 */
-    uint32_t max_dequeue;          /* poison after this many dequeues; 0 = 5 */
+    uint32_t max_dequeue;          /* poison after this many dequeues; 0 = 20 */
     const char *outbound_queue;    /* NULL/"" = no outbound */
     bool outbound_raw;             /* raw text instead of base64 */
 } storage_queue_bridge_config_t;
