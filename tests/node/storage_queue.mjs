@@ -109,7 +109,7 @@ try {
     await waitFor("actions and replies on the response queue", async () => {
       await drain(outClient, seen);
       return [raw.id, b64.id].every((id) => actionFor(id) && replyFor(id));
-    }, Number(process.env.AOS_TEST_WAIT_MS ?? 180000), 500);
+    }, Number(process.env.AOS_TEST_WAIT_MS ?? 300000), 500);
   } catch (e) {
     console.error(`response queue had ${seen.length} events:`, JSON.stringify(seen.slice(0, 6), null, 1));
     throw e;
