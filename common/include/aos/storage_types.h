@@ -12,7 +12,7 @@
  *     starting and ending with a letter or digit, no "--"
  *   blob name: 1..1024 chars of [A-Za-z0-9._/-], no leading '/', no "//", no "." or ".."
  *     path segment
- *   record kind: "adapter" | "job"
+ *   record kind: "adapter" | "job" | "schedule"
  *   role: 1..32 chars of [a-z_]
  *   agent: 1..64 chars of [A-Za-z0-9._-]
  *   JSON texts (metadata, record data) are JSON objects
@@ -78,7 +78,7 @@ typedef struct aos_storage_blob_info {
 } aos_storage_blob_info_t;
 
 typedef struct aos_storage_record {
-    char *kind; /* "adapter" | "job" */
+    char *kind; /* "adapter" | "job" | "schedule" */
     char *key;
     char *data_json; /* JSON object text */
     char *version;   /* opaque (SQLite: decimal counter; Azure: the entity ETag) */
