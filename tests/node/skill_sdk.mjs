@@ -15,7 +15,7 @@
 //   node skill_sdk.mjs <bin dir> <aos.json>    (AOS_TEST_FIXTURES_DIR set by ctest)
 import { spawn } from 'node:child_process';
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, writeFileSync, openSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync, openSync } from 'node:fs';
 import { createServer } from 'node:http';
 import { createServer as netServer } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -355,4 +355,8 @@ try {
   }
 }
 console.log(failures ? `${failures} check(s) failed` : 'all checks passed');
+if (!failures) {
+  rmSync(dir, { recursive: true, force: true });
+  rmSync(entraCertDir, { recursive: true, force: true });
+}
 process.exit(failures ? 1 : 0);
