@@ -348,7 +348,7 @@ static int64_t pump(struct bot_outbound *ob)
         snprintf(p->message_id, sizeof p->message_id, "%s", it->message_id);
         it->busy = true;
         /* The bot's token goes only to verified callers' https serviceUrls (svc_bot.c). */
-        bool token = it->verified && (strncmp(url, "https://", 8) == 0 || router_dev_mode());
+        bool token = it->verified && (strncmp(url, "https://", 8) == 0 || router_dev_mode(ob->rt));
         char *body = strdup(it->bodies[it->sent]);
         pthread_mutex_unlock(&ob->mu);
         if (body)

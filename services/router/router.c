@@ -15,7 +15,8 @@ const aos_config_field_t router_config_table[] = {
      "File of API keys, one per line, accepted as Authorization: Bearer <key> (router)",
      offsetof(router_config_t, api_keys_file)},
     {"AOS_API_KEYS", NULL, AOS_CONFIG_STRING, NULL, 0, 65536, false, true, NULL,
-     "Comma-separated API keys (router); with neither this nor the file, the API is open",
+     "Comma-separated API keys (router); with neither this nor the file the router refuses to "
+     "start unless AOS_DEV_MODE=1",
      offsetof(router_config_t, api_keys)},
     {"AOS_BOT_APP_ID", "bot_app_id", AOS_CONFIG_STRING, NULL, 0, 256, false, false, NULL,
      "Bot / skill app id: the audience Bot Framework JWTs must carry (router)",
@@ -173,11 +174,7 @@ static aos_result load_auth(router_t *rt, char *errbuf, size_t errlen)
 {
     AOS_RETURN_IF_FAILED(
         router_apikeys_load(rt->cfg.api_keys_file, rt->cfg.api_keys, &rt->keys, errbuf, errlen));
-    if (router_apikeys_count(rt->keys) == 0)
-        aos_log(AOS_LOG_WARN,
-                "no API keys configured: the HTTP API is open (set AOS_API_KEYS "
-                "or AOS_API_KEYS_FILE)",
-                NULL);
+    AOS_RETURN_IF_FAILED(router_credentials_check(&rt->cfg.common, rt->keys, errbuf, errlen));
     AOS_RETURN_IF_FAILED(split_issuers(rt));
     if ((rt->cfg.bot_app_password || rt->cfg.bot_cert_file || rt->cfg.bot_federated_token_file) &&
         !rt->cfg.bot_app_id)
@@ -188,7 +185,7 @@ static aos_result load_auth(router_t *rt, char *errbuf, size_t errlen)
         split_list(rt->cfg.bot_allowed_callers, &rt->allowed_callers, &rt->allowed_caller_count));
     if (!rt->cfg.bot_jwks_file && !rt->cfg.bot_app_id) {
         aos_log(AOS_LOG_WARN,
-                router_dev_mode()
+                router_dev_mode(rt)
                     ? "no Bot Framework auth (AOS_BOT_APP_ID): development mode, /api/messages "
                       "accepts unsigned activities"
                     : "no Bot Framework auth (AOS_BOT_APP_ID): /api/messages refuses every activity",
@@ -272,10 +269,9 @@ bool router_authorize(router_t *rt, aos_http_request_t *req)
     return false;
 }
 
-bool router_dev_mode(void)
+bool router_dev_mode(const router_t *rt)
 {
-    const char *v = getenv("AOS_DEV_MODE");
-    return v && (strcmp(v, "1") == 0 || strcasecmp(v, "true") == 0);
+    return rt->cfg.common.dev_mode;
 }
 
 void router_respond_error(aos_http_request_t *req, aos_result r, const char *message)

@@ -32,6 +32,7 @@ typedef struct router_heartbeat {
     int64_t inflight, capacity;
     int64_t seen_ms; /* monotonic */
     int64_t seen_unix_ms;
+    int64_t sched_last_ms, sched_next_ms; /* the agent's schedule as that runner sees it */
 } router_heartbeat_t;
 
 struct router {
@@ -95,7 +96,7 @@ typedef struct turn {
 
 /* ---- router.c ---- */
 /* AOS_DEV_MODE=1: development mode (unsigned activities, http serviceUrls). */
-bool router_dev_mode(void);
+bool router_dev_mode(const router_t *rt);
 /* Answer req with an error unless the API key is fine; returns true when authorized. */
 bool router_authorize(router_t *rt, aos_http_request_t *req);
 /* Respond and log in one place. */
