@@ -96,7 +96,7 @@ typedef struct turn {
 
 /* ---- router.c ---- */
 /* AOS_DEV_MODE=1: development mode (unsigned activities, http serviceUrls). */
-bool router_dev_mode(void);
+bool router_dev_mode(const router_t *rt);
 /* Answer req with an error unless the API key is fine; returns true when authorized. */
 bool router_authorize(router_t *rt, aos_http_request_t *req);
 /* Respond and log in one place. */
