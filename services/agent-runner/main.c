@@ -19,6 +19,7 @@ typedef struct runner_env {
     char *agents;
     int64_t capacity;
     int64_t busy_stale_ms;
+    int64_t lease_ms;
     int64_t grace_ms;
     int64_t prompt_budget;
     bool stream;
@@ -35,8 +36,14 @@ static const aos_config_field_t TABLE[] = {
      "settings.max_inflight.",
      offsetof(runner_env_t, capacity)},
     {"AOS_RUNNER_BUSY_STALE", NULL, AOS_CONFIG_DURATION_MS, "120s", 1000, 86400000, false, false,
-     NULL, "After this, another turn's unanswered message no longer holds a conversation.",
+     NULL,
+     "Gap time: a conversation's next turn in order that has not shown up (or was dead-lettered) "
+     "after this no longer holds the turns behind it.",
      offsetof(runner_env_t, busy_stale_ms)},
+    {"AOS_RUNNER_LEASE", NULL, AOS_CONFIG_DURATION_MS, "15s", 2000, 3600000, false, false, NULL,
+     "Conversation lease of a running turn (renewed every third of it while the turn runs); a "
+     "dead runner's turn is taken over after this.",
+     offsetof(runner_env_t, lease_ms)},
     {"AOS_RUNNER_PROMPT_BUDGET", NULL, AOS_CONFIG_INT, "24000", 1000, 4000000, false, false, NULL,
      "Prompt size budget in characters (purpose, knowledge, history, user text).",
      offsetof(runner_env_t, prompt_budget)},
@@ -128,6 +135,7 @@ static aos_result open_all(app_t *a, char *err, size_t errlen)
         .serve = a->env.agents,
         .capacity = (uint32_t)a->env.capacity,
         .busy_stale_ms = (uint32_t)a->env.busy_stale_ms,
+        .lease_ms = (uint32_t)a->env.lease_ms,
         .prompt_budget_chars = (size_t)a->env.prompt_budget,
         .model = {.stream = a->env.stream},
         .external_events = a->events,

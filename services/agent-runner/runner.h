@@ -46,6 +46,8 @@ typedef struct runner_config {
     /* A conversation whose newest message is another turn's unanswered user message is busy;
      * after this long that message counts as abandoned and no longer blocks (0: 120000). */
     uint32_t busy_stale_ms;
+    /* Conversation lease held while a turn runs, renewed every third (0: 15000). */
+    uint32_t lease_ms;
     size_t prompt_budget_chars; /* 0: RUNNER_PROMPT_DEFAULT_BUDGET */
     uint32_t knowledge_ttl_ms;  /* 0: 300000 */
     runner_model_config_t model;

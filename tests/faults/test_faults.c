@@ -341,11 +341,114 @@ static void test_sigterm_of_last_runner_loses_nothing(void **state)
     assert_int_equal(stack_stop(&S.r[1], SIGTERM), 0);
 }
 
+static const char *jget(json_object *o, const char *k)
+{
+    json_object *v;
+    return json_object_object_get_ex(o, k, &v) ? json_object_get_string(v) : NULL;
+}
+
+/* One turn, waiting for its reply; returns the reply data (caller puts it). */
+static json_object *turn_sync(const char *conv, const char *id, const char *text)
+{
+    aos_event_t *ev = turn_event(conv, id, text), *reply = NULL;
+    assert_int_equal(aos_bus_request_sync(S.bus, QUEUE, ev, 60000, &reply), AOS_OK);
+    aos_event_free(ev);
+    char msg[200] = "";
+    aos_result rr = aos_bus_reply_result(reply, msg, sizeof msg);
+    if (rr != AOS_OK)
+        fprintf(stderr, "turn %s failed: %s %s\n", id, aos_result_str(rr), msg);
+    assert_int_equal(rr, AOS_OK);
+    json_object *d = NULL;
+    assert_int_equal(aos_json_parse(reply->data, reply->data_len, 0, 0, &d, NULL, 0), AOS_OK);
+    aos_event_free(reply);
+    return d;
+}
+
+/* Issue 11 item 3: the turn ledger. A redelivery of a turn that is 50 turns old (an Event
+ * Grid retry, a DLQ replay) is answered from storage: the same reply, no model call, nothing
+ * appended. Before the ledger, the "answered?" check read only the newest page. */
+static void test_late_redelivery_after_50_turns(void **state)
+{
+    (void)state;
+    watch_dead_letters();
+    if (!S.r[0].pid)
+        assert_int_equal(start_runner(&S.r[0], "late-a", "16"), 0);
+    char conv[64], first[96], text0[96];
+    snprintf(conv, sizeof conv, "c-late-%s", S.tag);
+    snprintf(text0, sizeof text0, "late 0 %s", S.tag);
+    json_object *a = NULL;
+    for (int i = 0; i <= 50; i++) {
+        char id[96], text[96];
+        snprintf(id, sizeof id, "m-late-%d-%s", i, S.tag);
+        snprintf(text, sizeof text, "late %d %s", i, S.tag);
+        json_object *d = turn_sync(conv, id, text);
+        if (i == 0) {
+            snprintf(first, sizeof first, "%s", id);
+            a = d;
+        } else {
+            json_object_put(d);
+        }
+    }
+    int calls = fake_model_calls(&S.fake);
+    json_object *b = turn_sync(conv, first, text0); /* the first turn again */
+    assert_string_equal(jget(a, "reply_message_id"), jget(b, "reply_message_id"));
+    assert_string_equal(jget(a, "reply"), jget(b, "reply"));
+    json_object_put(a);
+    json_object_put(b);
+    assert_int_equal(fake_model_calls(&S.fake), calls); /* not paid again */
+    assert_int_equal(fake_model_calls_for(&S.fake, text0), 1);
+    aos_storage_message_page_t page;
+    messages(conv, &page);
+    assert_int_equal(page.count, 102);
+    aos_storage_message_page_clear(&page);
+}
+
+/* Issue 11 item 3: the same turn delivered twice at once to two runners (a duplicate send,
+ * a redelivery while the first still runs): one model call, one stored exchange, the same
+ * reply twice. The conversation lease keeps the second runner off the model. */
+static void test_duplicate_turn_two_runners_one_model_call(void **state)
+{
+    (void)state;
+    watch_dead_letters();
+    if (!S.r[0].pid)
+        assert_int_equal(start_runner(&S.r[0], "dup-a", "16"), 0);
+    if (!S.r[1].pid)
+        assert_int_equal(start_runner(&S.r[1], "dup-b", "16"), 0);
+    static book_t b = {.mu = PTHREAD_MUTEX_INITIALIZER};
+    enum { N = 6 };
+    char texts[N][96];
+    for (int i = 0; i < N; i++) {
+        char conv[64], id[96];
+        snprintf(conv, sizeof conv, "c-dup-%d-%s", i, S.tag);
+        snprintf(id, sizeof id, "m-dup-%d-%s", i, S.tag);
+        snprintf(texts[i], sizeof texts[i], "dup %d %s [[fake:delay_ms=1500]]", i, S.tag);
+        send_turn(&REQ[2 * i], &b, conv, id, texts[i], 60000);
+        send_turn(&REQ[2 * i + 1], &b, conv, id, texts[i], 60000);
+    }
+    wait_all(&b, 2 * N, 60000);
+    for (int i = 0; i < N; i++) {
+        assert_int_equal(fake_model_calls_for(&S.fake, texts[i]), 1);
+        json_object *x = json_tokener_parse(REQ[2 * i].reply);
+        json_object *y = json_tokener_parse(REQ[2 * i + 1].reply);
+        assert_non_null(x);
+        assert_non_null(y);
+        assert_string_equal(jget(x, "reply"), jget(y, "reply"));
+        assert_string_equal(jget(x, "reply_message_id"), jget(y, "reply_message_id"));
+        json_object_put(x);
+        json_object_put(y);
+        char ids[1][96];
+        snprintf(ids[0], sizeof ids[0], "%s", REQ[2 * i].id);
+        expect_conversation(REQ[2 * i].conv, ids, 1);
+    }
+}
+
 int main(void)
 {
     curl_global_init(CURL_GLOBAL_DEFAULT);
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_sigterm_of_last_runner_loses_nothing),
+        cmocka_unit_test(test_late_redelivery_after_50_turns),
+        cmocka_unit_test(test_duplicate_turn_two_runners_one_model_call),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
