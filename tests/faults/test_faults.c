@@ -56,6 +56,8 @@ static char *envs(const char *fmt, ...)
     return s;
 }
 
+static const char *EXTRA_ENV = "AOS_DEV_MODE=1"; /* one more K=V for the next runners */
+
 static int start_runner(proc_t *p, const char *name, const char *capacity)
 {
     char *env[] = {envs("AOS_BUS_URL=%s", S.url),
@@ -66,7 +68,7 @@ static int start_runner(proc_t *p, const char *name, const char *capacity)
                    envs("AOS_INSTANCE_ID=%s-%s", name, S.tag),
                    envs("AOS_SHUTDOWN_GRACE=3s"),
                    envs("AOS_RUNNER_CAPACITY=%s", capacity),
-                   envs("AOS_DEV_MODE=1"),
+                   envs("%s", EXTRA_ENV),
                    envs("AOS_LOG_LEVEL=info"),
                    NULL};
     char bin[512];
@@ -610,6 +612,39 @@ static void test_idempotency_key(void **state)
     aos_storage_message_page_clear(&page);
 }
 
+/* Issue 11 item 4: a hung model (endpoint timeout 30 s, 2 retries: 90 s before) fails its
+ * turn within the per-turn deadline: the error marker is stored, an aos.error reply is sent,
+ * and the conversation's next turn is answered at once. */
+static void test_hung_model_bounded_by_turn_deadline(void **state)
+{
+    (void)state;
+    stack_stop(&S.r[0], SIGTERM);
+    stack_stop(&S.r[1], SIGTERM);
+    EXTRA_ENV = "AOS_RUNNER_TURN_DEADLINE=4s";
+    assert_int_equal(start_runner(&S.r[0], "hang-a", "16"), 0);
+    EXTRA_ENV = "AOS_DEV_MODE=1";
+    char conv[64], m1[96], m2[96];
+    snprintf(conv, sizeof conv, "c-hang-%s", S.tag);
+    snprintf(m1, sizeof m1, "m-hang-1-%s", S.tag);
+    snprintf(m2, sizeof m2, "m-hang-2-%s", S.tag);
+    aos_event_t *ev = turn_event(conv, m1, "hang [[fake:hang=1]]"), *reply = NULL;
+    assert_int_equal(aos_bus_request_sync(S.bus, QUEUE, ev, 20000, &reply), AOS_OK);
+    aos_event_free(ev);
+    char msg[300] = "";
+    assert_int_not_equal(aos_bus_reply_result(reply, msg, sizeof msg), AOS_OK);
+    assert_non_null(strstr(msg, "deadline"));
+    aos_event_free(reply);
+    json_object_put(turn_sync(conv, m2, "after the hang"));
+    aos_storage_message_page_t page;
+    messages(conv, &page);
+    assert_int_equal(page.count, 4);
+    assert_string_equal(page.items[0].id, m1);
+    assert_string_equal(page.items[1].role, "error");
+    assert_string_equal(page.items[2].id, m2);
+    assert_string_equal(page.items[3].role, "assistant");
+    aos_storage_message_page_clear(&page);
+}
+
 int main(void)
 {
     curl_global_init(CURL_GLOBAL_DEFAULT);
@@ -619,6 +654,7 @@ int main(void)
         cmocka_unit_test(test_duplicate_turn_two_runners_one_model_call),
         cmocka_unit_test(test_two_runners_keep_acceptance_order),
         cmocka_unit_test(test_idempotency_key),
+        cmocka_unit_test(test_hung_model_bounded_by_turn_deadline),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
