@@ -84,6 +84,7 @@ typedef struct turn {
     aos_http_request_t *req; /* NULL once answered */
     turn_mode mode;
     char *text, *user, *metadata_json, *explicit_agent;
+    char *idempotency_key; /* Idempotency-Key of POST /v1/messages (NULL: none) */
     char conversation_id[ROUTER_ID_MAX + 1];
     char message_id[64];
     bool conversation_given;
