@@ -37,6 +37,12 @@ aos_result router_heartbeat_parse(const char *data, size_t len, router_heartbeat
         r = aos_json_get_int(o, "inflight", AOS_JSON_OPTIONAL, &out->inflight, NULL, NULL, 0);
     if (r == AOS_OK)
         r = aos_json_get_int(o, "capacity", AOS_JSON_OPTIONAL, &out->capacity, NULL, NULL, 0);
+    if (r == AOS_OK)
+        r = aos_json_get_int(o, "schedule_last_ms", AOS_JSON_OPTIONAL, &out->schedule_last_ms,
+                             NULL, NULL, 0);
+    if (r == AOS_OK)
+        r = aos_json_get_int(o, "schedule_next_ms", AOS_JSON_OPTIONAL, &out->schedule_next_ms,
+                             NULL, NULL, 0);
     if (r == AOS_OK && (!aos_agent_name_valid(out->agent) || !out->instance[0]))
         r = AOS_ERR_INVALID;
     json_object_put(o);

@@ -16,9 +16,11 @@ typedef struct router_heartbeat_msg {
     char instance[129];
     char provider[32];
     int64_t inflight, capacity;
+    int64_t schedule_last_ms, schedule_next_ms; /* 0 when absent */
 } router_heartbeat_msg_t;
 
-/* {"agent","instance","provider"?,"inflight"?,"capacity"?}: agent must be a valid agent name,
+/* {"agent","instance","provider"?,"inflight"?,"capacity"?,"schedule_last_ms"?,
+ * "schedule_next_ms"?}: agent must be a valid agent name,
  * instance non-empty; too-long strings are refused (AOS_ERR_INVALID), never truncated. */
 aos_result router_heartbeat_parse(const char *data, size_t len, router_heartbeat_msg_t *out);
 

@@ -122,9 +122,10 @@ typedef struct aos_config_common {
  *   };                                                                               */
 /* clang-format off */
 #define AOS_CONFIG_COMMON_FIELDS(TYPE, MEMBER)                                                     \
-    {"AOS_BUS_URL", "bus_url", AOS_CONFIG_URL, "amqp://guest:guest@127.0.0.1:5672", 0, 0,          \
-     false, false, "amqp|amqps",                                                                   \
-     "AMQP 1.0 broker URL; a password in the URL is masked in logs.",                              \
+    {"AOS_BUS_URL", "bus_url", AOS_CONFIG_URL, NULL, 0, 0, false, false, "amqp|amqps",              \
+     "AMQP 1.0 broker URL; a password in the URL is masked in logs. Unset: the Endpoint of "       \
+     "`AOS_SERVICEBUS_CONNECTION_STRING` when that is set, else "                                  \
+     "`amqp://guest:guest@127.0.0.1:5672`.",                                                       \
      offsetof(TYPE, MEMBER.bus_url)},                                                              \
     {"AOS_BUS_PROFILE", "bus_profile", AOS_CONFIG_ENUM, "auto", 0, 0, false, false,                \
      "auto|rabbitmq|servicebus",                                                                   \
