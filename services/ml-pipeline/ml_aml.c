@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "aos/identity.h"
 #include "aos/json.h"
 #include "aos/log.h"
 #include "aos/resilience.h"
@@ -27,17 +28,28 @@ static void ws_url(ml_service_t *svc, char *out, size_t len, const char *tail)
 static aos_result aml_call(ml_service_t *svc, const char *what, const char *method, const char *url,
                            const char *body, json_object **out, char *errbuf, size_t errlen)
 {
-    char auth[4200];
-    snprintf(auth, sizeof auth, "Bearer %s", svc->cfg.aml.token ? svc->cfg.aml.token : "");
+    char auth[16 * 1024 + 8];
+    bool has_auth = true;
+    if (svc->cfg.aml.token) {
+        snprintf(auth, sizeof auth, "Bearer %s", svc->cfg.aml.token);
+    } else if (svc->arm_identity) { /* acquired, cached and refreshed (aos/identity.h) */
+        memcpy(auth, "Bearer ", 7);
+        aos_result tr =
+            aos_identity_token(svc->arm_identity, auth + 7, sizeof auth - 7, errbuf, errlen);
+        if (tr != AOS_OK)
+            return tr;
+    } else {
+        has_auth = false;
+    }
     aos_http_header_t h[] = {{"Authorization", auth}, {"Content-Type", "application/json"}};
     aos_http_client_request_t req = {.method = method,
                                      .url = url,
                                      .headers = h,
-                                     .header_count = svc->cfg.aml.token ? 2 : 1,
+                                     .header_count = has_auth ? 2 : 1,
                                      .body = body,
                                      .body_len = body ? strlen(body) : 0,
                                      .timeout_ms = 30000};
-    if (!svc->cfg.aml.token)
+    if (!has_auth)
         h[0] = h[1];
     aos_retry_policy_t pol;
     aos_retry_policy_default(&pol);

@@ -37,6 +37,7 @@ struct ml_service {
     char *trainer_env; /* AOS_ML_TRAINER_ENV: more names the trainer child gets */
     aos_storage_client_t *sc;
     aos_http_client_t *http;
+    struct aos_identity *arm_identity; /* Entra tokens for ARM (aos/identity.h); NULL: none */
 
     pthread_mutex_t mu;
     pthread_cond_t cv;      /* workers: a delivery arrived / stopping */

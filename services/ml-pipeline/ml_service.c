@@ -6,6 +6,7 @@
 #include <time.h>
 
 #include "aos/json.h"
+#include "aos/identity.h"
 #include "aos/log.h"
 #include "aos/trace.h"
 #include "aos/resilience.h"
@@ -240,6 +241,17 @@ aos_result ml_service_new(const ml_service_config_t *cfg, ml_service_t **out, ch
         r = aos_http_client_new(NULL, &svc->http, errbuf, errlen);
     if (r == AOS_OK)
         r = runner_breakers_new(NULL, &svc->breakers);
+    /* Azure ML: Entra tokens acquired and refreshed when a source is configured (workload
+     * identity, client secret, managed identity); a static AOS_AZUREML_TOKEN still wins */
+    aos_identity_config_t idc;
+    if (r == AOS_OK && !cfg->aml.token) {
+        aos_result ir = aos_identity_config_from_env("https://management.azure.com/.default", &idc,
+                                                     errbuf, errlen);
+        if (ir == AOS_OK)
+            r = aos_identity_new(&idc, svc->http, &svc->arm_identity, errbuf, errlen);
+        else if (ir != AOS_ERR_NOT_FOUND)
+            r = ir;
+    }
     if (r != AOS_OK || !svc->queue || !svc->storage_queue || !svc->instance || !svc->workdir ||
         !svc->base_model) {
         ml_service_free(svc);
@@ -314,6 +326,7 @@ void ml_service_free(ml_service_t *svc)
         aos_bus_release(d->d);
         free(d);
     }
+    aos_identity_free(svc->arm_identity);
     aos_http_client_free(svc->http);
     aos_storage_client_free(svc->sc);
     runner_breakers_free(svc->breakers);
