@@ -139,15 +139,24 @@ static aos_result x_msg_list(aos_storage_backend_t *be, const aos_storage_reques
     json_object *arr = r == AOS_OK ? json_object_new_array() : NULL;
     if (r == AOS_OK && !arr)
         r = AOS_ERR_NOMEM;
+    size_t used = 0;
+    char cut[32] = ""; /* the page stopped at the reply budget: continue after this seq */
     for (size_t i = 0; r == AOS_OK && i < page.count; i++) {
         json_object *o = aos_storage_message_to_json(&page.items[i]);
+        size_t n = o ? strlen(json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN)) + 1 : 0;
+        if (o && i > 0 && used + n > AOS_STORAGE_REPLY_BUDGET) {
+            json_object_put(o);
+            snprintf(cut, sizeof cut, "%lld", (long long)page.items[i - 1].seq);
+            break;
+        }
+        used += n;
         if (!o || json_object_array_add(arr, o) != 0)
             r = AOS_ERR_NOMEM;
     }
     if (arr)
         r = r == AOS_OK ? aos_json_add(reply, "messages", arr) : (json_object_put(arr), r);
     if (r == AOS_OK)
-        r = add_null_ok(reply, "next_cursor", page.next_cursor);
+        r = add_null_ok(reply, "next_cursor", cut[0] ? cut : page.next_cursor);
     aos_storage_message_page_clear(&page);
     return r;
 }

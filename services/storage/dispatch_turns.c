@@ -331,8 +331,17 @@ static aos_result run_context(aos_storage_backend_t *be, turn_rq_t *rq, json_obj
     aos_storage_message_page_t page = {0};
     r = be->ops->message_list(be, rq->conversation_id, NULL, (size_t)rq->history, true, &page, E);
     json_object *arr = r == AOS_OK ? json_object_new_array() : NULL;
-    for (size_t i = 0; arr && i < page.count; i++)
-        json_object_array_add(arr, aos_storage_message_to_json(&page.items[i]));
+    size_t used = 0; /* newest first: the oldest context goes when over the reply budget */
+    for (size_t i = 0; arr && i < page.count; i++) {
+        json_object *o = aos_storage_message_to_json(&page.items[i]);
+        size_t n = o ? strlen(json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN)) + 1 : 0;
+        if (i > 0 && used + n > AOS_STORAGE_REPLY_BUDGET) {
+            json_object_put(o);
+            break;
+        }
+        used += n;
+        json_object_array_add(arr, o);
+    }
     aos_storage_message_page_clear(&page);
     if (r == AOS_OK)
         r = arr ? aos_json_add(reply, "messages", arr) : AOS_ERR_NOMEM;

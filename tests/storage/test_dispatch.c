@@ -493,11 +493,54 @@ static void test_unavailable_releases(void **state)
     assert_int_equal(int_at("message.seq"), 1);
 }
 
+/* Six turns of ~60 KB: a list reply never outgrows Service Bus Standard's 256 KiB message
+ * limit; it stops at the reply budget with a cursor, and the cursor yields the rest. */
+static void test_large_history_paged(void **state)
+{
+    (void)state;
+    assert_int_equal(call("conversation.create", "{\"conversation_id\":\"big\",\"agent\":\"a\"}"),
+                     AOS_OK);
+    size_t big = 60 * 1024;
+    char *text = malloc(big + 1);
+    memset(text, 'x', big);
+    text[big] = '\0';
+    char *req = malloc(big + 256);
+    for (int i = 1; i <= 6; i++) {
+        snprintf(req, big + 256,
+                 "{\"conversation_id\":\"big\",\"message_id\":\"b%d\",\"role\":\"%s\","
+                 "\"content\":\"%s\"}",
+                 i, i % 2 ? "user" : "assistant", text);
+        assert_int_equal(call("message.append", req), AOS_OK);
+    }
+    int seen = 0;
+    char cursor[64] = "";
+    for (int page = 0; page < 10; page++) {
+        snprintf(req, big + 256, "{\"conversation_id\":\"big\",\"limit\":100%s%s%s}",
+                 cursor[0] ? ",\"cursor\":\"" : "", cursor, cursor[0] ? "\"" : "");
+        assert_int_equal(call("message.list", req), AOS_OK);
+        size_t len = strlen(json_object_to_json_string_ext(g_reply, JSON_C_TO_STRING_PLAIN));
+        assert_true(len < 256 * 1024 - 8 * 1024); /* room for the envelope */
+        json_object *arr = at("messages");
+        int n = (int)json_object_array_length(arr);
+        assert_true(n >= 1);
+        assert_true(n < 6); /* 360 KB do not fit one reply */
+        seen += n;
+        json_object *next = at("next_cursor");
+        if (!next || json_object_is_type(next, json_type_null))
+            break;
+        snprintf(cursor, sizeof cursor, "%s", json_object_get_string(next));
+    }
+    assert_int_equal(seen, 6);
+    free(req);
+    free(text);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_conversation_ops, setup, teardown),
         cmocka_unit_test_setup_teardown(test_message_ops, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_large_history_paged, setup, teardown),
         cmocka_unit_test_setup_teardown(test_blob_ops, setup, teardown),
         cmocka_unit_test_setup_teardown(test_record_ops, setup, teardown),
         cmocka_unit_test_setup_teardown(test_bad_input_writes_nothing, setup, teardown),

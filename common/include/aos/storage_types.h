@@ -39,6 +39,10 @@
 #define AOS_STORAGE_CHUNK_DEFAULT (128u * 1024u)   /* default chunk limit (fits Service Bus) */
 #define AOS_STORAGE_MAX_CHUNKS 50000               /* Azure's block count limit */
 #define AOS_STORAGE_PAGE_MAX 1000                  /* largest page a list returns */
+/* Serialized messages in one list reply: a page stops early (with next_cursor) rather than
+ * exceed it, so a reply stays under Service Bus Standard's 256 KiB message limit with room
+ * for the envelope; at least one message is always returned. */
+#define AOS_STORAGE_REPLY_BUDGET (192u * 1024u)
 #define AOS_STORAGE_PAGE_DEFAULT 100
 
 typedef struct aos_storage_conversation {
