@@ -27,6 +27,7 @@ if [[ $(id -u) -ne 0 ]]; then echo "SKIP: needs root (buildah mount, chroot, nam
 for t in buildah unshare chroot curl; do
   command -v $t >/dev/null || { echo "SKIP: $t is not installed (scripts/deps.sh)"; exit 77; }
 done
+buildah info >/dev/null 2>&1 || { echo "SKIP: buildah cannot run here (buildah info fails)"; exit 77; }
 if [[ ${1:-} == --build ]]; then "$src/scripts/images.sh" build; fi
 
 t_start=$(date +%s)
