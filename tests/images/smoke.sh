@@ -79,6 +79,10 @@ start() {
   mapfile -t envs < <(image_cfg "$img" '{{range .OCIv1.Config.Env}}{{println .}}{{end}}')
   [[ -n $user && $user != 0* && $user != root* ]] || fail "$img has no non-root USER ($user)"
   [[ ${#entry[@]} -gt 0 ]] || fail "$img has no ENTRYPOINT"
+  local tool
+  for tool in gcc cc c99 cpp ld as make cmake; do
+    [[ ! -e $root/usr/bin/$tool ]] || fail "$img holds a build tool: /usr/bin/$tool"
+  done
   local data=""
   if [[ $name == storage ]]; then
     data=$work/storage-data; mkdir -p "$data"; chown "${user}" "$data"
@@ -127,7 +131,7 @@ describe() {
   cap=$(awk '/^CapEff:/ {print $2}' "/proc/$svc/status")
   nspid=$(awk '/^NSpid:/ {print $NF}' "/proc/$pid1/status")
   ((uid != 0)) || fail "$name runs as root"
-  printf '  %-16s pid %s: %s -> %s  uid %s  CapEff %s\n' "$name" "$nspid" \
+  printf '  %-16s pid %s: %s -> %s  uid %s  CapEff %s  no build tools\n' "$name" "$nspid" \
     "$(tr '\0' ' ' <"/proc/$pid1/cmdline" | cut -d' ' -f1)" \
     "$(tr '\0' ' ' <"/proc/$svc/cmdline" | cut -d' ' -f1)" "$uid" "$cap"
 }
