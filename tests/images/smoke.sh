@@ -27,6 +27,7 @@ if [[ $(id -u) -ne 0 ]]; then echo "SKIP: needs root (buildah mount, chroot, nam
 for t in buildah unshare chroot curl; do
   command -v $t >/dev/null || { echo "SKIP: $t is not installed (scripts/deps.sh)"; exit 77; }
 done
+buildah info >/dev/null 2>&1 || { echo "SKIP: buildah cannot run here (buildah info fails)"; exit 77; }
 if [[ ${1:-} == --build ]]; then "$src/scripts/images.sh" build; fi
 
 t_start=$(date +%s)
@@ -78,6 +79,10 @@ start() {
   mapfile -t envs < <(image_cfg "$img" '{{range .OCIv1.Config.Env}}{{println .}}{{end}}')
   [[ -n $user && $user != 0* && $user != root* ]] || fail "$img has no non-root USER ($user)"
   [[ ${#entry[@]} -gt 0 ]] || fail "$img has no ENTRYPOINT"
+  local tool
+  for tool in gcc cc c99 cpp ld as make cmake; do
+    [[ ! -e $root/usr/bin/$tool ]] || fail "$img holds a build tool: /usr/bin/$tool"
+  done
   local data=""
   if [[ $name == storage ]]; then
     data=$work/storage-data; mkdir -p "$data"; chown "${user}" "$data"
@@ -126,7 +131,7 @@ describe() {
   cap=$(awk '/^CapEff:/ {print $2}' "/proc/$svc/status")
   nspid=$(awk '/^NSpid:/ {print $NF}' "/proc/$pid1/status")
   ((uid != 0)) || fail "$name runs as root"
-  printf '  %-16s pid %s: %s -> %s  uid %s  CapEff %s\n' "$name" "$nspid" \
+  printf '  %-16s pid %s: %s -> %s  uid %s  CapEff %s  no build tools\n' "$name" "$nspid" \
     "$(tr '\0' ' ' <"/proc/$pid1/cmdline" | cut -d' ' -f1)" \
     "$(tr '\0' ' ' <"/proc/$svc/cmdline" | cut -d' ' -f1)" "$uid" "$cap"
 }
