@@ -24,7 +24,7 @@ stop:
 # The whole suite: unit, fuzz regression and integration tests on the normal build, then
 # the whole suite again under AddressSanitizer + UndefinedBehaviorSanitizer (leaks included).
 test: build
-	@cd $(BUILD) && ctest --output-on-failure -j 2 $(CTEST_ARGS)
+	@cd $(BUILD) && ctest --output-on-failure -j 2 -LE images $(CTEST_ARGS)
 	@$(MAKE) --no-print-directory test-asan
 
 test-asan: deps
@@ -33,7 +33,9 @@ test-asan: deps
 	@cd build-asan && ASAN_OPTIONS=detect_leaks=1 ctest --output-on-failure -j 2 $(CTEST_ARGS)
 
 # Container images from docker/Dockerfile with buildah (no registry, no daemon; needs root),
-# and the smoke test that runs a turn through them (docs/images.md).
+# and the smoke test that runs a turn through them (docs/images.md). Not part of `make test`:
+# a cold run (debootstrap + five image builds) takes about 20 minutes on 2 cores; the smoke
+# test is also the ctest test test_images_smoke (label "images").
 images: deps
 	@scripts/images.sh build
 
