@@ -3,6 +3,7 @@
  * check on the client, not a mirror of it. */
 #include "sb_peer.h"
 #include "sb_peer_internal.h"
+#include "sb_peer_hooks.h"
 
 #include <ctype.h>
 #include <pthread.h>
@@ -65,6 +66,8 @@ struct sb_peer {
     int port;       /* > 0 once listening, -1 on failure */
     bool stopping;
     sb_sessions_t *sessions; /* session-enabled queues, see sb_peer_sessions.c */
+    sb_entities_t *entities; /* queues, topics, dead letters: sb_peer_entities.c */
+    void *tls;               /* pn_ssl_domain_t when TLS is on: sb_peer_tls.c */
     sb_peer_stats_t stats;
     char log[16384];
     struct {
@@ -172,6 +175,7 @@ static int check_token(sb_peer_t *p, const char *name, const char *tok, uint64_t
     token_t t;
     if (!split_token(tok, &t))
         return snprintf(why, whylen, "malformed token"), 401;
+    sb_peer_audience_strip_port(t.sr);
     if (strcmp(t.skn, p->key_name) != 0)
         return snprintf(why, whylen, "unknown key name"), 401;
     char to_sign[640];
@@ -247,7 +251,10 @@ static pn_link_t *find_reply_link(pn_connection_t *c, const char *reply_to)
 {
     for (pn_link_t *l = pn_link_head(c, PN_LOCAL_ACTIVE); l; l = pn_link_next(l, PN_LOCAL_ACTIVE)) {
         const char *t = pn_terminus_get_address(pn_link_remote_target(l));
-        if (pn_link_is_sender(l) && t && strcmp(t, reply_to) == 0)
+        /* the service routes by the receiver's target address or, as Microsoft's SDKs
+         * expect (they leave the target empty), by its link name */
+        if (pn_link_is_sender(l) &&
+            ((t && strcmp(t, reply_to) == 0) || strcmp(pn_link_name(l), reply_to) == 0))
             return l;
     }
     return NULL;
@@ -313,6 +320,7 @@ static void on_put_token(sb_peer_t *p, pn_connection_t *c, conn_state_t *cs, pn_
     map_get_str(ap, "operation", op, sizeof op);
     map_get_str(ap, "type", type, sizeof type);
     map_get_str(ap, "name", name, sizeof name);
+    sb_peer_audience_strip_port(name);
     pn_data_t *body = pn_message_body(m);
     pn_data_rewind(body);
     if (strcmp(op, "put-token") != 0) {
@@ -366,9 +374,13 @@ static void on_delivery(sb_peer_t *p, pn_connection_t *c, conn_state_t *cs, pn_d
     pn_link_t *l = pn_delivery_link(d);
     if (pn_link_is_sender(l)) {
         if (pn_delivery_updated(d)) {
-            sb_sessions_outcome(p->sessions, d);
+            if (sb_entities_owns(p->entities, l))
+                sb_entities_outcome(p->entities, d);
+            else
+                sb_sessions_outcome(p->sessions, d);
             pn_delivery_settle(d);
             sb_sessions_pump(p->sessions, c);
+            sb_entities_pump(p->entities, c);
         }
         return;
     }
@@ -389,10 +401,23 @@ static void on_delivery(sb_peer_t *p, pn_connection_t *c, conn_state_t *cs, pn_d
         pn_message_free(m);
     } else if (target && n >= 0 && sb_sessions_is_session_queue(p->sessions, target)) {
         const char *cond = NULL, *desc = NULL;
-        if (sb_sessions_store(p->sessions, target, buf, (size_t)n, &cond, &desc)) {
+        if (sb_peer_store_each(p, true, target, buf, (size_t)n, &cond, &desc)) {
             count_transfer(p, target);
             pn_delivery_update(d, PN_ACCEPTED);
             sb_sessions_pump(p->sessions, c);
+        } else {
+            pn_condition_t *rc = pn_disposition_condition(pn_delivery_local(d));
+            pn_condition_set_name(rc, cond);
+            pn_condition_set_description(rc, desc);
+            pn_delivery_update(d, PN_REJECTED);
+            peer_log(p, "transfer-refused %s %s", target, cond);
+        }
+    } else if (target && n >= 0 && sb_entities_claims(p->entities, target)) {
+        const char *cond = NULL, *desc = NULL;
+        if (sb_peer_store_each(p, false, target, buf, (size_t)n, &cond, &desc)) {
+            count_transfer(p, target);
+            pn_delivery_update(d, PN_ACCEPTED);
+            sb_entities_pump(p->entities, c);
         } else {
             pn_condition_t *rc = pn_disposition_condition(pn_delivery_local(d));
             pn_condition_set_name(rc, cond);
@@ -426,7 +451,13 @@ static void on_link_open(sb_peer_t *p, pn_connection_t *c, conn_state_t *cs, pn_
         sb_sessions_attach(p->sessions, c, l); /* locks a session, refuses or waits */
         return;
     }
+    if (!cbs && authorized(p, cs, addr) && !sb_sessions_is_session_queue(p->sessions, addr) &&
+        sb_entities_claims(p->entities, addr)) {
+        sb_entities_attach(p->entities, c, l, addr);
+        return;
+    }
     if (cbs || authorized(p, cs, addr)) {
+        pn_link_set_max_message_size(l, SB_PEER_MAX_MESSAGE);
         pn_link_open(l);
         if (pn_link_is_receiver(l))
             pn_link_flow(l, 16);
@@ -465,6 +496,7 @@ static void on_accept(sb_peer_t *p)
     pn_transport_set_server(t);
     pn_sasl_allowed_mechs(pn_sasl(t), "ANONYMOUS");
     pn_transport_require_auth(t, false);
+    sb_peer_tls_apply(p, t);
     pn_connection_set_context(c, calloc(1, sizeof(conn_state_t)));
     pn_connection_set_container(c, "aos-sb-peer");
     pn_listener_accept2(p->listener, c, t);
@@ -502,9 +534,11 @@ static bool handle(sb_peer_t *p, pn_event_t *e)
     case PN_CONNECTION_REMOTE_OPEN:
         pn_connection_open(c);
         sb_sessions_conn_open(p->sessions, c);
+        sb_entities_conn_open(p->entities, c);
         break;
     case PN_CONNECTION_WAKE:
         sb_sessions_pump(p->sessions, c);
+        sb_entities_pump(p->entities, c);
         break;
     case PN_CONNECTION_REMOTE_CLOSE:
         pn_connection_close(c);
@@ -522,12 +556,16 @@ static bool handle(sb_peer_t *p, pn_event_t *e)
     case PN_LINK_REMOTE_CLOSE:
     case PN_LINK_REMOTE_DETACH:
         sb_sessions_link_gone(p->sessions, pn_event_link(e));
+        sb_entities_link_gone(p->entities, pn_event_link(e));
         pn_link_close(pn_event_link(e));
         break;
     case PN_LINK_FLOW:
         if (cs)
             flush_answers(c, cs);
         sb_sessions_pump(p->sessions, c);
+        sb_entities_pump(p->entities, c);
+        if (pn_link_is_sender(pn_event_link(e)) && pn_link_get_drain(pn_event_link(e)))
+            pn_link_drained(pn_event_link(e)); /* Microsoft's SDKs drain after each receive */
         break;
     case PN_DELIVERY:
         if (cs)
@@ -536,6 +574,7 @@ static bool handle(sb_peer_t *p, pn_event_t *e)
     case PN_TRANSPORT_CLOSED:
         if (c) {
             sb_sessions_conn_gone(p->sessions, c);
+            sb_entities_conn_gone(p->entities, c);
             free_conn_state(cs);
             pn_connection_set_context(c, NULL);
         }
@@ -574,6 +613,7 @@ sb_peer_t *sb_peer_start(const char *ns_host, const char *key_name, const char *
     pthread_mutex_init(&p->mu, NULL);
     pthread_cond_init(&p->cv, NULL);
     p->sessions = sb_sessions_new(p);
+    p->entities = sb_entities_new(p);
     p->proactor = pn_proactor();
     p->listener = pn_listener();
     pn_proactor_listen(p->proactor, p->listener, "127.0.0.1:0", 16);
@@ -592,6 +632,10 @@ sb_peer_t *sb_peer_start(const char *ns_host, const char *key_name, const char *
 }
 
 int sb_peer_port(const sb_peer_t *p) { return p->port; }
+
+sb_entities_t *sb_peer_entities(sb_peer_t *p) { return p->entities; }
+sb_sessions_t *sb_peer_sessions(sb_peer_t *p) { return p->sessions; }
+void **sb_peer_tls_slot(sb_peer_t *p) { return &p->tls; }
 
 void sb_peer_set_session_queues(sb_peer_t *p, const char *prefixes)
 {
@@ -631,6 +675,8 @@ void sb_peer_stop(sb_peer_t *p)
     pthread_join(p->thread, NULL);
     pn_proactor_free(p->proactor);
     sb_sessions_free(p->sessions);
+    sb_entities_free(p->entities);
+    sb_peer_tls_free(p);
     pthread_mutex_destroy(&p->mu);
     pthread_cond_destroy(&p->cv);
     free(p);

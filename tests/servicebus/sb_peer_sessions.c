@@ -20,6 +20,7 @@
 #include <proton/proactor.h>
 #include <proton/terminus.h>
 
+#include "sb_peer_hooks.h"
 #include "sb_peer_internal.h"
 
 #define FILTER_KEY "com.microsoft:session-filter"
@@ -34,6 +35,7 @@ typedef struct rcv {
     char queue[NAME_MAX_LEN];
     char session[NAME_MAX_LEN]; /* locked session; "" while waiting for one */
     bool opened;
+    bool plain_filter; /* the filter value came undescribed (as Microsoft's SDKs send it) */
 } rcv_t;
 
 typedef struct msg {
@@ -164,7 +166,8 @@ static bool locked(sb_sessions_t *s, const char *queue, const char *session)
     return false;
 }
 
-/* The filter on the client's source: 0 none, 1 a session id (copied to out), 2 null. */
+/* The filter on the client's source: 0 none, 1 a session id (copied to out), 2 null; 3 and 4
+ * the same undescribed. */
 static int read_filter(pn_link_t *l, char *out, size_t outlen)
 {
     pn_data_t *f = pn_terminus_filter(pn_link_remote_source(l));
@@ -179,6 +182,16 @@ static int read_filter(pn_link_t *l, char *out, size_t outlen)
                      memcmp(pn_data_get_symbol(f).start, FILTER_KEY, strlen(FILTER_KEY)) == 0;
         if (!pn_data_next(f))
             break;
+        if (match && pn_data_type(f) == PN_STRING) { /* undescribed, as the SDK sends it */
+            pn_bytes_t b = pn_data_get_string(f);
+            snprintf(out, outlen, "%.*s", (int)b.size, b.start);
+            kind = 3;
+            break;
+        }
+        if (match && pn_data_type(f) == PN_NULL) {
+            kind = 4;
+            break;
+        }
         if (!match || pn_data_type(f) != PN_DESCRIBED)
             continue;
         pn_data_enter(f);
@@ -216,12 +229,17 @@ static void grant(sb_sessions_t *s, rcv_t *r)
     pn_data_put_map(f);
     pn_data_enter(f);
     pn_data_put_symbol(f, pn_bytes(strlen(FILTER_KEY), FILTER_KEY));
-    pn_data_put_described(f);
-    pn_data_enter(f);
-    pn_data_put_ulong(f, FILTER_CODE);
-    pn_data_put_string(f, pn_bytes(strlen(r->session), r->session));
+    if (r->plain_filter) {
+        pn_data_put_string(f, pn_bytes(strlen(r->session), r->session));
+    } else {
+        pn_data_put_described(f);
+        pn_data_enter(f);
+        pn_data_put_ulong(f, FILTER_CODE);
+        pn_data_put_string(f, pn_bytes(strlen(r->session), r->session));
+        pn_data_exit(f);
+    }
     pn_data_exit(f);
-    pn_data_exit(f);
+    sb_peer_session_lock_properties(r->link);
     pn_link_open(r->link);
     r->opened = true;
     sb_peer_note(s->peer, "session-lock %s %s", r->queue, r->session);
@@ -232,6 +250,9 @@ void sb_sessions_attach(sb_sessions_t *s, pn_connection_t *c, pn_link_t *l)
     const char *q = pn_terminus_get_address(pn_link_remote_source(l));
     char id[NAME_MAX_LEN] = "";
     int kind = read_filter(l, id, sizeof id);
+    bool plain = kind > 2;
+    if (plain)
+        kind -= 2;
     if (kind == 0) {
         refuse(s, l, "amqp:not-allowed",
                "It is not possible for an entity that requires sessions to create a "
@@ -250,6 +271,7 @@ void sb_sessions_attach(sb_sessions_t *s, pn_connection_t *c, pn_link_t *l)
     }
     r->link = l;
     r->conn = c;
+    r->plain_filter = plain;
     snprintf(r->queue, sizeof r->queue, "%s", q);
     r->next = s->rcvs;
     s->rcvs = r;
@@ -319,6 +341,8 @@ void sb_sessions_outcome(sb_sessions_t *s, pn_delivery_t *d)
         return;
     pn_delivery_set_context(d, NULL);
     uint64_t st = pn_delivery_remote_state(d);
+    if (st == PN_REJECTED)
+        sb_entities_dead_letter(sb_peer_entities(s->peer), m->queue, m->bytes, m->len, d);
     if (st == PN_ACCEPTED || st == PN_REJECTED)
         remove_msg(s, m);
     else
