@@ -10,7 +10,7 @@
 //        agent queue, aos.events from a subscription, a CloudEvent on aos.ingress).
 import assert from "node:assert/strict";
 import { execFileSync, spawn } from "node:child_process";
-import { randomBytes } from "node:crypto";
+import { createHash, randomBytes } from "node:crypto";
 import fs from "node:fs";
 import net from "node:net";
 import os from "node:os";
@@ -80,10 +80,16 @@ function freePort() {
   });
 }
 
+// Run a node script; resolves { code, out } (its stdout, also echoed).
 function runNode(script, args, env) {
   return new Promise((resolve) => {
-    const p = spawn(process.execPath, [path.join(here, script), ...args], { env, stdio: "inherit" });
-    p.on("exit", (code) => resolve(code));
+    const p = spawn(process.execPath, [path.join(here, script), ...args], { env, stdio: ["ignore", "pipe", "inherit"] });
+    let out = "";
+    p.stdout.on("data", (b) => {
+      out += b;
+      process.stdout.write(b);
+    });
+    p.on("exit", (code) => resolve({ code, out }));
   });
 }
 
@@ -104,12 +110,16 @@ async function http(method, url, body, headers = {}) {
   return { status: r.status, json, text };
 }
 
+// Services first (they settle and detach while the peer is still there), then the peer.
 async function stopAll() {
-  for (const p of procs.reverse()) {
-    if (p.exitCode === null && p.signalCode === null) p.kill("SIGTERM");
+  const alive = (p) => p.exitCode === null && p.signalCode === null;
+  const services = procs.filter((p) => p.name !== "aos-sb-peer");
+  const peers = procs.filter((p) => p.name === "aos-sb-peer");
+  for (const group of [services, peers]) {
+    for (const p of group) if (alive(p)) p.kill("SIGTERM");
+    await Promise.race([Promise.all(group.map((p) => p.exited)), sleep(30000)]);
+    for (const p of group) if (alive(p)) p.kill("SIGKILL");
   }
-  await Promise.race([Promise.all(procs.map((p) => p.exited)), sleep(30000)]);
-  for (const p of procs) if (p.exitCode === null && p.signalCode === null) p.kill("SIGKILL");
 }
 
 function dumpLogs() {
@@ -139,7 +149,7 @@ try {
   const sdkEnv = { ...process.env, NODE_EXTRA_CA_CERTS: certs.ca, AOS_TEST_SB_CONNECTION_STRING: cs };
 
   if (mode === "peer") {
-    assert.equal(await runNode("servicebus_sdk.mjs", ["peer"], sdkEnv), 0, "SDK checks against the peer");
+    assert.equal((await runNode("servicebus_sdk.mjs", ["peer"], sdkEnv)).code, 0, "SDK checks against the peer");
   } else {
     // the services: the servicebus profile from a connection string alone (plus the test CA)
     const config = path.join(dir, "aos.json");
@@ -157,6 +167,9 @@ try {
       AOS_DEV_MODE: "1",
       AOS_BUS_PROFILE: "servicebus",
       AOS_SERVICEBUS_CONNECTION_STRING: cs,
+      // Until issue 8 item 1 is fixed (the connection string's Endpoint loses to AOS_BUS_URL's
+      // non-empty default), name the endpoint twice; AOS_TEST_SB_CONNSTR_ONLY=1 leaves it out.
+      ...(process.env.AOS_TEST_SB_CONNSTR_ONLY === "1" ? {} : { AOS_BUS_URL: `amqps://localhost:${port}` }),
       AOS_BUS_CA_FILE: certs.ca,
       AOS_CONFIG: config,
       AOS_SQLITE_PATH: path.join(dir, "aos.db"),
@@ -201,7 +214,25 @@ try {
     assert.equal(conv.status, 200, conv.text);
     log("second turn through the other router replica, conversation readable: ok");
     // Microsoft's SDK as an outside application against the same stack
-    assert.equal(await runNode("servicebus_sdk.mjs", ["stack"], sdkEnv), 0, "SDK checks against the stack");
+    const sdk = await runNode("servicebus_sdk.mjs", ["stack"], sdkEnv);
+    assert.equal(sdk.code, 0, "SDK checks against the stack");
+    // the event published twice is one turn: one event message in the agent's events
+    // conversation (turn ids are derived from agent, source and event id)
+    const { ingress_event_id: eventId } = JSON.parse(sdk.out.split("\n").find((l) => l.startsWith("{")));
+    const msgs = [];
+    for (let cursor = null, page = 0; page < 50; page++) {
+      const q = cursor ? `?cursor=${encodeURIComponent(cursor)}` : "";
+      const c = await http("GET", `${routers[1].http}/v1/conversations/events-default${q}`);
+      assert.equal(c.status, 200, c.text);
+      msgs.push(...(c.json.messages || []));
+      cursor = c.json.next_cursor;
+      if (!cursor) break;
+    }
+    // the router's turn id: "ev-" + first 16 bytes of sha256(agent \n source \n id \n), hex
+    const turnId = "ev-" + createHash("sha256").update(`default\nurn:example:billing\n${eventId}\n`).digest("hex").slice(0, 32);
+    const users = msgs.filter((m) => m.id === turnId);
+    assert.equal(users.length, 1, `one turn ${turnId} for event ${eventId}: ${JSON.stringify(msgs.map((m) => [m.id, m.role]))}`);
+    log(`ingress event ${eventId} published twice: one turn in events-default: ok`);
   }
   log(`${mode}: all ok`);
 } catch (e) {
