@@ -8,6 +8,9 @@
 //        AOS_SERVICEBUS_CONNECTION_STRING only; an HTTP turn through the router; both routers
 //        see every runner's heartbeats; then the SDK as an outside application (a turn on the
 //        agent queue, aos.events from a subscription, a CloudEvent on aos.ingress).
+//   node servicebus_stack.mjs rabbitmq <build-dir>  the ingress queue on the local profile:
+//        storage, runner and router on the RabbitMQ fixture; a CloudEvent published twice to
+//        /amq/queue/aos.ingress with rhea (an AMQP 1.0 client) becomes one event turn.
 import assert from "node:assert/strict";
 import { execFileSync, spawn } from "node:child_process";
 import { createHash, randomBytes } from "node:crypto";
@@ -19,8 +22,8 @@ import { fileURLToPath } from "node:url";
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const [mode, buildDir] = process.argv.slice(2);
-if (!["peer", "stack"].includes(mode) || !buildDir) {
-  console.error("usage: node servicebus_stack.mjs peer|stack <build-dir>");
+if (!["peer", "stack", "rabbitmq"].includes(mode) || !buildDir) {
+  console.error("usage: node servicebus_stack.mjs peer|stack|rabbitmq <build-dir>");
   process.exit(2);
 }
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), "aos-sbstack-"));
@@ -130,10 +133,127 @@ function dumpLogs() {
 }
 
 const bin = (n) => path.join(buildDir, "bin", n);
+
+// The sample agents without model endpoints or knowledge (offline), default subscribed to
+// com.example.invoice.* events.
+function writeConfig() {
+  const config = path.join(dir, "aos.json");
+  const sample = JSON.parse(fs.readFileSync(path.join(here, "..", "..", "deploy", "config", "aos.json"), "utf8"));
+  for (const a of sample.agents) {
+    delete a.endpoint;
+    delete a.endpoints;
+    delete a.domain_knowledge;
+  }
+  const def = sample.agents.find((a) => a.name === "default") || sample.agents[0];
+  def.event_subscriptions = [...(def.event_subscriptions || []), "com.example.invoice.*"];
+  fs.writeFileSync(config, JSON.stringify(sample, null, 2));
+  return config;
+}
+
+function serviceStarter(base) {
+  return async (name, binary, extra = {}) => {
+    const h = await freePort(), a = await freePort();
+    start(name, bin(binary), [], { ...base, AOS_HTTP_ADDR: `127.0.0.1:${h}`, AOS_ADMIN_ADDR: `127.0.0.1:${a}`,
+      AOS_INSTANCE_ID: `${name}-${process.pid}`, ...extra });
+    return { name, http: `http://127.0.0.1:${h}`, admin: `http://127.0.0.1:${a}` };
+  };
+}
+
+async function waitReady(services) {
+  for (const s of services) {
+    await waitFor(`${s.name} ready`, async () => (await http("GET", `${s.admin}/readyz`)).status === 200);
+    log(`${s.name} ready`);
+  }
+}
+
+// Every message of a conversation (all pages) through a router.
+async function conversationMessages(router, id) {
+  const msgs = [];
+  for (let cursor = null, page = 0; page < 50; page++) {
+    const q = cursor ? `?cursor=${encodeURIComponent(cursor)}` : "";
+    const c = await http("GET", `${router.http}/v1/conversations/${id}${q}`);
+    if (c.status === 404) return [];
+    assert.equal(c.status, 200, c.text);
+    msgs.push(...(c.json.messages || []));
+    cursor = c.json.next_cursor;
+    if (!cursor) break;
+  }
+  return msgs;
+}
+
+// The router's turn id for an event: "ev-" + first 16 bytes of sha256(agent\nsource\nid\n).
+const eventTurnId = (agent, source, id) =>
+  "ev-" + createHash("sha256").update(`${agent}\n${source}\n${id}\n`).digest("hex").slice(0, 32);
+
+// RabbitMQ: publish a CloudEvent (AMQP binding, binary mode) twice to the ingress queue.
+async function publishRabbit(url, address, id) {
+  const rhea = (await import("rhea")).default;
+  const u = new URL(url);
+  const c = rhea.create_container();
+  const conn = c.connect({ host: u.hostname, port: Number(u.port || 5672), username: decodeURIComponent(u.username),
+    password: decodeURIComponent(u.password), reconnect: false });
+  const sender = conn.open_sender(address);
+  await new Promise((resolve, reject) => {
+    let accepted = 0;
+    const msg = () => ({
+      message_id: id, content_type: "application/json",
+      application_properties: { "cloudEvents:specversion": "1.0", "cloudEvents:id": id,
+        "cloudEvents:type": "com.example.invoice.overdue", "cloudEvents:source": "urn:example:billing",
+        "cloudEvents:subject": "INV-7" },
+      body: rhea.message.data_section(Buffer.from(JSON.stringify({ invoice: "INV-7", amount: 99 }))),
+    });
+    sender.once("sendable", () => { sender.send(msg()); sender.send(msg()); });
+    sender.on("accepted", () => { if (++accepted === 2) resolve(); });
+    sender.on("rejected", (ctx) => reject(new Error(`rejected: ${JSON.stringify(ctx.delivery.remote_state)}`)));
+    conn.on("connection_error", (ctx) => reject(ctx.connection.error));
+    setTimeout(() => reject(new Error("publish timed out")), 30000);
+  });
+  conn.close();
+}
 const keyName = "aos-services";
 const key = randomBytes(32).toString("base64");
+// The ingress queue on the local profile (RabbitMQ fixture).
+async function rabbitIngress() {
+  const fixtures = process.env.AOS_TEST_FIXTURES_DIR || path.join(buildDir, "fixtures");
+  const url = fs.readFileSync(path.join(fixtures, "rabbitmq", "url"), "utf8").trim();
+  const base = {
+    PATH: process.env.PATH,
+    AOS_DEV_MODE: "1",
+    AOS_BUS_PROFILE: "rabbitmq",
+    AOS_BUS_URL: url,
+    AOS_CONFIG: writeConfig(),
+    AOS_SQLITE_PATH: path.join(dir, "aos.db"),
+    AOS_LOG_LEVEL: "info",
+    ...(process.env.ASAN_OPTIONS ? { ASAN_OPTIONS: process.env.ASAN_OPTIONS } : {}),
+    ...(process.env.UBSAN_OPTIONS ? { UBSAN_OPTIONS: process.env.UBSAN_OPTIONS } : {}),
+  };
+  const svc = serviceStarter(base);
+  const storage = await svc("aos-storage", "aos-storage");
+  const runner = await svc("aos-agent-runner", "aos-agent-runner");
+  const router = await svc("aos-router", "aos-router");
+  await waitReady([storage, runner, router]);
+  const id = `rabbit-ingress-${randomBytes(8).toString("hex")}`;
+  await publishRabbit(url, "/amq/queue/aos.ingress", id);
+  log(`published ${id} twice to /amq/queue/aos.ingress`);
+  const turnId = eventTurnId("default", "urn:example:billing", id);
+  const msgs = await waitFor("the event turn answered", async () => {
+    const m = await conversationMessages(router, "events-default");
+    return m.some((x) => x.id === `${turnId}:r`) && m;
+  });
+  await sleep(2000); // give a second turn (there must be none) the chance to show
+  const again = await conversationMessages(router, "events-default");
+  assert.equal(again.filter((m) => m.id === turnId).length, 1, `one turn for ${id}: ${JSON.stringify(msgs.map((m) => m.id))}`);
+  assert.equal(again.filter((m) => m.id === `${turnId}:r`).length, 1, "one answer");
+  log(`ingress event ${id}: one turn ${turnId}, answered: ok`);
+}
+
 let failed = false;
 try {
+  if (mode === "rabbitmq") {
+    await rabbitIngress();
+    log("rabbitmq: all ok");
+    process.exitCode = 0;
+  } else {
   const certs = makeCerts();
   const portFile = path.join(dir, "peer.port");
   start("aos-sb-peer", path.join(buildDir, "tests", "aos-sb-peer"), [
@@ -152,16 +272,7 @@ try {
     assert.equal((await runNode("servicebus_sdk.mjs", ["peer"], sdkEnv)).code, 0, "SDK checks against the peer");
   } else {
     // the services: the servicebus profile from a connection string alone (plus the test CA)
-    const config = path.join(dir, "aos.json");
-    const sample = JSON.parse(fs.readFileSync(path.join(here, "..", "..", "deploy", "config", "aos.json"), "utf8"));
-    for (const a of sample.agents) {
-      delete a.endpoint;
-      delete a.endpoints;
-      delete a.domain_knowledge;
-    }
-    const def = sample.agents.find((a) => a.name === "default") || sample.agents[0];
-    def.event_subscriptions = [...(def.event_subscriptions || []), "com.example.invoice.*"];
-    fs.writeFileSync(config, JSON.stringify(sample, null, 2));
+    const config = writeConfig();
     const base = {
       PATH: process.env.PATH,
       AOS_DEV_MODE: "1",
@@ -177,21 +288,12 @@ try {
       ...(process.env.ASAN_OPTIONS ? { ASAN_OPTIONS: process.env.ASAN_OPTIONS } : {}),
       ...(process.env.UBSAN_OPTIONS ? { UBSAN_OPTIONS: process.env.UBSAN_OPTIONS } : {}),
     };
-    const svc = async (name, binary, extra = {}) => {
-      const http = await freePort(), admin = await freePort();
-      start(name, bin(binary), [], { ...base, AOS_HTTP_ADDR: `127.0.0.1:${http}`, AOS_ADMIN_ADDR: `127.0.0.1:${admin}`,
-        AOS_INSTANCE_ID: `${name}-${process.pid}`, ...extra });
-      return { http: `http://127.0.0.1:${http}`, admin: `http://127.0.0.1:${admin}` };
-    };
+    const svc = serviceStarter(base);
     const storage = await svc("aos-storage", "aos-storage");
     const ml = await svc("aos-ml-pipeline", "aos-ml-pipeline");
     const runner = await svc("aos-agent-runner", "aos-agent-runner");
     const routers = [await svc("aos-router-1", "aos-router"), await svc("aos-router-2", "aos-router")];
-    for (const [n, s] of [["aos-storage", storage], ["aos-ml-pipeline", ml], ["aos-agent-runner", runner],
-      ["aos-router-1", routers[0]], ["aos-router-2", routers[1]]]) {
-      await waitFor(`${n} ready`, async () => (await http("GET", `${s.admin}/readyz`)).status === 200);
-      log(`${n} ready`);
-    }
+    await waitReady([storage, ml, runner, ...routers]);
     // every router replica sees the runner's heartbeats (issue 8 item 2)
     for (const [i, r] of routers.entries()) {
       await waitFor(`router ${i + 1} sees healthy agents`, async () => {
@@ -219,22 +321,14 @@ try {
     // the event published twice is one turn: one event message in the agent's events
     // conversation (turn ids are derived from agent, source and event id)
     const { ingress_event_id: eventId } = JSON.parse(sdk.out.split("\n").find((l) => l.startsWith("{")));
-    const msgs = [];
-    for (let cursor = null, page = 0; page < 50; page++) {
-      const q = cursor ? `?cursor=${encodeURIComponent(cursor)}` : "";
-      const c = await http("GET", `${routers[1].http}/v1/conversations/events-default${q}`);
-      assert.equal(c.status, 200, c.text);
-      msgs.push(...(c.json.messages || []));
-      cursor = c.json.next_cursor;
-      if (!cursor) break;
-    }
-    // the router's turn id: "ev-" + first 16 bytes of sha256(agent \n source \n id \n), hex
-    const turnId = "ev-" + createHash("sha256").update(`default\nurn:example:billing\n${eventId}\n`).digest("hex").slice(0, 32);
+    const msgs = await conversationMessages(routers[1], "events-default");
+    const turnId = eventTurnId("default", "urn:example:billing", eventId);
     const users = msgs.filter((m) => m.id === turnId);
     assert.equal(users.length, 1, `one turn ${turnId} for event ${eventId}: ${JSON.stringify(msgs.map((m) => [m.id, m.role]))}`);
     log(`ingress event ${eventId} published twice: one turn in events-default: ok`);
   }
   log(`${mode}: all ok`);
+  }
 } catch (e) {
   failed = true;
   console.error("stack: FAILED:", e);
