@@ -336,7 +336,7 @@ try {
   await stopAll();
   for (const p of procs) {
     const { code, sig } = await p.exited;
-    if (p.name !== "aos-sb-peer" && code !== 0) {
+    if (code !== 0) {
       console.error(`stack: ${p.name} exited with ${code ?? sig}`);
       failed = true;
     }

@@ -72,7 +72,7 @@ typedef struct aos_storage_blob_info {
 } aos_storage_blob_info_t;
 
 typedef struct aos_storage_record {
-    char *kind; /* "adapter" | "job" */
+    char *kind; /* "adapter" | "job" | "health" */
     char *key;
     char *data_json; /* JSON object text */
     char *version;   /* opaque (SQLite: decimal counter; Azure: the entity ETag) */
