@@ -117,6 +117,21 @@ async function peerChecks(client) {
   await sb.close();
   step("sessions (named and next available): ok");
 
+  // a dead-lettered session message lands in the queue's (sessionless) dead-letter queue
+  await ss.sendMessages({ body: { i: 7 }, sessionId: "conv-d", messageId: "dl-7" });
+  const sd = await client.acceptSession("aos.agent.default", "conv-d");
+  const [d7] = await sd.receiveMessages(1, { maxWaitTimeInMs: 5000 });
+  await sd.deadLetterMessage(d7, { deadLetterReason: "poison", deadLetterErrorDescription: "cannot parse" });
+  await sd.close();
+  const sdl = client.createReceiver("aos.agent.default", { subQueueType: "deadLetter" });
+  const [dl7] = await sdl.receiveMessages(1, { maxWaitTimeInMs: 10000 });
+  assert.ok(dl7, "the session message's dead letter");
+  assert.equal(dl7.messageId, "dl-7");
+  assert.equal(dl7.deadLetterReason, "poison");
+  await sdl.completeMessage(dl7);
+  await sdl.close();
+  step("session queue dead letter: ok");
+
   // a session queue refuses a message without SessionId
   await assert.rejects(ss.sendMessages({ body: { i: 9 } }), /SessionId/);
   // an entity that does not exist

@@ -26,6 +26,8 @@
 #define LOCK_MS 60000
 #define DLQ "/$deadletterqueue"
 
+sb_sessions_t *sb_peer_sessions(sb_peer_t *p); /* sb_peer.c */
+
 typedef struct rcv {
     struct rcv *next;
     pn_link_t *link; /* NULL once gone */
@@ -154,6 +156,12 @@ static int kind_of(sb_entities_t *e, const char *address)
         n -= strlen(DLQ);
     if (in_list(e->queues, address, n))
         return 'q';
+    if (n < strlen(address)) { /* the dead-letter queue of a session queue (not sessionful) */
+        char base[NAME_LEN];
+        snprintf(base, sizeof base, "%.*s", (int)n, address);
+        if (sb_sessions_is_session_queue(sb_peer_sessions(e->peer), base))
+            return 'q';
+    }
     const char *sub = strstr(address, "/Subscriptions/");
     if (sub && sub < address + n) {
         topic_t *t = find_topic(e, address, (size_t)(sub - address));
@@ -587,7 +595,6 @@ void sb_peer_session_lock_properties(pn_link_t *l)
     pn_data_exit(props);
 }
 
-sb_sessions_t *sb_peer_sessions(sb_peer_t *p); /* sb_peer.c */
 
 /* The data sections of an SDK batch, each an encoded message; 0 when this is not a batch. */
 static int unbatch(const char *bytes, size_t len, pn_bytes_t *items, int max)
