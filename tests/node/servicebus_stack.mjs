@@ -278,9 +278,6 @@ try {
       AOS_DEV_MODE: "1",
       AOS_BUS_PROFILE: "servicebus",
       AOS_SERVICEBUS_CONNECTION_STRING: cs,
-      // Until issue 8 item 1 is fixed (the connection string's Endpoint loses to AOS_BUS_URL's
-      // non-empty default), name the endpoint twice; AOS_TEST_SB_CONNSTR_ONLY=1 leaves it out.
-      ...(process.env.AOS_TEST_SB_CONNSTR_ONLY === "1" ? {} : { AOS_BUS_URL: `amqps://localhost:${port}` }),
       AOS_BUS_CA_FILE: certs.ca,
       AOS_CONFIG: config,
       AOS_SQLITE_PATH: path.join(dir, "aos.db"),

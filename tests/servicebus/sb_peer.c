@@ -66,7 +66,9 @@ struct sb_peer {
     int port;       /* > 0 once listening, -1 on failure */
     bool stopping;
     sb_sessions_t *sessions; /* session-enabled queues, see sb_peer_sessions.c */
-    sb_entities_t *entities; /* queues, topics, dead letters: sb_peer_entities.c */
+    sb_entities_t *entities; /* which entities exist, see sb_peer_entities.c */
+    sb_dedup_t *dedup;       /* duplicate detection, see sb_peer_dedup.c */
+    sb_store_t *store;       /* declared queues, topics, dead letters: sb_peer_store.c */
     void *tls;               /* pn_ssl_domain_t when TLS is on: sb_peer_tls.c */
     sb_peer_stats_t stats;
     char log[16384];
@@ -374,13 +376,13 @@ static void on_delivery(sb_peer_t *p, pn_connection_t *c, conn_state_t *cs, pn_d
     pn_link_t *l = pn_delivery_link(d);
     if (pn_link_is_sender(l)) {
         if (pn_delivery_updated(d)) {
-            if (sb_entities_owns(p->entities, l))
-                sb_entities_outcome(p->entities, d);
+            if (sb_store_owns(p->store, l))
+                sb_store_outcome(p->store, d);
             else
                 sb_sessions_outcome(p->sessions, d);
             pn_delivery_settle(d);
             sb_sessions_pump(p->sessions, c);
-            sb_entities_pump(p->entities, c);
+            sb_store_pump(p->store, c);
         }
         return;
     }
@@ -390,6 +392,7 @@ static void on_delivery(sb_peer_t *p, pn_connection_t *c, conn_state_t *cs, pn_d
     char *buf = malloc(size ? size : 1);
     ssize_t n = pn_link_recv(l, buf, size);
     const char *target = pn_terminus_get_address(pn_link_target(l));
+    char dupid[200];
     if (target && strcmp(target, "$cbs") == 0) {
         pn_message_t *m = pn_message();
         if (n > 0 && pn_message_decode(m, buf, (size_t)n) == 0) {
@@ -399,7 +402,24 @@ static void on_delivery(sb_peer_t *p, pn_connection_t *c, conn_state_t *cs, pn_d
             pn_delivery_update(d, PN_REJECTED);
         }
         pn_message_free(m);
-    } else if (target && n >= 0 && sb_sessions_is_session_queue(p->sessions, target)) {
+    } else if (target && n >= 0 &&
+               sb_dedup_is_duplicate(p->dedup, target, buf, (size_t)n, dupid, sizeof dupid)) {
+        pn_delivery_update(d, PN_ACCEPTED); /* as the service does: accepted, then dropped */
+        peer_log(p, "duplicate-dropped %s %s", target, dupid);
+    } else if (target && n >= 0 && sb_store_claims(p->store, target)) {
+        const char *cond = NULL, *desc = NULL;
+        if (sb_peer_store_each(p, false, target, buf, (size_t)n, &cond, &desc)) {
+            count_transfer(p, target);
+            pn_delivery_update(d, PN_ACCEPTED);
+            sb_store_pump(p->store, c);
+        } else {
+            pn_condition_t *rc = pn_disposition_condition(pn_delivery_local(d));
+            pn_condition_set_name(rc, cond);
+            pn_condition_set_description(rc, desc);
+            pn_delivery_update(d, PN_REJECTED);
+            peer_log(p, "transfer-refused %s %s", target, cond);
+        }
+    } else if (target && n >= 0) {
         const char *cond = NULL, *desc = NULL;
         if (sb_peer_store_each(p, true, target, buf, (size_t)n, &cond, &desc)) {
             count_transfer(p, target);
@@ -412,22 +432,8 @@ static void on_delivery(sb_peer_t *p, pn_connection_t *c, conn_state_t *cs, pn_d
             pn_delivery_update(d, PN_REJECTED);
             peer_log(p, "transfer-refused %s %s", target, cond);
         }
-    } else if (target && n >= 0 && sb_entities_claims(p->entities, target)) {
-        const char *cond = NULL, *desc = NULL;
-        if (sb_peer_store_each(p, false, target, buf, (size_t)n, &cond, &desc)) {
-            count_transfer(p, target);
-            pn_delivery_update(d, PN_ACCEPTED);
-            sb_entities_pump(p->entities, c);
-        } else {
-            pn_condition_t *rc = pn_disposition_condition(pn_delivery_local(d));
-            pn_condition_set_name(rc, cond);
-            pn_condition_set_description(rc, desc);
-            pn_delivery_update(d, PN_REJECTED);
-            peer_log(p, "transfer-refused %s %s", target, cond);
-        }
     } else {
-        count_transfer(p, target ? target : "");
-        pn_delivery_update(d, PN_ACCEPTED);
+        pn_delivery_update(d, PN_REJECTED);
     }
     free(buf);
     pn_delivery_settle(d);
@@ -446,14 +452,38 @@ static void on_link_open(sb_peer_t *p, pn_connection_t *c, conn_state_t *cs, pn_
     if (!addr)
         addr = "";
     bool cbs = strcmp(addr, "$cbs") == 0;
+    if (!cbs && authorized(p, cs, addr) && !sb_entities_exist(p->entities, addr)) {
+        /* like the service: no terminus of our own in the attach, then the detach */
+        pn_terminus_set_type(pn_link_is_sender(l) ? pn_link_source(l) : pn_link_target(l),
+                             PN_UNSPECIFIED);
+        pn_link_open(l);
+        pn_condition_format(pn_link_condition(l), "amqp:not-found",
+                            "The messaging entity 'sb://%s/%s' could not be found. To know more "
+                            "visit https://aka.ms/sbResourceMgrExceptions.",
+                            p->ns_host, addr);
+        pn_link_close(l);
+        sb_entities_count_refusal(p->entities, addr);
+        pthread_mutex_lock(&p->mu);
+        p->stats.attaches_refused++;
+        pthread_mutex_unlock(&p->mu);
+        peer_log(p, "attach-refused %s amqp:not-found", addr);
+        return;
+    }
     if (!cbs && pn_link_is_sender(l) && authorized(p, cs, addr) &&
         sb_sessions_is_session_queue(p->sessions, addr)) {
         sb_sessions_attach(p->sessions, c, l); /* locks a session, refuses or waits */
         return;
     }
-    if (!cbs && authorized(p, cs, addr) && !sb_sessions_is_session_queue(p->sessions, addr) &&
-        sb_entities_claims(p->entities, addr)) {
-        sb_entities_attach(p->entities, c, l, addr);
+    if (!cbs && authorized(p, cs, addr) && sb_store_claims(p->store, addr)) {
+        sb_store_attach(p->store, c, l, addr);
+        return;
+    }
+    if (!cbs && pn_link_is_sender(l) && authorized(p, cs, addr)) {
+        sb_sessions_attach_plain(p->sessions, c, l); /* a stored queue without sessions */
+        pthread_mutex_lock(&p->mu);
+        p->stats.attaches_ok++;
+        pthread_mutex_unlock(&p->mu);
+        peer_log(p, "attach-ok %s", addr);
         return;
     }
     if (cbs || authorized(p, cs, addr)) {
@@ -474,6 +504,7 @@ static void on_link_open(sb_peer_t *p, pn_connection_t *c, conn_state_t *cs, pn_
                         "Unauthorized access. A valid token for 'sb://%s/%s' is required.",
                         p->ns_host, addr);
     pn_link_close(l);
+    sb_entities_count_refusal(p->entities, addr);
     pthread_mutex_lock(&p->mu);
     p->stats.attaches_refused++;
     pthread_mutex_unlock(&p->mu);
@@ -534,11 +565,11 @@ static bool handle(sb_peer_t *p, pn_event_t *e)
     case PN_CONNECTION_REMOTE_OPEN:
         pn_connection_open(c);
         sb_sessions_conn_open(p->sessions, c);
-        sb_entities_conn_open(p->entities, c);
+        sb_store_conn_open(p->store, c);
         break;
     case PN_CONNECTION_WAKE:
         sb_sessions_pump(p->sessions, c);
-        sb_entities_pump(p->entities, c);
+        sb_store_pump(p->store, c);
         break;
     case PN_CONNECTION_REMOTE_CLOSE:
         pn_connection_close(c);
@@ -556,14 +587,14 @@ static bool handle(sb_peer_t *p, pn_event_t *e)
     case PN_LINK_REMOTE_CLOSE:
     case PN_LINK_REMOTE_DETACH:
         sb_sessions_link_gone(p->sessions, pn_event_link(e));
-        sb_entities_link_gone(p->entities, pn_event_link(e));
+        sb_store_link_gone(p->store, pn_event_link(e));
         pn_link_close(pn_event_link(e));
         break;
     case PN_LINK_FLOW:
         if (cs)
             flush_answers(c, cs);
         sb_sessions_pump(p->sessions, c);
-        sb_entities_pump(p->entities, c);
+        sb_store_pump(p->store, c);
         if (pn_link_is_sender(pn_event_link(e)) && pn_link_get_drain(pn_event_link(e)))
             pn_link_drained(pn_event_link(e)); /* Microsoft's SDKs drain after each receive */
         break;
@@ -574,7 +605,7 @@ static bool handle(sb_peer_t *p, pn_event_t *e)
     case PN_TRANSPORT_CLOSED:
         if (c) {
             sb_sessions_conn_gone(p->sessions, c);
-            sb_entities_conn_gone(p->entities, c);
+            sb_store_conn_gone(p->store, c);
             free_conn_state(cs);
             pn_connection_set_context(c, NULL);
         }
@@ -613,7 +644,9 @@ sb_peer_t *sb_peer_start(const char *ns_host, const char *key_name, const char *
     pthread_mutex_init(&p->mu, NULL);
     pthread_cond_init(&p->cv, NULL);
     p->sessions = sb_sessions_new(p);
-    p->entities = sb_entities_new(p);
+    p->entities = sb_entities_new();
+    p->dedup = sb_dedup_new();
+    p->store = sb_store_new(p);
     p->proactor = pn_proactor();
     p->listener = pn_listener();
     pn_proactor_listen(p->proactor, p->listener, "127.0.0.1:0", 16);
@@ -633,13 +666,28 @@ sb_peer_t *sb_peer_start(const char *ns_host, const char *key_name, const char *
 
 int sb_peer_port(const sb_peer_t *p) { return p->port; }
 
-sb_entities_t *sb_peer_entities(sb_peer_t *p) { return p->entities; }
+sb_store_t *sb_peer_store(sb_peer_t *p) { return p->store; }
 sb_sessions_t *sb_peer_sessions(sb_peer_t *p) { return p->sessions; }
 void **sb_peer_tls_slot(sb_peer_t *p) { return &p->tls; }
 
 void sb_peer_set_session_queues(sb_peer_t *p, const char *prefixes)
 {
     sb_sessions_set_queues(p->sessions, prefixes);
+}
+
+void sb_peer_set_entities(sb_peer_t *p, const char *names)
+{
+    sb_entities_set(p->entities, names);
+}
+
+void sb_peer_set_duplicate_detection(sb_peer_t *p, uint64_t window_ms)
+{
+    sb_dedup_set_window(p->dedup, window_ms);
+}
+
+int sb_peer_attach_refusals(sb_peer_t *p, const char *address)
+{
+    return sb_entities_refusals(p->entities, address);
 }
 
 void sb_peer_get_stats(sb_peer_t *p, sb_peer_stats_t *out)
@@ -676,6 +724,8 @@ void sb_peer_stop(sb_peer_t *p)
     pn_proactor_free(p->proactor);
     sb_sessions_free(p->sessions);
     sb_entities_free(p->entities);
+    sb_dedup_free(p->dedup);
+    sb_store_free(p->store);
     sb_peer_tls_free(p);
     pthread_mutex_destroy(&p->mu);
     pthread_cond_destroy(&p->cv);

@@ -1,5 +1,5 @@
-/* Internal hooks of sb_peer.c into sb_peer_entities.c and sb_peer_tls.c (see
- * sb_peer_entities.h). The sb_entities_* calls taking a connection run on the peer's proactor
+/* Internal hooks of sb_peer.c into sb_peer_store.c and sb_peer_tls.c (see
+ * sb_peer_store.h). The sb_store_* calls taking a connection run on the peer's proactor
  * thread while it handles that connection's events. */
 #ifndef AOS_TEST_SB_PEER_HOOKS_H
 #define AOS_TEST_SB_PEER_HOOKS_H
@@ -12,30 +12,30 @@
 #include <proton/link.h>
 #include <proton/transport.h>
 
-#include "sb_peer_entities.h"
+#include "sb_peer_store.h"
 
 #define SB_PEER_MAX_MESSAGE (256u * 1024u) /* Standard tier */
 
-typedef struct sb_entities sb_entities_t;
+typedef struct sb_store sb_store_t;
 
-sb_entities_t *sb_entities_new(sb_peer_t *p);
-void sb_entities_free(sb_entities_t *e);
-sb_entities_t *sb_peer_entities(sb_peer_t *p);
+sb_store_t *sb_store_new(sb_peer_t *p);
+void sb_store_free(sb_store_t *e);
+sb_store_t *sb_peer_store(sb_peer_t *p);
 /* Does the entity module serve this address (declared, or anything once declared)? */
-bool sb_entities_claims(sb_entities_t *e, const char *address);
+bool sb_store_claims(sb_store_t *e, const char *address);
 /* A client link on a claimed address: open it, or refuse it. */
-void sb_entities_attach(sb_entities_t *e, pn_connection_t *c, pn_link_t *l, const char *address);
+void sb_store_attach(sb_store_t *e, pn_connection_t *c, pn_link_t *l, const char *address);
 /* Is l one of our delivering links (its deliveries' outcomes are ours)? */
-bool sb_entities_owns(sb_entities_t *e, pn_link_t *l);
-bool sb_entities_store(sb_entities_t *e, const char *address, const char *bytes, size_t len,
+bool sb_store_owns(sb_store_t *e, pn_link_t *l);
+bool sb_store_store(sb_store_t *e, const char *address, const char *bytes, size_t len,
                        const char **cond, const char **desc);
-void sb_entities_outcome(sb_entities_t *e, pn_delivery_t *d);
-void sb_entities_link_gone(sb_entities_t *e, pn_link_t *l);
-void sb_entities_conn_open(sb_entities_t *e, pn_connection_t *c);
-void sb_entities_conn_gone(sb_entities_t *e, pn_connection_t *c);
-void sb_entities_pump(sb_entities_t *e, pn_connection_t *c);
+void sb_store_outcome(sb_store_t *e, pn_delivery_t *d);
+void sb_store_link_gone(sb_store_t *e, pn_link_t *l);
+void sb_store_conn_open(sb_store_t *e, pn_connection_t *c);
+void sb_store_conn_gone(sb_store_t *e, pn_connection_t *c);
+void sb_store_pump(sb_store_t *e, pn_connection_t *c);
 /* Dead-letter a copy of a message of another module (session queues) into queue/$deadletterqueue. */
-void sb_entities_dead_letter(sb_entities_t *e, const char *queue, const char *bytes, size_t len,
+void sb_store_dead_letter(sb_store_t *e, const char *queue, const char *bytes, size_t len,
                              pn_delivery_t *d);
 
 /* Store a transfer to target (a session queue when session): each message of a batch
@@ -43,6 +43,10 @@ void sb_entities_dead_letter(sb_entities_t *e, const char *queue, const char *by
  * message, message-format 0x80013700) or the message itself. */
 bool sb_peer_store_each(sb_peer_t *p, bool session, const char *target, const char *bytes,
                         size_t len, const char **cond, const char **desc);
+
+/* Why a client rejected d: DeadLetterReason / DeadLetterErrorDescription from the condition's
+ * info (what Microsoft's SDKs send for deadLetterMessage), else the condition itself. */
+void sb_peer_rejection(pn_delivery_t *d, char *reason, size_t rlen, char *desc, size_t dlen);
 
 /* Link properties of a granted session receiver: com.microsoft:locked-until-utc (.NET ticks,
  * what the SDK reads to schedule its session lock renewal). */

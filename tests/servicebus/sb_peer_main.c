@@ -15,7 +15,7 @@
 #include <string.h>
 
 #include "sb_peer.h"
-#include "sb_peer_entities.h"
+#include "sb_peer_store.h"
 
 static void usage(void)
 {

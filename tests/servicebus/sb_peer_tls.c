@@ -1,5 +1,5 @@
 /* sb_peer: TLS on the listening port (Service Bus only speaks AMQP over TLS on 5671) and the
- * port-insensitive audience. See sb_peer_entities.h. */
+ * port-insensitive audience. See sb_peer_store.h. */
 #include <stdio.h>
 #include <string.h>
 

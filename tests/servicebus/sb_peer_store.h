@@ -3,7 +3,7 @@
  * subscriptions, dead-letter queues, and a port-insensitive namespace audience (the SDK puts
  * sb://<host>:<port>/<entity> when the connection string's Endpoint names a port).
  *
- * Entities (sb_peer_entities.c). Once anything is declared, the peer stores and delivers:
+ * Entities (sb_peer_store.c). Once anything is declared, the peer stores and delivers:
  * - a queue Q (not session-enabled): transfers are stored; receivers on Q get them in order,
  *   peek-lock: accepted = completed; released/modified = back with delivery-count + 1 (after
  *   max deliveries: dead-lettered, reason MaxDeliveryCountExceeded); rejected = dead-lettered
@@ -18,8 +18,8 @@
  * Log lines: "store <entity>", "deliver <entity>", "complete <entity>", "dead-letter <entity>
  * <reason>", "attach-refused <address> amqp:not-found".
  * All functions here are thread-safe. */
-#ifndef AOS_TEST_SB_PEER_ENTITIES_H
-#define AOS_TEST_SB_PEER_ENTITIES_H
+#ifndef AOS_TEST_SB_PEER_STORE_H
+#define AOS_TEST_SB_PEER_STORE_H
 
 #include <stdbool.h>
 
