@@ -20,6 +20,8 @@ typedef struct runner_env {
     char *agents;
     int64_t capacity;
     int64_t busy_stale_ms;
+    int64_t lease_ms;
+    int64_t deadline_ms;
     int64_t grace_ms;
     int64_t prompt_budget;
     bool stream;
@@ -36,8 +38,18 @@ static const aos_config_field_t TABLE[] = {
      "settings.max_inflight.",
      offsetof(runner_env_t, capacity)},
     {"AOS_RUNNER_BUSY_STALE", NULL, AOS_CONFIG_DURATION_MS, "120s", 1000, 86400000, false, false,
-     NULL, "After this, another turn's unanswered message no longer holds a conversation.",
+     NULL,
+     "Gap time: a conversation's next turn in order that has not shown up (or was dead-lettered) "
+     "after this no longer holds the turns behind it.",
      offsetof(runner_env_t, busy_stale_ms)},
+    {"AOS_RUNNER_LEASE", NULL, AOS_CONFIG_DURATION_MS, "15s", 2000, 3600000, false, false, NULL,
+     "Conversation lease of a running turn (renewed every third of it while the turn runs); a "
+     "dead runner's turn is taken over after this.",
+     offsetof(runner_env_t, lease_ms)},
+    {"AOS_RUNNER_TURN_DEADLINE", NULL, AOS_CONFIG_DURATION_MS, "0", 0, 3600000, false, false, NULL,
+     "Per-turn deadline of the model call: every attempt, retry and fallback fit in it; then the "
+     "turn fails (error marker, aos.error reply). 0: five sixths of settings.sync_timeout_ms.",
+     offsetof(runner_env_t, deadline_ms)},
     {"AOS_RUNNER_PROMPT_BUDGET", NULL, AOS_CONFIG_INT, "24000", 1000, 4000000, false, false, NULL,
      "Prompt size budget in characters (purpose, knowledge, history, user text).",
      offsetof(runner_env_t, prompt_budget)},
@@ -131,8 +143,9 @@ static aos_result open_all(app_t *a, char *err, size_t errlen)
         .serve = a->env.agents,
         .capacity = (uint32_t)a->env.capacity,
         .busy_stale_ms = (uint32_t)a->env.busy_stale_ms,
+        .lease_ms = (uint32_t)a->env.lease_ms,
         .prompt_budget_chars = (size_t)a->env.prompt_budget,
-        .model = {.stream = a->env.stream},
+        .model = {.stream = a->env.stream, .deadline_ms = (uint32_t)a->env.deadline_ms},
         .external_events = a->events,
     };
     uint32_t capacity = rc.capacity ? rc.capacity : a->agents->settings.max_inflight;

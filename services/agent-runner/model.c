@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "aos/log.h"
+#include "aos/trace.h"
 #include "breaker.h"
 #include "offline.h"
 #include "sse.h"
@@ -26,6 +27,7 @@ typedef struct call {
     void *ctx;
     size_t ep_index;
     uint32_t attempt; /* attempts on the current endpoint */
+    uint64_t deadline; /* monotonic ms (0: none) */
     runner_endpoint_t ep;
     runner_http_req_t req;
     aos_circuit_t *breaker;
@@ -40,6 +42,7 @@ typedef struct call {
     char *retry_after;
     bool is_sse;
     char http_error[160];
+    char traceparent[AOS_TRACEPARENT_LEN + 1]; /* the turn's trace, sent on every attempt */
 } call_t;
 
 aos_result runner_model_new(const runner_model_config_t *cfg, runner_loop_t *loop,
@@ -339,10 +342,35 @@ static void on_retry_timer(void *arg, bool cancelled)
     attempt(c);
 }
 
+/* Time left before the turn's deadline (UINT64_MAX: none). */
+static uint64_t time_left(const call_t *c)
+{
+    if (!c->deadline)
+        return UINT64_MAX;
+    uint64_t now = (uint64_t)aos_clock_monotonic_ms();
+    return now < c->deadline ? c->deadline - now : 0;
+}
+
+/* The turn's deadline passed (or would before another try could finish): fail the call. */
+static void deadline_exceeded(call_t *c)
+{
+    char last[sizeof c->res.error];
+    snprintf(last, sizeof last, "%s", c->res.error);
+    snprintf(c->res.error, sizeof c->res.error, "turn deadline of %u ms exceeded%s%s",
+             c->m->cfg.deadline_ms, last[0] ? "; last error: " : "", last);
+    c->res.result = AOS_ERR_TIMEOUT;
+    breaker_record(c, 0);
+    finish(c);
+}
+
 static void schedule_retry(call_t *c, const aos_retry_policy_t *policy)
 {
     uint64_t delay = aos_retry_next_delay_ms(policy, c->attempt, c->retry_after_ms, c->retry_after,
                                              aos_clock_realtime_ms(), NULL, NULL);
+    if (delay + 100 >= time_left(c)) { /* no time for another attempt */
+        deadline_exceeded(c);
+        return;
+    }
     aos_log(AOS_LOG_DEBUG, "model call retry scheduled", "endpoint", c->ep.name, NULL);
     if (runner_loop_timer(c->m->loop, (uint32_t)delay, on_retry_timer, c) != AOS_OK) {
         breaker_record(c, 0);
@@ -361,22 +389,33 @@ static void attempt(call_t *c)
         return;
     }
     const aos_endpoint_t *def = &c->agent->endpoints[c->ep_index];
-    aos_http_header_t hdrs[RUNNER_HTTP_MAX_HEADERS];
+    uint64_t left = time_left(c);
+    long timeout_ms = def->timeout_ms ? (long)def->timeout_ms : 30000;
+    if (left < 100) {
+        deadline_exceeded(c);
+        return;
+    }
+    if ((uint64_t)timeout_ms > left)
+        timeout_ms = (long)left; /* the whole retry budget fits the turn's deadline */
+    aos_http_header_t hdrs[RUNNER_HTTP_MAX_HEADERS + 1];
     char names[RUNNER_HTTP_MAX_HEADERS][64];
+    size_t nh = 0;
     for (size_t i = 0; i < c->req.header_count; i++) {
         const char *colon = strchr(c->req.headers[i], ':');
         size_t n = (size_t)(colon - c->req.headers[i]);
         snprintf(names[i], sizeof names[i], "%.*s", (int)n, c->req.headers[i]);
-        hdrs[i] = (aos_http_header_t){names[i], colon + 2};
+        hdrs[nh++] = (aos_http_header_t){names[i], colon + 2};
     }
+    if (c->traceparent[0]) /* W3C trace context: the model call joins the turn's trace */
+        hdrs[nh++] = (aos_http_header_t){"traceparent", c->traceparent};
     aos_http_client_request_t r = {
         .method = "POST",
         .url = c->req.url,
         .headers = hdrs,
-        .header_count = c->req.header_count,
+        .header_count = nh,
         .body = c->req.body,
         .body_len = c->req.body_len,
-        .timeout_ms = def->timeout_ms ? def->timeout_ms : 30000,
+        .timeout_ms = (uint32_t)timeout_ms,
         .max_response_bytes = RUNNER_MAX_RESPONSE_BYTES,
         .on_data = c->stream ? on_data : NULL,
     };
@@ -444,6 +483,10 @@ aos_result runner_model_call(runner_model_t *m, const aos_agent_def_t *agent,
     c->prompt = prompt;
     c->done = done;
     c->ctx = ctx;
+    if (aos_trace_current())
+        aos_trace_child(aos_trace_current(), c->traceparent);
+    if (m->cfg.deadline_ms)
+        c->deadline = (uint64_t)aos_clock_monotonic_ms() + m->cfg.deadline_ms;
     m->inflight++;
     if (agent->endpoint_count == 0) {
         finish_offline(c);

@@ -38,6 +38,10 @@ typedef struct runner_model_config {
     uint32_t base_backoff_ms;  /* first retry delay bound (0: 200) */
     uint32_t max_backoff_ms;   /* cap of one retry delay, retry hints included (0: 20000) */
     bool stream;               /* ask HTTP providers for SSE streams */
+    /* Per-turn deadline: bounds the whole call (every attempt, retry wait and fallback); an
+     * attempt's timeout is cut to what is left, and no retry starts that could not finish
+     * in time. Past it the call fails with AOS_ERR_TIMEOUT. 0: none. */
+    uint32_t deadline_ms;
 } runner_model_config_t;
 
 typedef struct runner_model_result {

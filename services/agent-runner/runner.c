@@ -328,6 +328,10 @@ static void apply_defaults(runner_t *r)
         r->cfg.heartbeat_ms = s->heartbeat_interval_ms ? s->heartbeat_interval_ms : 5000;
     if (!r->cfg.busy_stale_ms)
         r->cfg.busy_stale_ms = 120000;
+    if (!r->cfg.lease_ms)
+        r->cfg.lease_ms = 15000;
+    if (!r->cfg.model.deadline_ms) /* fits the router's sync wait, with room to store + reply */
+        r->cfg.model.deadline_ms = (s->sync_timeout_ms ? s->sync_timeout_ms : 30000) / 6 * 5;
     /* the capacity is split over the served agents: link credit never exceeds it in total */
     uint32_t n = (uint32_t)r->served_count;
     for (uint32_t i = 0; i < n; i++) {

@@ -3,12 +3,13 @@
  *
  * A runner serves a set of agents: it consumes their queues "aos.agent.<agent>" (competing
  * consumers with other instances) and runs each turn (docs/agent-runner.md):
- *   load the conversation's latest messages -> answered already? reply from storage ->
- *   else wait until the conversation is idle, append the user message (idempotent by
- *   message id, guarded by the conversation version) -> domain knowledge -> prompt ->
- *   model (retries, breaker, fallback) -> append the assistant message (id derived from the
- *   user message id) -> reply aos.agent.turn.result, publish aos.agent.reply (and
- *   aos.agent.action for event turns) -> accept.
+ *   claim the turn in storage (answered already? reply from the ledger; its turn in the
+ *   conversation's order? take the lease, store the user message, load the newest
+ *   messages; else wait) -> domain knowledge -> prompt -> model (retries, breaker,
+ *   fallback; the lease renewed meanwhile) -> complete the turn in storage (assistant
+ *   message, ledger, order moves on; fenced by the lease token) -> reply
+ *   aos.agent.turn.result, publish aos.agent.reply (and aos.agent.action for event turns)
+ *   -> accept. docs/turn-order.md has the design.
  * Transient failures release the turn (redelivered); poison turns and turns whose model
  * failed on every endpoint are rejected (dead-lettered) with a reason AND answered with an
  * aos.error reply so the router does not wait for nothing.
@@ -43,9 +44,11 @@ typedef struct runner_config {
     const char *serve;
     uint32_t capacity;     /* unsettled turns per instance (0: settings.max_inflight) */
     uint32_t heartbeat_ms; /* 0: settings.heartbeat_interval_ms */
-    /* A conversation whose newest message is another turn's unanswered user message is busy;
-     * after this long that message counts as abandoned and no longer blocks (0: 120000). */
+    /* Gap time: an accepted turn that has not shown up (or was dead-lettered) stops holding
+     * the turns behind it in its conversation after this (0: 120000; docs/turn-order.md). */
     uint32_t busy_stale_ms;
+    /* Conversation lease held while a turn runs, renewed every third (0: 15000). */
+    uint32_t lease_ms;
     size_t prompt_budget_chars; /* 0: RUNNER_PROMPT_DEFAULT_BUDGET */
     uint32_t knowledge_ttl_ms;  /* 0: 300000 */
     runner_model_config_t model;

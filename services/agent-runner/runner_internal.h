@@ -75,7 +75,11 @@ struct turn {
     char reply_id[129];
     uint64_t started_ms;
     uint64_t busy_since_ms; /* when it first found the conversation busy (0: never) */
-    uint32_t relists;       /* version conflicts seen */
+    uint32_t relists;       /* lease conflicts seen */
+    int64_t seq, token;     /* place in the conversation's order, lease fencing token */
+    bool running;           /* holds the conversation lease (renewed on a timer) */
+    bool lease_lost;        /* a renewal found another holder */
+    char *complete_json;    /* the turn.complete request being sent (kept for a resend) */
     /* the conversation as last read: newest first */
     aos_storage_message_page_t page;
     int64_t user_seq; /* seq of the stored user message (0: not stored yet) */
@@ -91,9 +95,6 @@ struct turn {
     /* the storage step in progress, to send again after a timeout */
     void (*redo)(turn_t *t);
     uint32_t storage_retries;
-    bool created_conversation; /* conversation.create was sent (the list said not_found) */
-    int64_t append_version;
-    aos_storage_message_t pending_msg; /* a produced message being appended */
     void (*pending_next)(turn_t *t, struct hop *h);
     bool ended; /* settled; freed when ops_pending drops to 0 */
 };

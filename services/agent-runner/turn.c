@@ -6,7 +6,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "aos/json.h"
 #include "aos/log.h"
+#include "aos/trace.h"
+#include "aos/storage_wire.h"
 #include "aos/resilience.h"
 #include "aos/event_publisher.h"
 #include "runner_internal.h"
@@ -19,9 +22,7 @@ struct hop {
     hop_fn next;
     aos_result rc;
     char err[200];
-    bool created;
-    aos_storage_message_t msg;
-    aos_storage_message_page_t page;
+    char *data; /* a raw storage reply's data */
 };
 
 static hop_t *hop_new(turn_t *t, hop_fn next)
@@ -37,8 +38,7 @@ static hop_t *hop_new(turn_t *t, hop_fn next)
 
 static void hop_free(hop_t *h)
 {
-    aos_storage_message_clear(&h->msg);
-    aos_storage_message_page_clear(&h->page);
+    free(h->data);
     free(h);
 }
 
@@ -46,6 +46,7 @@ static void hop_arrive(void *arg, bool cancelled)
 {
     hop_t *h = arg;
     turn_t *t = h->t;
+    aos_trace_set(t->request->traceparent); /* what this step logs and sends is the turn's */
     t->ops_pending--;
     if (cancelled && h->rc == AOS_OK)
         h->rc = AOS_ERR_CANCELLED;
@@ -74,39 +75,11 @@ static void hop_abandon(hop_t *h)
 
 /* ---- storage callbacks (bus thread) ---- */
 
-static void on_conversation(void *ctx, aos_result r, const aos_storage_conversation_t *c,
-                            bool created, const char *errmsg)
-{
-    (void)c;
-    hop_t *h = ctx;
-    h->created = created;
-    hop_post(h, r, errmsg);
-}
-
-static void on_message(void *ctx, aos_result r, const aos_storage_message_t *m, bool created,
-                       const char *errmsg)
+static void on_raw(void *ctx, aos_result r, const char *data_json, const char *errmsg)
 {
     hop_t *h = ctx;
-    h->created = created;
-    if (r == AOS_OK && m && aos_storage_message_copy(m, &h->msg) != AOS_OK)
+    if (r == AOS_OK && data_json && !(h->data = strdup(data_json)))
         r = AOS_ERR_NOMEM;
-    hop_post(h, r, errmsg);
-}
-
-static void on_page(void *ctx, aos_result r, const aos_storage_message_page_t *p,
-                    const char *errmsg)
-{
-    hop_t *h = ctx;
-    if (r == AOS_OK && p && p->count) {
-        h->page.items = calloc(p->count, sizeof *h->page.items);
-        if (!h->page.items)
-            r = AOS_ERR_NOMEM;
-        for (size_t i = 0; r == AOS_OK && i < p->count; i++) {
-            if (aos_storage_message_copy(&p->items[i], &h->page.items[i]) != AOS_OK)
-                r = AOS_ERR_NOMEM;
-            h->page.count = i + 1;
-        }
-    }
     hop_post(h, r, errmsg);
 }
 
@@ -152,75 +125,79 @@ static void storage_failed(turn_t *t, const char *step, hop_t *h)
 
 /* ---- steps ---- */
 
-static void list_latest(turn_t *t);
-static void create_conversation(turn_t *t);
-static void after_list(turn_t *t, hop_t *h);
-static void after_user_append(turn_t *t, hop_t *h);
+static void claim(turn_t *t);
 static void load_knowledge(turn_t *t);
 static void respond(turn_t *t, bool from_storage);
 
-static void append_user(turn_t *t, int64_t version);
-
-static void after_conversation(turn_t *t, hop_t *h)
-{
-    if (h->rc == AOS_OK && h->created) {
-        /* this create made it, so it holds no messages (no earlier delivery of this turn, no
-         * other turn): append at version 0 without listing again; should another turn get
-         * there first, the ordering guard answers CONFLICT and the turn lists as usual */
-        aos_storage_message_page_clear(&t->page);
-        append_user(t, 0);
-        return;
-    }
-    if (h->rc == AOS_OK || h->rc == AOS_ERR_CONFLICT) { /* CONFLICT: exists, other agent */
-        list_latest(t);
-        return;
-    }
-    storage_failed(t, "conversation.create", h);
-}
-
 void turn_run(turn_t *t)
 {
+    aos_trace_set(t->request->traceparent);
     if (runner_reply_id(t->req.message_id, 'r', t->reply_id) != AOS_OK) {
         turn_poison(t, AOS_ERR_INVALID, "message_id cannot name a reply");
         return;
     }
-    /* the newest messages first: the conversation usually exists already, and a list that
-     * says not_found costs no more than a create would have */
-    list_latest(t);
+    /* one round trip: answered already? else our place in the conversation's order, the
+     * lease, the user message stored and the newest messages (docs/turn-order.md) */
+    claim(t);
 }
 
-static void create_conversation(turn_t *t)
+static aos_result claim_json(turn_t *t, char **out)
 {
-    t->redo = create_conversation;
-    hop_t *h = hop_new(t, after_conversation);
-    if (!h) {
+    char *meta = NULL;
+    AOS_RETURN_IF_FAILED(runner_user_metadata(&t->req, &meta));
+    aos_storage_message_t m = {.conversation_id = t->req.conversation_id,
+                               .id = t->req.message_id,
+                               .role = t->req.kind == RUNNER_TURN_EVENT ? "event" : "user",
+                               .content = t->req.text,
+                               .metadata_json = meta};
+    json_object *o = json_object_new_object();
+    json_object *mj = aos_storage_message_to_json(&m);
+    free(meta);
+    size_t history = (size_t)t->agent->def->max_history + 8;
+    if (history > AOS_STORAGE_PAGE_MAX)
+        history = AOS_STORAGE_PAGE_MAX;
+    aos_result r = o && mj ? AOS_OK : AOS_ERR_NOMEM;
+    if (r == AOS_OK)
+        r = aos_json_add(o, "message", mj);
+    else
+        json_object_put(mj);
+    if (r == AOS_OK)
+        r = aos_json_add_string(o, "conversation_id", t->req.conversation_id);
+    if (r == AOS_OK)
+        r = aos_json_add_string(o, "turn_id", t->req.message_id);
+    if (r == AOS_OK)
+        r = aos_json_add_string(o, "agent", t->req.agent);
+    if (r == AOS_OK)
+        r = aos_json_add_string(o, "holder", aos_bus_instance_id(t->r->bus));
+    if (r == AOS_OK)
+        r = aos_json_add_int(o, "lease_ms", t->r->cfg.lease_ms);
+    if (r == AOS_OK)
+        r = aos_json_add_int(o, "gap_ms", t->r->cfg.busy_stale_ms);
+    if (r == AOS_OK)
+        r = aos_json_add_int(o, "history", (int64_t)history);
+    if (r == AOS_OK)
+        r = aos_json_to_string(o, out, NULL);
+    json_object_put(o);
+    return r;
+}
+
+static void after_claim(turn_t *t, hop_t *h);
+
+static void claim(turn_t *t)
+{
+    t->redo = claim;
+    char *data = NULL;
+    if (claim_json(t, &data) != AOS_OK) {
         release(t, "out of memory");
         return;
     }
-    /* idempotent: creates it on the first turn, returns it on every later one */
-    aos_result rc = aos_storage_conversation_create(t->r->storage, t->req.conversation_id,
-                                                    t->req.agent, NULL, on_conversation, h);
+    hop_t *h = hop_new(t, after_claim);
+    aos_result rc = h ? aos_storage_call(t->r->storage, "turn.claim", data, on_raw, h)
+                      : AOS_ERR_NOMEM;
+    free(data);
     if (rc != AOS_OK) {
-        hop_abandon(h);
-        release(t, "storage request could not be sent");
-    }
-}
-
-static void list_latest(turn_t *t)
-{
-    t->redo = list_latest;
-    hop_t *h = hop_new(t, after_list);
-    if (!h) {
-        release(t, "out of memory");
-        return;
-    }
-    size_t limit = (size_t)t->agent->def->max_history + 8;
-    if (limit > AOS_STORAGE_PAGE_MAX)
-        limit = AOS_STORAGE_PAGE_MAX;
-    aos_result rc = aos_storage_message_list(t->r->storage, t->req.conversation_id, NULL, limit,
-                                             true, on_page, h);
-    if (rc != AOS_OK) {
-        hop_abandon(h);
+        if (h)
+            hop_abandon(h);
         release(t, "storage request could not be sent");
     }
 }
@@ -228,6 +205,7 @@ static void list_latest(turn_t *t)
 static void on_busy_timer(void *arg, bool cancelled)
 {
     turn_t *t = arg;
+    aos_trace_set(t->request->traceparent);
     t->ops_pending--;
     if (t->ended) {
         turn_maybe_free(t);
@@ -237,34 +215,19 @@ static void on_busy_timer(void *arg, bool cancelled)
         release(t, "shutting down while waiting for the conversation");
         return;
     }
-    list_latest(t);
+    claim(t);
 }
 
-/* The conversation's newest message is another turn's unanswered user message: that turn is
- * running elsewhere (or died). Wait for it, polling, unless it is stale. */
-static bool conversation_busy(turn_t *t, const aos_storage_message_t *newest)
-{
-    if (!newest || strcmp(newest->id, t->req.message_id) == 0)
-        return false;
-    if (strcmp(newest->role, "user") != 0 && strcmp(newest->role, "event") != 0)
-        return false;
-    int64_t age = aos_clock_realtime_ms() - newest->created_ms;
-    if (age >= (int64_t)t->r->cfg.busy_stale_ms) {
-        aos_log(AOS_LOG_WARN, "conversation has a stale unanswered message; proceeding",
-                "conversation_id", t->req.conversation_id, "pending_message_id", newest->id, NULL);
-        return false;
-    }
-    return true;
-}
-
-static void wait_for_conversation(turn_t *t)
+/* An earlier turn of the conversation (in acceptance order) has not finished: wait for it,
+ * polling, holding the delivery (it costs no thread). */
+static void wait_for_conversation(turn_t *t, const char *pending_id)
 {
     uint64_t now = runner_now_ms();
     if (!t->busy_since_ms) {
         t->busy_since_ms = now;
-        aos_log(AOS_LOG_INFO, "conversation busy with another turn; waiting", "conversation_id",
-                t->req.conversation_id, "message_id", t->req.message_id, "pending_message_id",
-                t->page.count ? t->page.items[0].id : "", NULL);
+        aos_log(AOS_LOG_INFO, "an earlier turn of the conversation runs first; waiting",
+                "conversation_id", t->req.conversation_id, "message_id", t->req.message_id,
+                "pending_message_id", pending_id ? pending_id : "", NULL);
     }
     uint64_t waited = now - t->busy_since_ms;
     uint32_t delay = waited < 1000 ? 50 : waited < 10000 ? 250 : 1000;
@@ -275,13 +238,12 @@ static void wait_for_conversation(turn_t *t)
     }
 }
 
-/* The turn that holds the conversation may be queued right here, behind t (a redelivery
- * that arrived after a later turn of the same conversation, e.g. after another instance
- * died): run it first instead of waiting for it. */
+/* The turn the conversation waits for may be queued right here, behind t (a redelivery
+ * that arrived after a later turn of the same conversation): run it first instead. */
 static bool run_pending_first(turn_t *t, const char *pending_id)
 {
     conv_t *c = t->conv;
-    if (!c || c->head != t)
+    if (!c || c->head != t || !pending_id)
         return false;
     turn_t *prev = t;
     for (turn_t *p = t->next_in_conv; p; prev = p, p = p->next_in_conv) {
@@ -300,36 +262,6 @@ static bool run_pending_first(turn_t *t, const char *pending_id)
     return false;
 }
 
-static void redo_append_user(turn_t *t)
-{
-    append_user(t, t->append_version);
-}
-
-static void append_user(turn_t *t, int64_t version)
-{
-    t->redo = redo_append_user;
-    t->append_version = version;
-    char *meta = NULL;
-    if (runner_user_metadata(&t->req, &meta) != AOS_OK) {
-        release(t, "out of memory");
-        return;
-    }
-    aos_storage_message_t m = {.conversation_id = t->req.conversation_id,
-                               .id = t->req.message_id,
-                               .role = t->req.kind == RUNNER_TURN_EVENT ? "event" : "user",
-                               .content = t->req.text,
-                               .metadata_json = meta};
-    hop_t *h = hop_new(t, after_user_append);
-    aos_result rc =
-        h ? aos_storage_message_append(t->r->storage, &m, version, on_message, h) : AOS_ERR_NOMEM;
-    free(meta);
-    if (rc != AOS_OK) {
-        if (h)
-            hop_abandon(h);
-        release(t, "storage request could not be sent");
-    }
-}
-
 static void answer_from_storage(turn_t *t, const aos_storage_message_t *reply)
 {
     t->outcome = (runner_turn_outcome_t){.reply = reply->content, .provider = "stored"};
@@ -339,61 +271,123 @@ static void answer_from_storage(turn_t *t, const aos_storage_message_t *reply)
     respond(t, true);
 }
 
-static void after_list(turn_t *t, hop_t *h)
+/* Messages of a JSON array into t->page (newest first, as the claim lists them). */
+static aos_result take_page(turn_t *t, json_object *arr)
 {
-    if (h->rc == AOS_ERR_NOT_FOUND && !t->created_conversation) {
-        t->created_conversation = true;
-        create_conversation(t);
-        return;
-    }
-    if (h->rc != AOS_OK) {
-        storage_failed(t, "message.list", h);
-        return;
-    }
     aos_storage_message_page_clear(&t->page);
-    t->page = h->page; /* newest first */
-    memset(&h->page, 0, sizeof h->page);
-    for (size_t i = 0; i < t->page.count; i++) {
-        const aos_storage_message_t *m = &t->page.items[i];
-        if (strcmp(m->id, t->reply_id) == 0) {
-            answer_from_storage(t, m);
-            return;
-        }
-        if (strcmp(m->id, t->req.message_id) == 0) {
-            t->user_seq = m->seq; /* stored by an earlier delivery */
-            load_knowledge(t);
-            return;
-        }
+    size_t n = arr ? json_object_array_length(arr) : 0;
+    if (!n)
+        return AOS_OK;
+    t->page.items = calloc(n, sizeof *t->page.items);
+    if (!t->page.items)
+        return AOS_ERR_NOMEM;
+    for (size_t i = 0; i < n; i++) {
+        char err[100];
+        if (aos_storage_message_from_json(json_object_array_get_idx(arr, i), &t->page.items[i],
+                                          err, sizeof err) != AOS_OK)
+            return AOS_ERR_PROTOCOL;
+        t->page.count = i + 1;
     }
-    const aos_storage_message_t *newest = t->page.count ? &t->page.items[0] : NULL;
-    if (conversation_busy(t, newest)) {
-        if (!run_pending_first(t, newest->id))
-            wait_for_conversation(t);
-        return;
-    }
-    append_user(t, newest ? newest->seq : 0);
+    return AOS_OK;
 }
 
-static void after_user_append(turn_t *t, hop_t *h)
+static void renew_tick(void *arg, bool cancelled);
+
+static void schedule_renew(turn_t *t)
 {
-    if (h->rc == AOS_ERR_CONFLICT) {
-        /* another turn appended since we looked (ordering guard): look again */
-        if (++t->relists > 20) {
-            release(t, "conversation keeps changing (version conflicts)");
+    t->ops_pending++;
+    if (runner_loop_timer(t->r->loop, t->r->cfg.lease_ms / 3, renew_tick, t) != AOS_OK)
+        t->ops_pending--;
+}
+
+static void after_renew(turn_t *t, hop_t *h)
+{
+    if (h->rc == AOS_ERR_CONFLICT && t->running) {
+        t->lease_lost = true;
+        aos_log(AOS_LOG_WARN, "conversation lease lost while the turn runs", "conversation_id",
+                t->req.conversation_id, "message_id", t->req.message_id, NULL);
+    }
+}
+
+static void renew_tick(void *arg, bool cancelled)
+{
+    turn_t *t = arg;
+    t->ops_pending--;
+    if (t->ended) {
+        turn_maybe_free(t);
+        return;
+    }
+    if (cancelled || !t->running)
+        return;
+    char data[400];
+    snprintf(data, sizeof data, "{\"conversation_id\":\"%s\",\"token\":%lld,\"lease_ms\":%u}",
+             t->req.conversation_id, (long long)t->token, t->r->cfg.lease_ms);
+    hop_t *h = hop_new(t, after_renew);
+    if (h && aos_storage_call(t->r->storage, "turn.renew", data, on_raw, h) != AOS_OK)
+        hop_abandon(h);
+    schedule_renew(t);
+}
+
+static void after_claim(turn_t *t, hop_t *h)
+{
+    if (h->rc != AOS_OK) {
+        storage_failed(t, "turn.claim", h);
+        return;
+    }
+    json_object *o = NULL, *v = NULL;
+    const char *status = NULL;
+    if (aos_json_parse_object(h->data ? h->data : "", h->data ? strlen(h->data) : 0, 0, 0, &o,
+                              NULL, 0) != AOS_OK ||
+        aos_json_get_string(o, "status", AOS_JSON_REQUIRED, &status, NULL, 0) != AOS_OK) {
+        json_object_put(o);
+        release(t, "storage turn.claim: unreadable reply");
+        return;
+    }
+    aos_result r = AOS_OK;
+    if (strcmp(status, "answered") == 0) {
+        /* the reply of an earlier delivery, at any age (the ledger) */
+        r = aos_json_get_object(o, "reply", AOS_JSON_REQUIRED, &v, NULL, 0);
+        json_object *arr = json_object_new_array();
+        if (r == AOS_OK && arr && json_object_array_add(arr, json_object_get(v)) == 0)
+            r = take_page(t, arr);
+        json_object_put(arr);
+        json_object_put(o);
+        if (r != AOS_OK || t->page.count != 1) {
+            release(t, "storage turn.claim: unreadable reply");
             return;
         }
-        list_latest(t);
+        answer_from_storage(t, &t->page.items[0]);
         return;
     }
-    if (h->rc == AOS_ERR_NOT_FOUND) {
-        release(t, "conversation disappeared");
+    if (strcmp(status, "wait") == 0) {
+        const char *pending = NULL;
+        if (aos_json_get_object(o, "waiting_for", AOS_JSON_OPTIONAL, &v, NULL, 0) == AOS_OK && v)
+            aos_json_get_string(v, "turn_id", AOS_JSON_OPTIONAL, &pending, NULL, 0);
+        if (!run_pending_first(t, pending))
+            wait_for_conversation(t, pending);
+        json_object_put(o);
         return;
     }
-    if (h->rc != AOS_OK) {
-        storage_failed(t, "message.append", h);
+    json_object *arr = NULL, *user = NULL;
+    aos_json_get_int(o, "seq", AOS_JSON_REQUIRED, &t->seq, NULL, NULL, 0);
+    r = aos_json_get_int(o, "token", AOS_JSON_REQUIRED, &t->token, NULL, NULL, 0);
+    if (r == AOS_OK)
+        r = aos_json_get_object(o, "user", AOS_JSON_REQUIRED, &user, NULL, 0);
+    if (r == AOS_OK)
+        r = aos_json_get_array(o, "messages", AOS_JSON_OPTIONAL, &arr, NULL, 0);
+    if (r == AOS_OK)
+        r = take_page(t, arr);
+    json_object *useq = NULL;
+    if (r == AOS_OK && json_object_object_get_ex(user, "seq", &useq))
+        t->user_seq = json_object_get_int64(useq);
+    json_object_put(o);
+    if (r != AOS_OK) {
+        release(t, "storage turn.claim: unreadable reply");
         return;
     }
-    t->user_seq = h->msg.seq;
+    t->running = true;
+    t->lease_lost = false;
+    schedule_renew(t);
     load_knowledge(t);
 }
 
@@ -442,6 +436,7 @@ static void on_knowledge(void *ctx, aos_result r, const runner_knowledge_doc_t *
                          const char *errmsg)
 {
     turn_t *t = ctx;
+    aos_trace_set(t->request->traceparent);
     t->ops_pending--;
     if (t->ended) {
         turn_maybe_free(t);
@@ -467,10 +462,8 @@ static void load_knowledge(turn_t *t)
 
 /* ---- after the model ---- */
 
-static void after_assistant_append(turn_t *t, hop_t *h);
-static void after_marker_append(turn_t *t, hop_t *h);
-static void append_message(turn_t *t, const char *id, const char *role, const char *content,
-                           const char *meta, hop_fn next);
+static void after_assistant_complete(turn_t *t, hop_t *h);
+static void after_marker_complete(turn_t *t, hop_t *h);
 
 /* Cut text to the storage content limit without splitting a UTF-8 sequence. */
 static void clamp_reply(char *text)
@@ -484,13 +477,13 @@ static void clamp_reply(char *text)
     text[n] = '\0';
 }
 
-static void send_pending_append(turn_t *t)
+static void send_complete(turn_t *t)
 {
-    t->redo = send_pending_append;
-    aos_storage_message_t m = t->pending_msg;
+    t->redo = send_complete;
     hop_t *h = hop_new(t, t->pending_next);
-    aos_result rc =
-        h ? aos_storage_message_append(t->r->storage, &m, -1, on_message, h) : AOS_ERR_NOMEM;
+    aos_result rc = h ? aos_storage_call(t->r->storage, "turn.complete", t->complete_json, on_raw,
+                                         h)
+                      : AOS_ERR_NOMEM;
     if (rc != AOS_OK) {
         if (h)
             hop_abandon(h);
@@ -498,24 +491,43 @@ static void send_pending_append(turn_t *t)
     }
 }
 
-/* Append a message the turn produced (kept in the turn, so a timed-out append can be sent
- * again byte for byte: the store then sees the same message and does not add a second). */
-static void append_message(turn_t *t, const char *id, const char *role, const char *content,
-                           const char *meta, hop_fn next)
+/* One round trip: append the message the turn produced (answer or failure marker), record it
+ * in the turn ledger, move the conversation's order on and drop the lease, fenced by the
+ * lease token. The request is kept, so a timed-out one is sent again byte for byte. */
+static void complete(turn_t *t, const char *id, const char *role, const char *content,
+                     const char *meta, const char *outcome, hop_fn next)
 {
-    aos_storage_message_clear(&t->pending_msg);
-    t->pending_msg.conversation_id = strdup(t->req.conversation_id);
-    t->pending_msg.id = strdup(id);
-    t->pending_msg.role = strdup(role);
-    t->pending_msg.content = strdup(content);
-    t->pending_msg.metadata_json = meta ? strdup(meta) : NULL;
+    aos_storage_message_t m = {.conversation_id = t->req.conversation_id,
+                               .id = (char *)id,
+                               .role = (char *)role,
+                               .content = (char *)content,
+                               .metadata_json = (char *)meta};
+    json_object *o = json_object_new_object(), *mj = aos_storage_message_to_json(&m);
+    aos_result r = o && mj ? aos_json_add(o, "message", mj) : AOS_ERR_NOMEM;
+    if (r != AOS_OK)
+        json_object_put(mj);
+    if (r == AOS_OK)
+        r = aos_json_add_string(o, "conversation_id", t->req.conversation_id);
+    if (r == AOS_OK)
+        r = aos_json_add_string(o, "turn_id", t->req.message_id);
+    if (r == AOS_OK)
+        r = aos_json_add_string(o, "outcome", outcome);
+    if (r == AOS_OK)
+        r = aos_json_add_int(o, "token", t->token);
+    if (r == AOS_OK)
+        r = aos_json_add_int(o, "seq", t->seq);
+    free(t->complete_json);
+    t->complete_json = NULL;
+    if (r == AOS_OK)
+        r = aos_json_to_string(o, &t->complete_json, NULL);
+    json_object_put(o);
+    t->running = false; /* no more renewals: complete ends the lease */
     t->pending_next = next;
-    if (!t->pending_msg.conversation_id || !t->pending_msg.id || !t->pending_msg.role ||
-        !t->pending_msg.content || (meta && !t->pending_msg.metadata_json)) {
+    if (r != AOS_OK) {
         release(t, "out of memory");
         return;
     }
-    send_pending_append(t);
+    send_complete(t);
 }
 
 static void model_failed(turn_t *t, runner_model_result_t *res)
@@ -525,7 +537,7 @@ static void model_failed(turn_t *t, runner_model_result_t *res)
     char why[400];
     snprintf(why, sizeof why, "model failed on every endpoint after %u attempt%s: %s",
              res->attempts, res->attempts == 1 ? "" : "s", res->error);
-    /* a marker so the conversation does not look busy to the next turn (see docs) */
+    /* a marker: the turn failed, the conversation moves on (see docs) */
     runner_turn_outcome_t o = {.provider = aos_provider_name(res->provider),
                                .endpoint = res->endpoint,
                                .attempts = res->attempts};
@@ -537,19 +549,24 @@ static void model_failed(turn_t *t, runner_model_result_t *res)
     }
     free(t->result_json);
     t->result_json = strdup(why); /* kept for the rejection after the marker is stored */
-    append_message(t, marker_id, "error", why, meta, after_marker_append);
+    complete(t, marker_id, "error", why, meta, "failed", after_marker_complete);
     free(meta);
 }
 
-static void after_marker_append(turn_t *t, hop_t *h)
+static void after_marker_complete(turn_t *t, hop_t *h)
 {
-    (void)h; /* the marker is a courtesy: its failure does not change the outcome */
+    if (h->rc == AOS_ERR_TIMEOUT && t->storage_retries < RUNNER_STORAGE_RETRIES) {
+        t->storage_retries++;
+        send_complete(t);
+        return;
+    }
     turn_poison(t, AOS_ERR_UNAVAILABLE, t->result_json ? t->result_json : "model failed");
 }
 
 static void on_model_done(void *ctx, runner_model_result_t *res)
 {
     turn_t *t = ctx;
+    aos_trace_set(t->request->traceparent);
     t->ops_pending--;
     if (t->ended) {
         turn_maybe_free(t);
@@ -579,20 +596,27 @@ static void on_model_done(void *ctx, runner_model_result_t *res)
         release(t, "out of memory");
         return;
     }
-    append_message(t, t->reply_id, "assistant", t->completion.text, meta, after_assistant_append);
+    complete(t, t->reply_id, "assistant", t->completion.text, meta, "answered",
+             after_assistant_complete);
     free(meta);
 }
 
-static void after_assistant_append(turn_t *t, hop_t *h)
+static void after_assistant_complete(turn_t *t, hop_t *h)
 {
     if (h->rc == AOS_ERR_CONFLICT) {
-        /* a reply with our id and other content is stored: another delivery of this turn
-         * won the race; answer with what is stored */
-        list_latest(t);
+        /* the lease went to another delivery of this turn (we were too slow), or it stored a
+         * different reply first: claim again, which answers with what is stored */
+        if (++t->relists > 20) {
+            release(t, "conversation lease keeps moving");
+            return;
+        }
+        aos_log(AOS_LOG_WARN, "turn lost its conversation lease; claiming again",
+                "conversation_id", t->req.conversation_id, "message_id", t->req.message_id, NULL);
+        claim(t);
         return;
     }
     if (h->rc != AOS_OK) {
-        storage_failed(t, "message.append (reply)", h);
+        storage_failed(t, "turn.complete", h);
         return;
     }
     respond(t, false);
@@ -694,7 +718,7 @@ void turn_maybe_free(turn_t *t)
     aos_storage_message_page_clear(&t->page);
     runner_prompt_clear(&t->prompt);
     runner_completion_clear(&t->completion);
-    aos_storage_message_clear(&t->pending_msg);
+    free(t->complete_json);
     if (t->outcome_owner)
         json_object_put(t->outcome_owner);
     free(t->result_json);

@@ -10,7 +10,7 @@
  * its result stay unsettled until every reply activity was POSTed, so a router that dies
  * mid-way loses nothing: the broker hands both to the next consumer.
  *
- * Order: the items of one conversation (keyed by group-id) form a FIFO; only its head is
+ * Order: the items of one conversation  (keyed by group-id) form a FIFO; only its head is
  * delivered, one activity at a time, each POST after the previous one succeeded. A head
  * whose result has not come yet holds the conversation (its later replies wait behind it).
  * A POST that fails with 408/429/5xx or a transport error is retried with exponential
@@ -32,7 +32,9 @@
 #include "router_internal.h"
 
 #define OUTBOUND_CONTEXT_TYPE "aos.bot.context"
-#define OUTBOUND_MAX_INFLIGHT 512
+/* Contexts wait unsettled for their results, so the credit must cover every normal-mode turn
+ * in flight at once (plus their results); an item costs a few hundred bytes. */
+#define OUTBOUND_MAX_INFLIGHT 4096
 #define OUTBOUND_MAX_ATTEMPTS 12
 #define OUTBOUND_CONTEXT_TTL_MS (60LL * 60 * 1000) /* a result later than this is not awaited */
 
@@ -214,11 +216,13 @@ static void on_result(struct bot_outbound *ob, aos_bus_delivery_t *d, const aos_
     ob_conv_t *c = NULL;
     ob_item_t *it = ev->correlation_id ? find_item(ob, ev->correlation_id, &c) : NULL;
     if (!it || it->result_d) {
+        /* A redelivered turn answers again (from its ledger) after its reply went out, or its
+         * context expired: nothing left to deliver. */
         pthread_mutex_unlock(&ob->mu);
         router_turn_result_free(res);
-        aos_log(AOS_LOG_WARN, "bot turn result without its reply context", "message_id",
-                ev->correlation_id ? ev->correlation_id : "", NULL);
-        aos_bus_reject(d, "aos:no-context", "no reply context for this turn result");
+        aos_log(AOS_LOG_INFO, "bot turn result without a waiting reply context; dropped",
+                "message_id", ev->correlation_id ? ev->correlation_id : "", NULL);
+        aos_bus_accept(d);
         return;
     }
     it->result_d = d;
@@ -344,7 +348,7 @@ static int64_t pump(struct bot_outbound *ob)
         snprintf(p->message_id, sizeof p->message_id, "%s", it->message_id);
         it->busy = true;
         /* The bot's token goes only to verified callers' https serviceUrls (svc_bot.c). */
-        bool token = it->verified && (strncmp(url, "https://", 8) == 0 || router_dev_mode());
+        bool token = it->verified && (strncmp(url, "https://", 8) == 0 || router_dev_mode(ob->rt));
         char *body = strdup(it->bodies[it->sent]);
         pthread_mutex_unlock(&ob->mu);
         if (body)

@@ -195,7 +195,7 @@ static aos_result load_auth(router_t *rt, char *errbuf, size_t errlen)
         split_list(rt->cfg.bot_allowed_callers, &rt->allowed_callers, &rt->allowed_caller_count));
     if (!rt->cfg.bot_jwks_file && !rt->cfg.bot_app_id) {
         aos_log(AOS_LOG_WARN,
-                router_dev_mode()
+                router_dev_mode(rt)
                     ? "no Bot Framework auth (AOS_BOT_APP_ID): development mode, /api/messages "
                       "accepts unsigned activities"
                     : "no Bot Framework auth (AOS_BOT_APP_ID): /api/messages refuses every activity",
@@ -279,10 +279,9 @@ bool router_authorize(router_t *rt, aos_http_request_t *req)
     return false;
 }
 
-bool router_dev_mode(void)
+bool router_dev_mode(const router_t *rt)
 {
-    const char *v = getenv("AOS_DEV_MODE");
-    return v && (strcmp(v, "1") == 0 || strcasecmp(v, "true") == 0);
+    return rt->cfg.common.dev_mode;
 }
 
 void router_respond_error(aos_http_request_t *req, aos_result r, const char *message)

@@ -89,6 +89,7 @@ typedef struct turn {
     aos_http_request_t *req; /* NULL once answered */
     turn_mode mode;
     char *text, *user, *metadata_json, *explicit_agent;
+    char *idempotency_key; /* Idempotency-Key of POST /v1/messages (NULL: none) */
     char conversation_id[ROUTER_ID_MAX + 1];
     char message_id[64];
     bool conversation_given;
@@ -101,7 +102,7 @@ typedef struct turn {
 
 /* ---- router.c ---- */
 /* AOS_DEV_MODE=1: development mode (unsigned activities, http serviceUrls). */
-bool router_dev_mode(void);
+bool router_dev_mode(const router_t *rt);
 /* Answer req with an error unless the API key is fine; returns true when authorized. */
 bool router_authorize(router_t *rt, aos_http_request_t *req);
 /* Respond and log in one place. */

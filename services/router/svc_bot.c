@@ -16,7 +16,7 @@ static bool bot_authorize(router_t *rt, aos_http_request_t *req, router_jwt_clai
 {
     memset(claims, 0, sizeof *claims);
     if (!rt->jwks && !rt->openid) {
-        if (router_dev_mode())
+        if (router_dev_mode(rt))
             return true;
         router_respond_error(req, AOS_ERR_AUTH,
                              "Bot Framework authentication is not configured (set AOS_BOT_APP_ID; "
@@ -216,7 +216,7 @@ void svc_get_skill_manifest(aos_http_request_t *req, void *ctx)
     if (rt->cfg.public_url)
         snprintf(base, sizeof base, "%s", rt->cfg.public_url);
     else if (host && strlen(host) < 500 && !strpbrk(host, "/\\ ?#@"))
-        snprintf(base, sizeof base, "%s://%s", router_dev_mode() ? "http" : "https", host);
+        snprintf(base, sizeof base, "%s://%s", router_dev_mode(rt) ? "http" : "https", host);
     else
         base[0] = '\0';
     router_skill_info_t info = {.public_url = base, .app_id = rt->cfg.bot_app_id,
@@ -260,7 +260,7 @@ void svc_post_activity(aos_http_request_t *req, void *ctx)
     }
     /* The reply (and, for a verified caller, the bot's token) goes to serviceUrl: https only,
      * except in development mode. */
-    if (a->service_url && strncmp(a->service_url, "https://", 8) != 0 && !router_dev_mode()) {
+    if (a->service_url && strncmp(a->service_url, "https://", 8) != 0 && !router_dev_mode(rt)) {
         router_activity_free(a);
         router_respond_error(req, AOS_ERR_INVALID,
                              "serviceUrl must be https (http only with AOS_DEV_MODE=1)");

@@ -42,7 +42,20 @@ void svc_post_message(aos_http_request_t *req, void *ctx)
         router_respond_error(req, AOS_ERR_INVALID, why);
         return;
     }
+    const char *idem = aos_http_request_header(req, "Idempotency-Key");
+    bool idem_ok = idem && idem[0] && strlen(idem) <= 255;
+    for (const char *c = idem; idem_ok && *c; c++)
+        idem_ok = *c >= 0x20 && *c <= 0x7e;
+    if (idem && !idem_ok) {
+        router_message_req_free(m);
+        router_respond_error(req, AOS_ERR_INVALID, "Idempotency-Key must be 1-255 printable ASCII characters");
+        return;
+    }
     turn_t *t = turn_new(rt, req, prefers_async(req) ? TURN_MODE_ASYNC : TURN_MODE_JSON);
+    if (t && idem && !(t->idempotency_key = strdup(idem))) {
+        turn_free(t);
+        t = NULL;
+    }
     if (!t) {
         router_message_req_free(m);
         router_respond_error(req, AOS_ERR_NOMEM, NULL);

@@ -33,6 +33,7 @@ void turn_free(turn_t *t)
     free(t->user);
     free(t->metadata_json);
     free(t->explicit_agent);
+    free(t->idempotency_key);
     router_activity_free(t->activity);
     free(t);
 }
@@ -232,7 +233,7 @@ static void on_conv_created(void *ctx, aos_result r, const aos_storage_conversat
     turn_fail(t, AOS_ERR_UNAVAILABLE, msg);
 }
 
-static void ensure_conversation(turn_t *t)
+static void create_conversation(turn_t *t)
 {
     if (t->conversation_exists) {
         dispatch(t);
@@ -240,6 +241,66 @@ static void ensure_conversation(turn_t *t)
     }
     if (aos_storage_conversation_create(t->rt->storage, t->conversation_id, t->d.agent->name, NULL,
                                         on_conv_created, t) != AOS_OK)
+        turn_fail(t, AOS_ERR_UNAVAILABLE, "storage unavailable");
+}
+
+/* Bus I/O thread: the turn has its place in the conversation's order (and the conversation
+ * exists); with an Idempotency-Key seen before, the turn is the one that key first named. */
+static void on_accepted(void *ctx, aos_result r, const char *data_json, const char *errmsg)
+{
+    turn_t *t = ctx;
+    if (r == AOS_ERR_UNSUPPORTED && !t->idempotency_key) { /* a storage without the ledger */
+        create_conversation(t);
+        return;
+    }
+    json_object *o = NULL;
+    const char *turn = NULL, *conv = NULL;
+    bool existing = false;
+    if (r == AOS_OK &&
+        (aos_json_parse_object(data_json ? data_json : "", data_json ? strlen(data_json) : 0, 0,
+                               0, &o, NULL, 0) != AOS_OK ||
+         aos_json_get_string(o, "turn_id", AOS_JSON_REQUIRED, &turn, NULL, 0) != AOS_OK ||
+         aos_json_get_string(o, "conversation_id", AOS_JSON_REQUIRED, &conv, NULL, 0) != AOS_OK ||
+         aos_json_get_bool(o, "existing", AOS_JSON_OPTIONAL, &existing, NULL, NULL, 0) != AOS_OK ||
+         strlen(turn) >= sizeof t->message_id || strlen(conv) >= sizeof t->conversation_id))
+        r = AOS_ERR_PROTOCOL;
+    if (r != AOS_OK) {
+        json_object_put(o);
+        char msg[300];
+        snprintf(msg, sizeof msg, "storage: the turn was not accepted: %s",
+                 errmsg && errmsg[0] ? errmsg : aos_result_str(r));
+        turn_fail(t, AOS_ERR_UNAVAILABLE, msg);
+        return;
+    }
+    if (existing) {
+        /* a retried request: the same turn again (the ledger answers it once) */
+        snprintf(t->message_id, sizeof t->message_id, "%s", turn);
+        snprintf(t->conversation_id, sizeof t->conversation_id, "%s", conv);
+        aos_log(AOS_LOG_INFO, "idempotency key seen before; same turn", "conversation_id", conv,
+                "message_id", turn, NULL);
+    }
+    json_object_put(o);
+    dispatch(t);
+}
+
+/* One storage round trip before the turn is sent: aos.storage.turn.accept creates the
+ * conversation when needed and gives the turn the next place in the conversation's order,
+ * which runners follow (docs/turn-order.md). */
+static void ensure_conversation(turn_t *t)
+{
+    json_object *o = json_object_new_object();
+    aos_json_add_string(o, "conversation_id", t->conversation_id);
+    aos_json_add_string(o, "agent", t->d.agent->name);
+    aos_json_add_string(o, "turn_id", t->message_id);
+    if (t->idempotency_key)
+        aos_json_add_string(o, "idempotency_key", t->idempotency_key);
+    char *data = NULL;
+    aos_result r = aos_json_to_string(o, &data, NULL);
+    json_object_put(o);
+    if (r == AOS_OK)
+        r = aos_storage_call(t->rt->storage, "turn.accept", data, on_accepted, t);
+    free(data);
+    if (r != AOS_OK)
         turn_fail(t, AOS_ERR_UNAVAILABLE, "storage unavailable");
 }
 

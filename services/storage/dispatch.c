@@ -1,5 +1,6 @@
 /* The storage operations: validated request -> backend call -> reply JSON (see dispatch.h). */
 #include "dispatch.h"
+#include "dispatch_turns.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -347,6 +348,10 @@ void aos_storage_dispatch_raw(aos_storage_backend_t *be, const aos_storage_limit
                               const char *type, const char *event_id, const char *data, size_t len,
                               aos_storage_outcome_t *out)
 {
+    if (aos_storage_turn_op(type)) { /* turn ledger, order, lease: dispatch_turns.h */
+        aos_storage_turn_dispatch(be, type, data, len, out);
+        return;
+    }
     aos_storage_request_t rq = {0};
     char err[512] = "";
     aos_result r =

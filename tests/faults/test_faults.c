@@ -26,7 +26,7 @@
 #define AGENT "ftfault"
 #define QUEUE "aos.agent.ftfault"
 #define MAX_TURNS 512
-#define FT_STORAGE_QUEUE "aos.test.ftstorage"
+#define FT_STORAGE_QUEUE "aos.storage" /* the router has no other */
 
 static struct {
     char url[256];
@@ -41,6 +41,9 @@ static struct {
     aos_storage_client_t *sc;
 } S;
 
+static proc_t ROUTER;
+static int HTTP_PORT;
+
 static char *envs(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 static char *envs(const char *fmt, ...)
 {
@@ -53,6 +56,8 @@ static char *envs(const char *fmt, ...)
     return s;
 }
 
+static const char *EXTRA_ENV = "AOS_DEV_MODE=1"; /* one more K=V for the next runners */
+
 static int start_runner(proc_t *p, const char *name, const char *capacity)
 {
     char *env[] = {envs("AOS_BUS_URL=%s", S.url),
@@ -63,7 +68,7 @@ static int start_runner(proc_t *p, const char *name, const char *capacity)
                    envs("AOS_INSTANCE_ID=%s-%s", name, S.tag),
                    envs("AOS_SHUTDOWN_GRACE=3s"),
                    envs("AOS_RUNNER_CAPACITY=%s", capacity),
-                   envs("AOS_DEV_MODE=1"),
+                   envs("%s", EXTRA_ENV),
                    envs("AOS_LOG_LEVEL=info"),
                    NULL};
     char bin[512];
@@ -129,6 +134,7 @@ static int teardown(void **state)
     aos_bus_free(S.bus);
     stack_stop(&S.r[0], SIGKILL);
     stack_stop(&S.r[1], SIGKILL);
+    stack_stop(&ROUTER, SIGTERM);
     stack_stop(&S.storage, SIGTERM);
     fake_model_stop(&S.fake);
     return 0;
@@ -341,11 +347,314 @@ static void test_sigterm_of_last_runner_loses_nothing(void **state)
     assert_int_equal(stack_stop(&S.r[1], SIGTERM), 0);
 }
 
+static const char *jget(json_object *o, const char *k)
+{
+    json_object *v;
+    return json_object_object_get_ex(o, k, &v) ? json_object_get_string(v) : NULL;
+}
+
+/* One turn, waiting for its reply; returns the reply data (caller puts it). */
+static json_object *turn_sync(const char *conv, const char *id, const char *text)
+{
+    aos_event_t *ev = turn_event(conv, id, text), *reply = NULL;
+    assert_int_equal(aos_bus_request_sync(S.bus, QUEUE, ev, 60000, &reply), AOS_OK);
+    aos_event_free(ev);
+    char msg[200] = "";
+    aos_result rr = aos_bus_reply_result(reply, msg, sizeof msg);
+    if (rr != AOS_OK)
+        fprintf(stderr, "turn %s failed: %s %s\n", id, aos_result_str(rr), msg);
+    assert_int_equal(rr, AOS_OK);
+    json_object *d = NULL;
+    assert_int_equal(aos_json_parse(reply->data, reply->data_len, 0, 0, &d, NULL, 0), AOS_OK);
+    aos_event_free(reply);
+    return d;
+}
+
+/* Issue 11 item 3: the turn ledger. A redelivery of a turn that is 50 turns old (an Event
+ * Grid retry, a DLQ replay) is answered from storage: the same reply, no model call, nothing
+ * appended. Before the ledger, the "answered?" check read only the newest page. */
+static void test_late_redelivery_after_50_turns(void **state)
+{
+    (void)state;
+    watch_dead_letters();
+    if (!S.r[0].pid)
+        assert_int_equal(start_runner(&S.r[0], "late-a", "16"), 0);
+    char conv[64], first[96], text0[96];
+    snprintf(conv, sizeof conv, "c-late-%s", S.tag);
+    snprintf(text0, sizeof text0, "late 0 %s", S.tag);
+    json_object *a = NULL;
+    for (int i = 0; i <= 50; i++) {
+        char id[96], text[96];
+        snprintf(id, sizeof id, "m-late-%d-%s", i, S.tag);
+        snprintf(text, sizeof text, "late %d %s", i, S.tag);
+        json_object *d = turn_sync(conv, id, text);
+        if (i == 0) {
+            snprintf(first, sizeof first, "%s", id);
+            a = d;
+        } else {
+            json_object_put(d);
+        }
+    }
+    int calls = fake_model_calls(&S.fake);
+    json_object *b = turn_sync(conv, first, text0); /* the first turn again */
+    assert_string_equal(jget(a, "reply_message_id"), jget(b, "reply_message_id"));
+    assert_string_equal(jget(a, "reply"), jget(b, "reply"));
+    json_object_put(a);
+    json_object_put(b);
+    assert_int_equal(fake_model_calls(&S.fake), calls); /* not paid again */
+    assert_int_equal(fake_model_calls_for(&S.fake, text0), 1);
+    aos_storage_message_page_t page;
+    messages(conv, &page);
+    assert_int_equal(page.count, 102);
+    aos_storage_message_page_clear(&page);
+}
+
+/* Issue 11 item 3: the same turn delivered twice at once to two runners (a duplicate send,
+ * a redelivery while the first still runs): one model call, one stored exchange, the same
+ * reply twice. The conversation lease keeps the second runner off the model. */
+static void test_duplicate_turn_two_runners_one_model_call(void **state)
+{
+    (void)state;
+    watch_dead_letters();
+    if (!S.r[0].pid)
+        assert_int_equal(start_runner(&S.r[0], "dup-a", "16"), 0);
+    if (!S.r[1].pid)
+        assert_int_equal(start_runner(&S.r[1], "dup-b", "16"), 0);
+    static book_t b = {.mu = PTHREAD_MUTEX_INITIALIZER};
+    enum { N = 6 };
+    char texts[N][96];
+    for (int i = 0; i < N; i++) {
+        char conv[64], id[96];
+        snprintf(conv, sizeof conv, "c-dup-%d-%s", i, S.tag);
+        snprintf(id, sizeof id, "m-dup-%d-%s", i, S.tag);
+        snprintf(texts[i], sizeof texts[i], "dup %d %s [[fake:delay_ms=1500]]", i, S.tag);
+        send_turn(&REQ[2 * i], &b, conv, id, texts[i], 60000);
+        send_turn(&REQ[2 * i + 1], &b, conv, id, texts[i], 60000);
+    }
+    wait_all(&b, 2 * N, 60000);
+    for (int i = 0; i < N; i++) {
+        assert_int_equal(fake_model_calls_for(&S.fake, texts[i]), 1);
+        json_object *x = json_tokener_parse(REQ[2 * i].reply);
+        json_object *y = json_tokener_parse(REQ[2 * i + 1].reply);
+        assert_non_null(x);
+        assert_non_null(y);
+        assert_string_equal(jget(x, "reply"), jget(y, "reply"));
+        assert_string_equal(jget(x, "reply_message_id"), jget(y, "reply_message_id"));
+        json_object_put(x);
+        json_object_put(y);
+        char ids[1][96];
+        snprintf(ids[0], sizeof ids[0], "%s", REQ[2 * i].id);
+        expect_conversation(REQ[2 * i].conv, ids, 1);
+    }
+}
+
+/* ---- through the router ---- */
+
+
+static void start_router(void)
+{
+    if (ROUTER.pid)
+        return;
+    HTTP_PORT = stack_free_port();
+    char *env[] = {envs("AOS_BUS_URL=%s", S.url),
+                   envs("AOS_BUS_PROFILE=rabbitmq"),
+                   envs("AOS_CONFIG=%s", S.config),
+                   envs("AOS_STORAGE_QUEUE=%s", FT_STORAGE_QUEUE),
+                   envs("AOS_INSTANCE_ID=ftrouter-%s", S.tag),
+                   envs("AOS_HTTP_ADDR=127.0.0.1:%d", HTTP_PORT),
+                   envs("AOS_DEV_MODE=1"),
+                   envs("AOS_LOG_LEVEL=info"),
+                   NULL};
+    char bin[512];
+    snprintf(bin, sizeof bin, "%s/aos-router", getenv("AOS_BIN_DIR"));
+    int rc = stack_start(&ROUTER, bin, S.dir, "router", env);
+    for (size_t i = 0; env[i]; i++)
+        free(env[i]);
+    assert_int_equal(rc, 0);
+}
+
+typedef struct body {
+    char *p;
+    size_t n;
+} body_t;
+
+static size_t body_sink(char *p, size_t size, size_t n, void *ctx)
+{
+    body_t *b = ctx;
+    char *q = realloc(b->p, b->n + size * n + 1);
+    if (!q)
+        return 0;
+    memcpy(q + b->n, p, size * n);
+    b->n += size * n;
+    q[b->n] = '\0';
+    b->p = q;
+    return size * n;
+}
+
+/* POST /v1/messages; returns the status, *out the parsed body (caller puts it). */
+static long post_message(const char *conv, const char *text, bool async, const char *idem,
+                         json_object **out)
+{
+    char url[128], payload[512], h_idem[300];
+    snprintf(url, sizeof url, "http://127.0.0.1:%d/v1/messages", HTTP_PORT);
+    snprintf(payload, sizeof payload, "{\"conversation_id\":\"%s\",\"agent\":\"" AGENT
+             "\",\"text\":\"%s\"}", conv, text);
+    struct curl_slist *h = curl_slist_append(NULL, "Content-Type: application/json");
+    if (async)
+        h = curl_slist_append(h, "Prefer: respond-async");
+    if (idem) {
+        snprintf(h_idem, sizeof h_idem, "Idempotency-Key: %s", idem);
+        h = curl_slist_append(h, h_idem);
+    }
+    body_t b = {0};
+    CURL *c = curl_easy_init();
+    curl_easy_setopt(c, CURLOPT_URL, url);
+    curl_easy_setopt(c, CURLOPT_HTTPHEADER, h);
+    curl_easy_setopt(c, CURLOPT_POSTFIELDS, payload);
+    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, body_sink);
+    curl_easy_setopt(c, CURLOPT_WRITEDATA, &b);
+    curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, 60000L);
+    long status = 0;
+    if (curl_easy_perform(c) == CURLE_OK)
+        curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
+    curl_easy_cleanup(c);
+    curl_slist_free_all(h);
+    *out = b.p ? json_tokener_parse(b.p) : NULL;
+    if (status != 200 && status != 202)
+        fprintf(stderr, "POST /v1/messages -> %ld %s\n", status, b.p ? b.p : "");
+    free(b.p);
+    return status;
+}
+
+/* Issue 11 item 2: two runners, 4 async turns per conversation posted back to back (each
+ * 202 before the next), later turns faster at the model than earlier ones: every
+ * conversation is stored in the order the router accepted its turns. */
+static void test_two_runners_keep_acceptance_order(void **state)
+{
+    (void)state;
+    watch_dead_letters();
+    start_router();
+    if (!S.r[0].pid)
+        assert_int_equal(start_runner(&S.r[0], "ord-a", "32"), 0);
+    if (!S.r[1].pid)
+        assert_int_equal(start_runner(&S.r[1], "ord-b", "32"), 0);
+    enum { CONVS = 30, TURNS = 4 };
+    static char ids[CONVS][TURNS][96];
+    static const int delay[TURNS] = {400, 50, 200, 10};
+    for (int i = 0; i < CONVS; i++) {
+        char conv[64];
+        snprintf(conv, sizeof conv, "c-ord-%d-%s", i, S.tag);
+        for (int k = 0; k < TURNS; k++) {
+            char text[96];
+            snprintf(text, sizeof text, "order %d/%d [[fake:delay_ms=%d]]", i, k, delay[k]);
+            json_object *o = NULL;
+            assert_int_equal(post_message(conv, text, true, NULL, &o), 202);
+            snprintf(ids[i][k], sizeof ids[i][k], "%s", jget(o, "message_id"));
+            json_object_put(o);
+        }
+    }
+    int bad = 0;
+    for (int i = 0; i < CONVS; i++) {
+        char conv[64];
+        snprintf(conv, sizeof conv, "c-ord-%d-%s", i, S.tag);
+        aos_storage_message_page_t page = {0};
+        for (int waited = 0; waited < 120000; waited += 100) {
+            aos_storage_message_page_clear(&page);
+            messages(conv, &page);
+            if (page.count >= 2 * TURNS || dead_letters() > 0)
+                break;
+            stack_sleep_ms(100);
+        }
+        assert_int_equal(dead_letters(), 0);
+        assert_int_equal(page.count, 2 * TURNS);
+        for (int k = 0; k < TURNS; k++) {
+            char want[128];
+            snprintf(want, sizeof want, "%s:r", ids[i][k]);
+            if (strcmp(page.items[2 * k].id, ids[i][k]) || strcmp(page.items[2 * k + 1].id, want)) {
+                fprintf(stderr, "%s: stored out of acceptance order at turn %d\n", conv, k);
+                bad++;
+                break;
+            }
+        }
+        aos_storage_message_page_clear(&page);
+    }
+    assert_int_equal(bad, 0);
+}
+
+/* Issue 11 item 6: a retried POST /v1/messages with the same Idempotency-Key returns the same
+ * turn's result and never creates a second turn. */
+static void test_idempotency_key(void **state)
+{
+    (void)state;
+    start_router();
+    if (!S.r[0].pid)
+        assert_int_equal(start_runner(&S.r[0], "idem-a", "16"), 0);
+    char conv[64], key[64], text[96];
+    snprintf(conv, sizeof conv, "c-idem-%s", S.tag);
+    snprintf(key, sizeof key, "key-%s", S.tag);
+    snprintf(text, sizeof text, "idempotent %s", S.tag);
+    json_object *a = NULL, *b = NULL, *c = NULL;
+    assert_int_equal(post_message(conv, text, false, key, &a), 200);
+    assert_int_equal(post_message(conv, text, false, key, &b), 200); /* the retry */
+    assert_string_equal(jget(a, "message_id"), jget(b, "message_id"));
+    assert_string_equal(jget(a, "reply"), jget(b, "reply"));
+    /* an async retry names the same turn too */
+    assert_int_equal(post_message(conv, text, true, key, &c), 202);
+    assert_string_equal(jget(a, "message_id"), jget(c, "message_id"));
+    json_object_put(a);
+    json_object_put(b);
+    json_object_put(c);
+    assert_int_equal(fake_model_calls_for(&S.fake, text), 1);
+    stack_sleep_ms(500); /* let the async retry settle */
+    aos_storage_message_page_t page;
+    messages(conv, &page);
+    assert_int_equal(page.count, 2);
+    aos_storage_message_page_clear(&page);
+}
+
+/* Issue 11 item 4: a hung model (endpoint timeout 30 s, 2 retries: 90 s before) fails its
+ * turn within the per-turn deadline: the error marker is stored, an aos.error reply is sent,
+ * and the conversation's next turn is answered at once. */
+static void test_hung_model_bounded_by_turn_deadline(void **state)
+{
+    (void)state;
+    stack_stop(&S.r[0], SIGTERM);
+    stack_stop(&S.r[1], SIGTERM);
+    EXTRA_ENV = "AOS_RUNNER_TURN_DEADLINE=4s";
+    assert_int_equal(start_runner(&S.r[0], "hang-a", "16"), 0);
+    EXTRA_ENV = "AOS_DEV_MODE=1";
+    char conv[64], m1[96], m2[96];
+    snprintf(conv, sizeof conv, "c-hang-%s", S.tag);
+    snprintf(m1, sizeof m1, "m-hang-1-%s", S.tag);
+    snprintf(m2, sizeof m2, "m-hang-2-%s", S.tag);
+    aos_event_t *ev = turn_event(conv, m1, "hang [[fake:hang=1]]"), *reply = NULL;
+    assert_int_equal(aos_bus_request_sync(S.bus, QUEUE, ev, 20000, &reply), AOS_OK);
+    aos_event_free(ev);
+    char msg[300] = "";
+    assert_int_not_equal(aos_bus_reply_result(reply, msg, sizeof msg), AOS_OK);
+    assert_non_null(strstr(msg, "deadline"));
+    aos_event_free(reply);
+    json_object_put(turn_sync(conv, m2, "after the hang"));
+    aos_storage_message_page_t page;
+    messages(conv, &page);
+    assert_int_equal(page.count, 4);
+    assert_string_equal(page.items[0].id, m1);
+    assert_string_equal(page.items[1].role, "error");
+    assert_string_equal(page.items[2].id, m2);
+    assert_string_equal(page.items[3].role, "assistant");
+    aos_storage_message_page_clear(&page);
+}
+
 int main(void)
 {
     curl_global_init(CURL_GLOBAL_DEFAULT);
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_sigterm_of_last_runner_loses_nothing),
+        cmocka_unit_test(test_late_redelivery_after_50_turns),
+        cmocka_unit_test(test_duplicate_turn_two_runners_one_model_call),
+        cmocka_unit_test(test_two_runners_keep_acceptance_order),
+        cmocka_unit_test(test_idempotency_key),
+        cmocka_unit_test(test_hung_model_bounded_by_turn_deadline),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -256,7 +256,7 @@ try {
   } else {
   const certs = makeCerts();
   const portFile = path.join(dir, "peer.port");
-  start("aos-sb-peer", path.join(buildDir, "tests", "aos-sb-peer"), [
+  start("aos-sb-peer", path.join(buildDir, "bin", "aos-sb-peer"), [
     "--namespace", "localhost", "--key-name", keyName, "--key", key,
     "--tls-cert", certs.cert, "--tls-key", certs.key,
     "--session-queues", "aos.agent.,aos.reply",

@@ -12,6 +12,7 @@
 #include <proton/connection.h>
 #include <proton/delivery.h>
 #include <proton/link.h>
+#include <proton/message.h>
 
 #include "sb_peer.h"
 
@@ -43,6 +44,22 @@ void sb_sessions_outcome(sb_sessions_t *s, pn_delivery_t *d);
 void sb_sessions_link_gone(sb_sessions_t *s, pn_link_t *l);
 /* Grant waiting links a session and deliver what has credit, on connection c. */
 void sb_sessions_pump(sb_sessions_t *s, pn_connection_t *c);
+/* Lock duration (ms, 0: none), any thread. */
+void sb_sessions_set_lock_duration(sb_sessions_t *s, uint64_t ms);
+/* The lock timer fired: wake every connection so its pump checks expiries. */
+void sb_sessions_tick(sb_sessions_t *s);
+/* Renew the lock of the message of queue with lock token (16 bytes); the new expiry (ms on
+ * the sb_sessions_now_ms clock), 0 when the lock is lost or unknown. */
+uint64_t sb_sessions_renew_lock(sb_sessions_t *s, const char *queue, const unsigned char *token);
+/* Renew session's lock on queue, held by a link of c; new expiry or 0. */
+uint64_t sb_sessions_renew_session(sb_sessions_t *s, pn_connection_t *c, const char *queue,
+                                   const char *session);
+uint64_t sb_sessions_now_ms(void);
+sb_peer_t *sb_sessions_peer(sb_sessions_t *s);
+/* A request on "<entity>/$management" (renew-lock, renew-session-lock) from connection c. */
+void sb_mgmt_request(sb_sessions_t *s, pn_connection_t *c, const char *target, pn_message_t *m);
+/* Queue m for the link whose target is reply_to on c (sent when it has credit). */
+void sb_peer_send_reply(pn_connection_t *c, const char *reply_to, pn_message_t *m);
 
 /* sb_peer_entities.c: which entities exist, refusal counts (thread-safe) */
 sb_entities_t *sb_entities_new(void);

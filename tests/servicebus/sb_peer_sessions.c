@@ -18,6 +18,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <proton/codec.h>
 #include <proton/condition.h>
@@ -42,6 +43,7 @@ typedef struct rcv {
     char session[NAME_MAX_LEN]; /* locked session; "" while waiting for one */
     bool opened;
     bool plain; /* a queue without sessions: any message */
+    uint64_t lock_until_ms; /* session lock (0: none) */
     bool plain_filter; /* the filter value came undescribed (as Microsoft's SDKs send it) */
 } rcv_t;
 
@@ -53,6 +55,9 @@ typedef struct msg {
     size_t len;
     uint32_t deliveries; /* failed deliveries so far (header delivery-count) */
     rcv_t *holder;       /* delivered, not yet settled */
+    pn_delivery_t *pn;   /* while held */
+    unsigned char token[16]; /* lock token = delivery tag, while held */
+    uint64_t lock_until_ms;  /* message lock (0: none) */
 } msg_t;
 
 struct sb_sessions {
@@ -63,7 +68,30 @@ struct sb_sessions {
     rcv_t *rcvs;
     msg_t *head, *tail;
     uint64_t tag;
+    uint64_t lock_ms; /* under mu; 0: locks never expire */
 };
+
+static uint64_t now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+static uint64_t lock_ms(sb_sessions_t *s)
+{
+    pthread_mutex_lock(&s->mu);
+    uint64_t v = s->lock_ms;
+    pthread_mutex_unlock(&s->mu);
+    return v;
+}
+
+void sb_sessions_set_lock_duration(sb_sessions_t *s, uint64_t ms)
+{
+    pthread_mutex_lock(&s->mu);
+    s->lock_ms = ms;
+    pthread_mutex_unlock(&s->mu);
+}
 
 sb_sessions_t *sb_sessions_new(sb_peer_t *p)
 {
@@ -134,8 +162,10 @@ void sb_sessions_conn_open(sb_sessions_t *s, pn_connection_t *c)
 static void rcv_release(sb_sessions_t *s, rcv_t *r)
 {
     for (msg_t *m = s->head; m; m = m->next)
-        if (m->holder == r)
+        if (m->holder == r) {
             m->holder = NULL;
+            m->pn = NULL;
+        }
     if (r->session[0])
         sb_peer_note(s->peer, "session-unlock %s %s", r->queue, r->session);
     r->session[0] = '\0';
@@ -250,6 +280,8 @@ static void grant(sb_sessions_t *s, rcv_t *r)
     sb_peer_session_lock_properties(r->link);
     pn_link_open(r->link);
     r->opened = true;
+    uint64_t lm = lock_ms(s);
+    r->lock_until_ms = lm ? now_ms() + lm : 0;
     sb_peer_note(s->peer, "session-lock %s %s", r->queue, r->session);
 }
 
@@ -434,6 +466,7 @@ void sb_sessions_outcome(sb_sessions_t *s, pn_delivery_t *d)
     if (!m)
         return;
     pn_delivery_set_context(d, NULL);
+    m->pn = NULL;
     uint64_t st = pn_delivery_remote_state(d);
     if (st == PN_ACCEPTED) {
         remove_msg(s, m);
@@ -483,17 +516,66 @@ static void deliver(sb_sessions_t *s, rcv_t *r)
         if (m->holder || strcmp(m->queue, r->queue) != 0 ||
             (!r->plain && strcmp(m->group, r->session) != 0))
             continue;
+        /* the delivery tag is the lock token: 16 bytes, a uuid */
         s->tag++;
-        pn_delivery_t *d = pn_delivery(r->link, pn_dtag((const char *)&s->tag, sizeof s->tag));
+        memset(m->token, 0xA5, sizeof m->token);
+        memcpy(m->token, &s->tag, sizeof s->tag);
+        pn_delivery_t *d = pn_delivery(r->link, pn_dtag((const char *)m->token, sizeof m->token));
         pn_delivery_set_context(d, m);
         send_with_count(r->link, m);
         pn_link_advance(r->link);
         m->holder = r;
+        m->pn = d;
+        uint64_t lm = r->plain ? lock_ms(s) : 0; /* session messages: the session lock */
+        m->lock_until_ms = lm ? now_ms() + lm : 0;
     }
+}
+
+/* Locks of connection c that ran out: messages go back (a delivery counted), sessions are
+ * lost with their link. */
+static void expire_locks(sb_sessions_t *s, pn_connection_t *c)
+{
+    uint64_t now = now_ms();
+    for (msg_t *m = s->head; m; m = m->next) {
+        if (!m->holder || m->holder->conn != c || !m->lock_until_ms || now < m->lock_until_ms)
+            continue;
+        sb_peer_note(s->peer, "lock-expired %s", m->queue);
+        if (m->pn)
+            pn_delivery_set_context(m->pn, NULL); /* a late settlement is ignored */
+        m->pn = NULL;
+        m->holder = NULL;
+        m->lock_until_ms = 0;
+        m->deliveries++;
+    }
+    for (rcv_t *r = s->rcvs; r; r = r->next) {
+        if (r->conn != c || !r->link || r->plain || !r->session[0] || !r->lock_until_ms ||
+            now < r->lock_until_ms)
+            continue;
+        sb_peer_note(s->peer, "session-lock-lost %s %s", r->queue, r->session);
+        pn_link_t *l = r->link;
+        for (pn_delivery_t *d = pn_unsettled_head(l); d; d = pn_unsettled_next(d))
+            pn_delivery_set_context(d, NULL);
+        for (msg_t *m = s->head; m; m = m->next)
+            if (m->holder == r)
+                m->deliveries++;
+        rcv_release(s, r);
+        pn_condition_set_name(pn_link_condition(l), "com.microsoft:session-lock-lost");
+        pn_condition_set_description(pn_link_condition(l),
+                                     "The session lock has expired on the MessageSession. "
+                                     "Accept a new MessageSession.");
+        pn_link_close(l);
+    }
+}
+
+void sb_sessions_tick(sb_sessions_t *s)
+{
+    if (lock_ms(s))
+        wake_others(s, NULL);
 }
 
 void sb_sessions_pump(sb_sessions_t *s, pn_connection_t *c)
 {
+    expire_locks(s, c);
     for (rcv_t *r = s->rcvs; r; r = r->next) {
         if (r->conn != c || !r->link)
             continue;
@@ -506,4 +588,44 @@ void sb_sessions_pump(sb_sessions_t *s, pn_connection_t *c)
         }
         deliver(s, r);
     }
+}
+
+uint64_t sb_sessions_renew_lock(sb_sessions_t *s, const char *queue, const unsigned char *token)
+{
+    uint64_t lm = lock_ms(s), now = now_ms();
+    for (msg_t *m = s->head; m; m = m->next) {
+        if (!m->holder || strcmp(m->queue, queue) != 0 || memcmp(m->token, token, 16) != 0)
+            continue;
+        if (m->lock_until_ms && now >= m->lock_until_ms)
+            return 0;
+        m->lock_until_ms = lm ? now + lm : 0;
+        return lm ? m->lock_until_ms : now + 3600 * 1000;
+    }
+    return 0;
+}
+
+uint64_t sb_sessions_renew_session(sb_sessions_t *s, pn_connection_t *c, const char *queue,
+                                   const char *session)
+{
+    uint64_t lm = lock_ms(s), now = now_ms();
+    for (rcv_t *r = s->rcvs; r; r = r->next) {
+        if (!r->link || r->conn != c || r->plain || strcmp(r->queue, queue) != 0 ||
+            strcmp(r->session, session) != 0)
+            continue;
+        if (r->lock_until_ms && now >= r->lock_until_ms)
+            return 0;
+        r->lock_until_ms = lm ? now + lm : 0;
+        return lm ? r->lock_until_ms : now + 3600 * 1000;
+    }
+    return 0;
+}
+
+uint64_t sb_sessions_now_ms(void)
+{
+    return now_ms();
+}
+
+sb_peer_t *sb_sessions_peer(sb_sessions_t *s)
+{
+    return s->peer;
 }

@@ -214,7 +214,6 @@ void sb_store_attach(sb_store_t *e, pn_connection_t *c, pn_link_t *l, const char
     } else if (pn_link_is_receiver(l) && (kind == 't' ? false : dlq)) {
         refuse(e, l, address, "amqp:not-allowed", "Cannot send to a dead-letter queue.");
     } else if (pn_link_is_receiver(l)) { /* the client sends */
-        pn_link_set_max_message_size(l, SB_PEER_MAX_MESSAGE);
         pn_link_open(l);
         pn_link_flow(l, 64);
         sb_peer_note(e->peer, "attach-ok %s", address);
@@ -232,7 +231,6 @@ void sb_store_attach(sb_store_t *e, pn_connection_t *c, pn_link_t *l, const char
             r->next = e->rcvs;
             e->rcvs = r;
             pn_link_set_context(l, r);
-            pn_link_set_max_message_size(l, SB_PEER_MAX_MESSAGE);
             pn_link_open(l);
             sb_peer_note(e->peer, "attach-ok %s", address);
         }

@@ -93,6 +93,11 @@ typedef struct aos_bus_config {
     uint32_t session_receivers;
     /* Idle time after which a session link lets its session go (0: 5000 ms). */
     uint32_t session_idle_ms;
+    /* servicebus: while a handler holds deliveries (or a session link holds a session) the
+     * bus renews their locks on the entity's $management node (com.microsoft:renew-lock,
+     * com.microsoft:renew-session-lock) every lock_renew_ms (0: 20000; must be well under
+     * the entity's LockDuration, 1 min in deploy/azure). */
+    uint32_t lock_renew_ms;
 } aos_bus_config_t;
 
 /* Create a bus (no I/O yet). cfg strings are copied. */

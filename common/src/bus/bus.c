@@ -170,6 +170,7 @@ aos_result aos_bus_new(const aos_bus_config_t *cfg, aos_bus_t **out_bus, char *e
         bus->session_prefixes = strdup(sp ? sp : "aos.agent.");
         bus->session_receivers = cfg->session_receivers; /* 0: per subscription */
         bus->session_idle_ms = cfg->session_idle_ms ? cfg->session_idle_ms : 5000;
+        bus->lock_renew_ms = cfg->lock_renew_ms ? cfg->lock_renew_ms : 20000;
         bus->proactor = pn_proactor();
         if (!bus->instance_id || !bus->proactor || !bus->session_prefixes ||
             (ca && *ca && !bus->tls_ca_file))
@@ -388,6 +389,8 @@ static void handle_event(aos_bus_t *bus, pn_event_t *e)
         check_cbs(bus);
         return;
     }
+    if (bus_lock_handle(bus, e))
+        return;
     switch (pn_event_type(e)) {
     case PN_CONNECTION_INIT:
         on_connection_init(bus, pn_event_connection(e));

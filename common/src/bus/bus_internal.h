@@ -22,6 +22,7 @@
 
 #include <proton/connection.h>
 #include <proton/delivery.h>
+#include <proton/event.h>
 #include <proton/link.h>
 #include <proton/proactor.h>
 #include <proton/session.h>
@@ -110,6 +111,12 @@ typedef struct bus_sub {
     char *session_filter;
     char *session_id;
     uint64_t idle_since_ms; /* last traffic on a next-available session link */
+    /* Service Bus lock renewal (bus_lock.c): links to "<address>/$management" on session,
+     * created when first needed; renew_at_ms 0 while nothing is held */
+    pn_link_t *mgmt_snd, *mgmt_rcv;
+    char mgmt_reply[48];
+    uint64_t renew_at_ms;
+    bool renew_wanted; /* due, waiting for the management link's credit */
 } bus_sub_t;
 
 typedef enum bus_outcome {
@@ -184,6 +191,7 @@ struct aos_bus {
     uint32_t reconnect_min_ms, reconnect_max_ms, max_deliveries;
     char *session_prefixes; /* servicebus: comma-separated session-enabled queue prefixes */
     uint32_t session_receivers, session_idle_ms;
+    uint32_t lock_renew_ms; /* servicebus: renew held locks this often */
     bool tls_skip_verify;
     char *tls_ca_file;
     aos_cbs_t *cbs; /* servicebus: put-token before links attach */
@@ -287,6 +295,18 @@ char *bus_session_from_source(pn_terminus_t *source);
 bool bus_session_idle_check(aos_bus_t *bus, bus_sub_t *sub, uint64_t now);
 /* A refusal that only means "no session for you now" (retry soon, not an error). */
 bool bus_session_benign_condition(const char *name);
+
+/* bus_lock.c: Service Bus message and session lock renewal on "<entity>/$management" */
+#define BUS_MGMT_LINK_PREFIX "aos-mgmt-"
+/* Events of the management links; true when e was one of theirs (the caller ignores it). */
+bool bus_lock_handle(aos_bus_t *bus, pn_event_t *e);
+/* Renew what sub holds when due (I/O thread, connection batch). */
+void bus_lock_pump(aos_bus_t *bus, bus_sub_t *sub, uint64_t now);
+/* The statusCode (or status-code) of a management answer's bytes, -1 when absent or
+ * undecodable; desc gets statusDescription. Pure (fuzzed: tests/bus/fuzz_bus_lock_answer.c). */
+int bus_lock_parse_answer(const char *bytes, size_t len, char *desc, size_t desclen);
+/* sub's session is going away: forget its management links. */
+void bus_lock_forget(bus_sub_t *sub);
 
 /* bus_rpc.c */
 void bus_requests_add(aos_bus_t *bus, bus_request_t *r);

@@ -9,6 +9,7 @@
 
 #include "aos/log.h"
 #include "aos/metrics.h"
+#include "aos/trace.h"
 #include "bus_internal.h"
 
 #define MAX_INFLIGHT_LIMIT 100000u
@@ -193,6 +194,7 @@ void bus_subs_pump(aos_bus_t *bus)
         if (!sub->link && !bus->stopping && (!sub->retry_at_ms || now >= sub->retry_at_ms))
             sub_attach(bus, sub);
         dispatch(bus, sub);
+        bus_lock_pump(bus, sub, now); /* also while paused: held work still runs */
         if (!sub->link || bus->stopping || atomic_load(&bus->paused))
             continue;
         /* Credit + held + backlog stays within max_inflight. Top up in batches (a quarter of
@@ -212,6 +214,8 @@ uint64_t bus_subs_next_retry(const aos_bus_t *bus)
     for (const bus_sub_t *sub = bus->subs; sub; sub = sub->next) {
         if (!sub->link && sub->retry_at_ms && (!next || sub->retry_at_ms < next))
             next = sub->retry_at_ms;
+        if (sub->link && sub->renew_at_ms && (!next || sub->renew_at_ms < next))
+            next = sub->renew_at_ms;
         /* a next-available session link with nothing in flight: when it turns idle */
         if (sub->link && sub->session_id && !sub->session_filter && !sub->inflight &&
             !sub->backlog) {
@@ -334,7 +338,9 @@ static void dispatch(aos_bus_t *bus, bus_sub_t *sub)
             continue;
         }
         dl->ev->delivery_count = dl->count;
+        aos_trace_set(dl->ev->traceparent); /* the callback works for that request */
         sub->cb(sub->ctx, dl, dl->ev);
+        aos_trace_set(NULL);
     }
 }
 
@@ -437,6 +443,7 @@ static void sub_closed(aos_bus_t *bus, bus_sub_t *sub, pn_condition_t *cond)
     }
     if (sub->session)
         pn_session_close(sub->session);
+    bus_lock_forget(sub);
     sub->link = NULL;
     sub->session = NULL;
     free(sub->session_id);
@@ -520,6 +527,7 @@ void bus_recv_on_link_opened(aos_bus_t *bus, pn_link_t *link)
 void bus_subs_disconnected(aos_bus_t *bus)
 {
     for (bus_sub_t *sub = bus->subs; sub; sub = sub->next) {
+        bus_lock_forget(sub);
         sub->link = NULL;
         sub->session = NULL;
         free(sub->session_id);

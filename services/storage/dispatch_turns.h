@@ -1,0 +1,31 @@
+/* services/storage/dispatch_turns.h: the turn ledger, the per-conversation order and the
+ * conversation lease (docs/turn-order.md), as composite storage operations built on the
+ * backend's record and message operations, so every backend has them:
+ *
+ *   aos.storage.turn.accept    (router) give a turn its place in its conversation; an
+ *                              Idempotency-Key maps to the turn it first named
+ *   aos.storage.turn.claim     (runner) answered already? -> the stored reply; else its turn
+ *                              in the order? -> the lease (fencing token), the user message
+ *                              appended and the newest messages; else wait
+ *   aos.storage.turn.renew     (runner) extend the lease during a long model call
+ *   aos.storage.turn.complete  (runner) append the answer (or failure marker), record it in
+ *                              the ledger, move the conversation on, drop the lease
+ *
+ * Each backend step is atomic; the composite is safe against concurrent callers through the
+ * records' optimistic versions (compare-and-swap, retried) and the fencing token.
+ * Thread-safety: as aos_storage_dispatch (the backend instance must be this thread's). */
+#ifndef AOS_STORAGE_DISPATCH_TURNS_H
+#define AOS_STORAGE_DISPATCH_TURNS_H
+
+#include <stdbool.h>
+
+#include "dispatch.h"
+
+/* True for the types above. */
+bool aos_storage_turn_op(const char *type);
+
+/* Run one of them; out as aos_storage_dispatch_raw's. */
+void aos_storage_turn_dispatch(aos_storage_backend_t *be, const char *type, const char *data,
+                               size_t len, aos_storage_outcome_t *out);
+
+#endif

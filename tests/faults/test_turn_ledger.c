@@ -1,0 +1,240 @@
+/* The turn ledger / order / lease operations (services/storage/dispatch_turns.c) on both
+ * backends: SQLite always, Azure against the Azurite fixture when its connection string is
+ * there (the ctest registration with the fixture sets AOS_LEDGER_BACKEND=azure). Checked at the dispatch
+ * level, without a bus:
+ *   - accept gives increasing orders; an Idempotency-Key maps to the first turn;
+ *   - claim of order 2 waits while order 1 is not done; order 1 runs with a token;
+ *   - a second holder of the same turn waits while the lease is live;
+ *   - complete with a stale token is refused; with the right one it moves the order on;
+ *   - a claim of a completed turn answers from the ledger at any age (after 50 turns);
+ *   - renew with a stale token is refused;
+ *   - a turn before that never shows up is skipped after the gap time. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+#include <json-c/json.h>
+
+#include "backend.h"
+#include "dispatch.h"
+#include "fixture.h"
+
+static aos_storage_backend_t *BE;
+static char TAG[24];
+
+static json_object *op(const char *name, aos_result want, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+static json_object *op(const char *name, aos_result want, const char *fmt, ...)
+{
+    char *data = NULL, type[64];
+    va_list ap;
+    va_start(ap, fmt);
+    assert_true(vasprintf(&data, fmt, ap) >= 0);
+    va_end(ap);
+    snprintf(type, sizeof type, "aos.storage.turn.%s", name);
+    aos_storage_outcome_t out = {0};
+    aos_storage_limits_t lim = {0};
+    aos_storage_dispatch_raw(BE, &lim, type, "ev-1", data, strlen(data), &out);
+    if (out.result != want)
+        fprintf(stderr, "%s %s -> %s (%s)\n", name, data, aos_result_str(out.result), out.message);
+    free(data);
+    assert_int_equal(out.result, want);
+    json_object *o = out.data_json ? json_tokener_parse(out.data_json) : NULL;
+    aos_storage_outcome_clear(&out);
+    return o;
+}
+
+static const char *js(json_object *o, const char *k)
+{
+    json_object *v;
+    return json_object_object_get_ex(o, k, &v) ? json_object_get_string(v) : "";
+}
+
+static int64_t ji(json_object *o, const char *k)
+{
+    json_object *v;
+    return json_object_object_get_ex(o, k, &v) ? json_object_get_int64(v) : -1;
+}
+
+#define MSG(id, role, text)                                                                        \
+    "{\"message_id\":\"" id "\",\"role\":\"" role "\",\"content\":\"" text "\"}"
+
+static json_object *claim(const char *conv, const char *turn, const char *holder, int64_t gap)
+{
+    return op("claim", AOS_OK,
+              "{\"conversation_id\":\"%s\",\"agent\":\"a1\",\"turn_id\":\"%s\",\"holder\":\"%s\","
+              "\"lease_ms\":60000,\"gap_ms\":%lld,\"history\":10,\"message\":{\"message_id\":"
+              "\"%s\",\"role\":\"user\",\"content\":\"q %s\"}}",
+              conv, turn, holder, (long long)gap, turn, turn);
+}
+
+static json_object *complete(const char *conv, const char *turn, int64_t tok, int64_t seq,
+                             aos_result want)
+{
+    return op("complete", want,
+              "{\"conversation_id\":\"%s\",\"turn_id\":\"%s\",\"token\":%lld,\"seq\":%lld,"
+              "\"outcome\":\"answered\",\"message\":{\"message_id\":\"%s:r\",\"role\":"
+              "\"assistant\",\"content\":\"a %s\"}}",
+              conv, turn, (long long)tok, (long long)seq, turn, turn);
+}
+
+static void test_order_lease_and_ledger(void **state)
+{
+    (void)state;
+    char conv[64], t1[64], t2[64];
+    snprintf(conv, sizeof conv, "c-%s", TAG);
+    snprintf(t1, sizeof t1, "t1-%s", TAG);
+    snprintf(t2, sizeof t2, "t2-%s", TAG);
+    json_object *a =
+        op("accept", AOS_OK, "{\"conversation_id\":\"%s\",\"agent\":\"a1\",\"turn_id\":\"%s\"}",
+           conv, t1);
+    assert_int_equal(ji(a, "seq"), 1);
+    json_object_put(a);
+    a = op("accept", AOS_OK,
+           "{\"conversation_id\":\"%s\",\"agent\":\"a1\",\"turn_id\":\"%s\","
+           "\"idempotency_key\":\"key-%s\"}",
+           conv, t2, TAG);
+    assert_int_equal(ji(a, "seq"), 2);
+    json_object_put(a);
+    /* the same key again names t2, whatever turn id the retry made up */
+    a = op("accept", AOS_OK,
+           "{\"conversation_id\":\"%s\",\"agent\":\"a1\",\"turn_id\":\"other-%s\","
+           "\"idempotency_key\":\"key-%s\"}",
+           conv, TAG, TAG);
+    assert_string_equal(js(a, "turn_id"), t2);
+    assert_true(json_object_get_boolean(json_object_object_get(a, "existing")));
+    json_object_put(a);
+
+    /* t2 arrives first: it waits for t1 */
+    json_object *c2 = claim(conv, t2, "r2", 600000);
+    assert_string_equal(js(c2, "status"), "wait");
+    assert_string_equal(js(json_object_object_get(c2, "waiting_for"), "turn_id"), t1);
+    json_object_put(c2);
+    json_object *c1 = claim(conv, t1, "r1", 600000);
+    assert_string_equal(js(c1, "status"), "run");
+    int64_t tok = ji(c1, "token");
+    assert_int_equal(ji(c1, "seq"), 1);
+    json_object_put(c1);
+    /* another holder of the same turn (a duplicate delivery) waits while the lease lives */
+    c1 = claim(conv, t1, "r9", 600000);
+    assert_string_equal(js(c1, "status"), "wait");
+    json_object_put(c1);
+    json_object_put(op("renew", AOS_ERR_CONFLICT,
+                       "{\"conversation_id\":\"%s\",\"token\":%lld,\"lease_ms\":60000}", conv,
+                       (long long)tok + 7));
+    json_object_put(op("renew", AOS_OK,
+                       "{\"conversation_id\":\"%s\",\"token\":%lld,\"lease_ms\":60000}", conv,
+                       (long long)tok));
+    json_object_put(complete(conv, t1, tok + 7, 1, AOS_ERR_CONFLICT)); /* fenced */
+    json_object *done = complete(conv, t1, tok, 1, AOS_OK);
+    assert_int_equal(ji(json_object_object_get(done, "message"), "seq"), 2);
+    json_object_put(done);
+    json_object_put(complete(conv, t1, tok, 1, AOS_OK)); /* a redelivered complete */
+    /* now t2 runs, with t1's exchange in its history */
+    c2 = claim(conv, t2, "r2", 600000);
+    assert_string_equal(js(c2, "status"), "run");
+    assert_int_equal(json_object_array_length(json_object_object_get(c2, "messages")), 3);
+    int64_t tok2 = ji(c2, "token");
+    assert_true(tok2 > tok);
+    json_object_put(c2);
+    json_object_put(complete(conv, t2, tok2, 2, AOS_OK));
+
+    /* 50 more turns, then t1 again: answered from the ledger */
+    for (int i = 0; i < 50; i++) {
+        char t[64];
+        snprintf(t, sizeof t, "tn%d-%s", i, TAG);
+        json_object *c = claim(conv, t, "r1", 600000);
+        assert_string_equal(js(c, "status"), "run");
+        json_object_put(complete(conv, t, ji(c, "token"), ji(c, "seq"), AOS_OK));
+        json_object_put(c);
+    }
+    c1 = claim(conv, t1, "r5", 600000);
+    assert_string_equal(js(c1, "status"), "answered");
+    char want[80];
+    snprintf(want, sizeof want, "a %s", t1);
+    assert_string_equal(js(json_object_object_get(c1, "reply"), "content"), want);
+    json_object_put(c1);
+}
+
+static void test_gap_is_skipped(void **state)
+{
+    (void)state;
+    char conv[64], lost[64], t[64];
+    snprintf(conv, sizeof conv, "g-%s", TAG);
+    snprintf(lost, sizeof lost, "lost-%s", TAG);
+    snprintf(t, sizeof t, "next-%s", TAG);
+    json_object_put(op("accept", AOS_OK,
+                       "{\"conversation_id\":\"%s\",\"agent\":\"a1\",\"turn_id\":\"%s\"}", conv,
+                       lost));
+    json_object_put(op("accept", AOS_OK,
+                       "{\"conversation_id\":\"%s\",\"agent\":\"a1\",\"turn_id\":\"%s\"}", conv,
+                       t));
+    json_object *c = claim(conv, t, "r1", 600000);
+    assert_string_equal(js(c, "status"), "wait");
+    json_object_put(c);
+    usleep(1200 * 1000);
+    c = claim(conv, t, "r1", 1000); /* the lost turn is older than the gap time */
+    assert_string_equal(js(c, "status"), "run");
+    assert_int_equal(ji(c, "seq"), 2);
+    json_object_put(c);
+}
+
+static void test_bad_input_changes_nothing(void **state)
+{
+    (void)state;
+    json_object_put(op("claim", AOS_ERR_INVALID, "{\"conversation_id\":\"x y\"}"));
+    json_object_put(op("complete", AOS_ERR_INVALID,
+                       "{\"conversation_id\":\"c\",\"turn_id\":\"t\",\"token\":1,\"seq\":1,"
+                       "\"outcome\":\"maybe\",\"message\":" MSG("t:r", "assistant", "x") "}"));
+    json_object_put(op("nosuch", AOS_ERR_UNSUPPORTED, "{}"));
+    json_object_put(op("accept", AOS_ERR_INVALID, "[1]"));
+}
+
+int main(void)
+{
+    unsigned char b[4] = {0};
+    if (getrandom(b, sizeof b, 0) != (ssize_t)sizeof b)
+        return 1;
+    snprintf(TAG, sizeof TAG, "%02x%02x%02x%02x", b[0], b[1], b[2], b[3]);
+    char err[256], cs[2048], db[128], prefix[17];
+    aos_storage_backend_config_t cfg = {.kind = AOS_STORAGE_BACKEND_SQLITE};
+    const char *which = getenv("AOS_LEDGER_BACKEND");
+    if (which && strcmp(which, "azure") == 0) {
+        if (aos_test_fixture_read("azurite", "connection_string", cs, sizeof cs) != 0)
+            return 1;
+        snprintf(prefix, sizeof prefix, "l%s", TAG);
+        cfg = (aos_storage_backend_config_t){.kind = AOS_STORAGE_BACKEND_AZURE,
+                                             .azure_connection_string = cs,
+                                             .name_prefix = prefix};
+    } else {
+        snprintf(db, sizeof db, "/tmp/aos-ledger-%s.db", TAG);
+        cfg.sqlite_path = db;
+    }
+    if (aos_storage_backend_open(&cfg, &BE, err, sizeof err) != AOS_OK) {
+        fprintf(stderr, "backend: %s\n", err);
+        return 1;
+    }
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_order_lease_and_ledger),
+        cmocka_unit_test(test_gap_is_skipped),
+        cmocka_unit_test(test_bad_input_changes_nothing),
+    };
+    int rc = cmocka_run_group_tests(tests, NULL, NULL);
+    aos_storage_backend_free(BE);
+    if (cfg.sqlite_path) {
+        unlink(db);
+        char side[160];
+        snprintf(side, sizeof side, "%s-wal", db);
+        unlink(side);
+        snprintf(side, sizeof side, "%s-shm", db);
+        unlink(side);
+    }
+    return rc;
+}
