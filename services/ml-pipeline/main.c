@@ -17,7 +17,7 @@
 
 typedef struct ml_config {
     aos_config_common_t common;
-    char *queue, *storage_queue, *workdir, *trainer_cmd, *backend, *base_model;
+    char *queue, *storage_queue, *workdir, *trainer_cmd, *trainer_env, *backend, *base_model;
     int64_t job_timeout_ms, cancel_grace_ms, lease_ms, poll_ms, workers, max_jobs;
     int64_t shutdown_grace_ms;
     char *aml_url, *aml_sub, *aml_rg, *aml_ws, *aml_api, *aml_token, *aml_compute, *aml_env,
@@ -38,6 +38,10 @@ static const aos_config_field_t TABLE[] = {
       "Directory of the local backend's job directories", workdir),
     F("AOS_ML_TRAINER_CMD", "ml_trainer_cmd", AOS_CONFIG_STRING, NULL, 0, 4096, false, NULL,
       "Local trainer command (split on spaces; `--config <job.json>` is appended)", trainer_cmd),
+    F("AOS_ML_TRAINER_ENV", "ml_trainer_env", AOS_CONFIG_STRING, NULL, 0, 4096, false, NULL,
+      "More environment variables the trainer gets besides its allowlist (comma-separated, "
+      "`PREFIX*` allowed), e.g. `HF_TOKEN`; nothing else of the service's environment is passed",
+      trainer_env),
     F("AOS_ML_BACKEND", "ml_backend", AOS_CONFIG_ENUM, "local", 0, 0, false, "local|azureml",
       "Backend of jobs that do not name one", backend),
     F("AOS_ML_BASE_MODEL", "ml_base_model", AOS_CONFIG_STRING, "meta-llama/Llama-3.1-8B-Instruct",
@@ -133,6 +137,7 @@ static int start(app_t *a)
                               .storage_queue = c->storage_queue,
                               .workdir = c->workdir,
                               .trainer_cmd = c->trainer_cmd,
+                              .trainer_env = c->trainer_env,
                               .default_base_model = c->base_model,
                               .job_timeout_ms = c->job_timeout_ms,
                               .cancel_grace_ms = c->cancel_grace_ms,

@@ -4,9 +4,11 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "aos/identity.h"
 #include "aos/json.h"
 #include "aos/log.h"
 #include "aos/resilience.h"
+#include "ml_aml_parse.h"
 #include "ml_internal.h"
 
 #define AML_DEFAULT_API "2024-04-01"
@@ -21,34 +23,33 @@ static void ws_url(ml_service_t *svc, char *out, size_t len, const char *tail)
              a->api_version ? a->api_version : AML_DEFAULT_API);
 }
 
-static void error_detail(const char *body, size_t len, char *out, size_t outlen)
-{
-    json_object *o = NULL, *e = NULL;
-    out[0] = '\0';
-    if (aos_json_parse_object(body, len, 0, 0, &o, NULL, 0) == AOS_OK &&
-        json_object_object_get_ex(o, "error", &e)) {
-        const char *code = ml_jstr(e, "code"), *msg = ml_jstr(e, "message");
-        snprintf(out, outlen, "%s%s%s", code ? code : "", code && msg ? ": " : "", msg ? msg : "");
-    }
-    json_object_put(o);
-}
-
 /* One ARM call with retries on 408/429/5xx and transport errors (aos/resilience.h).
  * AOS_OK for 2xx with *out (may be NULL) = the parsed body (or {} when empty). */
 static aos_result aml_call(ml_service_t *svc, const char *what, const char *method, const char *url,
                            const char *body, json_object **out, char *errbuf, size_t errlen)
 {
-    char auth[4200];
-    snprintf(auth, sizeof auth, "Bearer %s", svc->cfg.aml.token ? svc->cfg.aml.token : "");
+    char auth[16 * 1024 + 8];
+    bool has_auth = true;
+    if (svc->cfg.aml.token) {
+        snprintf(auth, sizeof auth, "Bearer %s", svc->cfg.aml.token);
+    } else if (svc->arm_identity) { /* acquired, cached and refreshed (aos/identity.h) */
+        memcpy(auth, "Bearer ", 7);
+        aos_result tr =
+            aos_identity_token(svc->arm_identity, auth + 7, sizeof auth - 7, errbuf, errlen);
+        if (tr != AOS_OK)
+            return tr;
+    } else {
+        has_auth = false;
+    }
     aos_http_header_t h[] = {{"Authorization", auth}, {"Content-Type", "application/json"}};
     aos_http_client_request_t req = {.method = method,
                                      .url = url,
                                      .headers = h,
-                                     .header_count = svc->cfg.aml.token ? 2 : 1,
+                                     .header_count = has_auth ? 2 : 1,
                                      .body = body,
                                      .body_len = body ? strlen(body) : 0,
                                      .timeout_ms = 30000};
-    if (!svc->cfg.aml.token)
+    if (!has_auth)
         h[0] = h[1];
     aos_retry_policy_t pol;
     aos_retry_policy_default(&pol);
@@ -74,7 +75,7 @@ static aos_result aml_call(ml_service_t *svc, const char *what, const char *meth
         if (!retry || !aos_retry_may_retry(&pol, attempt) || atomic_load(&svc->stopping)) {
             char detail[300] = "";
             if (resp)
-                error_detail(resp->body, resp->body_len, detail, sizeof detail);
+                ml_aml_error_detail(resp->body, resp->body_len, detail, sizeof detail);
             aos_result fr = r != AOS_OK ? r : aos_result_from_http_status(status);
             if (r != AOS_OK)
                 aos_fail(fr, errbuf, errlen, "Azure ML %s: %s (after %u attempts)", what, terr,
@@ -148,13 +149,6 @@ static json_object *submit_body(ml_service_t *svc, const json_object *data)
     return body;
 }
 
-static const char *status_of(const json_object *job)
-{
-    json_object *p = NULL;
-    json_object_object_get_ex(job, "properties", &p);
-    return ml_jstr(p, "status");
-}
-
 static aos_result record_aml(ml_job_t *j, const char *name, const char *status, bool *cancel)
 {
     json_object *set = json_object_new_object(), *a = json_object_new_object();
@@ -181,7 +175,8 @@ static ml_outcome poll_until_final(ml_job_t *j, const char *name, const char *ur
             return atomic_load(&svc->stopping) ? ML_OUT_LOST : ML_OUT_FAILED;
         }
         char status[64];
-        snprintf(status, sizeof status, "%s", status_of(job) ? status_of(job) : "Unknown");
+        const char *js = ml_aml_job_status(job);
+        snprintf(status, sizeof status, "%s", js ? js : "Unknown");
         json_object_put(job);
         ml_aml_state st = ml_aml_state_parse(status);
         bool cancel = false;
@@ -246,7 +241,7 @@ ml_outcome ml_aml_run(ml_job_t *j, const json_object *data, char **out_artifact,
             snprintf(reason, rlen, "%s", err);
             return atomic_load(&svc->stopping) ? ML_OUT_LOST : ML_OUT_FAILED;
         }
-        aos_result tr = record_aml(j, name, status_of(resp), NULL);
+        aos_result tr = record_aml(j, name, ml_aml_job_status(resp), NULL);
         json_object_put(resp);
         if (tr != AOS_OK)
             return ML_OUT_LOST;

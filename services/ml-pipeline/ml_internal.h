@@ -34,8 +34,10 @@ typedef struct ml_job {
 struct ml_service {
     ml_service_config_t cfg; /* strings copied below */
     char *queue, *storage_queue, *instance, *workdir, *trainer_cmd, *base_model;
+    char *trainer_env; /* AOS_ML_TRAINER_ENV: more names the trainer child gets */
     aos_storage_client_t *sc;
     aos_http_client_t *http;
+    struct aos_identity *arm_identity; /* Entra tokens for ARM (aos/identity.h); NULL: none */
 
     pthread_mutex_t mu;
     pthread_cond_t cv;      /* workers: a delivery arrived / stopping */

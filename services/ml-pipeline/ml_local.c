@@ -13,6 +13,7 @@
 #include "aos/log.h"
 #include "aos/resilience.h"
 #include "ml_internal.h"
+#include "ml_trainer_env.h"
 
 #define ML_MAX_ARGS 32
 #define ML_LINE_CAP (64 * 1024)
@@ -64,8 +65,15 @@ static aos_result write_config(const json_object *data, const char *dir, const c
     return ok ? AOS_OK : AOS_ERR_IO;
 }
 
-static pid_t spawn(const char *cmd, const char *dir, const char *cfg_path, int *out_fd)
+extern char **environ;
+
+static pid_t spawn(const char *cmd, const char *env_extra, const char *dir, const char *cfg_path,
+                   int *out_fd)
 {
+    /* Built before fork (no allocation in the child of a threaded process). */
+    char **env = NULL;
+    if (ml_trainer_env_build(environ, env_extra, &env) != AOS_OK)
+        return -1;
     char *copy = strdup(cmd), *argv[ML_MAX_ARGS + 3], *save = NULL;
     int argc = 0;
     for (char *t = strtok_r(copy, " ", &save); t && argc < ML_MAX_ARGS;
@@ -77,6 +85,7 @@ static pid_t spawn(const char *cmd, const char *dir, const char *cfg_path, int *
     int p[2];
     if (argc < 3 || pipe2(p, O_CLOEXEC) != 0) {
         free(copy);
+        free(env);
         return -1;
     }
     char log[1100];
@@ -91,10 +100,11 @@ static pid_t spawn(const char *cmd, const char *dir, const char *cfg_path, int *
         int lf = open(log, O_WRONLY | O_CREAT | O_APPEND, 0644);
         if (chdir(dir) != 0 || dup2(p[1], 1) < 0 || (lf >= 0 && dup2(lf, 2) < 0))
             _exit(126);
-        execvp(argv[0], argv);
+        execvpe(argv[0], argv, env); /* the allowlist, not every secret we hold */
         _exit(127);
     }
     free(copy);
+    free(env);
     close(p[1]);
     if (pid < 0) {
         close(p[0]);
@@ -279,7 +289,7 @@ ml_outcome ml_local_run(ml_job_t *j, const json_object *data, const char *data_p
     r->j = j;
     r->progress = json_object_new_object();
     r->metrics = json_object_new_object();
-    r->pid = spawn(svc->trainer_cmd, dir, cfg_path, &r->fd);
+    r->pid = spawn(svc->trainer_cmd, svc->trainer_env, dir, cfg_path, &r->fd);
     ml_outcome o;
     if (r->pid < 0) {
         snprintf(reason, rlen, "cannot start the trainer: %s", strerror(errno));

@@ -6,6 +6,7 @@
 #include <time.h>
 
 #include "aos/json.h"
+#include "aos/identity.h"
 #include "aos/log.h"
 #include "aos/trace.h"
 #include "aos/resilience.h"
@@ -225,6 +226,7 @@ aos_result ml_service_new(const ml_service_config_t *cfg, ml_service_t **out, ch
     svc->instance = dup_or(cfg->instance, aos_bus_instance_id(cfg->bus));
     svc->workdir = dup_or(cfg->workdir, "/tmp/aos-ml");
     svc->trainer_cmd = cfg->trainer_cmd ? strdup(cfg->trainer_cmd) : NULL;
+    svc->trainer_env = cfg->trainer_env ? strdup(cfg->trainer_env) : NULL;
     svc->base_model = dup_or(cfg->default_base_model, "meta-llama/Llama-3.1-8B-Instruct");
     pthread_mutex_init(&svc->mu, NULL);
     pthread_mutex_init(&svc->infer_mu, NULL);
@@ -239,6 +241,17 @@ aos_result ml_service_new(const ml_service_config_t *cfg, ml_service_t **out, ch
         r = aos_http_client_new(NULL, &svc->http, errbuf, errlen);
     if (r == AOS_OK)
         r = runner_breakers_new(NULL, &svc->breakers);
+    /* Azure ML: Entra tokens acquired and refreshed when a source is configured (workload
+     * identity, client secret, managed identity); a static AOS_AZUREML_TOKEN still wins */
+    aos_identity_config_t idc;
+    if (r == AOS_OK && !cfg->aml.token) {
+        aos_result ir = aos_identity_config_from_env("https://management.azure.com/.default", &idc,
+                                                     errbuf, errlen);
+        if (ir == AOS_OK)
+            r = aos_identity_new(&idc, svc->http, &svc->arm_identity, errbuf, errlen);
+        else if (ir != AOS_ERR_NOT_FOUND)
+            r = ir;
+    }
     if (r != AOS_OK || !svc->queue || !svc->storage_queue || !svc->instance || !svc->workdir ||
         !svc->base_model) {
         ml_service_free(svc);
@@ -313,6 +326,7 @@ void ml_service_free(ml_service_t *svc)
         aos_bus_release(d->d);
         free(d);
     }
+    aos_identity_free(svc->arm_identity);
     aos_http_client_free(svc->http);
     aos_storage_client_free(svc->sc);
     runner_breakers_free(svc->breakers);
@@ -322,6 +336,7 @@ void ml_service_free(ml_service_t *svc)
     free(svc->instance);
     free(svc->workdir);
     free(svc->trainer_cmd);
+    free(svc->trainer_env);
     free(svc->base_model);
     pthread_mutex_destroy(&svc->mu);
     pthread_mutex_destroy(&svc->infer_mu);

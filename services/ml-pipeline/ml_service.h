@@ -44,6 +44,7 @@ typedef struct ml_service_config {
     const char *instance;              /* lease owner name; NULL: the bus instance id */
     const char *workdir;               /* job directories (local backend) */
     const char *trainer_cmd;           /* local trainer command line (split on spaces) */
+    const char *trainer_env;           /* more environment names for it (ml_trainer_env.h) */
     const char *default_base_model;
     ml_backend default_backend;
     int64_t job_timeout_ms;     /* 0: 2 h */

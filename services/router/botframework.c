@@ -18,9 +18,9 @@ static aos_result dup_str(json_object *o, const char *field, aos_json_need need,
     AOS_RETURN_IF_FAILED(aos_json_get_string(o, field, need, &s, errbuf, errlen));
     if (!s)
         return AOS_OK;
-    if (strlen(s) > max)
-        return aos_fail(AOS_ERR_INVALID, errbuf, errlen, "field '%s' is longer than %zu bytes",
-                        field, max);
+    if (strlen(s) > max) /* oversize text is 413 like /v1/messages (docs/http-api.md) */
+        return aos_fail(strcmp(field, "text") == 0 ? AOS_ERR_TOO_LARGE : AOS_ERR_INVALID, errbuf,
+                        errlen, "field '%s' is longer than %zu bytes", field, max);
     *out = strdup(s);
     return *out ? AOS_OK : AOS_ERR_NOMEM;
 }

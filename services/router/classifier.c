@@ -7,6 +7,7 @@
 
 #include "aos/json.h"
 #include "aos/log.h"
+#include "bus_replies.h"
 #include "router_internal.h"
 
 static const char *SYSTEM_PROMPT = "You route messages to agents. Reply with one agent name.";
@@ -50,19 +51,9 @@ static void request_url(const aos_endpoint_t *ep, char *out, size_t outlen)
 
 static char *answer_of(const aos_http_response_t *resp)
 {
-    json_object *o = NULL, *choices = NULL, *msg = NULL;
-    const char *content = NULL;
-    char *out = NULL;
-    if (resp->result == AOS_OK && resp->status == 200 &&
-        aos_json_parse_object(resp->body, resp->body_len, 0, 0, &o, NULL, 0) == AOS_OK &&
-        aos_json_get_array(o, "choices", AOS_JSON_REQUIRED, &choices, NULL, 0) == AOS_OK &&
-        json_object_array_length(choices) > 0 &&
-        aos_json_get_object(json_object_array_get_idx(choices, 0), "message", AOS_JSON_REQUIRED,
-                            &msg, NULL, 0) == AOS_OK &&
-        aos_json_get_string(msg, "content", AOS_JSON_REQUIRED, &content, NULL, 0) == AOS_OK)
-        out = strdup(content);
-    json_object_put(o);
-    return out;
+    return resp->result == AOS_OK && resp->status == 200
+               ? router_classifier_answer(resp->body, resp->body_len)
+               : NULL;
 }
 
 static void on_classified(const aos_http_response_t *resp, void *ctx)

@@ -260,6 +260,26 @@ aos_result router_new(const router_config_t *cfg, router_t **out, char *errbuf, 
     return AOS_OK;
 }
 
+/* The API-key check on the headers alone: the HTTP server runs it before reading the body of
+ * every AOS_HTTP_ROUTE_AUTH route (DESIGN §4 "checked before the body is read"). */
+static aos_result check_api_key(aos_http_request_t *req, void *ctx, char *why, size_t why_len)
+{
+    router_t *rt = ctx;
+    const char *auth = aos_http_request_header(req, "Authorization");
+    char tmp[ROUTER_APIKEY_MAX_LEN + 16];
+    /* Webhooks (Event Grid) cannot always set headers: accept ?code=<key> on /v1/events. */
+    const char *code = aos_http_request_query(req, "code");
+    if (!auth && code && strcmp(aos_http_request_route(req), "/v1/events") == 0 &&
+        strlen(code) <= ROUTER_APIKEY_MAX_LEN) {
+        snprintf(tmp, sizeof tmp, "Bearer %s", code);
+        auth = tmp;
+    }
+    aos_result r = router_apikeys_check(rt->keys, auth, why, why_len);
+    if (r != AOS_OK)
+        aos_http_response_header(req, "WWW-Authenticate", "Bearer");
+    return r;
+}
+
 bool router_authorize(router_t *rt, aos_http_request_t *req)
 {
     char why[160];
@@ -314,15 +334,24 @@ static bool ready(void *ctx, char *reason, size_t reason_len)
 static aos_result add_routes(router_t *rt)
 {
     aos_http_server_t *s = rt->api;
-    AOS_RETURN_IF_FAILED(aos_http_server_route(s, "POST", "/v1/messages", svc_post_message, rt));
+    /* /v1: API key before the body, JSON bodies only (415 for forms and text/plain). */
+    const unsigned V1 = AOS_HTTP_ROUTE_AUTH | AOS_HTTP_ROUTE_JSON;
+    aos_http_server_set_authorizer(s, check_api_key, rt);
     AOS_RETURN_IF_FAILED(
-        aos_http_server_route(s, "GET", "/v1/conversations/{id}", svc_get_conversation, rt));
-    AOS_RETURN_IF_FAILED(aos_http_server_route(s, "GET", "/v1/agents", svc_get_agents, rt));
+        aos_http_server_route_ex(s, "POST", "/v1/messages", svc_post_message, rt, V1));
+    AOS_RETURN_IF_FAILED(aos_http_server_route_ex(s, "GET", "/v1/conversations/{id}",
+                                                  svc_get_conversation, rt, V1));
+    AOS_RETURN_IF_FAILED(aos_http_server_route_ex(s, "GET", "/v1/agents", svc_get_agents, rt, V1));
     AOS_RETURN_IF_FAILED(
-        aos_http_server_route(s, "POST", "/v1/agents/{agent}/act", svc_post_act, rt));
-    AOS_RETURN_IF_FAILED(aos_http_server_route(s, "POST", "/v1/events", svc_post_events, rt));
-    AOS_RETURN_IF_FAILED(aos_http_server_route(s, "OPTIONS", "/v1/events", svc_options_events, rt));
-    AOS_RETURN_IF_FAILED(aos_http_server_route(s, "POST", "/api/messages", svc_post_activity, rt));
+        aos_http_server_route_ex(s, "POST", "/v1/agents/{agent}/act", svc_post_act, rt, V1));
+    AOS_RETURN_IF_FAILED(
+        aos_http_server_route_ex(s, "POST", "/v1/events", svc_post_events, rt, V1));
+    AOS_RETURN_IF_FAILED(
+        aos_http_server_route_ex(s, "OPTIONS", "/v1/events", svc_options_events, rt, V1));
+    /* Bot Framework: its own JWT check (svc_bot.c); JSON bodies only. */
+    AOS_RETURN_IF_FAILED(aos_http_server_route_ex(s, "POST", "/api/messages", svc_post_activity,
+                                                  rt, AOS_HTTP_ROUTE_JSON));
+    /* The skill manifest is public: Copilot Studio fetches it without credentials. */
     AOS_RETURN_IF_FAILED(aos_http_server_route(s, "GET", ROUTER_SKILL_MANIFEST_PATH,
                                                svc_get_skill_manifest, rt));
     AOS_RETURN_IF_FAILED(svc_ml_routes(s, rt));

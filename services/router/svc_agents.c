@@ -7,6 +7,7 @@
 #include "aos/log.h"
 #include "aos/resilience.h"
 #include "act_seed.h"
+#include "bus_replies.h"
 #include "router_internal.h"
 
 /* ---- heartbeats (bus I/O thread) ---- */
@@ -43,25 +44,15 @@ static void record_heartbeat(router_t *rt, const char *agent, const char *instan
 static void on_heartbeat(void *ctx, aos_bus_delivery_t *d, const aos_event_t *ev)
 {
     router_t *rt = ctx;
-    json_object *o = NULL;
-    const char *agent = NULL, *instance = NULL, *provider = NULL;
-    int64_t inflight = 0, capacity = 0, sched[2] = {0, 0};
+    router_heartbeat_msg_t hb;
     if (ev->type && strcmp(ev->type, "aos.agent.heartbeat") == 0 && ev->data &&
-        aos_json_parse_object(ev->data, ev->data_len, 0, 0, &o, NULL, 0) == AOS_OK &&
-        aos_json_get_string(o, "agent", AOS_JSON_REQUIRED, &agent, NULL, 0) == AOS_OK &&
-        aos_json_get_string(o, "instance", AOS_JSON_REQUIRED, &instance, NULL, 0) == AOS_OK &&
-        aos_agent_name_valid(agent)) {
-        aos_json_get_string(o, "provider", AOS_JSON_OPTIONAL, &provider, NULL, 0);
-        aos_json_get_int(o, "inflight", AOS_JSON_OPTIONAL, &inflight, NULL, NULL, 0);
-        aos_json_get_int(o, "capacity", AOS_JSON_OPTIONAL, &capacity, NULL, NULL, 0);
-        aos_json_get_int(o, "schedule_last_ms", AOS_JSON_OPTIONAL, &sched[0], NULL, NULL, 0);
-        aos_json_get_int(o, "schedule_next_ms", AOS_JSON_OPTIONAL, &sched[1], NULL, NULL, 0);
-        record_heartbeat(rt, agent, instance, provider, inflight, capacity, sched);
+        router_heartbeat_parse(ev->data, ev->data_len, &hb) == AOS_OK) {
+        int64_t sched[2] = {hb.schedule_last_ms, hb.schedule_next_ms};
+        record_heartbeat(rt, hb.agent, hb.instance, hb.provider, hb.inflight, hb.capacity, sched);
         aos_metric_counter_inc(rt->heartbeats_in);
     } else {
         aos_log(AOS_LOG_DEBUG, "ignored a malformed heartbeat", "id", ev->id, NULL);
     }
-    json_object_put(o);
     aos_bus_accept(d); /* heartbeats are advisory: never redeliver or dead-letter them */
 }
 

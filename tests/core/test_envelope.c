@@ -608,7 +608,8 @@ static void json_validation(void **state)
     expect_json_error("{" J_BASE ",\"ext\":{\"a\":1}}", "attribute 'ext' must be a string");
     expect_json_error("{" J_BASE ",\"ext\":1.5}", "attribute 'ext' must be a string");
     expect_json_error("{" J_BASE ",\"time\":\"today\"}", "'time'");
-    expect_json_error("{" J_BASE ",\"id\":\"a\\u0000b\"}", "NUL");
+    expect_json_error("{" J_BASE ",\"subject\":\"a\\u0000b\"}", "NUL");
+    expect_json_error("{" J_BASE ",\"id\":\"2\"}", "duplicate member name"); /* I-JSON */
     expect_json_error("{" J_BASE "} x", "offset 55");
     char deep[400];
     int o = snprintf(deep, sizeof deep, "{" J_BASE ",\"data\":");

@@ -64,6 +64,64 @@ static void rejects_bad_documents(void **state)
     assert_non_null(strstr(err, "NUL"));
 }
 
+/* I-JSON (RFC 7493): what json-c would silently change is refused (issue 9 item 8). */
+static void ijson_refuses_what_would_change(void **state)
+{
+    (void)state;
+    struct {
+        const char *doc;
+        const char *why;
+    } bad[] = {
+        {"{\"a\":1,\"a\":2}", "duplicate"},
+        {"{\"x\":{\"a\":1,\"b\":[{\"c\":1,\"c\":1}]}}", "duplicate"},
+        {"{\"a\":1,\"\\u0061\":2}", "duplicate"}, /* the same name, escaped */
+        {"[{\"a\":{\"k\":1,\"k\":2}},{\"b\":1}]", "duplicate"},
+        {"\"\\ud800\"", "surrogate"},
+        {"\"\\udc00\"", "surrogate"},
+        {"\"\\ud83d\\u0041\"", "surrogate"},
+        {"{\"t\":\"x\\ud83d\"}", "surrogate"},
+        {"18446744073709551616", "number"},
+        {"-9223372036854775809", "number"},
+        {"123456789012345678901234567890", "number"},
+        {"1.2345678901234567890", "number"},
+        {"1e400", "number"},
+        {"-1e400", "number"},
+        {"1e-400", "number"},
+        {"4e-320", "number"}, /* a subnormal */
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+        json_object *v = NULL;
+        char err[160] = "";
+        aos_result r = parse(bad[i].doc, &v, err, sizeof err);
+        if (r == AOS_OK)
+            fail_msg("accepted #%zu: %s", i, bad[i].doc);
+        assert_int_equal(r, AOS_ERR_INVALID);
+        assert_null(v);
+        if (!strstr(err, bad[i].why))
+            fail_msg("#%zu: '%s' does not say %s", i, err, bad[i].why);
+    }
+    const char *good[] = {"{\"a\":1,\"b\":{\"a\":2},\"c\":[{\"a\":3},{\"a\":4}]}",
+                          "[{\"k\":1},{\"k\":1}]",
+                          "{\"a:b\":\"c:d\",\"e\":\"{\\\":\\\"}\"}",
+                          "\"\\ud83d\\ude00\"",
+                          "18446744073709551615",
+                          "-9223372036854775808",
+                          "0.30000000000000004",
+                          "1.5e300",
+                          "2.2250738585072014e-308",
+                          "0.000000000000000000000000000001",
+                          "100.000000000000000000000000",
+                          "0e-400",
+                          "-0.0"};
+    for (size_t i = 0; i < sizeof good / sizeof *good; i++) {
+        json_object *v = NULL;
+        char err[160] = "";
+        if (parse(good[i], &v, err, sizeof err) != AOS_OK)
+            fail_msg("refused #%zu: %s: %s", i, good[i], err);
+        json_object_put(v);
+    }
+}
+
 static void enforces_limits(void **state)
 {
     (void)state;
@@ -197,6 +255,7 @@ int main(void)
         cmocka_unit_test(accepts_valid_documents), cmocka_unit_test(rejects_bad_documents),
         cmocka_unit_test(enforces_limits),         cmocka_unit_test(getters_name_the_field),
         cmocka_unit_test(builder_round_trip),      cmocka_unit_test(utf8_validation),
+        cmocka_unit_test(ijson_refuses_what_would_change),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

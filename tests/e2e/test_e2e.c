@@ -265,6 +265,27 @@ static void test_auth_and_bad_input(void **state)
     e2e_http("POST", url, bad_key, "{\"text\":\"hi\"}", 13, 5000, &r);
     expect_status(&r, 401);
     e2e_resp_free(&r);
+    /* issue 9 item 8: a cross-site form or text/plain POST never reaches the handler (415);
+     * two Authorization headers are ambiguous (400); duplicate JSON keys are refused (400) */
+    const char *plain[] = {"Authorization: Bearer " API_KEY, "Content-Type: text/plain", NULL};
+    e2e_http("POST", url, plain, "{\"text\":\"hi\"}", 13, 5000, &r);
+    expect_status(&r, 415);
+    assert_non_null(strstr(r.body, "\"unsupported_media_type\""));
+    e2e_resp_free(&r);
+    const char *form[] = {"Authorization: Bearer " API_KEY,
+                          "Content-Type: application/x-www-form-urlencoded", NULL};
+    e2e_http("POST", url, form, "text=hi", 7, 5000, &r);
+    expect_status(&r, 415);
+    e2e_resp_free(&r);
+    const char *two_auth[] = {"Authorization: Bearer " API_KEY, "Authorization: Bearer " API_KEY,
+                              "Content-Type: application/json", NULL};
+    e2e_http("POST", url, two_auth, "{\"text\":\"hi\"}", 13, 5000, &r);
+    expect_status(&r, 400);
+    e2e_resp_free(&r);
+    api("POST", "/v1/messages", "{\"text\":\"hi\",\"text\":\"ho\"}", NULL, &r);
+    expect_status(&r, 400);
+    assert_non_null(strstr(r.body, "duplicate"));
+    e2e_resp_free(&r);
 
     struct {
         const char *body;

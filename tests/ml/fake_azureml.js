@@ -21,7 +21,16 @@
 //   regfail   as "ok", but the model version PUT answers 500
 // Admin: GET /_state -> {"jobs":{name:{status,gets,cancelled,mode}},"models":[{name,version,body}],
 //                        "calls":N}
-// Usage: node fake_azureml.js [--port-file F] [--token T]
+// It also plays Microsoft Entra for ARM tokens (the real wire formats): the v2.0 token endpoint
+// POST /<tenant>/oauth2/v2.0/token (client credentials with client_secret, or a
+// client_assertion that must equal the federated token given by --federated) answering
+// {"token_type","expires_in","ext_expires_in","access_token"} or AADSTS-style errors, and the
+// managed identity endpoint GET /metadata/identity/oauth2/token (header Metadata: true)
+// answering {"access_token","expires_on" (string),"resource","token_type"}. Issued tokens live
+// --token-ttl seconds; ARM calls accept --token or any issued token not yet expired, and
+// answer 401 ExpiredAuthenticationToken to an expired one.
+// Usage: node fake_azureml.js [--port-file F] [--token T] [--client-id C --client-secret S]
+//                             [--federated F] [--token-ttl N]
 'use strict';
 const http = require('http');
 const fs = require('fs');
@@ -33,6 +42,49 @@ function opt(name, dflt) {
 }
 const PORT_FILE = opt('--port-file', null);
 const TOKEN = opt('--token', 'test-token');
+const CLIENT_ID = opt('--client-id', 'aos-app');
+const CLIENT_SECRET = opt('--client-secret', 'aos-secret');
+const FEDERATED = opt('--federated', null);
+const TOKEN_TTL = Number(opt('--token-ttl', '3600'));
+const issued = {}; // token -> expiry (ms)
+let issuedCount = 0;
+function issue() {
+  const t = `entra-${++issuedCount}-${Math.random().toString(36).slice(2)}`;
+  issued[t] = Date.now() + TOKEN_TTL * 1000;
+  return t;
+}
+function aadError(res, status, error, desc) {
+  send(res, status, { error, error_description: `${error === 'invalid_client' ? 'AADSTS7000215' : 'AADSTS700016'}: ${desc}`,
+                      error_codes: [7000215], timestamp: new Date().toISOString() });
+}
+function tokenEndpoint(req, res, body, url) {
+  if (url.pathname === '/metadata/identity/oauth2/token') {
+    if (req.headers.metadata !== 'true')
+      return send(res, 400, { error: 'invalid_request', error_description: 'Required metadata header not specified' });
+    if (!url.searchParams.get('resource'))
+      return send(res, 400, { error: 'invalid_request', error_description: 'Required query variable resource is missing' });
+    return send(res, 200, { access_token: issue(), expires_on: String(Math.floor(Date.now() / 1000) + TOKEN_TTL),
+                            resource: url.searchParams.get('resource'), token_type: 'Bearer' });
+  }
+  if (req.method !== 'POST' || !String(req.headers['content-type'] || '').startsWith('application/x-www-form-urlencoded'))
+    return aadError(res, 400, 'invalid_request', 'The request body must contain the parameter grant_type.');
+  const f = new URLSearchParams(body);
+  if (f.get('grant_type') !== 'client_credentials')
+    return aadError(res, 400, 'unsupported_grant_type', 'grant_type must be client_credentials');
+  if (f.get('client_id') !== CLIENT_ID)
+    return aadError(res, 400, 'unauthorized_client', `Application with identifier '${f.get('client_id')}' was not found.`);
+  if (!String(f.get('scope') || '').endsWith('/.default'))
+    return aadError(res, 400, 'invalid_scope', 'The scope must end in /.default for client credentials.');
+  const assertion = f.get('client_assertion');
+  const ok = assertion ? FEDERATED && assertion === FEDERATED &&
+                         f.get('client_assertion_type') === 'urn:ietf:params:oauth:client-assertion-type:jwt-bearer'
+                       : f.get('client_secret') === CLIENT_SECRET;
+  if (!ok)
+    return aadError(res, 401, 'invalid_client', 'Invalid client secret or assertion provided.');
+  tokenGrants.push(assertion ? 'federated' : 'secret');
+  send(res, 200, { token_type: 'Bearer', expires_in: TOKEN_TTL, ext_expires_in: TOKEN_TTL, access_token: issue() });
+}
+const tokenGrants = [];
 
 const SEQ = {
   ok: ['NotStarted', 'Queued', 'Preparing', 'NotResponding', 'Running', 'Finalizing', 'Completed'],
@@ -70,9 +122,14 @@ function nextStatus(j) {
 function handle(req, res, body) {
   const url = new URL(req.url, 'http://fake');
   if (url.pathname === '/_state')
-    return send(res, 200, { jobs, models, calls });
+    return send(res, 200, { jobs, models, calls, tokens_issued: issuedCount, grants: tokenGrants });
+  if (url.pathname.endsWith('/oauth2/v2.0/token') || url.pathname === '/metadata/identity/oauth2/token')
+    return tokenEndpoint(req, res, body, url);
   calls++;
-  if (req.headers.authorization !== `Bearer ${TOKEN}`)
+  const bearer = String(req.headers.authorization || '').replace(/^Bearer /, '');
+  if (issued[bearer] !== undefined && issued[bearer] <= Date.now())
+    return armError(res, 401, 'ExpiredAuthenticationToken', 'The access token has expired.');
+  if (bearer !== TOKEN && issued[bearer] === undefined)
     return armError(res, 401, 'AuthenticationFailed', 'missing or bad bearer token');
   if (!url.searchParams.get('api-version'))
     return armError(res, 400, 'MissingApiVersionParameter', 'api-version is required');

@@ -15,9 +15,14 @@
  * Do not touch a request after answering it.
  *
  * Bodies. The request body is read completely before the handler runs; a body larger than
- * max_body_bytes (declared by Content-Length or seen while reading) is answered with 413
- * {"error":{"code":"too_large",…}} without buffering past the limit, and the handler never
- * sees it.
+ * max_body_bytes (declared by Content-Length or seen while reading a chunked body) is
+ * answered with 413 {"error":{"code":"too_large",…}} as soon as the limit passes, without
+ * buffering past it, and the connection is closed; the handler never sees it.
+ *
+ * Framing and header checks (before the body): conflicting Content-Length values, both
+ * Content-Length and Transfer-Encoding, or more than one Authorization header get 400; a
+ * header block over max_header_bytes gets 431; route flags (AOS_HTTP_ROUTE_AUTH/JSON) run
+ * the authorizer and the media-type check. Every such answer closes the connection.
  *
  * Errors are JSON in the DESIGN §4 form {"error":{"code":"…","message":"…"}}: unknown paths
  * get 404 not_found, a known path with another method 405 (with an Allow header).
@@ -66,6 +71,12 @@ typedef struct aos_http_server_config {
     uint32_t deferred_timeout_ms;
     /* Maximum simultaneous connections. 0: 4096. */
     unsigned max_connections;
+    /* Request line plus header fields above this get 431 (JSON error). 0: 16 KiB. */
+    size_t max_header_bytes;
+    /* Request bodies held at once, over all connections (bodies of deferred requests count
+     * until answered). A body that would pass it gets 503 {"code":"unavailable"} with
+     * Retry-After and the connection is closed. 0: 64 MiB. */
+    size_t max_buffered_bytes;
     /* AOS_HTTP_BUILTIN_* flags. */
     unsigned builtins;
     /* Name used in logs and the "server" metric label, e.g. "api", "admin". NULL: "http". */
@@ -73,6 +84,26 @@ typedef struct aos_http_server_config {
     /* Registry for the server's own metrics and for /metrics. NULL: the default registry. */
     aos_metrics_t *metrics;
 } aos_http_server_config_t;
+
+/* Route flags (aos_http_server_route_ex), checked from the header block alone, before any
+ * byte of the body is read:
+ *   AOS_HTTP_ROUTE_AUTH  the server's authorizer must accept the request (else its error,
+ *                        e.g. 401, and the body is never read);
+ *   AOS_HTTP_ROUTE_JSON  a request with a body must declare a JSON media type
+ *                        (application/json or application/<x>+json, any parameters), else
+ *                        415 unsupported_media_type: a cross-site form or text/plain POST
+ *                        never reaches the handler. */
+enum {
+    AOS_HTTP_ROUTE_AUTH = 1 << 0,
+    AOS_HTTP_ROUTE_JSON = 1 << 1,
+};
+
+/* Called on the server thread with the headers only (no body yet); must not block and must
+ * not answer req. Return AOS_OK to let the request in; otherwise the server answers with
+ * aos_result_http_status(r) and why as the message (response headers such as
+ * WWW-Authenticate may be added with aos_http_response_header first). */
+typedef aos_result (*aos_http_auth_fn)(aos_http_request_t *req, void *ctx, char *why,
+                                       size_t why_len);
 
 /* Called on the server thread; must answer req (now or later, from any thread). */
 typedef void (*aos_http_handler_fn)(aos_http_request_t *req, void *ctx);
@@ -92,6 +123,14 @@ aos_result aos_http_server_new(const aos_http_server_config_t *cfg, aos_http_ser
  * AOS_ERR_INVALID for a malformed pattern, AOS_ERR_CONFLICT for a duplicate method+pattern. */
 aos_result aos_http_server_route(aos_http_server_t *srv, const char *method, const char *pattern,
                                  aos_http_handler_fn handler, void *ctx);
+
+/* As aos_http_server_route, with AOS_HTTP_ROUTE_* flags. */
+aos_result aos_http_server_route_ex(aos_http_server_t *srv, const char *method,
+                                    const char *pattern, aos_http_handler_fn handler, void *ctx,
+                                    unsigned flags);
+
+/* The authorizer for AOS_HTTP_ROUTE_AUTH routes (before start). Without one they are open. */
+void aos_http_server_set_authorizer(aos_http_server_t *srv, aos_http_auth_fn fn, void *ctx);
 
 /* Readiness for /readyz (before start). Without one, /readyz answers 200 while running. */
 void aos_http_server_set_readiness(aos_http_server_t *srv, aos_http_ready_fn fn, void *ctx);

@@ -2,7 +2,10 @@
  *
  * Parsing outside bytes goes through aos_json_parse, which enforces a size limit, a nesting
  * depth limit, strict JSON (no comments, single quotes, trailing commas, NaN), valid UTF-8,
- * no NUL bytes and no trailing garbage after the value.
+ * no NUL bytes and no trailing garbage after the value, and I-JSON (RFC 7493): duplicate
+ * member names, escapes of lone surrogates, and numbers that cannot be kept exactly (integers
+ * outside int64/uint64; other numbers with over 17 significant digits, or that overflow or
+ * underflow a double) are refused rather than silently changed.
  *
  * Getters read one member of an object and explain failures in errbuf, naming the field:
  *   "field 'text' must be a string", "field 'agent' is required".

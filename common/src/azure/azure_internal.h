@@ -7,6 +7,8 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include <json-c/json.h>
+
 #include "aos/azure_storage.h"
 
 typedef struct aos_azure_buf {
@@ -83,5 +85,14 @@ const char *aos_azure_last_error_code(const aos_azure_client_t *c);
 /* "/<table>(PartitionKey='..',RowKey='..')", keys validated, quotes doubled, encoded. */
 aos_result aos_azure_entity_path(aos_azure_client_t *c, const char *table, const char *pk,
                                  const char *rk, aos_azure_buf_t *out);
+
+/* Response parsers, exposed for the fuzz targets (tests/fuzz/fuzz_azure_responses.c):
+ * the service's message from a JSON (Table) or XML (Blob/Queue) error body; a Table JSON
+ * answer of the wanted type (else AOS_ERR_PROTOCOL); a batch's multipart answer. */
+void aos_azure_error_message_(const aos_azure_buf_t *body, char *out, size_t outlen);
+aos_result aos_azure_parse_json_body_(aos_azure_client_t *c, const aos_azure_buf_t *body,
+                                      json_type want, json_object **out);
+aos_result aos_azure_batch_outcome_(aos_azure_client_t *c, const aos_azure_buf_t *resp,
+                                    size_t count);
 
 #endif

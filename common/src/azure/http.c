@@ -242,7 +242,7 @@ static aos_result map_status(long status, const char *code)
 }
 
 /* The service's human message from a JSON (Table) or XML (Blob/Queue) error body. */
-static void error_message(const aos_azure_buf_t *body, char *out, size_t outlen)
+void aos_azure_error_message_(const aos_azure_buf_t *body, char *out, size_t outlen)
 {
     out[0] = '\0';
     if (!body->data || !body->len)
@@ -413,7 +413,7 @@ aos_result aos_azure_perform(aos_azure_client_t *c, const aos_azure_request_t *r
         r = cc == CURLE_OPERATION_TIMEDOUT ? AOS_ERR_TIMEOUT : AOS_ERR_UNAVAILABLE;
     } else if (c->status < 200 || c->status >= 300) {
         char msg[512];
-        error_message(&t.errbody, msg, sizeof msg);
+        aos_azure_error_message_(&t.errbody, msg, sizeof msg);
         aos_azure_set_error(c, "%s %s: HTTP %ld %s%s%s", req->verb, url.data, c->status,
                             c->error_code[0] ? c->error_code : "", msg[0] ? ": " : "", msg);
         r = map_status(c->status, c->error_code);

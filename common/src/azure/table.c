@@ -173,8 +173,8 @@ aos_result aos_azure_entity_put(aos_azure_client_t *c, const char *table, json_o
     return r;
 }
 
-static aos_result parse_json_body(aos_azure_client_t *c, const aos_azure_buf_t *body,
-                                  json_type want, json_object **out)
+aos_result aos_azure_parse_json_body_(aos_azure_client_t *c, const aos_azure_buf_t *body,
+                                      json_type want, json_object **out)
 {
     json_tokener *tok = json_tokener_new();
     if (!tok)
@@ -215,7 +215,7 @@ aos_result aos_azure_entity_get(aos_azure_client_t *c, const char *table, const 
     if (r == AOS_OK)
         r = aos_azure_perform(c, &req, NULL);
     if (r == AOS_OK)
-        r = parse_json_body(c, &resp, json_type_object, out_entity);
+        r = aos_azure_parse_json_body_(c, &resp, json_type_object, out_entity);
     if (r == AOS_OK)
         copy_etag(etag, out_etag, etaglen);
     aos_azure_buf_free(&path);
@@ -294,7 +294,7 @@ aos_result aos_azure_entity_query(aos_azure_client_t *c, const char *table, cons
         r = aos_azure_perform(c, &req, NULL);
     json_object *root = NULL, *value;
     if (r == AOS_OK)
-        r = parse_json_body(c, &resp, json_type_object, &root);
+        r = aos_azure_parse_json_body_(c, &resp, json_type_object, &root);
     if (r == AOS_OK && (!json_object_object_get_ex(root, "value", &value) ||
                         !json_object_is_type(value, json_type_array))) {
         aos_azure_set_error(c, "query answer has no \"value\" array");

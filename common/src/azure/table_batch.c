@@ -93,7 +93,8 @@ static aos_result add_op(aos_azure_client_t *c, const char *table, const aos_azu
 }
 
 /* Scan the multipart answer for embedded status lines; the first non-2xx decides. */
-static aos_result batch_outcome(aos_azure_client_t *c, const aos_azure_buf_t *resp, size_t count)
+aos_result aos_azure_batch_outcome_(aos_azure_client_t *c, const aos_azure_buf_t *resp,
+                                    size_t count)
 {
     const char *p = resp->data ? resp->data : "";
     size_t ok = 0;
@@ -174,7 +175,7 @@ aos_result aos_azure_table_batch(aos_azure_client_t *c, const char *table,
     if (r == AOS_OK)
         r = aos_azure_perform(c, &req, NULL);
     if (r == AOS_OK)
-        r = batch_outcome(c, &resp, count);
+        r = aos_azure_batch_outcome_(c, &resp, count);
     aos_azure_buf_free(&body);
     aos_azure_buf_free(&resp);
     return r;

@@ -81,6 +81,177 @@ static bool all_finite(json_object *v)
     }
 }
 
+/* ---- I-JSON (RFC 7493) over text json-c has already accepted ---- */
+
+typedef struct ijson_scan {
+    size_t *counts; /* members per object, in the order of their '{' */
+    size_t ncounts, cap;
+    size_t *stack; /* index into counts, or SIZE_MAX for an array */
+    size_t depth;
+} ijson_scan;
+
+static int hex4(const char *p)
+{
+    int v = 0;
+    for (int i = 0; i < 4; i++) {
+        char c = p[i];
+        int d = c >= '0' && c <= '9'   ? c - '0'
+                : c >= 'a' && c <= 'f' ? c - 'a' + 10
+                : c >= 'A' && c <= 'F' ? c - 'A' + 10
+                                       : -1;
+        if (d < 0)
+            return -1;
+        v = v * 16 + d;
+    }
+    return v;
+}
+
+/* A number json-c keeps exactly: an integer within int64 or uint64 (json-c would clamp), or a
+ * fraction/exponent form with at most 17 significant digits that neither overflows nor
+ * underflows (to zero or a subnormal) as an IEEE double. */
+static bool number_exact(const char *p, size_t n)
+{
+    bool integer = !memchr(p, '.', n) && !memchr(p, 'e', n) && !memchr(p, 'E', n);
+    if (integer) {
+        /* json-c keeps int64 and, for positive values, uint64 */
+        bool neg = p[0] == '-';
+        const char *d = p + neg, *max = neg ? "9223372036854775808" : "18446744073709551615";
+        size_t dn = n - neg, mn = strlen(max);
+        if (dn != mn)
+            return dn < mn;
+        return memcmp(d, max, mn) <= 0;
+    }
+    size_t sig = 0, zeros = 0;
+    bool started = false;
+    for (size_t i = 0; i < n && p[i] != 'e' && p[i] != 'E'; i++) {
+        if (p[i] < '0' || p[i] > '9' || (!started && p[i] == '0'))
+            continue;
+        started = true;
+        sig++;
+        zeros = p[i] == '0' ? zeros + 1 : 0;
+    }
+    sig -= zeros;
+    if (sig > 17)
+        return false;
+    char small[64];
+    char *copy = n < sizeof small ? small : malloc(n + 1);
+    if (!copy)
+        return false;
+    memcpy(copy, p, n);
+    copy[n] = '\0';
+    double v = strtod(copy, NULL);
+    if (copy != small)
+        free(copy);
+    if (!isfinite(v))
+        return false;
+    return sig == 0 || (v != 0 && fpclassify(v) != FP_SUBNORMAL);
+}
+
+static aos_result ijson_fail(const char *what, size_t off, char *errbuf, size_t errlen)
+{
+    return aos_fail(AOS_ERR_INVALID, errbuf, errlen, "%s at offset %zu (I-JSON, RFC 7493)", what,
+                    off);
+}
+
+static aos_result ijson_lex(const char *s, size_t len, ijson_scan *sc, char *errbuf,
+                            size_t errlen)
+{
+    for (size_t i = 0; i < len; i++) {
+        char c = s[i];
+        if (c == '"') {
+            size_t j = i + 1;
+            while (j < len && s[j] != '"') {
+                if (s[j] != '\\') {
+                    j++;
+                    continue;
+                }
+                if (j + 1 < len && s[j + 1] == 'u' && j + 6 <= len) {
+                    int cp = hex4(s + j + 2);
+                    if (cp >= 0xDC00 && cp <= 0xDFFF)
+                        return ijson_fail("lone low surrogate escape", j, errbuf, errlen);
+                    if (cp >= 0xD800 && cp <= 0xDBFF) {
+                        int lo = j + 12 <= len && s[j + 6] == '\\' && s[j + 7] == 'u'
+                                     ? hex4(s + j + 8)
+                                     : -1;
+                        if (lo < 0xDC00 || lo > 0xDFFF)
+                            return ijson_fail("lone high surrogate escape", j, errbuf, errlen);
+                        j += 12;
+                        continue;
+                    }
+                    j += 6;
+                    continue;
+                }
+                j += 2;
+            }
+            i = j;
+        } else if (c == '{' || c == '[') {
+            if (c == '{') {
+                if (sc->ncounts == sc->cap) {
+                    size_t cap = sc->cap ? sc->cap * 2 : 16;
+                    size_t *p = realloc(sc->counts, cap * sizeof *p);
+                    if (!p)
+                        return AOS_ERR_NOMEM;
+                    sc->counts = p;
+                    sc->cap = cap;
+                }
+                sc->counts[sc->ncounts] = 0;
+            }
+            sc->stack[sc->depth++] = c == '{' ? sc->ncounts++ : SIZE_MAX;
+        } else if (c == '}' || c == ']') {
+            sc->depth--;
+        } else if (c == ':') {
+            sc->counts[sc->stack[sc->depth - 1]]++;
+        } else if (c == '-' || (c >= '0' && c <= '9')) {
+            size_t j = i;
+            while (j < len && s[j] && strchr("+-0123456789.eE", s[j]))
+                j++;
+            if (!number_exact(s + i, j - i))
+                return ijson_fail("number that cannot be kept exactly", i, errbuf, errlen);
+            i = j - 1;
+        }
+    }
+    return AOS_OK;
+}
+
+/* Pre-order over the tree meets the objects in the order of their '{' in the text; a
+ * duplicate key leaves its object with fewer members than the text had. */
+static bool members_match(json_object *v, const ijson_scan *sc, size_t *k)
+{
+    if (json_object_is_type(v, json_type_object)) {
+        if (*k >= sc->ncounts || sc->counts[*k] != (size_t)json_object_object_length(v))
+            return false;
+        (*k)++;
+        json_object_object_foreach(v, key, child)
+        {
+            (void)key;
+            if (!members_match(child, sc, k))
+                return false;
+        }
+    } else if (json_object_is_type(v, json_type_array)) {
+        for (size_t i = 0, n = json_object_array_length(v); i < n; i++)
+            if (!members_match(json_object_array_get_idx(v, i), sc, k))
+                return false;
+    }
+    return true;
+}
+
+static aos_result ijson_check(const char *buf, size_t len, int max_depth, json_object *v,
+                              char *errbuf, size_t errlen)
+{
+    ijson_scan sc = {0};
+    sc.stack = malloc(((size_t)max_depth + 2) * sizeof *sc.stack);
+    if (!sc.stack)
+        return AOS_ERR_NOMEM;
+    aos_result r = ijson_lex(buf, len, &sc, errbuf, errlen);
+    size_t k = 0;
+    if (r == AOS_OK && !members_match(v, &sc, &k))
+        r = aos_fail(AOS_ERR_INVALID, errbuf, errlen,
+                     "duplicate member name in a JSON object (I-JSON, RFC 7493)");
+    free(sc.stack);
+    free(sc.counts);
+    return r;
+}
+
 aos_result aos_json_parse(const char *buf, size_t len, size_t max_bytes, int max_depth,
                           json_object **out_value, char *errbuf, size_t errlen)
 {
@@ -143,6 +314,11 @@ aos_result aos_json_parse(const char *buf, size_t len, size_t max_bytes, int max
     if (!all_finite(v)) {
         json_object_put(v);
         return aos_fail(AOS_ERR_INVALID, errbuf, errlen, "NaN and Infinity are not JSON numbers");
+    }
+    aos_result ij = ijson_check(buf, len, max_depth, v, errbuf, errlen);
+    if (ij != AOS_OK) {
+        json_object_put(v);
+        return ij;
     }
     *out_value = v;
     return AOS_OK;

@@ -62,8 +62,8 @@ const char *aos_http_request_header(const aos_http_request_t *req, const char *n
 const char *aos_http_request_body(const aos_http_request_t *req, size_t *out_len)
 {
     if (out_len)
-        *out_len = req && req->body ? req->body_len : 0;
-    return req && req->body ? req->body : "";
+        *out_len = req && req->body.buf ? req->body.len : 0;
+    return req && req->body.buf ? req->body.buf : "";
 }
 
 const char *aos_http_request_remote_addr(const aos_http_request_t *req)
@@ -93,8 +93,8 @@ void aos_http_request_free_(aos_http_request_t *req)
     http_target_free(&req->target);
     free_kvs(req->headers, req->nheaders);
     free_kvs(req->resp_headers, req->nresp_headers);
-    free(req->body);
     aos_http_server_t *srv = req->srv;
+    http_body_free(&req->body, &srv->buffered);
     free(req);
     pthread_mutex_lock(&srv->mu);
     bool destroy = --srv->live_requests == 0 && srv->freed;

@@ -7,6 +7,7 @@
  * the handler, then either queues the answer or suspends the connection; an answer from
  * another thread resumes it and the next access-handler call queues the answer. */
 #include <arpa/inet.h>
+#include <sys/socket.h>
 #include <netinet/in.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -24,11 +25,18 @@
 #define DEFAULT_REQUEST_TIMEOUT_MS 60000
 #define DEFAULT_DEFERRED_TIMEOUT_MS 120000
 #define DEFAULT_MAX_CONNECTIONS 4096
+#define DEFAULT_MAX_HEADER (16 * 1024)
+#define DEFAULT_MAX_BUFFERED (64u * 1024 * 1024)
+/* libmicrohttpd's per-connection memory pool holds the raw header block. It is kept well
+ * above max_header_bytes so that our JSON 431 answers oversize header blocks; only blocks
+ * over the pool get libmicrohttpd's own 431 (docs/http-server.md). */
+#define MHD_POOL_MIN (64 * 1024)
 
 /* ---- configuration ---- */
 
 static aos_result add_route(aos_http_server_t *srv, const char *method, const char *pattern,
-                            aos_http_handler_fn fn, void *ctx, char *errbuf, size_t errlen)
+                            aos_http_handler_fn fn, void *ctx, unsigned flags, char *errbuf,
+                            size_t errlen)
 {
     if (!method || !*method || !fn || (strcmp(method, "*") != 0 && !http_header_name_valid(method)))
         return aos_fail(AOS_ERR_INVALID, errbuf, errlen, "bad route method or handler");
@@ -37,7 +45,7 @@ static aos_result add_route(aos_http_server_t *srv, const char *method, const ch
             strcmp(srv->routes[i].pattern_text, pattern ? pattern : "") == 0)
             return aos_fail(AOS_ERR_CONFLICT, errbuf, errlen, "duplicate route %s %s", method,
                             pattern);
-    route r = {.fn = fn, .ctx = ctx};
+    route r = {.fn = fn, .ctx = ctx, .flags = flags};
     AOS_RETURN_IF_FAILED(http_pattern_parse(pattern, &r.pattern, errbuf, errlen));
     route *grown = realloc(srv->routes, (srv->nroutes + 1) * sizeof *grown);
     r.method = strdup(method);
@@ -72,6 +80,9 @@ aos_result aos_http_server_new(const aos_http_server_config_t *cfg, aos_http_ser
     srv->deferred_timeout_ms = cfg->deferred_timeout_ms ? cfg->deferred_timeout_ms
                                                         : DEFAULT_DEFERRED_TIMEOUT_MS;
     srv->max_connections = cfg->max_connections ? cfg->max_connections : DEFAULT_MAX_CONNECTIONS;
+    srv->max_header = cfg->max_header_bytes ? cfg->max_header_bytes : DEFAULT_MAX_HEADER;
+    srv->max_buffered = cfg->max_buffered_bytes ? cfg->max_buffered_bytes : DEFAULT_MAX_BUFFERED;
+    atomic_init(&srv->buffered, 0);
     srv->builtins = cfg->builtins;
     srv->metrics = cfg->metrics ? cfg->metrics : aos_metrics_default();
     pthread_mutex_init(&srv->mu, NULL);
@@ -82,11 +93,11 @@ aos_result aos_http_server_new(const aos_http_server_config_t *cfg, aos_http_ser
     pthread_condattr_destroy(&ca);
     aos_result r = (srv->bind_addr && srv->name) ? AOS_OK : AOS_ERR_NOMEM;
     if (r == AOS_OK && (srv->builtins & AOS_HTTP_BUILTIN_HEALTHZ))
-        r = add_route(srv, "GET", "/healthz", aos_http_builtin_healthz_, srv, errbuf, errlen);
+        r = add_route(srv, "GET", "/healthz", aos_http_builtin_healthz_, srv, 0, errbuf, errlen);
     if (r == AOS_OK && (srv->builtins & AOS_HTTP_BUILTIN_READYZ))
-        r = add_route(srv, "GET", "/readyz", aos_http_builtin_readyz_, srv, errbuf, errlen);
+        r = add_route(srv, "GET", "/readyz", aos_http_builtin_readyz_, srv, 0, errbuf, errlen);
     if (r == AOS_OK && (srv->builtins & AOS_HTTP_BUILTIN_METRICS))
-        r = add_route(srv, "GET", "/metrics", aos_http_builtin_metrics_, srv, errbuf, errlen);
+        r = add_route(srv, "GET", "/metrics", aos_http_builtin_metrics_, srv, 0, errbuf, errlen);
     if (r != AOS_OK) {
         aos_http_server_free(srv);
         return r;
@@ -101,10 +112,25 @@ aos_result aos_http_server_new(const aos_http_server_config_t *cfg, aos_http_ser
 aos_result aos_http_server_route(aos_http_server_t *srv, const char *method, const char *pattern,
                                  aos_http_handler_fn handler, void *ctx)
 {
+    return aos_http_server_route_ex(srv, method, pattern, handler, ctx, 0);
+}
+
+void aos_http_server_set_authorizer(aos_http_server_t *srv, aos_http_auth_fn fn, void *ctx)
+{
+    if (!srv || srv->started)
+        return;
+    srv->auth_fn = fn;
+    srv->auth_ctx = ctx;
+}
+
+aos_result aos_http_server_route_ex(aos_http_server_t *srv, const char *method,
+                                    const char *pattern, aos_http_handler_fn handler, void *ctx,
+                                    unsigned flags)
+{
     if (!srv || srv->started)
         return AOS_ERR_INVALID;
     char err[128];
-    aos_result r = add_route(srv, method, pattern, handler, ctx, err, sizeof err);
+    aos_result r = add_route(srv, method, pattern, handler, ctx, flags, err, sizeof err);
     if (r != AOS_OK)
         aos_log(AOS_LOG_WARN, "http route rejected", "server", srv->name, "pattern",
                 pattern ? pattern : "(null)", "error", err, NULL);
@@ -226,10 +252,50 @@ static enum MHD_Result queue_answer(aos_http_server_t *srv, aos_http_request_t *
 static enum MHD_Result early_error(aos_http_server_t *srv, aos_http_request_t *req, int status,
                                    const char *code, const char *message)
 {
+    /* The body (if any) is never read: the connection cannot carry another request. */
+    if (req->has_body || status == 400 || status == 431)
+        aos_http_response_header(req, "Connection", "close");
+    if (status == 503)
+        aos_http_response_header(req, "Retry-After", "1");
     req->phase = PHASE_HANDLED;
     if (aos_http_answer_error_(req, status, code, message) != AOS_OK)
         return MHD_NO;
     return queue_answer(srv, req);
+}
+
+/* Mid-body refusal. libmicrohttpd 0.9.75 only queues a response once the whole body is in
+ * (MHD_queue_response fails while uploading), which an endless chunked body never is. So
+ * the answer is written to the socket here, its write side shut (FIN after the answer), and
+ * MHD_NO makes libmicrohttpd close the connection without reading the rest. */
+static enum MHD_Result reject_mid_body(aos_http_server_t *srv, aos_http_request_t *req,
+                                       int status, const char *code, const char *message)
+{
+    req->phase = PHASE_HANDLED;
+    pthread_mutex_lock(&srv->mu);
+    bool done = req->answered;
+    req->answered = true;
+    req->state = ST_QUEUED;
+    pthread_mutex_unlock(&srv->mu);
+    if (done)
+        return MHD_NO;
+    const union MHD_ConnectionInfo *ci =
+        MHD_get_connection_info(req->conn, MHD_CONNECTION_INFO_CONNECTION_FD);
+    char body[256], head[512];
+    int blen = snprintf(body, sizeof body, "{\"error\":{\"code\":\"%s\",\"message\":\"%s\"}}",
+                        code, message); /* static ASCII without quotes or backslashes */
+    int hlen = snprintf(head, sizeof head,
+                        "HTTP/1.1 %d %s\r\nContent-Type: application/json\r\nContent-Length: %d"
+                        "\r\n%sConnection: close\r\n\r\n%s",
+                        status, status == 413 ? "Content Too Large" : "Service Unavailable", blen,
+                        status == 503 ? "Retry-After: 1\r\n" : "", body);
+    if (ci && hlen > 0 && (size_t)hlen < sizeof head) {
+        /* A fresh answer on a connection whose earlier answers were written: it fits the
+         * socket buffer; if not, the client sees the connection close. */
+        (void)!send(ci->connect_fd, head, (size_t)hlen, MSG_NOSIGNAL | MSG_DONTWAIT);
+        shutdown(ci->connect_fd, SHUT_WR);
+    }
+    record_metrics(srv, req, status);
+    return MHD_NO;
 }
 
 static enum MHD_Result copy_header(void *cls, enum MHD_ValueKind kind, const char *name,
@@ -318,6 +384,11 @@ static enum MHD_Result begin_request(aos_http_server_t *srv, aos_http_request_t 
         MHD_get_connection_values(req->conn, MHD_HEADER_KIND, copy_header, req) < 0)
         return MHD_NO;
     remote_addr(req);
+    unsigned long long content_length = 0;
+    http_verdict v = http_headers_check(req->method, req->raw_uri, req->headers, req->nheaders,
+                                        srv->max_header, &req->has_body, &content_length);
+    if (v.status)
+        return early_error(srv, req, v.status, v.code, v.message);
     char err[128];
     if (http_target_parse(req->raw_uri, strlen(req->raw_uri), &req->target, err, sizeof err) !=
         AOS_OK)
@@ -330,47 +401,24 @@ static enum MHD_Result begin_request(aos_http_server_t *srv, aos_http_request_t 
         aos_http_response_header(req, "Allow", allow);
         return early_error(srv, req, 405, "method_not_allowed", "method not allowed here");
     }
-    const char *cl = http_kv_find_ci(req->headers, req->nheaders, "Content-Length");
-    if (cl && strtoull(cl, NULL, 10) > srv->max_body)
+    if ((req->route->flags & AOS_HTTP_ROUTE_AUTH) && srv->auth_fn) {
+        char why[256] = "";
+        aos_result r = srv->auth_fn(req, srv->auth_ctx, why, sizeof why);
+        if (r != AOS_OK)
+            return early_error(srv, req, aos_result_http_status(r), aos_result_code(r),
+                               why[0] ? why : aos_result_str(r));
+    }
+    if ((req->route->flags & AOS_HTTP_ROUTE_JSON) && req->has_body &&
+        !http_media_type_is_json(http_kv_find_ci(req->headers, req->nheaders, "Content-Type")))
+        return early_error(srv, req, 415, "unsupported_media_type",
+                           "the body must be JSON: Content-Type: application/json");
+    if (content_length > srv->max_body)
         return early_error(srv, req, 413, "too_large", "request body too large");
     return MHD_YES;
 }
 
-static void take_body(aos_http_server_t *srv, aos_http_request_t *req, const char *data,
-                      size_t n)
-{
-    if (req->too_large)
-        return;
-    if (n > srv->max_body - req->body_len) {
-        req->too_large = true;
-        free(req->body);
-        req->body = NULL;
-        req->body_len = req->body_cap = 0;
-        return;
-    }
-    if (req->body_len + n + 1 > req->body_cap) {
-        size_t cap = req->body_cap ? req->body_cap : 1024;
-        while (cap < req->body_len + n + 1)
-            cap *= 2;
-        if (cap > srv->max_body + 1)
-            cap = srv->max_body + 1;
-        char *b = realloc(req->body, cap);
-        if (!b) {
-            req->too_large = true; /* answered 413: we cannot hold it either way */
-            return;
-        }
-        req->body = b;
-        req->body_cap = cap;
-    }
-    memcpy(req->body + req->body_len, data, n);
-    req->body_len += n;
-    req->body[req->body_len] = '\0';
-}
-
 static enum MHD_Result run_handler(aos_http_server_t *srv, aos_http_request_t *req)
 {
-    if (req->too_large)
-        return early_error(srv, req, 413, "too_large", "request body too large");
     req->phase = PHASE_HANDLED;
     pthread_mutex_lock(&srv->mu);
     req->refs++;
@@ -425,8 +473,14 @@ static enum MHD_Result on_access(void *cls, struct MHD_Connection *conn, const c
         return begin_request(srv, req, method);
     case PHASE_BODY:
         if (*upload_data_size) {
-            take_body(srv, req, upload_data, *upload_data_size);
+            int st = http_body_append(&req->body, upload_data, *upload_data_size, srv->max_body,
+                                      &srv->buffered, srv->max_buffered);
             *upload_data_size = 0;
+            if (st == 413) /* at once: an endless chunked body would never end */
+                return reject_mid_body(srv, req, 413, "too_large", "request body too large");
+            if (st)
+                return reject_mid_body(srv, req, 503, "unavailable",
+                                       "server busy: too many request bytes buffered");
             return MHD_YES;
         }
         return run_handler(srv, req);
@@ -493,6 +547,8 @@ aos_result aos_http_server_start(aos_http_server_t *srv, char *errbuf, size_t er
     srv->daemon = MHD_start_daemon(
         flags, 0, NULL, NULL, on_access, srv, MHD_OPTION_LISTEN_SOCKET, srv->listen_fd,
         MHD_OPTION_URI_LOG_CALLBACK, on_uri, srv, MHD_OPTION_NOTIFY_COMPLETED, on_completed, srv,
+        MHD_OPTION_CONNECTION_MEMORY_LIMIT,
+        (size_t)(srv->max_header * 4 > MHD_POOL_MIN ? srv->max_header * 4 : MHD_POOL_MIN),
         MHD_OPTION_CONNECTION_TIMEOUT, timeout_s, MHD_OPTION_CONNECTION_LIMIT,
         srv->max_connections, MHD_OPTION_UNESCAPE_CALLBACK, keep_escapes, NULL,
         MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, srv, MHD_OPTION_END);

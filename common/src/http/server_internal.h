@@ -9,9 +9,11 @@
 
 #include <microhttpd.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdint.h>
 
 #include "aos/http_server.h"
+#include "http_check.h"
 #include "http_parse.h"
 
 typedef enum {
@@ -33,6 +35,7 @@ typedef struct route {
     http_pattern pattern;
     aos_http_handler_fn fn;
     void *ctx;
+    unsigned flags; /* AOS_HTTP_ROUTE_* */
 } route;
 
 struct aos_http_request {
@@ -43,7 +46,6 @@ struct aos_http_request {
     bool answered;      /* srv->mu */
     bool linked;        /* srv->mu: on the deferred list */
     req_phase phase;    /* MHD thread only */
-    bool too_large;     /* MHD thread only */
     struct MHD_Response *response; /* srv->mu, set when answered */
     int status;
     uint64_t start_ns;
@@ -58,8 +60,8 @@ struct aos_http_request {
     size_t nparams;
     http_kv *headers; /* owned strings */
     size_t nheaders, cap_headers;
-    char *body;
-    size_t body_len, body_cap;
+    http_body body; /* its cap counts in srv->buffered */
+    bool has_body;  /* MHD thread only: Content-Length > 0 or Transfer-Encoding */
     char remote[64];
     http_kv *resp_headers; /* owned strings, added by the holder before answering */
     size_t nresp_headers;
@@ -72,6 +74,11 @@ struct aos_http_server {
     uint32_t request_timeout_ms;
     uint32_t deferred_timeout_ms;
     unsigned max_connections;
+    size_t max_header;
+    size_t max_buffered;
+    _Atomic size_t buffered; /* sum of body_cap over live requests */
+    aos_http_auth_fn auth_fn;
+    void *auth_ctx;
     unsigned builtins;
     aos_metrics_t *metrics;
     aos_http_ready_fn ready_fn;
