@@ -8,7 +8,7 @@ here=$(cd "$(dirname "$0")/.." && pwd)
 PKGS=(build-essential cmake pkg-config clang
       libqpid-proton11-dev libmicrohttpd-dev libjson-c-dev libcurl4-openssl-dev libssl-dev
       libsqlite3-dev libcmocka-dev librdkafka-dev
-      rabbitmq-server nodejs npm curl ca-certificates procps iproute2
+      rabbitmq-server nodejs npm curl ca-certificates openssl procps iproute2
       kubernetes-client prometheus buildah debootstrap)
 
 missing=()

@@ -5,7 +5,8 @@
 //            aos.reply                            all replies; session = requester instance id
 //            aos.bot.outbound                     Bot Framework replies to deliver; session =
 //                                                 conversation (docs/copilot-studio.md)
-//   topic    aos.events, one subscription per consumer group
+//   queue    aos.ingress                          CloudEvents from applications -> event turns
+//   topic    aos.events, one subscription per consumer group (aos-router: the routers' heartbeats)
 //   rule     namespace-level SAS rule for the services (Listen, Send, Manage)
 //
 // Deploy:  az deployment group create -g <rg> -f deploy/azure/servicebus.bicep \
@@ -38,9 +39,9 @@ param agents array = [
 @description('Whether agent queues require sessions (group-id = conversation id = SessionId), so turns of one conversation are handled in order by one consumer at a time. The bus attaches to queues named aos.agent.* with the com.microsoft:session-filter; when this is false, set AOS_BUS_SESSION_QUEUES to an empty string (bus config session_queue_prefixes = "") for every service.')
 param agentQueueSessions bool = true
 
-@description('Consumer groups of the aos.events topic; each gets a subscription of that name.')
+@description('Consumer groups of the aos.events topic; each gets a subscription of that name. aos-router is where every router replica reads heartbeats (AOS_ROUTER_EVENTS_ADDRESS default; the replicas share agent health through storage, docs/servicebus.md); add one per application that reads events.')
 param eventConsumers array = [
-  'router'
+  'aos-router'
 ]
 
 @description('Deliveries before a message is dead-lettered (the bus uses the same limit).')
@@ -138,6 +139,16 @@ resource replyQueue 'Microsoft.ServiceBus/namespaces/queues@2024-01-01' = {
     requiresSession: true
     maxSizeInMegabytes: 1024
   }
+}
+
+// CloudEvents published by applications (docs/servicebus.md, "Publishing events to AOS"): each
+// becomes a turn for every agent subscribed to its type, like POST /v1/events. Not
+// session-enabled (applications need no SessionId); duplicate detection drops a re-published
+// event id within the window, and the router's turn ids make it idempotent at any age.
+resource ingressQueue 'Microsoft.ServiceBus/namespaces/queues@2024-01-01' = {
+  parent: ns
+  name: 'aos.ingress'
+  properties: workQueueProperties
 }
 
 resource eventsTopic 'Microsoft.ServiceBus/namespaces/topics@2024-01-01' = {

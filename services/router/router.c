@@ -36,6 +36,16 @@ const aos_config_field_t router_config_table[] = {
      "Bus address the router reads aos.agent.heartbeat from (default: rabbitmq "
      "/exchange/aos.events/aos.agent.heartbeat, servicebus aos.events/Subscriptions/aos-router)",
      offsetof(router_config_t, events_address)},
+    {"AOS_ROUTER_HEALTH_SHARED", "router_health_shared", AOS_CONFIG_ENUM, "auto", 0, 0, false,
+     false, "auto|on|off",
+     "Share agent health between router replicas through storage (auto: on for servicebus, "
+     "where replicas share one heartbeat subscription; docs/servicebus.md)",
+     offsetof(router_config_t, health_shared)},
+    {"AOS_ROUTER_INGRESS_QUEUE", "router_ingress_queue", AOS_CONFIG_STRING, "aos.ingress", 0, 256,
+     false, false, NULL,
+     "Queue of CloudEvents published by applications; each becomes a turn for every subscribed "
+     "agent, like POST /v1/events (\"\" = off; docs/servicebus.md)",
+     offsetof(router_config_t, ingress_queue)},
     {"AOS_BOT_APP_PASSWORD", NULL, AOS_CONFIG_STRING, NULL, 0, 1024, false, true, NULL,
      "Client secret of AOS_BOT_APP_ID: replies POSTed to serviceUrl carry a Bot Framework token",
      offsetof(router_config_t, bot_app_password)},
@@ -375,7 +385,10 @@ static aos_result start_bus(router_t *rt, int connect_timeout_ms, char *errbuf, 
     aos_storage_client_config_t sc = {.bus = rt->bus,
                                       .source = ROUTER_SOURCE,
                                       .timeout_ms = (int)rt->agents->settings.storage_timeout_ms};
-    return aos_storage_client_new(&sc, &rt->storage, errbuf, errlen);
+    AOS_RETURN_IF_FAILED(aos_storage_client_new(&sc, &rt->storage, errbuf, errlen));
+    atomic_store(&rt->health_ready, true);
+    /* after the storage client: an ingress event needs it at once */
+    return svc_ingress_subscribe(rt, errbuf, errlen);
 }
 
 static aos_result start_http(router_t *rt, char *errbuf, size_t errlen)

@@ -24,6 +24,8 @@ typedef struct router_config {
     char *bot_issuers;            /* AOS_BOT_JWT_ISSUERS (comma-separated) */
     bool bot_end_of_conversation; /* AOS_BOT_END_OF_CONVERSATION */
     char *events_address;         /* AOS_ROUTER_EVENTS_ADDRESS: where heartbeats are read */
+    char *health_shared;          /* AOS_ROUTER_HEALTH_SHARED: auto|on|off */
+    char *ingress_queue;          /* AOS_ROUTER_INGRESS_QUEUE: CloudEvents from applications */
     char *bot_app_password;       /* AOS_BOT_APP_PASSWORD: client secret for replies (secret) */
     char *bot_tenant;             /* AOS_BOT_TENANT: Entra tenant of the token (botframework.com) */
     char *bot_token_url;          /* AOS_BOT_TOKEN_URL: token endpoint override */

@@ -23,6 +23,7 @@
 
 #define ROUTER_SOURCE "/aos/router"
 #define ROUTER_MAX_INSTANCES 256
+#define ROUTER_HEALTH_SYNC_MS 2000
 
 /* Last heartbeat of one runner instance for one agent. */
 typedef struct router_heartbeat {
@@ -55,6 +56,10 @@ struct router {
     pthread_mutex_t hb_mu;
     router_heartbeat_t hb[ROUTER_MAX_INSTANCES];
     size_t hb_count;
+    /* health shared through storage between replicas (svc_health.c) */
+    bool health_shared;       /* set before the bus starts */
+    atomic_bool health_ready; /* the storage client exists */
+    int64_t health_synced_ms; /* monotonic, under hb_mu */
 
     /* Outbound Bot Framework token (svc_bot_token.c), under bot_mu. */
     pthread_mutex_t bot_mu;
@@ -119,6 +124,13 @@ void svc_get_conversation(aos_http_request_t *req, void *ctx);
 
 /* ---- svc_agents.c ---- */
 aos_result svc_heartbeats_subscribe(router_t *rt, char *errbuf, size_t errlen);
+/* svc_ingress.c: consume AOS_ROUTER_INGRESS_QUEUE (CloudEvents from applications). */
+aos_result svc_ingress_subscribe(router_t *rt, char *errbuf, size_t errlen);
+struct router_event_delivery;
+/* svc_events.c: fan a bus delivery's events out into event turns like POST /v1/events; bd is
+ * accepted once every turn is queued, released when one is not. in is read during the call. */
+void router_events_fan_out_bus(router_t *rt, aos_bus_delivery_t *bd,
+                               const struct router_event_delivery *in);
 void svc_get_agents(aos_http_request_t *req, void *ctx);
 void svc_post_act(aos_http_request_t *req, void *ctx);
 
@@ -173,5 +185,13 @@ void bot_token_free(router_t *rt);
 /* Ask the configured classifier which agent fits t->text; calls turn_classified(t, …) once,
  * from the HTTP client thread (or at once on a local failure). */
 void classifier_ask(turn_t *t);
+
+/* svc_health.c: agent health shared between router replicas through storage. */
+bool router_health_shared_wanted(const char *setting, bool rabbitmq);
+/* After a heartbeat was recorded locally (bus thread): write it for the other replicas. */
+void router_health_share(router_t *rt, const router_heartbeat_t *h);
+/* Merge what other replicas recorded (HTTP thread; blocks on storage at most every
+ * ROUTER_HEALTH_SYNC_MS, one caller at a time). */
+void router_health_sync(router_t *rt);
 
 #endif

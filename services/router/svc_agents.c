@@ -36,7 +36,9 @@ static void record_heartbeat(router_t *rt, const char *agent, const char *instan
     slot->seen_unix_ms = aos_clock_realtime_ms();
     slot->sched_last_ms = sched[0];
     slot->sched_next_ms = sched[1];
+    router_heartbeat_t copy = *slot;
     pthread_mutex_unlock(&rt->hb_mu);
+    router_health_share(rt, &copy);
 }
 
 static void on_heartbeat(void *ctx, aos_bus_delivery_t *d, const aos_event_t *ev)
@@ -56,18 +58,17 @@ static void on_heartbeat(void *ctx, aos_bus_delivery_t *d, const aos_event_t *ev
 
 aos_result svc_heartbeats_subscribe(router_t *rt, char *errbuf, size_t errlen)
 {
-    char addr[1100];
-    if (rt->cfg.events_address) {
+    char addr[1100], probe[256] = "";
+    aos_bus_queue_address(rt->bus, "aos.events", probe, sizeof probe);
+    bool rabbitmq = strncmp(probe, "/amq/queue/", 11) == 0;
+    /* Service Bus: replicas share one subscription, so each sees only some heartbeats */
+    rt->health_shared = router_health_shared_wanted(rt->cfg.health_shared, rabbitmq);
+    if (rt->cfg.events_address)
         snprintf(addr, sizeof addr, "%s", rt->cfg.events_address);
-    } else {
-        char probe[256] = "";
-        aos_bus_queue_address(rt->bus, "aos.events", probe, sizeof probe);
-        /* RabbitMQ: a /exchange/X/key source gets a private queue bound with that key. */
-        if (strncmp(probe, "/amq/queue/", 11) == 0)
-            snprintf(addr, sizeof addr, "/exchange/aos.events/aos.agent.heartbeat");
-        else
-            snprintf(addr, sizeof addr, "aos.events/Subscriptions/aos-router");
-    }
+    else if (rabbitmq) /* a /exchange/X/key source gets a private queue bound with that key */
+        snprintf(addr, sizeof addr, "/exchange/aos.events/aos.agent.heartbeat");
+    else
+        snprintf(addr, sizeof addr, "aos.events/Subscriptions/aos-router");
     aos_result r = aos_bus_subscribe_address(rt->bus, addr, 64, on_heartbeat, rt);
     if (r != AOS_OK)
         return aos_fail(r, errbuf, errlen, "subscribe to heartbeats at %s failed", addr);
@@ -169,6 +170,7 @@ void svc_get_agents(aos_http_request_t *req, void *ctx)
     router_t *rt = ctx;
     if (!router_authorize(rt, req))
         return;
+    router_health_sync(rt);
     json_object *out = json_object_new_object(), *arr = json_object_new_array();
     for (size_t i = 0; arr && i < rt->agents->agent_count; i++)
         json_object_array_add(arr, agent_json(rt, &rt->agents->agents[i]));

@@ -13,10 +13,13 @@
 
 #define EVENT_TEXT_DATA_MAX 8192
 
-/* One HTTP delivery fanned out into turns; answered when the last send is confirmed. */
+/* One HTTP delivery (or one message of the ingress queue, svc_ingress.c) fanned out into
+ * turns; answered (settled) when the last send is confirmed. */
 typedef struct delivery {
     router_t *rt;
     aos_http_request_t *req;
+    aos_bus_delivery_t *bus_delivery; /* instead of req: accepted, or released on failure */
+    const char *reply_to, *reply_to_group_id; /* the ingress message's, or NULL */
     atomic_int pending;
     atomic_int failed;
     json_object *summary; /* {"accepted":n,"turns":m,"events":[…]} */
@@ -31,6 +34,15 @@ typedef struct fanout {
 
 static void delivery_finish(delivery_t *d)
 {
+    if (d->bus_delivery) {
+        if (atomic_load(&d->failed) > 0)
+            aos_bus_release(d->bus_delivery); /* redelivered: the turn ids are the same */
+        else
+            aos_bus_accept(d->bus_delivery);
+        json_object_put(d->summary);
+        free(d);
+        return;
+    }
     if (atomic_load(&d->failed) > 0) {
         router_respond_error(d->req, AOS_ERR_UNAVAILABLE,
                              "some event turns could not be queued; retry the delivery");
@@ -69,7 +81,13 @@ static void send_turn(fanout_t *f)
     router_t *rt = f->d->rt;
     char queue[128];
     router_agent_queue(f->agent, queue, sizeof queue);
-    aos_event_set(&f->turn->reply_to, aos_bus_reply_address(rt->bus));
+    if (f->d->reply_to) { /* an ingress message asked for the results itself */
+        aos_event_set(&f->turn->reply_to, f->d->reply_to);
+        if (f->d->reply_to_group_id)
+            aos_event_set(&f->turn->reply_to_group_id, f->d->reply_to_group_id);
+    } else {
+        aos_event_set(&f->turn->reply_to, aos_bus_reply_address(rt->bus));
+    }
     if (aos_bus_send(rt->bus, queue, f->turn, on_turn_sent, f) != AOS_OK)
         fanout_done(f, false);
 }
@@ -211,16 +229,27 @@ static size_t plan(delivery_t *d, const router_event_delivery_t *in, fanout_t **
     return n;
 }
 
-static void fan_out(router_t *rt, aos_http_request_t *req, const router_event_delivery_t *in)
+static void fan_out(router_t *rt, aos_http_request_t *req, aos_bus_delivery_t *bd,
+                    const router_event_delivery_t *in)
 {
     delivery_t *d = calloc(1, sizeof *d);
     if (!d || !(d->summary = json_object_new_object())) {
         free(d);
-        router_respond_error(req, AOS_ERR_NOMEM, NULL);
+        if (bd)
+            aos_bus_release(bd);
+        else
+            router_respond_error(req, AOS_ERR_NOMEM, NULL);
         return;
     }
     d->rt = rt;
     d->req = req;
+    d->bus_delivery = bd;
+    if (bd) { /* borrowed from the delivery's event, valid until it is settled (by d) */
+        const aos_event_t *ev = aos_bus_delivery_event(bd);
+        d->reply_to = ev->reply_to && *ev->reply_to ? ev->reply_to : NULL;
+        d->reply_to_group_id =
+            ev->reply_to_group_id && *ev->reply_to_group_id ? ev->reply_to_group_id : NULL;
+    }
     aos_metric_counter_add(rt->events_in, in->count);
     fanout_t **list = NULL;
     size_t n = plan(d, in, &list);
@@ -265,9 +294,15 @@ void svc_post_events(aos_http_request_t *req, void *ctx)
             router_respond_error(req, AOS_ERR_NOMEM, NULL);
         free(resp);
     } else {
-        fan_out(rt, req, in);
+        fan_out(rt, req, NULL, in);
     }
     router_event_delivery_free(in);
+}
+
+void router_events_fan_out_bus(router_t *rt, aos_bus_delivery_t *bd,
+                               const router_event_delivery_t *in)
+{
+    fan_out(rt, NULL, bd, in);
 }
 
 void svc_options_events(aos_http_request_t *req, void *ctx)

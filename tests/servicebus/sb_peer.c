@@ -3,6 +3,7 @@
  * check on the client, not a mirror of it. */
 #include "sb_peer.h"
 #include "sb_peer_internal.h"
+#include "sb_peer_hooks.h"
 
 #include <ctype.h>
 #include <pthread.h>
@@ -68,6 +69,8 @@ struct sb_peer {
     sb_sessions_t *sessions; /* session-enabled queues, see sb_peer_sessions.c */
     sb_entities_t *entities; /* which entities exist, see sb_peer_entities.c */
     sb_dedup_t *dedup;       /* duplicate detection, see sb_peer_dedup.c */
+    sb_store_t *store;       /* declared queues, topics, dead letters: sb_peer_store.c */
+    void *tls;               /* pn_ssl_domain_t when TLS is on: sb_peer_tls.c */
     uint64_t max_message_size; /* advertised and enforced on entity links; 0: none */
     sb_peer_stats_t stats;
     char log[16384];
@@ -177,6 +180,7 @@ static int check_token(sb_peer_t *p, const char *name, const char *tok, uint64_t
     token_t t;
     if (!split_token(tok, &t))
         return snprintf(why, whylen, "malformed token"), 401;
+    sb_peer_audience_strip_port(t.sr);
     if (strcmp(t.skn, p->key_name) != 0)
         return snprintf(why, whylen, "unknown key name"), 401;
     char to_sign[640];
@@ -252,7 +256,10 @@ static pn_link_t *find_reply_link(pn_connection_t *c, const char *reply_to)
 {
     for (pn_link_t *l = pn_link_head(c, PN_LOCAL_ACTIVE); l; l = pn_link_next(l, PN_LOCAL_ACTIVE)) {
         const char *t = pn_terminus_get_address(pn_link_remote_target(l));
-        if (pn_link_is_sender(l) && t && strcmp(t, reply_to) == 0)
+        /* the service routes by the receiver's target address or, as Microsoft's SDKs
+         * expect (they leave the target empty), by its link name */
+        if (pn_link_is_sender(l) &&
+            ((t && strcmp(t, reply_to) == 0) || strcmp(pn_link_name(l), reply_to) == 0))
             return l;
     }
     return NULL;
@@ -336,6 +343,7 @@ static void on_put_token(sb_peer_t *p, pn_connection_t *c, conn_state_t *cs, pn_
     map_get_str(ap, "operation", op, sizeof op);
     map_get_str(ap, "type", type, sizeof type);
     map_get_str(ap, "name", name, sizeof name);
+    sb_peer_audience_strip_port(name);
     pn_data_t *body = pn_message_body(m);
     pn_data_rewind(body);
     if (strcmp(op, "put-token") != 0) {
@@ -389,9 +397,13 @@ static void on_delivery(sb_peer_t *p, pn_connection_t *c, conn_state_t *cs, pn_d
     pn_link_t *l = pn_delivery_link(d);
     if (pn_link_is_sender(l)) {
         if (pn_delivery_updated(d)) {
-            sb_sessions_outcome(p->sessions, d);
+            if (sb_store_owns(p->store, l))
+                sb_store_outcome(p->store, d);
+            else
+                sb_sessions_outcome(p->sessions, d);
             pn_delivery_settle(d);
             sb_sessions_pump(p->sessions, c);
+            sb_store_pump(p->store, c);
         }
         return;
     }
@@ -441,9 +453,22 @@ static void on_delivery(sb_peer_t *p, pn_connection_t *c, conn_state_t *cs, pn_d
                sb_dedup_is_duplicate(p->dedup, target, buf, (size_t)n, dupid, sizeof dupid)) {
         pn_delivery_update(d, PN_ACCEPTED); /* as the service does: accepted, then dropped */
         peer_log(p, "duplicate-dropped %s %s", target, dupid);
+    } else if (target && n >= 0 && sb_store_claims(p->store, target)) {
+        const char *cond = NULL, *desc = NULL;
+        if (sb_peer_store_each(p, false, target, buf, (size_t)n, &cond, &desc)) {
+            count_transfer(p, target);
+            pn_delivery_update(d, PN_ACCEPTED);
+            sb_store_pump(p->store, c);
+        } else {
+            pn_condition_t *rc = pn_disposition_condition(pn_delivery_local(d));
+            pn_condition_set_name(rc, cond);
+            pn_condition_set_description(rc, desc);
+            pn_delivery_update(d, PN_REJECTED);
+            peer_log(p, "transfer-refused %s %s", target, cond);
+        }
     } else if (target && n >= 0) {
         const char *cond = NULL, *desc = NULL;
-        if (sb_sessions_store(p->sessions, target, buf, (size_t)n, &cond, &desc)) {
+        if (sb_peer_store_each(p, true, target, buf, (size_t)n, &cond, &desc)) {
             count_transfer(p, target);
             pn_delivery_update(d, PN_ACCEPTED);
             sb_sessions_pump(p->sessions, c);
@@ -506,6 +531,10 @@ static void on_link_open(sb_peer_t *p, pn_connection_t *c, conn_state_t *cs, pn_
         sb_sessions_attach(p->sessions, c, l); /* locks a session, refuses or waits */
         return;
     }
+    if (!cbs && authorized(p, cs, addr) && sb_store_claims(p->store, addr)) {
+        sb_store_attach(p->store, c, l, addr);
+        return;
+    }
     if (!cbs && pn_link_is_sender(l) && authorized(p, cs, addr)) {
         sb_sessions_attach_plain(p->sessions, c, l); /* a stored queue without sessions */
         pthread_mutex_lock(&p->mu);
@@ -554,6 +583,7 @@ static void on_accept(sb_peer_t *p)
     pn_transport_set_server(t);
     pn_sasl_allowed_mechs(pn_sasl(t), "ANONYMOUS");
     pn_transport_require_auth(t, false);
+    sb_peer_tls_apply(p, t);
     pn_connection_set_context(c, calloc(1, sizeof(conn_state_t)));
     pn_connection_set_container(c, "aos-sb-peer");
     pn_listener_accept2(p->listener, c, t);
@@ -591,9 +621,11 @@ static bool handle(sb_peer_t *p, pn_event_t *e)
     case PN_CONNECTION_REMOTE_OPEN:
         pn_connection_open(c);
         sb_sessions_conn_open(p->sessions, c);
+        sb_store_conn_open(p->store, c);
         break;
     case PN_CONNECTION_WAKE:
         sb_sessions_pump(p->sessions, c);
+        sb_store_pump(p->store, c);
         break;
     case PN_CONNECTION_REMOTE_CLOSE:
         pn_connection_close(c);
@@ -611,12 +643,16 @@ static bool handle(sb_peer_t *p, pn_event_t *e)
     case PN_LINK_REMOTE_CLOSE:
     case PN_LINK_REMOTE_DETACH:
         sb_sessions_link_gone(p->sessions, pn_event_link(e));
+        sb_store_link_gone(p->store, pn_event_link(e));
         pn_link_close(pn_event_link(e));
         break;
     case PN_LINK_FLOW:
         if (cs)
             flush_answers(c, cs);
         sb_sessions_pump(p->sessions, c);
+        sb_store_pump(p->store, c);
+        if (pn_link_is_sender(pn_event_link(e)) && pn_link_get_drain(pn_event_link(e)))
+            pn_link_drained(pn_event_link(e)); /* Microsoft's SDKs drain after each receive */
         break;
     case PN_DELIVERY:
         if (cs)
@@ -625,6 +661,7 @@ static bool handle(sb_peer_t *p, pn_event_t *e)
     case PN_TRANSPORT_CLOSED:
         if (c) {
             sb_sessions_conn_gone(p->sessions, c);
+            sb_store_conn_gone(p->store, c);
             free_conn_state(cs);
             pn_connection_set_context(c, NULL);
         }
@@ -673,6 +710,7 @@ sb_peer_t *sb_peer_start(const char *ns_host, const char *key_name, const char *
     p->sessions = sb_sessions_new(p);
     p->entities = sb_entities_new();
     p->dedup = sb_dedup_new();
+    p->store = sb_store_new(p);
     p->max_message_size = 256 * 1024; /* Standard tier */
     p->proactor = pn_proactor();
     p->listener = pn_listener();
@@ -693,6 +731,10 @@ sb_peer_t *sb_peer_start(const char *ns_host, const char *key_name, const char *
 }
 
 int sb_peer_port(const sb_peer_t *p) { return p->port; }
+
+sb_store_t *sb_peer_store(sb_peer_t *p) { return p->store; }
+sb_sessions_t *sb_peer_sessions(sb_peer_t *p) { return p->sessions; }
+void **sb_peer_tls_slot(sb_peer_t *p) { return &p->tls; }
 
 void sb_peer_set_session_queues(sb_peer_t *p, const char *prefixes)
 {
@@ -769,6 +811,8 @@ void sb_peer_stop(sb_peer_t *p)
     sb_sessions_free(p->sessions);
     sb_entities_free(p->entities);
     sb_dedup_free(p->dedup);
+    sb_store_free(p->store);
+    sb_peer_tls_free(p);
     pthread_mutex_destroy(&p->mu);
     pthread_cond_destroy(&p->cv);
     free(p);

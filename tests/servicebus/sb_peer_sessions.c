@@ -27,6 +27,7 @@
 #include <proton/proactor.h>
 #include <proton/terminus.h>
 
+#include "sb_peer_hooks.h"
 #include "sb_peer_internal.h"
 
 #define FILTER_KEY "com.microsoft:session-filter"
@@ -43,6 +44,7 @@ typedef struct rcv {
     bool opened;
     bool plain; /* a queue without sessions: any message */
     uint64_t lock_until_ms; /* session lock (0: none) */
+    bool plain_filter; /* the filter value came undescribed (as Microsoft's SDKs send it) */
 } rcv_t;
 
 typedef struct msg {
@@ -202,7 +204,8 @@ static bool locked(sb_sessions_t *s, const char *queue, const char *session)
     return false;
 }
 
-/* The filter on the client's source: 0 none, 1 a session id (copied to out), 2 null. */
+/* The filter on the client's source: 0 none, 1 a session id (copied to out), 2 null; 3 and 4
+ * the same undescribed (as Microsoft's SDKs send it). */
 static int read_filter(pn_link_t *l, char *out, size_t outlen)
 {
     pn_data_t *f = pn_terminus_filter(pn_link_remote_source(l));
@@ -217,6 +220,16 @@ static int read_filter(pn_link_t *l, char *out, size_t outlen)
                      memcmp(pn_data_get_symbol(f).start, FILTER_KEY, strlen(FILTER_KEY)) == 0;
         if (!pn_data_next(f))
             break;
+        if (match && pn_data_type(f) == PN_STRING) { /* undescribed, as the SDK sends it */
+            pn_bytes_t b = pn_data_get_string(f);
+            snprintf(out, outlen, "%.*s", (int)b.size, b.start);
+            kind = 3;
+            break;
+        }
+        if (match && pn_data_type(f) == PN_NULL) {
+            kind = 4;
+            break;
+        }
         if (!match || pn_data_type(f) != PN_DESCRIBED)
             continue;
         pn_data_enter(f);
@@ -254,12 +267,17 @@ static void grant(sb_sessions_t *s, rcv_t *r)
     pn_data_put_map(f);
     pn_data_enter(f);
     pn_data_put_symbol(f, pn_bytes(strlen(FILTER_KEY), FILTER_KEY));
-    pn_data_put_described(f);
-    pn_data_enter(f);
-    pn_data_put_ulong(f, FILTER_CODE);
-    pn_data_put_string(f, pn_bytes(strlen(r->session), r->session));
+    if (r->plain_filter) {
+        pn_data_put_string(f, pn_bytes(strlen(r->session), r->session));
+    } else {
+        pn_data_put_described(f);
+        pn_data_enter(f);
+        pn_data_put_ulong(f, FILTER_CODE);
+        pn_data_put_string(f, pn_bytes(strlen(r->session), r->session));
+        pn_data_exit(f);
+    }
     pn_data_exit(f);
-    pn_data_exit(f);
+    sb_peer_session_lock_properties(r->link);
     pn_link_open(r->link);
     r->opened = true;
     uint64_t lm = lock_ms(s);
@@ -284,6 +302,9 @@ void sb_sessions_attach_plain(sb_sessions_t *s, pn_connection_t *c, pn_link_t *l
 {
     const char *q = pn_terminus_get_address(pn_link_remote_source(l));
     rcv_t *r = rcv_add(s, c, l, q ? q : "");
+    char *dlq = r ? strcasestr(r->queue, "/$deadletterqueue") : NULL;
+    if (dlq) /* entity paths are case-insensitive; Microsoft's SDKs say $DeadLetterQueue */
+        memcpy(dlq, "/$deadletterqueue", strlen("/$deadletterqueue"));
     if (!r) {
         refuse(s, l, "amqp:internal-error", "out of memory");
         return;
@@ -299,6 +320,9 @@ void sb_sessions_attach(sb_sessions_t *s, pn_connection_t *c, pn_link_t *l)
     const char *q = pn_terminus_get_address(pn_link_remote_source(l));
     char id[NAME_MAX_LEN] = "";
     int kind = read_filter(l, id, sizeof id);
+    bool undescribed = kind > 2;
+    if (undescribed)
+        kind -= 2;
     if (kind == 0) {
         refuse(s, l, "amqp:not-allowed",
                "It is not possible for an entity that requires sessions to create a "
@@ -315,6 +339,7 @@ void sb_sessions_attach(sb_sessions_t *s, pn_connection_t *c, pn_link_t *l)
         refuse(s, l, "amqp:internal-error", "out of memory");
         return;
     }
+    r->plain_filter = undescribed;
     if (kind == 1) {
         snprintf(r->session, sizeof r->session, "%s", id);
         grant(s, r);
@@ -446,9 +471,9 @@ void sb_sessions_outcome(sb_sessions_t *s, pn_delivery_t *d)
     if (st == PN_ACCEPTED) {
         remove_msg(s, m);
     } else if (st == PN_REJECTED) {
-        pn_condition_t *c = pn_disposition_condition(pn_delivery_remote(d));
-        const char *reason = pn_condition_get_name(c), *desc = pn_condition_get_description(c);
-        dead_letter(s, m, reason ? reason : "rejected", desc ? desc : "");
+        char reason[256], desc[1024];
+        sb_peer_rejection(d, reason, sizeof reason, desc, sizeof desc);
+        dead_letter(s, m, reason, desc);
     } else {
         /* released: not an attempt; modified with delivery-failed: one more */
         if (st == PN_MODIFIED && pn_disposition_is_failed(pn_delivery_remote(d)))

@@ -82,7 +82,7 @@ typedef struct aos_storage_blob_info {
 } aos_storage_blob_info_t;
 
 typedef struct aos_storage_record {
-    char *kind; /* "adapter" | "job" | "schedule" */
+    char *kind; /* "adapter" | "job" | "schedule" | "health" */
     char *key;
     char *data_json; /* JSON object text */
     char *version;   /* opaque (SQLite: decimal counter; Azure: the entity ETag) */

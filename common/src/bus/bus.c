@@ -158,7 +158,9 @@ aos_result aos_bus_new(const aos_bus_config_t *cfg, aos_bus_t **out_bus, char *e
     }
     if (r == AOS_OK) {
         bus->instance_id = strdup(inst);
-        bus->tls_ca_file = dup_or_null(cfg->tls_ca_file);
+        /* AOS_BUS_CA_FILE: a private CA (a test peer, a TLS-intercepting proxy) */
+        const char *ca = cfg->tls_ca_file ? cfg->tls_ca_file : getenv("AOS_BUS_CA_FILE");
+        bus->tls_ca_file = dup_or_null(ca && *ca ? ca : NULL);
         bus->tls_skip_verify = cfg->tls_skip_verify;
         bus->reconnect_min_ms = cfg->reconnect_min_ms ? cfg->reconnect_min_ms : 100;
         bus->reconnect_max_ms = cfg->reconnect_max_ms ? cfg->reconnect_max_ms : 10000;
@@ -171,7 +173,7 @@ aos_result aos_bus_new(const aos_bus_config_t *cfg, aos_bus_t **out_bus, char *e
         bus->lock_renew_ms = cfg->lock_renew_ms ? cfg->lock_renew_ms : 20000;
         bus->proactor = pn_proactor();
         if (!bus->instance_id || !bus->proactor || !bus->session_prefixes ||
-            (cfg->tls_ca_file && !bus->tls_ca_file))
+            (ca && *ca && !bus->tls_ca_file))
             r = AOS_ERR_NOMEM;
     }
     if (r != AOS_OK) {
