@@ -4,7 +4,7 @@ BUILD ?= build
 JOBS ?= $(shell nproc)
 CTEST_ARGS ?=
 
-.PHONY: all deps build run stop test test-asan bench clean format
+.PHONY: all deps build run stop test test-asan bench clean format images images-smoke
 
 all: build
 
@@ -31,6 +31,14 @@ test-asan: deps
 	@cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=Debug -DAOS_SANITIZE=address,undefined >/dev/null
 	@cmake --build build-asan -j $(JOBS)
 	@cd build-asan && ASAN_OPTIONS=detect_leaks=1 ctest --output-on-failure -j 2 $(CTEST_ARGS)
+
+# Container images from docker/Dockerfile with buildah (no registry, no daemon; needs root),
+# and the smoke test that runs a turn through them (docs/images.md).
+images: deps
+	@scripts/images.sh build
+
+images-smoke: images
+	@tests/images/smoke.sh
 
 bench: build
 	@scripts/bench.sh $(BUILD)

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Install what AOS needs on Debian 12: build tools, libraries, RabbitMQ, Node (for Azurite
 # and the Azure SDK interop tests). Idempotent: only missing packages are installed.
+# buildah and debootstrap build the container images (`make images`; test_images_smoke).
 set -euo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
 
@@ -8,7 +9,7 @@ PKGS=(build-essential cmake pkg-config clang
       libqpid-proton11-dev libmicrohttpd-dev libjson-c-dev libcurl4-openssl-dev libssl-dev
       libsqlite3-dev libcmocka-dev librdkafka-dev
       rabbitmq-server nodejs npm curl ca-certificates procps iproute2
-      kubernetes-client prometheus)
+      kubernetes-client prometheus buildah debootstrap)
 
 missing=()
 for p in "${PKGS[@]}"; do

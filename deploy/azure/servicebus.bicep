@@ -3,6 +3,8 @@
 //   queues   aos.storage, aos.ml                 storage / ML operations (request/reply)
 //            aos.agent.<agent> for each agent     turns; sessions keep one conversation in order
 //            aos.reply                            all replies; session = requester instance id
+//            aos.bot.outbound                     Bot Framework replies to deliver; session =
+//                                                 conversation (docs/copilot-studio.md)
 //   topic    aos.events, one subscription per consumer group
 //   rule     namespace-level SAS rule for the services (Listen, Send, Manage)
 //
@@ -108,6 +110,18 @@ resource agentQueues 'Microsoft.ServiceBus/namespaces/queues@2024-01-01' = [for 
     requiresSession: agentQueueSessions
   })
 }]
+
+// Normal-mode Bot Framework replies and their contexts (docs/copilot-studio.md "Delivery");
+// sessions keep one conversation in order. List it in AOS_BUS_SESSION_QUEUES
+// ("aos.agent.,aos.bot.outbound") on the routers.
+resource botOutboundQueue 'Microsoft.ServiceBus/namespaces/queues@2024-01-01' = {
+  parent: ns
+  name: 'aos.bot.outbound'
+  properties: union(workQueueProperties, {
+    lockDuration: 'PT5M'
+    requiresSession: true
+  })
+}
 
 // One reply queue for every instance: Service Bus does not create queues on attach, so
 // per-instance queues cannot appear on their own. A request carries reply-to = aos.reply and

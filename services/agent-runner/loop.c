@@ -2,6 +2,8 @@
  * that only the loop thread touches (see loop.h). */
 #include "loop.h"
 
+#include "aos/trace.h"
+
 #include <errno.h>
 #include <poll.h>
 #include <pthread.h>
@@ -155,6 +157,7 @@ static void run_due_timers(runner_loop_t *l)
     while (l->heap_len && l->heap[0].due_ms <= now) {
         timer_t_ t;
         heap_pop(l, &t);
+        aos_trace_set(NULL); /* a closure sets its own trace (e.g. a turn's steps) */
         t.fn(t.arg, false);
     }
 }
@@ -179,6 +182,7 @@ static void *loop_main(void *arg)
         item_t *it = take_all(l, &stopping);
         while (it) {
             item_t *next = it->next;
+            aos_trace_set(NULL);
             it->fn(it->arg, false);
             free(it);
             it = next;
@@ -189,7 +193,8 @@ static void *loop_main(void *arg)
             it = take_all(l, &stopping);
             while (it) {
                 item_t *next = it->next;
-                it->fn(it->arg, false);
+                aos_trace_set(NULL);
+            it->fn(it->arg, false);
                 free(it);
                 it = next;
             }

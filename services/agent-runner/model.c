@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "aos/log.h"
+#include "aos/trace.h"
 #include "breaker.h"
 #include "offline.h"
 #include "sse.h"
@@ -41,6 +42,7 @@ typedef struct call {
     char *retry_after;
     bool is_sse;
     char http_error[160];
+    char traceparent[AOS_TRACEPARENT_LEN + 1]; /* the turn's trace, sent on every attempt */
 } call_t;
 
 aos_result runner_model_new(const runner_model_config_t *cfg, runner_loop_t *loop,
@@ -395,19 +397,22 @@ static void attempt(call_t *c)
     }
     if ((uint64_t)timeout_ms > left)
         timeout_ms = (long)left; /* the whole retry budget fits the turn's deadline */
-    aos_http_header_t hdrs[RUNNER_HTTP_MAX_HEADERS];
+    aos_http_header_t hdrs[RUNNER_HTTP_MAX_HEADERS + 1];
     char names[RUNNER_HTTP_MAX_HEADERS][64];
+    size_t nh = 0;
     for (size_t i = 0; i < c->req.header_count; i++) {
         const char *colon = strchr(c->req.headers[i], ':');
         size_t n = (size_t)(colon - c->req.headers[i]);
         snprintf(names[i], sizeof names[i], "%.*s", (int)n, c->req.headers[i]);
-        hdrs[i] = (aos_http_header_t){names[i], colon + 2};
+        hdrs[nh++] = (aos_http_header_t){names[i], colon + 2};
     }
+    if (c->traceparent[0]) /* W3C trace context: the model call joins the turn's trace */
+        hdrs[nh++] = (aos_http_header_t){"traceparent", c->traceparent};
     aos_http_client_request_t r = {
         .method = "POST",
         .url = c->req.url,
         .headers = hdrs,
-        .header_count = c->req.header_count,
+        .header_count = nh,
         .body = c->req.body,
         .body_len = c->req.body_len,
         .timeout_ms = (uint32_t)timeout_ms,
@@ -478,6 +483,8 @@ aos_result runner_model_call(runner_model_t *m, const aos_agent_def_t *agent,
     c->prompt = prompt;
     c->done = done;
     c->ctx = ctx;
+    if (aos_trace_current())
+        aos_trace_child(aos_trace_current(), c->traceparent);
     if (m->cfg.deadline_ms)
         c->deadline = (uint64_t)aos_clock_monotonic_ms() + m->cfg.deadline_ms;
     m->inflight++;

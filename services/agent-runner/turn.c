@@ -8,6 +8,7 @@
 
 #include "aos/json.h"
 #include "aos/log.h"
+#include "aos/trace.h"
 #include "aos/storage_wire.h"
 #include "aos/resilience.h"
 #include "aos/event_publisher.h"
@@ -45,6 +46,7 @@ static void hop_arrive(void *arg, bool cancelled)
 {
     hop_t *h = arg;
     turn_t *t = h->t;
+    aos_trace_set(t->request->traceparent); /* what this step logs and sends is the turn's */
     t->ops_pending--;
     if (cancelled && h->rc == AOS_OK)
         h->rc = AOS_ERR_CANCELLED;
@@ -179,6 +181,7 @@ static void respond(turn_t *t, bool from_storage);
 
 void turn_run(turn_t *t)
 {
+    aos_trace_set(t->request->traceparent);
     if (runner_reply_id(t->req.message_id, 'r', t->reply_id) != AOS_OK) {
         turn_poison(t, AOS_ERR_INVALID, "message_id cannot name a reply");
         return;
@@ -252,6 +255,7 @@ static void claim(turn_t *t)
 static void on_busy_timer(void *arg, bool cancelled)
 {
     turn_t *t = arg;
+    aos_trace_set(t->request->traceparent);
     t->ops_pending--;
     if (t->ended) {
         turn_maybe_free(t);
@@ -482,6 +486,7 @@ static void on_knowledge(void *ctx, aos_result r, const runner_knowledge_doc_t *
                          const char *errmsg)
 {
     turn_t *t = ctx;
+    aos_trace_set(t->request->traceparent);
     t->ops_pending--;
     if (t->ended) {
         turn_maybe_free(t);
@@ -612,6 +617,7 @@ static void after_marker_complete(turn_t *t, hop_t *h)
 static void on_model_done(void *ctx, runner_model_result_t *res)
 {
     turn_t *t = ctx;
+    aos_trace_set(t->request->traceparent);
     t->ops_pending--;
     if (t->ended) {
         turn_maybe_free(t);

@@ -7,6 +7,7 @@
 
 #include "aos/json.h"
 #include "aos/log.h"
+#include "aos/trace.h"
 #include "aos/resilience.h"
 #include "breaker.h"
 #include "ml_internal.h"
@@ -81,8 +82,11 @@ static void *worker_main(void *arg)
             return NULL;
         if (atomic_load(&svc->stopping))
             aos_bus_release(item->d);
-        else
+        else {
+            aos_trace_set(aos_bus_delivery_event(item->d)->traceparent);
             handle(svc, item->d);
+            aos_trace_set(NULL);
+        }
         free(item);
     }
 }

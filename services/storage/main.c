@@ -5,13 +5,16 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "aos/bus.h"
 #include "aos/config.h"
 #include "aos/service.h"
 #include "aos/http_server.h"
 #include "aos/log.h"
+#include "aos/event_relay.h"
 #include "service.h"
+#include "service_queue.h"
 
 typedef struct storage_config {
     aos_config_common_t common;
@@ -21,6 +24,16 @@ typedef struct storage_config {
     int64_t shutdown_grace_ms;
     char *name_prefix;
     char *queue;
+    char *relay_queue;
+    char *relay_types;
+    char *queue_in;
+    char *queue_out;
+    char *queue_out_types;
+    char *queue_encoding;
+    char *router_url;
+    char *router_api_key;
+    int64_t queue_poll_ms;
+    int64_t queue_visibility_ms;
 } storage_config_t;
 
 static const aos_config_field_t TABLE[] = {
@@ -45,6 +58,45 @@ static const aos_config_field_t TABLE[] = {
     {"AOS_STORAGE_QUEUE", "storage_queue", AOS_CONFIG_STRING, "aos.storage", 1, 200, false, false,
      NULL, "Queue aos-storage consumes (another name only to isolate tests)",
      offsetof(storage_config_t, queue)},
+    /* the event relay and the Azure Storage queues (docs/events.md, docs/storage.md) */
+    {"AOS_EVENTS_RELAY_QUEUE", "events_relay_queue", AOS_CONFIG_STRING, "aos.eventrelay", 1, 200,
+     false, false, NULL,
+     "Queue fed by the aos.events topic that the event relay forwards to Event Grid, Kafka and "
+     "the Storage queue (Service Bus: subscription aos.events/Subscriptions/eventrelay)",
+     offsetof(storage_config_t, relay_queue)},
+    {"AOS_EVENTS_RELAY_TYPES", "events_relay_types", AOS_CONFIG_STRING, "*", 1, 2000, false,
+     false, NULL,
+     "Event types the relay sends to Event Grid and Kafka: comma list, 'prefix*' entries, '*' = all",
+     offsetof(storage_config_t, relay_types)},
+    {"AOS_STORAGE_QUEUE_IN", "storage_queue_in", AOS_CONFIG_STRING, NULL, 0, 63, false, false,
+     NULL,
+     "Azure Storage queue applications put CloudEvents on; each becomes POST /v1/events on "
+     "AOS_ROUTER_URL; unset = off",
+     offsetof(storage_config_t, queue_in)},
+    {"AOS_STORAGE_QUEUE_OUT", "storage_queue_out", AOS_CONFIG_STRING, NULL, 0, 63, false, false,
+     NULL, "Azure Storage queue that receives agent actions/replies as CloudEvents; unset = off",
+     offsetof(storage_config_t, queue_out)},
+    {"AOS_STORAGE_QUEUE_OUT_TYPES", "storage_queue_out_types", AOS_CONFIG_STRING,
+     "aos.agent.action,aos.agent.reply", 1, 2000, false, false, NULL,
+     "Event types put on AOS_STORAGE_QUEUE_OUT (same syntax as AOS_EVENTS_RELAY_TYPES)",
+     offsetof(storage_config_t, queue_out_types)},
+    {"AOS_STORAGE_QUEUE_ENCODING", "storage_queue_encoding", AOS_CONFIG_ENUM, "base64", 0, 0,
+     false, false, "base64|raw",
+     "Encoding of messages put on AOS_STORAGE_QUEUE_OUT (incoming messages may be either)",
+     offsetof(storage_config_t, queue_encoding)},
+    {"AOS_ROUTER_URL", "router_url", AOS_CONFIG_URL, NULL, 0, 0, false, false, "http|https",
+     "The router's base URL, where Storage queue events are posted (/v1/events)",
+     offsetof(storage_config_t, router_url)},
+    {"AOS_ROUTER_API_KEY", NULL, AOS_CONFIG_STRING, NULL, 0, 4096, false, true, NULL,
+     "API key aos-storage presents to the router for Storage queue events",
+     offsetof(storage_config_t, router_api_key)},
+    {"AOS_STORAGE_QUEUE_POLL", "storage_queue_poll", AOS_CONFIG_DURATION_MS, "1s", 50, 600000,
+     false, false, NULL, "Wait between polls of an empty AOS_STORAGE_QUEUE_IN",
+     offsetof(storage_config_t, queue_poll_ms)},
+    {"AOS_STORAGE_QUEUE_VISIBILITY", "storage_queue_visibility", AOS_CONFIG_DURATION_MS, "60s",
+     1000, 604800000, false, false, NULL,
+     "How long a Storage queue message is hidden while it is handed to the router",
+     offsetof(storage_config_t, queue_visibility_ms)},
 };
 #define TABLE_N (sizeof TABLE / sizeof TABLE[0])
 
@@ -67,12 +119,52 @@ typedef struct app {
     aos_bus_t *bus;
     aos_storage_service_t *svc;
     aos_http_server_t *admin;
+    storage_queue_bridge_t *queues;
+    aos_event_relay_t *relay;
 } app_t;
 
 static int fail(const char *what, aos_result r, const char *err)
 {
     aos_log(AOS_LOG_ERROR, what, "result", aos_result_code(r), "detail", err, NULL);
     return 1;
+}
+
+/* The Azure Storage queues and the event relay (docs/storage.md, docs/events.md). */
+static int start_events(app_t *a)
+{
+    char err[1024] = "";
+    const storage_config_t *c = &a->cfg;
+    aos_result r = AOS_OK;
+    if ((c->queue_in && *c->queue_in) || (c->queue_out && *c->queue_out)) {
+        storage_queue_bridge_config_t qc = {
+            .connection_string = c->common.azure_storage_connection_string,
+            .inbound_queue = c->queue_in,
+            .router_url = c->router_url,
+            .router_api_key = c->router_api_key,
+            .poll_ms = (uint32_t)c->queue_poll_ms,
+            .visibility_s = (uint32_t)(c->queue_visibility_ms / 1000),
+            .outbound_queue = c->queue_out,
+            .outbound_raw = c->queue_encoding && strcasecmp(c->queue_encoding, "raw") == 0};
+        r = storage_queue_bridge_new(&qc, &a->queues, err, sizeof err);
+        if (r == AOS_OK)
+            r = storage_queue_bridge_start(a->queues, err, sizeof err);
+        if (r != AOS_OK)
+            return fail("cannot start the Storage queues", r, err);
+    }
+    aos_event_relay_config_t rc;
+    aos_event_relay_config_from_common(&c->common, a->bus, &rc);
+    rc.queue = c->relay_queue;
+    rc.types = c->relay_types;
+    if (storage_queue_bridge_has_outbound(a->queues))
+        rc.extra[rc.extra_count++] = (aos_event_relay_extra_sink_t){
+            .name = "storagequeue", .types = c->queue_out_types, .fn = storage_queue_sink,
+            .ctx = a->queues};
+    if (!aos_event_relay_has_sinks(&rc))
+        return 0;
+    r = aos_event_relay_new(&rc, &a->relay, err, sizeof err);
+    if (r == AOS_OK)
+        r = aos_event_relay_start(a->relay, err, sizeof err);
+    return r == AOS_OK ? 0 : fail("cannot start the event relay", r, err);
 }
 
 static int start(app_t *a)
@@ -104,6 +196,8 @@ static int start(app_t *a)
         r = aos_storage_service_start(a->svc, err, sizeof err);
     if (r != AOS_OK)
         return fail("cannot start the storage service", r, err);
+    if (start_events(a) != 0)
+        return 1;
     aos_http_server_config_t hc = {
         .bind_addr = a->cfg.common.admin_addr, .builtins = AOS_HTTP_BUILTIN_ALL, .name = "admin"};
     r = aos_http_server_new(&hc, &a->admin, err, sizeof err);
@@ -125,6 +219,8 @@ static void shutdown_all(app_t *a)
     int grace = (int)a->cfg.shutdown_grace_ms;
     if (a->svc)
         aos_storage_service_stop(a->svc, grace); /* readiness goes red, workers finish */
+    aos_event_relay_free(a->relay, grace); /* before the bus: it settles its deliveries */
+    storage_queue_bridge_free(a->queues);
     if (a->bus)
         aos_bus_stop(a->bus, grace); /* flush replies and settlements */
     aos_http_server_free(a->admin);

@@ -10,7 +10,9 @@
 #include <time.h>
 
 #include "aos/log.h"
+#include "aos/trace.h"
 #include "dispatch.h"
+#include "service_events.h"
 
 #define RELEASED_SLOT AOS_RESULT_COUNT_ /* counter column for "released" */
 
@@ -201,8 +203,19 @@ static void handle(worker_t *w, aos_bus_delivery_t *d)
     int slot = (int)out.result;
     switch (out.action) {
     case AOS_STORAGE_REPLY:
+        if (out.op_known && out.op == AOS_STORAGE_OP_CONVERSATION_CREATE &&
+            (r = storage_events_after_create(svc->bus, svc->source, out.data_json,
+                                             aos_bus_delivery_count(d) > 0)) != AOS_OK) {
+            /* not announced: do not answer either; the redelivery announces it */
+            aos_log(AOS_LOG_WARN, "conversation.created not confirmed; releasing the request",
+                    "result", aos_result_code(r), NULL);
+            aos_bus_release(d);
+            break;
+        }
         send_reply(svc, d, req, &out);
         atomic_fetch_add(&svc->handled, 1);
+        if (aos_log_enabled(AOS_LOG_DEBUG))
+            aos_log(AOS_LOG_DEBUG, "storage request", "type", req->type, "id", req->id, NULL);
         break;
     case AOS_STORAGE_REPLY_ERROR:
         if (req->reply_to)
@@ -242,7 +255,9 @@ static void *worker_main(void *arg)
             svc->tail = NULL;
         pthread_mutex_unlock(&svc->mu);
         aos_metric_gauge_inc(svc->inflight_gauge);
+        aos_trace_set(aos_bus_delivery_event(j->d)->traceparent); /* the request's trace */
         handle(w, j->d);
+        aos_trace_set(NULL);
         aos_metric_gauge_dec(svc->inflight_gauge);
         free(j);
         pthread_mutex_lock(&svc->mu);

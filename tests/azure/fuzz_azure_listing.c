@@ -21,7 +21,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     aos_azure_queue_msgs_t *m = NULL;
     if (aos_azure_queue_msgs_parse((const char *)data, size, &m, err, sizeof err) == AOS_OK) {
         for (size_t i = 0; i < m->count; i++)
-            if (!m->items[i].message_id || !m->items[i].data)
+            /* text always; data only when the text is base64 (raw messages have none) */
+            if (!m->items[i].message_id || !m->items[i].text ||
+                (!m->items[i].data && m->items[i].data_len != 0))
                 abort();
         aos_azure_queue_msgs_free(m);
     } else if (m) {

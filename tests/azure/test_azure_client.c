@@ -383,6 +383,13 @@ static void test_queue_roundtrip(void **state)
     assert_int_equal(aos_azure_queue_get(c, q, 32, 30, &msgs), AOS_OK);
     assert_int_equal(msgs->count, 0); /* the other one is invisible now */
     aos_azure_queue_msgs_free(msgs);
+    /* raw text, as @azure/storage-queue sends it: comes back as text, not base64 data */
+    const char *raw = "{\"t\":\"<a & b>\",\"q\":\"\u00e9\"}\n";
+    assert_int_equal(aos_azure_queue_put_text(c, q, raw, 0, -1), AOS_OK);
+    assert_int_equal(aos_azure_queue_get(c, q, 32, 30, &msgs), AOS_OK);
+    assert_int_equal(msgs->count, 1);
+    assert_string_equal(msgs->items[0].text, raw);
+    aos_azure_queue_msgs_free(msgs);
     assert_int_equal(aos_azure_queue_delete(c, q), AOS_OK);
     aos_azure_client_free(c);
 }

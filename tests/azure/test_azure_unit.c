@@ -365,8 +365,17 @@ static void test_queue_parser(void **state)
     assert_int_equal(m->items[0].data_len, 5);
     assert_string_equal((char *)m->items[0].data, "hello");
     aos_azure_queue_msgs_free(m);
+    /* raw text (@azure/storage-queue's default): kept as text, no base64 data */
+    const char *raw = "<QueueMessagesList><QueueMessage><MessageId>x</MessageId>"
+                      "<MessageText>{&quot;a&quot;:&lt;1&gt;} !!</MessageText></QueueMessage>"
+                      "</QueueMessagesList>";
+    assert_int_equal(aos_azure_queue_msgs_parse(raw, strlen(raw), &m, err, sizeof err), AOS_OK);
+    assert_string_equal(m->items[0].text, "{\"a\":<1>} !!");
+    assert_null(m->items[0].data);
+    assert_int_equal(m->items[0].data_len, 0);
+    aos_azure_queue_msgs_free(m);
     const char *bad = "<QueueMessagesList><QueueMessage><MessageId>x</MessageId>"
-                      "<MessageText>!!</MessageText></QueueMessage></QueueMessagesList>";
+                      "</QueueMessage></QueueMessagesList>";
     assert_int_equal(aos_azure_queue_msgs_parse(bad, strlen(bad), &m, err, sizeof err),
                      AOS_ERR_PROTOCOL);
     assert_null(m);

@@ -244,19 +244,22 @@ static inline int e2e_start_service(e2e_stack_t *s, e2e_proc_t *p, const char *n
                                     const char *http_addr, const char *admin_addr,
                                     const char *const *extra)
 {
-    char env[8][700];
+    char env[9][700];
     snprintf(env[0], sizeof env[0], "AOS_BUS_URL=%s", s->bus_url);
     snprintf(env[1], sizeof env[1], "AOS_BUS_PROFILE=rabbitmq");
     snprintf(env[2], sizeof env[2], "AOS_CONFIG=%s", s->config);
     snprintf(env[3], sizeof env[3], "AOS_SQLITE_PATH=%s/aos.db", s->dir);
-    snprintf(env[4], sizeof env[4], "AOS_LOG_LEVEL=info");
+    const char *level = getenv("AOS_E2E_LOG_LEVEL"); /* a test may want debug lines */
+    snprintf(env[4], sizeof env[4], "AOS_LOG_LEVEL=%s", level ? level : "info");
     snprintf(env[5], sizeof env[5], "AOS_HTTP_ADDR=%s", http_addr);
     snprintf(env[6], sizeof env[6], "AOS_ADMIN_ADDR=%s", admin_addr);
     snprintf(env[7], sizeof env[7], "AOS_INSTANCE_ID=e2e-%s-%d-%d", name, (int)getpid(),
              s->runner_generation);
+    /* no bus credentials (the fixture's guest account): development mode (issue 9 item 7) */
+    snprintf(env[8], sizeof env[8], "AOS_DEV_MODE=1");
     const char *e[24];
     size_t n = 0;
-    for (size_t i = 0; i < 8; i++)
+    for (size_t i = 0; i < 9; i++)
         e[n++] = env[i];
     for (size_t i = 0; extra && extra[i] && n < 23; i++)
         e[n++] = extra[i];
@@ -271,6 +274,49 @@ static inline int e2e_start_runner(e2e_stack_t *s, const char *const *extra)
     snprintf(a, sizeof a, "127.0.0.1:%d", e2e_free_port());
     s->runner_generation++;
     return e2e_start_service(s, &s->runner, "aos-agent-runner", h, a, extra);
+}
+
+/* Start the OpenAI-compatible fake model server (tests/fakes/openai/server.js, node) on a
+ * free port; *out_pid its process, out_url its base URL. -1 when node or the script is
+ * missing. */
+static inline int e2e_fake_start(pid_t *out_pid, char *out_url, size_t urllen)
+{
+    const char *src = getenv("AOS_SOURCE_DIR");
+    char script[600], port_file[300];
+    snprintf(script, sizeof script, "%s/tests/fakes/openai/server.js", src ? src : ".");
+    snprintf(port_file, sizeof port_file, "/tmp/aos-e2e-fake-%d.port", (int)getpid());
+    unlink(port_file);
+    char *argv[] = {"node", script, "--port", "0", "--port-file", port_file, NULL};
+    posix_spawn_file_actions_t fa;
+    posix_spawn_file_actions_init(&fa);
+    posix_spawn_file_actions_addopen(&fa, 1, "/dev/null", O_WRONLY, 0);
+    int rc = posix_spawnp(out_pid, "node", &fa, NULL, argv, environ);
+    posix_spawn_file_actions_destroy(&fa);
+    if (rc != 0)
+        return -1;
+    for (long long end = e2e_now_ms() + 15000; e2e_now_ms() < end; e2e_sleep_ms(50)) {
+        FILE *f = fopen(port_file, "r");
+        int port = 0;
+        if (f && fscanf(f, "%d", &port) == 1 && port > 0) {
+            fclose(f);
+            unlink(port_file);
+            snprintf(out_url, urllen, "http://127.0.0.1:%d", port);
+            return 0;
+        }
+        if (f)
+            fclose(f);
+    }
+    return -1;
+}
+
+/* A control call to the fake model server (GET /_stats, GET /_last, POST /_script). */
+static inline void e2e_fake_call(const char *fake_url, const char *method, const char *path,
+                                 const char *body, e2e_resp_t *r)
+{
+    char url[300];
+    snprintf(url, sizeof url, "%s%s", fake_url, path);
+    const char *hdr[] = {"Content-Type: application/json", NULL};
+    e2e_http(method, url, hdr, body, body ? strlen(body) : 0, 5000, r);
 }
 
 /* Poll GET url until it answers want (or timeout); false on timeout. */

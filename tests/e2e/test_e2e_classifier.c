@@ -16,36 +16,12 @@
 #include "e2e_support.h"
 
 static e2e_stack_t g_stack;
-static char g_config[300], g_fake_url[128], g_port_file[300];
+static char g_config[300], g_fake_url[128];
 static pid_t g_fake;
 
 static int start_fake(void)
 {
-    const char *src = getenv("AOS_SOURCE_DIR");
-    char script[600];
-    snprintf(script, sizeof script, "%s/tests/fakes/openai/server.js", src ? src : ".");
-    snprintf(g_port_file, sizeof g_port_file, "/tmp/aos-e2e-fake-%d.port", (int)getpid());
-    unlink(g_port_file);
-    char *argv[] = {"node", script, "--port", "0", "--port-file", g_port_file, NULL};
-    posix_spawn_file_actions_t fa;
-    posix_spawn_file_actions_init(&fa);
-    posix_spawn_file_actions_addopen(&fa, 1, "/dev/null", O_WRONLY, 0);
-    int rc = posix_spawnp(&g_fake, "node", &fa, NULL, argv, environ);
-    posix_spawn_file_actions_destroy(&fa);
-    if (rc != 0)
-        return -1;
-    for (long long end = e2e_now_ms() + 15000; e2e_now_ms() < end; e2e_sleep_ms(50)) {
-        FILE *f = fopen(g_port_file, "r");
-        int port = 0;
-        if (f && fscanf(f, "%d", &port) == 1 && port > 0) {
-            fclose(f);
-            snprintf(g_fake_url, sizeof g_fake_url, "http://127.0.0.1:%d", port);
-            return 0;
-        }
-        if (f)
-            fclose(f);
-    }
-    return -1;
+    return e2e_fake_start(&g_fake, g_fake_url, sizeof g_fake_url);
 }
 
 /* The sample config plus routing.classifier pointing at the fake. The fake's behaviour is
@@ -79,10 +55,7 @@ static int write_config(void)
 
 static void fake_call(const char *method, const char *path, const char *body, e2e_resp_t *r)
 {
-    char url[300];
-    snprintf(url, sizeof url, "%s%s", g_fake_url, path);
-    const char *hdr[] = {"Content-Type: application/json", NULL};
-    e2e_http(method, url, hdr, body, body ? strlen(body) : 0, 5000, r);
+    e2e_fake_call(g_fake_url, method, path, body, r);
 }
 
 static long fake_calls(void)
@@ -183,7 +156,6 @@ static int teardown(void **state)
         waitpid(g_fake, NULL, 0);
     }
     unlink(g_config);
-    unlink(g_port_file);
     return 0;
 }
 

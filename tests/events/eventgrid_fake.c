@@ -26,6 +26,7 @@ struct eg_fake {
     char **ids;
     size_t id_count, id_cap;
     int fail_next;
+    int fail_status; /* 429 (with Retry-After) or a 5xx */
     char retry_after[32];
     int hold;
     aos_http_request_t *held[MAX_HELD];
@@ -122,9 +123,10 @@ static void on_publish(aos_http_request_t *req, void *ctx)
     int status;
     if (f->fail_next > 0) {
         f->fail_next--;
-        status = 429;
-        aos_http_response_add_header(req, "Retry-After", f->retry_after);
-        code = "TooManyRequests";
+        status = f->fail_status ? f->fail_status : 429;
+        if (status == 429)
+            aos_http_response_add_header(req, "Retry-After", f->retry_after);
+        code = status == 429 ? "TooManyRequests" : "ServiceUnavailable";
     } else {
         status = check_request(f, req, &code, &evs, &n);
         if (status == 200) {
@@ -192,7 +194,16 @@ void eg_fake_fail_next(eg_fake_t *f, int n, const char *retry_after)
 {
     pthread_mutex_lock(&f->mu);
     f->fail_next = n;
+    f->fail_status = 429;
     snprintf(f->retry_after, sizeof f->retry_after, "%s", retry_after);
+    pthread_mutex_unlock(&f->mu);
+}
+
+void eg_fake_fail_next_status(eg_fake_t *f, int n, int status)
+{
+    pthread_mutex_lock(&f->mu);
+    f->fail_next = n;
+    f->fail_status = status;
     pthread_mutex_unlock(&f->mu);
 }
 

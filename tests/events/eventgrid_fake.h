@@ -27,6 +27,8 @@ const char *eg_fake_endpoint(eg_fake_t *f);
 
 /* The next n requests get 429 with "Retry-After: <retry_after>". */
 void eg_fake_fail_next(eg_fake_t *f, int n, const char *retry_after);
+/* The next n requests get status (a 5xx, e.g. 503); n = 0 stops failing. */
+void eg_fake_fail_next_status(eg_fake_t *f, int n, int status);
 /* Hold (defer) requests from now on until eg_fake_release(). */
 void eg_fake_hold(eg_fake_t *f);
 void eg_fake_release(eg_fake_t *f);

@@ -36,6 +36,7 @@
 #define MAX_AUTH 16
 #define MAX_QUEUED 8
 #define MAX_COUNTS 16
+#define LOCK_TICK_MS 50
 
 typedef struct {
     char audience[512];
@@ -65,6 +66,9 @@ struct sb_peer {
     int port;       /* > 0 once listening, -1 on failure */
     bool stopping;
     sb_sessions_t *sessions; /* session-enabled queues, see sb_peer_sessions.c */
+    sb_entities_t *entities; /* which entities exist, see sb_peer_entities.c */
+    sb_dedup_t *dedup;       /* duplicate detection, see sb_peer_dedup.c */
+    uint64_t max_message_size; /* advertised and enforced on entity links; 0: none */
     sb_peer_stats_t stats;
     char log[16384];
     struct {
@@ -73,6 +77,7 @@ struct sb_peer {
     } counts[MAX_COUNTS];
 };
 
+static uint64_t max_size(sb_peer_t *p);
 static void peer_log(sb_peer_t *p, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 static void peer_log(sb_peer_t *p, const char *fmt, ...)
 {
@@ -272,6 +277,24 @@ static void flush_answers(pn_connection_t *c, conn_state_t *cs)
     }
 }
 
+void sb_peer_send_reply(pn_connection_t *c, const char *reply_to, pn_message_t *m)
+{
+    conn_state_t *cs = pn_connection_get_context(c);
+    if (!cs || !reply_to || cs->nqueued >= MAX_QUEUED)
+        return;
+    pn_rwbytes_t buf = {0, NULL};
+    ssize_t n = pn_message_encode2(m, &buf);
+    if (n <= 0) {
+        free(buf.start);
+        return;
+    }
+    queued_t *q = &cs->queue[cs->nqueued++];
+    snprintf(q->reply_to, sizeof q->reply_to, "%s", reply_to);
+    q->bytes = buf.start;
+    q->size = (size_t)n;
+    flush_answers(c, cs);
+}
+
 static void queue_answer(pn_connection_t *c, conn_state_t *cs, pn_message_t *req, int status,
                          const char *desc)
 {
@@ -372,13 +395,40 @@ static void on_delivery(sb_peer_t *p, pn_connection_t *c, conn_state_t *cs, pn_d
         }
         return;
     }
-    if (!pn_delivery_readable(d) || pn_delivery_partial(d))
+    if (!pn_delivery_readable(d))
+        return;
+    const char *ltarget = pn_terminus_get_address(pn_link_target(l));
+    uint64_t limit = max_size(p);
+    if (limit && ltarget && strcmp(ltarget, "$cbs") != 0 && !strstr(ltarget, "$management") &&
+        pn_delivery_pending(d) > limit) {
+        /* as the service does: the link goes, with the reason */
+        peer_log(p, "message-too-large %s %zu", ltarget, pn_delivery_pending(d));
+        pn_condition_format(pn_link_condition(l), "amqp:link:message-size-exceeded",
+                            "The received message (delivery-id:0, size:%zu bytes) exceeds the "
+                            "limit (%llu bytes) currently allowed on the link.",
+                            pn_delivery_pending(d), (unsigned long long)limit);
+        pn_delivery_update(d, PN_REJECTED);
+        pn_delivery_settle(d);
+        pn_link_close(l);
+        return;
+    }
+    if (pn_delivery_partial(d))
         return;
     size_t size = pn_delivery_pending(d);
     char *buf = malloc(size ? size : 1);
     ssize_t n = pn_link_recv(l, buf, size);
     const char *target = pn_terminus_get_address(pn_link_target(l));
-    if (target && strcmp(target, "$cbs") == 0) {
+    char dupid[200];
+    if (target && strstr(target, "/$management")) {
+        pn_message_t *m = pn_message();
+        if (n > 0 && pn_message_decode(m, buf, (size_t)n) == 0) {
+            sb_mgmt_request(p->sessions, c, target, m);
+            pn_delivery_update(d, PN_ACCEPTED);
+        } else {
+            pn_delivery_update(d, PN_REJECTED);
+        }
+        pn_message_free(m);
+    } else if (target && strcmp(target, "$cbs") == 0) {
         pn_message_t *m = pn_message();
         if (n > 0 && pn_message_decode(m, buf, (size_t)n) == 0) {
             on_put_token(p, c, cs, m);
@@ -387,7 +437,11 @@ static void on_delivery(sb_peer_t *p, pn_connection_t *c, conn_state_t *cs, pn_d
             pn_delivery_update(d, PN_REJECTED);
         }
         pn_message_free(m);
-    } else if (target && n >= 0 && sb_sessions_is_session_queue(p->sessions, target)) {
+    } else if (target && n >= 0 &&
+               sb_dedup_is_duplicate(p->dedup, target, buf, (size_t)n, dupid, sizeof dupid)) {
+        pn_delivery_update(d, PN_ACCEPTED); /* as the service does: accepted, then dropped */
+        peer_log(p, "duplicate-dropped %s %s", target, dupid);
+    } else if (target && n >= 0) {
         const char *cond = NULL, *desc = NULL;
         if (sb_sessions_store(p->sessions, target, buf, (size_t)n, &cond, &desc)) {
             count_transfer(p, target);
@@ -401,8 +455,7 @@ static void on_delivery(sb_peer_t *p, pn_connection_t *c, conn_state_t *cs, pn_d
             peer_log(p, "transfer-refused %s %s", target, cond);
         }
     } else {
-        count_transfer(p, target ? target : "");
-        pn_delivery_update(d, PN_ACCEPTED);
+        pn_delivery_update(d, PN_REJECTED);
     }
     free(buf);
     pn_delivery_settle(d);
@@ -421,9 +474,44 @@ static void on_link_open(sb_peer_t *p, pn_connection_t *c, conn_state_t *cs, pn_
     if (!addr)
         addr = "";
     bool cbs = strcmp(addr, "$cbs") == 0;
+    if (!cbs)
+        pn_link_set_max_message_size(l, max_size(p));
+    if (strstr(addr, "/$management") && authorized(p, cs, addr) &&
+        sb_entities_exist(p->entities, addr)) {
+        pn_link_open(l);
+        if (pn_link_is_receiver(l))
+            pn_link_flow(l, 16);
+        peer_log(p, "attach-ok %s", addr);
+        return;
+    }
+    if (!cbs && authorized(p, cs, addr) && !sb_entities_exist(p->entities, addr)) {
+        /* like the service: no terminus of our own in the attach, then the detach */
+        pn_terminus_set_type(pn_link_is_sender(l) ? pn_link_source(l) : pn_link_target(l),
+                             PN_UNSPECIFIED);
+        pn_link_open(l);
+        pn_condition_format(pn_link_condition(l), "amqp:not-found",
+                            "The messaging entity 'sb://%s/%s' could not be found. To know more "
+                            "visit https://aka.ms/sbResourceMgrExceptions.",
+                            p->ns_host, addr);
+        pn_link_close(l);
+        sb_entities_count_refusal(p->entities, addr);
+        pthread_mutex_lock(&p->mu);
+        p->stats.attaches_refused++;
+        pthread_mutex_unlock(&p->mu);
+        peer_log(p, "attach-refused %s amqp:not-found", addr);
+        return;
+    }
     if (!cbs && pn_link_is_sender(l) && authorized(p, cs, addr) &&
         sb_sessions_is_session_queue(p->sessions, addr)) {
         sb_sessions_attach(p->sessions, c, l); /* locks a session, refuses or waits */
+        return;
+    }
+    if (!cbs && pn_link_is_sender(l) && authorized(p, cs, addr)) {
+        sb_sessions_attach_plain(p->sessions, c, l); /* a stored queue without sessions */
+        pthread_mutex_lock(&p->mu);
+        p->stats.attaches_ok++;
+        pthread_mutex_unlock(&p->mu);
+        peer_log(p, "attach-ok %s", addr);
         return;
     }
     if (cbs || authorized(p, cs, addr)) {
@@ -443,6 +531,7 @@ static void on_link_open(sb_peer_t *p, pn_connection_t *c, conn_state_t *cs, pn_
                         "Unauthorized access. A valid token for 'sb://%s/%s' is required.",
                         p->ns_host, addr);
     pn_link_close(l);
+    sb_entities_count_refusal(p->entities, addr);
     pthread_mutex_lock(&p->mu);
     p->stats.attaches_refused++;
     pthread_mutex_unlock(&p->mu);
@@ -540,7 +629,15 @@ static bool handle(sb_peer_t *p, pn_event_t *e)
             pn_connection_set_context(c, NULL);
         }
         break;
+    case PN_PROACTOR_TIMEOUT:
+        /* lock expiry: every connection checks its holders in its own batch */
+        sb_sessions_tick(p->sessions);
+        if (!p->stopping)
+            pn_proactor_set_timeout(p->proactor, LOCK_TICK_MS);
+        break;
     case PN_PROACTOR_INTERRUPT:
+        p->stopping = true; /* only this thread reads it */
+        pn_proactor_cancel_timeout(p->proactor);
         pn_listener_close(p->listener);
         pn_proactor_disconnect(p->proactor, NULL);
         break;
@@ -574,9 +671,13 @@ sb_peer_t *sb_peer_start(const char *ns_host, const char *key_name, const char *
     pthread_mutex_init(&p->mu, NULL);
     pthread_cond_init(&p->cv, NULL);
     p->sessions = sb_sessions_new(p);
+    p->entities = sb_entities_new();
+    p->dedup = sb_dedup_new();
+    p->max_message_size = 256 * 1024; /* Standard tier */
     p->proactor = pn_proactor();
     p->listener = pn_listener();
     pn_proactor_listen(p->proactor, p->listener, "127.0.0.1:0", 16);
+    pn_proactor_set_timeout(p->proactor, LOCK_TICK_MS);
     pthread_create(&p->thread, NULL, run, p);
     pthread_mutex_lock(&p->mu);
     while (p->port == 0)
@@ -596,6 +697,41 @@ int sb_peer_port(const sb_peer_t *p) { return p->port; }
 void sb_peer_set_session_queues(sb_peer_t *p, const char *prefixes)
 {
     sb_sessions_set_queues(p->sessions, prefixes);
+}
+
+void sb_peer_set_entities(sb_peer_t *p, const char *names)
+{
+    sb_entities_set(p->entities, names);
+}
+
+void sb_peer_set_max_message_size(sb_peer_t *p, uint64_t bytes)
+{
+    pthread_mutex_lock(&p->mu);
+    p->max_message_size = bytes;
+    pthread_mutex_unlock(&p->mu);
+}
+
+static uint64_t max_size(sb_peer_t *p)
+{
+    pthread_mutex_lock(&p->mu);
+    uint64_t n = p->max_message_size;
+    pthread_mutex_unlock(&p->mu);
+    return n;
+}
+
+void sb_peer_set_lock_duration(sb_peer_t *p, uint64_t ms)
+{
+    sb_sessions_set_lock_duration(p->sessions, ms);
+}
+
+void sb_peer_set_duplicate_detection(sb_peer_t *p, uint64_t window_ms)
+{
+    sb_dedup_set_window(p->dedup, window_ms);
+}
+
+int sb_peer_attach_refusals(sb_peer_t *p, const char *address)
+{
+    return sb_entities_refusals(p->entities, address);
 }
 
 void sb_peer_get_stats(sb_peer_t *p, sb_peer_stats_t *out)
@@ -631,6 +767,8 @@ void sb_peer_stop(sb_peer_t *p)
     pthread_join(p->thread, NULL);
     pn_proactor_free(p->proactor);
     sb_sessions_free(p->sessions);
+    sb_entities_free(p->entities);
+    sb_dedup_free(p->dedup);
     pthread_mutex_destroy(&p->mu);
     pthread_cond_destroy(&p->cv);
     free(p);

@@ -173,8 +173,11 @@ typedef struct aos_azure_queue_msg {
     char *insertion_time;
     char *time_next_visible;
     int64_t dequeue_count;
-    unsigned char *data; /* decoded MessageText (base64), NUL-terminated for convenience */
+    /* MessageText decoded from base64, NUL-terminated for convenience; NULL (data_len 0) when
+     * the text is not base64 (a raw message, @azure/storage-queue's default encoding) */
+    unsigned char *data;
     size_t data_len;
+    char *text; /* MessageText as sent (XML entities resolved) */
 } aos_azure_queue_msg_t;
 
 typedef struct aos_azure_queue_msgs {
@@ -414,6 +417,10 @@ aos_result aos_azure_queue_delete(aos_azure_client_t *c, const char *queue);
 /* Enqueue data (base64-encoded on the wire). ttl_s 0 = service default (7 days). */
 aos_result aos_azure_queue_put(aos_azure_client_t *c, const char *queue, const void *data,
                                size_t len, int visibility_timeout_s, int ttl_s);
+/* Enqueue text as it is (XML-escaped on the wire): what @azure/storage-queue sends by
+ * default. text must be valid UTF-8 without control characters but tab/CR/LF. */
+aos_result aos_azure_queue_put_text(aos_azure_client_t *c, const char *queue, const char *text,
+                                    int visibility_timeout_s, int ttl_s);
 /* Dequeue up to max (1..32) messages, hiding them for visibility_timeout_s. */
 aos_result aos_azure_queue_get(aos_azure_client_t *c, const char *queue, int max,
                                int visibility_timeout_s, aos_azure_queue_msgs_t **out_msgs);

@@ -58,9 +58,14 @@ typedef enum aos_bus_profile {
     AOS_BUS_PROFILE_SERVICEBUS,
 } aos_bus_profile;
 
+/* What a bus with neither a URL nor a connection string dials (the local RabbitMQ). */
+#define AOS_BUS_URL_DEFAULT "amqp://guest:guest@127.0.0.1:5672"
+
 typedef struct aos_bus_config {
-    /* amqp://user:pass@host:port or amqps://…; for servicebus may be NULL when
-     * connection_string is set (the Endpoint gives the host). */
+    /* amqp://user:pass@host:port or amqps://…. NULL or "": the connection string's Endpoint
+     * when connection_string is set, else AOS_BUS_URL_DEFAULT. An explicit URL wins over the
+     * Endpoint (a test peer, an emulator); the connection string still gives the SAS key and
+     * the token audience. */
     const char *url;
     aos_bus_profile profile;
     /* Service Bus: Endpoint=sb://…;SharedAccessKeyName=…;SharedAccessKey=…[;EntityPath=…] */
@@ -88,6 +93,11 @@ typedef struct aos_bus_config {
     uint32_t session_receivers;
     /* Idle time after which a session link lets its session go (0: 5000 ms). */
     uint32_t session_idle_ms;
+    /* servicebus: while a handler holds deliveries (or a session link holds a session) the
+     * bus renews their locks on the entity's $management node (com.microsoft:renew-lock,
+     * com.microsoft:renew-session-lock) every lock_renew_ms (0: 20000; must be well under
+     * the entity's LockDuration, 1 min in deploy/azure). */
+    uint32_t lock_renew_ms;
 } aos_bus_config_t;
 
 /* Create a bus (no I/O yet). cfg strings are copied. */
@@ -140,6 +150,14 @@ aos_result aos_bus_send_to_address(aos_bus_t *bus, const char *address, const ao
 /* Block until the broker accepted the message, or timeout. */
 aos_result aos_bus_send_sync(aos_bus_t *bus, const char *queue, const aos_event_t *ev,
                              int timeout_ms, char *errbuf, size_t errlen);
+
+/* Re-send a dead letter ev to a logical queue and block until the broker accepted it. The
+ * message gets a NEW AMQP message-id (so broker duplicate detection, which is keyed on it,
+ * does not silently drop the replay) and the application property "aos:replay-of" = ev->id;
+ * the event itself, cloudEvents:id included (what consumers dedupe on), is unchanged.
+ * Not from a bus callback. */
+aos_result aos_bus_replay_sync(aos_bus_t *bus, const char *queue, const aos_event_t *ev,
+                               int timeout_ms, char *errbuf, size_t errlen);
 
 /* Publish to a topic (logical, e.g. "aos.events"); the routing key / subject is ev->type. */
 aos_result aos_bus_publish(aos_bus_t *bus, const char *topic, const aos_event_t *ev,

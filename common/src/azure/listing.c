@@ -164,6 +164,7 @@ void aos_azure_queue_msgs_free(aos_azure_queue_msgs_t *msgs)
         free(m->insertion_time);
         free(m->time_next_visible);
         free(m->data);
+        free(m->text);
     }
     free(msgs->items);
     free(msgs);
@@ -182,9 +183,15 @@ static bool fill_queue_msg(const aos_xml_node_t *qm, aos_azure_queue_msg_t *m)
     if (dc && !parse_int64(dc, &m->dequeue_count))
         return false;
     const char *text = aos_xml_child_text(qm, "MessageText");
-    if (!text)
+    if (!text || !(m->text = strdup(text)))
         return false;
-    return aos_azure_b64_decode(text, strlen(text), &m->data, &m->data_len) == AOS_OK;
+    /* Senders choose: base64 (the older SDKs', Functions' and AOS's encoding) or raw text
+     * (@azure/storage-queue's default). data is the decoded form when the text is base64. */
+    if (aos_azure_b64_decode(text, strlen(text), &m->data, &m->data_len) != AOS_OK) {
+        m->data = NULL;
+        m->data_len = 0;
+    }
+    return true;
 }
 
 aos_result aos_azure_queue_msgs_parse(const char *xml, size_t len, aos_azure_queue_msgs_t **out,
@@ -209,7 +216,7 @@ aos_result aos_azure_queue_msgs_parse(const char *xml, size_t len, aos_azure_que
             continue;
         if (!fill_queue_msg(c, &msgs->items[msgs->count++])) {
             r = aos_fail(AOS_ERR_PROTOCOL, errbuf, errlen,
-                         "queue: message %zu lacks a MessageId or valid base64 MessageText",
+                         "queue: message %zu lacks a MessageId or a MessageText",
                          msgs->count);
             goto done;
         }

@@ -6,6 +6,7 @@
 #include "azure_internal.h"
 
 #define QUEUE_MSG_MAX (48 * 1024) /* 64 KiB on the wire after base64 */
+#define QUEUE_TEXT_MAX (60 * 1024) /* raw text: 64 KiB on the wire with some room for escapes */
 
 static aos_result queue_path(aos_azure_client_t *c, const char *queue, const char *suffix,
                              char *out, size_t outlen)
@@ -34,6 +35,29 @@ aos_result aos_azure_queue_delete(aos_azure_client_t *c, const char *queue)
     return aos_azure_perform(c, &req, NULL);
 }
 
+static aos_result post_message(aos_azure_client_t *c, const char *path, aos_azure_buf_t *body,
+                               int visibility_timeout_s, int ttl_s)
+{
+    aos_azure_buf_t q = {0};
+    aos_azure_buf_printf(&q, "visibilitytimeout=%d", visibility_timeout_s);
+    if (ttl_s)
+        aos_azure_buf_printf(&q, "&messagettl=%d", ttl_s);
+    aos_result r = body->failed || q.failed ? AOS_ERR_NOMEM : AOS_OK;
+    const aos_azure_header_t h[] = {{"Content-Type", "application/xml"}};
+    aos_azure_request_t req = {.svc = AOS_AZURE_QUEUE,
+                               .verb = "POST",
+                               .path = path,
+                               .query = q.data,
+                               .headers = h,
+                               .nheaders = 1,
+                               .body = body->data,
+                               .body_len = body->len};
+    if (r == AOS_OK)
+        r = aos_azure_perform(c, &req, NULL);
+    aos_azure_buf_free(&q);
+    return r;
+}
+
 aos_result aos_azure_queue_put(aos_azure_client_t *c, const char *queue, const void *data,
                                size_t len, int visibility_timeout_s, int ttl_s)
 {
@@ -49,26 +73,47 @@ aos_result aos_azure_queue_put(aos_azure_client_t *c, const char *queue, const v
     }
     char *b64;
     AOS_RETURN_IF_FAILED(aos_azure_b64_encode(data ? data : "", len, &b64));
-    aos_azure_buf_t body = {0}, q = {0};
+    aos_azure_buf_t body = {0};
     aos_azure_buf_printf(&body, "<QueueMessage><MessageText>%s</MessageText></QueueMessage>", b64);
     free(b64);
-    aos_azure_buf_printf(&q, "visibilitytimeout=%d", visibility_timeout_s);
-    if (ttl_s)
-        aos_azure_buf_printf(&q, "&messagettl=%d", ttl_s);
-    aos_result r = body.failed || q.failed ? AOS_ERR_NOMEM : AOS_OK;
-    const aos_azure_header_t h[] = {{"Content-Type", "application/xml"}};
-    aos_azure_request_t req = {.svc = AOS_AZURE_QUEUE,
-                               .verb = "POST",
-                               .path = path,
-                               .query = q.data,
-                               .headers = h,
-                               .nheaders = 1,
-                               .body = body.data,
-                               .body_len = body.len};
-    if (r == AOS_OK)
-        r = aos_azure_perform(c, &req, NULL);
+    aos_result r = post_message(c, path, &body, visibility_timeout_s, ttl_s);
     aos_azure_buf_free(&body);
-    aos_azure_buf_free(&q);
+    return r;
+}
+
+aos_result aos_azure_queue_put_text(aos_azure_client_t *c, const char *queue, const char *text,
+                                    int visibility_timeout_s, int ttl_s)
+{
+    char path[96];
+    AOS_RETURN_IF_FAILED(queue_path(c, queue, "/messages", path, sizeof path));
+    size_t len = text ? strlen(text) : 0;
+    if (len > QUEUE_TEXT_MAX) {
+        aos_azure_set_error(c, "queue message of %zu bytes is over %d", len, QUEUE_TEXT_MAX);
+        return AOS_ERR_TOO_LARGE;
+    }
+    if (visibility_timeout_s < 0 || ttl_s < -1) {
+        aos_azure_set_error(c, "invalid visibility timeout or ttl");
+        return AOS_ERR_INVALID;
+    }
+    aos_azure_buf_t body = {0};
+    aos_azure_buf_puts(&body, "<QueueMessage><MessageText>");
+    for (size_t i = 0; i < len; i++) {
+        unsigned char ch = (unsigned char)text[i];
+        if (ch < 0x20 && ch != '\t' && ch != '\n' && ch != '\r') {
+            aos_azure_buf_free(&body);
+            aos_azure_set_error(c, "queue message text has a control character");
+            return AOS_ERR_INVALID;
+        }
+        const char *esc = ch == '<' ? "&lt;" : ch == '>' ? "&gt;" : ch == '&' ? "&amp;"
+                                                                  : ch == '\r' ? "&#13;" : NULL;
+        if (esc)
+            aos_azure_buf_puts(&body, esc);
+        else
+            aos_azure_buf_append(&body, &text[i], 1);
+    }
+    aos_azure_buf_puts(&body, "</MessageText></QueueMessage>");
+    aos_result r = post_message(c, path, &body, visibility_timeout_s, ttl_s);
+    aos_azure_buf_free(&body);
     return r;
 }
 

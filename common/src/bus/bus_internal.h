@@ -22,6 +22,7 @@
 
 #include <proton/connection.h>
 #include <proton/delivery.h>
+#include <proton/event.h>
 #include <proton/link.h>
 #include <proton/proactor.h>
 #include <proton/session.h>
@@ -36,12 +37,16 @@
 #define BUS_REQ_BUCKETS 1024
 /* Sender links kept open; beyond this the least recently used idle one is closed. */
 #define BUS_MAX_SENDERS 64
+/* A link that stays attached this long worked: its refusal backoff starts over. */
+#define BUS_LINK_STABLE_MS 2000
 
 /* Application properties the bus adds (RabbitMQ profile). */
 #define BUS_PROP_DELIVERY_COUNT "aos:delivery-count"
 #define BUS_PROP_DL_REASON "aos:dead-letter-reason"
 #define BUS_PROP_DL_DESCRIPTION "aos:dead-letter-description"
 #define BUS_PROP_DL_SOURCE "aos:dead-letter-source"
+/* On a dead-letter replay: the event id (= the original message-id) it replays. */
+#define BUS_PROP_REPLAY_OF "aos:replay-of"
 
 struct bus_send;
 typedef void (*bus_send_done_fn)(aos_bus_t *bus, struct bus_send *s, aos_result r,
@@ -93,6 +98,7 @@ typedef struct bus_sub {
     pn_session_t *session; /* its own, see bus_sender_t */
     pn_link_t *link;
     uint32_t attach_failures; /* consecutive refusals, for the re-attach backoff */
+    uint64_t opened_at_ms;    /* the broker's attach arrived (0: not open) */
     uint32_t inflight;        /* handed out (or being dead-lettered), not yet settled */
     /* received but not handed out yet: RabbitMQ 3.10 may overshoot the link credit, and the
      * handler never holds more than max_inflight */
@@ -105,6 +111,12 @@ typedef struct bus_sub {
     char *session_filter;
     char *session_id;
     uint64_t idle_since_ms; /* last traffic on a next-available session link */
+    /* Service Bus lock renewal (bus_lock.c): links to "<address>/$management" on session,
+     * created when first needed; renew_at_ms 0 while nothing is held */
+    pn_link_t *mgmt_snd, *mgmt_rcv;
+    char mgmt_reply[48];
+    uint64_t renew_at_ms;
+    bool renew_wanted; /* due, waiting for the management link's credit */
 } bus_sub_t;
 
 typedef enum bus_outcome {
@@ -123,6 +135,7 @@ typedef struct bus_msg_info {
     char *dl_reason;      /* aos:dead-letter-reason or Service Bus DeadLetterReason */
     char *dl_description; /* aos:dead-letter-description or DeadLetterErrorDescription */
     char *dl_source;      /* aos:dead-letter-source */
+    bool expired;         /* absolute-expiry-time (or creation-time + ttl) has passed */
 } bus_msg_info_t;
 
 struct aos_bus_delivery {
@@ -178,6 +191,7 @@ struct aos_bus {
     uint32_t reconnect_min_ms, reconnect_max_ms, max_deliveries;
     char *session_prefixes; /* servicebus: comma-separated session-enabled queue prefixes */
     uint32_t session_receivers, session_idle_ms;
+    uint32_t lock_renew_ms; /* servicebus: renew held locks this often */
     bool tls_skip_verify;
     char *tls_ca_file;
     aos_cbs_t *cbs; /* servicebus: put-token before links attach */
@@ -247,6 +261,9 @@ void bus_senders_free(aos_bus_t *bus);
 uint64_t bus_senders_next_retry(const aos_bus_t *bus);
 aos_result bus_send_encoded(aos_bus_t *bus, const char *address, const aos_event_t *ev,
                             const char *subject, aos_bus_send_cb cb, void *ctx);
+/* Queue already encoded message bytes (takes ownership of bytes, also on failure). */
+aos_result bus_send_bytes(aos_bus_t *bus, const char *address, char *bytes, size_t len,
+                          aos_bus_send_cb cb, void *ctx);
 
 /* bus_recv.c */
 void bus_subs_pump(aos_bus_t *bus);
@@ -279,6 +296,18 @@ bool bus_session_idle_check(aos_bus_t *bus, bus_sub_t *sub, uint64_t now);
 /* A refusal that only means "no session for you now" (retry soon, not an error). */
 bool bus_session_benign_condition(const char *name);
 
+/* bus_lock.c: Service Bus message and session lock renewal on "<entity>/$management" */
+#define BUS_MGMT_LINK_PREFIX "aos-mgmt-"
+/* Events of the management links; true when e was one of theirs (the caller ignores it). */
+bool bus_lock_handle(aos_bus_t *bus, pn_event_t *e);
+/* Renew what sub holds when due (I/O thread, connection batch). */
+void bus_lock_pump(aos_bus_t *bus, bus_sub_t *sub, uint64_t now);
+/* The statusCode (or status-code) of a management answer's bytes, -1 when absent or
+ * undecodable; desc gets statusDescription. Pure (fuzzed: tests/bus/fuzz_bus_lock_answer.c). */
+int bus_lock_parse_answer(const char *bytes, size_t len, char *desc, size_t desclen);
+/* sub's session is going away: forget its management links. */
+void bus_lock_forget(bus_sub_t *sub);
+
 /* bus_rpc.c */
 void bus_requests_add(aos_bus_t *bus, bus_request_t *r);
 /* A message from the reply queue; consumes nothing, the caller settles. */
@@ -298,6 +327,10 @@ aos_result bus_msg_encode(const aos_event_t *ev, const char *subject, uint32_t d
 aos_result bus_msg_decode(aos_bus_profile p, const char *bytes, size_t len, aos_event_t **out_ev,
                           bus_msg_info_t *info, char *errbuf, size_t errlen);
 void bus_msg_info_clear(bus_msg_info_t *info);
+/* Encode ev for a dead-letter replay: AMQP message-id = message_id (new), BUS_PROP_REPLAY_OF =
+ * ev->id; the event (cloudEvents:id included) is unchanged. */
+aos_result bus_msg_encode_replay(const aos_event_t *ev, const char *message_id, char **out,
+                                 size_t *out_len, char *errbuf, size_t errlen);
 /* A copy of the delivery's message for re-publication on RabbitMQ: with dead-letter reason
  * properties when reason != NULL, else with BUS_PROP_DELIVERY_COUNT = count. Undecodable
  * bytes travel as a binary body. *out is malloc'd. */

@@ -8,6 +8,7 @@
 
 #include "aos/json.h"
 #include "aos/log.h"
+#include "aos/trace.h"
 #include "bus_internal.h"
 #include "bus_waiter.h"
 
@@ -61,7 +62,9 @@ void bus_requests_on_reply(aos_bus_t *bus, const aos_event_t *reply)
                 "correlation_id", reply->correlation_id ? reply->correlation_id : "", NULL);
         return;
     }
+    aos_trace_set(reply->traceparent);
     r->cb(r->ctx, AOS_OK, reply);
+    aos_trace_set(NULL);
     request_free(r);
 }
 
@@ -200,6 +203,39 @@ aos_result aos_bus_request_sync(aos_bus_t *bus, const char *queue, const aos_eve
     return r;
 }
 
+/* A reply on its way: if it is over the reply link's max-message-size the requester gets an
+ * aos.error too_large reply at once instead of waiting for its timeout (docs/bus.md "Message
+ * size"). */
+typedef struct reply_ctx {
+    aos_bus_t *bus;
+    char *id, *reply_to, *group;
+    aos_bus_send_cb cb;
+    void *ctx;
+} reply_ctx_t;
+
+static void reply_ctx_free(reply_ctx_t *rc)
+{
+    free(rc->id);
+    free(rc->reply_to);
+    free(rc->group);
+    free(rc);
+}
+
+static void reply_sent(void *ctx, aos_result r, const char *detail)
+{
+    reply_ctx_t *rc = ctx;
+    if (r == AOS_ERR_TOO_LARGE) {
+        aos_event_t req = {.id = rc->id, .reply_to = rc->reply_to, .reply_to_group_id = rc->group};
+        char msg[300];
+        snprintf(msg, sizeof msg, "the reply is too large for the bus: %s",
+                 detail ? detail : "");
+        aos_bus_reply_error(rc->bus, &req, AOS_ERR_TOO_LARGE, msg);
+    }
+    if (rc->cb)
+        rc->cb(rc->ctx, r, detail);
+    reply_ctx_free(rc);
+}
+
 aos_result aos_bus_reply(aos_bus_t *bus, const aos_event_t *request, const aos_event_t *reply,
                          aos_bus_send_cb cb, void *ctx)
 {
@@ -212,8 +248,33 @@ aos_result aos_bus_reply(aos_bus_t *bus, const aos_event_t *request, const aos_e
     aos_result r = aos_event_set(&copy->correlation_id, request->id);
     if (r == AOS_OK && request->reply_to_group_id && *request->reply_to_group_id)
         r = aos_event_set(&copy->group_id, request->reply_to_group_id);
-    if (r == AOS_OK)
+    /* an error reply is small: no second error for it */
+    bool is_error = reply->type && strcmp(reply->type, "aos.error") == 0;
+    reply_ctx_t *rc = is_error ? NULL : calloc(1, sizeof *rc);
+    if (rc) {
+        rc->bus = bus;
+        rc->cb = cb;
+        rc->ctx = ctx;
+        rc->id = strdup(request->id);
+        rc->reply_to = strdup(request->reply_to);
+        rc->group = request->reply_to_group_id ? strdup(request->reply_to_group_id) : NULL;
+        if (!rc->id || !rc->reply_to || (request->reply_to_group_id && !rc->group)) {
+            reply_ctx_free(rc);
+            rc = NULL;
+            r = r == AOS_OK ? AOS_ERR_NOMEM : r;
+        }
+    } else if (!is_error && r == AOS_OK) {
+        r = AOS_ERR_NOMEM;
+    }
+    if (r == AOS_OK && rc) {
+        r = aos_bus_send_to_address(bus, request->reply_to, copy, reply_sent, rc);
+        if (r != AOS_OK) /* not queued: the callback never runs */
+            reply_ctx_free(rc);
+    } else if (r == AOS_OK) {
         r = aos_bus_send_to_address(bus, request->reply_to, copy, cb, ctx);
+    } else if (rc) {
+        reply_ctx_free(rc);
+    }
     aos_event_free(copy);
     return r;
 }

@@ -166,12 +166,35 @@ static void sender_attach(aos_bus_t *bus, bus_sender_t *x)
     pn_link_open(x->link);
 }
 
+static void too_large(aos_bus_t *bus, bus_send_t *s, uint64_t max)
+{
+    char detail[200];
+    if (max)
+        snprintf(detail, sizeof detail,
+                 "message of %zu bytes exceeds the max-message-size of %s (%llu bytes)", s->len,
+                 s->address, (unsigned long long)max);
+    else
+        snprintf(detail, sizeof detail,
+                 "message of %zu bytes refused by %s as too large (amqp:link:message-size-exceeded)",
+                 s->len, s->address);
+    aos_log(AOS_LOG_ERROR, "bus send over the peer's max-message-size", "address", s->address,
+            "detail", detail, NULL);
+    complete(bus, s, AOS_ERR_TOO_LARGE, detail);
+}
+
 static void sender_flush(aos_bus_t *bus, bus_sender_t *x)
 {
     if (!x->link || (pn_link_state(x->link) & PN_REMOTE_CLOSED))
         return;
+    /* the peer's max-message-size (Service Bus Standard: 256 KiB): a message over it would
+     * be refused by a detach; it fails on its own, cleanly, and is never retried */
+    uint64_t max = pn_link_remote_max_message_size(x->link);
     while (x->pending.first && pn_link_credit(x->link) > 0) {
         bus_send_t *s = list_pop_front(&x->pending);
+        if (max && s->len > max) {
+            too_large(bus, s, max);
+            continue;
+        }
         uint64_t tag = ++bus->tag_seq;
         pn_delivery_t *d = pn_delivery(x->link, pn_dtag((const char *)&tag, sizeof tag));
         pn_delivery_set_context(d, s);
@@ -295,6 +318,18 @@ static void sender_closed(aos_bus_t *bus, bus_sender_t *x, pn_condition_t *cond)
     x->link = NULL;
     x->session = NULL;
     const char *name = cond && pn_condition_is_set(cond) ? pn_condition_get_name(cond) : NULL;
+    if (name && strcmp(name, "amqp:link:message-size-exceeded") == 0) {
+        /* a peer that enforces a limit it did not advertise: the largest message in flight
+         * is the culprit; it fails, the others go again */
+        bus_send_t *big = NULL;
+        for (bus_send_t *s = x->inflight.first; s; s = s->next)
+            if (!big || s->len > big->len)
+                big = s;
+        if (big) {
+            list_remove(&x->inflight, big);
+            too_large(bus, big, 0);
+        }
+    }
     if (!refusal_is_final(name)) {
         /* detached, or a transient error (e.g. the broker shutting down): send again on a new
          * link, after a growing delay when there was an error */
@@ -409,6 +444,13 @@ aos_result bus_send_encoded(aos_bus_t *bus, const char *address, const aos_event
                 NULL);
         return r;
     }
+    return bus_send_bytes(bus, address, bytes, len, cb, ctx);
+}
+
+aos_result bus_send_bytes(aos_bus_t *bus, const char *address, char *bytes, size_t len,
+                          aos_bus_send_cb cb, void *ctx)
+{
+    aos_result r;
     bus_send_t *s = bus_send_new(address, bytes, len, cb, ctx);
     bus_cmd_t *c = bus_cmd_new(BUS_CMD_SEND);
     if (!s || !c) {

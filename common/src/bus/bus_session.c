@@ -110,6 +110,7 @@ bool bus_session_idle_check(aos_bus_t *bus, bus_sub_t *sub, uint64_t now)
     pn_link_set_context(sub->link, NULL);
     pn_link_close(sub->link);
     pn_session_close(sub->session);
+    bus_lock_forget(sub);
     sub->link = NULL;
     sub->session = NULL;
     free(sub->session_id);

@@ -1,6 +1,7 @@
 /* The event object: construction, copies, setters, validation, ids and times. The AMQP and
  * JSON encodings live in envelope_amqp.c and envelope_json.c. */
 #include "aos/envelope.h"
+#include "aos/trace.h"
 
 #include <ctype.h>
 #include <stdio.h>
@@ -232,6 +233,11 @@ aos_result aos_event_create(const char *type, const char *source, const char *da
         r = aos_event_set(&ev->datacontenttype, "application/json");
     if (r == AOS_OK && data_json)
         r = aos_event_set_data(ev, data_json, strlen(data_json));
+    if (r == AOS_OK && aos_trace_current()) { /* made on behalf of a traced request */
+        char tp[AOS_TRACEPARENT_LEN + 1];
+        aos_trace_child(aos_trace_current(), tp);
+        r = aos_event_set(&ev->traceparent, tp);
+    }
     if (r != AOS_OK) {
         aos_event_free(ev);
         return r;

@@ -1,4 +1,5 @@
 #include "aos/log.h"
+#include "aos/trace.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -168,6 +169,12 @@ static void emit(aos_log_level level, const char *msg, va_list *kv)
     put_json_string(&l, g_log.service);
     put_str(&l, ",\"msg\":");
     put_json_string(&l, msg);
+    const char *trace = aos_trace_current_id(); /* whose request this line is about */
+    if (trace) {
+        put_str(&l, ",\"trace_id\":\"");
+        put_str(&l, trace);
+        put_str(&l, "\"");
+    }
     if (kv) {
         const char *k;
         while ((k = va_arg(*kv, const char *)) != NULL) {

@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "aos/log.h"
+#include "aos/trace.h"
 #include "server_internal.h"
 
 #define DEFAULT_MAX_BODY (1024 * 1024)
@@ -374,7 +375,12 @@ static enum MHD_Result run_handler(aos_http_server_t *srv, aos_http_request_t *r
     pthread_mutex_lock(&srv->mu);
     req->refs++;
     pthread_mutex_unlock(&srv->mu);
+    /* the request's trace: the caller's traceparent continued, or a new trace (aos/trace.h) */
+    char tp[AOS_TRACEPARENT_LEN + 1];
+    aos_trace_child(aos_http_request_header(req, "traceparent"), tp);
+    aos_trace_set(tp);
     req->route->fn(req, req->route->ctx);
+    aos_trace_set(NULL);
 
     pthread_mutex_lock(&srv->mu);
     if (req->state == ST_READY) {

@@ -1,0 +1,61 @@
+/* aos/claim_check.h: large event data travels by reference (the claim-check pattern,
+ * DESIGN §2/§3; docs/bus.md "Message size").
+ *
+ * Every bus send honours the peer's max-message-size (aos_bus_* fail with AOS_ERR_TOO_LARGE,
+ * never retry). So that large payloads still travel, a sender offloads data over a configured
+ * size to a store (blob storage through aos-storage: aos_storage_claim_store in
+ * aos/storage_client.h) and sends a small reference; the receiver resolves it before use:
+ *
+ *   sender:   aos_claim_check_offload(&store, ev, threshold, &moved, …); aos_bus_send(…, ev, …)
+ *   receiver: aos_claim_check_resolve(&store, ev, max_len, …)   (ev is then as it was sent)
+ *
+ * The reference: extension attribute "aosclaim" = the blob name, and data replaced by
+ * {"aos_claim":{"container":"aos-claims","name":…,"size":N,"datacontenttype":…}}
+ * (application/json, so the bus's envelope checks pass). The blob name is derived from the
+ * event id, so a retried send stores the same blob (idempotent).
+ *
+ * Threads: the store's functions block (they are storage requests): call these from your
+ * worker threads, never from a bus callback. Pure otherwise; thread-safe for distinct events.
+ */
+#ifndef AOS_CLAIM_CHECK_H
+#define AOS_CLAIM_CHECK_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "aos/envelope.h"
+#include "aos/result.h"
+
+#define AOS_CLAIM_EXT "aosclaim"
+#define AOS_CLAIM_CONTAINER "aos-claims"
+
+typedef struct aos_claim_store {
+    /* Store len bytes under name (replacing what is there). */
+    aos_result (*put)(void *ctx, const char *name, const void *data, size_t len, char *errbuf,
+                      size_t errlen);
+    /* Fetch name into a malloc'd *out (AOS_ERR_TOO_LARGE over max_len). */
+    aos_result (*get)(void *ctx, const char *name, size_t max_len, void **out, size_t *out_len,
+                      char *errbuf, size_t errlen);
+    void *ctx;
+} aos_claim_store_t;
+
+/* When ev->data_len > threshold, store the data and replace it by the reference; *out_moved
+ * says whether it did. On failure ev is unchanged. */
+aos_result aos_claim_check_offload(const aos_claim_store_t *store, aos_event_t *ev,
+                                   size_t threshold, bool *out_moved, char *errbuf,
+                                   size_t errlen) __attribute__((warn_unused_result));
+
+/* When ev carries a reference, fetch the data (at most max_len bytes) and restore ev as it
+ * was sent (data, datacontenttype; the extension removed). No reference: AOS_OK, unchanged.
+ * On failure ev is unchanged. */
+aos_result aos_claim_check_resolve(const aos_claim_store_t *store, aos_event_t *ev,
+                                   size_t max_len, char *errbuf, size_t errlen)
+    __attribute__((warn_unused_result));
+
+/* A store on blob storage through aos-storage (container AOS_CLAIM_CONTAINER), for services
+ * that have a storage client. c is borrowed and must outlive the store. Implemented in the
+ * storage client library (common/src/storage_client/storage_claim.c; link aos_storage_client). */
+struct aos_storage_client;
+void aos_storage_claim_store(struct aos_storage_client *c, aos_claim_store_t *out_store);
+
+#endif

@@ -1,0 +1,108 @@
+/* Claim check: large event data by reference. See aos/claim_check.h. */
+#include <json-c/json.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "aos/claim_check.h"
+#include "aos/json.h"
+
+aos_result aos_claim_check_offload(const aos_claim_store_t *store, aos_event_t *ev,
+                                   size_t threshold, bool *out_moved, char *errbuf, size_t errlen)
+{
+    *out_moved = false;
+    if (!store || !store->put || !ev || !ev->id)
+        return aos_fail(AOS_ERR_INVALID, errbuf, errlen, "claim check: no store or event");
+    if (ev->data_len <= threshold || aos_event_get_ext(ev, AOS_CLAIM_EXT))
+        return AOS_OK;
+    /* the name follows the event id: a retried send stores the same blob */
+    char name[300];
+    int n = snprintf(name, sizeof name, "bus/%s", ev->id);
+    if (n < 0 || (size_t)n >= sizeof name || strchr(ev->id, '/') || strstr(ev->id, ".."))
+        return aos_fail(AOS_ERR_INVALID, errbuf, errlen, "claim check: unusable event id");
+    AOS_RETURN_IF_FAILED(store->put(store->ctx, name, ev->data, ev->data_len, errbuf, errlen));
+    json_object *claim = json_object_new_object(), *root = json_object_new_object();
+    if (!claim || !root) {
+        json_object_put(claim);
+        json_object_put(root);
+        return AOS_ERR_NOMEM;
+    }
+    json_object_object_add(claim, "container", json_object_new_string(AOS_CLAIM_CONTAINER));
+    json_object_object_add(claim, "name", json_object_new_string(name));
+    json_object_object_add(claim, "size", json_object_new_int64((int64_t)ev->data_len));
+    json_object_object_add(claim, "datacontenttype",
+                           json_object_new_string(ev->datacontenttype ? ev->datacontenttype
+                                                                      : "application/json"));
+    json_object_object_add(root, "aos_claim", claim);
+    const char *text = json_object_to_json_string_ext(root, JSON_C_TO_STRING_PLAIN);
+    char *orig_type = ev->datacontenttype ? strdup(ev->datacontenttype) : NULL;
+    aos_result r = aos_event_set_ext(ev, AOS_CLAIM_EXT, name);
+    if (r == AOS_OK) {
+        char *old = ev->data;
+        size_t old_len = ev->data_len;
+        ev->data = NULL;
+        ev->data_len = 0;
+        r = aos_event_set_data(ev, text, strlen(text));
+        if (r == AOS_OK)
+            r = aos_event_set(&ev->datacontenttype, "application/json");
+        if (r != AOS_OK) { /* put it back as it was */
+            free(ev->data);
+            ev->data = old;
+            ev->data_len = old_len;
+            if (orig_type)
+                (void)aos_event_set(&ev->datacontenttype, orig_type);
+            (void)aos_event_set_ext(ev, AOS_CLAIM_EXT, NULL);
+        } else {
+            free(old);
+            *out_moved = true;
+        }
+    }
+    free(orig_type);
+    json_object_put(root);
+    return r;
+}
+
+aos_result aos_claim_check_resolve(const aos_claim_store_t *store, aos_event_t *ev,
+                                   size_t max_len, char *errbuf, size_t errlen)
+{
+    if (!ev)
+        return AOS_ERR_INVALID;
+    const char *ref = aos_event_get_ext(ev, AOS_CLAIM_EXT);
+    if (!ref)
+        return AOS_OK;
+    if (!store || !store->get)
+        return aos_fail(AOS_ERR_INVALID, errbuf, errlen, "claim check: no store");
+    /* the reference in the data says what the content type was */
+    json_object *root = NULL, *claim = NULL, *ct = NULL;
+    char perr[128];
+    char type[128] = "application/json";
+    if (ev->data &&
+        aos_json_parse_object(ev->data, ev->data_len, 0, 0, &root, perr, sizeof perr) == AOS_OK &&
+        json_object_object_get_ex(root, "aos_claim", &claim) &&
+        json_object_object_get_ex(claim, "datacontenttype", &ct) &&
+        json_object_is_type(ct, json_type_string))
+        snprintf(type, sizeof type, "%s", json_object_get_string(ct));
+    json_object_put(root);
+    void *data = NULL;
+    size_t len = 0;
+    aos_result r = store->get(store->ctx, ref, max_len, &data, &len, errbuf, errlen);
+    if (r != AOS_OK)
+        return r;
+    char *old = ev->data;
+    size_t old_len = ev->data_len;
+    ev->data = NULL;
+    ev->data_len = 0;
+    r = aos_event_set_data(ev, data, len);
+    if (r == AOS_OK)
+        r = aos_event_set(&ev->datacontenttype, type);
+    if (r == AOS_OK) {
+        free(old);
+        r = aos_event_set_ext(ev, AOS_CLAIM_EXT, NULL);
+    } else {
+        free(ev->data);
+        ev->data = old;
+        ev->data_len = old_len;
+    }
+    free(data);
+    return r;
+}

@@ -1,0 +1,313 @@
+/* The durable event outbox (issue 8 item 9; docs/events.md "The relay"): aos-storage's event
+ * relay forwards aos.events to Event Grid (a fake topic on loopback speaking the real publish
+ * API: aeg-sas-key, CloudEvents batch, 429 with Retry-After, 503) and Kafka (librdkafka's
+ * mock cluster) at least once — also when aos-storage is killed with SIGKILL while it holds an
+ * event that the sinks have not taken yet. Heartbeats, ML job events and
+ * aos.conversation.created (emitted by aos-storage) reach the sinks too.
+ *
+ * Runs the real aos-storage binary (AOS_BIN_DIR) against the rabbitmq fixture, relaying from
+ * the test queue aos.test.xrelay (bound to aos.events with '#'). */
+#include <pthread.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+/* cmocka needs the headers above first */
+#include <cmocka.h>
+
+#include <librdkafka/rdkafka.h>
+#include <librdkafka/rdkafka_mock.h>
+
+#include "../runner/stack.h"
+#include "aos/bus.h"
+#include "aos/kafka.h"
+#include "aos/storage_client.h"
+#include "eventgrid_fake.h"
+#include "fixture.h"
+
+#define STORAGE_Q "aos.test.xevstorage"
+#define EG_KEY "relay-test-key"
+
+static struct {
+    char url[512];
+    char dir[128];
+    char tag[32];
+    eg_fake_t *eg;
+    rd_kafka_t *kafka_host;
+    rd_kafka_mock_cluster_t *mc;
+    const char *bootstraps;
+    rd_kafka_t *consumer;
+    aos_bus_t *bus;
+    proc_t storage;
+} S;
+
+static char *envs(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static char *envs(const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    char *s = NULL;
+    if (vasprintf(&s, fmt, ap) < 0)
+        s = NULL;
+    va_end(ap);
+    return s;
+}
+
+static int start_storage(void)
+{
+    char *env[] = {envs("AOS_BUS_URL=%s", S.url),
+                   envs("AOS_BUS_PROFILE=rabbitmq"),
+                   envs("AOS_DEV_MODE=1"),
+                   envs("AOS_STORAGE_QUEUE=%s", STORAGE_Q),
+                   envs("AOS_SQLITE_PATH=%s/aos.db", S.dir),
+                   envs("AOS_INSTANCE_ID=xrelay-%s", S.tag),
+                   envs("AOS_EVENTS_RELAY_QUEUE=aos.test.xrelay"),
+                   envs("AOS_EVENTGRID_ENDPOINT=%s", eg_fake_endpoint(S.eg)),
+                   envs("AOS_EVENTGRID_KEY=%s", EG_KEY),
+                   envs("AOS_KAFKA_BROKERS=%s", S.bootstraps),
+                   envs("AOS_LOG_LEVEL=info"),
+                   NULL};
+    char bin[512];
+    snprintf(bin, sizeof bin, "%s/aos-storage", getenv("AOS_BIN_DIR"));
+    int rc = stack_start(&S.storage, bin, S.dir, "storage", env);
+    for (size_t i = 0; env[i]; i++)
+        free(env[i]);
+    return rc;
+}
+
+static rd_kafka_t *consumer_new(const char *bootstraps)
+{
+    char err[256];
+    rd_kafka_conf_t *conf = rd_kafka_conf_new();
+    rd_kafka_conf_set(conf, "bootstrap.servers", bootstraps, err, sizeof err);
+    rd_kafka_conf_set(conf, "group.id", "aos-relay-test", err, sizeof err);
+    rd_kafka_conf_set(conf, "enable.auto.commit", "false", err, sizeof err);
+    rd_kafka_t *c = rd_kafka_new(RD_KAFKA_CONSUMER, conf, err, sizeof err);
+    if (!c)
+        return NULL;
+    rd_kafka_topic_partition_list_t *parts = rd_kafka_topic_partition_list_new(1);
+    rd_kafka_topic_partition_list_add(parts, "aos.events", 0)->offset = RD_KAFKA_OFFSET_BEGINNING;
+    rd_kafka_assign(c, parts);
+    rd_kafka_topic_partition_list_destroy(parts);
+    return c;
+}
+
+static int setup(void **state)
+{
+    (void)state;
+    if (aos_test_fixture_read("rabbitmq", "url", S.url, sizeof S.url) != 0 ||
+        !getenv("AOS_BIN_DIR"))
+        return -1;
+    snprintf(S.dir, sizeof S.dir, "/tmp/aos-relay-XXXXXX");
+    if (!mkdtemp(S.dir))
+        return -1;
+    snprintf(S.tag, sizeof S.tag, "%d%ld", getpid(), (long)time(NULL) % 100000);
+    S.eg = eg_fake_start(EG_KEY);
+    char err[256];
+    rd_kafka_conf_t *conf = rd_kafka_conf_new();
+    rd_kafka_conf_set(conf, "log_level", "3", err, sizeof err);
+    S.kafka_host = rd_kafka_new(RD_KAFKA_PRODUCER, conf, err, sizeof err);
+    if (!S.eg || !S.kafka_host)
+        return -1;
+    S.mc = rd_kafka_mock_cluster_new(S.kafka_host, 1);
+    S.bootstraps = rd_kafka_mock_cluster_bootstraps(S.mc);
+    if (rd_kafka_mock_topic_create(S.mc, "aos.events", 1, 1) != 0)
+        return -1;
+    S.consumer = consumer_new(S.bootstraps);
+    char inst[96];
+    snprintf(inst, sizeof inst, "test-relay-%s", S.tag);
+    aos_bus_config_t bc = {.url = S.url, .profile = AOS_BUS_PROFILE_RABBITMQ, .instance_id = inst};
+    if (!S.consumer || aos_bus_new(&bc, &S.bus, err, sizeof err) != AOS_OK ||
+        aos_bus_start(S.bus) != AOS_OK || aos_bus_wait_connected(S.bus, 20000) != AOS_OK)
+        return -1;
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    (void)state;
+    stack_stop(&S.storage, SIGTERM);
+    aos_bus_free(S.bus);
+    if (S.consumer) {
+        rd_kafka_consumer_close(S.consumer);
+        rd_kafka_destroy(S.consumer);
+    }
+    if (S.mc)
+        rd_kafka_mock_cluster_destroy(S.mc);
+    if (S.kafka_host)
+        rd_kafka_destroy(S.kafka_host);
+    eg_fake_free(S.eg);
+    return 0;
+}
+
+/* ---- helpers ---- */
+
+typedef struct {
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    bool done;
+    aos_result r;
+} sent_t;
+
+static void on_sent(void *ctx, aos_result r, const char *detail)
+{
+    (void)detail;
+    sent_t *s = ctx;
+    pthread_mutex_lock(&s->mu);
+    s->done = true;
+    s->r = r;
+    pthread_cond_signal(&s->cv);
+    pthread_mutex_unlock(&s->mu);
+}
+
+/* Publish on aos.events and wait for the broker: from here on the event is stored. */
+static void publish(const char *type, const char *id)
+{
+    aos_event_t *ev = NULL;
+    assert_int_equal(aos_event_create(type, "/tests/relay", "{\"n\":1}", &ev), AOS_OK);
+    assert_int_equal(aos_event_set(&ev->id, id), AOS_OK);
+    sent_t s = {.done = false};
+    pthread_mutex_init(&s.mu, NULL);
+    pthread_cond_init(&s.cv, NULL);
+    assert_int_equal(aos_bus_publish(S.bus, "aos.events", ev, on_sent, &s), AOS_OK);
+    pthread_mutex_lock(&s.mu);
+    while (!s.done)
+        pthread_cond_wait(&s.cv, &s.mu);
+    pthread_mutex_unlock(&s.mu);
+    assert_int_equal(s.r, AOS_OK);
+    aos_event_free(ev);
+}
+
+static bool eg_has(const char *id)
+{
+    size_t n = eg_fake_event_count(S.eg);
+    char buf[256];
+    for (size_t i = 0; i < n; i++) {
+        eg_fake_event_id(S.eg, i, buf, sizeof buf);
+        if (strcmp(buf, id) == 0)
+            return true;
+    }
+    return false;
+}
+
+static bool wait_eg(const char *id, int timeout_ms)
+{
+    for (int waited = 0; waited < timeout_ms; waited += 100) {
+        if (eg_has(id))
+            return true;
+        stack_sleep_ms(100);
+    }
+    fprintf(stderr, "event %s never reached the Event Grid fake (%zu events, %zu requests)\n",
+            id, eg_fake_event_count(S.eg), eg_fake_requests(S.eg));
+    return false;
+}
+
+/* Kafka ids seen so far (the consumer reads on). */
+static char *kafka_ids[4096];
+static size_t kafka_count;
+
+static bool wait_kafka(const char *id, int timeout_ms)
+{
+    for (size_t i = 0; i < kafka_count; i++)
+        if (strcmp(kafka_ids[i], id) == 0)
+            return true;
+    for (int waited = 0; waited < timeout_ms; waited += 200) {
+        rd_kafka_message_t *m = rd_kafka_consumer_poll(S.consumer, 200);
+        if (!m)
+            continue;
+        rd_kafka_headers_t *hdrs = NULL;
+        const void *v;
+        size_t len;
+        bool match = false;
+        if (!m->err && rd_kafka_message_headers(m, &hdrs) == 0 &&
+            rd_kafka_header_get_last(hdrs, "ce_id", &v, &len) == 0 && kafka_count < 4096) {
+            kafka_ids[kafka_count++] = strndup(v, len);
+            match = strlen(id) == len && memcmp(v, id, len) == 0;
+        }
+        rd_kafka_message_destroy(m);
+        if (match)
+            return true;
+    }
+    fprintf(stderr, "event %s never reached Kafka (%zu records seen)\n", id, kafka_count);
+    return false;
+}
+
+/* ---- tests ---- */
+
+static void action_survives_sigkill_between_store_and_publish(void **state)
+{
+    (void)state;
+    char id[96], marker[96];
+    snprintf(id, sizeof id, "relay-action-%s", S.tag);
+    snprintf(marker, sizeof marker, "relay-marker-%s", S.tag);
+    /* the relay queue collects every event of the fixture broker (other suites' too): let
+     * the relay work through what is there before the marker */
+    assert_int_equal(start_storage(), 0);
+    publish("aos.test.marker", marker);
+    assert_true(wait_eg(marker, 300000));
+    /* Event Grid is down (503): the relay takes the action and keeps retrying it, unsettled */
+    eg_fake_fail_next_status(S.eg, 1000000, 503);
+    publish("aos.agent.action", id);
+    size_t before = eg_fake_requests(S.eg);
+    assert_int_equal(eg_fake_wait(S.eg, before + 2, 0, 60000), 0);
+    assert_false(eg_has(id));
+    /* crash while the event is stored but not published */
+    assert_int_equal(stack_stop(&S.storage, SIGKILL), -1);
+    eg_fake_fail_next_status(S.eg, 0, 503);
+    /* the next relay (here: the restarted one) gets it from the broker */
+    assert_int_equal(start_storage(), 0);
+    assert_true(wait_eg(id, 120000));
+    assert_true(wait_kafka(id, 120000));
+    assert_true(eg_fake_status_count(S.eg, 503) >= 2);
+}
+
+static void every_event_type_reaches_the_sinks(void **state)
+{
+    (void)state;
+    if (!S.storage.pid)
+        assert_int_equal(start_storage(), 0);
+    /* Event Grid throttles twice (429 + Retry-After): retried, nothing lost */
+    eg_fake_fail_next(S.eg, 2, "1");
+    char hb[96], job[96];
+    snprintf(hb, sizeof hb, "relay-heartbeat-%s", S.tag);
+    snprintf(job, sizeof job, "relay-job-%s", S.tag);
+    publish("aos.agent.heartbeat", hb);
+    publish("aos.ml.job.succeeded", job);
+    /* aos.conversation.created comes from aos-storage itself */
+    char conv[96], err[256], want[160];
+    snprintf(conv, sizeof conv, "c-relay-%s", S.tag);
+    aos_storage_client_config_t scc = {.bus = S.bus, .queue = STORAGE_Q, .timeout_ms = 10000};
+    aos_storage_client_t *sc = NULL;
+    assert_int_equal(aos_storage_client_new(&scc, &sc, err, sizeof err), AOS_OK);
+    aos_storage_conversation_t c = {0};
+    bool created = false;
+    aos_result r = AOS_ERR_TIMEOUT;
+    for (int i = 0; i < 5 && r == AOS_ERR_TIMEOUT; i++)
+        r = aos_storage_conversation_create_sync(sc, conv, "cfo", NULL, &c, &created, err,
+                                                 sizeof err);
+    assert_int_equal(r, AOS_OK);
+    aos_storage_conversation_clear(&c);
+    aos_storage_client_free(sc);
+    snprintf(want, sizeof want, "conversation.created:%s", conv);
+    assert_true(wait_eg(hb, 120000));
+    assert_true(wait_eg(job, 120000));
+    assert_true(wait_eg(want, 120000));
+    assert_true(wait_kafka(hb, 120000));
+    assert_true(wait_kafka(job, 120000));
+    assert_true(wait_kafka(want, 120000));
+    assert_true(eg_fake_status_count(S.eg, 429) >= 2);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(action_survives_sigkill_between_store_and_publish),
+        cmocka_unit_test(every_event_type_reaches_the_sinks),
+    };
+    return cmocka_run_group_tests(tests, setup, teardown);
+}
