@@ -732,6 +732,12 @@ static bool send_one(turn_t *t, const char *type, const char *id, const char *da
 static void respond(turn_t *t, bool from_storage)
 {
     t->from_storage = from_storage;
+    /* one line per turn, with its trace_id, before the reply can reach anyone */
+    char ms[24];
+    snprintf(ms, sizeof ms, "%llu", (unsigned long long)(runner_now_ms() - t->started_ms));
+    aos_log(AOS_LOG_INFO, "turn answered", "agent", t->req.agent, "conversation_id",
+            t->req.conversation_id, "message_id", t->req.message_id, "from_storage",
+            from_storage ? "true" : "false", "duration_ms", ms, NULL);
     free(t->result_json);
     t->result_json = NULL;
     char *action = NULL;
