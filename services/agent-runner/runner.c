@@ -130,9 +130,15 @@ static const char *end_name(turn_end how)
 void runner_turn_end(turn_t *t, turn_end how, const char *reason, const char *description)
 {
     runner_t *r = t->r;
-    if (t->delivery && aos_log_enabled(AOS_LOG_DEBUG))
-        aos_log(AOS_LOG_DEBUG, "turn finished", "message_id", t->request ? t->request->id : "",
-                "outcome", end_name(how), NULL);
+    /* answered turns were logged when the reply went out (turn.c respond) */
+    if (t->delivery && how != TURN_END_ANSWERED && how != TURN_END_FROM_STORAGE) {
+        char ms[24];
+        snprintf(ms, sizeof ms, "%llu", (unsigned long long)(runner_now_ms() - t->started_ms));
+        aos_log(AOS_LOG_INFO, "turn finished", "agent", t->agent ? t->agent->def->name : "",
+                "conversation_id", t->req.conversation_id ? t->req.conversation_id : "",
+                "message_id", t->request && t->request->id ? t->request->id : "", "outcome",
+                end_name(how), "duration_ms", ms, NULL);
+    }
     settle(t, how, reason, description);
     t->ended = true;
     conv_t *c = t->conv;

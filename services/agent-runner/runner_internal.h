@@ -79,6 +79,7 @@ struct turn {
     int64_t seq, token;     /* place in the conversation's order, lease fencing token */
     bool running;           /* holds the conversation lease (renewed on a timer) */
     bool lease_lost;        /* a renewal found another holder */
+    bool failure_recorded;  /* the failure marker went to storage with turn.complete */
     char *complete_json;    /* the turn.complete request being sent (kept for a resend) */
     /* the conversation as last read: newest first */
     aos_storage_message_page_t page;

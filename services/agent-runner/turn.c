@@ -92,8 +92,58 @@ static void release(turn_t *t, const char *why)
     runner_turn_end(t, TURN_END_RELEASED, NULL, NULL);
 }
 
+static void on_failed_recorded(void *ctx, aos_result r, const char *data_json, const char *errmsg)
+{
+    (void)data_json;
+    char *id = ctx;
+    if (r != AOS_OK)
+        aos_log(AOS_LOG_WARN, "could not mark a poison turn failed; its conversation waits the gap "
+                "time", "message_id", id, "error", errmsg ? errmsg : aos_result_str(r), NULL);
+    free(id);
+}
+
+/* Quarantine: mark the turn failed in its conversation (a marker message, the ledger), so
+ * the conversation's next turn proceeds at once and in order. Best effort, fire and forget:
+ * if it is lost, the gap time lets the conversation move on. */
+static void record_poison(turn_t *t, const char *why)
+{
+    const aos_event_t *ev = t->request;
+    const char *conv = t->req.conversation_id ? t->req.conversation_id : ev ? ev->group_id : NULL;
+    const char *turn = t->req.message_id ? t->req.message_id : ev ? ev->id : NULL;
+    char marker[129];
+    if (t->failure_recorded || !conv || !turn || !aos_storage_valid_id(conv) ||
+        !aos_storage_valid_id(turn) || runner_reply_id(turn, 'e', marker) != AOS_OK)
+        return;
+    char content[400];
+    snprintf(content, sizeof content, "turn quarantined (dead-lettered as poison): %s", why);
+    aos_storage_message_t m = {.conversation_id = (char *)conv,
+                               .id = marker,
+                               .role = "error",
+                               .content = content,
+                               .metadata_json = "{\"poison\":true}"};
+    json_object *o = json_object_new_object(), *mj = aos_storage_message_to_json(&m);
+    char *data = NULL, *ctx = strdup(turn);
+    bool ok = o && mj;
+    if (!ok)
+        json_object_put(mj);
+    else
+        ok = aos_json_add(o, "message", mj) == AOS_OK; /* takes mj */
+    ok = ok && ctx && aos_json_add_string(o, "conversation_id", conv) == AOS_OK &&
+         aos_json_add_string(o, "turn_id", turn) == AOS_OK &&
+         aos_json_to_string(o, &data, NULL) == AOS_OK &&
+         aos_storage_call(t->r->storage, "turn.fail", data, on_failed_recorded, ctx) == AOS_OK;
+    if (ok)
+        ctx = NULL; /* the callback frees it */
+    free(ctx);
+    free(data);
+    json_object_put(o);
+    t->failure_recorded = true;
+}
+
 void turn_poison(turn_t *t, aos_result code, const char *why)
 {
+    if (code != AOS_ERR_UNAVAILABLE)
+        record_poison(t, why);
     aos_log(AOS_LOG_ERROR, "turn dead-lettered", "agent", t->agent ? t->agent->def->name : "?",
             "message_id", t->request ? t->request->id : "?", "reason", why, NULL);
     if (t->request && t->request->reply_to)
@@ -549,6 +599,7 @@ static void model_failed(turn_t *t, runner_model_result_t *res)
     }
     free(t->result_json);
     t->result_json = strdup(why); /* kept for the rejection after the marker is stored */
+    t->failure_recorded = true;
     complete(t, marker_id, "error", why, meta, "failed", after_marker_complete);
     free(meta);
 }
@@ -681,6 +732,12 @@ static bool send_one(turn_t *t, const char *type, const char *id, const char *da
 static void respond(turn_t *t, bool from_storage)
 {
     t->from_storage = from_storage;
+    /* one line per turn, with its trace_id, before the reply can reach anyone */
+    char ms[24];
+    snprintf(ms, sizeof ms, "%llu", (unsigned long long)(runner_now_ms() - t->started_ms));
+    aos_log(AOS_LOG_INFO, "turn answered", "agent", t->req.agent, "conversation_id",
+            t->req.conversation_id, "message_id", t->req.message_id, "from_storage",
+            from_storage ? "true" : "false", "duration_ms", ms, NULL);
     free(t->result_json);
     t->result_json = NULL;
     char *action = NULL;

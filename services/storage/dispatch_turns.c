@@ -550,6 +550,72 @@ static aos_result x_complete(aos_storage_backend_t *be, turn_rq_t *rq, json_obje
     return r;
 }
 
+/* ---- fail (runner: a poison turn) ---- */
+
+/* Quarantine a turn that will never run (poison): the failure marker is stored (when the
+ * conversation exists), the ledger says failed, and the turn no longer holds its
+ * conversation's order. No lease needed: the turn never ran. */
+static aos_result x_fail(aos_storage_backend_t *be, turn_rq_t *rq, json_object *reply,
+                         char *errbuf, size_t errlen)
+{
+    char key[AOS_STORAGE_ID_MAX * 2 + 4];
+    ledger_key(rq, key, sizeof key);
+    aos_storage_message_t stored = {0};
+    bool created = false;
+    aos_result r = be->ops->message_append(be, &rq->msg, -1, &stored, &created, E);
+    if (r == AOS_OK) {
+        json_object *m = aos_storage_message_to_json(&stored);
+        r = m ? aos_json_add(reply, "message", m) : AOS_ERR_NOMEM;
+    } else if (r == AOS_ERR_NOT_FOUND || r == AOS_ERR_CONFLICT) {
+        r = AOS_OK; /* no conversation to mark, or marked before with other words */
+    }
+    json_object *ledger = NULL;
+    if (r == AOS_OK) {
+        r = rec_load(be, "turn", key, &ledger, NULL, E);
+        bool done = r == AOS_OK && jstr(ledger, "state") && !strcmp(jstr(ledger, "state"), "done");
+        json_object_put(ledger);
+        r = r == AOS_ERR_NOT_FOUND ? AOS_OK : r;
+        if (r == AOS_OK && done) {
+            aos_storage_message_clear(&stored);
+            return AOS_OK; /* answered before: a poison copy changes nothing */
+        }
+    }
+    if (r == AOS_OK) {
+        json_object *l = json_object_new_object();
+        json_object_object_add(l, "state", json_object_new_string("failed"));
+        json_object_object_add(l, "reply_id", json_object_new_string(rq->msg.id));
+        jset_int(l, "reply_seq", stored.seq);
+        jset_int(l, "at", aos_storage_now_ms());
+        r = rec_store(be, "turn", key, l, "*", E);
+        json_object_put(l);
+    }
+    aos_storage_message_clear(&stored);
+    for (int i = 0; r == AOS_OK && i < CAS_TRIES; i++) {
+        json_object *st = NULL, *lease;
+        char *ver = NULL;
+        r = rec_load(be, "turnconv", rq->conversation_id, &st, &ver, E);
+        if (r == AOS_ERR_NOT_FOUND) {
+            r = AOS_OK;
+            break;
+        }
+        int64_t seq = r == AOS_OK ? pend_find(st, rq->turn_id) : 0;
+        if (r == AOS_OK && seq) {
+            pend_del(st, seq);
+            if (json_object_object_get_ex(st, "lease", &lease) && jint(lease, "s") == seq)
+                json_object_object_del(st, "lease");
+            if (jint(st, "done") + 1 == seq)
+                jset_int(st, "done", seq);
+            r = state_store(be, rq, st, ver, E);
+        }
+        json_object_put(st);
+        free(ver);
+        if (r != AOS_ERR_CONFLICT)
+            break;
+        r = AOS_OK;
+    }
+    return r;
+}
+
 /* ---- parsing ---- */
 
 static aos_result bad(char *errbuf, size_t errlen, const char *what)
@@ -565,20 +631,22 @@ static aos_result parse(const char *op, const char *data, size_t len, turn_rq_t 
     if (r != AOS_OK)
         return r;
     json_object *o = rq->root, *m = NULL;
-    bool claim = strcmp(op, "claim") == 0, complete = strcmp(op, "complete") == 0;
+    bool claim = strcmp(op, "claim") == 0,
+         complete = strcmp(op, "complete") == 0 || strcmp(op, "fail") == 0;
     const aos_json_need REQ = AOS_JSON_REQUIRED, OPT = AOS_JSON_OPTIONAL;
     if ((r = aos_json_get_string(o, "conversation_id", REQ, &rq->conversation_id, E)) ||
         (r = aos_json_get_string(o, "turn_id", strcmp(op, "renew") ? REQ : OPT, &rq->turn_id, E)) ||
         (r = aos_json_get_string(o, "agent", OPT, &rq->agent, E)) ||
         (r = aos_json_get_string(o, "holder", claim ? REQ : OPT, &rq->holder, E)) ||
         (r = aos_json_get_string(o, "idempotency_key", OPT, &rq->idempotency_key, E)) ||
-        (r = aos_json_get_string(o, "outcome", complete ? REQ : OPT, &rq->outcome, E)) ||
+        (r = aos_json_get_string(o, "outcome", strcmp(op, "complete") ? OPT : REQ, &rq->outcome,
+                                 E)) ||
         (r = aos_json_get_int(o, "lease_ms", OPT, &rq->lease_ms, NULL, E)) ||
         (r = aos_json_get_int(o, "gap_ms", OPT, &rq->gap_ms, NULL, E)) ||
         (r = aos_json_get_int(o, "history", OPT, &rq->history, NULL, E)) ||
-        (r = aos_json_get_int(o, "token", complete || !strcmp(op, "renew") ? REQ : OPT,
+        (r = aos_json_get_int(o, "token", !strcmp(op, "complete") || !strcmp(op, "renew") ? REQ : OPT,
                               &rq->token, NULL, E)) ||
-        (r = aos_json_get_int(o, "seq", complete ? REQ : OPT, &rq->seq, NULL, E)) ||
+        (r = aos_json_get_int(o, "seq", !strcmp(op, "complete") ? REQ : OPT, &rq->seq, NULL, E)) ||
         (r = aos_json_get_object(o, "message", claim || complete ? REQ : OPT, &m, E)))
         return r;
     if (!aos_storage_valid_id(rq->conversation_id) ||
@@ -625,7 +693,7 @@ void aos_storage_turn_dispatch(aos_storage_backend_t *be, const char *type, cons
     turn_rq_t rq = {0};
     aos_result r;
     if (strcmp(op, "accept") && strcmp(op, "claim") && strcmp(op, "renew") &&
-        strcmp(op, "complete"))
+        strcmp(op, "complete") && strcmp(op, "fail"))
         r = aos_fail(AOS_ERR_UNSUPPORTED, err, sizeof err, "unknown operation %s", type);
     else
         r = parse(op, data, len, &rq, err, sizeof err);
@@ -641,6 +709,8 @@ void aos_storage_turn_dispatch(aos_storage_backend_t *be, const char *type, cons
             r = x_claim(be, &rq, reply, err, sizeof err);
         else if (!strcmp(op, "renew"))
             r = x_renew(be, &rq, reply, err, sizeof err);
+        else if (!strcmp(op, "fail"))
+            r = x_fail(be, &rq, reply, err, sizeof err);
         else
             r = x_complete(be, &rq, reply, err, sizeof err);
     }

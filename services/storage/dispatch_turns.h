@@ -10,6 +10,8 @@
  *   aos.storage.turn.renew     (runner) extend the lease during a long model call
  *   aos.storage.turn.complete  (runner) append the answer (or failure marker), record it in
  *                              the ledger, move the conversation on, drop the lease
+ *   aos.storage.turn.fail      (runner) quarantine a poison turn: failure marker, ledger
+ *                              "failed", the turn no longer holds the conversation's order
  *
  * Each backend step is atomic; the composite is safe against concurrent callers through the
  * records' optimistic versions (compare-and-swap, retried) and the fencing token.

@@ -645,6 +645,59 @@ static void test_hung_model_bounded_by_turn_deadline(void **state)
     aos_storage_message_page_clear(&page);
 }
 
+/* Issue 11 item 5: a poison turn accepted in a conversation's order is quarantined: dead-
+ * lettered with the reason, marked failed in the conversation, and the conversation's next
+ * turn runs at once and in order (before: it waited the 120 s gap time). */
+static void test_poison_turn_quarantined(void **state)
+{
+    (void)state;
+    watch_dead_letters();
+    if (!S.r[0].pid)
+        assert_int_equal(start_runner(&S.r[0], "poison-a", "16"), 0);
+    int dead_before = dead_letters();
+    char conv[64], t1[96], t2[96], err[256], data[512];
+    snprintf(conv, sizeof conv, "c-poison-%s", S.tag);
+    snprintf(t1, sizeof t1, "m-poison-1-%s", S.tag);
+    snprintf(t2, sizeof t2, "m-poison-2-%s", S.tag);
+    for (int i = 0; i < 2; i++) { /* what the router does before publishing each turn */
+        snprintf(data, sizeof data,
+                 "{\"conversation_id\":\"%s\",\"agent\":\"" AGENT "\",\"turn_id\":\"%s\"}",
+                 conv, i ? t2 : t1);
+        char *reply = NULL;
+        assert_int_equal(aos_storage_call_sync(S.sc, "turn.accept", data, &reply, err, sizeof err),
+                         AOS_OK);
+        free(reply);
+    }
+    /* t1: a turn with an unknown kind (poison), t2: a good one */
+    snprintf(data, sizeof data,
+             "{\"conversation_id\":\"%s\",\"message_id\":\"%s\",\"agent\":\"" AGENT
+             "\",\"text\":\"x\",\"kind\":\"bogus\"}",
+             conv, t1);
+    aos_event_t *ev = NULL, *reply = NULL;
+    assert_int_equal(aos_event_create("aos.agent.turn", "/test/faults", data, &ev), AOS_OK);
+    assert_int_equal(aos_event_set(&ev->id, t1), AOS_OK);
+    assert_int_equal(aos_event_set(&ev->group_id, conv), AOS_OK);
+    assert_int_equal(aos_bus_request_sync(S.bus, QUEUE, ev, 20000, &reply), AOS_OK);
+    char msg[200];
+    assert_int_equal(aos_bus_reply_result(reply, msg, sizeof msg), AOS_ERR_INVALID);
+    aos_event_free(ev);
+    aos_event_free(reply);
+    json_object_put(turn_sync(conv, t2, "after the poison")); /* at once: 60 s < gap time */
+    for (int i = 0; i < 200 && dead_letters() == dead_before; i++)
+        stack_sleep_ms(50);
+    assert_true(dead_letters() > dead_before);
+    pthread_mutex_lock(&dlq_mu);
+    assert_non_null(strstr(dlq_last, "aos:poison"));
+    pthread_mutex_unlock(&dlq_mu);
+    aos_storage_message_page_t page;
+    messages(conv, &page);
+    assert_int_equal(page.count, 3); /* marker, user, assistant */
+    assert_string_equal(page.items[0].role, "error");
+    assert_string_equal(page.items[1].id, t2);
+    assert_string_equal(page.items[2].role, "assistant");
+    aos_storage_message_page_clear(&page);
+}
+
 int main(void)
 {
     curl_global_init(CURL_GLOBAL_DEFAULT);
@@ -655,6 +708,7 @@ int main(void)
         cmocka_unit_test(test_two_runners_keep_acceptance_order),
         cmocka_unit_test(test_idempotency_key),
         cmocka_unit_test(test_hung_model_bounded_by_turn_deadline),
+        cmocka_unit_test(test_poison_turn_quarantined),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

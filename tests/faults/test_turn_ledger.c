@@ -186,6 +186,35 @@ static void test_gap_is_skipped(void **state)
     json_object_put(c);
 }
 
+static void test_poison_turn_fails_and_order_moves_on(void **state)
+{
+    (void)state;
+    char conv[64], bad[64], t[64];
+    snprintf(conv, sizeof conv, "p-%s", TAG);
+    snprintf(bad, sizeof bad, "bad-%s", TAG);
+    snprintf(t, sizeof t, "good-%s", TAG);
+    json_object_put(op("accept", AOS_OK,
+                       "{\"conversation_id\":\"%s\",\"agent\":\"a1\",\"turn_id\":\"%s\"}", conv,
+                       bad));
+    json_object_put(op("accept", AOS_OK,
+                       "{\"conversation_id\":\"%s\",\"agent\":\"a1\",\"turn_id\":\"%s\"}", conv,
+                       t));
+    json_object *c = claim(conv, t, "r1", 600000);
+    assert_string_equal(js(c, "status"), "wait");
+    json_object_put(c);
+    json_object_put(op("fail", AOS_OK,
+                       "{\"conversation_id\":\"%s\",\"turn_id\":\"%s\",\"message\":{"
+                       "\"message_id\":\"%s:e\",\"role\":\"error\",\"content\":\"poison\"}}",
+                       conv, bad, bad));
+    c = claim(conv, t, "r1", 600000); /* at once, no gap time */
+    assert_string_equal(js(c, "status"), "run");
+    /* the marker is in the conversation, before the next turn */
+    json_object *msgs = json_object_object_get(c, "messages");
+    assert_int_equal(json_object_array_length(msgs), 2);
+    assert_string_equal(js(json_object_array_get_idx(msgs, 1), "role"), "error");
+    json_object_put(c);
+}
+
 static void test_bad_input_changes_nothing(void **state)
 {
     (void)state;
@@ -224,6 +253,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_order_lease_and_ledger),
         cmocka_unit_test(test_gap_is_skipped),
+        cmocka_unit_test(test_poison_turn_fails_and_order_moves_on),
         cmocka_unit_test(test_bad_input_changes_nothing),
     };
     int rc = cmocka_run_group_tests(tests, NULL, NULL);
