@@ -57,6 +57,9 @@ struct router {
     bool bot_token_fetching;
     struct bot_post *bot_waiting; /* replies waiting for the token */
 
+    /* per agent (index in agents->agents): its queue was seen on the broker (svc_queues.c) */
+    atomic_bool *queue_seen;
+
     aos_metric_histogram_t *turn_seconds;
     aos_metric_counter_t *turns_ok, *turns_timeout, *turns_failed, *turns_async;
     aos_metric_counter_t *events_in, *heartbeats_in;
@@ -101,6 +104,16 @@ void turn_free(turn_t *t);
 void turn_start(turn_t *t);
 /* Called with the classifier's answer (NULL on failure) to continue a pending turn. */
 void turn_classified(turn_t *t, const char *answer);
+
+/* Continue a turn after the queue check (svc_turns.c): r AOS_OK sends it, anything else
+ * fails it with msg. */
+void turn_queue_checked(turn_t *t, aos_result r, const char *msg);
+
+/* ---- svc_queues.c ---- */
+/* Make sure aos.agent.<t's agent> exists before the turn goes there (RabbitMQ drops what is
+ * sent to a missing queue): probes the queue until it was once seen, then calls
+ * turn_queue_checked(t, …) — at once, or from the bus I/O thread. */
+void router_queue_check(turn_t *t);
 
 /* ---- svc_messages.c ---- */
 void svc_post_message(aos_http_request_t *req, void *ctx);

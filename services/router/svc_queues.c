@@ -1,0 +1,63 @@
+/* The queue check before a turn is sent (docs/deploy.md, "Topology"): RabbitMQ accepts and
+ * silently drops a message for a queue that does not exist, which would leave the caller
+ * waiting for the sync timeout. An agent's queue is probed (aos_bus_probe_queue) until it was
+ * seen once; a missing queue fails the turn at once with 503 and a message that says what to
+ * provision. Queues are not expected to disappear while the router runs, so a queue seen once
+ * is not probed again. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "aos/log.h"
+#include "router_internal.h"
+
+#define QUEUE_PROBE_TIMEOUT_MS 5000
+
+static size_t agent_index(const turn_t *t)
+{
+    return (size_t)(t->d.agent - t->rt->agents->agents);
+}
+
+static void missing(turn_t *t, const char *queue, const char *detail)
+{
+    char msg[600];
+    snprintf(msg, sizeof msg,
+             "agent %s is configured but its queue %s does not exist on the broker (%s); "
+             "provision the topology for this configuration (aosctl topology apply, "
+             "docs/deploy.md)",
+             t->d.agent->name, queue, detail && *detail ? detail : "not found");
+    aos_log(AOS_LOG_ERROR, "agent queue missing", "agent", t->d.agent->name, "queue", queue, NULL);
+    turn_queue_checked(t, AOS_ERR_UNAVAILABLE, msg);
+}
+
+/* Bus I/O thread. */
+static void on_probe(void *ctx, aos_result r, const char *detail)
+{
+    turn_t *t = ctx;
+    char queue[128];
+    router_agent_queue(t->d.agent->name, queue, sizeof queue);
+    if (r == AOS_ERR_NOT_FOUND) {
+        missing(t, queue, detail);
+        return;
+    }
+    if (r == AOS_OK)
+        atomic_store(&t->rt->queue_seen[agent_index(t)], true);
+    else /* the probe itself failed (broker slow, reconnecting): the send decides */
+        aos_log(AOS_LOG_WARN, "agent queue probe failed", "queue", queue, "code",
+                aos_result_code(r), "detail", detail ? detail : "", NULL);
+    turn_queue_checked(t, AOS_OK, NULL);
+}
+
+void router_queue_check(turn_t *t)
+{
+    router_t *rt = t->rt;
+    size_t i = agent_index(t);
+    if (i >= rt->agents->agent_count || atomic_load(&rt->queue_seen[i])) {
+        turn_queue_checked(t, AOS_OK, NULL);
+        return;
+    }
+    char queue[128];
+    router_agent_queue(t->d.agent->name, queue, sizeof queue);
+    if (aos_bus_probe_queue(rt->bus, queue, QUEUE_PROBE_TIMEOUT_MS, on_probe, t) != AOS_OK)
+        turn_queue_checked(t, AOS_OK, NULL); /* the send reports what is wrong */
+}
