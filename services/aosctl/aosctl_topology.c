@@ -145,8 +145,9 @@ static void print_keda(FILE *out, const aos_agents_config_t *cfg, bool rabbitmq)
 
 static int print_json(FILE *out, json_object *o)
 {
-    fprintf(out, "%s\n", json_object_to_json_string_ext(o, JSON_C_TO_STRING_PRETTY |
-                                                               JSON_C_TO_STRING_NOSLASHESCAPE));
+    fprintf(out, "%s\n",
+            json_object_to_json_string_ext(o, JSON_C_TO_STRING_PRETTY |
+                                                  JSON_C_TO_STRING_NOSLASHESCAPE));
     json_object_put(o);
     return 0;
 }

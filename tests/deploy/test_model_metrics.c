@@ -97,8 +97,10 @@ static void test_model_metrics(void **state)
     runner_model_t *m = NULL;
     assert_int_equal(runner_loop_new(&loop), AOS_OK);
     assert_int_equal(aos_http_client_new(NULL, &http, err, sizeof err), AOS_OK);
-    runner_model_config_t mc = {.breaker_failures = 2, .breaker_open_ms = 60000,
-                                .base_backoff_ms = 10, .max_backoff_ms = 1000};
+    runner_model_config_t mc = {.breaker_failures = 2,
+                                .breaker_open_ms = 60000,
+                                .base_backoff_ms = 10,
+                                .max_backoff_ms = 1000};
     assert_int_equal(runner_model_new(&mc, loop, http, &m), AOS_OK);
     assert_int_equal(runner_loop_start(loop), AOS_OK);
 

@@ -51,8 +51,8 @@ static int setup(void **state)
 {
     (void)state;
     snprintf(g_dir, sizeof g_dir, "/tmp/aos-topo-XXXXXX");
-    if (!mkdtemp(g_dir) || aos_test_fixture_read("rabbitmq", "management_url", g_mgmt,
-                                                 sizeof g_mgmt) != 0)
+    if (!mkdtemp(g_dir) ||
+        aos_test_fixture_read("rabbitmq", "management_url", g_mgmt, sizeof g_mgmt) != 0)
         return -1;
     snprintf(g_full, sizeof g_full, "%s/aos.json", g_dir);
     snprintf(g_provisioned, sizeof g_provisioned, "%s/provisioned.json", g_dir);
@@ -61,8 +61,8 @@ static int setup(void **state)
         return -1;
     /* provision everything but ghost */
     char args[1200];
-    snprintf(args, sizeof args, "topology apply --config '%s' --management-url '%s'",
-             g_provisioned, g_mgmt);
+    snprintf(args, sizeof args, "topology apply --config '%s' --management-url '%s'", g_provisioned,
+             g_mgmt);
     if (run_aosctl(args) != 0) {
         fprintf(stderr, "aosctl topology apply failed\n");
         return -1;
@@ -92,8 +92,8 @@ static void post_turn(const char *agent, e2e_resp_t *r, long long *out_ms)
 {
     char url[256], body[256];
     snprintf(url, sizeof url, "%s/v1/messages", g_stack.api);
-    int n = snprintf(body, sizeof body, "{\"agent\":\"%s\",\"text\":\"How are operations?\"}",
-                     agent);
+    int n =
+        snprintf(body, sizeof body, "{\"agent\":\"%s\",\"text\":\"How are operations?\"}", agent);
     const char *hdr[] = {"Content-Type: application/json", NULL};
     long long t0 = e2e_now_ms();
     assert_int_equal(e2e_http("POST", url, hdr, body, (size_t)n, 60000, r), 0);
