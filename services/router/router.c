@@ -282,6 +282,7 @@ aos_result router_start(router_t *rt, int connect_timeout_ms, char *errbuf, size
 {
     AOS_RETURN_IF_FAILED(aos_http_client_new(NULL, &rt->http, errbuf, errlen));
     AOS_RETURN_IF_FAILED(start_bus(rt, connect_timeout_ms, errbuf, errlen));
+    router_queues_check_all(rt);
     AOS_RETURN_IF_FAILED(start_http(rt, errbuf, errlen));
     atomic_store(&rt->started, true);
     char port[16], admin[16], agents[16];

@@ -114,6 +114,9 @@ void turn_queue_checked(turn_t *t, aos_result r, const char *msg);
  * sent to a missing queue): probes the queue until it was once seen, then calls
  * turn_queue_checked(t, …) — at once, or from the bus I/O thread. */
 void router_queue_check(turn_t *t);
+/* At start-up: probe every agent's queue, log the missing ones (an operator sees them before
+ * the first turn) and remember the present ones. */
+void router_queues_check_all(router_t *rt);
 
 /* ---- svc_messages.c ---- */
 void svc_post_message(aos_http_request_t *req, void *ctx);

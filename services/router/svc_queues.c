@@ -61,3 +61,40 @@ void router_queue_check(turn_t *t)
     if (aos_bus_probe_queue(rt->bus, queue, QUEUE_PROBE_TIMEOUT_MS, on_probe, t) != AOS_OK)
         turn_queue_checked(t, AOS_OK, NULL); /* the send reports what is wrong */
 }
+
+typedef struct startup_probe {
+    router_t *rt;
+    size_t index;
+} startup_probe_t;
+
+/* Bus I/O thread (or the bus's shutdown with AOS_ERR_CLOSED, while rt is still alive). */
+static void on_startup_probe(void *ctx, aos_result r, const char *detail)
+{
+    startup_probe_t *p = ctx;
+    const char *agent = p->rt->agents->agents[p->index].name;
+    char queue[128];
+    router_agent_queue(agent, queue, sizeof queue);
+    if (r == AOS_OK)
+        atomic_store(&p->rt->queue_seen[p->index], true);
+    else if (r == AOS_ERR_NOT_FOUND)
+        aos_log(AOS_LOG_ERROR,
+                "agent queue missing: turns for this agent are refused until the topology is "
+                "provisioned (aosctl topology apply, docs/deploy.md)",
+                "agent", agent, "queue", queue, "detail", detail ? detail : "", NULL);
+    free(p);
+}
+
+void router_queues_check_all(router_t *rt)
+{
+    for (size_t i = 0; i < rt->agents->agent_count; i++) {
+        startup_probe_t *p = calloc(1, sizeof *p);
+        if (!p)
+            return;
+        *p = (startup_probe_t){rt, i};
+        char queue[128];
+        router_agent_queue(rt->agents->agents[i].name, queue, sizeof queue);
+        if (aos_bus_probe_queue(rt->bus, queue, QUEUE_PROBE_TIMEOUT_MS, on_startup_probe, p) !=
+            AOS_OK)
+            free(p);
+    }
+}

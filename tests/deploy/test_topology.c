@@ -116,6 +116,20 @@ static void test_new_agent_answers(void **state)
     e2e_resp_free(&r);
 }
 
+/* Does the file at path contain both needles on one line? */
+static bool log_has(const char *path, const char *a, const char *b)
+{
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return false;
+    char line[4096];
+    bool found = false;
+    while (!found && fgets(line, sizeof line, f))
+        found = strstr(line, a) && strstr(line, b);
+    fclose(f);
+    return found;
+}
+
 static void test_unprovisioned_agent_refused(void **state)
 {
     (void)state;
@@ -129,6 +143,10 @@ static void test_unprovisioned_agent_refused(void **state)
     /* "quickly": well before the config's 30 s sync timeout, even under ASan on a busy box */
     assert_true(ms < 15000);
     e2e_resp_free(&r);
+    /* the router said so at start-up already, naming the queue */
+    assert_true(
+        log_has(g_stack.router.log, "agent queue missing", "\"queue\":\"aos.agent.ghost\""));
+    assert_false(log_has(g_stack.router.log, "agent queue missing", "\"queue\":\"aos.agent.coo\""));
     /* and again (no state carried over that would turn it into a timeout) */
     post_turn("ghost", &r, &ms);
     assert_int_equal(r.status, 503);
