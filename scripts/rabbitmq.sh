@@ -21,7 +21,7 @@ set -euo pipefail
 
 here=$(cd "$(dirname "$0")/.." && pwd)
 RMQ_BIN=${RABBITMQ_BIN_DIR:-/usr/lib/rabbitmq/bin}
-START_TIMEOUT=${AOS_RABBITMQ_START_TIMEOUT:-90}
+START_TIMEOUT=${AOS_RABBITMQ_START_TIMEOUT:-180}
 
 usage() {
   echo "usage: $0 start|stop|restart|status DATA_DIR PORT" >&2

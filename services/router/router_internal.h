@@ -110,6 +110,11 @@ void turn_classified(turn_t *t, const char *answer);
 void turn_queue_checked(turn_t *t, aos_result r, const char *msg);
 
 /* ---- svc_queues.c ---- */
+/* r AOS_OK: go ahead and send; otherwise msg says why not (the queue does not exist). */
+typedef void (*router_queue_cb)(void *ctx, aos_result r, const char *msg);
+/* Call cb once (at once, or from the bus I/O thread) when aos.agent.<agent> is known to exist
+ * or could not be checked (AOS_OK), or with AOS_ERR_UNAVAILABLE when it does not exist. */
+void router_queue_ensure(router_t *rt, const char *agent, router_queue_cb cb, void *ctx);
 /* Make sure aos.agent.<t's agent> exists before the turn goes there (RabbitMQ drops what is
  * sent to a missing queue): probes the queue until it was once seen, then calls
  * turn_queue_checked(t, …) — at once, or from the bus I/O thread. */

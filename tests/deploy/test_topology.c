@@ -45,7 +45,8 @@ static int run_aosctl(const char *args)
 }
 
 static const char COO[] = "{\"name\":\"coo\",\"purpose\":\"You are the COO: operations.\"}";
-static const char GHOST[] = "{\"name\":\"ghost\",\"purpose\":\"Never provisioned.\"}";
+static const char GHOST[] = "{\"name\":\"ghost\",\"purpose\":\"Never provisioned.\","
+                            "\"event_subscriptions\":[\"com.example.ghost.*\"]}";
 
 static int setup(void **state)
 {
@@ -153,6 +154,23 @@ static void test_unprovisioned_agent_refused(void **state)
     e2e_resp_free(&r);
 }
 
+/* An environment event for the unprovisioned agent is not dropped either: the delivery fails
+ * (503), so its sender retries it once the queue exists. */
+static void test_unprovisioned_agent_event_refused(void **state)
+{
+    (void)state;
+    char url[256];
+    snprintf(url, sizeof url, "%s/v1/events", g_stack.api);
+    const char body[] = "{\"specversion\":\"1.0\",\"id\":\"ev-ghost-1\",\"source\":\"/test\","
+                        "\"type\":\"com.example.ghost.ping\",\"data\":{\"text\":\"hello\"}}";
+    const char *hdr[] = {"Content-Type: application/cloudevents+json", NULL};
+    e2e_resp_t r;
+    assert_int_equal(e2e_http("POST", url, hdr, body, sizeof body - 1, 60000, &r), 0);
+    fprintf(stderr, "ghost event: %ld: %s\n", r.status, r.body);
+    assert_int_equal(r.status, 503);
+    e2e_resp_free(&r);
+}
+
 typedef struct {
     pthread_mutex_t mu;
     pthread_cond_t cv;
@@ -203,6 +221,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_new_agent_answers),
         cmocka_unit_test(test_unprovisioned_agent_refused),
+        cmocka_unit_test(test_unprovisioned_agent_event_refused),
         cmocka_unit_test(test_bus_probe),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
