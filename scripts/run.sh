@@ -49,6 +49,9 @@ export AOS_CONFIG=${AOS_CONFIG:-$here/deploy/config/aos.json}
 export AOS_LOG_LEVEL=${AOS_LOG_LEVEL:-info}
 export AOS_STORAGE_BACKEND=${AOS_STORAGE_BACKEND:-sqlite}
 export AOS_SQLITE_PATH=${AOS_SQLITE_PATH:-$run/aos.db}
+# Development mode: the local stack has no API keys and uses RabbitMQ's guest account, which
+# the services refuse outside it (docs/security.md). Not for anything reachable by others.
+export AOS_DEV_MODE=1
 
 # The agents' queues and dead-letter queues come from the configuration, through the broker's
 # management API (scripts/rabbitmq.sh puts it on the AMQP port + 3000).
@@ -95,10 +98,11 @@ if [[ -z ${AOS_ML_TRAINER_CMD:-} ]] && python3 -c 'import peft, transformers, to
   export AOS_ML_TRAINER_CMD="python3 $here/deploy/trainer/train_lora.py"
 fi
 start_service aos-ml-pipeline $((ADMIN_BASE + 3))
-start_service aos-router $ADMIN_BASE AOS_HTTP_ADDR="0.0.0.0:$HTTP_PORT"
+start_service aos-router $ADMIN_BASE AOS_HTTP_ADDR="${AOS_HTTP_ADDR:-127.0.0.1:$HTTP_PORT}"
 
 echo
-echo "AOS is up."
+echo "AOS is up, in DEVELOPMENT MODE (AOS_DEV_MODE=1): no API keys, default bus account."
+echo "  Do not expose it. Outside development set AOS_API_KEYS and bus credentials (docs/security.md)."
 echo "  RabbitMQ (AMQP 1.0): $bus_url   management: http://127.0.0.1:$((AMQP_PORT + 3000))"
 for s in "${started[@]+"${started[@]}"}"; do echo "  $s"; done
 echo "  logs: $run/logs/   stop: make stop"

@@ -7,7 +7,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "aos/json.h"
 #include "aos/log.h"
+#include "aos/metrics.h"
 
 typedef struct waiter {
     runner_knowledge_fn fn;
@@ -60,6 +62,14 @@ static void docs_free(runner_knowledge_doc_t *docs, size_t n)
     free(docs);
 }
 
+/* Storage or the bus being briefly away: the turn is released and retried later. Anything else
+ * is about the document itself and will not get better by retrying. */
+static bool knowledge_transient(aos_result rc)
+{
+    return rc == AOS_ERR_TIMEOUT || rc == AOS_ERR_UNAVAILABLE || rc == AOS_ERR_RATE_LIMITED ||
+           rc == AOS_ERR_NOMEM || rc == AOS_ERR_CANCELLED || rc == AOS_ERR_CLOSED;
+}
+
 static void load_job(runner_knowledge_t *k, job_t *j)
 {
     const aos_agent_def_t *a = j->entry->agent;
@@ -78,9 +88,18 @@ static void load_job(runner_knowledge_t *k, job_t *j)
             aos_storage_blob_get_buffer_sync(k->storage, ref->container, ref->name,
                                              k->max_doc_bytes, &data, &len, &info, err, sizeof err);
         aos_storage_blob_info_clear(&info);
-        if (rc == AOS_ERR_NOT_FOUND || rc == AOS_ERR_TOO_LARGE) {
+        if (rc == AOS_OK && (!aos_utf8_valid(data, len) || memchr(data, 0, len)))
+            rc = AOS_ERR_UNSUPPORTED; /* a binary document (a PDF from the portal, say) */
+        if (rc != AOS_OK && !knowledge_transient(rc)) {
+            /* A document that cannot be read degrades this turn, never the agent: the turn goes
+             * on without it (docs/storage.md, "Blobs written by others"). */
             aos_log(AOS_LOG_WARN, "domain knowledge skipped", "agent", a->name, "container",
-                    ref->container, "blob", ref->name, "reason", aos_result_str(rc), NULL);
+                    ref->container, "blob", ref->name, "reason", aos_result_str(rc), "detail",
+                    err, NULL);
+            aos_metric_counter_inc(aos_metrics_counter(
+                NULL, "aos_runner_knowledge_skipped_total",
+                "Domain knowledge documents left out of a turn because they could not be read.",
+                "agent", a->name, "reason", aos_result_code(rc), NULL));
             free(data);
             continue;
         }

@@ -3,9 +3,10 @@
  *
  * An agent's domain_knowledge lists blob references; the first turn that needs them makes
  * one loader thread fetch them (aos_storage_blob_get_buffer_sync, so a blob is verified
- * against its checksum), later turns share the cached text until ttl_ms passes. A missing
- * blob is skipped with a warning (an agent still answers without it); any other failure
- * fails the waiting turns with that result (a transient one makes them release).
+ * against its checksum), later turns share the cached text until ttl_ms passes. A document
+ * that cannot be used (missing, too large, failing its checksum, not UTF-8 text) is skipped
+ * with a warning and aos_runner_knowledge_skipped_total (the agent still answers without it);
+ * only a transient failure (storage unreachable) fails the waiting turns, which release.
  *
  * Threads: runner_knowledge_get and its callback run ON THE LOOP THREAD; new/free from the
  * owning thread (free after the loop stopped).

@@ -11,6 +11,7 @@
 #include "aos/http_server.h"
 #include "aos/service.h"
 #include "aos/log.h"
+#include "aos/secure.h"
 #include "env_model.h"
 #include "runner.h"
 
@@ -108,6 +109,8 @@ static aos_result open_all(app_t *a, char *err, size_t errlen)
     if (aos_log_level_parse(a->env.common.log_level, &level) == AOS_OK)
         aos_log_init("aos-agent-runner", level);
     aos_config_dump(TABLE, TABLE_N, &a->env);
+    AOS_RETURN_IF_FAILED(aos_secure_check_bus(&a->env.common, err, errlen));
+    aos_secure_log_dev_mode(&a->env.common, "the bus may use the default guest account");
     const char *path = a->env.common.config_path;
     if (!path || !*path)
         return aos_fail(AOS_ERR_INVALID, err, errlen, "set AOS_CONFIG to the agents config file");

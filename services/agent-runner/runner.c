@@ -8,6 +8,7 @@
 #include "aos/log.h"
 #include "aos/resilience.h"
 #include "runner_internal.h"
+#include "schedule.h"
 
 /* ---- per-conversation queues (loop thread) ---- */
 
@@ -51,7 +52,7 @@ static void conv_start_next(void *arg, bool cancelled)
     turn_t *t = arg;
     if (cancelled) { /* forced shutdown: nothing will run it */
         if (t->delivery)
-            aos_bus_release(t->delivery);
+            aos_bus_release_uncounted(t->delivery);
         t->delivery = NULL;
         t->ended = true;
         turn_maybe_free(t);
@@ -90,7 +91,9 @@ static void settle(turn_t *t, turn_end how, const char *reason, const char *desc
     runner_t *r = t->r;
     if (!t->delivery)
         return;
-    if (how == TURN_END_RELEASED)
+    if (how == TURN_END_RELEASED && atomic_load(&r->stopping))
+        aos_bus_release_uncounted(t->delivery); /* a shutdown is not a failed delivery */
+    else if (how == TURN_END_RELEASED)
         aos_bus_release(t->delivery);
     else if (how == TURN_END_DEAD_LETTERED)
         aos_bus_reject(t->delivery, reason ? reason : "aos:poison", description);
@@ -205,7 +208,7 @@ static void on_delivery(void *ctx, aos_bus_delivery_t *d, const aos_event_t *ev)
     served_agent_t *a = ctx;
     runner_t *r = a->runner;
     if (atomic_load(&r->stopping)) {
-        aos_bus_release(d);
+        aos_bus_release_uncounted(d); /* credit granted before the drain began */
         return;
     }
     turn_t *t = calloc(1, sizeof *t);
@@ -235,9 +238,12 @@ static void heartbeat_tick(void *arg, bool cancelled)
     for (size_t i = 0; i < r->served_count; i++) {
         served_agent_t *a = &r->served[i];
         char *data = NULL;
-        if (runner_heartbeat_json(
-                a->def->name, aos_bus_instance_id(r->bus), atomic_load(&a->inflight), a->share,
-                runner_model_primary_provider(a->def), aos_clock_realtime_ms(), &data) != AOS_OK)
+        int64_t last_run = 0, next_run = 0;
+        runner_sched_times(r->sched, a->def->name, &last_run, &next_run);
+        if (runner_heartbeat_json(a->def->name, aos_bus_instance_id(r->bus),
+                                  atomic_load(&a->inflight), a->share,
+                                  runner_model_primary_provider(a->def), aos_clock_realtime_ms(),
+                                  last_run, next_run, &data) != AOS_OK)
             continue;
         aos_event_t *ev = NULL;
         if (aos_event_create("aos.agent.heartbeat", r->source, data, &ev) == AOS_OK) {
@@ -360,6 +366,8 @@ aos_result runner_new(const runner_config_t *cfg, aos_bus_t *bus, aos_storage_cl
         rc = runner_model_new(&r->cfg.model, r->loop, http, &r->model);
     if (rc == AOS_OK)
         rc = runner_knowledge_new(r->loop, storage, r->cfg.knowledge_ttl_ms, 0, &r->knowledge);
+    if (rc == AOS_OK)
+        rc = runner_sched_new(r, &r->sched);
     if (rc != AOS_OK) {
         if (errbuf && errlen && !errbuf[0])
             aos_fail(rc, errbuf, errlen, "runner setup failed: %s", aos_result_str(rc));
@@ -377,8 +385,11 @@ aos_result runner_new(const runner_config_t *cfg, aos_bus_t *bus, aos_storage_cl
 
 static void start_heartbeats(void *arg, bool cancelled)
 {
-    if (!cancelled)
-        heartbeat_tick(arg, false);
+    if (cancelled)
+        return;
+    runner_t *r = arg;
+    runner_sched_start(r->sched); /* first: the heartbeat then shows the next run */
+    heartbeat_tick(r, false);
 }
 
 aos_result runner_start(runner_t *r, char *errbuf, size_t errlen)
@@ -454,6 +465,8 @@ uint32_t runner_drain(runner_t *r, int grace_ms)
     if (!r || !r->started)
         return 0;
     atomic_store(&r->stopping, true);
+    runner_sched_stop(r->sched);
+    aos_bus_pause(r->bus); /* a draining consumer grants no credit */
     struct timespec until;
     deadline_after(&until, grace_ms > 0 ? grace_ms : 0);
     pthread_mutex_lock(&r->drain_mu);
@@ -482,6 +495,7 @@ void runner_free(runner_t *r)
     runner_loop_stop(r->loop);
     runner_knowledge_free(r->knowledge);
     runner_loop_free(r->loop);
+    runner_sched_free(r->sched);
     runner_model_free(r->model);
     for (size_t b = 0; b < RUNNER_CONV_BUCKETS; b++) {
         for (conv_t *c = r->convs[b], *next; c; c = next) {

@@ -48,6 +48,7 @@ struct runner {
     runner_loop_t *loop;
     runner_model_t *model;
     runner_knowledge_t *knowledge;
+    struct runner_sched *sched; /* schedule.h; NULL when no served agent has a schedule */
     served_agent_t *served;
     size_t served_count;
     char source[160]; /* CloudEvents source of what the runner sends */

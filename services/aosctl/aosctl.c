@@ -6,6 +6,7 @@
 #include <json-c/json.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 typedef struct {
     char *data;
@@ -232,6 +233,20 @@ static int cmd_history(const aosctl_opts_t *o, int argc, char **argv)
     return rc;
 }
 
+/* A Unix-ms time as "YYYY-MM-DD HH:MM:SSZ" (UTC), or "-". */
+static const char *utc_ms(json_object *o, const char *key, char out[32])
+{
+    json_object *v = jget(o, key);
+    int64_t ms = v && json_object_is_type(v, json_type_int) ? json_object_get_int64(v) : 0;
+    if (ms <= 0)
+        return "-";
+    time_t t = (time_t)(ms / 1000);
+    struct tm tm;
+    gmtime_r(&t, &tm);
+    strftime(out, 32, "%Y-%m-%d %H:%M:%SZ", &tm);
+    return out;
+}
+
 static int cmd_agents(const aosctl_opts_t *o, int argc, char **argv)
 {
     (void)argv;
@@ -244,14 +259,18 @@ static int cmd_agents(const aosctl_opts_t *o, int argc, char **argv)
         size_t n = agents && json_object_is_type(agents, json_type_array)
                        ? json_object_array_length(agents)
                        : 0;
-        fprintf(o->out, "%-16s %-10s %s\n", "AGENT", "HEALTH", "PURPOSE");
+        fprintf(o->out, "%-16s %-10s %-21s %-21s %s\n", "AGENT", "HEALTH", "LAST RUN",
+                "NEXT RUN", "PURPOSE");
         for (size_t i = 0; i < n; i++) {
             json_object *a = json_object_array_get_idx(agents, i);
             json_object *h = jget(a, "health");
             const char *status = jstr_or(h, "status", jstr(a, "health"));
             const char *purpose = jstr_or(a, "purpose", "");
-            fprintf(o->out, "%-16s %-10s %.60s%s\n", jstr_or(a, "name", "?"),
-                    status ? status : "unknown", purpose, strlen(purpose) > 60 ? "…" : "");
+            char last[32], next[32];
+            fprintf(o->out, "%-16s %-10s %-21s %-21s %.60s%s\n", jstr_or(a, "name", "?"),
+                    status ? status : "unknown", utc_ms(h, "schedule_last_run_ms", last),
+                    utc_ms(h, "schedule_next_run_ms", next), purpose,
+                    strlen(purpose) > 60 ? "…" : "");
         }
     }
     json_object_put(resp);

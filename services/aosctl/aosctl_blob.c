@@ -136,7 +136,10 @@ int aosctl_blob(const aosctl_opts_t *o, int argc, char **argv)
     aos_bus_t *bus = NULL;
     if (aosctl_open_bus(o, &bus) != AOS_OK)
         return 1;
-    aos_storage_client_config_t cfg = {.bus = bus, .source = "/aos/aosctl"};
+    /* AOS_STORAGE_QUEUE: the same variable the services read (default aos.storage) */
+    const char *queue = getenv("AOS_STORAGE_QUEUE");
+    aos_storage_client_config_t cfg = {
+        .bus = bus, .source = "/aos/aosctl", .queue = queue && *queue ? queue : NULL};
     aos_storage_client_t *sc = NULL;
     char err[256] = "";
     int rc = 1;

@@ -3,7 +3,8 @@
  * list   receives up to --max dead letters, prints them and releases them back (they stay).
  * replay receives up to --max dead letters, sends each to QUEUE (confirmed by the broker) and
  *        only then accepts it on the dead-letter queue, so a crash in between duplicates a
- *        message (receivers dedupe by message id) but never loses one.
+ *        message (receivers dedupe by event id) but never loses one. The copy has a new AMQP
+ *        message-id (aos_bus_replay_sync), else Service Bus duplicate detection drops it.
  */
 #include <json-c/json.h>
 #include <pthread.h>
@@ -21,20 +22,32 @@ typedef struct {
     pthread_cond_t cond;
     aos_bus_delivery_t **items;
     size_t count, max;
+    bool closed; /* collecting is over: whatever arrives now goes back untouched */
 } collector_t;
+
+static bool already_held(const collector_t *c, const aos_event_t *ev)
+{
+    for (size_t i = 0; i < c->count; i++) {
+        const aos_event_t *x = aos_bus_delivery_event(c->items[i]);
+        if (x && ev && x->id && ev->id && strcmp(x->id, ev->id) == 0)
+            return true;
+    }
+    return false;
+}
 
 static void on_dead_letter(void *ctx, aos_bus_delivery_t *d, const aos_event_t *ev)
 {
-    (void)ev;
     collector_t *c = ctx;
     pthread_mutex_lock(&c->lock);
-    if (c->count < c->max) {
+    /* Each dead letter once: after collecting (the released copies of a listing come
+     * back while it prints) or a second copy of one already held stays where it is. */
+    if (!c->closed && c->count < c->max && !already_held(c, ev)) {
         c->items[c->count++] = d;
         d = NULL;
     }
     pthread_cond_signal(&c->cond);
     pthread_mutex_unlock(&c->lock);
-    if (d) /* beyond --max: leave it where it is */
+    if (d) /* beyond --max, late or a duplicate: leave it where it is */
         aos_bus_release(d);
 }
 
@@ -57,6 +70,7 @@ static void collect(collector_t *c)
             if (pthread_cond_timedwait(&c->cond, &c->lock, &ts) != 0)
                 break;
     }
+    c->closed = true;
     pthread_mutex_unlock(&c->lock);
 }
 
@@ -126,7 +140,7 @@ int aosctl_dlq(const aosctl_opts_t *o, int argc, char **argv)
         return 1;
     char addr[600];
     collector_t c = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER,
-                     calloc(max, sizeof(aos_bus_delivery_t *)), 0, max};
+                     calloc(max, sizeof(aos_bus_delivery_t *)), 0, max, false};
     int rc = 0;
     if (!c.items || dead_letter_address(bus, queue, addr, sizeof addr) != AOS_OK ||
         aos_bus_subscribe_address(bus, addr, (uint32_t)(max < 256 ? max : 256), on_dead_letter,
@@ -136,16 +150,27 @@ int aosctl_dlq(const aosctl_opts_t *o, int argc, char **argv)
     } else {
         collect(&c);
     }
+    pthread_mutex_lock(&c.lock);
+    c.closed = true; /* also when subscribing failed */
+    size_t held = c.count;
+    pthread_mutex_unlock(&c.lock);
     size_t replayed = 0;
-    for (size_t i = 0; i < c.count; i++) {
+    if (!replay) {
+        /* print everything first, give it back after: a released dead letter comes back
+         * at once and must not be read (or printed) twice */
+        for (size_t i = 0; i < held; i++)
+            print_dead_letter(o, c.items[i]);
+        fflush(o->out);
+        for (size_t i = 0; i < held; i++)
+            aos_bus_release(c.items[i]);
+    }
+    for (size_t i = 0; replay && i < held; i++) {
         const aos_event_t *ev = aos_bus_delivery_event(c.items[i]);
         print_dead_letter(o, c.items[i]);
-        if (!replay) {
-            aos_bus_release(c.items[i]);
-            continue;
-        }
         char err[256] = "";
-        aos_result r = aos_bus_send_sync(bus, queue, ev, 10000, err, sizeof err);
+        /* a new message-id: within the duplicate-detection window Service Bus would drop a
+         * copy with the old one (and the dead letter would be gone) */
+        aos_result r = aos_bus_replay_sync(bus, queue, ev, 10000, err, sizeof err);
         if (r == AOS_OK) {
             aos_bus_accept(c.items[i]);
             replayed++;
@@ -157,7 +182,7 @@ int aosctl_dlq(const aosctl_opts_t *o, int argc, char **argv)
     }
     if (!o->json)
         fprintf(o->out, replay ? "%zu dead letters replayed to %s\n" : "%zu dead letters in %s\n",
-                replay ? replayed : c.count, queue);
+                replay ? replayed : held, queue);
     aos_bus_free(bus);
     free(c.items);
     return rc;

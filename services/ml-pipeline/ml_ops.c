@@ -83,6 +83,25 @@ static void wake_scanner(ml_service_t *svc)
     pthread_mutex_unlock(&svc->mu);
 }
 
+/* A caller that names a workspace (the seed's run_azure_ml_pipeline) must name the one this
+ * pipeline is configured and credentialed for: a job is never sent somewhere else. */
+static aos_result check_workspace(const ml_azureml_config_t *aml, const ml_train_req_t *q,
+                                  char *errbuf, size_t errlen)
+{
+    if (!aml->subscription || !aml->resource_group || !aml->workspace)
+        return aos_fail(AOS_ERR_INVALID, errbuf, errlen,
+                        "no Azure ML workspace is configured (AOS_AZUREML_SUBSCRIPTION, "
+                        "AOS_AZUREML_RESOURCE_GROUP, AOS_AZUREML_WORKSPACE)");
+    if (strcmp(aml->subscription, q->ws_subscription) != 0 ||
+        strcmp(aml->resource_group, q->ws_resource_group) != 0 ||
+        strcmp(aml->workspace, q->ws_name) != 0)
+        return aos_fail(AOS_ERR_INVALID, errbuf, errlen,
+                        "this pipeline runs in workspace %s/%s/%s, not %.128s/%.128s/%.128s",
+                        aml->subscription, aml->resource_group, aml->workspace,
+                        q->ws_subscription, q->ws_resource_group, q->ws_name);
+    return AOS_OK;
+}
+
 static aos_result op_train(ml_service_t *svc, const aos_event_t *req, bool pipeline,
                            json_object **out, char *errbuf, size_t errlen)
 {
@@ -96,6 +115,8 @@ static aos_result op_train(ml_service_t *svc, const aos_event_t *req, bool pipel
         r = aos_fail(AOS_ERR_NOT_FOUND, errbuf, errlen, "unknown agent '%s'", q.agent);
     else if (ml_job_id(q.job_id, req->id, id) != AOS_OK)
         r = aos_fail(AOS_ERR_INVALID, errbuf, errlen, "cannot derive a job id");
+    else if (q.ws_name)
+        r = check_workspace(&svc->cfg.aml, &q, errbuf, errlen);
     const char *adapter = q.adapter_name        ? q.adapter_name
                           : def && def->adapter ? def->adapter
                                                 : q.agent;

@@ -62,6 +62,9 @@ typedef struct ml_train_req {
     ml_backend backend;
     int64_t timeout_ms; /* 0: service default */
     char *job_id;       /* optional client-chosen id (idempotency key) */
+    /* the Azure ML workspace the caller names (the seed's run_azure_ml_pipeline); NULL when
+     * not named. The service refuses one that is not the workspace it is configured for. */
+    char *ws_subscription, *ws_resource_group, *ws_name;
 } ml_train_req_t;
 
 /* Parse and validate a request body. pipeline allows inline "data_jsonl". */

@@ -21,6 +21,9 @@ void ml_train_req_clear(ml_train_req_t *r)
     free(r->data_name);
     free(r->data_jsonl);
     free(r->job_id);
+    free(r->ws_subscription);
+    free(r->ws_resource_group);
+    free(r->ws_name);
     memset(r, 0, sizeof *r);
 }
 
@@ -70,7 +73,8 @@ static aos_result parse_fields(const json_object *o, bool pipeline, ml_train_req
 {
     static const char *const keys[] = {
         "agent",   "adapter_name", "adapter", "base_model", "lora",   "hyperparameters", "data",
-        "dataset", "data_jsonl",   "backend", "timeout_s",  "job_id", "action",          NULL};
+        "dataset", "data_jsonl",   "backend", "timeout_s",  "job_id", "action",          "workspace",
+        NULL};
     json_object_object_foreach((json_object *)o, key, val)
     {
         (void)val;
@@ -118,6 +122,18 @@ static aos_result parse_fields(const json_object *o, bool pipeline, ml_train_req
         return aos_fail(AOS_ERR_INVALID, errbuf, errlen, "timeout_s must be 1..604800");
     out->timeout_ms = t * 1000;
     AOS_RETURN_IF_FAILED(dup_opt(o, "job_id", &out->job_id, errbuf, errlen));
+    json_object *ws = NULL;
+    AOS_RETURN_IF_FAILED(
+        aos_json_get_object(o, "workspace", AOS_JSON_OPTIONAL, &ws, errbuf, errlen));
+    if (ws) {
+        AOS_RETURN_IF_FAILED(dup_opt(ws, "subscription_id", &out->ws_subscription, errbuf, errlen));
+        AOS_RETURN_IF_FAILED(
+            dup_opt(ws, "resource_group", &out->ws_resource_group, errbuf, errlen));
+        AOS_RETURN_IF_FAILED(dup_opt(ws, "workspace_name", &out->ws_name, errbuf, errlen));
+        if (!out->ws_subscription || !out->ws_resource_group || !out->ws_name)
+            return aos_fail(AOS_ERR_INVALID, errbuf, errlen,
+                            "workspace needs subscription_id, resource_group and workspace_name");
+    }
     char id[129];
     if (out->job_id && ml_job_id(out->job_id, NULL, id) != AOS_OK)
         return aos_fail(AOS_ERR_INVALID, errbuf, errlen,

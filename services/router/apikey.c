@@ -7,6 +7,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "aos/secure.h"
 #include "apikey.h"
 
 #define DIGEST_LEN 32
@@ -175,4 +176,26 @@ aos_result router_apikeys_check(const router_apikeys_t *keys, const char *author
     for (size_t i = 0; i < keys->count; i++)
         match |= CRYPTO_memcmp(d, keys->digests[i], DIGEST_LEN) == 0;
     return match ? AOS_OK : aos_fail(AOS_ERR_AUTH, errbuf, errlen, "invalid API key");
+}
+
+aos_result router_credentials_check(const aos_config_common_t *common,
+                                    const router_apikeys_t *keys, char *errbuf, size_t errlen)
+{
+    if (common->dev_mode) {
+        aos_secure_log_dev_mode(common, router_apikeys_count(keys) == 0
+                                            ? "no API keys: the HTTP API is open to anyone "
+                                              "who can reach AOS_HTTP_ADDR"
+                                            : "the bus may use the default guest account");
+        return AOS_OK;
+    }
+    char bus[512] = "";
+    bool keys_ok = router_apikeys_count(keys) > 0;
+    bool bus_ok = aos_secure_check_bus(common, bus, sizeof bus) == AOS_OK;
+    if (keys_ok && bus_ok)
+        return AOS_OK;
+    return aos_fail(AOS_ERR_AUTH, errbuf, errlen, "refusing to start without credentials:%s%s%s%s",
+                    keys_ok ? "" : "\nno API keys configured: set AOS_API_KEYS (comma-separated) "
+                                   "or AOS_API_KEYS_FILE (one key per line, 16-512 characters); "
+                                   "clients send Authorization: Bearer <key>; " AOS_SECURE_DEV_HINT,
+                    bus_ok ? "" : "\n", bus_ok ? "" : bus, "");
 }

@@ -9,6 +9,8 @@
 #include "aos/json.h"
 #include "botframework.h"
 
+static aos_result add_raw(json_object *o, const char *key, const char *json);
+
 static aos_result dup_str(json_object *o, const char *field, aos_json_need need, size_t max,
                           char **out, char *errbuf, size_t errlen)
 {
@@ -33,8 +35,8 @@ static aos_result obj_json(json_object *o, const char *field, aos_json_need need
     return v ? aos_json_to_string(v, out, NULL) : AOS_OK;
 }
 
-static aos_result parse_fields(json_object *o, size_t max_text, router_activity_t *a, char *errbuf,
-                               size_t errlen)
+static aos_result parse_fields(json_object *o, size_t max_text, bool context,
+                               router_activity_t *a, char *errbuf, size_t errlen)
 {
     json_object *conv = NULL, *from = NULL;
     AOS_RETURN_IF_FAILED(dup_str(o, "type", AOS_JSON_REQUIRED, 64, &a->type, errbuf, errlen));
@@ -43,10 +45,11 @@ static aos_result parse_fields(json_object *o, size_t max_text, router_activity_
         dup_str(o, "channelId", AOS_JSON_OPTIONAL, 128, &a->channel_id, errbuf, errlen));
     AOS_RETURN_IF_FAILED(
         dup_str(o, "serviceUrl", AOS_JSON_OPTIONAL, 1024, &a->service_url, errbuf, errlen));
-    if (a->service_url && strncmp(a->service_url, "https://", 8) != 0 &&
-        strncmp(a->service_url, "http://", 7) != 0)
+    if (a->service_url && ((strncmp(a->service_url, "https://", 8) != 0 &&
+                            strncmp(a->service_url, "http://", 7) != 0) ||
+                           strpbrk(a->service_url, "?# \t\r\n") != NULL))
         return aos_fail(AOS_ERR_INVALID, errbuf, errlen,
-                        "field 'serviceUrl' must be an http(s) URL");
+                        "field 'serviceUrl' must be an http(s) URL without query or fragment");
     AOS_RETURN_IF_FAILED(obj_json(o, "conversation", AOS_JSON_REQUIRED, &a->conversation_json,
                                   &conv, errbuf, errlen));
     char why[160];
@@ -63,23 +66,44 @@ static aos_result parse_fields(json_object *o, size_t max_text, router_activity_
     AOS_RETURN_IF_FAILED(dup_str(o, "locale", AOS_JSON_OPTIONAL, 64, &a->locale, errbuf, errlen));
     AOS_RETURN_IF_FAILED(
         dup_str(o, "deliveryMode", AOS_JSON_OPTIONAL, 64, &a->delivery_mode, errbuf, errlen));
-    if (strcmp(a->type, "message") != 0)
+    if (context)
+        return dup_str(o, "name", AOS_JSON_OPTIONAL, 256, &a->name, errbuf, errlen);
+    bool is_msg = strcmp(a->type, "message") == 0;
+    bool named = strcmp(a->type, "event") == 0 || strcmp(a->type, "invoke") == 0;
+    if (!is_msg && !named)
+        return AOS_OK;
+    if (named)
+        AOS_RETURN_IF_FAILED(
+            dup_str(o, "name", AOS_JSON_REQUIRED, 256, &a->name, errbuf, errlen));
+    json_object *v = NULL;
+    if (json_object_object_get_ex(o, "value", &v) && v &&
+        aos_json_to_string(v, &a->value_json, NULL) != AOS_OK)
+        return AOS_ERR_NOMEM;
+    if (json_object_object_get_ex(o, "attachments", &v) && v) {
+        if (!json_object_is_type(v, json_type_array))
+            return aos_fail(AOS_ERR_INVALID, errbuf, errlen, "field 'attachments' must be an array");
+        if (json_object_array_length(v) > 0 &&
+            aos_json_to_string(v, &a->attachments_json, NULL) != AOS_OK)
+            return AOS_ERR_NOMEM;
+    }
+    if (!is_msg)
         return AOS_OK;
     AOS_RETURN_IF_FAILED(dup_str(o, "text", AOS_JSON_OPTIONAL, max_text, &a->text, errbuf, errlen));
-    if (!a->text || strspn(a->text, " \t\r\n") == strlen(a->text))
+    bool blank = !a->text || strspn(a->text, " \t\r\n") == strlen(a->text);
+    if (blank && !a->value_json && !a->attachments_json)
         return aos_fail(AOS_ERR_INVALID, errbuf, errlen,
-                        "message activity needs a non-empty 'text'");
+                        "message activity needs a non-empty 'text', a 'value' or attachments");
     return AOS_OK;
 }
 
-aos_result router_activity_parse(const char *body, size_t len, size_t max_text,
-                                 router_activity_t **out, char *errbuf, size_t errlen)
+static aos_result parse_any(const char *body, size_t len, size_t max_text, bool context,
+                           router_activity_t **out, char *errbuf, size_t errlen)
 {
     *out = NULL;
     json_object *o = NULL;
     AOS_RETURN_IF_FAILED(aos_json_parse_object(body, len, len + 1, 0, &o, errbuf, errlen));
     router_activity_t *a = calloc(1, sizeof *a);
-    aos_result r = a ? parse_fields(o, max_text, a, errbuf, errlen) : AOS_ERR_NOMEM;
+    aos_result r = a ? parse_fields(o, max_text, context, a, errbuf, errlen) : AOS_ERR_NOMEM;
     json_object_put(o);
     if (r != AOS_OK) {
         router_activity_free(a);
@@ -87,6 +111,46 @@ aos_result router_activity_parse(const char *body, size_t len, size_t max_text,
     }
     *out = a;
     return AOS_OK;
+}
+
+aos_result router_activity_parse(const char *body, size_t len, size_t max_text,
+                                 router_activity_t **out, char *errbuf, size_t errlen)
+{
+    return parse_any(body, len, max_text, false, out, errbuf, errlen);
+}
+
+aos_result router_activity_context_parse(const char *json, size_t len, router_activity_t **out,
+                                         char *errbuf, size_t errlen)
+{
+    return parse_any(json, len, 0, true, out, errbuf, errlen);
+}
+
+aos_result router_activity_context_json(const router_activity_t *a, char **out_json)
+{
+    json_object *o = json_object_new_object();
+    aos_result r = o ? aos_json_add_string(o, "type", a->type) : AOS_ERR_NOMEM;
+    if (r == AOS_OK)
+        r = aos_json_add_string(o, "id", a->id);
+    if (r == AOS_OK)
+        r = aos_json_add_string(o, "channelId", a->channel_id);
+    if (r == AOS_OK)
+        r = aos_json_add_string(o, "serviceUrl", a->service_url);
+    if (r == AOS_OK)
+        r = add_raw(o, "conversation", a->conversation_json);
+    if (r == AOS_OK)
+        r = add_raw(o, "from", a->from_json);
+    if (r == AOS_OK)
+        r = add_raw(o, "recipient", a->recipient_json);
+    if (r == AOS_OK)
+        r = aos_json_add_string(o, "locale", a->locale);
+    if (r == AOS_OK)
+        r = aos_json_add_string(o, "deliveryMode", a->delivery_mode);
+    if (r == AOS_OK)
+        r = aos_json_add_string(o, "name", a->name);
+    if (r == AOS_OK)
+        r = aos_json_to_string(o, out_json, NULL);
+    json_object_put(o);
+    return r;
 }
 
 void router_activity_free(router_activity_t *a)
@@ -100,6 +164,9 @@ void router_activity_free(router_activity_t *a)
     free(a->conversation_id);
     free(a->from_id);
     free(a->text);
+    free(a->name);
+    free(a->value_json);
+    free(a->attachments_json);
     free(a->locale);
     free(a->delivery_mode);
     free(a->conversation_json);
@@ -111,6 +178,89 @@ void router_activity_free(router_activity_t *a)
 bool router_activity_is_message(const router_activity_t *a)
 {
     return a && a->type && strcmp(a->type, "message") == 0;
+}
+
+bool router_activity_is_type(const router_activity_t *a, const char *type)
+{
+    return a && a->type && type && strcmp(a->type, type) == 0;
+}
+
+static bool blank(const char *s)
+{
+    return !s || strspn(s, " \t\r\n") == strlen(s);
+}
+
+/* The text a turn reads when the activity has none: value.text, else the value's JSON, else
+ * a note on the attachments. */
+static aos_result derived_text(const router_activity_t *a, json_object *value, char **out)
+{
+    const char *s = NULL;
+    if (value && json_object_is_type(value, json_type_object) &&
+        aos_json_get_string(value, "text", AOS_JSON_OPTIONAL, &s, NULL, 0) == AOS_OK && !blank(s))
+        *out = strdup(s);
+    else if (value && json_object_is_type(value, json_type_string) &&
+             !blank(json_object_get_string(value)))
+        *out = strdup(json_object_get_string(value));
+    else if (a->value_json)
+        *out = strdup(a->value_json);
+    else if (a->attachments_json)
+        *out = strdup("(attachments)");
+    else
+        return AOS_ERR_INVALID;
+    return *out ? AOS_OK : AOS_ERR_NOMEM;
+}
+
+static aos_result turn_metadata(const router_activity_t *a, json_object *value, char **out)
+{
+    json_object *root = json_object_new_object(), *bot = json_object_new_object();
+    aos_result r = (root && bot) ? aos_json_add_string(bot, "type", a->type) : AOS_ERR_NOMEM;
+    if (r == AOS_OK && a->name)
+        r = aos_json_add_string(bot, "name", a->name);
+    if (r == AOS_OK && value)
+        r = aos_json_add(bot, "value", json_object_get(value));
+    if (r == AOS_OK && a->attachments_json)
+        r = add_raw(bot, "attachments", a->attachments_json);
+    if (r == AOS_OK && a->channel_id)
+        r = aos_json_add_string(bot, "channel_id", a->channel_id);
+    if (r == AOS_OK && a->locale)
+        r = aos_json_add_string(bot, "locale", a->locale);
+    if (r == AOS_OK) {
+        r = aos_json_add(root, "bot", bot); /* takes bot either way */
+        bot = NULL;
+    }
+    if (r == AOS_OK)
+        r = aos_json_to_string(root, out, NULL);
+    json_object_put(bot);
+    json_object_put(root);
+    return r;
+}
+
+aos_result router_activity_turn_input(const router_activity_t *a, size_t max_text,
+                                      char **out_text, char **out_metadata_json, char *errbuf,
+                                      size_t errlen)
+{
+    *out_text = NULL;
+    *out_metadata_json = NULL;
+    json_object *value = NULL;
+    if (a->value_json && aos_json_parse(a->value_json, strlen(a->value_json),
+                                        strlen(a->value_json) + 1, 0, &value, NULL, 0) != AOS_OK)
+        return aos_fail(AOS_ERR_INVALID, errbuf, errlen, "field 'value' is not JSON");
+    aos_result r = AOS_OK;
+    if (!blank(a->text))
+        r = (*out_text = strdup(a->text)) ? AOS_OK : AOS_ERR_NOMEM;
+    else if ((r = derived_text(a, value, out_text)) == AOS_ERR_INVALID)
+        aos_fail(r, errbuf, errlen, "the %s activity carries no text and no value", a->type);
+    if (r == AOS_OK && strlen(*out_text) > max_text)
+        r = aos_fail(AOS_ERR_TOO_LARGE, errbuf, errlen, "the turn input is over %zu bytes",
+                     max_text);
+    if (r == AOS_OK)
+        r = turn_metadata(a, value, out_metadata_json);
+    json_object_put(value);
+    if (r != AOS_OK) {
+        free(*out_text);
+        *out_text = NULL;
+    }
+    return r;
 }
 
 bool router_activity_expect_replies(const router_activity_t *a)
@@ -240,13 +390,41 @@ aos_result router_activity_reply_build(const router_activity_t *in, const char *
     return r;
 }
 
-aos_result router_activity_eoc_build(const router_activity_t *in, const char *id, char **out_json)
+aos_result router_activity_eoc_build_value(const router_activity_t *in, const char *id,
+                                           const char *value_json, char **out_json)
 {
     json_object *o = NULL;
     AOS_RETURN_IF_FAILED(base_reply(in, "endOfConversation", id, &o));
     aos_result r = aos_json_add_string(o, "code", "completedSuccessfully");
+    if (r == AOS_OK && value_json)
+        r = add_raw(o, "value", value_json);
     if (r == AOS_OK)
         r = aos_json_to_string(o, out_json, NULL);
+    json_object_put(o);
+    return r;
+}
+
+aos_result router_activity_eoc_build(const router_activity_t *in, const char *id, char **out_json)
+{
+    return router_activity_eoc_build_value(in, id, NULL, out_json);
+}
+
+aos_result router_activity_invoke_response_build(int status, const char *body_json,
+                                                 char **out_json)
+{
+    json_object *o = json_object_new_object(), *v = json_object_new_object();
+    aos_result r = (o && v) ? aos_json_add_string(o, "type", "invokeResponse") : AOS_ERR_NOMEM;
+    if (r == AOS_OK)
+        r = aos_json_add(v, "status", json_object_new_int(status));
+    if (r == AOS_OK && body_json)
+        r = add_raw(v, "body", body_json);
+    if (r == AOS_OK) {
+        r = aos_json_add(o, "value", v); /* takes v either way */
+        v = NULL;
+    }
+    if (r == AOS_OK)
+        r = aos_json_to_string(o, out_json, NULL);
+    json_object_put(v);
     json_object_put(o);
     return r;
 }
@@ -312,4 +490,38 @@ aos_result router_activity_reply_url(const router_activity_t *in, char *out, siz
                    : snprintf(out, outlen, "%s%sv3/conversations/%s/activities", in->service_url,
                               slash, conv);
     return (n < 0 || (size_t)n >= outlen) ? AOS_ERR_TOO_LARGE : AOS_OK;
+}
+
+aos_result router_bot_token_parse(const char *body, size_t len, char **out_token,
+                                  int64_t *out_expires_in)
+{
+    *out_token = NULL;
+    *out_expires_in = 3600;
+    json_object *o = NULL;
+    const char *tok = NULL;
+    int64_t exp = 3600;
+    bool has = false;
+    aos_result r = aos_json_parse_object(body, len, 1u << 20, 0, &o, NULL, 0);
+    if (r == AOS_OK)
+        r = aos_json_get_string(o, "access_token", AOS_JSON_REQUIRED, &tok, NULL, 0);
+    if (r == AOS_OK && (!tok[0] || strlen(tok) > 16384))
+        r = AOS_ERR_PROTOCOL;
+    for (const unsigned char *p = (const unsigned char *)(r == AOS_OK ? tok : ""); *p; p++)
+        if (*p < 0x21 || *p == 0x7f)
+            r = AOS_ERR_PROTOCOL;
+    /* expires_in is a number, though some servers send it as a string */
+    if (r == AOS_OK && aos_json_get_int(o, "expires_in", AOS_JSON_OPTIONAL, &exp, &has, NULL, 0) !=
+                           AOS_OK) {
+        const char *es = NULL;
+        exp = 3600;
+        if (aos_json_get_string(o, "expires_in", AOS_JSON_OPTIONAL, &es, NULL, 0) == AOS_OK && es)
+            exp = strtoll(es, NULL, 10);
+    }
+    if (r == AOS_OK) {
+        *out_expires_in = exp < 60 ? 60 : exp > 86400 ? 86400 : exp;
+        *out_token = strdup(tok);
+        r = *out_token ? AOS_OK : AOS_ERR_NOMEM;
+    }
+    json_object_put(o);
+    return r == AOS_OK ? AOS_OK : r == AOS_ERR_NOMEM ? r : AOS_ERR_PROTOCOL;
 }

@@ -11,6 +11,7 @@
 #ifndef ROUTER_JWT_H
 #define ROUTER_JWT_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <time.h>
@@ -36,6 +37,11 @@ typedef struct router_jwt_policy {
     size_t issuer_count;
     const char *audience; /* required aud value (the bot / skill app id) */
     int skew_s;           /* clock skew tolerance; 0 = 300 s */
+    /* Allowed callers: when require_caller, the token's appid (v1) / azp (v2) must be one of
+     * these ("*" = any caller with an appid). An empty list then refuses every caller. */
+    bool require_caller;
+    const char *const *allowed_callers;
+    size_t allowed_caller_count;
 } router_jwt_policy_t;
 
 typedef struct router_jwt_claims {
@@ -51,6 +57,13 @@ typedef struct router_jwt_claims {
 aos_result router_jwt_verify(const router_jwks_t *jwks, const router_jwt_policy_t *policy,
                              const char *token, time_t now, router_jwt_claims_t *out, char *errbuf,
                              size_t errlen);
+
+/* The "kid" of a token's header ("" when absent); AOS_ERR_AUTH when the header is unreadable.
+ * Says nothing about validity: used to decide whether signing keys must be refreshed. */
+aos_result router_jwt_kid(const char *token, char *out, size_t outlen);
+
+/* True when jwks has a key for kid (kid "" = the single-key case). */
+bool router_jwks_has_kid(const router_jwks_t *jwks, const char *kid);
 
 /* base64url without padding (padding tolerated), strict alphabet. *out malloc'd, NUL-terminated
  * after *out_len bytes. Exposed for tests. */

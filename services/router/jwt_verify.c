@@ -3,6 +3,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "aos/json.h"
 #include "jwt.h"
@@ -110,6 +111,16 @@ static aos_result check_claims(const router_jwt_policy_t *pol, json_object *p, t
     copy_claim(p, "appid", c->appid, sizeof c->appid);
     copy_claim(p, "azp", c->appid, sizeof c->appid);
     copy_claim(p, "serviceurl", c->serviceurl, sizeof c->serviceurl);
+    if (pol->require_caller) {
+        bool allowed = false;
+        for (size_t i = 0; i < pol->allowed_caller_count && !allowed && c->appid[0]; i++)
+            allowed = strcmp(pol->allowed_callers[i], "*") == 0 ||
+                      strcasecmp(pol->allowed_callers[i], c->appid) == 0;
+        if (!allowed)
+            return aos_fail(AOS_ERR_FORBIDDEN, errbuf, errlen,
+                            "caller %.64s is not an allowed caller (AOS_BOT_ALLOWED_CALLERS)",
+                            c->appid[0] ? c->appid : "(no appid/azp)");
+    }
     return AOS_OK;
 }
 
@@ -150,4 +161,28 @@ aos_result router_jwt_verify(const router_jwks_t *jwks, const router_jwt_policy_
     if (r == AOS_OK && out)
         *out = c;
     return r;
+}
+
+aos_result router_jwt_kid(const char *token, char *out, size_t outlen)
+{
+    out[0] = '\0';
+    const char *d1 = token ? strchr(token, '.') : NULL;
+    if (!d1 || strlen(token) > ROUTER_JWT_MAX_LEN)
+        return AOS_ERR_AUTH;
+    json_object *hdr = NULL;
+    if (decode_json(token, (size_t)(d1 - token), &hdr) != AOS_OK)
+        return AOS_ERR_AUTH;
+    const char *kid = NULL;
+    aos_result r = aos_json_get_string(hdr, "kid", AOS_JSON_OPTIONAL, &kid, NULL, 0) == AOS_OK
+                       ? AOS_OK
+                       : AOS_ERR_AUTH;
+    if (r == AOS_OK && kid)
+        snprintf(out, outlen, "%s", kid);
+    json_object_put(hdr);
+    return r;
+}
+
+bool router_jwks_has_kid(const router_jwks_t *jwks, const char *kid)
+{
+    return jwks && find_key(jwks, kid && kid[0] ? kid : NULL) != NULL;
 }

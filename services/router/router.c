@@ -15,7 +15,8 @@ const aos_config_field_t router_config_table[] = {
      "File of API keys, one per line, accepted as Authorization: Bearer <key> (router)",
      offsetof(router_config_t, api_keys_file)},
     {"AOS_API_KEYS", NULL, AOS_CONFIG_STRING, NULL, 0, 65536, false, true, NULL,
-     "Comma-separated API keys (router); with neither this nor the file, the API is open",
+     "Comma-separated API keys (router); with neither this nor the file the router refuses to "
+     "start unless AOS_DEV_MODE=1",
      offsetof(router_config_t, api_keys)},
     {"AOS_BOT_APP_ID", "bot_app_id", AOS_CONFIG_STRING, NULL, 0, 256, false, false, NULL,
      "Bot / skill app id: the audience Bot Framework JWTs must carry (router)",
@@ -44,6 +45,34 @@ const aos_config_field_t router_config_table[] = {
     {"AOS_BOT_TOKEN_URL", "bot_token_url", AOS_CONFIG_URL, NULL, 0, 0, false, false, "http|https",
      "Token endpoint (default https://login.microsoftonline.com/<tenant>/oauth2/v2.0/token)",
      offsetof(router_config_t, bot_token_url)},
+    /* Copilot Studio skill (docs/copilot-studio.md) */
+    {"AOS_PUBLIC_URL", "public_url", AOS_CONFIG_URL, NULL, 0, 0, false, false, "http|https",
+     "Public base URL of the router, as the skill manifest's endpointUrl base (default: from "
+     "the Host header)",
+     offsetof(router_config_t, public_url)},
+    {"AOS_BOT_SKILL_NAME", "bot_skill_name", AOS_CONFIG_STRING, "aos", 0, 128, false, false, NULL,
+     "Skill name and $id in the skill manifest (GET /api/skill/manifest.json)",
+     offsetof(router_config_t, bot_skill_name)},
+    {"AOS_BOT_OPENID_METADATA", "bot_openid_metadata", AOS_CONFIG_STRING, NULL, 0, 4096, false,
+     false, NULL,
+     "Comma-separated OpenID metadata URLs whose keys sign inbound Bot Framework / Entra JWTs "
+     "(default with AOS_BOT_APP_ID and no AOS_BOT_JWKS_FILE: login.botframework.com's, plus "
+     "login.microsoftonline.com/<AOS_BOT_TENANT>/v2.0's for a tenant id)",
+     offsetof(router_config_t, bot_openid_metadata)},
+    {"AOS_BOT_ALLOWED_CALLERS", "bot_allowed_callers", AOS_CONFIG_STRING, NULL, 0, 4096, false,
+     false, NULL,
+     "Comma-separated app ids allowed to call the skill (the Copilot Studio bot's appid/azp); "
+     "\"*\" allows any verified caller; unset refuses every caller",
+     offsetof(router_config_t, bot_allowed_callers)},
+    {"AOS_BOT_CERT_FILE", "bot_cert_file", AOS_CONFIG_STRING, NULL, 0, 4096, false, false, NULL,
+     "PEM file with the certificate and private key of AOS_BOT_APP_ID: outbound token by "
+     "certificate credential instead of AOS_BOT_APP_PASSWORD",
+     offsetof(router_config_t, bot_cert_file)},
+    {"AOS_BOT_FEDERATED_TOKEN_FILE", "bot_federated_token_file", AOS_CONFIG_STRING, NULL, 0, 4096,
+     false, false, NULL,
+     "Federated (workload identity) token file, e.g. AKS's $AZURE_FEDERATED_TOKEN_FILE: outbound "
+     "token by client assertion, re-read at each fetch",
+     offsetof(router_config_t, bot_federated_token_file)},
 };
 const size_t router_config_table_len = sizeof router_config_table / sizeof router_config_table[0];
 
@@ -77,6 +106,49 @@ static aos_result copy_config(router_config_t *dst, const router_config_t *src)
     return AOS_OK;
 }
 
+/* A single-tenant app registration: Entra issues skill tokens as
+ * https://sts.windows.net/<tenant>/ (v1) and https://login.microsoftonline.com/<tenant>/v2.0. */
+static aos_result add_tenant_issuers(router_t *rt)
+{
+    const char *t = rt->cfg.bot_tenant;
+    if (!t || !t[0] || strcmp(t, "botframework.com") == 0 || strchr(t, '/'))
+        return AOS_OK;
+    char *more[2] = {NULL, NULL};
+    if (asprintf(&more[0], "https://sts.windows.net/%s/", t) < 0 ||
+        asprintf(&more[1], "https://login.microsoftonline.com/%s/v2.0", t) < 0)
+        return AOS_ERR_NOMEM;
+    char **grown = realloc(rt->issuers, (rt->issuer_count + 2) * sizeof *grown);
+    if (!grown) {
+        free(more[0]);
+        free(more[1]);
+        return AOS_ERR_NOMEM;
+    }
+    rt->issuers = grown;
+    rt->issuers[rt->issuer_count++] = more[0];
+    rt->issuers[rt->issuer_count++] = more[1];
+    return AOS_OK;
+}
+
+static aos_result split_list(const char *s, char ***out, size_t *out_count)
+{
+    size_t n = 1;
+    for (const char *p = s ? s : ""; *p; p++)
+        n += *p == ',';
+    *out = calloc(n, sizeof **out);
+    char *copy = strdup(s ? s : ""), *save = NULL;
+    if (!*out || !copy) {
+        free(copy);
+        return AOS_ERR_NOMEM;
+    }
+    for (char *tok = strtok_r(copy, ", ", &save); tok; tok = strtok_r(NULL, ", ", &save))
+        if (!((*out)[(*out_count)++] = strdup(tok))) {
+            free(copy);
+            return AOS_ERR_NOMEM;
+        }
+    free(copy);
+    return AOS_OK;
+}
+
 static aos_result split_issuers(router_t *rt)
 {
     const char *s = rt->cfg.bot_issuers ? rt->cfg.bot_issuers : "";
@@ -95,24 +167,28 @@ static aos_result split_issuers(router_t *rt)
             return AOS_ERR_NOMEM;
         }
     free(copy);
-    return AOS_OK;
+    return add_tenant_issuers(rt);
 }
 
 static aos_result load_auth(router_t *rt, char *errbuf, size_t errlen)
 {
     AOS_RETURN_IF_FAILED(
         router_apikeys_load(rt->cfg.api_keys_file, rt->cfg.api_keys, &rt->keys, errbuf, errlen));
-    if (router_apikeys_count(rt->keys) == 0)
-        aos_log(AOS_LOG_WARN,
-                "no API keys configured: the HTTP API is open (set AOS_API_KEYS "
-                "or AOS_API_KEYS_FILE)",
-                NULL);
+    AOS_RETURN_IF_FAILED(router_credentials_check(&rt->cfg.common, rt->keys, errbuf, errlen));
     AOS_RETURN_IF_FAILED(split_issuers(rt));
-    if (rt->cfg.bot_app_password && !rt->cfg.bot_app_id)
+    if ((rt->cfg.bot_app_password || rt->cfg.bot_cert_file || rt->cfg.bot_federated_token_file) &&
+        !rt->cfg.bot_app_id)
         return aos_fail(AOS_ERR_INVALID, errbuf, errlen,
-                        "AOS_BOT_APP_PASSWORD is set but AOS_BOT_APP_ID (its client id) is not");
-    if (!rt->cfg.bot_jwks_file) {
-        aos_log(AOS_LOG_WARN, "no AOS_BOT_JWKS_FILE: /api/messages accepts unsigned activities",
+                        "an outbound bot credential is set but AOS_BOT_APP_ID (its client id) is "
+                        "not");
+    AOS_RETURN_IF_FAILED(
+        split_list(rt->cfg.bot_allowed_callers, &rt->allowed_callers, &rt->allowed_caller_count));
+    if (!rt->cfg.bot_jwks_file && !rt->cfg.bot_app_id) {
+        aos_log(AOS_LOG_WARN,
+                router_dev_mode()
+                    ? "no Bot Framework auth (AOS_BOT_APP_ID): development mode, /api/messages "
+                      "accepts unsigned activities"
+                    : "no Bot Framework auth (AOS_BOT_APP_ID): /api/messages refuses every activity",
                 NULL);
         return AOS_OK;
     }
@@ -121,7 +197,14 @@ static aos_result load_auth(router_t *rt, char *errbuf, size_t errlen)
                         "AOS_BOT_JWKS_FILE is set but AOS_BOT_APP_ID (the JWT audience) is not");
     if (rt->issuer_count == 0)
         return aos_fail(AOS_ERR_INVALID, errbuf, errlen, "AOS_BOT_JWT_ISSUERS is empty");
-    return router_jwks_load(rt->cfg.bot_jwks_file, &rt->jwks, errbuf, errlen);
+    if (rt->allowed_caller_count == 0)
+        aos_log(AOS_LOG_WARN,
+                "AOS_BOT_ALLOWED_CALLERS is empty: every skill caller is refused (list the "
+                "Copilot Studio bot's app id, or \"*\")",
+                NULL);
+    if (rt->cfg.bot_jwks_file)
+        return router_jwks_load(rt->cfg.bot_jwks_file, &rt->jwks, errbuf, errlen);
+    return AOS_OK; /* OpenID metadata: loaded by router_start (needs the HTTP client) */
 }
 
 static void init_metrics(router_t *rt)
@@ -188,6 +271,12 @@ bool router_authorize(router_t *rt, aos_http_request_t *req)
     return false;
 }
 
+bool router_dev_mode(void)
+{
+    const char *v = getenv("AOS_DEV_MODE");
+    return v && (strcmp(v, "1") == 0 || strcasecmp(v, "true") == 0);
+}
+
 void router_respond_error(aos_http_request_t *req, aos_result r, const char *message)
 {
     aos_log(r == AOS_ERR_INTERNAL || r == AOS_ERR_NOMEM ? AOS_LOG_ERROR : AOS_LOG_INFO,
@@ -227,6 +316,8 @@ static aos_result add_routes(router_t *rt)
     AOS_RETURN_IF_FAILED(aos_http_server_route(s, "POST", "/v1/events", svc_post_events, rt));
     AOS_RETURN_IF_FAILED(aos_http_server_route(s, "OPTIONS", "/v1/events", svc_options_events, rt));
     AOS_RETURN_IF_FAILED(aos_http_server_route(s, "POST", "/api/messages", svc_post_activity, rt));
+    AOS_RETURN_IF_FAILED(aos_http_server_route(s, "GET", ROUTER_SKILL_MANIFEST_PATH,
+                                               svc_get_skill_manifest, rt));
     AOS_RETURN_IF_FAILED(svc_ml_routes(s, rt));
     return AOS_OK;
 }
@@ -250,6 +341,7 @@ static aos_result start_bus(router_t *rt, int connect_timeout_ms, char *errbuf, 
                            .instance_id = instance};
     AOS_RETURN_IF_FAILED(aos_bus_new(&bc, &rt->bus, errbuf, errlen));
     AOS_RETURN_IF_FAILED(svc_heartbeats_subscribe(rt, errbuf, errlen));
+    AOS_RETURN_IF_FAILED(bot_outbound_start(rt, errbuf, errlen));
     AOS_RETURN_IF_FAILED(aos_bus_start(rt->bus));
     aos_result r = aos_bus_wait_connected(rt->bus, connect_timeout_ms);
     if (r != AOS_OK)
@@ -278,9 +370,31 @@ static aos_result start_http(router_t *rt, char *errbuf, size_t errlen)
     return aos_http_server_start(rt->api, errbuf, errlen);
 }
 
+/* Inbound JWT keys from OpenID metadata (openid.h), unless a JWKS file is configured. */
+static aos_result start_openid(router_t *rt, char *errbuf, size_t errlen)
+{
+    if (rt->jwks || !rt->cfg.bot_app_id)
+        return AOS_OK;
+    char defaults[600];
+    const char *t = rt->cfg.bot_tenant;
+    bool tenant = t && t[0] && strcmp(t, "botframework.com") != 0 && !strchr(t, '/');
+    snprintf(defaults, sizeof defaults,
+             "https://login.botframework.com/v1/.well-known/openidconfiguration%s%s%s",
+             tenant ? ",https://login.microsoftonline.com/" : "", tenant ? t : "",
+             tenant ? "/v2.0/.well-known/openid-configuration" : "");
+    const char *urls = rt->cfg.bot_openid_metadata ? rt->cfg.bot_openid_metadata : defaults;
+    AOS_RETURN_IF_FAILED(router_openid_new(rt->http, urls, 0, &rt->openid, errbuf, errlen));
+    char why[300] = "";
+    if (router_openid_load(rt->openid, why, sizeof why) != AOS_OK)
+        aos_log(AOS_LOG_WARN, "bot signing keys not loaded yet; retried on the first activity",
+                "detail", why, NULL);
+    return AOS_OK;
+}
+
 aos_result router_start(router_t *rt, int connect_timeout_ms, char *errbuf, size_t errlen)
 {
     AOS_RETURN_IF_FAILED(aos_http_client_new(NULL, &rt->http, errbuf, errlen));
+    AOS_RETURN_IF_FAILED(start_openid(rt, errbuf, errlen));
     AOS_RETURN_IF_FAILED(start_bus(rt, connect_timeout_ms, errbuf, errlen));
     router_queues_check_all(rt);
     AOS_RETURN_IF_FAILED(start_http(rt, errbuf, errlen));
@@ -314,6 +428,7 @@ void router_stop(router_t *rt, int grace_ms)
      * only then does the bus go. */
     if (rt->api)
         aos_http_server_stop(rt->api, grace_ms);
+    bot_outbound_stop(rt);
     if (rt->bus)
         aos_bus_stop(rt->bus, 2000);
     if (rt->admin)
@@ -329,6 +444,8 @@ void router_free(router_t *rt)
     aos_http_server_free(rt->admin);
     aos_http_client_free(rt->http);
     bot_token_free(rt);
+    router_openid_free(rt->openid);
+    bot_outbound_free(rt);
     aos_storage_client_free(rt->storage);
     aos_bus_free(rt->bus);
     aos_agents_config_free(rt->agents);
@@ -338,6 +455,9 @@ void router_free(router_t *rt)
     for (size_t i = 0; i < rt->issuer_count; i++)
         free(rt->issuers[i]);
     free(rt->issuers);
+    for (size_t i = 0; i < rt->allowed_caller_count; i++)
+        free(rt->allowed_callers[i]);
+    free(rt->allowed_callers);
     router_config_free(&rt->cfg);
     pthread_mutex_destroy(&rt->hb_mu);
     pthread_mutex_destroy(&rt->bot_mu);

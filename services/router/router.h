@@ -27,6 +27,13 @@ typedef struct router_config {
     char *bot_app_password;       /* AOS_BOT_APP_PASSWORD: client secret for replies (secret) */
     char *bot_tenant;             /* AOS_BOT_TENANT: Entra tenant of the token (botframework.com) */
     char *bot_token_url;          /* AOS_BOT_TOKEN_URL: token endpoint override */
+    /* Copilot Studio skill (docs/copilot-studio.md) */
+    char *public_url;             /* AOS_PUBLIC_URL: base URL in the skill manifest */
+    char *bot_skill_name;         /* AOS_BOT_SKILL_NAME: the manifest's name and $id */
+    char *bot_openid_metadata;    /* AOS_BOT_OPENID_METADATA: comma-separated metadata URLs */
+    char *bot_allowed_callers;    /* AOS_BOT_ALLOWED_CALLERS: caller app ids, or "*" */
+    char *bot_cert_file;          /* AOS_BOT_CERT_FILE: PEM cert + key (certificate credential) */
+    char *bot_federated_token_file; /* AOS_BOT_FEDERATED_TOKEN_FILE: workload identity token */
 } router_config_t;
 
 /* The environment table (for main, docs and tests). */

@@ -16,8 +16,10 @@
 #include "botframework.h"
 #include "jwt.h"
 #include "messages.h"
+#include "openid.h"
 #include "router.h"
 #include "routing.h"
+#include "skill_manifest.h"
 
 #define ROUTER_SOURCE "/aos/router"
 #define ROUTER_MAX_INSTANCES 256
@@ -30,6 +32,7 @@ typedef struct router_heartbeat {
     int64_t inflight, capacity;
     int64_t seen_ms; /* monotonic */
     int64_t seen_unix_ms;
+    int64_t sched_last_ms, sched_next_ms; /* the agent's schedule as that runner sees it */
 } router_heartbeat_t;
 
 struct router {
@@ -39,6 +42,9 @@ struct router {
     router_jwks_t *jwks;
     char **issuers;
     size_t issuer_count;
+    char **allowed_callers; /* AOS_BOT_ALLOWED_CALLERS */
+    size_t allowed_caller_count;
+    struct router_openid *openid; /* keys from OpenID metadata (openid.h), or NULL */
 
     aos_bus_t *bus;
     aos_storage_client_t *storage;
@@ -55,7 +61,8 @@ struct router {
     char *bot_token;
     int64_t bot_token_expires_ms; /* monotonic */
     bool bot_token_fetching;
-    struct bot_post *bot_waiting; /* replies waiting for the token */
+    struct bot_post *bot_waiting; /* replies waiting for the token, in arrival order */
+    struct bot_outbound *outbound; /* bot_outbound.c */
 
     /* per agent (index in agents->agents): its queue was seen on the broker (svc_queues.c) */
     atomic_bool *queue_seen;
@@ -86,10 +93,13 @@ typedef struct turn {
     bool conversation_exists; /* known to exist in storage (no create needed) */
     router_decision_t d;
     router_activity_t *activity; /* bot modes */
+    bool caller_verified;        /* bot modes: the activity came with a verified JWT */
     int64_t started_ms;
 } turn_t;
 
 /* ---- router.c ---- */
+/* AOS_DEV_MODE=1: development mode (unsigned activities, http serviceUrls). */
+bool router_dev_mode(void);
 /* Answer req with an error unless the API key is fine; returns true when authorized. */
 bool router_authorize(router_t *rt, aos_http_request_t *req);
 /* Respond and log in one place. */
@@ -141,13 +151,42 @@ void svc_options_events(aos_http_request_t *req, void *ctx);
 
 /* ---- svc_bot.c ---- */
 void svc_post_activity(aos_http_request_t *req, void *ctx);
+/* GET /api/skill/manifest.json (skill_manifest.h). */
+void svc_get_skill_manifest(aos_http_request_t *req, void *ctx);
 /* Deliver a turn's reply in a bot mode (inline answer or POST to serviceUrl). */
 void svc_bot_deliver(turn_t *t, const router_turn_result_t *res);
 
 /* ---- svc_bot_token.c ---- */
-/* POST activity_json to url, with a Bot Framework bearer token when AOS_BOT_APP_PASSWORD is
- * set (fetched by client credentials and cached until shortly before it expires). */
-void bot_post_activity(router_t *rt, const char *url, const char *activity_json);
+/* Outcome of one POST: result AOS_OK with the HTTP status, or a transport error (status 0);
+ * retry_after_ms >= 0 when the answer carried Retry-After. Runs on the HTTP client thread
+ * (or the caller's, on a local failure); must not block. */
+typedef void (*bot_posted_fn)(void *ctx, aos_result result, int status, int64_t retry_after_ms);
+/* POST activity_json to url; with_token: with the bot's Bot Framework token (fetched by the
+ * configured credential and cached until shortly before it expires). POSTs waiting for the
+ * token leave in the order they came. done may be NULL. */
+void bot_post(router_t *rt, const char *url, const char *activity_json, bool with_token,
+              bot_posted_fn done, void *ctx);
+/* True when an outbound credential (secret, certificate or federated token) is configured. */
+bool bot_credentials_configured(const router_t *rt);
+
+/* The reply activities for a turn result: the message, then (for events, or with
+ * AOS_BOT_END_OF_CONVERSATION) an endOfConversation; out[0..*out_count) malloc'd. */
+aos_result bot_reply_activities(router_t *rt, const router_activity_t *in, const char *agent,
+                                const char *conversation_id, const router_turn_result_t *res,
+                                char *out[2], size_t *out_count);
+
+/* ---- bot_outbound.c: durable, ordered delivery of normal-mode replies ---- */
+#define BOT_OUTBOUND_QUEUE "aos.bot.outbound"
+/* Consume BOT_OUTBOUND_QUEUE and start the delivery thread (before the bus starts). */
+aos_result bot_outbound_start(router_t *rt, char *errbuf, size_t errlen);
+/* Stop the delivery thread (before the bus stops). */
+void bot_outbound_stop(router_t *rt);
+/* Release held deliveries and free (after the HTTP client is freed, before the bus). */
+void bot_outbound_free(router_t *rt);
+/* Take over t (TURN_MODE_BOT_POST) and ev (its aos.agent.turn for queue): send the reply
+ * context to BOT_OUTBOUND_QUEUE, then the turn with reply-to BOT_OUTBOUND_QUEUE; answer 202
+ * once both are with the broker, 503 otherwise. */
+void bot_outbound_dispatch(turn_t *t, const char *queue, aos_event_t *ev);
 void bot_token_free(router_t *rt);
 
 /* ---- classifier.c ---- */

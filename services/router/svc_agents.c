@@ -6,12 +6,14 @@
 #include "aos/json.h"
 #include "aos/log.h"
 #include "aos/resilience.h"
+#include "act_seed.h"
 #include "router_internal.h"
 
 /* ---- heartbeats (bus I/O thread) ---- */
 
 static void record_heartbeat(router_t *rt, const char *agent, const char *instance,
-                             const char *provider, int64_t inflight, int64_t capacity)
+                             const char *provider, int64_t inflight, int64_t capacity,
+                             const int64_t sched[2])
 {
     int64_t now = aos_clock_monotonic_ms();
     pthread_mutex_lock(&rt->hb_mu);
@@ -31,6 +33,8 @@ static void record_heartbeat(router_t *rt, const char *agent, const char *instan
     slot->capacity = capacity;
     slot->seen_ms = now;
     slot->seen_unix_ms = aos_clock_realtime_ms();
+    slot->sched_last_ms = sched[0];
+    slot->sched_next_ms = sched[1];
     pthread_mutex_unlock(&rt->hb_mu);
 }
 
@@ -39,7 +43,7 @@ static void on_heartbeat(void *ctx, aos_bus_delivery_t *d, const aos_event_t *ev
     router_t *rt = ctx;
     json_object *o = NULL;
     const char *agent = NULL, *instance = NULL, *provider = NULL;
-    int64_t inflight = 0, capacity = 0;
+    int64_t inflight = 0, capacity = 0, sched[2] = {0, 0};
     if (ev->type && strcmp(ev->type, "aos.agent.heartbeat") == 0 && ev->data &&
         aos_json_parse_object(ev->data, ev->data_len, 0, 0, &o, NULL, 0) == AOS_OK &&
         aos_json_get_string(o, "agent", AOS_JSON_REQUIRED, &agent, NULL, 0) == AOS_OK &&
@@ -48,7 +52,9 @@ static void on_heartbeat(void *ctx, aos_bus_delivery_t *d, const aos_event_t *ev
         aos_json_get_string(o, "provider", AOS_JSON_OPTIONAL, &provider, NULL, 0);
         aos_json_get_int(o, "inflight", AOS_JSON_OPTIONAL, &inflight, NULL, NULL, 0);
         aos_json_get_int(o, "capacity", AOS_JSON_OPTIONAL, &capacity, NULL, NULL, 0);
-        record_heartbeat(rt, agent, instance, provider, inflight, capacity);
+        aos_json_get_int(o, "schedule_last_ms", AOS_JSON_OPTIONAL, &sched[0], NULL, NULL, 0);
+        aos_json_get_int(o, "schedule_next_ms", AOS_JSON_OPTIONAL, &sched[1], NULL, NULL, 0);
+        record_heartbeat(rt, agent, instance, provider, inflight, capacity, sched);
         aos_metric_counter_inc(rt->heartbeats_in);
     } else {
         aos_log(AOS_LOG_DEBUG, "ignored a malformed heartbeat", "id", ev->id, NULL);
@@ -90,7 +96,7 @@ static json_object *str_array(char **items, size_t n)
 static json_object *health_json(router_t *rt, const char *agent)
 {
     int64_t now = aos_clock_monotonic_ms(), last = -1, last_unix = 0;
-    int64_t inflight = 0, capacity = 0, live = 0;
+    int64_t inflight = 0, capacity = 0, live = 0, sched_last = 0, sched_next = 0;
     int64_t stale = rt->agents->settings.heartbeat_stale_ms;
     pthread_mutex_lock(&rt->hb_mu);
     for (size_t i = 0; i < rt->hb_count; i++) {
@@ -105,6 +111,11 @@ static json_object *health_json(router_t *rt, const char *agent)
             live++;
             inflight += h->inflight;
             capacity += h->capacity;
+            /* replicas agree on the ticks; the newest view wins */
+            if (h->sched_last_ms > sched_last)
+                sched_last = h->sched_last_ms;
+            if (h->sched_next_ms > sched_next)
+                sched_next = h->sched_next_ms;
         }
     }
     pthread_mutex_unlock(&rt->hb_mu);
@@ -117,6 +128,23 @@ static json_object *health_json(router_t *rt, const char *agent)
         aos_json_add_int(o, "last_heartbeat_ms", last_unix);
         aos_json_add_int(o, "last_heartbeat_age_ms", now - last);
     }
+    if (sched_last > 0)
+        aos_json_add_int(o, "schedule_last_run_ms", sched_last);
+    if (sched_next > 0)
+        aos_json_add_int(o, "schedule_next_run_ms", sched_next);
+    return o;
+}
+
+static json_object *schedule_json(const aos_schedule_t *s)
+{
+    if (!s->enabled)
+        return NULL;
+    json_object *o = json_object_new_object();
+    if (s->cron)
+        aos_json_add_string(o, "cron", s->cron);
+    else
+        aos_json_add_int(o, "interval_s", s->interval_s);
+    aos_json_add_string(o, "text", s->text);
     return o;
 }
 
@@ -139,6 +167,8 @@ static json_object *agent_json(router_t *rt, const aos_agent_def_t *a)
     aos_json_add_string(o, "adapter", a->adapter);
     aos_json_add_int(o, "max_history", a->max_history);
     aos_json_add_bool(o, "default", strcmp(a->name, rt->agents->default_agent) == 0);
+    if (a->schedule.enabled)
+        aos_json_add(o, "schedule", schedule_json(&a->schedule));
     aos_json_add(o, "health", health_json(rt, a->name));
     return o;
 }
@@ -213,8 +243,9 @@ static void on_act_reply(void *ctx, aos_result r, const aos_event_t *reply)
     free(a);
 }
 
-static aos_result act_request(const aos_agent_def_t *agent, json_object *body,
-                              const char **out_type, char **out_json, char *why, size_t whylen)
+static aos_result act_request(const aos_agents_config_t *agents, const aos_agent_def_t *agent,
+                              json_object *body, const char **out_type, char **out_json,
+                              char *why, size_t whylen)
 {
     const char *action = NULL;
     json_object *params = NULL;
@@ -226,12 +257,8 @@ static aos_result act_request(const aos_agent_def_t *agent, json_object *body,
     for (size_t i = 0; i < sizeof ACTIONS / sizeof ACTIONS[0]; i++)
         if (strcmp(action, ACTIONS[i].action) == 0)
             *out_type = ACTIONS[i].type;
-    if (!*out_type)
-        return aos_fail(AOS_ERR_INVALID, why, whylen,
-                        "unknown action \"%.64s\" (trigger_lora_training, run_azure_ml_pipeline, "
-                        "aml_infer)",
-                        action);
-    json_object *data = params ? json_object_get(params) : json_object_new_object();
+    json_object *data = NULL; /* the seed's parameters in AOS's own shape (act_seed.h) */
+    AOS_RETURN_IF_FAILED(router_act_params(agents, agent, action, params, &data, why, whylen));
     json_object *tmp = NULL;
     if (!json_object_object_get_ex(data, "agent", &tmp))
         aos_json_add_string(data, "agent", agent->name);
@@ -263,7 +290,7 @@ void svc_post_act(aos_http_request_t *req, void *ctx)
     char *data = NULL;
     aos_result r = aos_json_parse_object(body, len, len + 1, 0, &o, why, sizeof why);
     if (r == AOS_OK)
-        r = act_request(agent, o, &type, &data, why, sizeof why);
+        r = act_request(rt->agents, agent, o, &type, &data, why, sizeof why);
     json_object_put(o);
     aos_event_t *ev = NULL;
     act_ctx_t *a = NULL;

@@ -206,24 +206,18 @@ void turn_queue_checked(turn_t *t, aos_result checked, const char *why)
                                                t->d.agent->name, "rule", rule, NULL));
     aos_log(AOS_LOG_INFO, "routed", "conversation_id", t->conversation_id, "message_id",
             t->message_id, "agent", t->d.agent->name, "reason", t->d.reason, NULL);
+    if (t->mode == TURN_MODE_BOT_POST) { /* durable, ordered replies (bot_outbound.c) */
+        bot_outbound_dispatch(t, queue, ev);
+        return;
+    }
     aos_result r;
     if (t->mode == TURN_MODE_ASYNC) {
         /* A reply-to lets the runner answer as usual; the unmatched reply is dropped. */
         aos_event_set(&ev->reply_to, aos_bus_reply_address(rt->bus));
         r = aos_bus_send(rt->bus, queue, ev, on_sent, t);
     } else {
-        turn_mode mode = t->mode;
-        aos_http_request_t *req = t->req;
-        if (mode == TURN_MODE_BOT_POST)
-            t->req = NULL; /* answered below, before the reply can arrive */
         r = aos_bus_request(rt->bus, queue, ev, (int)rt->agents->settings.sync_timeout_ms, on_reply,
                             t);
-        if (mode == TURN_MODE_BOT_POST) {
-            if (r == AOS_OK)
-                aos_http_respond(req, 202, NULL, NULL, 0);
-            else
-                t->req = req;
-        }
     }
     aos_event_free(ev);
     if (r != AOS_OK)

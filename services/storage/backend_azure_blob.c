@@ -54,8 +54,13 @@ static aos_result info_from_props(const char *container, const char *name,
     out->etag = strdup(p->etag);
     out->size = (uint64_t)p->content_length;
     out->updated_ms = http_date_ms(p->last_modified);
-    if (!aos_azure_blob_props_meta(p, "aossha256", out->sha256, sizeof out->sha256))
+    /* Blobs written by others (portal, azcopy, SDKs) carry no aossha256; a malformed one is
+     * as good as none. Their Content-MD5, when set, still lets readers verify them. */
+    if (!aos_azure_blob_props_meta(p, "aossha256", out->sha256, sizeof out->sha256) ||
+        !aos_storage_valid_sha256(out->sha256))
         out->sha256[0] = '\0';
+    if (aos_storage_valid_md5_b64(p->content_md5))
+        memcpy(out->content_md5, p->content_md5, sizeof out->content_md5);
     return out->container && out->name && out->content_type && out->etag ? AOS_OK : AOS_ERR_NOMEM;
 }
 
@@ -155,8 +160,11 @@ aos_result az_blob_list(aos_storage_backend_t *b, const char *container, const c
         o->size = (uint64_t)it->content_length;
         o->updated_ms = http_date_ms(it->last_modified);
         for (size_t m = 0; m < it->meta_count; m++)
-            if (!strcmp(it->meta_names[m], "aossha256"))
+            if (!strcmp(it->meta_names[m], "aossha256") &&
+                aos_storage_valid_sha256(it->meta_values[m]))
                 snprintf(o->sha256, sizeof o->sha256, "%s", it->meta_values[m]);
+        if (it->content_md5 && aos_storage_valid_md5_b64(it->content_md5))
+            memcpy(o->content_md5, it->content_md5, sizeof o->content_md5);
         if (!o->container || !o->name || !o->content_type || !o->etag)
             r = AOS_ERR_NOMEM;
     }

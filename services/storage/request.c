@@ -92,31 +92,40 @@ static bool valid_etag(const char *s)
     return true;
 }
 
-/* Blob-name characters, may end in '/', may be empty-free; at most the name limit. */
-static bool valid_blob_prefix(const char *s)
+/* Prefixes may reach names other tools wrote (aos_storage_valid_blob_name_read). */
+static bool valid_blob_prefix_read(const char *s)
 {
     size_t n = strnlen(s, AOS_STORAGE_BLOB_NAME_MAX + 1);
-    if (n == 0 || n > AOS_STORAGE_BLOB_NAME_MAX)
+    if (n == 0 || n > AOS_STORAGE_BLOB_NAME_MAX || !aos_utf8_valid(s, n))
         return false;
-    for (size_t i = 0; i < n; i++) {
-        char c = s[i];
-        bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-                  c == '.' || c == '_' || c == '-' || c == '/';
-        if (!ok)
+    for (size_t i = 0; i < n; i++)
+        if ((unsigned char)s[i] < 0x20 || s[i] == 0x7f || s[i] == '\\')
             return false;
-    }
     return true;
 }
 
-static aos_result blob_target(aos_storage_request_t *r, char *errbuf, size_t errlen)
+/* Writes use AOS's own name rule; reads (head, get, delete) also reach names written by
+ * other tools (docs/storage.md, "Blobs written by others"). */
+static aos_result blob_target_as(aos_storage_request_t *r, bool write, char *errbuf,
+                                 size_t errlen)
 {
     AOS_RETURN_IF_FAILED(name_field(r, "container", AOS_JSON_REQUIRED, aos_storage_valid_container,
                                     "container name (3-63 of a-z 0-9 -, no leading, trailing "
                                     "or double -)",
                                     &r->container, E));
+    if (!write)
+        return name_field(r, "name", AOS_JSON_REQUIRED, aos_storage_valid_blob_name_read,
+                          "blob name (1-1024 bytes of UTF-8 without control characters or "
+                          "\\, no empty, . or .. segment)",
+                          &r->name, E);
     return name_field(r, "name", AOS_JSON_REQUIRED, aos_storage_valid_blob_name,
                       "blob name (1-1024 of A-Z a-z 0-9 . _ - /, no empty, . or .. segment)",
                       &r->name, E);
+}
+
+static aos_result blob_target(aos_storage_request_t *r, char *errbuf, size_t errlen)
+{
+    return blob_target_as(r, true, E);
 }
 
 static aos_result kind_key(aos_storage_request_t *r, bool need_key, char *errbuf, size_t errlen)
@@ -261,14 +270,14 @@ static aos_result p_blob_name(aos_storage_request_t *r, const aos_storage_limits
                               size_t errlen)
 {
     (void)l;
-    return blob_target(r, E);
+    return blob_target_as(r, false, E);
 }
 
 static aos_result p_blob_get(aos_storage_request_t *r, const aos_storage_limits_t *l, char *errbuf,
                              size_t errlen)
 {
     int64_t max = (int64_t)aos_storage_limits_chunk(l), offset = 0, length = max;
-    AOS_RETURN_IF_FAILED(blob_target(r, E));
+    AOS_RETURN_IF_FAILED(blob_target_as(r, false, E));
     AOS_RETURN_IF_FAILED(int_field(r, "offset", 0, INT64_MAX, &offset, NULL, E));
     AOS_RETURN_IF_FAILED(int_field(r, "length", 0, INT64_MAX, &length, NULL, E));
     if (length > max)
@@ -284,7 +293,7 @@ static aos_result p_blob_list(aos_storage_request_t *r, const aos_storage_limits
     (void)l;
     AOS_RETURN_IF_FAILED(name_field(r, "container", AOS_JSON_REQUIRED, aos_storage_valid_container,
                                     "container name", &r->container, E));
-    AOS_RETURN_IF_FAILED(name_field(r, "prefix", AOS_JSON_OPTIONAL, valid_blob_prefix,
+    AOS_RETURN_IF_FAILED(name_field(r, "prefix", AOS_JSON_OPTIONAL, valid_blob_prefix_read,
                                     "blob name prefix", &r->prefix, E));
     return page_fields(r, E);
 }

@@ -301,6 +301,28 @@ static void test_delivery_counts(void **state)
     aos_event_free(ev);
 }
 
+static void test_envelope_checks(void **state)
+{
+    (void)state;
+    assert_true(aos_bus_content_type_is_json(NULL));
+    assert_true(aos_bus_content_type_is_json("application/json"));
+    assert_true(aos_bus_content_type_is_json("Application/JSON; charset=utf-8"));
+    assert_true(aos_bus_content_type_is_json("application/cloudevents+json"));
+    assert_true(aos_bus_content_type_is_json("text/json"));
+    assert_false(aos_bus_content_type_is_json("text/plain"));
+    assert_false(aos_bus_content_type_is_json("application/octet-stream"));
+    assert_false(aos_bus_content_type_is_json("+json"));
+    assert_false(aos_bus_content_type_is_json("/+json"));
+    assert_false(aos_bus_content_type_is_json(""));
+    assert_false(aos_bus_message_expired(0, 0, 0, 1000));
+    assert_false(aos_bus_message_expired(0, 0, 5, 1000)); /* ttl without creation: unknown */
+    assert_true(aos_bus_message_expired(999, 0, 0, 1000));
+    assert_false(aos_bus_message_expired(1001, 0, 0, 1000));
+    assert_true(aos_bus_message_expired(0, 900, 100, 1000));
+    assert_false(aos_bus_message_expired(0, 900, 101, 1000));
+    assert_false(aos_bus_message_expired(5000, 100, 1, 1000)); /* absolute wins */
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -312,6 +334,7 @@ int main(void)
         cmocka_unit_test(test_addresses),
         cmocka_unit_test(test_backoff),
         cmocka_unit_test(test_delivery_counts),
+        cmocka_unit_test(test_envelope_checks),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -244,7 +244,7 @@ static inline int e2e_start_service(e2e_stack_t *s, e2e_proc_t *p, const char *n
                                     const char *http_addr, const char *admin_addr,
                                     const char *const *extra)
 {
-    char env[8][700];
+    char env[9][700];
     snprintf(env[0], sizeof env[0], "AOS_BUS_URL=%s", s->bus_url);
     snprintf(env[1], sizeof env[1], "AOS_BUS_PROFILE=rabbitmq");
     snprintf(env[2], sizeof env[2], "AOS_CONFIG=%s", s->config);
@@ -254,9 +254,11 @@ static inline int e2e_start_service(e2e_stack_t *s, e2e_proc_t *p, const char *n
     snprintf(env[6], sizeof env[6], "AOS_ADMIN_ADDR=%s", admin_addr);
     snprintf(env[7], sizeof env[7], "AOS_INSTANCE_ID=e2e-%s-%d-%d", name, (int)getpid(),
              s->runner_generation);
+    /* no bus credentials (the fixture's guest account): development mode (issue 9 item 7) */
+    snprintf(env[8], sizeof env[8], "AOS_DEV_MODE=1");
     const char *e[24];
     size_t n = 0;
-    for (size_t i = 0; i < 8; i++)
+    for (size_t i = 0; i < 9; i++)
         e[n++] = env[i];
     for (size_t i = 0; extra && extra[i] && n < 23; i++)
         e[n++] = extra[i];

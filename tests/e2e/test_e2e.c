@@ -221,6 +221,10 @@ static int setup(void **state)
                                 "AOS_API_KEYS=" API_KEY,
                                 "AOS_BOT_APP_PASSWORD=e2e-secret/+&",
                                 token_url,
+                                /* the fake Bot Connector is plain http: the bot token goes
+                                 * to http serviceUrls only in development mode */
+                                "AOS_DEV_MODE=1",
+                                "AOS_BOT_ALLOWED_CALLERS=*",
                                 NULL};
     if (e2e_stack_start(&g_stack, NULL, g_config, router_env, "Authorization: Bearer " API_KEY) !=
         0) {

@@ -4,7 +4,9 @@
  *   trigger_lora_training  -> a local job that trains and marks the adapter ready;
  *   run_azure_ml_pipeline  -> an Azure ML pipeline run with inline data, every step done;
  *   aml_infer              -> the agent's adapter answers;
- *   bad LoRA parameters    -> the pipeline's 400 passes through the router.
+ *   bad LoRA parameters    -> the pipeline's 400 passes through the router;
+ *   the seed's own parameter shapes (training_params/adapters, subscription_id/
+ *   resource_group/workspace_name, agent_id/prompt) are accepted as the seed writes them.
  * It consumes the real aos.ml queue, so it holds the aos_agent_queues lock (tests/e2e checks
  * the router's answer when nothing consumes aos.ml). Skipped (77) without aos-router. */
 #define ML_QUEUE "aos.ml"
@@ -145,12 +147,69 @@ static void test_aml_infer_and_errors(void **state)
     json_object_put(o);
 }
 
+/* The seed's README calls, as written (only the model and blob names are the test's). */
+static void test_seed_shapes(void **state)
+{
+    (void)state;
+    long st = 0;
+    json_object *o = act("cfo",
+                         "{\"action\":\"trigger_lora_training\",\"params\":{"
+                         "\"training_params\":{\"model_name\":\"test:ok\","
+                         "\"data_path\":\"./mldata/good.jsonl\",\"output_dir\":\"./outputs\"},"
+                         "\"adapters\":[{\"adapter_name\":\"lora_qv\",\"task_type\":\"causal_lm\","
+                         "\"r\":16,\"lora_alpha\":32,\"target_modules\":[\"q_proj\",\"v_proj\"]}]}}",
+                         &st);
+    assert_int_equal(st, 200);
+    json_object *job = result_of(o);
+    assert_string_equal(ml_str(job, "adapter_name"), "lora_qv");
+    json_object *j = ml_wait_job(ml_str(job, "job_id"));
+    assert_string_equal(ml_str(j, "state"), "succeeded");
+    json_object_put(j);
+    json_object_put(o);
+
+    /* run_azure_ml_pipeline names the workspace; the data is the agent's training set */
+    aos_storage_blob_info_t info = {0};
+    char err[256];
+    const char *rows = "{\"prompt\":\"Q2?\",\"completion\":\"Launch.\"}\n";
+    assert_int_equal(aos_storage_blob_put_buffer_sync(S.sc, "training", "cmo.jsonl",
+                                                      "application/jsonl", rows, strlen(rows),
+                                                      &info, err, sizeof err),
+                     AOS_OK);
+    aos_storage_blob_info_clear(&info);
+    o = act("cmo",
+            "{\"action\":\"run_azure_ml_pipeline\",\"params\":{\"subscription_id\":\"sub-1\","
+            "\"resource_group\":\"rg-aos\",\"workspace_name\":\"ws-aos\"}}",
+            &st);
+    assert_int_equal(st, 200);
+    j = ml_wait_job(ml_str(result_of(o), "job_id"));
+    assert_string_equal(ml_str(j, "state"), "succeeded");
+    assert_string_equal(ml_str(j, "backend"), "azureml");
+    json_object_put(j);
+    json_object_put(o);
+    /* another workspace than the one configured (and credentialed) is refused */
+    o = act("cmo",
+            "{\"action\":\"run_azure_ml_pipeline\",\"params\":{\"subscription_id\":\"sub-2\","
+            "\"resource_group\":\"rg-aos\",\"workspace_name\":\"ws-aos\"}}",
+            &st);
+    assert_int_equal(st, 400);
+    json_object_put(o);
+
+    /* aml_infer: agent_id selects the agent whose adapter answers */
+    o = act("cmo", "{\"action\":\"aml_infer\",\"params\":{\"agent_id\":\"cfo\","
+                   "\"prompt\":\"What is the Q2 marketing plan?\"}}",
+            &st);
+    assert_int_equal(st, 200);
+    assert_string_equal(ml_str(result_of(o), "agent"), "cfo");
+    json_object_put(o);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_trigger_lora_training),
         cmocka_unit_test(test_run_azure_ml_pipeline),
         cmocka_unit_test(test_aml_infer_and_errors),
+        cmocka_unit_test(test_seed_shapes),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -19,7 +19,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             memcpy(tok, sep + 1, tlen);
             tok[tlen] = '\0';
             const char *iss[] = {"https://api.botframework.com"};
-            router_jwt_policy_t pol = {iss, 1, "app", 0};
+            router_jwt_policy_t pol = {iss, 1, "app", 0, false, NULL, 0};
             router_jwt_claims_t c;
             router_jwt_verify(jwks, &pol, tok, 1800000000, &c, NULL, 0);
             free(tok);

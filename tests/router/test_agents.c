@@ -102,7 +102,11 @@ static void test_full_agent(void **state)
     unsetenv("AOS_TEST_KEY");
     time_t next = 0;
     assert_int_equal(aos_schedule_next(&a->schedule, 1000, &next), AOS_OK);
-    assert_int_equal(next, 1060);
+    assert_int_equal(next, 1020); /* interval ticks sit on the epoch's grid */
+    assert_int_equal(aos_schedule_next(&a->schedule, 1020, &next), AOS_OK);
+    assert_int_equal(next, 1080);
+    assert_int_equal(aos_schedule_next(&a->schedule, 1079, &next), AOS_OK);
+    assert_int_equal(next, 1080);
     assert_int_equal(aos_schedule_next(&aos_agents_find(cfg, "b-2")->schedule, 1000, &next),
                      AOS_ERR_INVALID);
     aos_agents_config_free(cfg);

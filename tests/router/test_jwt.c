@@ -90,7 +90,7 @@ static int teardown(void **state)
 }
 
 static const char *ISS[] = {"https://api.botframework.com"};
-static const router_jwt_policy_t POL = {ISS, 1, "app-123", 0};
+static const router_jwt_policy_t POL = {ISS, 1, "app-123", 0, false, NULL, 0};
 #define NOW 1800000000L
 
 static aos_result verify(EVP_PKEY *key, const char *hdr, const char *payload, char *err,
@@ -230,11 +230,69 @@ static void test_b64url(void **state)
     assert_int_equal(router_b64url_decode("a+b/", 4, &out, &n), AOS_ERR_INVALID);
 }
 
+/* Issue 9 item 6: Entra-issued skill tokens of a single-tenant registration (v1 and v2
+ * issuers), appid/azp against the allowed callers. */
+static void test_entra_callers(void **state)
+{
+    (void)state;
+    const char *iss[] = {"https://api.botframework.com", "https://sts.windows.net/tid-1/",
+                         "https://login.microsoftonline.com/tid-1/v2.0"};
+    const char *callers[] = {"copilot-bot"};
+    router_jwt_policy_t pol = {iss, 3, "app-123", 0, true, callers, 1};
+    router_jwks_t *jwks = NULL;
+    char err[256];
+    assert_int_equal(router_jwks_parse(g_jwks, strlen(g_jwks), &jwks, err, sizeof err), AOS_OK);
+    struct {
+        const char *payload;
+        aos_result want;
+    } cases[] = {
+        {"{\"iss\":\"https://sts.windows.net/tid-1/\",\"aud\":\"app-123\",\"exp\":1800000600,"
+         "\"appid\":\"copilot-bot\",\"ver\":\"1.0\"}",
+         AOS_OK},
+        {"{\"iss\":\"https://login.microsoftonline.com/tid-1/v2.0\",\"aud\":\"app-123\","
+         "\"exp\":1800000600,\"azp\":\"copilot-bot\",\"ver\":\"2.0\"}",
+         AOS_OK},
+        /* another tenant */
+        {"{\"iss\":\"https://sts.windows.net/tid-2/\",\"aud\":\"app-123\",\"exp\":1800000600,"
+         "\"appid\":\"copilot-bot\"}",
+         AOS_ERR_AUTH},
+        /* caller not allowed, or none named */
+        {"{\"iss\":\"https://sts.windows.net/tid-1/\",\"aud\":\"app-123\",\"exp\":1800000600,"
+         "\"appid\":\"someone-else\"}",
+         AOS_ERR_FORBIDDEN},
+        {"{\"iss\":\"https://api.botframework.com\",\"aud\":\"app-123\",\"exp\":1800000600}",
+         AOS_ERR_FORBIDDEN},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        char *tok = make_token(g_key, HDR, cases[i].payload);
+        aos_result r = router_jwt_verify(jwks, &pol, tok, NOW, NULL, err, sizeof err);
+        if (r != cases[i].want)
+            fail_msg("case %zu: %s (%s)", i, aos_result_str(r), err);
+        free(tok);
+    }
+    /* "*" admits any caller that names itself; an empty list admits none */
+    const char *any[] = {"*"};
+    pol.allowed_callers = any;
+    char *tok = make_token(g_key, HDR, cases[3].payload);
+    assert_int_equal(router_jwt_verify(jwks, &pol, tok, NOW, NULL, err, sizeof err), AOS_OK);
+    pol.allowed_caller_count = 0;
+    assert_int_equal(router_jwt_verify(jwks, &pol, tok, NOW, NULL, err, sizeof err),
+                     AOS_ERR_FORBIDDEN);
+    char kid[32];
+    assert_int_equal(router_jwt_kid(tok, kid, sizeof kid), AOS_OK);
+    assert_string_equal(kid, "k1");
+    assert_true(router_jwks_has_kid(jwks, "k1"));
+    assert_false(router_jwks_has_kid(jwks, "k2"));
+    free(tok);
+    router_jwks_free(jwks);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_valid_token),
         cmocka_unit_test(test_rejections),
+        cmocka_unit_test(test_entra_callers),
         cmocka_unit_test(test_jwks_errors),
         cmocka_unit_test(test_b64url),
     };

@@ -87,6 +87,8 @@ static inline int stack_start(proc_t *p, const char *bin, const char *logdir, co
         char admin[64];
         snprintf(admin, sizeof admin, "AOS_ADMIN_ADDR=127.0.0.1:%d", p->admin_port);
         putenv(admin);
+        /* the fixture's guest account is no bus credential: development mode (issue 9 #7) */
+        putenv("AOS_DEV_MODE=1");
         for (size_t i = 0; extra_env && extra_env[i]; i++)
             putenv(extra_env[i]);
         execl(bin, bin, (char *)NULL);

@@ -147,11 +147,17 @@ static void test_metadata_roundtrip(void **state)
     json_object_put(owner);
     free(meta);
     char *hb = NULL;
-    assert_int_equal(runner_heartbeat_json("cfo", "i-1", 3, 64, "offline", 1700000000000, &hb),
-                     AOS_OK);
+    assert_int_equal(
+        runner_heartbeat_json("cfo", "i-1", 3, 64, "offline", 1700000000000, 0, 0, &hb), AOS_OK);
     assert_string_equal(hb,
                         "{\"agent\":\"cfo\",\"instance\":\"i-1\",\"inflight\":3,\"capacity\":64,"
                         "\"provider\":\"offline\",\"ts\":1700000000000}");
+    free(hb);
+    assert_int_equal(runner_heartbeat_json("cfo", "i-1", 0, 64, "offline", 1700000000000,
+                                           1699999980000, 1700000040000, &hb),
+                     AOS_OK);
+    assert_non_null(strstr(hb, "\"schedule_last_ms\":1699999980000,"
+                               "\"schedule_next_ms\":1700000040000"));
     free(hb);
     runner_turn_req_clear(&r);
 }

@@ -65,6 +65,8 @@ struct sb_peer {
     int port;       /* > 0 once listening, -1 on failure */
     bool stopping;
     sb_sessions_t *sessions; /* session-enabled queues, see sb_peer_sessions.c */
+    sb_entities_t *entities; /* which entities exist, see sb_peer_entities.c */
+    sb_dedup_t *dedup;       /* duplicate detection, see sb_peer_dedup.c */
     sb_peer_stats_t stats;
     char log[16384];
     struct {
@@ -378,6 +380,7 @@ static void on_delivery(sb_peer_t *p, pn_connection_t *c, conn_state_t *cs, pn_d
     char *buf = malloc(size ? size : 1);
     ssize_t n = pn_link_recv(l, buf, size);
     const char *target = pn_terminus_get_address(pn_link_target(l));
+    char dupid[200];
     if (target && strcmp(target, "$cbs") == 0) {
         pn_message_t *m = pn_message();
         if (n > 0 && pn_message_decode(m, buf, (size_t)n) == 0) {
@@ -387,7 +390,11 @@ static void on_delivery(sb_peer_t *p, pn_connection_t *c, conn_state_t *cs, pn_d
             pn_delivery_update(d, PN_REJECTED);
         }
         pn_message_free(m);
-    } else if (target && n >= 0 && sb_sessions_is_session_queue(p->sessions, target)) {
+    } else if (target && n >= 0 &&
+               sb_dedup_is_duplicate(p->dedup, target, buf, (size_t)n, dupid, sizeof dupid)) {
+        pn_delivery_update(d, PN_ACCEPTED); /* as the service does: accepted, then dropped */
+        peer_log(p, "duplicate-dropped %s %s", target, dupid);
+    } else if (target && n >= 0) {
         const char *cond = NULL, *desc = NULL;
         if (sb_sessions_store(p->sessions, target, buf, (size_t)n, &cond, &desc)) {
             count_transfer(p, target);
@@ -401,8 +408,7 @@ static void on_delivery(sb_peer_t *p, pn_connection_t *c, conn_state_t *cs, pn_d
             peer_log(p, "transfer-refused %s %s", target, cond);
         }
     } else {
-        count_transfer(p, target ? target : "");
-        pn_delivery_update(d, PN_ACCEPTED);
+        pn_delivery_update(d, PN_REJECTED);
     }
     free(buf);
     pn_delivery_settle(d);
@@ -421,9 +427,34 @@ static void on_link_open(sb_peer_t *p, pn_connection_t *c, conn_state_t *cs, pn_
     if (!addr)
         addr = "";
     bool cbs = strcmp(addr, "$cbs") == 0;
+    if (!cbs && authorized(p, cs, addr) && !sb_entities_exist(p->entities, addr)) {
+        /* like the service: no terminus of our own in the attach, then the detach */
+        pn_terminus_set_type(pn_link_is_sender(l) ? pn_link_source(l) : pn_link_target(l),
+                             PN_UNSPECIFIED);
+        pn_link_open(l);
+        pn_condition_format(pn_link_condition(l), "amqp:not-found",
+                            "The messaging entity 'sb://%s/%s' could not be found. To know more "
+                            "visit https://aka.ms/sbResourceMgrExceptions.",
+                            p->ns_host, addr);
+        pn_link_close(l);
+        sb_entities_count_refusal(p->entities, addr);
+        pthread_mutex_lock(&p->mu);
+        p->stats.attaches_refused++;
+        pthread_mutex_unlock(&p->mu);
+        peer_log(p, "attach-refused %s amqp:not-found", addr);
+        return;
+    }
     if (!cbs && pn_link_is_sender(l) && authorized(p, cs, addr) &&
         sb_sessions_is_session_queue(p->sessions, addr)) {
         sb_sessions_attach(p->sessions, c, l); /* locks a session, refuses or waits */
+        return;
+    }
+    if (!cbs && pn_link_is_sender(l) && authorized(p, cs, addr)) {
+        sb_sessions_attach_plain(p->sessions, c, l); /* a stored queue without sessions */
+        pthread_mutex_lock(&p->mu);
+        p->stats.attaches_ok++;
+        pthread_mutex_unlock(&p->mu);
+        peer_log(p, "attach-ok %s", addr);
         return;
     }
     if (cbs || authorized(p, cs, addr)) {
@@ -443,6 +474,7 @@ static void on_link_open(sb_peer_t *p, pn_connection_t *c, conn_state_t *cs, pn_
                         "Unauthorized access. A valid token for 'sb://%s/%s' is required.",
                         p->ns_host, addr);
     pn_link_close(l);
+    sb_entities_count_refusal(p->entities, addr);
     pthread_mutex_lock(&p->mu);
     p->stats.attaches_refused++;
     pthread_mutex_unlock(&p->mu);
@@ -574,6 +606,8 @@ sb_peer_t *sb_peer_start(const char *ns_host, const char *key_name, const char *
     pthread_mutex_init(&p->mu, NULL);
     pthread_cond_init(&p->cv, NULL);
     p->sessions = sb_sessions_new(p);
+    p->entities = sb_entities_new();
+    p->dedup = sb_dedup_new();
     p->proactor = pn_proactor();
     p->listener = pn_listener();
     pn_proactor_listen(p->proactor, p->listener, "127.0.0.1:0", 16);
@@ -596,6 +630,21 @@ int sb_peer_port(const sb_peer_t *p) { return p->port; }
 void sb_peer_set_session_queues(sb_peer_t *p, const char *prefixes)
 {
     sb_sessions_set_queues(p->sessions, prefixes);
+}
+
+void sb_peer_set_entities(sb_peer_t *p, const char *names)
+{
+    sb_entities_set(p->entities, names);
+}
+
+void sb_peer_set_duplicate_detection(sb_peer_t *p, uint64_t window_ms)
+{
+    sb_dedup_set_window(p->dedup, window_ms);
+}
+
+int sb_peer_attach_refusals(sb_peer_t *p, const char *address)
+{
+    return sb_entities_refusals(p->entities, address);
 }
 
 void sb_peer_get_stats(sb_peer_t *p, sb_peer_stats_t *out)
@@ -631,6 +680,8 @@ void sb_peer_stop(sb_peer_t *p)
     pthread_join(p->thread, NULL);
     pn_proactor_free(p->proactor);
     sb_sessions_free(p->sessions);
+    sb_entities_free(p->entities);
+    sb_dedup_free(p->dedup);
     pthread_mutex_destroy(&p->mu);
     pthread_cond_destroy(&p->cv);
     free(p);

@@ -18,6 +18,7 @@
 #define AOS_TEST_SB_PEER_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 typedef struct sb_peer sb_peer_t;
 
@@ -39,6 +40,17 @@ int sb_peer_port(const sb_peer_t *p);
  * names it) and its messages in order. Log: "session-lock <queue> <session>",
  * "session-unlock …", "attach-refused <queue> <condition>", "transfer-refused …". */
 void sb_peer_set_session_queues(sb_peer_t *p, const char *prefixes);
+/* Declare the entities that exist (comma-separated names: queues and topics; their
+ * "$deadletterqueue", "Subscriptions/<s>" and "$management" follow). A link to anything else
+ * is refused like Service Bus does: attach, then detach with amqp:not-found. NULL (the
+ * default): every address exists. */
+void sb_peer_set_entities(sb_peer_t *p, const char *names);
+/* Duplicate detection on every queue (Service Bus requiresDuplicateDetection): a message
+ * whose message-id the entity accepted within window_ms is acknowledged as accepted and
+ * dropped (log "duplicate-dropped <entity> <message-id>"). 0 (the default): off. */
+void sb_peer_set_duplicate_detection(sb_peer_t *p, uint64_t window_ms);
+/* Attach attempts on address that were refused (any condition). */
+int sb_peer_attach_refusals(sb_peer_t *p, const char *address);
 void sb_peer_get_stats(sb_peer_t *p, sb_peer_stats_t *out);
 /* Copy of the event log, one event per line. */
 void sb_peer_log(sb_peer_t *p, char *out, size_t outlen);

@@ -7,6 +7,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include <proton/connection.h>
 #include <proton/delivery.h>
@@ -15,6 +16,8 @@
 #include "sb_peer.h"
 
 typedef struct sb_sessions sb_sessions_t;
+typedef struct sb_entities sb_entities_t;
+typedef struct sb_dedup sb_dedup_t;
 
 void sb_peer_note(sb_peer_t *p, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
@@ -28,7 +31,10 @@ void sb_sessions_conn_open(sb_sessions_t *s, pn_connection_t *c);
 void sb_sessions_conn_gone(sb_sessions_t *s, pn_connection_t *c);
 /* A client receiver (our sender link l) attaches to session queue: lock, refuse or wait. */
 void sb_sessions_attach(sb_sessions_t *s, pn_connection_t *c, pn_link_t *l);
-/* A transfer to a session queue; false with cond/desc filled when it is refused. */
+/* A client receiver on a queue without sessions: opened at once, gets any message. */
+void sb_sessions_attach_plain(sb_sessions_t *s, pn_connection_t *c, pn_link_t *l);
+/* A transfer to a queue (session-enabled or not); false with cond/desc filled when it is
+ * refused. */
 bool sb_sessions_store(sb_sessions_t *s, const char *address, const char *bytes, size_t len,
                        const char **cond, const char **desc);
 /* The client settled one of our deliveries (before we settle it). */
@@ -37,5 +43,25 @@ void sb_sessions_outcome(sb_sessions_t *s, pn_delivery_t *d);
 void sb_sessions_link_gone(sb_sessions_t *s, pn_link_t *l);
 /* Grant waiting links a session and deliver what has credit, on connection c. */
 void sb_sessions_pump(sb_sessions_t *s, pn_connection_t *c);
+
+/* sb_peer_entities.c: which entities exist, refusal counts (thread-safe) */
+sb_entities_t *sb_entities_new(void);
+void sb_entities_free(sb_entities_t *e);
+/* names: comma-separated entity names; NULL: every address exists */
+void sb_entities_set(sb_entities_t *e, const char *names);
+bool sb_entities_exist(sb_entities_t *e, const char *address);
+/* The entity part of an address ("q/$deadletterqueue" -> "q"). */
+void sb_entity_of(const char *address, char *out, size_t outlen);
+void sb_entities_count_refusal(sb_entities_t *e, const char *address);
+int sb_entities_refusals(sb_entities_t *e, const char *address);
+
+/* sb_peer_dedup.c: duplicate detection by message-id per entity (thread-safe) */
+sb_dedup_t *sb_dedup_new(void);
+void sb_dedup_free(sb_dedup_t *d);
+void sb_dedup_set_window(sb_dedup_t *d, uint64_t window_ms); /* 0: off */
+/* True when entity accepted a message with the same message-id within the window (then the
+ * id is copied to out_id); otherwise the id is remembered. */
+bool sb_dedup_is_duplicate(sb_dedup_t *d, const char *entity, const char *bytes, size_t len,
+                           char *out_id, size_t idlen);
 
 #endif

@@ -6,7 +6,13 @@
  * attach waits until there is one). The attach answer echoes the filter with the locked
  * session id. Deliveries of a session go, in order, only to the link holding its lock;
  * accepted/rejected ones are removed, released/modified ones become available again, and so
- * do a link's unsettled ones when it detaches (the lock is released then too). */
+ * do a link's unsettled ones when it detaches (the lock is released then too).
+ *
+ * Every other queue is stored the same way with no session: any receiver gets any message
+ * nobody holds. Rejected messages move to "<queue>/$deadletterqueue" with the rejection's
+ * condition and description as the application properties DeadLetterReason and
+ * DeadLetterErrorDescription (as the service does); released/modified ones count a delivery
+ * (header delivery-count) and become available again. */
 #include <pthread.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -34,6 +40,7 @@ typedef struct rcv {
     char queue[NAME_MAX_LEN];
     char session[NAME_MAX_LEN]; /* locked session; "" while waiting for one */
     bool opened;
+    bool plain; /* a queue without sessions: any message */
 } rcv_t;
 
 typedef struct msg {
@@ -42,7 +49,8 @@ typedef struct msg {
     char group[NAME_MAX_LEN];
     char *bytes;
     size_t len;
-    rcv_t *holder; /* delivered, not yet settled */
+    uint32_t deliveries; /* failed deliveries so far (header delivery-count) */
+    rcv_t *holder;       /* delivered, not yet settled */
 } msg_t;
 
 struct sb_sessions {
@@ -227,6 +235,33 @@ static void grant(sb_sessions_t *s, rcv_t *r)
     sb_peer_note(s->peer, "session-lock %s %s", r->queue, r->session);
 }
 
+static rcv_t *rcv_add(sb_sessions_t *s, pn_connection_t *c, pn_link_t *l, const char *q)
+{
+    rcv_t *r = calloc(1, sizeof *r);
+    if (!r)
+        return NULL;
+    r->link = l;
+    r->conn = c;
+    snprintf(r->queue, sizeof r->queue, "%s", q);
+    r->next = s->rcvs;
+    s->rcvs = r;
+    return r;
+}
+
+void sb_sessions_attach_plain(sb_sessions_t *s, pn_connection_t *c, pn_link_t *l)
+{
+    const char *q = pn_terminus_get_address(pn_link_remote_source(l));
+    rcv_t *r = rcv_add(s, c, l, q ? q : "");
+    if (!r) {
+        refuse(s, l, "amqp:internal-error", "out of memory");
+        return;
+    }
+    r->plain = true;
+    r->opened = true;
+    pn_link_open(l);
+    sb_sessions_pump(s, c);
+}
+
 void sb_sessions_attach(sb_sessions_t *s, pn_connection_t *c, pn_link_t *l)
 {
     const char *q = pn_terminus_get_address(pn_link_remote_source(l));
@@ -243,16 +278,11 @@ void sb_sessions_attach(sb_sessions_t *s, pn_connection_t *c, pn_link_t *l)
                "The requested session cannot be accepted. It may be locked by another receiver.");
         return;
     }
-    rcv_t *r = calloc(1, sizeof *r);
+    rcv_t *r = rcv_add(s, c, l, q);
     if (!r) {
         refuse(s, l, "amqp:internal-error", "out of memory");
         return;
     }
-    r->link = l;
-    r->conn = c;
-    snprintf(r->queue, sizeof r->queue, "%s", q);
-    r->next = s->rcvs;
-    s->rcvs = r;
     if (kind == 1) {
         snprintf(r->session, sizeof r->session, "%s", id);
         grant(s, r);
@@ -265,9 +295,12 @@ bool sb_sessions_store(sb_sessions_t *s, const char *address, const char *bytes,
 {
     pn_message_t *pm = pn_message();
     const char *g = NULL;
+    bool sessions = sb_sessions_is_session_queue(s, address);
     if (pm && pn_message_decode(pm, bytes, len) == 0)
         g = pn_message_get_group_id(pm);
-    msg_t *m = g && *g && strlen(g) < NAME_MAX_LEN ? calloc(1, sizeof *m) : NULL;
+    if (!sessions)
+        g = ""; /* stored without a session */
+    msg_t *m = g && (*g || !sessions) && strlen(g) < NAME_MAX_LEN ? calloc(1, sizeof *m) : NULL;
     if (m && (m->bytes = malloc(len ? len : 1))) {
         memcpy(m->bytes, bytes, len);
         m->len = len;
@@ -312,6 +345,64 @@ static void remove_msg(sb_sessions_t *s, msg_t *m)
     }
 }
 
+static void put_str_prop(pn_data_t *p, const char *k, const char *v)
+{
+    pn_data_put_string(p, pn_bytes(strlen(k), k));
+    pn_data_put_string(p, pn_bytes(strlen(v), v));
+}
+
+/* A copy of m's bytes for its dead-letter queue with the reason properties; NULL if m is no
+ * AMQP message (then it is only dropped). */
+static msg_t *dead_letter_copy(const msg_t *m, const char *reason, const char *desc)
+{
+    pn_message_t *pm = pn_message();
+    msg_t *dl = calloc(1, sizeof *dl);
+    if (!pm || !dl || pn_message_decode(pm, m->bytes, m->len) != 0) {
+        pn_message_free(pm);
+        free(dl);
+        return NULL;
+    }
+    pn_data_t *p = pn_message_properties(pm);
+    pn_data_rewind(p);
+    if (!pn_data_next(p) || pn_data_type(p) != PN_MAP) {
+        pn_data_clear(p);
+        pn_data_put_map(p);
+    }
+    pn_data_enter(p);
+    while (pn_data_next(p))
+        ;
+    put_str_prop(p, "DeadLetterReason", reason);
+    put_str_prop(p, "DeadLetterErrorDescription", desc);
+    pn_data_exit(p);
+    pn_message_set_delivery_count(pm, m->deliveries);
+    pn_rwbytes_t buf = {0, NULL};
+    ssize_t n = pn_message_encode2(pm, &buf);
+    pn_message_free(pm);
+    if (n <= 0) {
+        free(buf.start);
+        free(dl);
+        return NULL;
+    }
+    dl->bytes = buf.start;
+    dl->len = (size_t)n;
+    snprintf(dl->queue, sizeof dl->queue, "%.100s/$deadletterqueue", m->queue);
+    return dl;
+}
+
+static void dead_letter(sb_sessions_t *s, msg_t *m, const char *reason, const char *desc)
+{
+    sb_peer_note(s->peer, "dead-letter %s %s", m->queue, reason);
+    msg_t *dl = strstr(m->queue, "/$deadletterqueue") ? NULL : dead_letter_copy(m, reason, desc);
+    remove_msg(s, m);
+    if (!dl)
+        return;
+    if (s->tail)
+        s->tail->next = dl;
+    else
+        s->head = dl;
+    s->tail = dl;
+}
+
 void sb_sessions_outcome(sb_sessions_t *s, pn_delivery_t *d)
 {
     msg_t *m = pn_delivery_get_context(d);
@@ -319,10 +410,18 @@ void sb_sessions_outcome(sb_sessions_t *s, pn_delivery_t *d)
         return;
     pn_delivery_set_context(d, NULL);
     uint64_t st = pn_delivery_remote_state(d);
-    if (st == PN_ACCEPTED || st == PN_REJECTED)
+    if (st == PN_ACCEPTED) {
         remove_msg(s, m);
-    else
+    } else if (st == PN_REJECTED) {
+        pn_condition_t *c = pn_disposition_condition(pn_delivery_remote(d));
+        const char *reason = pn_condition_get_name(c), *desc = pn_condition_get_description(c);
+        dead_letter(s, m, reason ? reason : "rejected", desc ? desc : "");
+    } else {
+        /* released: not an attempt; modified with delivery-failed: one more */
+        if (st == PN_MODIFIED && pn_disposition_is_failed(pn_delivery_remote(d)))
+            m->deliveries++;
         m->holder = NULL;
+    }
     wake_others(s, NULL);
 }
 
@@ -335,15 +434,34 @@ static const char *free_session(sb_sessions_t *s, const char *queue)
     return NULL;
 }
 
+/* The message with its header delivery-count as the service keeps it. */
+static void send_with_count(pn_link_t *l, const msg_t *m)
+{
+    pn_message_t *pm = m->deliveries ? pn_message() : NULL;
+    pn_rwbytes_t buf = {0, NULL};
+    ssize_t n = -1;
+    if (pm && pn_message_decode(pm, m->bytes, m->len) == 0) {
+        pn_message_set_delivery_count(pm, m->deliveries);
+        n = pn_message_encode2(pm, &buf);
+    }
+    if (n > 0)
+        pn_link_send(l, buf.start, (size_t)n);
+    else
+        pn_link_send(l, m->bytes, m->len);
+    free(buf.start);
+    pn_message_free(pm);
+}
+
 static void deliver(sb_sessions_t *s, rcv_t *r)
 {
     for (msg_t *m = s->head; m && pn_link_credit(r->link) > 0; m = m->next) {
-        if (m->holder || strcmp(m->queue, r->queue) != 0 || strcmp(m->group, r->session) != 0)
+        if (m->holder || strcmp(m->queue, r->queue) != 0 ||
+            (!r->plain && strcmp(m->group, r->session) != 0))
             continue;
         s->tag++;
         pn_delivery_t *d = pn_delivery(r->link, pn_dtag((const char *)&s->tag, sizeof s->tag));
         pn_delivery_set_context(d, m);
-        pn_link_send(r->link, m->bytes, m->len);
+        send_with_count(r->link, m);
         pn_link_advance(r->link);
         m->holder = r;
     }
@@ -354,7 +472,7 @@ void sb_sessions_pump(sb_sessions_t *s, pn_connection_t *c)
     for (rcv_t *r = s->rcvs; r; r = r->next) {
         if (r->conn != c || !r->link)
             continue;
-        if (!r->session[0]) {
+        if (!r->plain && !r->session[0]) {
             const char *g = free_session(s, r->queue);
             if (!g)
                 continue;

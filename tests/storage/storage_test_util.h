@@ -114,6 +114,7 @@ static inline int st_start(st_proc_t *p, const char *queue, const char *db, cons
         (void)f;
         setenv("AOS_BUS_URL", url, 1);
         setenv("AOS_BUS_PROFILE", "rabbitmq", 1);
+        setenv("AOS_DEV_MODE", "1", 1); /* guest bus account (issue 9 item 7) */
         setenv("AOS_STORAGE_QUEUE", queue, 1);
         setenv("AOS_STORAGE_BACKEND", "sqlite", 1);
         setenv("AOS_SQLITE_PATH", db, 1);

@@ -59,9 +59,14 @@ typedef enum aos_bus_profile {
     AOS_BUS_PROFILE_SERVICEBUS,
 } aos_bus_profile;
 
+/* What a bus with neither a URL nor a connection string dials (the local RabbitMQ). */
+#define AOS_BUS_URL_DEFAULT "amqp://guest:guest@127.0.0.1:5672"
+
 typedef struct aos_bus_config {
-    /* amqp://user:pass@host:port or amqps://…; for servicebus may be NULL when
-     * connection_string is set (the Endpoint gives the host). */
+    /* amqp://user:pass@host:port or amqps://…. NULL or "": the connection string's Endpoint
+     * when connection_string is set, else AOS_BUS_URL_DEFAULT. An explicit URL wins over the
+     * Endpoint (a test peer, an emulator); the connection string still gives the SAS key and
+     * the token audience. */
     const char *url;
     aos_bus_profile profile;
     /* Service Bus: Endpoint=sb://…;SharedAccessKeyName=…;SharedAccessKey=…[;EntityPath=…] */
@@ -142,6 +147,14 @@ aos_result aos_bus_send_to_address(aos_bus_t *bus, const char *address, const ao
 aos_result aos_bus_send_sync(aos_bus_t *bus, const char *queue, const aos_event_t *ev,
                              int timeout_ms, char *errbuf, size_t errlen);
 
+/* Re-send a dead letter ev to a logical queue and block until the broker accepted it. The
+ * message gets a NEW AMQP message-id (so broker duplicate detection, which is keyed on it,
+ * does not silently drop the replay) and the application property "aos:replay-of" = ev->id;
+ * the event itself, cloudEvents:id included (what consumers dedupe on), is unchanged.
+ * Not from a bus callback. */
+aos_result aos_bus_replay_sync(aos_bus_t *bus, const char *queue, const aos_event_t *ev,
+                               int timeout_ms, char *errbuf, size_t errlen);
+
 /* Publish to a topic (logical, e.g. "aos.events"); the routing key / subject is ev->type. */
 aos_result aos_bus_publish(aos_bus_t *bus, const char *topic, const aos_event_t *ev,
                            aos_bus_send_cb cb, void *ctx);
@@ -165,6 +178,12 @@ aos_result aos_bus_subscribe_address(aos_bus_t *bus, const char *address, uint32
 void aos_bus_accept(aos_bus_delivery_t *d);
 /* Give it back for redelivery (counts as a failed delivery attempt). */
 void aos_bus_release(aos_bus_delivery_t *d);
+/* Give it back without counting a failed attempt (a consumer shutting down): RabbitMQ, a
+ * copy with the same delivery count; Service Bus, `modified` with delivery-failed=false. */
+void aos_bus_release_uncounted(aos_bus_delivery_t *d);
+/* Stop granting link credit on every subscription (a draining consumer): what the broker
+ * still sends on credit already granted arrives as usual (release it uncounted). */
+void aos_bus_pause(aos_bus_t *bus);
 /* Dead-letter with a reason (AMQP error condition, e.g. "aos:poison") and description. */
 void aos_bus_reject(aos_bus_delivery_t *d, const char *reason, const char *description);
 

@@ -110,9 +110,10 @@ typedef struct aos_config_common {
     char *config_path;
     char *instance_id;
     char *kafka_connection_string;
+    bool dev_mode; /* AOS_DEV_MODE: credential checks off (aos/secure.h) */
 } aos_config_common_t;
 
-#define AOS_CONFIG_COMMON_COUNT 15
+#define AOS_CONFIG_COMMON_COUNT 16
 
 /* Table fragment for a service struct that embeds aos_config_common_t as MEMBER:
  *   static const aos_config_field_t TABLE[] = {
@@ -121,9 +122,10 @@ typedef struct aos_config_common {
  *   };                                                                               */
 /* clang-format off */
 #define AOS_CONFIG_COMMON_FIELDS(TYPE, MEMBER)                                                     \
-    {"AOS_BUS_URL", "bus_url", AOS_CONFIG_URL, "amqp://guest:guest@127.0.0.1:5672", 0, 0,          \
-     false, false, "amqp|amqps",                                                                   \
-     "AMQP 1.0 broker URL; a password in the URL is masked in logs.",                              \
+    {"AOS_BUS_URL", "bus_url", AOS_CONFIG_URL, NULL, 0, 0, false, false, "amqp|amqps",              \
+     "AMQP 1.0 broker URL; a password in the URL is masked in logs. Unset: the Endpoint of "       \
+     "`AOS_SERVICEBUS_CONNECTION_STRING` when that is set, else "                                  \
+     "`amqp://guest:guest@127.0.0.1:5672`.",                                                       \
      offsetof(TYPE, MEMBER.bus_url)},                                                              \
     {"AOS_BUS_PROFILE", "bus_profile", AOS_CONFIG_ENUM, "auto", 0, 0, false, false,                \
      "auto|rabbitmq|servicebus",                                                                   \
@@ -185,7 +187,11 @@ typedef struct aos_config_common {
      NULL,                                                                                         \
      "Name of this replica (reply queue `aos.reply.<id>` on RabbitMQ, session `<id>` of `aos.reply` on Service Bus); defaults to the host "                  \
      "name.",                                                                                      \
-     offsetof(TYPE, MEMBER.instance_id)}
+     offsetof(TYPE, MEMBER.instance_id)},                                                          \
+    {"AOS_DEV_MODE", NULL, AOS_CONFIG_BOOL, "false", 0, 0, false, false, NULL,                     \
+     "Development mode: a service starts without credentials (no API keys, the default "          \
+     "bus account) and says so; never in production (`docs/security.md`).",                       \
+     offsetof(TYPE, MEMBER.dev_mode)}
 /* clang-format on */
 
 /* The fragment with offsets into aos_config_common_t itself (AOS_CONFIG_COMMON_COUNT rows). */

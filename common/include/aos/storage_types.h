@@ -12,7 +12,7 @@
  *     starting and ending with a letter or digit, no "--"
  *   blob name: 1..1024 chars of [A-Za-z0-9._/-], no leading '/', no "//", no "." or ".."
  *     path segment
- *   record kind: "adapter" | "job"
+ *   record kind: "adapter" | "job" | "schedule"
  *   role: 1..32 chars of [a-z_]
  *   agent: 1..64 chars of [A-Za-z0-9._-]
  *   JSON texts (metadata, record data) are JSON objects
@@ -66,13 +66,19 @@ typedef struct aos_storage_blob_info {
     char *name;
     char *content_type;
     uint64_t size;
-    char sha256[65]; /* lowercase hex SHA-256 of the whole content */
-    char *etag;      /* opaque; changes with every commit */
+    /* lowercase hex SHA-256 of the whole content; "" when unknown: a blob written by another
+     * tool (portal, azcopy, an SDK) carries no aossha256 (docs/storage.md, "Blobs written by
+     * others") */
+    char sha256[65];
+    /* base64 MD5 of the whole content as the blob service reports it (Content-MD5); "" when
+     * the blob has none. Readers verify it when sha256 is unknown. */
+    char content_md5[25];
+    char *etag; /* opaque; changes with every commit */
     int64_t updated_ms;
 } aos_storage_blob_info_t;
 
 typedef struct aos_storage_record {
-    char *kind; /* "adapter" | "job" */
+    char *kind; /* "adapter" | "job" | "schedule" */
     char *key;
     char *data_json; /* JSON object text */
     char *version;   /* opaque (SQLite: decimal counter; Azure: the entity ETag) */
@@ -125,6 +131,9 @@ aos_result aos_storage_record_copy(const aos_storage_record_t *in, aos_storage_r
 bool aos_storage_valid_id(const char *s);
 bool aos_storage_valid_container(const char *s);
 bool aos_storage_valid_blob_name(const char *s);
+/* Names AOS reads but does not write: what other tools (portal, azcopy, SDKs) may have used,
+ * i.e. any UTF-8 without control characters or '\\', same length and segment rules. */
+bool aos_storage_valid_blob_name_read(const char *s);
 bool aos_storage_valid_kind(const char *s);
 bool aos_storage_valid_role(const char *s);
 bool aos_storage_valid_agent(const char *s);
@@ -145,6 +154,18 @@ aos_result aos_storage_sha256_init(aos_storage_sha256_t *h);
 aos_result aos_storage_sha256_update(aos_storage_sha256_t *h, const void *data, size_t len);
 aos_result aos_storage_sha256_final(aos_storage_sha256_t *h, char out_hex[65]);
 void aos_storage_sha256_free(aos_storage_sha256_t *h);
+
+/* MD5 over a stream, for blobs that only carry a Content-MD5: the same life cycle as the
+ * SHA-256 above; final writes the base64 form (24 chars + NUL) Content-MD5 uses. */
+typedef struct aos_storage_md5 {
+    void *ctx; /* EVP_MD_CTX */
+} aos_storage_md5_t;
+aos_result aos_storage_md5_init(aos_storage_md5_t *h);
+aos_result aos_storage_md5_update(aos_storage_md5_t *h, const void *data, size_t len);
+aos_result aos_storage_md5_final_b64(aos_storage_md5_t *h, char out_b64[25]);
+void aos_storage_md5_free(aos_storage_md5_t *h);
+/* 24 chars of base64 that decode to 16 bytes (an MD5 as Content-MD5 carries it). */
+bool aos_storage_valid_md5_b64(const char *s);
 
 /* malloc'd copy of s (NULL gives NULL). */
 char *aos_storage_strdup(const char *s);

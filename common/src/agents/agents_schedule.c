@@ -172,7 +172,9 @@ aos_result aos_schedule_next(const aos_schedule_t *s, time_t after, time_t *out_
     if (!s || !out_next || !s->enabled)
         return AOS_ERR_INVALID;
     if (s->interval_s > 0) {
-        *out_next = after + (time_t)s->interval_s;
+        /* on the epoch's grid, so every replica computes the same ticks whenever it started */
+        time_t i = (time_t)s->interval_s;
+        *out_next = (after >= 0 ? after / i + 1 : -((-after - 1) / i)) * i;
         return AOS_OK;
     }
     return cron_next(s, after, out_next);

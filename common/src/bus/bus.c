@@ -104,8 +104,11 @@ static aos_result resolve_endpoint(aos_bus_t *bus, const aos_bus_config_t *cfg, 
     if (cfg->connection_string) {
         AOS_RETURN_IF_FAILED(aos_sb_connstr_parse(cfg->connection_string, &cs, errbuf, errlen));
     }
+    /* An explicit URL wins (a test peer, an emulator, a proxy); else the connection string's
+     * Endpoint: a connection string alone must reach its namespace (docs/servicebus.md);
+     * else the local RabbitMQ. */
     aos_result r = AOS_OK;
-    if (cfg->url) {
+    if (cfg->url && *cfg->url) {
         r = aos_bus_url_parse(cfg->url, &bus->url, errbuf, errlen);
     } else if (cs) {
         memset(&bus->url, 0, sizeof bus->url);
@@ -113,8 +116,7 @@ static aos_result resolve_endpoint(aos_bus_t *bus, const aos_bus_config_t *cfg, 
         bus->url.port = cs->port;
         bus->url.tls = cs->use_tls;
     } else {
-        r = aos_fail(AOS_ERR_INVALID, errbuf, errlen,
-                     "bus: a URL or connection string is required");
+        r = aos_bus_url_parse(AOS_BUS_URL_DEFAULT, &bus->url, errbuf, errlen);
     }
     if (r == AOS_OK && aos_bus_profile_resolve(cfg->profile, getenv("AOS_BUS_PROFILE"),
                                                bus->url.host, cs != NULL, &bus->profile) != AOS_OK)

@@ -37,12 +37,16 @@
 #define BUS_REQ_BUCKETS 1024
 /* Sender links kept open; beyond this the least recently used idle one is closed. */
 #define BUS_MAX_SENDERS 64
+/* A link that stays attached this long worked: its refusal backoff starts over. */
+#define BUS_LINK_STABLE_MS 2000
 
 /* Application properties the bus adds (RabbitMQ profile). */
 #define BUS_PROP_DELIVERY_COUNT "aos:delivery-count"
 #define BUS_PROP_DL_REASON "aos:dead-letter-reason"
 #define BUS_PROP_DL_DESCRIPTION "aos:dead-letter-description"
 #define BUS_PROP_DL_SOURCE "aos:dead-letter-source"
+/* On a dead-letter replay: the event id (= the original message-id) it replays. */
+#define BUS_PROP_REPLAY_OF "aos:replay-of"
 
 struct bus_send;
 typedef void (*bus_send_done_fn)(aos_bus_t *bus, struct bus_send *s, aos_result r,
@@ -94,6 +98,7 @@ typedef struct bus_sub {
     pn_session_t *session; /* its own, see bus_sender_t */
     pn_link_t *link;
     uint32_t attach_failures; /* consecutive refusals, for the re-attach backoff */
+    uint64_t opened_at_ms;    /* the broker's attach arrived (0: not open) */
     uint32_t inflight;        /* handed out (or being dead-lettered), not yet settled */
     /* received but not handed out yet: RabbitMQ 3.10 may overshoot the link credit, and the
      * handler never holds more than max_inflight */
@@ -113,6 +118,7 @@ typedef enum bus_outcome {
     BUS_OUTCOME_ACCEPT,
     BUS_OUTCOME_RELEASE,
     BUS_OUTCOME_REJECT,
+    BUS_OUTCOME_RELEASE_UNCOUNTED, /* given back, not a failed attempt (shutdown) */
 } bus_outcome;
 
 /* What the bus reads from a message besides the event. Strings are malloc'd or NULL. */
@@ -123,6 +129,7 @@ typedef struct bus_msg_info {
     char *dl_reason;      /* aos:dead-letter-reason or Service Bus DeadLetterReason */
     char *dl_description; /* aos:dead-letter-description or DeadLetterErrorDescription */
     char *dl_source;      /* aos:dead-letter-source */
+    bool expired;         /* absolute-expiry-time (or creation-time + ttl) has passed */
 } bus_msg_info_t;
 
 struct aos_bus_delivery {
@@ -195,6 +202,7 @@ struct aos_bus {
     pn_connection_t *live_conn; /* for waking; cleared before the connection goes away */
     bool started, stop_requested, thread_done;
     atomic_bool ready;
+    atomic_bool paused; /* aos_bus_pause: grant no more credit */
 
     /* ---- I/O thread only ---- */
     pn_connection_t *conn;
@@ -251,6 +259,9 @@ void bus_senders_free(aos_bus_t *bus);
 uint64_t bus_senders_next_retry(const aos_bus_t *bus);
 aos_result bus_send_encoded(aos_bus_t *bus, const char *address, const aos_event_t *ev,
                             const char *subject, aos_bus_send_cb cb, void *ctx);
+/* Queue already encoded message bytes (takes ownership of bytes, also on failure). */
+aos_result bus_send_bytes(aos_bus_t *bus, const char *address, char *bytes, size_t len,
+                          aos_bus_send_cb cb, void *ctx);
 
 /* bus_recv.c */
 void bus_subs_pump(aos_bus_t *bus);
@@ -314,6 +325,10 @@ aos_result bus_msg_encode(const aos_event_t *ev, const char *subject, uint32_t d
 aos_result bus_msg_decode(aos_bus_profile p, const char *bytes, size_t len, aos_event_t **out_ev,
                           bus_msg_info_t *info, char *errbuf, size_t errlen);
 void bus_msg_info_clear(bus_msg_info_t *info);
+/* Encode ev for a dead-letter replay: AMQP message-id = message_id (new), BUS_PROP_REPLAY_OF =
+ * ev->id; the event (cloudEvents:id included) is unchanged. */
+aos_result bus_msg_encode_replay(const aos_event_t *ev, const char *message_id, char **out,
+                                 size_t *out_len, char *errbuf, size_t errlen);
 /* A copy of the delivery's message for re-publication on RabbitMQ: with dead-letter reason
  * properties when reason != NULL, else with BUS_PROP_DELIVERY_COUNT = count. Undecodable
  * bytes travel as a binary body. *out is malloc'd. */

@@ -2,6 +2,7 @@
  * the RabbitMQ profile publishes for dead letters and counted redelivery. */
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <proton/codec.h>
 #include <proton/error.h>
@@ -9,6 +10,14 @@
 
 #include "aos/envelope.h"
 #include "bus_internal.h"
+#include "bus_util.h"
+
+static int64_t wall_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
 
 typedef struct bus_prop {
     const char *key;
@@ -135,8 +144,8 @@ static aos_result encode_message(pn_message_t *m, char **out, size_t *out_len)
 }
 
 static aos_result encode_with_props(const aos_event_t *ev, const char *subject,
-                                    const bus_prop_t *props, size_t nprops, char **out,
-                                    size_t *out_len, char *errbuf, size_t errlen)
+                                    const bus_prop_t *props, size_t nprops, bool stamp,
+                                    char **out, size_t *out_len, char *errbuf, size_t errlen)
 {
     pn_message_t *m = pn_message();
     if (!m)
@@ -144,6 +153,14 @@ static aos_result encode_with_props(const aos_event_t *ev, const char *subject,
     aos_result r = aos_envelope_to_message(ev, m, errbuf, errlen);
     if (r == AOS_OK) {
         pn_message_set_durable(m, true);
+        if (stamp) {
+            /* creation-time, and absolute-expiry-time with a ttl: a receiver drops what
+             * expired on the way (docs/bus.md "Envelope checks") */
+            int64_t now = wall_ms();
+            pn_message_set_creation_time(m, now);
+            if (ev->ttl_ms)
+                pn_message_set_expiry_time(m, now + (int64_t)ev->ttl_ms);
+        }
         if (subject)
             pn_message_set_subject(m, subject);
         if (nprops)
@@ -160,8 +177,8 @@ aos_result bus_msg_encode(const aos_event_t *ev, const char *subject, uint32_t d
                           char **out, size_t *out_len, char *errbuf, size_t errlen)
 {
     bus_prop_t count = {BUS_PROP_DELIVERY_COUNT, NULL, delivery_count};
-    return encode_with_props(ev, subject, &count, delivery_count ? 1 : 0, out, out_len, errbuf,
-                             errlen);
+    return encode_with_props(ev, subject, &count, delivery_count ? 1 : 0, true, out, out_len,
+                             errbuf, errlen);
 }
 
 aos_result bus_msg_decode(aos_bus_profile p, const char *bytes, size_t len, aos_event_t **out_ev,
@@ -192,6 +209,9 @@ aos_result bus_msg_decode(aos_bus_profile p, const char *bytes, size_t len, aos_
             count = c;
     }
     info->count = count;
+    info->expired = aos_bus_message_expired(pn_message_get_expiry_time(m),
+                                            pn_message_get_creation_time(m),
+                                            pn_message_get_ttl(m), wall_ms());
     r = aos_envelope_from_message(m, out_ev, errbuf, errlen);
     if (r != AOS_OK)
         *out_ev = NULL;
@@ -218,7 +238,7 @@ aos_result bus_msg_copy(const char *bytes, size_t len, const char *source, uint3
     }
     aos_result r;
     if (ev) {
-        r = encode_with_props(ev, NULL, props, n, out, out_len, err, sizeof err);
+        r = encode_with_props(ev, NULL, props, n, false, out, out_len, err, sizeof err);
         aos_event_free(ev);
         if (r == AOS_OK || !reason)
             return r;
@@ -233,6 +253,33 @@ aos_result bus_msg_copy(const char *bytes, size_t len, const char *source, uint3
     pn_data_put_binary(body, pn_bytes(len, bytes));
     props_append(m, props, n);
     r = encode_message(m, out, out_len);
+    pn_message_free(m);
+    return r;
+}
+
+aos_result bus_msg_encode_replay(const aos_event_t *ev, const char *message_id, char **out,
+                                 size_t *out_len, char *errbuf, size_t errlen)
+{
+    pn_message_t *m = pn_message();
+    if (!m)
+        return AOS_ERR_NOMEM;
+    aos_result r = aos_envelope_to_message(ev, m, errbuf, errlen);
+    if (r == AOS_OK) {
+        pn_message_set_durable(m, true);
+        pn_message_set_creation_time(m, wall_ms());
+        if (ev->ttl_ms)
+            pn_message_set_expiry_time(m, wall_ms() + (int64_t)ev->ttl_ms);
+        /* a new AMQP message-id, so the broker's duplicate detection (keyed on it) lets the
+         * replay in; cloudEvents:id, what consumers dedupe on, stays the event id */
+        pn_atom_t id = {.type = PN_STRING};
+        id.u.as_bytes = pn_bytes(strlen(message_id), message_id);
+        pn_message_set_id(m, id);
+        bus_prop_t replay = {BUS_PROP_REPLAY_OF, ev->id, 0};
+        props_append(m, &replay, 1);
+        r = encode_message(m, out, out_len);
+        if (r != AOS_OK)
+            aos_fail(r, errbuf, errlen, "cannot encode the AMQP message");
+    }
     pn_message_free(m);
     return r;
 }

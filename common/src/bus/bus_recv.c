@@ -8,6 +8,7 @@
 #include <proton/terminus.h>
 
 #include "aos/log.h"
+#include "aos/metrics.h"
 #include "bus_internal.h"
 
 #define MAX_INFLIGHT_LIMIT 100000u
@@ -92,7 +93,7 @@ static bool settle_by_copy(aos_bus_t *bus, aos_bus_delivery_t *d)
     size_t len = 0;
     const char *reason =
         d->outcome == BUS_OUTCOME_REJECT ? (d->reason ? d->reason : "aos:rejected") : NULL;
-    uint32_t count = d->outcome == BUS_OUTCOME_REJECT ? d->count : d->count + 1;
+    uint32_t count = d->outcome == BUS_OUTCOME_RELEASE ? d->count + 1 : d->count;
     if (!to || !d->raw ||
         bus_msg_copy(d->raw, d->raw_len, d->sub->address, count, reason, d->description, &bytes,
                      &len) != AOS_OK)
@@ -124,6 +125,18 @@ void bus_recv_settle(aos_bus_t *bus, aos_bus_delivery_t *d)
             break;
         if (bus->profile == AOS_BUS_PROFILE_SERVICEBUS)
             finish_modified_failed(bus, d);
+        else
+            finish(bus, d, PN_RELEASED);
+        break;
+    case BUS_OUTCOME_RELEASE_UNCOUNTED:
+        /* RabbitMQ 3.10: `modified` is a protocol error and a plain `released` comes back
+         * with first-acquirer=false (counted, and counted by the quorum queue's
+         * delivery-limit), so the copy keeps the count it had; Service Bus: `modified` with
+         * delivery-failed=false does not increment DeliveryCount (docs/bus.md) */
+        if (rabbit && settle_by_copy(bus, d))
+            break;
+        if (bus->profile == AOS_BUS_PROFILE_SERVICEBUS)
+            finish(bus, d, PN_MODIFIED);
         else
             finish(bus, d, PN_RELEASED);
         break;
@@ -168,6 +181,7 @@ static void sub_attach(aos_bus_t *bus, bus_sub_t *sub)
         bus_session_set_filter(sub->link, sub->session_filter);
     pn_link_open(sub->link);
     sub->retry_at_ms = 0;
+    sub->opened_at_ms = 0;
     sub->idle_since_ms = bus_now_ms();
 }
 
@@ -179,7 +193,7 @@ void bus_subs_pump(aos_bus_t *bus)
         if (!sub->link && !bus->stopping && (!sub->retry_at_ms || now >= sub->retry_at_ms))
             sub_attach(bus, sub);
         dispatch(bus, sub);
-        if (!sub->link || bus->stopping)
+        if (!sub->link || bus->stopping || atomic_load(&bus->paused))
             continue;
         /* Credit + held + backlog stays within max_inflight. Top up in batches (a quarter of
          * the window): fewer flow frames, and RabbitMQ 3.10 overshoots less. Proton's credit
@@ -251,6 +265,38 @@ static aos_result undecodable_event(aos_bus_delivery_t *dl)
     return AOS_OK;
 }
 
+/* Envelope checks before a handler sees a message (docs/bus.md "Envelope checks"): one that
+ * expired on the way is dropped (accepted, counted), one whose data is not JSON is
+ * dead-lettered with reason aos:unsupported-content-type. True when dl was settled. Not for
+ * dead-letter queues themselves: whoever reads those sees everything. */
+static bool envelope_refused(aos_bus_t *bus, aos_bus_delivery_t *dl)
+{
+    const char *address = dl->sub->address;
+    if (dl->info.expired) {
+        aos_metric_counter_inc(aos_metrics_counter(NULL, "aos_bus_messages_expired_total",
+                                                   "Messages dropped because their "
+                                                   "absolute-expiry-time or ttl had passed",
+                                                   "address", address, NULL));
+        aos_log(AOS_LOG_WARN, "bus drops an expired message", "address", address, "id",
+                dl->ev->id, "type", dl->ev->type, NULL);
+        dl->outcome = BUS_OUTCOME_ACCEPT;
+        bus_recv_settle(bus, dl);
+        return true;
+    }
+    if (!aos_bus_content_type_is_json(dl->ev->datacontenttype)) {
+        aos_metric_counter_inc(aos_metrics_counter(
+            NULL, "aos_bus_messages_refused_total",
+            "Messages dead-lettered by the bus's envelope checks, by reason", "address", address,
+            "reason", "aos:unsupported-content-type", NULL));
+        char desc[200];
+        snprintf(desc, sizeof desc, "content-type '%.120s' is not JSON",
+                 dl->ev->datacontenttype);
+        dead_letter_now(bus, dl, "aos:unsupported-content-type", desc);
+        return true;
+    }
+    return false;
+}
+
 /* Hand received deliveries to the handler while it holds fewer than max_inflight. */
 static void dispatch(aos_bus_t *bus, bus_sub_t *sub)
 {
@@ -277,6 +323,8 @@ static void dispatch(aos_bus_t *bus, bus_sub_t *sub)
             free(why);
             continue;
         }
+        if (sub->can_dead_letter && envelope_refused(bus, dl))
+            continue;
         /* a dead-letter queue's own messages are not counted again */
         if (dl->count >= bus->max_deliveries && !dl->info.dl_reason) {
             char desc[96];
@@ -322,6 +370,7 @@ void bus_recv_on_delivery(aos_bus_t *bus, pn_delivery_t *d)
         return;
     }
     sub->idle_since_ms = bus_now_ms();
+    sub->attach_failures = 0; /* the link works: the next refusal starts the backoff over */
     if (sub->is_reply) {
         handle_reply(bus, d, buf, (size_t)got);
         free(buf);
@@ -393,26 +442,40 @@ static void sub_closed(aos_bus_t *bus, bus_sub_t *sub, pn_condition_t *cond)
     free(sub->session_id);
     sub->session_id = NULL;
     backlog_clear(sub);
+    uint64_t now = bus_now_ms();
+    /* A link that carried a message or stayed up a while worked: start the backoff over.
+     * An attach answered by a detach (how Service Bus refuses) did not, whatever the
+     * condition, so the delay keeps growing (docs/bus.md "Refused attach"). */
+    if (sub->opened_at_ms && now >= sub->opened_at_ms + BUS_LINK_STABLE_MS)
+        sub->attach_failures = 0;
+    sub->opened_at_ms = 0;
     const char *cname = cond && pn_condition_is_set(cond) ? pn_condition_get_name(cond) : "";
-    if (sub->session_mode && bus_session_benign_condition(cname)) {
-        /* no session free for this link right now: ask again soon, nothing is wrong */
-        sub->retry_at_ms = bus_now_ms() + bus->reconnect_min_ms;
+    if (sub->session_mode && strcmp(cname, "com.microsoft:timeout") == 0) {
+        /* the broker held a next-available attach until its timeout: ask again at once */
+        sub->retry_at_ms = now + bus->reconnect_min_ms;
         aos_log(AOS_LOG_DEBUG, "bus session link got no session", "address", sub->address,
                 "condition", cname, NULL);
         return;
     }
-    uint32_t delay = aos_bus_backoff_ms(bus->reconnect_min_ms, bus->reconnect_max_ms,
-                                        sub->attach_failures, bus_random());
+    uint32_t failures = sub->attach_failures;
+    uint32_t delay =
+        aos_bus_backoff_ms(bus->reconnect_min_ms, bus->reconnect_max_ms, failures, bus_random());
     if (sub->attach_failures < 32)
         sub->attach_failures++;
-    sub->retry_at_ms = bus_now_ms() + delay;
+    sub->retry_at_ms = now + delay;
     char d[16];
     snprintf(d, sizeof d, "%u", delay);
-    aos_log(AOS_LOG_ERROR, "bus subscription closed by the broker", "address", sub->address,
-            "condition", cond && pn_condition_is_set(cond) ? pn_condition_get_name(cond) : "",
-            "description",
+    /* a session held elsewhere is expected (debug); any other refusal is an error the first
+     * time and at every doubling of the count, a warning in between */
+    aos_log_level lvl = sub->session_mode && bus_session_benign_condition(cname) ? AOS_LOG_DEBUG
+                        : (failures & (failures + 1)) == 0 ? AOS_LOG_ERROR
+                                                           : AOS_LOG_WARN;
+    char nf[16];
+    snprintf(nf, sizeof nf, "%u", failures + 1);
+    aos_log(lvl, "bus subscription closed by the broker", "address", sub->address, "condition",
+            cname, "description",
             cond && pn_condition_is_set(cond) ? pn_condition_get_description(cond) : "", "retry_ms",
-            d, NULL);
+            d, "refusals", nf, NULL);
 }
 
 void bus_recv_on_link_closed(aos_bus_t *bus, pn_link_t *link)
@@ -439,7 +502,9 @@ void bus_recv_on_link_opened(aos_bus_t *bus, pn_link_t *link)
     bus_sub_t *sub = pn_link_get_context(link);
     if (!sub || sub->link != link)
         return;
-    sub->attach_failures = 0;
+    /* Not a success yet: Service Bus refuses with an attach followed by a detach. The
+     * refusal count is reset by a delivery or by the link staying up (sub_closed). */
+    sub->opened_at_ms = bus_now_ms();
     if (!sub->session_mode)
         return;
     /* the broker names the session it locked for this link in its source filter; a refusal
@@ -599,6 +664,17 @@ void aos_bus_accept(aos_bus_delivery_t *d)
 void aos_bus_release(aos_bus_delivery_t *d)
 {
     settle_request(d, BUS_OUTCOME_RELEASE, NULL, NULL);
+}
+
+void aos_bus_release_uncounted(aos_bus_delivery_t *d)
+{
+    settle_request(d, BUS_OUTCOME_RELEASE_UNCOUNTED, NULL, NULL);
+}
+
+void aos_bus_pause(aos_bus_t *bus)
+{
+    if (bus)
+        atomic_store(&bus->paused, true);
 }
 
 void aos_bus_reject(aos_bus_delivery_t *d, const char *reason, const char *description)

@@ -409,6 +409,13 @@ aos_result bus_send_encoded(aos_bus_t *bus, const char *address, const aos_event
                 NULL);
         return r;
     }
+    return bus_send_bytes(bus, address, bytes, len, cb, ctx);
+}
+
+aos_result bus_send_bytes(aos_bus_t *bus, const char *address, char *bytes, size_t len,
+                          aos_bus_send_cb cb, void *ctx)
+{
+    aos_result r;
     bus_send_t *s = bus_send_new(address, bytes, len, cb, ctx);
     bus_cmd_t *c = bus_cmd_new(BUS_CMD_SEND);
     if (!s || !c) {

@@ -278,3 +278,31 @@ uint32_t aos_bus_backoff_ms(uint32_t min_ms, uint32_t max_ms, uint32_t attempt, 
         cap = max_ms;
     return (uint32_t)(min_ms + rnd % (cap - min_ms + 1));
 }
+
+bool aos_bus_content_type_is_json(const char *ct)
+{
+    if (!ct)
+        return true;
+    while (*ct == ' ' || *ct == '\t')
+        ct++;
+    size_t n = strcspn(ct, ";");
+    while (n && (ct[n - 1] == ' ' || ct[n - 1] == '\t'))
+        n--;
+    if ((n == 16 && strncasecmp(ct, "application/json", 16) == 0) ||
+        (n == 9 && strncasecmp(ct, "text/json", 9) == 0))
+        return true;
+    /* type/subtype+json with a non-empty type and subtype */
+    const char *slash = memchr(ct, '/', n);
+    return slash && slash > ct && n >= 5 && (size_t)(slash - ct) + 1 < n - 5 &&
+           strncasecmp(ct + n - 5, "+json", 5) == 0;
+}
+
+bool aos_bus_message_expired(int64_t absolute_expiry_ms, int64_t creation_ms, uint32_t ttl_ms,
+                             int64_t now_ms)
+{
+    if (absolute_expiry_ms > 0)
+        return now_ms >= absolute_expiry_ms;
+    if (creation_ms > 0 && ttl_ms > 0)
+        return now_ms >= creation_ms + (int64_t)ttl_ms;
+    return false;
+}

@@ -61,4 +61,14 @@ const char *aos_bus_rabbitmq_queue_name(const char *address);
  * uniform in [min_ms, min(max_ms, min_ms * 2^attempt)], using rnd as the random source. */
 uint32_t aos_bus_backoff_ms(uint32_t min_ms, uint32_t max_ms, uint32_t attempt, uint64_t rnd);
 
+/* Is a message's content-type one the services process as a turn: application/json, text/json
+ * or any "+json" structured suffix (application/cloudevents+json), with or without parameters
+ * (case-insensitive)? NULL (absent) counts as JSON (the envelope's default). */
+bool aos_bus_content_type_is_json(const char *content_type);
+
+/* Has a message expired at now_ms (unix ms)? absolute_expiry_ms (AMQP properties
+ * absolute-expiry-time) when set, else creation_ms + ttl_ms when both are set. 0 = unset. */
+bool aos_bus_message_expired(int64_t absolute_expiry_ms, int64_t creation_ms, uint32_t ttl_ms,
+                             int64_t now_ms);
+
 #endif

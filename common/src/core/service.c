@@ -5,6 +5,7 @@
 #include <stdlib.h>
 
 #include "aos/log.h"
+#include "aos/secure.h"
 
 int aos_service_init(const char *service, int argc, char **argv, const aos_config_field_t *table,
                      size_t n, void *out_struct, const aos_config_common_t *common)
@@ -23,6 +24,11 @@ int aos_service_init(const char *service, int argc, char **argv, const aos_confi
         aos_log_level_parse(common->log_level, &level);
     aos_log_init(service, level);
     aos_config_dump(table, n, out_struct);
+    if (common && aos_secure_check_bus(common, err, sizeof err) != AOS_OK) {
+        fprintf(stderr, "%s: refusing to start: %s\n", service, err);
+        return 2;
+    }
+    aos_secure_log_dev_mode(common, "the bus may use the default guest account");
     return -1;
 }
 

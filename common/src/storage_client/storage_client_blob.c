@@ -236,6 +236,22 @@ static aos_result read_range(aos_storage_client_t *c, const char *container, con
     return r;
 }
 
+/* The content must match the blob's size and whichever checksum it has: our SHA-256, else the
+ * Content-MD5 a blob written by another tool may carry; a blob with neither (e.g. staged in
+ * blocks by an SDK) is checked by size and read under its etag (docs/storage.md). */
+static aos_result verify_content(const aos_storage_blob_info_t *info, uint64_t size,
+                                 const char *sha, const char *md5, char *errbuf, size_t errlen)
+{
+    if (size != info->size)
+        return aos_fail(AOS_ERR_PROTOCOL, errbuf, errlen,
+                        "downloaded %llu bytes of a %llu-byte blob", (unsigned long long)size,
+                        (unsigned long long)info->size);
+    if (info->sha256[0] ? strcmp(sha, info->sha256) != 0
+                        : info->content_md5[0] && strcmp(md5, info->content_md5) != 0)
+        return aos_fail(AOS_ERR_PROTOCOL, errbuf, errlen, "downloaded content fails its checksum");
+    return AOS_OK;
+}
+
 aos_result aos_storage_blob_get_sync(aos_storage_client_t *c, const char *container,
                                      const char *name, aos_storage_write_fn write, void *write_ctx,
                                      aos_storage_blob_info_t *out_info, char *errbuf, size_t errlen)
@@ -244,7 +260,10 @@ aos_result aos_storage_blob_get_sync(aos_storage_client_t *c, const char *contai
     size_t chunk = c->chunk_size;
     unsigned char *buf = malloc(chunk);
     aos_storage_sha256_t h = {0};
+    aos_storage_md5_t m5 = {0};
     aos_result r = buf ? aos_storage_sha256_init(&h) : AOS_ERR_NOMEM;
+    if (r == AOS_OK)
+        r = aos_storage_md5_init(&m5);
     uint64_t offset = 0;
     bool eof = false;
     while (r == AOS_OK && !eof) {
@@ -255,17 +274,22 @@ aos_result aos_storage_blob_get_sync(aos_storage_client_t *c, const char *contai
             r = aos_fail(AOS_ERR_PROTOCOL, errbuf, errlen, "empty range before the end");
         if (r == AOS_OK)
             r = aos_storage_sha256_update(&h, buf, n);
+        if (r == AOS_OK)
+            r = aos_storage_md5_update(&m5, buf, n);
         if (r == AOS_OK && n)
             r = write(write_ctx, buf, n);
         offset += n;
     }
     free(buf);
-    char sha[65];
+    char sha[65], md5[25];
     if (r == AOS_OK)
         r = aos_storage_sha256_final(&h, sha);
+    if (r == AOS_OK)
+        r = aos_storage_md5_final_b64(&m5, md5);
     aos_storage_sha256_free(&h);
-    if (r == AOS_OK && (offset != info.size || strcmp(sha, info.sha256) != 0))
-        r = aos_fail(AOS_ERR_PROTOCOL, errbuf, errlen, "downloaded content fails its checksum");
+    aos_storage_md5_free(&m5);
+    if (r == AOS_OK)
+        r = verify_content(&info, offset, sha, md5, errbuf, errlen);
     if (r == AOS_OK && out_info)
         *out_info = info;
     else

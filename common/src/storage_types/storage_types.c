@@ -6,6 +6,8 @@
 
 #include <openssl/evp.h>
 
+#include "aos/json.h"
+
 char *aos_storage_strdup(const char *s)
 {
     return s ? strdup(s) : NULL;
@@ -116,6 +118,7 @@ aos_result aos_storage_blob_info_copy(const aos_storage_blob_info_t *in,
     out->size = in->size;
     out->updated_ms = in->updated_ms;
     memcpy(out->sha256, in->sha256, sizeof out->sha256);
+    memcpy(out->content_md5, in->content_md5, sizeof out->content_md5);
     if (!dup_into(&out->container, in->container) || !dup_into(&out->name, in->name) ||
         !dup_into(&out->content_type, in->content_type) || !dup_into(&out->etag, in->etag)) {
         aos_storage_blob_info_clear(out);
@@ -189,7 +192,8 @@ bool aos_storage_valid_container(const char *s)
     return true;
 }
 
-bool aos_storage_valid_blob_name(const char *s)
+/* The segment rules both name forms share; ok_char decides the rest. */
+static bool blob_name_shape(const char *s, bool (*ok_char)(unsigned char))
 {
     if (!s || !*s || s[0] == '/')
         return false;
@@ -210,15 +214,27 @@ bool aos_storage_valid_blob_name(const char *s)
             seg_start = i + 1;
             continue;
         }
-        if (!is_alnum(c) && c != '.' && c != '_' && c != '-')
+        if (!ok_char((unsigned char)c))
             return false;
     }
     return true;
 }
 
+static bool aos_name_char(unsigned char c) { return is_alnum((char)c) || c == '.' || c == '_' || c == '-'; }
+
+/* Anything but control characters and '\\' (Azure turns it into '/'); UTF-8 checked apart. */
+static bool foreign_name_char(unsigned char c) { return c >= 0x20 && c != 0x7f && c != '\\'; }
+
+bool aos_storage_valid_blob_name(const char *s) { return blob_name_shape(s, aos_name_char); }
+
+bool aos_storage_valid_blob_name_read(const char *s)
+{
+    return blob_name_shape(s, foreign_name_char) && aos_utf8_valid(s, strlen(s));
+}
+
 bool aos_storage_valid_kind(const char *s)
 {
-    return s && (strcmp(s, "adapter") == 0 || strcmp(s, "job") == 0);
+    return s && (strcmp(s, "adapter") == 0 || strcmp(s, "job") == 0 || strcmp(s, "schedule") == 0);
 }
 
 bool aos_storage_valid_role(const char *s)
@@ -329,4 +345,63 @@ void aos_storage_sha256_free(aos_storage_sha256_t *h)
         EVP_MD_CTX_free(h->ctx);
         h->ctx = NULL;
     }
+}
+
+/* ---- MD5 (Content-MD5 of blobs written by others) ---- */
+
+static bool is_alnum_b64(char c) { return is_alnum(c) || c == '+' || c == '/'; }
+
+aos_result aos_storage_md5_init(aos_storage_md5_t *h)
+{
+    EVP_MD_CTX *ctx = EVP_MD_CTX_new();
+    if (!ctx)
+        return AOS_ERR_NOMEM;
+    if (EVP_DigestInit_ex(ctx, EVP_md5(), NULL) != 1) {
+        EVP_MD_CTX_free(ctx);
+        return AOS_ERR_INTERNAL;
+    }
+    h->ctx = ctx;
+    return AOS_OK;
+}
+
+aos_result aos_storage_md5_update(aos_storage_md5_t *h, const void *data, size_t len)
+{
+    if (!h->ctx)
+        return AOS_ERR_INTERNAL;
+    if (len == 0)
+        return AOS_OK;
+    return EVP_DigestUpdate(h->ctx, data, len) == 1 ? AOS_OK : AOS_ERR_INTERNAL;
+}
+
+aos_result aos_storage_md5_final_b64(aos_storage_md5_t *h, char out_b64[25])
+{
+    unsigned char md[EVP_MAX_MD_SIZE];
+    unsigned int mdlen = 0;
+    if (!h->ctx)
+        return AOS_ERR_INTERNAL;
+    int ok = EVP_DigestFinal_ex(h->ctx, md, &mdlen);
+    aos_storage_md5_free(h);
+    if (ok != 1 || mdlen != 16)
+        return AOS_ERR_INTERNAL;
+    return EVP_EncodeBlock((unsigned char *)out_b64, md, 16) == 24 ? AOS_OK : AOS_ERR_INTERNAL;
+}
+
+void aos_storage_md5_free(aos_storage_md5_t *h)
+{
+    if (h && h->ctx) {
+        EVP_MD_CTX_free(h->ctx);
+        h->ctx = NULL;
+    }
+}
+
+bool aos_storage_valid_md5_b64(const char *s)
+{
+    if (!s)
+        return false;
+    for (int i = 0; i < 21; i++)
+        if (!is_alnum_b64(s[i]))
+            return false;
+    /* 16 bytes: 21 full sextets, one carrying 2 bits (low 4 bits zero), then "==" */
+    return strchr("AQgw", s[21]) != NULL && s[21] != '\0' && s[22] == '=' && s[23] == '=' &&
+           s[24] == '\0';
 }

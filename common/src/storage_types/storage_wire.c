@@ -90,7 +90,10 @@ json_object *aos_storage_blob_info_to_json(const aos_storage_blob_info_t *i)
     put_str(&b, "name", i->name);
     put_str(&b, "content_type", i->content_type);
     put_int(&b, "size", (int64_t)i->size);
-    put_str(&b, "sha256", i->sha256);
+    if (i->sha256[0]) /* unknown for a blob written by another tool */
+        put_str(&b, "sha256", i->sha256);
+    if (i->content_md5[0])
+        put_str(&b, "content_md5", i->content_md5);
     put_str(&b, "etag", i->etag);
     put_int(&b, "updated_ms", i->updated_ms);
     return finish(&b);
@@ -192,11 +195,20 @@ aos_result aos_storage_blob_info_from_json(const json_object *o, aos_storage_blo
     out->size = (uint64_t)size;
     if (r == AOS_OK)
         r = aos_json_get_string(o, "sha256", AOS_JSON_OPTIONAL, &sha, errbuf, errlen);
-    if (r == AOS_OK && sha) {
+    if (r == AOS_OK && sha && *sha) { /* "" from an older server: unknown */
         if (!aos_storage_valid_sha256(sha))
             r = aos_fail(AOS_ERR_INVALID, errbuf, errlen, "field 'sha256' is not a SHA-256");
         else
             memcpy(out->sha256, sha, 65);
+    }
+    const char *md5 = NULL;
+    if (r == AOS_OK)
+        r = aos_json_get_string(o, "content_md5", AOS_JSON_OPTIONAL, &md5, errbuf, errlen);
+    if (r == AOS_OK && md5) {
+        if (!aos_storage_valid_md5_b64(md5))
+            r = aos_fail(AOS_ERR_INVALID, errbuf, errlen, "field 'content_md5' is not a base64 MD5");
+        else
+            memcpy(out->content_md5, md5, 25);
     }
     if (r == AOS_OK)
         r = get_dup(o, "etag", AOS_JSON_OPTIONAL, &out->etag, errbuf, errlen);
