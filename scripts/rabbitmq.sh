@@ -6,7 +6,11 @@
 # Everything lives under DATA_DIR: Mnesia/quorum data, logs, the Erlang cookie (HOME), the
 # generated rabbitmq.conf and the pid file. The node is aos<PORT>@localhost, listens for AMQP
 # on 127.0.0.1:PORT, uses PORT+1000 for Erlang distribution (and PORT+2000.. for the CLI
-# tools), has rabbitmq_amqp1_0 enabled and loads deploy/rabbitmq/definitions.json at boot.
+# tools), PORT+3000 for the management HTTP API on 127.0.0.1 (what `aosctl topology apply`
+# talks to), has rabbitmq_amqp1_0 and rabbitmq_management enabled and loads
+# deploy/rabbitmq/definitions.json at boot (the shared exchanges, policies and service queues;
+# agent queues come from the configuration: `aosctl topology apply`). AOS_RABBITMQ_DEFINITIONS
+# names more definition files (colon-separated) loaded at boot too (tests' own entities).
 # The system service is never touched: the server is started directly from
 # /usr/lib/rabbitmq/bin with its own environment, so this works as root and as a user.
 # `start` prints the AMQP URL as its last line once the node accepts AMQP 1.0 connections.
@@ -17,7 +21,7 @@ set -euo pipefail
 
 here=$(cd "$(dirname "$0")/.." && pwd)
 RMQ_BIN=${RABBITMQ_BIN_DIR:-/usr/lib/rabbitmq/bin}
-START_TIMEOUT=${AOS_RABBITMQ_START_TIMEOUT:-90}
+START_TIMEOUT=${AOS_RABBITMQ_START_TIMEOUT:-180}
 
 usage() {
   echo "usage: $0 start|stop|restart|status DATA_DIR PORT" >&2
@@ -37,6 +41,7 @@ node=aos${port}@localhost
 dist_port=$((port + 1000))
 pidfile=$data/rabbitmq.pid
 url=amqp://guest:guest@127.0.0.1:$port
+mgmt_port=$((port + 3000))
 
 rmq_env() {
   env HOME="$data" \
@@ -82,8 +87,24 @@ amqp_ready() {
 
 write_config() {
   mkdir -p "$data/log" "$data/mnesia"
-  sed "s#^load_definitions = .*#load_definitions = $here/deploy/rabbitmq/definitions.json#" \
+  # a directory of definition files: deploy's own plus the extra ones, imported in name order
+  rm -rf "$data/definitions"
+  mkdir -p "$data/definitions"
+  cp "$here/deploy/rabbitmq/definitions.json" "$data/definitions/00-deploy.json"
+  local i=1 f
+  local IFS=:
+  for f in ${AOS_RABBITMQ_DEFINITIONS:-}; do
+    [[ -n $f ]] || continue
+    cp "$f" "$data/definitions/$(printf '%02d' "$i")-extra.json"
+    i=$((i + 1))
+  done
+  unset IFS
+  sed "s#^load_definitions = .*#load_definitions = $data/definitions#" \
     "$here/deploy/rabbitmq/rabbitmq.conf" >"$data/rabbitmq.conf"
+  cat >>"$data/rabbitmq.conf" <<MGMT
+management.tcp.ip = 127.0.0.1
+management.tcp.port = $mgmt_port
+MGMT
   if [[ -n ${AOS_RABBITMQ_TLS_PORT:-} ]]; then
     local tls=${AOS_RABBITMQ_TLS_DIR:?AOS_RABBITMQ_TLS_DIR must name the certificate directory}
     cat >>"$data/rabbitmq.conf" <<TLS
@@ -138,6 +159,10 @@ do_start() {
   do_stop # a stale node of an aborted earlier run
   if port_in_use "$port"; then
     echo "rabbitmq.sh: port $port is in use by another process" >&2
+    exit 1
+  fi
+  if port_in_use "$mgmt_port"; then
+    echo "rabbitmq.sh: management port $mgmt_port is in use by another process" >&2
     exit 1
   fi
   if port_in_use "$dist_port"; then

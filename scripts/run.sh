@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Start (or --stop) the local AOS stack: a private RabbitMQ with the AMQP 1.0 plugin and
-# deploy/rabbitmq/definitions.json, then every AOS service that has been built:
+# deploy/rabbitmq/definitions.json, the queues of the agents in AOS_CONFIG (aosctl topology
+# apply, docs/deploy.md: adding an agent is one edit to the config), then every AOS service
+# that has been built:
 # aos-storage (SQLite), aos-router on :8080 and one aos-agent-runner serving the sample agents
 # of deploy/config/aos.json (offline provider unless a model endpoint is configured).
 # State and logs live under .run/ ; `make stop` (scripts/run.sh --stop) stops everything.
@@ -51,6 +53,16 @@ export AOS_SQLITE_PATH=${AOS_SQLITE_PATH:-$run/aos.db}
 # the services refuse outside it (docs/security.md). Not for anything reachable by others.
 export AOS_DEV_MODE=1
 
+# The agents' queues and dead-letter queues come from the configuration, through the broker's
+# management API (scripts/rabbitmq.sh puts it on the AMQP port + 3000).
+export AOS_RABBITMQ_MANAGEMENT_URL=http://guest:guest@127.0.0.1:$((AMQP_PORT + 3000))
+if [[ -x $bin/aosctl ]]; then
+  echo "==> provisioning the agents of $AOS_CONFIG"
+  "$bin/aosctl" topology apply --config "$AOS_CONFIG" | sed 's/^/    /'
+else
+  echo "    (aosctl is not built yet: agent queues not provisioned)" >&2
+fi
+
 started=()
 start_service() { # name admin_port [extra env...]
   local name=$1 admin=$2; shift 2
@@ -91,7 +103,7 @@ start_service aos-router $ADMIN_BASE AOS_HTTP_ADDR="${AOS_HTTP_ADDR:-127.0.0.1:$
 echo
 echo "AOS is up, in DEVELOPMENT MODE (AOS_DEV_MODE=1): no API keys, default bus account."
 echo "  Do not expose it. Outside development set AOS_API_KEYS and bus credentials (docs/security.md)."
-echo "  RabbitMQ (AMQP 1.0): $bus_url"
+echo "  RabbitMQ (AMQP 1.0): $bus_url   management: http://127.0.0.1:$((AMQP_PORT + 3000))"
 for s in "${started[@]+"${started[@]}"}"; do echo "  $s"; done
 echo "  logs: $run/logs/   stop: make stop"
 if [[ -x $bin/aos-router ]]; then

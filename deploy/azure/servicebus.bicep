@@ -9,8 +9,9 @@
 //   topic    aos.events, one subscription per consumer group (aos-router: the routers' heartbeats)
 //   rule     namespace-level SAS rule for the services (Listen, Send, Manage)
 //
-// Deploy:  az deployment group create -g <rg> -f deploy/azure/servicebus.bicep \
-//            -p namespaceName=<ns> agents='["default","ceo","cfo","cmo"]'
+// Deploy:  aosctl topology render servicebus --config aos.json > aos.parameters.json
+//          az deployment group create -g <rg> -f deploy/azure/servicebus.bicep \
+//            -p @aos.parameters.json -p namespaceName=<ns>
 // See deploy/azure/README.md.
 
 @description('Service Bus namespace name (globally unique, 6-50 characters).')
@@ -28,20 +29,16 @@ param location string = resourceGroup().location
 ])
 param skuName string = 'Standard'
 
-@description('Agent names; each gets a queue aos.agent.<name>. Keep in sync with the agents in AOS_CONFIG.')
-param agents array = [
-  'default'
-  'ceo'
-  'cfo'
-  'cmo'
-]
+@description('Agent names; each gets a queue aos.agent.<name>. Rendered from the agents of AOS_CONFIG: aosctl topology render servicebus (docs/deploy.md).')
+param agents array
 
 @description('Whether agent queues require sessions (group-id = conversation id = SessionId), so turns of one conversation are handled in order by one consumer at a time. The bus attaches to queues named aos.agent.* with the com.microsoft:session-filter; when this is false, set AOS_BUS_SESSION_QUEUES to an empty string (bus config session_queue_prefixes = "") for every service.')
 param agentQueueSessions bool = true
 
-@description('Consumer groups of the aos.events topic; each gets a subscription of that name. aos-router is where every router replica reads heartbeats (AOS_ROUTER_EVENTS_ADDRESS default; the replicas share agent health through storage, docs/servicebus.md); add one per application that reads events.')
+@description('Consumer groups of the aos.events topic; each gets a subscription of that name. aos-router is where every router replica reads heartbeats, eventrelay where aos-storage's event relay forwards events to Event Grid / Kafka / the Storage queue (AOS_ROUTER_EVENTS_ADDRESS default; the replicas share agent health through storage, docs/servicebus.md); add one per application that reads events.')
 param eventConsumers array = [
   'aos-router'
+  'eventrelay'
 ]
 
 @description('Deliveries before a message is dead-lettered (the bus uses the same limit).')

@@ -1,5 +1,6 @@
 /* Asynchronous, resilient model calls along an agent's endpoint chain (see model.h). */
 #include "model.h"
+#include "model_metrics.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -150,6 +151,7 @@ static void breaker_record(call_t *c, int outcome)
         aos_circuit_record_failure(c->breaker, aos_clock_monotonic_ms());
     else
         aos_circuit_record_release(c->breaker);
+    runner_model_metric_breaker(c->ep.name, c->breaker);
     c->breaker = NULL;
 }
 
@@ -157,6 +159,7 @@ static void breaker_record(call_t *c, int outcome)
 static void fall_back(call_t *c)
 {
     c->res.fallbacks++;
+    runner_model_metric_fallback(c->ep.name);
     c->ep_index++;
     c->attempt = 0;
     start_endpoint(c);
@@ -301,6 +304,7 @@ static void on_http_loop(void *arg, bool cancelled)
                  c->http_error[0] ? ": " : "", c->http_error);
     }
     c->res.result = rc;
+    runner_model_metric_call(c->ep.name, rc == AOS_OK);
     if (rc == AOS_OK) {
         breaker_record(c, 1);
         fill_usage_estimate(c);
@@ -372,6 +376,7 @@ static void schedule_retry(call_t *c, const aos_retry_policy_t *policy)
         return;
     }
     aos_log(AOS_LOG_DEBUG, "model call retry scheduled", "endpoint", c->ep.name, NULL);
+    runner_model_metric_retry(c->ep.name);
     if (runner_loop_timer(c->m->loop, (uint32_t)delay, on_retry_timer, c) != AOS_OK) {
         breaker_record(c, 0);
         fall_back(c);
@@ -451,6 +456,8 @@ static void start_endpoint(call_t *c)
             snprintf(c->res.error, sizeof c->res.error, "%s: circuit open", c->ep.name);
             c->res.result = AOS_ERR_UNAVAILABLE;
             c->res.fallbacks++;
+            runner_model_metric_breaker(c->ep.name, c->breaker);
+            runner_model_metric_fallback(c->ep.name);
             continue;
         }
         char err[200] = "";
@@ -460,6 +467,7 @@ static void start_endpoint(call_t *c)
             c->res.result = rc;
             snprintf(c->res.error, sizeof c->res.error, "%s", err);
             c->res.fallbacks++;
+            runner_model_metric_fallback(c->ep.name);
             continue;
         }
         attempt(c);

@@ -139,7 +139,10 @@ static int usage(FILE *err)
             "  dlq replay QUEUE [--max N]                               send them back to QUEUE\n"
             "  blob put CONTAINER NAME [FILE|-] [--type T]              store a blob (streamed)\n"
             "  blob get CONTAINER NAME [FILE]                           fetch a blob\n"
-            "  blob ls CONTAINER [PREFIX]                               list blobs\n");
+            "  blob ls CONTAINER [PREFIX]                               list blobs\n"
+            "  topology render rabbitmq|servicebus|keda [--config F] [--bus B]\n"
+            "                                                           the agents' bus topology\n"
+            "  topology apply [--config F] [--management-url URL]      create it on RabbitMQ\n");
     return 2;
 }
 
@@ -323,6 +326,8 @@ int aosctl_main(int argc, char **argv, FILE *out, FILE *err)
         rc = aosctl_blob(&o, rest, args);
     else if (strcmp(cmd, "ml") == 0)
         rc = aosctl_ml(&o, rest, args);
+    else if (strcmp(cmd, "topology") == 0)
+        rc = aosctl_topology(&o, rest, args);
     else
         rc = usage(err);
     curl_global_cleanup();

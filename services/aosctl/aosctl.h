@@ -9,6 +9,8 @@
  *     blob put CONTAINER NAME [FILE|-] [--type CONTENT_TYPE]
  *     blob get CONTAINER NAME [FILE]
  *     blob ls CONTAINER [PREFIX]
+ *     topology render rabbitmq|servicebus|keda [--config FILE] [--bus servicebus|rabbitmq]
+ *     topology apply [--config FILE] [--management-url URL]
  *
  * The router URL defaults to $AOS_ROUTER_URL or http://127.0.0.1:8080, the key to
  * $AOS_API_KEY; dead-letter commands use $AOS_BUS_URL / $AOS_BUS_PROFILE /
@@ -44,6 +46,9 @@ struct aos_bus;
 /* Connect to the bus configured by AOS_BUS_URL / AOS_BUS_PROFILE /
  * AOS_SERVICEBUS_CONNECTION_STRING (aosctl_bus.c); prints the reason on failure. */
 aos_result aosctl_open_bus(const aosctl_opts_t *o, struct aos_bus **out_bus);
+
+/* Topology commands (aosctl_topology.c, docs/deploy.md): args[0] is render|apply. */
+int aosctl_topology(const aosctl_opts_t *o, int argc, char **argv);
 
 /* ML commands (aosctl_ml.c, docs/ml.md). args[0] is train|jobs|job|cancel|adapters|infer. */
 int aosctl_ml(const aosctl_opts_t *o, int argc, char **argv);

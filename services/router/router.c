@@ -251,6 +251,8 @@ aos_result router_new(const router_config_t *cfg, router_t **out, char *errbuf, 
         r = aos_agents_config_load(rt->cfg.common.config_path, &rt->agents, errbuf, errlen);
     if (r == AOS_OK)
         r = load_auth(rt, errbuf, errlen);
+    if (r == AOS_OK && !(rt->queue_seen = calloc(rt->agents->agent_count, sizeof *rt->queue_seen)))
+        r = AOS_ERR_NOMEM;
     if (r != AOS_OK) {
         router_free(rt);
         return r;
@@ -435,6 +437,7 @@ aos_result router_start(router_t *rt, int connect_timeout_ms, char *errbuf, size
     AOS_RETURN_IF_FAILED(aos_http_client_new(NULL, &rt->http, errbuf, errlen));
     AOS_RETURN_IF_FAILED(start_openid(rt, errbuf, errlen));
     AOS_RETURN_IF_FAILED(start_bus(rt, connect_timeout_ms, errbuf, errlen));
+    router_queues_check_all(rt);
     AOS_RETURN_IF_FAILED(start_http(rt, errbuf, errlen));
     atomic_store(&rt->started, true);
     char port[16], admin[16], agents[16];
@@ -487,6 +490,7 @@ void router_free(router_t *rt)
     aos_storage_client_free(rt->storage);
     aos_bus_free(rt->bus);
     aos_agents_config_free(rt->agents);
+    free(rt->queue_seen);
     router_apikeys_free(rt->keys);
     router_jwks_free(rt->jwks);
     for (size_t i = 0; i < rt->issuer_count; i++)

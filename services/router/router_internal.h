@@ -69,6 +69,9 @@ struct router {
     struct bot_post *bot_waiting; /* replies waiting for the token, in arrival order */
     struct bot_outbound *outbound; /* bot_outbound.c */
 
+    /* per agent (index in agents->agents): its queue was seen on the broker (svc_queues.c) */
+    atomic_bool *queue_seen;
+
     aos_metric_histogram_t *turn_seconds;
     aos_metric_counter_t *turns_ok, *turns_timeout, *turns_failed, *turns_async;
     aos_metric_counter_t *events_in, *heartbeats_in;
@@ -117,6 +120,24 @@ void turn_free(turn_t *t);
 void turn_start(turn_t *t);
 /* Called with the classifier's answer (NULL on failure) to continue a pending turn. */
 void turn_classified(turn_t *t, const char *answer);
+
+/* Continue a turn after the queue check (svc_turns.c): r AOS_OK sends it, anything else
+ * fails it with msg. */
+void turn_queue_checked(turn_t *t, aos_result r, const char *msg);
+
+/* ---- svc_queues.c ---- */
+/* r AOS_OK: go ahead and send; otherwise msg says why not (the queue does not exist). */
+typedef void (*router_queue_cb)(void *ctx, aos_result r, const char *msg);
+/* Call cb once (at once, or from the bus I/O thread) when aos.agent.<agent> is known to exist
+ * or could not be checked (AOS_OK), or with AOS_ERR_UNAVAILABLE when it does not exist. */
+void router_queue_ensure(router_t *rt, const char *agent, router_queue_cb cb, void *ctx);
+/* Make sure aos.agent.<t's agent> exists before the turn goes there (RabbitMQ drops what is
+ * sent to a missing queue): probes the queue until it was once seen, then calls
+ * turn_queue_checked(t, …) — at once, or from the bus I/O thread. */
+void router_queue_check(turn_t *t);
+/* At start-up: probe every agent's queue, log the missing ones (an operator sees them before
+ * the first turn) and remember the present ones. */
+void router_queues_check_all(router_t *rt);
 
 /* ---- svc_messages.c ---- */
 void svc_post_message(aos_http_request_t *req, void *ctx);

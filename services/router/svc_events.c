@@ -76,8 +76,16 @@ static void on_turn_sent(void *ctx, aos_result r, const char *detail)
     fanout_done(f, r == AOS_OK);
 }
 
-static void send_turn(fanout_t *f)
+/* After the queue check (svc_queues.c): a turn for a missing queue fails the delivery, so
+ * the sender retries it instead of the broker dropping it. */
+static void on_queue_checked(void *ctx, aos_result r, const char *msg)
 {
+    fanout_t *f = ctx;
+    if (r != AOS_OK) {
+        aos_log(AOS_LOG_WARN, "event turn not queued", "agent", f->agent, "detail", msg, NULL);
+        fanout_done(f, false);
+        return;
+    }
     router_t *rt = f->d->rt;
     char queue[128];
     router_agent_queue(f->agent, queue, sizeof queue);
@@ -90,6 +98,11 @@ static void send_turn(fanout_t *f)
     }
     if (aos_bus_send(rt->bus, queue, f->turn, on_turn_sent, f) != AOS_OK)
         fanout_done(f, false);
+}
+
+static void send_turn(fanout_t *f)
+{
+    router_queue_ensure(f->d->rt, f->agent, on_queue_checked, f);
 }
 
 static void on_events_conv(void *ctx, aos_result r, const aos_storage_conversation_t *conv,

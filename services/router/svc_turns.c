@@ -116,6 +116,12 @@ static void on_reply(void *ctx, aos_result r, const aos_event_t *reply)
                  t->d.agent->name, t->rt->agents->settings.sync_timeout_ms, t->conversation_id);
         if (t->req)
             location_header(t);
+    } else if (r == AOS_ERR_NOT_FOUND) { /* Service Bus: the entity does not exist */
+        snprintf(msg, sizeof msg,
+                 "agent %s is configured but its queue does not exist on the broker; provision "
+                 "the topology for this configuration (docs/deploy.md)",
+                 t->d.agent->name);
+        r = AOS_ERR_UNAVAILABLE;
     } else {
         snprintf(msg, sizeof msg, "bus: %s", aos_result_str(r));
         r = AOS_ERR_UNAVAILABLE;
@@ -180,8 +186,12 @@ static aos_result build_event(turn_t *t, aos_event_t **out)
     return AOS_OK;
 }
 
-static void dispatch(turn_t *t)
+void turn_queue_checked(turn_t *t, aos_result checked, const char *why)
 {
+    if (checked != AOS_OK) {
+        turn_fail(t, checked, why);
+        return;
+    }
     router_t *rt = t->rt;
     aos_event_t *ev = NULL;
     if (build_event(t, &ev) != AOS_OK) {
@@ -213,6 +223,11 @@ static void dispatch(turn_t *t)
     aos_event_free(ev);
     if (r != AOS_OK)
         turn_fail(t, AOS_ERR_UNAVAILABLE, "bus unavailable: the turn was not sent");
+}
+
+static void dispatch(turn_t *t)
+{
+    router_queue_check(t);
 }
 
 static void on_conv_created(void *ctx, aos_result r, const aos_storage_conversation_t *conv,

@@ -10,14 +10,15 @@ bench_run_exit() {
 }
 trap bench_run_exit EXIT
 
-# A port p whose derived ports (p+1000 distribution, p+2000 CLI; scripts/rabbitmq.sh) are
-# free too, all below the kernel's ephemeral range (32768+).
+# A port p whose derived ports (p+1000 distribution, p+2000 CLI, p+3000 management;
+# scripts/rabbitmq.sh) are free too, all below the kernel's ephemeral range (32768+).
 bench_free_port() {
   local p
   for _ in $(seq 1 200); do
     p=$((20000 + RANDOM % 9000))
     if ! ss -Hltn "sport = :$p" | grep -q . && ! ss -Hltn "sport = :$((p + 1000))" | grep -q . \
-      && ! ss -Hltn "sport = :$((p + 2000))" | grep -q .; then
+      && ! ss -Hltn "sport = :$((p + 2000))" | grep -q . \
+      && ! ss -Hltn "sport = :$((p + 3000))" | grep -q .; then
       echo "$p"
       return 0
     fi
@@ -31,5 +32,7 @@ bench_broker_start() {
   port=$(bench_free_port)
   mkdir -p "$data"
   bench_on_exit "'$here/scripts/rabbitmq.sh' stop '$data' '$port' >/dev/null 2>&1; rm -rf '$data'"
-  bench_url=$("$here/scripts/rabbitmq.sh" start "$data" "$port" | tail -n 1)
+  # the benchmarks' queues (aos.test.*, aos.agent.rt*) are the tests' own entities
+  bench_url=$(AOS_RABBITMQ_DEFINITIONS=$here/tests/fixtures/rabbitmq/test-definitions.json \
+    "$here/scripts/rabbitmq.sh" start "$data" "$port" | tail -n 1)
 }

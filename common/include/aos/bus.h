@@ -10,7 +10,8 @@
  *
  * Names are logical (DESIGN §2): "aos.storage", "aos.agent.ceo", "aos.events", …; the broker
  * profile maps them to addresses:
- *   rabbitmq:   queue Q -> "/amq/queue/Q" (declared by deploy/rabbitmq/definitions.json),
+ *   rabbitmq:   queue Q -> "/amq/queue/Q" (declared by deploy/rabbitmq/definitions.json or, for
+ *               agent queues, by `aosctl topology apply`; docs/deploy.md),
  *               reply queue -> "/queue/aos.reply.<instance>" (declared on attach, expires
  *               when unused by policy), topic T, event type E -> "/exchange/T/E".
  *   servicebus: queue Q -> "Q", topic T -> "T" (subject = event type), dead letters
@@ -204,6 +205,21 @@ uint32_t aos_bus_delivery_count(const aos_bus_delivery_t *d);
 const char *aos_bus_delivery_dead_letter_reason(const aos_bus_delivery_t *d);
 const char *aos_bus_delivery_dead_letter_description(const aos_bus_delivery_t *d);
 const char *aos_bus_delivery_dead_letter_source(const aos_bus_delivery_t *d);
+
+/* ---- probing ---- */
+
+/* Called once on the I/O thread: AOS_OK (the queue exists), AOS_ERR_NOT_FOUND (it does not),
+ * or another error (AOS_ERR_TIMEOUT, AOS_ERR_CLOSED, AOS_ERR_FORBIDDEN, AOS_ERR_REJECTED) with
+ * the broker's condition in detail (borrowed, valid during the call; NULL on AOS_OK). */
+typedef void (*aos_bus_probe_cb)(void *ctx, aos_result result, const char *detail);
+
+/* Does the logical queue exist on the broker? RabbitMQ accepts and silently drops a message
+ * for a missing /amq/queue/Q, so a sender cannot tell; the probe attaches a receiver that is
+ * never given credit (nothing is delivered to it) and detaches once the broker answered.
+ * Waits for a connection within timeout_ms. Service Bus refuses senders to missing entities
+ * by itself: there cb gets AOS_OK without I/O. */
+aos_result aos_bus_probe_queue(aos_bus_t *bus, const char *queue, int timeout_ms,
+                               aos_bus_probe_cb cb, void *ctx);
 
 /* ---- request / reply ---- */
 

@@ -325,6 +325,7 @@ static void on_connection_lost(aos_bus_t *bus, pn_transport_t *t)
     bus->epoch++;
     bus_senders_disconnected(bus);
     bus_subs_disconnected(bus);
+    bus_probes_disconnected(bus);
     if (bus->stopping)
         bus->finished = true;
     else
@@ -363,7 +364,9 @@ static void on_link_closed(aos_bus_t *bus, pn_link_t *l)
             pn_terminus_get_address(pn_link_is_sender(l) ? pn_link_target(l) : pn_link_source(l)),
             "condition", pn_condition_get_name(cond), "description",
             pn_condition_get_description(cond), NULL);
-    if (pn_link_is_sender(l))
+    if (bus_probe_on_link_closed(bus, l))
+        ; /* answered */
+    else if (pn_link_is_sender(l))
         bus_sender_on_link_closed(bus, l);
     else
         bus_recv_on_link_closed(bus, l);
@@ -373,6 +376,10 @@ static void on_link_closed(aos_bus_t *bus, pn_link_t *l)
 static void on_session_closed(aos_bus_t *bus, pn_session_t *s)
 {
     pn_condition_t *cond = pn_session_remote_condition(s);
+    if (bus_probe_on_session_closed(bus, s)) { /* a probe's refusal is its answer */
+        pn_session_close(s);
+        return;
+    }
     if (!(pn_session_state(s) & PN_LOCAL_CLOSED)) /* not the answer to our own end */
         aos_log(AOS_LOG_WARN, "bus session ended by the broker", "condition",
                 pn_condition_is_set(cond) ? pn_condition_get_name(cond) : "", "description",
@@ -413,7 +420,8 @@ static void handle_event(aos_bus_t *bus, pn_event_t *e)
         on_connection_lost(bus, pn_event_transport(e));
         break;
     case PN_LINK_REMOTE_OPEN:
-        if (!pn_link_is_sender(pn_event_link(e)))
+        if (!pn_link_is_sender(pn_event_link(e)) &&
+            !bus_probe_on_link_opened(bus, pn_event_link(e)))
             bus_recv_on_link_opened(bus, pn_event_link(e));
         break;
     case PN_LINK_REMOTE_CLOSE:
@@ -486,6 +494,9 @@ static void drain_commands(aos_bus_t *bus)
         case BUS_CMD_STOP:
             start_stop(bus, c->grace_ms);
             break;
+        case BUS_CMD_PROBE:
+            bus_probes_add(bus, c->probe);
+            break;
         }
         bus->pump_wanted = true;
         free(c);
@@ -499,6 +510,7 @@ static void close_connection(aos_bus_t *bus)
     bus_subs_release_all(bus);
     bus_senders_fail_all(bus, AOS_ERR_CLOSED, "bus stopped");
     bus_requests_fail_all(bus, AOS_ERR_CLOSED);
+    bus_probes_fail_all(bus, AOS_ERR_CLOSED, "bus stopped");
     if (bus->conn) {
         pn_connection_close(bus->conn);
         bus->stop_deadline_ms = bus_now_ms() + CLOSE_GRACE_MS;
@@ -529,6 +541,7 @@ static void pump(aos_bus_t *bus)
         bus_senders_pump(bus);
         bus_subs_pump(bus);
     }
+    bus_probes_pump(bus); /* also times probes out while disconnected */
     if (bus->stopping && !bus->closing &&
         ((bus_outbox_count(bus) == 0 && bus_subs_inflight(bus) == 0) ||
          bus_now_ms() >= bus->stop_deadline_ms))
@@ -550,6 +563,9 @@ static uint64_t next_deadline(aos_bus_t *bus)
     retry = bus_senders_next_retry(bus);
     if (retry && retry < next)
         next = retry;
+    retry = bus_probes_next_deadline(bus);
+    if (retry && retry < next)
+        next = retry;
     if (bus->cbs && bus->links_attached) {
         struct timespec ts;
         clock_gettime(CLOCK_REALTIME, &ts);
@@ -566,6 +582,8 @@ static void on_timer(aos_bus_t *bus)
     uint64_t now = bus_now_ms();
     bus->timeout_set_for_ms = 0;
     bus_requests_sweep(bus, now);
+    if (!bus->conn)
+        bus_probes_pump(bus); /* deadlines while disconnected; no Proton objects involved */
     if (bus->reconnect_at_ms && now >= bus->reconnect_at_ms && !bus->stopping && !bus->conn)
         connect_now(bus);
     if (bus->stopping && bus->closing && now >= bus->stop_deadline_ms && !bus->finished) {
@@ -623,6 +641,7 @@ static void *io_main(void *arg)
     drain_commands(bus);
     bus_senders_fail_all(bus, AOS_ERR_CLOSED, "bus stopped");
     bus_requests_fail_all(bus, AOS_ERR_CLOSED);
+    bus_probes_fail_all(bus, AOS_ERR_CLOSED, "bus stopped");
     while (bus->settle_head) {
         aos_bus_delivery_t *d = bus->settle_head;
         bus->settle_head = d->next_settle;

@@ -5,6 +5,7 @@
  *   bus_recv.c  subscriptions, deliveries, credit, settlement and dead-lettering
  *   bus_rpc.c   request/reply over the per-instance reply queue
  *   bus_msg.c   message bytes: encoding events, delivery counts, dead-letter copies
+ *   bus_probe.c queue probes (does a queue exist?)
  *
  * Threads: everything in struct aos_bus below the "I/O thread only" line is touched only by
  * the bus's I/O thread. Other threads hand work over through the command queue (mu) and wake
@@ -170,7 +171,10 @@ typedef enum bus_cmd_kind {
     BUS_CMD_SETTLE,
     BUS_CMD_REQUEST,
     BUS_CMD_STOP,
+    BUS_CMD_PROBE,
 } bus_cmd_kind;
+
+typedef struct bus_probe bus_probe_t;
 
 typedef struct bus_cmd {
     struct bus_cmd *next;
@@ -179,6 +183,7 @@ typedef struct bus_cmd {
     bus_sub_t *sub;
     aos_bus_delivery_t *delivery;
     bus_request_t *request;
+    bus_probe_t *probe;
     int grace_ms;
 } bus_cmd_t;
 
@@ -220,6 +225,7 @@ struct aos_bus {
     size_t sender_count;
     bus_sub_t *subs;
     aos_bus_delivery_t *settle_head, *settle_tail;
+    bus_probe_t *probes;
     bus_request_t *requests[BUS_REQ_BUCKETS];
     size_t request_count;
     uint64_t next_request_deadline_ms;
@@ -307,6 +313,17 @@ void bus_lock_pump(aos_bus_t *bus, bus_sub_t *sub, uint64_t now);
 int bus_lock_parse_answer(const char *bytes, size_t len, char *desc, size_t desclen);
 /* sub's session is going away: forget its management links. */
 void bus_lock_forget(bus_sub_t *sub);
+/* bus_probe.c: the probe's links have no Proton context; the on_* functions return true
+ * when the link or session was a probe's (and answer it) */
+void bus_probe_free(bus_probe_t *p);
+void bus_probes_add(aos_bus_t *bus, bus_probe_t *p);
+void bus_probes_pump(aos_bus_t *bus);
+uint64_t bus_probes_next_deadline(const aos_bus_t *bus); /* 0: none */
+bool bus_probe_on_link_opened(aos_bus_t *bus, pn_link_t *link);
+bool bus_probe_on_link_closed(aos_bus_t *bus, pn_link_t *link);
+bool bus_probe_on_session_closed(aos_bus_t *bus, pn_session_t *s);
+void bus_probes_disconnected(aos_bus_t *bus);
+void bus_probes_fail_all(aos_bus_t *bus, aos_result r, const char *detail);
 
 /* bus_rpc.c */
 void bus_requests_add(aos_bus_t *bus, bus_request_t *r);
