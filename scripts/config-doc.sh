@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Regenerate (or --check) the service-specific variables table in docs/configuration.md from
 # the services' own config tables (`<service> --config-doc`), so the one table of every
-# variable (DESIGN §8) cannot drift from the code.
+# variable (docs/design.md §8) cannot drift from the code.
 #   scripts/config-doc.sh [--check] BUILD_DIR
 set -euo pipefail
 export LC_ALL=C

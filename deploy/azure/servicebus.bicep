@@ -1,4 +1,4 @@
-// Azure Service Bus entities for AOS (DESIGN §2, docs/servicebus.md).
+// Azure Service Bus entities for AOS (docs/design.md §2, docs/servicebus.md).
 //
 //   queues   aos.storage, aos.ml                 storage / ML operations (request/reply)
 //            aos.agent.<agent> for each agent     turns; sessions keep one conversation in order

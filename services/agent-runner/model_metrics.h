@@ -1,5 +1,5 @@
 /* services/agent-runner/model_metrics.h: what the model caller exports per endpoint
- * (DESIGN §5: calls, retries, breaker state and fallbacks are recorded and exported; the
+ * (docs/design.md §5: calls, retries, breaker state and fallbacks are recorded and exported; the
  * dashboard and alert rules in deploy/observability read them, docs/deploy.md).
  *
  *   aos_runner_model_calls_total{endpoint,outcome}   HTTP attempts; outcome ok | error

@@ -1,4 +1,4 @@
-/* services/router/apikey.h: API-key authentication (Authorization: Bearer <key>, DESIGN §4).
+/* services/router/apikey.h: API-key authentication (Authorization: Bearer <key>, docs/design.md §4).
  *
  * Keys come from a file (one per line; blank lines and lines starting with '#' ignored;
  * AOS_API_KEYS_FILE) and/or a comma-separated list (AOS_API_KEYS). Only SHA-256 digests of
@@ -42,7 +42,7 @@ size_t router_apikeys_count(const router_apikeys_t *keys);
 aos_result router_apikeys_check(const router_apikeys_t *keys, const char *authorization,
                                 char *errbuf, size_t errlen);
 
-/* Secure by default (DESIGN §4, docs/security.md): unless common->dev_mode, the router refuses
+/* Secure by default (docs/design.md §4, docs/security.md): unless common->dev_mode, the router refuses
  * to start without API keys (the /v1 API would be open to anyone who reaches it) or without
  * bus credentials (aos/secure.h). AOS_ERR_AUTH with every problem, one per line, each saying
  * what to set. In development mode it logs what is open and returns AOS_OK. */

@@ -1,4 +1,4 @@
-/* services/router/events_in.h: deliveries to POST /v1/events (DESIGN §3 Environment event).
+/* services/router/events_in.h: deliveries to POST /v1/events (docs/design.md §3 Environment event).
  *
  * Accepted bodies:
  *   - CloudEvents structured mode: Content-Type application/cloudevents+json (one event) or

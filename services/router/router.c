@@ -263,7 +263,7 @@ aos_result router_new(const router_config_t *cfg, router_t **out, char *errbuf, 
 }
 
 /* The API-key check on the headers alone: the HTTP server runs it before reading the body of
- * every AOS_HTTP_ROUTE_AUTH route (DESIGN §4 "checked before the body is read"). */
+ * every AOS_HTTP_ROUTE_AUTH route (docs/design.md §4 "checked before the body is read"). */
 static aos_result check_api_key(aos_http_request_t *req, void *ctx, char *why, size_t why_len)
 {
     router_t *rt = ctx;

@@ -1,4 +1,4 @@
-/* services/router/router.h: the aos-router service (DESIGN §4): the public HTTP API on
+/* services/router/router.h: the aos-router service (docs/design.md §4): the public HTTP API on
  * AOS_HTTP_ADDR, probes and metrics on AOS_ADMIN_ADDR, turns over the bus.
  *
  * Threads: router_start/stop/free are called from one controlling thread (main or a test).

@@ -1,4 +1,4 @@
-/* services/router/routing.h: which agent handles a turn, and why (DESIGN §3 Query turn).
+/* services/router/routing.h: which agent handles a turn, and why (docs/design.md §3 Query turn).
  *
  * Order: the explicit agent of the request, then conversation stickiness (the agent that
  * already owns the conversation, from storage), then the agents' keyword / pattern rules,

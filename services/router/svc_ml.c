@@ -1,4 +1,4 @@
-/* The ML pipeline's HTTP surface (DESIGN §4, docs/ml.md "HTTP routes"): each route becomes
+/* The ML pipeline's HTTP surface (docs/design.md §4, docs/ml.md "HTTP routes"): each route becomes
  * one aos.ml.<op> request whose data is the JSON body plus the path parameter (and, for
  * listings, the query parameters); the reply's data is the response body. */
 #include <stdio.h>

@@ -4,7 +4,7 @@
  * request through aos_storage_dispatch() on a small worker pool; each worker owns one backend
  * instance (one SQLite connection / one Azure client). Bus callbacks only enqueue.
  *
- * Delivery handling (at-least-once, DESIGN §2):
+ * Delivery handling (at-least-once, docs/design.md §2):
  *   - reply / error reply: the delivery is accepted once the broker confirmed the reply
  *     (effects are durable before the reply is sent);
  *   - backend unavailable: the request is released for redelivery, the service reports

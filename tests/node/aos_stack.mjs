@@ -1,7 +1,7 @@
 // Shared helpers of the Node integration tests that run the real AOS binaries: fixture files,
 // child processes with readiness polling, and AMQP 1.0 request/reply over RabbitMQ with rhea
 // (the AMQP library under Microsoft's @azure/service-bus), speaking the CloudEvents AMQP
-// binding of DESIGN §2 (docs/bus-messages.md).
+// binding of docs/design.md §2 (docs/bus-messages.md).
 import { spawn } from "node:child_process";
 import { randomBytes, randomUUID } from "node:crypto";
 import { createServer } from "node:net";

@@ -1,4 +1,4 @@
-/* aos/agents.h: agent definitions from the AOS config file (AOS_CONFIG, DESIGN §5, §8).
+/* aos/agents.h: agent definitions from the AOS config file (AOS_CONFIG, docs/design.md §5, §8).
  *
  * The config is one JSON document:
  *

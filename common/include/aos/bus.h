@@ -8,7 +8,7 @@
  *     replying are thread-safe).
  *   - *_sync functions block the caller; never call them from a bus callback.
  *
- * Names are logical (DESIGN §2): "aos.storage", "aos.agent.ceo", "aos.events", …; the broker
+ * Names are logical (docs/design.md §2): "aos.storage", "aos.agent.ceo", "aos.events", …; the broker
  * profile maps them to addresses:
  *   rabbitmq:   queue Q -> "/amq/queue/Q" (declared by deploy/rabbitmq/definitions.json or, for
  *               agent queues, by `aosctl topology apply`; docs/deploy.md),

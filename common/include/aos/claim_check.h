@@ -1,5 +1,5 @@
 /* aos/claim_check.h: large event data travels by reference (the claim-check pattern,
- * DESIGN §2/§3; docs/bus.md "Message size").
+ * docs/design.md §2/§3; docs/bus.md "Message size").
  *
  * Every bus send honours the peer's max-message-size (aos_bus_* fail with AOS_ERR_TOO_LARGE,
  * never retry). So that large payloads still travel, a sender offloads data over a configured

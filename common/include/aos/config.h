@@ -92,7 +92,7 @@ aos_result aos_config_markdown(const aos_config_field_t *table, size_t n, char *
  * gathers these into docs/configuration.md. */
 int aos_config_doc_flag(int argc, char **argv, const aos_config_field_t *table, size_t n);
 
-/* ---- the standard AOS variables (DESIGN §8) ---- */
+/* ---- the standard AOS variables (docs/design.md §8) ---- */
 
 typedef struct aos_config_common {
     char *bus_url;

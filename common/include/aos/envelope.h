@@ -1,6 +1,6 @@
 /* aos/envelope.h: the AOS bus envelope, a CloudEvent 1.0.
  *
- * One event model, three encodings (DESIGN §2):
+ * One event model, three encodings (docs/design.md §2):
  *   - AMQP 1.0 binary mode: attributes as application-properties "cloudEvents:<attr>",
  *     content-type application/json, the JSON data in one data section; routing in the
  *     AMQP properties (message-id = id, correlation-id, reply-to, group-id) and ttl in the

@@ -24,7 +24,7 @@
  * header block over max_header_bytes gets 431; route flags (AOS_HTTP_ROUTE_AUTH/JSON) run
  * the authorizer and the media-type check. Every such answer closes the connection.
  *
- * Errors are JSON in the DESIGN §4 form {"error":{"code":"…","message":"…"}}: unknown paths
+ * Errors are JSON in the docs/design.md §4 form {"error":{"code":"…","message":"…"}}: unknown paths
  * get 404 not_found, a known path with another method 405 (with an Allow header).
  *
  * Built-ins (enabled per server by config.builtins): GET /healthz -> 200 {"status":"ok"};

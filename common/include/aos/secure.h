@@ -1,4 +1,4 @@
-/* aos/secure.h: secure by default (DESIGN §4, docs/security.md).
+/* aos/secure.h: secure by default (docs/design.md §4, docs/security.md).
  *
  * A service with no credentials configured refuses to start unless development mode is on
  * (AOS_DEV_MODE=1, aos_config_common_t.dev_mode). What "credentials" means per service:
