@@ -276,6 +276,27 @@ static inline int e2e_start_runner(e2e_stack_t *s, const char *const *extra)
     return e2e_start_service(s, &s->runner, "aos-agent-runner", h, a, extra);
 }
 
+/* True when the router, runner and storage binaries are built (and node is installed, when
+ * need_node); otherwise says what is missing on stderr (the caller skips). */
+static inline bool e2e_have_stack(bool need_node)
+{
+    const char *bin = getenv("AOS_BIN_DIR");
+    const char *need[] = {"aos-router", "aos-agent-runner", "aos-storage"};
+    for (size_t i = 0; i < 3; i++) {
+        char p[600];
+        snprintf(p, sizeof p, "%s/%s", bin ? bin : "build/bin", need[i]);
+        if (access(p, X_OK) != 0) {
+            fprintf(stderr, "%s is not built: skipping\n", p);
+            return false;
+        }
+    }
+    if (need_node && system("node --version >/dev/null 2>&1") != 0) {
+        fprintf(stderr, "node is not installed: skipping\n");
+        return false;
+    }
+    return true;
+}
+
 /* Start the OpenAI-compatible fake model server (tests/fakes/openai/server.js, node) on a
  * free port; *out_pid its process, out_url its base URL. -1 when node or the script is
  * missing. */

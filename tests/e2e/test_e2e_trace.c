@@ -203,20 +203,8 @@ static int teardown(void **state)
 
 int main(void)
 {
-    const char *bin = getenv("AOS_BIN_DIR");
-    const char *need[] = {"aos-router", "aos-agent-runner", "aos-storage"};
-    for (size_t i = 0; i < 3; i++) {
-        char p[600];
-        snprintf(p, sizeof p, "%s/%s", bin ? bin : "build/bin", need[i]);
-        if (access(p, X_OK) != 0) {
-            fprintf(stderr, "%s is not built: skipping\n", p);
-            return E2E_SKIP;
-        }
-    }
-    if (system("node --version >/dev/null 2>&1") != 0) {
-        fprintf(stderr, "node is not installed: skipping\n");
+    if (!e2e_have_stack(true))
         return E2E_SKIP;
-    }
     curl_global_init(CURL_GLOBAL_DEFAULT);
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_one_trace_through_everything),
