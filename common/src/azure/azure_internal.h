@@ -95,4 +95,9 @@ aos_result aos_azure_parse_json_body_(aos_azure_client_t *c, const aos_azure_buf
 aos_result aos_azure_batch_outcome_(aos_azure_client_t *c, const aos_azure_buf_t *resp,
                                     size_t count);
 
+/* http.c: one response header line into r (error code, x-ms-meta-*, wanted headers). Pure;
+ * fuzzed. */
+void aos_azure_header_line_(const char *data, size_t n, char *error_code, size_t eclen,
+                            const aos_azure_request_t *r);
+
 #endif

@@ -158,13 +158,15 @@ typedef struct transfer {
     aos_result sink_result;
 } transfer_t;
 
-static size_t on_header(char *data, size_t size, size_t nmemb, void *ud)
+/* One response header line (curl hands them over one by one, CRLF included): the error code,
+ * x-ms-meta-* into r->meta, and the headers r asks for into r->want_values. Pure over the
+ * line's bytes; fuzzed (tests/azure/fuzz_azure_headers.c). */
+void aos_azure_header_line_(const char *data, size_t n, char *error_code, size_t eclen,
+                            const aos_azure_request_t *r)
 {
-    transfer_t *t = ud;
-    size_t n = size * nmemb;
     const char *colon = memchr(data, ':', n);
     if (!colon)
-        return n;
+        return;
     size_t nlen = (size_t)(colon - data);
     const char *v = colon + 1;
     size_t vlen = n - nlen - 1;
@@ -174,12 +176,11 @@ static size_t on_header(char *data, size_t size, size_t nmemb, void *ud)
     }
     while (vlen && (v[vlen - 1] == '\r' || v[vlen - 1] == '\n' || v[vlen - 1] == ' '))
         vlen--;
-    if (nlen == 15 && !strncasecmp(data, "x-ms-error-code", 15)) {
-        size_t k = vlen < sizeof t->c->error_code - 1 ? vlen : sizeof t->c->error_code - 1;
-        memcpy(t->c->error_code, v, k);
-        t->c->error_code[k] = '\0';
+    if (error_code && eclen && nlen == 15 && !strncasecmp(data, "x-ms-error-code", 15)) {
+        size_t k = vlen < eclen - 1 ? vlen : eclen - 1;
+        memcpy(error_code, v, k);
+        error_code[k] = '\0';
     }
-    const aos_azure_request_t *r = t->req;
     if (r->meta && nlen > 10 && !strncasecmp(data, "x-ms-meta-", 10)) {
         size_t used = strlen(r->meta);
         size_t need = (nlen - 10) + 1 + vlen + 1;
@@ -201,6 +202,13 @@ static size_t on_header(char *data, size_t size, size_t nmemb, void *ud)
             r->want_values[i][k] = '\0';
         }
     }
+}
+
+static size_t on_header(char *data, size_t size, size_t nmemb, void *ud)
+{
+    transfer_t *t = ud;
+    size_t n = size * nmemb;
+    aos_azure_header_line_(data, n, t->c->error_code, sizeof t->c->error_code, t->req);
     return n;
 }
 
