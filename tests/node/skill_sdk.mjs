@@ -2,11 +2,15 @@
 // 4.23.3) as the Copilot Studio side, against the real aos-storage + aos-agent-runner +
 // aos-router on the RabbitMQ fixture and a fake Entra (tests/fakes/entra) for tokens.
 //
-// The root bot does what SkillDialog does (botbuilder-dialogs is not installed here):
-// SkillHttpClient.postToSkill with a SkillConversationIdFactory, replies received by the
-// SDK's own CloudSkillHandler, which forwards skill messages to the user's channel (a
-// recorder here) and runs the root's logic on endOfConversation / events. Both delivery
-// modes; message, Adaptive Card submit, manifest event (with its endOfConversation result),
+// Two root bots. One does by hand what SkillDialog does: SkillHttpClient.postToSkill with a
+// SkillConversationIdFactory, replies received by the SDK's own CloudSkillHandler, which
+// forwards skill messages to the user's channel (a recorder here) and runs the root's logic on
+// endOfConversation / events. The other is the real SkillDialog of botbuilder-dialogs 4.23.3
+// (DialogSet + ConversationState over MemoryStorage, user turns through CloudAdapter's
+// processActivityDirect, skill app id and endpoint from the router's manifest, the same
+// CloudSkillHandler as its skill host): begin with a message, continue with an Adaptive Card
+// submit, end on AOS's endOfConversation (a manifest event), nothing lost or reordered. Both
+// delivery modes; message, Adaptive Card submit, manifest event (with its endOfConversation result),
 // invoke (InvokeResponse) and an unhandled invoke (501); replies of one conversation in
 // order; a reply retried after the skill host answers 503; a reply delivered by another
 // router after the one that accepted the activity was killed; the JWT matrix over HTTP and a
@@ -25,10 +29,12 @@ import assert from 'node:assert/strict';
 import Ajv from 'ajv';
 import addFormats from 'ajv-formats';
 import botbuilder from 'botbuilder';
+import dialogs from 'botbuilder-dialogs';
 import { startFakeEntra } from '../fakes/entra/entra.mjs';
 
-const { CloudAdapter, CloudSkillHandler, ConfigurationBotFrameworkAuthentication, MemoryStorage,
-  SkillConversationIdFactory, SkillHttpClient } = botbuilder;
+const { CloudAdapter, CloudSkillHandler, ConfigurationBotFrameworkAuthentication, ConversationState,
+  MemoryStorage, SkillConversationIdFactory, SkillHttpClient } = botbuilder;
+const { DialogSet, DialogTurnStatus, SkillDialog } = dialogs;
 
 const here = dirname(fileURLToPath(import.meta.url));
 const [binDir, config] = process.argv.slice(2);
@@ -104,12 +110,66 @@ class RootSkillClient extends SkillHttpClient {
 const userSeen = []; // what the root bot forwarded to its user (SkillDialog semantics)
 const logicSeen = []; // activities the root's logic ran for (endOfConversation, events)
 const hostAuth = []; // Authorization of every reply AOS POSTed to the skill host
+const hostSeen = []; // { conv, activity } of every reply AOS POSTed to the skill host, in order
 let hostFailures = 0; // answer this many skill-host POSTs with 503 first
 const auth = new ConfigurationBotFrameworkAuthentication({}); // the root's channel side is open
 const adapter = new CloudAdapter(auth);
 const idFactory = new SkillConversationIdFactory(new MemoryStorage());
-const handler = new CloudSkillHandler(adapter, async (context) => { logicSeen.push(context.activity); }, idFactory, auth);
-const rootClient = new RootSkillClient({ getAppPassword: async () => '', isAuthenticationDisabled: async () => true, isValidAppId: async () => true }, idFactory);
+const handler = new CloudSkillHandler(adapter, async (context) => {
+  logicSeen.push(context.activity);
+  await dialogBot(context); // the SkillDialog root bot's logic (no active dialog: nothing)
+}, idFactory, auth);
+const credentials = { getAppPassword: async () => '', isAuthenticationDisabled: async () => true, isValidAppId: async () => true };
+const rootClient = new RootSkillClient(credentials, idFactory);
+
+// ---- the SkillDialog root bot ----
+const skillPosts = []; // { conversationId, activity, status, body } of every POST SkillDialog made to AOS
+class RecordingSkillClient extends RootSkillClient {
+  async postActivity(fromBotId, toBotId, toUrl, serviceUrl, conversationId, activity) {
+    const r = await super.postActivity(fromBotId, toBotId, toUrl, serviceUrl, conversationId, activity);
+    skillPosts.push({ conversationId, activity: JSON.parse(JSON.stringify(activity)), status: r.status, body: r.body });
+    return r;
+  }
+}
+const convState = new ConversationState(new MemoryStorage());
+const dialogState = convState.createProperty('dialogState');
+let dialogSet = new DialogSet(dialogState);
+const dialogResults = []; // { conv, status, result } of every turn of the SkillDialog bot
+let dialogMode = 'normal'; // the delivery mode the root bot begins the skill dialog with
+function useSkillDialog(manifest) {
+  // The manifest's endpoint is the public URL (the ingress in front of the router); here the
+  // router itself serves that path.
+  const ep = manifest.endpoints[0];
+  const dialog = new SkillDialog({
+    botId: ROOT_APP,
+    conversationState: convState,
+    conversationIdFactory: idFactory,
+    skillClient: new RecordingSkillClient(credentials, idFactory),
+    skillHostEndpoint: callbackUrl,
+    skill: { id: manifest.$id || 'aos', appId: ep.msAppId, skillEndpoint: `${router.url}${new URL(ep.endpointUrl).pathname}` },
+  }, 'aos-skill');
+  dialogSet = new DialogSet(dialogState); // the current router's address
+  dialogSet.add(dialog);
+}
+// What AOS answered SkillDialog's POSTs (expectReplies: the response bodies; normal: what it
+// POSTed to the skill host for that skill conversation), in order.
+function aosAnswers(posts, expect, host0) {
+  return expect ? posts.flatMap((p) => p.body.activities)
+    : hostSeen.slice(host0).filter((h) => posts.some((p) => p.conversationId === h.conv)).map((h) => h.activity);
+}
+async function dialogBot(context) {
+  if (!dialogSet.find('aos-skill')) return;
+  const dc = await dialogSet.createContext(context);
+  let r = await dc.continueDialog();
+  if (r.status === DialogTurnStatus.empty && context.activity.type === 'message') {
+    const activity = { ...context.activity, ...(dialogMode === 'expectReplies' ? { deliveryMode: 'expectReplies' } : {}) };
+    r = await dc.beginDialog('aos-skill', { activity });
+  }
+  dialogResults.push({ conv: context.activity.conversation.id, type: context.activity.type, status: r.status, result: r.result });
+  await convState.saveChanges(context);
+}
+// A user turn of the root bot as the channel delivers it (the root's channel side is open).
+const userTurn = (activity) => adapter.processActivityDirect('', activity, dialogBot);
 
 const hostPort = await freePort();
 const host = createServer((req, res) => {
@@ -128,6 +188,7 @@ const host = createServer((req, res) => {
       hostAuth.push(req.headers.authorization || '');
       const conv = decodeURIComponent(m[1]);
       const activity = JSON.parse(body);
+      hostSeen.push({ conv, activity: JSON.parse(body) });
       const r = m[2] ? await handler.handleReplyToActivity('', conv, decodeURIComponent(m[2]), activity)
         : await handler.handleSendToConversation('', conv, activity);
       res.writeHead(200, { 'Content-Type': 'application/json' });
@@ -266,6 +327,60 @@ try {
         assert.equal(u.status, 501);
       }
     });
+
+    await check(`${mode}: SkillDialog root bot: message, card submit, manifest event -> dialog ends on endOfConversation`, async () => {
+      const manifest = await (await fetch(`${router.url}/api/skill/manifest.json`)).json();
+      useSkillDialog(manifest);
+      dialogMode = mode;
+      const conv = `user-conv-dialog-${mode}`;
+      const posts0 = skillPosts.length;
+      const host0 = hostSeen.length;
+      const userMsgs = () => textsFor(conv).filter((x) => x.type === 'message');
+      const turns = () => dialogResults.filter((x) => x.conv === conv);
+
+      // 1. a message begins the skill dialog; AOS's reply reaches the user; the dialog waits
+      const a1 = userActivity({ type: 'message', text: 'What is our budget for Q3?' }, conv);
+      await userTurn(a1);
+      await waitFor('the reply to the message', () => userMsgs().length >= 1);
+      assert.equal(turns()[0].status, DialogTurnStatus.waiting);
+      // 2. an Adaptive Card submit (value, no text) continues it
+      const a2 = userActivity({ type: 'message', value: { action: 'approve', budget: 'marketing' } }, conv);
+      await userTurn(a2);
+      await waitFor('the reply to the card submit', () => userMsgs().length >= 2);
+      assert.equal(turns()[1].status, DialogTurnStatus.waiting);
+      // 3. a manifest event: the reply, then endOfConversation ends the dialog with its value
+      const a3 = userActivity({ type: 'event', name: 'cmo', value: { text: 'Plan a campaign' } }, conv);
+      await userTurn(a3);
+      const done = await waitFor('the dialog to end', () => turns().find((x) => x.status === DialogTurnStatus.complete));
+      assert.equal(done.type, expect ? 'event' : 'endOfConversation');
+      assert.equal(done.result.agent, 'cmo');
+      assert.match(done.result.reply, /offline cmo/);
+      await waitFor('the reply to the event', () => userMsgs().length >= 3);
+
+      // what SkillDialog sent: the three activities, one skill conversation, the delivery mode
+      const posts = skillPosts.slice(posts0);
+      assert.deepEqual(posts.map((p) => p.activity.id), [a1.id, a2.id, a3.id]);
+      assert.equal(new Set(posts.map((p) => p.conversationId)).size, 1);
+      assert.equal(posts[1].activity.text, undefined);
+      assert.deepEqual(posts[1].activity.value, a2.value);
+      for (const p of posts) {
+        assert.equal(p.activity.deliveryMode, expect ? 'expectReplies' : undefined);
+        assert.equal(p.status, expect ? 200 : 202);
+      }
+      // what AOS answered, in order, each reply to its activity, nothing twice
+      const fromAos = aosAnswers(posts, expect, host0);
+      assert.deepEqual(fromAos.map((x) => `${x.type}:${x.replyToId}`),
+        [`message:${a1.id}`, `message:${a2.id}`, `message:${a3.id}`, `endOfConversation:${a3.id}`]);
+      // what the user saw: the three replies in order, no endOfConversation, nothing else
+      await sleep(1000); // a late duplicate would show here
+      const seen = textsFor(conv);
+      assert.deepEqual(seen.map((x) => x.type), ['message', 'message', 'message']);
+      assert.match(seen[0].text, /offline cfo/);
+      assert.match(seen[1].text, /approve/);
+      assert.match(seen[2].text, /offline cmo/);
+      // the dialog is over: the next message begins a new one
+      assert.equal(turns().filter((x) => x.status === DialogTurnStatus.complete).length, 1);
+    });
   }
 
   await check('normal: replies of one conversation arrive in order', async () => {
@@ -340,11 +455,55 @@ try {
     const s = await waitFor('the rotated key', async () => { const st = await post(t2); return st === 200 ? st : null; }, 90000);
     assert.equal(s, 200);
   });
+
+  // A single-turn skill (AOS_BOT_END_OF_CONVERSATION=true): every reply is followed by
+  // endOfConversation, so a SkillDialog begun with a message or a card submit ends right away.
+  await stop(router);
+  router = await startRouter({ AOS_BOT_END_OF_CONVERSATION: 'true' });
+  for (const mode of ['expectReplies', 'normal']) {
+    const expect = mode === 'expectReplies';
+    await check(`${mode}: SkillDialog, single-turn skill: message and card submit each end the dialog on endOfConversation`, async () => {
+      useSkillDialog(await (await fetch(`${router.url}/api/skill/manifest.json`)).json());
+      dialogMode = mode;
+      const conv = `user-conv-dialog-single-${mode}`;
+      const posts0 = skillPosts.length;
+      const host0 = hostSeen.length;
+      const ended = () => dialogResults.filter((x) => x.conv === conv && x.status === DialogTurnStatus.complete);
+      const a1 = userActivity({ type: 'message', text: 'What is our budget for Q3?' }, conv);
+      await userTurn(a1);
+      await waitFor('the first dialog to end', () => ended().length >= 1);
+      await waitFor('the reply to the message', () => textsFor(conv).length >= 1);
+      const a2 = userActivity({ type: 'message', value: { action: 'approve', budget: 'marketing' } }, conv);
+      await userTurn(a2);
+      await waitFor('the second dialog to end', () => ended().length >= 2);
+      await waitFor('the reply to the card submit', () => textsFor(conv).length >= 2);
+      const posts = skillPosts.slice(posts0);
+      assert.deepEqual(posts.map((p) => p.activity.id), [a1.id, a2.id]);
+      assert.notEqual(posts[0].conversationId, posts[1].conversationId, 'a new skill conversation per dialog');
+      for (const p of posts) assert.equal(p.status, expect ? 200 : 202);
+      const fromAos = aosAnswers(posts, expect, host0);
+      assert.deepEqual(fromAos.map((x) => `${x.type}:${x.replyToId}`),
+        [`message:${a1.id}`, `endOfConversation:${a1.id}`, `message:${a2.id}`, `endOfConversation:${a2.id}`]);
+      await sleep(1000); // a late duplicate would show here
+      const seen = textsFor(conv);
+      assert.deepEqual(seen.map((x) => x.type), ['message', 'message']);
+      assert.match(seen[0].text, /offline cfo/);
+      assert.match(seen[1].text, /approve/);
+      assert.equal(ended().length, 2);
+    });
+  }
 } catch (e) {
   failures++;
   console.log(`not ok - setup\n  ${e && e.stack}`);
 } finally {
   for (const p of procs.slice().reverse()) await stop(p);
+  // under ASan/UBSan a report in a service's log fails the test (its exit status is not seen)
+  for (const p of procs) {
+    if (/ERROR: (Address|Leak)Sanitizer|runtime error:/.test(readFileSync(p.log, 'utf8'))) {
+      failures++;
+      console.log(`not ok - sanitizer report in ${p.log}`);
+    }
+  }
   host.close();
   await entra.close();
   if (failures) {
