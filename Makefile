@@ -36,7 +36,8 @@ test-asan: deps
 # and the smoke test that runs a turn through them (docs/images.md). Not part of `make test`:
 # a cold run (debootstrap + five image builds) takes about 20 minutes on 2 cores; the smoke
 # test is also the ctest test test_images_smoke (label "images").
-images: deps
+images:
+	@AOS_DEPS_IMAGES=1 scripts/deps.sh
 	@scripts/images.sh build
 
 images-smoke: images

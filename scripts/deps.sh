@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Install what AOS needs on Debian 12: build tools, libraries, RabbitMQ, Node (for Azurite
 # and the Azure SDK interop tests). Idempotent: only missing packages are installed.
-# buildah and debootstrap build the container images (`make images`; test_images_smoke).
+# buildah and debootstrap build the container images: installed only with AOS_DEPS_IMAGES=1
+# (`make images`, `make images-smoke`), not for `make run` / `make test`.
 set -euo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
 
@@ -9,7 +10,8 @@ PKGS=(build-essential cmake pkg-config clang
       libqpid-proton11-dev libmicrohttpd-dev libjson-c-dev libcurl4-openssl-dev libssl-dev
       libsqlite3-dev libcmocka-dev librdkafka-dev
       rabbitmq-server nodejs npm curl ca-certificates openssl procps iproute2
-      kubernetes-client prometheus buildah debootstrap)
+      kubernetes-client prometheus)
+[[ ${AOS_DEPS_IMAGES:-0} == 1 ]] && PKGS+=(buildah debootstrap)
 
 missing=()
 for p in "${PKGS[@]}"; do
