@@ -8,14 +8,9 @@
 #include <string.h>
 #include <time.h>
 
-typedef struct {
-    char *data;
-    size_t len;
-} buf_t;
-
-static size_t on_body(char *p, size_t size, size_t n, void *ctx)
+size_t aosctl_curl_body(char *p, size_t size, size_t n, void *ctx)
 {
-    buf_t *b = ctx;
+    aosctl_buf_t *b = ctx;
     size_t add = size * n;
     char *nb = realloc(b->data, b->len + add + 1);
     if (!nb)
@@ -29,7 +24,7 @@ static size_t on_body(char *p, size_t size, size_t n, void *ctx)
 
 /* One HTTP exchange with the router; *out_status is the HTTP status, out_body the body. */
 static aos_result http_call(const aosctl_opts_t *o, const char *method, const char *path,
-                            const char *body, long *out_status, buf_t *out_body)
+                            const char *body, long *out_status, aosctl_buf_t *out_body)
 {
     CURL *c = curl_easy_init();
     if (!c)
@@ -46,7 +41,7 @@ static aos_result http_call(const aosctl_opts_t *o, const char *method, const ch
     curl_easy_setopt(c, CURLOPT_URL, url);
     curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method);
     curl_easy_setopt(c, CURLOPT_HTTPHEADER, h);
-    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);
+    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, aosctl_curl_body);
     curl_easy_setopt(c, CURLOPT_WRITEDATA, out_body);
     curl_easy_setopt(c, CURLOPT_TIMEOUT, 60L);
     curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
@@ -88,7 +83,7 @@ static json_object *jget(json_object *o, const char *key)
 }
 
 /* Print an error body {"error":{"code","message"}} readably; returns exit code 1. */
-static int report_http_error(const aosctl_opts_t *o, long status, const buf_t *b)
+static int report_http_error(const aosctl_opts_t *o, long status, const aosctl_buf_t *b)
 {
     json_object *j = b->data ? json_tokener_parse(b->data) : NULL;
     json_object *e = jget(j, "error");
@@ -105,7 +100,7 @@ static int report_http_error(const aosctl_opts_t *o, long status, const buf_t *b
 static int request_json(const aosctl_opts_t *o, const char *method, const char *path,
                         const char *body, json_object **out_json)
 {
-    buf_t b = {0};
+    aosctl_buf_t b = {0};
     long status = 0;
     if (http_call(o, method, path, body, &status, &b) != AOS_OK) {
         free(b.data);

@@ -53,4 +53,12 @@ int aosctl_topology(const aosctl_opts_t *o, int argc, char **argv);
 /* ML commands (aosctl_ml.c, docs/ml.md). args[0] is train|jobs|job|cancel|adapters|infer. */
 int aosctl_ml(const aosctl_opts_t *o, int argc, char **argv);
 
+/* A response body collected by curl (CURLOPT_WRITEFUNCTION aosctl_curl_body, WRITEDATA the
+ * buffer): NUL-terminated; data is malloc'd, the caller frees it. */
+typedef struct aosctl_buf {
+    char *data;
+    size_t len;
+} aosctl_buf_t;
+size_t aosctl_curl_body(char *p, size_t size, size_t n, void *ctx);
+
 #endif

@@ -152,25 +152,6 @@ static int print_json(FILE *out, json_object *o)
     return 0;
 }
 
-typedef struct {
-    char *data;
-    size_t len;
-} body_t;
-
-static size_t on_body(char *p, size_t size, size_t n, void *ctx)
-{
-    body_t *b = ctx;
-    size_t add = size * n;
-    char *nb = realloc(b->data, b->len + add + 1);
-    if (!nb)
-        return 0;
-    memcpy(nb + b->len, p, add);
-    b->data = nb;
-    b->len += add;
-    b->data[b->len] = '\0';
-    return add;
-}
-
 /* POST the definitions to the management API; retries while the listener is not up yet. */
 static int apply(const aosctl_opts_t *o, const topo_opts_t *t, const aos_agents_config_t *cfg)
 {
@@ -186,13 +167,13 @@ static int apply(const aosctl_opts_t *o, const topo_opts_t *t, const aos_agents_
         CURL *c = curl_easy_init();
         if (!c)
             break;
-        body_t b = {0};
+        aosctl_buf_t b = {0};
         struct curl_slist *h = curl_slist_append(NULL, "Content-Type: application/json");
         curl_easy_setopt(c, CURLOPT_URL, url);
         curl_easy_setopt(c, CURLOPT_POSTFIELDS, json);
         curl_easy_setopt(c, CURLOPT_HTTPHEADER, h);
         curl_easy_setopt(c, CURLOPT_HTTPAUTH, CURLAUTH_BASIC); /* user:password from the URL */
-        curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);
+        curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, aosctl_curl_body);
         curl_easy_setopt(c, CURLOPT_WRITEDATA, &b);
         curl_easy_setopt(c, CURLOPT_TIMEOUT, 30L);
         curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);

@@ -81,4 +81,10 @@ void sb_dedup_set_window(sb_dedup_t *d, uint64_t window_ms); /* 0: off */
 bool sb_dedup_is_duplicate(sb_dedup_t *d, const char *entity, const char *bytes, size_t len,
                            char *out_id, size_t idlen);
 
+/* sb_peer_sas.c: 200 when tok is a SAS token for audience name, signed with key under
+ * key_name, unexpired, in namespace ns_host (*expiry its expiry); else 401 with why filled. */
+int sb_peer_check_token(const char *ns_host, const char *key_name, const char *key,
+                        const char *name, const char *tok, uint64_t *expiry, char *why,
+                        size_t whylen);
+
 #endif

@@ -1,5 +1,6 @@
 /* The durable event outbox: bus queue fed by aos.events -> Event Grid / Kafka / extra sinks,
  * accepted only after every sink took the event (see aos/event_relay.h, docs/events.md). */
+#include "aos/event_publisher.h"
 #include "aos/event_relay.h"
 
 #include <pthread.h>
@@ -89,18 +90,15 @@ bool aos_event_relay_type_matches(const char *filter, const char *type)
 void aos_event_relay_config_from_common(const aos_config_common_t *c, aos_bus_t *bus,
                                         aos_event_relay_config_t *out)
 {
+    /* the same sinks as the in-process publisher, read the same way */
+    aos_event_publisher_config_t pc;
+    aos_event_publisher_config_from_common(c, bus, &pc);
     memset(out, 0, sizeof *out);
     out->bus = bus;
-    if (!c)
-        return;
-    if (c->eventgrid_endpoint && *c->eventgrid_endpoint) {
-        out->eventgrid_endpoint = c->eventgrid_endpoint;
-        out->eventgrid_key = c->eventgrid_key;
-    }
-    if (c->kafka_brokers && *c->kafka_brokers)
-        out->kafka_brokers = c->kafka_brokers;
-    if (c->kafka_connection_string && *c->kafka_connection_string)
-        out->kafka_connection_string = c->kafka_connection_string;
+    out->eventgrid_endpoint = pc.eventgrid_endpoint;
+    out->eventgrid_key = pc.eventgrid_key;
+    out->kafka_brokers = pc.kafka_brokers;
+    out->kafka_connection_string = pc.kafka_connection_string;
 }
 
 bool aos_event_relay_has_sinks(const aos_event_relay_config_t *cfg)
