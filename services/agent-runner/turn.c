@@ -178,6 +178,14 @@ static void storage_failed(turn_t *t, const char *step, hop_t *h)
 static void claim(turn_t *t);
 static void load_knowledge(turn_t *t);
 static void respond(turn_t *t, bool from_storage);
+static bool run_leased(turn_t *t);
+
+/* The token that came with the turn message belongs to its first delivery only: a
+ * redelivered copy may race the delivery that still runs it, so it claims without. */
+static bool holds_accept_token(const turn_t *t)
+{
+    return t->req.lease_token > 0 && t->request->delivery_count == 0;
+}
 
 void turn_run(turn_t *t)
 {
@@ -186,6 +194,10 @@ void turn_run(turn_t *t)
         turn_poison(t, AOS_ERR_INVALID, "message_id cannot name a reply");
         return;
     }
+    /* the accept gave this delivery the lease and the context: no claim, the turn's one
+     * round trip is its complete (docs/turn-order.md) */
+    if (run_leased(t))
+        return;
     /* one round trip: answered already? else our place in the conversation's order, the
      * lease, the user message stored and the newest messages (docs/turn-order.md) */
     claim(t);
@@ -201,7 +213,12 @@ static aos_result claim_json(turn_t *t, char **out)
                                .content = t->req.text,
                                .metadata_json = meta};
     json_object *o = json_object_new_object();
-    json_object *mj = aos_storage_message_to_json(&m);
+    json_object *mj = NULL;
+    if (t->req.lease_user_json) /* stored at acceptance: the same bytes again */
+        aos_json_parse_object(t->req.lease_user_json, strlen(t->req.lease_user_json), 0, 0, &mj,
+                              NULL, 0);
+    if (!mj)
+        mj = aos_storage_message_to_json(&m);
     free(meta);
     size_t history = (size_t)t->agent->def->max_history + 8;
     if (history > AOS_STORAGE_PAGE_MAX)
@@ -225,6 +242,8 @@ static aos_result claim_json(turn_t *t, char **out)
         r = aos_json_add_int(o, "gap_ms", t->r->cfg.busy_stale_ms);
     if (r == AOS_OK)
         r = aos_json_add_int(o, "history", (int64_t)history);
+    if (r == AOS_OK && holds_accept_token(t)) /* the accept's lease is ours to take over */
+        r = aos_json_add_int(o, "token", t->req.lease_token);
     if (r == AOS_OK)
         r = aos_json_to_string(o, out, NULL);
     json_object_put(o);
@@ -378,6 +397,20 @@ static void renew_tick(void *arg, bool cancelled)
     schedule_renew(t);
 }
 
+/* The lease is ours (t->seq, t->token): the context into t->page, renewals, then the model. */
+static aos_result start_running(turn_t *t, json_object *user, json_object *arr)
+{
+    AOS_RETURN_IF_FAILED(take_page(t, arr));
+    json_object *useq = NULL;
+    if (json_object_object_get_ex(user, "seq", &useq))
+        t->user_seq = json_object_get_int64(useq);
+    t->running = true;
+    t->lease_lost = false;
+    schedule_renew(t);
+    load_knowledge(t);
+    return AOS_OK;
+}
+
 static void after_claim(turn_t *t, hop_t *h)
 {
     if (h->rc != AOS_OK) {
@@ -426,19 +459,38 @@ static void after_claim(turn_t *t, hop_t *h)
     if (r == AOS_OK)
         r = aos_json_get_array(o, "messages", AOS_JSON_OPTIONAL, &arr, NULL, 0);
     if (r == AOS_OK)
-        r = take_page(t, arr);
-    json_object *useq = NULL;
-    if (r == AOS_OK && json_object_object_get_ex(user, "seq", &useq))
-        t->user_seq = json_object_get_int64(useq);
+        r = start_running(t, user, arr);
     json_object_put(o);
-    if (r != AOS_OK) {
+    if (r != AOS_OK)
         release(t, "storage turn.claim: unreadable reply");
-        return;
+}
+
+/* The lease and context of the turn message, when this delivery may use them: its first
+ * delivery, with more than half of the lease left (clocks of storage and runner agree to
+ * well under that). Otherwise the claim decides (and takes the lease over by its token). */
+static bool run_leased(turn_t *t)
+{
+    const runner_turn_req_t *q = &t->req;
+    if (!holds_accept_token(t) || !q->lease_user_json || !q->lease_messages_json ||
+        aos_clock_realtime_ms() - q->lease_granted_ms > q->lease_ms / 2)
+        return false;
+    json_object *user = NULL, *arr = NULL;
+    bool ok = aos_json_parse_object(q->lease_user_json, strlen(q->lease_user_json), 0, 0, &user,
+                                    NULL, 0) == AOS_OK &&
+              aos_json_parse(q->lease_messages_json, strlen(q->lease_messages_json), 0, 0, &arr,
+                             NULL, 0) == AOS_OK &&
+              json_object_is_type(arr, json_type_array);
+    t->redo = claim;
+    t->seq = q->lease_seq;
+    t->token = q->lease_token;
+    ok = ok && start_running(t, user, arr) == AOS_OK;
+    json_object_put(user);
+    json_object_put(arr);
+    if (!ok) {
+        t->seq = t->token = 0;
+        aos_storage_message_page_clear(&t->page);
     }
-    t->running = true;
-    t->lease_lost = false;
-    schedule_renew(t);
-    load_knowledge(t);
+    return ok;
 }
 
 static void on_model_done(void *ctx, runner_model_result_t *res);

@@ -8,6 +8,7 @@
 #include "aos/agents.h"
 #include "aos/json.h"
 #include "aos/storage_types.h"
+#include "aos/storage_wire.h"
 
 const char *runner_turn_kind_name(runner_turn_kind k)
 {
@@ -35,6 +36,8 @@ void runner_turn_req_clear(runner_turn_req_t *r)
     free(r->event_json);
     free(r->event_type);
     free(r->routing_reason);
+    free(r->lease_user_json);
+    free(r->lease_messages_json);
     memset(r, 0, sizeof *r);
 }
 
@@ -111,6 +114,32 @@ static aos_result parse_event(json_object *root, runner_turn_req_t *r, char *err
     return AOS_OK;
 }
 
+/* The lease is an optimisation: one that does not read is dropped, never a poison turn. */
+static aos_result parse_lease(json_object *root, runner_turn_req_t *r)
+{
+    json_object *l = NULL, *user = NULL, *msgs = NULL;
+    if (aos_json_get_object(root, "lease", AOS_JSON_OPTIONAL, &l, NULL, 0) != AOS_OK || !l)
+        return AOS_OK;
+    int64_t seq = 0, tok = 0, ms = 0, at = 0;
+    if (aos_json_get_int(l, "seq", AOS_JSON_REQUIRED, &seq, NULL, NULL, 0) != AOS_OK ||
+        aos_json_get_int(l, "token", AOS_JSON_REQUIRED, &tok, NULL, NULL, 0) != AOS_OK ||
+        aos_json_get_int(l, "lease_ms", AOS_JSON_REQUIRED, &ms, NULL, NULL, 0) != AOS_OK ||
+        aos_json_get_int(l, "granted_ms", AOS_JSON_REQUIRED, &at, NULL, NULL, 0) != AOS_OK ||
+        aos_json_get_object(l, "user", AOS_JSON_OPTIONAL, &user, NULL, 0) != AOS_OK ||
+        aos_json_get_array(l, "messages", AOS_JSON_OPTIONAL, &msgs, NULL, 0) != AOS_OK ||
+        seq <= 0 || tok <= 0 || ms <= 0 || at <= 0)
+        return AOS_OK;
+    r->lease_seq = seq;
+    r->lease_token = tok;
+    r->lease_ms = ms;
+    r->lease_granted_ms = at;
+    if (user && msgs) {
+        AOS_RETURN_IF_FAILED(aos_json_to_string(user, &r->lease_user_json, NULL));
+        AOS_RETURN_IF_FAILED(aos_json_to_string(msgs, &r->lease_messages_json, NULL));
+    }
+    return AOS_OK;
+}
+
 static aos_result parse_fields(json_object *root, runner_turn_req_t *r, char *errbuf, size_t errlen)
 {
     AOS_RETURN_IF_FAILED(get_id(root, "conversation_id", &r->conversation_id, errbuf, errlen));
@@ -154,6 +183,7 @@ static aos_result parse_fields(json_object *root, runner_turn_req_t *r, char *er
     if (reason && !(r->routing_reason = strndup(reason, 200)))
         return AOS_ERR_NOMEM;
     AOS_RETURN_IF_FAILED(parse_event(root, r, errbuf, errlen));
+    AOS_RETURN_IF_FAILED(parse_lease(root, r));
     if (r->text && strlen(r->text) > AOS_STORAGE_CONTENT_MAX)
         return aos_fail(AOS_ERR_TOO_LARGE, errbuf, errlen, "the turn text exceeds %u bytes",
                         AOS_STORAGE_CONTENT_MAX);
@@ -220,18 +250,9 @@ static json_object *parse_or_null(const char *json)
 
 aos_result runner_user_metadata(const runner_turn_req_t *req, char **out_json)
 {
-    json_object *o = json_object_new_object();
-    if (!o)
-        return AOS_ERR_NOMEM;
-    aos_json_add_string(o, "kind", runner_turn_kind_name(req->kind));
-    aos_json_add_string(o, "user", req->user);
-    aos_json_add_string(o, "agent", req->agent);
-    aos_json_add_string(o, "routing_reason", req->routing_reason);
-    aos_json_add_string(o, "event_type", req->event_type);
-    json_object *meta = parse_or_null(req->metadata_json);
-    if (meta)
-        aos_json_add(o, "metadata", meta);
-    return finish_json(o, out_json);
+    return aos_storage_turn_user_metadata(runner_turn_kind_name(req->kind), req->user, req->agent,
+                                          req->routing_reason, req->event_type, req->metadata_json,
+                                          out_json);
 }
 
 static json_object *usage_json(const runner_usage_t *u)

@@ -171,6 +171,8 @@ aos_result router_turn_build(const router_turn_t *t, char **out_json)
         r = add_raw(o, "metadata", t->metadata_json);
     if (r == AOS_OK)
         r = add_raw(o, "event", t->event_json);
+    if (r == AOS_OK)
+        r = add_raw(o, "lease", t->run_json);
     if (r == AOS_OK) {
         r = aos_json_add(o, "routing", routing);
         routing = NULL;

@@ -53,6 +53,9 @@ typedef struct router_turn {
     router_turn_kind kind;
     const char *event_json; /* CloudEvent JSON for kind=event; may be NULL */
     const char *reason;     /* routing reason */
+    /* "lease": the lease and context turn.accept gave the turn, so the runner skips its claim
+     * (docs/turn-order.md); NULL: none, the runner claims */
+    const char *run_json;
 } router_turn_t;
 
 /* The data of an aos.agent.turn event. */

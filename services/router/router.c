@@ -251,6 +251,8 @@ aos_result router_new(const router_config_t *cfg, router_t **out, char *errbuf, 
         r = aos_agents_config_load(rt->cfg.common.config_path, &rt->agents, errbuf, errlen);
     if (r == AOS_OK)
         r = load_auth(rt, errbuf, errlen);
+    if (r == AOS_OK && !(rt->sticky = router_sticky_new()))
+        r = AOS_ERR_NOMEM;
     if (r == AOS_OK && !(rt->queue_seen = calloc(rt->agents->agent_count, sizeof *rt->queue_seen)))
         r = AOS_ERR_NOMEM;
     if (r != AOS_OK) {
@@ -491,6 +493,7 @@ void router_free(router_t *rt)
     aos_bus_free(rt->bus);
     aos_agents_config_free(rt->agents);
     free(rt->queue_seen);
+    router_sticky_free(rt->sticky);
     router_apikeys_free(rt->keys);
     router_jwks_free(rt->jwks);
     for (size_t i = 0; i < rt->issuer_count; i++)

@@ -71,6 +71,7 @@ struct router {
 
     /* per agent (index in agents->agents): its queue was seen on the broker (svc_queues.c) */
     atomic_bool *queue_seen;
+    struct router_sticky *sticky; /* conversation -> agent (turn_accept.c) */
 
     aos_metric_histogram_t *turn_seconds;
     aos_metric_counter_t *turns_ok, *turns_timeout, *turns_failed, *turns_async;
@@ -101,6 +102,7 @@ typedef struct turn {
     router_activity_t *activity; /* bot modes */
     bool caller_verified;        /* bot modes: the activity came with a verified JWT */
     int64_t started_ms;
+    char *run_json; /* the accept's lease and context for the runner, or NULL */
 } turn_t;
 
 /* ---- router.c ---- */
@@ -124,6 +126,37 @@ void turn_classified(turn_t *t, const char *answer);
 /* Continue a turn after the queue check (svc_turns.c): r AOS_OK sends it, anything else
  * fails it with msg. */
 void turn_queue_checked(turn_t *t, aos_result r, const char *msg);
+
+/* ---- turn_accept.c: aos.storage.turn.accept (docs/turn-order.md) ---- */
+typedef struct router_accept_in {
+    const char *conversation_id, *turn_id, *idempotency_key; /* key may be NULL */
+    const aos_agent_def_t *agent;
+    const char *kind; /* "query" or "event": the stored message's role is user or event */
+    const char *text, *user, *reason, *event_type, *metadata_json; /* NULL: absent */
+} router_accept_in_t;
+/* The request: the turn's place in its conversation and, with the user message as the runner
+ * would store it, the lease and context when the turn is next in line. */
+aos_result router_accept_json(router_t *rt, const router_accept_in_t *in, char **out_json);
+
+typedef struct router_accepted {
+    char turn_id[64];
+    char conversation_id[ROUTER_ID_MAX + 1];
+    char agent[AOS_AGENT_NAME_MAX + 1]; /* the conversation's, "" when not said */
+    bool existing;                      /* an Idempotency-Key seen before named this turn */
+    int64_t seq;
+    char *run_json; /* "lease" for the turn message (router_turn_t.run_json), or NULL */
+} router_accepted_t;
+/* Parse the reply; AOS_ERR_PROTOCOL when it does not read. */
+aos_result router_accepted_parse(const char *data_json, router_accepted_t *out);
+void router_accepted_clear(router_accepted_t *a);
+
+/* What storage last said a conversation's agent is: the stickiness lookup without a round
+ * trip. Thread-safe; a fixed number of slots, a newer conversation replaces an older one. */
+typedef struct router_sticky router_sticky_t;
+router_sticky_t *router_sticky_new(void);
+void router_sticky_free(router_sticky_t *s);
+bool router_sticky_get(router_sticky_t *s, const char *conv, char *out_agent, size_t len);
+void router_sticky_put(router_sticky_t *s, const char *conv, const char *agent);
 
 /* ---- svc_queues.c ---- */
 /* r AOS_OK: go ahead and send; otherwise msg says why not (the queue does not exist). */

@@ -27,10 +27,22 @@ typedef struct delivery {
 
 typedef struct fanout {
     delivery_t *d;
-    aos_event_t *turn; /* ready to send */
+    aos_event_t *turn; /* ready to send once accepted */
+    const aos_agent_def_t *def;
     char agent[AOS_AGENT_NAME_MAX + 1];
     char conversation_id[ROUTER_ID_MAX + 1];
+    char *text, *event_json, *event_type; /* kept to store the event's message at acceptance */
+    char message_id[48], reason[300];
 } fanout_t;
+
+static void fanout_free(fanout_t *f)
+{
+    aos_event_free(f->turn);
+    free(f->text);
+    free(f->event_json);
+    free(f->event_type);
+    free(f);
+}
 
 static void delivery_finish(delivery_t *d)
 {
@@ -61,8 +73,7 @@ static void fanout_done(fanout_t *f, bool ok)
     delivery_t *d = f->d;
     if (!ok)
         atomic_fetch_add(&d->failed, 1);
-    aos_event_free(f->turn);
-    free(f);
+    fanout_free(f);
     if (atomic_fetch_sub(&d->pending, 1) == 1)
         delivery_finish(d);
 }
@@ -105,19 +116,69 @@ static void send_turn(fanout_t *f)
     router_queue_ensure(f->d->rt, f->agent, on_queue_checked, f);
 }
 
-static void on_events_conv(void *ctx, aos_result r, const aos_storage_conversation_t *conv,
-                           bool created, const char *errmsg)
+/* The turn message, with the lease and context the accept gave (run_json may be NULL). */
+static aos_result fanout_build(fanout_t *f, const char *run_json)
 {
-    (void)conv;
-    (void)created;
+    router_turn_t t = {.conversation_id = f->conversation_id,
+                       .message_id = f->message_id,
+                       .agent = f->agent,
+                       .text = f->text,
+                       .kind = ROUTER_TURN_EVENT,
+                       .event_json = f->event_json,
+                       .reason = f->reason,
+                       .run_json = run_json};
+    char *json = NULL;
+    aos_result r = router_turn_build(&t, &json);
+    aos_event_free(f->turn);
+    f->turn = NULL;
+    if (r == AOS_OK)
+        r = aos_event_create("aos.agent.turn", ROUTER_SOURCE, json, &f->turn);
+    if (r == AOS_OK)
+        r = aos_event_set(&f->turn->id, f->message_id);
+    if (r == AOS_OK)
+        r = aos_event_set(&f->turn->group_id, f->conversation_id);
+    if (r == AOS_OK)
+        r = aos_event_set(&f->turn->subject, f->conversation_id);
+    free(json);
+    return r;
+}
+
+/* Bus I/O thread: the event turn has its place in the agent's events conversation (created
+ * when needed) and, when next in line, its lease and context (docs/turn-order.md). */
+static void on_events_accepted(void *ctx, aos_result r, const char *data_json, const char *errmsg)
+{
     fanout_t *f = ctx;
-    if (r == AOS_OK || r == AOS_ERR_CONFLICT) {
+    router_accepted_t a;
+    if (r == AOS_OK)
+        r = router_accepted_parse(data_json, &a);
+    if (r == AOS_OK) {
+        r = fanout_build(f, a.run_json);
+        router_accepted_clear(&a);
+    }
+    if (r == AOS_OK) {
         send_turn(f);
         return;
     }
-    aos_log(AOS_LOG_WARN, "events conversation not created", "agent", f->agent, "detail",
-            errmsg ? errmsg : aos_result_str(r), NULL);
+    aos_log(AOS_LOG_WARN, "event turn not accepted", "agent", f->agent, "detail",
+            errmsg && *errmsg ? errmsg : aos_result_str(r), NULL);
     fanout_done(f, false);
+}
+
+static aos_result fanout_accept(router_t *rt, fanout_t *f)
+{
+    router_accept_in_t in = {.conversation_id = f->conversation_id,
+                             .turn_id = f->message_id,
+                             .agent = f->def,
+                             .kind = router_turn_kind_name(ROUTER_TURN_EVENT),
+                             .text = f->text,
+                             .reason = f->reason,
+                             .event_type = f->event_type};
+    char *data = NULL;
+    aos_result r = router_accept_json(rt, &in, &data);
+    if (r == AOS_OK)
+        r = aos_storage_call(rt->storage, "turn.accept", data, on_events_accepted, f);
+    free(data);
+    return r;
 }
 
 /* Deterministic per (agent, event source, event id): a redelivered event is the same turn. */
@@ -162,37 +223,20 @@ static fanout_t *make_fanout(delivery_t *d, const aos_agent_def_t *a, const aos_
                              const char *event_json)
 {
     fanout_t *f = calloc(1, sizeof *f);
-    char *text = event_text(ev);
-    char mid[48], reason[300];
-    event_message_id(a->name, ev, mid);
-    snprintf(reason, sizeof reason, "event:%.200s", ev->type);
-    if (f) {
-        f->d = d;
-        snprintf(f->agent, sizeof f->agent, "%s", a->name);
-        snprintf(f->conversation_id, sizeof f->conversation_id, "events-%s", a->name);
-    }
-    router_turn_t t = {.conversation_id = f ? f->conversation_id : "",
-                       .message_id = mid,
-                       .agent = a->name,
-                       .text = text,
-                       .kind = ROUTER_TURN_EVENT,
-                       .event_json = event_json,
-                       .reason = reason};
-    char *json = NULL;
-    aos_result r = (f && text) ? router_turn_build(&t, &json) : AOS_ERR_NOMEM;
-    if (r == AOS_OK)
-        r = aos_event_create("aos.agent.turn", ROUTER_SOURCE, json, &f->turn);
-    if (r == AOS_OK) {
-        aos_event_set(&f->turn->id, mid);
-        aos_event_set(&f->turn->group_id, f->conversation_id);
-        aos_event_set(&f->turn->subject, f->conversation_id);
-    }
-    free(json);
-    free(text);
-    if (r != AOS_OK && f) {
-        aos_event_free(f->turn);
-        free(f);
-        f = NULL;
+    if (!f)
+        return NULL;
+    f->d = d;
+    f->def = a;
+    snprintf(f->agent, sizeof f->agent, "%s", a->name);
+    snprintf(f->conversation_id, sizeof f->conversation_id, "events-%s", a->name);
+    event_message_id(a->name, ev, f->message_id);
+    snprintf(f->reason, sizeof f->reason, "event:%.200s", ev->type);
+    f->text = event_text(ev);
+    f->event_json = strdup(event_json);
+    f->event_type = strdup(ev->type);
+    if (!f->text || !f->event_json || !f->event_type || fanout_build(f, NULL) != AOS_OK) {
+        fanout_free(f);
+        return NULL;
     }
     return f;
 }
@@ -270,8 +314,7 @@ static void fan_out(router_t *rt, aos_http_request_t *req, aos_bus_delivery_t *b
     atomic_store(&d->pending, (int)n + 1);
     for (size_t i = 0; i < n; i++) {
         fanout_t *f = list[i];
-        if (aos_storage_conversation_create(rt->storage, f->conversation_id, f->agent, NULL,
-                                            on_events_conv, f) != AOS_OK)
+        if (fanout_accept(rt, f) != AOS_OK)
             fanout_done(f, false);
     }
     free(list);

@@ -34,6 +34,7 @@ void turn_free(turn_t *t)
     free(t->metadata_json);
     free(t->explicit_agent);
     free(t->idempotency_key);
+    free(t->run_json);
     router_activity_free(t->activity);
     free(t);
 }
@@ -166,7 +167,8 @@ static aos_result build_event(turn_t *t, aos_event_t **out)
                         .user = t->user,
                         .metadata_json = t->metadata_json,
                         .kind = ROUTER_TURN_QUERY,
-                        .reason = t->d.reason};
+                        .reason = t->d.reason,
+                        .run_json = t->run_json};
     char *json = NULL;
     AOS_RETURN_IF_FAILED(router_turn_build(&tt, &json));
     aos_event_t *ev = NULL;
@@ -260,7 +262,8 @@ static void create_conversation(turn_t *t)
 }
 
 /* Bus I/O thread: the turn has its place in the conversation's order (and the conversation
- * exists); with an Idempotency-Key seen before, the turn is the one that key first named. */
+ * exists); with an Idempotency-Key seen before, the turn is the one that key first named.
+ * When the turn was next in line it also holds the lease, and its context travels with it. */
 static void on_accepted(void *ctx, aos_result r, const char *data_json, const char *errmsg)
 {
     turn_t *t = ctx;
@@ -268,50 +271,48 @@ static void on_accepted(void *ctx, aos_result r, const char *data_json, const ch
         create_conversation(t);
         return;
     }
-    json_object *o = NULL;
-    const char *turn = NULL, *conv = NULL;
-    bool existing = false;
-    if (r == AOS_OK &&
-        (aos_json_parse_object(data_json ? data_json : "", data_json ? strlen(data_json) : 0, 0,
-                               0, &o, NULL, 0) != AOS_OK ||
-         aos_json_get_string(o, "turn_id", AOS_JSON_REQUIRED, &turn, NULL, 0) != AOS_OK ||
-         aos_json_get_string(o, "conversation_id", AOS_JSON_REQUIRED, &conv, NULL, 0) != AOS_OK ||
-         aos_json_get_bool(o, "existing", AOS_JSON_OPTIONAL, &existing, NULL, NULL, 0) != AOS_OK ||
-         strlen(turn) >= sizeof t->message_id || strlen(conv) >= sizeof t->conversation_id))
-        r = AOS_ERR_PROTOCOL;
+    router_accepted_t a;
+    if (r == AOS_OK)
+        r = router_accepted_parse(data_json, &a);
     if (r != AOS_OK) {
-        json_object_put(o);
         char msg[300];
         snprintf(msg, sizeof msg, "storage: the turn was not accepted: %s",
                  errmsg && errmsg[0] ? errmsg : aos_result_str(r));
         turn_fail(t, AOS_ERR_UNAVAILABLE, msg);
         return;
     }
-    if (existing) {
+    router_sticky_put(t->rt->sticky, a.conversation_id, a.agent);
+    if (a.existing) {
         /* a retried request: the same turn again (the ledger answers it once) */
-        snprintf(t->message_id, sizeof t->message_id, "%s", turn);
-        snprintf(t->conversation_id, sizeof t->conversation_id, "%s", conv);
-        aos_log(AOS_LOG_INFO, "idempotency key seen before; same turn", "conversation_id", conv,
-                "message_id", turn, NULL);
+        snprintf(t->message_id, sizeof t->message_id, "%s", a.turn_id);
+        snprintf(t->conversation_id, sizeof t->conversation_id, "%s", a.conversation_id);
+        aos_log(AOS_LOG_INFO, "idempotency key seen before; same turn", "conversation_id",
+                a.conversation_id, "message_id", a.turn_id, NULL);
     }
-    json_object_put(o);
+    free(t->run_json);
+    t->run_json = a.run_json; /* taken */
+    a.run_json = NULL;
+    router_accepted_clear(&a);
     dispatch(t);
 }
 
 /* One storage round trip before the turn is sent: aos.storage.turn.accept creates the
- * conversation when needed and gives the turn the next place in the conversation's order,
- * which runners follow (docs/turn-order.md). */
+ * conversation when needed, gives the turn the next place in the conversation's order, which
+ * runners follow, and, when the turn is next in line, its lease, its user message stored and
+ * its context (docs/turn-order.md). */
 static void ensure_conversation(turn_t *t)
 {
-    json_object *o = json_object_new_object();
-    aos_json_add_string(o, "conversation_id", t->conversation_id);
-    aos_json_add_string(o, "agent", t->d.agent->name);
-    aos_json_add_string(o, "turn_id", t->message_id);
-    if (t->idempotency_key)
-        aos_json_add_string(o, "idempotency_key", t->idempotency_key);
+    router_accept_in_t in = {.conversation_id = t->conversation_id,
+                             .turn_id = t->message_id,
+                             .idempotency_key = t->idempotency_key,
+                             .agent = t->d.agent,
+                             .kind = router_turn_kind_name(ROUTER_TURN_QUERY),
+                             .text = t->text,
+                             .user = t->user,
+                             .reason = t->d.reason,
+                             .metadata_json = t->metadata_json};
     char *data = NULL;
-    aos_result r = aos_json_to_string(o, &data, NULL);
-    json_object_put(o);
+    aos_result r = router_accept_json(t->rt, &in, &data);
     if (r == AOS_OK)
         r = aos_storage_call(t->rt->storage, "turn.accept", data, on_accepted, t);
     free(data);
@@ -347,6 +348,7 @@ static void on_conv_get(void *ctx, aos_result r, const aos_storage_conversation_
     turn_t *t = ctx;
     if (r == AOS_OK) {
         t->conversation_exists = true;
+        router_sticky_put(t->rt->sticky, t->conversation_id, conv ? conv->agent : NULL);
         route(t, conv ? conv->agent : NULL);
     } else if (r == AOS_ERR_NOT_FOUND) {
         route(t, NULL);
@@ -364,6 +366,13 @@ void turn_start(turn_t *t)
         aos_uuid4(u);
         snprintf(t->conversation_id, sizeof t->conversation_id, "c-%s", u);
         route(t, NULL);
+        return;
+    }
+    char agent[AOS_AGENT_NAME_MAX + 1];
+    if (router_sticky_get(t->rt->sticky, t->conversation_id, agent, sizeof agent)) {
+        /* known from an earlier turn through this router: no round trip for stickiness */
+        t->conversation_exists = true;
+        route(t, agent);
         return;
     }
     if (aos_storage_conversation_get(t->rt->storage, t->conversation_id, on_conv_get, t) != AOS_OK)

@@ -204,10 +204,79 @@ static void idem_key(const char *key, char out[65])
         snprintf(out + 2 * i, 3, "%02x", d[i]);
 }
 
+static aos_result run_context(aos_storage_backend_t *be, turn_rq_t *rq, json_object *reply,
+                              char *errbuf, size_t errlen);
+
+/* The lease an accept took could not be used (the user message was refused): give it back,
+ * so the runner's claim finds the turn next in line and free. Best effort. */
+static void accept_drop_lease(aos_storage_backend_t *be, turn_rq_t *rq, int64_t tok)
+{
+    char err[256];
+    for (int i = 0; i < CAS_TRIES; i++) {
+        json_object *st = NULL, *lease;
+        char *ver = NULL;
+        aos_result r = rec_load(be, "turnconv", rq->conversation_id, &st, &ver, err, sizeof err);
+        if (r == AOS_OK && json_object_object_get_ex(st, "lease", &lease) &&
+            jint(lease, "k") == tok) {
+            json_object_object_del(st, "lease");
+            r = state_store(be, rq, st, ver, err, sizeof err);
+        }
+        json_object_put(st);
+        free(ver);
+        if (r != AOS_ERR_CONFLICT)
+            return;
+    }
+}
+
+/* The turn's order and, when the turn is next in line and its user message came with the
+ * accept, the lease (token held by whoever receives the turn message first), the user message
+ * stored and the newest messages: the runner then needs only turn.complete
+ * (docs/turn-order.md, "Two round trips"). */
+static aos_result accept_order(aos_storage_backend_t *be, turn_rq_t *rq, const char *turn,
+                               int64_t *out_seq, int64_t *out_tok, char *errbuf, size_t errlen)
+{
+    aos_result r = AOS_OK;
+    for (int i = 0; i < CAS_TRIES && !*out_seq; i++) {
+        json_object *st = NULL, *lease = NULL;
+        char *ver = NULL;
+        r = state_load(be, rq, &st, &ver, E);
+        if (r == AOS_OK && !(*out_seq = pend_find(st, turn))) {
+            int64_t now = aos_storage_now_ms(), s = jint(st, "next") + 1, tok = 0;
+            bool leased = json_object_object_get_ex(st, "lease", &lease) && jint(lease, "u") > now;
+            jset_int(st, "next", s);
+            pend_set(st, s, turn, now);
+            if (rq->has_msg && s == jint(st, "done") + 1 && !leased) {
+                tok = jint(st, "tok") + 1;
+                jset_int(st, "tok", tok);
+                json_object *l = json_object_new_object();
+                json_object_object_add(l, "t", json_object_new_string(turn));
+                jset_int(l, "s", s);
+                jset_int(l, "k", tok);
+                json_object_object_add(l, "h", json_object_new_string(rq->holder ? rq->holder
+                                                                                  : "accept"));
+                jset_int(l, "u", now + rq->lease_ms);
+                json_object_object_add(st, "lease", l);
+            }
+            r = state_store(be, rq, st, ver, E);
+            if (r == AOS_OK) {
+                *out_seq = s;
+                *out_tok = tok;
+            }
+        }
+        json_object_put(st);
+        free(ver);
+        if (r != AOS_OK && r != AOS_ERR_CONFLICT)
+            break;
+    }
+    if (!*out_seq && r == AOS_OK)
+        r = aos_fail(AOS_ERR_UNAVAILABLE, E, "conversation state keeps changing");
+    return r;
+}
+
 static aos_result x_accept(aos_storage_backend_t *be, turn_rq_t *rq, json_object *reply,
                            char *errbuf, size_t errlen)
 {
-    bool existing = false;
+    bool existing = false, answered = false;
     const char *conv = rq->conversation_id, *turn = rq->turn_id;
     json_object *idem = NULL;
     if (rq->idempotency_key) {
@@ -230,34 +299,52 @@ static aos_result x_accept(aos_storage_backend_t *be, turn_rq_t *rq, json_object
         }
     }
     aos_result r = AOS_OK;
-    int64_t seq = 0;
-    if (!existing) {
-        for (int i = 0; i < CAS_TRIES && !seq; i++) {
-            json_object *st = NULL;
-            char *ver = NULL;
-            r = state_load(be, rq, &st, &ver, E);
-            if (r == AOS_OK && !(seq = pend_find(st, turn))) {
-                int64_t s = jint(st, "next") + 1;
-                jset_int(st, "next", s);
-                pend_set(st, s, turn, aos_storage_now_ms());
-                r = state_store(be, rq, st, ver, E);
-                if (r == AOS_OK)
-                    seq = s;
-            }
-            json_object_put(st);
-            free(ver);
-            if (r != AOS_OK && r != AOS_ERR_CONFLICT)
-                break;
+    if (!existing) { /* a turn id seen before (an event delivered again): no second place */
+        char key[AOS_STORAGE_ID_MAX * 2 + 4];
+        ledger_key(rq, key, sizeof key);
+        json_object *ledger = NULL;
+        r = rec_load(be, "turn", key, &ledger, NULL, E);
+        json_object_put(ledger);
+        answered = r == AOS_OK;
+        r = r == AOS_ERR_NOT_FOUND ? AOS_OK : r;
+    }
+    int64_t seq = 0, tok = 0;
+    if (r == AOS_OK && !existing && !answered)
+        r = accept_order(be, rq, turn, &seq, &tok, E);
+    json_object *run = NULL;
+    if (r == AOS_OK && tok) {
+        run = json_object_new_object();
+        char err[256] = "";
+        aos_result rr = run ? run_context(be, rq, run, err, sizeof err) : AOS_ERR_NOMEM;
+        if (rr == AOS_OK) {
+            aos_json_add_int(run, "token", tok);
+            aos_json_add_int(run, "lease_ms", rq->lease_ms);
+            aos_json_add_int(run, "granted_ms", aos_storage_now_ms());
+        } else { /* the runner claims as before */
+            json_object_put(run);
+            run = NULL;
+            accept_drop_lease(be, rq, tok);
         }
-        if (!seq && r == AOS_OK)
-            r = aos_fail(AOS_ERR_UNAVAILABLE, E, "conversation state keeps changing");
+    }
+    if (r == AOS_OK && !existing && rq->agent) { /* the conversation's agent: stickiness */
+        aos_storage_conversation_t c = {0};
+        char err[256];
+        if (be->ops->conversation_get(be, conv, &c, err, sizeof err) == AOS_OK && c.agent)
+            aos_json_add_string(reply, "agent", c.agent);
+        aos_storage_conversation_clear(&c);
     }
     if (r == AOS_OK) {
         aos_json_add_string(reply, "conversation_id", conv);
         aos_json_add_string(reply, "turn_id", turn);
         aos_json_add_bool(reply, "existing", existing);
+        if (answered)
+            aos_json_add_bool(reply, "answered", true);
         if (seq)
             aos_json_add_int(reply, "seq", seq);
+        if (run)
+            r = aos_json_add(reply, "run", run);
+    } else {
+        json_object_put(run);
     }
     json_object_put(idem);
     return r;
@@ -323,13 +410,33 @@ static aos_result run_context(aos_storage_backend_t *be, turn_rq_t *rq, json_obj
     aos_result r = be->ops->message_append(be, &rq->msg, -1, &stored, &created, E);
     json_object *u = r == AOS_OK ? aos_storage_message_to_json(&stored) : NULL;
     aos_storage_message_clear(&stored);
-    if (r != AOS_OK)
+    if (r != AOS_OK && r != AOS_ERR_CONFLICT)
         return r;
-    if (!u)
-        return AOS_ERR_NOMEM;
-    aos_json_add(reply, "user", u);
     aos_storage_message_page_t page = {0};
-    r = be->ops->message_list(be, rq->conversation_id, NULL, (size_t)rq->history, true, &page, E);
+    aos_result lr =
+        be->ops->message_list(be, rq->conversation_id, NULL, (size_t)rq->history, true, &page, E);
+    if (r == AOS_ERR_CONFLICT && lr == AOS_OK) {
+        /* stored at acceptance by the router with other metadata bytes: the same turn when
+         * role and text agree (docs/turn-order.md) */
+        for (size_t i = 0; i < page.count && !u; i++) {
+            const aos_storage_message_t *m = &page.items[i];
+            if (strcmp(m->id, rq->msg.id) == 0 && strcmp(m->role, rq->msg.role) == 0 &&
+                strcmp(m->content, rq->msg.content) == 0)
+                u = aos_storage_message_to_json(m);
+        }
+        if (!u) {
+            aos_storage_message_page_clear(&page);
+            return aos_fail(AOS_ERR_CONFLICT, E, "message '%s' exists with other content",
+                            rq->msg.id);
+        }
+        r = AOS_OK;
+    }
+    if (!u) {
+        aos_storage_message_page_clear(&page);
+        return r != AOS_OK ? r : lr != AOS_OK ? lr : AOS_ERR_NOMEM;
+    }
+    aos_json_add(reply, "user", u);
+    r = lr;
     json_object *arr = r == AOS_OK ? json_object_new_array() : NULL;
     size_t used = 0; /* newest first: the oldest context goes when over the reply budget */
     for (size_t i = 0; arr && i < page.count; i++) {
@@ -391,8 +498,12 @@ static int claim_step(aos_storage_backend_t *be, turn_rq_t *rq, json_object *rep
         goto out;
     }
     /* seq == done + 1: ours to run unless a live lease holds it for someone else */
-    if (lease_live && !(lease_turn && strcmp(lease_turn, rq->turn_id) == 0 &&
-                        strcmp(jstr(lease, "h") ? jstr(lease, "h") : "", rq->holder) == 0)) {
+    /* ours: this holder's lease, or the one the accept took for the turn, whose token came
+     * with the turn message */
+    bool ours = lease_turn && strcmp(lease_turn, rq->turn_id) == 0 &&
+                (strcmp(jstr(lease, "h") ? jstr(lease, "h") : "", rq->holder) == 0 ||
+                 (rq->token > 0 && jint(lease, "k") == rq->token));
+    if (lease_live && !ours) {
         if (dirty && (r = state_store(be, rq, st, ver, E)) != AOS_OK) {
             decided = r == AOS_ERR_CONFLICT ? 0 : 1;
             goto out;
@@ -677,8 +788,8 @@ static aos_result parse(const char *op, const char *data, size_t len, turn_rq_t 
             strlen(rq->msg.content) > AOS_STORAGE_CONTENT_MAX ||
             (rq->msg.metadata_json && strlen(rq->msg.metadata_json) > AOS_STORAGE_METADATA_MAX))
             return bad(E, "message: bad id or role, or content / metadata too large");
-        if (claim && strcmp(rq->msg.id, rq->turn_id) != 0)
-            return bad(E, "claim: message.message_id must be the turn_id");
+        if ((claim || !strcmp(op, "accept")) && strcmp(rq->msg.id, rq->turn_id) != 0)
+            return bad(E, "claim, accept: message.message_id must be the turn_id");
     }
     if ((claim || complete) && !aos_storage_valid_id(rq->turn_id ? rq->turn_id : ""))
         return bad(E, "turn_id required");
@@ -692,6 +803,19 @@ void aos_storage_turn_dispatch(aos_storage_backend_t *be, const char *type, cons
     char err[512] = "";
     turn_rq_t rq = {0};
     aos_result r;
+    static const struct {
+        const char *name;
+        aos_storage_op op;
+    } NAMES[] = {{"accept", AOS_STORAGE_OP_TURN_ACCEPT},
+                 {"claim", AOS_STORAGE_OP_TURN_CLAIM},
+                 {"renew", AOS_STORAGE_OP_TURN_RENEW},
+                 {"complete", AOS_STORAGE_OP_TURN_COMPLETE},
+                 {"fail", AOS_STORAGE_OP_TURN_FAIL}};
+    for (size_t i = 0; i < sizeof NAMES / sizeof NAMES[0]; i++)
+        if (strcmp(op, NAMES[i].name) == 0) {
+            out->op = NAMES[i].op;
+            out->op_known = true;
+        }
     if (strcmp(op, "accept") && strcmp(op, "claim") && strcmp(op, "renew") &&
         strcmp(op, "complete") && strcmp(op, "fail"))
         r = aos_fail(AOS_ERR_UNSUPPORTED, err, sizeof err, "unknown operation %s", type);

@@ -332,6 +332,14 @@ static aos_result p_rec_list(aos_storage_request_t *r, const aos_storage_limits_
     return page_fields(r, E);
 }
 
+/* Turn operations are dispatched by dispatch_turns.c, never parsed here. */
+static aos_result p_turn(aos_storage_request_t *r, const aos_storage_limits_t *l, char *errbuf,
+                         size_t errlen)
+{
+    (void)l;
+    return aos_fail(AOS_ERR_UNSUPPORTED, E, "%s is a turn operation", r->op_name);
+}
+
 static const struct op_entry {
     const char *name;
     parse_fn parse;
@@ -355,6 +363,11 @@ static const struct op_entry {
     [AOS_STORAGE_OP_RECORD_PUT] = {"record.put", p_rec_put, true},
     [AOS_STORAGE_OP_RECORD_LIST] = {"record.list", p_rec_list, false},
     [AOS_STORAGE_OP_RECORD_DELETE] = {"record.delete", p_rec_delete, true},
+    [AOS_STORAGE_OP_TURN_ACCEPT] = {"turn.accept", p_turn, true},
+    [AOS_STORAGE_OP_TURN_CLAIM] = {"turn.claim", p_turn, true},
+    [AOS_STORAGE_OP_TURN_RENEW] = {"turn.renew", p_turn, true},
+    [AOS_STORAGE_OP_TURN_COMPLETE] = {"turn.complete", p_turn, true},
+    [AOS_STORAGE_OP_TURN_FAIL] = {"turn.fail", p_turn, true},
 };
 
 const char *aos_storage_op_name(aos_storage_op op)

@@ -43,6 +43,12 @@ typedef enum aos_storage_op {
     AOS_STORAGE_OP_RECORD_PUT,
     AOS_STORAGE_OP_RECORD_LIST,
     AOS_STORAGE_OP_RECORD_DELETE,
+    /* composite turn operations (dispatch_turns.h); named here for the metrics only */
+    AOS_STORAGE_OP_TURN_ACCEPT,
+    AOS_STORAGE_OP_TURN_CLAIM,
+    AOS_STORAGE_OP_TURN_RENEW,
+    AOS_STORAGE_OP_TURN_COMPLETE,
+    AOS_STORAGE_OP_TURN_FAIL,
     AOS_STORAGE_OP_COUNT
 } aos_storage_op;
 

@@ -38,6 +38,15 @@ aos_result aos_storage_blob_info_from_json(const json_object *o, aos_storage_blo
 aos_result aos_storage_record_from_json(const json_object *o, aos_storage_record_t *out,
                                         char *errbuf, size_t errlen);
 
+/* The metadata stored with a turn's user message (docs/turn-order.md):
+ * {"kind","user","agent","routing_reason","event_type","metadata":{…}}; NULL strings are
+ * left out, metadata_json is embedded as an object (left out when NULL or not JSON). One home for the
+ * router (turn.accept stores the message when the turn is next in line) and the runner
+ * (turn.claim stores it otherwise), so both store the same bytes. *out_json is malloc'd. */
+aos_result aos_storage_turn_user_metadata(const char *kind, const char *user, const char *agent,
+                                          const char *routing_reason, const char *event_type,
+                                          const char *metadata_json, char **out_json);
+
 /* Length of the base64 text for n bytes (with padding, without NUL). */
 size_t aos_storage_base64_len(size_t n);
 /* Standard alphabet with padding; *out is malloc'd and NUL-terminated. */

@@ -246,3 +246,29 @@ aos_result aos_storage_base64_decode(const char *text, size_t text_len, void *ou
 {
     return aos_base64_decode_into(text, text_len, out, cap, out_len);
 }
+
+aos_result aos_storage_turn_user_metadata(const char *kind, const char *user, const char *agent,
+                                          const char *routing_reason, const char *event_type,
+                                          const char *metadata_json, char **out_json)
+{
+    json_object *o = json_object_new_object();
+    if (!o)
+        return AOS_ERR_NOMEM;
+    aos_result r = aos_json_add_string(o, "kind", kind);
+    if (r == AOS_OK)
+        r = aos_json_add_string(o, "user", user);
+    if (r == AOS_OK)
+        r = aos_json_add_string(o, "agent", agent);
+    if (r == AOS_OK)
+        r = aos_json_add_string(o, "routing_reason", routing_reason);
+    if (r == AOS_OK)
+        r = aos_json_add_string(o, "event_type", event_type);
+    json_object *meta = NULL;
+    if (r == AOS_OK && metadata_json &&
+        aos_json_parse(metadata_json, strlen(metadata_json), 0, 0, &meta, NULL, 0) == AOS_OK)
+        r = aos_json_add(o, "metadata", meta);
+    if (r == AOS_OK)
+        r = aos_json_to_string(o, out_json, NULL);
+    json_object_put(o);
+    return r;
+}
