@@ -1,0 +1,300 @@
+/* Storage round trips per turn (issue 12 item 1, docs/turn-order.md "Two round trips"): the
+ * real aos-router, aos-agent-runner and aos-storage on the RabbitMQ fixture with the model
+ * fake; every turn's storage requests are counted from aos-storage's own
+ * aos_storage_requests_total on its /metrics (nothing else talks to that storage meanwhile).
+ * A sync turn on a new conversation, a sync and an async turn on a known one, and an event
+ * turn each cost at most two round trips (before: 3, 4, 4 and 3). The stored conversation is
+ * checked too: user and assistant messages in order, each turn answered once by the model. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cmocka.h>
+
+#include "aos/json.h"
+#include "fake_model.h"
+#include "fixture.h"
+#include "stack.h"
+
+#define AGENT "ftfault" /* its queue is in the fixture's definitions; test_faults' lock */
+
+static struct {
+    char url[256];
+    char dir[128];
+    char config[256];
+    char tag[32];
+    fake_model_t fake;
+    proc_t storage, runner, router;
+    int http_port;
+} S;
+
+static char *envs(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static char *envs(const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    char *s = NULL;
+    if (vasprintf(&s, fmt, ap) < 0)
+        s = NULL;
+    va_end(ap);
+    return s;
+}
+
+static int start(proc_t *p, const char *bin_name, const char *name, char **env)
+{
+    char bin[512];
+    snprintf(bin, sizeof bin, "%s/%s", getenv("AOS_BIN_DIR"), bin_name);
+    int rc = stack_start(p, bin, S.dir, name, env);
+    for (size_t i = 0; env[i]; i++)
+        free(env[i]);
+    return rc;
+}
+
+static int setup(void **state)
+{
+    (void)state;
+    if (aos_test_fixture_read("rabbitmq", "url", S.url, sizeof S.url) != 0)
+        return -1;
+    snprintf(S.dir, sizeof S.dir, "/tmp/aos-hops-XXXXXX");
+    if (!mkdtemp(S.dir) || fake_model_start(&S.fake, NULL) != 0)
+        return -1;
+    snprintf(S.tag, sizeof S.tag, "%d%ld", getpid(), (long)time(NULL) % 100000);
+    snprintf(S.config, sizeof S.config, "%s/aos.json", S.dir);
+    FILE *f = fopen(S.config, "w");
+    if (!f)
+        return -1;
+    fprintf(f,
+            "{\"default_agent\":\"" AGENT "\",\"settings\":{\"storage_timeout_ms\":5000,"
+            "\"heartbeat_interval_ms\":60000},\"agents\":["
+            "{\"name\":\"" AGENT "\",\"purpose\":\"You are a test agent.\",\"max_history\":20,"
+            " \"event_subscriptions\":[\"com.example.hops.*\"],"
+            " \"endpoint\":{\"provider\":\"openai\",\"url\":\"%s\",\"timeout_ms\":30000}}]}",
+            S.fake.base);
+    fclose(f);
+    char *senv[] = {envs("AOS_BUS_URL=%s", S.url), envs("AOS_BUS_PROFILE=rabbitmq"),
+                    envs("AOS_STORAGE_QUEUE=aos.storage"),
+                    envs("AOS_SQLITE_PATH=%s/aos.db", S.dir),
+                    envs("AOS_INSTANCE_ID=hopsstorage-%s", S.tag), NULL};
+    if (start(&S.storage, "aos-storage", "storage", senv) != 0)
+        return -1;
+    char *renv[] = {envs("AOS_BUS_URL=%s", S.url), envs("AOS_BUS_PROFILE=rabbitmq"),
+                    envs("AOS_CONFIG=%s", S.config), envs("AOS_AGENTS=%s", AGENT),
+                    envs("AOS_STORAGE_QUEUE=aos.storage"),
+                    envs("AOS_INSTANCE_ID=hopsrunner-%s", S.tag), NULL};
+    if (start(&S.runner, "aos-agent-runner", "runner", renv) != 0)
+        return -1;
+    S.http_port = stack_free_port();
+    char *oenv[] = {envs("AOS_BUS_URL=%s", S.url), envs("AOS_BUS_PROFILE=rabbitmq"),
+                    envs("AOS_CONFIG=%s", S.config), envs("AOS_STORAGE_QUEUE=aos.storage"),
+                    envs("AOS_INSTANCE_ID=hopsrouter-%s", S.tag),
+                    envs("AOS_HTTP_ADDR=127.0.0.1:%d", S.http_port), NULL};
+    return start(&S.router, "aos-router", "router", oenv);
+}
+
+static int teardown(void **state)
+{
+    (void)state;
+    stack_stop(&S.router, SIGTERM);
+    stack_stop(&S.runner, SIGTERM);
+    stack_stop(&S.storage, SIGTERM);
+    fake_model_stop(&S.fake);
+    return 0;
+}
+
+/* ---- HTTP ---- */
+
+typedef struct body {
+    char *p;
+    size_t n;
+} body_t;
+
+static size_t body_sink(char *p, size_t size, size_t n, void *ctx)
+{
+    body_t *b = ctx;
+    char *q = realloc(b->p, b->n + size * n + 1);
+    if (!q)
+        return 0;
+    memcpy(q + b->n, p, size * n);
+    b->n += size * n;
+    q[b->n] = '\0';
+    b->p = q;
+    return size * n;
+}
+
+/* method GET when payload is NULL; returns the status, *out the body (caller frees). */
+static long http(int port, const char *path, const char *payload, const char *content_type,
+                 bool async, char **out)
+{
+    char url[256], ct[128];
+    snprintf(url, sizeof url, "http://127.0.0.1:%d%s", port, path);
+    snprintf(ct, sizeof ct, "Content-Type: %s", content_type ? content_type : "application/json");
+    struct curl_slist *h = curl_slist_append(NULL, ct);
+    if (async)
+        h = curl_slist_append(h, "Prefer: respond-async");
+    body_t b = {0};
+    CURL *c = curl_easy_init();
+    curl_easy_setopt(c, CURLOPT_URL, url);
+    curl_easy_setopt(c, CURLOPT_HTTPHEADER, h);
+    if (payload)
+        curl_easy_setopt(c, CURLOPT_POSTFIELDS, payload);
+    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, body_sink);
+    curl_easy_setopt(c, CURLOPT_WRITEDATA, &b);
+    curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, 30000L);
+    long status = 0;
+    if (curl_easy_perform(c) == CURLE_OK)
+        curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
+    curl_easy_cleanup(c);
+    curl_slist_free_all(h);
+    *out = b.p;
+    return status;
+}
+
+/* ---- aos-storage's request counters ---- */
+
+typedef struct counts {
+    long total, accept, claim, complete, renew, other;
+} counts_t;
+
+static counts_t storage_counts(void)
+{
+    counts_t c = {0};
+    char *text = NULL;
+    assert_int_equal(http(S.storage.admin_port, "/metrics", NULL, NULL, false, &text), 200);
+    for (char *line = text; line && *line;) {
+        char *end = strchr(line, '\n');
+        if (end)
+            *end = '\0';
+        if (strncmp(line, "aos_storage_requests_total{", 27) == 0) {
+            char *v = strrchr(line, ' ');
+            long n = v ? strtol(v + 1, NULL, 10) : 0;
+            c.total += n;
+            if (strstr(line, "op=\"turn.accept\""))
+                c.accept += n;
+            else if (strstr(line, "op=\"turn.claim\""))
+                c.claim += n;
+            else if (strstr(line, "op=\"turn.complete\""))
+                c.complete += n;
+            else if (strstr(line, "op=\"turn.renew\""))
+                c.renew += n;
+            else
+                c.other += n;
+        }
+        line = end ? end + 1 : NULL;
+    }
+    free(text);
+    return c;
+}
+
+/* After a turn was sent: wait until storage completed it, then a little more for anything
+ * else the turn still does (replies, events), and return what it cost. */
+static long hops_since(const counts_t *before, const char *what)
+{
+    counts_t now = storage_counts();
+    for (int i = 0; i < 200 && now.complete <= before->complete; i++) {
+        stack_sleep_ms(50);
+        now = storage_counts();
+    }
+    stack_sleep_ms(300);
+    now = storage_counts();
+    long hops = now.total - before->total;
+    printf("%s: %ld storage round trips (accept %ld, claim %ld, complete %ld, renew %ld, other "
+           "%ld)\n",
+           what, hops, now.accept - before->accept, now.claim - before->claim,
+           now.complete - before->complete, now.renew - before->renew,
+           now.other - before->other);
+    assert_true(now.complete > before->complete);
+    return hops;
+}
+
+static const char *jget(json_object *o, const char *k)
+{
+    json_object *v;
+    return o && json_object_object_get_ex(o, k, &v) ? json_object_get_string(v) : NULL;
+}
+
+static void post_turn(const char *conv, const char *text, bool async, char *out_conv,
+                      size_t out_len)
+{
+    char payload[512], *body = NULL;
+    if (conv)
+        snprintf(payload, sizeof payload, "{\"conversation_id\":\"%s\",\"text\":\"%s\"}", conv,
+                 text);
+    else
+        snprintf(payload, sizeof payload, "{\"text\":\"%s\"}", text);
+    long st = http(S.http_port, "/v1/messages", payload, NULL, async, &body);
+    if (st != (async ? 202 : 200))
+        fprintf(stderr, "POST /v1/messages -> %ld %s\n", st, body ? body : "");
+    assert_int_equal(st, async ? 202 : 200);
+    json_object *o = json_tokener_parse(body);
+    assert_non_null(jget(o, "conversation_id"));
+    snprintf(out_conv, out_len, "%s", jget(o, "conversation_id"));
+    if (!async)
+        assert_non_null(jget(o, "reply"));
+    json_object_put(o);
+    free(body);
+}
+
+static void test_turns_cost_two_storage_round_trips(void **state)
+{
+    (void)state;
+    char conv[160];
+    int calls0 = fake_model_calls(&S.fake);
+
+    counts_t c = storage_counts();
+    post_turn(NULL, "hops one", false, conv, sizeof conv);
+    long sync_new = hops_since(&c, "sync turn, new conversation");
+
+    c = storage_counts();
+    post_turn(conv, "hops two", false, conv, sizeof conv);
+    long sync_known = hops_since(&c, "sync turn, known conversation");
+
+    c = storage_counts();
+    post_turn(conv, "hops three", true, conv, sizeof conv);
+    long async_known = hops_since(&c, "async turn, known conversation");
+
+    c = storage_counts();
+    char ev[400], *body = NULL;
+    snprintf(ev, sizeof ev,
+             "{\"specversion\":\"1.0\",\"type\":\"com.example.hops.ping\",\"source\":\"/test/"
+             "hops\",\"id\":\"hops-%s\",\"data\":{\"n\":1}}",
+             S.tag);
+    assert_int_equal(
+        http(S.http_port, "/v1/events", ev, "application/cloudevents+json", false, &body), 200);
+    free(body);
+    long event = hops_since(&c, "event turn");
+
+    /* every turn paid the model once, and the conversation reads in order */
+    assert_int_equal(fake_model_calls(&S.fake) - calls0, 4);
+    char path[256];
+    snprintf(path, sizeof path, "/v1/conversations/%s", conv);
+    assert_int_equal(http(S.http_port, path, NULL, NULL, false, &body), 200);
+    json_object *o = json_tokener_parse(body), *msgs = NULL;
+    free(body);
+    assert_true(json_object_object_get_ex(o, "messages", &msgs));
+    assert_int_equal(json_object_array_length(msgs), 6);
+    static const char *const want[] = {"hops one", NULL, "hops two", NULL, "hops three", NULL};
+    for (size_t i = 0; i < 6; i++) {
+        json_object *m = json_object_array_get_idx(msgs, i);
+        assert_string_equal(jget(m, "role"), want[i] ? "user" : "assistant");
+        if (want[i])
+            assert_string_equal(jget(m, "content"), want[i]);
+    }
+    json_object_put(o);
+
+    assert_true(sync_new <= 2);
+    assert_true(sync_known <= 2);
+    assert_true(async_known <= 2);
+    assert_true(event <= 2);
+}
+
+int main(void)
+{
+    curl_global_init(CURL_GLOBAL_DEFAULT);
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_turns_cost_two_storage_round_trips),
+    };
+    int rc = cmocka_run_group_tests(tests, setup, teardown);
+    curl_global_cleanup();
+    return rc;
+}
