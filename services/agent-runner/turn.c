@@ -362,11 +362,16 @@ static aos_result take_page(turn_t *t, json_object *arr)
 
 static void renew_tick(void *arg, bool cancelled);
 
-static void schedule_renew(turn_t *t)
+static void schedule_renew_in(turn_t *t, uint32_t delay_ms)
 {
     t->ops_pending++;
-    if (runner_loop_timer(t->r->loop, t->r->cfg.lease_ms / 3, renew_tick, t) != AOS_OK)
+    if (runner_loop_timer(t->r->loop, delay_ms, renew_tick, t) != AOS_OK)
         t->ops_pending--;
+}
+
+static void schedule_renew(turn_t *t)
+{
+    schedule_renew_in(t, t->r->cfg.lease_ms / 3);
 }
 
 static void after_renew(turn_t *t, hop_t *h)
@@ -397,8 +402,10 @@ static void renew_tick(void *arg, bool cancelled)
     schedule_renew(t);
 }
 
-/* The lease is ours (t->seq, t->token): the context into t->page, renewals, then the model. */
-static aos_result start_running(turn_t *t, json_object *user, json_object *arr)
+/* The lease is ours (t->seq, t->token) for at least lease_left_ms more: the context into
+ * t->page, renewals (the first within a third of what is left), then the model. */
+static aos_result start_running(turn_t *t, json_object *user, json_object *arr,
+                                int64_t lease_left_ms)
 {
     AOS_RETURN_IF_FAILED(take_page(t, arr));
     json_object *useq = NULL;
@@ -406,7 +413,8 @@ static aos_result start_running(turn_t *t, json_object *user, json_object *arr)
         t->user_seq = json_object_get_int64(useq);
     t->running = true;
     t->lease_lost = false;
-    schedule_renew(t);
+    int64_t left = lease_left_ms < (int64_t)t->r->cfg.lease_ms ? lease_left_ms : t->r->cfg.lease_ms;
+    schedule_renew_in(t, (uint32_t)(left > 3 ? left / 3 : 1));
     load_knowledge(t);
     return AOS_OK;
 }
@@ -459,7 +467,7 @@ static void after_claim(turn_t *t, hop_t *h)
     if (r == AOS_OK)
         r = aos_json_get_array(o, "messages", AOS_JSON_OPTIONAL, &arr, NULL, 0);
     if (r == AOS_OK)
-        r = start_running(t, user, arr);
+        r = start_running(t, user, arr, t->r->cfg.lease_ms);
     json_object_put(o);
     if (r != AOS_OK)
         release(t, "storage turn.claim: unreadable reply");
@@ -471,8 +479,9 @@ static void after_claim(turn_t *t, hop_t *h)
 static bool run_leased(turn_t *t)
 {
     const runner_turn_req_t *q = &t->req;
+    int64_t left = q->lease_granted_ms + q->lease_ms - aos_clock_realtime_ms();
     if (!holds_accept_token(t) || !q->lease_user_json || !q->lease_messages_json ||
-        aos_clock_realtime_ms() - q->lease_granted_ms > q->lease_ms / 2)
+        left < q->lease_ms / 2)
         return false;
     json_object *user = NULL, *arr = NULL;
     bool ok = aos_json_parse_object(q->lease_user_json, strlen(q->lease_user_json), 0, 0, &user,
@@ -483,7 +492,7 @@ static bool run_leased(turn_t *t)
     t->redo = claim;
     t->seq = q->lease_seq;
     t->token = q->lease_token;
-    ok = ok && start_running(t, user, arr) == AOS_OK;
+    ok = ok && start_running(t, user, arr, left) == AOS_OK;
     json_object_put(user);
     json_object_put(arr);
     if (!ok) {

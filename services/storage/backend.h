@@ -185,6 +185,18 @@ typedef struct aos_storage_backend_ops {
     aos_result (*record_delete)(aos_storage_backend_t *be, const char *kind, const char *key,
                                 const char *if_match, bool *out_existed, char *errbuf,
                                 size_t errlen);
+
+    /* ---- composite operations ---- */
+
+    /* Optional (NULL: the caller runs fn(be, ctx) itself). Run fn, which uses only the
+     * operations of the instance it is given (valid during the call), as ONE transaction:
+     * its writes become durable together (one commit, one fsync, shared with concurrent
+     * writers by the group commit) before run_atomic returns fn's result; its reads see its
+     * own writes and no concurrent writer runs meanwhile. The turn operations use it
+     * (docs/turn-order.md). A commit failure is returned instead of fn's result. */
+    aos_result (*run_atomic)(aos_storage_backend_t *be,
+                             aos_result (*fn)(aos_storage_backend_t *be, void *ctx), void *ctx,
+                             char *errbuf, size_t errlen);
 } aos_storage_backend_ops_t;
 
 /* Every backend instance starts with this. */

@@ -19,6 +19,9 @@ static const char *const sq_sql[SQ_STMT_COUNT] = {
     [SQ_SP_BEGIN] = "SAVEPOINT op",
     [SQ_SP_RELEASE] = "RELEASE op",
     [SQ_SP_ROLLBACK] = "ROLLBACK TO op",
+    [SQ_ATOMIC_BEGIN] = "SAVEPOINT atomic",
+    [SQ_ATOMIC_RELEASE] = "RELEASE atomic",
+    [SQ_ATOMIC_ROLLBACK] = "ROLLBACK TO atomic",
     [SQ_CONV_INSERT] = "INSERT INTO conversations(id, agent, metadata, version, created_ms, "
                        "updated_ms) VALUES(?1, ?2, ?3, 0, ?4, ?4)",
     [SQ_CONV_GET] = "SELECT id, agent, metadata, version, created_ms, updated_ms "
@@ -681,4 +684,5 @@ static const aos_storage_backend_ops_t sq_ops = {
     .record_put = sqg_record_put,
     .record_list = sq_record_list,
     .record_delete = sqg_record_delete,
+    .run_atomic = sqg_run_atomic,
 };

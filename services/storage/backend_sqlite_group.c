@@ -274,3 +274,27 @@ aos_result sqg_record_delete(aos_storage_backend_t *be, const char *kind, const 
     *out_existed = false;
     SQG_RUN(be, record_delete(w_, kind, key, if_match, out_existed, errbuf, errlen));
 }
+
+/* A composite operation (the turn operations) as one member of the batch, inside its own
+ * SAVEPOINT: every step it takes runs on the writer connection in a nested one (never as the
+ * batch's first, whose rollback would end the transaction), so its reads see its writes, a
+ * failure undoes all of them, and the batch commits them with one fsync. */
+aos_result sqg_run_atomic(aos_storage_backend_t *be,
+                          aos_result (*fn)(aos_storage_backend_t *be, void *ctx), void *ctx,
+                          char *errbuf, size_t errlen)
+{
+    sq_group_t *g = ((sq_t *)be)->group;
+    AOS_RETURN_IF_FAILED(group_enter(g, errbuf, errlen));
+    g->w.sp_whole = false;
+    aos_result r = sq_exec(&g->w, SQ_ATOMIC_BEGIN, errbuf, errlen);
+    if (r == AOS_OK) {
+        r = fn(&g->w.base, ctx);
+        if (r != AOS_OK && !sqlite3_get_autocommit(g->w.db))
+            (void)sq_exec(&g->w, SQ_ATOMIC_ROLLBACK, NULL, 0);
+        if (!sqlite3_get_autocommit(g->w.db)) {
+            aos_result rr = sq_exec(&g->w, SQ_ATOMIC_RELEASE, errbuf, errlen);
+            r = r == AOS_OK ? rr : r;
+        }
+    }
+    return group_leave(g, r, errbuf, errlen);
+}

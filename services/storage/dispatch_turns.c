@@ -796,6 +796,21 @@ static aos_result parse(const char *op, const char *data, size_t len, turn_rq_t 
     return AOS_OK;
 }
 
+typedef struct turn_call {
+    aos_result (*fn)(aos_storage_backend_t *be, turn_rq_t *rq, json_object *reply,
+                     char *errbuf, size_t errlen);
+    turn_rq_t *rq;
+    json_object *reply;
+    char *err;
+    size_t errlen;
+} turn_call_t;
+
+static aos_result turn_call(aos_storage_backend_t *be, void *ctx)
+{
+    turn_call_t *c = ctx;
+    return c->fn(be, c->rq, c->reply, c->err, c->errlen);
+}
+
 void aos_storage_turn_dispatch(aos_storage_backend_t *be, const char *type, const char *data,
                                size_t len, aos_storage_outcome_t *out)
 {
@@ -827,16 +842,15 @@ void aos_storage_turn_dispatch(aos_storage_backend_t *be, const char *type, cons
     if (r == AOS_OK && !reply)
         r = AOS_ERR_NOMEM;
     if (r == AOS_OK) {
-        if (!strcmp(op, "accept"))
-            r = x_accept(be, &rq, reply, err, sizeof err);
-        else if (!strcmp(op, "claim"))
-            r = x_claim(be, &rq, reply, err, sizeof err);
-        else if (!strcmp(op, "renew"))
-            r = x_renew(be, &rq, reply, err, sizeof err);
-        else if (!strcmp(op, "fail"))
-            r = x_fail(be, &rq, reply, err, sizeof err);
-        else
-            r = x_complete(be, &rq, reply, err, sizeof err);
+        turn_call_t call = {.rq = &rq, .reply = reply, .err = err, .errlen = sizeof err};
+        call.fn = !strcmp(op, "accept")  ? x_accept
+                  : !strcmp(op, "claim") ? x_claim
+                  : !strcmp(op, "renew") ? x_renew
+                  : !strcmp(op, "fail")  ? x_fail
+                                         : x_complete;
+        /* one transaction (one commit) per turn operation where the backend has them */
+        r = be->ops->run_atomic ? be->ops->run_atomic(be, turn_call, &call, err, sizeof err)
+                                : turn_call(be, &call);
     }
     if (r == AOS_OK)
         r = aos_json_to_string(reply, &out->data_json, NULL);

@@ -23,6 +23,9 @@ typedef enum sq_stmt_id {
     SQ_SP_BEGIN,
     SQ_SP_RELEASE,
     SQ_SP_ROLLBACK,
+    SQ_ATOMIC_BEGIN, /* around a composite operation (sqg_run_atomic) */
+    SQ_ATOMIC_RELEASE,
+    SQ_ATOMIC_ROLLBACK,
     SQ_CONV_INSERT,
     SQ_CONV_GET,
     SQ_CONV_LIST,
@@ -118,6 +121,9 @@ aos_result sqg_record_put(aos_storage_backend_t *be, const char *kind, const cha
 aos_result sqg_record_delete(aos_storage_backend_t *be, const char *kind, const char *key,
                              const char *if_match, bool *out_existed, char *errbuf,
                              size_t errlen);
+aos_result sqg_run_atomic(aos_storage_backend_t *be,
+                          aos_result (*fn)(aos_storage_backend_t *be, void *ctx), void *ctx,
+                          char *errbuf, size_t errlen);
 
 /* The cached statement, reset and unbound; NULL with errbuf filled on failure (*rc set). */
 sqlite3_stmt *sq_stmt(sq_t *s, sq_stmt_id id, int *rc);
