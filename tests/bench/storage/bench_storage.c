@@ -5,6 +5,11 @@
  *   raw     an echo responder answers every request from its bus callback
  *   sqlite  aos-storage core (4 workers, SQLite in a temp file): message.append, message.list
  *   azure   the same on the Azure backend (only with a connection string, e.g. Azurite)
+ *   turns   the turn path on SQLite without the bus (docs/turn-order.md): turn.accept with
+ *           the user message, turn.claim only when the accept gave no lease, turn.complete;
+ *           CPU per operation (this thread's user+system time around each dispatch) and
+ *           storage round trips per turn. The same source builds against an older storage,
+ *           which gives the "before" figures.
  * Each responder runs on its own connection, the client on another, all on one broker. */
 #include <pthread.h>
 #include <semaphore.h>
@@ -15,9 +20,15 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <sys/resource.h>
+
 #include "aos/bus.h"
+#include "aos/json.h"
 #include "aos/log.h"
 #include "aos/storage_client.h"
+#include "backend.h"
+#include "dispatch.h"
+#include "dispatch_turns.h"
 #include "service.h"
 
 #define QUEUE "aos.test.storagebench"
@@ -198,6 +209,142 @@ static int bench_backend(const char *url, aos_bus_t *client_bus, aos_storage_bac
     return 0;
 }
 
+/* ---- the turn path without the bus ---- */
+
+static double thread_cpu_us(void)
+{
+    struct rusage ru;
+    getrusage(RUSAGE_THREAD, &ru);
+    return (double)(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) * 1e6 +
+           (double)(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec);
+}
+
+typedef struct op_stat {
+    const char *name;
+    unsigned long long n;
+    double cpu_us;
+} op_stat_t;
+
+/* One turn operation; *out_reply is the reply object (caller puts) or NULL on failure. */
+static void turn_op(aos_storage_backend_t *be, op_stat_t *st, const char *type, json_object *rq,
+                    json_object **out_reply)
+{
+    const char *data = json_object_to_json_string_ext(rq, JSON_C_TO_STRING_PLAIN);
+    aos_storage_outcome_t out = {0};
+    double c0 = thread_cpu_us();
+    aos_storage_turn_dispatch(be, type, data, strlen(data), &out);
+    st->cpu_us += thread_cpu_us() - c0;
+    st->n++;
+    *out_reply = NULL;
+    if (out.result == AOS_OK && out.data_json)
+        *out_reply = json_tokener_parse(out.data_json);
+    else if (out.result != AOS_OK)
+        fprintf(stderr, "bench: %s: %s\n", type, out.message);
+    aos_storage_outcome_clear(&out);
+}
+
+static json_object *message_obj(const char *id, const char *role, const char *text)
+{
+    json_object *m = json_object_new_object();
+    aos_json_add_string(m, "message_id", id);
+    aos_json_add_string(m, "role", role);
+    aos_json_add_string(m, "content", text);
+    return m;
+}
+
+static int bench_turns(double seconds)
+{
+    char db[256], err[256];
+    snprintf(db, sizeof db, "%s/aos-bench-turns-%d.db",
+             getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp", (int)getpid());
+    aos_storage_backend_config_t bc = {.kind = AOS_STORAGE_BACKEND_SQLITE, .sqlite_path = db};
+    aos_storage_backend_t *be = NULL;
+    if (aos_storage_backend_open(&bc, &be, err, sizeof err) != AOS_OK) {
+        fprintf(stderr, "bench: turns: %s\n", err);
+        return 1;
+    }
+    op_stat_t acc = {.name = "turn.accept"}, clm = {.name = "turn.claim"},
+              cmp = {.name = "turn.complete"};
+    unsigned long long turns = 0, failed = 0;
+    double t0 = now_s();
+    while (now_s() - t0 < seconds) {
+        char conv[64], turn[64], reply_id[80];
+        snprintf(conv, sizeof conv, "bt%d-%llu", (int)getpid(), turns % CONVERSATIONS);
+        snprintf(turn, sizeof turn, "m-%llu", turns);
+        snprintf(reply_id, sizeof reply_id, "m-%llu:r", turns);
+        const char *text = "benchmark turn with a typical short user question?";
+        json_object *rq = json_object_new_object(), *reply = NULL, *v;
+        aos_json_add_string(rq, "conversation_id", conv);
+        aos_json_add_string(rq, "agent", "bench");
+        aos_json_add_string(rq, "turn_id", turn);
+        aos_json_add_string(rq, "holder", "bench-router");
+        aos_json_add_int(rq, "history", 28);
+        aos_json_add(rq, "message", message_obj(turn, "user", text));
+        turn_op(be, &acc, "aos.storage.turn.accept", rq, &reply);
+        int64_t seq = 0, token = 0;
+        json_object *run = NULL;
+        if (reply && json_object_object_get_ex(reply, "run", &run) &&
+            json_object_object_get_ex(run, "token", &v)) {
+            token = json_object_get_int64(v);
+            json_object_object_get_ex(reply, "seq", &v);
+            seq = json_object_get_int64(v);
+        } else { /* no lease with the accept (an older storage): claim */
+            json_object_object_del(rq, "idempotency_key");
+            aos_json_add_string(rq, "holder", "bench-runner");
+            json_object_put(reply);
+            turn_op(be, &clm, "aos.storage.turn.claim", rq, &reply);
+            if (reply && json_object_object_get_ex(reply, "token", &v)) {
+                token = json_object_get_int64(v);
+                json_object_object_get_ex(reply, "seq", &v);
+                seq = json_object_get_int64(v);
+            }
+        }
+        json_object_put(reply);
+        json_object_put(rq);
+        if (!token) {
+            failed++;
+            turns++;
+            continue;
+        }
+        rq = json_object_new_object();
+        aos_json_add_string(rq, "conversation_id", conv);
+        aos_json_add_string(rq, "turn_id", turn);
+        aos_json_add_string(rq, "outcome", "answered");
+        aos_json_add_int(rq, "token", token);
+        aos_json_add_int(rq, "seq", seq);
+        aos_json_add(rq, "message",
+                     message_obj(reply_id, "assistant", "a typical short answer of the model."));
+        turn_op(be, &cmp, "aos.storage.turn.complete", rq, &reply);
+        failed += reply ? 0 : 1;
+        json_object_put(reply);
+        json_object_put(rq);
+        turns++;
+    }
+    double elapsed = now_s() - t0;
+    op_stat_t *ops[] = {&acc, &clm, &cmp};
+    double total = 0;
+    unsigned long long trips = 0;
+    for (int i = 0; i < 3; i++) {
+        total += ops[i]->cpu_us;
+        trips += ops[i]->n;
+        printf("turns   %-14s %8llu ops  %7.1f us CPU/op\n", ops[i]->name, ops[i]->n,
+               ops[i]->n ? ops[i]->cpu_us / (double)ops[i]->n : 0);
+    }
+    printf("turns   per turn       %8.1f us CPU, %.2f storage round trips, %.0f turns/s "
+           "(one thread, synchronous=FULL)%s\n",
+           turns ? total / (double)turns : 0, turns ? (double)trips / (double)turns : 0,
+           (double)turns / elapsed, failed ? "  SOME FAILED" : "");
+    fflush(stdout);
+    aos_storage_backend_free(be);
+    char p[300];
+    unlink(db);
+    snprintf(p, sizeof p, "%s-wal", db);
+    unlink(p);
+    snprintf(p, sizeof p, "%s-shm", db);
+    unlink(p);
+    return failed ? 1 : 0;
+}
+
 int main(int argc, char **argv)
 {
     if (argc < 3) {
@@ -207,6 +354,8 @@ int main(int argc, char **argv)
     const char *url = argv[1];
     double seconds = atof(argv[2]);
     aos_log_init("bench-storage", AOS_LOG_WARN);
+    if (getenv("AOS_BENCH_TURNS_ONLY")) /* the turn path alone, no broker needed */
+        return bench_turns(seconds);
     aos_bus_t *client_bus = bus_new(url, "client");
     g_echo_bus = bus_new(url, "echo");
     if (!client_bus || !g_echo_bus)
@@ -245,5 +394,6 @@ int main(int argc, char **argv)
         printf("azure   (skipped: no Azurite / connection string)\n");
     }
     aos_bus_free(client_bus);
+    rc_ |= bench_turns(seconds);
     return rc_;
 }
