@@ -8,7 +8,10 @@
  *   - complete with a stale token is refused; with the right one it moves the order on;
  *   - a claim of a completed turn answers from the ledger at any age (after 50 turns);
  *   - renew with a stale token is refused;
- *   - a turn before that never shows up is skipped after the gap time. */
+ *   - a turn before that never shows up is skipped after the gap time;
+ *   - accept with the user message leases a turn that is next in line (token, user message,
+ *     context): a claim without the token waits, one with it takes the lease over; a turn
+ *     the ledger knows gets no second place; the leased turn completes with no claim. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -215,6 +218,86 @@ static void test_poison_turn_fails_and_order_moves_on(void **state)
     json_object_put(c);
 }
 
+static json_object *accept_msg(const char *conv, const char *turn)
+{
+    return op("accept", AOS_OK,
+              "{\"conversation_id\":\"%s\",\"agent\":\"a1\",\"turn_id\":\"%s\","
+              "\"holder\":\"router-1\",\"history\":10,\"message\":{\"message_id\":\"%s\","
+              "\"role\":\"user\",\"content\":\"q %s\",\"metadata\":{\"kind\":\"query\"}}}",
+              conv, turn, turn, turn);
+}
+
+static json_object *claim_tok(const char *conv, const char *turn, int64_t tok)
+{
+    return op("claim", AOS_OK,
+              "{\"conversation_id\":\"%s\",\"agent\":\"a1\",\"turn_id\":\"%s\",\"holder\":"
+              "\"r1\",\"lease_ms\":60000,\"history\":10,\"token\":%lld,\"message\":{"
+              "\"message_id\":\"%s\",\"role\":\"user\",\"content\":\"q %s\"}}",
+              conv, turn, (long long)tok, turn, turn);
+}
+
+/* Issue 12: a turn for two storage round trips (docs/turn-order.md "Two round trips"). */
+static void test_accept_leases_next_turn(void **state)
+{
+    (void)state;
+    char conv[64], t1[64], t2[64], t3[64];
+    snprintf(conv, sizeof conv, "cl-%s", TAG);
+    snprintf(t1, sizeof t1, "l1-%s", TAG);
+    snprintf(t2, sizeof t2, "l2-%s", TAG);
+    snprintf(t3, sizeof t3, "l3-%s", TAG);
+    json_object *a = accept_msg(conv, t1), *run = json_object_object_get(a, "run");
+    assert_non_null(run);
+    assert_int_equal(ji(a, "seq"), 1);
+    assert_string_equal(js(a, "agent"), "a1");
+    int64_t k1 = ji(run, "token");
+    assert_true(k1 > 0);
+    assert_string_equal(js(json_object_object_get(run, "user"), "message_id"), t1);
+    assert_int_equal(json_object_array_length(json_object_object_get(run, "messages")), 1);
+    json_object_put(a);
+    /* t2 while t1 holds the lease: a place, no lease */
+    a = accept_msg(conv, t2);
+    assert_int_equal(ji(a, "seq"), 2);
+    assert_null(json_object_object_get(a, "run"));
+    json_object_put(a);
+    /* a redelivered copy of t1 (no token) waits on the accept's lease */
+    json_object *c = claim(conv, t1, "r9", 600000);
+    assert_string_equal(js(c, "status"), "wait");
+    json_object_put(c);
+    /* the first delivery with the token takes it over; the stored user message (other
+     * metadata bytes) is the same message */
+    c = claim_tok(conv, t1, k1);
+    assert_string_equal(js(c, "status"), "run");
+    int64_t k2 = ji(c, "token");
+    assert_true(k2 > k1);
+    assert_string_equal(js(json_object_object_get(c, "user"), "message_id"), t1);
+    json_object_put(c);
+    json_object_put(complete(conv, t1, k1, 1, AOS_ERR_CONFLICT)); /* fenced */
+    json_object_put(complete(conv, t1, k2, 1, AOS_OK));
+    /* t1 delivered again to the router (an event retried): no second place */
+    a = accept_msg(conv, t1);
+    assert_true(json_object_get_boolean(json_object_object_get(a, "answered")));
+    assert_int_equal(ji(a, "seq"), -1);
+    assert_null(json_object_object_get(a, "run"));
+    json_object_put(a);
+    c = claim(conv, t2, "r1", 600000);
+    assert_string_equal(js(c, "status"), "run");
+    json_object_put(complete(conv, t2, ji(c, "token"), 2, AOS_OK));
+    json_object_put(c);
+    /* idle again: t3's accept leases it with the whole context; complete is all it needs */
+    a = accept_msg(conv, t3);
+    run = json_object_object_get(a, "run");
+    assert_non_null(run);
+    json_object *msgs = json_object_object_get(run, "messages");
+    assert_int_equal(json_object_array_length(msgs), 5); /* newest first */
+    assert_string_equal(js(json_object_array_get_idx(msgs, 0), "message_id"), t3);
+    assert_string_equal(js(json_object_array_get_idx(msgs, 4), "message_id"), t1);
+    json_object_put(complete(conv, t3, ji(run, "token"), ji(a, "seq"), AOS_OK));
+    json_object_put(a);
+    c = claim(conv, t3, "r1", 600000);
+    assert_string_equal(js(c, "status"), "answered");
+    json_object_put(c);
+}
+
 static void test_bad_input_changes_nothing(void **state)
 {
     (void)state;
@@ -254,6 +337,7 @@ int main(void)
         cmocka_unit_test(test_order_lease_and_ledger),
         cmocka_unit_test(test_gap_is_skipped),
         cmocka_unit_test(test_poison_turn_fails_and_order_moves_on),
+        cmocka_unit_test(test_accept_leases_next_turn),
         cmocka_unit_test(test_bad_input_changes_nothing),
     };
     int rc = cmocka_run_group_tests(tests, NULL, NULL);
