@@ -616,10 +616,11 @@ static aos_result x_complete(aos_storage_backend_t *be, turn_rq_t *rq, json_obje
     if (r == AOS_OK &&
         (!json_object_object_get_ex(st, "lease", &lease) || jint(lease, "k") != rq->token))
         r = aos_fail(AOS_ERR_CONFLICT, E, "lease lost (token %lld)", (long long)rq->token);
-    json_object_put(st);
-    free(ver);
-    if (r != AOS_OK)
+    if (r != AOS_OK) {
+        json_object_put(st);
+        free(ver);
         return r;
+    }
     aos_storage_message_t stored = {0};
     bool created = false;
     r = be->ops->message_append(be, &rq->msg, -1, &stored, &created, E);
@@ -641,7 +642,8 @@ static aos_result x_complete(aos_storage_backend_t *be, turn_rq_t *rq, json_obje
     }
     aos_storage_message_clear(&stored);
     for (int i = 0; r == AOS_OK && i < CAS_TRIES; i++) {
-        r = state_load(be, rq, &st, &ver, E);
+        if (!st) /* the state read above serves the first try (unchanged in a transaction) */
+            r = state_load(be, rq, &st, &ver, E);
         if (r == AOS_OK) {
             if (json_object_object_get_ex(st, "lease", &lease) && jint(lease, "k") == rq->token)
                 json_object_object_del(st, "lease");
@@ -658,6 +660,8 @@ static aos_result x_complete(aos_storage_backend_t *be, turn_rq_t *rq, json_obje
             break;
         r = AOS_OK;
     }
+    json_object_put(st); /* when the append failed */
+    free(ver);
     return r;
 }
 
