@@ -3,6 +3,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -162,12 +163,54 @@ static void test_metadata_roundtrip(void **state)
     runner_turn_req_clear(&r);
 }
 
+/* The accept's lease travels with the turn (docs/bus-messages.md); one that does not read
+ * is dropped (the runner claims), never a poison turn. */
+static void test_parse_lease(void **state)
+{
+    (void)state;
+    runner_turn_req_t r;
+    const char *s = "{\"conversation_id\":\"c-1\",\"message_id\":\"m-1\",\"agent\":\"cfo\","
+                    "\"text\":\"Runway?\",\"lease\":{\"seq\":3,\"token\":7,\"lease_ms\":15000,"
+                    "\"granted_ms\":1765000000000,\"user\":{\"message_id\":\"m-1\",\"seq\":5},"
+                    "\"messages\":[{\"message_id\":\"m-1\",\"seq\":5}]}}";
+    assert_int_equal(parse(s, &r, NULL, 0), AOS_OK);
+    assert_int_equal(r.lease_seq, 3);
+    assert_int_equal(r.lease_token, 7);
+    assert_int_equal(r.lease_ms, 15000);
+    assert_true(r.lease_granted_ms == 1765000000000LL);
+    assert_non_null(strstr(r.lease_user_json, "\"seq\":5"));
+    assert_true(r.lease_messages_json[0] == '[');
+    runner_turn_req_clear(&r);
+    /* the token without the context (too large to carry): the runner claims with it */
+    s = "{\"conversation_id\":\"c-1\",\"message_id\":\"m-1\",\"agent\":\"cfo\","
+        "\"text\":\"Runway?\",\"lease\":{\"seq\":3,\"token\":7,\"lease_ms\":15000,"
+        "\"granted_ms\":1765000000000}}";
+    assert_int_equal(parse(s, &r, NULL, 0), AOS_OK);
+    assert_int_equal(r.lease_token, 7);
+    assert_null(r.lease_user_json);
+    assert_null(r.lease_messages_json);
+    runner_turn_req_clear(&r);
+    static const char *const bad[] = {"\"lease\":7", "\"lease\":{\"seq\":\"x\",\"token\":7}",
+                                      "\"lease\":{\"seq\":1,\"token\":-1,\"lease_ms\":1,"
+                                      "\"granted_ms\":1}"};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        char doc[400];
+        snprintf(doc, sizeof doc,
+                 "{\"conversation_id\":\"c-1\",\"message_id\":\"m-1\",\"agent\":\"cfo\","
+                 "\"text\":\"Runway?\",%s}",
+                 bad[i]);
+        assert_int_equal(parse(doc, &r, NULL, 0), AOS_OK);
+        assert_int_equal(r.lease_token, 0);
+        runner_turn_req_clear(&r);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_parse_query),        cmocka_unit_test(test_parse_event),
         cmocka_unit_test(test_parse_rejects),      cmocka_unit_test(test_reply_ids),
-        cmocka_unit_test(test_metadata_roundtrip),
+        cmocka_unit_test(test_metadata_roundtrip), cmocka_unit_test(test_parse_lease),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
