@@ -16,9 +16,10 @@
 aos_result router_accept_json(router_t *rt, const router_accept_in_t *in, char **out_json)
 {
     *out_json = NULL;
-    char *meta = NULL;
+    char *meta = NULL, reason[201]; /* the runner keeps 200 bytes of the routing reason */
+    snprintf(reason, sizeof reason, "%s", in->reason ? in->reason : "");
     AOS_RETURN_IF_FAILED(aos_storage_turn_user_metadata(
-        in->kind, in->user, in->agent->name, in->reason, in->event_type,
+        in->kind, in->user, in->agent->name, in->reason ? reason : NULL, in->event_type,
         in->metadata_json ? in->metadata_json : "{}", &meta));
     aos_storage_message_t m = {.conversation_id = (char *)in->conversation_id,
                                .id = (char *)in->turn_id,
