@@ -27,16 +27,19 @@ aos_result router_accept_json(router_t *rt, const router_accept_in_t *in, char *
                                .content = (char *)in->text,
                                .metadata_json = meta};
     json_object *o = json_object_new_object(), *mj = aos_storage_message_to_json(&m);
-    free(meta);
     size_t history = (size_t)in->agent->max_history + 8; /* as the runner's claim asks */
     if (history > AOS_STORAGE_PAGE_MAX)
         history = AOS_STORAGE_PAGE_MAX;
     aos_result r = o && mj ? AOS_OK : AOS_ERR_NOMEM;
-    if (r == AOS_OK && in->text && strlen(in->text) <= AOS_STORAGE_CONTENT_MAX) {
+    /* what storage would refuse stays out: the turn then goes without a lease and the runner
+     * decides about it as before (docs/turn-order.md) */
+    if (r == AOS_OK && in->text && strlen(in->text) <= AOS_STORAGE_CONTENT_MAX &&
+        strlen(meta) <= AOS_STORAGE_METADATA_MAX) {
         r = aos_json_add(o, "message", mj); /* takes mj */
         mj = NULL;
     }
     json_object_put(mj);
+    free(meta);
     if (r == AOS_OK)
         r = aos_json_add_string(o, "conversation_id", in->conversation_id);
     if (r == AOS_OK)
