@@ -4,7 +4,9 @@
  * aos_storage_requests_total on its /metrics (nothing else talks to that storage meanwhile).
  * A sync turn on a new conversation, a sync and an async turn on a known one, and an event
  * turn each cost at most two round trips (before: 3, 4, 4 and 3). The stored conversation is
- * checked too: user and assistant messages in order, each turn answered once by the model. */
+ * checked too: user and assistant messages in order, each turn answered once by the model.
+ * A turn that waited in the queue past half of the accept's lease is taken over by its token
+ * (one claim) instead of waiting for the lease to run out. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -51,6 +53,15 @@ static int start(proc_t *p, const char *bin_name, const char *name, char **env)
     return rc;
 }
 
+static int start_runner(void)
+{
+    char *renv[] = {envs("AOS_BUS_URL=%s", S.url), envs("AOS_BUS_PROFILE=rabbitmq"),
+                    envs("AOS_CONFIG=%s", S.config), envs("AOS_AGENTS=%s", AGENT),
+                    envs("AOS_STORAGE_QUEUE=aos.storage"),
+                    envs("AOS_INSTANCE_ID=hopsrunner-%s", S.tag), NULL};
+    return start(&S.runner, "aos-agent-runner", "runner", renv);
+}
+
 static int setup(void **state)
 {
     (void)state;
@@ -78,11 +89,7 @@ static int setup(void **state)
                     envs("AOS_INSTANCE_ID=hopsstorage-%s", S.tag), NULL};
     if (start(&S.storage, "aos-storage", "storage", senv) != 0)
         return -1;
-    char *renv[] = {envs("AOS_BUS_URL=%s", S.url), envs("AOS_BUS_PROFILE=rabbitmq"),
-                    envs("AOS_CONFIG=%s", S.config), envs("AOS_AGENTS=%s", AGENT),
-                    envs("AOS_STORAGE_QUEUE=aos.storage"),
-                    envs("AOS_INSTANCE_ID=hopsrunner-%s", S.tag), NULL};
-    if (start(&S.runner, "aos-agent-runner", "runner", renv) != 0)
+    if (start_runner() != 0)
         return -1;
     S.http_port = stack_free_port();
     char *oenv[] = {envs("AOS_BUS_URL=%s", S.url), envs("AOS_BUS_PROFILE=rabbitmq"),
@@ -288,11 +295,37 @@ static void test_turns_cost_two_storage_round_trips(void **state)
     assert_true(event <= 2);
 }
 
+/* A turn that waited in the queue past half of the accept's lease (no runner up): the
+ * runner claims with the token that came with it and takes the lease over at once — it does
+ * not wait for the lease to run out (15 s after acceptance) — and the model is paid once. */
+static void test_stale_lease_is_taken_over(void **state)
+{
+    (void)state;
+    stack_stop(&S.runner, SIGTERM);
+    int calls0 = fake_model_calls(&S.fake);
+    counts_t c = storage_counts();
+    char conv[160];
+    post_turn(NULL, "hops late", true, conv, sizeof conv);
+    stack_sleep_ms(9000); /* more than half of the 15 s lease */
+    assert_int_equal(start_runner(), 0);
+    counts_t now = storage_counts();
+    for (int i = 0; i < 80 && now.complete <= c.complete; i++) { /* the lease ran out: >= 5 s */
+        stack_sleep_ms(50);
+        now = storage_counts();
+    }
+    printf("async turn, lease older than half: accept %ld, claim %ld, complete %ld\n",
+           now.accept - c.accept, now.claim - c.claim, now.complete - c.complete);
+    assert_int_equal(now.complete - c.complete, 1);
+    assert_int_equal(now.claim - c.claim, 1); /* taken over, no waiting */
+    assert_int_equal(fake_model_calls(&S.fake) - calls0, 1);
+}
+
 int main(void)
 {
     curl_global_init(CURL_GLOBAL_DEFAULT);
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_turns_cost_two_storage_round_trips),
+        cmocka_unit_test(test_stale_lease_is_taken_over),
     };
     int rc = cmocka_run_group_tests(tests, setup, teardown);
     curl_global_cleanup();
