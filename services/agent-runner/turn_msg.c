@@ -258,6 +258,10 @@ aos_result runner_assistant_metadata(const runner_turn_req_t *req, const runner_
     aos_json_add_string(m, "endpoint", o->endpoint);
     aos_json_add(m, "usage", usage_json(&o->usage));
     aos_json_add_int(m, "attempts", o->attempts);
+    if (o->latency_ms)
+        aos_json_add_int(m, "latency_ms", (int64_t)o->latency_ms);
+    if (o->trace_id && o->trace_id[0])
+        aos_json_add_string(m, "trace_id", o->trace_id);
     return finish_json(m, out_json);
 }
 

@@ -65,9 +65,12 @@ typedef struct runner_turn_outcome {
     const char *endpoint; /* may be NULL */
     runner_usage_t usage;
     uint32_t attempts;
+    uint64_t latency_ms;  /* from the turn's arrival to its outcome; 0: not measured */
+    const char *trace_id; /* the turn's trace id (32 hex), may be NULL */
 } runner_turn_outcome_t;
 
-/* {"in_reply_to","provider","model","endpoint","usage":{…},"attempts"} */
+/* {"in_reply_to","provider","model","endpoint","usage":{…},"attempts","latency_ms"?,
+ * "trace_id"?} (what the console's transcript shows per turn) */
 aos_result runner_assistant_metadata(const runner_turn_req_t *req, const runner_turn_outcome_t *o,
                                      char **out_json);
 

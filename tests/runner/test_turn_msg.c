@@ -134,9 +134,14 @@ static void test_metadata_roundtrip(void **state)
                                .model = "gpt-4o",
                                .endpoint = "https://x",
                                .usage = {10, 5, 15},
-                               .attempts = 2};
+                               .attempts = 2,
+                               .latency_ms = 1234,
+                               .trace_id = "4bf92f3577b34da6a3ce929d0e0e4736"};
     char *meta = NULL;
     assert_int_equal(runner_assistant_metadata(&r, &o, &meta), AOS_OK);
+    /* what the console's transcript shows per turn (issue 14) */
+    assert_non_null(strstr(meta, "\"latency_ms\":1234"));
+    assert_non_null(strstr(meta, "\"trace_id\":\"4bf92f3577b34da6a3ce929d0e0e4736\""));
     runner_turn_outcome_t back = {.provider = "stored"};
     void *owner = NULL;
     assert_int_equal(runner_assistant_metadata_parse(meta, &back, &owner), AOS_OK);
