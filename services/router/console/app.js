@@ -418,8 +418,24 @@
       if (open) rows.push(el("tr", { class: "details-row" }, el("td", { colspan: 8 }, jobDetails(j))));
       return rows;
     });
+    // The form is built once per visit and kept across refreshes (only the tables are
+    // replaced), so a refresh never takes the operator's input or focus away.
+    if (!view.querySelector("#train-form")) {
+      append(clear(view),
+        pageHeader("ML", el("p", { class: "muted" }, "Adapters and training jobs of the ML pipeline; refreshed every 3 s.")),
+        el("h2", {}, "Start a training job"), trainForm(agentsData.agents),
+        el("h2", {}, "Jobs"), el("div", { id: "jobs-box" }),
+        el("h2", {}, "Adapters"), el("div", { id: "adapters-box" }));
+    }
+    append(clear(view.querySelector("#jobs-box")),
+      table(["Job", "Agent", "Kind", "State", "Progress", "Created", "Updated", ""], jobRows, { id: "jobs-table" }));
+    append(clear(view.querySelector("#adapters-box")),
+      table(["Agent", "Adapter", "Status", "Version", "Training job", "Base model", "Updated", "Last error"], adapterRows, { id: "adapters-table" }));
+  }
+
+  function trainForm(agents) {
     const form = el("form", { id: "train-form", class: "filters" },
-      el("label", {}, "Agent ", el("select", { name: "agent", required: true }, agentsData.agents.map((a) => el("option", { value: a.name }, a.name)))),
+      el("label", {}, "Agent ", el("select", { name: "agent", required: true }, agents.map((a) => el("option", { value: a.name }, a.name)))),
       el("label", {}, "Data container ", el("input", { name: "container", required: true, value: "training", size: 12, spellcheck: "false" })),
       el("label", {}, "blob ", el("input", { name: "blob", required: true, placeholder: "cfo/2026-11.jsonl", size: 28, spellcheck: "false" })),
       el("label", {}, "Base model ", el("input", { name: "base_model", placeholder: "(pipeline default)", size: 24, spellcheck: "false" })),
@@ -436,15 +452,7 @@
         openJobs.add(job.job_id);
       }, "Training job queued");
     });
-    const focused = document.activeElement && view.contains(document.activeElement) && document.activeElement.closest("#train-form");
-    if (focused) return; // do not rebuild the form under the operator's fingers
-    append(clear(view),
-      pageHeader("ML", el("p", { class: "muted" }, "Adapters and training jobs of the ML pipeline; refreshed every 3 s.")),
-      el("h2", {}, "Start a training job"), form,
-      el("h2", {}, "Jobs"),
-      table(["Job", "Agent", "Kind", "State", "Progress", "Created", "Updated", ""], jobRows, { id: "jobs-table" }),
-      el("h2", {}, "Adapters"),
-      table(["Agent", "Adapter", "Status", "Version", "Training job", "Base model", "Updated", "Last error"], adapterRows, { id: "adapters-table" }));
+    return form;
   }
 
   // Live: GET /v1/metrics every 3 s, turned into per-agent rates and percentiles.
@@ -464,7 +472,7 @@
       el("td", { class: "num" }, now[a].errRate.toFixed(2)),
       el("td", { class: "num" }, String(now[a].total)), el("td", { class: "num" }, String(now[a].errors))));
     append(clear(view),
-      pageHeader("Live", el("p", { class: "muted" }, "From the router's own metrics (GET /v1/metrics), sampled every 3 s while this page is open; rates and percentiles over each interval.")),
+      pageHeader("Live", el("p", { class: "muted" }, "From the router's own metrics (GET /v1/metrics), sampled every 3 s while this page is open: turns/s and errors/s over the last interval, latency percentiles over the samples on screen.")),
       el("div", { class: "charts" },
         el("figure", {}, el("figcaption", {}, "Turns per second"), Charts.line(series.rate, { unit: "/s", id: "chart-rate" })),
         el("figure", {}, el("figcaption", {}, "Latency p95 (seconds)"), Charts.line(series.p95, { unit: "s", id: "chart-p95" })),

@@ -88,14 +88,15 @@ window.Charts = (function () {
       out.rate.push({ name: a, points: rate });
       out.p95.push({ name: a, points: p95 });
       out.errRate.push({ name: a, points: err });
-      const prev = samples.length > 1 ? samples[samples.length - 2] : null;
-      const pb = prev ? buckets(prev.snap, a) : null, cb = buckets(last.snap, a);
+      // percentiles over the window on screen; before it saw a turn, since the router started
+      const first = samples.length > 1 ? buckets(samples[0].snap, a) : null, cb = buckets(last.snap, a);
+      const pq = (q) => quantile(q, first, cb) ?? quantile(q, null, cb);
       out.latest[a] = {
         rate: rate.length ? rate[rate.length - 1][1] : 0,
         errRate: err.length ? err[err.length - 1][1] : 0,
-        p50: prev ? quantile(0.5, pb, cb) : null,
-        p95: prev ? quantile(0.95, pb, cb) : null,
-        p99: prev ? quantile(0.99, pb, cb) : null,
+        p50: pq(0.5),
+        p95: pq(0.95),
+        p99: pq(0.99),
         total: sumBy(last.snap, "aos_router_agent_turns_total", a),
         errors: sumBy(last.snap, "aos_router_agent_turns_total", a, isError),
       };
