@@ -92,9 +92,12 @@ aos_result runner_action_json(const runner_turn_req_t *req, const runner_turn_ou
                               char **out_json);
 
 /* aos.agent.heartbeat data ("ts": Unix epoch milliseconds). A scheduled agent's last and
- * next run ("schedule_last_ms", "schedule_next_ms", Unix ms) are added when > 0. */
+ * next run ("schedule_last_ms", "schedule_next_ms", Unix ms) are added when > 0; "breaker"
+ * (the worst circuit state of the agent's model endpoints: closed, half_open, open) when
+ * breaker is not NULL. */
 aos_result runner_heartbeat_json(const char *agent, const char *instance, uint32_t inflight,
-                                 uint32_t capacity, const char *provider, int64_t ts_ms,
-                                 int64_t last_run_ms, int64_t next_run_ms, char **out_json);
+                                 uint32_t capacity, const char *provider, const char *breaker,
+                                 int64_t ts_ms, int64_t last_run_ms, int64_t next_run_ms,
+                                 char **out_json);
 
 #endif

@@ -34,6 +34,7 @@ typedef struct router_heartbeat {
     int64_t seen_ms; /* monotonic */
     int64_t seen_unix_ms;
     int64_t sched_last_ms, sched_next_ms; /* the agent's schedule as that runner sees it */
+    char breaker[16]; /* its model endpoints' worst breaker state; "" when not reported */
 } router_heartbeat_t;
 
 struct router {

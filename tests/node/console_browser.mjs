@@ -249,24 +249,26 @@ try {
 
   // Dead letters: a poison turn (the runner dead-letters it: aos:poison) and a good turn
   // that sits in the dead-letter queue as the bus writes it (as if its model had been down).
+  // On ceo's queue: other tests leave their dead letters on cfo's, and a listing shows the
+  // oldest first.
   const replayConv = `c-console-replay-${Date.now()}`;
   const goodId = `m-console-good-${Date.now()}`;
   let poisonId = null;
   await check("dead letters page: reason, description, age; replay leaves the list", async () => {
-    poisonId = await amqp.send(queueAddress("aos.agent.cfo"), { type: "aos.agent.turn", data: "this is not a turn" });
-    await amqp.send(queueAddress("aos.agent.cfo.dlq"), {
+    poisonId = await amqp.send(queueAddress("aos.agent.ceo"), { type: "aos.agent.turn", data: "this is not a turn" });
+    await amqp.send(queueAddress("aos.agent.ceo.dlq"), {
       id: goodId, type: "aos.agent.turn",
-      data: { conversation_id: replayConv, message_id: goodId, agent: "cfo", text: "Replay me: what is our cash flow?", kind: "query", routing: { reason: "explicit" } },
+      data: { conversation_id: replayConv, message_id: goodId, agent: "ceo", text: "Replay me: what is our cash flow?", kind: "query", routing: { reason: "explicit" } },
     }, {
       group_id: replayConv,
       application_properties: {
         "cloudEvents:specversion": "1.0", "cloudEvents:id": goodId, "cloudEvents:type": "aos.agent.turn",
         "cloudEvents:source": "/tests/console", "cloudEvents:time": new Date(Date.now() - 90e3).toISOString(),
         "aos:dead-letter-reason": "aos:model-unavailable", "aos:dead-letter-description": "model failed on every endpoint <b>(test)</b>",
-        "aos:dead-letter-source": "/amq/queue/aos.agent.cfo",
+        "aos:dead-letter-source": "/amq/queue/aos.agent.ceo",
       },
     });
-    await go("#/deadletters/aos.agent.cfo");
+    await go("#/deadletters/aos.agent.ceo");
     await waitFor("both dead letters listed", async () => {
       const rows = await findAll("#deadletters-table tr[data-dead-letter-id]");
       if (rows.length >= 2) return true;
@@ -305,9 +307,9 @@ try {
     await waitFor("the deleted dead letter leaves the list", async () =>
       (await findAll(`#deadletters-table tr[data-dead-letter-id="${poisonId}"]`)).length === 0 &&
       /Deleted/.test(await textOf(await find("#status"))), 30000, 300);
-    const again = await api("GET", "/v1/deadletters/aos.agent.cfo");
+    const again = await api("GET", "/v1/deadletters/aos.agent.ceo");
     assert.ok(!again.data.dead_letters.some((d) => d.id === poisonId || d.id === goodId));
-    const gone = await api("POST", `/v1/deadletters/aos.agent.cfo/${encodeURIComponent(poisonId)}/replay`);
+    const gone = await api("POST", `/v1/deadletters/aos.agent.ceo/${encodeURIComponent(poisonId)}/replay`);
     assert.equal(gone.status, 404);
   });
 
@@ -316,7 +318,8 @@ try {
     const first = await api("POST", "/v1/messages", { text: "hello there", agent: "cfo" });
     assert.equal(first.status, 200);
     const cid = first.data.conversation_id;
-    await amqp.send(queueAddress("aos.agent.cfo"), { id: `m-poison-${Date.now()}`, type: "aos.agent.turn", data: { conversation_id: cid, message_id: `m-poison-${Date.now()}`, agent: "ceo", text: "wrong agent" } }, { group_id: cid });
+    const wrongId = `m-poison-${Date.now()}`;
+    await amqp.send(queueAddress("aos.agent.cfo"), { id: wrongId, type: "aos.agent.turn", data: { conversation_id: cid, message_id: wrongId, agent: "ceo", text: "wrong agent" } }, { group_id: cid });
     await waitFor("the failed marker", async () => {
       const r = await api("GET", `/v1/conversations/${cid}`);
       return r.data.messages.some((m) => m.role === "error");
@@ -325,6 +328,9 @@ try {
     const marker = await find('#transcript .msg[data-role="error"]');
     assert.match(await textOf(marker), /QUARANTINED|FAILED/i);
     await shot("transcript-failed");
+    // its dead letter, deleted through the API (also: no leftovers for other tests)
+    await waitFor("the quarantined turn deleted", async () =>
+      (await api("DELETE", `/v1/deadletters/aos.agent.cfo/${encodeURIComponent(wrongId)}`)).status === 200, 20000, 500);
   });
 
   await check("ML page: start a training job on a blob, see its steps and progress, cancel it", async () => {

@@ -8,6 +8,7 @@
 
 #include <cmocka.h>
 
+#include "bus_replies.h"
 #include "console_query.h"
 
 static aos_result parse(router_conv_query_t in, router_conv_filter_t *f, char *why)
@@ -123,11 +124,28 @@ static void test_dead_letter_ids(void **state)
     assert_true(router_dead_letter_id_valid(long_id));
 }
 
+/* The breaker state the agents page shows comes with each heartbeat (bus_replies.h). */
+static void test_heartbeat_breaker(void **state)
+{
+    (void)state;
+    router_heartbeat_msg_t hb;
+    const char *ok = "{\"agent\":\"cfo\",\"instance\":\"i-1\",\"breaker\":\"half_open\"}";
+    assert_int_equal(router_heartbeat_parse(ok, strlen(ok), &hb), AOS_OK);
+    assert_string_equal(hb.breaker, "half_open");
+    const char *none = "{\"agent\":\"cfo\",\"instance\":\"i-1\"}";
+    assert_int_equal(router_heartbeat_parse(none, strlen(none), &hb), AOS_OK);
+    assert_string_equal(hb.breaker, "");
+    const char *bad = "{\"agent\":\"cfo\",\"instance\":\"i-1\",\"breaker\":\"<b>x</b>\"}";
+    assert_int_equal(router_heartbeat_parse(bad, strlen(bad), &hb), AOS_ERR_INVALID);
+    const char *num = "{\"agent\":\"cfo\",\"instance\":\"i-1\",\"breaker\":2}";
+    assert_int_equal(router_heartbeat_parse(num, strlen(num), &hb), AOS_ERR_INVALID);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_defaults_and_values), cmocka_unit_test(test_bad_values_named),
         cmocka_unit_test(test_times), cmocka_unit_test(test_match),
-        cmocka_unit_test(test_dead_letter_ids)};
+        cmocka_unit_test(test_dead_letter_ids), cmocka_unit_test(test_heartbeat_breaker)};
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
