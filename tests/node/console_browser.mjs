@@ -350,7 +350,10 @@ try {
       return null;
     }, 60000, 300);
     const jobId = await exec("return arguments[0].dataset.jobId", { [ELEMENT]: row });
-    await waitFor("the steps shown", async () => /train/.test(await exec("const d = document.querySelector('.job-details'); return d ? d.innerText : ''")), 10000, 200);
+    await waitFor("the steps and the trainer's log shown", async () => {
+      const d = await exec("const d = document.querySelector('.job-details'); return d ? d.innerText : ''");
+      return /validate_data/.test(d) && /not a protocol line/.test(d);
+    }, 10000, 200);
     await waitFor("the cmo adapter ready", async () => /ready/.test(await textOf(await find('#adapters-table tr[data-adapter-agent="cmo"]'))), 30000, 300);
     await shot("ml");
     await click(await find(`#jobs-table tr[data-job-id="${jobId}"] button.cancel`));
