@@ -6,7 +6,6 @@
 #include <string.h>
 #include <strings.h>
 
-
 /* Days since 1970-01-01 of a proleptic Gregorian date (H. Hinnant's days_from_civil). */
 static int64_t days_from_civil(int64_t y, unsigned m, unsigned d)
 {

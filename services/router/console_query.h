@@ -18,10 +18,10 @@
 
 /* GET /v1/conversations: which conversations, from where, how many. */
 typedef struct router_conv_filter {
-    char agent[AOS_STORAGE_AGENT_MAX + 1];  /* "" = any agent */
-    char q[ROUTER_CONV_QUERY_MAX + 1];      /* "" = any id; else a case-insensitive part of it */
-    int64_t since_ms, until_ms;             /* active in [since, until] (Unix ms); 0 = open */
-    char cursor[AOS_STORAGE_ID_MAX + 1];    /* "" = from the start (ids are ordered) */
+    char agent[AOS_STORAGE_AGENT_MAX + 1]; /* "" = any agent */
+    char q[ROUTER_CONV_QUERY_MAX + 1];     /* "" = any id; else a case-insensitive part of it */
+    int64_t since_ms, until_ms;            /* active in [since, until] (Unix ms); 0 = open */
+    char cursor[AOS_STORAGE_ID_MAX + 1];   /* "" = from the start (ids are ordered) */
     size_t limit;
 } router_conv_filter_t;
 

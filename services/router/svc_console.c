@@ -12,8 +12,8 @@
 #include "console_assets.h"
 #include "router_internal.h"
 
-#define CONSOLE_CSP                                                                              \
-    "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; "            \
+#define CONSOLE_CSP                                                                                \
+    "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; "              \
     "connect-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
 
 static void security_headers(aos_http_request_t *req)

@@ -95,8 +95,10 @@ static void on_page(void *ctx, aos_result r, const char *data_json, const char *
     for (size_t i = 0; i < n; i++) {
         aos_storage_conversation_t conv = {0};
         if (aos_storage_conversation_from_json(json_object_array_get_idx(arr, i), &conv, NULL, 0) !=
-            AOS_OK)
+            AOS_OK) {
+            aos_storage_conversation_clear(&conv);
             continue;
+        }
         c->scanned++;
         snprintf(last, sizeof last, "%s", conv.id);
         if (router_conv_filter_match(&c->f, conv.id, conv.created_ms, conv.updated_ms))
@@ -147,12 +149,10 @@ void svc_list_conversations(aos_http_request_t *req, void *ctx)
     router_t *rt = ctx;
     if (!router_authorize(rt, req))
         return;
-    router_conv_query_t in = {aos_http_request_query(req, "agent"),
-                              aos_http_request_query(req, "q"),
-                              aos_http_request_query(req, "since"),
-                              aos_http_request_query(req, "until"),
-                              aos_http_request_query(req, "cursor"),
-                              aos_http_request_query(req, "limit")};
+    router_conv_query_t in = {
+        aos_http_request_query(req, "agent"),  aos_http_request_query(req, "q"),
+        aos_http_request_query(req, "since"),  aos_http_request_query(req, "until"),
+        aos_http_request_query(req, "cursor"), aos_http_request_query(req, "limit")};
     conv_list_t *c = calloc(1, sizeof *c);
     char why[200] = "";
     if (!c || !(c->items = json_object_new_array())) {

@@ -25,9 +25,9 @@
 #define DL_CONNECT_MS 10000
 #define DL_REPLAY_MS 10000
 #define DL_LIST_DEFAULT 100
-#define DL_LIST_MAX 256 /* = the credit one receiver holds unsettled */
-#define DL_SCAN_MAX 256   /* dead letters looked at to find one by id */
-#define DL_DATA_MAX 4096  /* bytes of each dead letter's data shown */
+#define DL_LIST_MAX 256  /* = the credit one receiver holds unsettled */
+#define DL_SCAN_MAX 256  /* dead letters looked at to find one by id */
+#define DL_DATA_MAX 4096 /* bytes of each dead letter's data shown */
 
 typedef enum { DL_LIST, DL_REPLAY, DL_DELETE } dl_op;
 
@@ -76,12 +76,13 @@ static void on_dead_letter(void *ctx, aos_bus_delivery_t *d, const aos_event_t *
         aos_bus_release(d);
 }
 
-/* Until max arrived, the one wanted arrived, or nothing new for DL_QUIET_MS. */
+/* Until max arrived, the one wanted arrived, nothing new for DL_QUIET_MS, or the router
+ * stops. */
 static void collect(dl_job_t *j)
 {
     pthread_mutex_lock(&j->lock);
     size_t seen = (size_t)-1;
-    while (j->count < j->max && j->count != seen && !j->found) {
+    while (j->count < j->max && j->count != seen && !j->found && !atomic_load(&j->rt->stopping)) {
         seen = j->count;
         struct timespec ts;
         clock_gettime(CLOCK_REALTIME, &ts);
@@ -199,8 +200,10 @@ static void act(dl_job_t *j, aos_bus_t *bus)
         if (r != AOS_OK) {
             aos_bus_release(d);
             char msg[500];
-            snprintf(msg, sizeof msg, "the replay to %s was not confirmed (%s%s%s); the dead "
-                     "letter stays", j->queue, aos_result_str(r), err[0] ? ": " : "", err);
+            snprintf(msg, sizeof msg,
+                     "the replay to %s was not confirmed (%s%s%s); the dead "
+                     "letter stays",
+                     j->queue, aos_result_str(r), err[0] ? ": " : "", err);
             router_respond_error(j->req, AOS_ERR_UNAVAILABLE, msg);
             return;
         }
@@ -227,7 +230,12 @@ static void *dl_thread(void *arg)
                            .connection_string = rt->cfg.common.servicebus_connection_string,
                            .instance_id = instance};
     aos_bus_t *bus = NULL;
-    aos_result r = aos_bus_new(&bc, &bus, err, sizeof err);
+    /* requests that waited for the one before them while the router began to stop */
+    aos_result r = atomic_load(&rt->stopping) ? AOS_ERR_CLOSED : AOS_OK;
+    if (r != AOS_OK)
+        snprintf(err, sizeof err, "the router is stopping");
+    else
+        r = aos_bus_new(&bc, &bus, err, sizeof err);
     if (r == AOS_OK)
         r = aos_bus_start(bus);
     if (r == AOS_OK && (r = aos_bus_wait_connected(bus, DL_CONNECT_MS)) != AOS_OK)

@@ -25,8 +25,11 @@ static void test_defaults_and_values(void **state)
     assert_int_equal(f.limit, ROUTER_CONV_LIST_LIMIT_DEFAULT);
     assert_string_equal(f.agent, "");
     assert_int_equal(f.since_ms, 0);
-    router_conv_query_t in = {.agent = "cfo", .q = "abc", .since = "1795000000000",
-                              .until = "2026-12-07T22:00:00.5+01:00", .cursor = "c-1",
+    router_conv_query_t in = {.agent = "cfo",
+                              .q = "abc",
+                              .since = "1795000000000",
+                              .until = "2026-12-07T22:00:00.5+01:00",
+                              .cursor = "c-1",
                               .limit = "200"};
     assert_int_equal(parse(in, &f, why), AOS_OK);
     assert_string_equal(f.agent, "cfo");
@@ -143,9 +146,11 @@ static void test_heartbeat_breaker(void **state)
 
 int main(void)
 {
-    const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_defaults_and_values), cmocka_unit_test(test_bad_values_named),
-        cmocka_unit_test(test_times), cmocka_unit_test(test_match),
-        cmocka_unit_test(test_dead_letter_ids), cmocka_unit_test(test_heartbeat_breaker)};
+    const struct CMUnitTest tests[] = {cmocka_unit_test(test_defaults_and_values),
+                                       cmocka_unit_test(test_bad_values_named),
+                                       cmocka_unit_test(test_times),
+                                       cmocka_unit_test(test_match),
+                                       cmocka_unit_test(test_dead_letter_ids),
+                                       cmocka_unit_test(test_heartbeat_breaker)};
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
