@@ -389,6 +389,16 @@ try {
     await waitFor("dead letters page", async () => (await exec("return location.hash")) === "#/deadletters", 5000, 100);
   });
 
+  await check("development mode (make run): no key asked", async () => {
+    const port = await freePort();
+    await start("aos-router", "router-dev", { AOS_HTTP_ADDR: `127.0.0.1:${port}`, AOS_INSTANCE_ID: "console-router-dev" });
+    await navigate(`http://127.0.0.1:${port}/console`);
+    await find('#agents-table tr[data-agent="cfo"]');
+    assert.equal(await exec("return document.getElementById('login').hidden"), true);
+    assert.equal(await exec("return document.getElementById('forget').hidden"), true);
+    await shot("agents-devmode");
+  });
+
   await check("no script errors and no CSP violations in the browser console", async () => {
     const logs = await wd("POST", s("/se/log"), { type: "browser" });
     const bad = logs.filter((l) => l.level === "SEVERE" && !/status of (401|404)/.test(l.message));
