@@ -86,7 +86,7 @@ struct turn {
     int64_t user_seq; /* seq of the stored user message (0: not stored yet) */
     runner_prompt_t prompt;
     runner_turn_outcome_t outcome;
-    runner_completion_t completion;
+    aos_model_completion_t completion;
     void *outcome_owner; /* json_object behind outcome strings read from storage */
     char *result_json;
     int sends_pending;
