@@ -1,14 +1,36 @@
 /* An agent's model call on the runner loop (model.h). */
 #include "model.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "aos/trace.h"
+#include "headroom.h"
 
 struct runner_model {
     aos_model_t *model;
+    runner_loop_t *loop;
+    runner_headroom_t *headroom;
+    void (*changed)(void *ctx);
+    void *changed_ctx;
+    uint32_t waiting; /* calls waiting for headroom (loop thread) */
 };
+
+static void headroom_changed(runner_model_t *m)
+{
+    if (m->changed)
+        m->changed(m->changed_ctx);
+}
+
+/* Every answer of an endpoint (on the loop: the executor runs the call's steps there). */
+static void observe(void *ctx, const aos_endpoint_t *ep, int status, uint64_t retry_after_ms)
+{
+    runner_model_t *m = ctx;
+    runner_headroom_answer(m->headroom, ep, status, retry_after_ms, runner_now_ms());
+    if (status == 429 || status == 503 || (status >= 200 && status < 300))
+        headroom_changed(m);
+}
 
 static aos_result loop_post(void *ctx, aos_model_task_fn fn, void *arg)
 {
@@ -28,9 +50,18 @@ aos_result runner_model_new(const runner_model_config_t *cfg, runner_loop_t *loo
     runner_model_t *m = calloc(1, sizeof *m);
     if (!m)
         return AOS_ERR_NOMEM;
+    m->loop = loop;
     aos_model_executor_t x = {.ctx = loop, .post = loop_post, .timer = loop_timer};
-    aos_result rc = aos_model_new(cfg, http, &x, &m->model);
+    aos_model_config_t mc = {0};
+    if (cfg)
+        mc = *cfg;
+    mc.observe = observe;
+    mc.observe_ctx = m;
+    aos_result rc = runner_headroom_new(&m->headroom);
+    if (rc == AOS_OK)
+        rc = aos_model_new(&mc, http, &x, &m->model);
     if (rc != AOS_OK) {
+        runner_headroom_free(m->headroom);
         free(m);
         return rc;
     }
@@ -43,12 +74,13 @@ void runner_model_free(runner_model_t *m)
     if (!m)
         return;
     aos_model_free(m->model);
+    runner_headroom_free(m->headroom);
     free(m);
 }
 
 uint32_t runner_model_inflight(const runner_model_t *m)
 {
-    return m ? aos_model_inflight(m->model) : 0;
+    return m ? aos_model_inflight(m->model) + m->waiting : 0;
 }
 
 const char *runner_model_primary_provider(const aos_agent_def_t *agent)
@@ -57,19 +89,106 @@ const char *runner_model_primary_provider(const aos_agent_def_t *agent)
                  : aos_model_primary_provider(NULL, 0);
 }
 
-/* The turn's trace travels with the call; the request (and so the traceparent) must live
- * until done, so it rides along with the caller's context. */
+void runner_model_on_headroom(runner_model_t *m, void (*changed)(void *ctx), void *ctx)
+{
+    if (!m)
+        return;
+    m->changed = changed;
+    m->changed_ctx = ctx;
+}
+
+uint32_t runner_model_agent_credit(runner_model_t *m, const aos_agent_def_t *agent, uint32_t share,
+                                   uint64_t *out_wait_ms)
+{
+    if (out_wait_ms)
+        *out_wait_ms = 0;
+    const aos_endpoint_t *ep =
+        m && agent ? runner_headroom_primary(agent->endpoints, agent->endpoint_count) : NULL;
+    if (!ep)
+        return share;
+    uint64_t wait = runner_headroom_wait_ms(m->headroom, ep, runner_now_ms(), false);
+    uint32_t limit = runner_headroom_limit(m->headroom, ep);
+    if (out_wait_ms)
+        *out_wait_ms = wait;
+    if (wait)
+        return 0;
+    return limit < share ? limit : share;
+}
+
+/* One call on its way: the request (and the traceparent) must live until done. */
 typedef struct pending {
+    runner_model_t *m;
+    const aos_agent_def_t *agent;
+    const runner_prompt_t *prompt;
+    const aos_endpoint_t *primary; /* gated on its headroom; NULL: offline */
     runner_model_done_fn done;
     void *ctx;
+    bool waiting; /* on a gate timer */
     char traceparent[AOS_TRACEPARENT_LEN + 1];
 } pending_t;
 
 static void on_done(void *arg, aos_model_result_t *res)
 {
     pending_t *p = arg;
+    runner_model_t *m = p->m;
+    if (p->primary) {
+        uint32_t tokens = res->result == AOS_OK ? res->completion.usage.total_tokens : 0;
+        runner_headroom_end(m->headroom, p->primary, tokens, runner_now_ms());
+    }
     p->done(p->ctx, res);
     free(p);
+    headroom_changed(m);
+}
+
+static aos_result start(pending_t *p)
+{
+    if (p->primary)
+        runner_headroom_start(p->m->headroom, p->primary, runner_now_ms());
+    aos_model_request_t req = {.endpoints = p->agent->endpoints,
+                               .endpoint_count = p->agent->endpoint_count,
+                               .msgs = p->prompt->msgs,
+                               .msg_count = p->prompt->count,
+                               .adapter = p->agent->adapter,
+                               .temperature = -1,
+                               .traceparent = p->traceparent,
+                               .agent = p->agent->name,
+                               .knowledge_used = p->prompt->knowledge_used,
+                               .knowledge_truncated = p->prompt->knowledge_truncated};
+    aos_result rc = aos_model_call(p->m->model, &req, on_done, p);
+    if (rc != AOS_OK && p->primary)
+        runner_headroom_end(p->m->headroom, p->primary, 0, runner_now_ms());
+    return rc;
+}
+
+static void gate(void *arg, bool cancelled);
+
+/* Start now if the endpoint has headroom, else wait for it on a loop timer. */
+static aos_result start_or_wait(pending_t *p)
+{
+    uint64_t wait =
+        p->primary ? runner_headroom_wait_ms(p->m->headroom, p->primary, runner_now_ms(), true) : 0;
+    if (!wait)
+        return start(p);
+    aos_result rc = runner_loop_timer(p->m->loop, wait > 60000 ? 60000 : (uint32_t)wait, gate, p);
+    if (rc == AOS_OK && !p->waiting) {
+        p->waiting = true;
+        p->m->waiting++;
+    }
+    return rc;
+}
+
+static void gate(void *arg, bool cancelled)
+{
+    pending_t *p = arg;
+    p->m->waiting--;
+    p->waiting = false;
+    aos_result rc = cancelled ? AOS_ERR_CANCELLED : start_or_wait(p);
+    if (rc != AOS_OK) {
+        aos_model_result_t res = {.result = rc, .endpoint_index = p->agent->endpoint_count};
+        snprintf(res.error, sizeof res.error, "model call not started: %s", aos_result_str(rc));
+        p->done(p->ctx, &res);
+        free(p);
+    }
 }
 
 aos_result runner_model_call(runner_model_t *m, const aos_agent_def_t *agent,
@@ -80,21 +199,15 @@ aos_result runner_model_call(runner_model_t *m, const aos_agent_def_t *agent,
     pending_t *p = calloc(1, sizeof *p);
     if (!p)
         return AOS_ERR_NOMEM;
+    p->m = m;
+    p->agent = agent;
+    p->prompt = prompt;
+    p->primary = runner_headroom_primary(agent->endpoints, agent->endpoint_count);
     p->done = done;
     p->ctx = ctx;
     if (aos_trace_current())
         aos_trace_child(aos_trace_current(), p->traceparent);
-    aos_model_request_t req = {.endpoints = agent->endpoints,
-                               .endpoint_count = agent->endpoint_count,
-                               .msgs = prompt->msgs,
-                               .msg_count = prompt->count,
-                               .adapter = agent->adapter,
-                               .temperature = -1,
-                               .traceparent = p->traceparent,
-                               .agent = agent->name,
-                               .knowledge_used = prompt->knowledge_used,
-                               .knowledge_truncated = prompt->knowledge_truncated};
-    aos_result rc = aos_model_call(m->model, &req, on_done, p);
+    aos_result rc = start_or_wait(p);
     if (rc != AOS_OK)
         free(p);
     return rc;

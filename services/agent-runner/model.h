@@ -52,4 +52,17 @@ uint32_t runner_model_inflight(const runner_model_t *m);
 /* Name of the provider an agent's chain starts with ("offline" when it has none). */
 const char *runner_model_primary_provider(const aos_agent_def_t *agent);
 
+/* ---- headroom (headroom.h) ----
+ * A call starts only while the agent's primary endpoint has headroom (not throttled after a
+ * 429, under its concurrency limit and its requests/tokens-per-minute budgets); otherwise it
+ * waits on a loop timer, not in retries. changed(ctx) runs on the loop whenever an endpoint's
+ * headroom may have changed (a 429, a success, a call ending). */
+void runner_model_on_headroom(runner_model_t *m, void (*changed)(void *ctx), void *ctx);
+
+/* The link credit an agent should have now: share while its primary endpoint has headroom,
+ * less under a concurrency limit, 0 while it has none; *out_wait_ms (may be NULL) = when to
+ * ask again (0: no need, changed() will say). Loop thread. */
+uint32_t runner_model_agent_credit(runner_model_t *m, const aos_agent_def_t *agent, uint32_t share,
+                                   uint64_t *out_wait_ms);
+
 #endif

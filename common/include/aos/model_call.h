@@ -83,6 +83,12 @@ typedef struct aos_model_config {
     /* Sync calls: wait between attempts; false = stop now (shutting down). NULL: nanosleep. */
     aos_http_sleep_fn sleep;
     void *sleep_ctx;
+    /* Optional: told of every answer of an endpoint (status 0: no response arrived) with its
+     * retry hint (retry-after-ms / retry-after of a 429 or 503, 0: none), e.g. to track the
+     * endpoint's headroom. Async calls: every attempt, where the call's steps run (see
+     * "Threads"); sync calls: the last attempt of each endpoint, on the calling thread. */
+    void (*observe)(void *ctx, const aos_endpoint_t *ep, int status, uint64_t retry_after_ms);
+    void *observe_ctx;
 } aos_model_config_t;
 
 typedef struct aos_model aos_model_t;

@@ -356,7 +356,9 @@ static void on_retry_timer(void *arg, bool cancelled)
     attempt(c);
 }
 
-static void note_rate_limit(aos_model_result_t *res, int status, const char *ms, const char *s)
+/* Count a 429, keep the retry hint of a 429/503, and tell the observer. */
+static void note_answer(const aos_model_t *m, const aos_endpoint_t *def, aos_model_result_t *res,
+                        int status, const char *ms, const char *s)
 {
     if (status == 429)
         res->rate_limited++;
@@ -364,6 +366,8 @@ static void note_rate_limit(aos_model_result_t *res, int status, const char *ms,
     if ((status == 429 || status == 503) &&
         aos_retry_parse_hint(ms, s, aos_clock_realtime_ms(), &hint))
         res->retry_after_ms = hint;
+    if (m->cfg.observe)
+        m->cfg.observe(m->cfg.observe_ctx, def, status, hint);
 }
 
 static void on_answer(void *arg, bool cancelled)
@@ -379,7 +383,8 @@ static void on_answer(void *arg, bool cancelled)
     aos_result rc = c->http_result;
     if (rc == AOS_OK) {
         rc = aos_result_from_http_status(c->status);
-        note_rate_limit(&c->res, c->status, c->retry_after_ms, c->retry_after);
+        note_answer(c->m, &c->req.endpoints[c->ep_index], &c->res, c->status, c->retry_after_ms,
+                    c->retry_after);
         if (rc != AOS_OK) {
             char msg[160];
             aos_model_error_message(c->body, c->body_len, msg, sizeof msg);
@@ -391,6 +396,7 @@ static void on_answer(void *arg, bool cancelled)
     } else {
         snprintf(c->res.error, sizeof c->res.error, "%s: %s%s%s", c->ep.name, aos_result_str(rc),
                  c->http_error[0] ? ": " : "", c->http_error);
+        note_answer(c->m, &c->req.endpoints[c->ep_index], &c->res, 0, NULL, NULL);
     }
     c->res.result = rc;
     aos_model_metric_call(c->ep.name, rc == AOS_OK);
@@ -592,9 +598,10 @@ static aos_result sync_endpoint(aos_model_t *m, const aos_model_request_t *req,
     out->attempts += attempts;
     aos_model_metric_breaker(ep->name, cb);
     int status = rc == AOS_OK && resp ? resp->status : 0;
-    if (resp)
-        note_rate_limit(out, status, aos_http_response_get_header(resp, "retry-after-ms"),
-                        aos_http_response_get_header(resp, "retry-after"));
+    if (attempts > 0)
+        note_answer(m, def, out, status,
+                    resp ? aos_http_response_get_header(resp, "retry-after-ms") : NULL,
+                    resp ? aos_http_response_get_header(resp, "retry-after") : NULL);
     if (attempts > 1)
         for (uint32_t i = 1; i < attempts; i++)
             aos_model_metric_retry(ep->name);
