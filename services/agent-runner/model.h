@@ -46,7 +46,7 @@ void runner_model_free(runner_model_t *m);
 aos_result runner_model_call(runner_model_t *m, const aos_agent_def_t *agent,
                              const runner_prompt_t *prompt, runner_model_done_fn done, void *ctx);
 
-/* Calls currently waiting on an HTTP response or a retry timer. */
+/* Calls currently waiting on an HTTP response, a retry timer or headroom. */
 uint32_t runner_model_inflight(const runner_model_t *m);
 
 /* Name of the provider an agent's chain starts with ("offline" when it has none). */
