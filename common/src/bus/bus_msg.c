@@ -1,5 +1,6 @@
 /* Message bytes: events to durable AMQP messages and back, delivery counts, and the copies
  * the RabbitMQ profile publishes for dead letters and counted redelivery. */
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -17,6 +18,47 @@ static int64_t wall_ms(void)
     struct timespec ts;
     clock_gettime(CLOCK_REALTIME, &ts);
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* One pn_message_t per thread for encoding and decoding: a message object is a dozen
+ * allocations (its pn_data_t and strings), which showed as much as the encoding itself in
+ * profiles. Kept cleared; dropped after a large message so that its buffers do not stay. */
+#define MSG_KEEP_MAX_BYTES (64u * 1024u)
+static pthread_key_t msg_key;
+static pthread_once_t msg_once = PTHREAD_ONCE_INIT;
+
+static void msg_key_free(void *m)
+{
+    pn_message_free(m);
+}
+
+static void msg_key_make(void)
+{
+    pthread_key_create(&msg_key, msg_key_free);
+}
+
+static pn_message_t *msg_take(void)
+{
+    pthread_once(&msg_once, msg_key_make);
+    pn_message_t *m = pthread_getspecific(msg_key);
+    if (m) {
+        pthread_setspecific(msg_key, NULL); /* taken: a nested use gets a message of its own */
+        pn_message_clear(m);
+        return m;
+    }
+    return pn_message();
+}
+
+static void msg_give_back(pn_message_t *m, size_t bytes)
+{
+    if (!m)
+        return;
+    if (bytes > MSG_KEEP_MAX_BYTES || pthread_getspecific(msg_key)) {
+        pn_message_free(m);
+        return;
+    }
+    pn_message_clear(m);
+    pthread_setspecific(msg_key, m);
 }
 
 typedef struct bus_prop {
@@ -147,7 +189,7 @@ static aos_result encode_with_props(const aos_event_t *ev, const char *subject,
                                     const bus_prop_t *props, size_t nprops, bool stamp,
                                     char **out, size_t *out_len, char *errbuf, size_t errlen)
 {
-    pn_message_t *m = pn_message();
+    pn_message_t *m = msg_take();
     if (!m)
         return AOS_ERR_NOMEM;
     aos_result r = aos_envelope_to_message(ev, m, errbuf, errlen);
@@ -169,7 +211,7 @@ static aos_result encode_with_props(const aos_event_t *ev, const char *subject,
         if (r != AOS_OK)
             aos_fail(r, errbuf, errlen, "cannot encode the AMQP message");
     }
-    pn_message_free(m);
+    msg_give_back(m, r == AOS_OK ? *out_len : 0);
     return r;
 }
 
@@ -188,7 +230,7 @@ aos_result bus_msg_decode(aos_bus_profile p, const char *bytes, size_t len, aos_
     memset(info, 0, sizeof *info);
     if (!bytes || len == 0) /* pn_message_decode asserts on an empty buffer */
         return aos_fail(AOS_ERR_PROTOCOL, errbuf, errlen, "empty AMQP message");
-    pn_message_t *m = pn_message();
+    pn_message_t *m = msg_take();
     if (!m)
         return AOS_ERR_NOMEM;
     aos_result r = AOS_OK;
@@ -216,7 +258,7 @@ aos_result bus_msg_decode(aos_bus_profile p, const char *bytes, size_t len, aos_
     if (r != AOS_OK)
         *out_ev = NULL;
 done:
-    pn_message_free(m);
+    msg_give_back(m, len);
     return r;
 }
 
