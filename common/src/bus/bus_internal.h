@@ -56,7 +56,7 @@ typedef void (*bus_send_done_fn)(aos_bus_t *bus, struct bus_send *s, aos_result 
 /* One message on its way to the broker, kept until the broker settles it. */
 typedef struct bus_send {
     struct bus_send *prev, *next;
-    char *address;
+    char *address; /* in the same allocation, after the struct */
     char *bytes;
     size_t len;
     aos_bus_send_cb cb; /* user confirmation, may be NULL */

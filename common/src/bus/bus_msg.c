@@ -166,7 +166,20 @@ void bus_msg_info_clear(bus_msg_info_t *info)
 
 static aos_result encode_message(pn_message_t *m, char **out, size_t *out_len)
 {
-    size_t cap = 1024;
+    /* most messages fit the stack buffer and get a heap copy of their exact size (a 1 KiB
+     * guess per message is a large-bin allocation: glibc consolidates its fast bins on each) */
+    char small[2048];
+    size_t size = sizeof small;
+    if (pn_message_encode(m, small, &size) == 0) {
+        char *buf = malloc(size ? size : 1);
+        if (!buf)
+            return AOS_ERR_NOMEM;
+        memcpy(buf, small, size);
+        *out = buf;
+        *out_len = size;
+        return AOS_OK;
+    }
+    size_t cap = 2 * sizeof small;
     for (;;) {
         char *buf = malloc(cap);
         if (!buf)

@@ -141,7 +141,9 @@ aos_result aos_bus_request(aos_bus_t *bus, const char *queue, const aos_event_t 
     aos_result r = bus_msg_encode(&view, NULL, 0, &bytes, &len, err, sizeof err);
     if (r != AOS_OK)
         return r;
-    bus_request_t *rq = calloc(1, sizeof *rq);
+    bus_request_t *rq = malloc(sizeof *rq); /* not calloc: see bus_cmd_new */
+    if (rq)
+        *rq = (bus_request_t){0};
     bus_send_t *s = bus_send_new(addr, bytes, len, NULL, NULL);
     bus_cmd_t *c = bus_cmd_new(BUS_CMD_REQUEST);
     char *corr = strdup(req->id);
