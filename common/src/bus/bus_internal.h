@@ -338,6 +338,14 @@ void bus_requests_fail_all(aos_bus_t *bus, aos_result r);
 aos_result bus_msg_encode(const aos_event_t *ev, const char *subject, uint32_t delivery_count,
                           char **out, size_t *out_len, char *errbuf, size_t errlen);
 
+/* bus_msg_write.c: the bytes of ev as bus_msg_encode with delivery_count 0 makes them, written
+ * directly (creation-time = now_ms). *out is malloc'd. */
+aos_result bus_msg_write(const aos_event_t *ev, const char *subject, int64_t now_ms, char **out,
+                         size_t *out_len, char *errbuf, size_t errlen);
+/* The same message built with pn_message_t (the reference test_bus_util compares with). */
+aos_result bus_msg_encode_pn_(const aos_event_t *ev, const char *subject, int64_t now_ms,
+                              char **out, size_t *out_len, char *errbuf, size_t errlen);
+
 /* Decode delivery bytes. info is filled even when the event is invalid; *out_ev is NULL
  * (AOS_ERR_PROTOCOL or AOS_ERR_INVALID with detail) when the bytes are no valid envelope.
  * Release info with bus_msg_info_clear. */

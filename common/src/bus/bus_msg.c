@@ -198,8 +198,9 @@ static aos_result encode_message(pn_message_t *m, char **out, size_t *out_len)
     }
 }
 
+/* stamp_ms > 0: creation-time (and absolute-expiry-time with a ttl) from it */
 static aos_result encode_with_props(const aos_event_t *ev, const char *subject,
-                                    const bus_prop_t *props, size_t nprops, bool stamp,
+                                    const bus_prop_t *props, size_t nprops, int64_t stamp_ms,
                                     char **out, size_t *out_len, char *errbuf, size_t errlen)
 {
     pn_message_t *m = msg_take();
@@ -208,10 +209,10 @@ static aos_result encode_with_props(const aos_event_t *ev, const char *subject,
     aos_result r = aos_envelope_to_message(ev, m, errbuf, errlen);
     if (r == AOS_OK) {
         pn_message_set_durable(m, true);
-        if (stamp) {
+        if (stamp_ms > 0) {
             /* creation-time, and absolute-expiry-time with a ttl: a receiver drops what
              * expired on the way (docs/bus.md "Envelope checks") */
-            int64_t now = wall_ms();
+            int64_t now = stamp_ms;
             pn_message_set_creation_time(m, now);
             if (ev->ttl_ms)
                 pn_message_set_expiry_time(m, now + (int64_t)ev->ttl_ms);
@@ -231,9 +232,16 @@ static aos_result encode_with_props(const aos_event_t *ev, const char *subject,
 aos_result bus_msg_encode(const aos_event_t *ev, const char *subject, uint32_t delivery_count,
                           char **out, size_t *out_len, char *errbuf, size_t errlen)
 {
+    if (!delivery_count) /* every send, request and reply: written directly */
+        return bus_msg_write(ev, subject, wall_ms(), out, out_len, errbuf, errlen);
     bus_prop_t count = {BUS_PROP_DELIVERY_COUNT, NULL, delivery_count};
-    return encode_with_props(ev, subject, &count, delivery_count ? 1 : 0, true, out, out_len,
-                             errbuf, errlen);
+    return encode_with_props(ev, subject, &count, 1, wall_ms(), out, out_len, errbuf, errlen);
+}
+
+aos_result bus_msg_encode_pn_(const aos_event_t *ev, const char *subject, int64_t now_ms,
+                              char **out, size_t *out_len, char *errbuf, size_t errlen)
+{
+    return encode_with_props(ev, subject, NULL, 0, now_ms, out, out_len, errbuf, errlen);
 }
 
 aos_result bus_msg_decode(aos_bus_profile p, const char *bytes, size_t len, aos_event_t **out_ev,
@@ -293,7 +301,7 @@ aos_result bus_msg_copy(const char *bytes, size_t len, const char *source, uint3
     }
     aos_result r;
     if (ev) {
-        r = encode_with_props(ev, NULL, props, n, false, out, out_len, err, sizeof err);
+        r = encode_with_props(ev, NULL, props, n, 0, out, out_len, err, sizeof err);
         aos_event_free(ev);
         if (r == AOS_OK || !reason)
             return r;
