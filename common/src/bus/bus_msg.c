@@ -43,8 +43,7 @@ static pn_message_t *msg_take(void)
     pn_message_t *m = pthread_getspecific(msg_key);
     if (m) {
         pthread_setspecific(msg_key, NULL); /* taken: a nested use gets a message of its own */
-        pn_message_clear(m);
-        return m;
+        return m;                           /* cleared when it was given back */
     }
     return pn_message();
 }
