@@ -138,15 +138,15 @@ aos_result bus_msg_write(const aos_event_t *ev, const char *subject, int64_t now
     /* properties: the 13 fields up to the last one present */
     const char *ct = ev->datacontenttype ? ev->datacontenttype : "application/json";
     at = w_compound_begin(&w, 0x73, 0xd0);
-    w_str(&w, ev->id);                           /* message-id */
-    w_u8(&w, 0x40);                              /* user-id */
-    w_u8(&w, 0x40);                              /* to */
-    w_str(&w, subject ? subject : ev->type);     /* subject */
-    w_str_or_null(&w, ev->reply_to);             /* reply-to */
-    w_str_or_null(&w, ev->correlation_id);       /* correlation-id */
-    w_var(&w, 0xa3, 0xb3, ct, strlen(ct));       /* content-type */
-    w_u8(&w, 0x40);                              /* content-encoding */
-    if (ev->ttl_ms) {                            /* absolute-expiry-time */
+    w_str(&w, ev->id);                       /* message-id */
+    w_u8(&w, 0x40);                          /* user-id */
+    w_u8(&w, 0x40);                          /* to */
+    w_str(&w, subject ? subject : ev->type); /* subject */
+    w_str_or_null(&w, ev->reply_to);         /* reply-to */
+    w_str_or_null(&w, ev->correlation_id);   /* correlation-id */
+    w_var(&w, 0xa3, 0xb3, ct, strlen(ct));   /* content-type */
+    w_u8(&w, 0x40);                          /* content-encoding */
+    if (ev->ttl_ms) {                        /* absolute-expiry-time */
         w_u8(&w, 0x83);
         w_u64(&w, (uint64_t)(now_ms + (int64_t)ev->ttl_ms));
     } else {
