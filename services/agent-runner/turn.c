@@ -530,6 +530,7 @@ static void clamp_reply(char *text)
 static void send_complete(turn_t *t)
 {
     t->redo = send_complete;
+    t->complete_sent_ms = aos_clock_realtime_ms();
     hop_t *h = hop_new(t, t->pending_next);
     aos_result rc = h ? aos_storage_call(t->r->storage, "turn.complete", t->complete_json, on_raw,
                                          h)
@@ -652,8 +653,24 @@ static void on_model_done(void *ctx, runner_model_result_t *res)
     free(meta);
 }
 
+/* The complete timed out because the bus was away (not connected now, or reconnected since it
+ * was sent): storage could not be reached at all. The answer is paid for, so it is kept and
+ * sent again, without counting against the retries, until storage takes it — the lease
+ * outlives the outage on the storage side (docs/turn-order.md "Broker outages"). */
+static bool complete_lost_to_outage(const turn_t *t, const hop_t *h)
+{
+    int64_t since = aos_bus_connected_since_ms(t->r->bus);
+    return h->rc == AOS_ERR_TIMEOUT && (since == 0 || since > t->complete_sent_ms);
+}
+
 static void after_assistant_complete(turn_t *t, hop_t *h)
 {
+    if (complete_lost_to_outage(t, h)) {
+        aos_log(AOS_LOG_WARN, "storage unreachable (bus outage); the answer is kept and sent again",
+                "conversation_id", t->req.conversation_id, "message_id", t->req.message_id, NULL);
+        send_complete(t);
+        return;
+    }
     if (h->rc == AOS_ERR_CONFLICT) {
         /* the lease went to another delivery of this turn (we were too slow), or it stored a
          * different reply first: claim again, which answers with what is stored */

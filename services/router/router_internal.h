@@ -181,7 +181,8 @@ typedef void (*bot_posted_fn)(void *ctx, aos_result result, int status, int64_t 
  * token leave in the order they came. done may be NULL. */
 void bot_post(router_t *rt, const char *url, const char *activity_json, bool with_token,
               bot_posted_fn done, void *ctx);
-/* True when an outbound credential (secret, certificate or federated token) is configured. */
+/* True when an outbound credential (secret, certificate, federated token, or the managed
+ * identity with AOS_BOT_APP_ID) is configured. */
 bool bot_credentials_configured(const router_t *rt);
 
 /* The reply activities for a turn result: the message, then (for events, or with
