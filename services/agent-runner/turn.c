@@ -378,6 +378,8 @@ static void renew_tick(void *arg, bool cancelled)
     schedule_renew(t);
 }
 
+static void store_answer(turn_t *t);
+
 static void after_claim(turn_t *t, hop_t *h)
 {
     if (h->rc != AOS_OK) {
@@ -435,8 +437,15 @@ static void after_claim(turn_t *t, hop_t *h)
         release(t, "storage turn.claim: unreadable reply");
         return;
     }
-    t->running = true;
     t->lease_lost = false;
+    if (t->completion.text) {
+        /* this turn's answer is in hand: its complete lost the lease (to a stale claim of the
+         * same turn, e.g. one re-sent after a reconnect); store it under the new lease rather
+         * than pay the model again */
+        store_answer(t);
+        return;
+    }
+    t->running = true;
     schedule_renew(t);
     load_knowledge(t);
 }
@@ -643,6 +652,12 @@ static void on_model_done(void *ctx, runner_model_result_t *res)
                                          .attempts = res->attempts};
     aos_metric_counter_add(t->agent->m_tokens_prompt, t->outcome.usage.prompt_tokens);
     aos_metric_counter_add(t->agent->m_tokens_completion, t->outcome.usage.completion_tokens);
+    store_answer(t);
+}
+
+/* turn.complete with the model's answer (t->completion / t->outcome) under the lease held. */
+static void store_answer(turn_t *t)
+{
     char *meta = NULL;
     if (runner_assistant_metadata(&t->req, &t->outcome, &meta) != AOS_OK) {
         release(t, "out of memory");
