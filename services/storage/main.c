@@ -8,6 +8,7 @@
 #include <strings.h>
 
 #include "aos/bus.h"
+#include "aos/claim_check.h"
 #include "aos/config.h"
 #include "aos/service.h"
 #include "aos/http_server.h"
@@ -34,10 +35,18 @@ typedef struct storage_config {
     char *router_api_key;
     int64_t queue_poll_ms;
     int64_t queue_visibility_ms;
+    int64_t claim_threshold;
+    int64_t claim_retention_ms;
 } storage_config_t;
 
 static const aos_config_field_t TABLE[] = {
     AOS_CONFIG_COMMON_FIELDS(storage_config_t, common),
+    AOS_CLAIM_THRESHOLD_FIELD(storage_config_t, claim_threshold),
+    {"AOS_CLAIM_RETENTION", "claim_retention", AOS_CONFIG_DURATION_MS, "24h", 60000,
+     31LL * 86400000, false, false, NULL,
+     "How long a payload sent by reference (blob aos-claims/bus/…) is kept when its receiver "
+     "did not delete it (events, dead letters awaiting replay); swept by aos-storage",
+     offsetof(storage_config_t, claim_retention_ms)},
     {"AOS_STORAGE_WORKERS", "storage_workers", AOS_CONFIG_INT, "16", 1, 256, false, false, NULL,
      "Worker threads of aos-storage (= unsettled requests it takes from the bus)",
      offsetof(storage_config_t, workers)},
@@ -184,6 +193,8 @@ static int start(app_t *a)
         .queue = a->cfg.queue,
         .workers = (unsigned)a->cfg.workers,
         .max_chunk = (size_t)a->cfg.max_chunk,
+        .claim_threshold = (size_t)a->cfg.claim_threshold,
+        .claim_retention_ms = a->cfg.claim_retention_ms,
         .backend = {.sqlite_path = a->cfg.common.sqlite_path,
                     .busy_timeout_ms = (int)a->cfg.busy_timeout_ms,
                     .azure_connection_string = a->cfg.common.azure_storage_connection_string,

@@ -7,20 +7,19 @@
 #include "aos/claim_check.h"
 #include "aos/json.h"
 
-aos_result aos_claim_check_offload(const aos_claim_store_t *store, aos_event_t *ev,
-                                   size_t threshold, bool *out_moved, char *errbuf, size_t errlen)
+aos_result aos_claim_check_name(const aos_event_t *ev, char *out, size_t len)
 {
-    *out_moved = false;
-    if (!store || !store->put || !ev || !ev->id)
-        return aos_fail(AOS_ERR_INVALID, errbuf, errlen, "claim check: no store or event");
-    if (ev->data_len <= threshold || aos_event_get_ext(ev, AOS_CLAIM_EXT))
-        return AOS_OK;
     /* the name follows the event id: a retried send stores the same blob */
-    char name[300];
-    int n = snprintf(name, sizeof name, "bus/%s", ev->id);
-    if (n < 0 || (size_t)n >= sizeof name || strchr(ev->id, '/') || strstr(ev->id, ".."))
-        return aos_fail(AOS_ERR_INVALID, errbuf, errlen, "claim check: unusable event id");
-    AOS_RETURN_IF_FAILED(store->put(store->ctx, name, ev->data, ev->data_len, errbuf, errlen));
+    int n = ev && ev->id ? snprintf(out, len, "bus/%s", ev->id) : -1;
+    if (n < 0 || (size_t)n >= len || strchr(ev->id, '/') || strstr(ev->id, ".."))
+        return AOS_ERR_INVALID;
+    return AOS_OK;
+}
+
+aos_result aos_claim_check_reference(aos_event_t *ev, const char *name)
+{
+    if (!ev || !name)
+        return AOS_ERR_INVALID;
     json_object *claim = json_object_new_object(), *root = json_object_new_object();
     if (!claim || !root) {
         json_object_put(claim);
@@ -54,11 +53,27 @@ aos_result aos_claim_check_offload(const aos_claim_store_t *store, aos_event_t *
             (void)aos_event_set_ext(ev, AOS_CLAIM_EXT, NULL);
         } else {
             free(old);
-            *out_moved = true;
         }
     }
     free(orig_type);
     json_object_put(root);
+    return r;
+}
+
+aos_result aos_claim_check_offload(const aos_claim_store_t *store, aos_event_t *ev,
+                                   size_t threshold, bool *out_moved, char *errbuf, size_t errlen)
+{
+    *out_moved = false;
+    if (!store || !store->put || !ev || !ev->id)
+        return aos_fail(AOS_ERR_INVALID, errbuf, errlen, "claim check: no store or event");
+    if (ev->data_len <= threshold || aos_event_get_ext(ev, AOS_CLAIM_EXT))
+        return AOS_OK;
+    char name[300];
+    if (aos_claim_check_name(ev, name, sizeof name) != AOS_OK)
+        return aos_fail(AOS_ERR_INVALID, errbuf, errlen, "claim check: unusable event id");
+    AOS_RETURN_IF_FAILED(store->put(store->ctx, name, ev->data, ev->data_len, errbuf, errlen));
+    aos_result r = aos_claim_check_reference(ev, name);
+    *out_moved = r == AOS_OK;
     return r;
 }
 
