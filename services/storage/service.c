@@ -226,6 +226,9 @@ static void handle(worker_t *w, aos_bus_delivery_t *d)
         w->be ? AOS_OK : aos_storage_backend_open(&svc->backend_cfg, &w->be, err, sizeof err);
     aos_event_t *resolved = NULL; /* a request that arrived by reference, with its data */
     bool answered = true;
+    char claim[300] = ""; /* copied: req is gone once the reply settles the delivery */
+    if (aos_event_get_ext(req, AOS_CLAIM_EXT))
+        snprintf(claim, sizeof claim, "%s", aos_event_get_ext(req, AOS_CLAIM_EXT));
     if (r == AOS_OK && (r = storage_claim_resolve_request(w->be, req, &resolved, err,
                                                           sizeof err)) != AOS_OK) {
         out.action = aos_result_is_transient(r) ? AOS_STORAGE_RELEASE : AOS_STORAGE_REPLY_ERROR;
@@ -275,7 +278,7 @@ static void handle(worker_t *w, aos_bus_delivery_t *d)
     }
     /* answered: the request's claim has served (a redelivery after this is told so) */
     if (resolved && answered && out.action != AOS_STORAGE_RELEASE)
-        storage_claim_forget(w->be, aos_event_get_ext(req, AOS_CLAIM_EXT));
+        storage_claim_forget(w->be, claim);
     aos_event_free(resolved);
     aos_metric_counter_inc(counter_for(svc, op, slot));
     aos_metric_histogram_observe(duration_for(svc, op), now_s() - t0);

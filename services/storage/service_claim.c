@@ -100,8 +100,11 @@ aos_result storage_claim_resolve_request(aos_storage_backend_t *be, const aos_ev
 void storage_claim_forget(aos_storage_backend_t *be, const char *name)
 {
     bool existed = false;
-    if (be && name)
-        (void)be->ops->blob_delete(be, AOS_CLAIM_CONTAINER, name, &existed, NULL, 0);
+    char err[200] = "";
+    if (be && name &&
+        be->ops->blob_delete(be, AOS_CLAIM_CONTAINER, name, &existed, err, sizeof err) != AOS_OK)
+        aos_log(AOS_LOG_WARN, "a used claim could not be deleted (the sweep will)", "blob", name,
+                "error", err, NULL);
 }
 
 size_t storage_claim_sweep(aos_storage_backend_t *be, int64_t retention_ms)

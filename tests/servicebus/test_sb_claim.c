@@ -1,7 +1,7 @@
 /* Issue 8 item 5: the claim check at its resolve/offload points, against the Service Bus peer
  * (max-message-size 256 KiB like Standard) with aos-storage (SQLite) in-process:
  *  - the storage client sends a request over the threshold by reference and aos-storage
- *    resolves it from its own backend (a 250 KiB message appended);
+ *    resolves it from its own backend (a 256 KiB message appended);
  *  - aos-storage answers a reply over the threshold by reference and the storage client, sync
  *    and async, resolves it (a message.list page holding that one message) — before: too_large;
  *  - the claims of both are deleted once used;
@@ -29,7 +29,7 @@
 #define NS "aos-test.servicebus.windows.net"
 #define KEY_NAME "RootManageSharedAccessKey"
 #define KEY "dGVzdGtleS1ub3QtYS1zZWNyZXQtMTIzNDU2Nzg5MA=="
-#define BIG (250 * 1024)
+#define BIG (256 * 1024) /* the largest stored message: over one Standard bus message */
 
 static struct {
     sb_peer_t *peer;
@@ -128,8 +128,7 @@ static size_t claims_left(void)
     aos_result r = aos_storage_blob_list_sync(S.sc, AOS_CLAIM_CONTAINER, "bus/", NULL, 100, &page,
                                               err, sizeof err);
     size_t n = r == AOS_OK ? page.count : 0;
-    for (size_t i = 0; i < n; i++)
-        fprintf(stderr, "claim left: %s\n", page.items[i].name);
+
     aos_storage_blob_page_clear(&page);
     return n;
 }

@@ -7,6 +7,7 @@
 
 #include "aos/claim_check.h"
 #include "aos/json.h"
+#include "aos/log.h"
 #include "aos/storage_wire.h"
 #include "client_internal.h"
 
@@ -78,9 +79,10 @@ static void on_commit(void *ctx, aos_result r, json_object *reply, const char *m
 static void on_deleted(void *ctx, aos_result r, json_object *reply, const char *msg)
 {
     (void)ctx;
-    (void)r;
     (void)reply;
-    (void)msg; /* what is not deleted here goes with the retention (docs/bus.md) */
+    if (r != AOS_OK) /* what is not deleted here goes with the retention (docs/bus.md) */
+        aos_log(AOS_LOG_WARN, "a claim could not be deleted", "error",
+                msg ? msg : aos_result_str(r), NULL);
 }
 
 static void abort_upload(claim_job_t *j)
