@@ -449,6 +449,9 @@ static void test_turn_by_reference(void **state)
     assert_int_equal(strlen(jstr(o, "reply")), strlen("fake reply: ") + big);
     json_object_put(o);
     aos_event_free(reply);
+    /* answered and settled: its aos.agent.reply event (id "<reply>:reply") went by reference
+     * too, so the turn was not dead-lettered after the reply */
+    assert_true(dlq_find(&q, m1, 2000) < 0);
 
     /* a claim that is gone: quarantined at once, with the reason */
     ev = turn_event("rtturn", conv, m2, "gone");

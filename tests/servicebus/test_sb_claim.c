@@ -302,9 +302,35 @@ static void a_gone_claim_fails_at_once(void **state)
     aos_event_free(w.ev);
 }
 
+/* Claim names are blob names: an event id with other characters (":" in "<reply>:reply")
+ * still names a blob, distinct ids stay distinct, the same id gives the same name. */
+static void claim_names_are_blob_names(void **state)
+{
+    (void)state;
+    aos_event_t *ev = NULL;
+    assert_int_equal(aos_event_new(&ev), AOS_OK);
+    char a[300], b[300];
+    assert_int_equal(aos_event_set(&ev->id, "m-1"), AOS_OK);
+    assert_int_equal(aos_claim_check_name(ev, a, sizeof a), AOS_OK);
+    assert_string_equal(a, "bus/m-1");
+    assert_int_equal(aos_event_set(&ev->id, "m-1:r:reply"), AOS_OK);
+    assert_int_equal(aos_claim_check_name(ev, a, sizeof a), AOS_OK);
+    assert_null(strchr(a, ':'));
+    assert_int_equal(strncmp(a, "bus/m-1_r_reply-", 16), 0);
+    assert_int_equal(aos_claim_check_name(ev, b, sizeof b), AOS_OK);
+    assert_string_equal(a, b);
+    assert_int_equal(aos_event_set(&ev->id, "m-1_r_reply"), AOS_OK);
+    assert_int_equal(aos_claim_check_name(ev, b, sizeof b), AOS_OK);
+    assert_string_not_equal(a, b);
+    assert_int_equal(aos_event_set(&ev->id, "a/../b"), AOS_OK);
+    assert_int_equal(aos_claim_check_name(ev, b, sizeof b), AOS_ERR_INVALID);
+    aos_event_free(ev);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(claim_names_are_blob_names),
         cmocka_unit_test(a_big_message_travels_both_ways),
         cmocka_unit_test(async_offload_and_resolve),
         cmocka_unit_test(a_gone_claim_fails_at_once),

@@ -1,5 +1,6 @@
 /* Claim check: large event data by reference. See aos/claim_check.h. */
 #include <json-c/json.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -7,12 +8,35 @@
 #include "aos/claim_check.h"
 #include "aos/json.h"
 
+/* Blob names take [A-Za-z0-9._-] per segment; event ids may hold more (":" in "<id>:reply"). */
+static bool name_char(char c)
+{
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+           c == '.' || c == '_' || c == '-';
+}
+
 aos_result aos_claim_check_name(const aos_event_t *ev, char *out, size_t len)
 {
     /* the name follows the event id: a retried send stores the same blob */
-    int n = ev && ev->id ? snprintf(out, len, "bus/%s", ev->id) : -1;
-    if (n < 0 || (size_t)n >= len || strchr(ev->id, '/') || strstr(ev->id, ".."))
+    const char *id = ev ? ev->id : NULL;
+    size_t n = id ? strlen(id) : 0;
+    if (!n || n > 200 || len < n + 4 + 18 || strstr(id, ".."))
         return AOS_ERR_INVALID;
+    bool clean = true;
+    for (size_t i = 0; i < n; i++)
+        clean = clean && name_char(id[i]);
+    if (clean) {
+        snprintf(out, len, "bus/%s", id);
+        return AOS_OK;
+    }
+    /* other characters become '_', and a hash of the id keeps distinct ids apart (FNV-1a) */
+    uint64_t h = 1469598103934665603ULL;
+    memcpy(out, "bus/", 4);
+    for (size_t i = 0; i < n; i++) {
+        h = (h ^ (unsigned char)id[i]) * 1099511628211ULL;
+        out[4 + i] = name_char(id[i]) ? id[i] : '_';
+    }
+    snprintf(out + 4 + n, len - 4 - n, "-%016llx", (unsigned long long)h);
     return AOS_OK;
 }
 
