@@ -228,7 +228,7 @@ const MAX_TEXT = 256 * 1024; // settings.max_text_bytes in writeConfig = the sto
 
 // Issue 8 item 5: a 256 KiB message and its 256 KiB answer through the whole stack (every hop
 // over the 256 KiB bus limit travels by reference), then a turn whose context holds both.
-async function bigTurns(router, model) {
+async function bigTurns(router, model, runner) {
   const tag = randomBytes(4).toString("hex");
   const text = `big-${tag} ` + "B".repeat(MAX_TEXT - 5 - tag.length);
   assert.equal(Buffer.byteLength(text), MAX_TEXT);
@@ -253,6 +253,12 @@ async function bigTurns(router, model) {
   assert.equal(r3.status, 413, r3.text.slice(0, 300));
   assert.equal(r3.json.error.code, "too_large", r3.text);
   log(`${MAX_TEXT + 1} bytes: 413 too_large: ok`);
+  // every hop settled: no turn was dead-lettered (a reply or event that could not travel is)
+  const metrics = (await http("GET", `${runner.admin}/metrics`)).text;
+  const dead = metrics.split("\n").filter((l) => l.startsWith("aos_runner_turns_total") &&
+    l.includes('outcome="dead_lettered"') && !/ 0$/.test(l));
+  assert.deepEqual(dead, [], "no dead-lettered turns");
+  log("no turn dead-lettered: ok");
 }
 
 const keyName = "aos-services";
@@ -278,7 +284,7 @@ async function rabbitIngress() {
   const runner = await svc("aos-agent-runner", "aos-agent-runner", modelEnv(model));
   const router = await svc("aos-router", "aos-router");
   await waitReady([storage, runner, router]);
-  await bigTurns(router, model);
+  await bigTurns(router, model, runner);
   const id = `rabbit-ingress-${randomBytes(8).toString("hex")}`;
   await publishRabbit(url, "/amq/queue/aos.ingress", id);
   log(`published ${id} twice to /amq/queue/aos.ingress`);
@@ -360,7 +366,7 @@ try {
     const conv = await http("GET", `${routers[1].http}/v1/conversations/${res.json.conversation_id}`);
     assert.equal(conv.status, 200, conv.text);
     log("second turn through the other router replica, conversation readable: ok");
-    await bigTurns(routers[1], model);
+    await bigTurns(routers[1], model, runner);
     // Microsoft's SDK as an outside application against the same stack
     const sdk = await runNode("servicebus_sdk.mjs", ["stack"], sdkEnv);
     assert.equal(sdk.code, 0, "SDK checks against the stack");
