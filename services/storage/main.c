@@ -15,6 +15,7 @@
 #include "aos/log.h"
 #include "aos/event_relay.h"
 #include "service.h"
+#include "service_claim.h"
 #include "service_queue.h"
 
 typedef struct storage_config {
@@ -130,6 +131,7 @@ typedef struct app {
     aos_http_server_t *admin;
     storage_queue_bridge_t *queues;
     aos_event_relay_t *relay;
+    aos_storage_backend_t *relay_be; /* the relay's claim store (after the relay is freed) */
 } app_t;
 
 static int fail(const char *what, aos_result r, const char *err)
@@ -170,6 +172,23 @@ static int start_events(app_t *a)
             .ctx = a->queues};
     if (!aos_event_relay_has_sinks(&rc))
         return 0;
+    /* events that came by reference leave with their data: the relay's own backend instance
+     * (its one worker thread uses it) reads the claims (docs/bus.md "Message size") */
+    aos_claim_store_t claims;
+    aos_storage_backend_config_t bc = {.sqlite_path = c->common.sqlite_path,
+                                       .busy_timeout_ms = (int)c->busy_timeout_ms,
+                                       .azure_connection_string =
+                                           c->common.azure_storage_connection_string,
+                                       .name_prefix = c->name_prefix};
+    if (aos_storage_backend_kind_parse(c->common.storage_backend, &bc.kind) == AOS_OK &&
+        aos_storage_backend_open(&bc, &a->relay_be, err, sizeof err) == AOS_OK) {
+        storage_claim_store(a->relay_be, &claims);
+        rc.claims = &claims;
+    } else {
+        aos_log(AOS_LOG_WARN, "event relay: events by reference are relayed as references",
+                "error", err, NULL);
+        err[0] = '\0';
+    }
     r = aos_event_relay_new(&rc, &a->relay, err, sizeof err);
     if (r == AOS_OK)
         r = aos_event_relay_start(a->relay, err, sizeof err);
@@ -231,6 +250,7 @@ static void shutdown_all(app_t *a)
     if (a->svc)
         aos_storage_service_stop(a->svc, grace); /* readiness goes red, workers finish */
     aos_event_relay_free(a->relay, grace); /* before the bus: it settles its deliveries */
+    aos_storage_backend_free(a->relay_be);
     storage_queue_bridge_free(a->queues);
     if (a->bus)
         aos_bus_stop(a->bus, grace); /* flush replies and settlements */
