@@ -53,8 +53,8 @@ static aos_result be_get(void *ctx, const char *name, size_t max_len, void **out
         size_t n = 0, want = info.size - have;
         if (want > AOS_STORAGE_CHUNK_MAX)
             want = AOS_STORAGE_CHUNK_MAX;
-        r = be->ops->blob_read(be, AOS_CLAIM_CONTAINER, name, have, want, info.etag, buf + have,
-                               &n, errbuf, errlen);
+        r = be->ops->blob_read(be, AOS_CLAIM_CONTAINER, name, have, want, info.etag, buf + have, &n,
+                               errbuf, errlen);
         if (r == AOS_OK && n == 0)
             r = aos_fail(AOS_ERR_PROTOCOL, errbuf, errlen, "claim %s ends early", name);
         have += n;
@@ -115,8 +115,8 @@ size_t storage_claim_sweep(aos_storage_backend_t *be, int64_t retention_ms)
     for (int pages = 0; pages < 100; pages++) {
         aos_storage_blob_page_t page = {0};
         char err[200] = "";
-        aos_result r = be->ops->blob_list(be, AOS_CLAIM_CONTAINER, "bus/", cursor, 500, &page,
-                                          err, sizeof err);
+        aos_result r = be->ops->blob_list(be, AOS_CLAIM_CONTAINER, "bus/", cursor, 500, &page, err,
+                                          sizeof err);
         free(cursor);
         cursor = NULL;
         if (r != AOS_OK) {

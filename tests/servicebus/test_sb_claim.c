@@ -8,12 +8,12 @@
  *  - aos_storage_claim_offload_async / _resolve_async round trip an event;
  *  - a request whose claim is gone gets an aos.error invalid reply at once, and resolving a
  *    gone claim fails at once: nothing waits or retries. */
+#include <cmocka.h>
+#include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
-#include <cmocka.h>
-#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -72,10 +72,10 @@ static int setup(void **state)
     S.svc_bus = bus_on("sb-claim-storage");
     S.bus = bus_on("sb-claim-client");
     char err[256] = "";
-    aos_storage_service_config_t sc = {.bus = S.svc_bus,
-                                       .workers = 2,
-                                       .backend = {.kind = AOS_STORAGE_BACKEND_SQLITE,
-                                                   .sqlite_path = S.db}};
+    aos_storage_service_config_t sc = {
+        .bus = S.svc_bus,
+        .workers = 2,
+        .backend = {.kind = AOS_STORAGE_BACKEND_SQLITE, .sqlite_path = S.db}};
     if (aos_storage_service_new(&sc, &S.svc, err, sizeof err) != AOS_OK ||
         aos_storage_service_start(S.svc, err, sizeof err) != AOS_OK ||
         aos_bus_start(S.svc_bus) != AOS_OK || aos_bus_start(S.bus) != AOS_OK ||
@@ -192,8 +192,8 @@ static void a_big_message_travels_both_ways(void **state)
                      AOS_OK);
     aos_storage_conversation_clear(&conv);
     char *text = big_text(BIG, 'M');
-    aos_storage_message_t m = {.conversation_id = "c-claim", .id = "m-1", .role = "user",
-                               .content = text};
+    aos_storage_message_t m = {
+        .conversation_id = "c-claim", .id = "m-1", .role = "user", .content = text};
     aos_storage_message_t out = {0};
     aos_result r = aos_storage_message_append_sync(S.sc, &m, -1, &out, NULL, err, sizeof err);
     if (r != AOS_OK)
@@ -248,9 +248,9 @@ static void async_offload_and_resolve(void **state)
 
     waiter_t w;
     waiter_init(&w);
-    assert_int_equal(aos_storage_claim_offload_async(S.sc, ev, AOS_CLAIM_THRESHOLD_DEFAULT,
-                                                     on_claim, &w),
-                     AOS_OK);
+    assert_int_equal(
+        aos_storage_claim_offload_async(S.sc, ev, AOS_CLAIM_THRESHOLD_DEFAULT, on_claim, &w),
+        AOS_OK);
     waiter_wait(&w);
     assert_int_equal(w.r, AOS_OK);
     ev = w.ev;

@@ -217,8 +217,8 @@ aos_result aos_storage_claim_offload_async(aos_storage_client_t *c, aos_event_t 
         r = aos_storage_sha256_final(&h, j->sha);
     aos_storage_sha256_free(&h);
     json_object *req = r == AOS_OK ? target(j->name) : NULL;
-    if (r == AOS_OK && (!req || aos_json_add_string(req, "content_type",
-                                                    "application/octet-stream") != AOS_OK))
+    if (r == AOS_OK &&
+        (!req || aos_json_add_string(req, "content_type", "application/octet-stream") != AOS_OK))
         r = AOS_ERR_NOMEM;
     if (r == AOS_OK)
         r = sc_call_json(c, "blob.put.begin", req, on_begin, j);
@@ -233,8 +233,8 @@ aos_result aos_storage_claim_offload_async(aos_storage_client_t *c, aos_event_t 
 
 static void read_range(claim_job_t *j);
 
-static aos_result mem_get(void *ctx, const char *name, size_t max_len, void **out,
-                          size_t *out_len, char *errbuf, size_t errlen)
+static aos_result mem_get(void *ctx, const char *name, size_t max_len, void **out, size_t *out_len,
+                          char *errbuf, size_t errlen)
 {
     (void)name;
     (void)errbuf;
@@ -328,8 +328,8 @@ static void read_range(claim_job_t *j)
     next(j, "blob.get", req, on_range);
 }
 
-aos_result aos_storage_claim_resolve_async(aos_storage_client_t *c, aos_event_t *ev,
-                                           size_t max_len, aos_claim_cb cb, void *ctx)
+aos_result aos_storage_claim_resolve_async(aos_storage_client_t *c, aos_event_t *ev, size_t max_len,
+                                           aos_claim_cb cb, void *ctx)
 {
     if (!c || !ev || !cb)
         return AOS_ERR_INVALID;
@@ -338,7 +338,7 @@ aos_result aos_storage_claim_resolve_async(aos_storage_client_t *c, aos_event_t 
         cb(ctx, AOS_OK, ev, NULL);
         return AOS_OK;
     }
-    if (strlen(ref) >= sizeof ((claim_job_t *)0)->name)
+    if (strlen(ref) >= sizeof((claim_job_t *)0)->name)
         return AOS_ERR_INVALID;
     claim_job_t *j = job_new(c, ev, cb, ctx);
     if (!j)
