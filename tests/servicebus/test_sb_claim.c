@@ -8,7 +8,6 @@
  *  - aos_storage_claim_offload_async / _resolve_async round trip an event;
  *  - a request whose claim is gone gets an aos.error invalid reply at once, and resolving a
  *    gone claim fails at once: nothing waits or retries. */
-#include <cmocka.h>
 #include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -19,6 +18,8 @@
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
+/* cmocka needs the headers above first */
+#include <cmocka.h>
 
 #include "aos/bus.h"
 #include "aos/claim_check.h"

@@ -2,7 +2,6 @@
  * item 5): a reply offloaded through the backend store resolves to the same bytes; a request
  * that arrives by reference is resolved, one whose claim is gone is refused as invalid (no
  * redelivery brings it back); the sweep deletes claims past the retention and only those. */
-#include <cmocka.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -11,6 +10,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+/* cmocka needs the headers above first */
+#include <cmocka.h>
 
 #include "aos/claim_check.h"
 #include "service_claim.h"
