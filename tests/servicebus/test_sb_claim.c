@@ -303,6 +303,51 @@ static void a_gone_claim_fails_at_once(void **state)
     aos_event_free(w.ev);
 }
 
+/* A store that refuses every blob (a storage that says no): answers aos.error invalid. */
+static void on_refusing_storage(void *ctx, aos_bus_delivery_t *d, const aos_event_t *ev)
+{
+    aos_bus_reply_error(ctx, ev, AOS_ERR_INVALID, "blob refused");
+    aos_bus_accept(d);
+}
+
+static void on_message(void *ctx, aos_result r, const aos_storage_message_t *m, bool created,
+                       const char *errmsg)
+{
+    (void)m;
+    (void)created;
+    (void)errmsg;
+    waiter_t *w = ctx;
+    w->r = r;
+    waiter_signal(w);
+}
+
+/* Nothing stuck: a request whose data cannot be stored by reference fails at once with the
+ * store's answer (the caller answers its own requester: the router 4xx/503, the runner
+ * aos.error), it is neither sent inline over the limit nor retried. */
+static void a_refused_offload_fails_at_once(void **state)
+{
+    (void)state;
+    assert_int_equal(aos_bus_subscribe(S.svc_bus, "aos.refusing", 4, on_refusing_storage,
+                                       S.svc_bus),
+                     AOS_OK);
+    char err[256] = "";
+    aos_storage_client_config_t cc = {.bus = S.bus, .queue = "aos.refusing", .timeout_ms = 10000};
+    aos_storage_client_t *sc = NULL;
+    assert_int_equal(aos_storage_client_new(&cc, &sc, err, sizeof err), AOS_OK);
+    char *text = big_text(BIG, 'X');
+    aos_storage_message_t m = {.conversation_id = "c-claim", .id = "m-2", .role = "user",
+                               .content = text};
+    waiter_t w;
+    waiter_init(&w);
+    int64_t t0 = (int64_t)time(NULL);
+    assert_int_equal(aos_storage_message_append(sc, &m, -1, on_message, &w), AOS_OK);
+    waiter_wait(&w);
+    assert_int_equal(w.r, AOS_ERR_INVALID);
+    assert_true((int64_t)time(NULL) - t0 < 5); /* the store's answer, not a timeout */
+    aos_storage_client_free(sc);
+    free(text);
+}
+
 /* Claim names are blob names: an event id with other characters (":" in "<reply>:reply")
  * still names a blob, distinct ids stay distinct, the same id gives the same name. */
 static void claim_names_are_blob_names(void **state)
@@ -335,6 +380,7 @@ int main(void)
         cmocka_unit_test(a_big_message_travels_both_ways),
         cmocka_unit_test(async_offload_and_resolve),
         cmocka_unit_test(a_gone_claim_fails_at_once),
+        cmocka_unit_test(a_refused_offload_fails_at_once),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

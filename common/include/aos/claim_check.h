@@ -88,8 +88,8 @@ void aos_storage_claim_store(struct aos_storage_client *c, aos_claim_store_t *ou
  * takes ev and hands it back, exactly once, to cb: with r AOS_OK the event as it should now
  * travel (offload) or be used (resolve), else ev unchanged and errmsg says why. cb owns ev
  * (aos_event_free). cb runs on the bus I/O thread; when there is nothing to do (data under the
- * threshold, no reference) it runs before the call returns, on the calling thread. A non-OK
- * return means cb was not called and ev is still the caller's. */
+ * threshold, no reference) it runs before the call returns, on the calling thread (c may then
+ * be NULL). A non-OK return means cb was not called and ev is still the caller's. */
 typedef void (*aos_claim_cb)(void *ctx, aos_result r, aos_event_t *ev, const char *errmsg);
 
 aos_result aos_storage_claim_offload_async(struct aos_storage_client *c, aos_event_t *ev,

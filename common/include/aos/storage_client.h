@@ -46,7 +46,8 @@ typedef struct aos_storage_client_config {
 
 aos_result aos_storage_client_new(const aos_storage_client_config_t *cfg,
                                   aos_storage_client_t **out_client, char *errbuf, size_t errlen);
-/* The claim threshold the client was made with (for the caller's own sends). */
+/* The claim threshold the client was made with (for the caller's own sends); NULL: the
+ * default. */
 size_t aos_storage_client_claim_threshold(const aos_storage_client_t *c);
 /* Outstanding async calls still complete (with AOS_ERR_CLOSED at the latest when the bus
  * stops); their callbacks must not touch the freed client. NULL is a no-op. */

@@ -198,12 +198,14 @@ static claim_job_t *job_new(aos_storage_client_t *c, aos_event_t *ev, aos_claim_
 aos_result aos_storage_claim_offload_async(aos_storage_client_t *c, aos_event_t *ev,
                                            size_t threshold, aos_claim_cb cb, void *ctx)
 {
-    if (!c || !ev || !cb)
+    if (!ev || !cb)
         return AOS_ERR_INVALID;
     if (ev->data_len <= threshold || aos_event_get_ext(ev, AOS_CLAIM_EXT)) {
         cb(ctx, AOS_OK, ev, NULL);
         return AOS_OK;
     }
+    if (!c)
+        return AOS_ERR_INVALID;
     claim_job_t *j = job_new(c, ev, cb, ctx);
     if (!j)
         return AOS_ERR_NOMEM;
@@ -331,13 +333,15 @@ static void read_range(claim_job_t *j)
 aos_result aos_storage_claim_resolve_async(aos_storage_client_t *c, aos_event_t *ev, size_t max_len,
                                            aos_claim_cb cb, void *ctx)
 {
-    if (!c || !ev || !cb)
+    if (!ev || !cb)
         return AOS_ERR_INVALID;
     const char *ref = aos_event_get_ext(ev, AOS_CLAIM_EXT);
     if (!ref) {
         cb(ctx, AOS_OK, ev, NULL);
         return AOS_OK;
     }
+    if (!c)
+        return AOS_ERR_INVALID;
     if (strlen(ref) >= sizeof((claim_job_t *)0)->name)
         return AOS_ERR_INVALID;
     claim_job_t *j = job_new(c, ev, cb, ctx);
