@@ -447,7 +447,7 @@ static void build_and_call(turn_t *t, const runner_knowledge_doc_t *docs, size_t
 {
     /* history: stored messages before ours, oldest first, without failure markers */
     size_t n = 0;
-    runner_chat_msg_t *hist = calloc(t->page.count + 1, sizeof *hist);
+    aos_model_msg_t *hist = calloc(t->page.count + 1, sizeof *hist);
     if (!hist) {
         release(t, "out of memory");
         return;
@@ -456,7 +456,7 @@ static void build_and_call(turn_t *t, const runner_knowledge_doc_t *docs, size_t
         const aos_storage_message_t *m = &t->page.items[i];
         if ((t->user_seq && m->seq >= t->user_seq) || strcmp(m->role, "error") == 0)
             continue;
-        hist[n++] = (runner_chat_msg_t){m->role, m->content};
+        hist[n++] = (aos_model_msg_t){m->role, m->content};
     }
     runner_prompt_input_t in = {.agent = t->agent->def->name,
                                 .purpose = t->agent->def->purpose,
@@ -590,7 +590,9 @@ static void model_failed(turn_t *t, runner_model_result_t *res)
     /* a marker: the turn failed, the conversation moves on (see docs) */
     runner_turn_outcome_t o = {.provider = aos_provider_name(res->provider),
                                .endpoint = res->endpoint,
-                               .attempts = res->attempts};
+                               .attempts = res->attempts,
+                               .latency_ms = runner_now_ms() - t->started_ms,
+                               .trace_id = aos_trace_current_id()};
     if (runner_reply_id(t->req.message_id, 'e', marker_id) != AOS_OK ||
         runner_assistant_metadata(&t->req, &o, &meta) != AOS_OK) {
         free(meta);
@@ -639,7 +641,9 @@ static void on_model_done(void *ctx, runner_model_result_t *res)
                                          .model = t->completion.model,
                                          .endpoint = res->endpoint,
                                          .usage = t->completion.usage,
-                                         .attempts = res->attempts};
+                                         .attempts = res->attempts,
+                                         .latency_ms = runner_now_ms() - t->started_ms,
+                                         .trace_id = aos_trace_current_id()};
     aos_metric_counter_add(t->agent->m_tokens_prompt, t->outcome.usage.prompt_tokens);
     aos_metric_counter_add(t->agent->m_tokens_completion, t->outcome.usage.completion_tokens);
     char *meta = NULL;
@@ -780,7 +784,7 @@ void turn_maybe_free(turn_t *t)
     aos_event_free(t->request);
     aos_storage_message_page_clear(&t->page);
     runner_prompt_clear(&t->prompt);
-    runner_completion_clear(&t->completion);
+    aos_model_completion_clear(&t->completion);
     free(t->complete_json);
     free(t->claim);
     if (t->outcome_owner)

@@ -497,6 +497,10 @@ static void drain_commands(aos_bus_t *bus)
         case BUS_CMD_PROBE:
             bus_probes_add(bus, c->probe);
             break;
+        case BUS_CMD_CREDIT:
+            bus_subs_set_credit(bus, c->address, c->limit);
+            free(c->address);
+            break;
         }
         bus->pump_wanted = true;
         free(c);
