@@ -254,10 +254,10 @@ static void handle(worker_t *w, aos_bus_delivery_t *d)
             aos_bus_release(d);
             break;
         }
+        if (aos_log_enabled(AOS_LOG_DEBUG)) /* before the reply: it may settle (free) req */
+            aos_log(AOS_LOG_DEBUG, "storage request", "type", req->type, "id", req->id, NULL);
         answered = send_reply(svc, w->be, d, req, &out);
         atomic_fetch_add(&svc->handled, 1);
-        if (aos_log_enabled(AOS_LOG_DEBUG))
-            aos_log(AOS_LOG_DEBUG, "storage request", "type", req->type, "id", req->id, NULL);
         break;
     case AOS_STORAGE_REPLY_ERROR:
         if (req->reply_to)
