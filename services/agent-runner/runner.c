@@ -344,7 +344,7 @@ static void apply_defaults(runner_t *r)
 {
     const aos_settings_t *s = &r->agents->settings;
     if (!r->cfg.capacity)
-        r->cfg.capacity = s->max_inflight ? s->max_inflight : 256;
+        r->cfg.capacity = s->max_inflight ? s->max_inflight : 1024;
     if (!r->cfg.heartbeat_ms)
         r->cfg.heartbeat_ms = s->heartbeat_interval_ms ? s->heartbeat_interval_ms : 5000;
     if (!r->cfg.busy_stale_ms)

@@ -121,6 +121,8 @@ static void test_single_agent_is_default(void **state)
     (void)state;
     aos_agents_config_t *cfg = parse_ok("{\"agents\":[{\"name\":\"solo\",\"purpose\":\"p\"}]}");
     assert_string_equal(cfg->default_agent, "solo");
+    /* the default lets one runner hold 1,000 slow model calls (issue 12 item 4) */
+    assert_true(cfg->settings.max_inflight >= 1000);
     aos_agents_config_free(cfg);
 }
 

@@ -424,7 +424,7 @@ static aos_result parse_settings(pctx *c, json_object *root, aos_settings_t *s)
                           .max_text_bytes = 64u * 1024u,
                           .heartbeat_interval_ms = 5000,
                           .heartbeat_stale_ms = 15000,
-                          .max_inflight = 256,
+                          .max_inflight = 1024,
                           .max_history = 20,
                           .large_payload_bytes = 256u * 1024u};
     json_object *v = NULL;

@@ -56,7 +56,7 @@ typedef void (*bus_send_done_fn)(aos_bus_t *bus, struct bus_send *s, aos_result 
 /* One message on its way to the broker, kept until the broker settles it. */
 typedef struct bus_send {
     struct bus_send *prev, *next;
-    char *address;
+    char *address; /* in the same allocation, after the struct */
     char *bytes;
     size_t len;
     aos_bus_send_cb cb; /* user confirmation, may be NULL */
@@ -346,6 +346,14 @@ void bus_requests_fail_all(aos_bus_t *bus, aos_result r);
  * delivery_count > 0 adds BUS_PROP_DELIVERY_COUNT. *out is malloc'd. */
 aos_result bus_msg_encode(const aos_event_t *ev, const char *subject, uint32_t delivery_count,
                           char **out, size_t *out_len, char *errbuf, size_t errlen);
+
+/* bus_msg_write.c: the bytes of ev as bus_msg_encode with delivery_count 0 makes them, written
+ * directly (creation-time = now_ms). *out is malloc'd. */
+aos_result bus_msg_write(const aos_event_t *ev, const char *subject, int64_t now_ms, char **out,
+                         size_t *out_len, char *errbuf, size_t errlen);
+/* The same message built with pn_message_t (the reference test_bus_util compares with). */
+aos_result bus_msg_encode_pn_(const aos_event_t *ev, const char *subject, int64_t now_ms,
+                              char **out, size_t *out_len, char *errbuf, size_t errlen);
 
 /* Decode delivery bytes. info is filled even when the event is invalid; *out_ev is NULL
  * (AOS_ERR_PROTOCOL or AOS_ERR_INVALID with detail) when the bytes are no valid envelope.

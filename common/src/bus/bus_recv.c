@@ -403,7 +403,9 @@ void bus_recv_on_delivery(aos_bus_t *bus, pn_delivery_t *d)
         free(buf);
         return;
     }
-    aos_bus_delivery_t *dl = calloc(1, sizeof *dl);
+    aos_bus_delivery_t *dl = malloc(sizeof *dl); /* not calloc: see bus_cmd_new */
+    if (dl)
+        *dl = (aos_bus_delivery_t){0};
     if (!dl) {
         free(buf);
         settle_raw(d, PN_RELEASED);
