@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "aos/claim_check.h"
 #include "aos/config.h"
 #include "aos/event_publisher.h"
 #include "aos/http_server.h"
@@ -26,10 +27,12 @@ typedef struct runner_env {
     int64_t prompt_budget;
     bool stream;
     char *storage_queue;
+    int64_t claim_threshold;
 } runner_env_t;
 
 static const aos_config_field_t TABLE[] = {
     AOS_CONFIG_COMMON_FIELDS(runner_env_t, common),
+    AOS_CLAIM_THRESHOLD_FIELD(runner_env_t, claim_threshold),
     {"AOS_AGENTS", NULL, AOS_CONFIG_STRING, NULL, 0, 4096, false, false, NULL,
      "Comma-separated agents this runner serves; unset = every agent in the config.",
      offsetof(runner_env_t, agents)},
@@ -135,7 +138,8 @@ static aos_result open_all(app_t *a, char *err, size_t errlen)
     aos_storage_client_config_t sc = {.bus = a->bus,
                                       .queue = a->env.storage_queue,
                                       .source = "/aos/agent-runner",
-                                      .timeout_ms = (int)a->agents->settings.storage_timeout_ms};
+                                      .timeout_ms = (int)a->agents->settings.storage_timeout_ms,
+                                      .claim_threshold = (size_t)a->env.claim_threshold};
     AOS_RETURN_IF_FAILED(aos_storage_client_new(&sc, &a->storage, err, errlen));
     AOS_RETURN_IF_FAILED(open_external_events(a, err, errlen));
     runner_config_t rc = {

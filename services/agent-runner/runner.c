@@ -168,6 +168,8 @@ static void turn_arrive(void *arg, bool cancelled)
         runner_turn_end(t, TURN_END_RELEASED, NULL, NULL);
         return;
     }
+    if (runner_claim_arrival_failed(t))
+        return;
     char err[300] = "";
     const aos_event_t *ev = t->request;
     if (aos_log_enabled(AOS_LOG_DEBUG)) {
@@ -230,8 +232,7 @@ static void on_delivery(void *ctx, aos_bus_delivery_t *d, const aos_event_t *ev)
     atomic_fetch_add(&r->inflight, 1);
     aos_metric_gauge_inc(r->m_inflight);
     atomic_fetch_add(&a->inflight, 1);
-    if (runner_loop_post(r->loop, turn_arrive, t) != AOS_OK)
-        turn_arrive(t, true);
+    runner_claim_arrive(t, turn_arrive); /* resolved first when it came by reference */
 }
 
 /* ---- heartbeats (loop thread) ---- */

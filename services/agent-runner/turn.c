@@ -717,10 +717,19 @@ static void after_send(turn_t *t, hop_t *h)
         t->send_failed = true;
     if (--t->sends_pending > 0)
         return;
+    if (t->claim_send_failed) { /* the answer is stored; a redelivery would fail alike */
+        if (t->request->reply_to)
+            aos_bus_reply_error(t->r->bus, t->request, AOS_ERR_UNAVAILABLE,
+                                "the answer could not be stored by reference (docs/bus.md)");
+        runner_turn_end(t, TURN_END_DEAD_LETTERED, "aos:claim-check",
+                        "the answer could not be stored by reference");
+        return;
+    }
     if (t->send_failed) {
         release(t, "reply or event not confirmed by the broker");
         return;
     }
+    runner_claim_settled(t);
     runner_turn_end(t, t->from_storage ? TURN_END_FROM_STORAGE : TURN_END_ANSWERED, NULL, NULL);
 }
 
@@ -751,14 +760,11 @@ static bool send_one(turn_t *t, const char *type, const char *id, const char *da
     aos_result rc = AOS_ERR_NOMEM;
     if (h) {
         t->sends_pending++;
-        rc = reply ? aos_bus_reply(t->r->bus, t->request, ev, on_sent, h)
-                   : aos_bus_publish(t->r->bus, "aos.events", ev, on_sent, h);
+        rc = runner_claim_send(t, ev, reply, on_sent, h); /* takes ev; large by reference */
+        ev = NULL;
         if (rc != AOS_OK) {
             t->sends_pending--;
             hop_abandon(h);
-        } else if (!reply && t->r->cfg.external_events) {
-            /* best effort, never blocks: Event Grid / Kafka (aos/event_publisher.h) */
-            aos_event_publish(t->r->cfg.external_events, ev);
         }
     }
     aos_event_free(ev);
@@ -812,6 +818,7 @@ void turn_maybe_free(turn_t *t)
     runner_prompt_clear(&t->prompt);
     aos_model_completion_clear(&t->completion);
     free(t->complete_json);
+    free(t->claim);
     if (t->outcome_owner)
         json_object_put(t->outcome_owner);
     free(t->result_json);

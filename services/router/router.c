@@ -6,6 +6,7 @@
 #include <strings.h>
 #include <unistd.h>
 
+#include "aos/claim_check.h"
 #include "aos/log.h"
 #include "aos/model_call.h"
 #include "router_internal.h"
@@ -90,6 +91,7 @@ const aos_config_field_t router_config_table[] = {
      "(Bot app type UserAssignedMSI): IDENTITY_ENDPOINT/IDENTITY_HEADER, else the instance "
      "metadata service; used when no secret, certificate or federated token is set",
      offsetof(router_config_t, bot_managed_identity)},
+    AOS_CLAIM_THRESHOLD_FIELD(router_config_t, claim_threshold),
 };
 const size_t router_config_table_len = sizeof router_config_table / sizeof router_config_table[0];
 
@@ -407,7 +409,8 @@ static aos_result start_bus(router_t *rt, int connect_timeout_ms, char *errbuf, 
         return aos_fail(r, errbuf, errlen, "bus: not connected within %d ms", connect_timeout_ms);
     aos_storage_client_config_t sc = {.bus = rt->bus,
                                       .source = ROUTER_SOURCE,
-                                      .timeout_ms = (int)rt->agents->settings.storage_timeout_ms};
+                                      .timeout_ms = (int)rt->agents->settings.storage_timeout_ms,
+                                      .claim_threshold = (size_t)rt->cfg.claim_threshold};
     AOS_RETURN_IF_FAILED(aos_storage_client_new(&sc, &rt->storage, errbuf, errlen));
     atomic_store(&rt->health_ready, true);
     /* after the storage client: an ingress event needs it at once */

@@ -99,6 +99,7 @@ typedef struct turn {
     turn_mode mode;
     char *text, *user, *metadata_json, *explicit_agent;
     char *idempotency_key; /* Idempotency-Key of POST /v1/messages (NULL: none) */
+    char *claim;           /* the answer's claim blob while it is fetched (docs/bus.md) */
     char conversation_id[ROUTER_ID_MAX + 1];
     char message_id[64];
     bool conversation_given;

@@ -343,7 +343,7 @@ static aos_result run_context(aos_storage_backend_t *be, turn_rq_t *rq, json_obj
     for (size_t i = 0; arr && i < page.count; i++) {
         json_object *o = aos_storage_message_to_json(&page.items[i]);
         size_t n = o ? strlen(json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN)) + 1 : 0;
-        if (i > 0 && used + n > AOS_STORAGE_REPLY_BUDGET) {
+        if (i > 0 && used + n > AOS_STORAGE_CONTEXT_BUDGET) {
             json_object_put(o);
             break;
         }
