@@ -23,6 +23,7 @@ struct runner_model {
 typedef struct call {
     runner_model_t *m;
     const aos_agent_def_t *agent;
+    const char *adapter; /* per-call adapter / deployment (adapter_route.h); NULL: the agent's */
     const runner_prompt_t *prompt;
     runner_model_done_fn done;
     void *ctx;
@@ -447,7 +448,7 @@ static void start_endpoint(call_t *c)
             finish_offline(c);
             return;
         }
-        runner_endpoint_from_def(def, c->agent->adapter, &c->ep);
+        runner_endpoint_from_def(def, c->adapter ? c->adapter : c->agent->adapter, &c->ep);
         c->ep.stream = c->m->cfg.stream;
         c->res.provider = def->provider;
         c->res.endpoint = c->ep.name;
@@ -481,6 +482,13 @@ static void start_endpoint(call_t *c)
 aos_result runner_model_call(runner_model_t *m, const aos_agent_def_t *agent,
                              const runner_prompt_t *prompt, runner_model_done_fn done, void *ctx)
 {
+    return runner_model_call_adapter(m, agent, NULL, prompt, done, ctx);
+}
+
+aos_result runner_model_call_adapter(runner_model_t *m, const aos_agent_def_t *agent,
+                                     const char *adapter, const runner_prompt_t *prompt,
+                                     runner_model_done_fn done, void *ctx)
+{
     if (!m || !agent || !prompt || !done)
         return AOS_ERR_INVALID;
     call_t *c = calloc(1, sizeof *c);
@@ -488,6 +496,7 @@ aos_result runner_model_call(runner_model_t *m, const aos_agent_def_t *agent,
         return AOS_ERR_NOMEM;
     c->m = m;
     c->agent = agent;
+    c->adapter = adapter && adapter[0] ? adapter : NULL;
     c->prompt = prompt;
     c->done = done;
     c->ctx = ctx;

@@ -475,7 +475,11 @@ static void build_and_call(turn_t *t, const runner_knowledge_doc_t *docs, size_t
         return;
     }
     t->ops_pending++;
-    rc = runner_model_call(t->r->model, t->agent->def, &t->prompt, on_model_done, t);
+    runner_adapters_pick(t->r->adapters, t->agent->def, t->req.conversation_id, &t->page,
+                         &t->adapter);
+    t->model_started_ms = aos_clock_monotonic_ms();
+    rc = runner_model_call_adapter(t->r->model, t->agent->def, t->adapter.served, &t->prompt,
+                                   on_model_done, t);
     if (rc != AOS_OK) {
         t->ops_pending--;
         release(t, "model call could not start");
@@ -580,6 +584,17 @@ static void complete(turn_t *t, const char *id, const char *role, const char *co
     send_complete(t);
 }
 
+/* The adapter that answered (or failed), and the pipeline's per-turn record of it. */
+static void turn_adapter_outcome(turn_t *t, runner_turn_outcome_t *o,
+                                 const runner_model_result_t *res, bool failed)
+{
+    o->adapter = t->adapter.name[0] ? t->adapter.name : t->agent->def->adapter;
+    o->adapter_version = t->adapter.version;
+    runner_adapters_report(t->r->adapters, t->agent->def->name, &t->adapter,
+                           t->req.conversation_id, t->req.message_id, failed, res->fallbacks,
+                           aos_clock_monotonic_ms() - t->model_started_ms);
+}
+
 static void model_failed(turn_t *t, runner_model_result_t *res)
 {
     char marker_id[129];
@@ -591,6 +606,7 @@ static void model_failed(turn_t *t, runner_model_result_t *res)
     runner_turn_outcome_t o = {.provider = aos_provider_name(res->provider),
                                .endpoint = res->endpoint,
                                .attempts = res->attempts};
+    turn_adapter_outcome(t, &o, res, true);
     if (runner_reply_id(t->req.message_id, 'e', marker_id) != AOS_OK ||
         runner_assistant_metadata(&t->req, &o, &meta) != AOS_OK) {
         free(meta);
@@ -640,6 +656,7 @@ static void on_model_done(void *ctx, runner_model_result_t *res)
                                          .endpoint = res->endpoint,
                                          .usage = t->completion.usage,
                                          .attempts = res->attempts};
+    turn_adapter_outcome(t, &t->outcome, res, false);
     aos_metric_counter_add(t->agent->m_tokens_prompt, t->outcome.usage.prompt_tokens);
     aos_metric_counter_add(t->agent->m_tokens_completion, t->outcome.usage.completion_tokens);
     char *meta = NULL;
