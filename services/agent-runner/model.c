@@ -452,7 +452,12 @@ static void start_endpoint(call_t *c)
         c->ep.stream = c->m->cfg.stream;
         c->res.provider = def->provider;
         c->res.endpoint = c->ep.name;
-        c->breaker = runner_breakers_get(c->m->breakers, c->ep.name);
+        /* a registry version is its own deployment: its failures open its own breaker, not
+         * the one of the stable version behind the same endpoint */
+        char bkey[320];
+        if (c->adapter)
+            snprintf(bkey, sizeof bkey, "%s#%s", c->ep.name, c->adapter);
+        c->breaker = runner_breakers_get(c->m->breakers, c->adapter ? bkey : c->ep.name);
         if (c->breaker && !aos_circuit_allow(c->breaker, aos_clock_monotonic_ms())) {
             snprintf(c->res.error, sizeof c->res.error, "%s: circuit open", c->ep.name);
             c->res.result = AOS_ERR_UNAVAILABLE;
