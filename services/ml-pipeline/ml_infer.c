@@ -21,23 +21,21 @@ static const aos_endpoint_t *pick_endpoint(const aos_agent_def_t *def)
     return NULL;
 }
 
-/* The adapter: the request's, else the registry's stable version (its deployment, docs/ml.md
- * "Versions, canary, promotion and rollback"), else the configured one. *out_served is the
+/* The adapter: the registry's stable version (its deployment, docs/ml.md "Versions, canary,
+ * promotion and rollback") when the request names none or names the registry's adapter, else
+ * the request's, else the configured one. *out_served is the
  * model / deployment name sent to the endpoint. */
 static char *resolve_adapter(ml_service_t *svc, const aos_agent_def_t *def, const char *asked,
                              int64_t *out_version, char **out_served)
 {
     *out_served = NULL;
-    if (asked) {
-        *out_served = strdup(asked);
-        return strdup(asked);
-    }
     json_object *a = NULL;
     char *name = NULL;
     if (ml_record_get(svc, "adapter", def->name, &a, NULL, NULL, 0) == AOS_OK) {
         const char *st = ml_jstr(a, "status"), *n = ml_jstr(a, "name");
         int64_t stable = ml_jint(a, "stable_version", 0);
-        if (st && strcmp(st, "ready") == 0 && n) {
+        /* asking for the registry's adapter by name gets its stable version */
+        if (st && strcmp(st, "ready") == 0 && n && (!asked || strcmp(asked, n) == 0)) {
             name = strdup(n);
             *out_version = stable > 0 ? stable : ml_jint(a, "version", 0);
             char dep[160];
@@ -46,6 +44,10 @@ static char *resolve_adapter(ml_service_t *svc, const aos_agent_def_t *def, cons
         }
     }
     json_object_put(a);
+    if (!name && asked) {
+        *out_served = strdup(asked);
+        return strdup(asked);
+    }
     if (!name && def->adapter) {
         name = strdup(def->adapter);
         *out_served = strdup(def->adapter);
