@@ -96,6 +96,13 @@ uint32_t runner_adapter_bucket(const char *conversation_id, int64_t canary_versi
     uint32_t h = 2166136261u;
     for (const unsigned char *p = (const unsigned char *)key; *p; p++)
         h = (h ^ *p) * 16777619u;
+    /* murmur3's finalizer: without it, ids that differ only in the last byte (the canary
+     * version) land a fixed distance apart, so successive canaries would draw related sets */
+    h ^= h >> 16;
+    h *= 0x85ebca6bu;
+    h ^= h >> 13;
+    h *= 0xc2b2ae35u;
+    h ^= h >> 16;
     return h % 10000u;
 }
 
