@@ -48,9 +48,9 @@ typedef struct runner_adapter_choice {
     bool canary;
 } runner_adapter_choice_t;
 
-/* 0..9999 from FNV-1a 32 (with murmur3's finalizer) of "<conversation_id>#<canary_version>": a
- * new conversation takes
- * the canary when bucket < share * 100. Each canary draws its own conversations. */
+/* 0..9999 from FNV-1a 32 (with murmur3's finalizer) of "<conversation_id>#<canary_version>":
+ * a new conversation takes the canary when bucket < share * 100. Each canary draws its own
+ * conversations. */
 uint32_t runner_adapter_bucket(const char *conversation_id, int64_t canary_version);
 
 /* The adapter version recorded on the newest message of page (newest first) whose metadata
