@@ -28,6 +28,8 @@ static aos_result reg_fn(json_object *a, void *vctx, char *errbuf, size_t errlen
     reg_ctx_t *c = vctx;
     int64_t now = ml_now_ms();
     if (strcmp(c->op, "record") == 0) {
+        if (!ml_registry_counts(a, c->sample))
+            return AOS_ERR_CANCELLED; /* not the canary's business: nothing to write */
         AOS_RETURN_IF_FAILED(ml_registry_record(a, c->sample, &c->svc->cfg.canary, now,
                                                 &c->decision, c->why, sizeof c->why));
         c->event = c->decision == ML_DECISION_PROMOTED      ? "promoted"
@@ -58,6 +60,8 @@ static aos_result change(ml_service_t *svc, const char *agent, reg_ctx_t *c, jso
 {
     json_object *rec = NULL;
     aos_result r = ml_record_update(svc, "adapter", agent, false, reg_fn, c, &rec, errbuf, errlen);
+    if (r == AOS_ERR_CANCELLED && c->sample) /* a sample outside any canary: nothing written */
+        return AOS_OK;
     if (r == AOS_ERR_NOT_FOUND && errbuf && !errbuf[0])
         aos_fail(r, errbuf, errlen, "agent '%s' has no adapter in the registry", agent);
     if (r != AOS_OK)

@@ -479,6 +479,13 @@ static ml_decision judge(const json_object *cs, const json_object *ss, const ml_
     return ML_DECISION_PROMOTED;
 }
 
+bool ml_registry_counts(const json_object *rec, const ml_turn_sample_t *s)
+{
+    json_object *c = jobj(rec, "canary"), *stats = jobj(c, "stats");
+    return c && stats && jobj(stats, "canary") && jobj(stats, "stable") &&
+           (s->version == jint(c, "version", 0) || s->version == jint(c, "stable_version", 0));
+}
+
 aos_result ml_registry_record(json_object *rec, const ml_turn_sample_t *s,
                               const ml_canary_policy_t *pol, int64_t now_ms, ml_decision *out,
                               char *reason, size_t rlen)

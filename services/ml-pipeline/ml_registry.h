@@ -98,6 +98,10 @@ typedef struct ml_turn_sample {
 aos_result ml_turn_sample_parse(const char *json, size_t len, char agent[64],
                                 ml_turn_sample_t *out, char *errbuf, size_t errlen);
 
+/* Whether s counts in the record's running canary (a turn or feedback of its canary or
+ * stable version); when not, ml_registry_record changes nothing. */
+bool ml_registry_counts(const json_object *rec, const ml_turn_sample_t *s);
+
 /* Count s in the running canary (samples of other versions, or with no canary, change
  * nothing: *out = NONE, AOS_OK) and judge it once the canary has min_turns turns: promote
  * or roll back (recorded with the reason, *out says which). */

@@ -11,6 +11,7 @@
  *   Bad input through the router's HTTP routes: a 4xx JSON error and nothing changed.
  *   v3 is trained with a 30 % canary and is healthy: the pipeline promotes it by itself;
  *     feedback on a v3 answer is counted.
+ *   An unusable registry record: the runner keeps the last known version (and counts it).
  *   `aosctl ml adapters --agent cfo` shows the versions and the history.
  * The split and decision figures are printed ("canary:" lines).
  *
@@ -447,6 +448,54 @@ static void test_adapter_loop(void **state)
            c3, n3, ml_str(e, "reason"));
     json_object_put(a);
     assert_true(event_seen("aos.ml.adapter.promoted cfo"));
+
+    /* ---- an unreadable registry: the last known version keeps serving, counted ---- */
+    aos_storage_record_t rec = {0};
+    char err[256] = "";
+    assert_int_equal(aos_storage_record_get_sync(S.sc, "adapter", "cfo", &rec, err, sizeof err),
+                     AOS_OK);
+    char *saved = strdup(rec.data_json), *etag = strdup(rec.version);
+    aos_storage_record_clear(&rec);
+    const char *broken = "{\"agent\":\"cfo\",\"name\":\"cfo-lora\",\"status\":\"ready\","
+                         "\"stable_version\":3,\"revision\":999,"
+                         "\"canary\":{\"version\":4,\"share\":500}}";
+    assert_int_equal(aos_storage_record_put_sync(S.sc, "adapter", "cfo", broken, etag, &rec, err,
+                                                 sizeof err),
+                     AOS_OK);
+    free(etag);
+    etag = NULL;
+    aos_storage_record_clear(&rec);
+    stack_sleep_ms(2500); /* two refresh periods */
+    for (int i = 0; i < 5; i++) {
+        char conv[64];
+        snprintf(conv, sizeof conv, "broken-%s-%d", S.tag, i);
+        assert_int_equal(turn(conv, "Still v3?", NULL, 0), 3);
+    }
+    char metrics_cmd[200], line[400] = "";
+    snprintf(metrics_cmd, sizeof metrics_cmd,
+             "curl -s http://127.0.0.1:%d/metrics | grep '^aos_runner_adapter_registry_errors_total'",
+             runner.admin_port);
+    FILE *p = popen(metrics_cmd, "r");
+    assert_non_null(p);
+    if (!fgets(line, sizeof line, p))
+        line[0] = '\0';
+    pclose(p);
+    double errors = 0;
+    assert_int_equal(sscanf(line, "aos_runner_adapter_registry_errors_total %lf", &errors), 1);
+    assert_true(errors >= 1);
+    printf("canary: an unusable registry record: 5 of 5 turns answered by the last known v3; "
+           "%s", line);
+    free(etag); /* the pipeline counted those turns since: put back over what is there now */
+    assert_int_equal(aos_storage_record_get_sync(S.sc, "adapter", "cfo", &rec, err, sizeof err),
+                     AOS_OK);
+    etag = strdup(rec.version);
+    aos_storage_record_clear(&rec);
+    assert_int_equal(aos_storage_record_put_sync(S.sc, "adapter", "cfo", saved, etag, &rec, err,
+                                                 sizeof err),
+                     AOS_OK);
+    aos_storage_record_clear(&rec);
+    free(saved);
+    free(etag);
 
     /* ---- aosctl ml adapters shows the history ---- */
     char url[64], out[65536] = "";

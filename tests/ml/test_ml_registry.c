@@ -204,6 +204,8 @@ static void test_judgement(void **state)
     ml_decision d = ML_DECISION_NONE;
     /* a failing canary is rolled back once it has min_turns turns */
     json_object *rec = with_canary(30, 0);
+    ml_turn_sample_t other = {.version = 7};
+    assert_false(ml_registry_counts(rec, &other));
     feed(rec, 1, 30, false, 20, &d, why, sizeof why);
     assert_int_equal(d, ML_DECISION_NONE); /* stable turns alone decide nothing */
     feed(rec, 2, 6, false, 20, &d, why, sizeof why);
@@ -217,6 +219,8 @@ static void test_judgement(void **state)
     assert_string_equal(version_status(rec, 2), "failed");
     assert_null(canary(rec));
     /* samples after the decision (or of other versions) count nowhere */
+    ml_turn_sample_t late = {.version = 2, .error = true};
+    assert_false(ml_registry_counts(rec, &late));
     d = ML_DECISION_NONE;
     feed(rec, 2, 5, true, 0, &d, why, sizeof why);
     assert_int_equal(d, ML_DECISION_NONE);
