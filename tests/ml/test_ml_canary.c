@@ -12,7 +12,8 @@
  *   v3 is trained with a 30 % canary and is healthy: the pipeline promotes it by itself;
  *     feedback on a v3 answer is counted.
  *   An unusable registry record: the runner keeps the last known version (and counts it).
- *   `aosctl ml adapters --agent cfo` shows the versions and the history.
+ *   `aosctl ml adapters --agent cfo` shows the versions and the history; an operator rolls
+ *   back, promotes, pins and unpins with aosctl (each an event and a history entry).
  * The split and decision figures are printed ("canary:" lines).
  *
  * It consumes the real aos.ml, aos.storage and aos.agent.cfo queues (the router's storage
@@ -307,7 +308,7 @@ static void test_adapter_loop(void **state)
     int on_canary = 0, mismatched_prediction = 0;
     for (int i = 0; i < SPLIT_CONVS; i++) {
         char conv[64];
-        snprintf(conv, sizeof conv, "split-%s-%d", S.tag, i);
+        snprintf(conv, sizeof conv, "split-%d", i); /* fixed ids: a reproducible split */
         first[i] = turn(conv, "What is our cash position?", NULL, 0);
         assert_true(first[i] == 1 || first[i] == 2);
         on_canary += first[i] == 2;
@@ -320,7 +321,7 @@ static void test_adapter_loop(void **state)
     int kept = 0;
     for (int i = 0; i < SPLIT_CONVS; i++) {
         char conv[64];
-        snprintf(conv, sizeof conv, "split-%s-%d", S.tag, i);
+        snprintf(conv, sizeof conv, "split-%d", i); /* fixed ids: a reproducible split */
         int64_t second = turn(conv, "And next quarter?", NULL, 0);
         kept += second == first[i];
     }
@@ -399,10 +400,9 @@ static void test_adapter_loop(void **state)
     expect_http_error("POST", "/v1/ml/adapters/cfo/promote", "{}", 400, "no canary");
     expect_http_error("POST", "/v1/ml/adapters/nobody/promote", "{}", 404, "unknown agent");
     char path[300];
-    snprintf(path, sizeof path, "/v1/conversations/split-%s-0/messages/no-such-msg/feedback",
-             S.tag);
+    snprintf(path, sizeof path, "/v1/conversations/split-0/messages/no-such-msg/feedback");
     expect_http_error("POST", path, "{\"score\":1}", 404, "no message");
-    snprintf(path, sizeof path, "/v1/conversations/split-%s-0/messages/x/feedback", S.tag);
+    snprintf(path, sizeof path, "/v1/conversations/split-0/messages/x/feedback");
     expect_http_error("POST", path, "{\"score\":5}", 400, "score");
     a = adapter();
     assert_int_equal(ml_int(a, "revision"), revision);
@@ -511,6 +511,34 @@ static void test_adapter_loop(void **state)
     assert_non_null(strstr(out, "rolled_back    v2"));
     assert_non_null(strstr(out, "promoted       v3"));
     assert_non_null(strstr(out, "version v2    failed"));
+
+    /* ---- an operator rolls back, promotes, pins and unpins: events and history ---- */
+    const char *ops[][6] = {{"rollback", "cfo", NULL}, {"promote", "cfo", "3", NULL},
+                            {"pin", "cfo", "3", NULL}, {"unpin", "cfo", NULL}};
+    int64_t stable_after[] = {1, 3, 3, 3};
+    for (size_t i = 0; i < 4; i++) {
+        char *args[12] = {"aosctl", "--url", url, "--api-key", API_KEY, "ml"};
+        int n = 6;
+        for (size_t k = 0; ops[i][k]; k++)
+            args[n++] = (char *)ops[i][k];
+        o = fmemopen(out, sizeof out - 1, "w");
+        int rc = aosctl_main(n, args, o, o);
+        fclose(o);
+        if (rc != 0)
+            fail_msg("aosctl ml %s: %s", ops[i][0], out);
+        a = adapter();
+        assert_int_equal(ml_int(a, "stable_version"), stable_after[i]);
+        json_object_put(a);
+    }
+    a = adapter();
+    assert_false(json_object_get_boolean(json_object_object_get(a, "pinned")));
+    e = history_entry(a, "pinned", 3);
+    assert_non_null(e);
+    assert_string_equal(ml_str(e, "by"), "operator");
+    assert_non_null(history_entry(a, "unpinned", 3));
+    json_object_put(a);
+    assert_true(event_seen("aos.ml.adapter.pinned cfo"));
+    assert_true(event_seen("aos.ml.adapter.unpinned cfo"));
 }
 
 int main(void)
