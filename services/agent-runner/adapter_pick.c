@@ -48,7 +48,8 @@ aos_result runner_adapter_state_parse(const char *json, size_t len, runner_adapt
     const char *name = NULL, *status = NULL;
     int64_t share = 0;
     aos_result r = aos_json_get_string(o, "name", AOS_JSON_REQUIRED, &name, errbuf, errlen);
-    if (r == AOS_OK && (strlen(name) + 12 >= RUNNER_ADAPTER_NAME_MAX || !aos_storage_valid_id(name)))
+    if (r == AOS_OK &&
+        (strlen(name) + 12 >= RUNNER_ADAPTER_NAME_MAX || !aos_storage_valid_id(name)))
         r = aos_fail(AOS_ERR_INVALID, errbuf, errlen, "field 'name' is not an adapter name");
     if (r == AOS_OK)
         r = aos_json_get_string(o, "status", AOS_JSON_OPTIONAL, &status, errbuf, errlen);
@@ -140,8 +141,8 @@ void runner_adapter_decide(const runner_adapter_state_t *st, const char *convers
     else if (st->canary_version > 0 && history_version == st->stable_version && history_version)
         canary = false; /* it started on the stable version: it stays there */
     else if (st->canary_version > 0)
-        canary = runner_adapter_bucket(conversation_id, st->canary_version) <
-                 st->canary_share * 100u;
+        canary =
+            runner_adapter_bucket(conversation_id, st->canary_version) < st->canary_share * 100u;
     out->canary = canary;
     out->version = canary ? st->canary_version : st->stable_version;
     snprintf(out->served, sizeof out->served, "%s", canary ? st->canary_served : st->stable_served);

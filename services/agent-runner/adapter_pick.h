@@ -30,7 +30,7 @@ typedef struct runner_adapter_state {
     bool serving;           /* a version is ready to serve */
     int64_t stable_version; /* 0 with serving: a record from before versions (serve name) */
     char stable_served[RUNNER_ADAPTER_SERVED_MAX]; /* model / deployment of the stable one */
-    int64_t canary_version; /* 0: no canary */
+    int64_t canary_version;                        /* 0: no canary */
     char canary_served[RUNNER_ADAPTER_SERVED_MAX];
     uint32_t canary_share; /* percent of new conversations, 0..100 */
 } runner_adapter_state_t;

@@ -15,7 +15,7 @@
 typedef struct entry {
     const char *agent; /* borrowed from the agents config */
     runner_adapter_state_t st;
-    bool known;  /* st holds a record read at least once */
+    bool known;   /* st holds a record read at least once */
     bool failing; /* the last read failed (logged once per streak) */
 } entry_t;
 
@@ -170,8 +170,7 @@ static void *refresher(void *arg)
 static void on_event(void *ctx, aos_bus_delivery_t *d, const aos_event_t *ev)
 {
     runner_adapters_t *a = ctx;
-    if (ev && ev->type && strncmp(ev->type, "aos.ml.adapter.", 15) == 0 && ev->subject &&
-        ev->data)
+    if (ev && ev->type && strncmp(ev->type, "aos.ml.adapter.", 15) == 0 && ev->subject && ev->data)
         runner_adapters_apply(a, ev->subject, ev->data, ev->data_len);
     aos_bus_accept(d); /* advisory: the timer refresh covers anything missed */
 }

@@ -49,7 +49,7 @@ struct runner {
     runner_loop_t *loop;
     runner_model_t *model;
     runner_knowledge_t *knowledge;
-    struct runner_sched *sched; /* schedule.h; NULL when no served agent has a schedule */
+    struct runner_sched *sched;  /* schedule.h; NULL when no served agent has a schedule */
     runner_adapters_t *adapters; /* adapter_route.h; NULL when no agent has an adapter */
     served_agent_t *served;
     size_t served_count;

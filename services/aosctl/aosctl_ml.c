@@ -276,8 +276,9 @@ static int cmd_serving(const aosctl_opts_t *o, const char *cmd, int argc, char *
         rc = 2;
     }
     for (; rc == 0 && i < argc; i += 2) {
-        const char *key = strcmp(argv[i], "--share") == 0 && !strcmp(cmd, "canary")  ? "share"
-                          : strcmp(argv[i], "--min-turns") == 0 && !strcmp(cmd, "canary") ? "min_turns"
+        const char *key = strcmp(argv[i], "--share") == 0 && !strcmp(cmd, "canary") ? "share"
+                          : strcmp(argv[i], "--min-turns") == 0 && !strcmp(cmd, "canary")
+                              ? "min_turns"
                           : strcmp(argv[i], "--reason") == 0 &&
                                   (!strcmp(cmd, "promote") || !strcmp(cmd, "rollback"))
                               ? "reason"

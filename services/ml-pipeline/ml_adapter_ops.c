@@ -83,9 +83,8 @@ static aos_result get_version(const json_object *q, bool required, int64_t *out,
 {
     bool has = false;
     *out = 0;
-    AOS_RETURN_IF_FAILED(aos_json_get_int(q, "version", required ? AOS_JSON_REQUIRED
-                                                                 : AOS_JSON_OPTIONAL,
-                                          out, &has, errbuf, errlen));
+    AOS_RETURN_IF_FAILED(aos_json_get_int(
+        q, "version", required ? AOS_JSON_REQUIRED : AOS_JSON_OPTIONAL, out, &has, errbuf, errlen));
     if (has && *out <= 0)
         return aos_fail(AOS_ERR_INVALID, errbuf, errlen, "field 'version' must be > 0");
     return AOS_OK;
@@ -107,8 +106,8 @@ static aos_result op_operator(ml_service_t *svc, const char *op, const json_obje
     const char *agent = NULL;
     reg_ctx_t c = {.svc = svc, .op = op, .by = "operator"};
     AOS_RETURN_IF_FAILED(known_agent(svc, q, &agent, errbuf, errlen));
-    AOS_RETURN_IF_FAILED(aos_json_get_string(q, "reason", AOS_JSON_OPTIONAL, &c.reason, errbuf,
-                                             errlen));
+    AOS_RETURN_IF_FAILED(
+        aos_json_get_string(q, "reason", AOS_JSON_OPTIONAL, &c.reason, errbuf, errlen));
     if (c.reason && strlen(c.reason) > 500)
         return aos_fail(AOS_ERR_INVALID, errbuf, errlen, "reason is longer than 500 bytes");
     bool needs_version = strcmp(op, "pin") == 0 || strcmp(op, "canary") == 0;
@@ -118,8 +117,8 @@ static aos_result op_operator(ml_service_t *svc, const char *op, const json_obje
         bool has = false;
         AOS_RETURN_IF_FAILED(
             aos_json_get_int(q, "share", AOS_JSON_REQUIRED, &c.share, &has, errbuf, errlen));
-        AOS_RETURN_IF_FAILED(aos_json_get_int(q, "min_turns", AOS_JSON_OPTIONAL, &c.min_turns,
-                                              &has, errbuf, errlen));
+        AOS_RETURN_IF_FAILED(aos_json_get_int(q, "min_turns", AOS_JSON_OPTIONAL, &c.min_turns, &has,
+                                              errbuf, errlen));
         if (has && c.min_turns < 1)
             return aos_fail(AOS_ERR_INVALID, errbuf, errlen, "min_turns must be 1..1000000");
     }
@@ -132,8 +131,8 @@ static aos_result op_record_turn(ml_service_t *svc, const aos_event_t *req, json
 {
     char agent[64];
     ml_turn_sample_t s;
-    AOS_RETURN_IF_FAILED(ml_turn_sample_parse(req->data ? req->data : "", req->data_len, agent,
-                                              &s, errbuf, errlen));
+    AOS_RETURN_IF_FAILED(
+        ml_turn_sample_parse(req->data ? req->data : "", req->data_len, agent, &s, errbuf, errlen));
     reg_ctx_t c = {.svc = svc, .op = "record", .by = "pipeline", .sample = &s};
     json_object *rec = NULL;
     AOS_RETURN_IF_FAILED(change(svc, agent, &c, &rec, errbuf, errlen));
@@ -260,8 +259,8 @@ static aos_result op_feedback(ml_service_t *svc, const json_object *q, json_obje
             char *text = NULL;
             r = aos_json_to_string(fb, &text, NULL);
             if (r == AOS_OK)
-                r = aos_storage_record_put_sync(svc->sc, "feedback", fkey, text, NULL, &rec,
-                                                errbuf, errlen);
+                r = aos_storage_record_put_sync(svc->sc, "feedback", fkey, text, NULL, &rec, errbuf,
+                                                errlen);
             aos_storage_record_clear(&rec);
             free(text);
         }
@@ -272,8 +271,8 @@ static aos_result op_feedback(ml_service_t *svc, const json_object *q, json_obje
         reg_ctx_t c = {.svc = svc, .op = "record", .by = "pipeline", .sample = &s};
         char err[256] = "";
         if (change(svc, cv.agent, &c, NULL, err, sizeof err) != AOS_OK)
-            aos_log(AOS_LOG_WARN, "feedback not counted in the canary", "agent", cv.agent,
-                    "detail", err, NULL);
+            aos_log(AOS_LOG_WARN, "feedback not counted in the canary", "agent", cv.agent, "detail",
+                    err, NULL);
     }
     aos_json_add_bool(fb, "counted", first);
     aos_storage_conversation_clear(&cv);

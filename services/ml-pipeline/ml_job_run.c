@@ -13,8 +13,8 @@ typedef struct adapter_ctx {
     const char *artifact;
     const json_object *metrics;
     const char *reason;
-    int64_t version; /* out for "training": the version being trained */
-    bool marked;     /* the adapter record names this job as training */
+    int64_t version;                        /* out for "training": the version being trained */
+    bool marked;                            /* the adapter record names this job as training */
     int64_t canary_share, canary_min_turns; /* for "ready" */
     const char *registered; /* out for "ready": promoted | canary_started | registered */
 } adapter_ctx_t;
@@ -58,8 +58,8 @@ static aos_result adapter_fn(json_object *a, void *vctx, char *errbuf, size_t er
                                 : json_object_new_object());
         json_object_object_del(a, "last_error");
         AOS_RETURN_IF_FAILED(ml_registry_register(a, c->version, c->artifact, job_id, c->metrics,
-                                                  c->canary_share, c->canary_min_turns,
-                                                  ml_now_ms(), &c->registered, errbuf, errlen));
+                                                  c->canary_share, c->canary_min_turns, ml_now_ms(),
+                                                  &c->registered, errbuf, errlen));
     } else {
         const char *cur = ml_jstr(a, "training_job");
         if (cur && job_id && strcmp(cur, job_id) == 0)

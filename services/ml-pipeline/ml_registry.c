@@ -83,7 +83,8 @@ static void history(json_object *rec, int64_t now, const char *action, int64_t v
                     int64_t from, const char *reason, const char *by, json_object *stats)
 {
     json_object *h;
-    if (!json_object_object_get_ex(rec, "history", &h) || !json_object_is_type(h, json_type_array)) {
+    if (!json_object_object_get_ex(rec, "history", &h) ||
+        !json_object_is_type(h, json_type_array)) {
         h = json_object_new_array();
         json_object_object_add(rec, "history", h);
     }
@@ -117,7 +118,7 @@ static void set_status(json_object *entry, const char *status, const char *reaso
 static json_object *new_stats(void)
 {
     json_object *s = json_object_new_object();
-    static const char *const keys[] = {"turns",     "errors",         "fallbacks",
+    static const char *const keys[] = {"turns",          "errors",         "fallbacks",
                                        "latency_ms_sum", "feedback_count", NULL};
     for (size_t i = 0; keys[i]; i++)
         aos_json_add_int(s, keys[i], 0);
@@ -267,8 +268,7 @@ aos_result ml_registry_canary(json_object *rec, int64_t version, int64_t share, 
 {
     if (share < 1 || share > 100)
         return aos_fail(AOS_ERR_INVALID, errbuf, errlen,
-                        "share must be 1..100 (percent of new conversations), not %" PRId64,
-                        share);
+                        "share must be 1..100 (percent of new conversations), not %" PRId64, share);
     if (min_turns < 0 || min_turns > 1000000)
         return aos_fail(AOS_ERR_INVALID, errbuf, errlen, "min_turns must be 1..1000000");
     json_object *e = NULL;
@@ -312,8 +312,7 @@ aos_result ml_registry_promote(json_object *rec, int64_t version, const char *by
     end_canary(rec, "rolled_back", why, version, by, now_ms);
     set_status(e, "ready", NULL);
     make_stable(rec, version);
-    history(rec, now_ms, "promoted", version, stable, reason ? reason : "by an operator", by,
-            NULL);
+    history(rec, now_ms, "promoted", version, stable, reason ? reason : "by an operator", by, NULL);
     bump(rec, now_ms);
     *out_version = version;
     return AOS_OK;
@@ -386,8 +385,8 @@ aos_result ml_registry_pin(json_object *rec, int64_t version, const char *by, in
     return AOS_OK;
 }
 
-aos_result ml_turn_sample_parse(const char *json, size_t len, char agent[64],
-                                ml_turn_sample_t *out, char *errbuf, size_t errlen)
+aos_result ml_turn_sample_parse(const char *json, size_t len, char agent[64], ml_turn_sample_t *out,
+                                char *errbuf, size_t errlen)
 {
     memset(out, 0, sizeof *out);
     json_object *o = NULL;

@@ -31,11 +31,11 @@
 
 /* The canary judge's limits (AOS_ML_CANARY_* in docs/ml.md). */
 typedef struct ml_canary_policy {
-    int64_t min_turns;            /* canary turns before a decision (a canary may override) */
-    int64_t max_error_delta_pct;  /* canary error rate may exceed stable's by this many points */
+    int64_t min_turns;              /* canary turns before a decision (a canary may override) */
+    int64_t max_error_delta_pct;    /* canary error rate may exceed stable's by this many points */
     int64_t max_fallback_delta_pct; /* same for turns that needed a fallback endpoint */
-    int64_t max_latency_pct;      /* canary mean latency at most this % of stable's */
-    double max_feedback_drop;     /* canary mean feedback at most this much below stable's */
+    int64_t max_latency_pct;        /* canary mean latency at most this % of stable's */
+    double max_feedback_drop;       /* canary mean feedback at most this much below stable's */
 } ml_canary_policy_t;
 
 typedef enum ml_decision {
@@ -86,17 +86,17 @@ aos_result ml_registry_pin(json_object *rec, int64_t version, const char *by, in
 /* One turn (or one feedback) reported for version. */
 typedef struct ml_turn_sample {
     int64_t version;
-    bool error;          /* the model failed on every endpoint */
-    uint32_t fallbacks;  /* endpoints given up on before the answer */
-    int64_t latency_ms;  /* model call time */
-    bool is_feedback;    /* a feedback score, not a turn */
-    double score;        /* feedback in [-1, 1] */
+    bool error;         /* the model failed on every endpoint */
+    uint32_t fallbacks; /* endpoints given up on before the answer */
+    int64_t latency_ms; /* model call time */
+    bool is_feedback;   /* a feedback score, not a turn */
+    double score;       /* feedback in [-1, 1] */
 } ml_turn_sample_t;
 
 /* Parse an aos.ml.record_turn body: {"agent","adapter","version","outcome":"answered"|
  * "failed","fallbacks","latency_ms","conversation_id"?,"message_id"?}. agent out: 64 bytes. */
-aos_result ml_turn_sample_parse(const char *json, size_t len, char agent[64],
-                                ml_turn_sample_t *out, char *errbuf, size_t errlen);
+aos_result ml_turn_sample_parse(const char *json, size_t len, char agent[64], ml_turn_sample_t *out,
+                                char *errbuf, size_t errlen);
 
 /* Whether s counts in the record's running canary (a turn or feedback of its canary or
  * stable version); when not, ml_registry_record changes nothing. */

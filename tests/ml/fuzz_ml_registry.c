@@ -24,8 +24,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     json_object *rec = NULL;
     if (aos_json_parse_object(s, n, 0, 0, &rec, NULL, 0) != AOS_OK)
         return 0;
-    ml_canary_policy_t pol = {.min_turns = 2, .max_error_delta_pct = 5,
-                              .max_fallback_delta_pct = 10, .max_latency_pct = 150,
+    ml_canary_policy_t pol = {.min_turns = 2,
+                              .max_error_delta_pct = 5,
+                              .max_fallback_delta_pct = 10,
+                              .max_latency_pct = 150,
                               .max_feedback_drop = 0.25};
     int64_t v = 0;
     const char *act = NULL;

@@ -328,8 +328,8 @@ static void test_adapter_loop(void **state)
     printf("canary: split of %d new conversations with a 30%% canary of v2: %d on v2 (%.0f%%), "
            "%d on v1; %d of %d kept their version on the second turn after a runner restart; "
            "%d differ from the bucket prediction\n",
-           SPLIT_CONVS, on_canary, 100.0 * on_canary / SPLIT_CONVS, SPLIT_CONVS - on_canary,
-           kept, SPLIT_CONVS, mismatched_prediction);
+           SPLIT_CONVS, on_canary, 100.0 * on_canary / SPLIT_CONVS, SPLIT_CONVS - on_canary, kept,
+           SPLIT_CONVS, mismatched_prediction);
     assert_int_equal(kept, SPLIT_CONVS);
     assert_int_equal(mismatched_prediction, 0);
     assert_in_range(on_canary, 15, 45); /* 30 % of 100: beyond 3 standard deviations fails */
@@ -459,9 +459,9 @@ static void test_adapter_loop(void **state)
     const char *broken = "{\"agent\":\"cfo\",\"name\":\"cfo-lora\",\"status\":\"ready\","
                          "\"stable_version\":3,\"revision\":999,"
                          "\"canary\":{\"version\":4,\"share\":500}}";
-    assert_int_equal(aos_storage_record_put_sync(S.sc, "adapter", "cfo", broken, etag, &rec, err,
-                                                 sizeof err),
-                     AOS_OK);
+    assert_int_equal(
+        aos_storage_record_put_sync(S.sc, "adapter", "cfo", broken, etag, &rec, err, sizeof err),
+        AOS_OK);
     free(etag);
     etag = NULL;
     aos_storage_record_clear(&rec);
@@ -472,9 +472,10 @@ static void test_adapter_loop(void **state)
         assert_int_equal(turn(conv, "Still v3?", NULL, 0), 3);
     }
     char metrics_cmd[200], line[400] = "";
-    snprintf(metrics_cmd, sizeof metrics_cmd,
-             "curl -s http://127.0.0.1:%d/metrics | grep '^aos_runner_adapter_registry_errors_total'",
-             runner.admin_port);
+    snprintf(
+        metrics_cmd, sizeof metrics_cmd,
+        "curl -s http://127.0.0.1:%d/metrics | grep '^aos_runner_adapter_registry_errors_total'",
+        runner.admin_port);
     FILE *p = popen(metrics_cmd, "r");
     assert_non_null(p);
     if (!fgets(line, sizeof line, p))
@@ -484,15 +485,16 @@ static void test_adapter_loop(void **state)
     assert_int_equal(sscanf(line, "aos_runner_adapter_registry_errors_total %lf", &errors), 1);
     assert_true(errors >= 1);
     printf("canary: an unusable registry record: 5 of 5 turns answered by the last known v3; "
-           "%s", line);
+           "%s",
+           line);
     free(etag); /* the pipeline counted those turns since: put back over what is there now */
     assert_int_equal(aos_storage_record_get_sync(S.sc, "adapter", "cfo", &rec, err, sizeof err),
                      AOS_OK);
     etag = strdup(rec.version);
     aos_storage_record_clear(&rec);
-    assert_int_equal(aos_storage_record_put_sync(S.sc, "adapter", "cfo", saved, etag, &rec, err,
-                                                 sizeof err),
-                     AOS_OK);
+    assert_int_equal(
+        aos_storage_record_put_sync(S.sc, "adapter", "cfo", saved, etag, &rec, err, sizeof err),
+        AOS_OK);
     aos_storage_record_clear(&rec);
     free(saved);
     free(etag);
@@ -500,8 +502,8 @@ static void test_adapter_loop(void **state)
     /* ---- aosctl ml adapters shows the history ---- */
     char url[64], out[65536] = "";
     snprintf(url, sizeof url, "http://127.0.0.1:%d", http_port);
-    char *argv[] = {"aosctl", "--url", url, "--api-key", API_KEY, "ml", "adapters", "--agent",
-                    "cfo"};
+    char *argv[] = {"aosctl", "--url",    url,       "--api-key", API_KEY,
+                    "ml",     "adapters", "--agent", "cfo"};
     FILE *o = fmemopen(out, sizeof out - 1, "w");
     assert_int_equal(aosctl_main(9, argv, o, o), 0);
     fclose(o);
@@ -513,8 +515,10 @@ static void test_adapter_loop(void **state)
     assert_non_null(strstr(out, "version v2    failed"));
 
     /* ---- an operator rolls back, promotes, pins and unpins: events and history ---- */
-    const char *ops[][6] = {{"rollback", "cfo", NULL}, {"promote", "cfo", "3", NULL},
-                            {"pin", "cfo", "3", NULL}, {"unpin", "cfo", NULL}};
+    const char *ops[][6] = {{"rollback", "cfo", NULL},
+                            {"promote", "cfo", "3", NULL},
+                            {"pin", "cfo", "3", NULL},
+                            {"unpin", "cfo", NULL}};
     int64_t stable_after[] = {1, 3, 3, 3};
     for (size_t i = 0; i < 4; i++) {
         char *args[12] = {"aosctl", "--url", url, "--api-key", API_KEY, "ml"};

@@ -58,9 +58,9 @@ static json_object *with_canary(int64_t share, int64_t min_turns)
     json_object *rec = json_tokener_parse("{\"agent\":\"cfo\",\"name\":\"cfo-lora\"}");
     const char *act = NULL;
     char err[300];
-    assert_int_equal(ml_registry_register(rec, 1, "/a/1", "job-1", NULL, share, 0, 1000, &act, err,
-                                          sizeof err),
-                     AOS_OK);
+    assert_int_equal(
+        ml_registry_register(rec, 1, "/a/1", "job-1", NULL, share, 0, 1000, &act, err, sizeof err),
+        AOS_OK);
     assert_string_equal(act, "promoted"); /* the first version never waits for a canary */
     assert_int_equal(ml_registry_register(rec, 2, "/a/2", "job-2", NULL, share, min_turns, 2000,
                                           &act, err, sizeof err),
@@ -83,12 +83,12 @@ static void test_register(void **state)
     /* a redelivered registration changes nothing */
     int64_t rev = jint(rec, "revision");
     const char *act = NULL;
-    assert_int_equal(ml_registry_register(rec, 2, "/a/2", "job-2", NULL, 30, 0, 3000, &act, NULL, 0),
-                     AOS_OK);
+    assert_int_equal(
+        ml_registry_register(rec, 2, "/a/2", "job-2", NULL, 30, 0, 3000, &act, NULL, 0), AOS_OK);
     assert_int_equal(jint(rec, "revision"), rev);
     /* v3 supersedes the running canary */
-    assert_int_equal(ml_registry_register(rec, 3, "/a/3", "job-3", NULL, 30, 0, 4000, &act, NULL, 0),
-                     AOS_OK);
+    assert_int_equal(
+        ml_registry_register(rec, 3, "/a/3", "job-3", NULL, 30, 0, 4000, &act, NULL, 0), AOS_OK);
     assert_int_equal(jint(canary(rec), "version"), 3);
     assert_string_equal(version_status(rec, 2), "rolled_back");
     json_object_put(rec);
@@ -158,7 +158,8 @@ static void test_operator_changes(void **state)
     json_object *rec = with_canary(30, 0);
     int64_t v = 0, rev = jint(rec, "revision");
     char err[300];
-    assert_int_equal(ml_registry_promote(rec, 0, "operator", NULL, 3000, &v, err, sizeof err), AOS_OK);
+    assert_int_equal(ml_registry_promote(rec, 0, "operator", NULL, 3000, &v, err, sizeof err),
+                     AOS_OK);
     assert_int_equal(v, 2);
     assert_int_equal(jint(rec, "stable_version"), 2);
     assert_null(canary(rec));
@@ -173,9 +174,9 @@ static void test_operator_changes(void **state)
     /* pin: new versions are only registered */
     assert_int_equal(ml_registry_pin(rec, 1, "operator", 5000, err, sizeof err), AOS_OK);
     const char *act = NULL;
-    assert_int_equal(ml_registry_register(rec, 3, "/a/3", "job-3", NULL, 30, 0, 6000, &act, err,
-                                          sizeof err),
-                     AOS_OK);
+    assert_int_equal(
+        ml_registry_register(rec, 3, "/a/3", "job-3", NULL, 30, 0, 6000, &act, err, sizeof err),
+        AOS_OK);
     assert_string_equal(act, "registered");
     assert_null(canary(rec));
     assert_int_equal(jint(rec, "stable_version"), 1);
@@ -262,19 +263,22 @@ static void test_turn_sample_parse(void **state)
     (void)state;
     char agent[64], err[200];
     ml_turn_sample_t s;
-    const char *ok = "{\"agent\":\"cfo\",\"adapter\":\"cfo-lora\",\"version\":2,\"outcome\":\"failed\","
-                     "\"fallbacks\":1,\"latency_ms\":35}";
+    const char *ok =
+        "{\"agent\":\"cfo\",\"adapter\":\"cfo-lora\",\"version\":2,\"outcome\":\"failed\","
+        "\"fallbacks\":1,\"latency_ms\":35}";
     assert_int_equal(ml_turn_sample_parse(ok, strlen(ok), agent, &s, err, sizeof err), AOS_OK);
     assert_string_equal(agent, "cfo");
     assert_int_equal(s.version, 2);
     assert_true(s.error);
     assert_int_equal(s.fallbacks, 1);
     assert_int_equal(s.latency_ms, 35);
-    const char *bad[] = {"{}", "{\"agent\":\"cfo\",\"version\":0,\"outcome\":\"answered\"}",
-                         "{\"agent\":\"cfo\",\"version\":1,\"outcome\":\"maybe\"}",
-                         "{\"agent\":\"c fo\",\"version\":1,\"outcome\":\"answered\"}",
-                         "{\"agent\":\"cfo\",\"version\":1,\"outcome\":\"answered\",\"latency_ms\":-4}",
-                         "not json"};
+    const char *bad[] = {
+        "{}",
+        "{\"agent\":\"cfo\",\"version\":0,\"outcome\":\"answered\"}",
+        "{\"agent\":\"cfo\",\"version\":1,\"outcome\":\"maybe\"}",
+        "{\"agent\":\"c fo\",\"version\":1,\"outcome\":\"answered\"}",
+        "{\"agent\":\"cfo\",\"version\":1,\"outcome\":\"answered\",\"latency_ms\":-4}",
+        "not json"};
     for (size_t i = 0; i < sizeof bad / sizeof *bad; i++)
         assert_int_equal(ml_turn_sample_parse(bad[i], strlen(bad[i]), agent, &s, err, sizeof err),
                          AOS_ERR_INVALID);

@@ -12,7 +12,7 @@
 #include "adapter_pick.h"
 
 #define REC_CANARY                                                                                 \
-    "{\"agent\":\"cfo\",\"name\":\"cfo-lora\",\"status\":\"ready\",\"version\":2,\"revision\":7,"   \
+    "{\"agent\":\"cfo\",\"name\":\"cfo-lora\",\"status\":\"ready\",\"version\":2,\"revision\":7,"  \
     "\"stable_version\":1,\"canary\":{\"version\":2,\"share\":30,\"stable_version\":1},"           \
     "\"versions\":[{\"version\":1,\"status\":\"ready\",\"deployment\":\"cfo-lora-v1\"},"           \
     "{\"version\":2,\"status\":\"ready\",\"deployment\":\"cfo-blue\"}]}"
@@ -63,13 +63,14 @@ static void test_parse_rejects(void **state)
         "{\"name\":\"a\",\"stable_version\":1,\"canary\":{\"version\":2,\"share\":101}}",
         "{\"name\":\"a\",\"stable_version\":1,\"canary\":{\"version\":0,\"share\":10}}",
         "{\"name\":\"a\",\"stable_version\":1,\"canary\":{\"share\":10}}",
-        "{\"name\":\"a\",\"stable_version\":1,\"versions\":[{\"version\":1,\"deployment\":\"a b\"}]}",
+        "{\"name\":\"a\",\"stable_version\":1,\"versions\":[{\"version\":1,\"deployment\":\"a "
+        "b\"}]}",
     };
     for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
         runner_adapter_state_t st;
         char err[200] = "";
-        assert_int_not_equal(runner_adapter_state_parse(bad[i], strlen(bad[i]), &st, err, sizeof err),
-                             AOS_OK);
+        assert_int_not_equal(
+            runner_adapter_state_parse(bad[i], strlen(bad[i]), &st, err, sizeof err), AOS_OK);
         assert_false(st.serving);
     }
 }

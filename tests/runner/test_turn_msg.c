@@ -172,8 +172,11 @@ static void test_adapter_fields(void **state)
                            "\"text\":\"t\"}",
                            &r, NULL, 0),
                      AOS_OK);
-    runner_turn_outcome_t o = {.reply = "hi", .provider = "openai", .model = "cfo-lora-v3",
-                               .adapter = "cfo-lora", .adapter_version = 3};
+    runner_turn_outcome_t o = {.reply = "hi",
+                               .provider = "openai",
+                               .model = "cfo-lora-v3",
+                               .adapter = "cfo-lora",
+                               .adapter_version = 3};
     char *meta = NULL, *res = NULL;
     assert_int_equal(runner_assistant_metadata(&r, &o, &meta), AOS_OK);
     assert_non_null(strstr(meta, "\"adapter\":\"cfo-lora\",\"adapter_version\":3"));
