@@ -67,9 +67,8 @@ static const aos_config_field_t TABLE[] = {
      "Queue of aos-ml-pipeline: each turn answered by a registry adapter version is recorded "
      "there for the canary judgement (empty: none sent).",
      offsetof(runner_env_t, ml_queue)},
-    {"AOS_RUNNER_ADAPTER_REFRESH", NULL, AOS_CONFIG_DURATION_MS, "30s", 100, 86400000, false,
-     false, NULL,
-     "Period of the adapter registry re-read (besides every aos.ml.adapter.* event).",
+    {"AOS_RUNNER_ADAPTER_REFRESH", NULL, AOS_CONFIG_DURATION_MS, "30s", 100, 86400000, false, false,
+     NULL, "Period of the adapter registry re-read (besides every aos.ml.adapter.* event).",
      offsetof(runner_env_t, adapter_refresh_ms)},
     {"AOS_RUNNER_ADAPTER_EVENTS", NULL, AOS_CONFIG_STRING, NULL, 0, 1000, false, false, NULL,
      "Bus address the aos.ml.adapter.* events are received from; unset: a private queue bound "

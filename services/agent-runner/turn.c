@@ -590,8 +590,8 @@ static void turn_adapter_outcome(turn_t *t, runner_turn_outcome_t *o,
 {
     o->adapter = t->adapter.name[0] ? t->adapter.name : t->agent->def->adapter;
     o->adapter_version = t->adapter.version;
-    runner_adapters_report(t->r->adapters, t->agent->def->name, &t->adapter,
-                           t->req.conversation_id, t->req.message_id, failed, res->fallbacks,
+    runner_adapters_report(t->r->adapters, t->agent->def->name, &t->adapter, t->req.conversation_id,
+                           t->req.message_id, failed, res->fallbacks,
                            aos_clock_monotonic_ms() - t->model_started_ms);
 }
 

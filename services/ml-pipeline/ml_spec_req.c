@@ -85,16 +85,16 @@ static aos_result parse_canary(const json_object *o, ml_train_req_t *out, char *
     }
     bool has = false;
     int64_t share = 0, min = 0;
-    AOS_RETURN_IF_FAILED(aos_json_get_int(c, "share", AOS_JSON_OPTIONAL, &share, &has, errbuf,
-                                          errlen));
+    AOS_RETURN_IF_FAILED(
+        aos_json_get_int(c, "share", AOS_JSON_OPTIONAL, &share, &has, errbuf, errlen));
     if (has && (share < 0 || share > 100))
         return aos_fail(AOS_ERR_INVALID, errbuf, errlen,
                         "canary.share must be 0..100 (percent of new conversations), not %lld",
                         (long long)share);
     if (has)
         out->canary_share = share;
-    AOS_RETURN_IF_FAILED(aos_json_get_int(c, "min_turns", AOS_JSON_OPTIONAL, &min, &has, errbuf,
-                                          errlen));
+    AOS_RETURN_IF_FAILED(
+        aos_json_get_int(c, "min_turns", AOS_JSON_OPTIONAL, &min, &has, errbuf, errlen));
     if (has && (min < 1 || min > 1000000))
         return aos_fail(AOS_ERR_INVALID, errbuf, errlen, "canary.min_turns must be 1..1000000");
     out->canary_min_turns = has ? min : 0;
@@ -104,10 +104,10 @@ static aos_result parse_canary(const json_object *o, ml_train_req_t *out, char *
 static aos_result parse_fields(const json_object *o, bool pipeline, ml_train_req_t *out,
                                char *errbuf, size_t errlen)
 {
-    static const char *const keys[] = {
-        "agent",   "adapter_name", "adapter", "base_model", "lora",   "hyperparameters", "data",
-        "dataset", "data_jsonl",   "backend", "timeout_s",  "job_id", "action",          "workspace",
-        "canary",  NULL};
+    static const char *const keys[] = {"agent",      "adapter_name",    "adapter",   "base_model",
+                                       "lora",       "hyperparameters", "data",      "dataset",
+                                       "data_jsonl", "backend",         "timeout_s", "job_id",
+                                       "action",     "workspace",       "canary",    NULL};
     json_object_object_foreach((json_object *)o, key, val)
     {
         (void)val;
