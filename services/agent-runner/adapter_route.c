@@ -12,6 +12,8 @@
 #include "aos/log.h"
 #include "aos/metrics.h"
 
+#define RUNNER_ADAPTERS_FIRST_READ_S 5
+
 typedef struct entry {
     const char *agent; /* borrowed from the agents config */
     runner_adapter_state_t st;
@@ -26,7 +28,7 @@ struct runner_adapters {
     size_t count;
     pthread_mutex_t mu;
     pthread_cond_t cv;
-    bool stop, started, wake;
+    bool stop, started, first_done; /* first_done: the first pass over the records ended */
     pthread_t thread;
     aos_metric_counter_t *m_errors, *m_reports;
 };
@@ -143,24 +145,23 @@ static void *refresher(void *arg)
     runner_adapters_t *a = arg;
     pthread_mutex_lock(&a->mu);
     while (!a->stop) {
-        if (!a->wake) {
-            struct timespec ts;
-            clock_gettime(CLOCK_REALTIME, &ts);
-            ts.tv_sec += a->cfg.refresh_ms / 1000;
-            ts.tv_nsec += (long)(a->cfg.refresh_ms % 1000) * 1000000L;
-            if (ts.tv_nsec >= 1000000000L) {
-                ts.tv_sec++;
-                ts.tv_nsec -= 1000000000L;
-            }
-            pthread_cond_timedwait(&a->cv, &a->mu, &ts);
-        }
-        a->wake = false;
-        if (a->stop)
-            break;
         pthread_mutex_unlock(&a->mu);
         for (size_t i = 0; i < a->count; i++)
             refresh_one(a, &a->entries[i]);
         pthread_mutex_lock(&a->mu);
+        a->first_done = true;
+        pthread_cond_broadcast(&a->cv);
+        if (a->stop)
+            break;
+        struct timespec ts;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        ts.tv_sec += a->cfg.refresh_ms / 1000;
+        ts.tv_nsec += (long)(a->cfg.refresh_ms % 1000) * 1000000L;
+        if (ts.tv_nsec >= 1000000000L) {
+            ts.tv_sec++;
+            ts.tv_nsec -= 1000000000L;
+        }
+        pthread_cond_timedwait(&a->cv, &a->mu, &ts);
     }
     pthread_mutex_unlock(&a->mu);
     return NULL;
@@ -195,17 +196,22 @@ aos_result runner_adapters_start(runner_adapters_t *a, char *errbuf, size_t errl
                  a->cfg.refresh_ms);
     if (r != AOS_OK)
         return aos_fail(r, errbuf, errlen, "subscribe to adapter events at %s failed", addr);
-    /* The first read before any turn is taken: a restarted replica knows the canary before
-     * it answers (an unreadable registry only delays the start by the storage timeout). */
-    if (aos_bus_wait_connected(a->cfg.bus, 10000) == AOS_OK)
-        for (size_t i = 0; i < a->count; i++)
-            refresh_one(a, &a->entries[i]);
-    pthread_mutex_lock(&a->mu);
-    a->wake = false;
-    pthread_mutex_unlock(&a->mu);
     if (pthread_create(&a->thread, NULL, refresher, a) != 0)
         return aos_fail(AOS_ERR_INTERNAL, errbuf, errlen, "cannot start the registry refresher");
     a->started = true;
+    /* The first read before any turn is taken, so a restarted replica knows the canary before
+     * it answers; a registry that does not answer delays the start by at most this. */
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    ts.tv_sec += RUNNER_ADAPTERS_FIRST_READ_S;
+    pthread_mutex_lock(&a->mu);
+    while (!a->first_done && pthread_cond_timedwait(&a->cv, &a->mu, &ts) == 0)
+        ;
+    bool done = a->first_done;
+    pthread_mutex_unlock(&a->mu);
+    if (!done)
+        aos_log(AOS_LOG_WARN,
+                "adapter registry not read yet; the configured adapters answer until it is", NULL);
     return AOS_OK;
 }
 
@@ -239,10 +245,21 @@ void runner_adapters_pick(runner_adapters_t *a, const aos_agent_def_t *agent,
     runner_adapter_state_t st;
     pthread_mutex_lock(&a->mu);
     entry_t *e = find(a, agent->name);
-    bool have = e && e->known && e->st.serving;
+    bool known = e && e->known, have = known && e->st.serving;
     if (have)
         st = e->st;
     pthread_mutex_unlock(&a->mu);
+    if (!known && e && agent->adapter) {
+        /* never read (the registry was down at start): a conversation keeps the version its
+         * history names, by the deployment naming rule (docs/ml.md) */
+        int64_t hv = runner_adapter_history_version(page, agent->adapter);
+        if (hv > 0) {
+            snprintf(out->name, sizeof out->name, "%s", agent->adapter);
+            snprintf(out->served, sizeof out->served, "%s-v%lld", agent->adapter, (long long)hv);
+            out->version = hv;
+        }
+        return;
+    }
     if (!have)
         return;
     int64_t hv = st.canary_version > 0 ? runner_adapter_history_version(page, st.name) : 0;
