@@ -86,7 +86,8 @@ aos_result runner_adapters_apply(runner_adapters_t *a, const char *agent, const 
     if (!a)
         return AOS_ERR_INVALID;
     aos_result r = runner_adapter_state_parse(json, len, &st, err, sizeof err);
-    if (r != AOS_OK) {
+    if (r != AOS_OK) { /* an unusable record is an unreadable registry: the last state stays */
+        aos_metric_counter_inc(a->m_errors);
         aos_log(AOS_LOG_WARN, "unusable adapter record ignored", "agent", agent, "detail", err,
                 NULL);
         return r;
@@ -112,12 +113,15 @@ aos_result runner_adapters_apply(runner_adapters_t *a, const char *agent, const 
 /* One read of agent's record; on failure the last known state stays. */
 static void refresh_one(runner_adapters_t *a, entry_t *e)
 {
+    bool was_counted = false;
     aos_storage_record_t rec = {0};
     char err[256] = "";
     aos_result r =
         aos_storage_record_get_sync(a->cfg.storage, "adapter", e->agent, &rec, err, sizeof err);
     if (r == AOS_OK) {
         r = runner_adapters_apply(a, e->agent, rec.data_json, strlen(rec.data_json));
+        if (r != AOS_OK) /* counted and logged by apply */
+            was_counted = true;
     } else if (r == AOS_ERR_NOT_FOUND) { /* no registry adapter: the configured one answers */
         pthread_mutex_lock(&a->mu);
         memset(&e->st, 0, sizeof e->st);
@@ -131,7 +135,8 @@ static void refresh_one(runner_adapters_t *a, entry_t *e)
     e->failing = r != AOS_OK;
     pthread_mutex_unlock(&a->mu);
     if (r != AOS_OK) {
-        aos_metric_counter_inc(a->m_errors);
+        if (!was_counted)
+            aos_metric_counter_inc(a->m_errors);
         if (!was_failing)
             aos_log(AOS_LOG_WARN, "adapter registry unreadable; the last known version serves",
                     "agent", e->agent, "result", aos_result_code(r), "detail", err, NULL);

@@ -11,7 +11,8 @@
  *   Bad input through the router's HTTP routes: a 4xx JSON error and nothing changed.
  *   v3 is trained with a 30 % canary and is healthy: the pipeline promotes it by itself;
  *     feedback on a v3 answer is counted.
- *   An unusable registry record: the runner keeps the last known version (and counts it).
+ *   The runner re-reads the registry only every 60 s here: it follows the aos.ml.adapter.*
+ *   events. An unusable registry record: it keeps the last known version (and counts it).
  *   `aosctl ml adapters --agent cfo` shows the versions and the history; an operator rolls
  *   back, promotes, pins and unpins with aosctl (each an event and a history entry).
  * The split and decision figures are printed ("canary:" lines).
@@ -69,16 +70,13 @@ static bool event_seen(const char *line)
 
 static int start_runner(void)
 {
-    char *env[] = {ml_envs("AOS_BUS_URL=%s", S.url),
-                   ml_envs("AOS_BUS_PROFILE=rabbitmq"),
-                   ml_envs("AOS_CONFIG=%s", S.config),
-                   ml_envs("AOS_STORAGE_QUEUE=%s", ML_STORAGE_QUEUE),
-                   ml_envs("AOS_INSTANCE_ID=mlrunner-%s", S.tag),
-                   ml_envs("AOS_AGENTS=cfo"),
-                   ml_envs("AOS_ML_QUEUE=%s", ML_QUEUE),
-                   ml_envs("AOS_RUNNER_ADAPTER_REFRESH=1s"),
-                   ml_envs("AOS_SHUTDOWN_GRACE=5s"),
-                   NULL};
+    char *env[] = {
+        ml_envs("AOS_BUS_URL=%s", S.url), ml_envs("AOS_BUS_PROFILE=rabbitmq"),
+        ml_envs("AOS_CONFIG=%s", S.config), ml_envs("AOS_STORAGE_QUEUE=%s", ML_STORAGE_QUEUE),
+        ml_envs("AOS_INSTANCE_ID=mlrunner-%s", S.tag), ml_envs("AOS_AGENTS=cfo"),
+        ml_envs("AOS_ML_QUEUE=%s", ML_QUEUE),
+        /* slower than the test: the runner must follow the events */
+        ml_envs("AOS_RUNNER_ADAPTER_REFRESH=60s"), ml_envs("AOS_SHUTDOWN_GRACE=5s"), NULL};
     int rc = stack_start(&runner, runner_bin, S.dir, "runner", env);
     for (size_t i = 0; env[i]; i++)
         free(env[i]);
@@ -234,6 +232,16 @@ static void wait_runner_canary(int64_t v)
         stack_sleep_ms(200);
     }
     fail_msg("the runner never served canary v%lld", (long long)v);
+}
+
+/* An aos.ml.adapter.ready event for cfo carrying record (as the pipeline publishes them). */
+static void publish_adapter_event(const char *record)
+{
+    aos_event_t *ev = NULL;
+    assert_int_equal(aos_event_create("aos.ml.adapter.ready", "/test/ml", record, &ev), AOS_OK);
+    aos_event_set(&ev->subject, "cfo");
+    assert_int_equal(aos_bus_publish(S.bus, "aos.events", ev, NULL, NULL), AOS_OK);
+    aos_event_free(ev);
 }
 
 /* The last history entry with this action and version. */
@@ -465,7 +473,8 @@ static void test_adapter_loop(void **state)
     free(etag);
     etag = NULL;
     aos_storage_record_clear(&rec);
-    stack_sleep_ms(2500); /* two refresh periods */
+    publish_adapter_event(broken);
+    stack_sleep_ms(1000);
     for (int i = 0; i < 5; i++) {
         char conv[64];
         snprintf(conv, sizeof conv, "broken-%s-%d", S.tag, i);
@@ -496,6 +505,7 @@ static void test_adapter_loop(void **state)
         aos_storage_record_put_sync(S.sc, "adapter", "cfo", saved, etag, &rec, err, sizeof err),
         AOS_OK);
     aos_storage_record_clear(&rec);
+    publish_adapter_event(saved);
     free(saved);
     free(etag);
 
