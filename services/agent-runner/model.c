@@ -97,6 +97,31 @@ const char *runner_model_primary_provider(const aos_agent_def_t *agent)
     return aos_provider_name(agent->endpoints[0].provider);
 }
 
+const char *runner_model_breaker_state(runner_model_t *m, const aos_agent_def_t *agent)
+{
+    /* worst first: open refuses calls, half_open lets probes through */
+    static const int RANK[] = {[AOS_CIRCUIT_CLOSED] = 0, [AOS_CIRCUIT_HALF_OPEN] = 1,
+                               [AOS_CIRCUIT_OPEN] = 2};
+    bool any = false;
+    aos_circuit_state worst = AOS_CIRCUIT_CLOSED;
+    int64_t now = aos_clock_monotonic_ms();
+    for (size_t i = 0; m && agent && i < agent->endpoint_count; i++) {
+        const aos_endpoint_t *def = &agent->endpoints[i];
+        if (def->provider == AOS_PROVIDER_OFFLINE)
+            continue;
+        runner_endpoint_t ep;
+        runner_endpoint_from_def(def, agent->adapter, &ep);
+        aos_circuit_t *b = runner_breakers_get(m->breakers, ep.name);
+        if (!b)
+            continue;
+        aos_circuit_state st = aos_circuit_get_state(b, now);
+        if (!any || RANK[st] > RANK[worst])
+            worst = st;
+        any = true;
+    }
+    return any ? aos_circuit_state_str(worst) : NULL;
+}
+
 static void reset_http_state(call_t *c)
 {
     free(c->body);

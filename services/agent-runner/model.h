@@ -85,4 +85,8 @@ uint32_t runner_model_inflight(const runner_model_t *m);
 /* Name of the provider an agent's chain starts with ("offline" when it has none). */
 const char *runner_model_primary_provider(const aos_agent_def_t *agent);
 
+/* The worst circuit-breaker state among agent's model endpoints ("closed", "half_open",
+ * "open"; static strings), NULL when it has none but the offline provider. Loop thread. */
+const char *runner_model_breaker_state(runner_model_t *m, const aos_agent_def_t *agent);
+
 #endif

@@ -605,7 +605,9 @@ static void model_failed(turn_t *t, runner_model_result_t *res)
     /* a marker: the turn failed, the conversation moves on (see docs) */
     runner_turn_outcome_t o = {.provider = aos_provider_name(res->provider),
                                .endpoint = res->endpoint,
-                               .attempts = res->attempts};
+                               .attempts = res->attempts,
+                               .latency_ms = runner_now_ms() - t->started_ms,
+                               .trace_id = aos_trace_current_id()};
     turn_adapter_outcome(t, &o, res, true);
     if (runner_reply_id(t->req.message_id, 'e', marker_id) != AOS_OK ||
         runner_assistant_metadata(&t->req, &o, &meta) != AOS_OK) {
@@ -655,7 +657,9 @@ static void on_model_done(void *ctx, runner_model_result_t *res)
                                          .model = t->completion.model,
                                          .endpoint = res->endpoint,
                                          .usage = t->completion.usage,
-                                         .attempts = res->attempts};
+                                         .attempts = res->attempts,
+                                         .latency_ms = runner_now_ms() - t->started_ms,
+                                         .trace_id = aos_trace_current_id()};
     turn_adapter_outcome(t, &t->outcome, res, false);
     aos_metric_counter_add(t->agent->m_tokens_prompt, t->outcome.usage.prompt_tokens);
     aos_metric_counter_add(t->agent->m_tokens_completion, t->outcome.usage.completion_tokens);

@@ -267,6 +267,10 @@ aos_result runner_assistant_metadata(const runner_turn_req_t *req, const runner_
     aos_json_add_string(m, "endpoint", o->endpoint);
     aos_json_add(m, "usage", usage_json(&o->usage));
     aos_json_add_int(m, "attempts", o->attempts);
+    if (o->latency_ms)
+        aos_json_add_int(m, "latency_ms", (int64_t)o->latency_ms);
+    if (o->trace_id && o->trace_id[0])
+        aos_json_add_string(m, "trace_id", o->trace_id);
     add_adapter(m, o);
     return finish_json(m, out_json);
 }
@@ -370,8 +374,9 @@ aos_result runner_action_json(const runner_turn_req_t *req, const runner_turn_ou
 }
 
 aos_result runner_heartbeat_json(const char *agent, const char *instance, uint32_t inflight,
-                                 uint32_t capacity, const char *provider, int64_t ts_ms,
-                                 int64_t last_run_ms, int64_t next_run_ms, char **out_json)
+                                 uint32_t capacity, const char *provider, const char *breaker,
+                                 int64_t ts_ms, int64_t last_run_ms, int64_t next_run_ms,
+                                 char **out_json)
 {
     json_object *h = json_object_new_object();
     if (!h)
@@ -381,6 +386,8 @@ aos_result runner_heartbeat_json(const char *agent, const char *instance, uint32
     aos_json_add_int(h, "inflight", inflight);
     aos_json_add_int(h, "capacity", capacity);
     aos_json_add_string(h, "provider", provider);
+    if (breaker)
+        aos_json_add_string(h, "breaker", breaker);
     aos_json_add_int(h, "ts", ts_ms);
     if (last_run_ms > 0)
         aos_json_add_int(h, "schedule_last_ms", last_run_ms);

@@ -65,11 +65,14 @@ typedef struct runner_turn_outcome {
     const char *endpoint; /* may be NULL */
     runner_usage_t usage;
     uint32_t attempts;
+    uint64_t latency_ms;     /* from the turn's arrival to its outcome; 0: not measured */
+    const char *trace_id;    /* the turn's trace id (32 hex), may be NULL */
     const char *adapter;     /* the LoRA adapter that answered; may be NULL */
     int64_t adapter_version; /* its registry version (0: not a registry version) */
 } runner_turn_outcome_t;
 
-/* {"in_reply_to","provider","model","endpoint","usage":{…},"attempts"} plus "adapter" and
+/* {"in_reply_to","provider","model","endpoint","usage":{…},"attempts","latency_ms"?,
+ * "trace_id"?} (what the console's transcript shows per turn), plus "adapter" and
  * "adapter_version" when set */
 aos_result runner_assistant_metadata(const runner_turn_req_t *req, const runner_turn_outcome_t *o,
                                      char **out_json);
@@ -93,9 +96,12 @@ aos_result runner_action_json(const runner_turn_req_t *req, const runner_turn_ou
                               char **out_json);
 
 /* aos.agent.heartbeat data ("ts": Unix epoch milliseconds). A scheduled agent's last and
- * next run ("schedule_last_ms", "schedule_next_ms", Unix ms) are added when > 0. */
+ * next run ("schedule_last_ms", "schedule_next_ms", Unix ms) are added when > 0; "breaker"
+ * (the worst circuit state of the agent's model endpoints: closed, half_open, open) when
+ * breaker is not NULL. */
 aos_result runner_heartbeat_json(const char *agent, const char *instance, uint32_t inflight,
-                                 uint32_t capacity, const char *provider, int64_t ts_ms,
-                                 int64_t last_run_ms, int64_t next_run_ms, char **out_json);
+                                 uint32_t capacity, const char *provider, const char *breaker,
+                                 int64_t ts_ms, int64_t last_run_ms, int64_t next_run_ms,
+                                 char **out_json);
 
 #endif

@@ -43,6 +43,11 @@ aos_result router_heartbeat_parse(const char *data, size_t len, router_heartbeat
     if (r == AOS_OK)
         r = aos_json_get_int(o, "schedule_next_ms", AOS_JSON_OPTIONAL, &out->schedule_next_ms,
                              NULL, NULL, 0);
+    if (r == AOS_OK)
+        r = copy_str(o, "breaker", AOS_JSON_OPTIONAL, out->breaker, sizeof out->breaker);
+    if (r == AOS_OK && out->breaker[0] && strcmp(out->breaker, "closed") != 0 &&
+        strcmp(out->breaker, "half_open") != 0 && strcmp(out->breaker, "open") != 0)
+        r = AOS_ERR_INVALID;
     if (r == AOS_OK && (!aos_agent_name_valid(out->agent) || !out->instance[0]))
         r = AOS_ERR_INVALID;
     json_object_put(o);

@@ -17,10 +17,12 @@ typedef struct router_heartbeat_msg {
     char provider[32];
     int64_t inflight, capacity;
     int64_t schedule_last_ms, schedule_next_ms; /* 0 when absent */
+    char breaker[16]; /* "closed" | "half_open" | "open"; "" when absent */
 } router_heartbeat_msg_t;
 
 /* {"agent","instance","provider"?,"inflight"?,"capacity"?,"schedule_last_ms"?,
- * "schedule_next_ms"?}: agent must be a valid agent name,
+ * "schedule_next_ms"?,"breaker"?}: agent must be a valid agent name, breaker one of the
+ * three states,
  * instance non-empty; too-long strings are refused (AOS_ERR_INVALID), never truncated. */
 aos_result router_heartbeat_parse(const char *data, size_t len, router_heartbeat_msg_t *out);
 

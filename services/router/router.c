@@ -357,11 +357,24 @@ static aos_result add_routes(router_t *rt)
     AOS_RETURN_IF_FAILED(aos_http_server_route(s, "GET", ROUTER_SKILL_MANIFEST_PATH,
                                                svc_get_skill_manifest, rt));
     AOS_RETURN_IF_FAILED(svc_ml_routes(s, rt));
+    /* the operator console (docs/console.md) and the routes only it needs */
+    AOS_RETURN_IF_FAILED(aos_http_server_route_ex(s, "GET", "/v1/conversations",
+                                                  svc_list_conversations, rt, V1));
+    AOS_RETURN_IF_FAILED(aos_http_server_route_ex(s, "GET", "/v1/deadletters",
+                                                  svc_list_dead_letter_queues, rt, V1));
+    AOS_RETURN_IF_FAILED(aos_http_server_route_ex(s, "GET", "/v1/deadletters/{queue}",
+                                                  svc_list_dead_letters, rt, V1));
+    AOS_RETURN_IF_FAILED(aos_http_server_route_ex(s, "POST", "/v1/deadletters/{queue}/{id}/replay",
+                                                  svc_replay_dead_letter, rt, V1));
+    AOS_RETURN_IF_FAILED(aos_http_server_route_ex(s, "DELETE", "/v1/deadletters/{queue}/{id}",
+                                                  svc_delete_dead_letter, rt, V1));
+    AOS_RETURN_IF_FAILED(svc_console_routes(s, rt));
     return AOS_OK;
 }
 
-static aos_bus_profile profile_of(const char *s)
+aos_bus_profile router_bus_profile(const router_t *rt)
 {
+    const char *s = rt->cfg.common.bus_profile;
     if (s && strcasecmp(s, "rabbitmq") == 0)
         return AOS_BUS_PROFILE_RABBITMQ;
     if (s && strcasecmp(s, "servicebus") == 0)
@@ -374,7 +387,7 @@ static aos_result start_bus(router_t *rt, int connect_timeout_ms, char *errbuf, 
     char instance[200];
     snprintf(instance, sizeof instance, "router-%s-%d", rt->cfg.common.instance_id, (int)getpid());
     aos_bus_config_t bc = {.url = rt->cfg.common.bus_url,
-                           .profile = profile_of(rt->cfg.common.bus_profile),
+                           .profile = router_bus_profile(rt),
                            .connection_string = rt->cfg.common.servicebus_connection_string,
                            .instance_id = instance};
     AOS_RETURN_IF_FAILED(aos_bus_new(&bc, &rt->bus, errbuf, errlen));
@@ -469,6 +482,7 @@ void router_stop(router_t *rt, int grace_ms)
      * only then does the bus go. */
     if (rt->api)
         aos_http_server_stop(rt->api, grace_ms);
+    svc_dead_letters_drain(rt, 15000);
     bot_outbound_stop(rt);
     if (rt->bus)
         aos_bus_stop(rt->bus, 2000);

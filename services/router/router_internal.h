@@ -34,6 +34,7 @@ typedef struct router_heartbeat {
     int64_t seen_ms; /* monotonic */
     int64_t seen_unix_ms;
     int64_t sched_last_ms, sched_next_ms; /* the agent's schedule as that runner sees it */
+    char breaker[16]; /* its model endpoints' worst breaker state; "" when not reported */
 } router_heartbeat_t;
 
 struct router {
@@ -71,6 +72,8 @@ struct router {
 
     /* per agent (index in agents->agents): its queue was seen on the broker (svc_queues.c) */
     atomic_bool *queue_seen;
+
+    atomic_int dl_running; /* dead-letter requests still running (svc_deadletters.c) */
 
     aos_metric_histogram_t *turn_seconds;
     aos_metric_counter_t *turns_ok, *turns_timeout, *turns_failed, *turns_async;
@@ -110,6 +113,8 @@ bool router_dev_mode(const router_t *rt);
 bool router_authorize(router_t *rt, aos_http_request_t *req);
 /* Respond and log in one place. */
 void router_respond_error(aos_http_request_t *req, aos_result r, const char *message);
+/* The bus profile AOS_BUS_PROFILE names. */
+aos_bus_profile router_bus_profile(const router_t *rt);
 /* Map a CloudEvent type / agent to the logical queue "aos.agent.<agent>". */
 void router_agent_queue(const char *agent, char *out, size_t outlen);
 
@@ -154,6 +159,21 @@ void router_events_fan_out_bus(router_t *rt, aos_bus_delivery_t *bd,
                                const struct router_event_delivery *in);
 void svc_get_agents(aos_http_request_t *req, void *ctx);
 void svc_post_act(aos_http_request_t *req, void *ctx);
+
+/* ---- svc_conversations.c: GET /v1/conversations (the console's list and search) ---- */
+void svc_list_conversations(aos_http_request_t *req, void *ctx);
+
+/* ---- svc_deadletters.c: the agents' dead letters (list, replay, delete) ---- */
+void svc_list_dead_letter_queues(aos_http_request_t *req, void *ctx);
+void svc_list_dead_letters(aos_http_request_t *req, void *ctx);
+void svc_replay_dead_letter(aos_http_request_t *req, void *ctx);
+void svc_delete_dead_letter(aos_http_request_t *req, void *ctx);
+/* Wait up to timeout_ms for the running dead-letter requests (router_stop, before the HTTP
+ * server and the bus go). */
+void svc_dead_letters_drain(router_t *rt, int timeout_ms);
+
+/* ---- svc_console.c: the operator console's assets under /console and GET /v1/metrics ---- */
+aos_result svc_console_routes(aos_http_server_t *s, router_t *rt);
 
 /* ---- svc_ml.c: the ML pipeline routes under /v1/ml (docs/ml.md) ---- */
 aos_result svc_ml_routes(aos_http_server_t *s, router_t *rt);

@@ -38,8 +38,20 @@ void turn_free(turn_t *t)
     free(t);
 }
 
+/* Per-agent outcome counts for the console's live view (GET /v1/metrics, docs/console.md);
+ * a turn that failed before it had an agent counts only in aos_router_turns_total. */
+static void count_agent(const turn_t *t, const char *result)
+{
+    if (!t->d.agent)
+        return;
+    aos_metric_counter_inc(aos_metrics_counter(NULL, "aos_router_agent_turns_total",
+                                               "Turns by agent and outcome.", "agent",
+                                               t->d.agent->name, "result", result, NULL));
+}
+
 static void turn_fail(turn_t *t, aos_result r, const char *msg)
 {
+    count_agent(t, r == AOS_ERR_TIMEOUT ? "timeout" : "error");
     if (t->req)
         router_respond_error(t->req, r, msg);
     else
@@ -88,6 +100,7 @@ static void deliver(turn_t *t, const aos_event_t *reply)
         return;
     }
     aos_metric_counter_inc(t->rt->turns_ok);
+    count_agent(t, "ok");
     if (t->mode == TURN_MODE_JSON)
         answer_json(t, res);
     else
@@ -101,8 +114,13 @@ static void deliver(turn_t *t, const aos_event_t *reply)
 static void on_reply(void *ctx, aos_result r, const aos_event_t *reply)
 {
     turn_t *t = ctx;
-    aos_metric_histogram_observe(t->rt->turn_seconds,
-                                 (double)(aos_clock_monotonic_ms() - t->started_ms) / 1000.0);
+    double seconds = (double)(aos_clock_monotonic_ms() - t->started_ms) / 1000.0;
+    aos_metric_histogram_observe(t->rt->turn_seconds, seconds);
+    aos_metric_histogram_observe(
+        aos_metrics_histogram(NULL, "aos_router_agent_turn_duration_seconds",
+                              "Time from request to turn result, by agent.", NULL, 0, "agent",
+                              t->d.agent->name, NULL),
+        seconds);
     if (r == AOS_OK) {
         deliver(t, reply);
         return;
@@ -140,6 +158,7 @@ static void on_sent(void *ctx, aos_result r, const char *detail)
         return;
     }
     aos_metric_counter_inc(t->rt->turns_async);
+    count_agent(t, "accepted");
     json_object *o = json_object_new_object(), *routing = json_object_new_object();
     aos_json_add_string(o, "conversation_id", t->conversation_id);
     aos_json_add_string(o, "message_id", t->message_id);

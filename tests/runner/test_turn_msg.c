@@ -134,9 +134,14 @@ static void test_metadata_roundtrip(void **state)
                                .model = "gpt-4o",
                                .endpoint = "https://x",
                                .usage = {10, 5, 15},
-                               .attempts = 2};
+                               .attempts = 2,
+                               .latency_ms = 1234,
+                               .trace_id = "4bf92f3577b34da6a3ce929d0e0e4736"};
     char *meta = NULL;
     assert_int_equal(runner_assistant_metadata(&r, &o, &meta), AOS_OK);
+    /* what the console's transcript shows per turn (issue 14) */
+    assert_non_null(strstr(meta, "\"latency_ms\":1234"));
+    assert_non_null(strstr(meta, "\"trace_id\":\"4bf92f3577b34da6a3ce929d0e0e4736\""));
     runner_turn_outcome_t back = {.provider = "stored"};
     void *owner = NULL;
     assert_int_equal(runner_assistant_metadata_parse(meta, &back, &owner), AOS_OK);
@@ -148,16 +153,18 @@ static void test_metadata_roundtrip(void **state)
     free(meta);
     char *hb = NULL;
     assert_int_equal(
-        runner_heartbeat_json("cfo", "i-1", 3, 64, "offline", 1700000000000, 0, 0, &hb), AOS_OK);
+        runner_heartbeat_json("cfo", "i-1", 3, 64, "offline", NULL, 1700000000000, 0, 0, &hb),
+        AOS_OK);
     assert_string_equal(hb,
                         "{\"agent\":\"cfo\",\"instance\":\"i-1\",\"inflight\":3,\"capacity\":64,"
                         "\"provider\":\"offline\",\"ts\":1700000000000}");
     free(hb);
-    assert_int_equal(runner_heartbeat_json("cfo", "i-1", 0, 64, "offline", 1700000000000,
-                                           1699999980000, 1700000040000, &hb),
+    assert_int_equal(runner_heartbeat_json("cfo", "i-1", 0, 64, "openai", "half_open",
+                                           1700000000000, 1699999980000, 1700000040000, &hb),
                      AOS_OK);
     assert_non_null(strstr(hb, "\"schedule_last_ms\":1699999980000,"
                                "\"schedule_next_ms\":1700000040000"));
+    assert_non_null(strstr(hb, "\"breaker\":\"half_open\"")); /* the console's agents page */
     free(hb);
     runner_turn_req_clear(&r);
 }
