@@ -419,7 +419,7 @@ static void test_adapter_loop(void **state)
     /* ---- v3, healthy, under a 30 % canary: promoted by the pipeline ---- */
     train(3, "{\"share\":30,\"min_turns\":20}");
     wait_runner_canary(3);
-    int n3 = 0, c3 = 0;
+    int n3 = 0, c3 = 0, mismatch3 = 0, predicted3 = 0;
     bool promoted = false, feedback_sent = false;
     for (int i = 0; i < 400 && !promoted; i++) {
         char conv[128], reply[160] = "";
@@ -428,6 +428,11 @@ static void test_adapter_loop(void **state)
         assert_true(got == 1 || got == 3);
         n3++;
         c3 += got == 3;
+        /* a conversation the bucket gives to v3 gets it; one it gives to v1 gets v1 until
+         * the promotion (seen here at most 5 turns late), then v3 */
+        bool predicted = runner_adapter_bucket(conv, 3) < 3000;
+        mismatch3 += predicted && got != 3;
+        predicted3 += predicted;
         if (got == 3 && !feedback_sent) {
             char fb[400];
             long st = 0;
@@ -451,9 +456,11 @@ static void test_adapter_loop(void **state)
     assert_non_null(e);
     assert_string_equal(ml_str(e, "by"), "pipeline");
     assert_non_null(strstr(ml_str(e, "reason"), "canary healthy"));
-    printf("canary: v3 healthy: %d of %d turns on v3 before the decision; decision: promoted: "
-           "%s\n",
-           c3, n3, ml_str(e, "reason"));
+    printf("canary: v3 healthy: %d of %d new conversations drawn for the canary by their "
+           "bucket (%d answered by v3, including those after the promotion); %d of the drawn "
+           "ones not on v3; decision: promoted: %s\n",
+           predicted3, n3, c3, mismatch3, ml_str(e, "reason"));
+    assert_int_equal(mismatch3, 0);
     json_object_put(a);
     assert_true(event_seen("aos.ml.adapter.promoted cfo"));
 
