@@ -9,10 +9,10 @@
 #include "aos/config.h"
 #include "aos/event_publisher.h"
 #include "aos/http_server.h"
-#include "aos/service.h"
 #include "aos/log.h"
+#include "aos/model.h"
 #include "aos/secure.h"
-#include "env_model.h"
+#include "aos/service.h"
 #include "runner.h"
 
 typedef struct runner_env {
@@ -142,7 +142,7 @@ static aos_result open_all(app_t *a, char *err, size_t errlen)
         return aos_fail(AOS_ERR_INVALID, err, errlen, "set AOS_CONFIG to the agents config file");
     AOS_RETURN_IF_FAILED(aos_agents_config_load(path, &a->agents, err, errlen));
     size_t applied = 0;
-    AOS_RETURN_IF_FAILED(runner_apply_env_endpoint(a->agents, &applied));
+    AOS_RETURN_IF_FAILED(aos_model_env_endpoint_apply(a->agents, &applied));
     if (applied)
         aos_logf(AOS_LOG_INFO, "model endpoint from the environment for %zu agent(s)", applied);
     AOS_RETURN_IF_FAILED(open_bus(a, err, errlen));

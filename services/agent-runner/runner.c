@@ -324,13 +324,26 @@ static void setup_agent_metrics(served_agent_t *a)
     a->m_duration =
         aos_metrics_histogram(NULL, "aos_runner_turn_duration_seconds",
                               "Turn time from delivery to reply.", NULL, 0, "agent", n, NULL);
+    a->credit = a->share;
+    a->m_credit = aos_metrics_gauge(NULL, "aos_runner_agent_credit",
+                                    "Link credit of the agent's queue: its share of the "
+                                    "capacity, lowered while its model endpoint has no headroom.",
+                                    "agent", n, NULL);
+    aos_metric_gauge_set(a->m_credit, a->share);
+    a->m_credit_lowered = aos_metrics_counter(
+        NULL, "aos_runner_agent_credit_lowered_total",
+        "Times the agent's link credit was lowered for lack of model headroom (429, "
+        "retry-after, requests/tokens per minute).",
+        "agent", n, NULL);
 }
+
+static void credit_update(void *ctx);
 
 static void apply_defaults(runner_t *r)
 {
     const aos_settings_t *s = &r->agents->settings;
     if (!r->cfg.capacity)
-        r->cfg.capacity = s->max_inflight ? s->max_inflight : 256;
+        r->cfg.capacity = s->max_inflight ? s->max_inflight : 1024;
     if (!r->cfg.heartbeat_ms)
         r->cfg.heartbeat_ms = s->heartbeat_interval_ms ? s->heartbeat_interval_ms : 5000;
     if (!r->cfg.busy_stale_ms)
@@ -376,6 +389,8 @@ aos_result runner_new(const runner_config_t *cfg, aos_bus_t *bus, aos_storage_cl
     if (rc == AOS_OK)
         rc = runner_model_new(&r->cfg.model, r->loop, http, &r->model);
     if (rc == AOS_OK)
+        runner_model_on_headroom(r->model, credit_update, r);
+    if (rc == AOS_OK)
         rc = runner_knowledge_new(r->loop, storage, r->cfg.knowledge_ttl_ms, 0, &r->knowledge);
     if (rc == AOS_OK)
         rc = runner_sched_new(r, &r->sched);
@@ -402,6 +417,53 @@ aos_result runner_new(const runner_config_t *cfg, aos_bus_t *bus, aos_storage_cl
         r->cfg.capacity);
     *out_runner = r;
     return AOS_OK;
+}
+
+/* ---- credit from model headroom (headroom.h) ---- */
+
+static void credit_timer(void *arg, bool cancelled)
+{
+    runner_t *r = arg;
+    r->credit_timer = false;
+    if (!cancelled)
+        credit_update(r);
+}
+
+/* Loop thread: give each agent the credit its model endpoint has headroom for, so the
+ * backlog waits in the queue (where KEDA sees it) instead of in memory or in retries. */
+static void credit_update(void *ctx)
+{
+    runner_t *r = ctx;
+    if (atomic_load(&r->stopping))
+        return;
+    uint64_t next = 0;
+    for (size_t i = 0; i < r->served_count; i++) {
+        served_agent_t *a = &r->served[i];
+        uint64_t wait = 0;
+        uint32_t credit = runner_model_agent_credit(r->model, a->def, a->share, &wait);
+        if (wait && (!next || wait < next))
+            next = wait;
+        if (credit == a->credit)
+            continue;
+        if (aos_bus_set_credit(r->bus, a->queue, credit >= a->share ? UINT32_MAX : credit) !=
+            AOS_OK)
+            continue;
+        if (credit < a->credit)
+            aos_metric_counter_inc(a->m_credit_lowered);
+        char from[16], to[16];
+        snprintf(from, sizeof from, "%u", a->credit);
+        snprintf(to, sizeof to, "%u", credit);
+        aos_log(AOS_LOG_INFO,
+                credit < a->credit ? "credit lowered: model headroom"
+                                   : "credit raised: model headroom",
+                "agent", a->def->name, "from", from, "to", to, NULL);
+        a->credit = credit;
+        aos_metric_gauge_set(a->m_credit, credit);
+    }
+    if (next && !r->credit_timer) {
+        uint32_t ms = next > 60000 ? 60000 : (uint32_t)next;
+        r->credit_timer = runner_loop_timer(r->loop, ms, credit_timer, r) == AOS_OK;
+    }
 }
 
 static void start_heartbeats(void *arg, bool cancelled)

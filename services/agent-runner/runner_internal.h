@@ -25,6 +25,9 @@ typedef struct served_agent {
     aos_metric_counter_t *m_answered, *m_from_storage, *m_released, *m_dead, *m_tokens_prompt,
         *m_tokens_completion;
     aos_metric_histogram_t *m_duration;
+    uint32_t credit; /* link credit granted now (share, less without model headroom) */
+    aos_metric_gauge_t *m_credit;
+    aos_metric_counter_t *m_credit_lowered;
 } served_agent_t;
 
 typedef struct turn turn_t;
@@ -63,6 +66,7 @@ struct runner {
     pthread_mutex_t drain_mu;
     pthread_cond_t drain_cv;
     aos_metric_gauge_t *m_inflight;
+    bool credit_timer; /* a re-check of the agents' credit is scheduled */
 };
 
 /* One turn: a delivery being worked on. */
@@ -90,7 +94,7 @@ struct turn {
     runner_turn_outcome_t outcome;
     runner_adapter_choice_t adapter; /* the registry version the model call uses */
     uint64_t model_started_ms;
-    runner_completion_t completion;
+    aos_model_completion_t completion;
     void *outcome_owner; /* json_object behind outcome strings read from storage */
     char *result_json;
     int sends_pending;

@@ -447,7 +447,7 @@ static void build_and_call(turn_t *t, const runner_knowledge_doc_t *docs, size_t
 {
     /* history: stored messages before ours, oldest first, without failure markers */
     size_t n = 0;
-    runner_chat_msg_t *hist = calloc(t->page.count + 1, sizeof *hist);
+    aos_model_msg_t *hist = calloc(t->page.count + 1, sizeof *hist);
     if (!hist) {
         release(t, "out of memory");
         return;
@@ -456,7 +456,7 @@ static void build_and_call(turn_t *t, const runner_knowledge_doc_t *docs, size_t
         const aos_storage_message_t *m = &t->page.items[i];
         if ((t->user_seq && m->seq >= t->user_seq) || strcmp(m->role, "error") == 0)
             continue;
-        hist[n++] = (runner_chat_msg_t){m->role, m->content};
+        hist[n++] = (aos_model_msg_t){m->role, m->content};
     }
     runner_prompt_input_t in = {.agent = t->agent->def->name,
                                 .purpose = t->agent->def->purpose,
@@ -795,7 +795,7 @@ void turn_maybe_free(turn_t *t)
     aos_event_free(t->request);
     aos_storage_message_page_clear(&t->page);
     runner_prompt_clear(&t->prompt);
-    runner_completion_clear(&t->completion);
+    aos_model_completion_clear(&t->completion);
     free(t->complete_json);
     if (t->outcome_owner)
         json_object_put(t->outcome_owner);

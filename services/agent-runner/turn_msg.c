@@ -234,7 +234,7 @@ aos_result runner_user_metadata(const runner_turn_req_t *req, char **out_json)
     return finish_json(o, out_json);
 }
 
-static json_object *usage_json(const runner_usage_t *u)
+static json_object *usage_json(const aos_model_usage_t *u)
 {
     json_object *o = json_object_new_object();
     if (!o)

@@ -12,8 +12,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "aos/model.h"
 #include "aos/result.h"
-#include "provider.h"
 
 typedef enum runner_turn_kind {
     RUNNER_TURN_QUERY = 0,
@@ -63,7 +63,7 @@ typedef struct runner_turn_outcome {
     const char *provider; /* "offline", "openai", … */
     const char *model;    /* may be NULL */
     const char *endpoint; /* may be NULL */
-    runner_usage_t usage;
+    aos_model_usage_t usage;
     uint32_t attempts;
     uint64_t latency_ms;     /* from the turn's arrival to its outcome; 0: not measured */
     const char *trace_id;    /* the turn's trace id (32 hex), may be NULL */

@@ -51,8 +51,8 @@ struct ml_service {
     bool scanner_started;
     bool scan_now;
     ml_job_t jobs[ML_MAX_JOBS_CAP];
-    pthread_mutex_t infer_mu; /* guards breakers (the map, not the breakers) */
-    struct runner_breakers *breakers;
+    /* infer: model calls (aos/model_call.h), sync on the worker threads; thread-safe */
+    struct aos_model *model;
 };
 
 typedef struct ml_service ml_service_t;
@@ -144,5 +144,7 @@ aos_result ml_infer(ml_service_t *svc, const json_object *req, json_object **out
                     size_t errlen);
 /* Sleep up to ms, returning early when the service stops. */
 void ml_sleep(ml_service_t *svc, int64_t ms);
+/* ml_sleep as an aos_http_sleep_fn (aos/http_retry.h): false when stopping. */
+bool ml_sleep_fn(void *svc, uint64_t ms);
 
 #endif

@@ -53,19 +53,3 @@ aos_result router_heartbeat_parse(const char *data, size_t len, router_heartbeat
     json_object_put(o);
     return r;
 }
-
-char *router_classifier_answer(const char *body, size_t len)
-{
-    json_object *o = NULL, *choices = NULL, *msg = NULL;
-    const char *content = NULL;
-    char *out = NULL;
-    if (aos_json_parse_object(body, len, 0, 0, &o, NULL, 0) == AOS_OK &&
-        aos_json_get_array(o, "choices", AOS_JSON_REQUIRED, &choices, NULL, 0) == AOS_OK &&
-        json_object_array_length(choices) > 0 &&
-        aos_json_get_object(json_object_array_get_idx(choices, 0), "message", AOS_JSON_REQUIRED,
-                            &msg, NULL, 0) == AOS_OK &&
-        aos_json_get_string(msg, "content", AOS_JSON_REQUIRED, &content, NULL, 0) == AOS_OK)
-        out = strdup(content);
-    json_object_put(o);
-    return out;
-}

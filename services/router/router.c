@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include "aos/log.h"
+#include "aos/model_call.h"
 #include "router_internal.h"
 
 const aos_config_field_t router_config_table[] = {
@@ -448,6 +449,8 @@ static aos_result start_openid(router_t *rt, char *errbuf, size_t errlen)
 aos_result router_start(router_t *rt, int connect_timeout_ms, char *errbuf, size_t errlen)
 {
     AOS_RETURN_IF_FAILED(aos_http_client_new(NULL, &rt->http, errbuf, errlen));
+    if (aos_model_new(NULL, rt->http, NULL, &rt->model) != AOS_OK)
+        return aos_fail(AOS_ERR_NOMEM, errbuf, errlen, "out of memory");
     AOS_RETURN_IF_FAILED(start_openid(rt, errbuf, errlen));
     AOS_RETURN_IF_FAILED(start_bus(rt, connect_timeout_ms, errbuf, errlen));
     router_queues_check_all(rt);
@@ -498,6 +501,7 @@ void router_free(router_t *rt)
     aos_http_server_free(rt->api);
     aos_http_server_free(rt->admin);
     aos_http_client_free(rt->http);
+    aos_model_free(rt->model);
     bot_token_free(rt);
     router_openid_free(rt->openid);
     bot_outbound_free(rt);

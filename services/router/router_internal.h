@@ -51,6 +51,7 @@ struct router {
     aos_bus_t *bus;
     aos_storage_client_t *storage;
     aos_http_client_t *http;
+    struct aos_model *model; /* the classifier's calls (aos/model_call.h) */
     aos_http_server_t *api, *admin;
     atomic_bool started, stopping;
 
@@ -226,6 +227,13 @@ void bot_token_free(router_t *rt);
 /* Ask the configured classifier which agent fits t->text; calls turn_classified(t, …) once,
  * from the HTTP client thread (or at once on a local failure). */
 void classifier_ask(turn_t *t);
+/* The same for any text: cb(ctx, the model's answer or NULL on failure) once, from the HTTP
+ * client thread (or at once when there is no classifier or on a local failure). model is
+ * the router's (rt->model, no executor: steps run on the HTTP client thread). */
+typedef void (*router_classified_fn)(void *ctx, const char *answer);
+struct aos_model;
+void router_classify(struct aos_model *model, const aos_agents_config_t *cfg, const char *text,
+                     router_classified_fn cb, void *ctx);
 
 /* svc_health.c: agent health shared between router replicas through storage. */
 bool router_health_shared_wanted(const char *setting, bool rabbitmq);

@@ -189,6 +189,13 @@ void aos_bus_release_uncounted(aos_bus_delivery_t *d);
 /* Stop granting link credit on every subscription (a draining consumer): what the broker
  * still sends on credit already granted arrives as usual (release it uncounted). */
 void aos_bus_pause(aos_bus_t *bus);
+/* Lower (or raise again) the link credit of a logical queue's subscriptions: no new credit is
+ * granted while the deliveries held, received and credited would pass limit (0: none at all;
+ * UINT32_MAX: back to the subscription's max_inflight, which always caps). So a consumer
+ * whose downstream has no headroom leaves the backlog in the queue, where the broker (and
+ * KEDA) see it. Credit already granted is not withdrawn: what it brings arrives as usual.
+ * Thread-safe; applied on the I/O thread. AOS_ERR_INVALID for a bad queue name. */
+aos_result aos_bus_set_credit(aos_bus_t *bus, const char *queue, uint32_t limit);
 /* Dead-letter with a reason (AMQP error condition, e.g. "aos:poison") and description. */
 void aos_bus_reject(aos_bus_delivery_t *d, const char *reason, const char *description);
 

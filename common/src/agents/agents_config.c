@@ -171,8 +171,10 @@ static aos_result get_str_list(pctx *c, json_object *o, const char *path, const 
 }
 
 static const char *const ENDPOINT_KEYS[] = {
-    "provider", "url",        "deployment",  "api_version", "api_key_env", "auth",
-    "model",    "timeout_ms", "max_retries", "max_tokens",  "temperature", NULL};
+    "provider",          "url",        "deployment",  "api_version",
+    "api_key_env",       "auth",       "model",       "timeout_ms",
+    "max_retries",       "max_tokens", "temperature", "requests_per_minute",
+    "tokens_per_minute", NULL};
 
 static bool env_name_valid(const char *s)
 {
@@ -251,6 +253,10 @@ static aos_result parse_endpoint(pctx *c, json_object *o, const char *path, aos_
     AOS_RETURN_IF_FAILED(get_u32(c, o, path, "timeout_ms", 1, 600000, &ep->timeout_ms));
     AOS_RETURN_IF_FAILED(get_u32(c, o, path, "max_retries", 0, 10, &ep->max_retries));
     AOS_RETURN_IF_FAILED(get_u32(c, o, path, "max_tokens", 1, 1000000, &ep->max_tokens));
+    AOS_RETURN_IF_FAILED(
+        get_u32(c, o, path, "requests_per_minute", 1, 10000000, &ep->requests_per_minute));
+    AOS_RETURN_IF_FAILED(
+        get_u32(c, o, path, "tokens_per_minute", 1, 1000000000, &ep->tokens_per_minute));
     json_object *t = NULL;
     if (json_object_object_get_ex(o, "temperature", &t)) {
         char p[256];
@@ -418,7 +424,7 @@ static aos_result parse_settings(pctx *c, json_object *root, aos_settings_t *s)
                           .max_text_bytes = 64u * 1024u,
                           .heartbeat_interval_ms = 5000,
                           .heartbeat_stale_ms = 15000,
-                          .max_inflight = 256,
+                          .max_inflight = 1024,
                           .max_history = 20,
                           .large_payload_bytes = 256u * 1024u};
     json_object *v = NULL;

@@ -3,10 +3,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
 #include <time.h>
 #include <unistd.h>
 
-#include <openssl/rand.h>
 #include <proton/condition.h>
 #include <proton/event.h>
 #include <proton/sasl.h>
@@ -29,8 +29,10 @@ uint64_t bus_now_ms(void)
 
 uint64_t bus_random(void)
 {
+    /* the kernel's CSPRNG, not OpenSSL's: a bus without TLS leaves OpenSSL uninitialized
+     * (docs/bus.md "Cost per message") */
     uint64_t r = 0;
-    if (RAND_bytes((unsigned char *)&r, sizeof r) != 1)
+    if (getrandom(&r, sizeof r, GRND_NONBLOCK) != (ssize_t)sizeof r)
         r = (uint64_t)random() << 32 ^ (uint64_t)random() ^ bus_now_ms();
     return r;
 }
@@ -48,9 +50,11 @@ bool bus_connection_usable(const aos_bus_t *bus)
 
 bus_cmd_t *bus_cmd_new(bus_cmd_kind kind)
 {
-    bus_cmd_t *c = calloc(1, sizeof *c);
+    /* malloc, not calloc: glibc's calloc bypasses the per-thread cache (every message makes
+     * a command) */
+    bus_cmd_t *c = malloc(sizeof *c);
     if (c)
-        c->kind = kind;
+        *c = (bus_cmd_t){.kind = kind};
     return c;
 }
 
@@ -496,6 +500,10 @@ static void drain_commands(aos_bus_t *bus)
             break;
         case BUS_CMD_PROBE:
             bus_probes_add(bus, c->probe);
+            break;
+        case BUS_CMD_CREDIT:
+            bus_subs_set_credit(bus, c->address, c->limit);
+            free(c->address);
             break;
         }
         bus->pump_wanted = true;

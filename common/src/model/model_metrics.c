@@ -4,7 +4,7 @@
 #include "aos/metrics.h"
 #include "aos/resilience.h"
 
-void runner_model_metric_call(const char *endpoint, bool ok)
+void aos_model_metric_call(const char *endpoint, bool ok)
 {
     aos_metric_counter_inc(aos_metrics_counter(
         NULL, "aos_runner_model_calls_total",
@@ -12,7 +12,7 @@ void runner_model_metric_call(const char *endpoint, bool ok)
         endpoint ? endpoint : "", "outcome", ok ? "ok" : "error", NULL));
 }
 
-void runner_model_metric_retry(const char *endpoint)
+void aos_model_metric_retry(const char *endpoint)
 {
     aos_metric_counter_inc(aos_metrics_counter(
         NULL, "aos_runner_model_retries_total",
@@ -20,7 +20,7 @@ void runner_model_metric_retry(const char *endpoint)
         endpoint ? endpoint : "", NULL));
 }
 
-void runner_model_metric_fallback(const char *endpoint)
+void aos_model_metric_fallback(const char *endpoint)
 {
     aos_metric_counter_inc(aos_metrics_counter(
         NULL, "aos_runner_model_fallbacks_total",
@@ -29,7 +29,7 @@ void runner_model_metric_fallback(const char *endpoint)
         "endpoint", endpoint ? endpoint : "", NULL));
 }
 
-void runner_model_metric_breaker(const char *endpoint, aos_circuit_t *cb)
+void aos_model_metric_breaker(const char *endpoint, aos_circuit_t *cb)
 {
     if (!cb)
         return;

@@ -1,5 +1,5 @@
-/* Request building and response parsing for the HTTP model providers (see provider.h). */
-#include "provider.h"
+/* Request building and response parsing for the HTTP model providers (aos/model.h). */
+#include "aos/model.h"
 
 #include "aos/json.h"
 #include <stdarg.h>
@@ -7,8 +7,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-void runner_endpoint_from_def(const aos_endpoint_t *def, const char *adapter,
-                              runner_endpoint_t *out)
+void aos_model_endpoint_from_def(const aos_endpoint_t *def, const char *adapter,
+                                 aos_model_endpoint_t *out)
 {
     memset(out, 0, sizeof *out);
     if (!def)
@@ -26,7 +26,7 @@ void runner_endpoint_from_def(const aos_endpoint_t *def, const char *adapter,
     out->temperature = def->temperature;
 }
 
-void runner_http_req_clear(runner_http_req_t *req)
+void aos_model_http_req_clear(aos_model_http_req_t *req)
 {
     if (!req)
         return;
@@ -37,7 +37,7 @@ void runner_http_req_clear(runner_http_req_t *req)
     memset(req, 0, sizeof *req);
 }
 
-void runner_completion_clear(runner_completion_t *c)
+void aos_model_completion_clear(aos_model_completion_t *c)
 {
     if (!c)
         return;
@@ -78,14 +78,15 @@ static bool ends_with(const char *s, const char *suffix)
     return n >= m && strcmp(s + n - m, suffix) == 0;
 }
 
-static char *build_url(const runner_endpoint_t *ep, char *errbuf, size_t errlen)
+static char *build_url(const aos_model_endpoint_t *ep, char *errbuf, size_t errlen)
 {
     char *base = trim_base(ep->url);
     if (!base)
         return NULL;
     char *url = NULL;
     if (ep->kind == AOS_PROVIDER_AZURE_OPENAI) {
-        const char *ver = has_text(ep->api_version) ? ep->api_version : RUNNER_DEFAULT_API_VERSION;
+        const char *ver =
+            has_text(ep->api_version) ? ep->api_version : AOS_MODEL_DEFAULT_API_VERSION;
         if (strstr(base, "/openai/deployments/")) {
             url = strstr(base, "api-version=")
                       ? strdup(base)
@@ -111,11 +112,39 @@ static char *build_url(const runner_endpoint_t *ep, char *errbuf, size_t errlen)
     return url;
 }
 
-static aos_result add_header(runner_http_req_t *r, char *h)
+static aos_result check_endpoint(const aos_model_endpoint_t *ep, char *errbuf, size_t errlen)
+{
+    if (ep->kind == AOS_PROVIDER_OFFLINE)
+        return aos_fail(AOS_ERR_INVALID, errbuf, errlen, "the offline provider makes no requests");
+    if (!has_text(ep->url))
+        return aos_fail(AOS_ERR_INVALID, errbuf, errlen, "endpoint %s (%s) has no url",
+                        ep->name ? ep->name : "?", aos_provider_name(ep->kind));
+    if (strncmp(ep->url, "http://", 7) != 0 && strncmp(ep->url, "https://", 8) != 0)
+        return aos_fail(AOS_ERR_INVALID, errbuf, errlen, "endpoint %s: url must be http(s)",
+                        ep->name ? ep->name : "?");
+    return AOS_OK;
+}
+
+aos_result aos_model_url(const aos_model_endpoint_t *ep, char **out_url, char *errbuf,
+                         size_t errlen)
+{
+    if (!ep || !out_url)
+        return aos_fail(AOS_ERR_INVALID, errbuf, errlen, "null argument");
+    if (errbuf && errlen)
+        errbuf[0] = '\0';
+    AOS_RETURN_IF_FAILED(check_endpoint(ep, errbuf, errlen));
+    char *url = build_url(ep, errbuf, errlen);
+    if (!url)
+        return errbuf && errlen && errbuf[0] ? AOS_ERR_INVALID : AOS_ERR_NOMEM;
+    *out_url = url;
+    return AOS_OK;
+}
+
+static aos_result add_header(aos_model_http_req_t *r, char *h)
 {
     if (!h)
         return AOS_ERR_NOMEM;
-    if (r->header_count >= RUNNER_HTTP_MAX_HEADERS) {
+    if (r->header_count >= AOS_MODEL_HTTP_MAX_HEADERS) {
         free(h);
         return AOS_ERR_INTERNAL;
     }
@@ -123,7 +152,7 @@ static aos_result add_header(runner_http_req_t *r, char *h)
     return AOS_OK;
 }
 
-static aos_result build_headers(const runner_endpoint_t *ep, runner_http_req_t *r)
+static aos_result build_headers(const aos_model_endpoint_t *ep, aos_model_http_req_t *r)
 {
     AOS_RETURN_IF_FAILED(add_header(r, strdup("Content-Type: application/json")));
     AOS_RETURN_IF_FAILED(add_header(
@@ -145,7 +174,7 @@ static aos_result build_headers(const runner_endpoint_t *ep, runner_http_req_t *
     return AOS_OK;
 }
 
-static json_object *build_body(const runner_endpoint_t *ep, const runner_chat_msg_t *msgs,
+static json_object *build_body(const aos_model_endpoint_t *ep, const aos_model_msg_t *msgs,
                                size_t count)
 {
     json_object *body = json_object_new_object();
@@ -180,24 +209,14 @@ static json_object *build_body(const runner_endpoint_t *ep, const runner_chat_ms
     return body;
 }
 
-aos_result runner_provider_build_request(const runner_endpoint_t *ep, const runner_chat_msg_t *msgs,
-                                         size_t count, runner_http_req_t *out, char *errbuf,
-                                         size_t errlen)
+aos_result aos_model_build_request(const aos_model_endpoint_t *ep, const aos_model_msg_t *msgs,
+                                   size_t count, aos_model_http_req_t *out, char *errbuf,
+                                   size_t errlen)
 {
     if (!ep || !out || (count > 0 && !msgs))
         return aos_fail(AOS_ERR_INVALID, errbuf, errlen, "null argument");
-    if (ep->kind == AOS_PROVIDER_OFFLINE)
-        return aos_fail(AOS_ERR_INVALID, errbuf, errlen, "the offline provider makes no requests");
-    if (!has_text(ep->url))
-        return aos_fail(AOS_ERR_INVALID, errbuf, errlen, "endpoint %s (%s) has no url",
-                        ep->name ? ep->name : "?", aos_provider_name(ep->kind));
-    if (strncmp(ep->url, "http://", 7) != 0 && strncmp(ep->url, "https://", 8) != 0)
-        return aos_fail(AOS_ERR_INVALID, errbuf, errlen, "endpoint %s: url must be http(s)",
-                        ep->name ? ep->name : "?");
-    runner_http_req_t r = {0};
-    r.url = build_url(ep, errbuf, errlen);
-    if (!r.url)
-        return errbuf && errlen && errbuf[0] ? AOS_ERR_INVALID : AOS_ERR_NOMEM;
+    aos_model_http_req_t r = {0};
+    AOS_RETURN_IF_FAILED(aos_model_url(ep, &r.url, errbuf, errlen));
     aos_result rc = build_headers(ep, &r);
     json_object *body = rc == AOS_OK ? build_body(ep, msgs, count) : NULL;
     if (rc == AOS_OK && !body)
@@ -212,14 +231,14 @@ aos_result runner_provider_build_request(const runner_endpoint_t *ep, const runn
     }
     json_object_put(body);
     if (rc != AOS_OK) {
-        runner_http_req_clear(&r);
+        aos_model_http_req_clear(&r);
         return aos_fail(rc, errbuf, errlen, "building the request failed");
     }
     *out = r;
     return AOS_OK;
 }
 
-uint32_t runner_estimate_tokens(const char *text)
+uint32_t aos_model_estimate_tokens(const char *text)
 {
     if (!text || !*text)
         return 0;
@@ -246,7 +265,7 @@ static const char *get_str(json_object *obj, const char *key)
     return json_object_get_string(v);
 }
 
-static void parse_usage(json_object *root, runner_completion_t *c)
+static void parse_usage(json_object *root, aos_model_completion_t *c)
 {
     json_object *u;
     if (!json_object_object_get_ex(root, "usage", &u) || !json_object_is_type(u, json_type_object))
@@ -268,7 +287,8 @@ static json_object *parse_json(const char *body, size_t len, char *errbuf, size_
     }
     json_object *root = NULL;
     char why[160] = "";
-    if (aos_json_parse(body, len, RUNNER_MAX_RESPONSE_BYTES, 0, &root, why, sizeof why) != AOS_OK) {
+    if (aos_json_parse(body, len, AOS_MODEL_MAX_RESPONSE_BYTES, 0, &root, why, sizeof why) !=
+        AOS_OK) {
         aos_fail(AOS_ERR_PROTOCOL, errbuf, errlen, "response is not JSON: %s", why);
         return NULL;
     }
@@ -308,7 +328,7 @@ static const char *choice_text(json_object *choice, json_object **out_tmp)
     return acc ? json_object_get_string(acc) : NULL;
 }
 
-static aos_result parse_openai_shape(json_object *root, runner_completion_t *c, char *errbuf,
+static aos_result parse_openai_shape(json_object *root, aos_model_completion_t *c, char *errbuf,
                                      size_t errlen)
 {
     json_object *choices;
@@ -334,7 +354,8 @@ static aos_result parse_openai_shape(json_object *root, runner_completion_t *c, 
     return c->text ? AOS_OK : AOS_ERR_NOMEM;
 }
 
-static aos_result parse_root(json_object *root, runner_completion_t *c, char *errbuf, size_t errlen)
+static aos_result parse_root(json_object *root, aos_model_completion_t *c, char *errbuf,
+                             size_t errlen)
 {
     if (json_object_is_type(root, json_type_array)) {
         json_object *first =
@@ -377,26 +398,26 @@ static aos_result parse_root(json_object *root, runner_completion_t *c, char *er
     return aos_fail(AOS_ERR_PROTOCOL, errbuf, errlen, "response has neither choices nor output");
 }
 
-aos_result runner_chat_parse_response(const char *body, size_t len, runner_completion_t *out,
-                                      char *errbuf, size_t errlen)
+aos_result aos_model_parse_response(const char *body, size_t len, aos_model_completion_t *out,
+                                    char *errbuf, size_t errlen)
 {
     if (!out)
         return AOS_ERR_INVALID;
     json_object *root = parse_json(body, len, errbuf, errlen);
     if (!root)
         return AOS_ERR_PROTOCOL;
-    runner_completion_t c = {0};
+    aos_model_completion_t c = {0};
     aos_result rc = parse_root(root, &c, errbuf, errlen);
     json_object_put(root);
     if (rc != AOS_OK) {
-        runner_completion_clear(&c);
+        aos_model_completion_clear(&c);
         return rc;
     }
     *out = c;
     return AOS_OK;
 }
 
-void runner_chat_error_message(const char *body, size_t len, char *out, size_t outlen)
+void aos_model_error_message(const char *body, size_t len, char *out, size_t outlen)
 {
     if (!out || outlen == 0)
         return;

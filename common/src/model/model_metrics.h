@@ -1,4 +1,4 @@
-/* services/agent-runner/model_metrics.h: what the model caller exports per endpoint
+/* common/src/model/model_metrics.h: what model calls export per endpoint
  * (docs/design.md §5: calls, retries, breaker state and fallbacks are recorded and exported; the
  * dashboard and alert rules in deploy/observability read them, docs/deploy.md).
  *
@@ -11,17 +11,17 @@
  * looks its series up in the default registry (a lock, no I/O), which is cheap next to an
  * HTTP call.
  */
-#ifndef RUNNER_MODEL_METRICS_H
-#define RUNNER_MODEL_METRICS_H
+#ifndef AOS_MODEL_METRICS_H
+#define AOS_MODEL_METRICS_H
 
 #include <stdbool.h>
 
 #include "aos/resilience.h"
 
-void runner_model_metric_call(const char *endpoint, bool ok);
-void runner_model_metric_retry(const char *endpoint);
-void runner_model_metric_fallback(const char *endpoint);
+void aos_model_metric_call(const char *endpoint, bool ok);
+void aos_model_metric_retry(const char *endpoint);
+void aos_model_metric_fallback(const char *endpoint);
 /* Publish cb's current state (NULL: nothing). */
-void runner_model_metric_breaker(const char *endpoint, aos_circuit_t *cb);
+void aos_model_metric_breaker(const char *endpoint, aos_circuit_t *cb);
 
 #endif

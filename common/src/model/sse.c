@@ -1,5 +1,5 @@
-/* Incremental text/event-stream parser and chat.completion.chunk accumulator (see sse.h). */
-#include "sse.h"
+/* Incremental text/event-stream parser and chat.completion.chunk accumulator (aos/sse.h). */
+#include "aos/sse.h"
 
 #include <json-c/json.h>
 #include <stdio.h>
@@ -32,9 +32,9 @@ static aos_result buf_append(buf_t *b, const char *s, size_t n, size_t limit)
     return AOS_OK;
 }
 
-struct runner_sse {
+struct aos_sse {
     size_t max_event;
-    runner_sse_event_cb cb;
+    aos_sse_event_cb cb;
     void *ctx;
     buf_t line;
     buf_t data;
@@ -44,12 +44,11 @@ struct runner_sse {
     aos_result failed;
 };
 
-aos_result runner_sse_new(size_t max_event, runner_sse_event_cb cb, void *ctx,
-                          runner_sse_t **out_parser)
+aos_result aos_sse_new(size_t max_event, aos_sse_event_cb cb, void *ctx, aos_sse_t **out_parser)
 {
     if (!cb || !out_parser)
         return AOS_ERR_INVALID;
-    runner_sse_t *p = calloc(1, sizeof *p);
+    aos_sse_t *p = calloc(1, sizeof *p);
     if (!p)
         return AOS_ERR_NOMEM;
     p->max_event = max_event ? max_event : (1u << 20);
@@ -59,7 +58,7 @@ aos_result runner_sse_new(size_t max_event, runner_sse_event_cb cb, void *ctx,
     return AOS_OK;
 }
 
-void runner_sse_free(runner_sse_t *p)
+void aos_sse_free(aos_sse_t *p)
 {
     if (!p)
         return;
@@ -69,7 +68,7 @@ void runner_sse_free(runner_sse_t *p)
     free(p);
 }
 
-static aos_result dispatch(runner_sse_t *p)
+static aos_result dispatch(aos_sse_t *p)
 {
     aos_result rc = AOS_OK;
     if (p->have_data) {
@@ -87,7 +86,7 @@ static aos_result dispatch(runner_sse_t *p)
     return rc;
 }
 
-static aos_result process_line(runner_sse_t *p, const char *line, size_t n)
+static aos_result process_line(aos_sse_t *p, const char *line, size_t n)
 {
     if (n == 0)
         return dispatch(p);
@@ -112,7 +111,7 @@ static aos_result process_line(runner_sse_t *p, const char *line, size_t n)
     return AOS_OK;
 }
 
-aos_result runner_sse_feed(runner_sse_t *p, const char *buf, size_t len)
+aos_result aos_sse_feed(aos_sse_t *p, const char *buf, size_t len)
 {
     if (!p || (len && !buf))
         return AOS_ERR_INVALID;
@@ -159,13 +158,13 @@ aos_result runner_sse_feed(runner_sse_t *p, const char *buf, size_t len)
 
 /* ---- chat completion streams ---- */
 
-struct runner_chat_stream {
-    runner_sse_t *sse;
+struct aos_model_stream {
+    aos_sse_t *sse;
     size_t max_bytes;
     buf_t text;
     char *model;
     char *finish_reason;
-    runner_usage_t usage;
+    aos_model_usage_t usage;
     bool usage_reported;
     bool done;
     size_t chunks;
@@ -190,7 +189,7 @@ static uint32_t ju32(json_object *o, const char *key)
     return n < 0 ? 0 : n > UINT32_MAX ? UINT32_MAX : (uint32_t)n;
 }
 
-static aos_result chunk_fail(runner_chat_stream_t *s, const char *msg, const char *detail)
+static aos_result chunk_fail(aos_model_stream_t *s, const char *msg, const char *detail)
 {
     snprintf(s->err, sizeof s->err, "%s%s%.180s", msg, detail ? ": " : "", detail ? detail : "");
     return AOS_ERR_PROTOCOL;
@@ -202,7 +201,7 @@ static void set_once(char **field, const char *v)
         *field = strdup(v);
 }
 
-static aos_result apply_chunk(runner_chat_stream_t *s, json_object *root)
+static aos_result apply_chunk(aos_model_stream_t *s, json_object *root)
 {
     json_object *err = NULL, *choices = NULL, *usage = NULL;
     if (!json_object_is_type(root, json_type_object))
@@ -251,7 +250,7 @@ static aos_result apply_chunk(runner_chat_stream_t *s, json_object *root)
 
 static aos_result on_event(void *ctx, const char *event, const char *data, size_t len)
 {
-    runner_chat_stream_t *s = ctx;
+    aos_model_stream_t *s = ctx;
     if (strcmp(event, "error") == 0)
         return chunk_fail(s, "model sent an error event", data);
     if (s->done)
@@ -274,17 +273,17 @@ static aos_result on_event(void *ctx, const char *event, const char *data, size_
     return rc;
 }
 
-aos_result runner_chat_stream_new(size_t max_bytes, runner_chat_stream_t **out_stream)
+aos_result aos_model_stream_new(size_t max_bytes, aos_model_stream_t **out_stream)
 {
     if (!out_stream)
         return AOS_ERR_INVALID;
-    runner_chat_stream_t *s = calloc(1, sizeof *s);
+    aos_model_stream_t *s = calloc(1, sizeof *s);
     if (!s)
         return AOS_ERR_NOMEM;
     s->max_bytes = max_bytes ? max_bytes : (4u << 20);
     if (s->max_bytes > INT32_MAX)
         s->max_bytes = INT32_MAX;
-    aos_result rc = runner_sse_new(s->max_bytes, on_event, s, &s->sse);
+    aos_result rc = aos_sse_new(s->max_bytes, on_event, s, &s->sse);
     if (rc != AOS_OK) {
         free(s);
         return rc;
@@ -293,23 +292,23 @@ aos_result runner_chat_stream_new(size_t max_bytes, runner_chat_stream_t **out_s
     return AOS_OK;
 }
 
-void runner_chat_stream_free(runner_chat_stream_t *s)
+void aos_model_stream_free(aos_model_stream_t *s)
 {
     if (!s)
         return;
-    runner_sse_free(s->sse);
+    aos_sse_free(s->sse);
     free(s->text.p);
     free(s->model);
     free(s->finish_reason);
     free(s);
 }
 
-aos_result runner_chat_stream_feed(runner_chat_stream_t *s, const char *buf, size_t len,
-                                   char *errbuf, size_t errlen)
+aos_result aos_model_stream_feed(aos_model_stream_t *s, const char *buf, size_t len, char *errbuf,
+                                 size_t errlen)
 {
     if (!s)
         return AOS_ERR_INVALID;
-    aos_result rc = runner_sse_feed(s->sse, buf, len);
+    aos_result rc = aos_sse_feed(s->sse, buf, len);
     if (rc == AOS_ERR_TOO_LARGE && !s->err[0])
         snprintf(s->err, sizeof s->err, "stream event exceeds %zu bytes", s->max_bytes);
     if (rc != AOS_OK)
@@ -317,19 +316,19 @@ aos_result runner_chat_stream_feed(runner_chat_stream_t *s, const char *buf, siz
     return AOS_OK;
 }
 
-aos_result runner_chat_stream_finish(runner_chat_stream_t *s, runner_completion_t *out,
-                                     char *errbuf, size_t errlen)
+aos_result aos_model_stream_finish(aos_model_stream_t *s, aos_model_completion_t *out, char *errbuf,
+                                   size_t errlen)
 {
     if (!s || !out)
         return AOS_ERR_INVALID;
     /* a last event not followed by a blank line still counts (many servers end that way) */
-    aos_result rc = runner_sse_feed(s->sse, "\n\n", 2);
+    aos_result rc = aos_sse_feed(s->sse, "\n\n", 2);
     if (rc != AOS_OK)
         return aos_fail(rc, errbuf, errlen, "%s", s->err[0] ? s->err : aos_result_str(rc));
     if (!s->done && !s->finish_reason)
         return aos_fail(AOS_ERR_PROTOCOL, errbuf, errlen,
                         s->chunks ? "stream ended before [DONE]" : "empty stream");
-    runner_completion_t c = {0};
+    aos_model_completion_t c = {0};
     c.text = s->text.p ? s->text.p : strdup("");
     s->text.p = NULL;
     s->text.len = s->text.cap = 0;
@@ -339,7 +338,7 @@ aos_result runner_chat_stream_finish(runner_chat_stream_t *s, runner_completion_
     c.usage = s->usage;
     c.usage_reported = s->usage_reported;
     if (!c.text) {
-        runner_completion_clear(&c);
+        aos_model_completion_clear(&c);
         return AOS_ERR_NOMEM;
     }
     *out = c;

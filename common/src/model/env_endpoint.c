@@ -1,5 +1,5 @@
-/* Default model endpoint from the environment (see env_model.h). */
-#include "env_model.h"
+/* Default model endpoint from the environment (aos/model.h). */
+#include "aos/model.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -66,7 +66,7 @@ static aos_endpoint_t endpoint_copy(const aos_endpoint_t *src, bool *ok)
     return e;
 }
 
-aos_result runner_apply_env_endpoint(aos_agents_config_t *cfg, size_t *out_applied)
+aos_result aos_model_env_endpoint_apply(aos_agents_config_t *cfg, size_t *out_applied)
 {
     if (out_applied)
         *out_applied = 0;
