@@ -7,7 +7,8 @@
  *   - retries (endpoint max_retries) on 408/429/5xx and transport errors, with exponential
  *     backoff and full jitter, or after what retry-after-ms / retry-after asked for (capped by
  *     max_backoff_ms) (aos/http_retry.h);
- *   - a circuit breaker per endpoint URL, shared by every call of one aos_model_t: after
+ *   - a circuit breaker per endpoint URL (and adapter, aos_model_breaker_key), shared by
+ *     every call of one aos_model_t: after
  *     breaker_failures consecutive failed calls it opens for breaker_open_ms and the chain
  *     skips that endpoint without calling it; one probe call is let through afterwards;
  *   - a 200 whose body cannot be parsed, and 4xx other than 408/429, are not retried on the
