@@ -104,6 +104,7 @@ struct turn {
     /* the storage step in progress, to send again after a timeout */
     void (*redo)(turn_t *t);
     uint32_t storage_retries;
+    int64_t complete_sent_ms; /* wall clock, the last turn.complete sent */
     void (*pending_next)(turn_t *t, struct hop *h);
     bool ended; /* settled; freed when ops_pending drops to 0 */
 };

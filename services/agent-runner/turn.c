@@ -378,6 +378,8 @@ static void renew_tick(void *arg, bool cancelled)
     schedule_renew(t);
 }
 
+static void store_answer(turn_t *t);
+
 static void after_claim(turn_t *t, hop_t *h)
 {
     if (h->rc != AOS_OK) {
@@ -435,8 +437,15 @@ static void after_claim(turn_t *t, hop_t *h)
         release(t, "storage turn.claim: unreadable reply");
         return;
     }
-    t->running = true;
     t->lease_lost = false;
+    if (t->completion.text) {
+        /* this turn's answer is in hand: its complete lost the lease (to a stale claim of the
+         * same turn, e.g. one re-sent after a reconnect); store it under the new lease rather
+         * than pay the model again */
+        store_answer(t);
+        return;
+    }
+    t->running = true;
     schedule_renew(t);
     load_knowledge(t);
 }
@@ -534,6 +543,7 @@ static void clamp_reply(char *text)
 static void send_complete(turn_t *t)
 {
     t->redo = send_complete;
+    t->complete_sent_ms = aos_clock_realtime_ms();
     hop_t *h = hop_new(t, t->pending_next);
     aos_result rc = h ? aos_storage_call(t->r->storage, "turn.complete", t->complete_json, on_raw,
                                          h)
@@ -663,6 +673,12 @@ static void on_model_done(void *ctx, runner_model_result_t *res)
     turn_adapter_outcome(t, &t->outcome, res, false);
     aos_metric_counter_add(t->agent->m_tokens_prompt, t->outcome.usage.prompt_tokens);
     aos_metric_counter_add(t->agent->m_tokens_completion, t->outcome.usage.completion_tokens);
+    store_answer(t);
+}
+
+/* turn.complete with the model's answer (t->completion / t->outcome) under the lease held. */
+static void store_answer(turn_t *t)
+{
     char *meta = NULL;
     if (runner_assistant_metadata(&t->req, &t->outcome, &meta) != AOS_OK) {
         release(t, "out of memory");
@@ -673,8 +689,24 @@ static void on_model_done(void *ctx, runner_model_result_t *res)
     free(meta);
 }
 
+/* The complete timed out because the bus was away (not connected now, or reconnected since it
+ * was sent): storage could not be reached at all. The answer is paid for, so it is kept and
+ * sent again, without counting against the retries, until storage takes it — the lease
+ * outlives the outage on the storage side (docs/turn-order.md "Broker outages"). */
+static bool complete_lost_to_outage(const turn_t *t, const hop_t *h)
+{
+    int64_t since = aos_bus_connected_since_ms(t->r->bus);
+    return h->rc == AOS_ERR_TIMEOUT && (since == 0 || since > t->complete_sent_ms);
+}
+
 static void after_assistant_complete(turn_t *t, hop_t *h)
 {
+    if (complete_lost_to_outage(t, h)) {
+        aos_log(AOS_LOG_WARN, "storage unreachable (bus outage); the answer is kept and sent again",
+                "conversation_id", t->req.conversation_id, "message_id", t->req.message_id, NULL);
+        send_complete(t);
+        return;
+    }
     if (h->rc == AOS_ERR_CONFLICT) {
         /* the lease went to another delivery of this turn (we were too slow), or it stored a
          * different reply first: claim again, which answers with what is stored */

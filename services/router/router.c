@@ -84,6 +84,12 @@ const aos_config_field_t router_config_table[] = {
      "Federated (workload identity) token file, e.g. AKS's $AZURE_FEDERATED_TOKEN_FILE: outbound "
      "token by client assertion, re-read at each fetch",
      offsetof(router_config_t, bot_federated_token_file)},
+    {"AOS_BOT_MANAGED_IDENTITY", "bot_managed_identity", AOS_CONFIG_BOOL, "false", 0, 0, false,
+     false, NULL,
+     "Outbound token from the user-assigned managed identity whose client id is AOS_BOT_APP_ID "
+     "(Bot app type UserAssignedMSI): IDENTITY_ENDPOINT/IDENTITY_HEADER, else the instance "
+     "metadata service; used when no secret, certificate or federated token is set",
+     offsetof(router_config_t, bot_managed_identity)},
 };
 const size_t router_config_table_len = sizeof router_config_table / sizeof router_config_table[0];
 
@@ -187,7 +193,8 @@ static aos_result load_auth(router_t *rt, char *errbuf, size_t errlen)
         router_apikeys_load(rt->cfg.api_keys_file, rt->cfg.api_keys, &rt->keys, errbuf, errlen));
     AOS_RETURN_IF_FAILED(router_credentials_check(&rt->cfg.common, rt->keys, errbuf, errlen));
     AOS_RETURN_IF_FAILED(split_issuers(rt));
-    if ((rt->cfg.bot_app_password || rt->cfg.bot_cert_file || rt->cfg.bot_federated_token_file) &&
+    if ((rt->cfg.bot_app_password || rt->cfg.bot_cert_file || rt->cfg.bot_federated_token_file ||
+         rt->cfg.bot_managed_identity) &&
         !rt->cfg.bot_app_id)
         return aos_fail(AOS_ERR_INVALID, errbuf, errlen,
                         "an outbound bot credential is set but AOS_BOT_APP_ID (its client id) is "
@@ -449,6 +456,7 @@ static aos_result start_openid(router_t *rt, char *errbuf, size_t errlen)
 aos_result router_start(router_t *rt, int connect_timeout_ms, char *errbuf, size_t errlen)
 {
     AOS_RETURN_IF_FAILED(aos_http_client_new(NULL, &rt->http, errbuf, errlen));
+    AOS_RETURN_IF_FAILED(bot_token_start(rt, errbuf, errlen));
     if (aos_model_new(NULL, rt->http, NULL, &rt->model) != AOS_OK)
         return aos_fail(AOS_ERR_NOMEM, errbuf, errlen, "out of memory");
     AOS_RETURN_IF_FAILED(start_openid(rt, errbuf, errlen));
@@ -500,9 +508,9 @@ void router_free(router_t *rt)
     router_stop(rt, 0);
     aos_http_server_free(rt->api);
     aos_http_server_free(rt->admin);
+    bot_token_free(rt); /* its fetch thread uses the HTTP client */
     aos_http_client_free(rt->http);
     aos_model_free(rt->model);
-    bot_token_free(rt);
     router_openid_free(rt->openid);
     bot_outbound_free(rt);
     aos_storage_client_free(rt->storage);

@@ -12,6 +12,7 @@
 #include "aos/log.h"
 #include "aos/trace.h"
 #include "dispatch.h"
+#include "dispatch_turns.h"
 #include "service_events.h"
 
 #define RELEASED_SLOT AOS_RESULT_COUNT_ /* counter column for "released" */
@@ -193,6 +194,7 @@ static void handle(worker_t *w, aos_bus_delivery_t *d)
     aos_result r =
         w->be ? AOS_OK : aos_storage_backend_open(&svc->backend_cfg, &w->be, err, sizeof err);
     if (r == AOS_OK) {
+        aos_storage_turns_reachable_since(aos_bus_connected_since_ms(svc->bus));
         aos_storage_dispatch(w->be, &svc->limits, req, &out);
     } else {
         out.action = aos_result_is_transient(r) ? AOS_STORAGE_RELEASE : AOS_STORAGE_REPLY_ERROR;

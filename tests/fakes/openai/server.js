@@ -14,6 +14,9 @@
 //   - magic words in the last user message: [[fake:key=value,key=value]]
 //   - or the request header  x-fake-control: key=value,key=value
 //   - or a queue of directives for the next calls: POST /_script {"responses":[{...},...]}
+// A path prefix /caller:NAME (before any /fake:... prefix) names the caller in the call log
+// without changing behaviour: give each replica its own endpoint URL and the log says which
+// replica made which call (e.g. which calls a killed runner had made).
 // Directive keys:
 //   delay_ms=N          answer after N ms
 //   status=N            answer with this HTTP status and an OpenAI-style error body
@@ -27,8 +30,12 @@
 //   shape=output        Azure ML {"output": "..."} body instead of chat.completion
 //   text=…              reply text (default "fake reply: <last user message>")
 // Admin:
-//   GET  /_stats   {"calls","by_route","by_tag","by_text","inflight","max_inflight"}
+//   GET  /_stats   {"calls","by_route","by_tag","by_text","inflight","max_inflight",
+//                   "inflight_by_caller"}
 //   GET  /_last    the last model request: {"path","headers","body"}
+//   GET  /_calls   every model call that ended: [{"text","caller","status","outcome","start_ms",
+//                  "end_ms"}], outcome "answered" (the whole response was written) or
+//                  "aborted" (the caller closed the connection first: hung, timed out, killed)
 //   POST /_reset   zero the counters, forget scripts and the per-tag "times" counts
 //   POST /_script  queue directives for the next model calls (FIFO, one per call)
 //   POST /_models  {"models": {"<model or azureml deployment>": {directive keys}}}: every call
@@ -53,12 +60,14 @@ const PORT = parseInt(opt('--port', '0'), 10);
 const PORT_FILE = opt('--port-file', null);
 const API_KEY = opt('--api-key', null);
 
-let stats, script, timesSeen, lastRequest, modelRules = {};
+let stats, script, timesSeen, lastRequest, callLog, modelRules = {};
 function reset() {
-  stats = { calls: 0, by_route: {}, by_tag: {}, by_text: {}, by_model: {}, inflight: 0, max_inflight: 0 };
+  stats = { calls: 0, by_route: {}, by_tag: {}, by_text: {}, by_model: {}, inflight: 0,
+    max_inflight: 0, inflight_by_caller: {} };
   script = [];
   timesSeen = {};
   lastRequest = null;
+  callLog = [];
 }
 reset();
 
@@ -157,8 +166,12 @@ function answerStream(res, c, includeUsage, garbage) {
   setImmediate(() => res.end(out.slice(cut)));
 }
 
-function answerModel(req, res, route, body, pathDirective) {
+function answerModel(req, res, route, body, pathDirective, caller) {
   const { d, raw, text } = directiveFor(req, body, pathDirective);
+  const entry = { text: text.slice(0, 200), caller, status: 0, outcome: 'aborted',
+    start_ms: Date.now(), end_ms: 0 };
+  res.on('finish', () => { entry.status = res.statusCode; entry.outcome = 'answered'; });
+  res.on('close', () => { entry.end_ms = Date.now(); callLog.push(entry); });
   const tag = d.tag || raw;
   stats.calls++;
   stats.by_route[route] = (stats.by_route[route] || 0) + 1;
@@ -169,8 +182,12 @@ function answerModel(req, res, route, body, pathDirective) {
   stats.by_text[textKey] = (stats.by_text[textKey] || 0) + 1;
   stats.inflight++;
   stats.max_inflight = Math.max(stats.max_inflight, stats.inflight);
+  const who = caller || '';
+  stats.inflight_by_caller[who] = (stats.inflight_by_caller[who] || 0) + 1;
   let done = false;
-  const finish = () => { if (!done) { done = true; stats.inflight--; } };
+  const finish = () => {
+    if (!done) { done = true; stats.inflight--; stats.inflight_by_caller[who]--; }
+  };
   res.on('close', finish);
 
   let faulty = true;
@@ -219,11 +236,14 @@ function routeOf(req, url) {
 
 function handle(req, res, raw) {
   const url = new URL(req.url, 'http://fake');
-  let pathDirective = null;
+  let pathDirective = null, caller = null;
+  const cm = /^\/caller:([^/]*)(\/.*)$/.exec(url.pathname);
+  if (cm) { caller = decodeURIComponent(cm[1]); url.pathname = cm[2]; }
   const pm = /^\/fake:([^/]*)(\/.*)$/.exec(url.pathname);
   if (pm) { pathDirective = decodeURIComponent(pm[1]); url.pathname = pm[2]; }
   if (req.method === 'GET' && url.pathname === '/_stats') return sendJson(res, 200, stats);
   if (req.method === 'GET' && url.pathname === '/_last') return sendJson(res, 200, lastRequest || {});
+  if (req.method === 'GET' && url.pathname === '/_calls') return sendJson(res, 200, callLog);
   if (req.method === 'POST' && url.pathname === '/_reset') { reset(); return sendJson(res, 200, { ok: true }); }
   if (req.method === 'POST' && url.pathname === '/_script') {
     let s;
@@ -254,7 +274,7 @@ function handle(req, res, raw) {
     return sendJson(res, 400, { error: { message: "'messages' is a required property", type: 'invalid_request_error' } });
   }
   lastRequest = { path: req.url, headers: req.headers, body };
-  answerModel(req, res, route, body, pathDirective);
+  answerModel(req, res, route, body, pathDirective, caller);
 }
 
 const server = http.createServer((req, res) => {
