@@ -395,6 +395,16 @@ aos_result runner_new(const runner_config_t *cfg, aos_bus_t *bus, aos_storage_cl
         rc = runner_knowledge_new(r->loop, storage, r->cfg.knowledge_ttl_ms, 0, &r->knowledge);
     if (rc == AOS_OK)
         rc = runner_sched_new(r, &r->sched);
+    if (rc == AOS_OK) {
+        runner_adapters_config_t ac = {.bus = bus,
+                                       .storage = storage,
+                                       .agents = cfg->agents,
+                                       .ml_queue = cfg->ml_queue,
+                                       .refresh_ms = cfg->adapter_refresh_ms,
+                                       .events_address = cfg->adapter_events_address,
+                                       .source = r->source};
+        rc = runner_adapters_new(&ac, &r->adapters, errbuf, errlen);
+    }
     if (rc != AOS_OK) {
         if (errbuf && errlen && !errbuf[0])
             aos_fail(rc, errbuf, errlen, "runner setup failed: %s", aos_result_str(rc));
@@ -470,6 +480,7 @@ aos_result runner_start(runner_t *r, char *errbuf, size_t errlen)
 {
     if (!r || r->started)
         return aos_fail(AOS_ERR_INVALID, errbuf, errlen, "runner already started");
+    AOS_RETURN_IF_FAILED(runner_adapters_start(r->adapters, errbuf, errlen)); /* before turns */
     AOS_RETURN_IF_FAILED(runner_loop_start(r->loop));
     r->started = true;
     for (size_t i = 0; i < r->served_count; i++) {
@@ -571,6 +582,7 @@ void runner_free(runner_t *r)
     runner_loop_free(r->loop);
     runner_sched_free(r->sched);
     runner_model_free(r->model);
+    runner_adapters_free(r->adapters);
     for (size_t b = 0; b < RUNNER_CONV_BUCKETS; b++) {
         for (conv_t *c = r->convs[b], *next; c; c = next) {
             next = c->next;

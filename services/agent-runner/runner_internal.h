@@ -8,6 +8,7 @@
 #include <pthread.h>
 #include <stdatomic.h>
 
+#include "adapter_route.h"
 #include "aos/metrics.h"
 #include "knowledge.h"
 #include "loop.h"
@@ -51,7 +52,8 @@ struct runner {
     runner_loop_t *loop;
     runner_model_t *model;
     runner_knowledge_t *knowledge;
-    struct runner_sched *sched; /* schedule.h; NULL when no served agent has a schedule */
+    struct runner_sched *sched;  /* schedule.h; NULL when no served agent has a schedule */
+    runner_adapters_t *adapters; /* adapter_route.h; NULL when no agent has an adapter */
     served_agent_t *served;
     size_t served_count;
     char source[160]; /* CloudEvents source of what the runner sends */
@@ -90,6 +92,8 @@ struct turn {
     int64_t user_seq; /* seq of the stored user message (0: not stored yet) */
     runner_prompt_t prompt;
     runner_turn_outcome_t outcome;
+    runner_adapter_choice_t adapter; /* the registry version the model call uses */
+    uint64_t model_started_ms;
     aos_model_completion_t completion;
     void *outcome_owner; /* json_object behind outcome strings read from storage */
     char *result_json;

@@ -484,7 +484,11 @@ static void build_and_call(turn_t *t, const runner_knowledge_doc_t *docs, size_t
         return;
     }
     t->ops_pending++;
-    rc = runner_model_call(t->r->model, t->agent->def, &t->prompt, on_model_done, t);
+    runner_adapters_pick(t->r->adapters, t->agent->def, t->req.conversation_id, &t->page,
+                         &t->adapter);
+    t->model_started_ms = aos_clock_monotonic_ms();
+    rc = runner_model_call_adapter(t->r->model, t->agent->def, t->adapter.served, &t->prompt,
+                                   on_model_done, t);
     if (rc != AOS_OK) {
         t->ops_pending--;
         release(t, "model call could not start");
@@ -590,6 +594,17 @@ static void complete(turn_t *t, const char *id, const char *role, const char *co
     send_complete(t);
 }
 
+/* The adapter that answered (or failed), and the pipeline's per-turn record of it. */
+static void turn_adapter_outcome(turn_t *t, runner_turn_outcome_t *o,
+                                 const runner_model_result_t *res, bool failed)
+{
+    o->adapter = t->adapter.name[0] ? t->adapter.name : t->agent->def->adapter;
+    o->adapter_version = t->adapter.version;
+    runner_adapters_report(t->r->adapters, t->agent->def->name, &t->adapter, t->req.conversation_id,
+                           t->req.message_id, failed, res->fallbacks,
+                           aos_clock_monotonic_ms() - t->model_started_ms);
+}
+
 static void model_failed(turn_t *t, runner_model_result_t *res)
 {
     char marker_id[129];
@@ -603,6 +618,7 @@ static void model_failed(turn_t *t, runner_model_result_t *res)
                                .attempts = res->attempts,
                                .latency_ms = runner_now_ms() - t->started_ms,
                                .trace_id = aos_trace_current_id()};
+    turn_adapter_outcome(t, &o, res, true);
     if (runner_reply_id(t->req.message_id, 'e', marker_id) != AOS_OK ||
         runner_assistant_metadata(&t->req, &o, &meta) != AOS_OK) {
         free(meta);
@@ -654,6 +670,7 @@ static void on_model_done(void *ctx, runner_model_result_t *res)
                                          .attempts = res->attempts,
                                          .latency_ms = runner_now_ms() - t->started_ms,
                                          .trace_id = aos_trace_current_id()};
+    turn_adapter_outcome(t, &t->outcome, res, false);
     aos_metric_counter_add(t->agent->m_tokens_prompt, t->outcome.usage.prompt_tokens);
     aos_metric_counter_add(t->agent->m_tokens_completion, t->outcome.usage.completion_tokens);
     store_answer(t);

@@ -38,6 +38,10 @@
 //                  "aborted" (the caller closed the connection first: hung, timed out, killed)
 //   POST /_reset   zero the counters, forget scripts and the per-tag "times" counts
 //   POST /_script  queue directives for the next model calls (FIFO, one per call)
+//   POST /_models  {"models": {"<model or azureml deployment>": {directive keys}}}: every call
+//                  for that model (body "model", or the azureml-model-deployment header) gets
+//                  the directive unless the call carries one of its own ({} clears them all);
+//                  GET /_stats then counts calls per model in "by_model"
 //
 // Usage: node server.js [--port N] [--port-file F] [--api-key K]
 //   port 0 (default) picks a free port; the port is printed ("listening N") and written to F.
@@ -56,10 +60,10 @@ const PORT = parseInt(opt('--port', '0'), 10);
 const PORT_FILE = opt('--port-file', null);
 const API_KEY = opt('--api-key', null);
 
-let stats, script, timesSeen, lastRequest, callLog;
+let stats, script, timesSeen, lastRequest, callLog, modelRules = {};
 function reset() {
-  stats = { calls: 0, by_route: {}, by_tag: {}, by_text: {}, inflight: 0, max_inflight: 0,
-    inflight_by_caller: {} };
+  stats = { calls: 0, by_route: {}, by_tag: {}, by_text: {}, by_model: {}, inflight: 0,
+    max_inflight: 0, inflight_by_caller: {} };
   script = [];
   timesSeen = {};
   lastRequest = null;
@@ -97,6 +101,10 @@ function directiveFor(req, body, pathDirective) {
   if (req.headers['x-fake-control']) {
     const raw = String(req.headers['x-fake-control']);
     return { d: parseDirective(raw), raw, text };
+  }
+  const model = req.headers['azureml-model-deployment'] || (body && body.model);
+  if (model && modelRules[model]) {
+    return { d: modelRules[model], raw: `model=${model}`, text };
   }
   if (script.length) {
     const d = script.shift();
@@ -167,6 +175,8 @@ function answerModel(req, res, route, body, pathDirective, caller) {
   const tag = d.tag || raw;
   stats.calls++;
   stats.by_route[route] = (stats.by_route[route] || 0) + 1;
+  const modelName = req.headers['azureml-model-deployment'] || body.model || '';
+  stats.by_model[modelName] = (stats.by_model[modelName] || 0) + 1;
   if (tag) stats.by_tag[tag] = (stats.by_tag[tag] || 0) + 1;
   const textKey = text.slice(0, 200);
   stats.by_text[textKey] = (stats.by_text[textKey] || 0) + 1;
@@ -241,6 +251,16 @@ function handle(req, res, raw) {
     if (!s || !Array.isArray(s.responses)) return sendJson(res, 400, errorBody(400));
     for (const r of s.responses) script.push(Object.fromEntries(Object.entries(r).map(([k, v]) => [k, String(v)])));
     return sendJson(res, 200, { queued: script.length });
+  }
+  if (req.method === 'POST' && url.pathname === '/_models') {
+    let m;
+    try { m = JSON.parse(raw); } catch (e) { return sendJson(res, 400, errorBody(400)); }
+    if (!m || typeof m.models !== 'object' || m.models === null) return sendJson(res, 400, errorBody(400));
+    modelRules = {};
+    for (const [k, v] of Object.entries(m.models)) {
+      modelRules[k] = Object.fromEntries(Object.entries(v || {}).map(([a, b]) => [a, String(b)]));
+    }
+    return sendJson(res, 200, { models: Object.keys(modelRules) });
   }
   const route = routeOf(req, url);
   if (!route) return sendJson(res, 404, { error: { message: `no route ${req.method} ${url.pathname}`, type: 'not_found' } });
