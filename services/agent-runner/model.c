@@ -103,7 +103,9 @@ const char *runner_model_breaker_state(runner_model_t *m, const aos_agent_def_t 
             continue;
         aos_model_endpoint_t ep;
         aos_model_endpoint_from_def(def, agent->adapter, &ep);
-        aos_circuit_t *b = aos_model_breakers_get(aos_model_breakers(m->model), ep.name);
+        char bkey[320];
+        aos_model_breaker_key(&ep, bkey, sizeof bkey);
+        aos_circuit_t *b = aos_model_breakers_get(aos_model_breakers(m->model), bkey);
         if (!b)
             continue;
         aos_circuit_state st = aos_circuit_get_state(b, now);
@@ -144,6 +146,7 @@ uint32_t runner_model_agent_credit(runner_model_t *m, const aos_agent_def_t *age
 typedef struct pending {
     runner_model_t *m;
     const aos_agent_def_t *agent;
+    const char *adapter; /* per-call adapter (adapter_route.h); NULL: the agent's */
     const runner_prompt_t *prompt;
     const aos_endpoint_t *primary; /* gated on its headroom; NULL: offline */
     runner_model_done_fn done;
@@ -173,7 +176,7 @@ static aos_result start(pending_t *p)
                                .endpoint_count = p->agent->endpoint_count,
                                .msgs = p->prompt->msgs,
                                .msg_count = p->prompt->count,
-                               .adapter = p->agent->adapter,
+                               .adapter = p->adapter ? p->adapter : p->agent->adapter,
                                .temperature = -1,
                                .traceparent = p->traceparent,
                                .agent = p->agent->name,
@@ -219,6 +222,13 @@ static void gate(void *arg, bool cancelled)
 aos_result runner_model_call(runner_model_t *m, const aos_agent_def_t *agent,
                              const runner_prompt_t *prompt, runner_model_done_fn done, void *ctx)
 {
+    return runner_model_call_adapter(m, agent, NULL, prompt, done, ctx);
+}
+
+aos_result runner_model_call_adapter(runner_model_t *m, const aos_agent_def_t *agent,
+                                     const char *adapter, const runner_prompt_t *prompt,
+                                     runner_model_done_fn done, void *ctx)
+{
     if (!m || !agent || !prompt || !done)
         return AOS_ERR_INVALID;
     pending_t *p = calloc(1, sizeof *p);
@@ -226,6 +236,7 @@ aos_result runner_model_call(runner_model_t *m, const aos_agent_def_t *agent,
         return AOS_ERR_NOMEM;
     p->m = m;
     p->agent = agent;
+    p->adapter = adapter && adapter[0] ? adapter : NULL;
     p->prompt = prompt;
     p->primary = runner_headroom_primary(agent->endpoints, agent->endpoint_count);
     p->done = done;

@@ -46,6 +46,14 @@ void runner_model_free(runner_model_t *m);
 aos_result runner_model_call(runner_model_t *m, const aos_agent_def_t *agent,
                              const runner_prompt_t *prompt, runner_model_done_fn done, void *ctx);
 
+/* The same with a per-call adapter (openai: the model name; azureml: the
+ * azureml-model-deployment) instead of the agent's configured one: the registry version
+ * chosen for the turn (adapter_route.h). adapter NULL or "": the agent's; borrowed until
+ * done runs. */
+aos_result runner_model_call_adapter(runner_model_t *m, const aos_agent_def_t *agent,
+                                     const char *adapter, const runner_prompt_t *prompt,
+                                     runner_model_done_fn done, void *ctx);
+
 /* Calls currently waiting on an HTTP response, a retry timer or headroom. */
 uint32_t runner_model_inflight(const runner_model_t *m);
 

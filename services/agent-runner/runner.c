@@ -168,6 +168,8 @@ static void turn_arrive(void *arg, bool cancelled)
         runner_turn_end(t, TURN_END_RELEASED, NULL, NULL);
         return;
     }
+    if (runner_claim_arrival_failed(t))
+        return;
     char err[300] = "";
     const aos_event_t *ev = t->request;
     if (aos_log_enabled(AOS_LOG_DEBUG)) {
@@ -230,8 +232,7 @@ static void on_delivery(void *ctx, aos_bus_delivery_t *d, const aos_event_t *ev)
     atomic_fetch_add(&r->inflight, 1);
     aos_metric_gauge_inc(r->m_inflight);
     atomic_fetch_add(&a->inflight, 1);
-    if (runner_loop_post(r->loop, turn_arrive, t) != AOS_OK)
-        turn_arrive(t, true);
+    runner_claim_arrive(t, turn_arrive); /* resolved first when it came by reference */
 }
 
 /* ---- heartbeats (loop thread) ---- */
@@ -394,6 +395,16 @@ aos_result runner_new(const runner_config_t *cfg, aos_bus_t *bus, aos_storage_cl
         rc = runner_knowledge_new(r->loop, storage, r->cfg.knowledge_ttl_ms, 0, &r->knowledge);
     if (rc == AOS_OK)
         rc = runner_sched_new(r, &r->sched);
+    if (rc == AOS_OK) {
+        runner_adapters_config_t ac = {.bus = bus,
+                                       .storage = storage,
+                                       .agents = cfg->agents,
+                                       .ml_queue = cfg->ml_queue,
+                                       .refresh_ms = cfg->adapter_refresh_ms,
+                                       .events_address = cfg->adapter_events_address,
+                                       .source = r->source};
+        rc = runner_adapters_new(&ac, &r->adapters, errbuf, errlen);
+    }
     if (rc != AOS_OK) {
         if (errbuf && errlen && !errbuf[0])
             aos_fail(rc, errbuf, errlen, "runner setup failed: %s", aos_result_str(rc));
@@ -469,6 +480,7 @@ aos_result runner_start(runner_t *r, char *errbuf, size_t errlen)
 {
     if (!r || r->started)
         return aos_fail(AOS_ERR_INVALID, errbuf, errlen, "runner already started");
+    AOS_RETURN_IF_FAILED(runner_adapters_start(r->adapters, errbuf, errlen)); /* before turns */
     AOS_RETURN_IF_FAILED(runner_loop_start(r->loop));
     r->started = true;
     for (size_t i = 0; i < r->served_count; i++) {
@@ -570,6 +582,7 @@ void runner_free(runner_t *r)
     runner_loop_free(r->loop);
     runner_sched_free(r->sched);
     runner_model_free(r->model);
+    runner_adapters_free(r->adapters);
     for (size_t b = 0; b < RUNNER_CONV_BUCKETS; b++) {
         for (conv_t *c = r->convs[b], *next; c; c = next) {
             next = c->next;

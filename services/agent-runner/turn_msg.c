@@ -266,6 +266,15 @@ static json_object *usage_json(const aos_model_usage_t *u)
     return o;
 }
 
+/* "adapter" and, for a registry version, "adapter_version" (docs/agent-runner.md). */
+static void add_adapter(json_object *m, const runner_turn_outcome_t *o)
+{
+    if (o->adapter && o->adapter[0])
+        aos_json_add_string(m, "adapter", o->adapter);
+    if (o->adapter && o->adapter[0] && o->adapter_version > 0)
+        aos_json_add_int(m, "adapter_version", o->adapter_version);
+}
+
 aos_result runner_assistant_metadata(const runner_turn_req_t *req, const runner_turn_outcome_t *o,
                                      char **out_json)
 {
@@ -283,6 +292,7 @@ aos_result runner_assistant_metadata(const runner_turn_req_t *req, const runner_
         aos_json_add_int(m, "latency_ms", (int64_t)o->latency_ms);
     if (o->trace_id && o->trace_id[0])
         aos_json_add_string(m, "trace_id", o->trace_id);
+    add_adapter(m, o);
     return finish_json(m, out_json);
 }
 
@@ -310,6 +320,11 @@ aos_result runner_assistant_metadata_parse(const char *json, runner_turn_outcome
         o->model = s;
     if (aos_json_get_string(m, "endpoint", AOS_JSON_OPTIONAL, &s, NULL, 0) == AOS_OK && s)
         o->endpoint = s;
+    if (aos_json_get_string(m, "adapter", AOS_JSON_OPTIONAL, &s, NULL, 0) == AOS_OK && s)
+        o->adapter = s;
+    int64_t v = 0;
+    if (aos_json_get_int(m, "adapter_version", AOS_JSON_OPTIONAL, &v, NULL, NULL, 0) == AOS_OK)
+        o->adapter_version = v > 0 ? v : 0;
     json_object *u = NULL;
     if (aos_json_get_object(m, "usage", AOS_JSON_OPTIONAL, &u, NULL, 0) == AOS_OK && u) {
         o->usage.prompt_tokens = u32_field(u, "prompt_tokens");
@@ -353,6 +368,7 @@ aos_result runner_turn_result_json(const runner_turn_req_t *req, const char *rep
     aos_json_add_string(r, "provider", o->provider);
     aos_json_add_string(r, "model", o->model);
     aos_json_add(r, "usage", usage_json(&o->usage));
+    add_adapter(r, o);
     if (req->kind == RUNNER_TURN_EVENT) {
         json_object *a = json_object_new_object();
         if (a) {

@@ -70,12 +70,15 @@ typedef struct runner_turn_outcome {
     const char *endpoint; /* may be NULL */
     aos_model_usage_t usage;
     uint32_t attempts;
-    uint64_t latency_ms;  /* from the turn's arrival to its outcome; 0: not measured */
-    const char *trace_id; /* the turn's trace id (32 hex), may be NULL */
+    uint64_t latency_ms;     /* from the turn's arrival to its outcome; 0: not measured */
+    const char *trace_id;    /* the turn's trace id (32 hex), may be NULL */
+    const char *adapter;     /* the LoRA adapter that answered; may be NULL */
+    int64_t adapter_version; /* its registry version (0: not a registry version) */
 } runner_turn_outcome_t;
 
 /* {"in_reply_to","provider","model","endpoint","usage":{…},"attempts","latency_ms"?,
- * "trace_id"?} (what the console's transcript shows per turn) */
+ * "trace_id"?} (what the console's transcript shows per turn), plus "adapter" and
+ * "adapter_version" when set */
 aos_result runner_assistant_metadata(const runner_turn_req_t *req, const runner_turn_outcome_t *o,
                                      char **out_json);
 
@@ -86,7 +89,8 @@ aos_result runner_assistant_metadata(const runner_turn_req_t *req, const runner_
 aos_result runner_assistant_metadata_parse(const char *json, runner_turn_outcome_t *o,
                                            void **out_owner);
 
-/* The aos.agent.turn.result data (and aos.agent.reply event data). For kind=event it
+/* The aos.agent.turn.result data (and aos.agent.reply event data), with "adapter" and
+ * "adapter_version" when set. For kind=event it
  * includes "action": {"text","intent"} where intent is the reply's JSON object when the
  * reply is one ({"intent":…} or any object), else null. */
 aos_result runner_turn_result_json(const runner_turn_req_t *req, const char *reply_message_id,

@@ -19,24 +19,37 @@ static const aos_endpoint_t *pick_endpoint(const aos_agent_def_t *def)
     return NULL;
 }
 
-/* The adapter: the request's, else the registry's ready adapter, else the configured one. */
+/* The adapter: the registry's stable version (its deployment, docs/ml.md "Versions, canary,
+ * promotion and rollback") when the request names none or names the registry's adapter, else
+ * the request's, else the configured one. *out_served is the
+ * model / deployment name sent to the endpoint. */
 static char *resolve_adapter(ml_service_t *svc, const aos_agent_def_t *def, const char *asked,
-                             int64_t *out_version)
+                             int64_t *out_version, char **out_served)
 {
-    if (asked)
-        return strdup(asked);
+    *out_served = NULL;
     json_object *a = NULL;
     char *name = NULL;
-    if (ml_record_get(svc, "adapter", def->name, &a, NULL, NULL, 0) == AOS_OK) {
+    if (svc->sc && ml_record_get(svc, "adapter", def->name, &a, NULL, NULL, 0) == AOS_OK) {
         const char *st = ml_jstr(a, "status"), *n = ml_jstr(a, "name");
-        if (st && strcmp(st, "ready") == 0 && n) {
+        int64_t stable = ml_jint(a, "stable_version", 0);
+        /* asking for the registry's adapter by name gets its stable version */
+        if (st && strcmp(st, "ready") == 0 && n && (!asked || strcmp(asked, n) == 0)) {
             name = strdup(n);
-            *out_version = ml_jint(a, "version", 0);
+            *out_version = stable > 0 ? stable : ml_jint(a, "version", 0);
+            char dep[160];
+            ml_registry_deployment(n, *out_version, dep);
+            *out_served = strdup(stable > 0 ? dep : n); /* a record from before versions */
         }
     }
     json_object_put(a);
-    if (!name && def->adapter)
+    if (!name && asked) {
+        *out_served = strdup(asked);
+        return strdup(asked);
+    }
+    if (!name && def->adapter) {
         name = strdup(def->adapter);
+        *out_served = strdup(def->adapter);
+    }
     return name;
 }
 
@@ -72,13 +85,14 @@ aos_result ml_infer(ml_service_t *svc, const json_object *req, json_object **out
         return aos_fail(AOS_ERR_INVALID, errbuf, errlen,
                         "agent '%s' has no azureml or openai endpoint to serve an adapter", agent);
     int64_t version = 0;
-    char *adapter = resolve_adapter(svc, def, asked, &version);
+    char *served = NULL;
+    char *adapter = resolve_adapter(svc, def, asked, &version, &served);
     aos_model_msg_t msgs[2] = {{"system", def->purpose}, {"user", input}};
     aos_model_request_t mreq = {.endpoints = epd,
                                 .endpoint_count = 1,
                                 .msgs = msgs,
                                 .msg_count = 2,
-                                .adapter = adapter,
+                                .adapter = served,
                                 .temperature = -1,
                                 .agent = agent};
     aos_model_result_t res;
@@ -92,6 +106,8 @@ aos_result ml_infer(ml_service_t *svc, const json_object *req, json_object **out
         aos_json_add_string(o, "adapter", adapter);
         if (version > 0)
             aos_json_add_int(o, "adapter_version", version);
+        if (served)
+            aos_json_add_string(o, "deployment", served);
         aos_json_add_string(o, "provider", aos_provider_name(epd->provider));
         aos_json_add_string(o, "model", comp.model);
         aos_json_add_string(o, "output", comp.text);
@@ -104,5 +120,6 @@ aos_result ml_infer(ml_service_t *svc, const json_object *req, json_object **out
     }
     aos_model_completion_clear(&comp);
     free(adapter);
+    free(served);
     return r;
 }

@@ -63,10 +63,12 @@ struct router {
     atomic_bool health_ready; /* the storage client exists */
     int64_t health_synced_ms; /* monotonic, under hb_mu */
 
-    /* Outbound Bot Framework token (svc_bot_token.c), under bot_mu. */
+    /* Outbound Bot Framework token (svc_bot_token.c): the identity caches and refreshes it;
+     * the rest under bot_mu (the fetch thread itself: callers of bot_post only). */
     pthread_mutex_t bot_mu;
-    char *bot_token;
-    int64_t bot_token_expires_ms; /* monotonic */
+    struct aos_identity *bot_identity; /* NULL without an outbound credential */
+    pthread_t bot_fetch_thread;
+    bool bot_fetch_started;
     bool bot_token_fetching;
     struct bot_post *bot_waiting; /* replies waiting for the token, in arrival order */
     struct bot_outbound *outbound; /* bot_outbound.c */
@@ -98,6 +100,7 @@ typedef struct turn {
     turn_mode mode;
     char *text, *user, *metadata_json, *explicit_agent;
     char *idempotency_key; /* Idempotency-Key of POST /v1/messages (NULL: none) */
+    char *claim;           /* the answer's claim blob while it is fetched (docs/bus.md) */
     char conversation_id[ROUTER_ID_MAX + 1];
     char message_id[64];
     bool conversation_given;
@@ -152,8 +155,11 @@ typedef struct router_accepted {
     int64_t seq;
     char *run_json; /* "lease" for the turn message (router_turn_t.run_json), or NULL */
 } router_accepted_t;
-/* Parse the reply; AOS_ERR_PROTOCOL when it does not read. */
-aos_result router_accepted_parse(const char *data_json, router_accepted_t *out);
+/* Parse the reply; AOS_ERR_PROTOCOL when it does not read. A "run" larger than run_max
+ * bytes keeps its lease but loses its context (the runner claims with the token). */
+aos_result router_accepted_parse(const char *data_json, size_t run_max, router_accepted_t *out);
+/* How many bytes of lease and context a turn whose other data is other_bytes may carry. */
+size_t router_turn_run_budget(router_t *rt, size_t other_bytes);
 void router_accepted_clear(router_accepted_t *a);
 
 /* What storage last said a conversation's agent is: the stickiness lookup without a round
@@ -233,7 +239,8 @@ typedef void (*bot_posted_fn)(void *ctx, aos_result result, int status, int64_t 
  * token leave in the order they came. done may be NULL. */
 void bot_post(router_t *rt, const char *url, const char *activity_json, bool with_token,
               bot_posted_fn done, void *ctx);
-/* True when an outbound credential (secret, certificate or federated token) is configured. */
+/* True when an outbound credential (secret, certificate, federated token, or the managed
+ * identity with AOS_BOT_APP_ID) is configured. */
 bool bot_credentials_configured(const router_t *rt);
 
 /* The reply activities for a turn result: the message, then (for events, or with
@@ -254,6 +261,11 @@ void bot_outbound_free(router_t *rt);
  * context to BOT_OUTBOUND_QUEUE, then the turn with reply-to BOT_OUTBOUND_QUEUE; answer 202
  * once both are with the broker, 503 otherwise. */
 void bot_outbound_dispatch(turn_t *t, const char *queue, aos_event_t *ev);
+/* The bot's identity from the configuration (nothing without an outbound credential); after
+ * the HTTP client exists. */
+aos_result bot_token_start(router_t *rt, char *errbuf, size_t errlen);
+/* Wait for a token fetch in progress, cancel the replies waiting for it, free the identity
+ * (before the HTTP client is freed). */
 void bot_token_free(router_t *rt);
 
 /* ---- classifier.c ---- */

@@ -9,9 +9,18 @@
 #include "aos/storage_wire.h"
 #include "router_internal.h"
 
-/* A turn message carries the accept's lease and context only up to this many bytes of them;
- * beyond, the runner claims with the token (one more round trip, no size risk on the bus). */
+/* A turn message carries the accept's lease and context only up to this many bytes of them,
+ * and only while the whole turn stays under the claim threshold (a turn over it would cost a
+ * claim's round trips, more than the claim the context saves); beyond, the runner claims
+ * with the token. */
 #define ROUTER_TURN_RUN_MAX (128u * 1024u)
+
+size_t router_turn_run_budget(router_t *rt, size_t other_bytes)
+{
+    size_t threshold = aos_storage_client_claim_threshold(rt->storage), reserve = other_bytes + 4096;
+    size_t room = threshold > reserve ? threshold - reserve : 0;
+    return room < ROUTER_TURN_RUN_MAX ? room : ROUTER_TURN_RUN_MAX;
+}
 
 aos_result router_accept_json(router_t *rt, const router_accept_in_t *in, char **out_json)
 {
@@ -64,7 +73,7 @@ void router_accepted_clear(router_accepted_t *a)
     memset(a, 0, sizeof *a);
 }
 
-aos_result router_accepted_parse(const char *data_json, router_accepted_t *out)
+aos_result router_accepted_parse(const char *data_json, size_t run_max, router_accepted_t *out)
 {
     memset(out, 0, sizeof *out);
     json_object *o = NULL, *run = NULL;
@@ -92,7 +101,7 @@ aos_result router_accepted_parse(const char *data_json, router_accepted_t *out)
         aos_json_add_int(run, "seq", out->seq);
         size_t n = 0;
         r = aos_json_to_string(run, &out->run_json, &n);
-        if (r == AOS_OK && n > ROUTER_TURN_RUN_MAX) {
+        if (r == AOS_OK && n > run_max) {
             json_object_object_del(run, "messages");
             json_object_object_del(run, "user");
             free(out->run_json);

@@ -191,6 +191,10 @@ static void test_top_level_errors(void **state)
     parse_fails("{\"agents\":[{\"name\":\"a\",\"purpose\":\"p\"}],\"settings\":{\"max_body_bytes"
                 "\":1}}",
                 "settings.max_body_bytes: out of range");
+    /* a text the router accepts must fit one stored message (256 KiB; docs/http-api.md) */
+    parse_fails("{\"agents\":[{\"name\":\"a\",\"purpose\":\"p\"}],\"settings\":{\"max_text_bytes"
+                "\":262145}}",
+                "settings.max_text_bytes: out of range");
     parse_fails("{\"agents\":[{\"name\":\"a\",\"purpose\":\"p\"}],\"routing\":{\"sticky\":1}}",
                 "routing.sticky: expected true or false");
     parse_fails("{\"agents\":[{\"name\":\"a\",\"purpose\":\"p\"}]} x", "invalid JSON");

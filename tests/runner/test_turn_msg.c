@@ -212,12 +212,53 @@ static void test_parse_lease(void **state)
     }
 }
 
+/* The adapter that answered goes with the stored message and the reply (and comes back
+ * from storage for a redelivered turn); no adapter, no fields. */
+static void test_adapter_fields(void **state)
+{
+    (void)state;
+    runner_turn_req_t r;
+    assert_int_equal(parse("{\"conversation_id\":\"c\",\"message_id\":\"m\",\"agent\":\"a\","
+                           "\"text\":\"t\"}",
+                           &r, NULL, 0),
+                     AOS_OK);
+    runner_turn_outcome_t o = {.reply = "hi",
+                               .provider = "openai",
+                               .model = "cfo-lora-v3",
+                               .adapter = "cfo-lora",
+                               .adapter_version = 3};
+    char *meta = NULL, *res = NULL;
+    assert_int_equal(runner_assistant_metadata(&r, &o, &meta), AOS_OK);
+    assert_non_null(strstr(meta, "\"adapter\":\"cfo-lora\",\"adapter_version\":3"));
+    assert_int_equal(runner_turn_result_json(&r, "m:r", &o, &res), AOS_OK);
+    assert_non_null(strstr(res, "\"adapter\":\"cfo-lora\",\"adapter_version\":3"));
+    runner_turn_outcome_t back = {.provider = "stored"};
+    void *owner = NULL;
+    assert_int_equal(runner_assistant_metadata_parse(meta, &back, &owner), AOS_OK);
+    assert_string_equal(back.adapter, "cfo-lora");
+    assert_int_equal(back.adapter_version, 3);
+    json_object_put(owner);
+    free(meta);
+    free(res);
+    o.adapter_version = 0; /* the configured adapter, not a registry version */
+    assert_int_equal(runner_assistant_metadata(&r, &o, &meta), AOS_OK);
+    assert_non_null(strstr(meta, "\"adapter\":\"cfo-lora\""));
+    assert_null(strstr(meta, "adapter_version"));
+    free(meta);
+    o.adapter = NULL;
+    assert_int_equal(runner_assistant_metadata(&r, &o, &meta), AOS_OK);
+    assert_null(strstr(meta, "adapter"));
+    free(meta);
+    runner_turn_req_clear(&r);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_parse_query),        cmocka_unit_test(test_parse_event),
         cmocka_unit_test(test_parse_rejects),      cmocka_unit_test(test_reply_ids),
         cmocka_unit_test(test_metadata_roundtrip), cmocka_unit_test(test_parse_lease),
+        cmocka_unit_test(test_adapter_fields),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

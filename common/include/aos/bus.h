@@ -114,6 +114,11 @@ aos_result aos_bus_wait_connected(aos_bus_t *bus, int timeout_ms);
 /* True while the connection is open and usable (for /readyz). */
 bool aos_bus_is_connected(const aos_bus_t *bus);
 
+/* Wall-clock ms (CLOCK_REALTIME) at which the current connection became usable; 0 while not
+ * connected. A value later than when a request was sent says the connection was lost in
+ * between (its timeout is the outage's, not the peer's). Any thread. */
+int64_t aos_bus_connected_since_ms(const aos_bus_t *bus);
+
 /* Graceful stop: stop granting credit, wait up to grace_ms for in-flight sends to be
  * confirmed and deliveries to be settled, release the rest, close, join the thread.
  * Unconfirmed sends get AOS_ERR_CLOSED, outstanding requests AOS_ERR_CLOSED. Deliveries still

@@ -7,7 +7,8 @@
  *   - retries (endpoint max_retries) on 408/429/5xx and transport errors, with exponential
  *     backoff and full jitter, or after what retry-after-ms / retry-after asked for (capped by
  *     max_backoff_ms) (aos/http_retry.h);
- *   - a circuit breaker per endpoint URL, shared by every call of one aos_model_t: after
+ *   - a circuit breaker per endpoint URL (and adapter, aos_model_breaker_key), shared by
+ *     every call of one aos_model_t: after
  *     breaker_failures consecutive failed calls it opens for breaker_open_ms and the chain
  *     skips that endpoint without calling it; one probe call is let through afterwards;
  *   - a 200 whose body cannot be parsed, and 4xx other than 408/429, are not retried on the
@@ -57,6 +58,10 @@ void aos_model_breakers_free(aos_model_breakers_t *b);
 /* The breaker for name, created closed on first use; NULL only when out of memory (callers
  * then call without a breaker). */
 aos_circuit_t *aos_model_breakers_get(aos_model_breakers_t *b, const char *name);
+/* The breaker name of a call to ep: its name, with "#<adapter>" when the call names an
+ * adapter, since each adapter / Azure ML deployment behind one endpoint fails on its own (a
+ * failing canary version must not open the breaker of the stable one; docs/ml.md). */
+void aos_model_breaker_key(const aos_model_endpoint_t *ep, char *out, size_t outlen);
 
 /* ---- calls ---- */
 

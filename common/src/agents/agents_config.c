@@ -440,8 +440,10 @@ static aos_result parse_settings(pctx *c, json_object *root, aos_settings_t *s)
         get_u32(c, v, p, "storage_timeout_ms", 100, 600000, &s->storage_timeout_ms));
     AOS_RETURN_IF_FAILED(
         get_u32(c, v, p, "max_body_bytes", 1024, 64u * 1024u * 1024u, &s->max_body_bytes));
+    /* at most what one stored message holds (AOS_STORAGE_CONTENT_MAX): a text the router
+     * accepts is stored and answered end to end (docs/http-api.md) */
     AOS_RETURN_IF_FAILED(
-        get_u32(c, v, p, "max_text_bytes", 1, 16u * 1024u * 1024u, &s->max_text_bytes));
+        get_u32(c, v, p, "max_text_bytes", 1, 256u * 1024u, &s->max_text_bytes));
     AOS_RETURN_IF_FAILED(
         get_u32(c, v, p, "heartbeat_interval_ms", 100, 600000, &s->heartbeat_interval_ms));
     AOS_RETURN_IF_FAILED(

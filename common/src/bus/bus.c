@@ -14,6 +14,7 @@
 #include <proton/transport.h>
 
 #include "aos/log.h"
+#include "aos/resilience.h"
 #include "bus_internal.h"
 
 #define DEFAULT_CA_FILE "/etc/ssl/certs/ca-certificates.crt"
@@ -221,6 +222,8 @@ static void set_live_conn(aos_bus_t *bus, pn_connection_t *c)
 static void set_ready(aos_bus_t *bus, bool ready)
 {
     pthread_mutex_lock(&bus->mu);
+    if (ready && !atomic_load(&bus->ready))
+        atomic_store(&bus->ready_since_ms, (int64_t)aos_clock_realtime_ms());
     atomic_store(&bus->ready, ready);
     pthread_cond_broadcast(&bus->cv);
     pthread_mutex_unlock(&bus->mu);
@@ -708,6 +711,11 @@ aos_result aos_bus_wait_connected(aos_bus_t *bus, int timeout_ms)
 bool aos_bus_is_connected(const aos_bus_t *bus)
 {
     return bus && atomic_load(&bus->ready);
+}
+
+int64_t aos_bus_connected_since_ms(const aos_bus_t *bus)
+{
+    return bus && atomic_load(&bus->ready) ? atomic_load(&bus->ready_since_ms) : 0;
 }
 
 aos_result aos_bus_stop(aos_bus_t *bus, int grace_ms)

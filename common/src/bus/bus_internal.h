@@ -217,6 +217,7 @@ struct aos_bus {
     pn_connection_t *live_conn; /* for waking; cleared before the connection goes away */
     bool started, stop_requested, thread_done;
     atomic_bool ready;
+    _Atomic int64_t ready_since_ms; /* wall clock ms the current connection became ready */
     atomic_bool paused; /* aos_bus_pause: grant no more credit */
 
     /* ---- I/O thread only ---- */

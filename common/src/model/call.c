@@ -111,6 +111,14 @@ static aos_retry_policy_t retry_policy(const aos_model_t *m, const aos_endpoint_
                                 .max_server_delay_ms = m->cfg.max_backoff_ms};
 }
 
+void aos_model_breaker_key(const aos_model_endpoint_t *ep, char *out, size_t outlen)
+{
+    if (ep->adapter && ep->adapter[0])
+        snprintf(out, outlen, "%s#%s", ep->name ? ep->name : "", ep->adapter);
+    else
+        snprintf(out, outlen, "%s", ep->name ? ep->name : "");
+}
+
 /* The endpoint as this call sees it: the config, with the request's per-call overrides. */
 static void endpoint_for_call(const aos_model_t *m, const aos_model_request_t *req,
                               const aos_endpoint_t *def, aos_model_endpoint_t *out)
@@ -494,7 +502,9 @@ static void start_endpoint(call_t *c)
         c->res.provider = def->provider;
         c->res.endpoint = c->ep.name;
         c->res.endpoint_index = c->ep_index;
-        c->breaker = aos_model_breakers_get(c->m->breakers, c->ep.name);
+        char bkey[320];
+        aos_model_breaker_key(&c->ep, bkey, sizeof bkey);
+        c->breaker = aos_model_breakers_get(c->m->breakers, bkey);
         if (c->breaker && !aos_circuit_allow(c->breaker, aos_clock_monotonic_ms())) {
             snprintf(c->res.error, sizeof c->res.error, "%s: circuit open", c->ep.name);
             c->res.result = AOS_ERR_UNAVAILABLE;
@@ -585,7 +595,9 @@ static aos_result sync_endpoint(aos_model_t *m, const aos_model_request_t *req,
                                    .body_len = hr.body_len,
                                    .timeout_ms = def->timeout_ms ? def->timeout_ms : 30000,
                                    .max_response_bytes = AOS_MODEL_MAX_RESPONSE_BYTES};
-    aos_circuit_t *cb = aos_model_breakers_get(m->breakers, ep->name);
+    char bkey[320];
+    aos_model_breaker_key(ep, bkey, sizeof bkey);
+    aos_circuit_t *cb = aos_model_breakers_get(m->breakers, bkey);
     aos_http_retry_t retry = {.policy = retry_policy(m, def),
                               .deadline_ms = deadline,
                               .breaker = cb,
