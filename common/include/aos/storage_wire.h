@@ -1,6 +1,6 @@
 /* aos/storage_wire.h: the JSON form of the storage data model as it travels on aos.storage
  * (docs/storage.md), shared by aos-storage (encodes replies) and aos/storage_client.h
- * (decodes them), plus the strict base64 used for blob chunks.
+ * (decodes them). Blob chunks use aos/base64.h.
  *
  * JSON field names:
  *   conversation {"conversation_id","agent","metadata":{…},"version","created_ms","updated_ms"}
@@ -37,14 +37,5 @@ aos_result aos_storage_blob_info_from_json(const json_object *o, aos_storage_blo
                                            char *errbuf, size_t errlen);
 aos_result aos_storage_record_from_json(const json_object *o, aos_storage_record_t *out,
                                         char *errbuf, size_t errlen);
-
-/* Length of the base64 text for n bytes (with padding, without NUL). */
-size_t aos_storage_base64_len(size_t n);
-/* Standard alphabet with padding; *out is malloc'd and NUL-terminated. */
-aos_result aos_storage_base64_encode(const void *data, size_t len, char **out);
-/* Strict decode (standard alphabet, padding required, no whitespace, canonical trailing
- * bits): AOS_ERR_INVALID on anything else, AOS_ERR_TOO_LARGE when over cap bytes. */
-aos_result aos_storage_base64_decode(const char *text, size_t text_len, void *out, size_t cap,
-                                     size_t *out_len);
 
 #endif

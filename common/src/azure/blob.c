@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "aos/base64.h"
 #include "azure_internal.h"
 
 static aos_result bad_name(aos_azure_client_t *c, const char *what, const char *name)
@@ -58,7 +59,7 @@ static aos_result md5_b64(const void *data, size_t len, char out[32])
     if (!EVP_Digest(data, len, md, &mdlen, EVP_md5(), NULL))
         return AOS_ERR_INTERNAL;
     char *s;
-    AOS_RETURN_IF_FAILED(aos_azure_b64_encode(md, mdlen, &s));
+    AOS_RETURN_IF_FAILED(aos_base64_encode(md, mdlen, &s, NULL));
     snprintf(out, 32, "%s", s);
     free(s);
     return AOS_OK;
@@ -94,7 +95,7 @@ void aos_azure_block_id(uint32_t index, char out[32])
     char raw[24];
     snprintf(raw, sizeof raw, "aos-block-%010" PRIu32, index);
     char *s = NULL;
-    if (aos_azure_b64_encode(raw, strlen(raw), &s) == AOS_OK)
+    if (aos_base64_encode(raw, strlen(raw), &s, NULL) == AOS_OK)
         snprintf(out, 32, "%s", s);
     else
         out[0] = '\0';

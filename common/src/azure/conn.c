@@ -3,6 +3,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "aos/base64.h"
 #include "azure_internal.h"
 
 #define CONN_MAX_LEN 8192
@@ -129,7 +130,7 @@ static aos_result fill_conn(aos_azure_conn_t *conn, const conn_fields_t *f, char
     if (!key || !*key)
         return aos_fail(AOS_ERR_INVALID, errbuf, errlen, "connection string: AccountKey missing");
     aos_result r =
-        aos_azure_b64_decode(key, strlen(key), &conn->account_key, &conn->account_key_len);
+        aos_base64_decode(key, strlen(key), &conn->account_key, &conn->account_key_len);
     if (r != AOS_OK)
         return aos_fail(r, errbuf, errlen, "connection string: AccountKey is not valid base64");
     if (conn->account_key_len == 0)

@@ -3,6 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "aos/base64.h"
 #include "azure_internal.h"
 
 #define QUEUE_MSG_MAX (48 * 1024) /* 64 KiB on the wire after base64 */
@@ -72,7 +73,7 @@ aos_result aos_azure_queue_put(aos_azure_client_t *c, const char *queue, const v
         return AOS_ERR_INVALID;
     }
     char *b64;
-    AOS_RETURN_IF_FAILED(aos_azure_b64_encode(data ? data : "", len, &b64));
+    AOS_RETURN_IF_FAILED(aos_base64_encode(data ? data : "", len, &b64, NULL));
     aos_azure_buf_t body = {0};
     aos_azure_buf_printf(&body, "<QueueMessage><MessageText>%s</MessageText></QueueMessage>", b64);
     free(b64);

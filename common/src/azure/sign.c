@@ -18,6 +18,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "aos/base64.h"
 #include "azure_internal.h"
 
 typedef struct kv {
@@ -255,7 +256,7 @@ aos_result aos_azure_authorization(const aos_azure_conn_t *conn, const char *str
               (const unsigned char *)string_to_sign, strlen(string_to_sign), mac, &maclen))
         return AOS_ERR_INTERNAL;
     char *sig;
-    AOS_RETURN_IF_FAILED(aos_azure_b64_encode(mac, maclen, &sig));
+    AOS_RETURN_IF_FAILED(aos_base64_encode(mac, maclen, &sig, NULL));
     int n = snprintf(out, outlen, "SharedKey %s:%s", conn->account_name, sig);
     free(sig);
     return n > 0 && (size_t)n < outlen ? AOS_OK : AOS_ERR_TOO_LARGE;

@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "aos/base64.h"
 #include "azure_internal.h"
 
 #define RK_UPLOAD "upload"
@@ -123,7 +124,7 @@ static void block_id(const char *upload_id, uint32_t index, char out[64])
     snprintf(raw, sizeof raw, "%02x%02x%02x%02x%02x%02x%02x%02x-%06" PRIu32, md[0], md[1], md[2],
              md[3], md[4], md[5], md[6], md[7], index);
     out[0] = '\0';
-    if (aos_azure_b64_encode(raw, strlen(raw), &b64) == AOS_OK)
+    if (aos_base64_encode(raw, strlen(raw), &b64, NULL) == AOS_OK)
         snprintf(out, 64, "%s", b64);
     free(b64);
 }

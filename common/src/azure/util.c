@@ -7,16 +7,6 @@
 #include "aos/base64.h"
 #include "azure_internal.h"
 
-aos_result aos_azure_b64_encode(const void *data, size_t len, char **out)
-{
-    return aos_base64_encode(data, len, out, NULL);
-}
-
-aos_result aos_azure_b64_decode(const char *text, size_t len, unsigned char **out, size_t *out_len)
-{
-    return aos_base64_decode(text, len, out, out_len);
-}
-
 void aos_azure_http_date(int64_t unix_seconds, char out[30])
 {
     static const char *const days[] = {"Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"};

@@ -161,6 +161,27 @@ static bool ends_with_ci(const char *s, const char *suffix)
     return n >= m && strcasecmp(s + n - m, suffix) == 0;
 }
 
+aos_result aos_bus_profile_parse(const char *name, aos_bus_profile *out)
+{
+    *out = AOS_BUS_PROFILE_AUTO;
+    if (!name || !*name || strcasecmp(name, "auto") == 0)
+        return AOS_OK;
+    if (strcasecmp(name, "rabbitmq") == 0)
+        *out = AOS_BUS_PROFILE_RABBITMQ;
+    else if (strcasecmp(name, "servicebus") == 0)
+        *out = AOS_BUS_PROFILE_SERVICEBUS;
+    else
+        return AOS_ERR_INVALID;
+    return AOS_OK;
+}
+
+aos_bus_profile aos_bus_profile_of(const char *name)
+{
+    aos_bus_profile p;
+    (void)aos_bus_profile_parse(name, &p);
+    return p;
+}
+
 aos_result aos_bus_profile_resolve(aos_bus_profile requested, const char *env_profile,
                                    const char *host, bool has_connection_string,
                                    aos_bus_profile *out)
@@ -171,13 +192,11 @@ aos_result aos_bus_profile_resolve(aos_bus_profile requested, const char *env_pr
     }
     if (requested != AOS_BUS_PROFILE_AUTO)
         return AOS_ERR_INVALID;
-    if (env_profile && *env_profile) {
-        if (strcasecmp(env_profile, "rabbitmq") == 0)
-            *out = AOS_BUS_PROFILE_RABBITMQ;
-        else if (strcasecmp(env_profile, "servicebus") == 0)
-            *out = AOS_BUS_PROFILE_SERVICEBUS;
-        else
-            return AOS_ERR_INVALID;
+    aos_bus_profile named;
+    if (aos_bus_profile_parse(env_profile, &named) != AOS_OK)
+        return AOS_ERR_INVALID;
+    if (named != AOS_BUS_PROFILE_AUTO) {
+        *out = named;
         return AOS_OK;
     }
     if ((host && ends_with_ci(host, ".servicebus.windows.net")) || has_connection_string)
