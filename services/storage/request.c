@@ -8,6 +8,7 @@
 
 #include "aos/json.h"
 #include "aos/storage_wire.h"
+#include "aos/utf8.h"
 
 typedef aos_result (*parse_fn)(aos_storage_request_t *r, const aos_storage_limits_t *lim,
                                char *errbuf, size_t errlen);

@@ -80,7 +80,4 @@ aos_result aos_json_add(json_object *obj, const char *key, json_object *value);
 /* Serialize compactly (no slash escaping) into a malloc'd NUL-terminated string. */
 aos_result aos_json_to_string(const json_object *value, char **out_str, size_t *out_len);
 
-/* True if s[0..len) is well-formed UTF-8 (no overlongs, no surrogates, ≤ U+10FFFF). */
-bool aos_utf8_valid(const char *s, size_t len);
-
 #endif

@@ -10,6 +10,7 @@
 #include <json-c/json.h>
 
 #include "aos/azure_storage.h"
+#include "aos/utf8.h"
 
 typedef struct aos_azure_buf {
     char *data;
@@ -25,8 +26,6 @@ aos_result aos_azure_buf_printf(aos_azure_buf_t *b, const char *fmt, ...)
 void aos_azure_buf_free(aos_azure_buf_t *b);
 aos_result aos_azure_url_encode(aos_azure_buf_t *b, const char *s, bool keep_slash);
 
-size_t aos_azure_utf8_len(const unsigned char *s, size_t avail);
-bool aos_azure_utf8_valid(const char *s, size_t len);
 
 /* ---- XML: a small DOM for the service's listing/error documents ---- */
 

@@ -39,7 +39,7 @@ static char *dup_text(const char *text, bool required, bool *ok)
         return NULL;
     }
     size_t n = strlen(text);
-    if (!aos_azure_utf8_valid(text, n)) {
+    if (!aos_utf8_valid(text, n)) {
         *ok = false;
         return NULL;
     }

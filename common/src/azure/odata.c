@@ -88,7 +88,7 @@ static aos_result end_clause(aos_odata_filter_t *f)
 aos_result aos_odata_filter_string(aos_odata_filter_t *f, const char *prop, aos_odata_op op,
                                    const char *value)
 {
-    if (!value || !aos_azure_utf8_valid(value, strlen(value))) {
+    if (!value || !aos_utf8_valid(value, strlen(value))) {
         f->failed = true;
         return AOS_ERR_INVALID;
     }

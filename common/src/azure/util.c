@@ -24,57 +24,12 @@ void aos_azure_http_date(int64_t unix_seconds, char out[30])
     out[n] = '\0';
 }
 
-/* Length of the UTF-8 sequence at s (valid, shortest form, no surrogates), 0 if invalid. */
-size_t aos_azure_utf8_len(const unsigned char *s, size_t avail)
-{
-    unsigned char c = s[0];
-    if (c < 0x80)
-        return 1;
-    size_t n;
-    uint32_t cp;
-    if ((c & 0xe0) == 0xc0) {
-        n = 2;
-        cp = c & 0x1f;
-    } else if ((c & 0xf0) == 0xe0) {
-        n = 3;
-        cp = c & 0x0f;
-    } else if ((c & 0xf8) == 0xf0) {
-        n = 4;
-        cp = c & 0x07;
-    } else {
-        return 0;
-    }
-    if (avail < n)
-        return 0;
-    for (size_t i = 1; i < n; i++) {
-        if ((s[i] & 0xc0) != 0x80)
-            return 0;
-        cp = cp << 6 | (s[i] & 0x3f);
-    }
-    if ((n == 2 && cp < 0x80) || (n == 3 && cp < 0x800) || (n == 4 && cp < 0x10000) ||
-        cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
-        return 0;
-    return n;
-}
-
-bool aos_azure_utf8_valid(const char *s, size_t len)
-{
-    size_t i = 0;
-    while (i < len) {
-        size_t n = aos_azure_utf8_len((const unsigned char *)s + i, len - i);
-        if (n == 0 || (n == 1 && s[i] == '\0'))
-            return false;
-        i += n;
-    }
-    return true;
-}
-
 bool aos_azure_key_valid(const char *s)
 {
     if (!s)
         return false;
     size_t len = strlen(s);
-    if (len > 1024 || !aos_azure_utf8_valid(s, len))
+    if (len > 1024 || !aos_utf8_valid(s, len))
         return false;
     for (size_t i = 0; i < len; i++) {
         unsigned char c = (unsigned char)s[i];
@@ -120,7 +75,7 @@ bool aos_azure_blob_name_valid(const char *s)
     if (!s)
         return false;
     size_t len = strlen(s);
-    if (len == 0 || len > 1024 || !aos_azure_utf8_valid(s, len))
+    if (len == 0 || len > 1024 || !aos_utf8_valid(s, len))
         return false;
     for (size_t i = 0; i < len; i++) {
         unsigned char c = (unsigned char)s[i];

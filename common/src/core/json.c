@@ -1,51 +1,10 @@
 #include "aos/json.h"
+#include "aos/utf8.h"
 
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-/* Offset of the first byte that is not part of well-formed UTF-8, or len. */
-static size_t utf8_check(const char *s, size_t len)
-{
-    const unsigned char *p = (const unsigned char *)s;
-    size_t i = 0;
-    while (i < len) {
-        unsigned c = p[i];
-        if (c < 0x80) {
-            i++;
-            continue;
-        }
-        size_t start = i;
-        size_t n;
-        unsigned cp, min;
-        if (c >= 0xC2 && c <= 0xDF) {
-            n = 1, cp = c & 0x1F, min = 0x80;
-        } else if (c >= 0xE0 && c <= 0xEF) {
-            n = 2, cp = c & 0x0F, min = 0x800;
-        } else if (c >= 0xF0 && c <= 0xF4) {
-            n = 3, cp = c & 0x07, min = 0x10000;
-        } else {
-            return start;
-        }
-        if (len - i <= n)
-            return start;
-        for (size_t k = 1; k <= n; k++) {
-            if ((p[i + k] & 0xC0) != 0x80)
-                return start;
-            cp = (cp << 6) | (p[i + k] & 0x3F);
-        }
-        if (cp < min || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF))
-            return start;
-        i += n + 1;
-    }
-    return len;
-}
-
-bool aos_utf8_valid(const char *s, size_t len)
-{
-    return utf8_check(s, len) == len;
-}
 
 static bool only_ws(const char *s, size_t len)
 {
@@ -272,7 +231,7 @@ aos_result aos_json_parse(const char *buf, size_t len, size_t max_bytes, int max
         return aos_fail(AOS_ERR_INVALID, errbuf, errlen, "NUL byte in JSON at offset %zu",
                         (size_t)(nul - buf));
     /* json-c's own UTF-8 check lets overlong forms through. */
-    size_t bad = utf8_check(buf, len);
+    size_t bad = aos_utf8_check(buf, len);
     if (bad != len)
         return aos_fail(AOS_ERR_INVALID, errbuf, errlen, "invalid UTF-8 in JSON at offset %zu",
                         bad);
