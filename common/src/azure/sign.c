@@ -19,6 +19,7 @@
 #include <strings.h>
 
 #include "aos/base64.h"
+#include "aos/percent.h"
 #include "azure_internal.h"
 
 typedef struct kv {
@@ -50,31 +51,15 @@ static void kv_free(kv_t *v, size_t n)
     free(v);
 }
 
-static int hexval(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    c = (char)tolower((unsigned char)c);
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    return -1;
-}
-
+/* A query value of our own request URL, which aos_azure_url_encode wrote: NULL when it is not
+ * valid percent-encoding (or no memory). */
 static char *url_decode(const char *s, size_t n)
 {
     char *out = malloc(n + 1);
-    if (!out)
-        return NULL;
-    size_t o = 0;
-    for (size_t i = 0; i < n; i++) {
-        if (s[i] == '%' && i + 2 < n && hexval(s[i + 1]) >= 0 && hexval(s[i + 2]) >= 0) {
-            out[o++] = (char)(hexval(s[i + 1]) * 16 + hexval(s[i + 2]));
-            i += 2;
-        } else {
-            out[o++] = s[i];
-        }
+    if (out && aos_pct_decode(s, n, 0, out, n + 1, NULL) != AOS_OK) {
+        free(out);
+        out = NULL;
     }
-    out[o] = '\0';
     return out;
 }
 

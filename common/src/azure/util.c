@@ -5,6 +5,7 @@
 #include <time.h>
 
 #include "aos/base64.h"
+#include "aos/percent.h"
 #include "azure_internal.h"
 
 void aos_azure_http_date(int64_t unix_seconds, char out[30])
@@ -143,18 +144,18 @@ void aos_azure_buf_free(aos_azure_buf_t *b)
     memset(b, 0, sizeof *b);
 }
 
-/* Percent-encode everything except RFC 3986 unreserved characters (and '/' if keep_slash). */
+/* aos_pct_encode appended to b. */
 aos_result aos_azure_url_encode(aos_azure_buf_t *b, const char *s, bool keep_slash)
 {
-    static const char hex[] = "0123456789ABCDEF";
-    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
-        if (isalnum(*p) || *p == '-' || *p == '.' || *p == '_' || *p == '~' ||
-            (keep_slash && *p == '/')) {
-            AOS_RETURN_IF_FAILED(aos_azure_buf_append(b, (const char *)p, 1));
-        } else {
-            char e[3] = {'%', hex[*p >> 4], hex[*p & 15]};
-            AOS_RETURN_IF_FAILED(aos_azure_buf_append(b, e, 3));
-        }
-    }
-    return AOS_OK;
+    unsigned flags = keep_slash ? AOS_PCT_KEEP_SLASH : 0;
+    size_t n = aos_pct_encoded_len(s, flags);
+    char small[256], *enc = n < sizeof small ? small : malloc(n + 1);
+    if (!enc)
+        return AOS_ERR_NOMEM;
+    aos_result r = aos_pct_encode(s, flags, enc, n + 1);
+    if (r == AOS_OK)
+        r = aos_azure_buf_append(b, enc, n);
+    if (enc != small)
+        free(enc);
+    return r;
 }

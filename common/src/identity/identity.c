@@ -9,6 +9,7 @@
 #include "aos/identity.h"
 #include "aos/json.h"
 #include "aos/log.h"
+#include "aos/percent.h"
 #include "aos/resilience.h"
 #include "aos/servicebus.h"
 
@@ -188,7 +189,7 @@ static aos_result form_add(char **form, size_t *len, const char *key, const char
     char *enc = malloc(cap);
     if (!enc)
         return AOS_ERR_NOMEM;
-    aos_result r = aos_sb_url_encode(value, enc, cap);
+    aos_result r = aos_pct_encode(value, AOS_PCT_FORM, enc, cap);
     size_t need = *len + strlen(key) + strlen(enc) + 3;
     char *f = r == AOS_OK ? realloc(*form, need) : NULL;
     if (f) {
@@ -245,9 +246,9 @@ static aos_result fetch(aos_identity_t *id, char **out_token, int64_t *out_expir
         if (!enc)
             return AOS_ERR_NOMEM;
         resource_of(id->scope, resource, sizeof resource);
-        aos_sb_url_encode(resource, enc, 3 * 512 + 1);
+        (void)aos_pct_encode(resource, AOS_PCT_FORM, enc, 3 * 512 + 1); /* fits */
         if (id->client_id && (cid = malloc(3 * strlen(id->client_id) + 1)))
-            aos_sb_url_encode(id->client_id, cid, 3 * strlen(id->client_id) + 1);
+            (void)aos_pct_encode(id->client_id, AOS_PCT_FORM, cid, 3 * strlen(id->client_id) + 1);
         bool app_service = id->identity_endpoint && id->identity_header;
         snprintf(url, sizeof url, "%s?api-version=%s&resource=%s%s%s",
                  app_service ? id->identity_endpoint : id->imds_endpoint,
