@@ -131,10 +131,10 @@ static void block_id(const char *upload_id, uint32_t index, char out[64])
 
 static aos_result chunk_sink(void *ctx, const void *data, size_t len)
 {
-    aos_azure_buf_t *b = ctx;
+    aos_buf_t *b = ctx;
     if (b->len + len > UPLOAD_CHUNK_MAX)
         return AOS_ERR_TOO_LARGE;
-    return aos_azure_buf_append(b, data, len);
+    return aos_buf_append(b, data, len);
 }
 
 /* Copy staged chunks 0..count-1 into blocks of the target, hashing on the way. */
@@ -143,7 +143,7 @@ static aos_result stage_blocks(aos_azure_client_t *c, const aos_azure_upload_sto
                                uint32_t count, char sha[65])
 {
     EVP_MD_CTX *md = EVP_MD_CTX_new();
-    aos_azure_buf_t chunk = {0};
+    aos_buf_t chunk = {0};
     aos_result r = md && EVP_DigestInit_ex(md, EVP_sha256(), NULL) ? AOS_OK : AOS_ERR_NOMEM;
     for (uint32_t i = 0; i < count && r == AOS_OK; i++) {
         char cn[300], id[64];
@@ -168,7 +168,7 @@ static aos_result stage_blocks(aos_azure_client_t *c, const aos_azure_upload_sto
     for (unsigned int i = 0; r == AOS_OK && i < dl && i < 32; i++)
         snprintf(sha + 2 * i, 3, "%02x", digest[i]);
     EVP_MD_CTX_free(md);
-    aos_azure_buf_free(&chunk);
+    aos_buf_free(&chunk);
     return r;
 }
 

@@ -87,65 +87,8 @@ bool aos_azure_blob_name_valid(const char *s)
     return strcmp(s, ".") != 0 && strcmp(s, "..") != 0 && s[len - 1] != '/' && s[0] != '/';
 }
 
-/* ---- growable string ---- */
-
-aos_result aos_azure_buf_append(aos_azure_buf_t *b, const char *s, size_t n)
-{
-    if (b->failed)
-        return AOS_ERR_NOMEM;
-    if (b->len + n + 1 > b->cap) {
-        size_t cap = b->cap ? b->cap : 256;
-        while (cap < b->len + n + 1)
-            cap *= 2;
-        char *p = realloc(b->data, cap);
-        if (!p) {
-            b->failed = true;
-            return AOS_ERR_NOMEM;
-        }
-        b->data = p;
-        b->cap = cap;
-    }
-    memcpy(b->data + b->len, s, n);
-    b->len += n;
-    b->data[b->len] = '\0';
-    return AOS_OK;
-}
-
-aos_result aos_azure_buf_puts(aos_azure_buf_t *b, const char *s)
-{
-    return aos_azure_buf_append(b, s, strlen(s));
-}
-
-aos_result aos_azure_buf_printf(aos_azure_buf_t *b, const char *fmt, ...)
-{
-    char tmp[512];
-    va_list ap;
-    va_start(ap, fmt);
-    int n = vsnprintf(tmp, sizeof tmp, fmt, ap);
-    va_end(ap);
-    if (n < 0)
-        return AOS_ERR_INTERNAL;
-    if ((size_t)n < sizeof tmp)
-        return aos_azure_buf_append(b, tmp, (size_t)n);
-    char *big = malloc((size_t)n + 1);
-    if (!big)
-        return AOS_ERR_NOMEM;
-    va_start(ap, fmt);
-    vsnprintf(big, (size_t)n + 1, fmt, ap);
-    va_end(ap);
-    aos_result r = aos_azure_buf_append(b, big, (size_t)n);
-    free(big);
-    return r;
-}
-
-void aos_azure_buf_free(aos_azure_buf_t *b)
-{
-    free(b->data);
-    memset(b, 0, sizeof *b);
-}
-
 /* aos_pct_encode appended to b. */
-aos_result aos_azure_url_encode(aos_azure_buf_t *b, const char *s, bool keep_slash)
+aos_result aos_azure_url_encode(aos_buf_t *b, const char *s, bool keep_slash)
 {
     unsigned flags = keep_slash ? AOS_PCT_KEEP_SLASH : 0;
     size_t n = aos_pct_encoded_len(s, flags);
@@ -154,7 +97,7 @@ aos_result aos_azure_url_encode(aos_azure_buf_t *b, const char *s, bool keep_sla
         return AOS_ERR_NOMEM;
     aos_result r = aos_pct_encode(s, flags, enc, n + 1);
     if (r == AOS_OK)
-        r = aos_azure_buf_append(b, enc, n);
+        r = aos_buf_append(b, enc, n);
     if (enc != small)
         free(enc);
     return r;
