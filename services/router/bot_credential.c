@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <openssl/crypto.h>
 
 #include "aos/base64.h"
 #include "aos/envelope.h"
@@ -141,13 +142,13 @@ aos_result bot_credential_form(const bot_credential_t *cred, const char *token_u
         *out_form = form;
     }
     if (val) {
-        memset(val, 0, strlen(val));
+        OPENSSL_cleanse(val, strlen(val));
         curl_free(val);
     }
     curl_free(id);
     if (c)
         curl_easy_cleanup(c);
-    memset(assertion, 0, 16384);
+    OPENSSL_cleanse(assertion, 16384);
     free(assertion);
     return r;
 }

@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <openssl/crypto.h>
 
 #include "aos/json.h"
 #include "aos/log.h"
@@ -158,7 +159,7 @@ static void fetch_token(router_t *rt)
             .result = AOS_ERR_UNAVAILABLE, .error = "not submitted", .body = "", .body_len = 0};
         on_token(&failed, rt);
     }
-    memset(form, 0, strlen(form));
+    OPENSSL_cleanse(form, strlen(form));
     free(form);
 }
 

@@ -2,6 +2,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <openssl/crypto.h>
 
 #include "aos/base64.h"
 #include "azure_internal.h"
@@ -24,7 +25,7 @@ void aos_azure_conn_free(aos_azure_conn_t *conn)
         return;
     free(conn->account_name);
     if (conn->account_key) {
-        memset(conn->account_key, 0, conn->account_key_len);
+        OPENSSL_cleanse(conn->account_key, conn->account_key_len);
         free(conn->account_key);
     }
     for (int i = 0; i < AOS_AZURE_SERVICE_COUNT_; i++)
@@ -189,7 +190,7 @@ aos_result aos_azure_conn_parse(const char *conn_string, aos_azure_conn_t **out_
     aos_result r = split_fields(copy, &f, errbuf, errlen);
     if (r == AOS_OK)
         r = fill_conn(conn, &f, errbuf, errlen);
-    memset(copy, 0, strlen(conn_string)); /* it held the key */
+    OPENSSL_cleanse(copy, strlen(conn_string)); /* it held the key */
     free(copy);
     if (r != AOS_OK) {
         aos_azure_conn_free(conn);

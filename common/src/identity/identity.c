@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <openssl/crypto.h>
 
 #include "aos/identity.h"
 #include "aos/json.h"
@@ -75,9 +76,9 @@ void aos_identity_free(aos_identity_t *id)
     if (!id)
         return;
     if (id->client_secret)
-        memset(id->client_secret, 0, strlen(id->client_secret));
+        OPENSSL_cleanse(id->client_secret, strlen(id->client_secret));
     if (id->token)
-        memset(id->token, 0, strlen(id->token));
+        OPENSSL_cleanse(id->token, strlen(id->token));
     free(id->tenant_id);
     free(id->client_id);
     free(id->client_secret);
@@ -196,7 +197,7 @@ static aos_result form_add(char **form, size_t *len, const char *key, const char
         *len += (size_t)snprintf(f + *len, need - *len, "%s%s=%s", *len ? "&" : "", key, enc);
         *form = f;
     }
-    memset(enc, 0, cap);
+    OPENSSL_cleanse(enc, cap);
     free(enc);
     return r != AOS_OK ? r : f ? AOS_OK : AOS_ERR_NOMEM;
 }
@@ -275,7 +276,7 @@ static aos_result fetch(aos_identity_t *id, char **out_token, int64_t *out_expir
             if (r == AOS_OK)
                 r = form_add(&form, &flen, "client_assertion", assertion);
             if (assertion) {
-                memset(assertion, 0, strlen(assertion));
+                OPENSSL_cleanse(assertion, strlen(assertion));
                 free(assertion);
             }
         } else if (r == AOS_OK) {
@@ -299,7 +300,7 @@ static aos_result fetch(aos_identity_t *id, char **out_token, int64_t *out_expir
     char terr[256] = "";
     r = aos_http_client_do(id->http, &req, &resp, terr, sizeof terr);
     if (form) {
-        memset(form, 0, flen);
+        OPENSSL_cleanse(form, flen);
         free(form);
     }
     if (r != AOS_OK) {
@@ -334,7 +335,7 @@ aos_result aos_identity_token(aos_identity_t *id, char *out, size_t outlen, char
         r = fetch(id, &tok, &exp, errbuf, errlen);
         if (r == AOS_OK) {
             if (id->token) {
-                memset(id->token, 0, strlen(id->token));
+                OPENSSL_cleanse(id->token, strlen(id->token));
                 free(id->token);
             }
             id->token = tok;
