@@ -84,6 +84,10 @@ static void test_conn_errors(void **state)
         "UseDevelopmentStorage=false",
         "UseDevelopmentStorage=true;justtext",
         "AccountName=a;AccountKey=" KEY_B64 ";EndpointSuffix=evil/path",
+        /* the one splitter (aos/connstr.h) with the Service Bus parser: a key twice, control
+         * characters */
+        "AccountName=a;AccountKey=" KEY_B64 ";accountname=b",
+        "AccountName=a;AccountKey=" KEY_B64 ";BlobEndpoint=http://x/\x01",
     };
     for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
         aos_azure_conn_t *c = (aos_azure_conn_t *)1;

@@ -6,7 +6,5 @@
 
 /* Longest resource URI / key name accepted when computing tokens. */
 #define AOS_SB_MAX_URI 1024
-/* Longest connection string accepted. */
-#define AOS_SB_MAX_CONNSTR 8192
 
 #endif
