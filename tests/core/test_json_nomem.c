@@ -26,10 +26,10 @@
 #endif
 #endif
 
+#ifndef NO_INJECTION
 static int g_fail_at; /* fail the g_fail_at-th allocation counted from g_count = 0; 0 = none */
 static int g_count;
 
-#ifndef NO_INJECTION
 extern void *__libc_malloc(size_t n);
 extern void *__libc_calloc(size_t n, size_t size);
 extern void *__libc_realloc(void *p, size_t n);
@@ -39,7 +39,6 @@ static bool fail_now(void) { return g_fail_at && ++g_count == g_fail_at; }
 void *malloc(size_t n) { return fail_now() ? NULL : __libc_malloc(n); }
 void *calloc(size_t n, size_t size) { return fail_now() ? NULL : __libc_calloc(n, size); }
 void *realloc(void *p, size_t n) { return fail_now() ? NULL : __libc_realloc(p, n); }
-#endif
 
 /* A reply the way the services build them: results of the adds ignored. */
 static aos_result build_reply(char **out)
@@ -76,6 +75,7 @@ static void assert_complete(const char *text)
     assert_string_equal(s, "hello, world");
     json_object_put(o);
 }
+#endif
 
 static void message_is_complete_or_an_error(void **state)
 {
