@@ -3,6 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "aos/json.h"
 #include "azure_internal.h"
 
 #define ACCEPT_JSON "application/json;odata=nometadata"
@@ -112,8 +113,8 @@ aos_result aos_azure_entity_insert(aos_azure_client_t *c, const char *table, jso
     }
     char path[80];
     snprintf(path, sizeof path, "/%s", table);
-    const char *body = json_object_to_json_string_ext(entity, JSON_C_TO_STRING_PLAIN |
-                                                                  JSON_C_TO_STRING_NOSLASHESCAPE);
+    char *body = NULL;
+    AOS_RETURN_IF_FAILED(aos_json_to_string(entity, &body, NULL));
     const aos_azure_header_t h[] = {{"Content-Type", "application/json"},
                                     {"Accept", ACCEPT_JSON},
                                     {"Prefer", "return-no-content"}};
@@ -131,9 +132,11 @@ aos_result aos_azure_entity_insert(aos_azure_client_t *c, const char *table, jso
                                .want_values = vals,
                                .nwant = 1,
                                .want_len = sizeof etag};
-    AOS_RETURN_IF_FAILED(aos_azure_perform(c, &req, NULL));
-    copy_etag(etag, out_etag, etaglen);
-    return AOS_OK;
+    aos_result r = aos_azure_perform(c, &req, NULL);
+    free(body);
+    if (r == AOS_OK)
+        copy_etag(etag, out_etag, etaglen);
+    return r;
 }
 
 aos_result aos_azure_entity_put(aos_azure_client_t *c, const char *table, json_object *entity,
@@ -148,8 +151,12 @@ aos_result aos_azure_entity_put(aos_azure_client_t *c, const char *table, json_o
         aos_buf_free(&path);
         return r;
     }
-    const char *body = json_object_to_json_string_ext(entity, JSON_C_TO_STRING_PLAIN |
-                                                                  JSON_C_TO_STRING_NOSLASHESCAPE);
+    char *body = NULL;
+    r = aos_json_to_string(entity, &body, NULL);
+    if (r != AOS_OK) {
+        aos_buf_free(&path);
+        return r;
+    }
     aos_azure_header_t h[] = {
         {"Content-Type", "application/json"}, {"Accept", ACCEPT_JSON}, {"If-Match", if_match}};
     char etag[256];
@@ -168,6 +175,7 @@ aos_result aos_azure_entity_put(aos_azure_client_t *c, const char *table, json_o
                                .want_len = sizeof etag};
     r = aos_azure_perform(c, &req, NULL);
     aos_buf_free(&path);
+    free(body);
     if (r == AOS_OK)
         copy_etag(etag, out_etag, etaglen);
     return r;

@@ -6,6 +6,7 @@
 #include <string.h>
 #include <sys/random.h>
 
+#include "aos/json.h"
 #include "azure_internal.h"
 
 #define BATCH_MAX_OPS 100
@@ -81,13 +82,14 @@ static aos_result add_op(aos_azure_client_t *c, const char *table, const aos_azu
     if (op->kind == AOS_AZURE_BATCH_DELETE) {
         aos_buf_puts(b, "\r\n");
     } else {
-        const char *body = json_object_to_json_string_ext(
-            op->entity, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE);
+        char *body = NULL;
+        AOS_RETURN_IF_FAILED(aos_json_to_string(op->entity, &body, NULL));
         aos_buf_printf(b, "Content-Type: application/json\r\n%s\r\n",
                              op->kind == AOS_AZURE_BATCH_INSERT ? "Prefer: return-no-content\r\n"
                                                                 : "");
         aos_buf_puts(b, body);
         aos_buf_puts(b, "\r\n");
+        free(body);
     }
     return b->failed ? AOS_ERR_NOMEM : AOS_OK;
 }
