@@ -350,6 +350,25 @@ static void test_envelope_checks(void **state)
     assert_false(aos_bus_message_expired(5000, 100, 1, 1000)); /* absolute wins */
 }
 
+/* A lock token on $management is the delivery tag in RFC 4122 order, the tag being .NET's
+ * Guid.ToByteArray(): what @azure/service-bus's reorderLockToken does (dist/index.js). */
+static void test_lock_token_order(void **state)
+{
+    (void)state;
+    const unsigned char tag[16] = {0x00, 0x01, 0x02, 0x03, 0x04, 0x05, 0x06, 0x07,
+                                   0x08, 0x09, 0x0a, 0x0b, 0x0c, 0x0d, 0x0e, 0x0f};
+    const unsigned char want[16] = {0x03, 0x02, 0x01, 0x00, 0x05, 0x04, 0x07, 0x06,
+                                    0x08, 0x09, 0x0a, 0x0b, 0x0c, 0x0d, 0x0e, 0x0f};
+    unsigned char got[16], back[16];
+    aos_bus_lock_token_from_tag(tag, got);
+    assert_memory_equal(got, want, 16);
+    aos_bus_lock_token_from_tag(got, back);
+    assert_memory_equal(back, tag, 16);
+    memcpy(back, tag, 16);
+    aos_bus_lock_token_from_tag(back, back); /* in place */
+    assert_memory_equal(back, want, 16);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -363,6 +382,7 @@ int main(void)
         cmocka_unit_test(test_backoff),
         cmocka_unit_test(test_delivery_counts),
         cmocka_unit_test(test_envelope_checks),
+        cmocka_unit_test(test_lock_token_order),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -87,7 +87,15 @@ static void renew_lock(sb_sessions_t *s, pn_connection_t *c, const char *entity,
         pn_data_enter(body);
         while (n < 64 && pn_data_next(body)) {
             pn_uuid_t u = pn_data_get_uuid(body);
-            uint64_t until = sb_sessions_renew_lock(s, entity, (const unsigned char *)u.bytes);
+            /* Service Bus: the uuid is the lock token in RFC 4122 byte order; the delivery
+             * tag carried it as .NET's Guid.ToByteArray() (first three groups swapped). A
+             * client that echoes the raw tag names no lock it holds. */
+            static const unsigned char order[16] = {3, 2, 1, 0, 5, 4, 7, 6,
+                                                    8, 9, 10, 11, 12, 13, 14, 15};
+            unsigned char tag[16];
+            for (int i = 0; i < 16; i++)
+                tag[i] = (unsigned char)u.bytes[order[i]];
+            uint64_t until = sb_sessions_renew_lock(s, entity, tag);
             if (!until)
                 lost = true;
             else

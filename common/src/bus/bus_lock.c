@@ -107,7 +107,7 @@ static bool send_renewal(aos_bus_t *bus, bus_sub_t *sub)
             if (tag.size != 16 || pn_delivery_settled(d))
                 continue; /* Service Bus lock tokens are 16-byte delivery tags */
             pn_uuid_t u;
-            memcpy(u.bytes, tag.start, 16);
+            aos_bus_lock_token_from_tag((const unsigned char *)tag.start, (unsigned char *)u.bytes);
             pn_data_put_uuid(body, u);
             n++;
         }

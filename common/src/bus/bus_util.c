@@ -287,6 +287,15 @@ uint32_t aos_bus_backoff_ms(uint32_t min_ms, uint32_t max_ms, uint32_t attempt, 
     return (uint32_t)(min_ms + rnd % (cap - min_ms + 1));
 }
 
+void aos_bus_lock_token_from_tag(const unsigned char tag[16], unsigned char out[16])
+{
+    static const unsigned char order[16] = {3, 2, 1, 0, 5, 4, 7, 6, 8, 9, 10, 11, 12, 13, 14, 15};
+    unsigned char t[16];
+    memcpy(t, tag, 16); /* tag and out may be the same buffer */
+    for (int i = 0; i < 16; i++)
+        out[i] = t[order[i]];
+}
+
 bool aos_bus_content_type_is_json(const char *ct)
 {
     if (!ct)

@@ -72,4 +72,11 @@ bool aos_bus_content_type_is_json(const char *content_type);
 bool aos_bus_message_expired(int64_t absolute_expiry_ms, int64_t creation_ms, uint32_t ttl_ms,
                              int64_t now_ms);
 
+/* The lock token Service Bus expects on $management (renew-lock "lock-tokens", a uuid) for a
+ * message delivered with the 16-byte delivery tag tag: the tag is the token's .NET
+ * Guid.ToByteArray() form, so the first three groups are byte-swapped (4, 2, 2 bytes; the last
+ * eight stay). Microsoft's SDK does the same (@azure/service-bus reorderLockToken: "the order
+ * of bytes needed to make Service Bus recognize the token"). The swap is its own inverse. */
+void aos_bus_lock_token_from_tag(const unsigned char tag[16], unsigned char out[16]);
+
 #endif
