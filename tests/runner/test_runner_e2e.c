@@ -454,11 +454,18 @@ static void test_heartbeats_and_reply_events(void **state)
         if (!ok)
             stack_sleep_ms(50);
     }
-    assert_true(e.reply_seen);
-    assert_true(e.heartbeats >= 2);
-    assert_non_null(strstr(e.heartbeat, "\"instance\":\"runner-"));
-    assert_non_null(strstr(e.heartbeat, "\"capacity\":"));
-    assert_non_null(strstr(e.heartbeat, "\"provider\":\"openai\""));
+    /* the bus thread keeps delivering heartbeats: read what it wrote under the lock */
+    char heartbeat[sizeof e.heartbeat];
+    pthread_mutex_lock(&e.mu);
+    bool reply_seen = e.reply_seen;
+    int heartbeats = e.heartbeats;
+    memcpy(heartbeat, e.heartbeat, sizeof heartbeat);
+    pthread_mutex_unlock(&e.mu);
+    assert_true(reply_seen);
+    assert_true(heartbeats >= 2);
+    assert_non_null(strstr(heartbeat, "\"instance\":\"runner-"));
+    assert_non_null(strstr(heartbeat, "\"capacity\":"));
+    assert_non_null(strstr(heartbeat, "\"provider\":\"openai\""));
 }
 
 #define KILL_CONVS 12
