@@ -93,7 +93,8 @@ static void write_config(void)
 static int setup_stack(void);
 static int teardown(void **state);
 
-/* On a failed setup cmocka runs no teardown: stop whatever was started. */
+/* On a failed setup stop whatever was started; cmocka may run the group teardown as well
+ * (a TSan run saw it free the storage client twice), so teardown is safe to run twice. */
 static int setup(void **state)
 {
     if (setup_stack() == 0)
@@ -157,7 +158,9 @@ static int teardown(void **state)
 {
     (void)state;
     aos_storage_client_free(S.sc);
+    S.sc = NULL;
     aos_bus_free(S.bus);
+    S.bus = NULL;
     stack_stop(&S.a, SIGKILL);
     stack_stop(&S.b, SIGKILL);
     int rc = stack_stop(&S.runner, SIGTERM);
