@@ -212,10 +212,11 @@ static void handle(worker_t *w, aos_bus_delivery_t *d)
             aos_bus_release(d);
             break;
         }
-        send_reply(svc, d, req, &out);
-        atomic_fetch_add(&svc->handled, 1);
+        /* logged first: once the reply is sent the bus thread settles d and frees req */
         if (aos_log_enabled(AOS_LOG_DEBUG))
             aos_log(AOS_LOG_DEBUG, "storage request", "type", req->type, "id", req->id, NULL);
+        send_reply(svc, d, req, &out);
+        atomic_fetch_add(&svc->handled, 1);
         break;
     case AOS_STORAGE_REPLY_ERROR:
         if (req->reply_to)
