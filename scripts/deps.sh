@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Install what AOS needs on Debian 12: build tools, libraries, RabbitMQ, Node (for Azurite
-# and the Azure SDK interop tests). Idempotent: only missing packages are installed.
+# and the Azure SDK interop tests), chromium + chromium-driver (the operator console's browser
+# test, test_console_browser). Idempotent: only missing packages are installed.
 # buildah and debootstrap build the container images: installed only with AOS_DEPS_IMAGES=1
 # (`make images`, `make images-smoke`), not for `make run` / `make test`.
 set -euo pipefail
@@ -10,7 +11,7 @@ PKGS=(build-essential cmake pkg-config clang clang-format
       libqpid-proton11-dev libmicrohttpd-dev libjson-c-dev libcurl4-openssl-dev libssl-dev
       libsqlite3-dev libcmocka-dev librdkafka-dev
       rabbitmq-server nodejs npm curl ca-certificates openssl procps iproute2
-      kubernetes-client prometheus)
+      kubernetes-client prometheus chromium chromium-driver)
 [[ ${AOS_DEPS_IMAGES:-0} == 1 ]] && PKGS+=(buildah debootstrap)
 
 missing=()

@@ -117,6 +117,7 @@ Try it:
        -d '{"text":"What should our budget be for next quarter?"}'
   $bin/aosctl send "Plan a marketing campaign for our launch"
   $bin/aosctl agents
+  operator console: http://localhost:$HTTP_PORT/console   (docs/console.md)
 EOT
 else
   echo "  (the router is not built yet: only the bus and the services above are running)"

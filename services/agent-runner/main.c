@@ -6,13 +6,14 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "aos/claim_check.h"
 #include "aos/config.h"
 #include "aos/event_publisher.h"
 #include "aos/http_server.h"
-#include "aos/service.h"
 #include "aos/log.h"
+#include "aos/model.h"
 #include "aos/secure.h"
-#include "env_model.h"
+#include "aos/service.h"
 #include "runner.h"
 
 typedef struct runner_env {
@@ -26,10 +27,14 @@ typedef struct runner_env {
     int64_t prompt_budget;
     bool stream;
     char *storage_queue;
+    int64_t claim_threshold;
+    char *ml_queue, *adapter_events;
+    int64_t adapter_refresh_ms;
 } runner_env_t;
 
 static const aos_config_field_t TABLE[] = {
     AOS_CONFIG_COMMON_FIELDS(runner_env_t, common),
+    AOS_CLAIM_THRESHOLD_FIELD(runner_env_t, claim_threshold),
     {"AOS_AGENTS", NULL, AOS_CONFIG_STRING, NULL, 0, 4096, false, false, NULL,
      "Comma-separated agents this runner serves; unset = every agent in the config.",
      offsetof(runner_env_t, agents)},
@@ -61,6 +66,18 @@ static const aos_config_field_t TABLE[] = {
     {"AOS_STORAGE_QUEUE", NULL, AOS_CONFIG_STRING, "aos.storage", 1, 200, false, false, NULL,
      "Queue of aos-storage (another name only to isolate tests).",
      offsetof(runner_env_t, storage_queue)},
+    {"AOS_ML_QUEUE", NULL, AOS_CONFIG_STRING, "aos.ml", 0, 200, false, false, NULL,
+     "Queue of aos-ml-pipeline: each turn answered by a registry adapter version is recorded "
+     "there for the canary judgement (empty: none sent).",
+     offsetof(runner_env_t, ml_queue)},
+    {"AOS_RUNNER_ADAPTER_REFRESH", NULL, AOS_CONFIG_DURATION_MS, "30s", 100, 86400000, false, false,
+     NULL, "Period of the adapter registry re-read (besides every aos.ml.adapter.* event).",
+     offsetof(runner_env_t, adapter_refresh_ms)},
+    {"AOS_RUNNER_ADAPTER_EVENTS", NULL, AOS_CONFIG_STRING, NULL, 0, 1000, false, false, NULL,
+     "Bus address the aos.ml.adapter.* events are received from; unset: a private queue bound "
+     "to the aos.events exchange on RabbitMQ, none on Service Bus (give a subscription of "
+     "this replica's own, e.g. aos.events/Subscriptions/<instance>).",
+     offsetof(runner_env_t, adapter_events)},
 };
 #define TABLE_N (sizeof TABLE / sizeof TABLE[0])
 
@@ -125,14 +142,15 @@ static aos_result open_all(app_t *a, char *err, size_t errlen)
         return aos_fail(AOS_ERR_INVALID, err, errlen, "set AOS_CONFIG to the agents config file");
     AOS_RETURN_IF_FAILED(aos_agents_config_load(path, &a->agents, err, errlen));
     size_t applied = 0;
-    AOS_RETURN_IF_FAILED(runner_apply_env_endpoint(a->agents, &applied));
+    AOS_RETURN_IF_FAILED(aos_model_env_endpoint_apply(a->agents, &applied));
     if (applied)
         aos_logf(AOS_LOG_INFO, "model endpoint from the environment for %zu agent(s)", applied);
     AOS_RETURN_IF_FAILED(open_bus(a, err, errlen));
     aos_storage_client_config_t sc = {.bus = a->bus,
                                       .queue = a->env.storage_queue,
                                       .source = "/aos/agent-runner",
-                                      .timeout_ms = (int)a->agents->settings.storage_timeout_ms};
+                                      .timeout_ms = (int)a->agents->settings.storage_timeout_ms,
+                                      .claim_threshold = (size_t)a->env.claim_threshold};
     AOS_RETURN_IF_FAILED(aos_storage_client_new(&sc, &a->storage, err, errlen));
     AOS_RETURN_IF_FAILED(open_external_events(a, err, errlen));
     runner_config_t rc = {
@@ -144,6 +162,9 @@ static aos_result open_all(app_t *a, char *err, size_t errlen)
         .prompt_budget_chars = (size_t)a->env.prompt_budget,
         .model = {.stream = a->env.stream, .deadline_ms = (uint32_t)a->env.deadline_ms},
         .external_events = a->events,
+        .ml_queue = a->env.ml_queue ? a->env.ml_queue : "",
+        .adapter_refresh_ms = (uint32_t)a->env.adapter_refresh_ms,
+        .adapter_events_address = a->env.adapter_events,
     };
     uint32_t capacity = rc.capacity ? rc.capacity : a->agents->settings.max_inflight;
     aos_http_client_config_t hc = {.max_total_connections = capacity + 16,

@@ -177,7 +177,7 @@ aos_result runner_prompt_build(const runner_prompt_input_t *in, runner_prompt_t 
     /* newest first: find how many of the last max_hist fit, then add them oldest first */
     size_t take = 0, used = 0;
     for (size_t k = 0; k < max_hist; k++) {
-        const runner_chat_msg_t *m = &in->history[in->history_count - 1 - k];
+        const aos_model_msg_t *m = &in->history[in->history_count - 1 - k];
         size_t n = m->content ? strlen(m->content) : 0;
         if (used + n > room)
             break;
@@ -186,7 +186,7 @@ aos_result runner_prompt_build(const runner_prompt_input_t *in, runner_prompt_t 
     }
     bool ok = true;
     for (size_t k = in->history_count - take; ok && k < in->history_count; k++) {
-        const runner_chat_msg_t *m = &in->history[k];
+        const aos_model_msg_t *m = &in->history[k];
         ok = push(&p, history_role_ok(m->role) ? m->role : "user", m->content ? m->content : "",
                   false);
         p.history_used += ok;

@@ -15,8 +15,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "aos/model.h"
 #include "aos/result.h"
-#include "provider.h"
 
 typedef struct runner_knowledge_doc {
     const char *name;    /* blob reference, shown as a heading */
@@ -28,7 +28,7 @@ typedef struct runner_prompt_input {
     const char *purpose; /* system prompt; NULL or "" -> a generic one */
     const runner_knowledge_doc_t *knowledge;
     size_t knowledge_count;
-    const runner_chat_msg_t *history; /* stored messages, oldest first */
+    const aos_model_msg_t *history; /* stored messages, oldest first */
     size_t history_count;
     uint32_t max_history; /* 0: no history */
     const char *user_text;
@@ -38,7 +38,7 @@ typedef struct runner_prompt_input {
 #define RUNNER_PROMPT_DEFAULT_BUDGET 24000
 
 typedef struct runner_prompt {
-    runner_chat_msg_t *msgs; /* owned, as are the strings they point to */
+    aos_model_msg_t *msgs; /* owned, as are the strings they point to */
     size_t count;
     size_t chars;          /* total content characters */
     size_t history_used;   /* history messages included */

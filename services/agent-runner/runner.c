@@ -168,6 +168,8 @@ static void turn_arrive(void *arg, bool cancelled)
         runner_turn_end(t, TURN_END_RELEASED, NULL, NULL);
         return;
     }
+    if (runner_claim_arrival_failed(t))
+        return;
     char err[300] = "";
     const aos_event_t *ev = t->request;
     if (aos_log_enabled(AOS_LOG_DEBUG)) {
@@ -230,8 +232,7 @@ static void on_delivery(void *ctx, aos_bus_delivery_t *d, const aos_event_t *ev)
     atomic_fetch_add(&r->inflight, 1);
     aos_metric_gauge_inc(r->m_inflight);
     atomic_fetch_add(&a->inflight, 1);
-    if (runner_loop_post(r->loop, turn_arrive, t) != AOS_OK)
-        turn_arrive(t, true);
+    runner_claim_arrive(t, turn_arrive); /* resolved first when it came by reference */
 }
 
 /* ---- heartbeats (loop thread) ---- */
@@ -248,8 +249,9 @@ static void heartbeat_tick(void *arg, bool cancelled)
         runner_sched_times(r->sched, a->def->name, &last_run, &next_run);
         if (runner_heartbeat_json(a->def->name, aos_bus_instance_id(r->bus),
                                   atomic_load(&a->inflight), a->share,
-                                  runner_model_primary_provider(a->def), aos_clock_realtime_ms(),
-                                  last_run, next_run, &data) != AOS_OK)
+                                  runner_model_primary_provider(a->def),
+                                  runner_model_breaker_state(r->model, a->def),
+                                  aos_clock_realtime_ms(), last_run, next_run, &data) != AOS_OK)
             continue;
         aos_event_t *ev = NULL;
         if (aos_event_create("aos.agent.heartbeat", r->source, data, &ev) == AOS_OK) {
@@ -323,13 +325,26 @@ static void setup_agent_metrics(served_agent_t *a)
     a->m_duration =
         aos_metrics_histogram(NULL, "aos_runner_turn_duration_seconds",
                               "Turn time from delivery to reply.", NULL, 0, "agent", n, NULL);
+    a->credit = a->share;
+    a->m_credit = aos_metrics_gauge(NULL, "aos_runner_agent_credit",
+                                    "Link credit of the agent's queue: its share of the "
+                                    "capacity, lowered while its model endpoint has no headroom.",
+                                    "agent", n, NULL);
+    aos_metric_gauge_set(a->m_credit, a->share);
+    a->m_credit_lowered = aos_metrics_counter(
+        NULL, "aos_runner_agent_credit_lowered_total",
+        "Times the agent's link credit was lowered for lack of model headroom (429, "
+        "retry-after, requests/tokens per minute).",
+        "agent", n, NULL);
 }
+
+static void credit_update(void *ctx);
 
 static void apply_defaults(runner_t *r)
 {
     const aos_settings_t *s = &r->agents->settings;
     if (!r->cfg.capacity)
-        r->cfg.capacity = s->max_inflight ? s->max_inflight : 256;
+        r->cfg.capacity = s->max_inflight ? s->max_inflight : 1024;
     if (!r->cfg.heartbeat_ms)
         r->cfg.heartbeat_ms = s->heartbeat_interval_ms ? s->heartbeat_interval_ms : 5000;
     if (!r->cfg.busy_stale_ms)
@@ -375,9 +390,21 @@ aos_result runner_new(const runner_config_t *cfg, aos_bus_t *bus, aos_storage_cl
     if (rc == AOS_OK)
         rc = runner_model_new(&r->cfg.model, r->loop, http, &r->model);
     if (rc == AOS_OK)
+        runner_model_on_headroom(r->model, credit_update, r);
+    if (rc == AOS_OK)
         rc = runner_knowledge_new(r->loop, storage, r->cfg.knowledge_ttl_ms, 0, &r->knowledge);
     if (rc == AOS_OK)
         rc = runner_sched_new(r, &r->sched);
+    if (rc == AOS_OK) {
+        runner_adapters_config_t ac = {.bus = bus,
+                                       .storage = storage,
+                                       .agents = cfg->agents,
+                                       .ml_queue = cfg->ml_queue,
+                                       .refresh_ms = cfg->adapter_refresh_ms,
+                                       .events_address = cfg->adapter_events_address,
+                                       .source = r->source};
+        rc = runner_adapters_new(&ac, &r->adapters, errbuf, errlen);
+    }
     if (rc != AOS_OK) {
         if (errbuf && errlen && !errbuf[0])
             aos_fail(rc, errbuf, errlen, "runner setup failed: %s", aos_result_str(rc));
@@ -393,6 +420,53 @@ aos_result runner_new(const runner_config_t *cfg, aos_bus_t *bus, aos_storage_cl
     return AOS_OK;
 }
 
+/* ---- credit from model headroom (headroom.h) ---- */
+
+static void credit_timer(void *arg, bool cancelled)
+{
+    runner_t *r = arg;
+    r->credit_timer = false;
+    if (!cancelled)
+        credit_update(r);
+}
+
+/* Loop thread: give each agent the credit its model endpoint has headroom for, so the
+ * backlog waits in the queue (where KEDA sees it) instead of in memory or in retries. */
+static void credit_update(void *ctx)
+{
+    runner_t *r = ctx;
+    if (atomic_load(&r->stopping))
+        return;
+    uint64_t next = 0;
+    for (size_t i = 0; i < r->served_count; i++) {
+        served_agent_t *a = &r->served[i];
+        uint64_t wait = 0;
+        uint32_t credit = runner_model_agent_credit(r->model, a->def, a->share, &wait);
+        if (wait && (!next || wait < next))
+            next = wait;
+        if (credit == a->credit)
+            continue;
+        if (aos_bus_set_credit(r->bus, a->queue, credit >= a->share ? UINT32_MAX : credit) !=
+            AOS_OK)
+            continue;
+        if (credit < a->credit)
+            aos_metric_counter_inc(a->m_credit_lowered);
+        char from[16], to[16];
+        snprintf(from, sizeof from, "%u", a->credit);
+        snprintf(to, sizeof to, "%u", credit);
+        aos_log(AOS_LOG_INFO,
+                credit < a->credit ? "credit lowered: model headroom"
+                                   : "credit raised: model headroom",
+                "agent", a->def->name, "from", from, "to", to, NULL);
+        a->credit = credit;
+        aos_metric_gauge_set(a->m_credit, credit);
+    }
+    if (next && !r->credit_timer) {
+        uint32_t ms = next > 60000 ? 60000 : (uint32_t)next;
+        r->credit_timer = runner_loop_timer(r->loop, ms, credit_timer, r) == AOS_OK;
+    }
+}
+
 static void start_heartbeats(void *arg, bool cancelled)
 {
     if (cancelled)
@@ -406,6 +480,7 @@ aos_result runner_start(runner_t *r, char *errbuf, size_t errlen)
 {
     if (!r || r->started)
         return aos_fail(AOS_ERR_INVALID, errbuf, errlen, "runner already started");
+    AOS_RETURN_IF_FAILED(runner_adapters_start(r->adapters, errbuf, errlen)); /* before turns */
     AOS_RETURN_IF_FAILED(runner_loop_start(r->loop));
     r->started = true;
     for (size_t i = 0; i < r->served_count; i++) {
@@ -507,6 +582,7 @@ void runner_free(runner_t *r)
     runner_loop_free(r->loop);
     runner_sched_free(r->sched);
     runner_model_free(r->model);
+    runner_adapters_free(r->adapters);
     for (size_t b = 0; b < RUNNER_CONV_BUCKETS; b++) {
         for (conv_t *c = r->convs[b], *next; c; c = next) {
             next = c->next;

@@ -55,6 +55,12 @@ typedef struct runner_config {
     /* Event Grid / Kafka fan-out of the reply and action events (borrowed, may be NULL). The
      * bus topic stays the durable path, published and confirmed by the turn itself. */
     struct aos_event_publisher *external_events;
+    /* The adapter registry (adapter_route.h): the pipeline's queue for per-turn records
+     * (NULL: "aos.ml"), the refresh period (0: 30 s) and where aos.ml.adapter.* events come
+     * from (NULL: the profile's default). */
+    const char *ml_queue;
+    uint32_t adapter_refresh_ms;
+    const char *adapter_events_address;
 } runner_config_t;
 
 /* bus (started or not), storage and http are borrowed; http may be NULL when every served

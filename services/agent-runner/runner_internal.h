@@ -8,6 +8,7 @@
 #include <pthread.h>
 #include <stdatomic.h>
 
+#include "adapter_route.h"
 #include "aos/metrics.h"
 #include "knowledge.h"
 #include "loop.h"
@@ -24,6 +25,9 @@ typedef struct served_agent {
     aos_metric_counter_t *m_answered, *m_from_storage, *m_released, *m_dead, *m_tokens_prompt,
         *m_tokens_completion;
     aos_metric_histogram_t *m_duration;
+    uint32_t credit; /* link credit granted now (share, less without model headroom) */
+    aos_metric_gauge_t *m_credit;
+    aos_metric_counter_t *m_credit_lowered;
 } served_agent_t;
 
 typedef struct turn turn_t;
@@ -48,7 +52,8 @@ struct runner {
     runner_loop_t *loop;
     runner_model_t *model;
     runner_knowledge_t *knowledge;
-    struct runner_sched *sched; /* schedule.h; NULL when no served agent has a schedule */
+    struct runner_sched *sched;  /* schedule.h; NULL when no served agent has a schedule */
+    runner_adapters_t *adapters; /* adapter_route.h; NULL when no agent has an adapter */
     served_agent_t *served;
     size_t served_count;
     char source[160]; /* CloudEvents source of what the runner sends */
@@ -61,6 +66,7 @@ struct runner {
     pthread_mutex_t drain_mu;
     pthread_cond_t drain_cv;
     aos_metric_gauge_t *m_inflight;
+    bool credit_timer; /* a re-check of the agents' credit is scheduled */
 };
 
 /* One turn: a delivery being worked on. */
@@ -86,7 +92,9 @@ struct turn {
     int64_t user_seq; /* seq of the stored user message (0: not stored yet) */
     runner_prompt_t prompt;
     runner_turn_outcome_t outcome;
-    runner_completion_t completion;
+    runner_adapter_choice_t adapter; /* the registry version the model call uses */
+    uint64_t model_started_ms;
+    aos_model_completion_t completion;
     void *outcome_owner; /* json_object behind outcome strings read from storage */
     char *result_json;
     int sends_pending;
@@ -96,8 +104,14 @@ struct turn {
     /* the storage step in progress, to send again after a timeout */
     void (*redo)(turn_t *t);
     uint32_t storage_retries;
+    int64_t complete_sent_ms; /* wall clock, the last turn.complete sent */
     void (*pending_next)(turn_t *t, struct hop *h);
     bool ended; /* settled; freed when ops_pending drops to 0 */
+    /* claim check (turn_claimcheck.c) */
+    char *claim;            /* the blob the turn arrived by reference in (NULL: inline) */
+    aos_result claim_rc;    /* resolving it failed: why */
+    char claim_err[300];
+    bool claim_send_failed; /* a reply or event could not be stored by reference */
 };
 
 /* runner.c: settle the turn's delivery and finish it (start the next turn of the
@@ -119,5 +133,19 @@ void turn_poison(turn_t *t, aos_result code, const char *why);
 
 /* turn.c: free an ended turn once no callback is due any more. */
 void turn_maybe_free(turn_t *t);
+
+/* turn_claimcheck.c (docs/bus.md "Message size"). Bus thread: post arrive(t) to the loop,
+ * after resolving t->request when it came by reference. */
+void runner_claim_arrive(turn_t *t, runner_loop_fn arrive);
+/* Loop thread, first thing on arrival: true when the turn's data could not be resolved (the
+ * turn is then released or dead-lettered). */
+bool runner_claim_arrival_failed(turn_t *t);
+/* Loop thread: the turn is answered; its claim can go. */
+void runner_claim_settled(turn_t *t);
+/* Loop thread: send a reply (reply=true) or an aos.events event, by reference when over the
+ * threshold; Event Grid / Kafka get it inline. Takes ev. done runs once when it returns
+ * AOS_OK (bus thread). */
+aos_result runner_claim_send(turn_t *t, aos_event_t *ev, bool reply, aos_bus_send_cb done,
+                             void *ctx);
 
 #endif

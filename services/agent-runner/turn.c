@@ -378,6 +378,8 @@ static void renew_tick(void *arg, bool cancelled)
     schedule_renew(t);
 }
 
+static void store_answer(turn_t *t);
+
 static void after_claim(turn_t *t, hop_t *h)
 {
     if (h->rc != AOS_OK) {
@@ -435,8 +437,15 @@ static void after_claim(turn_t *t, hop_t *h)
         release(t, "storage turn.claim: unreadable reply");
         return;
     }
-    t->running = true;
     t->lease_lost = false;
+    if (t->completion.text) {
+        /* this turn's answer is in hand: its complete lost the lease (to a stale claim of the
+         * same turn, e.g. one re-sent after a reconnect); store it under the new lease rather
+         * than pay the model again */
+        store_answer(t);
+        return;
+    }
+    t->running = true;
     schedule_renew(t);
     load_knowledge(t);
 }
@@ -447,7 +456,7 @@ static void build_and_call(turn_t *t, const runner_knowledge_doc_t *docs, size_t
 {
     /* history: stored messages before ours, oldest first, without failure markers */
     size_t n = 0;
-    runner_chat_msg_t *hist = calloc(t->page.count + 1, sizeof *hist);
+    aos_model_msg_t *hist = calloc(t->page.count + 1, sizeof *hist);
     if (!hist) {
         release(t, "out of memory");
         return;
@@ -456,7 +465,7 @@ static void build_and_call(turn_t *t, const runner_knowledge_doc_t *docs, size_t
         const aos_storage_message_t *m = &t->page.items[i];
         if ((t->user_seq && m->seq >= t->user_seq) || strcmp(m->role, "error") == 0)
             continue;
-        hist[n++] = (runner_chat_msg_t){m->role, m->content};
+        hist[n++] = (aos_model_msg_t){m->role, m->content};
     }
     runner_prompt_input_t in = {.agent = t->agent->def->name,
                                 .purpose = t->agent->def->purpose,
@@ -475,7 +484,11 @@ static void build_and_call(turn_t *t, const runner_knowledge_doc_t *docs, size_t
         return;
     }
     t->ops_pending++;
-    rc = runner_model_call(t->r->model, t->agent->def, &t->prompt, on_model_done, t);
+    runner_adapters_pick(t->r->adapters, t->agent->def, t->req.conversation_id, &t->page,
+                         &t->adapter);
+    t->model_started_ms = aos_clock_monotonic_ms();
+    rc = runner_model_call_adapter(t->r->model, t->agent->def, t->adapter.served, &t->prompt,
+                                   on_model_done, t);
     if (rc != AOS_OK) {
         t->ops_pending--;
         release(t, "model call could not start");
@@ -530,6 +543,7 @@ static void clamp_reply(char *text)
 static void send_complete(turn_t *t)
 {
     t->redo = send_complete;
+    t->complete_sent_ms = aos_clock_realtime_ms();
     hop_t *h = hop_new(t, t->pending_next);
     aos_result rc = h ? aos_storage_call(t->r->storage, "turn.complete", t->complete_json, on_raw,
                                          h)
@@ -580,6 +594,17 @@ static void complete(turn_t *t, const char *id, const char *role, const char *co
     send_complete(t);
 }
 
+/* The adapter that answered (or failed), and the pipeline's per-turn record of it. */
+static void turn_adapter_outcome(turn_t *t, runner_turn_outcome_t *o,
+                                 const runner_model_result_t *res, bool failed)
+{
+    o->adapter = t->adapter.name[0] ? t->adapter.name : t->agent->def->adapter;
+    o->adapter_version = t->adapter.version;
+    runner_adapters_report(t->r->adapters, t->agent->def->name, &t->adapter, t->req.conversation_id,
+                           t->req.message_id, failed, res->fallbacks,
+                           aos_clock_monotonic_ms() - t->model_started_ms);
+}
+
 static void model_failed(turn_t *t, runner_model_result_t *res)
 {
     char marker_id[129];
@@ -590,7 +615,10 @@ static void model_failed(turn_t *t, runner_model_result_t *res)
     /* a marker: the turn failed, the conversation moves on (see docs) */
     runner_turn_outcome_t o = {.provider = aos_provider_name(res->provider),
                                .endpoint = res->endpoint,
-                               .attempts = res->attempts};
+                               .attempts = res->attempts,
+                               .latency_ms = runner_now_ms() - t->started_ms,
+                               .trace_id = aos_trace_current_id()};
+    turn_adapter_outcome(t, &o, res, true);
     if (runner_reply_id(t->req.message_id, 'e', marker_id) != AOS_OK ||
         runner_assistant_metadata(&t->req, &o, &meta) != AOS_OK) {
         free(meta);
@@ -639,9 +667,18 @@ static void on_model_done(void *ctx, runner_model_result_t *res)
                                          .model = t->completion.model,
                                          .endpoint = res->endpoint,
                                          .usage = t->completion.usage,
-                                         .attempts = res->attempts};
+                                         .attempts = res->attempts,
+                                         .latency_ms = runner_now_ms() - t->started_ms,
+                                         .trace_id = aos_trace_current_id()};
+    turn_adapter_outcome(t, &t->outcome, res, false);
     aos_metric_counter_add(t->agent->m_tokens_prompt, t->outcome.usage.prompt_tokens);
     aos_metric_counter_add(t->agent->m_tokens_completion, t->outcome.usage.completion_tokens);
+    store_answer(t);
+}
+
+/* turn.complete with the model's answer (t->completion / t->outcome) under the lease held. */
+static void store_answer(turn_t *t)
+{
     char *meta = NULL;
     if (runner_assistant_metadata(&t->req, &t->outcome, &meta) != AOS_OK) {
         release(t, "out of memory");
@@ -652,8 +689,24 @@ static void on_model_done(void *ctx, runner_model_result_t *res)
     free(meta);
 }
 
+/* The complete timed out because the bus was away (not connected now, or reconnected since it
+ * was sent): storage could not be reached at all. The answer is paid for, so it is kept and
+ * sent again, without counting against the retries, until storage takes it — the lease
+ * outlives the outage on the storage side (docs/turn-order.md "Broker outages"). */
+static bool complete_lost_to_outage(const turn_t *t, const hop_t *h)
+{
+    int64_t since = aos_bus_connected_since_ms(t->r->bus);
+    return h->rc == AOS_ERR_TIMEOUT && (since == 0 || since > t->complete_sent_ms);
+}
+
 static void after_assistant_complete(turn_t *t, hop_t *h)
 {
+    if (complete_lost_to_outage(t, h)) {
+        aos_log(AOS_LOG_WARN, "storage unreachable (bus outage); the answer is kept and sent again",
+                "conversation_id", t->req.conversation_id, "message_id", t->req.message_id, NULL);
+        send_complete(t);
+        return;
+    }
     if (h->rc == AOS_ERR_CONFLICT) {
         /* the lease went to another delivery of this turn (we were too slow), or it stored a
          * different reply first: claim again, which answers with what is stored */
@@ -681,10 +734,19 @@ static void after_send(turn_t *t, hop_t *h)
         t->send_failed = true;
     if (--t->sends_pending > 0)
         return;
+    if (t->claim_send_failed) { /* the answer is stored; a redelivery would fail alike */
+        if (t->request->reply_to)
+            aos_bus_reply_error(t->r->bus, t->request, AOS_ERR_UNAVAILABLE,
+                                "the answer could not be stored by reference (docs/bus.md)");
+        runner_turn_end(t, TURN_END_DEAD_LETTERED, "aos:claim-check",
+                        "the answer could not be stored by reference");
+        return;
+    }
     if (t->send_failed) {
         release(t, "reply or event not confirmed by the broker");
         return;
     }
+    runner_claim_settled(t);
     runner_turn_end(t, t->from_storage ? TURN_END_FROM_STORAGE : TURN_END_ANSWERED, NULL, NULL);
 }
 
@@ -715,14 +777,11 @@ static bool send_one(turn_t *t, const char *type, const char *id, const char *da
     aos_result rc = AOS_ERR_NOMEM;
     if (h) {
         t->sends_pending++;
-        rc = reply ? aos_bus_reply(t->r->bus, t->request, ev, on_sent, h)
-                   : aos_bus_publish(t->r->bus, "aos.events", ev, on_sent, h);
+        rc = runner_claim_send(t, ev, reply, on_sent, h); /* takes ev; large by reference */
+        ev = NULL;
         if (rc != AOS_OK) {
             t->sends_pending--;
             hop_abandon(h);
-        } else if (!reply && t->r->cfg.external_events) {
-            /* best effort, never blocks: Event Grid / Kafka (aos/event_publisher.h) */
-            aos_event_publish(t->r->cfg.external_events, ev);
         }
     }
     aos_event_free(ev);
@@ -774,8 +833,9 @@ void turn_maybe_free(turn_t *t)
     aos_event_free(t->request);
     aos_storage_message_page_clear(&t->page);
     runner_prompt_clear(&t->prompt);
-    runner_completion_clear(&t->completion);
+    aos_model_completion_clear(&t->completion);
     free(t->complete_json);
+    free(t->claim);
     if (t->outcome_owner)
         json_object_put(t->outcome_owner);
     free(t->result_json);

@@ -234,7 +234,7 @@ aos_result runner_user_metadata(const runner_turn_req_t *req, char **out_json)
     return finish_json(o, out_json);
 }
 
-static json_object *usage_json(const runner_usage_t *u)
+static json_object *usage_json(const aos_model_usage_t *u)
 {
     json_object *o = json_object_new_object();
     if (!o)
@@ -243,6 +243,15 @@ static json_object *usage_json(const runner_usage_t *u)
     aos_json_add_int(o, "completion_tokens", u->completion_tokens);
     aos_json_add_int(o, "total_tokens", u->total_tokens);
     return o;
+}
+
+/* "adapter" and, for a registry version, "adapter_version" (docs/agent-runner.md). */
+static void add_adapter(json_object *m, const runner_turn_outcome_t *o)
+{
+    if (o->adapter && o->adapter[0])
+        aos_json_add_string(m, "adapter", o->adapter);
+    if (o->adapter && o->adapter[0] && o->adapter_version > 0)
+        aos_json_add_int(m, "adapter_version", o->adapter_version);
 }
 
 aos_result runner_assistant_metadata(const runner_turn_req_t *req, const runner_turn_outcome_t *o,
@@ -258,6 +267,11 @@ aos_result runner_assistant_metadata(const runner_turn_req_t *req, const runner_
     aos_json_add_string(m, "endpoint", o->endpoint);
     aos_json_add(m, "usage", usage_json(&o->usage));
     aos_json_add_int(m, "attempts", o->attempts);
+    if (o->latency_ms)
+        aos_json_add_int(m, "latency_ms", (int64_t)o->latency_ms);
+    if (o->trace_id && o->trace_id[0])
+        aos_json_add_string(m, "trace_id", o->trace_id);
+    add_adapter(m, o);
     return finish_json(m, out_json);
 }
 
@@ -285,6 +299,11 @@ aos_result runner_assistant_metadata_parse(const char *json, runner_turn_outcome
         o->model = s;
     if (aos_json_get_string(m, "endpoint", AOS_JSON_OPTIONAL, &s, NULL, 0) == AOS_OK && s)
         o->endpoint = s;
+    if (aos_json_get_string(m, "adapter", AOS_JSON_OPTIONAL, &s, NULL, 0) == AOS_OK && s)
+        o->adapter = s;
+    int64_t v = 0;
+    if (aos_json_get_int(m, "adapter_version", AOS_JSON_OPTIONAL, &v, NULL, NULL, 0) == AOS_OK)
+        o->adapter_version = v > 0 ? v : 0;
     json_object *u = NULL;
     if (aos_json_get_object(m, "usage", AOS_JSON_OPTIONAL, &u, NULL, 0) == AOS_OK && u) {
         o->usage.prompt_tokens = u32_field(u, "prompt_tokens");
@@ -328,6 +347,7 @@ aos_result runner_turn_result_json(const runner_turn_req_t *req, const char *rep
     aos_json_add_string(r, "provider", o->provider);
     aos_json_add_string(r, "model", o->model);
     aos_json_add(r, "usage", usage_json(&o->usage));
+    add_adapter(r, o);
     if (req->kind == RUNNER_TURN_EVENT) {
         json_object *a = json_object_new_object();
         if (a) {
@@ -354,8 +374,9 @@ aos_result runner_action_json(const runner_turn_req_t *req, const runner_turn_ou
 }
 
 aos_result runner_heartbeat_json(const char *agent, const char *instance, uint32_t inflight,
-                                 uint32_t capacity, const char *provider, int64_t ts_ms,
-                                 int64_t last_run_ms, int64_t next_run_ms, char **out_json)
+                                 uint32_t capacity, const char *provider, const char *breaker,
+                                 int64_t ts_ms, int64_t last_run_ms, int64_t next_run_ms,
+                                 char **out_json)
 {
     json_object *h = json_object_new_object();
     if (!h)
@@ -365,6 +386,8 @@ aos_result runner_heartbeat_json(const char *agent, const char *instance, uint32
     aos_json_add_int(h, "inflight", inflight);
     aos_json_add_int(h, "capacity", capacity);
     aos_json_add_string(h, "provider", provider);
+    if (breaker)
+        aos_json_add_string(h, "breaker", breaker);
     aos_json_add_int(h, "ts", ts_ms);
     if (last_run_ms > 0)
         aos_json_add_int(h, "schedule_last_ms", last_run_ms);

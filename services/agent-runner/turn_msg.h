@@ -12,8 +12,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "aos/model.h"
 #include "aos/result.h"
-#include "provider.h"
 
 typedef enum runner_turn_kind {
     RUNNER_TURN_QUERY = 0,
@@ -63,11 +63,17 @@ typedef struct runner_turn_outcome {
     const char *provider; /* "offline", "openai", … */
     const char *model;    /* may be NULL */
     const char *endpoint; /* may be NULL */
-    runner_usage_t usage;
+    aos_model_usage_t usage;
     uint32_t attempts;
+    uint64_t latency_ms;     /* from the turn's arrival to its outcome; 0: not measured */
+    const char *trace_id;    /* the turn's trace id (32 hex), may be NULL */
+    const char *adapter;     /* the LoRA adapter that answered; may be NULL */
+    int64_t adapter_version; /* its registry version (0: not a registry version) */
 } runner_turn_outcome_t;
 
-/* {"in_reply_to","provider","model","endpoint","usage":{…},"attempts"} */
+/* {"in_reply_to","provider","model","endpoint","usage":{…},"attempts","latency_ms"?,
+ * "trace_id"?} (what the console's transcript shows per turn), plus "adapter" and
+ * "adapter_version" when set */
 aos_result runner_assistant_metadata(const runner_turn_req_t *req, const runner_turn_outcome_t *o,
                                      char **out_json);
 
@@ -78,7 +84,8 @@ aos_result runner_assistant_metadata(const runner_turn_req_t *req, const runner_
 aos_result runner_assistant_metadata_parse(const char *json, runner_turn_outcome_t *o,
                                            void **out_owner);
 
-/* The aos.agent.turn.result data (and aos.agent.reply event data). For kind=event it
+/* The aos.agent.turn.result data (and aos.agent.reply event data), with "adapter" and
+ * "adapter_version" when set. For kind=event it
  * includes "action": {"text","intent"} where intent is the reply's JSON object when the
  * reply is one ({"intent":…} or any object), else null. */
 aos_result runner_turn_result_json(const runner_turn_req_t *req, const char *reply_message_id,
@@ -89,9 +96,12 @@ aos_result runner_action_json(const runner_turn_req_t *req, const runner_turn_ou
                               char **out_json);
 
 /* aos.agent.heartbeat data ("ts": Unix epoch milliseconds). A scheduled agent's last and
- * next run ("schedule_last_ms", "schedule_next_ms", Unix ms) are added when > 0. */
+ * next run ("schedule_last_ms", "schedule_next_ms", Unix ms) are added when > 0; "breaker"
+ * (the worst circuit state of the agent's model endpoints: closed, half_open, open) when
+ * breaker is not NULL. */
 aos_result runner_heartbeat_json(const char *agent, const char *instance, uint32_t inflight,
-                                 uint32_t capacity, const char *provider, int64_t ts_ms,
-                                 int64_t last_run_ms, int64_t next_run_ms, char **out_json);
+                                 uint32_t capacity, const char *provider, const char *breaker,
+                                 int64_t ts_ms, int64_t last_run_ms, int64_t next_run_ms,
+                                 char **out_json);
 
 #endif

@@ -19,7 +19,15 @@ static int ml_usage(FILE *err)
             "  jobs [--agent A] [--state S]        training jobs, newest first\n"
             "  job JOB_ID                          one job with its steps and progress\n"
             "  cancel JOB_ID                       cancel a job\n"
-            "  adapters [--agent A]                the adapter registry\n"
+            "  adapters [--agent A]                the adapter registry: versions, serving,\n"
+            "                                      canary and history\n"
+            "  canary AGENT VERSION --share PCT [--min-turns N]\n"
+            "                                      send PCT%% of new conversations to VERSION\n"
+            "  promote AGENT [VERSION] [--reason R]   make VERSION (default: the canary) stable\n"
+            "  rollback AGENT [VERSION] [--reason R]  end the canary, or go back to VERSION\n"
+            "                                      (default: the previous stable version)\n"
+            "  pin AGENT VERSION                   serve VERSION only; new versions wait\n"
+            "  unpin AGENT                         let new versions be served again\n"
             "  infer AGENT TEXT...                 ask the agent's adapter\n");
     return 2;
 }
@@ -215,6 +223,95 @@ static int cmd_train(const aosctl_opts_t *o, int argc, char **argv)
     return rc;
 }
 
+/* An adapter: its summary, what serves, its versions and its history (oldest first). */
+static void print_adapter(const aosctl_opts_t *o, json_object *x)
+{
+    fprintf(o->out, "%-12s %-20s %-9s v%-4s %s\n", s(x, "agent"), s(x, "name"), s(x, "status"),
+            s(x, "version"), s(x, "artifact"));
+    json_object *c = NULL, *pinned = NULL, *arr = NULL;
+    json_object_object_get_ex(x, "canary", &c);
+    json_object_object_get_ex(x, "pinned", &pinned);
+    if (strcmp(s(x, "stable_version"), "-") != 0) {
+        fprintf(o->out, "  serving: stable v%s%s", s(x, "stable_version"),
+                pinned && json_object_get_boolean(pinned) ? " (pinned)" : "");
+        if (c)
+            fprintf(o->out, ", canary v%s at %s%% (since %s, min %s turns)", s(c, "version"),
+                    s(c, "share"), s(c, "started_ms"), s(c, "min_turns"));
+        fprintf(o->out, "\n");
+    }
+    if (json_object_object_get_ex(x, "versions", &arr))
+        for (size_t i = 0; i < json_object_array_length(arr); i++) {
+            json_object *v = json_object_array_get_idx(arr, i);
+            fprintf(o->out, "  version v%-4s %-12s deployment %-24s job %s%s%s\n", s(v, "version"),
+                    s(v, "status"), s(v, "deployment"), s(v, "job_id"),
+                    strcmp(s(v, "reason"), "-") ? "  reason: " : "",
+                    strcmp(s(v, "reason"), "-") ? s(v, "reason") : "");
+        }
+    if (json_object_object_get_ex(x, "history", &arr))
+        for (size_t i = 0; i < json_object_array_length(arr); i++) {
+            json_object *h = json_object_array_get_idx(arr, i);
+            fprintf(o->out, "  history %s %-14s v%-4s by %-8s %s\n", s(h, "ts_ms"), s(h, "action"),
+                    s(h, "version"), s(h, "by"), s(h, "reason"));
+        }
+}
+
+/* canary | promote | rollback | pin | unpin: POST /v1/ml/adapters/{agent}/{cmd}. */
+static int cmd_serving(const aosctl_opts_t *o, const char *cmd, int argc, char **argv)
+{
+    if (argc < 1 || argv[0][0] == '-')
+        return ml_usage(o->err);
+    json_object *body = json_object_new_object(), *out = NULL;
+    int i = 1, rc = 0;
+    bool need_version = strcmp(cmd, "pin") == 0 || strcmp(cmd, "canary") == 0;
+    if (strcmp(cmd, "unpin") != 0 && i < argc && argv[i][0] != '-') {
+        char *end = NULL;
+        long long v = strtoll(argv[i], &end, 10);
+        if (!*argv[i] || *end || v <= 0) {
+            fprintf(o->err, "aosctl: VERSION must be a positive number, not %s\n", argv[i]);
+            rc = 2;
+        }
+        json_object_object_add(body, "version", json_object_new_int64(v));
+        i++;
+    } else if (need_version) {
+        fprintf(o->err, "aosctl: %s needs AGENT VERSION\n", cmd);
+        rc = 2;
+    }
+    for (; rc == 0 && i < argc; i += 2) {
+        const char *key = strcmp(argv[i], "--share") == 0 && !strcmp(cmd, "canary") ? "share"
+                          : strcmp(argv[i], "--min-turns") == 0 && !strcmp(cmd, "canary")
+                              ? "min_turns"
+                          : strcmp(argv[i], "--reason") == 0 &&
+                                  (!strcmp(cmd, "promote") || !strcmp(cmd, "rollback"))
+                              ? "reason"
+                              : NULL;
+        char *end = NULL;
+        long long n = i + 1 < argc ? strtoll(argv[i + 1], &end, 10) : 0;
+        if (!key || i + 1 >= argc || (key[0] != 'r' && (!*argv[i + 1] || *end))) {
+            fprintf(o->err, "aosctl: bad option %s%s%s\n", argv[i], i + 1 < argc ? " " : "",
+                    i + 1 < argc ? argv[i + 1] : "");
+            rc = 2;
+            break;
+        }
+        json_object_object_add(body, key,
+                               key[0] == 'r' ? json_object_new_string(argv[i + 1])
+                                             : json_object_new_int64(n));
+    }
+    if (rc == 0 && strcmp(cmd, "canary") == 0 && !json_object_object_get_ex(body, "share", NULL)) {
+        fprintf(o->err, "aosctl: canary needs --share PCT\n");
+        rc = 2;
+    }
+    if (rc == 0) {
+        char path[300];
+        snprintf(path, sizeof path, "/v1/ml/adapters/%s/%s", argv[0], cmd);
+        rc = call(o, "POST", path, json_object_to_json_string(body), &out);
+    }
+    if (rc == 0 && !o->json)
+        print_adapter(o, out);
+    json_object_put(out);
+    json_object_put(body);
+    return rc;
+}
+
 /* Append ?k=v&… from --agent/--state options; 2 on a bad option. */
 static int query(const aosctl_opts_t *o, int argc, char **argv, char *path, size_t len)
 {
@@ -250,8 +347,7 @@ static int cmd_list(const aosctl_opts_t *o, const char *what, int argc, char **a
             if (what[0] == 'j')
                 print_job(o, x, false);
             else
-                fprintf(o->out, "%-12s %-20s %-9s v%-4s %s\n", s(x, "agent"), s(x, "name"),
-                        s(x, "status"), s(x, "version"), s(x, "artifact"));
+                print_adapter(o, x);
         }
     }
     json_object_put(out);
@@ -311,5 +407,8 @@ int aosctl_ml(const aosctl_opts_t *o, int argc, char **argv)
         return cmd_job(o, argc, argv, true);
     if (strcmp(cmd, "infer") == 0)
         return cmd_infer(o, argc, argv);
+    if (!strcmp(cmd, "canary") || !strcmp(cmd, "promote") || !strcmp(cmd, "rollback") ||
+        !strcmp(cmd, "pin") || !strcmp(cmd, "unpin"))
+        return cmd_serving(o, cmd, argc, argv);
     return ml_usage(o->err);
 }

@@ -20,6 +20,8 @@ typedef struct ml_config {
     char *queue, *storage_queue, *workdir, *trainer_cmd, *trainer_env, *backend, *base_model;
     int64_t job_timeout_ms, cancel_grace_ms, lease_ms, poll_ms, workers, max_jobs;
     int64_t shutdown_grace_ms;
+    int64_t canary_share, canary_min_turns, canary_error_delta, canary_fallback_delta,
+        canary_latency_pct;
     char *aml_url, *aml_sub, *aml_rg, *aml_ws, *aml_api, *aml_token, *aml_compute, *aml_env,
         *aml_code, *aml_data_prefix;
 } ml_config_t;
@@ -58,6 +60,28 @@ static const aos_config_field_t TABLE[] = {
       "Request worker threads", workers),
     F("AOS_ML_MAX_JOBS", "ml_max_jobs", AOS_CONFIG_INT, "2", 1, 64, false, NULL,
       "Jobs this replica runs at once", max_jobs),
+    F("AOS_ML_CANARY_SHARE", "ml_canary_share", AOS_CONFIG_INT, "0", 0, 100, false, NULL,
+      "Percent of new conversations a newly registered adapter version answers as a canary "
+      "(0: it becomes stable at once; a training request's `canary.share` wins)",
+      canary_share),
+    F("AOS_ML_CANARY_MIN_TURNS", "ml_canary_min_turns", AOS_CONFIG_INT, "50", 1, 1000000, false,
+      NULL, "Canary turns counted before the pipeline promotes or rolls back by itself",
+      canary_min_turns),
+    F("AOS_ML_CANARY_MAX_ERROR_DELTA", "ml_canary_max_error_delta", AOS_CONFIG_INT, "5", 0, 100,
+      false, NULL,
+      "Percentage points by which the canary's failed-turn rate may exceed the stable "
+      "version's before it is rolled back",
+      canary_error_delta),
+    F("AOS_ML_CANARY_MAX_FALLBACK_DELTA", "ml_canary_max_fallback_delta", AOS_CONFIG_INT, "10", 0,
+      100, false, NULL,
+      "Percentage points by which the canary's rate of turns that needed a fallback endpoint "
+      "may exceed the stable version's",
+      canary_fallback_delta),
+    F("AOS_ML_CANARY_MAX_LATENCY", "ml_canary_max_latency", AOS_CONFIG_INT, "150", 100, 10000,
+      false, NULL,
+      "Canary mean model latency allowed, in percent of the stable version's (differences "
+      "under 100 ms never count)",
+      canary_latency_pct),
     F("AOS_SHUTDOWN_GRACE", "shutdown_grace", AOS_CONFIG_DURATION_MS, "10s", 0, 600000, false, NULL,
       "Time to finish in-flight work after SIGTERM", shutdown_grace_ms),
     F("AOS_AZUREML_URL", "azureml_url", AOS_CONFIG_URL, "https://management.azure.com", 0, 0, false,
@@ -136,6 +160,12 @@ static int start(app_t *a)
                               .poll_ms = c->poll_ms,
                               .workers = (unsigned)c->workers,
                               .max_jobs = (unsigned)c->max_jobs,
+                              .canary_share = c->canary_share,
+                              .canary = {.min_turns = c->canary_min_turns,
+                                         .max_error_delta_pct = c->canary_error_delta,
+                                         .max_fallback_delta_pct = c->canary_fallback_delta,
+                                         .max_latency_pct = c->canary_latency_pct,
+                                         .max_feedback_drop = 0.25},
                               .aml = {.url = c->aml_url,
                                       .subscription = c->aml_sub,
                                       .resource_group = c->aml_rg,

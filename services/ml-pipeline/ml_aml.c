@@ -4,10 +4,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "aos/http_retry.h"
 #include "aos/identity.h"
 #include "aos/json.h"
 #include "aos/log.h"
-#include "aos/resilience.h"
 #include "ml_aml_parse.h"
 #include "ml_internal.h"
 
@@ -23,7 +23,7 @@ static void ws_url(ml_service_t *svc, char *out, size_t len, const char *tail)
              a->api_version ? a->api_version : AML_DEFAULT_API);
 }
 
-/* One ARM call with retries on 408/429/5xx and transport errors (aos/resilience.h).
+/* One ARM call with retries on 408/429/5xx and transport errors (aos/http_retry.h).
  * AOS_OK for 2xx with *out (may be NULL) = the parsed body (or {} when empty). */
 static aos_result aml_call(ml_service_t *svc, const char *what, const char *method, const char *url,
                            const char *body, json_object **out, char *errbuf, size_t errlen)
@@ -51,48 +51,37 @@ static aos_result aml_call(ml_service_t *svc, const char *what, const char *meth
                                      .timeout_ms = 30000};
     if (!has_auth)
         h[0] = h[1];
-    aos_retry_policy_t pol;
-    aos_retry_policy_default(&pol);
-    pol.max_server_delay_ms = 30000;
-    for (uint32_t attempt = 1;; attempt++) {
-        aos_http_response_t *resp = NULL;
-        char terr[256] = "";
-        aos_result r = aos_http_client_do(svc->http, &req, &resp, terr, sizeof terr);
-        int status = resp ? resp->status : 0;
-        bool retry =
-            r != AOS_OK ? aos_result_is_transient(r) : aos_retry_http_status_retryable(status);
-        if (r == AOS_OK && status >= 200 && status < 300) {
-            aos_result pr = AOS_OK;
-            if (out && resp->body_len > 0)
-                pr = aos_json_parse_object(resp->body, resp->body_len, 0, 0, out, errbuf, errlen);
-            else if (out)
-                *out = json_object_new_object();
-            aos_http_response_free(resp);
-            return pr == AOS_OK ? AOS_OK
-                                : aos_fail(AOS_ERR_PROTOCOL, errbuf, errlen,
-                                           "Azure ML %s: unreadable response", what);
-        }
-        if (!retry || !aos_retry_may_retry(&pol, attempt) || atomic_load(&svc->stopping)) {
-            char detail[300] = "";
-            if (resp)
-                ml_aml_error_detail(resp->body, resp->body_len, detail, sizeof detail);
-            aos_result fr = r != AOS_OK ? r : aos_result_from_http_status(status);
-            if (r != AOS_OK)
-                aos_fail(fr, errbuf, errlen, "Azure ML %s: %s (after %u attempts)", what, terr,
-                         attempt);
-            else
-                aos_fail(fr, errbuf, errlen, "Azure ML %s: HTTP %d%s%s%s", what, status,
-                         detail[0] ? " " : "", detail, retry ? " (retries exhausted)" : "");
-            aos_http_response_free(resp);
-            return fr;
-        }
-        uint64_t d = aos_retry_next_delay_ms(
-            &pol, attempt, resp ? aos_http_response_get_header(resp, "retry-after-ms") : NULL,
-            resp ? aos_http_response_get_header(resp, "retry-after") : NULL, ml_now_ms(), NULL,
-            NULL);
+    aos_http_retry_t retry = {
+        .policy = {.max_server_delay_ms = 30000}, .sleep = ml_sleep_fn, .sleep_ctx = svc};
+    aos_http_response_t *resp = NULL;
+    uint32_t attempts = 0;
+    char terr[256] = "";
+    aos_result r =
+        aos_http_client_do_retry(svc->http, &req, &retry, &resp, &attempts, terr, sizeof terr);
+    int status = r == AOS_OK && resp ? resp->status : 0;
+    if (r == AOS_OK && status >= 200 && status < 300) {
+        aos_result pr = AOS_OK;
+        if (out && resp->body_len > 0)
+            pr = aos_json_parse_object(resp->body, resp->body_len, 0, 0, out, errbuf, errlen);
+        else if (out)
+            *out = json_object_new_object();
         aos_http_response_free(resp);
-        ml_sleep(svc, (int64_t)d);
+        return pr == AOS_OK ? AOS_OK
+                            : aos_fail(AOS_ERR_PROTOCOL, errbuf, errlen,
+                                       "Azure ML %s: unreadable response", what);
     }
+    char detail[300] = "";
+    if (resp)
+        ml_aml_error_detail(resp->body, resp->body_len, detail, sizeof detail);
+    aos_result fr = r != AOS_OK ? r : aos_result_from_http_status(status);
+    if (r != AOS_OK)
+        aos_fail(fr, errbuf, errlen, "Azure ML %s: %s (after %u attempts)", what, terr, attempts);
+    else
+        aos_fail(fr, errbuf, errlen, "Azure ML %s: HTTP %d%s%s%s", what, status,
+                 detail[0] ? " " : "", detail,
+                 aos_http_retry_retryable(r, status) ? " (retries exhausted)" : "");
+    aos_http_response_free(resp);
+    return fr;
 }
 
 static json_object *submit_body(ml_service_t *svc, const json_object *data)

@@ -51,8 +51,8 @@ struct ml_service {
     bool scanner_started;
     bool scan_now;
     ml_job_t jobs[ML_MAX_JOBS_CAP];
-    pthread_mutex_t infer_mu; /* guards breakers (the map, not the breakers) */
-    struct runner_breakers *breakers;
+    /* infer: model calls (aos/model_call.h), sync on the worker threads; thread-safe */
+    struct aos_model *model;
 };
 
 typedef struct ml_service ml_service_t;
@@ -136,9 +136,15 @@ aos_result ml_aml_register(ml_service_t *svc, const char *name, int64_t version,
 /* Answer one request: *out_reply_json (malloc'd) for a result, or an error code + message. */
 aos_result ml_ops_handle(ml_service_t *svc, const aos_event_t *req, char **out_type,
                          char **out_reply_json, char *errbuf, size_t errlen);
+/* The registry's serving ops (ml_adapter_ops.c): promote, rollback, pin, unpin, canary,
+ * record_turn, feedback. AOS_ERR_UNSUPPORTED (no detail) for any other op. */
+aos_result ml_adapter_op(ml_service_t *svc, const char *op, const aos_event_t *req,
+                         const json_object *q, json_object **out, char *errbuf, size_t errlen);
 aos_result ml_infer(ml_service_t *svc, const json_object *req, json_object **out, char *errbuf,
                     size_t errlen);
 /* Sleep up to ms, returning early when the service stops. */
 void ml_sleep(ml_service_t *svc, int64_t ms);
+/* ml_sleep as an aos_http_sleep_fn (aos/http_retry.h): false when stopping. */
+bool ml_sleep_fn(void *svc, uint64_t ms);
 
 #endif

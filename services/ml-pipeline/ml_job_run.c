@@ -13,8 +13,10 @@ typedef struct adapter_ctx {
     const char *artifact;
     const json_object *metrics;
     const char *reason;
-    int64_t version; /* out for "training": the version being trained */
-    bool marked;     /* the adapter record names this job as training */
+    int64_t version;                        /* out for "training": the version being trained */
+    bool marked;                            /* the adapter record names this job as training */
+    int64_t canary_share, canary_min_turns; /* for "ready" */
+    const char *registered; /* out for "ready": promoted | canary_started | registered */
 } adapter_ctx_t;
 
 static void copy_member(json_object *dst, const json_object *src, const char *k)
@@ -26,14 +28,11 @@ static void copy_member(json_object *dst, const json_object *src, const char *k)
 
 static aos_result adapter_fn(json_object *a, void *vctx, char *errbuf, size_t errlen)
 {
-    (void)errbuf;
-    (void)errlen;
     adapter_ctx_t *c = vctx;
     const json_object *job = c->job;
     const char *job_id = ml_jstr(job, "job_id");
     aos_json_add_string(a, "agent", ml_jstr(job, "agent"));
     aos_json_add_string(a, "name", ml_jstr(job, "adapter_name"));
-    int64_t version = ml_jint(a, "version", 0);
     const char *status = ml_jstr(a, "status");
     if (strcmp(c->phase, "training") == 0) {
         if (!status)
@@ -41,7 +40,7 @@ static aos_result adapter_fn(json_object *a, void *vctx, char *errbuf, size_t er
         aos_json_add_string(a, "training_job", job_id);
         if (!json_object_object_get_ex(a, "version", NULL))
             aos_json_add_int(a, "version", 0);
-        c->version = version + 1;
+        c->version = ml_registry_next_version(a);
     } else if (strcmp(c->phase, "ready") == 0) {
         const char *cur = ml_jstr(a, "training_job");
         if (cur && job_id && strcmp(cur, job_id) == 0)
@@ -58,6 +57,9 @@ static aos_result adapter_fn(json_object *a, void *vctx, char *errbuf, size_t er
                      c->metrics ? json_object_get((json_object *)c->metrics)
                                 : json_object_new_object());
         json_object_object_del(a, "last_error");
+        AOS_RETURN_IF_FAILED(ml_registry_register(a, c->version, c->artifact, job_id, c->metrics,
+                                                  c->canary_share, c->canary_min_turns, ml_now_ms(),
+                                                  &c->registered, errbuf, errlen));
     } else {
         const char *cur = ml_jstr(a, "training_job");
         if (cur && job_id && strcmp(cur, job_id) == 0)
@@ -76,9 +78,12 @@ static aos_result adapter_update(ml_job_t *j, adapter_ctx_t *c)
     char err[256] = "";
     aos_result r = ml_record_update(j->svc, "adapter", ml_jstr(c->job, "agent"), true, adapter_fn,
                                     c, &out, err, sizeof err);
-    if (r == AOS_OK)
+    if (r == AOS_OK) {
         ml_publish(j->svc, "adapter", ml_jstr(out, "status"), out);
-    else
+        /* what the registration did to serving: a new stable version or a canary */
+        if (c->registered && strcmp(c->registered, "registered") != 0)
+            ml_publish(j->svc, "adapter", c->registered, out);
+    } else
         aos_log(AOS_LOG_WARN, "adapter update failed", "job", j->id, "detail", err, NULL);
     json_object_put(out);
     return r;
@@ -144,6 +149,10 @@ static ml_outcome run_steps(ml_job_t *j, const json_object *data, adapter_ctx_t 
     if (r == AOS_OK && o == ML_OUT_SUCCEEDED && ml_job_step(j, "register", "succeeded") == AOS_OK &&
         ml_job_step(j, "mark_ready", "running") == AOS_OK) {
         ac->phase = "ready";
+        json_object *canary = NULL;
+        json_object_object_get_ex(data, "canary", &canary);
+        ac->canary_share = ml_jint(canary, "share", j->svc->cfg.canary_share);
+        ac->canary_min_turns = ml_jint(canary, "min_turns", 0);
         ac->artifact = artifact;
         ac->metrics = metrics;
         if (adapter_update(j, ac) != AOS_OK) {

@@ -17,6 +17,8 @@
 
 #define ML_MAX_ARGS 32
 #define ML_LINE_CAP (64 * 1024)
+#define ML_LOG_LINES 20  /* trainer output lines kept in the job record ("log") */
+#define ML_LOG_WIDTH 240 /* bytes of each */
 
 typedef struct run {
     ml_job_t *j;
@@ -32,7 +34,40 @@ typedef struct run {
     char artifact[512];
     char error[512];
     char last_log[512];
+    char log[ML_LOG_LINES][ML_LOG_WIDTH + 1]; /* ring of the latest output lines */
+    size_t log_count;                         /* lines seen; the ring holds the last ones */
 } run_t;
+
+/* Keep a trainer output line for the record's "log" (the console's job view): cut on a
+ * UTF-8 boundary, control characters as spaces, and anything not UTF-8 as '?', so the record
+ * stays valid JSON text whatever the trainer prints. */
+static void log_push(run_t *r, const char *prefix, const char *line, size_t len)
+{
+    char *dst = r->log[r->log_count % ML_LOG_LINES];
+    size_t n = (size_t)snprintf(dst, ML_LOG_WIDTH + 1, "%s", prefix);
+    size_t take = len < ML_LOG_WIDTH - n ? len : ML_LOG_WIDTH - n;
+    while (take > 0 && take < len && ((unsigned char)line[take] & 0xC0) == 0x80)
+        take--;
+    memcpy(dst + n, line, take);
+    dst[n + take] = '\0';
+    bool utf8 = aos_utf8_valid(dst + n, take);
+    for (char *c = dst + n; *c; c++)
+        if ((unsigned char)*c < 0x20 || *c == 0x7f)
+            *c = ' ';
+        else if (!utf8 && (unsigned char)*c >= 0x80)
+            *c = '?';
+    r->log_count++;
+    r->progress_dirty = true;
+}
+
+static json_object *log_json(const run_t *r)
+{
+    json_object *a = json_object_new_array();
+    size_t n = r->log_count < ML_LOG_LINES ? r->log_count : ML_LOG_LINES;
+    for (size_t i = r->log_count - n; a && i < r->log_count; i++)
+        json_object_array_add(a, json_object_new_string(r->log[i % ML_LOG_LINES]));
+    return a;
+}
 
 static aos_result write_config(const json_object *data, const char *dir, const char *data_path,
                                const char *base_model, char *cfg_path, size_t len)
@@ -146,10 +181,12 @@ static void on_line(run_t *r, const char *line, size_t len)
         break;
     case ML_PROGRESS_ERROR:
         snprintf(r->error, sizeof r->error, "%s", p.text);
+        log_push(r, "error: ", p.text, strlen(p.text));
         break;
     default:
         if (p.text[0])
             snprintf(r->last_log, sizeof r->last_log, "%s", p.text);
+        log_push(r, "", line, len);
     }
     ml_progress_clear(&p);
 }
@@ -212,6 +249,8 @@ static aos_result write_progress(run_t *r, bool *cancel)
     json_object *set = json_object_new_object();
     aos_json_add(set, "progress", json_object_get(r->progress));
     aos_json_add(set, "metrics", json_object_get(r->metrics));
+    if (r->log_count)
+        aos_json_add(set, "log", log_json(r));
     ml_job_patch_t p = {.set = set};
     aos_result tr = ml_job_touch(r->j, &p, cancel, NULL, NULL, 0);
     json_object_put(set);

@@ -28,6 +28,14 @@ static json_object *new_job(ml_service_t *svc, const ml_train_req_t *q, const ch
     aos_json_add_string(d, "name", q->data_name);
     aos_json_add(j, "data", d);
     aos_json_add_int(j, "timeout_ms", q->timeout_ms ? q->timeout_ms : svc->cfg.job_timeout_ms);
+    if (q->canary_share >= 0 || q->canary_min_turns > 0) {
+        json_object *c = json_object_new_object();
+        if (q->canary_share >= 0)
+            aos_json_add_int(c, "share", q->canary_share);
+        if (q->canary_min_turns > 0)
+            aos_json_add_int(c, "min_turns", q->canary_min_turns);
+        aos_json_add(j, "canary", c);
+    }
     json_object *steps = json_object_new_array();
     const char *names[] = {"upload_data", "validate_data", "train", "register", "mark_ready"};
     for (size_t i = pipeline ? 0 : 1; i < 5; i++) {
@@ -264,7 +272,7 @@ static aos_result dispatch(ml_service_t *svc, const aos_event_t *req, const char
         r = op_cancel(svc, q, out, errbuf, errlen);
     } else if (strcmp(op, "infer") == 0) {
         r = ml_infer(svc, q, out, errbuf, errlen);
-    } else {
+    } else if ((r = ml_adapter_op(svc, op, req, q, out, errbuf, errlen)) == AOS_ERR_UNSUPPORTED) {
         r = aos_fail(AOS_ERR_UNSUPPORTED, errbuf, errlen, "unknown operation '%s'", op);
     }
     if (r == AOS_ERR_NOT_FOUND && key && errbuf && !errbuf[0])

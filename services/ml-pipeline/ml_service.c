@@ -5,12 +5,12 @@
 #include <string.h>
 #include <time.h>
 
-#include "aos/json.h"
 #include "aos/identity.h"
+#include "aos/json.h"
 #include "aos/log.h"
-#include "aos/trace.h"
+#include "aos/model_call.h"
 #include "aos/resilience.h"
-#include "breaker.h"
+#include "aos/trace.h"
 #include "ml_internal.h"
 
 static void on_message(void *ctx, aos_bus_delivery_t *d, const aos_event_t *ev)
@@ -229,7 +229,6 @@ aos_result ml_service_new(const ml_service_config_t *cfg, ml_service_t **out, ch
     svc->trainer_env = cfg->trainer_env ? strdup(cfg->trainer_env) : NULL;
     svc->base_model = dup_or(cfg->default_base_model, "meta-llama/Llama-3.1-8B-Instruct");
     pthread_mutex_init(&svc->mu, NULL);
-    pthread_mutex_init(&svc->infer_mu, NULL);
     pthread_cond_init(&svc->cv, NULL);
     pthread_cond_init(&svc->scan_cv, NULL);
     aos_storage_client_config_t sc = {.bus = cfg->bus,
@@ -240,7 +239,8 @@ aos_result ml_service_new(const ml_service_config_t *cfg, ml_service_t **out, ch
     if (r == AOS_OK)
         r = aos_http_client_new(NULL, &svc->http, errbuf, errlen);
     if (r == AOS_OK)
-        r = runner_breakers_new(NULL, &svc->breakers);
+        r = aos_model_new(&(aos_model_config_t){.sleep = ml_sleep_fn, .sleep_ctx = svc}, svc->http,
+                          NULL, &svc->model);
     /* Azure ML: Entra tokens acquired and refreshed when a source is configured (workload
      * identity, client secret, managed identity); a static AOS_AZUREML_TOKEN still wins */
     aos_identity_config_t idc;
@@ -329,7 +329,7 @@ void ml_service_free(ml_service_t *svc)
     aos_identity_free(svc->arm_identity);
     aos_http_client_free(svc->http);
     aos_storage_client_free(svc->sc);
-    runner_breakers_free(svc->breakers);
+    aos_model_free(svc->model);
     free(svc->workers);
     free(svc->queue);
     free(svc->storage_queue);
@@ -339,7 +339,6 @@ void ml_service_free(ml_service_t *svc)
     free(svc->trainer_env);
     free(svc->base_model);
     pthread_mutex_destroy(&svc->mu);
-    pthread_mutex_destroy(&svc->infer_mu);
     pthread_cond_destroy(&svc->cv);
     pthread_cond_destroy(&svc->scan_cv);
     free(svc);

@@ -19,6 +19,7 @@
 
 #include "aos/agents.h"
 #include "aos/bus.h"
+#include "ml_registry.h"
 #include "ml_spec.h"
 
 typedef struct ml_service ml_service_t;
@@ -55,6 +56,8 @@ typedef struct ml_service_config {
     unsigned workers;           /* 0: 4 */
     unsigned max_jobs;          /* concurrent jobs on this replica; 0: 2 */
     ml_azureml_config_t aml;
+    int64_t canary_share;      /* default canary share of a new version (0: none) */
+    ml_canary_policy_t canary; /* the canary judge (min_turns 0: 50) */
 } ml_service_config_t;
 
 aos_result ml_service_new(const ml_service_config_t *cfg, ml_service_t **out, char *errbuf,

@@ -65,6 +65,10 @@ typedef struct ml_train_req {
     /* the Azure ML workspace the caller names (the seed's run_azure_ml_pipeline); NULL when
      * not named. The service refuses one that is not the workspace it is configured for. */
     char *ws_subscription, *ws_resource_group, *ws_name;
+    /* "canary": the share (0..100) of new conversations the version answers once registered
+     * (-1: the service default) and the canary turns before the pipeline decides (0: the
+     * service default). */
+    int64_t canary_share, canary_min_turns;
 } ml_train_req_t;
 
 /* Parse and validate a request body. pipeline allows inline "data_jsonl". */

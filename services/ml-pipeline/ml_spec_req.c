@@ -68,13 +68,46 @@ static aos_result parse_data(const json_object *o, bool pipeline, ml_train_req_t
     return out->data_container && out->data_name ? AOS_OK : AOS_ERR_NOMEM;
 }
 
+/* "canary": {"share": 0..100, "min_turns": 1..1000000} (docs/ml.md) */
+static aos_result parse_canary(const json_object *o, ml_train_req_t *out, char *errbuf,
+                               size_t errlen)
+{
+    json_object *c = NULL;
+    out->canary_share = -1;
+    AOS_RETURN_IF_FAILED(aos_json_get_object(o, "canary", AOS_JSON_OPTIONAL, &c, errbuf, errlen));
+    if (!c)
+        return AOS_OK;
+    json_object_object_foreach(c, key, val)
+    {
+        (void)val;
+        if (strcmp(key, "share") != 0 && strcmp(key, "min_turns") != 0)
+            return aos_fail(AOS_ERR_INVALID, errbuf, errlen, "unknown field 'canary.%s'", key);
+    }
+    bool has = false;
+    int64_t share = 0, min = 0;
+    AOS_RETURN_IF_FAILED(
+        aos_json_get_int(c, "share", AOS_JSON_OPTIONAL, &share, &has, errbuf, errlen));
+    if (has && (share < 0 || share > 100))
+        return aos_fail(AOS_ERR_INVALID, errbuf, errlen,
+                        "canary.share must be 0..100 (percent of new conversations), not %lld",
+                        (long long)share);
+    if (has)
+        out->canary_share = share;
+    AOS_RETURN_IF_FAILED(
+        aos_json_get_int(c, "min_turns", AOS_JSON_OPTIONAL, &min, &has, errbuf, errlen));
+    if (has && (min < 1 || min > 1000000))
+        return aos_fail(AOS_ERR_INVALID, errbuf, errlen, "canary.min_turns must be 1..1000000");
+    out->canary_min_turns = has ? min : 0;
+    return AOS_OK;
+}
+
 static aos_result parse_fields(const json_object *o, bool pipeline, ml_train_req_t *out,
                                char *errbuf, size_t errlen)
 {
-    static const char *const keys[] = {
-        "agent",   "adapter_name", "adapter", "base_model", "lora",   "hyperparameters", "data",
-        "dataset", "data_jsonl",   "backend", "timeout_s",  "job_id", "action",          "workspace",
-        NULL};
+    static const char *const keys[] = {"agent",      "adapter_name",    "adapter",   "base_model",
+                                       "lora",       "hyperparameters", "data",      "dataset",
+                                       "data_jsonl", "backend",         "timeout_s", "job_id",
+                                       "action",     "workspace",       "canary",    NULL};
     json_object_object_foreach((json_object *)o, key, val)
     {
         (void)val;
@@ -134,6 +167,7 @@ static aos_result parse_fields(const json_object *o, bool pipeline, ml_train_req
             return aos_fail(AOS_ERR_INVALID, errbuf, errlen,
                             "workspace needs subscription_id, resource_group and workspace_name");
     }
+    AOS_RETURN_IF_FAILED(parse_canary(o, out, errbuf, errlen));
     char id[129];
     if (out->job_id && ml_job_id(out->job_id, NULL, id) != AOS_OK)
         return aos_fail(AOS_ERR_INVALID, errbuf, errlen,

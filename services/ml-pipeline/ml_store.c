@@ -181,3 +181,12 @@ void ml_sleep(ml_service_t *svc, int64_t ms)
         nanosleep(&ts, NULL);
     }
 }
+
+bool ml_sleep_fn(void *svc, uint64_t ms)
+{
+    ml_service_t *s = svc;
+    if (atomic_load(&s->stopping))
+        return false;
+    ml_sleep(s, (int64_t)ms);
+    return !atomic_load(&s->stopping);
+}

@@ -26,6 +26,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "aos/claim_check.h"
 #include "aos/json.h"
 #include "aos/log.h"
 #include "aos/resilience.h"
@@ -247,14 +248,53 @@ static void on_result(struct bot_outbound *ob, aos_bus_delivery_t *d, const aos_
     router_turn_result_free(res);
 }
 
+typedef struct ob_resolve {
+    struct bot_outbound *ob;
+    aos_bus_delivery_t *d;
+    char claim[300];
+} ob_resolve_t;
+
+/* Bus I/O thread: a large turn result is back from its claim (docs/bus.md "Message size"). */
+static void on_result_resolved(void *ctx, aos_result r, aos_event_t *ev, const char *errmsg)
+{
+    ob_resolve_t *x = ctx;
+    if (r == AOS_OK) {
+        on_result(x->ob, x->d, ev);
+        aos_storage_claim_delete_async(x->ob->rt->storage, x->claim);
+    } else if (aos_result_is_transient(r)) {
+        aos_bus_release(x->d);
+    } else {
+        aos_bus_reject(x->d, "aos:poison", errmsg ? errmsg : "turn result by reference unreadable");
+    }
+    aos_event_free(ev);
+    free(x);
+}
+
 /* Bus I/O thread. */
 static void on_outbound(void *ctx, aos_bus_delivery_t *d, const aos_event_t *ev)
 {
     struct bot_outbound *ob = ctx;
-    if (ev->type && strcmp(ev->type, OUTBOUND_CONTEXT_TYPE) == 0)
+    if (ev->type && strcmp(ev->type, OUTBOUND_CONTEXT_TYPE) == 0) {
         on_context(ob, d, ev);
-    else
-        on_result(ob, d, ev);
+        return;
+    }
+    const char *claim = aos_event_get_ext(ev, AOS_CLAIM_EXT);
+    if (claim) {
+        ob_resolve_t *x = ob->rt->storage ? calloc(1, sizeof *x) : NULL;
+        aos_event_t *copy = NULL;
+        if (x && aos_event_clone(ev, &copy) == AOS_OK) {
+            *x = (ob_resolve_t){.ob = ob, .d = d};
+            snprintf(x->claim, sizeof x->claim, "%s", claim);
+            if (aos_storage_claim_resolve_async(ob->rt->storage, copy, AOS_CLAIM_MAX,
+                                                on_result_resolved, x) == AOS_OK)
+                return;
+        }
+        aos_event_free(copy);
+        free(x);
+        aos_bus_release(d); /* not yet: storage is not there */
+        return;
+    }
+    on_result(ob, d, ev);
 }
 
 /* ---- delivery ---- */

@@ -471,37 +471,3 @@ aos_result router_activity_reply_url(const router_activity_t *in, char *out, siz
                               slash, conv);
     return (n < 0 || (size_t)n >= outlen) ? AOS_ERR_TOO_LARGE : AOS_OK;
 }
-
-aos_result router_bot_token_parse(const char *body, size_t len, char **out_token,
-                                  int64_t *out_expires_in)
-{
-    *out_token = NULL;
-    *out_expires_in = 3600;
-    json_object *o = NULL;
-    const char *tok = NULL;
-    int64_t exp = 3600;
-    bool has = false;
-    aos_result r = aos_json_parse_object(body, len, 1u << 20, 0, &o, NULL, 0);
-    if (r == AOS_OK)
-        r = aos_json_get_string(o, "access_token", AOS_JSON_REQUIRED, &tok, NULL, 0);
-    if (r == AOS_OK && (!tok[0] || strlen(tok) > 16384))
-        r = AOS_ERR_PROTOCOL;
-    for (const unsigned char *p = (const unsigned char *)(r == AOS_OK ? tok : ""); *p; p++)
-        if (*p < 0x21 || *p == 0x7f)
-            r = AOS_ERR_PROTOCOL;
-    /* expires_in is a number, though some servers send it as a string */
-    if (r == AOS_OK && aos_json_get_int(o, "expires_in", AOS_JSON_OPTIONAL, &exp, &has, NULL, 0) !=
-                           AOS_OK) {
-        const char *es = NULL;
-        exp = 3600;
-        if (aos_json_get_string(o, "expires_in", AOS_JSON_OPTIONAL, &es, NULL, 0) == AOS_OK && es)
-            exp = strtoll(es, NULL, 10);
-    }
-    if (r == AOS_OK) {
-        *out_expires_in = exp < 60 ? 60 : exp > 86400 ? 86400 : exp;
-        *out_token = strdup(tok);
-        r = *out_token ? AOS_OK : AOS_ERR_NOMEM;
-    }
-    json_object_put(o);
-    return r == AOS_OK ? AOS_OK : r == AOS_ERR_NOMEM ? r : AOS_ERR_PROTOCOL;
-}

@@ -89,11 +89,4 @@ aos_result router_activity_replies_body(const char *const *activities, size_t co
  * a serviceUrl; AOS_ERR_TOO_LARGE if it does not fit outlen. */
 aos_result router_activity_reply_url(const router_activity_t *in, char *out, size_t outlen);
 
-/* An OAuth 2.0 token response (Entra's v2 token endpoint): {"token_type","expires_in",
- * "access_token",…}. *out_token malloc'd (non-empty, at most 16 KiB, no control characters);
- * *out_expires_in seconds (default 3600; clamped to 60..86400). Anything else:
- * AOS_ERR_PROTOCOL. */
-aos_result router_bot_token_parse(const char *body, size_t len, char **out_token,
-                                  int64_t *out_expires_in);
-
 #endif

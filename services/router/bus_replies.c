@@ -43,24 +43,13 @@ aos_result router_heartbeat_parse(const char *data, size_t len, router_heartbeat
     if (r == AOS_OK)
         r = aos_json_get_int(o, "schedule_next_ms", AOS_JSON_OPTIONAL, &out->schedule_next_ms,
                              NULL, NULL, 0);
+    if (r == AOS_OK)
+        r = copy_str(o, "breaker", AOS_JSON_OPTIONAL, out->breaker, sizeof out->breaker);
+    if (r == AOS_OK && out->breaker[0] && strcmp(out->breaker, "closed") != 0 &&
+        strcmp(out->breaker, "half_open") != 0 && strcmp(out->breaker, "open") != 0)
+        r = AOS_ERR_INVALID;
     if (r == AOS_OK && (!aos_agent_name_valid(out->agent) || !out->instance[0]))
         r = AOS_ERR_INVALID;
     json_object_put(o);
     return r;
-}
-
-char *router_classifier_answer(const char *body, size_t len)
-{
-    json_object *o = NULL, *choices = NULL, *msg = NULL;
-    const char *content = NULL;
-    char *out = NULL;
-    if (aos_json_parse_object(body, len, 0, 0, &o, NULL, 0) == AOS_OK &&
-        aos_json_get_array(o, "choices", AOS_JSON_REQUIRED, &choices, NULL, 0) == AOS_OK &&
-        json_object_array_length(choices) > 0 &&
-        aos_json_get_object(json_object_array_get_idx(choices, 0), "message", AOS_JSON_REQUIRED,
-                            &msg, NULL, 0) == AOS_OK &&
-        aos_json_get_string(msg, "content", AOS_JSON_REQUIRED, &content, NULL, 0) == AOS_OK)
-        out = strdup(content);
-    json_object_put(o);
-    return out;
 }

@@ -1,7 +1,7 @@
 /* services/router/bus_replies.h: pure parsers of what the router reads from other services
- * and peers besides HTTP requests: agent heartbeats (aos.agent.heartbeat data, from the bus)
- * and the classifier model's chat-completion answer. Outside bytes: strict JSON, bounded
- * lengths, no I/O; fuzzed by tests/fuzz/fuzz_heartbeat.c and fuzz_classifier_reply.c. */
+ * and peers besides HTTP requests: agent heartbeats (aos.agent.heartbeat data, from the bus).
+ * (The classifier model's answer is parsed by common's model module, aos/model.h.) Outside
+ * bytes: strict JSON, bounded lengths, no I/O; fuzzed by tests/fuzz/fuzz_heartbeat.c. */
 #ifndef ROUTER_BUS_REPLIES_H
 #define ROUTER_BUS_REPLIES_H
 
@@ -17,14 +17,13 @@ typedef struct router_heartbeat_msg {
     char provider[32];
     int64_t inflight, capacity;
     int64_t schedule_last_ms, schedule_next_ms; /* 0 when absent */
+    char breaker[16]; /* "closed" | "half_open" | "open"; "" when absent */
 } router_heartbeat_msg_t;
 
 /* {"agent","instance","provider"?,"inflight"?,"capacity"?,"schedule_last_ms"?,
- * "schedule_next_ms"?}: agent must be a valid agent name,
+ * "schedule_next_ms"?,"breaker"?}: agent must be a valid agent name, breaker one of the
+ * three states,
  * instance non-empty; too-long strings are refused (AOS_ERR_INVALID), never truncated. */
 aos_result router_heartbeat_parse(const char *data, size_t len, router_heartbeat_msg_t *out);
-
-/* choices[0].message.content of a chat-completion body, malloc'd; NULL when absent. */
-char *router_classifier_answer(const char *body, size_t len);
 
 #endif

@@ -227,6 +227,11 @@ aos_result router_turn_result_parse(const char *json, size_t len, router_turn_re
     }
     if (rc == AOS_OK)
         rc = copy_value(o, "action", &r->action_json);
+    if (rc == AOS_OK)
+        rc = copy_field(o, "adapter", &r->adapter, errbuf, errlen);
+    if (rc == AOS_OK)
+        rc = aos_json_get_int(o, "adapter_version", AOS_JSON_OPTIONAL, &r->adapter_version, NULL,
+                              errbuf, errlen);
     json_object_put(o);
     if (rc != AOS_OK) {
         router_turn_result_free(r);
@@ -249,6 +254,7 @@ void router_turn_result_free(router_turn_result_t *r)
     free(r->model);
     free(r->usage_json);
     free(r->action_json);
+    free(r->adapter);
     free(r);
 }
 
@@ -276,6 +282,10 @@ aos_result router_message_response_build(const router_turn_result_t *t, const ch
         r = aos_json_add_string(o, "model", t->model);
     if (r == AOS_OK)
         r = add_raw(o, "action", t->action_json);
+    if (r == AOS_OK && t->adapter)
+        r = aos_json_add_string(o, "adapter", t->adapter);
+    if (r == AOS_OK && t->adapter && t->adapter_version > 0)
+        r = aos_json_add_int(o, "adapter_version", t->adapter_version);
     if (r == AOS_OK)
         r = aos_json_add_string(routing, "reason", reason);
     if (r == AOS_OK) {

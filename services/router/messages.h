@@ -66,8 +66,10 @@ typedef struct router_turn_result {
     char *reply;
     char *provider;
     char *model;
-    char *usage_json;  /* {"prompt_tokens":..,...}; "{}" when absent */
-    char *action_json; /* NULL when absent */
+    char *usage_json;        /* {"prompt_tokens":..,...}; "{}" when absent */
+    char *action_json;       /* NULL when absent */
+    char *adapter;           /* the LoRA adapter that answered; NULL when absent */
+    int64_t adapter_version; /* its registry version; 0 when absent */
 } router_turn_result_t;
 
 /* Parse the data of an aos.agent.turn.result event. "reply" is required. */

@@ -6,7 +6,9 @@
 #include <strings.h>
 #include <unistd.h>
 
+#include "aos/claim_check.h"
 #include "aos/log.h"
+#include "aos/model_call.h"
 #include "router_internal.h"
 
 const aos_config_field_t router_config_table[] = {
@@ -83,6 +85,13 @@ const aos_config_field_t router_config_table[] = {
      "Federated (workload identity) token file, e.g. AKS's $AZURE_FEDERATED_TOKEN_FILE: outbound "
      "token by client assertion, re-read at each fetch",
      offsetof(router_config_t, bot_federated_token_file)},
+    {"AOS_BOT_MANAGED_IDENTITY", "bot_managed_identity", AOS_CONFIG_BOOL, "false", 0, 0, false,
+     false, NULL,
+     "Outbound token from the user-assigned managed identity whose client id is AOS_BOT_APP_ID "
+     "(Bot app type UserAssignedMSI): IDENTITY_ENDPOINT/IDENTITY_HEADER, else the instance "
+     "metadata service; used when no secret, certificate or federated token is set",
+     offsetof(router_config_t, bot_managed_identity)},
+    AOS_CLAIM_THRESHOLD_FIELD(router_config_t, claim_threshold),
 };
 const size_t router_config_table_len = sizeof router_config_table / sizeof router_config_table[0];
 
@@ -188,7 +197,8 @@ static aos_result load_auth(router_t *rt, char *errbuf, size_t errlen)
         router_apikeys_load(rt->cfg.api_keys_file, rt->cfg.api_keys, &rt->keys, errbuf, errlen));
     AOS_RETURN_IF_FAILED(router_credentials_check(&rt->cfg.common, rt->keys, errbuf, errlen));
     AOS_RETURN_IF_FAILED(split_issuers(rt));
-    if ((rt->cfg.bot_app_password || rt->cfg.bot_cert_file || rt->cfg.bot_federated_token_file) &&
+    if ((rt->cfg.bot_app_password || rt->cfg.bot_cert_file || rt->cfg.bot_federated_token_file ||
+         rt->cfg.bot_managed_identity) &&
         !rt->cfg.bot_app_id)
         return aos_fail(AOS_ERR_INVALID, errbuf, errlen,
                         "an outbound bot credential is set but AOS_BOT_APP_ID (its client id) is "
@@ -359,7 +369,24 @@ static aos_result add_routes(router_t *rt)
     AOS_RETURN_IF_FAILED(aos_http_server_route(s, "GET", ROUTER_SKILL_MANIFEST_PATH,
                                                svc_get_skill_manifest, rt));
     AOS_RETURN_IF_FAILED(svc_ml_routes(s, rt));
+    /* the operator console (docs/console.md) and the routes only it needs */
+    AOS_RETURN_IF_FAILED(aos_http_server_route_ex(s, "GET", "/v1/conversations",
+                                                  svc_list_conversations, rt, V1));
+    AOS_RETURN_IF_FAILED(aos_http_server_route_ex(s, "GET", "/v1/deadletters",
+                                                  svc_list_dead_letter_queues, rt, V1));
+    AOS_RETURN_IF_FAILED(aos_http_server_route_ex(s, "GET", "/v1/deadletters/{queue}",
+                                                  svc_list_dead_letters, rt, V1));
+    AOS_RETURN_IF_FAILED(aos_http_server_route_ex(s, "POST", "/v1/deadletters/{queue}/{id}/replay",
+                                                  svc_replay_dead_letter, rt, V1));
+    AOS_RETURN_IF_FAILED(aos_http_server_route_ex(s, "DELETE", "/v1/deadletters/{queue}/{id}",
+                                                  svc_delete_dead_letter, rt, V1));
+    AOS_RETURN_IF_FAILED(svc_console_routes(s, rt));
     return AOS_OK;
+}
+
+aos_bus_profile router_bus_profile(const router_t *rt)
+{
+    return aos_bus_profile_of(rt->cfg.common.bus_profile);
 }
 
 static aos_result start_bus(router_t *rt, int connect_timeout_ms, char *errbuf, size_t errlen)
@@ -367,7 +394,7 @@ static aos_result start_bus(router_t *rt, int connect_timeout_ms, char *errbuf, 
     char instance[200];
     snprintf(instance, sizeof instance, "router-%s-%d", rt->cfg.common.instance_id, (int)getpid());
     aos_bus_config_t bc = {.url = rt->cfg.common.bus_url,
-                           .profile = aos_bus_profile_of(rt->cfg.common.bus_profile),
+                           .profile = router_bus_profile(rt),
                            .connection_string = rt->cfg.common.servicebus_connection_string,
                            .instance_id = instance};
     AOS_RETURN_IF_FAILED(aos_bus_new(&bc, &rt->bus, errbuf, errlen));
@@ -379,7 +406,8 @@ static aos_result start_bus(router_t *rt, int connect_timeout_ms, char *errbuf, 
         return aos_fail(r, errbuf, errlen, "bus: not connected within %d ms", connect_timeout_ms);
     aos_storage_client_config_t sc = {.bus = rt->bus,
                                       .source = ROUTER_SOURCE,
-                                      .timeout_ms = (int)rt->agents->settings.storage_timeout_ms};
+                                      .timeout_ms = (int)rt->agents->settings.storage_timeout_ms,
+                                      .claim_threshold = (size_t)rt->cfg.claim_threshold};
     AOS_RETURN_IF_FAILED(aos_storage_client_new(&sc, &rt->storage, errbuf, errlen));
     atomic_store(&rt->health_ready, true);
     /* after the storage client: an ingress event needs it at once */
@@ -428,6 +456,9 @@ static aos_result start_openid(router_t *rt, char *errbuf, size_t errlen)
 aos_result router_start(router_t *rt, int connect_timeout_ms, char *errbuf, size_t errlen)
 {
     AOS_RETURN_IF_FAILED(aos_http_client_new(NULL, &rt->http, errbuf, errlen));
+    AOS_RETURN_IF_FAILED(bot_token_start(rt, errbuf, errlen));
+    if (aos_model_new(NULL, rt->http, NULL, &rt->model) != AOS_OK)
+        return aos_fail(AOS_ERR_NOMEM, errbuf, errlen, "out of memory");
     AOS_RETURN_IF_FAILED(start_openid(rt, errbuf, errlen));
     AOS_RETURN_IF_FAILED(start_bus(rt, connect_timeout_ms, errbuf, errlen));
     router_queues_check_all(rt);
@@ -462,6 +493,7 @@ void router_stop(router_t *rt, int grace_ms)
      * only then does the bus go. */
     if (rt->api)
         aos_http_server_stop(rt->api, grace_ms);
+    svc_dead_letters_drain(rt, 15000);
     bot_outbound_stop(rt);
     if (rt->bus)
         aos_bus_stop(rt->bus, 2000);
@@ -476,8 +508,9 @@ void router_free(router_t *rt)
     router_stop(rt, 0);
     aos_http_server_free(rt->api);
     aos_http_server_free(rt->admin);
+    bot_token_free(rt); /* its fetch thread uses the HTTP client */
     aos_http_client_free(rt->http);
-    bot_token_free(rt);
+    aos_model_free(rt->model);
     router_openid_free(rt->openid);
     bot_outbound_free(rt);
     aos_storage_client_free(rt->storage);

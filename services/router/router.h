@@ -36,6 +36,8 @@ typedef struct router_config {
     char *bot_allowed_callers;    /* AOS_BOT_ALLOWED_CALLERS: caller app ids, or "*" */
     char *bot_cert_file;          /* AOS_BOT_CERT_FILE: PEM cert + key (certificate credential) */
     char *bot_federated_token_file; /* AOS_BOT_FEDERATED_TOKEN_FILE: workload identity token */
+    bool bot_managed_identity;    /* AOS_BOT_MANAGED_IDENTITY: token from the managed identity */
+    int64_t claim_threshold;        /* AOS_CLAIM_THRESHOLD: turns larger go by reference */
 } router_config_t;
 
 /* The environment table (for main, docs and tests). */

@@ -34,6 +34,7 @@ typedef struct router_heartbeat {
     int64_t seen_ms; /* monotonic */
     int64_t seen_unix_ms;
     int64_t sched_last_ms, sched_next_ms; /* the agent's schedule as that runner sees it */
+    char breaker[16]; /* its model endpoints' worst breaker state; "" when not reported */
 } router_heartbeat_t;
 
 struct router {
@@ -50,6 +51,7 @@ struct router {
     aos_bus_t *bus;
     aos_storage_client_t *storage;
     aos_http_client_t *http;
+    struct aos_model *model; /* the classifier's calls (aos/model_call.h) */
     aos_http_server_t *api, *admin;
     atomic_bool started, stopping;
 
@@ -61,16 +63,20 @@ struct router {
     atomic_bool health_ready; /* the storage client exists */
     int64_t health_synced_ms; /* monotonic, under hb_mu */
 
-    /* Outbound Bot Framework token (svc_bot_token.c), under bot_mu. */
+    /* Outbound Bot Framework token (svc_bot_token.c): the identity caches and refreshes it;
+     * the rest under bot_mu (the fetch thread itself: callers of bot_post only). */
     pthread_mutex_t bot_mu;
-    char *bot_token;
-    int64_t bot_token_expires_ms; /* monotonic */
+    struct aos_identity *bot_identity; /* NULL without an outbound credential */
+    pthread_t bot_fetch_thread;
+    bool bot_fetch_started;
     bool bot_token_fetching;
     struct bot_post *bot_waiting; /* replies waiting for the token, in arrival order */
     struct bot_outbound *outbound; /* bot_outbound.c */
 
     /* per agent (index in agents->agents): its queue was seen on the broker (svc_queues.c) */
     atomic_bool *queue_seen;
+
+    atomic_int dl_running; /* dead-letter requests still running (svc_deadletters.c) */
 
     aos_metric_histogram_t *turn_seconds;
     aos_metric_counter_t *turns_ok, *turns_timeout, *turns_failed, *turns_async;
@@ -93,6 +99,7 @@ typedef struct turn {
     turn_mode mode;
     char *text, *user, *metadata_json, *explicit_agent;
     char *idempotency_key; /* Idempotency-Key of POST /v1/messages (NULL: none) */
+    char *claim;           /* the answer's claim blob while it is fetched (docs/bus.md) */
     char conversation_id[ROUTER_ID_MAX + 1];
     char message_id[64];
     bool conversation_given;
@@ -110,6 +117,8 @@ bool router_dev_mode(const router_t *rt);
 bool router_authorize(router_t *rt, aos_http_request_t *req);
 /* Respond and log in one place. */
 void router_respond_error(aos_http_request_t *req, aos_result r, const char *message);
+/* The bus profile AOS_BUS_PROFILE names. */
+aos_bus_profile router_bus_profile(const router_t *rt);
 /* Map a CloudEvent type / agent to the logical queue "aos.agent.<agent>". */
 void router_agent_queue(const char *agent, char *out, size_t outlen);
 
@@ -155,6 +164,21 @@ void router_events_fan_out_bus(router_t *rt, aos_bus_delivery_t *bd,
 void svc_get_agents(aos_http_request_t *req, void *ctx);
 void svc_post_act(aos_http_request_t *req, void *ctx);
 
+/* ---- svc_conversations.c: GET /v1/conversations (the console's list and search) ---- */
+void svc_list_conversations(aos_http_request_t *req, void *ctx);
+
+/* ---- svc_deadletters.c: the agents' dead letters (list, replay, delete) ---- */
+void svc_list_dead_letter_queues(aos_http_request_t *req, void *ctx);
+void svc_list_dead_letters(aos_http_request_t *req, void *ctx);
+void svc_replay_dead_letter(aos_http_request_t *req, void *ctx);
+void svc_delete_dead_letter(aos_http_request_t *req, void *ctx);
+/* Wait up to timeout_ms for the running dead-letter requests (router_stop, before the HTTP
+ * server and the bus go). */
+void svc_dead_letters_drain(router_t *rt, int timeout_ms);
+
+/* ---- svc_console.c: the operator console's assets under /console and GET /v1/metrics ---- */
+aos_result svc_console_routes(aos_http_server_t *s, router_t *rt);
+
 /* ---- svc_ml.c: the ML pipeline routes under /v1/ml (docs/ml.md) ---- */
 aos_result svc_ml_routes(aos_http_server_t *s, router_t *rt);
 
@@ -179,7 +203,8 @@ typedef void (*bot_posted_fn)(void *ctx, aos_result result, int status, int64_t 
  * token leave in the order they came. done may be NULL. */
 void bot_post(router_t *rt, const char *url, const char *activity_json, bool with_token,
               bot_posted_fn done, void *ctx);
-/* True when an outbound credential (secret, certificate or federated token) is configured. */
+/* True when an outbound credential (secret, certificate, federated token, or the managed
+ * identity with AOS_BOT_APP_ID) is configured. */
 bool bot_credentials_configured(const router_t *rt);
 
 /* The reply activities for a turn result: the message, then (for events, or with
@@ -200,12 +225,24 @@ void bot_outbound_free(router_t *rt);
  * context to BOT_OUTBOUND_QUEUE, then the turn with reply-to BOT_OUTBOUND_QUEUE; answer 202
  * once both are with the broker, 503 otherwise. */
 void bot_outbound_dispatch(turn_t *t, const char *queue, aos_event_t *ev);
+/* The bot's identity from the configuration (nothing without an outbound credential); after
+ * the HTTP client exists. */
+aos_result bot_token_start(router_t *rt, char *errbuf, size_t errlen);
+/* Wait for a token fetch in progress, cancel the replies waiting for it, free the identity
+ * (before the HTTP client is freed). */
 void bot_token_free(router_t *rt);
 
 /* ---- classifier.c ---- */
 /* Ask the configured classifier which agent fits t->text; calls turn_classified(t, …) once,
  * from the HTTP client thread (or at once on a local failure). */
 void classifier_ask(turn_t *t);
+/* The same for any text: cb(ctx, the model's answer or NULL on failure) once, from the HTTP
+ * client thread (or at once when there is no classifier or on a local failure). model is
+ * the router's (rt->model, no executor: steps run on the HTTP client thread). */
+typedef void (*router_classified_fn)(void *ctx, const char *answer);
+struct aos_model;
+void router_classify(struct aos_model *model, const aos_agents_config_t *cfg, const char *text,
+                     router_classified_fn cb, void *ctx);
 
 /* svc_health.c: agent health shared between router replicas through storage. */
 bool router_health_shared_wanted(const char *setting, bool rabbitmq);

@@ -12,10 +12,9 @@
 
 /* ---- heartbeats (bus I/O thread) ---- */
 
-static void record_heartbeat(router_t *rt, const char *agent, const char *instance,
-                             const char *provider, int64_t inflight, int64_t capacity,
-                             const int64_t sched[2])
+static void record_heartbeat(router_t *rt, const router_heartbeat_msg_t *hb)
 {
+    const char *agent = hb->agent, *instance = hb->instance, *provider = hb->provider;
     int64_t now = aos_clock_monotonic_ms();
     pthread_mutex_lock(&rt->hb_mu);
     router_heartbeat_t *slot = NULL;
@@ -30,12 +29,13 @@ static void record_heartbeat(router_t *rt, const char *agent, const char *instan
     snprintf(slot->agent, sizeof slot->agent, "%s", agent);
     snprintf(slot->instance, sizeof slot->instance, "%s", instance);
     snprintf(slot->provider, sizeof slot->provider, "%s", provider ? provider : "");
-    slot->inflight = inflight;
-    slot->capacity = capacity;
+    slot->inflight = hb->inflight;
+    slot->capacity = hb->capacity;
     slot->seen_ms = now;
     slot->seen_unix_ms = aos_clock_realtime_ms();
-    slot->sched_last_ms = sched[0];
-    slot->sched_next_ms = sched[1];
+    slot->sched_last_ms = hb->schedule_last_ms;
+    slot->sched_next_ms = hb->schedule_next_ms;
+    snprintf(slot->breaker, sizeof slot->breaker, "%s", hb->breaker);
     router_heartbeat_t copy = *slot;
     pthread_mutex_unlock(&rt->hb_mu);
     router_health_share(rt, &copy);
@@ -47,8 +47,7 @@ static void on_heartbeat(void *ctx, aos_bus_delivery_t *d, const aos_event_t *ev
     router_heartbeat_msg_t hb;
     if (ev->type && strcmp(ev->type, "aos.agent.heartbeat") == 0 && ev->data &&
         router_heartbeat_parse(ev->data, ev->data_len, &hb) == AOS_OK) {
-        int64_t sched[2] = {hb.schedule_last_ms, hb.schedule_next_ms};
-        record_heartbeat(rt, hb.agent, hb.instance, hb.provider, hb.inflight, hb.capacity, sched);
+        record_heartbeat(rt, &hb);
         aos_metric_counter_inc(rt->heartbeats_in);
     } else {
         aos_log(AOS_LOG_DEBUG, "ignored a malformed heartbeat", "id", ev->id, NULL);
@@ -90,6 +89,8 @@ static json_object *health_json(router_t *rt, const char *agent)
     int64_t now = aos_clock_monotonic_ms(), last = -1, last_unix = 0;
     int64_t inflight = 0, capacity = 0, live = 0, sched_last = 0, sched_next = 0;
     int64_t stale = rt->agents->settings.heartbeat_stale_ms;
+    int breaker = -1; /* worst over the live instances: 0 closed, 1 half_open, 2 open */
+    static const char *const BREAKER[] = {"closed", "half_open", "open"};
     pthread_mutex_lock(&rt->hb_mu);
     for (size_t i = 0; i < rt->hb_count; i++) {
         const router_heartbeat_t *h = &rt->hb[i];
@@ -108,6 +109,9 @@ static json_object *health_json(router_t *rt, const char *agent)
                 sched_last = h->sched_last_ms;
             if (h->sched_next_ms > sched_next)
                 sched_next = h->sched_next_ms;
+            for (int b = 2; b > breaker; b--)
+                if (strcmp(h->breaker, BREAKER[b]) == 0)
+                    breaker = b;
         }
     }
     pthread_mutex_unlock(&rt->hb_mu);
@@ -124,6 +128,8 @@ static json_object *health_json(router_t *rt, const char *agent)
         aos_json_add_int(o, "schedule_last_run_ms", sched_last);
     if (sched_next > 0)
         aos_json_add_int(o, "schedule_next_run_ms", sched_next);
+    if (breaker >= 0)
+        aos_json_add_string(o, "breaker", BREAKER[breaker]);
     return o;
 }
 

@@ -1,22 +1,25 @@
-/* Replies to a Bot Framework serviceUrl, with the bot's own token when configured: client
- * credentials (AOS_BOT_APP_ID / AOS_BOT_APP_PASSWORD) against Entra, scope
- * https://api.botframework.com/.default, cached until a minute before it expires. Replies
- * that arrive while the token is being fetched wait for it in arrival order (no thread
- * blocks). Each POST reports its outcome to the caller (bot_outbound.c retries). */
+/* Replies to a Bot Framework serviceUrl, with the bot's own token when configured. The token
+ * (scope https://api.botframework.com/.default) comes from aos/identity.h, the one home of
+ * Azure credentials: federated workload identity token file, certificate, client secret, or
+ * the (user-assigned) managed identity; cached and refreshed before it expires by that module.
+ * Replies that arrive while a token is being fetched wait for it in arrival order; the fetch
+ * (which blocks on the token service) runs on its own short-lived thread, so no caller blocks.
+ * Each POST reports its outcome to the caller (bot_outbound.c retries). */
 #include <curl/curl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
+
 #include <openssl/crypto.h>
 
+#include "aos/identity.h"
 #include "aos/json.h"
 #include "aos/log.h"
 #include "aos/resilience.h"
-#include "bot_credential.h"
 #include "router_internal.h"
 
-#define TOKEN_MARGIN_MS 60000
+#define BOT_SCOPE "https://api.botframework.com/.default"
+#define TOKEN_CAP (16 * 1024)
 
 typedef struct bot_post {
     struct bot_post *next;
@@ -81,36 +84,13 @@ static void post_now(router_t *rt, bot_post_t *p, const char *token)
     }
 }
 
-static char *parse_token(const aos_http_response_t *resp, int64_t *out_expires_in)
+/* Post what waited for the token (tok NULL: it could not be had). */
+static void flush_waiting(router_t *rt, const char *tok)
 {
-    char *tok = NULL;
-    if (resp->result != AOS_OK || resp->status != 200 ||
-        router_bot_token_parse(resp->body, resp->body_len, &tok, out_expires_in) != AOS_OK)
-        return NULL;
-    return tok;
-}
-
-/* HTTP client thread: the token arrived (or not); send what waited for it. */
-static void on_token(const aos_http_response_t *resp, void *ctx)
-{
-    router_t *rt = ctx;
-    int64_t expires_in = 0;
-    char *tok = parse_token(resp, &expires_in);
-    if (!tok) {
-        char status[16];
-        snprintf(status, sizeof status, "%d", resp->status);
-        aos_log(AOS_LOG_WARN, "bot token not obtained; waiting replies will be retried",
-                "status", status, "detail", resp->error, NULL);
-    }
     pthread_mutex_lock(&rt->bot_mu);
     bot_post_t *list = rt->bot_waiting;
     rt->bot_waiting = NULL;
     rt->bot_token_fetching = false;
-    if (tok) {
-        free(rt->bot_token);
-        rt->bot_token = strdup(tok);
-        rt->bot_token_expires_ms = aos_clock_monotonic_ms() + expires_in * 1000;
-    }
     pthread_mutex_unlock(&rt->bot_mu);
     while (list) { /* in arrival order */
         bot_post_t *p = list;
@@ -124,43 +104,69 @@ static void on_token(const aos_http_response_t *resp, void *ctx)
             post_free(p);
         }
     }
-    free(tok);
 }
 
+/* The fetch thread: one token from the identity (blocking), then the waiting replies. */
+static void *fetch_main(void *arg)
+{
+    router_t *rt = arg;
+    char *tok = malloc(TOKEN_CAP), why[400] = "";
+    aos_result r = tok ? aos_identity_token(rt->bot_identity, tok, TOKEN_CAP, why, sizeof why)
+                       : AOS_ERR_NOMEM;
+    if (r != AOS_OK)
+        aos_log(AOS_LOG_WARN, "bot token not obtained; waiting replies will be retried", "result",
+                aos_result_str(r), "detail", why, NULL);
+    flush_waiting(rt, r == AOS_OK ? tok : NULL);
+    if (tok) {
+        OPENSSL_cleanse(tok, TOKEN_CAP);
+        free(tok);
+    }
+    return NULL;
+}
+
+/* Start the fetch thread (the caller set bot_token_fetching). The previous one has flushed
+ * its waiters by now (bot_token_fetching was false), so joining it does not wait long. */
 static void fetch_token(router_t *rt)
 {
-    char url[600], why[300] = "";
-    if (rt->cfg.bot_token_url)
-        snprintf(url, sizeof url, "%s", rt->cfg.bot_token_url);
+    if (rt->bot_fetch_started) {
+        pthread_join(rt->bot_fetch_thread, NULL);
+        rt->bot_fetch_started = false;
+    }
+    if (pthread_create(&rt->bot_fetch_thread, NULL, fetch_main, rt) == 0)
+        rt->bot_fetch_started = true;
     else
-        snprintf(url, sizeof url, "https://login.microsoftonline.com/%s/oauth2/v2.0/token",
-                 rt->cfg.bot_tenant ? rt->cfg.bot_tenant : "botframework.com");
-    bot_credential_t cred = {.client_id = rt->cfg.bot_app_id,
-                             .secret = rt->cfg.bot_app_password,
-                             .cert_file = rt->cfg.bot_cert_file,
-                             .federated_token_file = rt->cfg.bot_federated_token_file};
-    char *form = NULL;
-    if (bot_credential_form(&cred, url, time(NULL), &form, why, sizeof why) != AOS_OK) {
-        aos_http_response_t failed = {
-            .result = AOS_ERR_INVALID, .error = why, .body = "", .body_len = 0};
-        on_token(&failed, rt);
-        return;
+        flush_waiting(rt, NULL);
+}
+
+aos_result bot_token_start(router_t *rt, char *errbuf, size_t errlen)
+{
+    if (!bot_credentials_configured(rt))
+        return AOS_OK;
+    const router_config_t *c = &rt->cfg;
+    aos_identity_config_t ic = {.client_id = c->bot_app_id,
+                                .tenant_id = c->bot_tenant ? c->bot_tenant : "botframework.com",
+                                .token_url = c->bot_token_url,
+                                .scope = BOT_SCOPE};
+    /* precedence: federated token, certificate, secret, managed identity */
+    if (c->bot_federated_token_file) {
+        ic.kind = AOS_IDENTITY_WORKLOAD;
+        ic.federated_token_file = c->bot_federated_token_file;
+    } else if (c->bot_cert_file) {
+        ic.kind = AOS_IDENTITY_CERTIFICATE;
+        ic.certificate_file = c->bot_cert_file;
+    } else if (c->bot_app_password) {
+        ic.kind = AOS_IDENTITY_CLIENT_SECRET;
+        ic.client_secret = c->bot_app_password;
+    } else {
+        /* a user-assigned managed identity: AOS_BOT_APP_ID is its client id */
+        ic.kind = AOS_IDENTITY_MANAGED;
+        const char *e = getenv("IDENTITY_ENDPOINT"), *h = getenv("IDENTITY_HEADER");
+        const char *imds = getenv("AOS_AZURE_IMDS_ENDPOINT");
+        ic.identity_endpoint = e && *e && h && *h ? e : NULL;
+        ic.identity_header = ic.identity_endpoint ? h : NULL;
+        ic.imds_endpoint = imds && *imds ? imds : NULL;
     }
-    aos_http_header_t hdr[] = {{"Content-Type", "application/x-www-form-urlencoded"}};
-    aos_http_client_request_t r = {.method = "POST",
-                                   .url = url,
-                                   .headers = hdr,
-                                   .header_count = 1,
-                                   .body = form,
-                                   .body_len = strlen(form),
-                                   .timeout_ms = 15000};
-    if (aos_http_client_submit(rt->http, &r, on_token, rt, NULL) != AOS_OK) {
-        aos_http_response_t failed = {
-            .result = AOS_ERR_UNAVAILABLE, .error = "not submitted", .body = "", .body_len = 0};
-        on_token(&failed, rt);
-    }
-    OPENSSL_cleanse(form, strlen(form));
-    free(form);
+    return aos_identity_new(&ic, rt->http, &rt->bot_identity, errbuf, errlen);
 }
 
 void bot_post(router_t *rt, const char *url, const char *activity_json, bool with_token,
@@ -175,21 +181,22 @@ void bot_post(router_t *rt, const char *url, const char *activity_json, bool wit
     }
     p->done = done;
     p->ctx = ctx;
-    if (!with_token || !bot_credentials_configured(rt)) {
+    if (!with_token || !rt->bot_identity) {
         post_now(rt, p, NULL);
         return;
     }
     pthread_mutex_lock(&rt->bot_mu);
-    /* Nobody waiting and a fresh token: go now. Otherwise queue behind the waiters, so
-     * nothing overtakes what arrived first. */
-    if (!rt->bot_waiting && rt->bot_token &&
-        aos_clock_monotonic_ms() + TOKEN_MARGIN_MS < rt->bot_token_expires_ms) {
-        char *tok = strdup(rt->bot_token);
+    /* Nobody waiting and a token that needs no refresh yet: go now. Otherwise queue behind
+     * the waiters, so nothing overtakes what arrived first. */
+    char *tok = rt->bot_waiting ? NULL : malloc(TOKEN_CAP);
+    if (tok && aos_identity_token_cached(rt->bot_identity, tok, TOKEN_CAP) == AOS_OK) {
         pthread_mutex_unlock(&rt->bot_mu);
         post_now(rt, p, tok);
+        OPENSSL_cleanse(tok, TOKEN_CAP);
         free(tok);
         return;
     }
+    free(tok);
     bot_post_t **tail = (bot_post_t **)&rt->bot_waiting;
     while (*tail)
         tail = &(*tail)->next;
@@ -203,6 +210,10 @@ void bot_post(router_t *rt, const char *url, const char *activity_json, bool wit
 
 void bot_token_free(router_t *rt)
 {
+    if (rt->bot_fetch_started) {
+        pthread_join(rt->bot_fetch_thread, NULL);
+        rt->bot_fetch_started = false;
+    }
     while (rt->bot_waiting) {
         bot_post_t *p = rt->bot_waiting;
         rt->bot_waiting = p->next;
@@ -210,11 +221,12 @@ void bot_token_free(router_t *rt)
             p->done(p->ctx, AOS_ERR_CANCELLED, 0, -1);
         post_free(p);
     }
-    free(rt->bot_token);
-    rt->bot_token = NULL;
+    aos_identity_free(rt->bot_identity);
+    rt->bot_identity = NULL;
 }
 
 bool bot_credentials_configured(const router_t *rt)
 {
-    return rt->cfg.bot_app_password || rt->cfg.bot_cert_file || rt->cfg.bot_federated_token_file;
+    return rt->cfg.bot_app_password || rt->cfg.bot_cert_file ||
+           rt->cfg.bot_federated_token_file || (rt->cfg.bot_managed_identity && rt->cfg.bot_app_id);
 }

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "aos/claim_check.h"
 #include "aos/json.h"
 #include "aos/log.h"
 #include "events_in.h"
@@ -76,6 +77,23 @@ static void on_turn_sent(void *ctx, aos_result r, const char *detail)
     fanout_done(f, r == AOS_OK);
 }
 
+/* Bus I/O thread (or the caller's, under the threshold): the turn is ready to go. */
+static void on_event_turn_ready(void *ctx, aos_result r, aos_event_t *ev, const char *errmsg)
+{
+    fanout_t *f = ctx;
+    f->turn = ev;
+    if (r != AOS_OK) {
+        aos_log(AOS_LOG_WARN, "event turn not stored by reference", "agent", f->agent, "detail",
+                errmsg ? errmsg : aos_result_str(r), NULL);
+        fanout_done(f, false);
+        return;
+    }
+    char queue[128];
+    router_agent_queue(f->agent, queue, sizeof queue);
+    if (aos_bus_send(f->d->rt->bus, queue, f->turn, on_turn_sent, f) != AOS_OK)
+        fanout_done(f, false);
+}
+
 /* After the queue check (svc_queues.c): a turn for a missing queue fails the delivery, so
  * the sender retries it instead of the broker dropping it. */
 static void on_queue_checked(void *ctx, aos_result r, const char *msg)
@@ -96,8 +114,15 @@ static void on_queue_checked(void *ctx, aos_result r, const char *msg)
     } else {
         aos_event_set(&f->turn->reply_to, aos_bus_reply_address(rt->bus));
     }
-    if (aos_bus_send(rt->bus, queue, f->turn, on_turn_sent, f) != AOS_OK)
+    /* a large event travels by reference (docs/bus.md "Message size") */
+    aos_event_t *ev = f->turn;
+    f->turn = NULL;
+    if (aos_storage_claim_offload_async(rt->storage, ev,
+                                        aos_storage_client_claim_threshold(rt->storage),
+                                        on_event_turn_ready, f) != AOS_OK) {
+        f->turn = ev;
         fanout_done(f, false);
+    }
 }
 
 static void send_turn(fanout_t *f)

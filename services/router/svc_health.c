@@ -69,6 +69,8 @@ void router_health_share(router_t *rt, const router_heartbeat_t *h)
     aos_json_add_int(o, "seen_unix_ms", h->seen_unix_ms);
     aos_json_add_int(o, "sched_last_ms", h->sched_last_ms);
     aos_json_add_int(o, "sched_next_ms", h->sched_next_ms);
+    if (h->breaker[0])
+        aos_json_add_string(o, "breaker", h->breaker);
     char *json = NULL;
     if (o && aos_json_to_string(o, &json, NULL) == AOS_OK)
         aos_storage_record_put(rt->storage, HEALTH_KIND, key, json, "*", on_health_put, NULL);
@@ -89,7 +91,7 @@ static void merge(router_t *rt, const aos_storage_record_t *rec, int64_t now_mon
                   int64_t now_unix, int64_t forget_ms)
 {
     json_object *o = NULL;
-    const char *agent = NULL, *instance = NULL, *provider = NULL;
+    const char *agent = NULL, *instance = NULL, *provider = NULL, *breaker = NULL;
     int64_t inflight = 0, capacity = 0, seen_unix = 0, sched_last = 0, sched_next = 0;
     if (!rec->data_json ||
         aos_json_parse_object(rec->data_json, strlen(rec->data_json), 0, 0, &o, NULL, 0) != AOS_OK ||
@@ -106,6 +108,7 @@ static void merge(router_t *rt, const aos_storage_record_t *rec, int64_t now_mon
     aos_json_get_int(o, "capacity", AOS_JSON_OPTIONAL, &capacity, NULL, NULL, 0);
     aos_json_get_int(o, "sched_last_ms", AOS_JSON_OPTIONAL, &sched_last, NULL, NULL, 0);
     aos_json_get_int(o, "sched_next_ms", AOS_JSON_OPTIONAL, &sched_next, NULL, NULL, 0);
+    aos_json_get_string(o, "breaker", AOS_JSON_OPTIONAL, &breaker, NULL, 0);
     if (now_unix - seen_unix > forget_ms) { /* a runner long gone */
         char data[400];
         snprintf(data, sizeof data, "{\"kind\":\"%s\",\"key\":\"%s\",\"if_match\":\"%s\"}",
@@ -132,6 +135,7 @@ static void merge(router_t *rt, const aos_storage_record_t *rec, int64_t now_mon
         slot->seen_unix_ms = seen_unix;
         slot->sched_last_ms = sched_last;
         slot->sched_next_ms = sched_next;
+        snprintf(slot->breaker, sizeof slot->breaker, "%s", breaker ? breaker : "");
         int64_t age = now_unix - seen_unix;
         slot->seen_ms = now_mono - (age > 0 ? age : 0);
     }

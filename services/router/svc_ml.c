@@ -24,6 +24,13 @@ static const ml_route_t ML_ROUTES[] = {
     {"GET", "/v1/ml/jobs/{id}", "get_job", "id", "job_id", false, 200},
     {"POST", "/v1/ml/jobs/{id}/cancel", "cancel_job", "id", "job_id", false, 200},
     {"POST", "/v1/ml/infer", "infer", NULL, NULL, true, 200},
+    {"POST", "/v1/ml/adapters/{agent}/promote", "promote", "agent", "agent", true, 200},
+    {"POST", "/v1/ml/adapters/{agent}/rollback", "rollback", "agent", "agent", true, 200},
+    {"POST", "/v1/ml/adapters/{agent}/pin", "pin", "agent", "agent", true, 200},
+    {"POST", "/v1/ml/adapters/{agent}/unpin", "unpin", "agent", "agent", true, 200},
+    {"POST", "/v1/ml/adapters/{agent}/canary", "canary", "agent", "agent", true, 200},
+    {"POST", "/v1/conversations/{id}/messages/{message_id}/feedback", "feedback", "id",
+     "conversation_id", true, 200},
 };
 
 /* Query parameters that listings forward. */
@@ -81,17 +88,20 @@ static aos_result ml_request_data(const ml_route_t *m, aos_http_request_t *req, 
                 aos_json_add_string(data, LIST_FILTERS[i], v);
         }
     }
-    if (m->path_param) {
-        const char *v = aos_http_request_param(req, m->path_param);
+    /* feedback has a second path parameter, copied under its own name */
+    const char *second = strcmp(m->op, "feedback") == 0 ? "message_id" : NULL;
+    const char *params[2][2] = {{m->path_param, m->as_field}, {second, second}};
+    for (size_t i = 0; i < 2 && params[i][0]; i++) {
+        const char *v = aos_http_request_param(req, params[i][0]);
         json_object *given = NULL;
-        if (json_object_object_get_ex(data, m->as_field, &given) &&
+        if (json_object_object_get_ex(data, params[i][1], &given) &&
             (!json_object_is_type(given, json_type_string) ||
              strcmp(json_object_get_string(given), v) != 0)) {
             json_object_put(data);
             return aos_fail(AOS_ERR_INVALID, why, whylen,
-                            "field '%s' in the body disagrees with the path", m->as_field);
+                            "field '%s' in the body disagrees with the path", params[i][1]);
         }
-        aos_json_add_string(data, m->as_field, v);
+        aos_json_add_string(data, params[i][1], v);
     }
     aos_result r = aos_json_to_string(data, out_json, NULL);
     json_object_put(data);

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "aos/claim_check.h"
 #include "aos/json.h"
 #include "aos/log.h"
 #include "aos/resilience.h"
@@ -34,12 +35,25 @@ void turn_free(turn_t *t)
     free(t->metadata_json);
     free(t->explicit_agent);
     free(t->idempotency_key);
+    free(t->claim);
     router_activity_free(t->activity);
     free(t);
 }
 
+/* Per-agent outcome counts for the console's live view (GET /v1/metrics, docs/console.md);
+ * a turn that failed before it had an agent counts only in aos_router_turns_total. */
+static void count_agent(const turn_t *t, const char *result)
+{
+    if (!t->d.agent)
+        return;
+    aos_metric_counter_inc(aos_metrics_counter(NULL, "aos_router_agent_turns_total",
+                                               "Turns by agent and outcome.", "agent",
+                                               t->d.agent->name, "result", result, NULL));
+}
+
 static void turn_fail(turn_t *t, aos_result r, const char *msg)
 {
+    count_agent(t, r == AOS_ERR_TIMEOUT ? "timeout" : "error");
     if (t->req)
         router_respond_error(t->req, r, msg);
     else
@@ -88,6 +102,7 @@ static void deliver(turn_t *t, const aos_event_t *reply)
         return;
     }
     aos_metric_counter_inc(t->rt->turns_ok);
+    count_agent(t, "ok");
     if (t->mode == TURN_MODE_JSON)
         answer_json(t, res);
     else
@@ -97,12 +112,50 @@ static void deliver(turn_t *t, const aos_event_t *reply)
     turn_free(t);
 }
 
+/* Bus I/O thread: a large turn result is back from its claim (docs/bus.md "Message size"). */
+static void on_reply_resolved(void *ctx, aos_result r, aos_event_t *ev, const char *errmsg)
+{
+    turn_t *t = ctx;
+    if (r == AOS_OK) {
+        char claim[300];
+        snprintf(claim, sizeof claim, "%s", t->claim ? t->claim : "");
+        aos_storage_client_t *storage = t->rt->storage;
+        deliver(t, ev); /* frees t */
+        aos_storage_claim_delete_async(storage, claim); /* read once: settled */
+    } else {
+        char msg[400];
+        snprintf(msg, sizeof msg, "the agent's answer (sent by reference) could not be read: %s",
+                 errmsg ? errmsg : aos_result_str(r));
+        turn_fail(t, r == AOS_ERR_NOT_FOUND ? AOS_ERR_PROTOCOL : r, msg);
+    }
+    aos_event_free(ev);
+}
+
 /* Bus I/O thread: the turn result, a timeout or a bus failure. */
 static void on_reply(void *ctx, aos_result r, const aos_event_t *reply)
 {
     turn_t *t = ctx;
-    aos_metric_histogram_observe(t->rt->turn_seconds,
-                                 (double)(aos_clock_monotonic_ms() - t->started_ms) / 1000.0);
+    double seconds = (double)(aos_clock_monotonic_ms() - t->started_ms) / 1000.0;
+    aos_metric_histogram_observe(t->rt->turn_seconds, seconds);
+    aos_metric_histogram_observe(
+        aos_metrics_histogram(NULL, "aos_router_agent_turn_duration_seconds",
+                              "Time from request to turn result, by agent.", NULL, 0, "agent",
+                              t->d.agent->name, NULL),
+        seconds);
+    if (r == AOS_OK && aos_event_get_ext(reply, AOS_CLAIM_EXT)) {
+        aos_event_t *copy = NULL;
+        r = aos_event_clone(reply, &copy);
+        if (r == AOS_OK && !(t->claim = strdup(aos_event_get_ext(reply, AOS_CLAIM_EXT))))
+            r = AOS_ERR_NOMEM;
+        if (r == AOS_OK)
+            r = aos_storage_claim_resolve_async(t->rt->storage, copy, AOS_CLAIM_MAX,
+                                                on_reply_resolved, t);
+        if (r != AOS_OK) {
+            aos_event_free(copy);
+            turn_fail(t, r, "the agent's answer (sent by reference) could not be read");
+        }
+        return;
+    }
     if (r == AOS_OK) {
         deliver(t, reply);
         return;
@@ -140,6 +193,7 @@ static void on_sent(void *ctx, aos_result r, const char *detail)
         return;
     }
     aos_metric_counter_inc(t->rt->turns_async);
+    count_agent(t, "accepted");
     json_object *o = json_object_new_object(), *routing = json_object_new_object();
     aos_json_add_string(o, "conversation_id", t->conversation_id);
     aos_json_add_string(o, "message_id", t->message_id);
@@ -186,18 +240,47 @@ static aos_result build_event(turn_t *t, aos_event_t **out)
     return AOS_OK;
 }
 
+static void send_turn(turn_t *t, aos_event_t *ev);
+
+/* Bus I/O thread (or the caller's, for a turn under the threshold): the turn is ready to go,
+ * its text stored as a claim when large (docs/bus.md "Message size"). */
+static void on_turn_offloaded(void *ctx, aos_result r, aos_event_t *ev, const char *errmsg)
+{
+    turn_t *t = ctx;
+    if (r != AOS_OK) {
+        char msg[400];
+        snprintf(msg, sizeof msg, "the message could not be stored for the agent: %s",
+                 errmsg ? errmsg : aos_result_str(r));
+        aos_event_free(ev);
+        turn_fail(t, aos_result_is_transient(r) ? AOS_ERR_UNAVAILABLE : r, msg);
+        return;
+    }
+    send_turn(t, ev);
+}
+
 void turn_queue_checked(turn_t *t, aos_result checked, const char *why)
 {
     if (checked != AOS_OK) {
         turn_fail(t, checked, why);
         return;
     }
-    router_t *rt = t->rt;
     aos_event_t *ev = NULL;
     if (build_event(t, &ev) != AOS_OK) {
         turn_fail(t, AOS_ERR_NOMEM, "could not build the turn");
         return;
     }
+    if (aos_storage_claim_offload_async(t->rt->storage, ev,
+                                        aos_storage_client_claim_threshold(t->rt->storage),
+                                        on_turn_offloaded, t) != AOS_OK) {
+        aos_event_free(ev);
+        turn_fail(t, AOS_ERR_UNAVAILABLE, "the message could not be stored for the agent");
+    }
+}
+
+/* Takes ev. */
+static void send_turn(turn_t *t, aos_event_t *ev)
+{
+    router_t *rt = t->rt;
     char queue[128];
     router_agent_queue(t->d.agent->name, queue, sizeof queue);
     char rule[32];

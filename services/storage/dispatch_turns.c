@@ -11,6 +11,7 @@
 #include "dispatch_turns.h"
 
 #include <openssl/sha.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -28,6 +29,13 @@ typedef struct turn_rq {
     aos_storage_message_t msg; /* claim: the user message; complete: the answer */
     bool has_msg;
 } turn_rq_t;
+
+static _Atomic int64_t g_reachable_since;
+
+void aos_storage_turns_reachable_since(int64_t ms)
+{
+    atomic_store(&g_reachable_since, ms);
+}
 
 bool aos_storage_turn_op(const char *type)
 {
@@ -335,7 +343,7 @@ static aos_result run_context(aos_storage_backend_t *be, turn_rq_t *rq, json_obj
     for (size_t i = 0; arr && i < page.count; i++) {
         json_object *o = aos_storage_message_to_json(&page.items[i]);
         size_t n = o ? strlen(json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN)) + 1 : 0;
-        if (i > 0 && used + n > AOS_STORAGE_REPLY_BUDGET) {
+        if (i > 0 && used + n > AOS_STORAGE_CONTEXT_BUDGET) {
             json_object_put(o);
             break;
         }
@@ -360,7 +368,9 @@ static int claim_step(aos_storage_backend_t *be, turn_rq_t *rq, json_object *rep
         goto out;
     int64_t now = aos_storage_now_ms(), done = jint(st, "done");
     bool has_lease = json_object_object_get_ex(st, "lease", &lease);
-    bool lease_live = has_lease && jint(lease, "u") > now;
+    int64_t since = atomic_load(&g_reachable_since); /* an outage does not end a lease */
+    bool lease_live =
+        has_lease && (jint(lease, "u") > now || (since && now < since + rq->lease_ms));
     const char *lease_turn = has_lease ? jstr(lease, "t") : NULL;
     int64_t seq = pend_find(st, rq->turn_id);
     if (!seq && lease_turn && strcmp(lease_turn, rq->turn_id) == 0)

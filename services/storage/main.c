@@ -8,12 +8,14 @@
 #include <strings.h>
 
 #include "aos/bus.h"
+#include "aos/claim_check.h"
 #include "aos/config.h"
 #include "aos/service.h"
 #include "aos/http_server.h"
 #include "aos/log.h"
 #include "aos/event_relay.h"
 #include "service.h"
+#include "service_claim.h"
 #include "service_queue.h"
 
 typedef struct storage_config {
@@ -34,10 +36,18 @@ typedef struct storage_config {
     char *router_api_key;
     int64_t queue_poll_ms;
     int64_t queue_visibility_ms;
+    int64_t claim_threshold;
+    int64_t claim_retention_ms;
 } storage_config_t;
 
 static const aos_config_field_t TABLE[] = {
     AOS_CONFIG_COMMON_FIELDS(storage_config_t, common),
+    AOS_CLAIM_THRESHOLD_FIELD(storage_config_t, claim_threshold),
+    {"AOS_CLAIM_RETENTION", "claim_retention", AOS_CONFIG_DURATION_MS, "24h", 60000,
+     31LL * 86400000, false, false, NULL,
+     "How long a payload sent by reference (blob aos-claims/bus/…) is kept when its receiver "
+     "did not delete it (events, dead letters awaiting replay); swept by aos-storage",
+     offsetof(storage_config_t, claim_retention_ms)},
     {"AOS_STORAGE_WORKERS", "storage_workers", AOS_CONFIG_INT, "16", 1, 256, false, false, NULL,
      "Worker threads of aos-storage (= unsettled requests it takes from the bus)",
      offsetof(storage_config_t, workers)},
@@ -112,6 +122,7 @@ typedef struct app {
     aos_http_server_t *admin;
     storage_queue_bridge_t *queues;
     aos_event_relay_t *relay;
+    aos_storage_backend_t *relay_be; /* the relay's claim store (after the relay is freed) */
 } app_t;
 
 static int fail(const char *what, aos_result r, const char *err)
@@ -152,6 +163,23 @@ static int start_events(app_t *a)
             .ctx = a->queues};
     if (!aos_event_relay_has_sinks(&rc))
         return 0;
+    /* events that came by reference leave with their data: the relay's own backend instance
+     * (its one worker thread uses it) reads the claims (docs/bus.md "Message size") */
+    aos_claim_store_t claims;
+    aos_storage_backend_config_t bc = {.sqlite_path = c->common.sqlite_path,
+                                       .busy_timeout_ms = (int)c->busy_timeout_ms,
+                                       .azure_connection_string =
+                                           c->common.azure_storage_connection_string,
+                                       .name_prefix = c->name_prefix};
+    if (aos_storage_backend_kind_parse(c->common.storage_backend, &bc.kind) == AOS_OK &&
+        aos_storage_backend_open(&bc, &a->relay_be, err, sizeof err) == AOS_OK) {
+        storage_claim_store(a->relay_be, &claims);
+        rc.claims = &claims;
+    } else {
+        aos_log(AOS_LOG_WARN, "event relay: events by reference are relayed as references",
+                "error", err, NULL);
+        err[0] = '\0';
+    }
     r = aos_event_relay_new(&rc, &a->relay, err, sizeof err);
     if (r == AOS_OK)
         r = aos_event_relay_start(a->relay, err, sizeof err);
@@ -175,6 +203,8 @@ static int start(app_t *a)
         .queue = a->cfg.queue,
         .workers = (unsigned)a->cfg.workers,
         .max_chunk = (size_t)a->cfg.max_chunk,
+        .claim_threshold = (size_t)a->cfg.claim_threshold,
+        .claim_retention_ms = a->cfg.claim_retention_ms,
         .backend = {.sqlite_path = a->cfg.common.sqlite_path,
                     .busy_timeout_ms = (int)a->cfg.busy_timeout_ms,
                     .azure_connection_string = a->cfg.common.azure_storage_connection_string,
@@ -211,6 +241,7 @@ static void shutdown_all(app_t *a)
     if (a->svc)
         aos_storage_service_stop(a->svc, grace); /* readiness goes red, workers finish */
     aos_event_relay_free(a->relay, grace); /* before the bus: it settles its deliveries */
+    aos_storage_backend_free(a->relay_be);
     storage_queue_bridge_free(a->queues);
     if (a->bus)
         aos_bus_stop(a->bus, grace); /* flush replies and settlements */

@@ -12,6 +12,8 @@
 #include "aos/log.h"
 #include "aos/trace.h"
 #include "dispatch.h"
+#include "dispatch_turns.h"
+#include "service_claim.h"
 #include "service_events.h"
 
 #define RELEASED_SLOT AOS_RESULT_COUNT_ /* counter column for "released" */
@@ -36,6 +38,8 @@ struct aos_storage_service {
     unsigned nworkers;
     int health_interval_ms;
     aos_metrics_t *metrics;
+    size_t claim_threshold;
+    int64_t claim_retention_ms;
 
     pthread_mutex_t mu;
     pthread_cond_t cv;        /* workers: a job arrived / backend back / stopping */
@@ -120,6 +124,7 @@ static void *health_main(void *arg)
     aos_storage_service_t *svc = arg;
     aos_storage_backend_t *be = NULL;
     char err[256];
+    int64_t next_sweep = 0; /* claims left behind go after the retention (service_claim.h) */
     pthread_mutex_lock(&svc->mu);
     while (!svc->stopping) {
         pthread_mutex_unlock(&svc->mu);
@@ -128,6 +133,11 @@ static void *health_main(void *arg)
             be ? AOS_OK : aos_storage_backend_open(&svc->backend_cfg, &be, err, sizeof err);
         if (r == AOS_OK)
             r = be->ops->health(be, err, sizeof err);
+        if (r == AOS_OK && aos_storage_now_ms() >= next_sweep) {
+            int64_t every = svc->claim_retention_ms / 4;
+            next_sweep = aos_storage_now_ms() + (every < 600000 ? every : 600000);
+            storage_claim_sweep(be, svc->claim_retention_ms);
+        }
         if (r != AOS_OK) {
             aos_storage_backend_free(be); /* reopen next time: the store may have moved */
             be = NULL;
@@ -167,20 +177,43 @@ static void on_reply_sent(void *ctx, aos_result result, const char *detail)
     aos_bus_release(d);
 }
 
-static void send_reply(aos_storage_service_t *svc, aos_bus_delivery_t *d, const aos_event_t *req,
+/* false: the request was released for redelivery */
+static bool send_reply(aos_storage_service_t *svc, aos_storage_backend_t *be,
+                       aos_bus_delivery_t *d, const aos_event_t *req,
                        const aos_storage_outcome_t *out)
 {
     if (!req->reply_to) {
         aos_bus_accept(d); /* fire-and-forget request: effects are durable, nobody to tell */
-        return;
+        return true;
     }
     aos_event_t *reply = NULL;
     aos_result r = aos_event_create(out->reply_type, svc->source, out->data_json, &reply);
+    /* a large reply (a page or turn context holding a huge message) goes by reference, the
+     * blob written here directly; blob transfers themselves stay under the chunk size */
+    char err[256] = "";
+    bool moved = false;
+    aos_claim_store_t store;
+    storage_claim_store(be, &store);
+    if (r == AOS_OK && strncmp(req->type, "aos.storage.blob.", 17) != 0 &&
+        (r = aos_claim_check_offload(&store, reply, svc->claim_threshold, &moved, err,
+                                     sizeof err)) != AOS_OK) {
+        aos_log(AOS_LOG_WARN, "a large reply could not be stored by reference", "type", req->type,
+                "error", err, NULL);
+        aos_event_free(reply);
+        if (aos_result_is_transient(r)) {
+            aos_bus_release(d);
+            return false;
+        }
+        aos_bus_reply_error(svc->bus, req, r, err);
+        aos_bus_accept(d);
+        return true;
+    }
     if (r == AOS_OK)
         r = aos_bus_reply(svc->bus, req, reply, on_reply_sent, d);
     aos_event_free(reply);
     if (r != AOS_OK)
         aos_bus_release(d);
+    return r == AOS_OK;
 }
 
 static void handle(worker_t *w, aos_bus_delivery_t *d)
@@ -192,8 +225,19 @@ static void handle(worker_t *w, aos_bus_delivery_t *d)
     char err[256] = "";
     aos_result r =
         w->be ? AOS_OK : aos_storage_backend_open(&svc->backend_cfg, &w->be, err, sizeof err);
-    if (r == AOS_OK) {
-        aos_storage_dispatch(w->be, &svc->limits, req, &out);
+    aos_event_t *resolved = NULL; /* a request that arrived by reference, with its data */
+    bool answered = true;
+    char claim[300] = ""; /* copied: req is gone once the reply settles the delivery */
+    if (aos_event_get_ext(req, AOS_CLAIM_EXT))
+        snprintf(claim, sizeof claim, "%s", aos_event_get_ext(req, AOS_CLAIM_EXT));
+    if (r == AOS_OK && (r = storage_claim_resolve_request(w->be, req, &resolved, err,
+                                                          sizeof err)) != AOS_OK) {
+        out.action = aos_result_is_transient(r) ? AOS_STORAGE_RELEASE : AOS_STORAGE_REPLY_ERROR;
+        out.result = r;
+        snprintf(out.message, sizeof out.message, "%s", err);
+    } else if (r == AOS_OK) {
+        aos_storage_turns_reachable_since(aos_bus_connected_since_ms(svc->bus));
+        aos_storage_dispatch(w->be, &svc->limits, resolved ? resolved : req, &out);
     } else {
         out.action = aos_result_is_transient(r) ? AOS_STORAGE_RELEASE : AOS_STORAGE_REPLY_ERROR;
         out.result = r;
@@ -212,10 +256,9 @@ static void handle(worker_t *w, aos_bus_delivery_t *d)
             aos_bus_release(d);
             break;
         }
-        /* logged first: once the reply is sent the bus thread settles d and frees req */
-        if (aos_log_enabled(AOS_LOG_DEBUG))
+        if (aos_log_enabled(AOS_LOG_DEBUG)) /* before the reply: it may settle (free) req */
             aos_log(AOS_LOG_DEBUG, "storage request", "type", req->type, "id", req->id, NULL);
-        send_reply(svc, d, req, &out);
+        answered = send_reply(svc, w->be, d, req, &out);
         atomic_fetch_add(&svc->handled, 1);
         break;
     case AOS_STORAGE_REPLY_ERROR:
@@ -235,6 +278,10 @@ static void handle(worker_t *w, aos_bus_delivery_t *d)
         set_backend_ok(svc, false, out.message);
         break;
     }
+    /* answered: the request's claim has served (a redelivery after this is told so) */
+    if (resolved && answered && out.action != AOS_STORAGE_RELEASE)
+        storage_claim_forget(w->be, claim);
+    aos_event_free(resolved);
     aos_metric_counter_inc(counter_for(svc, op, slot));
     aos_metric_histogram_observe(duration_for(svc, op), now_s() - t0);
     aos_storage_outcome_clear(&out);
@@ -324,6 +371,9 @@ aos_result aos_storage_service_new(const aos_storage_service_config_t *cfg,
     svc->nworkers = cfg->workers ? cfg->workers : 16;
     svc->health_interval_ms = cfg->health_interval_ms > 0 ? cfg->health_interval_ms : 2000;
     svc->metrics = cfg->metrics;
+    svc->claim_threshold = cfg->claim_threshold ? cfg->claim_threshold : AOS_CLAIM_THRESHOLD_DEFAULT;
+    svc->claim_retention_ms =
+        cfg->claim_retention_ms > 0 ? cfg->claim_retention_ms : 24LL * 3600 * 1000;
     pthread_mutex_init(&svc->mu, NULL);
     pthread_mutex_init(&svc->metrics_mu, NULL);
     pthread_condattr_t ca;

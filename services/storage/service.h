@@ -36,6 +36,8 @@ typedef struct aos_storage_service_config {
     const char *source;                   /* reply source; NULL: "/aos/storage" */
     int health_interval_ms;               /* 0: 2000 (250 while the backend is down) */
     aos_metrics_t *metrics;               /* NULL: the default registry */
+    size_t claim_threshold;               /* replies over it by reference; 0: the default */
+    int64_t claim_retention_ms;           /* claims older are swept; 0: 24 h */
 } aos_storage_service_config_t;
 
 aos_result aos_storage_service_new(const aos_storage_service_config_t *cfg,

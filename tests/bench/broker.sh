@@ -1,6 +1,8 @@
 # Sourced by tests/bench/*/run.sh: a private RabbitMQ for one benchmark run.
-#   bench_broker_start DATA_DIR   -> sets bench_url; stops the broker and removes DATA_DIR on exit
-#                                    (more clean-up: bench_on_exit "command"; run last-first)
+#   bench_broker_start DATA_DIR   -> sets bench_url and exports AOS_BENCH_BROKER_PID (the
+#                                    broker's beam.smp, for CPU per operation); stops the broker
+#                                    and removes DATA_DIR on exit (more clean-up:
+#                                    bench_on_exit "command"; run last-first)
 # Expects $here (the source tree) to be set by the caller.
 bench_exit_cmds=()
 bench_on_exit() { bench_exit_cmds+=("$1"); }
@@ -35,4 +37,6 @@ bench_broker_start() {
   # the benchmarks' queues (aos.test.*, aos.agent.rt*) are the tests' own entities
   bench_url=$(AOS_RABBITMQ_DEFINITIONS=$here/tests/fixtures/rabbitmq/test-definitions.json \
     "$here/scripts/rabbitmq.sh" start "$data" "$port" | tail -n 1)
+  AOS_BENCH_BROKER_PID=$(tr -dc 0-9 <"$data/rabbitmq.pid" 2>/dev/null || true)
+  export AOS_BENCH_BROKER_PID
 }

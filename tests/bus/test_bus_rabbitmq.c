@@ -591,6 +591,61 @@ static void test_credit_limit(void **state)
     t_collector_destroy(&c);
 }
 
+/* aos_bus_set_credit: a lowered limit holds what the broker may send (the rest stays in the
+ * queue), and UINT32_MAX gives the full window back. */
+static int t_pred_held_at_least(t_collector_t *c, void *arg)
+{
+    return c->held_count >= *(size_t *)arg;
+}
+
+static void settle_held(t_collector_t *c, size_t from, size_t to)
+{
+    for (size_t i = from; i < to; i++) {
+        pthread_mutex_lock(&c->mu);
+        aos_bus_delivery_t *d = c->held[i];
+        c->unsettled--;
+        pthread_mutex_unlock(&c->mu);
+        aos_bus_accept(d);
+    }
+}
+
+static void test_set_credit(void **state)
+{
+    (void)state;
+    enum { WINDOW = 8, LIMIT = 2 };
+    aos_bus_t *bus = t_bus("setcredit", 0);
+    assert_non_null(bus);
+    t_collector_t c;
+    t_collector_init(&c, T_HOLD);
+    assert_int_equal(aos_bus_subscribe(bus, "aos.test.credit", WINDOW, t_on_message, &c), AOS_OK);
+    assert_int_equal(aos_bus_set_credit(bus, "no such/queue", 1), AOS_ERR_INVALID);
+    for (int i = 0; i < WINDOW; i++) { /* fill the window: the credit granted is used up */
+        aos_event_t *ev = t_event("aos.test.credit", "{}");
+        assert_int_equal(aos_bus_send(bus, "aos.test.credit", ev, NULL, NULL), AOS_OK);
+        aos_event_free(ev);
+    }
+    size_t want = WINDOW;
+    assert_true(t_wait(&c, t_pred_held_at_least, &want, 20000));
+    assert_int_equal(aos_bus_set_credit(bus, "aos.test.credit", LIMIT), AOS_OK);
+    for (int i = 0; i < WINDOW; i++) {
+        aos_event_t *ev = t_event("aos.test.credit", "{}");
+        assert_int_equal(aos_bus_send(bus, "aos.test.credit", ev, NULL, NULL), AOS_OK);
+        aos_event_free(ev);
+    }
+    settle_held(&c, 0, WINDOW); /* room for WINDOW again, but the limit allows LIMIT */
+    want = WINDOW + LIMIT;
+    assert_true(t_wait(&c, t_pred_held_at_least, &want, 20000));
+    want = WINDOW + LIMIT + 1;
+    assert_false(t_wait(&c, t_pred_held_at_least, &want, 1000)); /* the rest stays queued */
+    assert_int_equal(c.held_count, WINDOW + LIMIT);
+    assert_int_equal(aos_bus_set_credit(bus, "aos.test.credit", UINT32_MAX), AOS_OK);
+    want = 2 * WINDOW;
+    assert_true(t_wait(&c, t_pred_held_at_least, &want, 20000));
+    settle_held(&c, WINDOW, c.held_count);
+    aos_bus_free(bus);
+    t_collector_destroy(&c);
+}
+
 /* ---------------------------------------------------------------------- topics ---- */
 
 static void test_publish_topic(void **state)
@@ -632,6 +687,7 @@ int main(void)
         cmocka_unit_test(test_reject_poison_dead_letter),
         cmocka_unit_test(test_malformed_dead_letter),
         cmocka_unit_test(test_credit_limit),
+        cmocka_unit_test(test_set_credit),
         cmocka_unit_test(test_publish_topic),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

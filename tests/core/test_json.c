@@ -2,6 +2,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -256,6 +257,105 @@ static void utf8_validation(void **state)
     assert_int_equal(aos_utf8_seq_len((const unsigned char *)"", 0), 0);
 }
 
+
+/* aos_json_validate answers as aos_json_parse does, and its quick scan never accepts what the
+ * parser refuses: generated documents (valid ones, and the same cut, spliced and with bytes
+ * swapped for JSON's troublemakers) against the parser, with several limits. */
+static uint64_t rng_state = 0x9E3779B97F4A7C15ull;
+static unsigned rnd(unsigned n)
+{
+    rng_state ^= rng_state << 13;
+    rng_state ^= rng_state >> 7;
+    rng_state ^= rng_state << 17;
+    return (unsigned)(rng_state % n);
+}
+
+static void gen_value(char *out, size_t cap, size_t *o, int depth)
+{
+    static const char *const scalars[] = {
+        "0",      "-0",     "1",      "-17",    "123456789012345", "1234567890123456",
+        "1.5",    "2e3",    "01",     "true",   "false",           "null",
+        "\"\"",   "\"a\"",  "\"x\\ny\"", "\"\\u0041\"", "\"\\ud83d\\ude00\"", "\"\\ud800\"",
+        "\"caf\xc3\xa9\"", "\"\\/\"", "9223372036854775808", "-", "tru", "\"\\q\""};
+    const char *piece = NULL;
+    char buf[64];
+    unsigned k = depth > 5 ? 2 : rnd(4);
+    if (k == 0 || k == 1) {
+        bool obj = k == 0;
+        if (*o < cap)
+            out[(*o)++] = obj ? '{' : '[';
+        unsigned n = rnd(5);
+        for (unsigned i = 0; i < n; i++) {
+            if (i && *o < cap)
+                out[(*o)++] = ',';
+            if (obj) {
+                static const char *const names[] = {"\"a\"", "\"b\"", "\"\"", "\"a\\u0062\"",
+                                                    "\"ab\"", "\"\\\"\""};
+                piece = names[rnd(6)];
+                for (const char *c = piece; *c && *o < cap; c++)
+                    out[(*o)++] = *c;
+                if (*o < cap)
+                    out[(*o)++] = rnd(8) ? ':' : ' ';
+            }
+            gen_value(out, cap, o, depth + 1);
+        }
+        if (*o < cap)
+            out[(*o)++] = obj ? '}' : ']';
+        return;
+    }
+    piece = scalars[rnd(sizeof scalars / sizeof *scalars)];
+    if (rnd(10) == 0) {
+        snprintf(buf, sizeof buf, "%u", rnd(1000000));
+        piece = buf;
+    }
+    for (const char *c = piece; *c && *o < cap; c++)
+        out[(*o)++] = *c;
+    if (rnd(6) == 0 && *o < cap)
+        out[(*o)++] = " \t\n\r"[rnd(4)];
+}
+
+static void quick_scan_agrees_with_the_parser(void **state)
+{
+    (void)state;
+    static const char swaps[] = "{}[]\",:\\ 0-e.tn\x01\x7f\xc3\x80";
+    char doc[2048];
+    size_t quick_hits = 0;
+    for (int round = 0; round < 60000; round++) {
+        size_t n = 0;
+        gen_value(doc, sizeof doc - 1, &n, 0);
+        unsigned how = rnd(6);
+        if (how == 1 && n)
+            n = rnd((unsigned)n);                           /* cut */
+        else if (how == 2 && n)
+            doc[rnd((unsigned)n)] = swaps[rnd(sizeof swaps - 1)]; /* one byte changed */
+        else if (how == 3 && n + 2 < sizeof doc) {          /* two values */
+            doc[n++] = ' ';
+            doc[n++] = '1';
+        }
+        size_t max_bytes = rnd(4) == 0 ? 1 + rnd(64) : 0;
+        int max_depth = rnd(4) == 0 ? (int)rnd(5) : 0;
+        json_object *v = NULL;
+        char e1[256] = "", e2[256] = "";
+        aos_result want = aos_json_parse(doc, n, max_bytes, max_depth, &v, e1, sizeof e1);
+        json_object_put(v);
+        bool quick = aos_json_quick_valid_(doc, n, max_bytes, max_depth);
+        if (quick && want != AOS_OK)
+            fail_msg("the quick scan accepted what the parser refuses (%s): %.*s", e1, (int)n, doc);
+        quick_hits += quick;
+        aos_result got = aos_json_validate(doc, n, max_bytes, max_depth, e2, sizeof e2);
+        assert_int_equal(got, want);
+        if (want != AOS_OK)
+            assert_string_equal(e2, e1);
+    }
+    assert_true(quick_hits > 1000); /* the scan does settle the common case */
+    /* what an event's data usually is */
+    const char *typical = "{\"conversation_id\":\"c-1\",\"text\":\"What is \\\"our\\\" budget?\","
+                          "\"n\":12,\"tags\":[\"a\",\"b\"],\"meta\":{\"ok\":true,\"x\":null}}";
+    assert_true(aos_json_quick_valid_(typical, strlen(typical), 0, 0));
+    assert_int_equal(aos_json_validate("{\"a\":1,\"a\":2}", 13, 0, 0, NULL, 0), AOS_ERR_INVALID);
+    assert_int_equal(aos_json_validate("{\"a\":1}", 7, 3, 0, NULL, 0), AOS_ERR_TOO_LARGE);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -263,6 +363,7 @@ int main(void)
         cmocka_unit_test(enforces_limits),         cmocka_unit_test(getters_name_the_field),
         cmocka_unit_test(builder_round_trip),      cmocka_unit_test(utf8_validation),
         cmocka_unit_test(ijson_refuses_what_would_change),
+        cmocka_unit_test(quick_scan_agrees_with_the_parser),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

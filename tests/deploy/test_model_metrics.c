@@ -1,4 +1,4 @@
-/* The runner's model-call metrics per endpoint (services/agent-runner/model_metrics.h), which
+/* The runner's model-call metrics per endpoint (common/src/model/model_metrics.h), which
  * the dashboard and alert rules of deploy/observability read: calls by outcome, retries,
  * fallbacks and the breaker state, checked in the rendered /metrics text after real calls
  * against the fake OpenAI-compatible server. */

@@ -24,6 +24,7 @@ struct eg_fake {
     size_t requests;
     size_t status[MAX_STATUS];
     char **ids;
+    size_t *sizes; /* each event's data length */
     size_t id_count, id_cap;
     int fail_next;
     int fail_status; /* 429 (with Retry-After) or a 5xx */
@@ -58,8 +59,13 @@ static void record_events(eg_fake_t *f, aos_event_t **evs, size_t n)
             if (!ids)
                 return;
             f->ids = ids;
+            size_t *sizes = realloc(f->sizes, cap * sizeof *sizes);
+            if (!sizes)
+                return;
+            f->sizes = sizes;
             f->id_cap = cap;
         }
+        f->sizes[f->id_count] = evs[i]->data_len;
         f->ids[f->id_count++] = strdup(evs[i]->id);
     }
 }
@@ -180,6 +186,7 @@ void eg_fake_free(eg_fake_t *f)
     for (size_t i = 0; i < f->id_count; i++)
         free(f->ids[i]);
     free(f->ids);
+    free(f->sizes);
     pthread_cond_destroy(&f->cv);
     pthread_mutex_destroy(&f->mu);
     free(f);
@@ -247,6 +254,14 @@ size_t eg_fake_event_count(eg_fake_t *f)
 {
     pthread_mutex_lock(&f->mu);
     size_t n = f->id_count;
+    pthread_mutex_unlock(&f->mu);
+    return n;
+}
+
+size_t eg_fake_event_size(eg_fake_t *f, size_t i)
+{
+    pthread_mutex_lock(&f->mu);
+    size_t n = i < f->id_count ? f->sizes[i] : 0;
     pthread_mutex_unlock(&f->mu);
     return n;
 }

@@ -39,6 +39,8 @@ size_t eg_fake_status_count(eg_fake_t *f, int status);
 size_t eg_fake_event_count(eg_fake_t *f);
 /* Copy of the id of accepted event i ("" past the end), into buf. */
 void eg_fake_event_id(eg_fake_t *f, size_t i, char *buf, size_t len);
+/* The data length of event i as it arrived (0 past the end). */
+size_t eg_fake_event_size(eg_fake_t *f, size_t i);
 /* Wait until pred holds: requests >= n (events = false) or accepted events >= n (true).
  * Returns 0, or -1 after timeout_ms. */
 int eg_fake_wait(eg_fake_t *f, size_t n, int events, int timeout_ms);

@@ -25,6 +25,7 @@
 
 #include "../runner/stack.h"
 #include "aos/bus.h"
+#include "aos/claim_check.h"
 #include "aos/kafka.h"
 #include "aos/storage_client.h"
 #include "eventgrid_fake.h"
@@ -303,11 +304,66 @@ static void every_event_type_reaches_the_sinks(void **state)
     assert_true(eg_fake_status_count(S.eg, 429) >= 2);
 }
 
+/* Issue 8 item 5: an aos.agent.reply that travels on the bus by reference (claim check) reaches
+ * Event Grid and Kafka with its data, not the reference. */
+static void an_event_by_reference_leaves_with_its_data(void **state)
+{
+    (void)state;
+    if (!S.storage.pid)
+        assert_int_equal(start_storage(), 0);
+    char err[256] = "", id[96];
+    snprintf(id, sizeof id, "relay-claim-%s", S.tag);
+    aos_storage_client_config_t scc = {.bus = S.bus, .queue = STORAGE_Q, .timeout_ms = 10000};
+    aos_storage_client_t *sc = NULL;
+    assert_int_equal(aos_storage_client_new(&scc, &sc, err, sizeof err), AOS_OK);
+    size_t big = 300 * 1024;
+    char *data = malloc(big + 32);
+    assert_non_null(data);
+    int o = snprintf(data, big + 32, "{\"reply\":\"");
+    memset(data + o, 'R', big);
+    strcpy(data + o + big, "\"}");
+    aos_event_t *ev = NULL;
+    assert_int_equal(aos_event_create("aos.agent.reply", "/tests/relay", data, &ev), AOS_OK);
+    assert_int_equal(aos_event_set(&ev->id, id), AOS_OK);
+    size_t len = ev->data_len;
+    aos_claim_store_t store;
+    aos_storage_claim_store(sc, &store);
+    bool moved = false;
+    aos_result r = AOS_ERR_TIMEOUT;
+    for (int i = 0; i < 5 && r == AOS_ERR_TIMEOUT; i++)
+        r = aos_claim_check_offload(&store, ev, 64 * 1024, &moved, err, sizeof err);
+    assert_int_equal(r, AOS_OK);
+    assert_true(moved);
+    sent_t s = {.done = false};
+    pthread_mutex_init(&s.mu, NULL);
+    pthread_cond_init(&s.cv, NULL);
+    assert_int_equal(aos_bus_publish(S.bus, "aos.events", ev, on_sent, &s), AOS_OK);
+    pthread_mutex_lock(&s.mu);
+    while (!s.done)
+        pthread_cond_wait(&s.cv, &s.mu);
+    pthread_mutex_unlock(&s.mu);
+    assert_int_equal(s.r, AOS_OK);
+    aos_event_free(ev);
+    assert_true(wait_eg(id, 120000));
+    assert_true(wait_kafka(id, 120000));
+    size_t n = eg_fake_event_count(S.eg), got = 0;
+    char buf[256];
+    for (size_t i = 0; i < n; i++) {
+        eg_fake_event_id(S.eg, i, buf, sizeof buf);
+        if (strcmp(buf, id) == 0)
+            got = eg_fake_event_size(S.eg, i);
+    }
+    assert_int_equal(got, len); /* the data, not the ~150-byte reference */
+    aos_storage_client_free(sc);
+    free(data);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(action_survives_sigkill_between_store_and_publish),
         cmocka_unit_test(every_event_type_reaches_the_sinks),
+        cmocka_unit_test(an_event_by_reference_leaves_with_its_data),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -19,6 +19,7 @@
 #include "aos/bus.h"
 #include "aos/json.h"
 #include "aos/storage_client.h"
+#include "aos/storage_wire.h"
 #include "fake_model.h"
 #include "fixture.h"
 #include "stack.h"
@@ -448,6 +449,57 @@ static void test_duplicate_turn_two_runners_one_model_call(void **state)
     }
 }
 
+/* A stale claim of the running turn by the same runner (a claim re-sent after a reconnect,
+ * of a delivery of this turn the runner had released — test_faults_replicas met it after a
+ * broker restart) takes the lease while the model answers; the runner's complete is refused,
+ * it claims again and stores the answer it holds. Before: it called the model again. */
+static void test_stale_claim_same_runner_one_model_call(void **state)
+{
+    (void)state;
+    watch_dead_letters();
+    stack_stop(&S.r[0], SIGTERM);
+    stack_stop(&S.r[1], SIGTERM);
+    assert_int_equal(start_runner(&S.r[0], "stale-a", "16"), 0);
+    char conv[64], id[96], text[96], data[4096], holder[96], err[256];
+    snprintf(conv, sizeof conv, "c-stale-%s", S.tag);
+    snprintf(id, sizeof id, "m-stale-%s", S.tag);
+    snprintf(text, sizeof text, "stale %s [[fake:delay_ms=1500]]", S.tag);
+    snprintf(holder, sizeof holder, "stale-a-%s", S.tag); /* its AOS_INSTANCE_ID */
+    static book_t b = {.mu = PTHREAD_MUTEX_INITIALIZER};
+    send_turn(&REQ[0], &b, conv, id, text, 30000);
+    for (int i = 0; i < 200 && fake_model_calls_for(&S.fake, text) < 1; i++)
+        stack_sleep_ms(25);
+    assert_int_equal(fake_model_calls_for(&S.fake, text), 1);
+    /* the claim a stale delivery of this runner would send: the same user message */
+    aos_storage_message_page_t page;
+    messages(conv, &page);
+    assert_int_equal(page.count, 1);
+    json_object *claim = json_object_new_object();
+    aos_json_add_string(claim, "conversation_id", conv);
+    aos_json_add_string(claim, "agent", AGENT);
+    aos_json_add_string(claim, "turn_id", id);
+    aos_json_add_string(claim, "holder", holder);
+    aos_json_add_int(claim, "lease_ms", 15000);
+    aos_json_add_int(claim, "gap_ms", 120000);
+    aos_json_add_int(claim, "history", 10);
+    aos_json_add(claim, "message", aos_storage_message_to_json(&page.items[0]));
+    aos_storage_message_page_clear(&page);
+    snprintf(data, sizeof data, "%s", json_object_to_json_string(claim));
+    json_object_put(claim);
+    char *reply = NULL;
+    aos_result rc = aos_storage_call_sync(S.sc, "turn.claim", data, &reply, err, sizeof err);
+    if (rc != AOS_OK)
+        fprintf(stderr, "claim: %s %s\n", aos_result_str(rc), err);
+    assert_int_equal(rc, AOS_OK);
+    assert_non_null(strstr(reply, "\"run\"")); /* the lease moved to the stale claim */
+    free(reply);
+    wait_all(&b, 1, 30000);
+    assert_int_equal(fake_model_calls_for(&S.fake, text), 1);
+    char ids[1][96];
+    snprintf(ids[0], sizeof ids[0], "%s", id);
+    expect_conversation(conv, ids, 1);
+}
+
 /* ---- through the router ---- */
 
 
@@ -705,6 +757,7 @@ int main(void)
         cmocka_unit_test(test_sigterm_of_last_runner_loses_nothing),
         cmocka_unit_test(test_late_redelivery_after_50_turns),
         cmocka_unit_test(test_duplicate_turn_two_runners_one_model_call),
+        cmocka_unit_test(test_stale_claim_same_runner_one_model_call),
         cmocka_unit_test(test_two_runners_keep_acceptance_order),
         cmocka_unit_test(test_idempotency_key),
         cmocka_unit_test(test_hung_model_bounded_by_turn_deadline),

@@ -8,7 +8,9 @@
  *   - complete with a stale token is refused; with the right one it moves the order on;
  *   - a claim of a completed turn answers from the ledger at any age (after 50 turns);
  *   - renew with a stale token is refused;
- *   - a turn before that never shows up is skipped after the gap time. */
+ *   - a turn before that never shows up is skipped after the gap time;
+ *   - an expired lease outlives an outage: for a lease time after storage became reachable it
+ *     is still its holder's, whose complete then goes through (docs/turn-order.md). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -24,6 +26,7 @@
 
 #include "backend.h"
 #include "dispatch.h"
+#include "dispatch_turns.h"
 #include "fixture.h"
 
 static aos_storage_backend_t *BE;
@@ -163,6 +166,52 @@ static void test_order_lease_and_ledger(void **state)
     json_object_put(c1);
 }
 
+static json_object *claim_lease(const char *conv, const char *turn, const char *holder,
+                                int lease_ms)
+{
+    return op("claim", AOS_OK,
+              "{\"conversation_id\":\"%s\",\"agent\":\"a1\",\"turn_id\":\"%s\",\"holder\":\"%s\","
+              "\"lease_ms\":%d,\"gap_ms\":600000,\"history\":10,\"message\":{\"message_id\":"
+              "\"%s\",\"role\":\"user\",\"content\":\"q %s\"}}",
+              conv, turn, holder, lease_ms, turn, turn);
+}
+
+/* The broker was away longer than the lease: its holder could neither renew nor complete.
+ * Right after storage is reachable again the lease still holds (before: the redelivered copy
+ * took it over and paid the model again); the holder's complete goes through and the copy is
+ * answered from the ledger. Once the grace is over, an expired lease is taken over as ever. */
+static void test_lease_outlives_outage(void **state)
+{
+    (void)state;
+    char conv[64], t1[64];
+    snprintf(conv, sizeof conv, "c-outage-%s", TAG);
+    snprintf(t1, sizeof t1, "t1-outage-%s", TAG);
+    json_object *c = claim_lease(conv, t1, "r1", 200);
+    assert_string_equal(js(c, "status"), "run");
+    int64_t tok = ji(c, "token"), seq = ji(c, "seq");
+    json_object_put(c);
+    usleep(300 * 1000); /* the lease has run out during the "outage" */
+    aos_storage_turns_reachable_since(aos_storage_now_ms());
+    c = claim_lease(conv, t1, "r2", 200); /* the redelivered copy */
+    assert_string_equal(js(c, "status"), "wait");
+    json_object_put(c);
+    json_object_put(complete(conv, t1, tok, seq, AOS_OK));
+    c = claim_lease(conv, t1, "r2", 200);
+    assert_string_equal(js(c, "status"), "answered");
+    json_object_put(c);
+    /* after the grace: an expired lease is taken over */
+    char t2[64];
+    snprintf(t2, sizeof t2, "t2-outage-%s", TAG);
+    c = claim_lease(conv, t2, "r1", 200);
+    assert_string_equal(js(c, "status"), "run");
+    json_object_put(c);
+    usleep(300 * 1000);
+    c = claim_lease(conv, t2, "r2", 200);
+    assert_string_equal(js(c, "status"), "run");
+    json_object_put(c);
+    aos_storage_turns_reachable_since(0);
+}
+
 static void test_gap_is_skipped(void **state)
 {
     (void)state;
@@ -253,6 +302,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_order_lease_and_ledger),
         cmocka_unit_test(test_gap_is_skipped),
+        cmocka_unit_test(test_lease_outlives_outage),
         cmocka_unit_test(test_poison_turn_fails_and_order_moves_on),
         cmocka_unit_test(test_bad_input_changes_nothing),
     };

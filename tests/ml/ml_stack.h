@@ -21,7 +21,9 @@
 #ifndef ML_QUEUE
 #define ML_QUEUE "aos.test.ml"
 #endif
+#ifndef ML_STORAGE_QUEUE
 #define ML_STORAGE_QUEUE "aos.test.mlstorage"
+#endif
 
 typedef struct ml_stack {
     char url[256];

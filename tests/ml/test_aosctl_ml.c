@@ -43,6 +43,23 @@ static void test_usage(void **state)
     assert_int_equal(run(buf, sizeof buf, 3, a7), 2);
     char *a8[] = {"aosctl", "ml", "infer", "cfo"};
     assert_int_equal(run(buf, sizeof buf, 4, a8), 2);
+    /* serving commands: a version is a positive number; pin and canary need one */
+    char *a9[] = {"aosctl", "ml", "pin", "cfo"};
+    assert_int_equal(run(buf, sizeof buf, 4, a9), 2);
+    assert_non_null(strstr(buf, "pin needs AGENT VERSION"));
+    char *a10[] = {"aosctl", "ml", "promote", "cfo", "two"};
+    assert_int_equal(run(buf, sizeof buf, 5, a10), 2);
+    assert_non_null(strstr(buf, "positive number"));
+    char *a11[] = {"aosctl", "ml", "canary", "cfo", "3"};
+    assert_int_equal(run(buf, sizeof buf, 5, a11), 2);
+    assert_non_null(strstr(buf, "--share"));
+    char *a12[] = {"aosctl", "ml", "canary", "cfo", "3", "--share", "lots"};
+    assert_int_equal(run(buf, sizeof buf, 7, a12), 2);
+    assert_non_null(strstr(buf, "--share lots"));
+    char *a13[] = {"aosctl", "ml", "rollback", "cfo", "--share", "5"};
+    assert_int_equal(run(buf, sizeof buf, 6, a13), 2);
+    char *a14[] = {"aosctl", "ml", "rollback"};
+    assert_int_equal(run(buf, sizeof buf, 3, a14), 2);
 }
 
 static void test_unreachable_router(void **state)

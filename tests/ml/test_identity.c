@@ -5,7 +5,9 @@
  *     accepted by ARM; a wrong secret is refused with Entra's words and no secret in them;
  *   - workload identity: the federated token file is the client assertion;
  *   - managed identity (IMDS), expires_on as a string;
- *   - configuration from the SDKs' environment variables; the answer parser. */
+ *   - configuration from the SDKs' environment variables; the answer parser;
+ *   - the non-blocking read of the cached token and a whole token URL instead of
+ *     authority/tenant (the router's Bot Framework token: AOS_BOT_TOKEN_URL). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -151,15 +153,20 @@ static void test_client_secret_cached_and_refreshed(void **state)
 {
     (void)state;
     aos_identity_t *id = secret_identity("s3cr3t!&=");
-    char t1[4096], t2[4096], t3[4096], err[256];
+    char t1[4096], t2[4096], t3[4096], tc[4096], err[256];
     int64_t before = issued();
+    assert_int_equal(aos_identity_token_cached(id, tc, sizeof tc), AOS_ERR_NOT_FOUND);
     assert_int_equal(aos_identity_token(id, t1, sizeof t1, err, sizeof err), AOS_OK);
     assert_int_equal(aos_identity_token(id, t2, sizeof t2, err, sizeof err), AOS_OK);
     assert_string_equal(t1, t2); /* cached */
+    assert_int_equal(aos_identity_token_cached(id, tc, sizeof tc), AOS_OK);
+    assert_string_equal(tc, t1);
     assert_int_equal(issued(), before + 1);
     assert_int_equal(arm_status(t1), 404);
     /* a token living TTL_S is refreshed at half its life, before it expires */
     sleep_ms(TTL_S * 1000 / 2 + 600);
+    /* due for refresh: the non-blocking read says so rather than hand out the old one */
+    assert_int_equal(aos_identity_token_cached(id, tc, sizeof tc), AOS_ERR_NOT_FOUND);
     assert_int_equal(aos_identity_token(id, t3, sizeof t3, err, sizeof err), AOS_OK);
     assert_string_not_equal(t1, t3);
     assert_int_equal(issued(), before + 2);
@@ -236,6 +243,40 @@ static void test_managed_identity(void **state)
     unsetenv("AOS_AZURE_IMDS_ENDPOINT");
 }
 
+/* A whole token URL (AOS_BOT_TOKEN_URL): no tenant needed, and it is the URL used. */
+static void test_token_url(void **state)
+{
+    (void)state;
+    char url[200], tok[4096], err[256];
+    snprintf(url, sizeof url, "%s/tenant-2/oauth2/v2.0/token", S.base);
+    aos_identity_config_t c = {.kind = AOS_IDENTITY_CLIENT_SECRET,
+                               .client_id = "aos-app",
+                               .client_secret = "s3cr3t!&=",
+                               .authority_host = "http://127.0.0.1:9", /* not this */
+                               .token_url = url,
+                               .scope = SCOPE};
+    aos_identity_t *id = NULL;
+    assert_int_equal(aos_identity_new(&c, S.http, &id, err, sizeof err), AOS_OK);
+    assert_int_equal(aos_identity_token(id, tok, sizeof tok, err, sizeof err), AOS_OK);
+    assert_int_equal(arm_status(tok), 404);
+    aos_identity_free(id);
+    /* a half configuration is refused at once */
+    c.client_secret = NULL;
+    assert_int_equal(aos_identity_new(&c, S.http, &id, err, sizeof err), AOS_ERR_INVALID);
+    assert_null(id);
+    c.kind = AOS_IDENTITY_CERTIFICATE;
+    assert_int_equal(aos_identity_new(&c, S.http, &id, err, sizeof err), AOS_ERR_INVALID);
+    assert_non_null(strstr(err, "certificate"));
+    /* a certificate file that is not there: the token service is not asked */
+    c.certificate_file = "/nonexistent/cert.pem";
+    int64_t before = issued();
+    assert_int_equal(aos_identity_new(&c, S.http, &id, err, sizeof err), AOS_OK);
+    assert_int_equal(aos_identity_token(id, tok, sizeof tok, err, sizeof err), AOS_ERR_AUTH);
+    assert_non_null(strstr(err, "/nonexistent/cert.pem"));
+    assert_int_equal(issued(), before);
+    aos_identity_free(id);
+}
+
 static void test_config_from_env(void **state)
 {
     (void)state;
@@ -253,6 +294,12 @@ static void test_config_from_env(void **state)
     assert_int_equal(aos_identity_config_from_env(SCOPE, &c, err, sizeof err), AOS_OK);
     assert_int_equal(c.kind, AOS_IDENTITY_WORKLOAD); /* AKS workload identity first */
     unsetenv("AZURE_CLIENT_SECRET");
+    unsetenv("AZURE_FEDERATED_TOKEN_FILE");
+    setenv("AZURE_CLIENT_CERTIFICATE_PATH", "/etc/aos/app.pem", 1);
+    assert_int_equal(aos_identity_config_from_env(SCOPE, &c, err, sizeof err), AOS_OK);
+    assert_int_equal(c.kind, AOS_IDENTITY_CERTIFICATE);
+    assert_string_equal(c.certificate_file, "/etc/aos/app.pem");
+    unsetenv("AZURE_CLIENT_CERTIFICATE_PATH");
     unsetenv("AZURE_TENANT_ID");
     unsetenv("AZURE_CLIENT_ID");
     unsetenv("AZURE_FEDERATED_TOKEN_FILE");
@@ -279,7 +326,10 @@ static void test_parse(void **state)
     free(tok);
     const char *bad[] = {"{\"error\":\"invalid_client\",\"error_description\":\"AADSTS7000215\"}",
                          "{\"access_token\":\"x\"}", "{\"access_token\":\"\",\"expires_in\":5}",
-                         "{\"access_token\":\"x\",\"expires_in\":\"soon\"}", "[]", "not json"};
+                         "{\"access_token\":\"x\",\"expires_in\":\"soon\"}", "[]", "not json",
+                         /* would split the Authorization header */
+                         "{\"access_token\":\"x\\r\\nX-Evil: 1\",\"expires_in\":60}",
+                         "{\"access_token\":\"a b\",\"expires_in\":60}"};
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         assert_int_not_equal(aos_identity_token_parse(bad[i], strlen(bad[i]), 1000, &tok, &exp,
                                                       err, sizeof err),
@@ -297,6 +347,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_parse),
         cmocka_unit_test(test_config_from_env),
+        cmocka_unit_test(test_token_url),
         cmocka_unit_test(test_client_secret_cached_and_refreshed),
         cmocka_unit_test(test_wrong_secret_refused),
         cmocka_unit_test(test_workload_identity),

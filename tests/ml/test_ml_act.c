@@ -137,7 +137,7 @@ static void test_aml_infer_and_errors(void **state)
     long st = 0;
     json_object *o = act("cfo", "{\"action\":\"aml_infer\",\"params\":{\"input\":\"Cash?\"}}", &st);
     assert_int_equal(st, 200);
-    assert_string_equal(ml_str(result_of(o), "model"), "cfo-lora");
+    assert_string_equal(ml_str(result_of(o), "model"), "cfo-lora-v1"); /* the stable version */
     json_object_put(o);
     o = act("cfo",
             "{\"action\":\"trigger_lora_training\",\"params\":{\"lora\":{\"r\":0},"

@@ -438,16 +438,19 @@ static void test_idempotent_submit(void **state)
 static void test_infer(void **state)
 {
     (void)state;
-    /* cfo: openai endpoint, the adapter name is the model name (registry: cfo-lora ready). */
+    /* cfo: openai endpoint, the model name is the stable version's deployment (registry:
+     * cfo-lora v2 ready and stable) */
     json_object *o = ml_ok("infer", "{\"agent\":\"cfo\",\"input\":\"How is cash?\"}");
     assert_string_equal(ml_str(o, "adapter"), "cfo-lora");
-    assert_string_equal(ml_str(o, "model"), "cfo-lora");
+    assert_int_equal(ml_int(o, "adapter_version"), 2);
+    assert_string_equal(ml_str(o, "model"), "cfo-lora-v2");
     assert_string_equal(ml_str(o, "provider"), "openai");
     assert_non_null(strstr(ml_str(o, "output"), "How is cash?"));
     json_object_put(o);
-    /* cmo: Azure ML online endpoint, azureml-model-deployment = the adapter. */
+    /* cmo: Azure ML online endpoint, azureml-model-deployment = the stable version's
+     * deployment */
     o = ml_ok("infer", "{\"agent\":\"cmo\",\"input\":\"Campaign?\"}");
-    assert_string_equal(ml_str(o, "model"), "cmo");
+    assert_string_equal(ml_str(o, "model"), "cmo-v2");
     assert_string_equal(ml_str(o, "provider"), "azureml");
     json_object_put(o);
     expect_error("infer", "{\"agent\":\"ceo\",\"input\":\"x\"}", AOS_ERR_INVALID, "endpoint");
@@ -487,7 +490,7 @@ static void test_act_types(void **state)
     free(id);
     j = ml_ok("infer", "{\"agent\":\"cfo\",\"adapter\":\"cfo-lora\",\"action\":\"aml_infer\","
                        "\"prompt\":\"hello\"}");
-    assert_string_equal(ml_str(j, "model"), "cfo-lora");
+    assert_string_equal(ml_str(j, "model"), "cfo-lora-v2"); /* the registry's stable version */
     json_object_put(j);
 }
 

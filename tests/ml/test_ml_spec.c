@@ -116,8 +116,29 @@ static void test_request(void **state)
     assert_int_equal(r.backend, ML_BACKEND_AZUREML);
     assert_int_equal(r.timeout_ms, 60000);
     assert_null(r.adapter_name);
+    assert_int_equal(r.canary_share, -1); /* no canary asked: the service default */
+    assert_int_equal(r.canary_min_turns, 0);
+    ml_train_req_clear(&r);
+    const char *canary = "{\"agent\":\"cfo\",\"data\":{\"container\":\"mldata\",\"name\":\"x\"},"
+                         "\"canary\":{\"share\":30,\"min_turns\":40}}";
+    assert_int_equal(ml_train_req_parse(canary, strlen(canary), false, &r, err, sizeof err),
+                     AOS_OK);
+    assert_int_equal(r.canary_share, 30);
+    assert_int_equal(r.canary_min_turns, 40);
     ml_train_req_clear(&r);
     const char *bad[][2] = {
+        {"{\"agent\":\"cfo\",\"data\":{\"container\":\"mldata\",\"name\":\"x\"},"
+         "\"canary\":{\"share\":101}}",
+         "canary.share must be 0..100"},
+        {"{\"agent\":\"cfo\",\"data\":{\"container\":\"mldata\",\"name\":\"x\"},"
+         "\"canary\":{\"share\":-5}}",
+         "canary.share"},
+        {"{\"agent\":\"cfo\",\"data\":{\"container\":\"mldata\",\"name\":\"x\"},"
+         "\"canary\":{\"min_turns\":0}}",
+         "canary.min_turns"},
+        {"{\"agent\":\"cfo\",\"data\":{\"container\":\"mldata\",\"name\":\"x\"},"
+         "\"canary\":{\"percent\":5}}",
+         "canary.percent"},
         {"{\"data\":{\"container\":\"mldata\",\"name\":\"x\"}}", "agent"},
         {"{\"agent\":\"Bad Name\",\"data\":{\"container\":\"mldata\",\"name\":\"x\"}}", "agent"},
         {"{\"agent\":\"cfo\"}", "data"},

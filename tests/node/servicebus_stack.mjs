@@ -11,6 +11,10 @@
 //   node servicebus_stack.mjs rabbitmq <build-dir>  the ingress queue on the local profile:
 //        storage, runner and router on the RabbitMQ fixture; a CloudEvent published twice to
 //        /amq/queue/aos.ingress with rhea (an AMQP 1.0 client) becomes one event turn.
+//   In stack and rabbitmq mode the model is the OpenAI-compatible fake (tests/fakes/openai),
+//   and bigTurns() sends the largest message the router accepts (256 KiB) whose answer is as
+//   large, then a turn whose context holds both (issue 8 item 5: the claim check; on the peer
+//   every bus message is limited to 256 KiB like Service Bus Standard).
 import assert from "node:assert/strict";
 import { execFileSync, spawn } from "node:child_process";
 import { createHash, randomBytes } from "node:crypto";
@@ -116,8 +120,8 @@ async function http(method, url, body, headers = {}) {
 // Services first (they settle and detach while the peer is still there), then the peer.
 async function stopAll() {
   const alive = (p) => p.exitCode === null && p.signalCode === null;
-  const services = procs.filter((p) => p.name !== "aos-sb-peer");
-  const peers = procs.filter((p) => p.name === "aos-sb-peer");
+  const services = procs.filter((p) => p.name !== "aos-sb-peer" && p.name !== "fake-model");
+  const peers = procs.filter((p) => p.name === "aos-sb-peer" || p.name === "fake-model");
   for (const group of [services, peers]) {
     for (const p of group) if (alive(p)) p.kill("SIGTERM");
     await Promise.race([Promise.all(group.map((p) => p.exited)), sleep(30000)]);
@@ -144,6 +148,7 @@ function writeConfig() {
     delete a.endpoints;
     delete a.domain_knowledge;
   }
+  sample.settings = { ...(sample.settings || {}), max_text_bytes: MAX_TEXT };
   const def = sample.agents.find((a) => a.name === "default") || sample.agents[0];
   def.event_subscriptions = [...(def.event_subscriptions || []), "com.example.invoice.*"];
   fs.writeFileSync(config, JSON.stringify(sample, null, 2));
@@ -210,6 +215,52 @@ async function publishRabbit(url, address, id) {
   });
   conn.close();
 }
+// The fake model server (tests/fakes/openai); resolves its base URL.
+async function startFakeModel() {
+  const portFile = path.join(dir, "fake-model.port");
+  start("fake-model", process.execPath, [path.join(here, "..", "fakes", "openai", "server.js"), "--port-file", portFile],
+    { PATH: process.env.PATH });
+  const port = await waitFor("the fake model's port", () => fs.existsSync(portFile) && Number(fs.readFileSync(portFile, "utf8")), 20000);
+  return `http://127.0.0.1:${port}`;
+}
+const modelEnv = (url) => ({ AOS_OPENAI_BASE_URL: `${url}/v1`, AOS_RUNNER_PROMPT_BUDGET: "2000000" });
+const MAX_TEXT = 256 * 1024; // settings.max_text_bytes in writeConfig = the storage content limit
+
+// Issue 8 item 5: a 256 KiB message and its 256 KiB answer through the whole stack (every hop
+// over the 256 KiB bus limit travels by reference), then a turn whose context holds both.
+async function bigTurns(router, model, runner) {
+  const tag = randomBytes(4).toString("hex");
+  const text = `big-${tag} ` + "B".repeat(MAX_TEXT - 5 - tag.length);
+  assert.equal(Buffer.byteLength(text), MAX_TEXT);
+  const r1 = await http("POST", `${router.http}/v1/messages`, { text, agent: "default" });
+  assert.equal(r1.status, 200, `a ${MAX_TEXT}-byte message: ${r1.text.slice(0, 300)}`);
+  const conv = r1.json.conversation_id;
+  assert.equal(r1.json.reply.length, MAX_TEXT, "the answer as large (cut at the content limit)");
+  assert.ok(r1.json.reply.startsWith(`fake reply: big-${tag} BBB`), r1.json.reply.slice(0, 80));
+  log(`a ${MAX_TEXT}-byte message answered with ${r1.json.reply.length} bytes: ok`);
+  const r2 = await http("POST", `${router.http}/v1/messages`, { text: `and now? ${tag}`, conversation_id: conv });
+  assert.equal(r2.status, 200, `the next turn: ${r2.text.slice(0, 300)}`);
+  const last = await http("GET", `${model}/_last`);
+  const sent = last.json.body.messages;
+  assert.ok(sent.some((m) => m.role === "user" && m.content === text), "the big message in the next turn's prompt");
+  assert.ok(sent.some((m) => m.role === "assistant" && m.content === r1.json.reply), "the big answer in the next turn's prompt");
+  log("the next turn's context holds both big messages: ok");
+  const msgs = await conversationMessages(router, conv);
+  assert.deepEqual(msgs.map((m) => [m.role, Buffer.byteLength(m.content)]),
+    [["user", MAX_TEXT], ["assistant", MAX_TEXT], ["user", Buffer.byteLength(`and now? ${tag}`)], ["assistant", r2.json.reply.length]]);
+  log("the conversation reads back whole (each page holds one huge message): ok");
+  const r3 = await http("POST", `${router.http}/v1/messages`, { text: text + "B", conversation_id: conv });
+  assert.equal(r3.status, 413, r3.text.slice(0, 300));
+  assert.equal(r3.json.error.code, "too_large", r3.text);
+  log(`${MAX_TEXT + 1} bytes: 413 too_large: ok`);
+  // every hop settled: no turn was dead-lettered (a reply or event that could not travel is)
+  const metrics = (await http("GET", `${runner.admin}/metrics`)).text;
+  const dead = metrics.split("\n").filter((l) => l.startsWith("aos_runner_turns_total") &&
+    l.includes('outcome="dead_lettered"') && !/ 0$/.test(l));
+  assert.deepEqual(dead, [], "no dead-lettered turns");
+  log("no turn dead-lettered: ok");
+}
+
 const keyName = "aos-services";
 const key = randomBytes(32).toString("base64");
 // The ingress queue on the local profile (RabbitMQ fixture).
@@ -227,11 +278,13 @@ async function rabbitIngress() {
     ...(process.env.ASAN_OPTIONS ? { ASAN_OPTIONS: process.env.ASAN_OPTIONS } : {}),
     ...(process.env.UBSAN_OPTIONS ? { UBSAN_OPTIONS: process.env.UBSAN_OPTIONS } : {}),
   };
+  const model = await startFakeModel();
   const svc = serviceStarter(base);
   const storage = await svc("aos-storage", "aos-storage");
-  const runner = await svc("aos-agent-runner", "aos-agent-runner");
+  const runner = await svc("aos-agent-runner", "aos-agent-runner", modelEnv(model));
   const router = await svc("aos-router", "aos-router");
   await waitReady([storage, runner, router]);
+  await bigTurns(router, model, runner);
   const id = `rabbit-ingress-${randomBytes(8).toString("hex")}`;
   await publishRabbit(url, "/amq/queue/aos.ingress", id);
   log(`published ${id} twice to /amq/queue/aos.ingress`);
@@ -285,10 +338,11 @@ try {
       ...(process.env.ASAN_OPTIONS ? { ASAN_OPTIONS: process.env.ASAN_OPTIONS } : {}),
       ...(process.env.UBSAN_OPTIONS ? { UBSAN_OPTIONS: process.env.UBSAN_OPTIONS } : {}),
     };
+    const model = await startFakeModel();
     const svc = serviceStarter(base);
     const storage = await svc("aos-storage", "aos-storage");
     const ml = await svc("aos-ml-pipeline", "aos-ml-pipeline");
-    const runner = await svc("aos-agent-runner", "aos-agent-runner");
+    const runner = await svc("aos-agent-runner", "aos-agent-runner", modelEnv(model));
     const routers = [await svc("aos-router-1", "aos-router"), await svc("aos-router-2", "aos-router")];
     await waitReady([storage, ml, runner, ...routers]);
     // every router replica sees the runner's heartbeats (issue 8 item 2)
@@ -312,6 +366,7 @@ try {
     const conv = await http("GET", `${routers[1].http}/v1/conversations/${res.json.conversation_id}`);
     assert.equal(conv.status, 200, conv.text);
     log("second turn through the other router replica, conversation readable: ok");
+    await bigTurns(routers[1], model, runner);
     // Microsoft's SDK as an outside application against the same stack
     const sdk = await runNode("servicebus_sdk.mjs", ["stack"], sdkEnv);
     assert.equal(sdk.code, 0, "SDK checks against the stack");

@@ -93,7 +93,7 @@ execFileSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-subj
 const certPem = readFileSync(join(entraCertDir, 'cert.pem'), 'utf8');
 writeFileSync(join(entraCertDir, 'both.pem'), certPem + readFileSync(join(entraCertDir, 'key.pem'), 'utf8'));
 writeFileSync(join(entraCertDir, 'federated.jwt'), 'eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJzeXN0ZW06c2VydmljZWFjY291bnQ6YW9zOnJvdXRlciJ9.c2ln\n');
-const entra = await startFakeEntra({ tenant: TENANT, apps: { [SKILL_APP]: { secret: SKILL_SECRET, certPem, federatedToken: 'eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJzeXN0ZW06c2VydmljZWFjY291bnQ6YW9zOnJvdXRlciJ9.c2ln' } } });
+const entra = await startFakeEntra({ tenant: TENANT, apps: { [SKILL_APP]: { secret: SKILL_SECRET, certPem, managed: true, federatedToken: 'eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJzeXN0ZW06c2VydmljZWFjY291bnQ6YW9zOnJvdXRlciJ9.c2ln' } } });
 
 // Inbound tokens as Entra issues them to the Copilot Studio bot for the skill (v2 and v1).
 function rootToken(over = {}, opts = {}) {
@@ -428,6 +428,45 @@ try {
     assert.equal((await send(a)).status, 202);
     await waitFor('the reply', () => textsFor(a.conversation.id).find((x) => x.type === 'message'), 60000);
     assert.ok(entra.state.issued.some((i) => i.how === 'federated'));
+  });
+
+  await check('user-assigned managed identity for the outbound token (IMDS)', async () => {
+    await stop(router);
+    router = await startRouter({ AOS_BOT_APP_PASSWORD: '', AOS_BOT_MANAGED_IDENTITY: 'true', AOS_AZURE_IMDS_ENDPOINT: entra.imdsUrl });
+    const from = hostAuth.length;
+    const a = userActivity({ type: 'message', text: 'budget with a managed identity' });
+    assert.equal((await send(a)).status, 202);
+    await waitFor('the reply', () => textsFor(a.conversation.id).find((x) => x.type === 'message'), 60000);
+    const managed = entra.state.issued.filter((i) => i.how === 'managed').map((i) => `Bearer ${i.token}`);
+    assert.ok(hostAuth.length > from, 'a reply reached the host');
+    for (const h of hostAuth.slice(from)) assert.ok(managed.includes(h), `reply without the managed identity's token: ${h.slice(0, 20)}`);
+  });
+
+  await check('the bot token is reused while fresh and refreshed before it expires', async () => {
+    await stop(router);
+    entra.state.ttl = 12; // refreshed at half its life (aos/identity.h)
+    try {
+      router = await startRouter({});
+      const reply = async (text) => {
+        const from = hostAuth.length;
+        const a = userActivity({ type: 'message', text });
+        assert.equal((await send(a)).status, 202);
+        await waitFor('the reply', () => textsFor(a.conversation.id).find((x) => x.type === 'message'), 60000);
+        const got = [...new Set(hostAuth.slice(from))];
+        assert.equal(got.length, 1, 'one token per reply');
+        return got[0];
+      };
+      const t0 = Date.now(); // the first token is issued between t0 and t1At
+      const t1 = await reply('budget, first token');
+      const t1At = Date.now();
+      assert.equal(await reply('budget, same token'), t1, 'a fresh token is reused, not fetched again');
+      await sleep(Math.max(0, t1At + 6500 - Date.now()));
+      const t3 = await reply('budget, refreshed token');
+      assert.notEqual(t3, t1, 'refreshed after half its life');
+      assert.ok(Date.now() - t0 < 12000, 'and before the first one expired');
+    } finally {
+      entra.state.ttl = 3599;
+    }
   });
 
   await check('JWT matrix over HTTP', async () => {

@@ -74,7 +74,8 @@ static void test_full_agent(void **state)
         "\"domain_knowledge\":[{\"container\":\"k\",\"name\":\"a.md\"}],"
         "\"endpoint\":[{\"provider\":\"azure-openai\",\"url\":\"https://x.openai.azure.com\","
         "\"deployment\":\"gpt\",\"api_version\":\"2024-06-01\",\"api_key_env\":\"AOS_TEST_KEY\","
-        "\"timeout_ms\":1000,\"max_retries\":2,\"temperature\":0.5,\"max_tokens\":100},"
+        "\"timeout_ms\":1000,\"max_retries\":2,\"temperature\":0.5,\"max_tokens\":100,"
+        "\"requests_per_minute\":600,\"tokens_per_minute\":90000},"
         "{\"provider\":\"offline\"}],"
         "\"schedule\":{\"interval_s\":60,\"text\":\"tick\"}},"
         "{\"name\":\"b-2\",\"purpose\":\"q\"}]}");
@@ -89,6 +90,9 @@ static void test_full_agent(void **state)
     assert_int_equal(a->endpoints[0].provider, AOS_PROVIDER_AZURE_OPENAI);
     assert_string_equal(a->endpoints[0].deployment, "gpt");
     assert_int_equal(a->endpoints[0].max_retries, 2);
+    assert_int_equal(a->endpoints[0].requests_per_minute, 600);
+    assert_int_equal(a->endpoints[0].tokens_per_minute, 90000);
+    assert_int_equal(a->endpoints[1].requests_per_minute, 0); /* none */
     assert_true(a->endpoints[0].temperature > 0.49 && a->endpoints[0].temperature < 0.51);
     assert_int_equal(a->endpoints[1].provider, AOS_PROVIDER_OFFLINE);
     assert_int_equal(a->endpoints[1].timeout_ms, 30000);
@@ -117,6 +121,8 @@ static void test_single_agent_is_default(void **state)
     (void)state;
     aos_agents_config_t *cfg = parse_ok("{\"agents\":[{\"name\":\"solo\",\"purpose\":\"p\"}]}");
     assert_string_equal(cfg->default_agent, "solo");
+    /* the default lets one runner hold 1,000 slow model calls (issue 12 item 4) */
+    assert_true(cfg->settings.max_inflight >= 1000);
     aos_agents_config_free(cfg);
 }
 
@@ -164,6 +170,9 @@ static void test_errors_name_the_path(void **state)
     parse_fails(AG("{\"name\":\"b\",\"purpose\":\"p\",\"endpoint\":{\"provider\":\"openai\","
                    "\"url\":\"http://x\",\"temperature\":3}}"),
                 "agents[1].endpoint.temperature: out of range");
+    parse_fails(AG("{\"name\":\"b\",\"purpose\":\"p\",\"endpoint\":{\"provider\":\"openai\","
+                   "\"url\":\"http://x\",\"requests_per_minute\":0}}"),
+                "agents[1].endpoint.requests_per_minute: out of range");
 }
 
 static void test_top_level_errors(void **state)
@@ -198,6 +207,10 @@ static void test_top_level_errors(void **state)
     assert_int_equal(units->settings.max_text_bytes, 8192);
     assert_int_equal(units->settings.max_history, 20);
     aos_agents_config_free(units);
+    /* a text the router accepts must fit one stored message (256 KiB; docs/http-api.md) */
+    parse_fails("{\"agents\":[{\"name\":\"a\",\"purpose\":\"p\"}],\"settings\":{\"max_text_bytes"
+                "\":262145}}",
+                "settings.max_text_bytes: must be between 1 and 262144");
     parse_fails("{\"agents\":[{\"name\":\"a\",\"purpose\":\"p\"}],\"routing\":{\"sticky\":1}}",
                 "routing.sticky: expected true or false");
     parse_fails("{\"agents\":[{\"name\":\"a\",\"purpose\":\"p\"}]} x", "invalid JSON");

@@ -129,6 +129,17 @@ static inline int fake_model_inflight(const fake_model_t *f)
     return n;
 }
 
+/* Model calls of one caller (/caller:NAME prefix) being answered right now (-1 on error). */
+static inline int fake_model_inflight_of(const fake_model_t *f, const char *caller)
+{
+    json_object *o = fake_model_admin(f, "GET", "/_stats", NULL), *by, *v;
+    int n = -1;
+    if (o && json_object_object_get_ex(o, "inflight_by_caller", &by))
+        n = json_object_object_get_ex(by, caller, &v) ? json_object_get_int(v) : 0;
+    json_object_put(o);
+    return n;
+}
+
 /* Calls whose last user message was exactly text (-1 on error). */
 static inline int fake_model_calls_for(const fake_model_t *f, const char *text)
 {
@@ -138,6 +149,19 @@ static inline int fake_model_calls_for(const fake_model_t *f, const char *text)
         n = json_object_object_get_ex(by, text, &v) ? json_object_get_int(v) : 0;
     json_object_put(o);
     return n;
+}
+
+/* Every model call that ended, oldest first (GET /_calls): an array of {"text", "caller",
+ * "status", "outcome": "answered"|"aborted", "start_ms", "end_ms"} (caller puts it), or NULL.
+ * "caller" is the NAME of an endpoint URL's /caller:NAME prefix (null without one). */
+static inline json_object *fake_model_call_log(const fake_model_t *f)
+{
+    json_object *o = fake_model_admin(f, "GET", "/_calls", NULL);
+    if (o && !json_object_is_type(o, json_type_array)) {
+        json_object_put(o);
+        o = NULL;
+    }
+    return o;
 }
 
 static inline void fake_model_reset(const fake_model_t *f)

@@ -3,19 +3,19 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "provider.h"
+#include "aos/model.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-    runner_completion_t c = {0};
+    aos_model_completion_t c = {0};
     char err[256];
-    if (runner_chat_parse_response((const char *)data, size, &c, err, sizeof err) == AOS_OK) {
+    if (aos_model_parse_response((const char *)data, size, &c, err, sizeof err) == AOS_OK) {
         if (!c.text)
             abort();
         (void)strlen(c.text);
     }
-    runner_completion_clear(&c);
+    aos_model_completion_clear(&c);
     char msg[64];
-    runner_chat_error_message((const char *)data, size, msg, sizeof msg);
+    aos_model_error_message((const char *)data, size, msg, sizeof msg);
     return 0;
 }

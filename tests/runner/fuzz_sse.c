@@ -3,12 +3,12 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "sse.h"
+#include "aos/sse.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-    runner_chat_stream_t *s = NULL;
-    if (runner_chat_stream_new(1 << 16, &s) != AOS_OK)
+    aos_model_stream_t *s = NULL;
+    if (aos_model_stream_new(1 << 16, &s) != AOS_OK)
         return 0;
     /* the first byte picks the chunk size, so splits land everywhere */
     size_t step = size ? (size_t)(data[0] % 17) + 1 : 1;
@@ -16,12 +16,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     aos_result rc = AOS_OK;
     for (size_t i = 0; rc == AOS_OK && i < size; i += step) {
         size_t n = size - i < step ? size - i : step;
-        rc = runner_chat_stream_feed(s, (const char *)data + i, n, err, sizeof err);
+        rc = aos_model_stream_feed(s, (const char *)data + i, n, err, sizeof err);
     }
-    runner_completion_t c = {0};
-    if (rc == AOS_OK && runner_chat_stream_finish(s, &c, err, sizeof err) == AOS_OK && !c.text)
+    aos_model_completion_t c = {0};
+    if (rc == AOS_OK && aos_model_stream_finish(s, &c, err, sizeof err) == AOS_OK && !c.text)
         abort();
-    runner_completion_clear(&c);
-    runner_chat_stream_free(s);
+    aos_model_completion_clear(&c);
+    aos_model_stream_free(s);
     return 0;
 }

@@ -76,7 +76,7 @@ static void call(env_t *e, const char *agent, const char *text, waiter_t *w)
 
 static void waiter_clear(waiter_t *w)
 {
-    runner_completion_clear(&w->res.completion);
+    aos_model_completion_clear(&w->res.completion);
     pthread_mutex_destroy(&w->mu);
     pthread_cond_destroy(&w->cv);
 }

@@ -9,10 +9,10 @@
 
 #include <cmocka.h>
 
-#include "offline.h"
+#include "aos/model.h"
 #include "prompt.h"
 
-static runner_chat_msg_t HISTORY[6] = {
+static aos_model_msg_t HISTORY[6] = {
     {"user", "m0"},      {"assistant", "m1"}, {"user", "m2"},
     {"assistant", "m3"}, {"user", "m4"},      {"bogus-role", "m5"},
 };
@@ -61,9 +61,9 @@ static void test_budget(void **state)
     memset(big_msg, 'h', sizeof big_msg - 1);
     big_msg[sizeof big_msg - 1] = '\0';
     runner_knowledge_doc_t docs[] = {{"a", big_doc}, {"b", "never reached"}};
-    runner_chat_msg_t hist[10];
+    aos_model_msg_t hist[10];
     for (int i = 0; i < 10; i++)
-        hist[i] = (runner_chat_msg_t){i % 2 ? "assistant" : "user", big_msg};
+        hist[i] = (aos_model_msg_t){i % 2 ? "assistant" : "user", big_msg};
     hist[9].content = "newest";
     runner_prompt_input_t in = {.agent = "ceo",
                                 .purpose = "p",
@@ -122,18 +122,22 @@ static void test_offline(void **state)
                                 .user_text = "How much\ncash do we have?"};
     runner_prompt_t p = {0};
     assert_int_equal(runner_prompt_build(&in, &p, NULL, 0), AOS_OK);
-    runner_completion_t a = {0}, b = {0};
-    assert_int_equal(runner_offline_complete("cfo", &p, &a), AOS_OK);
-    assert_int_equal(runner_offline_complete("cfo", &p, &b), AOS_OK);
+    aos_model_completion_t a = {0}, b = {0};
+    assert_int_equal(aos_model_offline_complete("cfo", p.msgs, p.count, p.knowledge_used,
+                                                p.knowledge_truncated, &a),
+                     AOS_OK);
+    assert_int_equal(aos_model_offline_complete("cfo", p.msgs, p.count, p.knowledge_used,
+                                                p.knowledge_truncated, &b),
+                     AOS_OK);
     assert_string_equal(a.text, b.text); /* deterministic */
     assert_true(strncmp(a.text, "[offline cfo]", 13) == 0);
     assert_non_null(strstr(a.text, "How much cash do we have?"));
     assert_non_null(strstr(a.text, "2 earlier messages"));
-    assert_string_equal(a.model, RUNNER_OFFLINE_MODEL);
+    assert_string_equal(a.model, AOS_MODEL_OFFLINE_MODEL);
     assert_true(a.usage.prompt_tokens > 0 && a.usage.completion_tokens > 0);
     assert_int_equal(a.usage.total_tokens, a.usage.prompt_tokens + a.usage.completion_tokens);
-    runner_completion_clear(&a);
-    runner_completion_clear(&b);
+    aos_model_completion_clear(&a);
+    aos_model_completion_clear(&b);
     runner_prompt_clear(&p);
 }
 

@@ -16,6 +16,7 @@
 #include <cmocka.h>
 
 #include "aos/bus.h"
+#include "aos/claim_check.h"
 #include "aos/json.h"
 #include "aos/storage_client.h"
 #include "fake_model.h"
@@ -412,6 +413,65 @@ static void test_poison_and_model_failure_dead_lettered(void **state)
     aos_storage_message_page_clear(&page);
 }
 
+/* Issue 8 item 5: a turn that arrives by reference (claim check) is resolved and answered; its
+ * answer, over the threshold, comes back by reference and resolves to the stored answer; a
+ * turn whose claim is gone is quarantined at once (error reply, dead letter), never retried,
+ * and the conversation's next turn runs. */
+static void test_turn_by_reference(void **state)
+{
+    (void)state;
+    static dlq_t q = {.mu = PTHREAD_MUTEX_INITIALIZER};
+    assert_int_equal(aos_bus_subscribe_address(S.bus, "/amq/queue/aos.agent.rtturn.dlq", 8,
+                                               on_dead_letter, &q),
+                     AOS_OK);
+    char m1[64], m2[64], m3[64], conv[64], err[256] = "";
+    ids(m1, sizeof m1, "m-claim-1");
+    ids(m2, sizeof m2, "m-claim-2");
+    ids(m3, sizeof m3, "m-claim-3");
+    ids(conv, sizeof conv, "c-claim");
+    size_t big = 250 * 1024;
+    char *text = malloc(big + 1);
+    assert_non_null(text);
+    memset(text, 'C', big);
+    text[big] = '\0';
+    aos_claim_store_t store;
+    aos_storage_claim_store(S.sc, &store);
+    aos_event_t *ev = turn_event("rtturn", conv, m1, text), *reply = NULL;
+    bool moved = false;
+    assert_int_equal(aos_claim_check_offload(&store, ev, AOS_CLAIM_THRESHOLD_DEFAULT, &moved, err,
+                                             sizeof err),
+                     AOS_OK);
+    assert_true(moved);
+    assert_true(ev->data_len < 1024);
+    assert_int_equal(aos_bus_request_sync(S.bus, "aos.agent.rtturn", ev, 30000, &reply), AOS_OK);
+    aos_event_free(ev);
+    assert_non_null(aos_event_get_ext(reply, AOS_CLAIM_EXT)); /* the answer is as large */
+    assert_int_equal(aos_claim_check_resolve(&store, reply, AOS_CLAIM_MAX, err, sizeof err),
+                     AOS_OK);
+    json_object *o = reply_data(reply);
+    assert_int_equal(strlen(jstr(o, "reply")), strlen("fake reply: ") + big);
+    json_object_put(o);
+    aos_event_free(reply);
+    /* answered and settled: its aos.agent.reply event (id "<reply>:reply") went by reference
+     * too, so the turn was not dead-lettered after the reply */
+    assert_true(dlq_find(&q, m1, 2000) < 0);
+
+    /* a claim that is gone: quarantined at once, with the reason */
+    ev = turn_event("rtturn", conv, m2, "gone");
+    assert_int_equal(aos_claim_check_reference(ev, "bus/never-stored"), AOS_OK);
+    expect_error_reply(ev, "aos.agent.rtturn", AOS_ERR_INVALID);
+    aos_event_free(ev);
+    int k = dlq_find(&q, m2, 20000);
+    assert_true(k >= 0);
+    assert_string_equal(q.reasons[k], "aos:poison");
+    assert_non_null(strstr(q.descriptions[k], "by reference"));
+    /* ...and the conversation goes on */
+    o = turn("rtturn", conv, m3, "still there?", NULL);
+    assert_non_null(strstr(jstr(o, "reply"), "still there?"));
+    json_object_put(o);
+    free(text);
+}
+
 typedef struct events {
     pthread_mutex_t mu;
     int heartbeats;      /* from agent rtturn */
@@ -611,6 +671,7 @@ int main(void)
         cmocka_unit_test(test_redelivered_turn_answered_once),
         cmocka_unit_test(test_poison_and_model_failure_dead_lettered),
         cmocka_unit_test(test_heartbeats_and_reply_events),
+        cmocka_unit_test(test_turn_by_reference),
         cmocka_unit_test(test_kill9_mid_turn_under_load),
         cmocka_unit_test(test_sigterm_finishes_in_flight),
     };

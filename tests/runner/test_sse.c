@@ -9,7 +9,7 @@
 
 #include <cmocka.h>
 
-#include "sse.h"
+#include "aos/sse.h"
 
 typedef struct seen {
     char log[2048];
@@ -28,18 +28,18 @@ static aos_result record(void *ctx, const char *event, const char *data, size_t 
 /* Feed text split at position cut (and byte by byte when cut < 0). */
 static void feed_split(const char *text, long cut, seen_t *s)
 {
-    runner_sse_t *p = NULL;
+    aos_sse_t *p = NULL;
     memset(s, 0, sizeof *s);
-    assert_int_equal(runner_sse_new(0, record, s, &p), AOS_OK);
+    assert_int_equal(aos_sse_new(0, record, s, &p), AOS_OK);
     size_t len = strlen(text);
     if (cut < 0) {
         for (size_t i = 0; i < len; i++)
-            assert_int_equal(runner_sse_feed(p, text + i, 1), AOS_OK);
+            assert_int_equal(aos_sse_feed(p, text + i, 1), AOS_OK);
     } else {
-        assert_int_equal(runner_sse_feed(p, text, (size_t)cut), AOS_OK);
-        assert_int_equal(runner_sse_feed(p, text + cut, len - (size_t)cut), AOS_OK);
+        assert_int_equal(aos_sse_feed(p, text, (size_t)cut), AOS_OK);
+        assert_int_equal(aos_sse_feed(p, text + cut, len - (size_t)cut), AOS_OK);
     }
-    runner_sse_free(p);
+    aos_sse_free(p);
 }
 
 static void test_sse_any_split(void **state)
@@ -66,14 +66,14 @@ static void test_sse_limit(void **state)
 {
     (void)state;
     seen_t s = {0};
-    runner_sse_t *p = NULL;
-    assert_int_equal(runner_sse_new(16, record, &s, &p), AOS_OK);
-    assert_int_equal(runner_sse_feed(p, "data: short\n\n", 13), AOS_OK);
-    assert_int_equal(runner_sse_feed(p, "data: 0123456789abcdefghij", 26), AOS_ERR_TOO_LARGE);
+    aos_sse_t *p = NULL;
+    assert_int_equal(aos_sse_new(16, record, &s, &p), AOS_OK);
+    assert_int_equal(aos_sse_feed(p, "data: short\n\n", 13), AOS_OK);
+    assert_int_equal(aos_sse_feed(p, "data: 0123456789abcdefghij", 26), AOS_ERR_TOO_LARGE);
     /* stays failed */
-    assert_int_equal(runner_sse_feed(p, "\n\n", 2), AOS_ERR_TOO_LARGE);
+    assert_int_equal(aos_sse_feed(p, "\n\n", 2), AOS_ERR_TOO_LARGE);
     assert_int_equal(s.events, 1);
-    runner_sse_free(p);
+    aos_sse_free(p);
 }
 
 static const char STREAM[] =
@@ -96,34 +96,34 @@ static void test_chat_stream(void **state)
     (void)state;
     size_t len = strlen(STREAM);
     for (size_t cut = 0; cut <= len; cut += 7) {
-        runner_chat_stream_t *s = NULL;
-        runner_completion_t c = {0};
-        assert_int_equal(runner_chat_stream_new(0, &s), AOS_OK);
-        assert_int_equal(runner_chat_stream_feed(s, STREAM, cut, NULL, 0), AOS_OK);
-        assert_int_equal(runner_chat_stream_feed(s, STREAM + cut, len - cut, NULL, 0), AOS_OK);
-        assert_int_equal(runner_chat_stream_finish(s, &c, NULL, 0), AOS_OK);
+        aos_model_stream_t *s = NULL;
+        aos_model_completion_t c = {0};
+        assert_int_equal(aos_model_stream_new(0, &s), AOS_OK);
+        assert_int_equal(aos_model_stream_feed(s, STREAM, cut, NULL, 0), AOS_OK);
+        assert_int_equal(aos_model_stream_feed(s, STREAM + cut, len - cut, NULL, 0), AOS_OK);
+        assert_int_equal(aos_model_stream_finish(s, &c, NULL, 0), AOS_OK);
         assert_string_equal(c.text, "Hello, world");
         assert_string_equal(c.model, "gpt-4o");
         assert_string_equal(c.finish_reason, "stop");
         assert_true(c.usage_reported);
         assert_int_equal(c.usage.total_tokens, 11);
-        runner_completion_clear(&c);
-        runner_chat_stream_free(s);
+        aos_model_completion_clear(&c);
+        aos_model_stream_free(s);
     }
 }
 
 static aos_result stream_result(const char *text, char *err, size_t errlen)
 {
-    runner_chat_stream_t *s = NULL;
-    runner_completion_t c = {0};
-    assert_int_equal(runner_chat_stream_new(128, &s), AOS_OK);
-    aos_result rc = runner_chat_stream_feed(s, text, strlen(text), err, errlen);
+    aos_model_stream_t *s = NULL;
+    aos_model_completion_t c = {0};
+    assert_int_equal(aos_model_stream_new(128, &s), AOS_OK);
+    aos_result rc = aos_model_stream_feed(s, text, strlen(text), err, errlen);
     if (rc == AOS_OK)
-        rc = runner_chat_stream_finish(s, &c, err, errlen);
+        rc = aos_model_stream_finish(s, &c, err, errlen);
     if (rc != AOS_OK)
         assert_null(c.text);
-    runner_completion_clear(&c);
-    runner_chat_stream_free(s);
+    aos_model_completion_clear(&c);
+    aos_model_stream_free(s);
     return rc;
 }
 

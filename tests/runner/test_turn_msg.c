@@ -134,9 +134,14 @@ static void test_metadata_roundtrip(void **state)
                                .model = "gpt-4o",
                                .endpoint = "https://x",
                                .usage = {10, 5, 15},
-                               .attempts = 2};
+                               .attempts = 2,
+                               .latency_ms = 1234,
+                               .trace_id = "4bf92f3577b34da6a3ce929d0e0e4736"};
     char *meta = NULL;
     assert_int_equal(runner_assistant_metadata(&r, &o, &meta), AOS_OK);
+    /* what the console's transcript shows per turn (issue 14) */
+    assert_non_null(strstr(meta, "\"latency_ms\":1234"));
+    assert_non_null(strstr(meta, "\"trace_id\":\"4bf92f3577b34da6a3ce929d0e0e4736\""));
     runner_turn_outcome_t back = {.provider = "stored"};
     void *owner = NULL;
     assert_int_equal(runner_assistant_metadata_parse(meta, &back, &owner), AOS_OK);
@@ -148,17 +153,59 @@ static void test_metadata_roundtrip(void **state)
     free(meta);
     char *hb = NULL;
     assert_int_equal(
-        runner_heartbeat_json("cfo", "i-1", 3, 64, "offline", 1700000000000, 0, 0, &hb), AOS_OK);
+        runner_heartbeat_json("cfo", "i-1", 3, 64, "offline", NULL, 1700000000000, 0, 0, &hb),
+        AOS_OK);
     assert_string_equal(hb,
                         "{\"agent\":\"cfo\",\"instance\":\"i-1\",\"inflight\":3,\"capacity\":64,"
                         "\"provider\":\"offline\",\"ts\":1700000000000}");
     free(hb);
-    assert_int_equal(runner_heartbeat_json("cfo", "i-1", 0, 64, "offline", 1700000000000,
-                                           1699999980000, 1700000040000, &hb),
+    assert_int_equal(runner_heartbeat_json("cfo", "i-1", 0, 64, "openai", "half_open",
+                                           1700000000000, 1699999980000, 1700000040000, &hb),
                      AOS_OK);
     assert_non_null(strstr(hb, "\"schedule_last_ms\":1699999980000,"
                                "\"schedule_next_ms\":1700000040000"));
+    assert_non_null(strstr(hb, "\"breaker\":\"half_open\"")); /* the console's agents page */
     free(hb);
+    runner_turn_req_clear(&r);
+}
+
+/* The adapter that answered goes with the stored message and the reply (and comes back
+ * from storage for a redelivered turn); no adapter, no fields. */
+static void test_adapter_fields(void **state)
+{
+    (void)state;
+    runner_turn_req_t r;
+    assert_int_equal(parse("{\"conversation_id\":\"c\",\"message_id\":\"m\",\"agent\":\"a\","
+                           "\"text\":\"t\"}",
+                           &r, NULL, 0),
+                     AOS_OK);
+    runner_turn_outcome_t o = {.reply = "hi",
+                               .provider = "openai",
+                               .model = "cfo-lora-v3",
+                               .adapter = "cfo-lora",
+                               .adapter_version = 3};
+    char *meta = NULL, *res = NULL;
+    assert_int_equal(runner_assistant_metadata(&r, &o, &meta), AOS_OK);
+    assert_non_null(strstr(meta, "\"adapter\":\"cfo-lora\",\"adapter_version\":3"));
+    assert_int_equal(runner_turn_result_json(&r, "m:r", &o, &res), AOS_OK);
+    assert_non_null(strstr(res, "\"adapter\":\"cfo-lora\",\"adapter_version\":3"));
+    runner_turn_outcome_t back = {.provider = "stored"};
+    void *owner = NULL;
+    assert_int_equal(runner_assistant_metadata_parse(meta, &back, &owner), AOS_OK);
+    assert_string_equal(back.adapter, "cfo-lora");
+    assert_int_equal(back.adapter_version, 3);
+    json_object_put(owner);
+    free(meta);
+    free(res);
+    o.adapter_version = 0; /* the configured adapter, not a registry version */
+    assert_int_equal(runner_assistant_metadata(&r, &o, &meta), AOS_OK);
+    assert_non_null(strstr(meta, "\"adapter\":\"cfo-lora\""));
+    assert_null(strstr(meta, "adapter_version"));
+    free(meta);
+    o.adapter = NULL;
+    assert_int_equal(runner_assistant_metadata(&r, &o, &meta), AOS_OK);
+    assert_null(strstr(meta, "adapter"));
+    free(meta);
     runner_turn_req_clear(&r);
 }
 
@@ -167,7 +214,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_parse_query),        cmocka_unit_test(test_parse_event),
         cmocka_unit_test(test_parse_rejects),      cmocka_unit_test(test_reply_ids),
-        cmocka_unit_test(test_metadata_roundtrip),
+        cmocka_unit_test(test_metadata_roundtrip), cmocka_unit_test(test_adapter_fields),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -49,7 +49,8 @@ static void test_validators(void **state)
     assert_false(aos_storage_valid_blob_name("a b"));
     assert_true(aos_storage_valid_kind("adapter"));
     assert_true(aos_storage_valid_kind("job"));
-    assert_true(aos_storage_valid_kind("health")); /* router replicas share agent health */
+    assert_true(aos_storage_valid_kind("health"));   /* router replicas share agent health */
+    assert_true(aos_storage_valid_kind("feedback")); /* a user's score of a reply (docs/ml.md) */
     assert_false(aos_storage_valid_kind("jobs"));
     assert_true(aos_storage_valid_role("assistant"));
     assert_false(aos_storage_valid_role("Assistant"));

@@ -30,7 +30,8 @@
  *                 "url": "https://...", "deployment": "...", "api_version": "2024-06-01",
  *                 "api_key_env": "AZURE_OPENAI_API_KEY", "auth": "api-key" | "bearer",
  *                 "model": "...", "timeout_ms": 30000, "max_retries": 3,
- *                 "max_tokens": 800, "temperature": 0.2}
+ *                 "max_tokens": 800, "temperature": 0.2,
+ *                 "requests_per_minute": 600, "tokens_per_minute": 100000}     model headroom
  *
  * Secrets never live in the file: api_key_env names the environment variable that holds the
  * key. An agent without an endpoint uses the offline provider. Parsing is strict: unknown keys,
@@ -84,6 +85,10 @@ typedef struct aos_endpoint {
     uint32_t max_retries; /* default 3, 0..10 */
     uint32_t max_tokens;  /* 0 = provider default */
     double temperature;   /* < 0 = provider default; otherwise 0..2 */
+    /* The endpoint's quota (Azure OpenAI RPM / TPM); 0 = none. The runner takes turns for
+     * the endpoint's agents only while there is headroom (docs/agent-runner.md). */
+    uint32_t requests_per_minute;
+    uint32_t tokens_per_minute;
 } aos_endpoint_t;
 
 typedef struct aos_blob_ref {

@@ -123,6 +123,11 @@ aos_result aos_bus_wait_connected(aos_bus_t *bus, int timeout_ms);
 /* True while the connection is open and usable (for /readyz). */
 bool aos_bus_is_connected(const aos_bus_t *bus);
 
+/* Wall-clock ms (CLOCK_REALTIME) at which the current connection became usable; 0 while not
+ * connected. A value later than when a request was sent says the connection was lost in
+ * between (its timeout is the outage's, not the peer's). Any thread. */
+int64_t aos_bus_connected_since_ms(const aos_bus_t *bus);
+
 /* Graceful stop: stop granting credit, wait up to grace_ms for in-flight sends to be
  * confirmed and deliveries to be settled, release the rest, close, join the thread.
  * Unconfirmed sends get AOS_ERR_CLOSED, outstanding requests AOS_ERR_CLOSED. Deliveries still
@@ -198,6 +203,13 @@ void aos_bus_release_uncounted(aos_bus_delivery_t *d);
 /* Stop granting link credit on every subscription (a draining consumer): what the broker
  * still sends on credit already granted arrives as usual (release it uncounted). */
 void aos_bus_pause(aos_bus_t *bus);
+/* Lower (or raise again) the link credit of a logical queue's subscriptions: no new credit is
+ * granted while the deliveries held, received and credited would pass limit (0: none at all;
+ * UINT32_MAX: back to the subscription's max_inflight, which always caps). So a consumer
+ * whose downstream has no headroom leaves the backlog in the queue, where the broker (and
+ * KEDA) see it. Credit already granted is not withdrawn: what it brings arrives as usual.
+ * Thread-safe; applied on the I/O thread. AOS_ERR_INVALID for a bad queue name. */
+aos_result aos_bus_set_credit(aos_bus_t *bus, const char *queue, uint32_t limit);
 /* Dead-letter with a reason (AMQP error condition, e.g. "aos:poison") and description. */
 void aos_bus_reject(aos_bus_delivery_t *d, const char *reason, const char *description);
 

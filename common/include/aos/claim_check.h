@@ -22,12 +22,27 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "aos/envelope.h"
 #include "aos/result.h"
 
 #define AOS_CLAIM_EXT "aosclaim"
 #define AOS_CLAIM_CONTAINER "aos-claims"
+/* Event data over this many bytes travels by reference (AOS_CLAIM_THRESHOLD): under Service
+ * Bus Standard's 256 KiB with room for the envelope and properties. */
+#define AOS_CLAIM_THRESHOLD_DEFAULT (192u * 1024u)
+/* The largest payload a receiver resolves (a reply of one page or turn context). */
+#define AOS_CLAIM_MAX (8u * 1024u * 1024u)
+
+/* The AOS_CLAIM_THRESHOLD row of a service's config table (aos/config.h), one description for
+ * every service (docs/configuration.md lists it once). MEMBER is an int64_t (bytes). */
+#define AOS_CLAIM_THRESHOLD_FIELD(TYPE, MEMBER)                                                    \
+    {"AOS_CLAIM_THRESHOLD", NULL, AOS_CONFIG_SIZE, "192k", 1024, 104857600, false, false, NULL,   \
+     "Event data over this many bytes travels by reference through blob storage (claim check, "  \
+     "container aos-claims; docs/bus.md \"Message size\"). Keep it under the broker's "           \
+     "max-message-size minus a few KiB of envelope.",                                             \
+     offsetof(TYPE, MEMBER)}
 
 typedef struct aos_claim_store {
     /* Store len bytes under name (replacing what is there). */
@@ -52,10 +67,36 @@ aos_result aos_claim_check_resolve(const aos_claim_store_t *store, aos_event_t *
                                    size_t max_len, char *errbuf, size_t errlen)
     __attribute__((warn_unused_result));
 
+/* Replace ev's data by the reference to blob `name` (already stored, in AOS_CLAIM_CONTAINER);
+ * the sender's half of aos_claim_check_offload without the store. On failure ev is unchanged. */
+aos_result aos_claim_check_reference(aos_event_t *ev, const char *name)
+    __attribute__((warn_unused_result));
+
+/* The blob name a claim of ev is stored under ("bus/<event id>"); AOS_ERR_INVALID when the id
+ * cannot name a blob. */
+aos_result aos_claim_check_name(const aos_event_t *ev, char *out, size_t len);
+
 /* A store on blob storage through aos-storage (container AOS_CLAIM_CONTAINER), for services
  * that have a storage client. c is borrowed and must outlive the store. Implemented in the
  * storage client library (common/src/storage_client/storage_claim.c; link aos_storage_client). */
 struct aos_storage_client;
 void aos_storage_claim_store(struct aos_storage_client *c, aos_claim_store_t *out_store);
+
+/* ---- the same through aos-storage without blocking (common/src/storage_client/storage_claim_async.c)
+ *
+ * For code that runs on the bus thread or an event loop (the router, the runner). Each call
+ * takes ev and hands it back, exactly once, to cb: with r AOS_OK the event as it should now
+ * travel (offload) or be used (resolve), else ev unchanged and errmsg says why. cb owns ev
+ * (aos_event_free). cb runs on the bus I/O thread; when there is nothing to do (data under the
+ * threshold, no reference) it runs before the call returns, on the calling thread (c may then
+ * be NULL). A non-OK return means cb was not called and ev is still the caller's. */
+typedef void (*aos_claim_cb)(void *ctx, aos_result r, aos_event_t *ev, const char *errmsg);
+
+aos_result aos_storage_claim_offload_async(struct aos_storage_client *c, aos_event_t *ev,
+                                           size_t threshold, aos_claim_cb cb, void *ctx);
+aos_result aos_storage_claim_resolve_async(struct aos_storage_client *c, aos_event_t *ev,
+                                           size_t max_len, aos_claim_cb cb, void *ctx);
+/* Fire and forget: delete the claim blob `name` (a receiver that settled its message). */
+void aos_storage_claim_delete_async(struct aos_storage_client *c, const char *name);
 
 #endif

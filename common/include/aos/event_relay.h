@@ -78,6 +78,11 @@ typedef struct aos_event_relay_config {
 
     uint32_t max_backoff_ms; /* 0 = 30000 */
     uint32_t min_backoff_ms; /* 0 = 200 */
+
+    /* Events that travel on the bus by reference (aos/claim_check.h) are resolved through it
+     * before they leave, so sinks get the data itself; NULL = sent as they are. Copied; its
+     * functions run on the relay's worker thread only (they may block). */
+    const struct aos_claim_store *claims;
 } aos_event_relay_config_t;
 
 /* Fill the Event Grid / Kafka fields from the common variables (strings borrowed from c) plus

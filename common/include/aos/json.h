@@ -26,6 +26,7 @@
 #include <json-c/json.h>
 
 #include "aos/result.h"
+#include "aos/utf8.h" /* aos_utf8_valid, which JSON text must be */
 
 #define AOS_JSON_DEFAULT_MAX_BYTES (1024u * 1024u) /* 1 MiB */
 #define AOS_JSON_DEFAULT_MAX_DEPTH 32
@@ -40,6 +41,16 @@ typedef enum aos_json_need {
  * syntax, UTF-8, depth or trailing-data problem: AOS_ERR_INVALID with the byte offset. */
 aos_result aos_json_parse(const char *buf, size_t len, size_t max_bytes, int max_depth,
                           json_object **out_value, char *errbuf, size_t errlen);
+
+/* Exactly what aos_json_parse would answer (result and errbuf), without keeping a value: for
+ * callers that only need to know the bytes are valid JSON (envelope data). A quick scan that
+ * builds nothing settles the common case (docs/bus.md "Cost per message"). */
+aos_result aos_json_validate(const char *buf, size_t len, size_t max_bytes, int max_depth,
+                             char *errbuf, size_t errlen);
+
+/* For tests: true when the quick scan alone accepts buf (then aos_json_parse must accept it
+ * too); false means "ask the parser", not "invalid". */
+bool aos_json_quick_valid_(const char *buf, size_t len, size_t max_bytes, int max_depth);
 
 /* As aos_json_parse, and the value must be an object. */
 aos_result aos_json_parse_object(const char *buf, size_t len, size_t max_bytes, int max_depth,

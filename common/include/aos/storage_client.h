@@ -39,10 +39,16 @@ typedef struct aos_storage_client_config {
     const char *source; /* CloudEvents source of requests; NULL: "/aos/storage-client" */
     int timeout_ms;     /* per request; 0: 30000 */
     size_t chunk_size;  /* blob transfer chunk; 0: AOS_STORAGE_CHUNK_DEFAULT */
+    /* Request data over this travels by reference (aos/claim_check.h), replies that arrive by
+     * reference are resolved before the callback; 0: AOS_CLAIM_THRESHOLD_DEFAULT. */
+    size_t claim_threshold;
 } aos_storage_client_config_t;
 
 aos_result aos_storage_client_new(const aos_storage_client_config_t *cfg,
                                   aos_storage_client_t **out_client, char *errbuf, size_t errlen);
+/* The claim threshold the client was made with (for the caller's own sends); NULL: the
+ * default. */
+size_t aos_storage_client_claim_threshold(const aos_storage_client_t *c);
 /* Outstanding async calls still complete (with AOS_ERR_CLOSED at the latest when the bus
  * stops); their callbacks must not touch the freed client. NULL is a no-op. */
 void aos_storage_client_free(aos_storage_client_t *c);

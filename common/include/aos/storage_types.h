@@ -43,6 +43,10 @@
  * exceed it, so a reply stays under Service Bus Standard's 256 KiB message limit with room
  * for the envelope; at least one message is always returned. */
 #define AOS_STORAGE_REPLY_BUDGET (192u * 1024u)
+/* Serialized messages in a turn's context (turn.claim): the newest messages the runner asked
+ * for up to this; over the claim threshold the reply travels by reference (claim check,
+ * docs/bus.md "Message size"), so the largest messages still reach the model's prompt. */
+#define AOS_STORAGE_CONTEXT_BUDGET (1024u * 1024u)
 #define AOS_STORAGE_PAGE_DEFAULT 100
 
 typedef struct aos_storage_conversation {

@@ -173,8 +173,10 @@ static aos_result get_str_list(pctx *c, json_object *o, const char *path, const 
 }
 
 static const char *const ENDPOINT_KEYS[] = {
-    "provider", "url",        "deployment",  "api_version", "api_key_env", "auth",
-    "model",    "timeout_ms", "max_retries", "max_tokens",  "temperature", NULL};
+    "provider",          "url",        "deployment",  "api_version",
+    "api_key_env",       "auth",       "model",       "timeout_ms",
+    "max_retries",       "max_tokens", "temperature", "requests_per_minute",
+    "tokens_per_minute", NULL};
 
 static bool env_name_valid(const char *s)
 {
@@ -253,6 +255,10 @@ static aos_result parse_endpoint(pctx *c, json_object *o, const char *path, aos_
     AOS_RETURN_IF_FAILED(get_u32(c, o, path, "timeout_ms", 1, 600000, &ep->timeout_ms));
     AOS_RETURN_IF_FAILED(get_u32(c, o, path, "max_retries", 0, 10, &ep->max_retries));
     AOS_RETURN_IF_FAILED(get_u32(c, o, path, "max_tokens", 1, 1000000, &ep->max_tokens));
+    AOS_RETURN_IF_FAILED(
+        get_u32(c, o, path, "requests_per_minute", 1, 10000000, &ep->requests_per_minute));
+    AOS_RETURN_IF_FAILED(
+        get_u32(c, o, path, "tokens_per_minute", 1, 1000000000, &ep->tokens_per_minute));
     json_object *t = NULL;
     if (json_object_object_get_ex(o, "temperature", &t)) {
         char p[256];
@@ -426,10 +432,12 @@ static const aos_config_field_t SETTINGS[] = {
     SETTING(act_timeout_ms, AOS_CONFIG_DURATION_MS, "10000", 100, 600000),
     SETTING(storage_timeout_ms, AOS_CONFIG_DURATION_MS, "5000", 100, 600000),
     SETTING(max_body_bytes, AOS_CONFIG_SIZE, "1048576", 1024, 64 * 1024 * 1024),
-    SETTING(max_text_bytes, AOS_CONFIG_SIZE, "65536", 1, 16 * 1024 * 1024),
+    /* at most what one stored message holds (AOS_STORAGE_CONTENT_MAX): a text the router
+     * accepts is stored and answered end to end (docs/http-api.md) */
+    SETTING(max_text_bytes, AOS_CONFIG_SIZE, "65536", 1, 256 * 1024),
     SETTING(heartbeat_interval_ms, AOS_CONFIG_DURATION_MS, "5000", 100, 600000),
     SETTING(heartbeat_stale_ms, AOS_CONFIG_DURATION_MS, "15000", 100, 3600000),
-    SETTING(max_inflight, AOS_CONFIG_INT, "256", 1, 100000),
+    SETTING(max_inflight, AOS_CONFIG_INT, "1024", 1, 100000),
     SETTING(max_history, AOS_CONFIG_INT, "20", 0, 10000),
     SETTING(large_payload_bytes, AOS_CONFIG_SIZE, "262144", 1024, 64 * 1024 * 1024),
 };

@@ -3,10 +3,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
 #include <time.h>
 #include <unistd.h>
 
-#include <openssl/rand.h>
 #include <proton/condition.h>
 #include <proton/event.h>
 #include <proton/sasl.h>
@@ -15,6 +15,7 @@
 #include <openssl/crypto.h>
 
 #include "aos/log.h"
+#include "aos/resilience.h"
 #include "bus_internal.h"
 
 #define DEFAULT_CA_FILE "/etc/ssl/certs/ca-certificates.crt"
@@ -30,8 +31,10 @@ uint64_t bus_now_ms(void)
 
 uint64_t bus_random(void)
 {
+    /* the kernel's CSPRNG, not OpenSSL's: a bus without TLS leaves OpenSSL uninitialized
+     * (docs/bus.md "Cost per message") */
     uint64_t r = 0;
-    if (RAND_bytes((unsigned char *)&r, sizeof r) != 1)
+    if (getrandom(&r, sizeof r, GRND_NONBLOCK) != (ssize_t)sizeof r)
         r = (uint64_t)random() << 32 ^ (uint64_t)random() ^ bus_now_ms();
     return r;
 }
@@ -49,9 +52,11 @@ bool bus_connection_usable(const aos_bus_t *bus)
 
 bus_cmd_t *bus_cmd_new(bus_cmd_kind kind)
 {
-    bus_cmd_t *c = calloc(1, sizeof *c);
+    /* malloc, not calloc: glibc's calloc bypasses the per-thread cache (every message makes
+     * a command) */
+    bus_cmd_t *c = malloc(sizeof *c);
     if (c)
-        c->kind = kind;
+        *c = (bus_cmd_t){.kind = kind};
     return c;
 }
 
@@ -218,6 +223,8 @@ static void set_live_conn(aos_bus_t *bus, pn_connection_t *c)
 static void set_ready(aos_bus_t *bus, bool ready)
 {
     pthread_mutex_lock(&bus->mu);
+    if (ready && !atomic_load(&bus->ready))
+        atomic_store(&bus->ready_since_ms, (int64_t)aos_clock_realtime_ms());
     atomic_store(&bus->ready, ready);
     pthread_cond_broadcast(&bus->cv);
     pthread_mutex_unlock(&bus->mu);
@@ -498,6 +505,10 @@ static void drain_commands(aos_bus_t *bus)
         case BUS_CMD_PROBE:
             bus_probes_add(bus, c->probe);
             break;
+        case BUS_CMD_CREDIT:
+            bus_subs_set_credit(bus, c->address, c->limit);
+            free(c->address);
+            break;
         }
         bus->pump_wanted = true;
         free(c);
@@ -701,6 +712,11 @@ aos_result aos_bus_wait_connected(aos_bus_t *bus, int timeout_ms)
 bool aos_bus_is_connected(const aos_bus_t *bus)
 {
     return bus && atomic_load(&bus->ready);
+}
+
+int64_t aos_bus_connected_since_ms(const aos_bus_t *bus)
+{
+    return bus && atomic_load(&bus->ready) ? atomic_load(&bus->ready_since_ms) : 0;
 }
 
 aos_result aos_bus_stop(aos_bus_t *bus, int grace_ms)

@@ -1,5 +1,6 @@
 /* Claim check: large event data by reference. See aos/claim_check.h. */
 #include <json-c/json.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -7,20 +8,42 @@
 #include "aos/claim_check.h"
 #include "aos/json.h"
 
-aos_result aos_claim_check_offload(const aos_claim_store_t *store, aos_event_t *ev,
-                                   size_t threshold, bool *out_moved, char *errbuf, size_t errlen)
+/* Blob names take [A-Za-z0-9._-] per segment; event ids may hold more (":" in "<id>:reply"). */
+static bool name_char(char c)
 {
-    *out_moved = false;
-    if (!store || !store->put || !ev || !ev->id)
-        return aos_fail(AOS_ERR_INVALID, errbuf, errlen, "claim check: no store or event");
-    if (ev->data_len <= threshold || aos_event_get_ext(ev, AOS_CLAIM_EXT))
-        return AOS_OK;
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+           c == '.' || c == '_' || c == '-';
+}
+
+aos_result aos_claim_check_name(const aos_event_t *ev, char *out, size_t len)
+{
     /* the name follows the event id: a retried send stores the same blob */
-    char name[300];
-    int n = snprintf(name, sizeof name, "bus/%s", ev->id);
-    if (n < 0 || (size_t)n >= sizeof name || strchr(ev->id, '/') || strstr(ev->id, ".."))
-        return aos_fail(AOS_ERR_INVALID, errbuf, errlen, "claim check: unusable event id");
-    AOS_RETURN_IF_FAILED(store->put(store->ctx, name, ev->data, ev->data_len, errbuf, errlen));
+    const char *id = ev ? ev->id : NULL;
+    size_t n = id ? strlen(id) : 0;
+    if (!n || n > 200 || len < n + 4 + 18 || strstr(id, ".."))
+        return AOS_ERR_INVALID;
+    bool clean = true;
+    for (size_t i = 0; i < n; i++)
+        clean = clean && name_char(id[i]);
+    if (clean) {
+        snprintf(out, len, "bus/%s", id);
+        return AOS_OK;
+    }
+    /* other characters become '_', and a hash of the id keeps distinct ids apart (FNV-1a) */
+    uint64_t h = 1469598103934665603ULL;
+    memcpy(out, "bus/", 4);
+    for (size_t i = 0; i < n; i++) {
+        h = (h ^ (unsigned char)id[i]) * 1099511628211ULL;
+        out[4 + i] = name_char(id[i]) ? id[i] : '_';
+    }
+    snprintf(out + 4 + n, len - 4 - n, "-%016llx", (unsigned long long)h);
+    return AOS_OK;
+}
+
+aos_result aos_claim_check_reference(aos_event_t *ev, const char *name)
+{
+    if (!ev || !name)
+        return AOS_ERR_INVALID;
     json_object *claim = json_object_new_object(), *root = json_object_new_object();
     if (!claim || !root) {
         json_object_put(claim);
@@ -38,7 +61,7 @@ aos_result aos_claim_check_offload(const aos_claim_store_t *store, aos_event_t *
     aos_result r = aos_json_to_string(root, &text, NULL);
     json_object_put(root);
     if (r != AOS_OK)
-        return aos_fail(r, errbuf, errlen, "claim check: cannot build the reference");
+        return r;
     char *orig_type = ev->datacontenttype ? strdup(ev->datacontenttype) : NULL;
     r = aos_event_set_ext(ev, AOS_CLAIM_EXT, name);
     if (r == AOS_OK) {
@@ -58,11 +81,27 @@ aos_result aos_claim_check_offload(const aos_claim_store_t *store, aos_event_t *
             (void)aos_event_set_ext(ev, AOS_CLAIM_EXT, NULL);
         } else {
             free(old);
-            *out_moved = true;
         }
     }
     free(orig_type);
     free(text);
+    return r;
+}
+
+aos_result aos_claim_check_offload(const aos_claim_store_t *store, aos_event_t *ev,
+                                   size_t threshold, bool *out_moved, char *errbuf, size_t errlen)
+{
+    *out_moved = false;
+    if (!store || !store->put || !ev || !ev->id)
+        return aos_fail(AOS_ERR_INVALID, errbuf, errlen, "claim check: no store or event");
+    if (ev->data_len <= threshold || aos_event_get_ext(ev, AOS_CLAIM_EXT))
+        return AOS_OK;
+    char name[300];
+    if (aos_claim_check_name(ev, name, sizeof name) != AOS_OK)
+        return aos_fail(AOS_ERR_INVALID, errbuf, errlen, "claim check: unusable event id");
+    AOS_RETURN_IF_FAILED(store->put(store->ctx, name, ev->data, ev->data_len, errbuf, errlen));
+    aos_result r = aos_claim_check_reference(ev, name);
+    *out_moved = r == AOS_OK;
     return r;
 }
 

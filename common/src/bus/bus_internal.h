@@ -56,7 +56,7 @@ typedef void (*bus_send_done_fn)(aos_bus_t *bus, struct bus_send *s, aos_result 
 /* One message on its way to the broker, kept until the broker settles it. */
 typedef struct bus_send {
     struct bus_send *prev, *next;
-    char *address;
+    char *address; /* in the same allocation, after the struct */
     char *bytes;
     size_t len;
     aos_bus_send_cb cb; /* user confirmation, may be NULL */
@@ -90,6 +90,10 @@ typedef struct bus_sub {
     char *address;
     char *dead_letter_address; /* NULL when the profile dead-letters by outcome */
     uint32_t max_inflight;
+    /* aos_bus_set_credit: when credit_limited, no new credit while inflight + backlog +
+     * credit would pass credit_limit (max_inflight always caps) */
+    bool credit_limited;
+    uint32_t credit_limit;
     aos_bus_message_cb cb;
     void *ctx;
     bool is_reply;
@@ -172,6 +176,7 @@ typedef enum bus_cmd_kind {
     BUS_CMD_REQUEST,
     BUS_CMD_STOP,
     BUS_CMD_PROBE,
+    BUS_CMD_CREDIT, /* aos_bus_set_credit: address + limit */
 } bus_cmd_kind;
 
 typedef struct bus_probe bus_probe_t;
@@ -185,6 +190,8 @@ typedef struct bus_cmd {
     bus_request_t *request;
     bus_probe_t *probe;
     int grace_ms;
+    char *address;  /* BUS_CMD_CREDIT */
+    uint32_t limit; /* BUS_CMD_CREDIT */
 } bus_cmd_t;
 
 struct aos_bus {
@@ -210,6 +217,7 @@ struct aos_bus {
     pn_connection_t *live_conn; /* for waking; cleared before the connection goes away */
     bool started, stop_requested, thread_done;
     atomic_bool ready;
+    _Atomic int64_t ready_since_ms; /* wall clock ms the current connection became ready */
     atomic_bool paused; /* aos_bus_pause: grant no more credit */
 
     /* ---- I/O thread only ---- */
@@ -273,6 +281,8 @@ aos_result bus_send_bytes(aos_bus_t *bus, const char *address, char *bytes, size
 
 /* bus_recv.c */
 void bus_subs_pump(aos_bus_t *bus);
+/* Apply aos_bus_set_credit to the subscriptions of address (I/O thread). */
+void bus_subs_set_credit(aos_bus_t *bus, const char *address, uint32_t limit);
 void bus_recv_on_delivery(aos_bus_t *bus, pn_delivery_t *d);
 void bus_recv_on_link_closed(aos_bus_t *bus, pn_link_t *link);
 void bus_recv_on_link_opened(aos_bus_t *bus, pn_link_t *link);
@@ -337,6 +347,14 @@ void bus_requests_fail_all(aos_bus_t *bus, aos_result r);
  * delivery_count > 0 adds BUS_PROP_DELIVERY_COUNT. *out is malloc'd. */
 aos_result bus_msg_encode(const aos_event_t *ev, const char *subject, uint32_t delivery_count,
                           char **out, size_t *out_len, char *errbuf, size_t errlen);
+
+/* bus_msg_write.c: the bytes of ev as bus_msg_encode with delivery_count 0 makes them, written
+ * directly (creation-time = now_ms). *out is malloc'd. */
+aos_result bus_msg_write(const aos_event_t *ev, const char *subject, int64_t now_ms, char **out,
+                         size_t *out_len, char *errbuf, size_t errlen);
+/* The same message built with pn_message_t (the reference test_bus_util compares with). */
+aos_result bus_msg_encode_pn_(const aos_event_t *ev, const char *subject, int64_t now_ms,
+                              char **out, size_t *out_len, char *errbuf, size_t errlen);
 
 /* Decode delivery bytes. info is filled even when the event is invalid; *out_ev is NULL
  * (AOS_ERR_PROTOCOL or AOS_ERR_INVALID with detail) when the bytes are no valid envelope.

@@ -1,5 +1,6 @@
 /* Message bytes: events to durable AMQP messages and back, delivery counts, and the copies
  * the RabbitMQ profile publishes for dead letters and counted redelivery. */
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -17,6 +18,46 @@ static int64_t wall_ms(void)
     struct timespec ts;
     clock_gettime(CLOCK_REALTIME, &ts);
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* One pn_message_t per thread for encoding and decoding: a message object is a dozen
+ * allocations (its pn_data_t and strings), which showed as much as the encoding itself in
+ * profiles. Kept cleared; dropped after a large message so that its buffers do not stay. */
+#define MSG_KEEP_MAX_BYTES (64u * 1024u)
+static pthread_key_t msg_key;
+static pthread_once_t msg_once = PTHREAD_ONCE_INIT;
+
+static void msg_key_free(void *m)
+{
+    pn_message_free(m);
+}
+
+static void msg_key_make(void)
+{
+    pthread_key_create(&msg_key, msg_key_free);
+}
+
+static pn_message_t *msg_take(void)
+{
+    pthread_once(&msg_once, msg_key_make);
+    pn_message_t *m = pthread_getspecific(msg_key);
+    if (m) {
+        pthread_setspecific(msg_key, NULL); /* taken: a nested use gets a message of its own */
+        return m;                           /* cleared when it was given back */
+    }
+    return pn_message();
+}
+
+static void msg_give_back(pn_message_t *m, size_t bytes)
+{
+    if (!m)
+        return;
+    if (bytes > MSG_KEEP_MAX_BYTES || pthread_getspecific(msg_key)) {
+        pn_message_free(m);
+        return;
+    }
+    pn_message_clear(m);
+    pthread_setspecific(msg_key, m);
 }
 
 typedef struct bus_prop {
@@ -124,7 +165,20 @@ void bus_msg_info_clear(bus_msg_info_t *info)
 
 static aos_result encode_message(pn_message_t *m, char **out, size_t *out_len)
 {
-    size_t cap = 1024;
+    /* most messages fit the stack buffer and get a heap copy of their exact size (a 1 KiB
+     * guess per message is a large-bin allocation: glibc consolidates its fast bins on each) */
+    char small[2048];
+    size_t size = sizeof small;
+    if (pn_message_encode(m, small, &size) == 0) {
+        char *buf = malloc(size ? size : 1);
+        if (!buf)
+            return AOS_ERR_NOMEM;
+        memcpy(buf, small, size);
+        *out = buf;
+        *out_len = size;
+        return AOS_OK;
+    }
+    size_t cap = 2 * sizeof small;
     for (;;) {
         char *buf = malloc(cap);
         if (!buf)
@@ -143,20 +197,21 @@ static aos_result encode_message(pn_message_t *m, char **out, size_t *out_len)
     }
 }
 
+/* stamp_ms > 0: creation-time (and absolute-expiry-time with a ttl) from it */
 static aos_result encode_with_props(const aos_event_t *ev, const char *subject,
-                                    const bus_prop_t *props, size_t nprops, bool stamp,
+                                    const bus_prop_t *props, size_t nprops, int64_t stamp_ms,
                                     char **out, size_t *out_len, char *errbuf, size_t errlen)
 {
-    pn_message_t *m = pn_message();
+    pn_message_t *m = msg_take();
     if (!m)
         return AOS_ERR_NOMEM;
     aos_result r = aos_envelope_to_message(ev, m, errbuf, errlen);
     if (r == AOS_OK) {
         pn_message_set_durable(m, true);
-        if (stamp) {
+        if (stamp_ms > 0) {
             /* creation-time, and absolute-expiry-time with a ttl: a receiver drops what
              * expired on the way (docs/bus.md "Envelope checks") */
-            int64_t now = wall_ms();
+            int64_t now = stamp_ms;
             pn_message_set_creation_time(m, now);
             if (ev->ttl_ms)
                 pn_message_set_expiry_time(m, now + (int64_t)ev->ttl_ms);
@@ -169,16 +224,23 @@ static aos_result encode_with_props(const aos_event_t *ev, const char *subject,
         if (r != AOS_OK)
             aos_fail(r, errbuf, errlen, "cannot encode the AMQP message");
     }
-    pn_message_free(m);
+    msg_give_back(m, r == AOS_OK ? *out_len : 0);
     return r;
 }
 
 aos_result bus_msg_encode(const aos_event_t *ev, const char *subject, uint32_t delivery_count,
                           char **out, size_t *out_len, char *errbuf, size_t errlen)
 {
+    if (!delivery_count) /* every send, request and reply: written directly */
+        return bus_msg_write(ev, subject, wall_ms(), out, out_len, errbuf, errlen);
     bus_prop_t count = {BUS_PROP_DELIVERY_COUNT, NULL, delivery_count};
-    return encode_with_props(ev, subject, &count, delivery_count ? 1 : 0, true, out, out_len,
-                             errbuf, errlen);
+    return encode_with_props(ev, subject, &count, 1, wall_ms(), out, out_len, errbuf, errlen);
+}
+
+aos_result bus_msg_encode_pn_(const aos_event_t *ev, const char *subject, int64_t now_ms,
+                              char **out, size_t *out_len, char *errbuf, size_t errlen)
+{
+    return encode_with_props(ev, subject, NULL, 0, now_ms, out, out_len, errbuf, errlen);
 }
 
 aos_result bus_msg_decode(aos_bus_profile p, const char *bytes, size_t len, aos_event_t **out_ev,
@@ -188,7 +250,7 @@ aos_result bus_msg_decode(aos_bus_profile p, const char *bytes, size_t len, aos_
     memset(info, 0, sizeof *info);
     if (!bytes || len == 0) /* pn_message_decode asserts on an empty buffer */
         return aos_fail(AOS_ERR_PROTOCOL, errbuf, errlen, "empty AMQP message");
-    pn_message_t *m = pn_message();
+    pn_message_t *m = msg_take();
     if (!m)
         return AOS_ERR_NOMEM;
     aos_result r = AOS_OK;
@@ -216,7 +278,7 @@ aos_result bus_msg_decode(aos_bus_profile p, const char *bytes, size_t len, aos_
     if (r != AOS_OK)
         *out_ev = NULL;
 done:
-    pn_message_free(m);
+    msg_give_back(m, len);
     return r;
 }
 
@@ -238,7 +300,7 @@ aos_result bus_msg_copy(const char *bytes, size_t len, const char *source, uint3
     }
     aos_result r;
     if (ev) {
-        r = encode_with_props(ev, NULL, props, n, false, out, out_len, err, sizeof err);
+        r = encode_with_props(ev, NULL, props, n, 0, out, out_len, err, sizeof err);
         aos_event_free(ev);
         if (r == AOS_OK || !reason)
             return r;

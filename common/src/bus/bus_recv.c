@@ -200,11 +200,32 @@ void bus_subs_pump(aos_bus_t *bus)
         /* Credit + held + backlog stays within max_inflight. Top up in batches (a quarter of
          * the window): fewer flow frames, and RabbitMQ 3.10 overshoots less. Proton's credit
          * goes negative when the broker overshoots; never flow from below zero to below. */
+        uint32_t cap = sub->credit_limited && sub->credit_limit < sub->max_inflight
+                           ? sub->credit_limit
+                           : sub->max_inflight;
         int credit = pn_link_credit(sub->link);
-        int want = (int)sub->max_inflight - (int)sub->inflight - (int)sub->backlog;
-        int batch = (int)sub->max_inflight / 4 > 1 ? (int)sub->max_inflight / 4 : 1;
+        int want = (int)cap - (int)sub->inflight - (int)sub->backlog;
+        int batch = (int)cap / 4 > 1 ? (int)cap / 4 : 1;
         if (want > 0 && want - credit >= batch)
             pn_link_flow(sub->link, want - credit);
+    }
+}
+
+void bus_subs_set_credit(aos_bus_t *bus, const char *address, uint32_t limit)
+{
+    /* a queue received on several links (Service Bus sessions) shares the limit by the
+     * links' shares of max_inflight */
+    uint64_t total = 0;
+    for (bus_sub_t *sub = bus->subs; sub; sub = sub->next)
+        if (strcmp(sub->address, address) == 0)
+            total += sub->max_inflight;
+    for (bus_sub_t *sub = bus->subs; sub; sub = sub->next) {
+        if (strcmp(sub->address, address) != 0)
+            continue;
+        sub->credit_limited = limit != UINT32_MAX && total > 0;
+        if (sub->credit_limited)
+            sub->credit_limit =
+                (uint32_t)(((uint64_t)limit * sub->max_inflight + total - 1) / total);
     }
 }
 
@@ -382,7 +403,9 @@ void bus_recv_on_delivery(aos_bus_t *bus, pn_delivery_t *d)
         free(buf);
         return;
     }
-    aos_bus_delivery_t *dl = calloc(1, sizeof *dl);
+    aos_bus_delivery_t *dl = malloc(sizeof *dl); /* not calloc: see bus_cmd_new */
+    if (dl)
+        *dl = (aos_bus_delivery_t){0};
     if (!dl) {
         free(buf);
         settle_raw(d, PN_RELEASED);
@@ -683,6 +706,25 @@ void aos_bus_pause(aos_bus_t *bus)
 {
     if (bus)
         atomic_store(&bus->paused, true);
+}
+
+aos_result aos_bus_set_credit(aos_bus_t *bus, const char *queue, uint32_t limit)
+{
+    char addr[BUS_ADDR_MAX];
+    if (!bus || aos_bus_map_queue(bus->profile, queue, addr, sizeof addr) != AOS_OK)
+        return AOS_ERR_INVALID;
+    bus_cmd_t *c = bus_cmd_new(BUS_CMD_CREDIT);
+    if (!c || !(c->address = strdup(addr))) {
+        free(c);
+        return AOS_ERR_NOMEM;
+    }
+    c->limit = limit;
+    aos_result r = bus_cmd_push(bus, c);
+    if (r != AOS_OK) {
+        free(c->address);
+        free(c);
+    }
+    return r;
 }
 
 void aos_bus_reject(aos_bus_delivery_t *d, const char *reason, const char *description)

@@ -129,22 +129,21 @@ aos_result aos_bus_request(aos_bus_t *bus, const char *queue, const aos_event_t 
     if (!bus || !req || !req->id || !*req->id || !cb || timeout_ms <= 0 ||
         aos_bus_map_queue(bus->profile, queue, addr, sizeof addr) != AOS_OK)
         return AOS_ERR_INVALID;
-    aos_event_t *copy = NULL;
-    AOS_RETURN_IF_FAILED(aos_event_clone(req, &copy));
+    /* the request as sent: the caller's event with this instance's reply address (a view
+     * of it, encoded at once; nothing of it is freed) */
+    aos_event_t view = *req;
+    view.reply_to = bus->reply_address;
+    /* servicebus: the reply goes to this instance's session of the shared aos.reply */
+    view.reply_to_group_id = bus->profile == AOS_BUS_PROFILE_SERVICEBUS ? bus->instance_id : NULL;
     char *bytes = NULL;
     size_t len = 0;
     char err[256];
-    aos_result r = aos_event_set(&copy->reply_to, bus->reply_address);
-    /* servicebus: the reply goes to this instance's session of the shared aos.reply */
-    if (r == AOS_OK)
-        r = aos_event_set(&copy->reply_to_group_id,
-                          bus->profile == AOS_BUS_PROFILE_SERVICEBUS ? bus->instance_id : NULL);
-    if (r == AOS_OK)
-        r = bus_msg_encode(copy, NULL, 0, &bytes, &len, err, sizeof err);
-    aos_event_free(copy);
+    aos_result r = bus_msg_encode(&view, NULL, 0, &bytes, &len, err, sizeof err);
     if (r != AOS_OK)
         return r;
-    bus_request_t *rq = calloc(1, sizeof *rq);
+    bus_request_t *rq = malloc(sizeof *rq); /* not calloc: see bus_cmd_new */
+    if (rq)
+        *rq = (bus_request_t){0};
     bus_send_t *s = bus_send_new(addr, bytes, len, NULL, NULL);
     bus_cmd_t *c = bus_cmd_new(BUS_CMD_REQUEST);
     char *corr = strdup(req->id);
@@ -208,17 +207,34 @@ aos_result aos_bus_request_sync(aos_bus_t *bus, const char *queue, const aos_eve
  * size"). */
 typedef struct reply_ctx {
     aos_bus_t *bus;
-    char *id, *reply_to, *group;
+    char *id, *reply_to, *group; /* in the same allocation, after the struct */
     aos_bus_send_cb cb;
     void *ctx;
 } reply_ctx_t;
 
 static void reply_ctx_free(reply_ctx_t *rc)
 {
-    free(rc->id);
-    free(rc->reply_to);
-    free(rc->group);
     free(rc);
+}
+
+/* One allocation for the context and the request's id, reply-to and group. */
+static reply_ctx_t *reply_ctx_new(aos_bus_t *bus, const aos_event_t *request, aos_bus_send_cb cb,
+                                  void *ctx)
+{
+    size_t ni = strlen(request->id) + 1, nr = strlen(request->reply_to) + 1,
+           ng = request->reply_to_group_id ? strlen(request->reply_to_group_id) + 1 : 0;
+    reply_ctx_t *rc = malloc(sizeof *rc + ni + nr + ng);
+    if (!rc)
+        return NULL;
+    char *p = (char *)(rc + 1);
+    *rc = (reply_ctx_t){.bus = bus, .cb = cb, .ctx = ctx, .id = p, .reply_to = p + ni};
+    memcpy(rc->id, request->id, ni);
+    memcpy(rc->reply_to, request->reply_to, nr);
+    if (ng) {
+        rc->group = p + ni + nr;
+        memcpy(rc->group, request->reply_to_group_id, ng);
+    }
+    return rc;
 }
 
 static void reply_sent(void *ctx, aos_result r, const char *detail)
@@ -243,39 +259,22 @@ aos_result aos_bus_reply(aos_bus_t *bus, const aos_event_t *request, const aos_e
         return AOS_ERR_INVALID;
     if (!request->reply_to || !*request->reply_to)
         return AOS_ERR_INVALID;
-    aos_event_t *copy = NULL;
-    AOS_RETURN_IF_FAILED(aos_event_clone(reply, &copy));
-    aos_result r = aos_event_set(&copy->correlation_id, request->id);
-    if (r == AOS_OK && request->reply_to_group_id && *request->reply_to_group_id)
-        r = aos_event_set(&copy->group_id, request->reply_to_group_id);
+    /* the reply as sent: the caller's event answering request (a view of it, encoded at
+     * once; nothing of it is freed) */
+    aos_event_t view = *reply;
+    view.correlation_id = request->id;
+    if (request->reply_to_group_id && *request->reply_to_group_id)
+        view.group_id = request->reply_to_group_id;
     /* an error reply is small: no second error for it */
     bool is_error = reply->type && strcmp(reply->type, "aos.error") == 0;
-    reply_ctx_t *rc = is_error ? NULL : calloc(1, sizeof *rc);
-    if (rc) {
-        rc->bus = bus;
-        rc->cb = cb;
-        rc->ctx = ctx;
-        rc->id = strdup(request->id);
-        rc->reply_to = strdup(request->reply_to);
-        rc->group = request->reply_to_group_id ? strdup(request->reply_to_group_id) : NULL;
-        if (!rc->id || !rc->reply_to || (request->reply_to_group_id && !rc->group)) {
-            reply_ctx_free(rc);
-            rc = NULL;
-            r = r == AOS_OK ? AOS_ERR_NOMEM : r;
-        }
-    } else if (!is_error && r == AOS_OK) {
-        r = AOS_ERR_NOMEM;
-    }
-    if (r == AOS_OK && rc) {
-        r = aos_bus_send_to_address(bus, request->reply_to, copy, reply_sent, rc);
-        if (r != AOS_OK) /* not queued: the callback never runs */
-            reply_ctx_free(rc);
-    } else if (r == AOS_OK) {
-        r = aos_bus_send_to_address(bus, request->reply_to, copy, cb, ctx);
-    } else if (rc) {
+    if (is_error)
+        return aos_bus_send_to_address(bus, request->reply_to, &view, cb, ctx);
+    reply_ctx_t *rc = reply_ctx_new(bus, request, cb, ctx);
+    if (!rc)
+        return AOS_ERR_NOMEM;
+    aos_result r = aos_bus_send_to_address(bus, request->reply_to, &view, reply_sent, rc);
+    if (r != AOS_OK) /* not queued: the callback never runs */
         reply_ctx_free(rc);
-    }
-    aos_event_free(copy);
     return r;
 }
 

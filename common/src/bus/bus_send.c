@@ -54,11 +54,12 @@ static bus_send_t *list_pop_front(bus_send_list_t *l)
 bus_send_t *bus_send_new(const char *address, char *bytes, size_t len, aos_bus_send_cb cb,
                          void *ctx)
 {
-    bus_send_t *s = calloc(1, sizeof *s);
-    if (!s || !(s->address = strdup(address))) {
-        free(s);
+    size_t n = strlen(address) + 1;
+    bus_send_t *s = malloc(sizeof *s + n);
+    if (!s)
         return NULL;
-    }
+    *s = (bus_send_t){.address = (char *)(s + 1)};
+    memcpy(s->address, address, n);
     s->bytes = bytes;
     s->len = len;
     s->cb = cb;
@@ -70,7 +71,6 @@ void bus_send_free(bus_send_t *s)
 {
     if (!s)
         return;
-    free(s->address);
     free(s->bytes);
     free(s);
 }

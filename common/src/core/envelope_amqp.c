@@ -31,12 +31,23 @@ static int put_prop(pn_data_t *d, const char *key, const char *value)
     return rc ? rc : put_str(d, value);
 }
 
-static int put_ce_prop(pn_data_t *d, const char *attr, const char *value)
+/* key: the full "cloudEvents:<attr>" name (constant for the core attributes) */
+static int put_ce_prop(pn_data_t *d, const char *key, const char *value)
+{
+    return put_prop(d, key, value);
+}
+
+static int put_ce_ext(pn_data_t *d, const char *attr, const char *value)
 {
     if (!value)
         return 0;
     char key[CE_PREFIX_LEN + 32];
-    snprintf(key, sizeof key, CE_PREFIX "%s", attr);
+    size_t n = strlen(attr);
+    if (n > sizeof key - CE_PREFIX_LEN - 1)
+        n = sizeof key - CE_PREFIX_LEN - 1; /* extension names are at most 20 characters */
+    memcpy(key, CE_PREFIX, CE_PREFIX_LEN);
+    memcpy(key + CE_PREFIX_LEN, attr, n);
+    key[CE_PREFIX_LEN + n] = '\0';
     return put_prop(d, key, value);
 }
 
@@ -45,21 +56,21 @@ static int write_app_properties(const aos_event_t *ev, pn_data_t *d)
     int rc = pn_data_put_map(d);
     if (rc || !pn_data_enter(d))
         return rc ? rc : PN_ERR;
-    rc = put_ce_prop(d, "specversion", "1.0");
+    rc = put_ce_prop(d, CE_PREFIX "specversion", "1.0");
     if (!rc)
-        rc = put_ce_prop(d, "id", ev->id);
+        rc = put_ce_prop(d, CE_PREFIX "id", ev->id);
     if (!rc)
-        rc = put_ce_prop(d, "type", ev->type);
+        rc = put_ce_prop(d, CE_PREFIX "type", ev->type);
     if (!rc)
-        rc = put_ce_prop(d, "source", ev->source);
+        rc = put_ce_prop(d, CE_PREFIX "source", ev->source);
     if (!rc)
-        rc = put_ce_prop(d, "time", ev->time);
+        rc = put_ce_prop(d, CE_PREFIX "time", ev->time);
     if (!rc)
-        rc = put_ce_prop(d, "subject", ev->subject);
+        rc = put_ce_prop(d, CE_PREFIX "subject", ev->subject);
     if (!rc)
-        rc = put_ce_prop(d, "dataschema", ev->dataschema);
+        rc = put_ce_prop(d, CE_PREFIX "dataschema", ev->dataschema);
     for (size_t i = 0; !rc && i < ev->ext_count; i++)
-        rc = put_ce_prop(d, ev->ext[i].name, ev->ext[i].value);
+        rc = put_ce_ext(d, ev->ext[i].name, ev->ext[i].value);
     if (!rc)
         rc = put_prop(d, "traceparent", ev->traceparent);
     pn_data_exit(d);

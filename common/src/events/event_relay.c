@@ -9,6 +9,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "aos/claim_check.h"
 #include "aos/http_client.h"
 #include "aos/kafka.h"
 #include "aos/log.h"
@@ -31,6 +32,8 @@ typedef struct relay_sink {
 
 struct aos_event_relay {
     aos_bus_t *bus;
+    aos_claim_store_t claims; /* valid when has_claims */
+    bool has_claims;
     char *queue;
     char *types;
     uint32_t min_backoff_ms, max_backoff_ms, request_timeout_ms;
@@ -141,6 +144,10 @@ aos_result aos_event_relay_new(const aos_event_relay_config_t *cfg, aos_event_re
     r->queue = strdup(cfg->queue && *cfg->queue ? cfg->queue : "aos.eventrelay");
     r->types = dup_or_null(cfg->types && *cfg->types ? cfg->types : "*");
     r->min_backoff_ms = cfg->min_backoff_ms ? cfg->min_backoff_ms : 200;
+    if (cfg->claims) {
+        r->claims = *cfg->claims;
+        r->has_claims = true;
+    }
     r->max_backoff_ms = cfg->max_backoff_ms ? cfg->max_backoff_ms : 30000;
     r->request_timeout_ms = cfg->request_timeout_ms ? cfg->request_timeout_ms : 30000;
     pthread_mutex_init(&r->mu, NULL);
@@ -337,9 +344,8 @@ static bool relay_sleep(aos_event_relay_t *r, uint64_t ms)
     return go_on;
 }
 
-static void relay_one(aos_event_relay_t *r, aos_bus_delivery_t *d)
+static void relay_event(aos_event_relay_t *r, aos_bus_delivery_t *d, const aos_event_t *ev)
 {
-    const aos_event_t *ev = aos_bus_delivery_event(d);
     bool want[SINK_MAX] = {0}, any = false;
     for (int s = 0; s < SINK_MAX; s++) {
         const char *filter = r->sinks[s].types ? r->sinks[s].types : r->types;
@@ -395,6 +401,35 @@ static void relay_one(aos_event_relay_t *r, aos_bus_delivery_t *d)
             return;
         }
     }
+}
+
+/* An event that came by reference leaves with its data (docs/bus.md "Message size"). */
+static void relay_one(aos_event_relay_t *r, aos_bus_delivery_t *d)
+{
+    const aos_event_t *ev = aos_bus_delivery_event(d);
+    aos_event_t *resolved = NULL;
+    if (r->has_claims && aos_event_get_ext(ev, AOS_CLAIM_EXT)) {
+        char err[300] = "";
+        aos_result rc = aos_event_clone(ev, &resolved);
+        if (rc == AOS_OK)
+            rc = aos_claim_check_resolve(&r->claims, resolved, AOS_CLAIM_MAX, err, sizeof err);
+        if (rc != AOS_OK) {
+            aos_event_free(resolved);
+            aos_log(AOS_LOG_WARN, "event relay: an event by reference could not be read",
+                    "event_id", ev->id, "detail", err[0] ? err : aos_result_str(rc), NULL);
+            if (transient(rc) && relay_sleep(r, r->min_backoff_ms)) {
+                aos_bus_release(d);
+            } else if (transient(rc)) {
+                aos_bus_release(d);
+            } else {
+                aos_bus_reject(d, "aos:relay-refused", err[0] ? err : "claim unreadable");
+            }
+            return;
+        }
+        ev = resolved;
+    }
+    relay_event(r, d, ev);
+    aos_event_free(resolved);
 }
 
 static void *worker(void *arg)

@@ -38,6 +38,8 @@ typedef struct pending {
 } pending;
 
 struct aos_http_client {
+    /* mu: created with the thread by the first submission, so a service that never makes an
+     * HTTP call never initializes libcurl and its TLS library (megabytes of RSS) */
     CURLM *multi;
     pthread_t thread;
     pthread_mutex_t mu;
@@ -328,11 +330,36 @@ static bool url_ok(const char *url)
            !strpbrk(url, " \r\n\t");
 }
 
+static void *client_main(void *arg);
+
+/* The multi handle and the client thread, at the first submission (mu held). */
+static aos_result client_start_locked(aos_http_client_t *c)
+{
+    c->multi = curl_multi_init();
+    if (!c->multi)
+        return AOS_ERR_NOMEM;
+    curl_multi_setopt(c->multi, CURLMOPT_MAX_TOTAL_CONNECTIONS,
+                      (long)c->cfg.max_total_connections);
+    curl_multi_setopt(c->multi, CURLMOPT_MAXCONNECTS, (long)c->cfg.max_total_connections);
+    if (c->cfg.max_host_connections)
+        curl_multi_setopt(c->multi, CURLMOPT_MAX_HOST_CONNECTIONS,
+                          (long)c->cfg.max_host_connections);
+    curl_multi_setopt(c->multi, CURLMOPT_PIPELINING,
+                      c->cfg.http2 ? (long)CURLPIPE_MULTIPLEX : (long)CURLPIPE_NOTHING);
+    if (pthread_create(&c->thread, NULL, client_main, c) != 0) {
+        curl_multi_cleanup(c->multi);
+        c->multi = NULL;
+        return AOS_ERR_INTERNAL;
+    }
+    return AOS_OK;
+}
+
 aos_result aos_http_client_submit(aos_http_client_t *client, const aos_http_client_request_t *req,
                                   aos_http_done_fn done, void *ctx, uint64_t *out_id)
 {
     if (!client || !req || !done || !url_ok(req->url))
         return AOS_ERR_INVALID;
+    pthread_once(&curl_once, curl_init_once);
     const char *method = req->method ? req->method : (req->body_len ? "POST" : "GET");
     if (!method_valid(method) || (req->body_len && !req->body))
         return AOS_ERR_INVALID;
@@ -363,11 +390,14 @@ aos_result aos_http_client_submit(aos_http_client_t *client, const aos_http_clie
     }
     p->id = atomic_fetch_add(&client->next_id, 1) + 1;
     pthread_mutex_lock(&client->mu);
-    if (client->stopping) {
+    if (!client->stopping && !client->multi)
+        r = client_start_locked(client);
+    if (client->stopping || r != AOS_OK) {
         pthread_mutex_unlock(&client->mu);
         pending_free(p);
-        return AOS_ERR_CLOSED;
+        return r != AOS_OK ? r : AOS_ERR_CLOSED;
     }
+    CURLM *multi = client->multi;
     if (client->qtail)
         client->qtail->next = p;
     else
@@ -377,7 +407,7 @@ aos_result aos_http_client_submit(aos_http_client_t *client, const aos_http_clie
     if (out_id)
         *out_id = p->id;
     pthread_mutex_unlock(&client->mu);
-    curl_multi_wakeup(client->multi);
+    curl_multi_wakeup(multi);
     return AOS_OK;
 }
 
@@ -397,8 +427,10 @@ void aos_http_client_cancel(aos_http_client_t *client, uint64_t id)
         client->capcancels = cap;
     }
     client->cancels[client->ncancels++] = id;
+    CURLM *multi = client->multi; /* NULL: nothing was ever submitted */
     pthread_mutex_unlock(&client->mu);
-    curl_multi_wakeup(client->multi);
+    if (multi)
+        curl_multi_wakeup(multi);
 }
 
 /* ---- the client thread ---- */
@@ -478,7 +510,6 @@ aos_result aos_http_client_new(const aos_http_client_config_t *cfg,
 {
     if (!out_client)
         return AOS_ERR_INVALID;
-    pthread_once(&curl_once, curl_init_once);
     aos_http_raise_fd_limit_();
     aos_http_client_t *c = calloc(1, sizeof *c);
     if (!c)
@@ -496,25 +527,10 @@ aos_result aos_http_client_new(const aos_http_client_config_t *cfg,
     c->user_agent = strdup(c->cfg.user_agent ? c->cfg.user_agent : "aos/1");
     c->ca_file = c->cfg.ca_file ? strdup(c->cfg.ca_file) : NULL;
     c->cfg.user_agent = c->cfg.ca_file = NULL;
-    c->multi = curl_multi_init();
     pthread_mutex_init(&c->mu, NULL);
-    if (!c->multi || !c->user_agent || (cfg && cfg->ca_file && !c->ca_file)) {
+    if (!c->user_agent || (cfg && cfg->ca_file && !c->ca_file)) {
         aos_http_client_free(c);
-        return aos_fail(AOS_ERR_NOMEM, errbuf, errlen, "cannot create curl multi handle");
-    }
-    curl_multi_setopt(c->multi, CURLMOPT_MAX_TOTAL_CONNECTIONS,
-                      (long)c->cfg.max_total_connections);
-    curl_multi_setopt(c->multi, CURLMOPT_MAXCONNECTS, (long)c->cfg.max_total_connections);
-    if (c->cfg.max_host_connections)
-        curl_multi_setopt(c->multi, CURLMOPT_MAX_HOST_CONNECTIONS,
-                          (long)c->cfg.max_host_connections);
-    curl_multi_setopt(c->multi, CURLMOPT_PIPELINING,
-                      c->cfg.http2 ? (long)CURLPIPE_MULTIPLEX : (long)CURLPIPE_NOTHING);
-    if (pthread_create(&c->thread, NULL, client_main, c) != 0) {
-        curl_multi_cleanup(c->multi);
-        c->multi = NULL;
-        aos_http_client_free(c);
-        return aos_fail(AOS_ERR_INTERNAL, errbuf, errlen, "cannot start the client thread");
+        return aos_fail(AOS_ERR_NOMEM, errbuf, errlen, "cannot create the HTTP client");
     }
     *out_client = c;
     return AOS_OK;
@@ -524,15 +540,18 @@ void aos_http_client_free(aos_http_client_t *client)
 {
     if (!client)
         return;
-    if (client->multi && pthread_equal(pthread_self(), client->thread)) {
+    pthread_mutex_lock(&client->mu);
+    CURLM *multi = client->multi;
+    bool on_thread = multi && pthread_equal(pthread_self(), client->thread);
+    bool started = !client->stopping && !on_thread;
+    if (!on_thread)
+        client->stopping = true; /* no thread is started from now on */
+    pthread_mutex_unlock(&client->mu);
+    if (on_thread) {
         aos_log(AOS_LOG_ERROR, "aos_http_client_free called on the client thread; ignored", NULL);
         return;
     }
-    if (client->multi) {
-        pthread_mutex_lock(&client->mu);
-        bool started = !client->stopping;
-        client->stopping = true;
-        pthread_mutex_unlock(&client->mu);
+    if (multi) {
         curl_multi_wakeup(client->multi);
         if (started && client->thread)
             pthread_join(client->thread, NULL);

@@ -1,5 +1,6 @@
-/* Entra tokens for Azure APIs: workload identity, client secret, managed identity; cached and
- * refreshed (aos/identity.h). */
+/* Entra tokens for Azure APIs: workload identity, client secret, certificate, managed identity;
+ * cached and refreshed (aos/identity.h). The certificate's client assertion is in
+ * identity_cert.c. */
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -13,6 +14,7 @@
 #include "aos/percent.h"
 #include "aos/resilience.h"
 #include "aos/servicebus.h"
+#include "identity_internal.h"
 
 #define DEFAULT_AUTHORITY "https://login.microsoftonline.com"
 #define DEFAULT_IMDS "http://169.254.169.254/metadata/identity/oauth2/token"
@@ -23,6 +25,7 @@
 struct aos_identity {
     aos_identity_kind kind;
     char *tenant_id, *client_id, *client_secret, *federated_token_file, *authority_host;
+    char *certificate_file, *token_url;
     char *identity_endpoint, *identity_header, *imds_endpoint, *scope;
     aos_http_client_t *http;
     pthread_mutex_t mu;
@@ -45,18 +48,22 @@ aos_result aos_identity_config_from_env(const char *scope, aos_identity_config_t
     out->client_id = env("AZURE_CLIENT_ID");
     out->client_secret = env("AZURE_CLIENT_SECRET");
     out->federated_token_file = env("AZURE_FEDERATED_TOKEN_FILE");
+    out->certificate_file = env("AZURE_CLIENT_CERTIFICATE_PATH");
     out->authority_host = env("AZURE_AUTHORITY_HOST");
     out->identity_endpoint = env("IDENTITY_ENDPOINT");
     out->identity_header = env("IDENTITY_HEADER");
     out->imds_endpoint = env("AOS_AZURE_IMDS_ENDPOINT");
     const char *mi = env("AOS_AZURE_MANAGED_IDENTITY");
-    if (out->federated_token_file || out->client_secret) {
+    if (out->federated_token_file || out->client_secret || out->certificate_file) {
         if (!out->tenant_id || !out->client_id)
             return aos_fail(AOS_ERR_INVALID, errbuf, errlen,
                             "%s is set but AZURE_TENANT_ID and AZURE_CLIENT_ID are not both set",
                             out->federated_token_file ? "AZURE_FEDERATED_TOKEN_FILE"
-                                                      : "AZURE_CLIENT_SECRET");
-        out->kind = out->federated_token_file ? AOS_IDENTITY_WORKLOAD : AOS_IDENTITY_CLIENT_SECRET;
+                            : out->client_secret      ? "AZURE_CLIENT_SECRET"
+                                                      : "AZURE_CLIENT_CERTIFICATE_PATH");
+        out->kind = out->federated_token_file ? AOS_IDENTITY_WORKLOAD
+                    : out->client_secret      ? AOS_IDENTITY_CLIENT_SECRET
+                                              : AOS_IDENTITY_CERTIFICATE;
         return AOS_OK;
     }
     if ((out->identity_endpoint && out->identity_header) || (mi && strcmp(mi, "1") == 0)) {
@@ -83,6 +90,8 @@ void aos_identity_free(aos_identity_t *id)
     free(id->client_id);
     free(id->client_secret);
     free(id->federated_token_file);
+    free(id->certificate_file);
+    free(id->token_url);
     free(id->authority_host);
     free(id->identity_endpoint);
     free(id->identity_header);
@@ -99,8 +108,18 @@ aos_result aos_identity_new(const aos_identity_config_t *cfg, aos_http_client_t 
     *out = NULL;
     if (!cfg || !http || cfg->kind == AOS_IDENTITY_NONE || !cfg->scope || !*cfg->scope)
         return aos_fail(AOS_ERR_INVALID, errbuf, errlen, "identity: no source or scope");
-    if (cfg->kind != AOS_IDENTITY_MANAGED && (!cfg->tenant_id || !cfg->client_id))
+    if (cfg->kind != AOS_IDENTITY_MANAGED &&
+        (!cfg->client_id || (!cfg->tenant_id && !cfg->token_url)))
         return aos_fail(AOS_ERR_INVALID, errbuf, errlen, "identity: tenant and client id needed");
+    const char *missing = cfg->kind == AOS_IDENTITY_CLIENT_SECRET && !cfg->client_secret
+                              ? "client secret"
+                          : cfg->kind == AOS_IDENTITY_WORKLOAD && !cfg->federated_token_file
+                              ? "federated token file"
+                          : cfg->kind == AOS_IDENTITY_CERTIFICATE && !cfg->certificate_file
+                              ? "certificate file"
+                              : NULL;
+    if (missing)
+        return aos_fail(AOS_ERR_INVALID, errbuf, errlen, "identity: no %s", missing);
     aos_identity_t *id = calloc(1, sizeof *id);
     if (!id)
         return AOS_ERR_NOMEM;
@@ -111,6 +130,8 @@ aos_result aos_identity_new(const aos_identity_config_t *cfg, aos_http_client_t 
     id->client_id = dup_or_null(cfg->client_id);
     id->client_secret = dup_or_null(cfg->client_secret);
     id->federated_token_file = dup_or_null(cfg->federated_token_file);
+    id->certificate_file = dup_or_null(cfg->certificate_file);
+    id->token_url = dup_or_null(cfg->token_url);
     id->authority_host = strdup(cfg->authority_host ? cfg->authority_host : DEFAULT_AUTHORITY);
     id->identity_endpoint = dup_or_null(cfg->identity_endpoint);
     id->identity_header = dup_or_null(cfg->identity_header);
@@ -147,6 +168,15 @@ static bool num_or_string(const json_object *o, const char *key, int64_t *out)
     return false;
 }
 
+/* A bearer token goes into "Authorization: Bearer <token>": no controls, no spaces. */
+static bool header_safe(const char *token)
+{
+    for (const unsigned char *p = (const unsigned char *)token; *p; p++)
+        if (*p < 0x21 || *p == 0x7f)
+            return false;
+    return true;
+}
+
 aos_result aos_identity_token_parse(const char *body, size_t len, int64_t now_s,
                                     char **out_token, int64_t *out_expires_at, char *errbuf,
                                     size_t errlen)
@@ -168,6 +198,10 @@ aos_result aos_identity_token_parse(const char *body, size_t len, int64_t now_s,
                      desc ? ": " : "", desc ? desc : "");
     } else if (strlen(token) >= TOKEN_MAX) {
         r = aos_fail(AOS_ERR_PROTOCOL, errbuf, errlen, "token service: token too long");
+    } else if (!header_safe(token)) {
+        r = aos_fail(AOS_ERR_PROTOCOL, errbuf, errlen,
+                     "token service: the token has characters an Authorization header cannot "
+                     "carry");
     } else if (num_or_string(o, "expires_on", &on) && on > now_s) {
         *out_expires_at = on;
     } else if (num_or_string(o, "expires_in", &in) && in > 0 && in < 366LL * 86400) {
@@ -261,15 +295,24 @@ static aos_result fetch(aos_identity_t *id, char **out_token, int64_t *out_expir
         h[nh++] = app_service ? (aos_http_header_t){"X-IDENTITY-HEADER", id->identity_header}
                               : (aos_http_header_t){"Metadata", "true"};
     } else {
-        snprintf(url, sizeof url, "%s/%s/oauth2/v2.0/token", id->authority_host, id->tenant_id);
+        if (id->token_url)
+            snprintf(url, sizeof url, "%s", id->token_url);
+        else
+            snprintf(url, sizeof url, "%s/%s/oauth2/v2.0/token", id->authority_host,
+                     id->tenant_id);
         r = form_add(&form, &flen, "grant_type", "client_credentials");
         if (r == AOS_OK)
             r = form_add(&form, &flen, "client_id", id->client_id);
         if (r == AOS_OK)
             r = form_add(&form, &flen, "scope", id->scope);
-        if (r == AOS_OK && id->kind == AOS_IDENTITY_WORKLOAD) {
+        if (r == AOS_OK &&
+            (id->kind == AOS_IDENTITY_WORKLOAD || id->kind == AOS_IDENTITY_CERTIFICATE)) {
             char *assertion = NULL;
-            r = read_assertion(id->federated_token_file, &assertion, errbuf, errlen);
+            r = id->kind == AOS_IDENTITY_WORKLOAD
+                    ? read_assertion(id->federated_token_file, &assertion, errbuf, errlen)
+                    : aos_identity_cert_assertion(id->certificate_file, id->client_id, url,
+                                                  aos_clock_realtime_ms() / 1000, &assertion,
+                                                  errbuf, errlen);
             if (r == AOS_OK)
                 r = form_add(&form, &flen, "client_assertion_type",
                              "urn:ietf:params:oauth:client-assertion-type:jwt-bearer");
@@ -321,6 +364,27 @@ static aos_result fetch(aos_identity_t *id, char **out_token, int64_t *out_expir
     return r;
 }
 
+static aos_result copy_token(const aos_identity_t *id, char *out, size_t outlen)
+{
+    size_t n = strlen(id->token);
+    if (n >= outlen)
+        return AOS_ERR_TOO_LARGE;
+    memcpy(out, id->token, n + 1);
+    return AOS_OK;
+}
+
+aos_result aos_identity_token_cached(aos_identity_t *id, char *out, size_t outlen)
+{
+    if (!id || !out || !outlen)
+        return AOS_ERR_INVALID;
+    pthread_mutex_lock(&id->mu);
+    aos_result r = id->token && aos_clock_realtime_ms() / 1000 < id->refresh_at
+                       ? copy_token(id, out, outlen)
+                       : AOS_ERR_NOT_FOUND;
+    pthread_mutex_unlock(&id->mu);
+    return r;
+}
+
 aos_result aos_identity_token(aos_identity_t *id, char *out, size_t outlen, char *errbuf,
                               size_t errlen)
 {
@@ -354,12 +418,8 @@ aos_result aos_identity_token(aos_identity_t *id, char *out, size_t outlen, char
             r = AOS_OK;
         }
     }
-    if (r == AOS_OK) {
-        if (strlen(id->token) >= outlen)
-            r = AOS_ERR_TOO_LARGE;
-        else
-            memcpy(out, id->token, strlen(id->token) + 1);
-    }
+    if (r == AOS_OK)
+        r = copy_token(id, out, outlen);
     pthread_mutex_unlock(&id->mu);
     return r;
 }

@@ -3,6 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "aos/claim_check.h"
 #include "aos/json.h"
 #include "aos/storage_wire.h"
 #include "client_internal.h"
@@ -26,12 +27,23 @@ aos_result aos_storage_client_new(const aos_storage_client_config_t *cfg,
     c->source = strdup(cfg->source ? cfg->source : "/aos/storage-client");
     c->timeout_ms = cfg->timeout_ms > 0 ? cfg->timeout_ms : 30000;
     c->chunk_size = cfg->chunk_size ? cfg->chunk_size : AOS_STORAGE_CHUNK_DEFAULT;
+    c->claim_threshold = cfg->claim_threshold ? cfg->claim_threshold : AOS_CLAIM_THRESHOLD_DEFAULT;
     if (!c->queue || !c->source) {
         aos_storage_client_free(c);
         return AOS_ERR_NOMEM;
     }
     *out_client = c;
     return AOS_OK;
+}
+
+size_t aos_storage_client_claim_threshold(const aos_storage_client_t *c)
+{
+    return c ? c->claim_threshold : AOS_CLAIM_THRESHOLD_DEFAULT;
+}
+
+bool sc_op_claimable(const char *op)
+{
+    return op && strncmp(op, "blob.", 5) != 0;
 }
 
 void aos_storage_client_free(aos_storage_client_t *c)
@@ -90,8 +102,28 @@ aos_result sc_call_sync(aos_storage_client_t *c, const char *op, json_object *da
     aos_event_t *req = NULL, *reply = NULL;
     *out_reply = NULL;
     aos_result r = make_request(c, op, data, &req);
+    /* large payloads by reference both ways (aos/claim_check.h) */
+    aos_claim_store_t store;
+    aos_storage_claim_store(c, &store);
+    bool moved = false;
+    char claim[300] = "";
+    if (r == AOS_OK && sc_op_claimable(op) &&
+        (r = aos_claim_check_offload(&store, req, c->claim_threshold, &moved, errbuf, errlen)) !=
+            AOS_OK)
+        return (aos_event_free(req), r);
     if (r == AOS_OK)
         r = aos_bus_request_sync(c->bus, c->queue, req, c->timeout_ms, &reply);
+    if (r == AOS_OK && sc_op_claimable(op) && aos_event_get_ext(reply, AOS_CLAIM_EXT)) {
+        snprintf(claim, sizeof claim, "%s", aos_event_get_ext(reply, AOS_CLAIM_EXT));
+        if ((r = aos_claim_check_resolve(&store, reply, AOS_CLAIM_MAX, errbuf, errlen)) != AOS_OK) {
+            aos_event_free(req);
+            aos_event_free(reply);
+            return r == AOS_ERR_NOT_FOUND ? aos_fail(AOS_ERR_PROTOCOL, errbuf, errlen,
+                                                     "storage %s: the reply's claim is gone", op)
+                                          : r;
+        }
+        aos_storage_claim_delete_async(c, claim); /* read once: the requester settled it */
+    }
     if (r == AOS_OK)
         r = parse_reply(reply, out_reply, errbuf, errlen);
     else
@@ -184,12 +216,14 @@ static json_object *rec_put_req(const char *kind, const char *key, const char *d
 
 /* ---- decoding replies into typed results ---- */
 
-typedef enum sc_kind { SC_CONV, SC_MSG, SC_PAGE, SC_REC, SC_RAW } sc_kind;
+typedef enum sc_kind { SC_CONV, SC_MSG, SC_PAGE, SC_REC, SC_RAW, SC_JSON } sc_kind;
 
 typedef struct sc_call {
     sc_kind kind;
     void *cb;
     void *ctx;
+    aos_storage_client_t *c;
+    char *claim; /* the reply's claim blob, deleted once it is read */
 } sc_call_t;
 
 static aos_result decode_page(json_object *reply, aos_storage_message_page_t *page, char *errbuf,
@@ -261,6 +295,9 @@ static void deliver(sc_call_t *call, aos_result r, json_object *reply, const cha
         aos_storage_record_clear(&rec);
         break;
     }
+    case SC_JSON:
+        ((sc_json_cb)call->cb)(call->ctx, r, r == AOS_OK ? reply : NULL, msg);
+        break;
     case SC_RAW: {
         char *text = NULL;
         if (r == AOS_OK)
@@ -272,10 +309,14 @@ static void deliver(sc_call_t *call, aos_result r, json_object *reply, const cha
     }
 }
 
-/* Bus I/O thread. */
-static void on_reply(void *ctx, aos_result result, const aos_event_t *reply)
+static void call_free(sc_call_t *call)
 {
-    sc_call_t *call = ctx;
+    free(call->claim);
+    free(call);
+}
+
+static void finish_reply(sc_call_t *call, aos_result result, const aos_event_t *reply)
+{
     json_object *data = NULL;
     char msg[512] = "";
     if (result == AOS_OK)
@@ -284,7 +325,62 @@ static void on_reply(void *ctx, aos_result result, const aos_event_t *reply)
         snprintf(msg, sizeof msg, "storage request failed: %s", aos_result_str(result));
     deliver(call, result, data, msg[0] ? msg : NULL);
     json_object_put(data);
-    free(call);
+}
+
+/* Bus I/O thread: the reply's data is back from its claim. */
+static void on_reply_resolved(void *ctx, aos_result r, aos_event_t *ev, const char *errmsg)
+{
+    sc_call_t *call = ctx;
+    if (r == AOS_OK) {
+        finish_reply(call, AOS_OK, ev);
+        aos_storage_claim_delete_async(call->c, call->claim); /* read once: settled */
+    } else {
+        char msg[400];
+        snprintf(msg, sizeof msg, "storage reply by reference: %s", errmsg ? errmsg : "");
+        deliver(call, r == AOS_ERR_NOT_FOUND ? AOS_ERR_PROTOCOL : r, NULL, msg);
+    }
+    aos_event_free(ev);
+    call_free(call);
+}
+
+/* Bus I/O thread. */
+static void on_reply(void *ctx, aos_result result, const aos_event_t *reply)
+{
+    sc_call_t *call = ctx;
+    const char *claim = result == AOS_OK && call->kind != SC_JSON
+                            ? aos_event_get_ext(reply, AOS_CLAIM_EXT)
+                            : NULL;
+    if (claim) { /* a large reply travels by reference (aos/claim_check.h) */
+        aos_event_t *copy = NULL;
+        aos_result r = (call->claim = strdup(claim)) ? aos_event_clone(reply, &copy) : AOS_ERR_NOMEM;
+        if (r == AOS_OK)
+            r = aos_storage_claim_resolve_async(call->c, copy, AOS_CLAIM_MAX, on_reply_resolved,
+                                                call);
+        if (r == AOS_OK)
+            return;
+        aos_event_free(copy);
+        deliver(call, r, NULL, "storage reply by reference: could not fetch it");
+        call_free(call);
+        return;
+    }
+    finish_reply(call, result, reply);
+    call_free(call);
+}
+
+/* Bus I/O thread (or the caller's, when nothing had to move): the request is ready to go. */
+static void on_request_offloaded(void *ctx, aos_result r, aos_event_t *req, const char *errmsg)
+{
+    sc_call_t *call = ctx;
+    char msg[400] = "";
+    if (r == AOS_OK)
+        r = aos_bus_request(call->c->bus, call->c->queue, req, call->c->timeout_ms, on_reply, call);
+    else
+        snprintf(msg, sizeof msg, "storage request by reference: %s", errmsg ? errmsg : "");
+    aos_event_free(req);
+    if (r == AOS_OK)
+        return;
+    deliver(call, r, NULL, msg[0] ? msg : "storage request could not be sent");
+    call_free(call);
 }
 
 static aos_result call_async(aos_storage_client_t *c, const char *op, json_object *data,
@@ -296,17 +392,31 @@ static aos_result call_async(aos_storage_client_t *c, const char *op, json_objec
     }
     aos_event_t *req = NULL;
     aos_result r = make_request(c, op, data, &req);
-    sc_call_t *call = r == AOS_OK ? malloc(sizeof *call) : NULL;
+    sc_call_t *call = r == AOS_OK ? calloc(1, sizeof *call) : NULL;
     if (r == AOS_OK && !call)
         r = AOS_ERR_NOMEM;
     if (r == AOS_OK) {
-        *call = (sc_call_t){.kind = kind, .cb = cb, .ctx = ctx};
-        r = aos_bus_request(c->bus, c->queue, req, c->timeout_ms, on_reply, call);
+        *call = (sc_call_t){.kind = kind, .cb = cb, .ctx = ctx, .c = c};
+        if (kind != SC_JSON && sc_op_claimable(op) && req->data_len > c->claim_threshold) {
+            /* large: the data goes to a blob first, the request carries the reference */
+            r = aos_storage_claim_offload_async(c, req, c->claim_threshold, on_request_offloaded,
+                                                call);
+            if (r == AOS_OK)
+                return AOS_OK; /* req is the chain's now */
+        } else {
+            r = aos_bus_request(c->bus, c->queue, req, c->timeout_ms, on_reply, call);
+        }
         if (r != AOS_OK)
-            free(call);
+            call_free(call);
     }
     aos_event_free(req);
     return r;
+}
+
+aos_result sc_call_json(aos_storage_client_t *c, const char *op, json_object *data, sc_json_cb cb,
+                        void *ctx)
+{
+    return call_async(c, op, data, SC_JSON, (void *)cb, ctx);
 }
 
 aos_result aos_storage_conversation_create(aos_storage_client_t *c, const char *id,

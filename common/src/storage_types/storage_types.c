@@ -236,7 +236,7 @@ bool aos_storage_valid_blob_name_read(const char *s)
 bool aos_storage_valid_kind(const char *s)
 {
     return s && (strcmp(s, "adapter") == 0 || strcmp(s, "job") == 0 || strcmp(s, "schedule") == 0 ||
-                 strcmp(s, "health") == 0);
+                 strcmp(s, "health") == 0 || strcmp(s, "feedback") == 0);
 }
 
 bool aos_storage_valid_role(const char *s)

@@ -10,14 +10,18 @@
  *   bus: a requester keeps that many aos_bus_request calls in flight to aos.test.bench and a
  *        responder answers each from its callback (the bus round trip every turn contains at
  *        least five times: turn + storage operations).
- * Prints turns/s, p50, p99 for both and the ratio e2e/bus. Then, when node is installed, a
- * runner whose model is the OpenAI-compatible fake answering after 1 s serves 1,000 concurrent
- * conversations: turns/s, p50/p99 and the runner's peak RSS.
+ * Prints turns/s, p50, p99 for both and the ratio e2e/bus, and the CPU time per turn of each
+ * process during the e2e run (router, runner, storage, and the broker: the beam.smp of the
+ * benchmark's private RabbitMQ, AOS_BENCH_BROKER_PID), their total and the AOS services'
+ * total, read from /proc/<pid>/stat before and after. Before the runs: each service's idle RSS.
+ * The slow-model figures (1,000 conversations on a model answering after 1 s) are
+ * tests/bench/e2e_slow's.
  */
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdint.h>
 
+#include "../bench_proc.h"
 #include "aos/bus.h"
 #include "aos/log.h"
 #include "e2e_support.h"
@@ -205,104 +209,26 @@ static void run_bus(int conc, int seconds, stats_t *st)
     free(slots);
 }
 
-/* ---- slow model: the runner on the OpenAI-compatible fake answering after 1 s ---- */
+/* ---- CPU per turn: /proc/<pid>/stat of each process ---- */
 
-static long rss_kb(pid_t pid)
+enum { P_ROUTER, P_RUNNER, P_STORAGE, P_BROKER, P_COUNT };
+
+static void cpu_snapshot(double out[P_COUNT])
 {
-    char path[64], line[256];
-    snprintf(path, sizeof path, "/proc/%d/status", (int)pid);
-    FILE *f = fopen(path, "r");
-    long kb = 0;
-    while (f && fgets(line, sizeof line, f))
-        if (sscanf(line, "VmRSS: %ld kB", &kb) == 1)
-            break;
-    if (f)
-        fclose(f);
-    return kb;
+    pid_t pids[P_COUNT] = {g_stack.router.pid, g_stack.runner.pid, g_stack.storage.pid,
+                           bench_broker_pid()};
+    for (int i = 0; i < P_COUNT; i++)
+        out[i] = pids[i] > 0 ? bench_cpu_ms(pids[i]) : -1;
 }
 
-static atomic_long g_max_rss;
-static atomic_bool g_sampling;
-
-static void *rss_sampler(void *arg)
+static void print_idle_rss(void)
 {
-    pid_t pid = *(pid_t *)arg;
-    while (atomic_load(&g_sampling)) {
-        long kb = rss_kb(pid);
-        if (kb > atomic_load(&g_max_rss))
-            atomic_store(&g_max_rss, kb);
-        e2e_sleep_ms(200);
-    }
-    return NULL;
-}
-
-static pid_t start_fake(char *url, size_t urllen)
-{
-    const char *src = getenv("AOS_SOURCE_DIR");
-    char script[600], port_file[300];
-    snprintf(script, sizeof script, "%s/tests/fakes/openai/server.js", src ? src : ".");
-    snprintf(port_file, sizeof port_file, "%s/fake.port", g_stack.dir);
-    char *argv[] = {"node", script, "--port", "0", "--port-file", port_file, NULL};
-    posix_spawn_file_actions_t fa;
-    posix_spawn_file_actions_init(&fa);
-    posix_spawn_file_actions_addopen(&fa, 1, "/dev/null", O_WRONLY, 0);
-    pid_t pid = 0;
-    int rc = posix_spawnp(&pid, "node", &fa, NULL, argv, environ);
-    posix_spawn_file_actions_destroy(&fa);
-    if (rc != 0)
-        return 0;
-    for (long long end = e2e_now_ms() + 15000; e2e_now_ms() < end; e2e_sleep_ms(50)) {
-        FILE *f = fopen(port_file, "r");
-        int port = 0;
-        bool ok = f && fscanf(f, "%d", &port) == 1 && port > 0;
-        if (f)
-            fclose(f);
-        if (ok) {
-            snprintf(url, urllen, "http://127.0.0.1:%d/fake:delay_ms=1000/v1", port);
-            return pid;
-        }
-    }
-    kill(pid, SIGKILL);
-    waitpid(pid, NULL, 0);
-    return 0;
-}
-
-static void run_slow(int conc, int seconds, stats_t *st)
-{
-    char url[200], env_url[260];
-    pid_t fake = start_fake(url, sizeof url);
-    if (!fake) {
-        printf("slow model: skipped (node or the fake server is not available)\n");
-        return;
-    }
-    e2e_stop(&g_stack.runner, 20000);
-    snprintf(env_url, sizeof env_url, "AOS_OPENAI_BASE_URL=%s", url);
-    char cap[64];
-    snprintf(cap, sizeof cap, "AOS_RUNNER_CAPACITY=%d", conc);
-    const char *extra[] = {env_url, cap, "AOS_AGENTS=cfo", NULL};
-    if (e2e_start_runner(&g_stack, extra) != 0) {
-        printf("slow model: the runner did not start\n");
-        kill(fake, SIGTERM);
-        waitpid(fake, NULL, 0);
-        return;
-    }
-    e2e_sleep_ms(2000);
-    pthread_t sampler;
-    atomic_store(&g_max_rss, 0);
-    atomic_store(&g_sampling, true);
-    pthread_create(&sampler, NULL, rss_sampler, &g_stack.runner.pid);
-    run_e2e(conc, seconds, st);
-    atomic_store(&g_sampling, false);
-    pthread_join(sampler, NULL);
-    double rate = (double)atomic_load(&st->n) / st->seconds;
-    printf("slow model (fake answers after 1 s), %d concurrent conversations: %.1f turns/s, "
-           "p50 %.0f ms, p99 %.0f ms, runner max RSS %.1f MiB",
-           conc, rate, pct(st, 0.50), pct(st, 0.99), (double)atomic_load(&g_max_rss) / 1024.0);
-    if (atomic_load(&st->errors))
-        printf("   (errors: %zu)", atomic_load(&st->errors));
+    const e2e_proc_t *ps[] = {&g_stack.router, &g_stack.runner, &g_stack.storage};
+    const char *names[] = {"aos-router", "aos-agent-runner", "aos-storage"};
+    printf("idle RSS:");
+    for (int i = 0; i < 3; i++)
+        printf("  %s %.1f MiB", names[i], (double)bench_rss_kb(ps[i]->pid) / 1024.0);
     printf("\n");
-    kill(fake, SIGTERM);
-    waitpid(fake, NULL, 0);
 }
 
 static void stats_reset(stats_t *s)
@@ -337,31 +263,49 @@ int main(int argc, char **argv)
     }
     stats_t e2e = {.lat_ms = calloc(MAX_SAMPLES, sizeof(double))};
     stats_t bus = {.lat_ms = calloc(MAX_SAMPLES, sizeof(double))};
+    e2e_sleep_ms(2000); /* settled after start */
+    print_idle_rss();
     run_e2e(4, 1, &e2e); /* warm-up */
-    printf("%-6s | %-30s | %-30s | %s\n", "conc", "e2e POST /v1/messages", "bus request/reply",
-           "e2e/bus");
-    printf("%-6s | %9s %9s %9s  | %9s %9s %9s  |\n", "", "turns/s", "p50 ms", "p99 ms", "rr/s",
-           "p50 ms", "p99 ms");
+    printf("%-5s | %-27s | %-27s | %-6s | %-31s | %s\n", "", "e2e POST /v1/messages",
+           "bus request/reply", "e2e/", "CPU ms per turn (e2e run)", "total  AOS");
+    printf("%-5s | %8s %8s %8s  | %8s %8s %8s  | %6s | %7s %7s %7s %7s | %6s %5s\n", "conc",
+           "turns/s", "p50 ms", "p99 ms", "rr/s", "p50 ms", "p99 ms", "bus", "router", "runner",
+           "storage", "broker", "", "");
     const int levels[] = {1, 16, 128};
     for (size_t i = 0; i < 3; i++) {
         stats_reset(&e2e);
         stats_reset(&bus);
+        double c0[P_COUNT], c1[P_COUNT];
+        cpu_snapshot(c0);
         run_e2e(levels[i], seconds, &e2e);
+        cpu_snapshot(c1);
         run_bus(levels[i], seconds, &bus);
-        double e_rate = (double)atomic_load(&e2e.n) / e2e.seconds;
+        size_t turns = atomic_load(&e2e.n);
+        double e_rate = (double)turns / e2e.seconds;
         double b_rate = (double)atomic_load(&bus.n) / bus.seconds;
         double e50 = pct(&e2e, 0.50), e99 = pct(&e2e, 0.99);
         double b50 = pct(&bus, 0.50), b99 = pct(&bus, 0.99);
-        printf("%-6d | %9.1f %9.2f %9.2f  | %9.1f %9.2f %9.2f  | %6.3f", levels[i], e_rate, e50,
+        printf("%-5d | %8.1f %8.2f %8.2f  | %8.1f %8.2f %8.2f  | %6.3f |", levels[i], e_rate, e50,
                e99, b_rate, b50, b99, b_rate > 0 ? e_rate / b_rate : 0.0);
+        double total = 0, aos = 0;
+        for (int p = 0; p < P_COUNT; p++) {
+            double per = c0[p] >= 0 && c1[p] >= 0 && turns ? (c1[p] - c0[p]) / (double)turns : -1;
+            if (per < 0) {
+                printf(" %7s", "n/a");
+                continue;
+            }
+            printf(" %7.3f", per);
+            total += per;
+            if (p != P_BROKER)
+                aos += per;
+        }
+        printf(" | %6.3f %5.3f", total, aos);
         if (atomic_load(&e2e.errors) || atomic_load(&bus.errors))
             printf("   (errors: e2e %zu, bus %zu)", atomic_load(&e2e.errors),
                    atomic_load(&bus.errors));
         printf("\n");
         fflush(stdout);
     }
-    stats_reset(&e2e);
-    run_slow(1000, seconds * 3, &e2e);
     aos_bus_free(g_req_bus);
     aos_bus_free(g_rsp_bus);
     e2e_stack_stop(&g_stack);

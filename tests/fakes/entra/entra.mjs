@@ -8,7 +8,13 @@
 //    credentials grant with client_secret, or client_assertion_type jwt-bearer + a client
 //    assertion that is either an RS256 JWT signed by a registered certificate or a registered
 //    federated token), answering {"token_type","expires_in","ext_expires_in","access_token"}
-//    or {"error","error_description","error_codes"} with 400/401 like AADSTS does.
+//    or {"error","error_description","error_codes"} with 400/401 like AADSTS does;
+//  - the managed identity endpoint of the instance metadata service (GET
+//    /metadata/identity/oauth2/token?api-version=2018-02-01&resource=R&client_id=C, header
+//    Metadata: true), answering {"access_token","expires_in","expires_on","resource",
+//    "token_type"} (numbers as strings, as IMDS does) for an app registered with
+//    managed: true (a user-assigned identity whose client id is the app id).
+// state.ttl sets the lifetime of issued tokens (seconds; default 3599).
 // The test mints inbound tokens with sign(), rotates keys with rotate(), and inspects what was
 // issued and asked for (issued, grants).
 import { createServer } from 'node:http';
@@ -36,9 +42,9 @@ function newKey(kid) {
 }
 
 export async function startFakeEntra({ tenant, apps = {} } = {}) {
-  // apps: { <client_id>: { secret?, certPem?, federatedToken? } }
+  // apps: { <client_id>: { secret?, certPem?, federatedToken?, managed? } }
   const keys = [newKey('k1')];
-  const state = { issued: [], grants: [], metadataHits: 0, jwksHits: 0, failTokens: 0 };
+  const state = { issued: [], grants: [], metadataHits: 0, jwksHits: 0, failTokens: 0, ttl: 3599 };
   let base = '';
   const send = (res, status, obj) => {
     res.writeHead(status, { 'Content-Type': 'application/json; charset=utf-8' });
@@ -81,6 +87,19 @@ export async function startFakeEntra({ tenant, apps = {} } = {}) {
         state.jwksHits++;
         return send(res, 200, { keys: keys.map((k) => ({ ...k.jwk, issuer: p.startsWith('/botframework') ? 'https://api.botframework.com' : `https://login.microsoftonline.com/${tenant}/v2.0` })) });
       }
+      if (req.method === 'GET' && p === '/metadata/identity/oauth2/token') {
+        const q = Object.fromEntries(url.searchParams.entries());
+        state.grants.push({ managed: true, ...q });
+        if (req.headers.metadata !== 'true') return send(res, 400, { error: 'invalid_request', error_description: 'Required metadata header not specified' });
+        if (!q['api-version']) return send(res, 400, { error: 'invalid_request', error_description: 'Required query variable api-version is missing' });
+        if (q.resource !== 'https://api.botframework.com') return send(res, 400, { error: 'invalid_resource', error_description: 'AADSTS500011: resource' });
+        const app = apps[q.client_id];
+        if (!app || !app.managed) return send(res, 400, { error: 'invalid_request', error_description: 'Identity not found' });
+        const now = Math.floor(Date.now() / 1000);
+        const token = jwtSign(keys[keys.length - 1].privateKey, { typ: 'JWT', alg: 'RS256', kid: keys[keys.length - 1].kid }, { aud: 'https://api.botframework.com', iss: `https://sts.windows.net/${tenant}/`, iat: now, nbf: now, exp: now + state.ttl, appid: q.client_id, tid: tenant, ver: '1.0', jti: randomUUID() });
+        state.issued.push({ token, clientId: q.client_id, how: 'managed' });
+        return send(res, 200, { access_token: token, client_id: q.client_id, expires_in: String(state.ttl), expires_on: String(now + state.ttl), ext_expires_in: String(state.ttl), not_before: String(now), resource: q.resource, token_type: 'Bearer' });
+      }
       if (req.method === 'POST' && p === `/${tenant}/oauth2/v2.0/token`) {
         const f = new URLSearchParams(body);
         const grant = Object.fromEntries(f.entries());
@@ -95,9 +114,9 @@ export async function startFakeEntra({ tenant, apps = {} } = {}) {
         else if (grant.client_assertion_type === 'urn:ietf:params:oauth:client-assertion-type:jwt-bearer') how = checkAssertion(grant.client_id, grant.client_assertion || '', `${base}${p}`);
         if (!how) return aadError(res, 401, 'invalid_client', 'AADSTS7000215: Invalid client secret or assertion.');
         const now = Math.floor(Date.now() / 1000);
-        const token = jwtSign(keys[keys.length - 1].privateKey, { typ: 'JWT', alg: 'RS256', kid: keys[keys.length - 1].kid }, { aud: 'https://api.botframework.com', iss: `https://sts.windows.net/${tenant}/`, iat: now, nbf: now, exp: now + 3600, appid: grant.client_id, tid: tenant, ver: '1.0' });
+        const token = jwtSign(keys[keys.length - 1].privateKey, { typ: 'JWT', alg: 'RS256', kid: keys[keys.length - 1].kid }, { aud: 'https://api.botframework.com', iss: `https://sts.windows.net/${tenant}/`, iat: now, nbf: now, exp: now + state.ttl, appid: grant.client_id, tid: tenant, ver: '1.0', jti: randomUUID() });
         state.issued.push({ token, clientId: grant.client_id, how });
-        return send(res, 200, { token_type: 'Bearer', expires_in: 3599, ext_expires_in: 3599, access_token: token });
+        return send(res, 200, { token_type: 'Bearer', expires_in: state.ttl, ext_expires_in: state.ttl, access_token: token });
       }
       send(res, 404, { error: 'not_found' });
     });
@@ -110,6 +129,7 @@ export async function startFakeEntra({ tenant, apps = {} } = {}) {
     botframeworkMetadata: `${base}/botframework/v1/.well-known/openidconfiguration`,
     tenantMetadata: `${base}/${tenant}/v2.0/.well-known/openid-configuration`,
     tokenUrl: `${base}/${tenant}/oauth2/v2.0/token`,
+    imdsUrl: `${base}/metadata/identity/oauth2/token`,
     // an inbound token signed by the current key (or kid/foreign key for the matrix)
     sign(claims, { kid, foreign } = {}) {
       const k = foreign ? newKey(kid || 'k1') : keys.find((x) => x.kid === kid) || keys[keys.length - 1];

@@ -14,6 +14,9 @@
 //   - magic words in the last user message: [[fake:key=value,key=value]]
 //   - or the request header  x-fake-control: key=value,key=value
 //   - or a queue of directives for the next calls: POST /_script {"responses":[{...},...]}
+// A path prefix /caller:NAME (before any /fake:... prefix) names the caller in the call log
+// without changing behaviour: give each replica its own endpoint URL and the log says which
+// replica made which call (e.g. which calls a killed runner had made).
 // Directive keys:
 //   delay_ms=N          answer after N ms
 //   status=N            answer with this HTTP status and an OpenAI-style error body
@@ -27,10 +30,18 @@
 //   shape=output        Azure ML {"output": "..."} body instead of chat.completion
 //   text=…              reply text (default "fake reply: <last user message>")
 // Admin:
-//   GET  /_stats   {"calls","by_route","by_tag","by_text","inflight","max_inflight"}
+//   GET  /_stats   {"calls","by_route","by_tag","by_text","inflight","max_inflight",
+//                   "inflight_by_caller"}
 //   GET  /_last    the last model request: {"path","headers","body"}
+//   GET  /_calls   every model call that ended: [{"text","caller","status","outcome","start_ms",
+//                  "end_ms"}], outcome "answered" (the whole response was written) or
+//                  "aborted" (the caller closed the connection first: hung, timed out, killed)
 //   POST /_reset   zero the counters, forget scripts and the per-tag "times" counts
 //   POST /_script  queue directives for the next model calls (FIFO, one per call)
+//   POST /_models  {"models": {"<model or azureml deployment>": {directive keys}}}: every call
+//                  for that model (body "model", or the azureml-model-deployment header) gets
+//                  the directive unless the call carries one of its own ({} clears them all);
+//                  GET /_stats then counts calls per model in "by_model"
 //
 // Usage: node server.js [--port N] [--port-file F] [--api-key K]
 //   port 0 (default) picks a free port; the port is printed ("listening N") and written to F.
@@ -49,12 +60,14 @@ const PORT = parseInt(opt('--port', '0'), 10);
 const PORT_FILE = opt('--port-file', null);
 const API_KEY = opt('--api-key', null);
 
-let stats, script, timesSeen, lastRequest;
+let stats, script, timesSeen, lastRequest, callLog, modelRules = {};
 function reset() {
-  stats = { calls: 0, by_route: {}, by_tag: {}, by_text: {}, inflight: 0, max_inflight: 0 };
+  stats = { calls: 0, by_route: {}, by_tag: {}, by_text: {}, by_model: {}, inflight: 0,
+    max_inflight: 0, inflight_by_caller: {} };
   script = [];
   timesSeen = {};
   lastRequest = null;
+  callLog = [];
 }
 reset();
 
@@ -88,6 +101,10 @@ function directiveFor(req, body, pathDirective) {
   if (req.headers['x-fake-control']) {
     const raw = String(req.headers['x-fake-control']);
     return { d: parseDirective(raw), raw, text };
+  }
+  const model = req.headers['azureml-model-deployment'] || (body && body.model);
+  if (model && modelRules[model]) {
+    return { d: modelRules[model], raw: `model=${model}`, text };
   }
   if (script.length) {
     const d = script.shift();
@@ -149,18 +166,28 @@ function answerStream(res, c, includeUsage, garbage) {
   setImmediate(() => res.end(out.slice(cut)));
 }
 
-function answerModel(req, res, route, body, pathDirective) {
+function answerModel(req, res, route, body, pathDirective, caller) {
   const { d, raw, text } = directiveFor(req, body, pathDirective);
+  const entry = { text: text.slice(0, 200), caller, status: 0, outcome: 'aborted',
+    start_ms: Date.now(), end_ms: 0 };
+  res.on('finish', () => { entry.status = res.statusCode; entry.outcome = 'answered'; });
+  res.on('close', () => { entry.end_ms = Date.now(); callLog.push(entry); });
   const tag = d.tag || raw;
   stats.calls++;
   stats.by_route[route] = (stats.by_route[route] || 0) + 1;
+  const modelName = req.headers['azureml-model-deployment'] || body.model || '';
+  stats.by_model[modelName] = (stats.by_model[modelName] || 0) + 1;
   if (tag) stats.by_tag[tag] = (stats.by_tag[tag] || 0) + 1;
   const textKey = text.slice(0, 200);
   stats.by_text[textKey] = (stats.by_text[textKey] || 0) + 1;
   stats.inflight++;
   stats.max_inflight = Math.max(stats.max_inflight, stats.inflight);
+  const who = caller || '';
+  stats.inflight_by_caller[who] = (stats.inflight_by_caller[who] || 0) + 1;
   let done = false;
-  const finish = () => { if (!done) { done = true; stats.inflight--; } };
+  const finish = () => {
+    if (!done) { done = true; stats.inflight--; stats.inflight_by_caller[who]--; }
+  };
   res.on('close', finish);
 
   let faulty = true;
@@ -209,11 +236,14 @@ function routeOf(req, url) {
 
 function handle(req, res, raw) {
   const url = new URL(req.url, 'http://fake');
-  let pathDirective = null;
+  let pathDirective = null, caller = null;
+  const cm = /^\/caller:([^/]*)(\/.*)$/.exec(url.pathname);
+  if (cm) { caller = decodeURIComponent(cm[1]); url.pathname = cm[2]; }
   const pm = /^\/fake:([^/]*)(\/.*)$/.exec(url.pathname);
   if (pm) { pathDirective = decodeURIComponent(pm[1]); url.pathname = pm[2]; }
   if (req.method === 'GET' && url.pathname === '/_stats') return sendJson(res, 200, stats);
   if (req.method === 'GET' && url.pathname === '/_last') return sendJson(res, 200, lastRequest || {});
+  if (req.method === 'GET' && url.pathname === '/_calls') return sendJson(res, 200, callLog);
   if (req.method === 'POST' && url.pathname === '/_reset') { reset(); return sendJson(res, 200, { ok: true }); }
   if (req.method === 'POST' && url.pathname === '/_script') {
     let s;
@@ -221,6 +251,16 @@ function handle(req, res, raw) {
     if (!s || !Array.isArray(s.responses)) return sendJson(res, 400, errorBody(400));
     for (const r of s.responses) script.push(Object.fromEntries(Object.entries(r).map(([k, v]) => [k, String(v)])));
     return sendJson(res, 200, { queued: script.length });
+  }
+  if (req.method === 'POST' && url.pathname === '/_models') {
+    let m;
+    try { m = JSON.parse(raw); } catch (e) { return sendJson(res, 400, errorBody(400)); }
+    if (!m || typeof m.models !== 'object' || m.models === null) return sendJson(res, 400, errorBody(400));
+    modelRules = {};
+    for (const [k, v] of Object.entries(m.models)) {
+      modelRules[k] = Object.fromEntries(Object.entries(v || {}).map(([a, b]) => [a, String(b)]));
+    }
+    return sendJson(res, 200, { models: Object.keys(modelRules) });
   }
   const route = routeOf(req, url);
   if (!route) return sendJson(res, 404, { error: { message: `no route ${req.method} ${url.pathname}`, type: 'not_found' } });
@@ -234,7 +274,7 @@ function handle(req, res, raw) {
     return sendJson(res, 400, { error: { message: "'messages' is a required property", type: 'invalid_request_error' } });
   }
   lastRequest = { path: req.url, headers: req.headers, body };
-  answerModel(req, res, route, body, pathDirective);
+  answerModel(req, res, route, body, pathDirective, caller);
 }
 
 const server = http.createServer((req, res) => {
