@@ -7,7 +7,7 @@
 set -euo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
 
-PKGS=(build-essential cmake pkg-config clang
+PKGS=(build-essential cmake pkg-config clang clang-format
       libqpid-proton11-dev libmicrohttpd-dev libjson-c-dev libcurl4-openssl-dev libssl-dev
       libsqlite3-dev libcmocka-dev librdkafka-dev
       rabbitmq-server nodejs npm curl ca-certificates openssl procps iproute2

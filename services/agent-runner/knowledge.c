@@ -10,6 +10,7 @@
 #include "aos/json.h"
 #include "aos/log.h"
 #include "aos/metrics.h"
+#include "aos/utf8.h"
 
 typedef struct waiter {
     runner_knowledge_fn fn;

@@ -116,12 +116,9 @@ static aos_result open_external_events(app_t *a, char *err, size_t errlen)
 
 static aos_result open_bus(app_t *a, char *err, size_t errlen)
 {
-    const char *profile = a->env.common.bus_profile ? a->env.common.bus_profile : "auto";
     aos_bus_config_t bc = {
         .url = a->env.common.bus_url,
-        .profile = strcasecmp(profile, "rabbitmq") == 0     ? AOS_BUS_PROFILE_RABBITMQ
-                   : strcasecmp(profile, "servicebus") == 0 ? AOS_BUS_PROFILE_SERVICEBUS
-                                                            : AOS_BUS_PROFILE_AUTO,
+        .profile = aos_bus_profile_of(a->env.common.bus_profile),
         .connection_string = a->env.common.servicebus_connection_string,
         .instance_id = a->env.common.instance_id,
     };

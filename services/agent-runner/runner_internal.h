@@ -58,8 +58,8 @@ struct runner {
     size_t served_count;
     char source[160]; /* CloudEvents source of what the runner sends */
     conv_t *convs[RUNNER_CONV_BUCKETS];
-    bool started;
     /* shared with other threads */
+    atomic_bool started; /* set by runner_start; read by /readyz on the admin server's thread */
     atomic_bool stopping;
     atomic_uint inflight;
     atomic_ullong answered, answered_from_storage, released, dead_lettered;

@@ -6,13 +6,10 @@
 
 aos_result aosctl_open_bus(const aosctl_opts_t *o, aos_bus_t **out_bus)
 {
-    const char *profile = getenv("AOS_BUS_PROFILE");
     aos_bus_config_t cfg = {
         .url = getenv("AOS_BUS_URL"),
         .connection_string = getenv("AOS_SERVICEBUS_CONNECTION_STRING"),
-        .profile = profile && strcmp(profile, "servicebus") == 0 ? AOS_BUS_PROFILE_SERVICEBUS
-                   : profile && strcmp(profile, "rabbitmq") == 0 ? AOS_BUS_PROFILE_RABBITMQ
-                                                                 : AOS_BUS_PROFILE_AUTO,
+        .profile = aos_bus_profile_of(getenv("AOS_BUS_PROFILE")),
     };
     if (!cfg.url && !cfg.connection_string)
         cfg.url = "amqp://guest:guest@127.0.0.1:5672";

@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "aos/percent.h"
 #include "aos/http_client.h"
 #include "aos/json.h"
 #include "aosctl.h"
@@ -315,15 +316,19 @@ static int cmd_serving(const aosctl_opts_t *o, const char *cmd, int argc, char *
 static int query(const aosctl_opts_t *o, int argc, char **argv, char *path, size_t len)
 {
     char sep = '?';
-    for (int i = 0; i < argc; i++) {
+    for (int i = 0; i < argc; i += 2) {
         if ((strcmp(argv[i], "--agent") != 0 && strcmp(argv[i], "--state") != 0) || i + 1 >= argc) {
             fprintf(o->err, "aosctl: unexpected argument %s\n", argv[i]);
             return 2;
         }
+        char value[256];
+        if (aos_pct_encode(argv[i + 1], 0, value, sizeof value) != AOS_OK) {
+            fprintf(o->err, "aosctl: %s is too long\n", argv[i]);
+            return 2;
+        }
         size_t n = strlen(path);
-        snprintf(path + n, len - n, "%c%s=%s", sep, argv[i] + 2, argv[i + 1]);
+        snprintf(path + n, len - n, "%c%s=%s", sep, argv[i] + 2, value);
         sep = '&';
-        i++;
     }
     return 0;
 }

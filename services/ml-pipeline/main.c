@@ -129,15 +129,6 @@ static int fail(const char *what, aos_result r, const char *err)
     return 1;
 }
 
-static aos_bus_profile parse_profile(const char *s)
-{
-    if (s && strcasecmp(s, "rabbitmq") == 0)
-        return AOS_BUS_PROFILE_RABBITMQ;
-    if (s && strcasecmp(s, "servicebus") == 0)
-        return AOS_BUS_PROFILE_SERVICEBUS;
-    return AOS_BUS_PROFILE_AUTO;
-}
-
 static int start(app_t *a)
 {
     char err[1024] = "";
@@ -147,7 +138,7 @@ static int start(app_t *a)
         (r = aos_agents_config_load(c->common.config_path, &a->agents, err, sizeof err)) != AOS_OK)
         return fail("cannot load the agents config", r, err);
     aos_bus_config_t bc = {.url = c->common.bus_url,
-                           .profile = parse_profile(c->common.bus_profile),
+                           .profile = aos_bus_profile_of(c->common.bus_profile),
                            .connection_string = c->common.servicebus_connection_string,
                            .instance_id = c->common.instance_id};
     r = aos_bus_new(&bc, &a->bus, err, sizeof err);

@@ -7,6 +7,7 @@
 
 #include "aos/envelope.h"
 #include "aos/json.h"
+#include "aos/percent.h"
 #include "botframework.h"
 
 static aos_result add_raw(json_object *o, const char *key, const char *json);
@@ -454,34 +455,13 @@ aos_result router_activity_replies_body(const char *const *activities, size_t co
     return r;
 }
 
-static size_t pct_encode(const char *s, char *out, size_t outlen)
-{
-    static const char hex[] = "0123456789ABCDEF";
-    size_t o = 0;
-    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
-        bool plain = (*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') ||
-                     (*p >= '0' && *p <= '9') || *p == '-' || *p == '_' || *p == '.' || *p == '~';
-        if (o + 4 > outlen)
-            return (size_t)-1;
-        if (plain) {
-            out[o++] = (char)*p;
-        } else {
-            out[o++] = '%';
-            out[o++] = hex[*p >> 4];
-            out[o++] = hex[*p & 15];
-        }
-    }
-    out[o] = '\0';
-    return o;
-}
-
 aos_result router_activity_reply_url(const router_activity_t *in, char *out, size_t outlen)
 {
     if (!in || !in->service_url || !in->conversation_id)
         return AOS_ERR_INVALID;
     char conv[3200], id[800];
-    if (pct_encode(in->conversation_id, conv, sizeof conv) == (size_t)-1 ||
-        (in->id && pct_encode(in->id, id, sizeof id) == (size_t)-1))
+    if (aos_pct_encode(in->conversation_id, 0, conv, sizeof conv) != AOS_OK ||
+        (in->id && aos_pct_encode(in->id, 0, id, sizeof id) != AOS_OK))
         return AOS_ERR_TOO_LARGE;
     size_t sl = strlen(in->service_url);
     const char *slash = (sl > 0 && in->service_url[sl - 1] == '/') ? "" : "/";

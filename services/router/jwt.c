@@ -8,67 +8,16 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "aos/base64.h"
 #include "aos/json.h"
 #include "jwt.h"
 #include "jwt_internal.h"
-
-static int b64url_val(unsigned char c)
-{
-    if (c >= 'A' && c <= 'Z')
-        return c - 'A';
-    if (c >= 'a' && c <= 'z')
-        return c - 'a' + 26;
-    if (c >= '0' && c <= '9')
-        return c - '0' + 52;
-    if (c == '-')
-        return 62;
-    if (c == '_')
-        return 63;
-    return -1;
-}
-
-aos_result router_b64url_decode(const char *in, size_t len, unsigned char **out, size_t *out_len)
-{
-    *out = NULL;
-    while (len > 0 && in[len - 1] == '=')
-        len--;
-    if (len % 4 == 1)
-        return AOS_ERR_INVALID;
-    unsigned char *buf = malloc(len / 4 * 3 + 3 + 1);
-    if (!buf)
-        return AOS_ERR_NOMEM;
-    size_t o = 0;
-    uint32_t acc = 0;
-    int bits = 0;
-    for (size_t i = 0; i < len; i++) {
-        int v = b64url_val((unsigned char)in[i]);
-        if (v < 0) {
-            free(buf);
-            return AOS_ERR_INVALID;
-        }
-        acc = (acc << 6) | (uint32_t)v;
-        bits += 6;
-        if (bits >= 8) {
-            bits -= 8;
-            buf[o++] = (unsigned char)(acc >> bits);
-            acc &= (1u << bits) - 1u;
-        }
-    }
-    if (acc != 0) { /* non-canonical trailing bits */
-        free(buf);
-        return AOS_ERR_INVALID;
-    }
-    buf[o] = '\0';
-    *out = buf;
-    *out_len = o;
-    return AOS_OK;
-}
 
 static BIGNUM *b64_bn(const char *s)
 {
     unsigned char *raw = NULL;
     size_t n = 0;
-    if (!s || router_b64url_decode(s, strlen(s), &raw, &n) != AOS_OK || n == 0) {
+    if (!s || aos_base64url_decode(s, strlen(s), &raw, &n) != AOS_OK || n == 0) {
         free(raw);
         return NULL;
     }

@@ -65,8 +65,4 @@ aos_result router_jwt_kid(const char *token, char *out, size_t outlen);
 /* True when jwks has a key for kid (kid "" = the single-key case). */
 bool router_jwks_has_kid(const router_jwks_t *jwks, const char *kid);
 
-/* base64url without padding (padding tolerated), strict alphabet. *out malloc'd, NUL-terminated
- * after *out_len bytes. Exposed for tests. */
-aos_result router_b64url_decode(const char *in, size_t len, unsigned char **out, size_t *out_len);
-
 #endif

@@ -5,6 +5,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "aos/base64.h"
 #include "aos/json.h"
 #include "jwt.h"
 #include "jwt_internal.h"
@@ -13,7 +14,7 @@ static aos_result decode_json(const char *seg, size_t len, json_object **out)
 {
     unsigned char *raw = NULL;
     size_t n = 0;
-    AOS_RETURN_IF_FAILED(router_b64url_decode(seg, len, &raw, &n));
+    AOS_RETURN_IF_FAILED(aos_base64url_decode(seg, len, &raw, &n));
     aos_result r = aos_json_parse_object((const char *)raw, n, ROUTER_JWT_MAX_LEN, 8, out, NULL, 0);
     free(raw);
     return r;
@@ -147,7 +148,7 @@ aos_result router_jwt_verify(const router_jwks_t *jwks, const router_jwt_policy_
     if (decode_json(token, (size_t)(d1 - token), &hdr) != AOS_OK ||
         decode_json(d1 + 1, (size_t)(d2 - d1 - 1), &payload) != AOS_OK)
         r = aos_fail(AOS_ERR_AUTH, errbuf, errlen, "token header or payload is not JSON");
-    if (r == AOS_OK && router_b64url_decode(d2 + 1, strlen(d2 + 1), &sig, &sig_len) != AOS_OK)
+    if (r == AOS_OK && aos_base64url_decode(d2 + 1, strlen(d2 + 1), &sig, &sig_len) != AOS_OK)
         r = aos_fail(AOS_ERR_AUTH, errbuf, errlen, "token signature is not base64url");
     if (r == AOS_OK)
         r = check_header(jwks, hdr, &key, &c, errbuf, errlen);

@@ -10,23 +10,30 @@
 #include "aos/service.h"
 #include "router.h"
 
+/* The credentials the router refuses to start without (API keys and the bus), named together. */
+static aos_result check_credentials(const void *cfg_struct, char *errbuf, size_t errlen)
+{
+    const router_config_t *cfg = cfg_struct;
+    return router_config_check_credentials(cfg, errbuf, errlen);
+}
+
 int main(int argc, char **argv)
 {
-    int doc = aos_config_doc_flag(argc, argv, router_config_table, router_config_table_len);
-    if (doc >= 0)
-        return doc;
-    char err[2048] = "";
     router_config_t cfg;
-    aos_log_init("aos-router", AOS_LOG_INFO);
-    if (router_config_load(&cfg, err, sizeof err) != AOS_OK) {
-        fprintf(stderr, "aos-router: configuration error:\n%s\n", err);
+    memset(&cfg, 0, sizeof cfg);
+    int init = aos_service_init_checked("aos-router", argc, argv, router_config_table,
+                                        router_config_table_len, &cfg, &cfg.common,
+                                        check_credentials);
+    if (init >= 0) {
+        router_config_free(&cfg);
+        return init;
+    }
+    char err[2048] = "";
+    if (aos_config_common_finish(&cfg.common) != AOS_OK) {
+        fprintf(stderr, "aos-router: out of memory\n");
+        router_config_free(&cfg);
         return 2;
     }
-    aos_log_level level = AOS_LOG_INFO;
-    if (cfg.common.log_level)
-        aos_log_level_parse(cfg.common.log_level, &level);
-    aos_log_init("aos-router", level);
-    aos_config_dump(router_config_table, router_config_table_len, &cfg);
     /* Blocked before router_new()/router_start() create any thread, so SIGTERM can only be
      * taken by sigwait here (a handler plus pause() missed signals delivered to those). */
     sigset_t sigs;

@@ -95,13 +95,15 @@ const aos_config_field_t router_config_table[] = {
 };
 const size_t router_config_table_len = sizeof router_config_table / sizeof router_config_table[0];
 
-aos_result router_config_load(router_config_t *out, char *errbuf, size_t errlen)
+aos_result router_config_check_credentials(const router_config_t *cfg, char *errbuf,
+                                           size_t errlen)
 {
-    memset(out, 0, sizeof *out);
-    const char *file = getenv("AOS_CONFIG");
-    AOS_RETURN_IF_FAILED(aos_config_load(router_config_table, router_config_table_len, out,
-                                         file && file[0] ? file : NULL, errbuf, errlen));
-    return aos_config_common_finish(&out->common);
+    router_apikeys_t *keys = NULL;
+    aos_result r = router_apikeys_load(cfg->api_keys_file, cfg->api_keys, &keys, errbuf, errlen);
+    if (r == AOS_OK)
+        r = router_credentials_check(&cfg->common, keys, errbuf, errlen);
+    router_apikeys_free(keys);
+    return r;
 }
 
 void router_config_free(router_config_t *cfg)
@@ -386,12 +388,7 @@ static aos_result add_routes(router_t *rt)
 
 aos_bus_profile router_bus_profile(const router_t *rt)
 {
-    const char *s = rt->cfg.common.bus_profile;
-    if (s && strcasecmp(s, "rabbitmq") == 0)
-        return AOS_BUS_PROFILE_RABBITMQ;
-    if (s && strcasecmp(s, "servicebus") == 0)
-        return AOS_BUS_PROFILE_SERVICEBUS;
-    return AOS_BUS_PROFILE_AUTO;
+    return aos_bus_profile_of(rt->cfg.common.bus_profile);
 }
 
 static aos_result start_bus(router_t *rt, int connect_timeout_ms, char *errbuf, size_t errlen)

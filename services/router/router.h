@@ -44,9 +44,12 @@ typedef struct router_config {
 extern const aos_config_field_t router_config_table[];
 extern const size_t router_config_table_len;
 
-/* Load router_config_t from $AOS_CONFIG's "settings" and the environment. */
-aos_result router_config_load(router_config_t *out, char *errbuf, size_t errlen);
+/* main() loads router_config_t with aos_service_init_checked (aos/service.h). */
 void router_config_free(router_config_t *cfg);
+
+/* The API keys and bus credentials of cfg (router_credentials_check), before anything starts. */
+aos_result router_config_check_credentials(const router_config_t *cfg, char *errbuf,
+                                           size_t errlen);
 
 typedef struct router router_t;
 

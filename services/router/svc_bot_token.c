@@ -10,6 +10,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <openssl/crypto.h>
+
 #include "aos/identity.h"
 #include "aos/json.h"
 #include "aos/log.h"
@@ -116,7 +118,7 @@ static void *fetch_main(void *arg)
                 aos_result_str(r), "detail", why, NULL);
     flush_waiting(rt, r == AOS_OK ? tok : NULL);
     if (tok) {
-        memset(tok, 0, TOKEN_CAP);
+        OPENSSL_cleanse(tok, TOKEN_CAP);
         free(tok);
     }
     return NULL;
@@ -190,7 +192,7 @@ void bot_post(router_t *rt, const char *url, const char *activity_json, bool wit
     if (tok && aos_identity_token_cached(rt->bot_identity, tok, TOKEN_CAP) == AOS_OK) {
         pthread_mutex_unlock(&rt->bot_mu);
         post_now(rt, p, tok);
-        memset(tok, 0, TOKEN_CAP);
+        OPENSSL_cleanse(tok, TOKEN_CAP);
         free(tok);
         return;
     }

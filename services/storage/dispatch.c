@@ -1,4 +1,5 @@
 /* The storage operations: validated request -> backend call -> reply JSON (see dispatch.h). */
+#include "aos/base64.h"
 #include "dispatch.h"
 #include "dispatch_turns.h"
 
@@ -268,7 +269,7 @@ static aos_result x_blob_get(aos_storage_backend_t *be, const aos_storage_reques
         r = blob_get_once(be, rq, &info, buf, &got, E);
     }
     if (r == AOS_OK)
-        r = aos_storage_base64_encode(buf, got, &b64);
+        r = aos_base64_encode(buf, got, &b64, NULL);
     free(buf);
     if (r == AOS_OK)
         r = add_obj(reply, "blob", aos_storage_blob_info_to_json(&info));

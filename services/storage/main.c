@@ -110,15 +110,6 @@ static const aos_config_field_t TABLE[] = {
 };
 #define TABLE_N (sizeof TABLE / sizeof TABLE[0])
 
-static aos_bus_profile parse_profile(const char *s)
-{
-    if (s && strcasecmp(s, "rabbitmq") == 0)
-        return AOS_BUS_PROFILE_RABBITMQ;
-    if (s && strcasecmp(s, "servicebus") == 0)
-        return AOS_BUS_PROFILE_SERVICEBUS;
-    return AOS_BUS_PROFILE_AUTO;
-}
-
 static bool ready_cb(void *ctx, char *reason, size_t reason_len)
 {
     return aos_storage_service_ready(ctx, reason, reason_len);
@@ -199,7 +190,7 @@ static int start(app_t *a)
 {
     char err[1024] = "";
     aos_bus_config_t bc = {.url = a->cfg.common.bus_url,
-                           .profile = parse_profile(a->cfg.common.bus_profile),
+                           .profile = aos_bus_profile_of(a->cfg.common.bus_profile),
                            .connection_string = a->cfg.common.servicebus_connection_string,
                            .instance_id = a->cfg.common.instance_id};
     aos_result r = aos_bus_new(&bc, &a->bus, err, sizeof err);

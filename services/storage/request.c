@@ -1,4 +1,5 @@
 /* Parsing and validation of aos.storage requests (see request.h). */
+#include "aos/base64.h"
 #include "request.h"
 
 #include <stdio.h>
@@ -7,6 +8,7 @@
 
 #include "aos/json.h"
 #include "aos/storage_wire.h"
+#include "aos/utf8.h"
 
 typedef aos_result (*parse_fn)(aos_storage_request_t *r, const aos_storage_limits_t *lim,
                                char *errbuf, size_t errlen);
@@ -241,11 +243,11 @@ static aos_result p_blob_chunk(aos_storage_request_t *r, const aos_storage_limit
     AOS_RETURN_IF_FAILED(aos_json_get_string(r->root, "data", AOS_JSON_REQUIRED, &b64, E));
     size_t max = aos_storage_limits_chunk(l);
     size_t n = strlen(b64);
-    if (n > aos_storage_base64_len(max))
+    if (n > aos_base64_encoded_len(max))
         return aos_fail(AOS_ERR_TOO_LARGE, E, "chunk is over the %zu byte limit", max);
     if (!(r->chunk = malloc(max ? max : 1)))
         return AOS_ERR_NOMEM;
-    aos_result res = aos_storage_base64_decode(b64, n, r->chunk, max, &r->chunk_len);
+    aos_result res = aos_base64_decode_into(b64, n, r->chunk, max, &r->chunk_len);
     if (res == AOS_ERR_TOO_LARGE)
         return aos_fail(res, E, "chunk is over the %zu byte limit", max);
     if (res != AOS_OK)
@@ -389,7 +391,7 @@ size_t aos_storage_limits_chunk(const aos_storage_limits_t *l)
 size_t aos_storage_request_max_bytes(const aos_storage_limits_t *l)
 {
     size_t floor = AOS_STORAGE_CONTENT_MAX * 6 + AOS_STORAGE_METADATA_MAX + 4096;
-    size_t chunk = aos_storage_base64_len(aos_storage_limits_chunk(l)) + 16384;
+    size_t chunk = aos_base64_encoded_len(aos_storage_limits_chunk(l)) + 16384;
     return chunk > floor ? chunk : floor;
 }
 

@@ -531,8 +531,7 @@ static void test_malformed_dead_letter(void **state)
 
 typedef struct settler {
     t_collector_t *c;
-    size_t target;
-    volatile int stop;
+    size_t target; /* under c->mu: the main thread raises it while the settler runs */
 } settler_t;
 
 /* Settles held deliveries one at a time, slowly, from another thread. */
@@ -540,14 +539,17 @@ static void *settle_slowly(void *arg)
 {
     settler_t *s = arg;
     size_t done = 0;
-    while (!s->stop && done < s->target) {
+    for (;;) {
         aos_bus_delivery_t *d = NULL;
         pthread_mutex_lock(&s->c->mu);
-        if (done < s->c->held_count) {
+        bool finished = done >= s->target;
+        if (!finished && done < s->c->held_count) {
             d = s->c->held[done++];
             s->c->unsettled--;
         }
         pthread_mutex_unlock(&s->c->mu);
+        if (finished)
+            break;
         if (d)
             aos_bus_accept(d);
         usleep(5000);
@@ -578,7 +580,9 @@ static void test_credit_limit(void **state)
     for (int i = 0; i < N; i++)
         assert_true(t_wait(&c, t_pred_has_id, ids[i], 20000));
     /* let the settler catch up with anything extra from an earlier run */
+    pthread_mutex_lock(&c.mu);
     s.target = c.held_count;
+    pthread_mutex_unlock(&c.mu);
     pthread_join(th, NULL);
     fprintf(stderr, "peak unsettled %zu (max_inflight %d)\n", c.peak_unsettled, MAX_INFLIGHT);
     assert_true(c.peak_unsettled <= MAX_INFLIGHT);

@@ -111,6 +111,33 @@ static void test_profile(void **state)
     assert_int_equal(p, AOS_BUS_PROFILE_SERVICEBUS);
     assert_int_equal(aos_bus_profile_resolve(AOS_BUS_PROFILE_AUTO, "kafka", NULL, false, &p),
                      AOS_ERR_INVALID);
+    /* "auto" is the table's default value: it infers, as if unset */
+    assert_int_equal(
+        aos_bus_profile_resolve(AOS_BUS_PROFILE_AUTO, "auto", "x.servicebus.windows.net", false,
+                                &p),
+        AOS_OK);
+    assert_int_equal(p, AOS_BUS_PROFILE_SERVICEBUS);
+}
+
+/* The one parser of a profile name: every service and aosctl read AOS_BUS_PROFILE with it. */
+static void test_profile_parse(void **state)
+{
+    (void)state;
+    aos_bus_profile p = AOS_BUS_PROFILE_RABBITMQ;
+    assert_int_equal(aos_bus_profile_parse(NULL, &p), AOS_OK);
+    assert_int_equal(p, AOS_BUS_PROFILE_AUTO);
+    assert_int_equal(aos_bus_profile_parse("", &p), AOS_OK);
+    assert_int_equal(p, AOS_BUS_PROFILE_AUTO);
+    assert_int_equal(aos_bus_profile_parse("Auto", &p), AOS_OK);
+    assert_int_equal(p, AOS_BUS_PROFILE_AUTO);
+    assert_int_equal(aos_bus_profile_parse("RabbitMQ", &p), AOS_OK);
+    assert_int_equal(p, AOS_BUS_PROFILE_RABBITMQ);
+    assert_int_equal(aos_bus_profile_parse("servicebus", &p), AOS_OK);
+    assert_int_equal(p, AOS_BUS_PROFILE_SERVICEBUS);
+    assert_int_equal(aos_bus_profile_parse("kafka", &p), AOS_ERR_INVALID);
+    assert_int_equal(p, AOS_BUS_PROFILE_AUTO);
+    assert_int_equal(aos_bus_profile_of("SERVICEBUS"), AOS_BUS_PROFILE_SERVICEBUS);
+    assert_int_equal(aos_bus_profile_of("kafka"), AOS_BUS_PROFILE_AUTO);
 }
 
 static void test_names(void **state)
@@ -495,6 +522,7 @@ int main(void)
         cmocka_unit_test(test_url_invalid),
         cmocka_unit_test(test_url_password_not_echoed),
         cmocka_unit_test(test_profile),
+        cmocka_unit_test(test_profile_parse),
         cmocka_unit_test(test_names),
         cmocka_unit_test(test_addresses),
         cmocka_unit_test(test_backoff),

@@ -10,6 +10,7 @@
 #include <cmocka.h>
 
 #include "aos/json.h"
+#include "aos/utf8.h"
 
 static aos_result parse(const char *s, json_object **out, char *err, size_t errlen)
 {
@@ -248,6 +249,12 @@ static void utf8_validation(void **state)
     assert_false(aos_utf8_valid("\xf4\x90\x80\x80", 4)); /* > U+10FFFF */
     assert_false(aos_utf8_valid("\x80", 1));
     assert_false(aos_utf8_valid("\xf8\x88\x80\x80\x80", 5));
+    /* the one module's other entry points: offset of the first bad byte, sequence length */
+    assert_int_equal(aos_utf8_check("ab\xc3\xa9\xed\xa0\x80z", 8), 4);
+    assert_int_equal(aos_utf8_seq_len((const unsigned char *)"\xe2\x82\xac", 3), 3);
+    assert_int_equal(aos_utf8_seq_len((const unsigned char *)"\xe2\x82", 4), 0); /* NUL stops */
+    assert_int_equal(aos_utf8_seq_len((const unsigned char *)"\xe2\x82\xac", 2), 0);
+    assert_int_equal(aos_utf8_seq_len((const unsigned char *)"", 0), 0);
 }
 
 

@@ -4,7 +4,7 @@
  * Bot Framework JWT signed by a key generated here), a normal-mode activity whose reply is
  * POSTed to a fake Bot Connector (the one external service here), Event Grid validation and
  * delivery, the CloudEvents webhook handshake, act without an ML pipeline, auth and input
- * errors, probes and a graceful SIGTERM. Skips (77) when a binary is not built. */
+ * errors, probes and a graceful SIGTERM. Fails when a binary is not built. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -662,8 +662,8 @@ int main(void)
         char p[600];
         snprintf(p, sizeof p, "%s/%s", bin ? bin : "build/bin", need[i]);
         if (access(p, X_OK) != 0) {
-            fprintf(stderr, "%s is not built: skipping the end-to-end tests\n", p);
-            return E2E_SKIP;
+            fprintf(stderr, "%s is not built: the end-to-end tests cannot run\n", p);
+            return E2E_MISSING;
         }
     }
     curl_global_init(CURL_GLOBAL_DEFAULT);

@@ -5,7 +5,7 @@
  *   - the broker restarts mid-load: every request is answered exactly once (200, or 503/504
  *     while the broker is away), no conversation holds a duplicate, every turn the router
  *     accepted (200/504) ends with its answer stored, and new turns work afterwards.
- * Skips (77) when a binary is not built. */
+ * Fails when a binary is not built. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -237,8 +237,8 @@ int main(void)
         char p[600];
         snprintf(p, sizeof p, "%s/%s", bin ? bin : "build/bin", need[i]);
         if (access(p, X_OK) != 0) {
-            fprintf(stderr, "%s is not built: skipping\n", p);
-            return E2E_SKIP;
+            fprintf(stderr, "%s is not built: cannot run\n", p);
+            return E2E_MISSING;
         }
     }
     curl_global_init(CURL_GLOBAL_DEFAULT);

@@ -21,8 +21,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             abort();
         atexit(done);
     }
-    aos_azure_buf_t b = {0};
-    if (size && aos_azure_buf_append(&b, (const char *)data, size) != AOS_OK)
+    aos_buf_t b = {0};
+    if (size && aos_buf_append(&b, (const char *)data, size) != AOS_OK)
         return 0;
     char msg[256];
     aos_azure_error_message_(&b, msg, sizeof msg);
@@ -32,6 +32,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (aos_azure_parse_json_body_(g_client, &b, json_type_object, &o) == AOS_OK)
         json_object_put(o);
     (void)aos_azure_batch_outcome_(g_client, &b, size ? data[0] % 8 : 0);
-    aos_azure_buf_free(&b);
+    aos_buf_free(&b);
     return 0;
 }

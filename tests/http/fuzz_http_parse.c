@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "aos/percent.h"
 #include "aos/http_server.h"
 #include "http_parse.h"
 
@@ -21,8 +22,21 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
     char *dec = malloc(size + 1);
     size_t dn = 0;
-    if (dec && aos_http_percent_decode(buf, size, true, dec, &dn) == AOS_OK && dn > size)
-        abort();
+    if (dec && aos_pct_decode(buf, size, AOS_PCT_FORM, dec, size + 1, &dn) == AOS_OK) {
+        if (dn > size)
+            abort();
+        /* what decodes re-encodes to text that decodes to the same bytes */
+        size_t en = aos_pct_encoded_len(dec, AOS_PCT_FORM);
+        char *enc = malloc(en + 1), *again = malloc(en + 1);
+        if (enc && again) {
+            if (aos_pct_encode(dec, AOS_PCT_FORM, enc, en + 1) != AOS_OK ||
+                aos_pct_decode(enc, en, AOS_PCT_FORM, again, en + 1, NULL) != AOS_OK ||
+                strcmp(again, dec) != 0)
+                abort();
+        }
+        free(enc);
+        free(again);
+    }
     free(dec);
 
     const char *hn, *hv;

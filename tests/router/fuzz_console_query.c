@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "aos/http_server.h"
+#include "aos/percent.h"
 #include "console_query.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
@@ -26,7 +27,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         for (size_t i = 0; i < 6; i++) {
             if (vals[i] || strlen(NAMES[i]) != nlen || memcmp(NAMES[i], p, nlen) != 0)
                 continue;
-            if (aos_http_percent_decode(vstart, vlen, true, buf, &n) == AOS_OK &&
+            if (aos_pct_decode(vstart, vlen, AOS_PCT_FORM, buf, size + 1, &n) == AOS_OK &&
                 (vals[i] = malloc(n + 1)))
                 memcpy(vals[i], buf, n + 1);
         }

@@ -190,11 +190,27 @@ static void test_top_level_errors(void **state)
                 "setings: unknown key");
     parse_fails("{\"agents\":[{\"name\":\"a\",\"purpose\":\"p\"}],\"settings\":{\"max_body_bytes"
                 "\":1}}",
-                "settings.max_body_bytes: out of range");
+                "settings.max_body_bytes: must be between 1024 and 67108864");
+    /* the agents' settings are read by the services' config loader (aos/config.h) */
+    parse_fails("{\"agents\":[{\"name\":\"a\",\"purpose\":\"p\"}],\"settings\":{\"sync_timeout_ms"
+                "\":true}}",
+                "settings.sync_timeout_ms must be a number or string");
+    parse_fails("{\"agents\":[{\"name\":\"a\",\"purpose\":\"p\"}],\"settings\":[]}",
+                "settings: expected an object");
+    aos_agents_config_t *units = NULL;
+    const char *with_units = "{\"agents\":[{\"name\":\"a\",\"purpose\":\"p\"}],\"settings\":{"
+                             "\"sync_timeout_ms\":\"45s\",\"max_text_bytes\":\"8k\","
+                             "\"bus_url\":\"amqp://x\"}}";
+    assert_int_equal(aos_agents_config_parse(with_units, strlen(with_units), &units, NULL, 0),
+                     AOS_OK);
+    assert_int_equal(units->settings.sync_timeout_ms, 45000);
+    assert_int_equal(units->settings.max_text_bytes, 8192);
+    assert_int_equal(units->settings.max_history, 20);
+    aos_agents_config_free(units);
     /* a text the router accepts must fit one stored message (256 KiB; docs/http-api.md) */
     parse_fails("{\"agents\":[{\"name\":\"a\",\"purpose\":\"p\"}],\"settings\":{\"max_text_bytes"
                 "\":262145}}",
-                "settings.max_text_bytes: out of range");
+                "settings.max_text_bytes: must be between 1 and 262144");
     parse_fails("{\"agents\":[{\"name\":\"a\",\"purpose\":\"p\"}],\"routing\":{\"sticky\":1}}",
                 "routing.sticky: expected true or false");
     parse_fails("{\"agents\":[{\"name\":\"a\",\"purpose\":\"p\"}]} x", "invalid JSON");

@@ -12,6 +12,7 @@
 #include <openssl/evp.h>
 #include <openssl/rsa.h>
 
+#include "aos/base64.h"
 #include "jwt.h"
 
 static EVP_PKEY *g_key, *g_other;
@@ -219,15 +220,23 @@ static void test_b64url(void **state)
     (void)state;
     unsigned char *out = NULL;
     size_t n = 0;
-    assert_int_equal(router_b64url_decode("aGk", 3, &out, &n), AOS_OK);
+    assert_int_equal(aos_base64url_decode("aGk", 3, &out, &n), AOS_OK);
     assert_int_equal(n, 2);
     assert_memory_equal(out, "hi", 2);
     free(out);
-    assert_int_equal(router_b64url_decode("aGk=", 4, &out, &n), AOS_OK);
+    assert_int_equal(aos_base64url_decode("aGk=", 4, &out, &n), AOS_OK);
     free(out);
-    assert_int_equal(router_b64url_decode("aGl", 3, &out, &n), AOS_ERR_INVALID); /* bad bits */
-    assert_int_equal(router_b64url_decode("a", 1, &out, &n), AOS_ERR_INVALID);
-    assert_int_equal(router_b64url_decode("a+b/", 4, &out, &n), AOS_ERR_INVALID);
+    assert_int_equal(aos_base64url_decode("aGl", 3, &out, &n), AOS_ERR_INVALID); /* bad bits */
+    assert_int_equal(aos_base64url_decode("a", 1, &out, &n), AOS_ERR_INVALID);
+    assert_int_equal(aos_base64url_decode("a+b/", 4, &out, &n), AOS_ERR_INVALID);
+    assert_int_equal(aos_base64url_decode("aGk==", 5, &out, &n), AOS_ERR_INVALID);
+    char enc[8];
+    assert_int_equal(aos_base64url_encode_into("\xfb\xff", 2, enc, sizeof enc), AOS_OK);
+    assert_string_equal(enc, "-_8");
+    assert_int_equal(aos_base64url_decode(enc, strlen(enc), &out, &n), AOS_OK);
+    assert_memory_equal(out, "\xfb\xff", 2);
+    free(out);
+    assert_int_equal(aos_base64url_encode_into("hi", 2, enc, 3), AOS_ERR_TOO_LARGE);
 }
 
 /* Issue 9 item 6: Entra-issued skill tokens of a single-tenant registration (v1 and v2

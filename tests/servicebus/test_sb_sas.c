@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "aos/percent.h"
 #include "aos/servicebus.h"
 
 #define NS_URI "sb://aos-test.servicebus.windows.net/"
@@ -54,7 +55,7 @@ static void matches_openssl_cli(void **state)
     const char *key = "c2Vjb25kLWtleS1mb3ItdGhlLWNsaS1jaGVjaw==";
     uint64_t se = 2000000000u;
     char enc[256];
-    assert_int_equal(aos_sb_url_encode(uri, enc, sizeof enc), AOS_OK);
+    assert_int_equal(aos_pct_encode(uri, AOS_PCT_FORM, enc, sizeof enc), AOS_OK);
     char cmd[1024];
     snprintf(cmd, sizeof cmd,
              "printf '%%s\\n%%s' '%s' '%llu' | openssl dgst -sha256 -hmac '%s' -binary | "
@@ -84,19 +85,19 @@ static void url_encoding_edges(void **state)
 {
     (void)state;
     char out[128];
-    assert_int_equal(aos_sb_url_encode("a b/c:d?e=f&g~h_i.j-k%l+\xc3\xa9", out, sizeof out),
+    assert_int_equal(aos_pct_encode("a b/c:d?e=f&g~h_i.j-k%l+\xc3\xa9", AOS_PCT_FORM, out, sizeof out),
                      AOS_OK);
     /* what Python's quote_plus gives */
     assert_string_equal(out, "a+b%2Fc%3Ad%3Fe%3Df%26g~h_i.j-k%25l%2B%C3%A9");
-    assert_int_equal(aos_sb_url_encode("", out, sizeof out), AOS_OK);
+    assert_int_equal(aos_pct_encode("", AOS_PCT_FORM, out, sizeof out), AOS_OK);
     assert_string_equal(out, "");
     /* exact fit and one short */
-    assert_int_equal(aos_sb_url_encode("/", out, 4), AOS_OK);
+    assert_int_equal(aos_pct_encode("/", AOS_PCT_FORM, out, 4), AOS_OK);
     assert_string_equal(out, "%2F");
-    assert_int_equal(aos_sb_url_encode("/", out, 3), AOS_ERR_TOO_LARGE);
+    assert_int_equal(aos_pct_encode("/", AOS_PCT_FORM, out, 3), AOS_ERR_TOO_LARGE);
     assert_string_equal(out, "");
-    assert_int_equal(aos_sb_url_encode("ab", out, 2), AOS_ERR_TOO_LARGE);
-    assert_int_equal(aos_sb_url_encode(NULL, out, sizeof out), AOS_ERR_INVALID);
+    assert_int_equal(aos_pct_encode("ab", AOS_PCT_FORM, out, 2), AOS_ERR_TOO_LARGE);
+    assert_int_equal(aos_pct_encode(NULL, AOS_PCT_FORM, out, sizeof out), AOS_ERR_INVALID);
 }
 
 static void token_argument_errors(void **state)

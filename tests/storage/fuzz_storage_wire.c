@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "aos/base64.h"
 #include "aos/json.h"
 #include "aos/storage_wire.h"
 
@@ -31,7 +32,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (aos_json_get_string(o, "data", AOS_JSON_OPTIONAL, &s, err, sizeof err) == AOS_OK && s) {
         unsigned char out[512];
         size_t n = 0;
-        if (aos_storage_base64_decode(s, strlen(s), out, sizeof out, &n) == AOS_OK && n > 512)
+        if (aos_base64_decode_into(s, strlen(s), out, sizeof out, &n) == AOS_OK && n > 512)
             abort();
     }
     json_object_put(o);

@@ -13,6 +13,7 @@
 #include <cmocka.h>
 #include <sqlite3.h>
 
+#include "aos/base64.h"
 #include "aos/json.h"
 #include "aos/storage_wire.h"
 #include "dispatch.h"
@@ -196,7 +197,7 @@ static void test_blob_ops(void **state)
     assert_string_equal(str_at("upload_id"), "u-ev-b");
     assert_int_equal(int_at("max_chunk"), 4096);
     for (int i = 0; i < 3; i++) {
-        assert_int_equal(aos_storage_base64_encode(parts[i], strlen(parts[i]), &b64), AOS_OK);
+        assert_int_equal(aos_base64_encode(parts[i], strlen(parts[i]), &b64, NULL), AOS_OK);
         snprintf(req, sizeof req,
                  "{\"container\":\"profiles\",\"name\":\"cfo/profile.txt\",\"upload_id\":"
                  "\"u-ev-b\",\"index\":%d,\"data\":\"%s\"}",
@@ -225,7 +226,7 @@ static void test_blob_ops(void **state)
     unsigned char buf[32];
     size_t n = 0;
     const char *data = str_at("data");
-    assert_int_equal(aos_storage_base64_decode(data, strlen(data), buf, sizeof buf, &n), AOS_OK);
+    assert_int_equal(aos_base64_decode_into(data, strlen(data), buf, sizeof buf, &n), AOS_OK);
     assert_int_equal(n, 7);
     assert_memory_equal(buf, "chunked", 7);
     assert_false(json_object_get_boolean(at("eof")));
@@ -421,7 +422,7 @@ static void test_bad_input_writes_nothing(void **state)
     size_t big = 5000;
     unsigned char *raw = calloc(1, big);
     char *b64 = NULL;
-    assert_int_equal(aos_storage_base64_encode(raw, big, &b64), AOS_OK);
+    assert_int_equal(aos_base64_encode(raw, big, &b64, NULL), AOS_OK);
     char *req = malloc(big * 2 + 4096);
     sprintf(req,
             "{\"container\":\"data\",\"name\":\"x\",\"upload_id\":\"u1\",\"index\":0,"

@@ -8,6 +8,7 @@
 
 #include <cmocka.h>
 
+#include "aos/base64.h"
 #include "aos/storage_wire.h"
 
 static void test_validators(void **state)
@@ -72,13 +73,13 @@ static void test_base64(void **state)
     const char *enc[] = {"", "Zg==", "Zm8=", "Zm9v", "Zm9vYg==", "Zm9vYmE=", "Zm9vYmFy"};
     for (int i = 0; i < 7; i++) {
         char *e = NULL;
-        assert_int_equal(aos_storage_base64_encode(plain[i], strlen(plain[i]), &e), AOS_OK);
+        assert_int_equal(aos_base64_encode(plain[i], strlen(plain[i]), &e, NULL), AOS_OK);
         assert_string_equal(e, enc[i]);
-        assert_int_equal(strlen(e), aos_storage_base64_len(strlen(plain[i])));
+        assert_int_equal(strlen(e), aos_base64_encoded_len(strlen(plain[i])));
         free(e);
         char out[16];
         size_t n = 99;
-        assert_int_equal(aos_storage_base64_decode(enc[i], strlen(enc[i]), out, sizeof out, &n),
+        assert_int_equal(aos_base64_decode_into(enc[i], strlen(enc[i]), out, sizeof out, &n),
                          AOS_OK);
         assert_int_equal(n, strlen(plain[i]));
         assert_memory_equal(out, plain[i], n);
@@ -87,13 +88,13 @@ static void test_base64(void **state)
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         char out[16];
         size_t n;
-        if (aos_storage_base64_decode(bad[i], strlen(bad[i]), out, sizeof out, &n) !=
+        if (aos_base64_decode_into(bad[i], strlen(bad[i]), out, sizeof out, &n) !=
             AOS_ERR_INVALID)
             fail_msg("accepted bad base64 '%s'", bad[i]);
     }
     char out[2];
     size_t n;
-    assert_int_equal(aos_storage_base64_decode("Zm9v", 4, out, sizeof out, &n), AOS_ERR_TOO_LARGE);
+    assert_int_equal(aos_base64_decode_into("Zm9v", 4, out, sizeof out, &n), AOS_ERR_TOO_LARGE);
 }
 
 static void test_wire_round_trip(void **state)

@@ -132,6 +132,8 @@ typedef struct aos_routing_config {
     aos_endpoint_t classifier; /* used when no explicit/sticky/rule decision was made */
 } aos_routing_config_t;
 
+/* The agents' keys of "settings", read by the table-driven loader of aos/config.h
+ * (aos_config_load_settings): file-only, durations may be "30s", sizes "64k". */
 typedef struct aos_settings {
     uint32_t sync_timeout_ms;       /* router: wait for a turn result (default 30000) */
     uint32_t act_timeout_ms;        /* router: wait for the ML pipeline (default 10000) */

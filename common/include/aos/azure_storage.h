@@ -93,11 +93,6 @@ void aos_azure_http_date(int64_t unix_seconds, char out[30]);
 /* Inverse of aos_azure_http_date; false when s is not such a date. */
 bool aos_azure_http_date_parse(const char *s, int64_t *out_unix_seconds);
 
-/* Base64 helpers (standard alphabet, padded). decode rejects anything not canonical base64.
- * *out is malloc'd (encode: NUL-terminated). */
-aos_result aos_azure_b64_encode(const void *data, size_t len, char **out);
-aos_result aos_azure_b64_decode(const char *text, size_t len, unsigned char **out, size_t *out_len);
-
 /* ---- OData $filter builder ---- */
 
 typedef struct aos_odata_filter aos_odata_filter_t;

@@ -59,6 +59,15 @@ typedef enum aos_bus_profile {
     AOS_BUS_PROFILE_SERVICEBUS,
 } aos_bus_profile;
 
+/* The one reader of a profile name (AOS_BUS_PROFILE, "settings.bus_profile", aosctl):
+ * "rabbitmq" or "servicebus", case-insensitive; NULL, "" and "auto" are AOS_BUS_PROFILE_AUTO.
+ * Anything else is AOS_ERR_INVALID with *out = AOS_BUS_PROFILE_AUTO. Pure, thread-safe. */
+aos_result aos_bus_profile_parse(const char *name, aos_bus_profile *out);
+
+/* aos_bus_profile_parse for a name the configuration table has validated already (an unknown
+ * name gives AOS_BUS_PROFILE_AUTO, which aos_bus_new then resolves). */
+aos_bus_profile aos_bus_profile_of(const char *name);
+
 /* What a bus with neither a URL nor a connection string dials (the local RabbitMQ). */
 #define AOS_BUS_URL_DEFAULT "amqp://guest:guest@127.0.0.1:5672"
 

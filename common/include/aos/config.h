@@ -43,7 +43,7 @@ typedef enum aos_config_type {
 } aos_config_type;
 
 typedef struct aos_config_field {
-    const char *env;           /* environment variable, e.g. "AOS_BUS_URL" */
+    const char *env;           /* environment variable, e.g. "AOS_BUS_URL"; NULL = file only */
     const char *json_key;      /* key in the file's "settings" object; NULL = env only */
     aos_config_type type;
     const char *default_value; /* text, parsed like any input; NULL = no default */
@@ -67,6 +67,14 @@ aos_result aos_config_load(const aos_config_field_t *table, size_t n, void *out_
 aos_result aos_config_load_ex(const aos_config_field_t *table, size_t n, void *out_struct,
                               const char *json, size_t json_len, aos_config_getenv_fn getenv_fn,
                               void *getenv_ctx, char *errbuf, size_t errlen);
+
+/* The same pass over an already parsed "settings" object (NULL = none; not owned): how the
+ * agents config (aos/agents.h) reads its keys of the object the services' tables share. A
+ * field with env NULL is file-only and named "settings.<json_key>" in errors. */
+typedef struct json_object json_object;
+aos_result aos_config_load_settings(const aos_config_field_t *table, size_t n, void *out_struct,
+                                    json_object *settings, aos_config_getenv_fn getenv_fn,
+                                    void *getenv_ctx, char *errbuf, size_t errlen);
 
 /* aos_config_load_ex with JSON only, no environment. */
 aos_result aos_config_parse_json(const char *json, size_t len, const aos_config_field_t *table,

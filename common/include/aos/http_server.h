@@ -195,12 +195,6 @@ aos_result aos_http_respond_error_status(aos_http_request_t *req, int status, co
 
 /* ---- pure helpers (exposed for tests and fuzzing; no server needed) ---- */
 
-/* Percent-decode src[0..len) into dst (room for len+1 bytes), NUL-terminated. plus_is_space
- * turns '+' into ' ' (query strings). A malformed escape ("%zz", "%4") or an encoded NUL
- * gives AOS_ERR_INVALID. *out_len gets the decoded length. */
-aos_result aos_http_percent_decode(const char *src, size_t len, bool plus_is_space, char *dst,
-                                   size_t *out_len);
-
 /* aos_http_response_header(x, ...) picks by argument type: on a server request
  * (aos_http_request_t *) it adds a response header (aos_http_response_add_header); on a
  * client response (aos_http_response_t *) it looks one up (aos_http_response_get_header). */

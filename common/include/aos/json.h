@@ -26,6 +26,7 @@
 #include <json-c/json.h>
 
 #include "aos/result.h"
+#include "aos/utf8.h" /* aos_utf8_valid, which JSON text must be */
 
 #define AOS_JSON_DEFAULT_MAX_BYTES (1024u * 1024u) /* 1 MiB */
 #define AOS_JSON_DEFAULT_MAX_DEPTH 32
@@ -78,7 +79,17 @@ aos_result aos_json_get_object(const json_object *obj, const char *field, aos_js
 aos_result aos_json_get_array(const json_object *obj, const char *field, aos_json_need need,
                               json_object **out_arr, char *errbuf, size_t errlen);
 
-/* ---- building ---- */
+/* ---- building ----
+ *
+ * A builder is a message or nothing: when an add fails (no memory for the value, the key or
+ * the table; a NULL value, as a failed json_object_new_* gives) the object is marked
+ * incomplete, and aos_json_to_string of it, or of anything it is nested in, fails with
+ * AOS_ERR_NOMEM. So a caller may ignore the result of each add and check the serialization;
+ * a field never silently vanishes from a message. Code that serializes with json-c directly
+ * checks aos_json_complete first. */
+
+/* False when value is NULL or an add into value or into anything nested in it has failed. */
+bool aos_json_complete(const json_object *value);
 
 /* Add a string member (copied); value NULL adds nothing. */
 aos_result aos_json_add_string(json_object *obj, const char *key, const char *value);
@@ -87,10 +98,8 @@ aos_result aos_json_add_bool(json_object *obj, const char *key, bool value);
 /* Takes ownership of value (also on failure). */
 aos_result aos_json_add(json_object *obj, const char *key, json_object *value);
 
-/* Serialize compactly (no slash escaping) into a malloc'd NUL-terminated string. */
+/* Serialize compactly (no slash escaping) into a malloc'd NUL-terminated string.
+ * AOS_ERR_NOMEM when value is NULL or not aos_json_complete. */
 aos_result aos_json_to_string(const json_object *value, char **out_str, size_t *out_len);
-
-/* True if s[0..len) is well-formed UTF-8 (no overlongs, no surrogates, ≤ U+10FFFF). */
-bool aos_utf8_valid(const char *s, size_t len);
 
 #endif

@@ -24,6 +24,17 @@
 int aos_service_init(const char *service, int argc, char **argv, const aos_config_field_t *table,
                      size_t n, void *out_struct, const aos_config_common_t *common);
 
+/* A service's own credential check, run by aos_service_init_checked in place of the bus check
+ * (aos_secure_check_bus, aos_secure_log_dev_mode) on the loaded out_struct: a service with
+ * more credentials than the bus (the router's API keys) names everything missing at once.
+ * Returns AOS_OK to start, else a failure with the text for the operator in errbuf. */
+typedef aos_result (*aos_service_check_fn)(const void *out_struct, char *errbuf, size_t errlen);
+
+/* aos_service_init with check (NULL: the bus check) in place of the bus check. */
+int aos_service_init_checked(const char *service, int argc, char **argv,
+                             const aos_config_field_t *table, size_t n, void *out_struct,
+                             const aos_config_common_t *common, aos_service_check_fn check);
+
 /* Block SIGTERM and SIGINT in this thread and every thread it starts afterwards (they are
  * taken by aos_service_wait_signal), and ignore SIGPIPE. */
 void aos_service_block_signals(sigset_t *out_set);

@@ -63,14 +63,9 @@ aos_result aos_sb_connstr_audience(const aos_sb_connstr_t *cs, char *out, size_t
 
 /* ------------------------------------------------------------------------ SAS tokens ---- */
 
-/* Percent-encode s as Microsoft's SDKs do for SAS tokens (Python quote_plus: A-Z a-z 0-9
- * - _ . ~ kept, space as '+', every other byte %XX with upper-case hex). Writes a
- * NUL-terminated string; AOS_ERR_TOO_LARGE if outlen is too small. */
-aos_result aos_sb_url_encode(const char *s, char *out, size_t outlen);
-
 /* Compute "SharedAccessSignature sr=<enc(uri)>&sig=<enc(sig)>&se=<expiry>&skn=<enc(key_name)>"
  * where sig = base64(HMAC-SHA256(key bytes as given, enc(uri) + "\n" + decimal expiry)) and
- * enc = aos_sb_url_encode. resource_uri is used as given (callers pass it lower-case, as the
+ * enc = aos_pct_encode(AOS_PCT_FORM) (aos/percent.h). resource_uri is used as given (callers pass it lower-case, as the
  * SDKs do). AOS_ERR_INVALID for NULL/empty arguments, AOS_ERR_TOO_LARGE if outlen is too
  * small (256 + 3 * (strlen(uri) + strlen(key_name)) bytes are always enough). */
 aos_result aos_sb_sas_token(const char *resource_uri, const char *key_name, const char *key,

@@ -1,6 +1,6 @@
 /* aos/storage_wire.h: the JSON form of the storage data model as it travels on aos.storage
  * (docs/storage.md), shared by aos-storage (encodes replies) and aos/storage_client.h
- * (decodes them), plus the strict base64 used for blob chunks.
+ * (decodes them). Blob chunks use aos/base64.h.
  *
  * JSON field names:
  *   conversation {"conversation_id","agent","metadata":{…},"version","created_ms","updated_ms"}
@@ -40,20 +40,12 @@ aos_result aos_storage_record_from_json(const json_object *o, aos_storage_record
 
 /* The metadata stored with a turn's user message (docs/turn-order.md):
  * {"kind","user","agent","routing_reason","event_type","metadata":{…}}; NULL strings are
- * left out, metadata_json is embedded as an object (left out when NULL or not JSON). One home for the
- * router (turn.accept stores the message when the turn is next in line) and the runner
- * (turn.claim stores it otherwise), so both store the same bytes. *out_json is malloc'd. */
+ * left out, metadata_json is embedded as an object (left out when NULL or not JSON). One
+ * home for the router (turn.accept stores the message when the turn is next in line) and the
+ * runner (turn.claim stores it otherwise), so both store the same bytes. *out_json is
+ * malloc'd. */
 aos_result aos_storage_turn_user_metadata(const char *kind, const char *user, const char *agent,
                                           const char *routing_reason, const char *event_type,
                                           const char *metadata_json, char **out_json);
-
-/* Length of the base64 text for n bytes (with padding, without NUL). */
-size_t aos_storage_base64_len(size_t n);
-/* Standard alphabet with padding; *out is malloc'd and NUL-terminated. */
-aos_result aos_storage_base64_encode(const void *data, size_t len, char **out);
-/* Strict decode (standard alphabet, padding required, no whitespace, canonical trailing
- * bits): AOS_ERR_INVALID on anything else, AOS_ERR_TOO_LARGE when over cap bytes. */
-aos_result aos_storage_base64_decode(const char *text, size_t text_len, void *out, size_t cap,
-                                     size_t *out_len);
 
 #endif

@@ -3,12 +3,14 @@
 #include <errno.h>
 #include <json-c/json.h>
 #include <math.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "agents_internal.h"
 #include "aos/agents.h"
+#include "aos/config.h"
 #include "aos/json.h"
 
 #define MAX_CONFIG_BYTES (8u * 1024u * 1024u)
@@ -415,43 +417,52 @@ static aos_result parse_agent(pctx *c, json_object *o, const char *path, aos_age
     return get_u32(c, o, path, "max_history", 0, 10000, &a->max_history);
 }
 
-static aos_result parse_settings(pctx *c, json_object *root, aos_settings_t *s)
-{
-    *s = (aos_settings_t){.sync_timeout_ms = 30000,
-                          .act_timeout_ms = 10000,
-                          .storage_timeout_ms = 5000,
-                          .max_body_bytes = 1024u * 1024u,
-                          .max_text_bytes = 64u * 1024u,
-                          .heartbeat_interval_ms = 5000,
-                          .heartbeat_stale_ms = 15000,
-                          .max_inflight = 1024,
-                          .max_history = 20,
-                          .large_payload_bytes = 256u * 1024u};
-    json_object *v = NULL;
-    if (!json_object_object_get_ex(root, "settings", &v))
-        return AOS_OK;
-    /* "settings" is shared with the services' aos/config.h tables (bus_url, http_addr, …):
-     * the keys read here are validated, the others belong to those tables. */
-    const char *p = "settings";
-    AOS_RETURN_IF_FAILED(need_object(c, v, p));
-    AOS_RETURN_IF_FAILED(get_u32(c, v, p, "sync_timeout_ms", 100, 600000, &s->sync_timeout_ms));
-    AOS_RETURN_IF_FAILED(get_u32(c, v, p, "act_timeout_ms", 100, 600000, &s->act_timeout_ms));
-    AOS_RETURN_IF_FAILED(
-        get_u32(c, v, p, "storage_timeout_ms", 100, 600000, &s->storage_timeout_ms));
-    AOS_RETURN_IF_FAILED(
-        get_u32(c, v, p, "max_body_bytes", 1024, 64u * 1024u * 1024u, &s->max_body_bytes));
+/* The agents' keys of "settings" go through the same table-driven loader (aos/config.h) as
+ * the services' keys of that object: one reader, one set of value rules (a duration may be
+ * "30s", a size "64k"). File-only: no environment variable overrides them. */
+typedef struct settings_raw {
+    int64_t sync_timeout_ms, act_timeout_ms, storage_timeout_ms, max_body_bytes, max_text_bytes,
+        heartbeat_interval_ms, heartbeat_stale_ms, max_inflight, max_history, large_payload_bytes;
+} settings_raw_t;
+
+#define SETTING(KEY, TYPE, DEF, MIN, MAX)                                                          \
+    {NULL, #KEY, TYPE, DEF, MIN, MAX, false, false, NULL, NULL, offsetof(settings_raw_t, KEY)}
+static const aos_config_field_t SETTINGS[] = {
+    SETTING(sync_timeout_ms, AOS_CONFIG_DURATION_MS, "30000", 100, 600000),
+    SETTING(act_timeout_ms, AOS_CONFIG_DURATION_MS, "10000", 100, 600000),
+    SETTING(storage_timeout_ms, AOS_CONFIG_DURATION_MS, "5000", 100, 600000),
+    SETTING(max_body_bytes, AOS_CONFIG_SIZE, "1048576", 1024, 64 * 1024 * 1024),
     /* at most what one stored message holds (AOS_STORAGE_CONTENT_MAX): a text the router
      * accepts is stored and answered end to end (docs/http-api.md) */
-    AOS_RETURN_IF_FAILED(
-        get_u32(c, v, p, "max_text_bytes", 1, 256u * 1024u, &s->max_text_bytes));
-    AOS_RETURN_IF_FAILED(
-        get_u32(c, v, p, "heartbeat_interval_ms", 100, 600000, &s->heartbeat_interval_ms));
-    AOS_RETURN_IF_FAILED(
-        get_u32(c, v, p, "heartbeat_stale_ms", 100, 3600000, &s->heartbeat_stale_ms));
-    AOS_RETURN_IF_FAILED(get_u32(c, v, p, "max_inflight", 1, 100000, &s->max_inflight));
-    AOS_RETURN_IF_FAILED(get_u32(c, v, p, "max_history", 0, 10000, &s->max_history));
-    return get_u32(c, v, p, "large_payload_bytes", 1024, 64u * 1024u * 1024u,
-                   &s->large_payload_bytes);
+    SETTING(max_text_bytes, AOS_CONFIG_SIZE, "65536", 1, 256 * 1024),
+    SETTING(heartbeat_interval_ms, AOS_CONFIG_DURATION_MS, "5000", 100, 600000),
+    SETTING(heartbeat_stale_ms, AOS_CONFIG_DURATION_MS, "15000", 100, 3600000),
+    SETTING(max_inflight, AOS_CONFIG_INT, "1024", 1, 100000),
+    SETTING(max_history, AOS_CONFIG_INT, "20", 0, 10000),
+    SETTING(large_payload_bytes, AOS_CONFIG_SIZE, "262144", 1024, 64 * 1024 * 1024),
+};
+#undef SETTING
+
+static aos_result parse_settings(pctx *c, json_object *root, aos_settings_t *s)
+{
+    json_object *v = NULL;
+    if (json_object_object_get_ex(root, "settings", &v))
+        AOS_RETURN_IF_FAILED(need_object(c, v, "settings"));
+    settings_raw_t raw = {0};
+    AOS_RETURN_IF_FAILED(aos_config_load_settings(SETTINGS, sizeof SETTINGS / sizeof SETTINGS[0],
+                                                  &raw, v, NULL, NULL, c->err, c->errlen));
+    /* every range above fits uint32_t */
+    *s = (aos_settings_t){.sync_timeout_ms = (uint32_t)raw.sync_timeout_ms,
+                          .act_timeout_ms = (uint32_t)raw.act_timeout_ms,
+                          .storage_timeout_ms = (uint32_t)raw.storage_timeout_ms,
+                          .max_body_bytes = (uint32_t)raw.max_body_bytes,
+                          .max_text_bytes = (uint32_t)raw.max_text_bytes,
+                          .heartbeat_interval_ms = (uint32_t)raw.heartbeat_interval_ms,
+                          .heartbeat_stale_ms = (uint32_t)raw.heartbeat_stale_ms,
+                          .max_inflight = (uint32_t)raw.max_inflight,
+                          .max_history = (uint32_t)raw.max_history,
+                          .large_payload_bytes = (uint32_t)raw.large_payload_bytes};
+    return AOS_OK;
 }
 
 static aos_result parse_routing(pctx *c, json_object *root, aos_routing_config_t *r)

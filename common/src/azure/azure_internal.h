@@ -1,4 +1,4 @@
-/* Internal to aos_azure: growable buffers, a tiny XML tree, the request machinery. */
+/* Internal to aos_azure: a tiny XML tree, the request machinery (buffers: aos/buf.h). */
 #ifndef AOS_AZURE_INTERNAL_H
 #define AOS_AZURE_INTERNAL_H
 
@@ -10,23 +10,10 @@
 #include <json-c/json.h>
 
 #include "aos/azure_storage.h"
+#include "aos/buf.h"
+#include "aos/utf8.h"
 
-typedef struct aos_azure_buf {
-    char *data;
-    size_t len;
-    size_t cap;
-    bool failed;
-} aos_azure_buf_t;
-
-aos_result aos_azure_buf_append(aos_azure_buf_t *b, const char *s, size_t n);
-aos_result aos_azure_buf_puts(aos_azure_buf_t *b, const char *s);
-aos_result aos_azure_buf_printf(aos_azure_buf_t *b, const char *fmt, ...)
-    __attribute__((format(printf, 2, 3)));
-void aos_azure_buf_free(aos_azure_buf_t *b);
-aos_result aos_azure_url_encode(aos_azure_buf_t *b, const char *s, bool keep_slash);
-
-size_t aos_azure_utf8_len(const unsigned char *s, size_t avail);
-bool aos_azure_utf8_valid(const char *s, size_t len);
+aos_result aos_azure_url_encode(aos_buf_t *b, const char *s, bool keep_slash);
 
 /* ---- XML: a small DOM for the service's listing/error documents ---- */
 
@@ -60,7 +47,7 @@ typedef struct aos_azure_request {
     size_t body_len;
     /* response body: into resp (if non-NULL), else streamed to sink (if non-NULL), else dropped;
      * sink only receives 2xx bodies */
-    aos_azure_buf_t *resp;
+    aos_buf_t *resp;
     aos_azure_sink_fn sink;
     void *sink_ctx;
     /* response headers wanted back: names (lower-case) and buffers */
@@ -84,15 +71,15 @@ void aos_azure_set_error(aos_azure_client_t *c, const char *fmt, ...)
 const char *aos_azure_last_error_code(const aos_azure_client_t *c);
 /* "/<table>(PartitionKey='..',RowKey='..')", keys validated, quotes doubled, encoded. */
 aos_result aos_azure_entity_path(aos_azure_client_t *c, const char *table, const char *pk,
-                                 const char *rk, aos_azure_buf_t *out);
+                                 const char *rk, aos_buf_t *out);
 
 /* Response parsers, exposed for the fuzz targets (tests/fuzz/fuzz_azure_responses.c):
  * the service's message from a JSON (Table) or XML (Blob/Queue) error body; a Table JSON
  * answer of the wanted type (else AOS_ERR_PROTOCOL); a batch's multipart answer. */
-void aos_azure_error_message_(const aos_azure_buf_t *body, char *out, size_t outlen);
-aos_result aos_azure_parse_json_body_(aos_azure_client_t *c, const aos_azure_buf_t *body,
+void aos_azure_error_message_(const aos_buf_t *body, char *out, size_t outlen);
+aos_result aos_azure_parse_json_body_(aos_azure_client_t *c, const aos_buf_t *body,
                                       json_type want, json_object **out);
-aos_result aos_azure_batch_outcome_(aos_azure_client_t *c, const aos_azure_buf_t *resp,
+aos_result aos_azure_batch_outcome_(aos_azure_client_t *c, const aos_buf_t *resp,
                                     size_t count);
 
 /* http.c: one response header line into r (error code, x-ms-meta-*, wanted headers). Pure;

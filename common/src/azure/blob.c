@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "aos/base64.h"
 #include "azure_internal.h"
 
 static aos_result bad_name(aos_azure_client_t *c, const char *what, const char *name)
@@ -14,13 +15,13 @@ static aos_result bad_name(aos_azure_client_t *c, const char *what, const char *
 }
 
 static aos_result blob_path(aos_azure_client_t *c, const char *container, const char *blob,
-                            aos_azure_buf_t *out)
+                            aos_buf_t *out)
 {
     if (!aos_azure_container_name_valid(container))
         return bad_name(c, "container", container);
     if (!aos_azure_blob_name_valid(blob))
         return bad_name(c, "blob", blob);
-    aos_azure_buf_printf(out, "/%s/", container);
+    aos_buf_printf(out, "/%s/", container);
     aos_azure_url_encode(out, blob, true);
     return out->failed ? AOS_ERR_NOMEM : AOS_OK;
 }
@@ -58,7 +59,7 @@ static aos_result md5_b64(const void *data, size_t len, char out[32])
     if (!EVP_Digest(data, len, md, &mdlen, EVP_md5(), NULL))
         return AOS_ERR_INTERNAL;
     char *s;
-    AOS_RETURN_IF_FAILED(aos_azure_b64_encode(md, mdlen, &s));
+    AOS_RETURN_IF_FAILED(aos_base64_encode(md, mdlen, &s, NULL));
     snprintf(out, 32, "%s", s);
     free(s);
     return AOS_OK;
@@ -67,7 +68,7 @@ static aos_result md5_b64(const void *data, size_t len, char out[32])
 aos_result aos_azure_blob_put(aos_azure_client_t *c, const char *container, const char *blob,
                               const void *data, size_t len, const char *content_type)
 {
-    aos_azure_buf_t path = {0};
+    aos_buf_t path = {0};
     char md5[32];
     aos_result r = blob_path(c, container, blob, &path);
     if (r == AOS_OK)
@@ -85,7 +86,7 @@ aos_result aos_azure_blob_put(aos_azure_client_t *c, const char *container, cons
                                .body_len = len};
     if (r == AOS_OK)
         r = aos_azure_perform(c, &req, NULL);
-    aos_azure_buf_free(&path);
+    aos_buf_free(&path);
     return r;
 }
 
@@ -94,7 +95,7 @@ void aos_azure_block_id(uint32_t index, char out[32])
     char raw[24];
     snprintf(raw, sizeof raw, "aos-block-%010" PRIu32, index);
     char *s = NULL;
-    if (aos_azure_b64_encode(raw, strlen(raw), &s) == AOS_OK)
+    if (aos_base64_encode(raw, strlen(raw), &s, NULL) == AOS_OK)
         snprintf(out, 32, "%s", s);
     else
         out[0] = '\0';
@@ -108,12 +109,12 @@ aos_result aos_azure_blob_put_block(aos_azure_client_t *c, const char *container
         aos_azure_set_error(c, "invalid block id");
         return AOS_ERR_INVALID;
     }
-    aos_azure_buf_t path = {0}, q = {0};
+    aos_buf_t path = {0}, q = {0};
     char md5[32];
     aos_result r = blob_path(c, container, blob, &path);
     if (r == AOS_OK)
         r = md5_b64(data, len, md5);
-    aos_azure_buf_puts(&q, "comp=block&blockid=");
+    aos_buf_puts(&q, "comp=block&blockid=");
     aos_azure_url_encode(&q, block_id, false);
     if (q.failed)
         r = AOS_ERR_NOMEM;
@@ -129,8 +130,8 @@ aos_result aos_azure_blob_put_block(aos_azure_client_t *c, const char *container
                                .body_len = len};
     if (r == AOS_OK)
         r = aos_azure_perform(c, &req, NULL);
-    aos_azure_buf_free(&path);
-    aos_azure_buf_free(&q);
+    aos_buf_free(&path);
+    aos_buf_free(&q);
     return r;
 }
 
@@ -174,9 +175,9 @@ aos_result aos_azure_blob_put_block_list(aos_azure_client_t *c, const char *cont
         }
         snprintf(meta_names[i], sizeof meta_names[i], "x-ms-meta-%s", metadata[i].name);
     }
-    aos_azure_buf_t path = {0}, body = {0};
+    aos_buf_t path = {0}, body = {0};
     aos_result r = blob_path(c, container, blob, &path);
-    aos_azure_buf_puts(&body, "<?xml version=\"1.0\" encoding=\"utf-8\"?><BlockList>");
+    aos_buf_puts(&body, "<?xml version=\"1.0\" encoding=\"utf-8\"?><BlockList>");
     for (size_t i = 0; i < count && r == AOS_OK; i++) {
         const char *id = block_ids[i];
         /* ids are base64: nothing in them needs XML escaping, anything else is refused */
@@ -187,9 +188,9 @@ aos_result aos_azure_blob_put_block_list(aos_azure_client_t *c, const char *cont
             aos_azure_set_error(c, "invalid block id at %zu", i);
             r = AOS_ERR_INVALID;
         }
-        aos_azure_buf_printf(&body, "<Latest>%s</Latest>", id ? id : "");
+        aos_buf_printf(&body, "<Latest>%s</Latest>", id ? id : "");
     }
-    aos_azure_buf_puts(&body, "</BlockList>");
+    aos_buf_puts(&body, "</BlockList>");
     if (body.failed)
         r = AOS_ERR_NOMEM;
     aos_azure_header_t h[3 + MAX_META] = {
@@ -210,8 +211,8 @@ aos_result aos_azure_blob_put_block_list(aos_azure_client_t *c, const char *cont
                                .body_len = body.len};
     if (r == AOS_OK)
         r = aos_azure_perform(c, &req, NULL);
-    aos_azure_buf_free(&path);
-    aos_azure_buf_free(&body);
+    aos_buf_free(&path);
+    aos_buf_free(&body);
     return r;
 }
 
@@ -263,7 +264,7 @@ static aos_result blob_read(aos_azure_client_t *c, const char *verb, const char 
                             const char *blob, const char *range, const char *if_match,
                             aos_azure_sink_fn sink, void *ctx, aos_azure_blob_props_t *props)
 {
-    aos_azure_buf_t path = {0};
+    aos_buf_t path = {0};
     aos_result r = blob_path(c, container, blob, &path);
     char vals[H_COUNT][256];
     char *vp[H_COUNT];
@@ -295,7 +296,7 @@ static aos_result blob_read(aos_azure_client_t *c, const char *verb, const char 
         fill_props(vals, props);
         copy_str(props->metadata, sizeof props->metadata, meta);
     }
-    aos_azure_buf_free(&path);
+    aos_buf_free(&path);
     return r;
 }
 
@@ -328,12 +329,12 @@ aos_result aos_azure_blob_properties(aos_azure_client_t *c, const char *containe
 
 aos_result aos_azure_blob_delete(aos_azure_client_t *c, const char *container, const char *blob)
 {
-    aos_azure_buf_t path = {0};
+    aos_buf_t path = {0};
     aos_result r = blob_path(c, container, blob, &path);
     aos_azure_request_t req = {.svc = AOS_AZURE_BLOB, .verb = "DELETE", .path = path.data};
     if (r == AOS_OK)
         r = aos_azure_perform(c, &req, NULL);
-    aos_azure_buf_free(&path);
+    aos_buf_free(&path);
     return r;
 }
 
@@ -350,20 +351,20 @@ aos_result aos_azure_blob_list(aos_azure_client_t *c, const char *container, con
     }
     char path[80];
     snprintf(path, sizeof path, "/%s", container);
-    aos_azure_buf_t q = {0}, resp = {0};
-    aos_azure_buf_puts(&q, "restype=container&comp=list");
+    aos_buf_t q = {0}, resp = {0};
+    aos_buf_puts(&q, "restype=container&comp=list");
     if (prefix && *prefix) {
-        aos_azure_buf_puts(&q, "&prefix=");
+        aos_buf_puts(&q, "&prefix=");
         aos_azure_url_encode(&q, prefix, false);
     }
     if (marker && *marker) {
-        aos_azure_buf_puts(&q, "&marker=");
+        aos_buf_puts(&q, "&marker=");
         aos_azure_url_encode(&q, marker, false);
     }
     if (max_results > 0)
-        aos_azure_buf_printf(&q, "&maxresults=%d", max_results);
+        aos_buf_printf(&q, "&maxresults=%d", max_results);
     if (with_metadata)
-        aos_azure_buf_puts(&q, "&include=metadata");
+        aos_buf_puts(&q, "&include=metadata");
     aos_result r = q.failed ? AOS_ERR_NOMEM : AOS_OK;
     aos_azure_request_t req = {
         .svc = AOS_AZURE_BLOB, .verb = "GET", .path = path, .query = q.data, .resp = &resp};
@@ -376,7 +377,7 @@ aos_result aos_azure_blob_list(aos_azure_client_t *c, const char *container, con
         if (r != AOS_OK)
             aos_azure_set_error(c, "list blobs: %s", err);
     }
-    aos_azure_buf_free(&q);
-    aos_azure_buf_free(&resp);
+    aos_buf_free(&q);
+    aos_buf_free(&resp);
     return r;
 }

@@ -2,10 +2,12 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <openssl/crypto.h>
 
+#include "aos/base64.h"
+#include "aos/connstr.h"
 #include "azure_internal.h"
 
-#define CONN_MAX_LEN 8192
 
 static const char *const service_prefix[AOS_AZURE_SERVICE_COUNT_] = {"blob", "queue", "table"};
 static const char *const endpoint_key[AOS_AZURE_SERVICE_COUNT_] = {"BlobEndpoint", "QueueEndpoint",
@@ -23,7 +25,7 @@ void aos_azure_conn_free(aos_azure_conn_t *conn)
         return;
     free(conn->account_name);
     if (conn->account_key) {
-        memset(conn->account_key, 0, conn->account_key_len);
+        OPENSSL_cleanse(conn->account_key, conn->account_key_len);
         free(conn->account_key);
     }
     for (int i = 0; i < AOS_AZURE_SERVICE_COUNT_; i++)
@@ -31,45 +33,23 @@ void aos_azure_conn_free(aos_azure_conn_t *conn)
     free(conn);
 }
 
-static char *trim(char *s)
-{
-    while (*s == ' ' || *s == '\t' || *s == '\r' || *s == '\n')
-        s++;
-    size_t n = strlen(s);
-    while (n > 0 && (s[n - 1] == ' ' || s[n - 1] == '\t' || s[n - 1] == '\r' || s[n - 1] == '\n'))
-        s[--n] = '\0';
-    return s;
-}
+static const char *const KEYS[] = {"DefaultEndpointsProtocol", "AccountName", "AccountKey",
+                                   "EndpointSuffix", "UseDevelopmentStorage", "BlobEndpoint",
+                                   "QueueEndpoint", "TableEndpoint"};
 
 /* Split the (copied, mutable) string into fields; values point into copy. */
 static aos_result split_fields(char *copy, conn_fields_t *f, char *errbuf, size_t errlen)
 {
-    char *save = NULL;
-    for (char *part = strtok_r(copy, ";", &save); part; part = strtok_r(NULL, ";", &save)) {
-        part = trim(part);
-        if (!*part)
-            continue;
-        char *eq = strchr(part, '=');
-        if (!eq)
-            return aos_fail(AOS_ERR_INVALID, errbuf, errlen,
-                            "connection string: segment without '=' (expected Key=Value)");
-        *eq = '\0';
-        char *k = trim(part), *v = trim(eq + 1);
-        if (!strcasecmp(k, "DefaultEndpointsProtocol"))
-            f->protocol = v;
-        else if (!strcasecmp(k, "AccountName"))
-            f->account = v;
-        else if (!strcasecmp(k, "AccountKey"))
-            f->key = v;
-        else if (!strcasecmp(k, "EndpointSuffix"))
-            f->suffix = v;
-        else if (!strcasecmp(k, "UseDevelopmentStorage"))
-            f->dev = v;
-        else
-            for (int i = 0; i < AOS_AZURE_SERVICE_COUNT_; i++)
-                if (!strcasecmp(k, endpoint_key[i]))
-                    f->endpoint[i] = v;
-    }
+    char *v[sizeof KEYS / sizeof KEYS[0]];
+    AOS_RETURN_IF_FAILED(aos_connstr_split(copy, KEYS, sizeof KEYS / sizeof KEYS[0], v, errbuf,
+                                           errlen));
+    f->protocol = v[0];
+    f->account = v[1];
+    f->key = v[2];
+    f->suffix = v[3];
+    f->dev = v[4];
+    for (int i = 0; i < AOS_AZURE_SERVICE_COUNT_; i++)
+        f->endpoint[i] = v[5 + i];
     return AOS_OK;
 }
 
@@ -129,7 +109,7 @@ static aos_result fill_conn(aos_azure_conn_t *conn, const conn_fields_t *f, char
     if (!key || !*key)
         return aos_fail(AOS_ERR_INVALID, errbuf, errlen, "connection string: AccountKey missing");
     aos_result r =
-        aos_azure_b64_decode(key, strlen(key), &conn->account_key, &conn->account_key_len);
+        aos_base64_decode(key, strlen(key), &conn->account_key, &conn->account_key_len);
     if (r != AOS_OK)
         return aos_fail(r, errbuf, errlen, "connection string: AccountKey is not valid base64");
     if (conn->account_key_len == 0)
@@ -175,7 +155,7 @@ aos_result aos_azure_conn_parse(const char *conn_string, aos_azure_conn_t **out_
     *out_conn = NULL;
     if (!conn_string || !*conn_string)
         return aos_fail(AOS_ERR_INVALID, errbuf, errlen, "connection string is empty");
-    if (strlen(conn_string) > CONN_MAX_LEN)
+    if (strlen(conn_string) > AOS_CONNSTR_MAX)
         return aos_fail(AOS_ERR_TOO_LARGE, errbuf, errlen, "connection string is too long");
     char *copy = strdup(conn_string);
     aos_azure_conn_t *conn = calloc(1, sizeof *conn);
@@ -188,7 +168,7 @@ aos_result aos_azure_conn_parse(const char *conn_string, aos_azure_conn_t **out_
     aos_result r = split_fields(copy, &f, errbuf, errlen);
     if (r == AOS_OK)
         r = fill_conn(conn, &f, errbuf, errlen);
-    memset(copy, 0, strlen(conn_string)); /* it held the key */
+    OPENSSL_cleanse(copy, strlen(conn_string)); /* it held the key */
     free(copy);
     if (r != AOS_OK) {
         aos_azure_conn_free(conn);

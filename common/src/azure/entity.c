@@ -105,19 +105,19 @@ aos_result aos_azure_entity_get_text(json_object *entity, const char *name, char
     int64_t parts = 1;
     if (aos_azure_entity_get_int64(entity, key, &parts) && (parts < 1 || parts > TEXT_PARTS_MAX))
         return AOS_ERR_PROTOCOL;
-    aos_azure_buf_t b = {0};
-    aos_azure_buf_puts(&b, first);
+    aos_buf_t b = {0};
+    aos_buf_puts(&b, first);
     for (int64_t i = 1; i < parts; i++) {
         snprintf(key, sizeof key, "%s_%d", name, (int)i);
         const char *p = aos_azure_entity_get_string(entity, key);
         if (!p) {
-            aos_azure_buf_free(&b);
+            aos_buf_free(&b);
             return AOS_ERR_PROTOCOL;
         }
-        aos_azure_buf_puts(&b, p);
+        aos_buf_puts(&b, p);
     }
     if (b.failed) {
-        aos_azure_buf_free(&b);
+        aos_buf_free(&b);
         return AOS_ERR_NOMEM;
     }
     *out = b.data;

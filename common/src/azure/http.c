@@ -154,7 +154,7 @@ bool aos_azure_header_value_ok(const char *v)
 typedef struct transfer {
     aos_azure_client_t *c;
     const aos_azure_request_t *req;
-    aos_azure_buf_t errbody;
+    aos_buf_t errbody;
     aos_result sink_result;
 } transfer_t;
 
@@ -220,13 +220,13 @@ static size_t on_body(char *data, size_t size, size_t nmemb, void *ud)
     curl_easy_getinfo(t->c->curl, CURLINFO_RESPONSE_CODE, &status);
     bool ok = status >= 200 && status < 300;
     if (ok && t->req->resp)
-        return aos_azure_buf_append(t->req->resp, data, n) == AOS_OK ? n : 0;
+        return aos_buf_append(t->req->resp, data, n) == AOS_OK ? n : 0;
     if (ok && t->req->sink) {
         t->sink_result = t->req->sink(t->req->sink_ctx, data, n);
         return t->sink_result == AOS_OK ? n : 0;
     }
     if (!ok && t->errbody.len + n <= ERROR_BODY_MAX)
-        aos_azure_buf_append(&t->errbody, data, n);
+        aos_buf_append(&t->errbody, data, n);
     return n;
 }
 
@@ -250,7 +250,7 @@ static aos_result map_status(long status, const char *code)
 }
 
 /* The service's human message from a JSON (Table) or XML (Blob/Queue) error body. */
-void aos_azure_error_message_(const aos_azure_buf_t *body, char *out, size_t outlen)
+void aos_azure_error_message_(const aos_buf_t *body, char *out, size_t outlen)
 {
     out[0] = '\0';
     if (!body->data || !body->len)
@@ -280,13 +280,13 @@ void aos_azure_error_message_(const aos_azure_buf_t *body, char *out, size_t out
 }
 
 static aos_result build_url(const aos_azure_client_t *c, const aos_azure_request_t *req,
-                            aos_azure_buf_t *url)
+                            aos_buf_t *url)
 {
-    aos_azure_buf_puts(url, c->conn->endpoint[req->svc]);
-    aos_azure_buf_puts(url, req->path && *req->path ? req->path : "/");
+    aos_buf_puts(url, c->conn->endpoint[req->svc]);
+    aos_buf_puts(url, req->path && *req->path ? req->path : "/");
     if (req->query && *req->query) {
-        aos_azure_buf_puts(url, "?");
-        aos_azure_buf_puts(url, req->query);
+        aos_buf_puts(url, "?");
+        aos_buf_puts(url, req->query);
     }
     return url->failed ? AOS_ERR_NOMEM : AOS_OK;
 }
@@ -324,17 +324,17 @@ static aos_result build_headers(aos_azure_client_t *c, const aos_azure_request_t
     AOS_RETURN_IF_FAILED(r);
 
     struct curl_slist *list = NULL;
-    aos_azure_buf_t line = {0};
+    aos_buf_t line = {0};
     bool ok = true;
     for (size_t i = 0; i < nsend && ok; i++) {
         line.len = 0;
-        aos_azure_buf_printf(&line, "%s: %s", h[i].name, h[i].value);
+        aos_buf_printf(&line, "%s: %s", h[i].name, h[i].value);
         struct curl_slist *nl = line.failed ? NULL : curl_slist_append(list, line.data);
         ok = nl != NULL;
         list = nl ? nl : list;
     }
     line.len = 0;
-    aos_azure_buf_printf(&line, "Authorization: %s", auth);
+    aos_buf_printf(&line, "Authorization: %s", auth);
     const char *fixed[] = {line.data, "Expect:", has_ct ? NULL : "Content-Type:"};
     for (size_t i = 0; i < 3 && ok; i++) {
         if (!fixed[i])
@@ -343,7 +343,7 @@ static aos_result build_headers(aos_azure_client_t *c, const aos_azure_request_t
         ok = nl != NULL;
         list = nl ? nl : list;
     }
-    aos_azure_buf_free(&line);
+    aos_buf_free(&line);
     if (!ok) {
         curl_slist_free_all(list);
         return AOS_ERR_NOMEM;
@@ -391,13 +391,13 @@ aos_result aos_azure_perform(aos_azure_client_t *c, const aos_azure_request_t *r
         req->want_values[i][0] = '\0';
     if (req->meta && req->meta_len)
         req->meta[0] = '\0';
-    aos_azure_buf_t url = {0};
+    aos_buf_t url = {0};
     struct curl_slist *headers = NULL;
     aos_result r = build_url(c, req, &url);
     if (r == AOS_OK)
         r = build_headers(c, req, url.data, &headers);
     if (r != AOS_OK) {
-        aos_azure_buf_free(&url);
+        aos_buf_free(&url);
         if (!c->error[0])
             aos_azure_set_error(c, "azure: cannot build request (%s)", aos_result_str(r));
         return r;
@@ -428,7 +428,7 @@ aos_result aos_azure_perform(aos_azure_client_t *c, const aos_azure_request_t *r
     } else if (req->resp && req->resp->failed) {
         r = AOS_ERR_NOMEM;
     }
-    aos_azure_buf_free(&t.errbody);
-    aos_azure_buf_free(&url);
+    aos_buf_free(&t.errbody);
+    aos_buf_free(&url);
     return r;
 }

@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "aos/base64.h"
 #include "azure_internal.h"
 
 void aos_azure_blob_list_free(aos_azure_blob_list_t *list)
@@ -38,7 +39,7 @@ static char *dup_text(const char *text, bool required, bool *ok)
         return NULL;
     }
     size_t n = strlen(text);
-    if (!aos_azure_utf8_valid(text, n)) {
+    if (!aos_utf8_valid(text, n)) {
         *ok = false;
         return NULL;
     }
@@ -187,7 +188,7 @@ static bool fill_queue_msg(const aos_xml_node_t *qm, aos_azure_queue_msg_t *m)
         return false;
     /* Senders choose: base64 (the older SDKs', Functions' and AOS's encoding) or raw text
      * (@azure/storage-queue's default). data is the decoded form when the text is base64. */
-    if (aos_azure_b64_decode(text, strlen(text), &m->data, &m->data_len) != AOS_OK) {
+    if (aos_base64_decode(text, strlen(text), &m->data, &m->data_len) != AOS_OK) {
         m->data = NULL;
         m->data_len = 0;
     }

@@ -8,7 +8,7 @@
 #include "azure_internal.h"
 
 struct aos_odata_filter {
-    aos_azure_buf_t buf;
+    aos_buf_t buf;
     const char *joiner;
     size_t clauses;
     bool failed;
@@ -22,7 +22,7 @@ static aos_result filter_new(const char *joiner, aos_odata_filter_t **out)
     if (!*out)
         return AOS_ERR_NOMEM;
     (*out)->joiner = joiner;
-    if (aos_azure_buf_puts(&(*out)->buf, "") != AOS_OK) {
+    if (aos_buf_puts(&(*out)->buf, "") != AOS_OK) {
         free(*out);
         *out = NULL;
         return AOS_ERR_NOMEM;
@@ -44,7 +44,7 @@ void aos_odata_filter_free(aos_odata_filter_t *f)
 {
     if (!f)
         return;
-    aos_azure_buf_free(&f->buf);
+    aos_buf_free(&f->buf);
     free(f);
 }
 
@@ -71,8 +71,8 @@ static aos_result begin_clause(aos_odata_filter_t *f, const char *prop, aos_odat
         return AOS_ERR_INVALID;
     }
     if (f->clauses++)
-        aos_azure_buf_puts(&f->buf, f->joiner);
-    aos_azure_buf_printf(&f->buf, "%s %s ", prop, op_text[op]);
+        aos_buf_puts(&f->buf, f->joiner);
+    aos_buf_printf(&f->buf, "%s %s ", prop, op_text[op]);
     return AOS_OK;
 }
 
@@ -88,19 +88,19 @@ static aos_result end_clause(aos_odata_filter_t *f)
 aos_result aos_odata_filter_string(aos_odata_filter_t *f, const char *prop, aos_odata_op op,
                                    const char *value)
 {
-    if (!value || !aos_azure_utf8_valid(value, strlen(value))) {
+    if (!value || !aos_utf8_valid(value, strlen(value))) {
         f->failed = true;
         return AOS_ERR_INVALID;
     }
     AOS_RETURN_IF_FAILED(begin_clause(f, prop, op));
-    aos_azure_buf_puts(&f->buf, "'");
+    aos_buf_puts(&f->buf, "'");
     for (const char *p = value; *p; p++) {
         if (*p == '\'')
-            aos_azure_buf_puts(&f->buf, "''");
+            aos_buf_puts(&f->buf, "''");
         else
-            aos_azure_buf_append(&f->buf, p, 1);
+            aos_buf_append(&f->buf, p, 1);
     }
-    aos_azure_buf_puts(&f->buf, "'");
+    aos_buf_puts(&f->buf, "'");
     return end_clause(f);
 }
 
@@ -108,7 +108,7 @@ aos_result aos_odata_filter_int64(aos_odata_filter_t *f, const char *prop, aos_o
                                   int64_t value)
 {
     AOS_RETURN_IF_FAILED(begin_clause(f, prop, op));
-    aos_azure_buf_printf(&f->buf, "%" PRId64 "L", value);
+    aos_buf_printf(&f->buf, "%" PRId64 "L", value);
     return end_clause(f);
 }
 
@@ -116,7 +116,7 @@ aos_result aos_odata_filter_int32(aos_odata_filter_t *f, const char *prop, aos_o
                                   int32_t value)
 {
     AOS_RETURN_IF_FAILED(begin_clause(f, prop, op));
-    aos_azure_buf_printf(&f->buf, "%" PRId32, value);
+    aos_buf_printf(&f->buf, "%" PRId32, value);
     return end_clause(f);
 }
 
@@ -124,7 +124,7 @@ aos_result aos_odata_filter_bool(aos_odata_filter_t *f, const char *prop, aos_od
                                  bool value)
 {
     AOS_RETURN_IF_FAILED(begin_clause(f, prop, op));
-    aos_azure_buf_puts(&f->buf, value ? "true" : "false");
+    aos_buf_puts(&f->buf, value ? "true" : "false");
     return end_clause(f);
 }
 
@@ -137,8 +137,8 @@ aos_result aos_odata_filter_group(aos_odata_filter_t *f, const aos_odata_filter_
         return AOS_ERR_INVALID;
     }
     if (f->clauses++)
-        aos_azure_buf_puts(&f->buf, f->joiner);
-    aos_azure_buf_printf(&f->buf, "(%s)", inner->buf.data);
+        aos_buf_puts(&f->buf, f->joiner);
+    aos_buf_printf(&f->buf, "(%s)", inner->buf.data);
     return end_clause(f);
 }
 

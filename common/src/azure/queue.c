@@ -3,6 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "aos/base64.h"
 #include "azure_internal.h"
 
 #define QUEUE_MSG_MAX (48 * 1024) /* 64 KiB on the wire after base64 */
@@ -35,13 +36,13 @@ aos_result aos_azure_queue_delete(aos_azure_client_t *c, const char *queue)
     return aos_azure_perform(c, &req, NULL);
 }
 
-static aos_result post_message(aos_azure_client_t *c, const char *path, aos_azure_buf_t *body,
+static aos_result post_message(aos_azure_client_t *c, const char *path, aos_buf_t *body,
                                int visibility_timeout_s, int ttl_s)
 {
-    aos_azure_buf_t q = {0};
-    aos_azure_buf_printf(&q, "visibilitytimeout=%d", visibility_timeout_s);
+    aos_buf_t q = {0};
+    aos_buf_printf(&q, "visibilitytimeout=%d", visibility_timeout_s);
     if (ttl_s)
-        aos_azure_buf_printf(&q, "&messagettl=%d", ttl_s);
+        aos_buf_printf(&q, "&messagettl=%d", ttl_s);
     aos_result r = body->failed || q.failed ? AOS_ERR_NOMEM : AOS_OK;
     const aos_azure_header_t h[] = {{"Content-Type", "application/xml"}};
     aos_azure_request_t req = {.svc = AOS_AZURE_QUEUE,
@@ -54,7 +55,7 @@ static aos_result post_message(aos_azure_client_t *c, const char *path, aos_azur
                                .body_len = body->len};
     if (r == AOS_OK)
         r = aos_azure_perform(c, &req, NULL);
-    aos_azure_buf_free(&q);
+    aos_buf_free(&q);
     return r;
 }
 
@@ -72,12 +73,12 @@ aos_result aos_azure_queue_put(aos_azure_client_t *c, const char *queue, const v
         return AOS_ERR_INVALID;
     }
     char *b64;
-    AOS_RETURN_IF_FAILED(aos_azure_b64_encode(data ? data : "", len, &b64));
-    aos_azure_buf_t body = {0};
-    aos_azure_buf_printf(&body, "<QueueMessage><MessageText>%s</MessageText></QueueMessage>", b64);
+    AOS_RETURN_IF_FAILED(aos_base64_encode(data ? data : "", len, &b64, NULL));
+    aos_buf_t body = {0};
+    aos_buf_printf(&body, "<QueueMessage><MessageText>%s</MessageText></QueueMessage>", b64);
     free(b64);
     aos_result r = post_message(c, path, &body, visibility_timeout_s, ttl_s);
-    aos_azure_buf_free(&body);
+    aos_buf_free(&body);
     return r;
 }
 
@@ -95,25 +96,25 @@ aos_result aos_azure_queue_put_text(aos_azure_client_t *c, const char *queue, co
         aos_azure_set_error(c, "invalid visibility timeout or ttl");
         return AOS_ERR_INVALID;
     }
-    aos_azure_buf_t body = {0};
-    aos_azure_buf_puts(&body, "<QueueMessage><MessageText>");
+    aos_buf_t body = {0};
+    aos_buf_puts(&body, "<QueueMessage><MessageText>");
     for (size_t i = 0; i < len; i++) {
         unsigned char ch = (unsigned char)text[i];
         if (ch < 0x20 && ch != '\t' && ch != '\n' && ch != '\r') {
-            aos_azure_buf_free(&body);
+            aos_buf_free(&body);
             aos_azure_set_error(c, "queue message text has a control character");
             return AOS_ERR_INVALID;
         }
         const char *esc = ch == '<' ? "&lt;" : ch == '>' ? "&gt;" : ch == '&' ? "&amp;"
                                                                   : ch == '\r' ? "&#13;" : NULL;
         if (esc)
-            aos_azure_buf_puts(&body, esc);
+            aos_buf_puts(&body, esc);
         else
-            aos_azure_buf_append(&body, &text[i], 1);
+            aos_buf_append(&body, &text[i], 1);
     }
-    aos_azure_buf_puts(&body, "</MessageText></QueueMessage>");
+    aos_buf_puts(&body, "</MessageText></QueueMessage>");
     aos_result r = post_message(c, path, &body, visibility_timeout_s, ttl_s);
-    aos_azure_buf_free(&body);
+    aos_buf_free(&body);
     return r;
 }
 
@@ -123,7 +124,7 @@ static aos_result fetch(aos_azure_client_t *c, const char *queue, const char *qu
     *out_msgs = NULL;
     char path[96];
     AOS_RETURN_IF_FAILED(queue_path(c, queue, "/messages", path, sizeof path));
-    aos_azure_buf_t resp = {0};
+    aos_buf_t resp = {0};
     aos_azure_request_t req = {
         .svc = AOS_AZURE_QUEUE, .verb = "GET", .path = path, .query = query, .resp = &resp};
     aos_result r = aos_azure_perform(c, &req, NULL);
@@ -134,7 +135,7 @@ static aos_result fetch(aos_azure_client_t *c, const char *queue, const char *qu
         if (r != AOS_OK)
             aos_azure_set_error(c, "queue messages: %s", err);
     }
-    aos_azure_buf_free(&resp);
+    aos_buf_free(&resp);
     return r;
 }
 
@@ -171,19 +172,19 @@ aos_result aos_azure_queue_delete_message(aos_azure_client_t *c, const char *que
         aos_azure_set_error(c, "message id and pop receipt are required");
         return AOS_ERR_INVALID;
     }
-    aos_azure_buf_t path = {0}, q = {0};
+    aos_buf_t path = {0}, q = {0};
     char base[96];
     AOS_RETURN_IF_FAILED(queue_path(c, queue, "/messages/", base, sizeof base));
-    aos_azure_buf_puts(&path, base);
+    aos_buf_puts(&path, base);
     aos_azure_url_encode(&path, message_id, false);
-    aos_azure_buf_puts(&q, "popreceipt=");
+    aos_buf_puts(&q, "popreceipt=");
     aos_azure_url_encode(&q, pop_receipt, false);
     aos_result r = path.failed || q.failed ? AOS_ERR_NOMEM : AOS_OK;
     aos_azure_request_t req = {
         .svc = AOS_AZURE_QUEUE, .verb = "DELETE", .path = path.data, .query = q.data};
     if (r == AOS_OK)
         r = aos_azure_perform(c, &req, NULL);
-    aos_azure_buf_free(&path);
-    aos_azure_buf_free(&q);
+    aos_buf_free(&path);
+    aos_buf_free(&q);
     return r;
 }

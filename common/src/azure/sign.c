@@ -18,6 +18,8 @@
 #include <string.h>
 #include <strings.h>
 
+#include "aos/base64.h"
+#include "aos/percent.h"
 #include "azure_internal.h"
 
 typedef struct kv {
@@ -49,31 +51,15 @@ static void kv_free(kv_t *v, size_t n)
     free(v);
 }
 
-static int hexval(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    c = (char)tolower((unsigned char)c);
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    return -1;
-}
-
+/* A query value of our own request URL, which aos_azure_url_encode wrote: NULL when it is not
+ * valid percent-encoding (or no memory). */
 static char *url_decode(const char *s, size_t n)
 {
     char *out = malloc(n + 1);
-    if (!out)
-        return NULL;
-    size_t o = 0;
-    for (size_t i = 0; i < n; i++) {
-        if (s[i] == '%' && i + 2 < n && hexval(s[i + 1]) >= 0 && hexval(s[i + 2]) >= 0) {
-            out[o++] = (char)(hexval(s[i + 1]) * 16 + hexval(s[i + 2]));
-            i += 2;
-        } else {
-            out[o++] = s[i];
-        }
+    if (out && aos_pct_decode(s, n, 0, out, n + 1, NULL) != AOS_OK) {
+        free(out);
+        out = NULL;
     }
-    out[o] = '\0';
     return out;
 }
 
@@ -135,34 +121,34 @@ static void split_url(const char *url, const char **path, size_t *path_len, cons
     *query = qmark ? qmark + 1 : "";
 }
 
-static aos_result canonical_resource(aos_azure_buf_t *b, aos_azure_service svc, const char *account,
+static aos_result canonical_resource(aos_buf_t *b, aos_azure_service svc, const char *account,
                                      const char *url)
 {
     const char *path, *query;
     size_t path_len;
     split_url(url, &path, &path_len, &query);
-    aos_azure_buf_printf(b, "/%s", account);
-    aos_azure_buf_append(b, path, path_len);
+    aos_buf_printf(b, "/%s", account);
+    aos_buf_append(b, path, path_len);
     kv_t *q;
     size_t nq;
     AOS_RETURN_IF_FAILED(parse_query(query, &q, &nq));
     for (size_t i = 0; i < nq; i++) {
         if (svc == AOS_AZURE_TABLE) {
             if (!strcmp(q[i].name, "comp"))
-                aos_azure_buf_printf(b, "?comp=%s", q[i].value);
+                aos_buf_printf(b, "?comp=%s", q[i].value);
             continue;
         }
         if (i > 0 && !strcmp(q[i].name, q[i - 1].name)) {
-            aos_azure_buf_printf(b, ",%s", q[i].value);
+            aos_buf_printf(b, ",%s", q[i].value);
             continue;
         }
-        aos_azure_buf_printf(b, "\n%s:%s", q[i].name, q[i].value);
+        aos_buf_printf(b, "\n%s:%s", q[i].name, q[i].value);
     }
     kv_free(q, nq);
     return b->failed ? AOS_ERR_NOMEM : AOS_OK;
 }
 
-static aos_result canonical_headers(aos_azure_buf_t *b, const aos_azure_header_t *h, size_t n)
+static aos_result canonical_headers(aos_buf_t *b, const aos_azure_header_t *h, size_t n)
 {
     kv_t *v = calloc(n ? n : 1, sizeof *v);
     if (!v)
@@ -189,7 +175,7 @@ static aos_result canonical_headers(aos_azure_buf_t *b, const aos_azure_header_t
     }
     qsort(v, m, sizeof *v, kv_cmp);
     for (size_t i = 0; i < m; i++)
-        aos_azure_buf_printf(b, "%s:%s\n", v[i].name, v[i].value);
+        aos_buf_printf(b, "%s:%s\n", v[i].name, v[i].value);
     kv_free(v, m);
     return b->failed ? AOS_ERR_NOMEM : AOS_OK;
 }
@@ -201,13 +187,13 @@ aos_result aos_azure_string_to_sign(aos_azure_service svc, const char *account, 
     *out = NULL;
     if (!account || !verb || !url || svc >= AOS_AZURE_SERVICE_COUNT_)
         return AOS_ERR_INVALID;
-    aos_azure_buf_t b = {0};
+    aos_buf_t b = {0};
     aos_result r;
     if (svc == AOS_AZURE_TABLE) {
         const char *date = header_value(headers, nheaders, "x-ms-date");
         if (!*date)
             date = header_value(headers, nheaders, "Date");
-        aos_azure_buf_printf(&b, "%s\n%s\n%s\n%s\n", verb,
+        aos_buf_printf(&b, "%s\n%s\n%s\n%s\n", verb,
                              header_value(headers, nheaders, "Content-MD5"),
                              header_value(headers, nheaders, "Content-Type"), date);
         r = canonical_resource(&b, svc, account, url);
@@ -223,12 +209,12 @@ aos_result aos_azure_string_to_sign(aos_azure_service svc, const char *account, 
                                                   "If-None-Match",
                                                   "If-Unmodified-Since",
                                                   "Range"};
-        aos_azure_buf_printf(&b, "%s\n", verb);
+        aos_buf_printf(&b, "%s\n", verb);
         for (size_t i = 0; i < sizeof std_headers / sizeof *std_headers; i++) {
             const char *v = header_value(headers, nheaders, std_headers[i]);
             if (i == 2 && !strcmp(v, "0"))
                 v = "";
-            aos_azure_buf_printf(&b, "%s\n", v);
+            aos_buf_printf(&b, "%s\n", v);
         }
         r = canonical_headers(&b, headers, nheaders);
         if (r == AOS_OK)
@@ -237,11 +223,11 @@ aos_result aos_azure_string_to_sign(aos_azure_service svc, const char *account, 
     if (r == AOS_OK && b.failed)
         r = AOS_ERR_NOMEM;
     if (r != AOS_OK) {
-        aos_azure_buf_free(&b);
+        aos_buf_free(&b);
         return r;
     }
     if (!b.data)
-        aos_azure_buf_puts(&b, "");
+        aos_buf_puts(&b, "");
     *out = b.data;
     return *out ? AOS_OK : AOS_ERR_NOMEM;
 }
@@ -255,7 +241,7 @@ aos_result aos_azure_authorization(const aos_azure_conn_t *conn, const char *str
               (const unsigned char *)string_to_sign, strlen(string_to_sign), mac, &maclen))
         return AOS_ERR_INTERNAL;
     char *sig;
-    AOS_RETURN_IF_FAILED(aos_azure_b64_encode(mac, maclen, &sig));
+    AOS_RETURN_IF_FAILED(aos_base64_encode(mac, maclen, &sig, NULL));
     int n = snprintf(out, outlen, "SharedKey %s:%s", conn->account_name, sig);
     free(sig);
     return n > 0 && (size_t)n < outlen ? AOS_OK : AOS_ERR_TOO_LARGE;

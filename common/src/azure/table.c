@@ -3,6 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "aos/json.h"
 #include "azure_internal.h"
 
 #define ACCEPT_JSON "application/json;odata=nometadata"
@@ -54,7 +55,7 @@ aos_result aos_azure_table_delete(aos_azure_client_t *c, const char *table)
 
 /* "/<table>(PartitionKey='<pk>',RowKey='<rk>')" with quotes doubled, then percent-encoded. */
 aos_result aos_azure_entity_path(aos_azure_client_t *c, const char *table, const char *pk,
-                                 const char *rk, aos_azure_buf_t *out)
+                                 const char *rk, aos_buf_t *out)
 {
     if (!aos_azure_table_name_valid(table))
         return bad_table(c, table);
@@ -64,15 +65,15 @@ aos_result aos_azure_entity_path(aos_azure_client_t *c, const char *table, const
         return AOS_ERR_INVALID;
     }
     const char *keys[2] = {pk, rk};
-    aos_azure_buf_printf(out, "/%s(PartitionKey='", table);
+    aos_buf_printf(out, "/%s(PartitionKey='", table);
     for (int k = 0; k < 2; k++) {
-        aos_azure_buf_t doubled = {0};
+        aos_buf_t doubled = {0};
         for (const char *p = keys[k]; *p; p++)
-            aos_azure_buf_puts(&doubled, *p == '\'' ? "''" : (char[]){*p, '\0'});
-        aos_azure_buf_puts(&doubled, "");
+            aos_buf_puts(&doubled, *p == '\'' ? "''" : (char[]){*p, '\0'});
+        aos_buf_puts(&doubled, "");
         aos_azure_url_encode(out, doubled.data, false);
-        aos_azure_buf_free(&doubled);
-        aos_azure_buf_puts(out, k == 0 ? "',RowKey='" : "')");
+        aos_buf_free(&doubled);
+        aos_buf_puts(out, k == 0 ? "',RowKey='" : "')");
     }
     return out->failed ? AOS_ERR_NOMEM : AOS_OK;
 }
@@ -112,8 +113,8 @@ aos_result aos_azure_entity_insert(aos_azure_client_t *c, const char *table, jso
     }
     char path[80];
     snprintf(path, sizeof path, "/%s", table);
-    const char *body = json_object_to_json_string_ext(entity, JSON_C_TO_STRING_PLAIN |
-                                                                  JSON_C_TO_STRING_NOSLASHESCAPE);
+    char *body = NULL;
+    AOS_RETURN_IF_FAILED(aos_json_to_string(entity, &body, NULL));
     const aos_azure_header_t h[] = {{"Content-Type", "application/json"},
                                     {"Accept", ACCEPT_JSON},
                                     {"Prefer", "return-no-content"}};
@@ -131,9 +132,11 @@ aos_result aos_azure_entity_insert(aos_azure_client_t *c, const char *table, jso
                                .want_values = vals,
                                .nwant = 1,
                                .want_len = sizeof etag};
-    AOS_RETURN_IF_FAILED(aos_azure_perform(c, &req, NULL));
-    copy_etag(etag, out_etag, etaglen);
-    return AOS_OK;
+    aos_result r = aos_azure_perform(c, &req, NULL);
+    free(body);
+    if (r == AOS_OK)
+        copy_etag(etag, out_etag, etaglen);
+    return r;
 }
 
 aos_result aos_azure_entity_put(aos_azure_client_t *c, const char *table, json_object *entity,
@@ -142,14 +145,18 @@ aos_result aos_azure_entity_put(aos_azure_client_t *c, const char *table, json_o
 {
     const char *pk, *rk;
     AOS_RETURN_IF_FAILED(entity_keys(c, entity, &pk, &rk));
-    aos_azure_buf_t path = {0};
+    aos_buf_t path = {0};
     aos_result r = aos_azure_entity_path(c, table, pk, rk, &path);
     if (r != AOS_OK) {
-        aos_azure_buf_free(&path);
+        aos_buf_free(&path);
         return r;
     }
-    const char *body = json_object_to_json_string_ext(entity, JSON_C_TO_STRING_PLAIN |
-                                                                  JSON_C_TO_STRING_NOSLASHESCAPE);
+    char *body = NULL;
+    r = aos_json_to_string(entity, &body, NULL);
+    if (r != AOS_OK) {
+        aos_buf_free(&path);
+        return r;
+    }
     aos_azure_header_t h[] = {
         {"Content-Type", "application/json"}, {"Accept", ACCEPT_JSON}, {"If-Match", if_match}};
     char etag[256];
@@ -167,13 +174,14 @@ aos_result aos_azure_entity_put(aos_azure_client_t *c, const char *table, json_o
                                .nwant = 1,
                                .want_len = sizeof etag};
     r = aos_azure_perform(c, &req, NULL);
-    aos_azure_buf_free(&path);
+    aos_buf_free(&path);
+    free(body);
     if (r == AOS_OK)
         copy_etag(etag, out_etag, etaglen);
     return r;
 }
 
-aos_result aos_azure_parse_json_body_(aos_azure_client_t *c, const aos_azure_buf_t *body,
+aos_result aos_azure_parse_json_body_(aos_azure_client_t *c, const aos_buf_t *body,
                                       json_type want, json_object **out)
 {
     json_tokener *tok = json_tokener_new();
@@ -196,7 +204,7 @@ aos_result aos_azure_entity_get(aos_azure_client_t *c, const char *table, const 
                                 size_t etaglen)
 {
     *out_entity = NULL;
-    aos_azure_buf_t path = {0}, resp = {0};
+    aos_buf_t path = {0}, resp = {0};
     aos_result r = aos_azure_entity_path(c, table, pk, rk, &path);
     char etag[256];
     char *vals[] = {etag};
@@ -218,15 +226,15 @@ aos_result aos_azure_entity_get(aos_azure_client_t *c, const char *table, const 
         r = aos_azure_parse_json_body_(c, &resp, json_type_object, out_entity);
     if (r == AOS_OK)
         copy_etag(etag, out_etag, etaglen);
-    aos_azure_buf_free(&path);
-    aos_azure_buf_free(&resp);
+    aos_buf_free(&path);
+    aos_buf_free(&resp);
     return r;
 }
 
 aos_result aos_azure_entity_delete(aos_azure_client_t *c, const char *table, const char *pk,
                                    const char *rk, const char *if_match)
 {
-    aos_azure_buf_t path = {0};
+    aos_buf_t path = {0};
     aos_result r = aos_azure_entity_path(c, table, pk, rk, &path);
     const aos_azure_header_t h[] = {{"Accept", ACCEPT_JSON},
                                     {"If-Match", if_match ? if_match : "*"}};
@@ -234,25 +242,25 @@ aos_result aos_azure_entity_delete(aos_azure_client_t *c, const char *table, con
         .svc = AOS_AZURE_TABLE, .verb = "DELETE", .path = path.data, .headers = h, .nheaders = 2};
     if (r == AOS_OK)
         r = aos_azure_perform(c, &req, NULL);
-    aos_azure_buf_free(&path);
+    aos_buf_free(&path);
     return r;
 }
 
 static aos_result query_string(const char *filter, int top, const aos_azure_continuation_t *cont,
-                               aos_azure_buf_t *q)
+                               aos_buf_t *q)
 {
-    aos_azure_buf_puts(q, "");
+    aos_buf_puts(q, "");
     if (filter && *filter) {
-        aos_azure_buf_puts(q, "$filter=");
+        aos_buf_puts(q, "$filter=");
         aos_azure_url_encode(q, filter, false);
     }
     if (top > 0)
-        aos_azure_buf_printf(q, "%s$top=%d", q->len ? "&" : "", top);
+        aos_buf_printf(q, "%s$top=%d", q->len ? "&" : "", top);
     if (cont && cont->next_pk[0]) {
-        aos_azure_buf_printf(q, "%sNextPartitionKey=", q->len ? "&" : "");
+        aos_buf_printf(q, "%sNextPartitionKey=", q->len ? "&" : "");
         aos_azure_url_encode(q, cont->next_pk, false);
         if (cont->next_rk[0]) {
-            aos_azure_buf_puts(q, "&NextRowKey=");
+            aos_buf_puts(q, "&NextRowKey=");
             aos_azure_url_encode(q, cont->next_rk, false);
         }
     }
@@ -272,7 +280,7 @@ aos_result aos_azure_entity_query(aos_azure_client_t *c, const char *table, cons
     }
     char path[80];
     snprintf(path, sizeof path, "/%s()", table);
-    aos_azure_buf_t q = {0}, resp = {0};
+    aos_buf_t q = {0}, resp = {0};
     char npk[AOS_AZURE_TOKEN_MAX], nrk[AOS_AZURE_TOKEN_MAX];
     char *vals[] = {npk, nrk};
     const char *want[] = {"x-ms-continuation-NextPartitionKey", "x-ms-continuation-NextRowKey"};
@@ -308,7 +316,7 @@ aos_result aos_azure_entity_query(aos_azure_client_t *c, const char *table, cons
         }
     }
     json_object_put(root);
-    aos_azure_buf_free(&q);
-    aos_azure_buf_free(&resp);
+    aos_buf_free(&q);
+    aos_buf_free(&resp);
     return r;
 }

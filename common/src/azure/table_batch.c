@@ -6,6 +6,7 @@
 #include <string.h>
 #include <sys/random.h>
 
+#include "aos/json.h"
 #include "azure_internal.h"
 
 #define BATCH_MAX_OPS 100
@@ -37,7 +38,7 @@ static const char *op_verb(aos_azure_batch_kind k)
 }
 
 static aos_result add_op(aos_azure_client_t *c, const char *table, const aos_azure_batch_op_t *op,
-                         const char *pk_want, const char *changeset, aos_azure_buf_t *b)
+                         const char *pk_want, const char *changeset, aos_buf_t *b)
 {
     json_object *jp, *jr;
     const char *verb = op_verb(op->kind);
@@ -56,44 +57,45 @@ static aos_result add_op(aos_azure_client_t *c, const char *table, const aos_azu
         aos_azure_set_error(c, "batch: all operations must share one PartitionKey");
         return AOS_ERR_INVALID;
     }
-    aos_azure_buf_t path = {0};
+    aos_buf_t path = {0};
     aos_result r = op->kind == AOS_AZURE_BATCH_INSERT
-                       ? aos_azure_buf_printf(&path, "/%s", table)
+                       ? aos_buf_printf(&path, "/%s", table)
                        : aos_azure_entity_path(c, table, json_object_get_string(jp),
                                                json_object_get_string(jr), &path);
     if (r != AOS_OK) {
-        aos_azure_buf_free(&path);
+        aos_buf_free(&path);
         return r;
     }
-    aos_azure_buf_printf(b,
+    aos_buf_printf(b,
                          "--%s\r\nContent-Type: application/http\r\n"
                          "Content-Transfer-Encoding: binary\r\n\r\n"
                          "%s %s%s HTTP/1.1\r\nAccept: application/json;odata=nometadata\r\n"
                          "DataServiceVersion: 3.0\r\n",
                          changeset, verb, aos_azure_client_conn(c)->endpoint[AOS_AZURE_TABLE],
                          path.data);
-    aos_azure_buf_free(&path);
+    aos_buf_free(&path);
     const char *if_match = op->if_match;
     if (!if_match && op->kind == AOS_AZURE_BATCH_DELETE)
         if_match = "*";
     if (if_match)
-        aos_azure_buf_printf(b, "If-Match: %s\r\n", if_match);
+        aos_buf_printf(b, "If-Match: %s\r\n", if_match);
     if (op->kind == AOS_AZURE_BATCH_DELETE) {
-        aos_azure_buf_puts(b, "\r\n");
+        aos_buf_puts(b, "\r\n");
     } else {
-        const char *body = json_object_to_json_string_ext(
-            op->entity, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE);
-        aos_azure_buf_printf(b, "Content-Type: application/json\r\n%s\r\n",
+        char *body = NULL;
+        AOS_RETURN_IF_FAILED(aos_json_to_string(op->entity, &body, NULL));
+        aos_buf_printf(b, "Content-Type: application/json\r\n%s\r\n",
                              op->kind == AOS_AZURE_BATCH_INSERT ? "Prefer: return-no-content\r\n"
                                                                 : "");
-        aos_azure_buf_puts(b, body);
-        aos_azure_buf_puts(b, "\r\n");
+        aos_buf_puts(b, body);
+        aos_buf_puts(b, "\r\n");
+        free(body);
     }
     return b->failed ? AOS_ERR_NOMEM : AOS_OK;
 }
 
 /* Scan the multipart answer for embedded status lines; the first non-2xx decides. */
-aos_result aos_azure_batch_outcome_(aos_azure_client_t *c, const aos_azure_buf_t *resp,
+aos_result aos_azure_batch_outcome_(aos_azure_client_t *c, const aos_buf_t *resp,
                                     size_t count)
 {
     const char *p = resp->data ? resp->data : "";
@@ -151,13 +153,13 @@ aos_result aos_azure_table_batch(aos_azure_client_t *c, const char *table,
     random_hex(batch + 6, 16);
     random_hex(changeset + 10, 16);
     snprintf(ctype, sizeof ctype, "multipart/mixed; boundary=%s", batch);
-    aos_azure_buf_t body = {0}, resp = {0};
-    aos_azure_buf_printf(&body, "--%s\r\nContent-Type: multipart/mixed; boundary=%s\r\n\r\n", batch,
+    aos_buf_t body = {0}, resp = {0};
+    aos_buf_printf(&body, "--%s\r\nContent-Type: multipart/mixed; boundary=%s\r\n\r\n", batch,
                          changeset);
     aos_result r = AOS_OK;
     for (size_t i = 0; i < count && r == AOS_OK; i++)
         r = add_op(c, table, &ops[i], pk, changeset, &body);
-    aos_azure_buf_printf(&body, "--%s--\r\n--%s--\r\n", changeset, batch);
+    aos_buf_printf(&body, "--%s--\r\n--%s--\r\n", changeset, batch);
     if (r == AOS_OK && body.failed)
         r = AOS_ERR_NOMEM;
     const aos_azure_header_t h[] = {{"Content-Type", ctype},
@@ -176,7 +178,7 @@ aos_result aos_azure_table_batch(aos_azure_client_t *c, const char *table,
         r = aos_azure_perform(c, &req, NULL);
     if (r == AOS_OK)
         r = aos_azure_batch_outcome_(c, &resp, count);
-    aos_azure_buf_free(&body);
-    aos_azure_buf_free(&resp);
+    aos_buf_free(&body);
+    aos_buf_free(&resp);
     return r;
 }

@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "aos/base64.h"
 #include "azure_internal.h"
 
 #define RK_UPLOAD "upload"
@@ -123,17 +124,17 @@ static void block_id(const char *upload_id, uint32_t index, char out[64])
     snprintf(raw, sizeof raw, "%02x%02x%02x%02x%02x%02x%02x%02x-%06" PRIu32, md[0], md[1], md[2],
              md[3], md[4], md[5], md[6], md[7], index);
     out[0] = '\0';
-    if (aos_azure_b64_encode(raw, strlen(raw), &b64) == AOS_OK)
+    if (aos_base64_encode(raw, strlen(raw), &b64, NULL) == AOS_OK)
         snprintf(out, 64, "%s", b64);
     free(b64);
 }
 
 static aos_result chunk_sink(void *ctx, const void *data, size_t len)
 {
-    aos_azure_buf_t *b = ctx;
+    aos_buf_t *b = ctx;
     if (b->len + len > UPLOAD_CHUNK_MAX)
         return AOS_ERR_TOO_LARGE;
-    return aos_azure_buf_append(b, data, len);
+    return aos_buf_append(b, data, len);
 }
 
 /* Copy staged chunks 0..count-1 into blocks of the target, hashing on the way. */
@@ -142,7 +143,7 @@ static aos_result stage_blocks(aos_azure_client_t *c, const aos_azure_upload_sto
                                uint32_t count, char sha[65])
 {
     EVP_MD_CTX *md = EVP_MD_CTX_new();
-    aos_azure_buf_t chunk = {0};
+    aos_buf_t chunk = {0};
     aos_result r = md && EVP_DigestInit_ex(md, EVP_sha256(), NULL) ? AOS_OK : AOS_ERR_NOMEM;
     for (uint32_t i = 0; i < count && r == AOS_OK; i++) {
         char cn[300], id[64];
@@ -167,7 +168,7 @@ static aos_result stage_blocks(aos_azure_client_t *c, const aos_azure_upload_sto
     for (unsigned int i = 0; r == AOS_OK && i < dl && i < 32; i++)
         snprintf(sha + 2 * i, 3, "%02x", digest[i]);
     EVP_MD_CTX_free(md);
-    aos_azure_buf_free(&chunk);
+    aos_buf_free(&chunk);
     return r;
 }
 

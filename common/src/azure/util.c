@@ -5,17 +5,8 @@
 #include <time.h>
 
 #include "aos/base64.h"
+#include "aos/percent.h"
 #include "azure_internal.h"
-
-aos_result aos_azure_b64_encode(const void *data, size_t len, char **out)
-{
-    return aos_base64_encode(data, len, out, NULL);
-}
-
-aos_result aos_azure_b64_decode(const char *text, size_t len, unsigned char **out, size_t *out_len)
-{
-    return aos_base64_decode(text, len, out, out_len);
-}
 
 void aos_azure_http_date(int64_t unix_seconds, char out[30])
 {
@@ -34,57 +25,12 @@ void aos_azure_http_date(int64_t unix_seconds, char out[30])
     out[n] = '\0';
 }
 
-/* Length of the UTF-8 sequence at s (valid, shortest form, no surrogates), 0 if invalid. */
-size_t aos_azure_utf8_len(const unsigned char *s, size_t avail)
-{
-    unsigned char c = s[0];
-    if (c < 0x80)
-        return 1;
-    size_t n;
-    uint32_t cp;
-    if ((c & 0xe0) == 0xc0) {
-        n = 2;
-        cp = c & 0x1f;
-    } else if ((c & 0xf0) == 0xe0) {
-        n = 3;
-        cp = c & 0x0f;
-    } else if ((c & 0xf8) == 0xf0) {
-        n = 4;
-        cp = c & 0x07;
-    } else {
-        return 0;
-    }
-    if (avail < n)
-        return 0;
-    for (size_t i = 1; i < n; i++) {
-        if ((s[i] & 0xc0) != 0x80)
-            return 0;
-        cp = cp << 6 | (s[i] & 0x3f);
-    }
-    if ((n == 2 && cp < 0x80) || (n == 3 && cp < 0x800) || (n == 4 && cp < 0x10000) ||
-        cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
-        return 0;
-    return n;
-}
-
-bool aos_azure_utf8_valid(const char *s, size_t len)
-{
-    size_t i = 0;
-    while (i < len) {
-        size_t n = aos_azure_utf8_len((const unsigned char *)s + i, len - i);
-        if (n == 0 || (n == 1 && s[i] == '\0'))
-            return false;
-        i += n;
-    }
-    return true;
-}
-
 bool aos_azure_key_valid(const char *s)
 {
     if (!s)
         return false;
     size_t len = strlen(s);
-    if (len > 1024 || !aos_azure_utf8_valid(s, len))
+    if (len > 1024 || !aos_utf8_valid(s, len))
         return false;
     for (size_t i = 0; i < len; i++) {
         unsigned char c = (unsigned char)s[i];
@@ -130,7 +76,7 @@ bool aos_azure_blob_name_valid(const char *s)
     if (!s)
         return false;
     size_t len = strlen(s);
-    if (len == 0 || len > 1024 || !aos_azure_utf8_valid(s, len))
+    if (len == 0 || len > 1024 || !aos_utf8_valid(s, len))
         return false;
     for (size_t i = 0; i < len; i++) {
         unsigned char c = (unsigned char)s[i];
@@ -141,75 +87,18 @@ bool aos_azure_blob_name_valid(const char *s)
     return strcmp(s, ".") != 0 && strcmp(s, "..") != 0 && s[len - 1] != '/' && s[0] != '/';
 }
 
-/* ---- growable string ---- */
-
-aos_result aos_azure_buf_append(aos_azure_buf_t *b, const char *s, size_t n)
+/* aos_pct_encode appended to b. */
+aos_result aos_azure_url_encode(aos_buf_t *b, const char *s, bool keep_slash)
 {
-    if (b->failed)
+    unsigned flags = keep_slash ? AOS_PCT_KEEP_SLASH : 0;
+    size_t n = aos_pct_encoded_len(s, flags);
+    char small[256], *enc = n < sizeof small ? small : malloc(n + 1);
+    if (!enc)
         return AOS_ERR_NOMEM;
-    if (b->len + n + 1 > b->cap) {
-        size_t cap = b->cap ? b->cap : 256;
-        while (cap < b->len + n + 1)
-            cap *= 2;
-        char *p = realloc(b->data, cap);
-        if (!p) {
-            b->failed = true;
-            return AOS_ERR_NOMEM;
-        }
-        b->data = p;
-        b->cap = cap;
-    }
-    memcpy(b->data + b->len, s, n);
-    b->len += n;
-    b->data[b->len] = '\0';
-    return AOS_OK;
-}
-
-aos_result aos_azure_buf_puts(aos_azure_buf_t *b, const char *s)
-{
-    return aos_azure_buf_append(b, s, strlen(s));
-}
-
-aos_result aos_azure_buf_printf(aos_azure_buf_t *b, const char *fmt, ...)
-{
-    char tmp[512];
-    va_list ap;
-    va_start(ap, fmt);
-    int n = vsnprintf(tmp, sizeof tmp, fmt, ap);
-    va_end(ap);
-    if (n < 0)
-        return AOS_ERR_INTERNAL;
-    if ((size_t)n < sizeof tmp)
-        return aos_azure_buf_append(b, tmp, (size_t)n);
-    char *big = malloc((size_t)n + 1);
-    if (!big)
-        return AOS_ERR_NOMEM;
-    va_start(ap, fmt);
-    vsnprintf(big, (size_t)n + 1, fmt, ap);
-    va_end(ap);
-    aos_result r = aos_azure_buf_append(b, big, (size_t)n);
-    free(big);
+    aos_result r = aos_pct_encode(s, flags, enc, n + 1);
+    if (r == AOS_OK)
+        r = aos_buf_append(b, enc, n);
+    if (enc != small)
+        free(enc);
     return r;
-}
-
-void aos_azure_buf_free(aos_azure_buf_t *b)
-{
-    free(b->data);
-    memset(b, 0, sizeof *b);
-}
-
-/* Percent-encode everything except RFC 3986 unreserved characters (and '/' if keep_slash). */
-aos_result aos_azure_url_encode(aos_azure_buf_t *b, const char *s, bool keep_slash)
-{
-    static const char hex[] = "0123456789ABCDEF";
-    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
-        if (isalnum(*p) || *p == '-' || *p == '.' || *p == '_' || *p == '~' ||
-            (keep_slash && *p == '/')) {
-            AOS_RETURN_IF_FAILED(aos_azure_buf_append(b, (const char *)p, 1));
-        } else {
-            char e[3] = {'%', hex[*p >> 4], hex[*p & 15]};
-            AOS_RETURN_IF_FAILED(aos_azure_buf_append(b, e, 3));
-        }
-    }
-    return AOS_OK;
 }

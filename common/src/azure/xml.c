@@ -73,7 +73,7 @@ void aos_xml_free(aos_xml_node_t *n)
     }
 }
 
-static void put_utf8(aos_azure_buf_t *b, unsigned long cp)
+static void put_utf8(aos_buf_t *b, unsigned long cp)
 {
     char u[4];
     size_t n;
@@ -96,11 +96,11 @@ static void put_utf8(aos_azure_buf_t *b, unsigned long cp)
         u[3] = (char)(0x80 | (cp & 0x3f));
         n = 4;
     }
-    aos_azure_buf_append(b, u, n);
+    aos_buf_append(b, u, n);
 }
 
 /* At '&': decode one reference into b. */
-static aos_result parse_entity(xml_parser_t *p, aos_azure_buf_t *b)
+static aos_result parse_entity(xml_parser_t *p, aos_buf_t *b)
 {
     static const struct {
         const char *name;
@@ -109,7 +109,7 @@ static aos_result parse_entity(xml_parser_t *p, aos_azure_buf_t *b)
     for (size_t i = 0; i < sizeof named / sizeof *named; i++) {
         if (starts(p, named[i].name)) {
             p->pos += strlen(named[i].name);
-            return aos_azure_buf_append(b, &named[i].c, 1);
+            return aos_buf_append(b, &named[i].c, 1);
         }
     }
     if (!starts(p, "&#"))
@@ -142,7 +142,7 @@ static aos_result parse_entity(xml_parser_t *p, aos_azure_buf_t *b)
 }
 
 /* Text up to the next '<' (entities decoded), appended to b. */
-static aos_result parse_text(xml_parser_t *p, aos_azure_buf_t *b)
+static aos_result parse_text(xml_parser_t *p, aos_buf_t *b)
 {
     while (p->pos < p->len && p->s[p->pos] != '<') {
         if (p->s[p->pos] == '&') {
@@ -152,7 +152,7 @@ static aos_result parse_text(xml_parser_t *p, aos_azure_buf_t *b)
         size_t start = p->pos;
         while (p->pos < p->len && p->s[p->pos] != '<' && p->s[p->pos] != '&')
             p->pos++;
-        AOS_RETURN_IF_FAILED(aos_azure_buf_append(b, p->s + start, p->pos - start));
+        AOS_RETURN_IF_FAILED(aos_buf_append(b, p->s + start, p->pos - start));
     }
     return AOS_OK;
 }
@@ -209,7 +209,7 @@ static aos_result parse_element(xml_parser_t *p, int depth, aos_xml_node_t **out
 /* Children and text of an open element until its end tag. */
 static aos_result parse_content(xml_parser_t *p, int depth, aos_xml_node_t *n)
 {
-    aos_azure_buf_t text = {0};
+    aos_buf_t text = {0};
     aos_xml_node_t **tail = &n->first_child;
     aos_result r = AOS_OK;
     for (;;) {
@@ -241,7 +241,7 @@ static aos_result parse_content(xml_parser_t *p, int depth, aos_xml_node_t *n)
             if (!skip_past(p, "]]>"))
                 r = perr(p, "unterminated CDATA");
             else
-                r = aos_azure_buf_append(&text, p->s + start, p->pos - 3 - start);
+                r = aos_buf_append(&text, p->s + start, p->pos - 3 - start);
         } else if (starts(p, "<?")) {
             if (!skip_past(p, "?>"))
                 r = perr(p, "unterminated processing instruction");
@@ -260,7 +260,7 @@ static aos_result parse_content(xml_parser_t *p, int depth, aos_xml_node_t *n)
         if (!n->text)
             r = AOS_ERR_NOMEM;
     } else {
-        aos_azure_buf_free(&text);
+        aos_buf_free(&text);
     }
     return r;
 }

@@ -12,6 +12,7 @@
 #include <proton/sasl.h>
 #include <proton/ssl.h>
 #include <proton/transport.h>
+#include <openssl/crypto.h>
 
 #include "aos/log.h"
 #include "aos/resilience.h"
@@ -773,7 +774,7 @@ void aos_bus_free(aos_bus_t *bus)
     free(bus->session_prefixes);
     pthread_cond_destroy(&bus->cv);
     pthread_mutex_destroy(&bus->mu);
-    memset(bus->url.password, 0, sizeof bus->url.password);
+    OPENSSL_cleanse(bus->url.password, sizeof bus->url.password);
     free(bus);
 }
 

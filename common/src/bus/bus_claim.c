@@ -50,16 +50,20 @@ aos_result aos_claim_check_reference(aos_event_t *ev, const char *name)
         json_object_put(root);
         return AOS_ERR_NOMEM;
     }
-    json_object_object_add(claim, "container", json_object_new_string(AOS_CLAIM_CONTAINER));
-    json_object_object_add(claim, "name", json_object_new_string(name));
-    json_object_object_add(claim, "size", json_object_new_int64((int64_t)ev->data_len));
-    json_object_object_add(claim, "datacontenttype",
-                           json_object_new_string(ev->datacontenttype ? ev->datacontenttype
-                                                                      : "application/json"));
-    json_object_object_add(root, "aos_claim", claim);
-    const char *text = json_object_to_json_string_ext(root, JSON_C_TO_STRING_PLAIN);
+    /* results checked once: a failed add makes aos_json_to_string fail (aos/json.h) */
+    aos_json_add_string(claim, "container", AOS_CLAIM_CONTAINER);
+    aos_json_add_string(claim, "name", name);
+    aos_json_add_int(claim, "size", (int64_t)ev->data_len);
+    aos_json_add_string(claim, "datacontenttype",
+                        ev->datacontenttype ? ev->datacontenttype : "application/json");
+    aos_json_add(root, "aos_claim", claim);
+    char *text = NULL;
+    aos_result r = aos_json_to_string(root, &text, NULL);
+    json_object_put(root);
+    if (r != AOS_OK)
+        return r;
     char *orig_type = ev->datacontenttype ? strdup(ev->datacontenttype) : NULL;
-    aos_result r = aos_event_set_ext(ev, AOS_CLAIM_EXT, name);
+    r = aos_event_set_ext(ev, AOS_CLAIM_EXT, name);
     if (r == AOS_OK) {
         char *old = ev->data;
         size_t old_len = ev->data_len;
@@ -80,7 +84,7 @@ aos_result aos_claim_check_reference(aos_event_t *ev, const char *name)
         }
     }
     free(orig_type);
-    json_object_put(root);
+    free(text);
     return r;
 }
 

@@ -290,16 +290,18 @@ aos_result aos_bus_reply_error(aos_bus_t *bus, const aos_event_t *request, aos_r
         json_object_put(err);
         return AOS_ERR_NOMEM;
     }
-    json_object_object_add(err, "code", json_object_new_string(aos_result_code(code)));
-    json_object_object_add(err, "message",
-                           json_object_new_string(message ? message : aos_result_str(code)));
-    json_object_object_add(root, "error", err);
+    aos_json_add_string(err, "code", aos_result_code(code));
+    aos_json_add_string(err, "message", message ? message : aos_result_str(code));
+    aos_json_add(root, "error", err);
     char source[256];
     snprintf(source, sizeof source, "/aos/%s", bus->instance_id);
     aos_event_t *ev = NULL;
-    aos_result r = aos_event_create(
-        "aos.error", source, json_object_to_json_string_ext(root, JSON_C_TO_STRING_PLAIN), &ev);
+    char *text = NULL;
+    aos_result r = aos_json_to_string(root, &text, NULL); /* fails if an add failed */
     json_object_put(root);
+    if (r == AOS_OK)
+        r = aos_event_create("aos.error", source, text, &ev);
+    free(text);
     if (r == AOS_OK)
         r = aos_bus_reply(bus, request, ev, NULL, NULL);
     aos_event_free(ev);

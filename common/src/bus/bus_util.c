@@ -1,6 +1,8 @@
 /* Pure helpers of the bus: URL parsing, profiles, names, addresses, backoff. */
 #include "bus_util.h"
 
+#include "aos/percent.h"
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -21,25 +23,12 @@ static int hex_value(char c)
 static aos_result decode_field(const char *s, size_t n, char *out, size_t outlen, const char *what,
                                char *errbuf, size_t errlen)
 {
-    size_t o = 0;
-    for (size_t i = 0; i < n; i++) {
-        unsigned char c = (unsigned char)s[i];
-        if (c == '%') {
-            int hi = i + 2 < n ? hex_value(s[i + 1]) : -1;
-            int lo = i + 2 < n ? hex_value(s[i + 2]) : -1;
-            if (hi < 0 || lo < 0)
-                return aos_fail(AOS_ERR_INVALID, errbuf, errlen, "bad %%-escape in the URL %s",
-                                what);
-            c = (unsigned char)(hi * 16 + lo);
-            i += 2;
-            if (c == 0)
-                return aos_fail(AOS_ERR_INVALID, errbuf, errlen, "NUL in the URL %s", what);
-        }
-        if (o + 1 >= outlen)
-            return aos_fail(AOS_ERR_INVALID, errbuf, errlen, "URL %s too long", what);
-        out[o++] = (char)c;
-    }
-    out[o] = '\0';
+    aos_result r = aos_pct_decode(s, n, 0, out, outlen, NULL);
+    if (r == AOS_ERR_TOO_LARGE)
+        return aos_fail(r, errbuf, errlen, "URL %s too long", what);
+    if (r != AOS_OK)
+        return aos_fail(AOS_ERR_INVALID, errbuf, errlen, "bad %%-escape or NUL in the URL %s",
+                        what);
     return AOS_OK;
 }
 
@@ -161,6 +150,27 @@ static bool ends_with_ci(const char *s, const char *suffix)
     return n >= m && strcasecmp(s + n - m, suffix) == 0;
 }
 
+aos_result aos_bus_profile_parse(const char *name, aos_bus_profile *out)
+{
+    *out = AOS_BUS_PROFILE_AUTO;
+    if (!name || !*name || strcasecmp(name, "auto") == 0)
+        return AOS_OK;
+    if (strcasecmp(name, "rabbitmq") == 0)
+        *out = AOS_BUS_PROFILE_RABBITMQ;
+    else if (strcasecmp(name, "servicebus") == 0)
+        *out = AOS_BUS_PROFILE_SERVICEBUS;
+    else
+        return AOS_ERR_INVALID;
+    return AOS_OK;
+}
+
+aos_bus_profile aos_bus_profile_of(const char *name)
+{
+    aos_bus_profile p;
+    (void)aos_bus_profile_parse(name, &p);
+    return p;
+}
+
 aos_result aos_bus_profile_resolve(aos_bus_profile requested, const char *env_profile,
                                    const char *host, bool has_connection_string,
                                    aos_bus_profile *out)
@@ -171,13 +181,11 @@ aos_result aos_bus_profile_resolve(aos_bus_profile requested, const char *env_pr
     }
     if (requested != AOS_BUS_PROFILE_AUTO)
         return AOS_ERR_INVALID;
-    if (env_profile && *env_profile) {
-        if (strcasecmp(env_profile, "rabbitmq") == 0)
-            *out = AOS_BUS_PROFILE_RABBITMQ;
-        else if (strcasecmp(env_profile, "servicebus") == 0)
-            *out = AOS_BUS_PROFILE_SERVICEBUS;
-        else
-            return AOS_ERR_INVALID;
+    aos_bus_profile named;
+    if (aos_bus_profile_parse(env_profile, &named) != AOS_OK)
+        return AOS_ERR_INVALID;
+    if (named != AOS_BUS_PROFILE_AUTO) {
+        *out = named;
         return AOS_OK;
     }
     if ((host && ends_with_ci(host, ".servicebus.windows.net")) || has_connection_string)

@@ -32,7 +32,8 @@ typedef struct aos_bus_url {
  * characters, a path other than "/", a query or fragment, over-long fields. */
 aos_result aos_bus_url_parse(const char *url, aos_bus_url_t *out, char *errbuf, size_t errlen);
 
-/* Resolve AOS_BUS_PROFILE_AUTO: env_profile ("rabbitmq" / "servicebus", may be NULL) first,
+/* Resolve AOS_BUS_PROFILE_AUTO: env_profile (read by aos_bus_profile_parse; NULL, "" or "auto"
+ * infer) first,
  * then a host ending in ".servicebus.windows.net" (case-insensitive) or a connection string
  * means servicebus, anything else rabbitmq. AOS_ERR_INVALID for an unknown env_profile. */
 aos_result aos_bus_profile_resolve(aos_bus_profile requested, const char *env_profile,

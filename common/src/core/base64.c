@@ -106,3 +106,61 @@ aos_result aos_base64_decode(const char *text, size_t len, unsigned char **out, 
     *out = buf;
     return AOS_OK;
 }
+
+aos_result aos_base64url_decode(const char *text, size_t len, unsigned char **out,
+                                size_t *out_len)
+{
+    *out = NULL;
+    *out_len = 0;
+    if (len % 4 == 0 && len > 0 && text[len - 1] == '=') {
+        len--;
+        if (text[len - 1] == '=')
+            len--;
+    }
+    if (len % 4 == 1)
+        return AOS_ERR_INVALID;
+    if (len > SIZE_MAX / 2)
+        return AOS_ERR_TOO_LARGE;
+    size_t padded = (len + 3) / 4 * 4;
+    char *std = malloc(padded + 1);
+    if (!std)
+        return AOS_ERR_NOMEM;
+    for (size_t i = 0; i < len; i++) {
+        char c = text[i];
+        if (c == '+' || c == '/' || c == '=') {
+            free(std);
+            return AOS_ERR_INVALID;
+        }
+        std[i] = c == '-' ? '+' : c == '_' ? '/' : c;
+    }
+    for (size_t i = len; i < padded; i++)
+        std[i] = '=';
+    aos_result r = aos_base64_decode(std, padded, out, out_len);
+    free(std);
+    return r;
+}
+
+aos_result aos_base64url_encode_into(const void *data, size_t len, char *out, size_t cap)
+{
+    static const char URL[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+    const unsigned char *in = data;
+    size_t need = len / 3 * 4 + (len % 3 ? len % 3 + 1 : 0);
+    if (cap == 0 || need >= cap) {
+        if (cap)
+            out[0] = '\0';
+        return AOS_ERR_TOO_LARGE;
+    }
+    size_t o = 0;
+    for (size_t i = 0; i < len; i += 3) {
+        uint32_t v = (uint32_t)in[i] << 16 | (i + 1 < len ? (uint32_t)in[i + 1] << 8 : 0) |
+                     (i + 2 < len ? in[i + 2] : 0);
+        out[o++] = URL[(v >> 18) & 63];
+        out[o++] = URL[(v >> 12) & 63];
+        if (i + 1 < len)
+            out[o++] = URL[(v >> 6) & 63];
+        if (i + 2 < len)
+            out[o++] = URL[v & 63];
+    }
+    out[o] = '\0';
+    return AOS_OK;
+}

@@ -49,6 +49,24 @@ static void quote_value(const char *v, char out[72])
         strcpy(out + n, "...");
 }
 
+/* "AOS_X: " for a field with an environment variable, "" for a file-only one. */
+static const char *env_prefix(const aos_config_field_t *f, char buf[80])
+{
+    if (!f->env)
+        return "";
+    snprintf(buf, 80, "%s: ", f->env);
+    return buf;
+}
+
+/* How errors name a field: its environment variable, else "settings.<json_key>". */
+static const char *field_name(const aos_config_field_t *f, char buf[80])
+{
+    if (f->env)
+        return f->env;
+    snprintf(buf, 80, "settings.%s", f->json_key ? f->json_key : "?");
+    return buf;
+}
+
 /* Where a field's text comes from, and that text (borrowed). */
 typedef struct {
     const char *text;
@@ -61,7 +79,8 @@ static bool raw_from_json(const aos_config_field_t *f, json_object *v, raw_t *ra
     switch (json_object_get_type(v)) {
     case json_type_string:
         if (strlen(json_object_get_string(v)) != (size_t)json_object_get_string_len(v)) {
-            add_error(e, "%s: settings.%s contains a NUL byte", f->env, f->json_key);
+            char pb[80];
+            add_error(e, "%ssettings.%s contains a NUL byte", env_prefix(f, pb), f->json_key);
             return false;
         }
         raw->text = json_object_get_string(v);
@@ -88,7 +107,8 @@ static bool raw_from_json(const aos_config_field_t *f, json_object *v, raw_t *ra
     default:
         break;
     }
-    add_error(e, "%s: settings.%s must be a %s", f->env, f->json_key,
+    char pb[80];
+    add_error(e, "%ssettings.%s must be a %s", env_prefix(f, pb), f->json_key,
               f->type == AOS_CONFIG_INT || f->type == AOS_CONFIG_DURATION_MS ||
                       f->type == AOS_CONFIG_SIZE
                   ? "number or string"
@@ -102,7 +122,7 @@ static bool resolve(const aos_config_field_t *f, json_object *settings,
 {
     raw->text = NULL;
     raw->origin = "default";
-    const char *env = getenv_fn ? getenv_fn(f->env, ctx) : NULL;
+    const char *env = getenv_fn && f->env ? getenv_fn(f->env, ctx) : NULL;
     if (env && *env) {
         raw->text = env;
         raw->origin = "env";
@@ -168,27 +188,24 @@ static json_object *settings_of(const char *json, size_t json_len, json_object *
     return settings;
 }
 
-aos_result aos_config_load_ex(const aos_config_field_t *table, size_t n, void *out_struct,
-                              const char *json, size_t json_len, aos_config_getenv_fn getenv_fn,
-                              void *getenv_ctx, char *errbuf, size_t errlen)
+/* The one pass over the table: every field from the environment, settings or its default. */
+static aos_result load_fields(const aos_config_field_t *table, size_t n, void *out_struct,
+                              json_object *settings, aos_config_getenv_fn getenv_fn,
+                              void *getenv_ctx, errlist_t *e)
 {
-    errlist_t e = {errbuf, errlen, 0, 0};
-    if (errbuf && errlen)
-        errbuf[0] = '\0';
     aos_config_value_t *vals = calloc(n ? n : 1, sizeof *vals);
     if (!vals)
         return AOS_ERR_NOMEM;
-    json_object *root;
-    json_object *settings = settings_of(json, json_len, &root, &e);
     bool nomem = false;
     for (size_t i = 0; i < n; i++) {
         const aos_config_field_t *f = &table[i];
         raw_t raw;
-        if (!resolve(f, settings, getenv_fn, getenv_ctx, &raw, &e))
+        char nb[80];
+        if (!resolve(f, settings, getenv_fn, getenv_ctx, &raw, e))
             continue;
         if (!raw.text) {
             if (f->required)
-                add_error(&e, "%s: required but not set", f->env);
+                add_error(e, "%s: required but not set", field_name(f, nb));
             continue;
         }
         char why[128] = "";
@@ -199,23 +216,50 @@ aos_result aos_config_load_ex(const aos_config_field_t *table, size_t n, void *o
         }
         if (r == AOS_OK)
             continue;
-        const char *from = strcmp(raw.origin, "file") == 0 ? " (from the config file)" : "";
+        const char *from = strcmp(raw.origin, "file") == 0 && f->env ? " (from the config file)" : "";
         if (f->secret) {
-            add_error(&e, "%s: %s%s", f->env, why, from);
+            add_error(e, "%s: %s%s", field_name(f, nb), why, from);
         } else {
             char q[72];
             quote_value(raw.text, q);
-            add_error(&e, "%s: %s, got '%s'%s", f->env, why, q, from);
+            add_error(e, "%s: %s, got '%s'%s", field_name(f, nb), why, q, from);
         }
     }
-    json_object_put(root);
-    if (nomem || e.count > 0) {
+    if (nomem || e->count > 0) {
         free_values(table, n, vals);
         return nomem ? AOS_ERR_NOMEM : AOS_ERR_INVALID;
     }
     commit(table, n, out_struct, vals);
     free(vals);
     return AOS_OK;
+}
+
+aos_result aos_config_load_ex(const aos_config_field_t *table, size_t n, void *out_struct,
+                              const char *json, size_t json_len, aos_config_getenv_fn getenv_fn,
+                              void *getenv_ctx, char *errbuf, size_t errlen)
+{
+    errlist_t e = {errbuf, errlen, 0, 0};
+    if (errbuf && errlen)
+        errbuf[0] = '\0';
+    json_object *root;
+    json_object *settings = settings_of(json, json_len, &root, &e);
+    aos_result r = load_fields(table, n, out_struct, settings, getenv_fn, getenv_ctx, &e);
+    json_object_put(root);
+    return r;
+}
+
+aos_result aos_config_load_settings(const aos_config_field_t *table, size_t n, void *out_struct,
+                                    json_object *settings, aos_config_getenv_fn getenv_fn,
+                                    void *getenv_ctx, char *errbuf, size_t errlen)
+{
+    errlist_t e = {errbuf, errlen, 0, 0};
+    if (errbuf && errlen)
+        errbuf[0] = '\0';
+    if (settings && !json_object_is_type(settings, json_type_object)) {
+        add_error(&e, "AOS_CONFIG: \"settings\" must be an object");
+        return AOS_ERR_INVALID;
+    }
+    return load_fields(table, n, out_struct, settings, getenv_fn, getenv_ctx, &e);
 }
 
 aos_result aos_config_parse_json(const char *json, size_t len, const aos_config_field_t *table,

@@ -14,6 +14,7 @@
 
 
 #include "aos/json.h"
+#include "aos/utf8.h"
 #include "envelope_internal.h"
 
 char *aos_strndup_(const char *s, size_t n)

@@ -10,6 +10,7 @@
 
 #include "aos/envelope.h"
 #include "aos/json.h"
+#include "aos/utf8.h"
 #include "envelope_internal.h"
 
 #define CE_PREFIX "cloudEvents:"

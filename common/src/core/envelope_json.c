@@ -10,6 +10,7 @@
 #include "aos/envelope.h"
 #include "aos/json.h"
 #include "aos/base64.h"
+#include "aos/utf8.h"
 #include "envelope_internal.h"
 
 static bool content_is_text(const char *ct)

@@ -1,51 +1,11 @@
 #include "aos/json.h"
+#include "aos/buf.h"
+#include "aos/utf8.h"
 
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-/* Offset of the first byte that is not part of well-formed UTF-8, or len. */
-static size_t utf8_check(const char *s, size_t len)
-{
-    const unsigned char *p = (const unsigned char *)s;
-    size_t i = 0;
-    while (i < len) {
-        unsigned c = p[i];
-        if (c < 0x80) {
-            i++;
-            continue;
-        }
-        size_t start = i;
-        size_t n;
-        unsigned cp, min;
-        if (c >= 0xC2 && c <= 0xDF) {
-            n = 1, cp = c & 0x1F, min = 0x80;
-        } else if (c >= 0xE0 && c <= 0xEF) {
-            n = 2, cp = c & 0x0F, min = 0x800;
-        } else if (c >= 0xF0 && c <= 0xF4) {
-            n = 3, cp = c & 0x07, min = 0x10000;
-        } else {
-            return start;
-        }
-        if (len - i <= n)
-            return start;
-        for (size_t k = 1; k <= n; k++) {
-            if ((p[i + k] & 0xC0) != 0x80)
-                return start;
-            cp = (cp << 6) | (p[i + k] & 0x3F);
-        }
-        if (cp < min || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF))
-            return start;
-        i += n + 1;
-    }
-    return len;
-}
-
-bool aos_utf8_valid(const char *s, size_t len)
-{
-    return utf8_check(s, len) == len;
-}
 
 static bool only_ws(const char *s, size_t len)
 {
@@ -272,7 +232,7 @@ aos_result aos_json_parse(const char *buf, size_t len, size_t max_bytes, int max
         return aos_fail(AOS_ERR_INVALID, errbuf, errlen, "NUL byte in JSON at offset %zu",
                         (size_t)(nul - buf));
     /* json-c's own UTF-8 check lets overlong forms through. */
-    size_t bad = utf8_check(buf, len);
+    size_t bad = aos_utf8_check(buf, len);
     if (bad != len)
         return aos_fail(AOS_ERR_INVALID, errbuf, errlen, "invalid UTF-8 in JSON at offset %zu",
                         bad);
@@ -454,14 +414,54 @@ aos_result aos_json_get_array(const json_object *obj, const char *field, aos_jso
     return get_typed(obj, field, need, json_type_array, "an array", out_arr, errbuf, errlen);
 }
 
+/* The mark an object carries (as its json-c userdata) once an add into it has failed. */
+static char INCOMPLETE;
+
+static void mark_incomplete(json_object *obj)
+{
+    if (obj && json_object_is_type(obj, json_type_object))
+        json_object_set_userdata(obj, &INCOMPLETE, NULL);
+}
+
+bool aos_json_complete(const json_object *value)
+{
+    json_object *v = (json_object *)value;
+    if (!v)
+        return false;
+    switch (json_object_get_type(v)) {
+    case json_type_object: {
+        if (json_object_get_userdata(v) == &INCOMPLETE)
+            return false;
+        json_object_object_foreach(v, key, child)
+        {
+            (void)key;
+            if (child && !aos_json_complete(child))
+                return false;
+        }
+        return true;
+    }
+    case json_type_array:
+        for (size_t i = 0, n = json_object_array_length(v); i < n; i++) {
+            json_object *child = json_object_array_get_idx(v, i);
+            if (child && !aos_json_complete(child))
+                return false;
+        }
+        return true;
+    default:
+        return true;
+    }
+}
+
 aos_result aos_json_add(json_object *obj, const char *key, json_object *value)
 {
     if (!obj || !key || !value) {
         json_object_put(value);
+        mark_incomplete(obj);
         return value ? AOS_ERR_INVALID : AOS_ERR_NOMEM;
     }
     if (json_object_object_add(obj, key, value) != 0) {
         json_object_put(value);
+        mark_incomplete(obj);
         return AOS_ERR_NOMEM;
     }
     return AOS_OK;
@@ -484,21 +484,64 @@ aos_result aos_json_add_bool(json_object *obj, const char *key, bool value)
     return aos_json_add(obj, key, json_object_new_boolean(value));
 }
 
+/* json-c's own writer drops what it cannot append when an allocation fails (a key, a string)
+ * and still returns the rest, so the compact form is written here into an aos_buf, whose
+ * failure is sticky; scalars other than strings are json-c's text for them (a failure there is
+ * reported). The output is byte for byte json-c's JSON_C_TO_STRING_PLAIN |
+ * JSON_C_TO_STRING_NOSLASHESCAPE. */
+static aos_result put_value(aos_buf_t *b, json_object *v)
+{
+    switch (v ? json_object_get_type(v) : json_type_null) {
+    case json_type_null:
+        return aos_buf_puts(b, "null");
+    case json_type_string:
+        aos_buf_putc(b, '"');
+        aos_buf_json_escape_n(b, json_object_get_string(v), (size_t)json_object_get_string_len(v));
+        return aos_buf_putc(b, '"');
+    case json_type_object: {
+        if (json_object_get_userdata(v) == &INCOMPLETE)
+            return AOS_ERR_NOMEM;
+        aos_buf_putc(b, '{');
+        bool first = true;
+        json_object_object_foreach(v, key, child)
+        {
+            if (!first)
+                aos_buf_putc(b, ',');
+            first = false;
+            aos_buf_putc(b, '"');
+            aos_buf_json_escape(b, key);
+            aos_buf_puts(b, "\":");
+            AOS_RETURN_IF_FAILED(put_value(b, child));
+        }
+        return aos_buf_putc(b, '}');
+    }
+    case json_type_array:
+        aos_buf_putc(b, '[');
+        for (size_t i = 0, n = json_object_array_length(v); i < n; i++) {
+            if (i)
+                aos_buf_putc(b, ',');
+            AOS_RETURN_IF_FAILED(put_value(b, json_object_array_get_idx(v, i)));
+        }
+        return aos_buf_putc(b, ']');
+    default: {
+        const char *text =
+            json_object_to_json_string_ext(v, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE);
+        return text && *text ? aos_buf_puts(b, text) : AOS_ERR_NOMEM;
+    }
+    }
+}
+
 aos_result aos_json_to_string(const json_object *value, char **out_str, size_t *out_len)
 {
     *out_str = NULL;
-    size_t n = 0;
-    const char *s = json_object_to_json_string_length(
-        (json_object *)value, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE, &n);
-    if (!s)
-        return AOS_ERR_NOMEM;
-    char *copy = malloc(n + 1);
-    if (!copy)
-        return AOS_ERR_NOMEM;
-    memcpy(copy, s, n);
-    copy[n] = '\0';
-    *out_str = copy;
-    if (out_len)
-        *out_len = n;
-    return AOS_OK;
+    if (!value)
+        return AOS_ERR_NOMEM; /* what a failed json_object_new_object gives */
+    aos_buf_t b = {0};
+    aos_result r = put_value(&b, (json_object *)value);
+    if (r != AOS_OK) {
+        aos_buf_free(&b);
+        return r;
+    }
+    *out_str = aos_buf_take(&b, out_len);
+    return *out_str ? AOS_OK : AOS_ERR_NOMEM;
 }

@@ -1,5 +1,6 @@
 #include "aos/log.h"
 #include "aos/trace.h"
+#include "aos/utf8.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -92,29 +93,6 @@ static void put(line_t *l, const char *s, size_t n)
 
 static void put_str(line_t *l, const char *s) { put(l, s, strlen(s)); }
 
-/* Length of the well-formed UTF-8 sequence starting at p (a multi-byte lead), or 0. */
-static size_t utf8_seq(const unsigned char *p)
-{
-    size_t n;
-    unsigned cp, min;
-    if (*p >= 0xC2 && *p <= 0xDF)
-        n = 1, cp = *p & 0x1Fu, min = 0x80;
-    else if (*p >= 0xE0 && *p <= 0xEF)
-        n = 2, cp = *p & 0x0Fu, min = 0x800;
-    else if (*p >= 0xF0 && *p <= 0xF4)
-        n = 3, cp = *p & 0x07u, min = 0x10000;
-    else
-        return 0;
-    for (size_t k = 1; k <= n; k++) {
-        if ((p[k] & 0xC0) != 0x80) /* also stops at the NUL terminator */
-            return 0;
-        cp = (cp << 6) | (p[k] & 0x3Fu);
-    }
-    if (cp < min || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF))
-        return 0;
-    return n + 1;
-}
-
 /* A JSON string; bytes that are not well-formed UTF-8 become U+FFFD so every line stays
  * valid JSON whatever a caller logs. */
 static void put_json_string(line_t *l, const char *s)
@@ -122,7 +100,7 @@ static void put_json_string(line_t *l, const char *s)
     put(l, "\"", 1);
     for (const unsigned char *p = (const unsigned char *)(s ? s : ""); *p; p++) {
         if (*p >= 0x80) {
-            size_t n = utf8_seq(p);
+            size_t n = aos_utf8_seq_len(p, 4); /* stops at the NUL */
             if (n == 0) {
                 put(l, "\\ufffd", 6);
             } else {

@@ -10,6 +10,13 @@
 int aos_service_init(const char *service, int argc, char **argv, const aos_config_field_t *table,
                      size_t n, void *out_struct, const aos_config_common_t *common)
 {
+    return aos_service_init_checked(service, argc, argv, table, n, out_struct, common, NULL);
+}
+
+int aos_service_init_checked(const char *service, int argc, char **argv,
+                             const aos_config_field_t *table, size_t n, void *out_struct,
+                             const aos_config_common_t *common, aos_service_check_fn check)
+{
     int doc = aos_config_doc_flag(argc, argv, table, n);
     if (doc >= 0)
         return doc;
@@ -24,6 +31,13 @@ int aos_service_init(const char *service, int argc, char **argv, const aos_confi
         aos_log_level_parse(common->log_level, &level);
     aos_log_init(service, level);
     aos_config_dump(table, n, out_struct);
+    if (check) {
+        if (check(out_struct, err, sizeof err) != AOS_OK) {
+            fprintf(stderr, "%s: %s\n", service, err);
+            return 2;
+        }
+        return -1;
+    }
     if (common && aos_secure_check_bus(common, err, sizeof err) != AOS_OK) {
         fprintf(stderr, "%s: refusing to start: %s\n", service, err);
         return 2;

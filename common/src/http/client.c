@@ -14,7 +14,7 @@
 #include "aos/log.h"
 #include "http_parse.h"
 #include "server_internal.h"
-#include "strbuf.h"
+#include "aos/buf.h"
 
 struct aos_http_headers {
     http_kv *kv; /* owned strings */
@@ -31,7 +31,7 @@ typedef struct pending {
     aos_http_data_fn on_data;
     void *ctx;
     size_t max_bytes;
-    strbuf resp_body;
+    aos_buf_t resp_body;
     struct aos_http_headers resp_headers;
     aos_result forced; /* set by our callbacks: TOO_LARGE, CANCELLED, NOMEM */
     char err[CURL_ERROR_SIZE];
@@ -156,8 +156,8 @@ static size_t on_body(char *data, size_t size, size_t nmemb, void *arg)
         p->forced = AOS_ERR_TOO_LARGE;
         return 0;
     }
-    sb_append(&p->resp_body, data, n);
-    if (sb_failed(&p->resp_body)) {
+    aos_buf_append(&p->resp_body, data, n);
+    if (aos_buf_failed(&p->resp_body)) {
         p->forced = AOS_ERR_NOMEM;
         return 0;
     }
@@ -201,7 +201,7 @@ static void pending_free(pending *p)
         curl_easy_cleanup(p->easy);
     curl_slist_free_all(p->hdrs);
     free(p->body);
-    sb_free(&p->resp_body);
+    aos_buf_free(&p->resp_body);
     headers_free(&p->resp_headers);
     free(p);
 }

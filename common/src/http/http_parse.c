@@ -5,46 +5,7 @@
 #include <strings.h>
 
 #include "aos/http_server.h"
-
-static int hexval(unsigned char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
-aos_result aos_http_percent_decode(const char *src, size_t len, bool plus_is_space, char *dst,
-                                   size_t *out_len)
-{
-    if ((!src && len) || !dst)
-        return AOS_ERR_INVALID;
-    size_t o = 0;
-    for (size_t i = 0; i < len; i++) {
-        unsigned char c = (unsigned char)src[i];
-        if (c == '%') {
-            if (i + 2 >= len)
-                return AOS_ERR_INVALID;
-            int hi = hexval((unsigned char)src[i + 1]);
-            int lo = hexval((unsigned char)src[i + 2]);
-            if (hi < 0 || lo < 0 || (hi == 0 && lo == 0))
-                return AOS_ERR_INVALID;
-            dst[o++] = (char)(hi * 16 + lo);
-            i += 2;
-        } else if (c == '\0') {
-            return AOS_ERR_INVALID;
-        } else {
-            dst[o++] = (plus_is_space && c == '+') ? ' ' : (char)c;
-        }
-    }
-    dst[o] = '\0';
-    if (out_len)
-        *out_len = o;
-    return AOS_OK;
-}
+#include "aos/percent.h"
 
 static bool pattern_char_ok(char c)
 {
@@ -126,7 +87,7 @@ void http_pattern_free(http_pattern *p)
 static bool decode_into(const char *raw, size_t n, bool plus, char **cursor, const char **out)
 {
     size_t got = 0;
-    if (aos_http_percent_decode(raw, n, plus, *cursor, &got) != AOS_OK)
+    if (aos_pct_decode(raw, n, plus ? AOS_PCT_FORM : 0, *cursor, n + 1, &got) != AOS_OK)
         return false;
     *out = *cursor;
     *cursor += got + 1;

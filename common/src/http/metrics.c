@@ -11,7 +11,7 @@
 #include <string.h>
 
 #include "aos/log.h"
-#include "strbuf.h"
+#include "aos/buf.h"
 
 typedef enum { KIND_COUNTER, KIND_GAUGE, KIND_HISTOGRAM } metric_kind;
 
@@ -400,20 +400,20 @@ uint64_t aos_metric_histogram_count(const aos_metric_histogram_t *h)
 /* ---- rendering ---- */
 
 /* Shortest decimal that reads back as the same double; Prometheus spellings for specials. */
-static void put_double(strbuf *sb, double d)
+static void put_double(aos_buf_t *sb, double d)
 {
     if (isnan(d)) {
-        sb_puts(sb, "NaN");
+        aos_buf_puts(sb, "NaN");
         return;
     }
     if (isinf(d)) {
-        sb_puts(sb, d > 0 ? "+Inf" : "-Inf");
+        aos_buf_puts(sb, d > 0 ? "+Inf" : "-Inf");
         return;
     }
     char buf[40];
     if (d == floor(d) && fabs(d) < 1e15) {
         snprintf(buf, sizeof buf, "%.0f", d);
-        sb_puts(sb, strcmp(buf, "-0") == 0 ? "0" : buf);
+        aos_buf_puts(sb, strcmp(buf, "-0") == 0 ? "0" : buf);
         return;
     }
     for (int prec = 1; prec <= 17; prec++) {
@@ -421,72 +421,72 @@ static void put_double(strbuf *sb, double d)
         if (strtod(buf, NULL) == d)
             break;
     }
-    sb_puts(sb, buf);
+    aos_buf_puts(sb, buf);
 }
 
-static void put_escaped(strbuf *sb, const char *s, bool quote)
+static void put_escaped(aos_buf_t *sb, const char *s, bool quote)
 {
     for (; *s; s++) {
         if (*s == '\\')
-            sb_puts(sb, "\\\\");
+            aos_buf_puts(sb, "\\\\");
         else if (*s == '\n')
-            sb_puts(sb, "\\n");
+            aos_buf_puts(sb, "\\n");
         else if (quote && *s == '"')
-            sb_puts(sb, "\\\"");
+            aos_buf_puts(sb, "\\\"");
         else
-            sb_putc(sb, *s);
+            aos_buf_putc(sb, *s);
     }
 }
 
 /* name{l1="v1",l2="v2"[,le="x"]} */
-static void put_series_name(strbuf *sb, const struct family *f, const char *suffix,
+static void put_series_name(aos_buf_t *sb, const struct family *f, const char *suffix,
                             const struct series *s, const double *le)
 {
-    sb_puts(sb, f->name);
-    sb_puts(sb, suffix);
+    aos_buf_puts(sb, f->name);
+    aos_buf_puts(sb, suffix);
     if (f->nlabels == 0 && !le)
         return;
-    sb_putc(sb, '{');
+    aos_buf_putc(sb, '{');
     for (size_t i = 0; i < f->nlabels; i++) {
         if (i)
-            sb_putc(sb, ',');
-        sb_puts(sb, f->labels[i]);
-        sb_puts(sb, "=\"");
+            aos_buf_putc(sb, ',');
+        aos_buf_puts(sb, f->labels[i]);
+        aos_buf_puts(sb, "=\"");
         put_escaped(sb, s->values[i], true);
-        sb_putc(sb, '"');
+        aos_buf_putc(sb, '"');
     }
     if (le) {
-        sb_puts(sb, f->nlabels ? ",le=\"" : "le=\"");
+        aos_buf_puts(sb, f->nlabels ? ",le=\"" : "le=\"");
         put_double(sb, *le);
-        sb_putc(sb, '"');
+        aos_buf_putc(sb, '"');
     }
-    sb_putc(sb, '}');
+    aos_buf_putc(sb, '}');
 }
 
-static void render_histogram(strbuf *sb, const struct family *f, struct series *s)
+static void render_histogram(aos_buf_t *sb, const struct family *f, struct series *s)
 {
     uint64_t cumulative = 0;
     for (size_t i = 0; i <= f->nbuckets; i++) {
         cumulative += atomic_load_explicit(&s->buckets[i], memory_order_relaxed);
         double le = i < f->nbuckets ? f->bounds[i] : INFINITY;
         put_series_name(sb, f, "_bucket", s, &le);
-        sb_printf(sb, " %llu\n", (unsigned long long)cumulative);
+        aos_buf_printf(sb, " %llu\n", (unsigned long long)cumulative);
     }
     put_series_name(sb, f, "_sum", s, NULL);
-    sb_putc(sb, ' ');
+    aos_buf_putc(sb, ' ');
     put_double(sb, bitsd(atomic_load_explicit(&s->sum_bits, memory_order_relaxed)));
-    sb_putc(sb, '\n');
+    aos_buf_putc(sb, '\n');
     /* _count equals the +Inf bucket so a scrape is self-consistent. */
     put_series_name(sb, f, "_count", s, NULL);
-    sb_printf(sb, " %llu\n", (unsigned long long)cumulative);
+    aos_buf_printf(sb, " %llu\n", (unsigned long long)cumulative);
 }
 
-static void render_family(strbuf *sb, const struct family *f)
+static void render_family(aos_buf_t *sb, const struct family *f)
 {
     static const char *const TYPES[] = {"counter", "gauge", "histogram"};
-    sb_printf(sb, "# HELP %s ", f->name);
+    aos_buf_printf(sb, "# HELP %s ", f->name);
     put_escaped(sb, f->help, false);
-    sb_printf(sb, "\n# TYPE %s %s\n", f->name, TYPES[f->kind]);
+    aos_buf_printf(sb, "\n# TYPE %s %s\n", f->name, TYPES[f->kind]);
     for (struct series *s = f->first; s; s = s->next) {
         if (f->kind == KIND_HISTOGRAM) {
             render_histogram(sb, f, s);
@@ -495,11 +495,11 @@ static void render_family(strbuf *sb, const struct family *f)
         put_series_name(sb, f, "", s, NULL);
         uint64_t v = atomic_load_explicit(&s->value, memory_order_relaxed);
         if (f->kind == KIND_COUNTER) {
-            sb_printf(sb, " %llu\n", (unsigned long long)v);
+            aos_buf_printf(sb, " %llu\n", (unsigned long long)v);
         } else {
-            sb_putc(sb, ' ');
+            aos_buf_putc(sb, ' ');
             put_double(sb, bitsd(v));
-            sb_putc(sb, '\n');
+            aos_buf_putc(sb, '\n');
         }
     }
 }
@@ -517,7 +517,7 @@ aos_result aos_metrics_render(aos_metrics_t *registry, char **out_text, size_t *
         return AOS_ERR_INVALID;
     if (!registry)
         registry = &default_registry;
-    strbuf sb = {0};
+    aos_buf_t sb = {0};
     aos_result rc = AOS_OK;
     pthread_mutex_lock(&registry->lock);
     size_t n = 0;
@@ -531,7 +531,7 @@ aos_result aos_metrics_render(aos_metrics_t *registry, char **out_text, size_t *
         for (struct family *f = registry->families; f; f = f->next)
             sorted[i++] = f;
         qsort(sorted, n, sizeof *sorted, cmp_family);
-        sb_append(&sb, "", 0);
+        aos_buf_append(&sb, "", 0);
         for (i = 0; i < n; i++)
             render_family(&sb, sorted[i]);
     }
@@ -539,7 +539,7 @@ aos_result aos_metrics_render(aos_metrics_t *registry, char **out_text, size_t *
     free(sorted);
     if (rc != AOS_OK)
         return rc;
-    char *text = sb_take(&sb, out_len);
+    char *text = aos_buf_take(&sb, out_len);
     if (!text)
         return AOS_ERR_NOMEM;
     *out_text = text;

@@ -13,7 +13,7 @@
 
 #include "aos/log.h"
 #include "server_internal.h"
-#include "strbuf.h"
+#include "aos/buf.h"
 
 uint64_t aos_http_now_ns_(void)
 {
@@ -228,13 +228,13 @@ aos_result aos_http_respond_json(aos_http_request_t *req, int status, const char
 
 static char *error_body(const char *code, const char *message, size_t *out_len)
 {
-    strbuf sb = {0};
-    sb_puts(&sb, "{\"error\":{\"code\":\"");
-    sb_json_escape(&sb, code ? code : "internal");
-    sb_puts(&sb, "\",\"message\":\"");
-    sb_json_escape(&sb, message ? message : "");
-    sb_puts(&sb, "\"}}");
-    return sb_take(&sb, out_len);
+    aos_buf_t sb = {0};
+    aos_buf_puts(&sb, "{\"error\":{\"code\":\"");
+    aos_buf_json_escape(&sb, code ? code : "internal");
+    aos_buf_puts(&sb, "\",\"message\":\"");
+    aos_buf_json_escape(&sb, message ? message : "");
+    aos_buf_puts(&sb, "\"}}");
+    return aos_buf_take(&sb, out_len);
 }
 
 aos_result aos_http_answer_error_(aos_http_request_t *req, int status, const char *code,
@@ -290,13 +290,13 @@ void aos_http_builtin_readyz_(aos_http_request_t *req, void *ctx)
         aos_http_respond_json(req, 200, "{\"status\":\"ready\"}");
         return;
     }
-    strbuf sb = {0};
-    sb_puts(&sb, "{\"status\":\"not_ready\",\"reason\":\"");
+    aos_buf_t sb = {0};
+    aos_buf_puts(&sb, "{\"status\":\"not_ready\",\"reason\":\"");
     reason[sizeof reason - 1] = '\0';
-    sb_json_escape(&sb, stopping ? "shutting down" : reason);
-    sb_puts(&sb, "\"}");
+    aos_buf_json_escape(&sb, stopping ? "shutting down" : reason);
+    aos_buf_puts(&sb, "\"}");
     size_t len = 0;
-    char *body = sb_take(&sb, &len);
+    char *body = aos_buf_take(&sb, &len);
     aos_http_respond(req, 503, "application/json", body ? body : "{}", body ? len : 2);
     free(body);
 }

@@ -6,10 +6,12 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <openssl/crypto.h>
 
 #include "aos/identity.h"
 #include "aos/json.h"
 #include "aos/log.h"
+#include "aos/percent.h"
 #include "aos/resilience.h"
 #include "aos/servicebus.h"
 #include "identity_internal.h"
@@ -81,9 +83,9 @@ void aos_identity_free(aos_identity_t *id)
     if (!id)
         return;
     if (id->client_secret)
-        memset(id->client_secret, 0, strlen(id->client_secret));
+        OPENSSL_cleanse(id->client_secret, strlen(id->client_secret));
     if (id->token)
-        memset(id->token, 0, strlen(id->token));
+        OPENSSL_cleanse(id->token, strlen(id->token));
     free(id->tenant_id);
     free(id->client_id);
     free(id->client_secret);
@@ -222,14 +224,14 @@ static aos_result form_add(char **form, size_t *len, const char *key, const char
     char *enc = malloc(cap);
     if (!enc)
         return AOS_ERR_NOMEM;
-    aos_result r = aos_sb_url_encode(value, enc, cap);
+    aos_result r = aos_pct_encode(value, AOS_PCT_FORM, enc, cap);
     size_t need = *len + strlen(key) + strlen(enc) + 3;
     char *f = r == AOS_OK ? realloc(*form, need) : NULL;
     if (f) {
         *len += (size_t)snprintf(f + *len, need - *len, "%s%s=%s", *len ? "&" : "", key, enc);
         *form = f;
     }
-    memset(enc, 0, cap);
+    OPENSSL_cleanse(enc, cap);
     free(enc);
     return r != AOS_OK ? r : f ? AOS_OK : AOS_ERR_NOMEM;
 }
@@ -279,9 +281,9 @@ static aos_result fetch(aos_identity_t *id, char **out_token, int64_t *out_expir
         if (!enc)
             return AOS_ERR_NOMEM;
         resource_of(id->scope, resource, sizeof resource);
-        aos_sb_url_encode(resource, enc, 3 * 512 + 1);
+        (void)aos_pct_encode(resource, AOS_PCT_FORM, enc, 3 * 512 + 1); /* fits */
         if (id->client_id && (cid = malloc(3 * strlen(id->client_id) + 1)))
-            aos_sb_url_encode(id->client_id, cid, 3 * strlen(id->client_id) + 1);
+            (void)aos_pct_encode(id->client_id, AOS_PCT_FORM, cid, 3 * strlen(id->client_id) + 1);
         bool app_service = id->identity_endpoint && id->identity_header;
         snprintf(url, sizeof url, "%s?api-version=%s&resource=%s%s%s",
                  app_service ? id->identity_endpoint : id->imds_endpoint,
@@ -317,7 +319,7 @@ static aos_result fetch(aos_identity_t *id, char **out_token, int64_t *out_expir
             if (r == AOS_OK)
                 r = form_add(&form, &flen, "client_assertion", assertion);
             if (assertion) {
-                memset(assertion, 0, strlen(assertion));
+                OPENSSL_cleanse(assertion, strlen(assertion));
                 free(assertion);
             }
         } else if (r == AOS_OK) {
@@ -341,7 +343,7 @@ static aos_result fetch(aos_identity_t *id, char **out_token, int64_t *out_expir
     char terr[256] = "";
     r = aos_http_client_do(id->http, &req, &resp, terr, sizeof terr);
     if (form) {
-        memset(form, 0, flen);
+        OPENSSL_cleanse(form, flen);
         free(form);
     }
     if (r != AOS_OK) {
@@ -397,7 +399,7 @@ aos_result aos_identity_token(aos_identity_t *id, char *out, size_t outlen, char
         r = fetch(id, &tok, &exp, errbuf, errlen);
         if (r == AOS_OK) {
             if (id->token) {
-                memset(id->token, 0, strlen(id->token));
+                OPENSSL_cleanse(id->token, strlen(id->token));
                 free(id->token);
             }
             id->token = tok;

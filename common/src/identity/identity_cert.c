@@ -7,27 +7,11 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "aos/base64.h"
 #include "aos/envelope.h"
 #include "identity_internal.h"
 
 #define ASSERTION_CAP 16384
-
-static void b64url(const unsigned char *in, size_t len, char *out)
-{
-    static const char t[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
-    size_t o = 0;
-    for (size_t i = 0; i < len; i += 3) {
-        uint32_t v = (uint32_t)in[i] << 16 | (i + 1 < len ? (uint32_t)in[i + 1] << 8 : 0) |
-                     (i + 2 < len ? in[i + 2] : 0);
-        out[o++] = t[(v >> 18) & 63];
-        out[o++] = t[(v >> 12) & 63];
-        if (i + 1 < len)
-            out[o++] = t[(v >> 6) & 63];
-        if (i + 2 < len)
-            out[o++] = t[v & 63];
-    }
-    out[o] = '\0';
-}
 
 /* header.claims into out, then ".signature" appended. */
 static aos_result sign_into(EVP_PKEY *key, const char *hdr, const char *claims, char *out,
@@ -36,8 +20,9 @@ static aos_result sign_into(EVP_PKEY *key, const char *hdr, const char *claims, 
     char h64[500], c64[1700], s64[1400];
     unsigned char sig[1024];
     size_t siglen = sizeof sig;
-    b64url((const unsigned char *)hdr, strlen(hdr), h64);
-    b64url((const unsigned char *)claims, strlen(claims), c64);
+    if (aos_base64url_encode_into(hdr, strlen(hdr), h64, sizeof h64) != AOS_OK ||
+        aos_base64url_encode_into(claims, strlen(claims), c64, sizeof c64) != AOS_OK)
+        return AOS_ERR_TOO_LARGE;
     snprintf(out, outlen, "%s.%s", h64, c64);
     EVP_MD_CTX *md = EVP_MD_CTX_new();
     aos_result r = AOS_OK;
@@ -46,9 +31,9 @@ static aos_result sign_into(EVP_PKEY *key, const char *hdr, const char *claims, 
         r = aos_fail(AOS_ERR_INTERNAL, errbuf, errlen, "signing the client assertion failed");
     EVP_MD_CTX_free(md);
     if (r == AOS_OK) {
-        b64url(sig, siglen, s64);
         size_t n = strlen(out);
-        if (n + 1 + strlen(s64) + 1 > outlen)
+        if (aos_base64url_encode_into(sig, siglen, s64, sizeof s64) != AOS_OK ||
+            n + 1 + strlen(s64) + 1 > outlen)
             r = AOS_ERR_TOO_LARGE;
         else
             snprintf(out + n, outlen - n, ".%s", s64);
@@ -80,8 +65,9 @@ aos_result aos_identity_cert_assertion(const char *pem_file, const char *client_
                         X509_digest(x, EVP_sha256(), sha256, &l256) != 1))
         r = aos_fail(AOS_ERR_INTERNAL, errbuf, errlen, "certificate digest failed");
     if (r == AOS_OK) {
-        b64url(sha1, l1, t1);
-        b64url(sha256, l256, t256);
+        if (aos_base64url_encode_into(sha1, l1, t1, sizeof t1) != AOS_OK ||
+            aos_base64url_encode_into(sha256, l256, t256, sizeof t256) != AOS_OK)
+            r = AOS_ERR_INTERNAL;
         aos_uuid4(jti);
         snprintf(hdr, sizeof hdr,
                  "{\"alg\":\"RS256\",\"typ\":\"JWT\",\"x5t\":\"%s\",\"x5t#S256\":\"%s\"}", t1, t256);

@@ -6,6 +6,7 @@
 
 #include "aos/json.h"
 #include "aos/kafka.h"
+#include "aos/utf8.h"
 
 #define EXT_NAME_MAX 24 /* "ce_" + ≤ 20 chars + NUL */
 

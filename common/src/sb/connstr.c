@@ -9,6 +9,7 @@
 
 #include <openssl/crypto.h>
 
+#include "aos/connstr.h"
 #include "aos/servicebus.h"
 #include "sb_internal.h"
 
@@ -90,54 +91,13 @@ static aos_result parse_endpoint(aos_sb_connstr_t *cs, const char *ep, char *err
     return AOS_OK;
 }
 
-static char *trim(char *s)
-{
-    while (*s == ' ' || *s == '\t' || *s == '\r' || *s == '\n')
-        s++;
-    size_t n = strlen(s);
-    while (n > 0 && (s[n - 1] == ' ' || s[n - 1] == '\t' || s[n - 1] == '\r' || s[n - 1] == '\n'))
-        s[--n] = '\0';
-    return s;
-}
-
-static bool has_ctl(const char *s)
-{
-    for (; *s; s++)
-        if ((unsigned char)*s < 0x20 || *s == 0x7f)
-            return true;
-    return false;
-}
-
-/* Split work (a writable copy) into the known values; unknown keys are ignored as the SDKs
- * do (e.g. TransportType). */
+/* aos_connstr_split, then no listed value may be empty. */
 static aos_result split_parts(char *work, char *vals[K_COUNT_], char *errbuf, size_t errlen)
 {
-    int idx = 0;
-    for (char *save = NULL, *part = strtok_r(work, ";", &save); part;
-         part = strtok_r(NULL, ";", &save)) {
-        idx++;
-        part = trim(part);
-        if (!*part)
-            continue;
-        char *eq = strchr(part, '=');
-        if (!eq)
-            return aos_fail(AOS_ERR_INVALID, errbuf, errlen,
-                            "connection string part %d has no '=' (expected Key=Value)", idx);
-        *eq = '\0';
-        char *k = trim(part), *v = trim(eq + 1);
-        for (int i = 0; i < K_COUNT_; i++) {
-            if (strcasecmp(k, KEYS[i]) != 0)
-                continue;
-            if (vals[i])
-                return aos_fail(AOS_ERR_INVALID, errbuf, errlen, "%s appears twice", KEYS[i]);
-            if (!*v)
-                return aos_fail(AOS_ERR_INVALID, errbuf, errlen, "%s is empty", KEYS[i]);
-            if (has_ctl(v))
-                return aos_fail(AOS_ERR_INVALID, errbuf, errlen,
-                                "%s contains control characters", KEYS[i]);
-            vals[i] = v;
-        }
-    }
+    AOS_RETURN_IF_FAILED(aos_connstr_split(work, KEYS, K_COUNT_, vals, errbuf, errlen));
+    for (int i = 0; i < K_COUNT_; i++)
+        if (vals[i] && !*vals[i])
+            return aos_fail(AOS_ERR_INVALID, errbuf, errlen, "%s is empty", KEYS[i]);
     return AOS_OK;
 }
 
@@ -213,9 +173,9 @@ aos_result aos_sb_connstr_parse(const char *s, aos_sb_connstr_t **out, char *err
     if (!s || !*s)
         return aos_fail(AOS_ERR_INVALID, errbuf, errlen, "connection string is empty");
     size_t n = strlen(s);
-    if (n > AOS_SB_MAX_CONNSTR)
+    if (n > AOS_CONNSTR_MAX)
         return aos_fail(AOS_ERR_INVALID, errbuf, errlen,
-                        "connection string is longer than %d bytes", AOS_SB_MAX_CONNSTR);
+                        "connection string is longer than %d bytes", AOS_CONNSTR_MAX);
     char *work = strdup(s);
     aos_sb_connstr_t *cs = calloc(1, sizeof *cs);
     if (!work || !cs) {

@@ -17,77 +17,9 @@
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
 
+#include "aos/percent.h"
 #include "aos/servicebus.h"
 #include "sb_internal.h"
-
-static bool unreserved(unsigned char c)
-{
-    return isalnum(c) || c == '-' || c == '_' || c == '.' || c == '~';
-}
-
-aos_result aos_sb_url_encode(const char *s, char *out, size_t outlen)
-{
-    static const char HEX[] = "0123456789ABCDEF";
-    if (!s || !out || outlen == 0)
-        return AOS_ERR_INVALID;
-    size_t o = 0;
-    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
-        size_t need = unreserved(*p) || *p == ' ' ? 1 : 3;
-        if (o + need >= outlen) {
-            out[0] = '\0';
-            return AOS_ERR_TOO_LARGE;
-        }
-        if (unreserved(*p)) {
-            out[o++] = (char)*p;
-        } else if (*p == ' ') {
-            out[o++] = '+';
-        } else {
-            out[o++] = '%';
-            out[o++] = HEX[*p >> 4];
-            out[o++] = HEX[*p & 15];
-        }
-    }
-    out[o] = '\0';
-    return AOS_OK;
-}
-
-static int hexval(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
-char *aos_sb_url_decode_n(const char *s, size_t n)
-{
-    char *out = malloc(n + 1);
-    if (!out)
-        return NULL;
-    size_t o = 0;
-    for (size_t i = 0; i < n; i++) {
-        if (s[i] == '+') {
-            out[o++] = ' ';
-        } else if (s[i] == '%') {
-            int hi = i + 2 < n ? hexval(s[i + 1]) : -1;
-            int lo = i + 2 < n ? hexval(s[i + 2]) : -1;
-            /* %00 would cut the string short: refuse it like a bad escape */
-            if (hi < 0 || lo < 0 || (hi == 0 && lo == 0)) {
-                free(out);
-                return NULL;
-            }
-            out[o++] = (char)(hi << 4 | lo);
-            i += 2;
-        } else {
-            out[o++] = s[i];
-        }
-    }
-    out[o] = '\0';
-    return out;
-}
 
 aos_result aos_sb_sas_token(const char *resource_uri, const char *key_name, const char *key,
                             uint64_t expiry_unix, char *out, size_t outlen)
@@ -101,8 +33,8 @@ aos_result aos_sb_sas_token(const char *resource_uri, const char *key_name, cons
     if (ulen > AOS_SB_MAX_URI || klen > AOS_SB_MAX_URI)
         return AOS_ERR_TOO_LARGE;
     char enc_uri[3 * AOS_SB_MAX_URI + 1], enc_name[3 * AOS_SB_MAX_URI + 1];
-    AOS_RETURN_IF_FAILED(aos_sb_url_encode(resource_uri, enc_uri, sizeof enc_uri));
-    AOS_RETURN_IF_FAILED(aos_sb_url_encode(key_name, enc_name, sizeof enc_name));
+    AOS_RETURN_IF_FAILED(aos_pct_encode(resource_uri, AOS_PCT_FORM, enc_uri, sizeof enc_uri));
+    AOS_RETURN_IF_FAILED(aos_pct_encode(key_name, AOS_PCT_FORM, enc_name, sizeof enc_name));
 
     char to_sign[sizeof enc_uri + 32];
     int n = snprintf(to_sign, sizeof to_sign, "%s\n%" PRIu64, enc_uri, expiry_unix);
@@ -115,7 +47,7 @@ aos_result aos_sb_sas_token(const char *resource_uri, const char *key_name, cons
     EVP_EncodeBlock((unsigned char *)b64, mac, (int)maclen);
     OPENSSL_cleanse(mac, sizeof mac);
     char enc_sig[3 * sizeof b64];
-    AOS_RETURN_IF_FAILED(aos_sb_url_encode(b64, enc_sig, sizeof enc_sig));
+    AOS_RETURN_IF_FAILED(aos_pct_encode(b64, AOS_PCT_FORM, enc_sig, sizeof enc_sig));
 
     n = snprintf(out, outlen, "SharedAccessSignature sr=%s&sig=%s&se=%" PRIu64 "&skn=%s", enc_uri,
                  enc_sig, expiry_unix, enc_name);
@@ -182,8 +114,9 @@ static aos_result sas_field(aos_sb_sas_fields_t *f, const char *k, size_t klen, 
         return aos_fail(AOS_ERR_INVALID, errbuf, errlen, "SAS token: %s appears twice", name);
     if (vlen == 0)
         return aos_fail(AOS_ERR_INVALID, errbuf, errlen, "SAS token: %s is empty", name);
-    *slot = aos_sb_url_decode_n(v, vlen);
-    if (!*slot)
+    if (!(*slot = malloc(vlen + 1)))
+        return AOS_ERR_NOMEM;
+    if (aos_pct_decode(v, vlen, AOS_PCT_FORM, *slot, vlen + 1, NULL) != AOS_OK)
         return aos_fail(AOS_ERR_INVALID, errbuf, errlen, "SAS token: %s has a bad %%-escape",
                         name);
     if (slot == &f->sr && !(f->sr_raw = strndup(v, vlen)))

@@ -6,11 +6,5 @@
 
 /* Longest resource URI / key name accepted when computing tokens. */
 #define AOS_SB_MAX_URI 1024
-/* Longest connection string accepted. */
-#define AOS_SB_MAX_CONNSTR 8192
-
-/* Decode n bytes of application/x-www-form-urlencoded text ('+' = space, %XX). Returns a new
- * NUL-terminated string, or NULL on a bad escape, %00 or no memory. */
-char *aos_sb_url_decode_n(const char *s, size_t n);
 
 #endif

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "aos/base64.h"
 #include "aos/claim_check.h"
 #include "aos/json.h"
 #include "aos/log.h"
@@ -101,7 +102,7 @@ static void send_chunk(claim_job_t *j)
         n = j->chunk;
     char *b64 = NULL;
     json_object *req = target(j->name);
-    aos_result r = req ? aos_storage_base64_encode(j->ev->data + j->off, n, &b64) : AOS_ERR_NOMEM;
+    aos_result r = req ? aos_base64_encode(j->ev->data + j->off, n, &b64, NULL) : AOS_ERR_NOMEM;
     if (r == AOS_OK)
         r = aos_json_add_string(req, "upload_id", j->upload_id);
     if (r == AOS_OK)
@@ -298,7 +299,7 @@ static void on_range(void *ctx, aos_result r, json_object *reply, const char *ms
         aos_storage_blob_info_clear(&info);
     }
     size_t n = 0;
-    if (r == AOS_OK && aos_storage_base64_decode(data, strlen(data), j->buf + j->len,
+    if (r == AOS_OK && aos_base64_decode_into(data, strlen(data), j->buf + j->len,
                                                  j->size - j->len, &n) != AOS_OK)
         r = AOS_ERR_PROTOCOL;
     if (r == AOS_OK && n == 0 && !eof)

@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "aos/base64.h"
 #include "aos/json.h"
 #include "aos/storage_wire.h"
 #include "client_internal.h"
@@ -44,7 +45,7 @@ static aos_result send_chunk(aos_storage_client_t *c, const char *container, con
 {
     char *b64 = NULL;
     json_object *req = target(container, name), *reply = NULL;
-    aos_result r = req ? aos_storage_base64_encode(data, len, &b64) : AOS_ERR_NOMEM;
+    aos_result r = req ? aos_base64_encode(data, len, &b64, NULL) : AOS_ERR_NOMEM;
     if (r == AOS_OK)
         r = aos_json_add_string(req, "upload_id", upload_id);
     if (r == AOS_OK)
@@ -227,7 +228,7 @@ static aos_result read_range(aos_storage_client_t *c, const char *container, con
         (aos_json_get_string(reply, "data", AOS_JSON_REQUIRED, &data, errbuf, errlen) != AOS_OK ||
          aos_json_get_bool(reply, "eof", AOS_JSON_REQUIRED, out_eof, NULL, errbuf, errlen) !=
              AOS_OK ||
-         aos_storage_base64_decode(data, strlen(data), buf, cap, out_n) != AOS_OK))
+         aos_base64_decode_into(data, strlen(data), buf, cap, out_n) != AOS_OK))
         r = aos_fail(AOS_ERR_PROTOCOL, errbuf, errlen, "malformed blob.get reply");
     if (r == AOS_OK && info &&
         aos_storage_blob_info_from_json(blob, info, errbuf, errlen) != AOS_OK)

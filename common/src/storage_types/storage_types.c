@@ -7,6 +7,7 @@
 #include <openssl/evp.h>
 
 #include "aos/json.h"
+#include "aos/utf8.h"
 
 char *aos_storage_strdup(const char *s)
 {

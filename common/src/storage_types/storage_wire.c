@@ -1,7 +1,5 @@
-/* JSON form of the storage data model, and strict base64 for blob chunks. */
+/* JSON form of the storage data model. */
 #include "aos/storage_wire.h"
-
-#include "aos/base64.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -230,21 +228,6 @@ aos_result aos_storage_record_from_json(const json_object *o, aos_storage_record
     if (r == AOS_OK)
         r = get_i64(o, "updated_ms", &out->updated_ms, errbuf, errlen);
     return r;
-}
-
-/* ---- base64 (aos/base64.h) ---- */
-
-size_t aos_storage_base64_len(size_t n) { return aos_base64_encoded_len(n); }
-
-aos_result aos_storage_base64_encode(const void *data, size_t len, char **out)
-{
-    return aos_base64_encode(data, len, out, NULL);
-}
-
-aos_result aos_storage_base64_decode(const char *text, size_t text_len, void *out, size_t cap,
-                                     size_t *out_len)
-{
-    return aos_base64_decode_into(text, text_len, out, cap, out_len);
 }
 
 aos_result aos_storage_turn_user_metadata(const char *kind, const char *user, const char *agent,
