@@ -4,7 +4,7 @@
 #include <string.h>
 #include <time.h>
 
-aos_result aos_storage_backend_kind_parse(const char *s, aos_storage_backend_kind *out_kind)
+aos_result storage_backend_kind_parse(const char *s, storage_backend_kind *out_kind)
 {
     if (s && strcmp(s, "sqlite") == 0) {
         *out_kind = AOS_STORAGE_BACKEND_SQLITE;
@@ -17,16 +17,16 @@ aos_result aos_storage_backend_kind_parse(const char *s, aos_storage_backend_kin
     return AOS_ERR_INVALID;
 }
 
-aos_result aos_storage_backend_open(const aos_storage_backend_config_t *cfg,
-                                    aos_storage_backend_t **out_be, char *errbuf, size_t errlen)
+aos_result storage_backend_open(const storage_backend_config_t *cfg,
+                                    storage_backend_t **out_be, char *errbuf, size_t errlen)
 {
     *out_be = NULL;
     switch (cfg->kind) {
     case AOS_STORAGE_BACKEND_SQLITE:
-        return aos_storage_sqlite_open(cfg, out_be, errbuf, errlen);
+        return storage_sqlite_open(cfg, out_be, errbuf, errlen);
     case AOS_STORAGE_BACKEND_AZURE:
 #ifdef AOS_STORAGE_HAVE_AZURE
-        return aos_storage_azure_open(cfg, out_be, errbuf, errlen);
+        return storage_azure_open(cfg, out_be, errbuf, errlen);
 #else
         return aos_fail(AOS_ERR_UNSUPPORTED, errbuf, errlen,
                         "the azure backend is not part of this build");
@@ -35,13 +35,13 @@ aos_result aos_storage_backend_open(const aos_storage_backend_config_t *cfg,
     return aos_fail(AOS_ERR_INVALID, errbuf, errlen, "unknown backend kind %d", (int)cfg->kind);
 }
 
-void aos_storage_backend_free(aos_storage_backend_t *be)
+void storage_backend_free(storage_backend_t *be)
 {
     if (be)
         be->ops->free(be);
 }
 
-int64_t aos_storage_now_ms(void)
+int64_t storage_now_ms(void)
 {
     struct timespec ts;
     clock_gettime(CLOCK_REALTIME, &ts);

@@ -103,20 +103,20 @@ static aos_result conv_load(azure_be_t *be, const char *id, aos_storage_conversa
     return r;
 }
 
-static aos_result az_conversation_get(aos_storage_backend_t *b, const char *id,
+static aos_result az_conversation_get(storage_backend_t *b, const char *id,
                                       aos_storage_conversation_t *out, char *errbuf, size_t errlen)
 {
     return conv_load(AZ(b), id, out, errbuf, errlen);
 }
 
-static aos_result az_conversation_create(aos_storage_backend_t *b,
+static aos_result az_conversation_create(storage_backend_t *b,
                                          const aos_storage_conversation_t *in,
                                          aos_storage_conversation_t *out, bool *out_created,
                                          char *errbuf, size_t errlen)
 {
     azure_be_t *be = AZ(b);
     *out_created = false;
-    int64_t now = aos_storage_now_ms();
+    int64_t now = storage_now_ms();
     const char *meta = in->metadata_json ? in->metadata_json : "{}";
     json_object *e = new_entity(in->id, RK_CONV);
     json_object_object_add(e, "Agent", json_object_new_string(in->agent));
@@ -161,7 +161,7 @@ static aos_result conv_list_row(void *ctx, json_object *row)
     return read_head(k->be, c->id, &c->version, &c->updated_ms, etag, sizeof etag);
 }
 
-static aos_result az_conversation_list(aos_storage_backend_t *b, const char *agent,
+static aos_result az_conversation_list(storage_backend_t *b, const char *agent,
                                        const char *cursor, size_t limit,
                                        aos_storage_conversation_page_t *out, char *errbuf,
                                        size_t errlen)
@@ -189,7 +189,7 @@ static aos_result az_conversation_list(aos_storage_backend_t *b, const char *age
     return AOS_OK;
 }
 
-static aos_result az_conversation_delete(aos_storage_backend_t *b, const char *id,
+static aos_result az_conversation_delete(storage_backend_t *b, const char *id,
                                          bool *out_existed, char *errbuf, size_t errlen)
 {
     azure_be_t *be = AZ(b);
@@ -298,7 +298,7 @@ static bool same_message(const aos_storage_message_t *a, const aos_storage_messa
     return !strcmp(a->role, b->role) && !strcmp(a->content, b->content) && !strcmp(ma, mb);
 }
 
-static aos_result az_message_append(aos_storage_backend_t *b, const aos_storage_message_t *in,
+static aos_result az_message_append(storage_backend_t *b, const aos_storage_message_t *in,
                                     int64_t expected_version, aos_storage_message_t *out,
                                     bool *out_created, char *errbuf, size_t errlen)
 {
@@ -328,7 +328,7 @@ static aos_result az_message_append(aos_storage_backend_t *b, const aos_storage_
             return aos_fail(AOS_ERR_CONFLICT, errbuf, errlen,
                             "conversation is at version %" PRId64 ", not %" PRId64, version,
                             expected_version);
-        int64_t now = aos_storage_now_ms();
+        int64_t now = storage_now_ms();
         r = append_batch(be, in, version + 1, etag, now);
         if (r == AOS_OK) {
             *out_created = true;
@@ -373,7 +373,7 @@ static bool parse_seq_cursor(const char *cursor, int64_t *out)
     return true;
 }
 
-static aos_result az_message_list(aos_storage_backend_t *b, const char *conversation_id,
+static aos_result az_message_list(storage_backend_t *b, const char *conversation_id,
                                   const char *cursor, size_t limit, bool reverse,
                                   aos_storage_message_page_t *out, char *errbuf, size_t errlen)
 {
@@ -456,7 +456,7 @@ static aos_result record_load(azure_be_t *be, const char *kind, const char *key,
     return r;
 }
 
-static aos_result az_record_get(aos_storage_backend_t *b, const char *kind, const char *key,
+static aos_result az_record_get(storage_backend_t *b, const char *kind, const char *key,
                                 aos_storage_record_t *out, char *errbuf, size_t errlen)
 {
     azure_be_t *be = AZ(b);
@@ -486,12 +486,12 @@ static aos_result record_refused(azure_be_t *be, const char *kind, const char *k
     return aos_fail(AOS_ERR_CONFLICT, errbuf, errlen, "%s %s: version mismatch", kind, key);
 }
 
-static aos_result az_record_put(aos_storage_backend_t *b, const char *kind, const char *key,
+static aos_result az_record_put(storage_backend_t *b, const char *kind, const char *key,
                                 const char *data_json, const char *if_match, const char *op_id,
                                 aos_storage_record_t *out, char *errbuf, size_t errlen)
 {
     azure_be_t *be = AZ(b);
-    int64_t now = aos_storage_now_ms();
+    int64_t now = storage_now_ms();
     json_object *e = new_entity(kind, key);
     aos_result r = aos_azure_entity_set_text(e, "Data", data_json);
     if (op_id)
@@ -539,7 +539,7 @@ static aos_result rec_list_row(void *ctx, json_object *row)
                            &k->page->items[k->page->count++]);
 }
 
-static aos_result az_record_list(aos_storage_backend_t *b, const char *kind, const char *prefix,
+static aos_result az_record_list(storage_backend_t *b, const char *kind, const char *prefix,
                                  const char *cursor, size_t limit, aos_storage_record_page_t *out,
                                  char *errbuf, size_t errlen)
 {
@@ -571,7 +571,7 @@ static aos_result az_record_list(aos_storage_backend_t *b, const char *kind, con
     return AOS_OK;
 }
 
-static aos_result az_record_delete(aos_storage_backend_t *b, const char *kind, const char *key,
+static aos_result az_record_delete(storage_backend_t *b, const char *kind, const char *key,
                                    const char *if_match, bool *out_existed, char *errbuf,
                                    size_t errlen)
 {
@@ -592,7 +592,7 @@ static aos_result az_record_delete(aos_storage_backend_t *b, const char *kind, c
 
 /* ---- instance ---- */
 
-static aos_result az_health(aos_storage_backend_t *b, char *errbuf, size_t errlen)
+static aos_result az_health(storage_backend_t *b, char *errbuf, size_t errlen)
 {
     azure_be_t *be = AZ(b);
     json_object *arr = NULL;
@@ -603,7 +603,7 @@ static aos_result az_health(aos_storage_backend_t *b, char *errbuf, size_t errle
                                   aos_azure_client_error(be->c));
 }
 
-static void az_free(aos_storage_backend_t *b)
+static void az_free(storage_backend_t *b)
 {
     azure_be_t *be = AZ(b);
     if (!be)
@@ -612,7 +612,7 @@ static void az_free(aos_storage_backend_t *b)
     free(be);
 }
 
-static const aos_storage_backend_ops_t azure_ops = {
+static const storage_backend_ops_t azure_ops = {
     .name = "azure",
     .free = az_free,
     .health = az_health,
@@ -659,8 +659,8 @@ static aos_result ensure_layout(azure_be_t *be, char *errbuf, size_t errlen)
     return r == AOS_OK ? r : fail_az(be, r, errbuf, errlen, "create staging container");
 }
 
-aos_result aos_storage_azure_open(const aos_storage_backend_config_t *cfg,
-                                  aos_storage_backend_t **out_be, char *errbuf, size_t errlen)
+aos_result storage_azure_open(const storage_backend_config_t *cfg,
+                                  storage_backend_t **out_be, char *errbuf, size_t errlen)
 {
     *out_be = NULL;
     const char *prefix = cfg->name_prefix ? cfg->name_prefix : "";

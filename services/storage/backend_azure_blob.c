@@ -19,7 +19,7 @@ static aos_result blob_fail(azure_be_t *be, aos_result r, char *errbuf, size_t e
     return fail_az(be, r, errbuf, errlen, what);
 }
 
-aos_result az_blob_put_begin(aos_storage_backend_t *b, const char *container, const char *name,
+aos_result az_blob_put_begin(storage_backend_t *b, const char *container, const char *name,
                              const char *upload_id, const char *content_type, char *errbuf,
                              size_t errlen)
 {
@@ -29,7 +29,7 @@ aos_result az_blob_put_begin(aos_storage_backend_t *b, const char *container, co
     return r == AOS_OK ? r : blob_fail(be, r, errbuf, errlen, "begin upload");
 }
 
-aos_result az_blob_put_chunk(aos_storage_backend_t *b, const char *container, const char *name,
+aos_result az_blob_put_chunk(storage_backend_t *b, const char *container, const char *name,
                              const char *upload_id, uint32_t index, const void *data, size_t len,
                              char *errbuf, size_t errlen)
 {
@@ -64,7 +64,7 @@ static aos_result info_from_props(const char *container, const char *name,
     return out->container && out->name && out->content_type && out->etag ? AOS_OK : AOS_ERR_NOMEM;
 }
 
-aos_result az_blob_head(aos_storage_backend_t *b, const char *container, const char *name,
+aos_result az_blob_head(storage_backend_t *b, const char *container, const char *name,
                         aos_storage_blob_info_t *out, char *errbuf, size_t errlen)
 {
     azure_be_t *be = AZ(b);
@@ -77,7 +77,7 @@ aos_result az_blob_head(aos_storage_backend_t *b, const char *container, const c
     return info_from_props(container, name, &p, out);
 }
 
-aos_result az_blob_put_commit(aos_storage_backend_t *b, const char *container, const char *name,
+aos_result az_blob_put_commit(storage_backend_t *b, const char *container, const char *name,
                               const char *upload_id, uint32_t chunk_count,
                               const char *expected_sha256, aos_storage_blob_info_t *out,
                               char *errbuf, size_t errlen)
@@ -90,7 +90,7 @@ aos_result az_blob_put_commit(aos_storage_backend_t *b, const char *container, c
     return az_blob_head(b, container, name, out, errbuf, errlen);
 }
 
-aos_result az_blob_put_abort(aos_storage_backend_t *b, const char *container, const char *name,
+aos_result az_blob_put_abort(storage_backend_t *b, const char *container, const char *name,
                              const char *upload_id, char *errbuf, size_t errlen)
 {
     azure_be_t *be = AZ(b);
@@ -113,7 +113,7 @@ static aos_result read_sink(void *ctx, const void *data, size_t len)
     return AOS_OK;
 }
 
-aos_result az_blob_read(aos_storage_backend_t *b, const char *container, const char *name,
+aos_result az_blob_read(storage_backend_t *b, const char *container, const char *name,
                         uint64_t offset, size_t len, const char *if_etag, void *buf,
                         size_t *out_len, char *errbuf, size_t errlen)
 {
@@ -136,7 +136,7 @@ aos_result az_blob_read(aos_storage_backend_t *b, const char *container, const c
     return AOS_OK;
 }
 
-aos_result az_blob_list(aos_storage_backend_t *b, const char *container, const char *prefix,
+aos_result az_blob_list(storage_backend_t *b, const char *container, const char *prefix,
                         const char *cursor, size_t limit, aos_storage_blob_page_t *out,
                         char *errbuf, size_t errlen)
 {
@@ -174,7 +174,7 @@ aos_result az_blob_list(aos_storage_backend_t *b, const char *container, const c
     return r;
 }
 
-aos_result az_blob_delete(aos_storage_backend_t *b, const char *container, const char *name,
+aos_result az_blob_delete(storage_backend_t *b, const char *container, const char *name,
                           bool *out_existed, char *errbuf, size_t errlen)
 {
     azure_be_t *be = AZ(b);

@@ -247,7 +247,7 @@ void sq_close(sq_t *s)
     s->db = NULL;
 }
 
-static void sq_free(aos_storage_backend_t *be)
+static void sq_free(storage_backend_t *be)
 {
     sq_t *s = (sq_t *)be;
     if (!s)
@@ -257,7 +257,7 @@ static void sq_free(aos_storage_backend_t *be)
     free(s);
 }
 
-static aos_result sq_health(aos_storage_backend_t *be, char *errbuf, size_t errlen)
+static aos_result sq_health(storage_backend_t *be, char *errbuf, size_t errlen)
 {
     sq_t *s = (sq_t *)be;
     /* Taking the write lock proves the file is reachable, writable and not held by someone
@@ -303,7 +303,7 @@ static aos_result conv_load(sq_t *s, const char *id, aos_storage_conversation_t 
     return r;
 }
 
-static aos_result sq_conversation_create(aos_storage_backend_t *be,
+static aos_result sq_conversation_create(storage_backend_t *be,
                                          const aos_storage_conversation_t *in,
                                          aos_storage_conversation_t *out, bool *out_created,
                                          char *errbuf, size_t errlen)
@@ -329,7 +329,7 @@ static aos_result sq_conversation_create(aos_storage_backend_t *be,
         sq_bind_text(st, 1, in->id);
         sq_bind_text(st, 2, in->agent);
         sq_bind_text(st, 3, in->metadata_json ? in->metadata_json : "{}");
-        sqlite3_bind_int64(st, 4, aos_storage_now_ms());
+        sqlite3_bind_int64(st, 4, storage_now_ms());
         rc = sqlite3_step(st);
         sqlite3_reset(st);
     }
@@ -347,13 +347,13 @@ static aos_result sq_conversation_create(aos_storage_backend_t *be,
     return r;
 }
 
-static aos_result sq_conversation_get(aos_storage_backend_t *be, const char *id,
+static aos_result sq_conversation_get(storage_backend_t *be, const char *id,
                                       aos_storage_conversation_t *out, char *errbuf, size_t errlen)
 {
     return conv_load((sq_t *)be, id, out, errbuf, errlen);
 }
 
-static aos_result sq_conversation_list(aos_storage_backend_t *be, const char *agent,
+static aos_result sq_conversation_list(storage_backend_t *be, const char *agent,
                                        const char *cursor, size_t limit,
                                        aos_storage_conversation_page_t *out, char *errbuf,
                                        size_t errlen)
@@ -402,7 +402,7 @@ static aos_result delete_by_id(sq_t *s, sq_stmt_id id, const char *key, int *cha
     return AOS_OK;
 }
 
-static aos_result sq_conversation_delete(aos_storage_backend_t *be, const char *id,
+static aos_result sq_conversation_delete(storage_backend_t *be, const char *id,
                                          bool *out_existed, char *errbuf, size_t errlen)
 {
     sq_t *s = (sq_t *)be;
@@ -496,7 +496,7 @@ static aos_result msg_insert(sq_t *s, const aos_storage_message_t *in, int64_t s
     return rc == SQLITE_DONE ? AOS_OK : sq_fail(s, rc, errbuf, errlen, "conversation update");
 }
 
-static aos_result sq_message_append(aos_storage_backend_t *be, const aos_storage_message_t *in,
+static aos_result sq_message_append(storage_backend_t *be, const aos_storage_message_t *in,
                                     int64_t expected_version, aos_storage_message_t *out,
                                     bool *out_created, char *errbuf, size_t errlen)
 {
@@ -521,7 +521,7 @@ static aos_result sq_message_append(aos_storage_backend_t *be, const aos_storage
                          (long long)conv.version, (long long)expected_version);
             goto done;
         }
-        r = msg_insert(s, in, conv.version + 1, aos_storage_now_ms(), errbuf, errlen);
+        r = msg_insert(s, in, conv.version + 1, storage_now_ms(), errbuf, errlen);
         if (r == AOS_OK)
             r = msg_by_id(s, in->conversation_id, in->id, out, errbuf, errlen);
         if (r == AOS_OK) {
@@ -537,7 +537,7 @@ done:
     return r;
 }
 
-static aos_result sq_message_list(aos_storage_backend_t *be, const char *conversation_id,
+static aos_result sq_message_list(storage_backend_t *be, const char *conversation_id,
                                   const char *cursor, size_t limit, bool reverse,
                                   aos_storage_message_page_t *out, char *errbuf, size_t errlen)
 {
@@ -585,7 +585,7 @@ static aos_result sq_message_list(aos_storage_backend_t *be, const char *convers
 
 /* ---- open ---- */
 
-static const aos_storage_backend_ops_t sq_ops;
+static const storage_backend_ops_t sq_ops;
 
 static aos_result sq_setup(sq_t *s, int busy_ms, char *errbuf, size_t errlen)
 {
@@ -605,7 +605,7 @@ static aos_result sq_setup(sq_t *s, int busy_ms, char *errbuf, size_t errlen)
     return AOS_OK;
 }
 
-aos_result sq_connect(sq_t *s, const aos_storage_backend_config_t *cfg, char *errbuf,
+aos_result sq_connect(sq_t *s, const storage_backend_config_t *cfg, char *errbuf,
                       size_t errlen)
 {
     int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX;
@@ -615,8 +615,8 @@ aos_result sq_connect(sq_t *s, const aos_storage_backend_config_t *cfg, char *er
     return sq_setup(s, cfg->busy_timeout_ms > 0 ? cfg->busy_timeout_ms : 5000, errbuf, errlen);
 }
 
-aos_result aos_storage_sqlite_open(const aos_storage_backend_config_t *cfg,
-                                   aos_storage_backend_t **out_be, char *errbuf, size_t errlen)
+aos_result storage_sqlite_open(const storage_backend_config_t *cfg,
+                                   storage_backend_t **out_be, char *errbuf, size_t errlen)
 {
     *out_be = NULL;
     if (!cfg->sqlite_path || !*cfg->sqlite_path)
@@ -638,7 +638,7 @@ aos_result aos_storage_sqlite_open(const aos_storage_backend_config_t *cfg,
 
 /* The operations on whichever connection they are given (the group writer runs the write
  * operations through these). */
-const aos_storage_backend_ops_t sq_raw_ops = {
+const storage_backend_ops_t sq_raw_ops = {
     .name = "sqlite",
     .free = sq_free,
     .health = sq_health,
@@ -662,7 +662,7 @@ const aos_storage_backend_ops_t sq_raw_ops = {
     .record_delete = sq_record_delete,
 };
 
-static const aos_storage_backend_ops_t sq_ops = {
+static const storage_backend_ops_t sq_ops = {
     .name = "sqlite",
     .free = sq_free,
     .health = sq_health,

@@ -48,7 +48,7 @@ static aos_result expire_uploads(sq_t *s, char *errbuf, size_t errlen)
     char ids[16][AOS_STORAGE_ID_MAX + 1];
     int n = 0, rc;
     PREPARE_OR_FAIL(st, s, SQ_UPLOAD_EXPIRED);
-    sqlite3_bind_int64(st, 1, aos_storage_now_ms() - UPLOAD_EXPIRY_MS);
+    sqlite3_bind_int64(st, 1, storage_now_ms() - UPLOAD_EXPIRY_MS);
     while (n < 16 && (rc = sqlite3_step(st)) == SQLITE_ROW)
         snprintf(ids[n++], sizeof ids[0], "%s", (const char *)sqlite3_column_text(st, 0));
     sqlite3_reset(st);
@@ -113,11 +113,11 @@ static aos_result begin_tx(sq_t *s, const char *container, const char *name, con
     sq_bind_text(st, 2, container);
     sq_bind_text(st, 3, name);
     sq_bind_text(st, 4, content_type ? content_type : "application/octet-stream");
-    sqlite3_bind_int64(st, 5, aos_storage_now_ms());
+    sqlite3_bind_int64(st, 5, storage_now_ms());
     return step_done(s, st, errbuf, errlen, "upload insert");
 }
 
-aos_result sq_blob_put_begin(aos_storage_backend_t *be, const char *container, const char *name,
+aos_result sq_blob_put_begin(storage_backend_t *be, const char *container, const char *name,
                              const char *upload_id, const char *content_type, char *errbuf,
                              size_t errlen)
 {
@@ -145,7 +145,7 @@ static aos_result chunk_tx(sq_t *s, const char *container, const char *name, con
     return r;
 }
 
-aos_result sq_blob_put_chunk(aos_storage_backend_t *be, const char *container, const char *name,
+aos_result sq_blob_put_chunk(storage_backend_t *be, const char *container, const char *name,
                              const char *upload_id, uint32_t index, const void *data, size_t len,
                              char *errbuf, size_t errlen)
 {
@@ -263,7 +263,7 @@ static void random_etag(char out[35])
 {
     unsigned char b[16] = {0};
     if (getrandom(b, sizeof b, 0) != (ssize_t)sizeof b) {
-        int64_t now = aos_storage_now_ms();
+        int64_t now = storage_now_ms();
         memcpy(b, &now, sizeof now);
     }
     static const char hex[] = "0123456789abcdef";
@@ -312,7 +312,7 @@ static aos_result commit_staged(sq_t *s, const char *container, const char *name
         sq_bind_text(st, 5, sha);
         sq_bind_text(st, 6, etag);
         sq_bind_text(st, 7, upload_id);
-        sqlite3_bind_int64(st, 8, aos_storage_now_ms());
+        sqlite3_bind_int64(st, 8, storage_now_ms());
         r = step_done(s, st, errbuf, errlen, "blob upsert");
     }
     free(ctype);
@@ -345,7 +345,7 @@ static aos_result commit_tx(sq_t *s, const char *container, const char *name, co
     return AOS_OK;
 }
 
-aos_result sq_blob_put_commit(aos_storage_backend_t *be, const char *container, const char *name,
+aos_result sq_blob_put_commit(storage_backend_t *be, const char *container, const char *name,
                               const char *upload_id, uint32_t chunk_count,
                               const char *expected_sha256, aos_storage_blob_info_t *out,
                               char *errbuf, size_t errlen)
@@ -363,14 +363,14 @@ static aos_result abort_tx(sq_t *s, const char *container, const char *name, con
     return state == UPLOAD_STAGED ? drop_upload(s, upload_id, errbuf, errlen) : AOS_OK;
 }
 
-aos_result sq_blob_put_abort(aos_storage_backend_t *be, const char *container, const char *name,
+aos_result sq_blob_put_abort(storage_backend_t *be, const char *container, const char *name,
                              const char *upload_id, char *errbuf, size_t errlen)
 {
     sq_t *s = (sq_t *)be;
     IN_WRITE_TX(s, abort_tx(s, container, name, upload_id, errbuf, errlen));
 }
 
-aos_result sq_blob_head(aos_storage_backend_t *be, const char *container, const char *name,
+aos_result sq_blob_head(storage_backend_t *be, const char *container, const char *name,
                         aos_storage_blob_info_t *out, char *errbuf, size_t errlen)
 {
     return blob_get((sq_t *)be, container, name, out, NULL, errbuf, errlen);
@@ -407,7 +407,7 @@ static aos_result read_range(sq_t *s, const char *upload_id, uint64_t offset, si
     return AOS_OK;
 }
 
-aos_result sq_blob_read(aos_storage_backend_t *be, const char *container, const char *name,
+aos_result sq_blob_read(storage_backend_t *be, const char *container, const char *name,
                         uint64_t offset, size_t len, const char *if_etag, void *buf,
                         size_t *out_len, char *errbuf, size_t errlen)
 {
@@ -432,7 +432,7 @@ aos_result sq_blob_read(aos_storage_backend_t *be, const char *container, const 
     return r;
 }
 
-aos_result sq_blob_list(aos_storage_backend_t *be, const char *container, const char *prefix,
+aos_result sq_blob_list(storage_backend_t *be, const char *container, const char *prefix,
                         const char *cursor, size_t limit, aos_storage_blob_page_t *out,
                         char *errbuf, size_t errlen)
 {
@@ -482,7 +482,7 @@ static aos_result delete_tx(sq_t *s, const char *container, const char *name, bo
     return r;
 }
 
-aos_result sq_blob_delete(aos_storage_backend_t *be, const char *container, const char *name,
+aos_result sq_blob_delete(storage_backend_t *be, const char *container, const char *name,
                           bool *out_existed, char *errbuf, size_t errlen)
 {
     sq_t *s = (sq_t *)be;

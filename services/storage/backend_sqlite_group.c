@@ -58,7 +58,7 @@ static void group_destroy(sq_group_t *g)
     free(g);
 }
 
-aos_result sq_group_acquire(const aos_storage_backend_config_t *cfg, sq_group_t **out,
+aos_result sq_group_acquire(const storage_backend_config_t *cfg, sq_group_t **out,
                             char *errbuf, size_t errlen)
 {
     *out = NULL;
@@ -194,13 +194,13 @@ static aos_result group_leave(sq_group_t *g, aos_result op_r, char *errbuf, size
 #define SQG_RUN(be, call)                                                                          \
     do {                                                                                           \
         sq_group_t *g_ = ((sq_t *)(be))->group;                                                    \
-        aos_storage_backend_t *w_ = &g_->w.base;                                                   \
+        storage_backend_t *w_ = &g_->w.base;                                                   \
         AOS_RETURN_IF_FAILED(group_enter(g_, errbuf, errlen));                                     \
         aos_result op_r_ = sq_raw_ops.call;                                                        \
         return group_leave(g_, op_r_, errbuf, errlen);                                             \
     } while (0)
 
-aos_result sqg_conversation_create(aos_storage_backend_t *be, const aos_storage_conversation_t *in,
+aos_result sqg_conversation_create(storage_backend_t *be, const aos_storage_conversation_t *in,
                                    aos_storage_conversation_t *out, bool *out_created,
                                    char *errbuf, size_t errlen)
 {
@@ -208,14 +208,14 @@ aos_result sqg_conversation_create(aos_storage_backend_t *be, const aos_storage_
     SQG_RUN(be, conversation_create(w_, in, out, out_created, errbuf, errlen));
 }
 
-aos_result sqg_conversation_delete(aos_storage_backend_t *be, const char *id, bool *out_existed,
+aos_result sqg_conversation_delete(storage_backend_t *be, const char *id, bool *out_existed,
                                    char *errbuf, size_t errlen)
 {
     *out_existed = false;
     SQG_RUN(be, conversation_delete(w_, id, out_existed, errbuf, errlen));
 }
 
-aos_result sqg_message_append(aos_storage_backend_t *be, const aos_storage_message_t *in,
+aos_result sqg_message_append(storage_backend_t *be, const aos_storage_message_t *in,
                               int64_t expected_version, aos_storage_message_t *out,
                               bool *out_created, char *errbuf, size_t errlen)
 {
@@ -223,14 +223,14 @@ aos_result sqg_message_append(aos_storage_backend_t *be, const aos_storage_messa
     SQG_RUN(be, message_append(w_, in, expected_version, out, out_created, errbuf, errlen));
 }
 
-aos_result sqg_blob_put_begin(aos_storage_backend_t *be, const char *container, const char *name,
+aos_result sqg_blob_put_begin(storage_backend_t *be, const char *container, const char *name,
                               const char *upload_id, const char *content_type, char *errbuf,
                               size_t errlen)
 {
     SQG_RUN(be, blob_put_begin(w_, container, name, upload_id, content_type, errbuf, errlen));
 }
 
-aos_result sqg_blob_put_chunk(aos_storage_backend_t *be, const char *container, const char *name,
+aos_result sqg_blob_put_chunk(storage_backend_t *be, const char *container, const char *name,
                               const char *upload_id, uint32_t index, const void *data, size_t len,
                               char *errbuf, size_t errlen)
 {
@@ -238,7 +238,7 @@ aos_result sqg_blob_put_chunk(aos_storage_backend_t *be, const char *container, 
             blob_put_chunk(w_, container, name, upload_id, index, data, len, errbuf, errlen));
 }
 
-aos_result sqg_blob_put_commit(aos_storage_backend_t *be, const char *container, const char *name,
+aos_result sqg_blob_put_commit(storage_backend_t *be, const char *container, const char *name,
                                const char *upload_id, uint32_t chunk_count,
                                const char *expected_sha256, aos_storage_blob_info_t *out,
                                char *errbuf, size_t errlen)
@@ -247,27 +247,27 @@ aos_result sqg_blob_put_commit(aos_storage_backend_t *be, const char *container,
                                 out, errbuf, errlen));
 }
 
-aos_result sqg_blob_put_abort(aos_storage_backend_t *be, const char *container, const char *name,
+aos_result sqg_blob_put_abort(storage_backend_t *be, const char *container, const char *name,
                               const char *upload_id, char *errbuf, size_t errlen)
 {
     SQG_RUN(be, blob_put_abort(w_, container, name, upload_id, errbuf, errlen));
 }
 
-aos_result sqg_blob_delete(aos_storage_backend_t *be, const char *container, const char *name,
+aos_result sqg_blob_delete(storage_backend_t *be, const char *container, const char *name,
                            bool *out_existed, char *errbuf, size_t errlen)
 {
     *out_existed = false;
     SQG_RUN(be, blob_delete(w_, container, name, out_existed, errbuf, errlen));
 }
 
-aos_result sqg_record_put(aos_storage_backend_t *be, const char *kind, const char *key,
+aos_result sqg_record_put(storage_backend_t *be, const char *kind, const char *key,
                           const char *data_json, const char *if_match, const char *op_id,
                           aos_storage_record_t *out, char *errbuf, size_t errlen)
 {
     SQG_RUN(be, record_put(w_, kind, key, data_json, if_match, op_id, out, errbuf, errlen));
 }
 
-aos_result sqg_record_delete(aos_storage_backend_t *be, const char *kind, const char *key,
+aos_result sqg_record_delete(storage_backend_t *be, const char *kind, const char *key,
                              const char *if_match, bool *out_existed, char *errbuf,
                              size_t errlen)
 {
@@ -279,8 +279,8 @@ aos_result sqg_record_delete(aos_storage_backend_t *be, const char *kind, const 
  * SAVEPOINT: every step it takes runs on the writer connection in a nested one (never as the
  * batch's first, whose rollback would end the transaction), so its reads see its writes, a
  * failure undoes all of them, and the batch commits them with one fsync. */
-aos_result sqg_run_atomic(aos_storage_backend_t *be,
-                          aos_result (*fn)(aos_storage_backend_t *be, void *ctx), void *ctx,
+aos_result sqg_run_atomic(storage_backend_t *be,
+                          aos_result (*fn)(storage_backend_t *be, void *ctx), void *ctx,
                           char *errbuf, size_t errlen)
 {
     sq_group_t *g = ((sq_t *)be)->group;

@@ -46,7 +46,7 @@ static aos_result rec_load(sq_t *s, const char *kind, const char *key, aos_stora
     return r;
 }
 
-aos_result sq_record_get(aos_storage_backend_t *be, const char *kind, const char *key,
+aos_result sq_record_get(storage_backend_t *be, const char *kind, const char *key,
                          aos_storage_record_t *out, char *errbuf, size_t errlen)
 {
     return rec_load((sq_t *)be, kind, key, out, NULL, errbuf, errlen);
@@ -63,7 +63,7 @@ static aos_result rec_write(sq_t *s, bool insert, const char *kind, const char *
     sq_bind_text(st, 2, key);
     sq_bind_text(st, 3, data_json);
     sq_bind_text(st, 4, op_id);
-    sqlite3_bind_int64(st, 5, aos_storage_now_ms());
+    sqlite3_bind_int64(st, 5, storage_now_ms());
     rc = sqlite3_step(st);
     sqlite3_reset(st);
     return rc == SQLITE_DONE ? AOS_OK : sq_fail(s, rc, errbuf, errlen, "record write");
@@ -113,7 +113,7 @@ static aos_result put_tx(sq_t *s, const char *kind, const char *key, const char 
     return r;
 }
 
-aos_result sq_record_put(aos_storage_backend_t *be, const char *kind, const char *key,
+aos_result sq_record_put(storage_backend_t *be, const char *kind, const char *key,
                          const char *data_json, const char *if_match, const char *op_id,
                          aos_storage_record_t *out, char *errbuf, size_t errlen)
 {
@@ -127,7 +127,7 @@ aos_result sq_record_put(aos_storage_backend_t *be, const char *kind, const char
     return sq_commit(s, errbuf, errlen);
 }
 
-aos_result sq_record_list(aos_storage_backend_t *be, const char *kind, const char *prefix,
+aos_result sq_record_list(storage_backend_t *be, const char *kind, const char *prefix,
                           const char *cursor, size_t limit, aos_storage_record_page_t *out,
                           char *errbuf, size_t errlen)
 {
@@ -184,7 +184,7 @@ static aos_result delete_tx(sq_t *s, const char *kind, const char *key, const ch
     return AOS_OK;
 }
 
-aos_result sq_record_delete(aos_storage_backend_t *be, const char *kind, const char *key,
+aos_result sq_record_delete(storage_backend_t *be, const char *kind, const char *key,
                             const char *if_match, bool *out_existed, char *errbuf, size_t errlen)
 {
     sq_t *s = (sq_t *)be;

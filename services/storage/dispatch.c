@@ -12,8 +12,8 @@
 
 #define E errbuf, errlen
 
-typedef aos_result (*exec_fn)(aos_storage_backend_t *be, const aos_storage_request_t *rq,
-                              const aos_storage_limits_t *lim, json_object *reply, char *errbuf,
+typedef aos_result (*exec_fn)(storage_backend_t *be, const storage_request_t *rq,
+                              const storage_limits_t *lim, json_object *reply, char *errbuf,
                               size_t errlen);
 
 /* Add a model object built by a to_json function (NULL = out of memory). */
@@ -32,8 +32,8 @@ static aos_result add_null_ok(json_object *reply, const char *key, const char *s
 
 /* ---- conversations and messages ---- */
 
-static aos_result x_conv_create(aos_storage_backend_t *be, const aos_storage_request_t *rq,
-                                const aos_storage_limits_t *lim, json_object *reply, char *errbuf,
+static aos_result x_conv_create(storage_backend_t *be, const storage_request_t *rq,
+                                const storage_limits_t *lim, json_object *reply, char *errbuf,
                                 size_t errlen)
 {
     (void)lim;
@@ -58,8 +58,8 @@ static aos_result x_conv_create(aos_storage_backend_t *be, const aos_storage_req
     return r;
 }
 
-static aos_result x_conv_get(aos_storage_backend_t *be, const aos_storage_request_t *rq,
-                             const aos_storage_limits_t *lim, json_object *reply, char *errbuf,
+static aos_result x_conv_get(storage_backend_t *be, const storage_request_t *rq,
+                             const storage_limits_t *lim, json_object *reply, char *errbuf,
                              size_t errlen)
 {
     (void)lim;
@@ -71,8 +71,8 @@ static aos_result x_conv_get(aos_storage_backend_t *be, const aos_storage_reques
     return r;
 }
 
-static aos_result x_conv_list(aos_storage_backend_t *be, const aos_storage_request_t *rq,
-                              const aos_storage_limits_t *lim, json_object *reply, char *errbuf,
+static aos_result x_conv_list(storage_backend_t *be, const storage_request_t *rq,
+                              const storage_limits_t *lim, json_object *reply, char *errbuf,
                               size_t errlen)
 {
     (void)lim;
@@ -94,8 +94,8 @@ static aos_result x_conv_list(aos_storage_backend_t *be, const aos_storage_reque
     return r;
 }
 
-static aos_result x_conv_delete(aos_storage_backend_t *be, const aos_storage_request_t *rq,
-                                const aos_storage_limits_t *lim, json_object *reply, char *errbuf,
+static aos_result x_conv_delete(storage_backend_t *be, const storage_request_t *rq,
+                                const storage_limits_t *lim, json_object *reply, char *errbuf,
                                 size_t errlen)
 {
     (void)lim;
@@ -108,8 +108,8 @@ static aos_result x_conv_delete(aos_storage_backend_t *be, const aos_storage_req
     return r;
 }
 
-static aos_result x_msg_append(aos_storage_backend_t *be, const aos_storage_request_t *rq,
-                               const aos_storage_limits_t *lim, json_object *reply, char *errbuf,
+static aos_result x_msg_append(storage_backend_t *be, const storage_request_t *rq,
+                               const storage_limits_t *lim, json_object *reply, char *errbuf,
                                size_t errlen)
 {
     (void)lim;
@@ -129,8 +129,8 @@ static aos_result x_msg_append(aos_storage_backend_t *be, const aos_storage_requ
     return r;
 }
 
-static aos_result x_msg_list(aos_storage_backend_t *be, const aos_storage_request_t *rq,
-                             const aos_storage_limits_t *lim, json_object *reply, char *errbuf,
+static aos_result x_msg_list(storage_backend_t *be, const storage_request_t *rq,
+                             const storage_limits_t *lim, json_object *reply, char *errbuf,
                              size_t errlen)
 {
     (void)lim;
@@ -164,8 +164,8 @@ static aos_result x_msg_list(aos_storage_backend_t *be, const aos_storage_reques
 
 /* ---- blobs ---- */
 
-static aos_result x_blob_begin(aos_storage_backend_t *be, const aos_storage_request_t *rq,
-                               const aos_storage_limits_t *lim, json_object *reply, char *errbuf,
+static aos_result x_blob_begin(storage_backend_t *be, const storage_request_t *rq,
+                               const storage_limits_t *lim, json_object *reply, char *errbuf,
                                size_t errlen)
 {
     char fresh[40];
@@ -180,12 +180,12 @@ static aos_result x_blob_begin(aos_storage_backend_t *be, const aos_storage_requ
     if (r == AOS_OK)
         r = aos_json_add_string(reply, "upload_id", id);
     if (r == AOS_OK)
-        r = aos_json_add_int(reply, "max_chunk", (int64_t)aos_storage_limits_chunk(lim));
+        r = aos_json_add_int(reply, "max_chunk", (int64_t)storage_limits_chunk(lim));
     return r;
 }
 
-static aos_result x_blob_chunk(aos_storage_backend_t *be, const aos_storage_request_t *rq,
-                               const aos_storage_limits_t *lim, json_object *reply, char *errbuf,
+static aos_result x_blob_chunk(storage_backend_t *be, const storage_request_t *rq,
+                               const storage_limits_t *lim, json_object *reply, char *errbuf,
                                size_t errlen)
 {
     (void)lim;
@@ -200,8 +200,8 @@ static aos_result x_blob_chunk(aos_storage_backend_t *be, const aos_storage_requ
     return r;
 }
 
-static aos_result x_blob_commit(aos_storage_backend_t *be, const aos_storage_request_t *rq,
-                                const aos_storage_limits_t *lim, json_object *reply, char *errbuf,
+static aos_result x_blob_commit(storage_backend_t *be, const storage_request_t *rq,
+                                const storage_limits_t *lim, json_object *reply, char *errbuf,
                                 size_t errlen)
 {
     (void)lim;
@@ -214,8 +214,8 @@ static aos_result x_blob_commit(aos_storage_backend_t *be, const aos_storage_req
     return r;
 }
 
-static aos_result x_blob_abort(aos_storage_backend_t *be, const aos_storage_request_t *rq,
-                               const aos_storage_limits_t *lim, json_object *reply, char *errbuf,
+static aos_result x_blob_abort(storage_backend_t *be, const storage_request_t *rq,
+                               const storage_limits_t *lim, json_object *reply, char *errbuf,
                                size_t errlen)
 {
     (void)lim;
@@ -227,8 +227,8 @@ static aos_result x_blob_abort(aos_storage_backend_t *be, const aos_storage_requ
     return r;
 }
 
-static aos_result x_blob_head(aos_storage_backend_t *be, const aos_storage_request_t *rq,
-                              const aos_storage_limits_t *lim, json_object *reply, char *errbuf,
+static aos_result x_blob_head(storage_backend_t *be, const storage_request_t *rq,
+                              const storage_limits_t *lim, json_object *reply, char *errbuf,
                               size_t errlen)
 {
     (void)lim;
@@ -241,7 +241,7 @@ static aos_result x_blob_head(aos_storage_backend_t *be, const aos_storage_reque
 }
 
 /* Head + one range read pinned to the head's etag (or the caller's). */
-static aos_result blob_get_once(aos_storage_backend_t *be, const aos_storage_request_t *rq,
+static aos_result blob_get_once(storage_backend_t *be, const storage_request_t *rq,
                                 aos_storage_blob_info_t *info, unsigned char *buf, size_t *got,
                                 char *errbuf, size_t errlen)
 {
@@ -252,8 +252,8 @@ static aos_result blob_get_once(aos_storage_backend_t *be, const aos_storage_req
                               got, E);
 }
 
-static aos_result x_blob_get(aos_storage_backend_t *be, const aos_storage_request_t *rq,
-                             const aos_storage_limits_t *lim, json_object *reply, char *errbuf,
+static aos_result x_blob_get(storage_backend_t *be, const storage_request_t *rq,
+                             const storage_limits_t *lim, json_object *reply, char *errbuf,
                              size_t errlen)
 {
     (void)lim;
@@ -286,8 +286,8 @@ static aos_result x_blob_get(aos_storage_backend_t *be, const aos_storage_reques
     return r;
 }
 
-static aos_result x_blob_list(aos_storage_backend_t *be, const aos_storage_request_t *rq,
-                              const aos_storage_limits_t *lim, json_object *reply, char *errbuf,
+static aos_result x_blob_list(storage_backend_t *be, const storage_request_t *rq,
+                              const storage_limits_t *lim, json_object *reply, char *errbuf,
                               size_t errlen)
 {
     (void)lim;
@@ -310,8 +310,8 @@ static aos_result x_blob_list(aos_storage_backend_t *be, const aos_storage_reque
     return r;
 }
 
-static aos_result x_blob_delete(aos_storage_backend_t *be, const aos_storage_request_t *rq,
-                                const aos_storage_limits_t *lim, json_object *reply, char *errbuf,
+static aos_result x_blob_delete(storage_backend_t *be, const storage_request_t *rq,
+                                const storage_limits_t *lim, json_object *reply, char *errbuf,
                                 size_t errlen)
 {
     (void)lim;
@@ -339,13 +339,13 @@ static const exec_fn EXEC[AOS_STORAGE_OP_COUNT] = {
     [AOS_STORAGE_OP_BLOB_GET] = x_blob_get,
     [AOS_STORAGE_OP_BLOB_LIST] = x_blob_list,
     [AOS_STORAGE_OP_BLOB_DELETE] = x_blob_delete,
-    [AOS_STORAGE_OP_RECORD_GET] = aos_storage_x_record_get,
-    [AOS_STORAGE_OP_RECORD_PUT] = aos_storage_x_record_put,
-    [AOS_STORAGE_OP_RECORD_LIST] = aos_storage_x_record_list,
-    [AOS_STORAGE_OP_RECORD_DELETE] = aos_storage_x_record_delete,
+    [AOS_STORAGE_OP_RECORD_GET] = storage_x_record_get,
+    [AOS_STORAGE_OP_RECORD_PUT] = storage_x_record_put,
+    [AOS_STORAGE_OP_RECORD_LIST] = storage_x_record_list,
+    [AOS_STORAGE_OP_RECORD_DELETE] = storage_x_record_delete,
 };
 
-static void set_error(aos_storage_outcome_t *out, aos_result r, const char *msg)
+static void set_error(storage_outcome_t *out, aos_result r, const char *msg)
 {
     out->result = r;
     out->action = aos_result_is_transient(r) ? AOS_STORAGE_RELEASE : AOS_STORAGE_REPLY_ERROR;
@@ -354,18 +354,18 @@ static void set_error(aos_storage_outcome_t *out, aos_result r, const char *msg)
     snprintf(out->message, sizeof out->message, "%s", msg);
 }
 
-void aos_storage_dispatch_raw(aos_storage_backend_t *be, const aos_storage_limits_t *limits,
+void storage_dispatch_raw(storage_backend_t *be, const storage_limits_t *limits,
                               const char *type, const char *event_id, const char *data, size_t len,
-                              aos_storage_outcome_t *out)
+                              storage_outcome_t *out)
 {
-    if (aos_storage_turn_op(type)) { /* turn ledger, order, lease: dispatch_turns.h */
-        aos_storage_turn_dispatch(be, type, data, len, out);
+    if (storage_turn_op(type)) { /* turn ledger, order, lease: dispatch_turns.h */
+        storage_turn_dispatch(be, type, data, len, out);
         return;
     }
-    aos_storage_request_t rq = {0};
+    storage_request_t rq = {0};
     char err[512] = "";
     aos_result r =
-        aos_storage_request_parse(type, data, len, event_id, limits, &rq, err, sizeof err);
+        storage_request_parse(type, data, len, event_id, limits, &rq, err, sizeof err);
     if (rq.op_name) {
         out->op = rq.op;
         out->op_known = true;
@@ -373,7 +373,7 @@ void aos_storage_dispatch_raw(aos_storage_backend_t *be, const aos_storage_limit
     if (r != AOS_OK) {
         /* a request the caller must change: never transient, never released */
         set_error(out, aos_result_is_transient(r) ? AOS_ERR_INVALID : r, err);
-        aos_storage_request_clear(&rq);
+        storage_request_clear(&rq);
         return;
     }
     json_object *reply = json_object_new_object();
@@ -381,7 +381,7 @@ void aos_storage_dispatch_raw(aos_storage_backend_t *be, const aos_storage_limit
     if (r == AOS_OK)
         r = aos_json_to_string(reply, &out->data_json, NULL);
     json_object_put(reply);
-    aos_storage_request_clear(&rq);
+    storage_request_clear(&rq);
     if (r != AOS_OK) {
         set_error(out, r, err);
         return;
@@ -391,17 +391,17 @@ void aos_storage_dispatch_raw(aos_storage_backend_t *be, const aos_storage_limit
     snprintf(out->reply_type, sizeof out->reply_type, "%s.result", type);
 }
 
-void aos_storage_dispatch(aos_storage_backend_t *be, const aos_storage_limits_t *limits,
-                          const aos_event_t *req, aos_storage_outcome_t *out)
+void storage_dispatch(storage_backend_t *be, const storage_limits_t *limits,
+                          const aos_event_t *req, storage_outcome_t *out)
 {
     if (req->datacontenttype && strncmp(req->datacontenttype, "application/json", 16) != 0) {
         set_error(out, AOS_ERR_INVALID, "request data must be application/json");
         return;
     }
-    aos_storage_dispatch_raw(be, limits, req->type, req->id, req->data, req->data_len, out);
+    storage_dispatch_raw(be, limits, req->type, req->id, req->data, req->data_len, out);
 }
 
-void aos_storage_outcome_clear(aos_storage_outcome_t *out)
+void storage_outcome_clear(storage_outcome_t *out)
 {
     if (!out)
         return;

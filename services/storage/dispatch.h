@@ -1,6 +1,6 @@
 /* services/storage/dispatch.h: one storage request event in, one outcome out.
  *
- * aos_storage_dispatch() is the whole service logic without the bus: parse and validate the
+ * storage_dispatch() is the whole service logic without the bus: parse and validate the
  * request (request.h), run it on a backend instance, and say what to do with the delivery:
  *   AOS_STORAGE_REPLY          send reply_type + data_json, then accept
  *   AOS_STORAGE_REPLY_ERROR    send an aos.error reply with (result, message), then accept
@@ -17,31 +17,31 @@
 #include "backend.h"
 #include "request.h"
 
-typedef enum aos_storage_action {
+typedef enum storage_action {
     AOS_STORAGE_REPLY = 0,
     AOS_STORAGE_REPLY_ERROR,
     AOS_STORAGE_RELEASE,
-} aos_storage_action;
+} storage_action;
 
-typedef struct aos_storage_outcome {
-    aos_storage_action action;
+typedef struct storage_outcome {
+    storage_action action;
     aos_result result; /* AOS_OK for REPLY, the error otherwise */
-    aos_storage_op op; /* valid when op_known */
+    storage_op op; /* valid when op_known */
     bool op_known;
     char reply_type[96]; /* request type + ".result" (REPLY) */
     char *data_json;     /* owned reply data (REPLY) */
     char message[512];   /* error detail (REPLY_ERROR / RELEASE) */
-} aos_storage_outcome_t;
+} storage_outcome_t;
 
 /* Handle req (its type, data and id) on be. out must be zeroed; clear it afterwards. */
-void aos_storage_dispatch(aos_storage_backend_t *be, const aos_storage_limits_t *limits,
-                          const aos_event_t *req, aos_storage_outcome_t *out);
+void storage_dispatch(storage_backend_t *be, const storage_limits_t *limits,
+                          const aos_event_t *req, storage_outcome_t *out);
 
 /* Same, from raw parts (for tests and fuzzing without an event). */
-void aos_storage_dispatch_raw(aos_storage_backend_t *be, const aos_storage_limits_t *limits,
+void storage_dispatch_raw(storage_backend_t *be, const storage_limits_t *limits,
                               const char *type, const char *event_id, const char *data, size_t len,
-                              aos_storage_outcome_t *out);
+                              storage_outcome_t *out);
 
-void aos_storage_outcome_clear(aos_storage_outcome_t *out);
+void storage_outcome_clear(storage_outcome_t *out);
 
 #endif

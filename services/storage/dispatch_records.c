@@ -4,7 +4,7 @@
 #include "aos/json.h"
 #include "aos/storage_wire.h"
 
-aos_result aos_storage_x_record_get(AOS_STORAGE_EXEC_PARAMS)
+aos_result storage_x_record_get(AOS_STORAGE_EXEC_PARAMS)
 {
     (void)lim;
     aos_storage_record_t rec = {0};
@@ -17,7 +17,7 @@ aos_result aos_storage_x_record_get(AOS_STORAGE_EXEC_PARAMS)
     return r;
 }
 
-aos_result aos_storage_x_record_put(AOS_STORAGE_EXEC_PARAMS)
+aos_result storage_x_record_put(AOS_STORAGE_EXEC_PARAMS)
 {
     (void)lim;
     aos_storage_record_t rec = {0};
@@ -33,7 +33,7 @@ aos_result aos_storage_x_record_put(AOS_STORAGE_EXEC_PARAMS)
     return r;
 }
 
-aos_result aos_storage_x_record_list(AOS_STORAGE_EXEC_PARAMS)
+aos_result storage_x_record_list(AOS_STORAGE_EXEC_PARAMS)
 {
     (void)lim;
     aos_storage_record_page_t page = {0};
@@ -62,7 +62,7 @@ aos_result aos_storage_x_record_list(AOS_STORAGE_EXEC_PARAMS)
     return r;
 }
 
-aos_result aos_storage_x_record_delete(AOS_STORAGE_EXEC_PARAMS)
+aos_result storage_x_record_delete(AOS_STORAGE_EXEC_PARAMS)
 {
     (void)lim;
     bool existed = false;

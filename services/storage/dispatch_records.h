@@ -9,12 +9,12 @@
 #include "request.h"
 
 #define AOS_STORAGE_EXEC_PARAMS                                                                    \
-    aos_storage_backend_t *be, const aos_storage_request_t *rq, const aos_storage_limits_t *lim,   \
+    storage_backend_t *be, const storage_request_t *rq, const storage_limits_t *lim,   \
         json_object *reply, char *errbuf, size_t errlen
 
-aos_result aos_storage_x_record_get(AOS_STORAGE_EXEC_PARAMS);
-aos_result aos_storage_x_record_put(AOS_STORAGE_EXEC_PARAMS);
-aos_result aos_storage_x_record_list(AOS_STORAGE_EXEC_PARAMS);
-aos_result aos_storage_x_record_delete(AOS_STORAGE_EXEC_PARAMS);
+aos_result storage_x_record_get(AOS_STORAGE_EXEC_PARAMS);
+aos_result storage_x_record_put(AOS_STORAGE_EXEC_PARAMS);
+aos_result storage_x_record_list(AOS_STORAGE_EXEC_PARAMS);
+aos_result storage_x_record_delete(AOS_STORAGE_EXEC_PARAMS);
 
 #endif

@@ -32,19 +32,19 @@ typedef struct turn_rq {
 
 static _Atomic int64_t g_reachable_since;
 
-void aos_storage_turns_reachable_since(int64_t ms)
+void storage_turns_reachable_since(int64_t ms)
 {
     atomic_store(&g_reachable_since, ms);
 }
 
-bool aos_storage_turn_op(const char *type)
+bool storage_turn_op(const char *type)
 {
     return type && strncmp(type, "aos.storage.turn.", 17) == 0;
 }
 
 /* ---- records as JSON ---- */
 
-static aos_result rec_load(aos_storage_backend_t *be, const char *kind, const char *key,
+static aos_result rec_load(storage_backend_t *be, const char *kind, const char *key,
                            json_object **out, char **out_version, char *errbuf, size_t errlen)
 {
     aos_storage_record_t rec = {0};
@@ -62,7 +62,7 @@ static aos_result rec_load(aos_storage_backend_t *be, const char *kind, const ch
 }
 
 /* if_match NULL: create only. */
-static aos_result rec_store(aos_storage_backend_t *be, const char *kind, const char *key,
+static aos_result rec_store(storage_backend_t *be, const char *kind, const char *key,
                             json_object *o, const char *if_match, char *errbuf, size_t errlen)
 {
     char *text = NULL;
@@ -147,7 +147,7 @@ static void pend_del(json_object *st, int64_t seq)
 }
 
 /* The conversation state, created (with the conversation) when absent. */
-static aos_result state_load(aos_storage_backend_t *be, const turn_rq_t *rq, json_object **st,
+static aos_result state_load(storage_backend_t *be, const turn_rq_t *rq, json_object **st,
                              char **version, char *errbuf, size_t errlen)
 {
     for (int i = 0; i < CAS_TRIES; i++) {
@@ -179,14 +179,14 @@ static aos_result state_load(aos_storage_backend_t *be, const turn_rq_t *rq, jso
     return aos_fail(AOS_ERR_UNAVAILABLE, E, "conversation state keeps changing");
 }
 
-static aos_result state_store(aos_storage_backend_t *be, const turn_rq_t *rq, json_object *st,
+static aos_result state_store(storage_backend_t *be, const turn_rq_t *rq, json_object *st,
                               const char *version, char *errbuf, size_t errlen)
 {
     return rec_store(be, "turnconv", rq->conversation_id, st, version, E);
 }
 
 /* The stored message with this seq (reply read back at any age). */
-static aos_result message_at(aos_storage_backend_t *be, const char *conv, int64_t seq,
+static aos_result message_at(storage_backend_t *be, const char *conv, int64_t seq,
                              const char *want_id, json_object **out, char *errbuf, size_t errlen)
 {
     char cursor[24];
@@ -212,12 +212,12 @@ static void idem_key(const char *key, char out[65])
         snprintf(out + 2 * i, 3, "%02x", d[i]);
 }
 
-static aos_result run_context(aos_storage_backend_t *be, turn_rq_t *rq, json_object *reply,
+static aos_result run_context(storage_backend_t *be, turn_rq_t *rq, json_object *reply,
                               char *errbuf, size_t errlen);
 
 /* The lease an accept took could not be used (the user message was refused): give it back,
  * so the runner's claim finds the turn next in line and free. Best effort. */
-static void accept_drop_lease(aos_storage_backend_t *be, turn_rq_t *rq, int64_t tok)
+static void accept_drop_lease(storage_backend_t *be, turn_rq_t *rq, int64_t tok)
 {
     char err[256];
     for (int i = 0; i < CAS_TRIES; i++) {
@@ -240,7 +240,7 @@ static void accept_drop_lease(aos_storage_backend_t *be, turn_rq_t *rq, int64_t 
  * accept, the lease (token held by whoever receives the turn message first), the user message
  * stored and the newest messages: the runner then needs only turn.complete
  * (docs/turn-order.md, "Two round trips"). */
-static aos_result accept_order(aos_storage_backend_t *be, turn_rq_t *rq, const char *turn,
+static aos_result accept_order(storage_backend_t *be, turn_rq_t *rq, const char *turn,
                                int64_t *out_seq, int64_t *out_tok, char *errbuf, size_t errlen)
 {
     aos_result r = AOS_OK;
@@ -249,7 +249,7 @@ static aos_result accept_order(aos_storage_backend_t *be, turn_rq_t *rq, const c
         char *ver = NULL;
         r = state_load(be, rq, &st, &ver, E);
         if (r == AOS_OK && !(*out_seq = pend_find(st, turn))) {
-            int64_t now = aos_storage_now_ms(), s = jint(st, "next") + 1, tok = 0;
+            int64_t now = storage_now_ms(), s = jint(st, "next") + 1, tok = 0;
             /* live as claim_step sees it: an outage does not end a lease */
             int64_t since = atomic_load(&g_reachable_since);
             bool leased = json_object_object_get_ex(st, "lease", &lease) &&
@@ -284,7 +284,7 @@ static aos_result accept_order(aos_storage_backend_t *be, turn_rq_t *rq, const c
     return r;
 }
 
-static aos_result x_accept(aos_storage_backend_t *be, turn_rq_t *rq, json_object *reply,
+static aos_result x_accept(storage_backend_t *be, turn_rq_t *rq, json_object *reply,
                            char *errbuf, size_t errlen)
 {
     bool existing = false, answered = false;
@@ -330,7 +330,7 @@ static aos_result x_accept(aos_storage_backend_t *be, turn_rq_t *rq, json_object
         if (rr == AOS_OK) {
             aos_json_add_int(run, "token", tok);
             aos_json_add_int(run, "lease_ms", rq->lease_ms);
-            aos_json_add_int(run, "granted_ms", aos_storage_now_ms());
+            aos_json_add_int(run, "granted_ms", storage_now_ms());
         } else { /* the runner claims as before */
             json_object_put(run);
             run = NULL;
@@ -363,7 +363,7 @@ static aos_result x_accept(aos_storage_backend_t *be, turn_rq_t *rq, json_object
 
 /* ---- claim (runner) ---- */
 
-static aos_result answered(aos_storage_backend_t *be, turn_rq_t *rq, json_object *ledger,
+static aos_result answered(storage_backend_t *be, turn_rq_t *rq, json_object *ledger,
                            json_object *reply, char *errbuf, size_t errlen)
 {
     json_object *msg = NULL;
@@ -413,7 +413,7 @@ static void add_waiting(json_object *reply, json_object *st, int64_t seq)
 }
 
 /* After the lease is ours: the user message and the newest messages. */
-static aos_result run_context(aos_storage_backend_t *be, turn_rq_t *rq, json_object *reply,
+static aos_result run_context(storage_backend_t *be, turn_rq_t *rq, json_object *reply,
                               char *errbuf, size_t errlen)
 {
     aos_storage_message_t stored = {0};
@@ -467,7 +467,7 @@ static aos_result run_context(aos_storage_backend_t *be, turn_rq_t *rq, json_obj
 }
 
 /* One look at the conversation state: 1 = decided (reply filled), 0 = look again. */
-static int claim_step(aos_storage_backend_t *be, turn_rq_t *rq, json_object *reply,
+static int claim_step(storage_backend_t *be, turn_rq_t *rq, json_object *reply,
                       aos_result *rc, char *errbuf, size_t errlen)
 {
     json_object *st = NULL, *lease = NULL;
@@ -476,7 +476,7 @@ static int claim_step(aos_storage_backend_t *be, turn_rq_t *rq, json_object *rep
     aos_result r = state_load(be, rq, &st, &ver, E);
     if (r != AOS_OK)
         goto out;
-    int64_t now = aos_storage_now_ms(), done = jint(st, "done");
+    int64_t now = storage_now_ms(), done = jint(st, "done");
     bool has_lease = json_object_object_get_ex(st, "lease", &lease);
     int64_t since = atomic_load(&g_reachable_since); /* an outage does not end a lease */
     bool lease_live =
@@ -552,7 +552,7 @@ out:
     return decided;
 }
 
-static aos_result x_claim(aos_storage_backend_t *be, turn_rq_t *rq, json_object *reply,
+static aos_result x_claim(storage_backend_t *be, turn_rq_t *rq, json_object *reply,
                           char *errbuf, size_t errlen)
 {
     char key[AOS_STORAGE_ID_MAX * 2 + 4];
@@ -578,7 +578,7 @@ static aos_result x_claim(aos_storage_backend_t *be, turn_rq_t *rq, json_object 
 
 /* ---- renew, complete (runner) ---- */
 
-static aos_result x_renew(aos_storage_backend_t *be, turn_rq_t *rq, json_object *reply,
+static aos_result x_renew(storage_backend_t *be, turn_rq_t *rq, json_object *reply,
                           char *errbuf, size_t errlen)
 {
     (void)reply;
@@ -591,7 +591,7 @@ static aos_result x_renew(aos_storage_backend_t *be, turn_rq_t *rq, json_object 
         if (lost)
             r = aos_fail(AOS_ERR_CONFLICT, E, "lease lost (token %lld)", (long long)rq->token);
         if (r == AOS_OK) {
-            int64_t now = aos_storage_now_ms();
+            int64_t now = storage_now_ms();
             jset_int(lease, "u", now + rq->lease_ms);
             json_object *p = pend_get(st, jint(lease, "s"));
             if (p)
@@ -606,7 +606,7 @@ static aos_result x_renew(aos_storage_backend_t *be, turn_rq_t *rq, json_object 
     return aos_fail(AOS_ERR_UNAVAILABLE, E, "conversation state keeps changing");
 }
 
-static aos_result x_complete(aos_storage_backend_t *be, turn_rq_t *rq, json_object *reply,
+static aos_result x_complete(storage_backend_t *be, turn_rq_t *rq, json_object *reply,
                              char *errbuf, size_t errlen)
 {
     char key[AOS_STORAGE_ID_MAX * 2 + 4];
@@ -645,7 +645,7 @@ static aos_result x_complete(aos_storage_backend_t *be, turn_rq_t *rq, json_obje
             json_object_new_string(strcmp(rq->outcome, "answered") == 0 ? "done" : "failed"));
         json_object_object_add(l, "reply_id", json_object_new_string(stored.id));
         jset_int(l, "reply_seq", stored.seq);
-        jset_int(l, "at", aos_storage_now_ms());
+        jset_int(l, "at", storage_now_ms());
         r = rec_store(be, "turn", key, l, "*", E);
         json_object_put(l);
     }
@@ -683,7 +683,7 @@ static aos_result x_complete(aos_storage_backend_t *be, turn_rq_t *rq, json_obje
 /* Quarantine a turn that will never run (poison): the failure marker is stored (when the
  * conversation exists), the ledger says failed, and the turn no longer holds its
  * conversation's order. No lease needed: the turn never ran. */
-static aos_result x_fail(aos_storage_backend_t *be, turn_rq_t *rq, json_object *reply,
+static aos_result x_fail(storage_backend_t *be, turn_rq_t *rq, json_object *reply,
                          char *errbuf, size_t errlen)
 {
     char key[AOS_STORAGE_ID_MAX * 2 + 4];
@@ -713,7 +713,7 @@ static aos_result x_fail(aos_storage_backend_t *be, turn_rq_t *rq, json_object *
         json_object_object_add(l, "state", json_object_new_string("failed"));
         json_object_object_add(l, "reply_id", json_object_new_string(rq->msg.id));
         jset_int(l, "reply_seq", stored.seq);
-        jset_int(l, "at", aos_storage_now_ms());
+        jset_int(l, "at", storage_now_ms());
         r = rec_store(be, "turn", key, l, "*", E);
         json_object_put(l);
     }
@@ -814,7 +814,7 @@ static aos_result parse(const char *op, const char *data, size_t len, turn_rq_t 
 }
 
 typedef struct turn_call {
-    aos_result (*fn)(aos_storage_backend_t *be, turn_rq_t *rq, json_object *reply,
+    aos_result (*fn)(storage_backend_t *be, turn_rq_t *rq, json_object *reply,
                      char *errbuf, size_t errlen);
     turn_rq_t *rq;
     json_object *reply;
@@ -822,14 +822,14 @@ typedef struct turn_call {
     size_t errlen;
 } turn_call_t;
 
-static aos_result turn_call(aos_storage_backend_t *be, void *ctx)
+static aos_result turn_call(storage_backend_t *be, void *ctx)
 {
     turn_call_t *c = ctx;
     return c->fn(be, c->rq, c->reply, c->err, c->errlen);
 }
 
-void aos_storage_turn_dispatch(aos_storage_backend_t *be, const char *type, const char *data,
-                               size_t len, aos_storage_outcome_t *out)
+void storage_turn_dispatch(storage_backend_t *be, const char *type, const char *data,
+                               size_t len, storage_outcome_t *out)
 {
     const char *op = type + 17;
     char err[512] = "";
@@ -837,7 +837,7 @@ void aos_storage_turn_dispatch(aos_storage_backend_t *be, const char *type, cons
     aos_result r;
     static const struct {
         const char *name;
-        aos_storage_op op;
+        storage_op op;
     } NAMES[] = {{"accept", AOS_STORAGE_OP_TURN_ACCEPT},
                  {"claim", AOS_STORAGE_OP_TURN_CLAIM},
                  {"renew", AOS_STORAGE_OP_TURN_RENEW},

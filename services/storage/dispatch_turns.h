@@ -15,7 +15,7 @@
  *
  * Each backend step is atomic; the composite is safe against concurrent callers through the
  * records' optimistic versions (compare-and-swap, retried) and the fencing token.
- * Thread-safety: as aos_storage_dispatch (the backend instance must be this thread's). */
+ * Thread-safety: as storage_dispatch (the backend instance must be this thread's). */
 #ifndef AOS_STORAGE_DISPATCH_TURNS_H
 #define AOS_STORAGE_DISPATCH_TURNS_H
 
@@ -24,17 +24,17 @@
 #include "dispatch.h"
 
 /* True for the types above. */
-bool aos_storage_turn_op(const char *type);
+bool storage_turn_op(const char *type);
 
 /* When this replica last became reachable on the bus (wall-clock ms, aos_bus_connected_since_ms;
  * 0: unknown). Until a lease time after that, every lease counts as live: while nobody could
  * reach storage its holder could neither renew it nor complete, and a redelivery of its turn
  * (the broker requeues it on reconnect) must not take it over and pay the model again
  * (docs/turn-order.md "Broker outages"). Any thread. */
-void aos_storage_turns_reachable_since(int64_t ms);
+void storage_turns_reachable_since(int64_t ms);
 
-/* Run one of them; out as aos_storage_dispatch_raw's. */
-void aos_storage_turn_dispatch(aos_storage_backend_t *be, const char *type, const char *data,
-                               size_t len, aos_storage_outcome_t *out);
+/* Run one of them; out as storage_dispatch_raw's. */
+void storage_turn_dispatch(storage_backend_t *be, const char *type, const char *data,
+                               size_t len, storage_outcome_t *out);
 
 #endif

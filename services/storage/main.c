@@ -112,17 +112,17 @@ static const aos_config_field_t TABLE[] = {
 
 static bool ready_cb(void *ctx, char *reason, size_t reason_len)
 {
-    return aos_storage_service_ready(ctx, reason, reason_len);
+    return storage_service_ready(ctx, reason, reason_len);
 }
 
 typedef struct app {
     storage_config_t cfg;
     aos_bus_t *bus;
-    aos_storage_service_t *svc;
+    storage_service_t *svc;
     aos_http_server_t *admin;
     storage_queue_bridge_t *queues;
     aos_event_relay_t *relay;
-    aos_storage_backend_t *relay_be; /* the relay's claim store (after the relay is freed) */
+    storage_backend_t *relay_be; /* the relay's claim store (after the relay is freed) */
 } app_t;
 
 static int fail(const char *what, aos_result r, const char *err)
@@ -166,13 +166,13 @@ static int start_events(app_t *a)
     /* events that came by reference leave with their data: the relay's own backend instance
      * (its one worker thread uses it) reads the claims (docs/bus.md "Message size") */
     aos_claim_store_t claims;
-    aos_storage_backend_config_t bc = {.sqlite_path = c->common.sqlite_path,
+    storage_backend_config_t bc = {.sqlite_path = c->common.sqlite_path,
                                        .busy_timeout_ms = (int)c->busy_timeout_ms,
                                        .azure_connection_string =
                                            c->common.azure_storage_connection_string,
                                        .name_prefix = c->name_prefix};
-    if (aos_storage_backend_kind_parse(c->common.storage_backend, &bc.kind) == AOS_OK &&
-        aos_storage_backend_open(&bc, &a->relay_be, err, sizeof err) == AOS_OK) {
+    if (storage_backend_kind_parse(c->common.storage_backend, &bc.kind) == AOS_OK &&
+        storage_backend_open(&bc, &a->relay_be, err, sizeof err) == AOS_OK) {
         storage_claim_store(a->relay_be, &claims);
         rc.claims = &claims;
     } else {
@@ -198,7 +198,7 @@ static int start(app_t *a)
         r = aos_bus_start(a->bus);
     if (r != AOS_OK)
         return fail("cannot start the bus", r, err);
-    aos_storage_service_config_t sc = {
+    storage_service_config_t sc = {
         .bus = a->bus,
         .queue = a->cfg.queue,
         .workers = (unsigned)a->cfg.workers,
@@ -210,11 +210,11 @@ static int start(app_t *a)
                     .azure_connection_string = a->cfg.common.azure_storage_connection_string,
                     .name_prefix = a->cfg.name_prefix},
     };
-    r = aos_storage_backend_kind_parse(a->cfg.common.storage_backend, &sc.backend.kind);
+    r = storage_backend_kind_parse(a->cfg.common.storage_backend, &sc.backend.kind);
     if (r == AOS_OK)
-        r = aos_storage_service_new(&sc, &a->svc, err, sizeof err);
+        r = storage_service_new(&sc, &a->svc, err, sizeof err);
     if (r == AOS_OK)
-        r = aos_storage_service_start(a->svc, err, sizeof err);
+        r = storage_service_start(a->svc, err, sizeof err);
     if (r != AOS_OK)
         return fail("cannot start the storage service", r, err);
     if (start_events(a) != 0)
@@ -239,15 +239,15 @@ static void shutdown_all(app_t *a)
 {
     int grace = (int)a->cfg.shutdown_grace_ms;
     if (a->svc)
-        aos_storage_service_stop(a->svc, grace); /* readiness goes red, workers finish */
+        storage_service_stop(a->svc, grace); /* readiness goes red, workers finish */
     aos_event_relay_free(a->relay, grace); /* before the bus: it settles its deliveries */
-    aos_storage_backend_free(a->relay_be);
+    storage_backend_free(a->relay_be);
     storage_queue_bridge_free(a->queues);
     if (a->bus)
         aos_bus_stop(a->bus, grace); /* flush replies and settlements */
     aos_http_server_free(a->admin);
     aos_bus_free(a->bus);
-    aos_storage_service_free(a->svc);
+    storage_service_free(a->svc);
 }
 
 int main(int argc, char **argv)

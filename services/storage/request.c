@@ -10,7 +10,7 @@
 #include "aos/storage_wire.h"
 #include "aos/utf8.h"
 
-typedef aos_result (*parse_fn)(aos_storage_request_t *r, const aos_storage_limits_t *lim,
+typedef aos_result (*parse_fn)(storage_request_t *r, const storage_limits_t *lim,
                                char *errbuf, size_t errlen);
 
 #define E errbuf, errlen
@@ -20,7 +20,7 @@ typedef aos_result (*parse_fn)(aos_storage_request_t *r, const aos_storage_limit
 typedef bool (*valid_fn)(const char *);
 
 /* A string field checked by a validator. */
-static aos_result name_field(const aos_storage_request_t *r, const char *field, aos_json_need need,
+static aos_result name_field(const storage_request_t *r, const char *field, aos_json_need need,
                              valid_fn valid, const char *rule, const char **out, char *errbuf,
                              size_t errlen)
 {
@@ -30,7 +30,7 @@ static aos_result name_field(const aos_storage_request_t *r, const char *field, 
     return AOS_OK;
 }
 
-static aos_result id_field(const aos_storage_request_t *r, const char *field, aos_json_need need,
+static aos_result id_field(const storage_request_t *r, const char *field, aos_json_need need,
                            const char **out, char *errbuf, size_t errlen)
 {
     return name_field(r, field, need, aos_storage_valid_id, "id (1-128 of A-Z a-z 0-9 . _ : -)",
@@ -38,7 +38,7 @@ static aos_result id_field(const aos_storage_request_t *r, const char *field, ao
 }
 
 /* A JSON object field serialized compactly, at most max bytes; absent = NULL. */
-static aos_result object_field(const aos_storage_request_t *r, const char *field,
+static aos_result object_field(const storage_request_t *r, const char *field,
                                aos_json_need need, size_t max, char **out, char *errbuf,
                                size_t errlen)
 {
@@ -53,7 +53,7 @@ static aos_result object_field(const aos_storage_request_t *r, const char *field
     return AOS_OK;
 }
 
-static aos_result int_field(const aos_storage_request_t *r, const char *field, int64_t min,
+static aos_result int_field(const storage_request_t *r, const char *field, int64_t min,
                             int64_t max, int64_t *out, bool *present, char *errbuf, size_t errlen)
 {
     bool have = false;
@@ -66,7 +66,7 @@ static aos_result int_field(const aos_storage_request_t *r, const char *field, i
     return AOS_OK;
 }
 
-static aos_result required_int(const aos_storage_request_t *r, const char *field, int64_t min,
+static aos_result required_int(const storage_request_t *r, const char *field, int64_t min,
                                int64_t max, int64_t *out, char *errbuf, size_t errlen)
 {
     bool have = false;
@@ -74,7 +74,7 @@ static aos_result required_int(const aos_storage_request_t *r, const char *field
     return have ? AOS_OK : aos_fail(AOS_ERR_INVALID, E, "field '%s' is required", field);
 }
 
-static aos_result page_fields(aos_storage_request_t *r, char *errbuf, size_t errlen)
+static aos_result page_fields(storage_request_t *r, char *errbuf, size_t errlen)
 {
     int64_t limit = AOS_STORAGE_PAGE_DEFAULT;
     AOS_RETURN_IF_FAILED(int_field(r, "limit", 1, AOS_STORAGE_PAGE_MAX, &limit, NULL, E));
@@ -108,7 +108,7 @@ static bool valid_blob_prefix_read(const char *s)
 
 /* Writes use AOS's own name rule; reads (head, get, delete) also reach names written by
  * other tools (docs/storage.md, "Blobs written by others"). */
-static aos_result blob_target_as(aos_storage_request_t *r, bool write, char *errbuf,
+static aos_result blob_target_as(storage_request_t *r, bool write, char *errbuf,
                                  size_t errlen)
 {
     AOS_RETURN_IF_FAILED(name_field(r, "container", AOS_JSON_REQUIRED, aos_storage_valid_container,
@@ -125,12 +125,12 @@ static aos_result blob_target_as(aos_storage_request_t *r, bool write, char *err
                       &r->name, E);
 }
 
-static aos_result blob_target(aos_storage_request_t *r, char *errbuf, size_t errlen)
+static aos_result blob_target(storage_request_t *r, char *errbuf, size_t errlen)
 {
     return blob_target_as(r, true, E);
 }
 
-static aos_result kind_key(aos_storage_request_t *r, bool need_key, char *errbuf, size_t errlen)
+static aos_result kind_key(storage_request_t *r, bool need_key, char *errbuf, size_t errlen)
 {
     AOS_RETURN_IF_FAILED(name_field(r, "kind", AOS_JSON_REQUIRED, aos_storage_valid_kind,
                                     "record kind (adapter or job)", &r->kind, E));
@@ -140,7 +140,7 @@ static aos_result kind_key(aos_storage_request_t *r, bool need_key, char *errbuf
 }
 
 /* Derive "<prefix><event id>" when the event id makes a valid id. */
-static void derive_id(aos_storage_request_t *r, const char *prefix, const char *event_id)
+static void derive_id(storage_request_t *r, const char *prefix, const char *event_id)
 {
     r->derived_id[0] = '\0';
     if (!event_id)
@@ -154,7 +154,7 @@ static void derive_id(aos_storage_request_t *r, const char *prefix, const char *
 
 /* ---- per-operation parsers ---- */
 
-static aos_result p_conv_create(aos_storage_request_t *r, const aos_storage_limits_t *l,
+static aos_result p_conv_create(storage_request_t *r, const storage_limits_t *l,
                                 char *errbuf, size_t errlen)
 {
     (void)l;
@@ -165,14 +165,14 @@ static aos_result p_conv_create(aos_storage_request_t *r, const aos_storage_limi
                         &r->metadata_json, E);
 }
 
-static aos_result p_conv_id(aos_storage_request_t *r, const aos_storage_limits_t *l, char *errbuf,
+static aos_result p_conv_id(storage_request_t *r, const storage_limits_t *l, char *errbuf,
                             size_t errlen)
 {
     (void)l;
     return id_field(r, "conversation_id", AOS_JSON_REQUIRED, &r->conversation_id, E);
 }
 
-static aos_result p_conv_list(aos_storage_request_t *r, const aos_storage_limits_t *l, char *errbuf,
+static aos_result p_conv_list(storage_request_t *r, const storage_limits_t *l, char *errbuf,
                               size_t errlen)
 {
     (void)l;
@@ -181,7 +181,7 @@ static aos_result p_conv_list(aos_storage_request_t *r, const aos_storage_limits
     return page_fields(r, E);
 }
 
-static aos_result p_msg_append(aos_storage_request_t *r, const aos_storage_limits_t *l,
+static aos_result p_msg_append(storage_request_t *r, const storage_limits_t *l,
                                char *errbuf, size_t errlen)
 {
     (void)l;
@@ -200,7 +200,7 @@ static aos_result p_msg_append(aos_storage_request_t *r, const aos_storage_limit
     return int_field(r, "expected_version", 0, INT64_MAX - 1, &r->expected_version, NULL, E);
 }
 
-static aos_result p_msg_list(aos_storage_request_t *r, const aos_storage_limits_t *l, char *errbuf,
+static aos_result p_msg_list(storage_request_t *r, const storage_limits_t *l, char *errbuf,
                              size_t errlen)
 {
     const char *order = NULL;
@@ -213,7 +213,7 @@ static aos_result p_msg_list(aos_storage_request_t *r, const aos_storage_limits_
     return AOS_OK;
 }
 
-static aos_result p_blob_begin(aos_storage_request_t *r, const aos_storage_limits_t *l,
+static aos_result p_blob_begin(storage_request_t *r, const storage_limits_t *l,
                                char *errbuf, size_t errlen)
 {
     (void)l;
@@ -224,7 +224,7 @@ static aos_result p_blob_begin(aos_storage_request_t *r, const aos_storage_limit
     return id_field(r, "upload_id", AOS_JSON_OPTIONAL, &r->upload_id, E);
 }
 
-static aos_result p_blob_upload(aos_storage_request_t *r, const aos_storage_limits_t *l,
+static aos_result p_blob_upload(storage_request_t *r, const storage_limits_t *l,
                                 char *errbuf, size_t errlen)
 {
     (void)l;
@@ -232,7 +232,7 @@ static aos_result p_blob_upload(aos_storage_request_t *r, const aos_storage_limi
     return id_field(r, "upload_id", AOS_JSON_REQUIRED, &r->upload_id, E);
 }
 
-static aos_result p_blob_chunk(aos_storage_request_t *r, const aos_storage_limits_t *l,
+static aos_result p_blob_chunk(storage_request_t *r, const storage_limits_t *l,
                                char *errbuf, size_t errlen)
 {
     int64_t index = 0;
@@ -241,7 +241,7 @@ static aos_result p_blob_chunk(aos_storage_request_t *r, const aos_storage_limit
     AOS_RETURN_IF_FAILED(required_int(r, "index", 0, AOS_STORAGE_MAX_CHUNKS - 1, &index, E));
     r->index = (uint32_t)index;
     AOS_RETURN_IF_FAILED(aos_json_get_string(r->root, "data", AOS_JSON_REQUIRED, &b64, E));
-    size_t max = aos_storage_limits_chunk(l);
+    size_t max = storage_limits_chunk(l);
     size_t n = strlen(b64);
     if (n > aos_base64_encoded_len(max))
         return aos_fail(AOS_ERR_TOO_LARGE, E, "chunk is over the %zu byte limit", max);
@@ -257,7 +257,7 @@ static aos_result p_blob_chunk(aos_storage_request_t *r, const aos_storage_limit
     return AOS_OK;
 }
 
-static aos_result p_blob_commit(aos_storage_request_t *r, const aos_storage_limits_t *l,
+static aos_result p_blob_commit(storage_request_t *r, const storage_limits_t *l,
                                 char *errbuf, size_t errlen)
 {
     int64_t count = 0;
@@ -268,17 +268,17 @@ static aos_result p_blob_commit(aos_storage_request_t *r, const aos_storage_limi
                       "sha256 (64 lowercase hex digits)", &r->sha256, E);
 }
 
-static aos_result p_blob_name(aos_storage_request_t *r, const aos_storage_limits_t *l, char *errbuf,
+static aos_result p_blob_name(storage_request_t *r, const storage_limits_t *l, char *errbuf,
                               size_t errlen)
 {
     (void)l;
     return blob_target_as(r, false, E);
 }
 
-static aos_result p_blob_get(aos_storage_request_t *r, const aos_storage_limits_t *l, char *errbuf,
+static aos_result p_blob_get(storage_request_t *r, const storage_limits_t *l, char *errbuf,
                              size_t errlen)
 {
-    int64_t max = (int64_t)aos_storage_limits_chunk(l), offset = 0, length = max;
+    int64_t max = (int64_t)storage_limits_chunk(l), offset = 0, length = max;
     AOS_RETURN_IF_FAILED(blob_target_as(r, false, E));
     AOS_RETURN_IF_FAILED(int_field(r, "offset", 0, INT64_MAX, &offset, NULL, E));
     AOS_RETURN_IF_FAILED(int_field(r, "length", 0, INT64_MAX, &length, NULL, E));
@@ -289,7 +289,7 @@ static aos_result p_blob_get(aos_storage_request_t *r, const aos_storage_limits_
     return name_field(r, "etag", AOS_JSON_OPTIONAL, valid_etag, "etag", &r->etag, E);
 }
 
-static aos_result p_blob_list(aos_storage_request_t *r, const aos_storage_limits_t *l, char *errbuf,
+static aos_result p_blob_list(storage_request_t *r, const storage_limits_t *l, char *errbuf,
                               size_t errlen)
 {
     (void)l;
@@ -300,14 +300,14 @@ static aos_result p_blob_list(aos_storage_request_t *r, const aos_storage_limits
     return page_fields(r, E);
 }
 
-static aos_result p_rec_key(aos_storage_request_t *r, const aos_storage_limits_t *l, char *errbuf,
+static aos_result p_rec_key(storage_request_t *r, const storage_limits_t *l, char *errbuf,
                             size_t errlen)
 {
     (void)l;
     return kind_key(r, true, E);
 }
 
-static aos_result p_rec_put(aos_storage_request_t *r, const aos_storage_limits_t *l, char *errbuf,
+static aos_result p_rec_put(storage_request_t *r, const storage_limits_t *l, char *errbuf,
                             size_t errlen)
 {
     (void)l;
@@ -317,7 +317,7 @@ static aos_result p_rec_put(aos_storage_request_t *r, const aos_storage_limits_t
     return name_field(r, "if_match", AOS_JSON_OPTIONAL, valid_etag, "version", &r->if_match, E);
 }
 
-static aos_result p_rec_delete(aos_storage_request_t *r, const aos_storage_limits_t *l,
+static aos_result p_rec_delete(storage_request_t *r, const storage_limits_t *l,
                                char *errbuf, size_t errlen)
 {
     (void)l;
@@ -325,7 +325,7 @@ static aos_result p_rec_delete(aos_storage_request_t *r, const aos_storage_limit
     return name_field(r, "if_match", AOS_JSON_OPTIONAL, valid_etag, "version", &r->if_match, E);
 }
 
-static aos_result p_rec_list(aos_storage_request_t *r, const aos_storage_limits_t *l, char *errbuf,
+static aos_result p_rec_list(storage_request_t *r, const storage_limits_t *l, char *errbuf,
                              size_t errlen)
 {
     (void)l;
@@ -335,7 +335,7 @@ static aos_result p_rec_list(aos_storage_request_t *r, const aos_storage_limits_
 }
 
 /* Turn operations are dispatched by dispatch_turns.c, never parsed here. */
-static aos_result p_turn(aos_storage_request_t *r, const aos_storage_limits_t *l, char *errbuf,
+static aos_result p_turn(storage_request_t *r, const storage_limits_t *l, char *errbuf,
                          size_t errlen)
 {
     (void)l;
@@ -372,32 +372,32 @@ static const struct op_entry {
     [AOS_STORAGE_OP_TURN_FAIL] = {"turn.fail", p_turn, true},
 };
 
-const char *aos_storage_op_name(aos_storage_op op)
+const char *storage_op_name(storage_op op)
 {
     return op < AOS_STORAGE_OP_COUNT ? OPS[op].name : "unknown";
 }
 
-bool aos_storage_op_writes(aos_storage_op op)
+bool storage_op_writes(storage_op op)
 {
     return op < AOS_STORAGE_OP_COUNT && OPS[op].writes;
 }
 
-size_t aos_storage_limits_chunk(const aos_storage_limits_t *l)
+size_t storage_limits_chunk(const storage_limits_t *l)
 {
     size_t c = l && l->max_chunk ? l->max_chunk : AOS_STORAGE_CHUNK_DEFAULT;
     return c > AOS_STORAGE_CHUNK_MAX ? AOS_STORAGE_CHUNK_MAX : c;
 }
 
-size_t aos_storage_request_max_bytes(const aos_storage_limits_t *l)
+size_t storage_request_max_bytes(const storage_limits_t *l)
 {
     size_t floor = AOS_STORAGE_CONTENT_MAX * 6 + AOS_STORAGE_METADATA_MAX + 4096;
-    size_t chunk = aos_base64_encoded_len(aos_storage_limits_chunk(l)) + 16384;
+    size_t chunk = aos_base64_encoded_len(storage_limits_chunk(l)) + 16384;
     return chunk > floor ? chunk : floor;
 }
 
-aos_result aos_storage_request_parse(const char *type, const char *data, size_t len,
-                                     const char *event_id, const aos_storage_limits_t *limits,
-                                     aos_storage_request_t *out, char *errbuf, size_t errlen)
+aos_result storage_request_parse(const char *type, const char *data, size_t len,
+                                     const char *event_id, const storage_limits_t *limits,
+                                     storage_request_t *out, char *errbuf, size_t errlen)
 {
     size_t plen = strlen(AOS_STORAGE_TYPE_PREFIX);
     if (!type || strncmp(type, AOS_STORAGE_TYPE_PREFIX, plen) != 0)
@@ -409,13 +409,13 @@ aos_result aos_storage_request_parse(const char *type, const char *data, size_t 
             op = i;
     if (op < 0)
         return aos_fail(AOS_ERR_UNSUPPORTED, E, "unknown storage operation '%.64s'", type);
-    out->op = (aos_storage_op)op;
+    out->op = (storage_op)op;
     out->op_name = OPS[op].name;
     if (!data || len == 0) {
         data = "{}";
         len = 2;
     }
-    size_t max = aos_storage_request_max_bytes(limits);
+    size_t max = storage_request_max_bytes(limits);
     if (len > max)
         return aos_fail(AOS_ERR_TOO_LARGE, E, "request data is %zu bytes, over %zu", len, max);
     char perr[160];
@@ -431,7 +431,7 @@ aos_result aos_storage_request_parse(const char *type, const char *data, size_t 
     return OPS[op].parse(out, limits, E);
 }
 
-void aos_storage_request_clear(aos_storage_request_t *req)
+void storage_request_clear(storage_request_t *req)
 {
     if (!req)
         return;

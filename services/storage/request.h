@@ -7,7 +7,7 @@
  * for outside bytes (tests/storage/fuzz_storage_request.c).
  *
  * Ownership: the request owns its parsed JSON; string fields borrow from it and are valid
- * until aos_storage_request_clear(). Thread-safe (pure).
+ * until storage_request_clear(). Thread-safe (pure).
  */
 #ifndef AOS_STORAGE_REQUEST_H
 #define AOS_STORAGE_REQUEST_H
@@ -24,7 +24,7 @@
 #define AOS_STORAGE_TYPE_PREFIX "aos.storage."
 #define AOS_STORAGE_ETAG_MAX 256
 
-typedef enum aos_storage_op {
+typedef enum storage_op {
     AOS_STORAGE_OP_CONVERSATION_CREATE,
     AOS_STORAGE_OP_CONVERSATION_GET,
     AOS_STORAGE_OP_CONVERSATION_LIST,
@@ -50,14 +50,14 @@ typedef enum aos_storage_op {
     AOS_STORAGE_OP_TURN_COMPLETE,
     AOS_STORAGE_OP_TURN_FAIL,
     AOS_STORAGE_OP_COUNT
-} aos_storage_op;
+} storage_op;
 
-typedef struct aos_storage_limits {
+typedef struct storage_limits {
     size_t max_chunk; /* decoded bytes of one blob chunk; 0: AOS_STORAGE_CHUNK_DEFAULT */
-} aos_storage_limits_t;
+} storage_limits_t;
 
-typedef struct aos_storage_request {
-    aos_storage_op op;
+typedef struct storage_request {
+    storage_op op;
     const char *op_name; /* "message.append", … (static) */
     json_object *root;
 
@@ -95,29 +95,29 @@ typedef struct aos_storage_request {
      * conversation.create "c-<id>" and blob.put.begin "u-<id>" when the caller gave none,
      * record.put the op id "<id>". Empty when the event id does not make a valid id. */
     char derived_id[AOS_STORAGE_ID_MAX + 1];
-} aos_storage_request_t;
+} storage_request_t;
 
 /* Largest request data accepted for these limits (a chunk's base64 plus headroom). */
-size_t aos_storage_request_max_bytes(const aos_storage_limits_t *limits);
+size_t storage_request_max_bytes(const storage_limits_t *limits);
 
 /* The effective chunk limit. */
-size_t aos_storage_limits_chunk(const aos_storage_limits_t *limits);
+size_t storage_limits_chunk(const storage_limits_t *limits);
 
 /* Parse the request of event type `type` (must start with "aos.storage."), with JSON data
  * data[0..len) (NULL/empty = {}), and event id event_id (for derived ids; may be NULL).
  * Errors: AOS_ERR_UNSUPPORTED (unknown operation), AOS_ERR_INVALID (malformed JSON, missing
  * or bad field, invalid name), AOS_ERR_TOO_LARGE (payload or field over its limit); errbuf
  * names the problem. *out must be zeroed; clear it also after a failure. */
-aos_result aos_storage_request_parse(const char *type, const char *data, size_t len,
-                                     const char *event_id, const aos_storage_limits_t *limits,
-                                     aos_storage_request_t *out, char *errbuf, size_t errlen);
+aos_result storage_request_parse(const char *type, const char *data, size_t len,
+                                     const char *event_id, const storage_limits_t *limits,
+                                     storage_request_t *out, char *errbuf, size_t errlen);
 
-void aos_storage_request_clear(aos_storage_request_t *req);
+void storage_request_clear(storage_request_t *req);
 
 /* "aos.storage.<op>" name of an op (static). */
-const char *aos_storage_op_name(aos_storage_op op);
+const char *storage_op_name(storage_op op);
 
 /* True for operations that change stored data. */
-bool aos_storage_op_writes(aos_storage_op op);
+bool storage_op_writes(storage_op op);
 
 #endif

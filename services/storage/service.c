@@ -24,17 +24,17 @@ typedef struct job {
 } job_t;
 
 typedef struct worker {
-    struct aos_storage_service *svc;
+    struct storage_service *svc;
     pthread_t thread;
-    aos_storage_backend_t *be;
+    storage_backend_t *be;
     unsigned index;
 } worker_t;
 
-struct aos_storage_service {
-    aos_storage_backend_config_t backend_cfg;
+struct storage_service {
+    storage_backend_config_t backend_cfg;
     char *sqlite_path, *azure_cs, *prefix, *queue, *source;
     aos_bus_t *bus;
-    aos_storage_limits_t limits;
+    storage_limits_t limits;
     unsigned nworkers;
     int health_interval_ms;
     aos_metrics_t *metrics;
@@ -61,13 +61,13 @@ struct aos_storage_service {
 
 /* ---- metrics ---- */
 
-static aos_metric_counter_t *counter_for(aos_storage_service_t *svc, int op, int slot)
+static aos_metric_counter_t *counter_for(storage_service_t *svc, int op, int slot)
 {
     aos_metric_counter_t *c;
     pthread_mutex_lock(&svc->metrics_mu);
     if (!(c = svc->counters[op][slot])) {
         const char *code = slot == RELEASED_SLOT ? "released" : aos_result_code((aos_result)slot);
-        const char *name = op < AOS_STORAGE_OP_COUNT ? aos_storage_op_name(op) : "unknown";
+        const char *name = op < AOS_STORAGE_OP_COUNT ? storage_op_name(op) : "unknown";
         c = aos_metrics_counter(svc->metrics, "aos_storage_requests_total",
                                 "Storage requests by operation and outcome code.", "op", name,
                                 "code", code, NULL);
@@ -77,12 +77,12 @@ static aos_metric_counter_t *counter_for(aos_storage_service_t *svc, int op, int
     return c;
 }
 
-static aos_metric_histogram_t *duration_for(aos_storage_service_t *svc, int op)
+static aos_metric_histogram_t *duration_for(storage_service_t *svc, int op)
 {
     aos_metric_histogram_t *h;
     pthread_mutex_lock(&svc->metrics_mu);
     if (!(h = svc->durations[op])) {
-        const char *name = op < AOS_STORAGE_OP_COUNT ? aos_storage_op_name(op) : "unknown";
+        const char *name = op < AOS_STORAGE_OP_COUNT ? storage_op_name(op) : "unknown";
         h = aos_metrics_histogram(svc->metrics, "aos_storage_request_duration_seconds",
                                   "Time from taking a request to settling it.", NULL, 0, "op", name,
                                   NULL);
@@ -101,7 +101,7 @@ static double now_s(void)
 
 /* ---- backend state ---- */
 
-static void set_backend_ok(aos_storage_service_t *svc, bool ok, const char *detail)
+static void set_backend_ok(storage_service_t *svc, bool ok, const char *detail)
 {
     bool was = atomic_exchange(&svc->backend_ok, ok);
     aos_metric_gauge_set(svc->up_gauge, ok ? 1 : 0);
@@ -121,8 +121,8 @@ static void set_backend_ok(aos_storage_service_t *svc, bool ok, const char *deta
 
 static void *health_main(void *arg)
 {
-    aos_storage_service_t *svc = arg;
-    aos_storage_backend_t *be = NULL;
+    storage_service_t *svc = arg;
+    storage_backend_t *be = NULL;
     char err[256];
     int64_t next_sweep = 0; /* claims left behind go after the retention (service_claim.h) */
     pthread_mutex_lock(&svc->mu);
@@ -130,16 +130,16 @@ static void *health_main(void *arg)
         pthread_mutex_unlock(&svc->mu);
         err[0] = '\0';
         aos_result r =
-            be ? AOS_OK : aos_storage_backend_open(&svc->backend_cfg, &be, err, sizeof err);
+            be ? AOS_OK : storage_backend_open(&svc->backend_cfg, &be, err, sizeof err);
         if (r == AOS_OK)
             r = be->ops->health(be, err, sizeof err);
-        if (r == AOS_OK && aos_storage_now_ms() >= next_sweep) {
+        if (r == AOS_OK && storage_now_ms() >= next_sweep) {
             int64_t every = svc->claim_retention_ms / 4;
-            next_sweep = aos_storage_now_ms() + (every < 600000 ? every : 600000);
+            next_sweep = storage_now_ms() + (every < 600000 ? every : 600000);
             storage_claim_sweep(be, svc->claim_retention_ms);
         }
         if (r != AOS_OK) {
-            aos_storage_backend_free(be); /* reopen next time: the store may have moved */
+            storage_backend_free(be); /* reopen next time: the store may have moved */
             be = NULL;
         }
         set_backend_ok(svc, r == AOS_OK, err);
@@ -158,7 +158,7 @@ static void *health_main(void *arg)
             ;
     }
     pthread_mutex_unlock(&svc->mu);
-    aos_storage_backend_free(be);
+    storage_backend_free(be);
     return NULL;
 }
 
@@ -178,9 +178,9 @@ static void on_reply_sent(void *ctx, aos_result result, const char *detail)
 }
 
 /* false: the request was released for redelivery */
-static bool send_reply(aos_storage_service_t *svc, aos_storage_backend_t *be,
+static bool send_reply(storage_service_t *svc, storage_backend_t *be,
                        aos_bus_delivery_t *d, const aos_event_t *req,
-                       const aos_storage_outcome_t *out)
+                       const storage_outcome_t *out)
 {
     if (!req->reply_to) {
         aos_bus_accept(d); /* fire-and-forget request: effects are durable, nobody to tell */
@@ -218,13 +218,13 @@ static bool send_reply(aos_storage_service_t *svc, aos_storage_backend_t *be,
 
 static void handle(worker_t *w, aos_bus_delivery_t *d)
 {
-    aos_storage_service_t *svc = w->svc;
+    storage_service_t *svc = w->svc;
     const aos_event_t *req = aos_bus_delivery_event(d);
-    aos_storage_outcome_t out = {0};
+    storage_outcome_t out = {0};
     double t0 = now_s();
     char err[256] = "";
     aos_result r =
-        w->be ? AOS_OK : aos_storage_backend_open(&svc->backend_cfg, &w->be, err, sizeof err);
+        w->be ? AOS_OK : storage_backend_open(&svc->backend_cfg, &w->be, err, sizeof err);
     aos_event_t *resolved = NULL; /* a request that arrived by reference, with its data */
     bool answered = true;
     char claim[300] = ""; /* copied: req is gone once the reply settles the delivery */
@@ -236,8 +236,8 @@ static void handle(worker_t *w, aos_bus_delivery_t *d)
         out.result = r;
         snprintf(out.message, sizeof out.message, "%s", err);
     } else if (r == AOS_OK) {
-        aos_storage_turns_reachable_since(aos_bus_connected_since_ms(svc->bus));
-        aos_storage_dispatch(w->be, &svc->limits, resolved ? resolved : req, &out);
+        storage_turns_reachable_since(aos_bus_connected_since_ms(svc->bus));
+        storage_dispatch(w->be, &svc->limits, resolved ? resolved : req, &out);
     } else {
         out.action = aos_result_is_transient(r) ? AOS_STORAGE_RELEASE : AOS_STORAGE_REPLY_ERROR;
         out.result = r;
@@ -273,7 +273,7 @@ static void handle(worker_t *w, aos_bus_delivery_t *d)
         aos_bus_release(d);
         slot = RELEASED_SLOT;
         atomic_fetch_add(&svc->released, 1);
-        aos_storage_backend_free(w->be); /* reopen after recovery */
+        storage_backend_free(w->be); /* reopen after recovery */
         w->be = NULL;
         set_backend_ok(svc, false, out.message);
         break;
@@ -284,13 +284,13 @@ static void handle(worker_t *w, aos_bus_delivery_t *d)
     aos_event_free(resolved);
     aos_metric_counter_inc(counter_for(svc, op, slot));
     aos_metric_histogram_observe(duration_for(svc, op), now_s() - t0);
-    aos_storage_outcome_clear(&out);
+    storage_outcome_clear(&out);
 }
 
 static void *worker_main(void *arg)
 {
     worker_t *w = arg;
-    aos_storage_service_t *svc = w->svc;
+    storage_service_t *svc = w->svc;
     pthread_mutex_lock(&svc->mu);
     for (;;) {
         while (!svc->stopping && (!svc->head || !atomic_load(&svc->backend_ok)))
@@ -311,7 +311,7 @@ static void *worker_main(void *arg)
         pthread_mutex_lock(&svc->mu);
     }
     pthread_mutex_unlock(&svc->mu);
-    aos_storage_backend_free(w->be);
+    storage_backend_free(w->be);
     w->be = NULL;
     return NULL;
 }
@@ -320,7 +320,7 @@ static void *worker_main(void *arg)
 static void on_message(void *ctx, aos_bus_delivery_t *d, const aos_event_t *ev)
 {
     (void)ev;
-    aos_storage_service_t *svc = ctx;
+    storage_service_t *svc = ctx;
     job_t *j = malloc(sizeof *j);
     pthread_mutex_lock(&svc->mu);
     if (svc->stopping || !j) {
@@ -347,13 +347,13 @@ static char *dup_or(const char *s, const char *dflt)
     return strdup(s ? s : dflt);
 }
 
-aos_result aos_storage_service_new(const aos_storage_service_config_t *cfg,
-                                   aos_storage_service_t **out_svc, char *errbuf, size_t errlen)
+aos_result storage_service_new(const storage_service_config_t *cfg,
+                                   storage_service_t **out_svc, char *errbuf, size_t errlen)
 {
     *out_svc = NULL;
     if (!cfg->bus)
         return aos_fail(AOS_ERR_INVALID, errbuf, errlen, "a bus is required");
-    aos_storage_service_t *svc = calloc(1, sizeof *svc);
+    storage_service_t *svc = calloc(1, sizeof *svc);
     if (!svc)
         return AOS_ERR_NOMEM;
     svc->backend_cfg = cfg->backend;
@@ -389,14 +389,14 @@ aos_result aos_storage_service_new(const aos_storage_service_config_t *cfg,
     if (!svc->queue || !svc->source || !svc->workers ||
         (cfg->backend.sqlite_path && !svc->sqlite_path) ||
         (cfg->backend.azure_connection_string && !svc->azure_cs)) {
-        aos_storage_service_free(svc);
+        storage_service_free(svc);
         return AOS_ERR_NOMEM;
     }
     *out_svc = svc;
     return AOS_OK;
 }
 
-aos_result aos_storage_service_start(aos_storage_service_t *svc, char *errbuf, size_t errlen)
+aos_result storage_service_start(storage_service_t *svc, char *errbuf, size_t errlen)
 {
     if (svc->started)
         return AOS_OK;
@@ -414,7 +414,7 @@ aos_result aos_storage_service_start(aos_storage_service_t *svc, char *errbuf, s
     return aos_bus_subscribe(svc->bus, svc->queue, svc->nworkers, on_message, svc);
 }
 
-bool aos_storage_service_ready(aos_storage_service_t *svc, char *reason, size_t reason_len)
+bool storage_service_ready(storage_service_t *svc, char *reason, size_t reason_len)
 {
     const char *why = NULL;
     if (svc->stopping)
@@ -428,7 +428,7 @@ bool aos_storage_service_ready(aos_storage_service_t *svc, char *reason, size_t 
     return why == NULL;
 }
 
-void aos_storage_service_stop(aos_storage_service_t *svc, int grace_ms)
+void storage_service_stop(storage_service_t *svc, int grace_ms)
 {
     (void)grace_ms; /* a running request is bounded by the backend's own timeouts */
     pthread_mutex_lock(&svc->mu);
@@ -458,11 +458,11 @@ void aos_storage_service_stop(aos_storage_service_t *svc, int grace_ms)
     }
 }
 
-void aos_storage_service_free(aos_storage_service_t *svc)
+void storage_service_free(storage_service_t *svc)
 {
     if (!svc)
         return;
-    aos_storage_service_stop(svc, 0);
+    storage_service_stop(svc, 0);
     pthread_mutex_destroy(&svc->mu);
     pthread_mutex_destroy(&svc->metrics_mu);
     pthread_cond_destroy(&svc->cv);
@@ -476,7 +476,7 @@ void aos_storage_service_free(aos_storage_service_t *svc)
     free(svc);
 }
 
-void aos_storage_service_stats(aos_storage_service_t *svc, aos_storage_service_stats_t *out)
+void storage_service_stats(storage_service_t *svc, storage_service_stats_t *out)
 {
     out->handled = atomic_load(&svc->handled);
     out->released = atomic_load(&svc->released);

@@ -1,7 +1,7 @@
 /* services/storage/service.h: the aos-storage service core (bus consumer + worker pool).
  *
  * The service consumes the "aos.storage" queue as a competing consumer and answers each
- * request through aos_storage_dispatch() on a small worker pool; each worker owns one backend
+ * request through storage_dispatch() on a small worker pool; each worker owns one backend
  * instance (one SQLite connection / one Azure client). Bus callbacks only enqueue.
  *
  * Delivery handling (at-least-once, docs/design.md §2):
@@ -12,7 +12,7 @@
  *     not burnt through their delivery limit during an outage.
  * Credit: max_inflight = worker count, so a burst waits in the broker, not in memory.
  *
- * Threads: new/start/stop/free from one controlling thread; aos_storage_service_ready() and
+ * Threads: new/start/stop/free from one controlling thread; storage_service_ready() and
  * the stats from any thread.
  */
 #ifndef AOS_STORAGE_SERVICE_H
@@ -25,10 +25,10 @@
 #include "aos/metrics.h"
 #include "backend.h"
 
-typedef struct aos_storage_service aos_storage_service_t;
+typedef struct storage_service storage_service_t;
 
-typedef struct aos_storage_service_config {
-    aos_storage_backend_config_t backend; /* strings borrowed until _free */
+typedef struct storage_service_config {
+    storage_backend_config_t backend; /* strings borrowed until _free */
     aos_bus_t *bus;                       /* borrowed; started by the caller */
     const char *queue;                    /* NULL: "aos.storage" */
     unsigned workers;                     /* 0: 16 */
@@ -38,30 +38,30 @@ typedef struct aos_storage_service_config {
     aos_metrics_t *metrics;               /* NULL: the default registry */
     size_t claim_threshold;               /* replies over it by reference; 0: the default */
     int64_t claim_retention_ms;           /* claims older are swept; 0: 24 h */
-} aos_storage_service_config_t;
+} storage_service_config_t;
 
-aos_result aos_storage_service_new(const aos_storage_service_config_t *cfg,
-                                   aos_storage_service_t **out_svc, char *errbuf, size_t errlen);
+aos_result storage_service_new(const storage_service_config_t *cfg,
+                                   storage_service_t **out_svc, char *errbuf, size_t errlen);
 
 /* Start workers and the health prober, and subscribe. A backend that cannot be opened yet
  * is not an error: the service starts not-ready and keeps probing. */
-aos_result aos_storage_service_start(aos_storage_service_t *svc, char *errbuf, size_t errlen);
+aos_result storage_service_start(storage_service_t *svc, char *errbuf, size_t errlen);
 
 /* Ready = bus connected, backend healthy, not stopping. Thread-safe, non-blocking. */
-bool aos_storage_service_ready(aos_storage_service_t *svc, char *reason, size_t reason_len);
+bool storage_service_ready(storage_service_t *svc, char *reason, size_t reason_len);
 
 /* Stop taking work: deliveries not yet started are released, running ones finish (up to
  * grace_ms), workers are joined. Then stop the bus (the caller's) to flush settlements. */
-void aos_storage_service_stop(aos_storage_service_t *svc, int grace_ms);
+void storage_service_stop(storage_service_t *svc, int grace_ms);
 
 /* Stop (if needed) and free. NULL is a no-op. */
-void aos_storage_service_free(aos_storage_service_t *svc);
+void storage_service_free(storage_service_t *svc);
 
-typedef struct aos_storage_service_stats {
+typedef struct storage_service_stats {
     unsigned long long handled;  /* requests answered (result or error) */
     unsigned long long released; /* requests released for redelivery */
-} aos_storage_service_stats_t;
+} storage_service_stats_t;
 
-void aos_storage_service_stats(aos_storage_service_t *svc, aos_storage_service_stats_t *out);
+void storage_service_stats(storage_service_t *svc, storage_service_stats_t *out);
 
 #endif

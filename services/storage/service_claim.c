@@ -11,7 +11,7 @@
 static aos_result be_put(void *ctx, const char *name, const void *data, size_t len, char *errbuf,
                          size_t errlen)
 {
-    aos_storage_backend_t *be = ctx;
+    storage_backend_t *be = ctx;
     char uuid[37], upload[64];
     aos_uuid4(uuid);
     snprintf(upload, sizeof upload, "claim-%s", uuid);
@@ -37,7 +37,7 @@ static aos_result be_put(void *ctx, const char *name, const void *data, size_t l
 static aos_result be_get(void *ctx, const char *name, size_t max_len, void **out, size_t *out_len,
                          char *errbuf, size_t errlen)
 {
-    aos_storage_backend_t *be = ctx;
+    storage_backend_t *be = ctx;
     aos_storage_blob_info_t info = {0};
     *out = NULL;
     *out_len = 0;
@@ -69,12 +69,12 @@ static aos_result be_get(void *ctx, const char *name, size_t max_len, void **out
     return AOS_OK;
 }
 
-void storage_claim_store(aos_storage_backend_t *be, aos_claim_store_t *out_store)
+void storage_claim_store(storage_backend_t *be, aos_claim_store_t *out_store)
 {
     *out_store = (aos_claim_store_t){.put = be_put, .get = be_get, .ctx = be};
 }
 
-aos_result storage_claim_resolve_request(aos_storage_backend_t *be, const aos_event_t *req,
+aos_result storage_claim_resolve_request(storage_backend_t *be, const aos_event_t *req,
                                          aos_event_t **out_resolved, char *errbuf, size_t errlen)
 {
     *out_resolved = NULL;
@@ -97,7 +97,7 @@ aos_result storage_claim_resolve_request(aos_storage_backend_t *be, const aos_ev
     return AOS_OK;
 }
 
-void storage_claim_forget(aos_storage_backend_t *be, const char *name)
+void storage_claim_forget(storage_backend_t *be, const char *name)
 {
     bool existed = false;
     char err[200] = "";
@@ -107,9 +107,9 @@ void storage_claim_forget(aos_storage_backend_t *be, const char *name)
                 "error", err, NULL);
 }
 
-size_t storage_claim_sweep(aos_storage_backend_t *be, int64_t retention_ms)
+size_t storage_claim_sweep(storage_backend_t *be, int64_t retention_ms)
 {
-    int64_t cutoff = aos_storage_now_ms() - retention_ms;
+    int64_t cutoff = storage_now_ms() - retention_ms;
     size_t deleted = 0;
     char *cursor = NULL;
     for (int pages = 0; pages < 100; pages++) {

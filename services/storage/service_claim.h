@@ -18,18 +18,18 @@
 #include "backend.h"
 
 /* A claim store on the backend (container AOS_CLAIM_CONTAINER). be is borrowed. */
-void storage_claim_store(aos_storage_backend_t *be, aos_claim_store_t *out_store);
+void storage_claim_store(storage_backend_t *be, aos_claim_store_t *out_store);
 
 /* req carries a reference: *out_resolved = a copy with the data restored (free it); no
  * reference: AOS_OK and *out_resolved NULL. A claim that is gone is AOS_ERR_INVALID with the
  * reason (it never comes back: no redelivery helps). */
-aos_result storage_claim_resolve_request(aos_storage_backend_t *be, const aos_event_t *req,
+aos_result storage_claim_resolve_request(storage_backend_t *be, const aos_event_t *req,
                                          aos_event_t **out_resolved, char *errbuf, size_t errlen);
 
 /* Delete a claim blob (a request's, once it was answered). Best effort. */
-void storage_claim_forget(aos_storage_backend_t *be, const char *name);
+void storage_claim_forget(storage_backend_t *be, const char *name);
 
 /* Delete claims (aos-claims/bus/…) last written more than retention_ms ago; returns how many. */
-size_t storage_claim_sweep(aos_storage_backend_t *be, int64_t retention_ms);
+size_t storage_claim_sweep(storage_backend_t *be, int64_t retention_ms);
 
 #endif

@@ -63,7 +63,7 @@ typedef enum sq_stmt_id {
 typedef struct sq_group sq_group_t;
 
 typedef struct sq {
-    aos_storage_backend_t base;
+    storage_backend_t base;
     sqlite3 *db;
     sqlite3_stmt *stmts[SQ_STMT_COUNT];
     /* A reader instance: the group writer of its file (reference held). */
@@ -80,49 +80,49 @@ typedef struct sq {
 
 /* Open s->db on cfg->sqlite_path with pragmas and schema; on failure s->db may still need
  * closing (sq_close). */
-aos_result sq_connect(sq_t *s, const aos_storage_backend_config_t *cfg, char *errbuf,
+aos_result sq_connect(sq_t *s, const storage_backend_config_t *cfg, char *errbuf,
                       size_t errlen);
 /* Finalize the statements and close the connection (s itself is not freed). */
 void sq_close(sq_t *s);
 
 /* The reference-counted group writer of cfg->sqlite_path (opened on first use). */
-aos_result sq_group_acquire(const aos_storage_backend_config_t *cfg, sq_group_t **out,
+aos_result sq_group_acquire(const storage_backend_config_t *cfg, sq_group_t **out,
                             char *errbuf, size_t errlen);
 void sq_group_release(sq_group_t *g);
 
 /* Raw operations (run on whichever connection they are given) and the group-committed
  * write operations the public vtable uses (backend_sqlite_group.c). */
-extern const aos_storage_backend_ops_t sq_raw_ops;
-aos_result sqg_conversation_create(aos_storage_backend_t *be, const aos_storage_conversation_t *in,
+extern const storage_backend_ops_t sq_raw_ops;
+aos_result sqg_conversation_create(storage_backend_t *be, const aos_storage_conversation_t *in,
                                    aos_storage_conversation_t *out, bool *out_created,
                                    char *errbuf, size_t errlen);
-aos_result sqg_conversation_delete(aos_storage_backend_t *be, const char *id, bool *out_existed,
+aos_result sqg_conversation_delete(storage_backend_t *be, const char *id, bool *out_existed,
                                    char *errbuf, size_t errlen);
-aos_result sqg_message_append(aos_storage_backend_t *be, const aos_storage_message_t *in,
+aos_result sqg_message_append(storage_backend_t *be, const aos_storage_message_t *in,
                               int64_t expected_version, aos_storage_message_t *out,
                               bool *out_created, char *errbuf, size_t errlen);
-aos_result sqg_blob_put_begin(aos_storage_backend_t *be, const char *container, const char *name,
+aos_result sqg_blob_put_begin(storage_backend_t *be, const char *container, const char *name,
                               const char *upload_id, const char *content_type, char *errbuf,
                               size_t errlen);
-aos_result sqg_blob_put_chunk(aos_storage_backend_t *be, const char *container, const char *name,
+aos_result sqg_blob_put_chunk(storage_backend_t *be, const char *container, const char *name,
                               const char *upload_id, uint32_t index, const void *data, size_t len,
                               char *errbuf, size_t errlen);
-aos_result sqg_blob_put_commit(aos_storage_backend_t *be, const char *container, const char *name,
+aos_result sqg_blob_put_commit(storage_backend_t *be, const char *container, const char *name,
                                const char *upload_id, uint32_t chunk_count,
                                const char *expected_sha256, aos_storage_blob_info_t *out,
                                char *errbuf, size_t errlen);
-aos_result sqg_blob_put_abort(aos_storage_backend_t *be, const char *container, const char *name,
+aos_result sqg_blob_put_abort(storage_backend_t *be, const char *container, const char *name,
                               const char *upload_id, char *errbuf, size_t errlen);
-aos_result sqg_blob_delete(aos_storage_backend_t *be, const char *container, const char *name,
+aos_result sqg_blob_delete(storage_backend_t *be, const char *container, const char *name,
                            bool *out_existed, char *errbuf, size_t errlen);
-aos_result sqg_record_put(aos_storage_backend_t *be, const char *kind, const char *key,
+aos_result sqg_record_put(storage_backend_t *be, const char *kind, const char *key,
                           const char *data_json, const char *if_match, const char *op_id,
                           aos_storage_record_t *out, char *errbuf, size_t errlen);
-aos_result sqg_record_delete(aos_storage_backend_t *be, const char *kind, const char *key,
+aos_result sqg_record_delete(storage_backend_t *be, const char *kind, const char *key,
                              const char *if_match, bool *out_existed, char *errbuf,
                              size_t errlen);
-aos_result sqg_run_atomic(aos_storage_backend_t *be,
-                          aos_result (*fn)(aos_storage_backend_t *be, void *ctx), void *ctx,
+aos_result sqg_run_atomic(storage_backend_t *be,
+                          aos_result (*fn)(storage_backend_t *be, void *ctx), void *ctx,
                           char *errbuf, size_t errlen);
 
 /* The cached statement, reset and unbound; NULL with errbuf filled on failure (*rc set). */
@@ -149,37 +149,37 @@ char *sq_col_dup(sqlite3_stmt *st, int col);
 size_t sq_page_limit(size_t limit);
 
 /* Blobs and records (backend_sqlite_blob.c), same contracts as backend.h. */
-aos_result sq_blob_put_begin(aos_storage_backend_t *be, const char *container, const char *name,
+aos_result sq_blob_put_begin(storage_backend_t *be, const char *container, const char *name,
                              const char *upload_id, const char *content_type, char *errbuf,
                              size_t errlen);
-aos_result sq_blob_put_chunk(aos_storage_backend_t *be, const char *container, const char *name,
+aos_result sq_blob_put_chunk(storage_backend_t *be, const char *container, const char *name,
                              const char *upload_id, uint32_t index, const void *data, size_t len,
                              char *errbuf, size_t errlen);
-aos_result sq_blob_put_commit(aos_storage_backend_t *be, const char *container, const char *name,
+aos_result sq_blob_put_commit(storage_backend_t *be, const char *container, const char *name,
                               const char *upload_id, uint32_t chunk_count,
                               const char *expected_sha256, aos_storage_blob_info_t *out,
                               char *errbuf, size_t errlen);
-aos_result sq_blob_put_abort(aos_storage_backend_t *be, const char *container, const char *name,
+aos_result sq_blob_put_abort(storage_backend_t *be, const char *container, const char *name,
                              const char *upload_id, char *errbuf, size_t errlen);
-aos_result sq_blob_head(aos_storage_backend_t *be, const char *container, const char *name,
+aos_result sq_blob_head(storage_backend_t *be, const char *container, const char *name,
                         aos_storage_blob_info_t *out, char *errbuf, size_t errlen);
-aos_result sq_blob_read(aos_storage_backend_t *be, const char *container, const char *name,
+aos_result sq_blob_read(storage_backend_t *be, const char *container, const char *name,
                         uint64_t offset, size_t len, const char *if_etag, void *buf,
                         size_t *out_len, char *errbuf, size_t errlen);
-aos_result sq_blob_list(aos_storage_backend_t *be, const char *container, const char *prefix,
+aos_result sq_blob_list(storage_backend_t *be, const char *container, const char *prefix,
                         const char *cursor, size_t limit, aos_storage_blob_page_t *out,
                         char *errbuf, size_t errlen);
-aos_result sq_blob_delete(aos_storage_backend_t *be, const char *container, const char *name,
+aos_result sq_blob_delete(storage_backend_t *be, const char *container, const char *name,
                           bool *out_existed, char *errbuf, size_t errlen);
-aos_result sq_record_get(aos_storage_backend_t *be, const char *kind, const char *key,
+aos_result sq_record_get(storage_backend_t *be, const char *kind, const char *key,
                          aos_storage_record_t *out, char *errbuf, size_t errlen);
-aos_result sq_record_put(aos_storage_backend_t *be, const char *kind, const char *key,
+aos_result sq_record_put(storage_backend_t *be, const char *kind, const char *key,
                          const char *data_json, const char *if_match, const char *op_id,
                          aos_storage_record_t *out, char *errbuf, size_t errlen);
-aos_result sq_record_list(aos_storage_backend_t *be, const char *kind, const char *prefix,
+aos_result sq_record_list(storage_backend_t *be, const char *kind, const char *prefix,
                           const char *cursor, size_t limit, aos_storage_record_page_t *out,
                           char *errbuf, size_t errlen);
-aos_result sq_record_delete(aos_storage_backend_t *be, const char *kind, const char *key,
+aos_result sq_record_delete(storage_backend_t *be, const char *kind, const char *key,
                             const char *if_match, bool *out_existed, char *errbuf, size_t errlen);
 
 #endif

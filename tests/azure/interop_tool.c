@@ -23,18 +23,18 @@ static int fail(const char *what, const char *detail)
     return 1;
 }
 
-static aos_result open_be(const char *cs, const char *prefix, aos_storage_backend_t **be, char *err,
+static aos_result open_be(const char *cs, const char *prefix, storage_backend_t **be, char *err,
                           size_t errlen)
 {
-    aos_storage_backend_config_t cfg = {
+    storage_backend_config_t cfg = {
         .kind = AOS_STORAGE_BACKEND_AZURE, .azure_connection_string = cs, .name_prefix = prefix};
-    return aos_storage_backend_open(&cfg, be, err, errlen);
+    return storage_backend_open(&cfg, be, err, errlen);
 }
 
-static int do_write(aos_storage_backend_t *be)
+static int do_write(storage_backend_t *be)
 {
     char err[512];
-    const aos_storage_backend_ops_t *ops = be->ops;
+    const storage_backend_ops_t *ops = be->ops;
     aos_storage_conversation_t in = {
         .id = "interop-conv", .agent = "cfo", .metadata_json = "{\"channel\":\"teams\"}"};
     aos_storage_conversation_t conv = {0};
@@ -99,7 +99,7 @@ static const char *jstr(json_object *o, const char *k)
     return json_object_object_get_ex(o, k, &v) ? json_object_get_string(v) : "";
 }
 
-static int check_messages(aos_storage_backend_t *be, json_object *expect)
+static int check_messages(storage_backend_t *be, json_object *expect)
 {
     char err[512];
     json_object *msgs;
@@ -122,10 +122,10 @@ static int check_messages(aos_storage_backend_t *be, json_object *expect)
     return bad;
 }
 
-static int do_read(aos_storage_backend_t *be, json_object *expect)
+static int do_read(storage_backend_t *be, json_object *expect)
 {
     char err[512];
-    const aos_storage_backend_ops_t *ops = be->ops;
+    const storage_backend_ops_t *ops = be->ops;
     aos_storage_conversation_t conv = {0};
     if (ops->conversation_get(be, "sdk-conv", &conv, err, sizeof err) != AOS_OK)
         return fail("conversation get", err);
@@ -190,7 +190,7 @@ int main(int argc, char **argv)
         return 2;
     }
     char err[512];
-    aos_storage_backend_t *be = NULL;
+    storage_backend_t *be = NULL;
     if (open_be(argv[2], argv[3], &be, err, sizeof err) != AOS_OK)
         return fail("open backend", err);
     int rc;
@@ -201,6 +201,6 @@ int main(int argc, char **argv)
         rc = expect ? do_read(be, expect) : fail("read", "cannot parse the expectation file");
         json_object_put(expect);
     }
-    aos_storage_backend_free(be);
+    storage_backend_free(be);
     return rc;
 }

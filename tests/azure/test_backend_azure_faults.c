@@ -23,16 +23,16 @@ static int run(const char *action)
     return system(cmd);
 }
 
-static aos_result open_be(aos_storage_backend_t **be, char *err, size_t errlen)
+static aos_result open_be(storage_backend_t **be, char *err, size_t errlen)
 {
-    aos_storage_backend_config_t cfg = {.kind = AOS_STORAGE_BACKEND_AZURE,
+    storage_backend_config_t cfg = {.kind = AOS_STORAGE_BACKEND_AZURE,
                                         .azure_connection_string = g_cs,
                                         .name_prefix = "faults",
                                         .timeout_ms = 5000};
-    return aos_storage_backend_open(&cfg, be, err, errlen);
+    return storage_backend_open(&cfg, be, err, errlen);
 }
 
-static aos_result append(aos_storage_backend_t *be, const char *id, aos_storage_message_t *out,
+static aos_result append(storage_backend_t *be, const char *id, aos_storage_message_t *out,
                          char *err, size_t errlen)
 {
     aos_storage_message_t in = {
@@ -45,7 +45,7 @@ static void test_unavailable_then_recovers(void **state)
 {
     (void)state;
     char err[512];
-    aos_storage_backend_t *be = NULL;
+    storage_backend_t *be = NULL;
     assert_int_equal(open_be(&be, err, sizeof err), AOS_OK);
     aos_storage_conversation_t in = {.id = "conv-f", .agent = "a"}, conv = {0};
     bool created;
@@ -63,7 +63,7 @@ static void test_unavailable_then_recovers(void **state)
     assert_int_equal(be->ops->conversation_get(be, "conv-f", &conv, err, sizeof err),
                      AOS_ERR_UNAVAILABLE);
     aos_storage_conversation_clear(&conv);
-    aos_storage_backend_t *other = NULL;
+    storage_backend_t *other = NULL;
     assert_int_equal(open_be(&other, err, sizeof err), AOS_ERR_UNAVAILABLE);
     assert_null(other);
 
@@ -77,24 +77,24 @@ static void test_unavailable_then_recovers(void **state)
     assert_int_equal(append(be, "m2", &m, err, sizeof err), AOS_OK);
     assert_int_equal(m.seq, 2);
     aos_storage_message_clear(&m);
-    aos_storage_backend_free(be);
+    storage_backend_free(be);
 }
 
 static void test_bad_configuration(void **state)
 {
     (void)state;
     char err[512];
-    aos_storage_backend_t *be = NULL;
-    aos_storage_backend_config_t cfg = {.kind = AOS_STORAGE_BACKEND_AZURE,
+    storage_backend_t *be = NULL;
+    storage_backend_config_t cfg = {.kind = AOS_STORAGE_BACKEND_AZURE,
                                         .azure_connection_string = "AccountName=x"};
-    assert_int_equal(aos_storage_backend_open(&cfg, &be, err, sizeof err), AOS_ERR_INVALID);
+    assert_int_equal(storage_backend_open(&cfg, &be, err, sizeof err), AOS_ERR_INVALID);
     assert_null(be);
     cfg.azure_connection_string = g_cs;
     cfg.name_prefix = "Bad-Prefix";
-    assert_int_equal(aos_storage_backend_open(&cfg, &be, err, sizeof err), AOS_ERR_INVALID);
+    assert_int_equal(storage_backend_open(&cfg, &be, err, sizeof err), AOS_ERR_INVALID);
     cfg.name_prefix = NULL;
     cfg.azure_connection_string = NULL;
-    assert_int_equal(aos_storage_backend_open(&cfg, &be, err, sizeof err), AOS_ERR_INVALID);
+    assert_int_equal(storage_backend_open(&cfg, &be, err, sizeof err), AOS_ERR_INVALID);
 }
 
 int main(void)

@@ -32,7 +32,7 @@
 #include "dispatch_turns.h"
 #include "fixture.h"
 
-static aos_storage_backend_t *BE;
+static storage_backend_t *BE;
 static char TAG[24];
 
 static json_object *op(const char *name, aos_result want, const char *fmt, ...)
@@ -45,15 +45,15 @@ static json_object *op(const char *name, aos_result want, const char *fmt, ...)
     assert_true(vasprintf(&data, fmt, ap) >= 0);
     va_end(ap);
     snprintf(type, sizeof type, "aos.storage.turn.%s", name);
-    aos_storage_outcome_t out = {0};
-    aos_storage_limits_t lim = {0};
-    aos_storage_dispatch_raw(BE, &lim, type, "ev-1", data, strlen(data), &out);
+    storage_outcome_t out = {0};
+    storage_limits_t lim = {0};
+    storage_dispatch_raw(BE, &lim, type, "ev-1", data, strlen(data), &out);
     if (out.result != want)
         fprintf(stderr, "%s %s -> %s (%s)\n", name, data, aos_result_str(out.result), out.message);
     free(data);
     assert_int_equal(out.result, want);
     json_object *o = out.data_json ? json_tokener_parse(out.data_json) : NULL;
-    aos_storage_outcome_clear(&out);
+    storage_outcome_clear(&out);
     return o;
 }
 
@@ -194,7 +194,7 @@ static void test_lease_outlives_outage(void **state)
     int64_t tok = ji(c, "token"), seq = ji(c, "seq");
     json_object_put(c);
     usleep(300 * 1000); /* the lease has run out during the "outage" */
-    aos_storage_turns_reachable_since(aos_storage_now_ms());
+    storage_turns_reachable_since(storage_now_ms());
     c = claim_lease(conv, t1, "r2", 200); /* the redelivered copy */
     assert_string_equal(js(c, "status"), "wait");
     json_object_put(c);
@@ -212,7 +212,7 @@ static void test_lease_outlives_outage(void **state)
     c = claim_lease(conv, t2, "r2", 200);
     assert_string_equal(js(c, "status"), "run");
     json_object_put(c);
-    aos_storage_turns_reachable_since(0);
+    storage_turns_reachable_since(0);
 }
 
 static void test_gap_is_skipped(void **state)
@@ -365,20 +365,20 @@ int main(void)
         return 1;
     snprintf(TAG, sizeof TAG, "%02x%02x%02x%02x", b[0], b[1], b[2], b[3]);
     char err[256], cs[2048], db[128], prefix[17];
-    aos_storage_backend_config_t cfg = {.kind = AOS_STORAGE_BACKEND_SQLITE};
+    storage_backend_config_t cfg = {.kind = AOS_STORAGE_BACKEND_SQLITE};
     const char *which = getenv("AOS_LEDGER_BACKEND");
     if (which && strcmp(which, "azure") == 0) {
         if (aos_test_fixture_read("azurite", "connection_string", cs, sizeof cs) != 0)
             return 1;
         snprintf(prefix, sizeof prefix, "l%s", TAG);
-        cfg = (aos_storage_backend_config_t){.kind = AOS_STORAGE_BACKEND_AZURE,
+        cfg = (storage_backend_config_t){.kind = AOS_STORAGE_BACKEND_AZURE,
                                              .azure_connection_string = cs,
                                              .name_prefix = prefix};
     } else {
         snprintf(db, sizeof db, "/tmp/aos-ledger-%s.db", TAG);
         cfg.sqlite_path = db;
     }
-    if (aos_storage_backend_open(&cfg, &BE, err, sizeof err) != AOS_OK) {
+    if (storage_backend_open(&cfg, &BE, err, sizeof err) != AOS_OK) {
         fprintf(stderr, "backend: %s\n", err);
         return 1;
     }
@@ -391,7 +391,7 @@ int main(void)
         cmocka_unit_test(test_bad_input_changes_nothing),
     };
     int rc = cmocka_run_group_tests(tests, NULL, NULL);
-    aos_storage_backend_free(BE);
+    storage_backend_free(BE);
     if (cfg.sqlite_path) {
         unlink(db);
         char side[160];

@@ -35,7 +35,7 @@
 static struct {
     sb_peer_t *peer;
     aos_bus_t *svc_bus, *bus;
-    aos_storage_service_t *svc;
+    storage_service_t *svc;
     aos_storage_client_t *sc;
     char db[64];
 } S;
@@ -73,12 +73,12 @@ static int setup(void **state)
     S.svc_bus = bus_on("sb-claim-storage");
     S.bus = bus_on("sb-claim-client");
     char err[256] = "";
-    aos_storage_service_config_t sc = {
+    storage_service_config_t sc = {
         .bus = S.svc_bus,
         .workers = 2,
         .backend = {.kind = AOS_STORAGE_BACKEND_SQLITE, .sqlite_path = S.db}};
-    if (aos_storage_service_new(&sc, &S.svc, err, sizeof err) != AOS_OK ||
-        aos_storage_service_start(S.svc, err, sizeof err) != AOS_OK ||
+    if (storage_service_new(&sc, &S.svc, err, sizeof err) != AOS_OK ||
+        storage_service_start(S.svc, err, sizeof err) != AOS_OK ||
         aos_bus_start(S.svc_bus) != AOS_OK || aos_bus_start(S.bus) != AOS_OK ||
         aos_bus_wait_connected(S.svc_bus, 30000) != AOS_OK ||
         aos_bus_wait_connected(S.bus, 30000) != AOS_OK) {
@@ -88,7 +88,7 @@ static int setup(void **state)
     aos_storage_client_config_t cc = {.bus = S.bus, .timeout_ms = 10000};
     if (aos_storage_client_new(&cc, &S.sc, err, sizeof err) != AOS_OK)
         return -1;
-    for (int i = 0; i < 200 && !aos_storage_service_ready(S.svc, NULL, 0); i++)
+    for (int i = 0; i < 200 && !storage_service_ready(S.svc, NULL, 0); i++)
         sleep_ms(50);
     return 0;
 }
@@ -98,10 +98,10 @@ static int teardown(void **state)
     (void)state;
     aos_storage_client_free(S.sc);
     if (S.svc)
-        aos_storage_service_stop(S.svc, 2000);
+        storage_service_stop(S.svc, 2000);
     aos_bus_free(S.bus);
     aos_bus_free(S.svc_bus);
-    aos_storage_service_free(S.svc);
+    storage_service_free(S.svc);
     sb_peer_stop(S.peer);
     char p[80];
     unlink(S.db);

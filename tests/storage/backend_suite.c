@@ -16,7 +16,7 @@
 typedef struct suite {
     aos_storage_backend_factory factory;
     void *ctx;
-    aos_storage_backend_t *be;
+    storage_backend_t *be;
 } suite_t;
 
 static suite_t g_suite;
@@ -50,7 +50,7 @@ static int setup(void **state)
 static int teardown(void **state)
 {
     (void)state;
-    aos_storage_backend_free(g_suite.be);
+    storage_backend_free(g_suite.be);
     g_suite.be = NULL;
     return 0;
 }
@@ -557,7 +557,7 @@ typedef struct worker {
     const char *key;
     int tag;
     int failures;
-    aos_storage_backend_t *be;
+    storage_backend_t *be;
 } worker_t;
 
 static void *append_worker(void *arg)
@@ -619,7 +619,7 @@ static void run_pair(void *(*fn)(void *), const char *conv, const char *key)
         assert_int_equal(pthread_create(&t[i], NULL, fn, &w[i]), 0);
     for (int i = 0; i < 2; i++) {
         pthread_join(t[i], NULL);
-        aos_storage_backend_free(w[i].be);
+        storage_backend_free(w[i].be);
     }
     assert_int_equal(w[0].failures + w[1].failures, 0);
 }

@@ -20,7 +20,7 @@
 #include "backend.h"
 
 /* Open one more instance of the backend under test. */
-typedef aos_result (*aos_storage_backend_factory)(void *ctx, aos_storage_backend_t **out_be,
+typedef aos_result (*aos_storage_backend_factory)(void *ctx, storage_backend_t **out_be,
                                                   char *errbuf, size_t errlen);
 
 /* Run every test of the suite (cmocka); returns the number of failed tests. */

@@ -17,13 +17,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     snprintf(type, sizeof type, "aos.storage.%.*s", (int)oplen, (const char *)data);
     const char *json = nl ? (const char *)nl + 1 : (const char *)data;
     size_t len = nl ? size - oplen - 1 : size;
-    aos_storage_limits_t limits = {.max_chunk = 4096};
-    aos_storage_request_t req = {0};
+    storage_limits_t limits = {.max_chunk = 4096};
+    storage_request_t req = {0};
     char err[256];
     aos_result r =
-        aos_storage_request_parse(type, json, len, "fuzz-event", &limits, &req, err, sizeof err);
+        storage_request_parse(type, json, len, "fuzz-event", &limits, &req, err, sizeof err);
     if (r == AOS_OK && req.chunk_len > 4096)
         abort(); /* a decoded chunk may never exceed the limit */
-    aos_storage_request_clear(&req);
+    storage_request_clear(&req);
     return 0;
 }

@@ -10,13 +10,13 @@
 static char g_cs[2048];
 static char g_prefix[17];
 
-static aos_result open_azure(void *ctx, aos_storage_backend_t **out_be, char *errbuf, size_t errlen)
+static aos_result open_azure(void *ctx, storage_backend_t **out_be, char *errbuf, size_t errlen)
 {
     (void)ctx;
-    aos_storage_backend_config_t cfg = {.kind = AOS_STORAGE_BACKEND_AZURE,
+    storage_backend_config_t cfg = {.kind = AOS_STORAGE_BACKEND_AZURE,
                                         .azure_connection_string = g_cs,
                                         .name_prefix = g_prefix};
-    return aos_storage_backend_open(&cfg, out_be, errbuf, errlen);
+    return storage_backend_open(&cfg, out_be, errbuf, errlen);
 }
 
 int main(void)

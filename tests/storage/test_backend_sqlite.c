@@ -7,12 +7,12 @@
 
 static char g_path[256];
 
-static aos_result open_sqlite(void *ctx, aos_storage_backend_t **out_be, char *errbuf,
+static aos_result open_sqlite(void *ctx, storage_backend_t **out_be, char *errbuf,
                               size_t errlen)
 {
     (void)ctx;
-    aos_storage_backend_config_t cfg = {.kind = AOS_STORAGE_BACKEND_SQLITE, .sqlite_path = g_path};
-    return aos_storage_backend_open(&cfg, out_be, errbuf, errlen);
+    storage_backend_config_t cfg = {.kind = AOS_STORAGE_BACKEND_SQLITE, .sqlite_path = g_path};
+    return storage_backend_open(&cfg, out_be, errbuf, errlen);
 }
 
 static void remove_db(void)

@@ -19,8 +19,8 @@
 #include "dispatch.h"
 
 static char g_path[256];
-static aos_storage_backend_t *g_be;
-static aos_storage_limits_t g_lim = {.max_chunk = 4096};
+static storage_backend_t *g_be;
+static storage_limits_t g_lim = {.max_chunk = 4096};
 static json_object *g_reply;
 
 static void remove_db(void)
@@ -39,15 +39,15 @@ static int setup(void **state)
     char err[256];
     snprintf(g_path, sizeof g_path, "/tmp/aos-dispatch-%d.db", (int)getpid());
     remove_db();
-    aos_storage_backend_config_t cfg = {
+    storage_backend_config_t cfg = {
         .kind = AOS_STORAGE_BACKEND_SQLITE, .sqlite_path = g_path, .busy_timeout_ms = 200};
-    return aos_storage_backend_open(&cfg, &g_be, err, sizeof err) == AOS_OK ? 0 : -1;
+    return storage_backend_open(&cfg, &g_be, err, sizeof err) == AOS_OK ? 0 : -1;
 }
 
 static int teardown(void **state)
 {
     (void)state;
-    aos_storage_backend_free(g_be);
+    storage_backend_free(g_be);
     json_object_put(g_reply);
     g_reply = NULL;
     remove_db();
@@ -56,12 +56,12 @@ static int teardown(void **state)
 
 /* Run op with data; return the outcome's result; on success g_reply holds the reply. */
 static aos_result call_id(const char *op, const char *event_id, const char *data,
-                          aos_storage_outcome_t *keep)
+                          storage_outcome_t *keep)
 {
     char type[128];
     snprintf(type, sizeof type, "aos.storage.%s", op);
-    aos_storage_outcome_t out = {0};
-    aos_storage_dispatch_raw(g_be, &g_lim, type, event_id, data, data ? strlen(data) : 0, &out);
+    storage_outcome_t out = {0};
+    storage_dispatch_raw(g_be, &g_lim, type, event_id, data, data ? strlen(data) : 0, &out);
     json_object_put(g_reply);
     g_reply = NULL;
     aos_result r = out.result;
@@ -77,7 +77,7 @@ static aos_result call_id(const char *op, const char *event_id, const char *data
     if (keep)
         *keep = out;
     else
-        aos_storage_outcome_clear(&out);
+        storage_outcome_clear(&out);
     return r;
 }
 
@@ -440,7 +440,7 @@ static void test_bad_input_writes_nothing(void **state)
     strcpy(req + n + clen, "\"}");
     expect_bad("message.append", req, AOS_ERR_TOO_LARGE);
     free(req);
-    size_t huge = aos_storage_request_max_bytes(&g_lim) + 10;
+    size_t huge = storage_request_max_bytes(&g_lim) + 10;
     req = malloc(huge + 1);
     memset(req, ' ', huge);
     req[0] = '{';
@@ -450,20 +450,20 @@ static void test_bad_input_writes_nothing(void **state)
     free(req);
 
     /* a non-storage type and a non-JSON content type */
-    aos_storage_outcome_t out = {0};
-    aos_storage_dispatch_raw(g_be, &g_lim, "aos.agent.turn", "e", "{}", 2, &out);
+    storage_outcome_t out = {0};
+    storage_dispatch_raw(g_be, &g_lim, "aos.agent.turn", "e", "{}", 2, &out);
     assert_int_equal(out.action, AOS_STORAGE_REPLY_ERROR);
     assert_int_equal(out.result, AOS_ERR_UNSUPPORTED);
-    aos_storage_outcome_clear(&out);
+    storage_outcome_clear(&out);
     aos_event_t ev = {.id = "e",
                       .type = "aos.storage.conversation.get",
                       .source = "/t",
                       .datacontenttype = "text/plain",
                       .data = "{}",
                       .data_len = 2};
-    aos_storage_dispatch(g_be, &g_lim, &ev, &out);
+    storage_dispatch(g_be, &g_lim, &ev, &out);
     assert_int_equal(out.result, AOS_ERR_INVALID);
-    aos_storage_outcome_clear(&out);
+    storage_outcome_clear(&out);
 
     assert_int_equal(data_version(), before); /* nothing was written */
     sqlite3_close(g_observer);
@@ -480,11 +480,11 @@ static void test_unavailable_releases(void **state)
     assert_int_equal(sqlite3_exec(locker, "BEGIN IMMEDIATE", NULL, NULL, NULL), SQLITE_OK);
     const char *m = "{\"conversation_id\":\"c\",\"message_id\":\"m1\",\"role\":\"user\","
                     "\"content\":\"while locked\"}";
-    aos_storage_outcome_t out = {0};
+    storage_outcome_t out = {0};
     assert_int_equal(call_id("message.append", "e1", m, &out), AOS_ERR_UNAVAILABLE);
     assert_int_equal(out.action, AOS_STORAGE_RELEASE);
     assert_null(out.data_json);
-    aos_storage_outcome_clear(&out);
+    storage_outcome_clear(&out);
     char err[128];
     assert_int_equal(g_be->ops->health(g_be, err, sizeof err), AOS_ERR_UNAVAILABLE);
     assert_int_equal(sqlite3_exec(locker, "ROLLBACK", NULL, NULL, NULL), SQLITE_OK);

@@ -42,19 +42,19 @@ static unsigned char byte_at(uint64_t i)
     return (unsigned char)((i * 7919u) ^ (i >> 11));
 }
 
-static json_object *call(aos_storage_backend_t *be, const aos_storage_limits_t *lim, const char *op,
+static json_object *call(storage_backend_t *be, const storage_limits_t *lim, const char *op,
                          const char *event_id, const char *data)
 {
     char type[96];
     snprintf(type, sizeof type, "aos.storage.%s", op);
-    aos_storage_outcome_t out = {0};
-    aos_storage_dispatch_raw(be, lim, type, event_id, data, strlen(data), &out);
+    storage_outcome_t out = {0};
+    storage_dispatch_raw(be, lim, type, event_id, data, strlen(data), &out);
     if (out.action != AOS_STORAGE_REPLY)
         fail_msg("%s: %s (%s)", op, aos_result_code(out.result), out.message);
     json_object *reply = NULL;
     assert_int_equal(aos_json_parse(out.data_json, strlen(out.data_json), 0, 0, &reply, NULL, 0),
                      AOS_OK);
-    aos_storage_outcome_clear(&out);
+    storage_outcome_clear(&out);
     return reply;
 }
 
@@ -62,11 +62,11 @@ static void test_large_blob(void **state)
 {
     (void)state;
     snprintf(g_path, sizeof g_path, "/tmp/aos-large-blob-%d.db", (int)getpid());
-    aos_storage_backend_config_t cfg = {.kind = AOS_STORAGE_BACKEND_SQLITE, .sqlite_path = g_path};
-    aos_storage_backend_t *be = NULL;
+    storage_backend_config_t cfg = {.kind = AOS_STORAGE_BACKEND_SQLITE, .sqlite_path = g_path};
+    storage_backend_t *be = NULL;
     char err[256];
-    assert_int_equal(aos_storage_backend_open(&cfg, &be, err, sizeof err), AOS_OK);
-    aos_storage_limits_t lim = {.max_chunk = CHUNK};
+    assert_int_equal(storage_backend_open(&cfg, &be, err, sizeof err), AOS_OK);
+    storage_limits_t lim = {.max_chunk = CHUNK};
     const uint64_t total = (uint64_t)BLOB_MB * 1024 * 1024;
     const uint32_t chunks = (uint32_t)(total / CHUNK);
     unsigned char *buf = malloc(CHUNK);
@@ -129,7 +129,7 @@ static void test_large_blob(void **state)
         assert_true(grown_mb < BLOB_MB / 3);
     free(buf);
     free(req);
-    aos_storage_backend_free(be);
+    storage_backend_free(be);
     char p[300];
     unlink(g_path);
     snprintf(p, sizeof p, "%s-wal", g_path);

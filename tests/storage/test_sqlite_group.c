@@ -27,17 +27,17 @@ typedef struct worker_arg {
     int ok, conflicts, not_found, dup_ok, errors;
 } worker_arg_t;
 
-static aos_storage_backend_t *open_be(void)
+static storage_backend_t *open_be(void)
 {
-    aos_storage_backend_config_t cfg = {.kind = AOS_STORAGE_BACKEND_SQLITE, .sqlite_path = g_path};
-    aos_storage_backend_t *be = NULL;
+    storage_backend_config_t cfg = {.kind = AOS_STORAGE_BACKEND_SQLITE, .sqlite_path = g_path};
+    storage_backend_t *be = NULL;
     char err[256];
-    if (aos_storage_backend_open(&cfg, &be, err, sizeof err) != AOS_OK)
+    if (storage_backend_open(&cfg, &be, err, sizeof err) != AOS_OK)
         return NULL;
     return be;
 }
 
-static aos_result append(aos_storage_backend_t *be, const char *conv, const char *id,
+static aos_result append(storage_backend_t *be, const char *conv, const char *id,
                          const char *content, int64_t expected, bool *created)
 {
     aos_storage_message_t in = {.conversation_id = (char *)conv, .id = (char *)id,
@@ -52,7 +52,7 @@ static aos_result append(aos_storage_backend_t *be, const char *conv, const char
 static void *worker_main(void *p)
 {
     worker_arg_t *a = p;
-    aos_storage_backend_t *be = open_be();
+    storage_backend_t *be = open_be();
     if (!be) {
         a->errors++;
         return NULL;
@@ -84,14 +84,14 @@ static void *worker_main(void *p)
         r = append(be, "absent", id, content, -1, &created);
         a->not_found += r == AOS_ERR_NOT_FOUND;
     }
-    aos_storage_backend_free(be);
+    storage_backend_free(be);
     return NULL;
 }
 
 static void test_concurrent_batches(void **state)
 {
     (void)state;
-    aos_storage_backend_t *be = open_be();
+    storage_backend_t *be = open_be();
     assert_non_null(be);
     aos_storage_conversation_t in = {.id = (char *)"shared", .agent = (char *)"a"};
     aos_storage_conversation_t conv = {0};
@@ -119,7 +119,7 @@ static void test_concurrent_batches(void **state)
         assert_int_equal(args[i].conflicts, 2 * APPENDS);
         assert_int_equal(args[i].not_found, APPENDS);
     }
-    aos_storage_backend_free(be);
+    storage_backend_free(be);
 
     /* a fresh instance (and connection) sees every acknowledged append exactly once */
     be = open_be();
@@ -145,7 +145,7 @@ static void test_concurrent_batches(void **state)
             break;
     }
     assert_int_equal(expect_seq, 2 + THREADS * APPENDS);
-    aos_storage_backend_free(be);
+    storage_backend_free(be);
 }
 
 int main(void)

@@ -16,7 +16,7 @@
 #define QUEUE "aos.test.storage"
 
 static aos_bus_t *g_server_bus, *g_client_bus;
-static aos_storage_service_t *g_svc;
+static storage_service_t *g_svc;
 static aos_storage_client_t *g_client;
 static char g_db[256];
 static char g_err[512];
@@ -39,19 +39,19 @@ static int setup(void **state)
     g_client_bus = st_bus("cli");
     if (!g_server_bus || !g_client_bus)
         return -1;
-    aos_storage_service_config_t cfg = {
+    storage_service_config_t cfg = {
         .bus = g_server_bus,
         .queue = QUEUE,
         .workers = 3,
         .max_chunk = 65536,
         .backend = {.kind = AOS_STORAGE_BACKEND_SQLITE, .sqlite_path = g_db}};
-    if (aos_storage_service_new(&cfg, &g_svc, g_err, sizeof g_err) != AOS_OK ||
-        aos_storage_service_start(g_svc, g_err, sizeof g_err) != AOS_OK)
+    if (storage_service_new(&cfg, &g_svc, g_err, sizeof g_err) != AOS_OK ||
+        storage_service_start(g_svc, g_err, sizeof g_err) != AOS_OK)
         return -1;
-    for (int i = 0; i < 200 && !aos_storage_service_ready(g_svc, NULL, 0); i++)
+    for (int i = 0; i < 200 && !storage_service_ready(g_svc, NULL, 0); i++)
         st_sleep_ms(50);
     g_client = st_client(g_client_bus, QUEUE, 20000);
-    return g_client && aos_storage_service_ready(g_svc, NULL, 0) ? 0 : -1;
+    return g_client && storage_service_ready(g_svc, NULL, 0) ? 0 : -1;
 }
 
 static int teardown(void **state)
@@ -59,9 +59,9 @@ static int teardown(void **state)
     (void)state;
     aos_storage_client_free(g_client);
     aos_bus_free(g_client_bus);
-    aos_storage_service_stop(g_svc, 2000);
+    storage_service_stop(g_svc, 2000);
     aos_bus_stop(g_server_bus, 2000);
-    aos_storage_service_free(g_svc);
+    storage_service_free(g_svc);
     aos_bus_free(g_server_bus);
     st_remove_db(g_db);
     return 0;
@@ -283,8 +283,8 @@ static void test_errors_over_the_bus(void **state)
                                 g_err, sizeof g_err));
     assert_non_null(strstr(reply, "\"blobs\":[]"));
     free(reply);
-    aos_storage_service_stats_t st;
-    aos_storage_service_stats(g_svc, &st);
+    storage_service_stats_t st;
+    storage_service_stats(g_svc, &st);
     assert_true(st.handled >= 4);
     assert_int_equal(st.released, 0);
 }

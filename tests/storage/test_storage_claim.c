@@ -16,22 +16,22 @@
 #include "aos/claim_check.h"
 #include "service_claim.h"
 
-static aos_storage_backend_t *g_be;
+static storage_backend_t *g_be;
 static char g_db[64];
 
 static int setup(void **state)
 {
     (void)state;
     snprintf(g_db, sizeof g_db, "/tmp/aos-storage-claim-%d.db", (int)getpid());
-    aos_storage_backend_config_t cfg = {.kind = AOS_STORAGE_BACKEND_SQLITE, .sqlite_path = g_db};
+    storage_backend_config_t cfg = {.kind = AOS_STORAGE_BACKEND_SQLITE, .sqlite_path = g_db};
     char err[256];
-    return aos_storage_backend_open(&cfg, &g_be, err, sizeof err) == AOS_OK ? 0 : -1;
+    return storage_backend_open(&cfg, &g_be, err, sizeof err) == AOS_OK ? 0 : -1;
 }
 
 static int teardown(void **state)
 {
     (void)state;
-    aos_storage_backend_free(g_be);
+    storage_backend_free(g_be);
     char p[80];
     unlink(g_db);
     snprintf(p, sizeof p, "%s-wal", g_db);

@@ -159,22 +159,22 @@ static aos_result issue_read(void *ctx, unsigned long long n)
     return aos_storage_call(sc->client, "message.list", req, on_storage_reply, NULL);
 }
 
-static int bench_backend(const char *url, aos_bus_t *client_bus, aos_storage_backend_config_t *bc,
+static int bench_backend(const char *url, aos_bus_t *client_bus, storage_backend_config_t *bc,
                          const char *label, double seconds, double raw)
 {
     aos_bus_t *svc_bus = bus_new(url, label);
     if (!svc_bus)
         return 1;
-    aos_storage_service_config_t cfg = {
+    storage_service_config_t cfg = {
         .bus = svc_bus, .queue = QUEUE, .workers = 4, .backend = *bc};
-    aos_storage_service_t *svc = NULL;
+    storage_service_t *svc = NULL;
     char err[512];
-    if (aos_storage_service_new(&cfg, &svc, err, sizeof err) != AOS_OK ||
-        aos_storage_service_start(svc, err, sizeof err) != AOS_OK) {
+    if (storage_service_new(&cfg, &svc, err, sizeof err) != AOS_OK ||
+        storage_service_start(svc, err, sizeof err) != AOS_OK) {
         fprintf(stderr, "bench: %s service: %s\n", label, err);
         return 1;
     }
-    for (int i = 0; i < 300 && !aos_storage_service_ready(svc, NULL, 0); i++)
+    for (int i = 0; i < 300 && !storage_service_ready(svc, NULL, 0); i++)
         usleep(100000);
     aos_storage_client_config_t cc = {.bus = client_bus, .queue = QUEUE};
     aos_storage_client_t *client = NULL;
@@ -202,9 +202,9 @@ static int bench_backend(const char *url, aos_bus_t *client_bus, aos_storage_bac
            raw > 0 ? 100.0 * reads / raw : 0);
     fflush(stdout);
     aos_storage_client_free(client);
-    aos_storage_service_stop(svc, 5000);
+    storage_service_stop(svc, 5000);
     aos_bus_stop(svc_bus, 5000);
-    aos_storage_service_free(svc);
+    storage_service_free(svc);
     aos_bus_free(svc_bus);
     return 0;
 }
@@ -227,14 +227,14 @@ typedef struct op_stat {
 } op_stat_t;
 
 /* One turn operation; *out_reply is the reply object (caller puts) or NULL on failure. */
-static void turn_op(aos_storage_backend_t *be, op_stat_t *st, const char *type, json_object *rq,
+static void turn_op(storage_backend_t *be, op_stat_t *st, const char *type, json_object *rq,
                     json_object **out_reply)
 {
     const char *data = json_object_to_json_string_ext(rq, JSON_C_TO_STRING_PLAIN);
-    aos_storage_outcome_t out = {0};
+    storage_outcome_t out = {0};
     double u0, s0, u1, s1;
     thread_cpu_us(&u0, &s0);
-    aos_storage_turn_dispatch(be, type, data, strlen(data), &out);
+    storage_turn_dispatch(be, type, data, strlen(data), &out);
     thread_cpu_us(&u1, &s1);
     st->cpu_us += (u1 - u0) + (s1 - s0);
     st->user_us += u1 - u0;
@@ -244,7 +244,7 @@ static void turn_op(aos_storage_backend_t *be, op_stat_t *st, const char *type, 
         *out_reply = json_tokener_parse(out.data_json);
     else if (out.result != AOS_OK)
         fprintf(stderr, "bench: %s: %s\n", type, out.message);
-    aos_storage_outcome_clear(&out);
+    storage_outcome_clear(&out);
 }
 
 static json_object *message_obj(const char *id, const char *role, const char *text)
@@ -261,9 +261,9 @@ static int bench_turns(double seconds)
     char db[256], err[256];
     snprintf(db, sizeof db, "%s/aos-bench-turns-%d.db",
              getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp", (int)getpid());
-    aos_storage_backend_config_t bc = {.kind = AOS_STORAGE_BACKEND_SQLITE, .sqlite_path = db};
-    aos_storage_backend_t *be = NULL;
-    if (aos_storage_backend_open(&bc, &be, err, sizeof err) != AOS_OK) {
+    storage_backend_config_t bc = {.kind = AOS_STORAGE_BACKEND_SQLITE, .sqlite_path = db};
+    storage_backend_t *be = NULL;
+    if (storage_backend_open(&bc, &be, err, sizeof err) != AOS_OK) {
         fprintf(stderr, "bench: turns: %s\n", err);
         return 1;
     }
@@ -342,7 +342,7 @@ static int bench_turns(double seconds)
            total / nt, user / nt, (double)trips / nt, (double)turns / elapsed,
            failed ? "  SOME FAILED" : "");
     fflush(stdout);
-    aos_storage_backend_free(be);
+    storage_backend_free(be);
     char p[300];
     unlink(db);
     snprintf(p, sizeof p, "%s-wal", db);
@@ -382,7 +382,7 @@ int main(int argc, char **argv)
     char db[256];
     snprintf(db, sizeof db, "%s/aos-bench-%d.db", getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp",
              (int)getpid());
-    aos_storage_backend_config_t sq = {.kind = AOS_STORAGE_BACKEND_SQLITE, .sqlite_path = db};
+    storage_backend_config_t sq = {.kind = AOS_STORAGE_BACKEND_SQLITE, .sqlite_path = db};
     int rc_ = bench_backend(url, client_bus, &sq, "sqlite", seconds, raw);
     char p[300];
     unlink(db);
@@ -393,7 +393,7 @@ int main(int argc, char **argv)
     if (argc > 3 && argv[3][0]) {
         char prefix[17];
         snprintf(prefix, sizeof prefix, "b%d", (int)getpid() % 1000000);
-        aos_storage_backend_config_t az = {.kind = AOS_STORAGE_BACKEND_AZURE,
+        storage_backend_config_t az = {.kind = AOS_STORAGE_BACKEND_AZURE,
                                            .azure_connection_string = argv[3],
                                            .name_prefix = prefix};
         rc_ |= bench_backend(url, client_bus, &az, "azure", seconds, raw);
