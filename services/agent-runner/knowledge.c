@@ -95,8 +95,8 @@ static void load_job(runner_knowledge_t *k, job_t *j)
             /* A document that cannot be read degrades this turn, never the agent: the turn goes
              * on without it (docs/storage.md, "Blobs written by others"). */
             aos_log(AOS_LOG_WARN, "domain knowledge skipped", "agent", a->name, "container",
-                    ref->container, "blob", ref->name, "reason", aos_result_str(rc), "detail",
-                    err, NULL);
+                    ref->container, "blob", ref->name, "reason", aos_result_str(rc), "detail", err,
+                    NULL);
             aos_metric_counter_inc(aos_metrics_counter(
                 NULL, "aos_runner_knowledge_skipped_total",
                 "Domain knowledge documents left out of a turn because they could not be read.",

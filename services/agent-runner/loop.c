@@ -194,7 +194,7 @@ static void *loop_main(void *arg)
             while (it) {
                 item_t *next = it->next;
                 aos_trace_set(NULL);
-            it->fn(it->arg, false);
+                it->fn(it->arg, false);
                 free(it);
                 it = next;
             }

@@ -92,8 +92,8 @@ const char *runner_model_primary_provider(const aos_agent_def_t *agent)
 const char *runner_model_breaker_state(runner_model_t *m, const aos_agent_def_t *agent)
 {
     /* worst first: open refuses calls, half_open lets probes through */
-    static const int RANK[] = {[AOS_CIRCUIT_CLOSED] = 0, [AOS_CIRCUIT_HALF_OPEN] = 1,
-                               [AOS_CIRCUIT_OPEN] = 2};
+    static const int RANK[] = {
+        [AOS_CIRCUIT_CLOSED] = 0, [AOS_CIRCUIT_HALF_OPEN] = 1, [AOS_CIRCUIT_OPEN] = 2};
     bool any = false;
     aos_circuit_state worst = AOS_CIRCUIT_CLOSED;
     int64_t now = aos_clock_monotonic_ms();

@@ -247,11 +247,10 @@ static void heartbeat_tick(void *arg, bool cancelled)
         char *data = NULL;
         int64_t last_run = 0, next_run = 0;
         runner_sched_times(r->sched, a->def->name, &last_run, &next_run);
-        if (runner_heartbeat_json(a->def->name, aos_bus_instance_id(r->bus),
-                                  atomic_load(&a->inflight), a->share,
-                                  runner_model_primary_provider(a->def),
-                                  runner_model_breaker_state(r->model, a->def),
-                                  aos_clock_realtime_ms(), last_run, next_run, &data) != AOS_OK)
+        if (runner_heartbeat_json(
+                a->def->name, aos_bus_instance_id(r->bus), atomic_load(&a->inflight), a->share,
+                runner_model_primary_provider(a->def), runner_model_breaker_state(r->model, a->def),
+                aos_clock_realtime_ms(), last_run, next_run, &data) != AOS_OK)
             continue;
         aos_event_t *ev = NULL;
         if (aos_event_create("aos.agent.heartbeat", r->source, data, &ev) == AOS_OK) {

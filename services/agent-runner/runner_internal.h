@@ -108,8 +108,8 @@ struct turn {
     void (*pending_next)(turn_t *t, struct hop *h);
     bool ended; /* settled; freed when ops_pending drops to 0 */
     /* claim check (turn_claimcheck.c) */
-    char *claim;            /* the blob the turn arrived by reference in (NULL: inline) */
-    aos_result claim_rc;    /* resolving it failed: why */
+    char *claim;         /* the blob the turn arrived by reference in (NULL: inline) */
+    aos_result claim_rc; /* resolving it failed: why */
     char claim_err[300];
     bool claim_send_failed; /* a reply or event could not be stored by reference */
 };

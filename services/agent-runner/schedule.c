@@ -119,10 +119,10 @@ static void on_timer(void *arg, bool cancelled)
         return;
     if (a->next && time(NULL) < a->next) {
         int64_t ms = ((int64_t)a->next - (int64_t)time(NULL)) * 1000;
-        runner_loop_timer(a->s->r->loop,
-                          (uint32_t)(ms > RUNNER_SCHED_MAX_SLEEP_MS ? RUNNER_SCHED_MAX_SLEEP_MS
-                                                                    : ms),
-                          on_timer, a);
+        runner_loop_timer(
+            a->s->r->loop,
+            (uint32_t)(ms > RUNNER_SCHED_MAX_SLEEP_MS ? RUNNER_SCHED_MAX_SLEEP_MS : ms), on_timer,
+            a);
         return;
     }
     evaluate(a);
@@ -173,8 +173,8 @@ static void take_record(sched_agent_t *a, const char *data_json, const char *ver
     set_version(a, version);
     a->claimed = false;
     a->claimed_by_me = false;
-    if (!data_json || aos_json_parse_object(data_json, strlen(data_json), 0, 0, &o, NULL, 0) !=
-                          AOS_OK)
+    if (!data_json ||
+        aos_json_parse_object(data_json, strlen(data_json), 0, 0, &o, NULL, 0) != AOS_OK)
         return;
     int64_t last = 0, at = 0;
     bool has = false;
@@ -286,8 +286,8 @@ static void after_send(sched_hop_t *h)
     aos_log(AOS_LOG_INFO, "schedule fired", "agent", a->def->name, "tick", tick, NULL);
     char *json = record_json(a, h->tick, "sent");
     sched_hop_t *n = json ? hop_new(a, h->tick, after_mark_sent) : NULL;
-    if (!n || aos_storage_record_put(a->s->r->storage, SCHED_KIND, a->def->name, json,
-                                     a->version, on_record, n) != AOS_OK) {
+    if (!n || aos_storage_record_put(a->s->r->storage, SCHED_KIND, a->def->name, json, a->version,
+                                     on_record, n) != AOS_OK) {
         free(n);
         a->busy = false;
         sleep_until_next(a);
@@ -337,8 +337,8 @@ static void claim(sched_agent_t *a, time_t tick)
     char *json = record_json(a, tick, "claimed");
     sched_hop_t *h = json ? hop_new(a, tick, after_claim) : NULL;
     /* if_match NULL creates only: of two runners racing the first tick, one creates */
-    if (!h || aos_storage_record_put(a->s->r->storage, SCHED_KIND, a->def->name, json,
-                                     a->version, on_record, h) != AOS_OK) {
+    if (!h || aos_storage_record_put(a->s->r->storage, SCHED_KIND, a->def->name, json, a->version,
+                                     on_record, h) != AOS_OK) {
         free(h);
         retry_later(a);
     }
@@ -365,7 +365,8 @@ static void after_read(sched_hop_t *h)
     time_t now = time(NULL);
     /* a claimed tick whose turn may not have been sent: ours (resend now) or stale (take over) */
     if (a->claimed && a->last &&
-        (a->claimed_by_me || aos_clock_realtime_ms() - a->claimed_ms > RUNNER_SCHED_CLAIM_STALE_MS)) {
+        (a->claimed_by_me ||
+         aos_clock_realtime_ms() - a->claimed_ms > RUNNER_SCHED_CLAIM_STALE_MS)) {
         if (a->claimed_by_me) {
             send_tick(a, a->last);
         } else {
@@ -382,8 +383,8 @@ static void after_read(sched_hop_t *h)
         char n[24];
         snprintf(n, sizeof n, "%llu", (unsigned long long)skipped);
         aos_metric_counter_add(a->m_missed, (double)skipped);
-        aos_log(AOS_LOG_WARN, "schedule ticks missed while no runner was up (coalesced)",
-                "agent", a->def->name, "skipped", n, NULL);
+        aos_log(AOS_LOG_WARN, "schedule ticks missed while no runner was up (coalesced)", "agent",
+                a->def->name, "skipped", n, NULL);
     }
     if (r == AOS_OK && due) {
         claim(a, due);
@@ -430,9 +431,9 @@ aos_result runner_sched_new(runner_t *r, runner_sched_t **out)
         a->s = s;
         a->def = d;
         snprintf(a->queue, sizeof a->queue, "%s", r->served[i].queue);
-        a->m_fired = aos_metrics_counter(NULL, "aos_runner_schedule_fired_total",
-                                         "Schedule ticks this instance fired.", "agent", d->name,
-                                         NULL);
+        a->m_fired =
+            aos_metrics_counter(NULL, "aos_runner_schedule_fired_total",
+                                "Schedule ticks this instance fired.", "agent", d->name, NULL);
         a->m_missed = aos_metrics_counter(
             NULL, "aos_runner_schedule_missed_total",
             "Schedule ticks skipped because no runner was up (coalesced or too old).", "agent",

@@ -29,9 +29,9 @@
 #include "aos/agents.h"
 #include "aos/result.h"
 
-#define RUNNER_SCHED_CATCH_UP_S 86400       /* a missed tick older than a day is skipped */
-#define RUNNER_SCHED_CLAIM_STALE_MS 60000   /* a claim not sent after a minute is taken over */
-#define RUNNER_SCHED_MAX_SLEEP_MS 30000     /* re-check at least this often */
+#define RUNNER_SCHED_CATCH_UP_S 86400     /* a missed tick older than a day is skipped */
+#define RUNNER_SCHED_CLAIM_STALE_MS 60000 /* a claim not sent after a minute is taken over */
+#define RUNNER_SCHED_MAX_SLEEP_MS 30000   /* re-check at least this often */
 #define RUNNER_SCHED_EVENT_TYPE "aos.agent.schedule.tick"
 
 struct runner;

@@ -97,8 +97,10 @@ static void on_failed_recorded(void *ctx, aos_result r, const char *data_json, c
     (void)data_json;
     char *id = ctx;
     if (r != AOS_OK)
-        aos_log(AOS_LOG_WARN, "could not mark a poison turn failed; its conversation waits the gap "
-                "time", "message_id", id, "error", errmsg ? errmsg : aos_result_str(r), NULL);
+        aos_log(AOS_LOG_WARN,
+                "could not mark a poison turn failed; its conversation waits the gap "
+                "time",
+                "message_id", id, "error", errmsg ? errmsg : aos_result_str(r), NULL);
     free(id);
 }
 
@@ -261,8 +263,8 @@ static void claim(turn_t *t)
         return;
     }
     hop_t *h = hop_new(t, after_claim);
-    aos_result rc = h ? aos_storage_call(t->r->storage, "turn.claim", data, on_raw, h)
-                      : AOS_ERR_NOMEM;
+    aos_result rc =
+        h ? aos_storage_call(t->r->storage, "turn.claim", data, on_raw, h) : AOS_ERR_NOMEM;
     free(data);
     if (rc != AOS_OK) {
         if (h)
@@ -352,8 +354,8 @@ static aos_result take_page(turn_t *t, json_object *arr)
         return AOS_ERR_NOMEM;
     for (size_t i = 0; i < n; i++) {
         char err[100];
-        if (aos_storage_message_from_json(json_object_array_get_idx(arr, i), &t->page.items[i],
-                                          err, sizeof err) != AOS_OK)
+        if (aos_storage_message_from_json(json_object_array_get_idx(arr, i), &t->page.items[i], err,
+                                          sizeof err) != AOS_OK)
             return AOS_ERR_PROTOCOL;
         t->page.count = i + 1;
     }
@@ -436,8 +438,8 @@ static void after_claim(turn_t *t, hop_t *h)
     }
     json_object *o = NULL, *v = NULL;
     const char *status = NULL;
-    if (aos_json_parse_object(h->data ? h->data : "", h->data ? strlen(h->data) : 0, 0, 0, &o,
-                              NULL, 0) != AOS_OK ||
+    if (aos_json_parse_object(h->data ? h->data : "", h->data ? strlen(h->data) : 0, 0, 0, &o, NULL,
+                              0) != AOS_OK ||
         aos_json_get_string(o, "status", AOS_JSON_REQUIRED, &status, NULL, 0) != AOS_OK) {
         json_object_put(o);
         release(t, "storage turn.claim: unreadable reply");
@@ -606,9 +608,9 @@ static void send_complete(turn_t *t)
     t->redo = send_complete;
     t->complete_sent_ms = aos_clock_realtime_ms();
     hop_t *h = hop_new(t, t->pending_next);
-    aos_result rc = h ? aos_storage_call(t->r->storage, "turn.complete", t->complete_json, on_raw,
-                                         h)
-                      : AOS_ERR_NOMEM;
+    aos_result rc =
+        h ? aos_storage_call(t->r->storage, "turn.complete", t->complete_json, on_raw, h)
+          : AOS_ERR_NOMEM;
     if (rc != AOS_OK) {
         if (h)
             hop_abandon(h);
@@ -775,8 +777,8 @@ static void after_assistant_complete(turn_t *t, hop_t *h)
             release(t, "conversation lease keeps moving");
             return;
         }
-        aos_log(AOS_LOG_WARN, "turn lost its conversation lease; claiming again",
-                "conversation_id", t->req.conversation_id, "message_id", t->req.message_id, NULL);
+        aos_log(AOS_LOG_WARN, "turn lost its conversation lease; claiming again", "conversation_id",
+                t->req.conversation_id, "message_id", t->req.message_id, NULL);
         claim(t);
         return;
     }

@@ -254,8 +254,8 @@ static int cmd_agents(const aosctl_opts_t *o, int argc, char **argv)
         size_t n = agents && json_object_is_type(agents, json_type_array)
                        ? json_object_array_length(agents)
                        : 0;
-        fprintf(o->out, "%-16s %-10s %-21s %-21s %s\n", "AGENT", "HEALTH", "LAST RUN",
-                "NEXT RUN", "PURPOSE");
+        fprintf(o->out, "%-16s %-10s %-21s %-21s %s\n", "AGENT", "HEALTH", "LAST RUN", "NEXT RUN",
+                "PURPOSE");
         for (size_t i = 0; i < n; i++) {
             json_object *a = json_object_array_get_idx(agents, i);
             json_object *h = jget(a, "health");

@@ -86,8 +86,8 @@ static int blob_get(const aosctl_opts_t *o, aos_storage_client_t *sc, int argc, 
     }
     aos_storage_blob_info_t info = {0};
     char err[256] = "";
-    aos_result r = aos_storage_blob_get_sync(sc, argv[0], argv[1], write_file, f, &info, err,
-                                             sizeof err);
+    aos_result r =
+        aos_storage_blob_get_sync(sc, argv[0], argv[1], write_file, f, &info, err, sizeof err);
     if (f != o->out && fclose(f) != 0 && r == AOS_OK)
         r = AOS_ERR_IO;
     aos_storage_blob_info_clear(&info);
@@ -107,9 +107,9 @@ static int blob_ls(const aosctl_opts_t *o, aos_storage_client_t *sc, int argc, c
     do {
         aos_storage_blob_page_t page = {0};
         char err[256] = "";
-        aos_result r = aos_storage_blob_list_sync(sc, argv[0], argc == 2 ? argv[1] : NULL,
-                                                  cursor[0] ? cursor : NULL, 100, &page, err,
-                                                  sizeof err);
+        aos_result r =
+            aos_storage_blob_list_sync(sc, argv[0], argc == 2 ? argv[1] : NULL,
+                                       cursor[0] ? cursor : NULL, 100, &page, err, sizeof err);
         if (r != AOS_OK) {
             fprintf(o->err, "aosctl blob ls: %s: %s\n", aos_result_str(r), err);
             rc = 1;

@@ -80,8 +80,9 @@ static aos_result dead_letter_address(aos_bus_t *bus, const char *queue, char *o
     char addr[512];
     AOS_RETURN_IF_FAILED(aos_bus_queue_address(bus, queue, addr, sizeof addr));
     if (strcmp(addr, queue) == 0) /* servicebus: entity names are addresses */
-        return snprintf(out, outlen, "%s/$deadletterqueue", queue) < (int)outlen ? AOS_OK
-                                                                                 : AOS_ERR_TOO_LARGE;
+        return snprintf(out, outlen, "%s/$deadletterqueue", queue) < (int)outlen
+                   ? AOS_OK
+                   : AOS_ERR_TOO_LARGE;
     char dlq[512];
     snprintf(dlq, sizeof dlq, "%s.dlq", queue);
     return aos_bus_queue_address(bus, dlq, out, outlen);
@@ -95,8 +96,10 @@ static void print_dead_letter(const aosctl_opts_t *o, const aos_bus_delivery_t *
     if (o->json) {
         char *j = NULL;
         json_object *out = json_object_new_object();
-        json_object_object_add(out, "dead_letter_reason", reason ? json_object_new_string(reason) : NULL);
-        json_object_object_add(out, "dead_letter_description", desc ? json_object_new_string(desc) : NULL);
+        json_object_object_add(out, "dead_letter_reason",
+                               reason ? json_object_new_string(reason) : NULL);
+        json_object_object_add(out, "dead_letter_description",
+                               desc ? json_object_new_string(desc) : NULL);
         json_object_object_add(out, "deliveries", json_object_new_int64(aos_bus_delivery_count(d)));
         if (aos_event_to_json(ev, &j) == AOS_OK)
             json_object_object_add(out, "event", json_tokener_parse(j));
@@ -139,8 +142,12 @@ int aosctl_dlq(const aosctl_opts_t *o, int argc, char **argv)
     if (aosctl_open_bus(o, &bus) != AOS_OK)
         return 1;
     char addr[600];
-    collector_t c = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER,
-                     calloc(max, sizeof(aos_bus_delivery_t *)), 0, max, false};
+    collector_t c = {PTHREAD_MUTEX_INITIALIZER,
+                     PTHREAD_COND_INITIALIZER,
+                     calloc(max, sizeof(aos_bus_delivery_t *)),
+                     0,
+                     max,
+                     false};
     int rc = 0;
     if (!c.items || dead_letter_address(bus, queue, addr, sizeof addr) != AOS_OK ||
         aos_bus_subscribe_address(bus, addr, (uint32_t)(max < 256 ? max : 256), on_dead_letter,
@@ -175,7 +182,8 @@ int aosctl_dlq(const aosctl_opts_t *o, int argc, char **argv)
             aos_bus_accept(c.items[i]);
             replayed++;
         } else {
-            fprintf(o->err, "aosctl dlq: replay of %s failed: %s %s\n", ev->id, aos_result_str(r), err);
+            fprintf(o->err, "aosctl dlq: replay of %s failed: %s %s\n", ev->id, aos_result_str(r),
+                    err);
             aos_bus_release(c.items[i]);
             rc = 1;
         }

@@ -2,4 +2,7 @@
 
 #include "aosctl.h"
 
-int main(int argc, char **argv) { return aosctl_main(argc, argv, stdout, stderr); }
+int main(int argc, char **argv)
+{
+    return aosctl_main(argc, argv, stdout, stderr);
+}

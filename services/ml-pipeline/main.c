@@ -216,7 +216,8 @@ int main(int argc, char **argv)
 {
     app_t a;
     memset(&a, 0, sizeof a);
-    int init = aos_service_init("aos-ml-pipeline", argc, argv, TABLE, TABLE_N, &a.cfg, &a.cfg.common);
+    int init =
+        aos_service_init("aos-ml-pipeline", argc, argv, TABLE, TABLE_N, &a.cfg, &a.cfg.common);
     if (init >= 0)
         return init;
     sigset_t set;

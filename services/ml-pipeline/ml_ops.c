@@ -105,8 +105,8 @@ static aos_result check_workspace(const ml_azureml_config_t *aml, const ml_train
         strcmp(aml->workspace, q->ws_name) != 0)
         return aos_fail(AOS_ERR_INVALID, errbuf, errlen,
                         "this pipeline runs in workspace %s/%s/%s, not %.128s/%.128s/%.128s",
-                        aml->subscription, aml->resource_group, aml->workspace,
-                        q->ws_subscription, q->ws_resource_group, q->ws_name);
+                        aml->subscription, aml->resource_group, aml->workspace, q->ws_subscription,
+                        q->ws_resource_group, q->ws_name);
     return AOS_OK;
 }
 

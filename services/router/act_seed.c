@@ -19,8 +19,7 @@ static bool is_one_of(const char *key, const char *const *keys)
 }
 
 /* A deep copy of params without the keys the seed spells differently. */
-static aos_result copy_except(const json_object *params, const char *const *skip,
-                              json_object **out)
+static aos_result copy_except(const json_object *params, const char *const *skip, json_object **out)
 {
     json_object *o = json_object_new_object();
     if (!o)
@@ -104,10 +103,11 @@ static aos_result set_unless_given(json_object *out, const char *key, json_objec
 static aos_result map_training_params(const json_object *tp, json_object *out, char *why,
                                       size_t whylen)
 {
-    static const char *const keys[] = {"model_name", "data_path",  "output_dir",
-                                       "epochs",     "num_train_epochs", "learning_rate",
-                                       "batch_size", "per_device_train_batch_size",
-                                       "max_seq_length", NULL};
+    static const char *const keys[] = {"model_name",       "data_path",
+                                       "output_dir",       "epochs",
+                                       "num_train_epochs", "learning_rate",
+                                       "batch_size",       "per_device_train_batch_size",
+                                       "max_seq_length",   NULL};
     AOS_RETURN_IF_FAILED(check_keys(tp, "training_params", keys, why, whylen));
     const char *model = NULL, *path = NULL, *outdir = NULL;
     AOS_RETURN_IF_FAILED(
@@ -165,8 +165,7 @@ static aos_result map_training_params(const json_object *tp, json_object *out, c
     return AOS_OK;
 }
 
-static aos_result map_adapters(const json_object *arr, json_object *out, char *why,
-                               size_t whylen)
+static aos_result map_adapters(const json_object *arr, json_object *out, char *why, size_t whylen)
 {
     size_t n = json_object_array_length(arr);
     if (n != 1)
@@ -176,7 +175,7 @@ static aos_result map_adapters(const json_object *arr, json_object *out, char *w
     const json_object *a = json_object_array_get_idx(arr, 0);
     if (!json_object_is_type(a, json_type_object))
         return aos_fail(AOS_ERR_INVALID, why, whylen, "'adapters[0]' must be an object");
-    static const char *const keys[] = {"adapter_name", "task_type", "r",    "lora_alpha",
+    static const char *const keys[] = {"adapter_name", "task_type",      "r",    "lora_alpha",
                                        "lora_dropout", "target_modules", "bias", NULL};
     AOS_RETURN_IF_FAILED(check_keys(a, "adapters[0]", keys, why, whylen));
     json_object *have = NULL;
@@ -282,20 +281,18 @@ static aos_result map_infer(const aos_agents_config_t *agents, const json_object
                             json_object *out, char *why, size_t whylen)
 {
     const char *id = NULL;
-    AOS_RETURN_IF_FAILED(aos_json_get_string(params, "agent_id", AOS_JSON_OPTIONAL, &id, why,
-                                             whylen));
+    AOS_RETURN_IF_FAILED(
+        aos_json_get_string(params, "agent_id", AOS_JSON_OPTIONAL, &id, why, whylen));
     if (!id)
         return AOS_OK;
     /* the seed: "the agent's adapter name is used as the agent_id" — an agent's name selects
      * that agent (and its adapter); any other name is an adapter */
     if (agents && aos_agents_find(agents, id))
-        return set_unless_given(out, "agent", json_object_new_string(id), "agent_id", why,
-                                whylen);
+        return set_unless_given(out, "agent", json_object_new_string(id), "agent_id", why, whylen);
     if (!aos_storage_valid_id(id))
         return aos_fail(AOS_ERR_INVALID, why, whylen,
                         "'agent_id' must name an agent or an adapter ([A-Za-z0-9._:-], 1..128)");
-    return set_unless_given(out, "adapter", json_object_new_string(id), "agent_id", why,
-                            whylen);
+    return set_unless_given(out, "adapter", json_object_new_string(id), "agent_id", why, whylen);
 }
 
 aos_result router_act_params(const aos_agents_config_t *agents, const aos_agent_def_t *agent,
@@ -303,9 +300,8 @@ aos_result router_act_params(const aos_agents_config_t *agents, const aos_agent_
                              char *why, size_t whylen)
 {
     static const char *const train_skip[] = {"training_params", "adapters", NULL};
-    static const char *const pipe_skip[] = {"subscription_id", "resource_group",
-                                            "workspace_name", "training_params", "adapters",
-                                            NULL};
+    static const char *const pipe_skip[] = {"subscription_id", "resource_group", "workspace_name",
+                                            "training_params", "adapters",       NULL};
     static const char *const infer_skip[] = {"agent_id", NULL};
     bool train = strcmp(action, "trigger_lora_training") == 0;
     bool pipe = strcmp(action, "run_azure_ml_pipeline") == 0;
@@ -316,7 +312,10 @@ aos_result router_act_params(const aos_agents_config_t *agents, const aos_agent_
                         "aml_infer)",
                         action);
     json_object *o = NULL;
-    AOS_RETURN_IF_FAILED(copy_except(params, train ? train_skip : pipe ? pipe_skip : infer_skip,
+    AOS_RETURN_IF_FAILED(copy_except(params,
+                                     train  ? train_skip
+                                     : pipe ? pipe_skip
+                                            : infer_skip,
                                      &o));
     aos_result r = AOS_OK;
     if ((train || pipe) && params)

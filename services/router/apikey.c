@@ -178,8 +178,8 @@ aos_result router_apikeys_check(const router_apikeys_t *keys, const char *author
     return match ? AOS_OK : aos_fail(AOS_ERR_AUTH, errbuf, errlen, "invalid API key");
 }
 
-aos_result router_credentials_check(const aos_config_common_t *common,
-                                    const router_apikeys_t *keys, char *errbuf, size_t errlen)
+aos_result router_credentials_check(const aos_config_common_t *common, const router_apikeys_t *keys,
+                                    char *errbuf, size_t errlen)
 {
     if (common->dev_mode) {
         aos_secure_log_dev_mode(common, router_apikeys_count(keys) == 0
@@ -194,8 +194,9 @@ aos_result router_credentials_check(const aos_config_common_t *common,
     if (keys_ok && bus_ok)
         return AOS_OK;
     return aos_fail(AOS_ERR_AUTH, errbuf, errlen, "refusing to start without credentials:%s%s%s%s",
-                    keys_ok ? "" : "\nno API keys configured: set AOS_API_KEYS (comma-separated) "
-                                   "or AOS_API_KEYS_FILE (one key per line, 16-512 characters); "
-                                   "clients send Authorization: Bearer <key>; " AOS_SECURE_DEV_HINT,
+                    keys_ok ? ""
+                            : "\nno API keys configured: set AOS_API_KEYS (comma-separated) "
+                              "or AOS_API_KEYS_FILE (one key per line, 16-512 characters); "
+                              "clients send Authorization: Bearer <key>; " AOS_SECURE_DEV_HINT,
                     bus_ok ? "" : "\n", bus_ok ? "" : bus, "");
 }

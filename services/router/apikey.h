@@ -1,4 +1,5 @@
-/* services/router/apikey.h: API-key authentication (Authorization: Bearer <key>, docs/design.md §4).
+/* services/router/apikey.h: API-key authentication (Authorization: Bearer <key>, docs/design.md
+ * §4).
  *
  * Keys come from a file (one per line; blank lines and lines starting with '#' ignored;
  * AOS_API_KEYS_FILE) and/or a comma-separated list (AOS_API_KEYS). Only SHA-256 digests of
@@ -24,8 +25,8 @@ typedef struct router_apikeys router_apikeys_t;
 
 /* Parse keys from text (file content) and a comma-separated list; either may be NULL.
  * A key shorter than 16 or longer than 512 bytes, or with spaces/control characters, is an
- * error naming its line or list position (not the key). Zero keys parses (auth disabled), but the router only starts so in development mode
- * (router_credentials_check). */
+ * error naming its line or list position (not the key). Zero keys parses (auth disabled), but the
+ * router only starts so in development mode (router_credentials_check). */
 aos_result router_apikeys_parse(const char *file_text, size_t file_len, const char *list,
                                 router_apikeys_t **out, char *errbuf, size_t errlen);
 
@@ -42,11 +43,11 @@ size_t router_apikeys_count(const router_apikeys_t *keys);
 aos_result router_apikeys_check(const router_apikeys_t *keys, const char *authorization,
                                 char *errbuf, size_t errlen);
 
-/* Secure by default (docs/design.md §4, docs/security.md): unless common->dev_mode, the router refuses
- * to start without API keys (the /v1 API would be open to anyone who reaches it) or without
+/* Secure by default (docs/design.md §4, docs/security.md): unless common->dev_mode, the router
+ * refuses to start without API keys (the /v1 API would be open to anyone who reaches it) or without
  * bus credentials (aos/secure.h). AOS_ERR_AUTH with every problem, one per line, each saying
  * what to set. In development mode it logs what is open and returns AOS_OK. */
-aos_result router_credentials_check(const aos_config_common_t *common,
-                                    const router_apikeys_t *keys, char *errbuf, size_t errlen);
+aos_result router_credentials_check(const aos_config_common_t *common, const router_apikeys_t *keys,
+                                    char *errbuf, size_t errlen);
 
 #endif

@@ -210,8 +210,8 @@ static void on_result(struct bot_outbound *ob, aos_bus_delivery_t *d, const aos_
     char why[256] = "";
     router_turn_result_t *res = NULL;
     aos_result code = aos_bus_reply_result(ev, why, sizeof why);
-    if (code == AOS_OK && (!ev->data || router_turn_result_parse(ev->data, ev->data_len, &res,
-                                                                 why, sizeof why) != AOS_OK))
+    if (code == AOS_OK && (!ev->data || router_turn_result_parse(ev->data, ev->data_len, &res, why,
+                                                                 sizeof why) != AOS_OK))
         code = AOS_ERR_PROTOCOL;
     pthread_mutex_lock(&ob->mu);
     ob_conv_t *c = NULL;
@@ -228,8 +228,8 @@ static void on_result(struct bot_outbound *ob, aos_bus_delivery_t *d, const aos_
     }
     it->result_d = d;
     if (code != AOS_OK) {
-        aos_log(AOS_LOG_WARN, "bot turn failed; nothing to deliver", "message_id",
-                it->message_id, "detail", why, NULL);
+        aos_log(AOS_LOG_WARN, "bot turn failed; nothing to deliver", "message_id", it->message_id,
+                "detail", why, NULL);
         it->ready = true; /* count 0: settled by the delivery thread */
     } else {
         const char *agent = res->agent ? res->agent : "";
@@ -339,8 +339,8 @@ static void on_posted(void *ctx, aos_result result, int status, int64_t retry_af
         } else {
             char st[16];
             snprintf(st, sizeof st, "%d", status);
-            aos_log(AOS_LOG_WARN, "bot reply dead-lettered", "message_id", it->message_id,
-                    "status", st, "result", aos_result_str(result), NULL);
+            aos_log(AOS_LOG_WARN, "bot reply dead-lettered", "message_id", it->message_id, "status",
+                    st, "result", aos_result_str(result), NULL);
             pop_head(ob, c, "aos:delivery-failed",
                      retry ? "serviceUrl kept failing" : "serviceUrl refused the reply");
         }
@@ -436,8 +436,8 @@ aos_result bot_outbound_start(router_t *rt, char *errbuf, size_t errlen)
     ob->policy.base_delay_ms = 500;
     ob->policy.max_delay_ms = 30000;
     rt->outbound = ob;
-    aos_result r = aos_bus_subscribe(rt->bus, BOT_OUTBOUND_QUEUE, OUTBOUND_MAX_INFLIGHT,
-                                     on_outbound, ob);
+    aos_result r =
+        aos_bus_subscribe(rt->bus, BOT_OUTBOUND_QUEUE, OUTBOUND_MAX_INFLIGHT, on_outbound, ob);
     if (r != AOS_OK)
         return aos_fail(r, errbuf, errlen, "bus: cannot consume %s", BOT_OUTBOUND_QUEUE);
     if (pthread_create(&ob->thread, NULL, delivery_thread, ob) != 0)
@@ -542,8 +542,8 @@ static aos_result context_event(turn_t *t, aos_event_t **out)
     char *act = NULL;
     AOS_RETURN_IF_FAILED(router_activity_context_json(t->activity, &act));
     json_object *o = json_object_new_object(), *a = NULL;
-    aos_result r = o ? aos_json_parse(act, strlen(act), strlen(act) + 1, 0, &a, NULL, 0)
-                     : AOS_ERR_NOMEM;
+    aos_result r =
+        o ? aos_json_parse(act, strlen(act), strlen(act) + 1, 0, &a, NULL, 0) : AOS_ERR_NOMEM;
     free(act);
     if (r == AOS_OK)
         r = aos_json_add(o, "activity", a);

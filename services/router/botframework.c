@@ -36,8 +36,8 @@ static aos_result obj_json(json_object *o, const char *field, aos_json_need need
     return v ? aos_json_to_string(v, out, NULL) : AOS_OK;
 }
 
-static aos_result parse_fields(json_object *o, size_t max_text, bool context,
-                               router_activity_t *a, char *errbuf, size_t errlen)
+static aos_result parse_fields(json_object *o, size_t max_text, bool context, router_activity_t *a,
+                               char *errbuf, size_t errlen)
 {
     json_object *conv = NULL, *from = NULL;
     AOS_RETURN_IF_FAILED(dup_str(o, "type", AOS_JSON_REQUIRED, 64, &a->type, errbuf, errlen));
@@ -74,15 +74,15 @@ static aos_result parse_fields(json_object *o, size_t max_text, bool context,
     if (!is_msg && !named)
         return AOS_OK;
     if (named)
-        AOS_RETURN_IF_FAILED(
-            dup_str(o, "name", AOS_JSON_REQUIRED, 256, &a->name, errbuf, errlen));
+        AOS_RETURN_IF_FAILED(dup_str(o, "name", AOS_JSON_REQUIRED, 256, &a->name, errbuf, errlen));
     json_object *v = NULL;
     if (json_object_object_get_ex(o, "value", &v) && v &&
         aos_json_to_string(v, &a->value_json, NULL) != AOS_OK)
         return AOS_ERR_NOMEM;
     if (json_object_object_get_ex(o, "attachments", &v) && v) {
         if (!json_object_is_type(v, json_type_array))
-            return aos_fail(AOS_ERR_INVALID, errbuf, errlen, "field 'attachments' must be an array");
+            return aos_fail(AOS_ERR_INVALID, errbuf, errlen,
+                            "field 'attachments' must be an array");
         if (json_object_array_length(v) > 0 &&
             aos_json_to_string(v, &a->attachments_json, NULL) != AOS_OK)
             return AOS_ERR_NOMEM;
@@ -98,7 +98,7 @@ static aos_result parse_fields(json_object *o, size_t max_text, bool context,
 }
 
 static aos_result parse_any(const char *body, size_t len, size_t max_text, bool context,
-                           router_activity_t **out, char *errbuf, size_t errlen)
+                            router_activity_t **out, char *errbuf, size_t errlen)
 {
     *out = NULL;
     json_object *o = NULL;
@@ -236,9 +236,8 @@ static aos_result turn_metadata(const router_activity_t *a, json_object *value, 
     return r;
 }
 
-aos_result router_activity_turn_input(const router_activity_t *a, size_t max_text,
-                                      char **out_text, char **out_metadata_json, char *errbuf,
-                                      size_t errlen)
+aos_result router_activity_turn_input(const router_activity_t *a, size_t max_text, char **out_text,
+                                      char **out_metadata_json, char *errbuf, size_t errlen)
 {
     *out_text = NULL;
     *out_metadata_json = NULL;
@@ -410,8 +409,7 @@ aos_result router_activity_eoc_build(const router_activity_t *in, const char *id
     return router_activity_eoc_build_value(in, id, NULL, out_json);
 }
 
-aos_result router_activity_invoke_response_build(int status, const char *body_json,
-                                                 char **out_json)
+aos_result router_activity_invoke_response_build(int status, const char *body_json, char **out_json)
 {
     json_object *o = json_object_new_object(), *v = json_object_new_object();
     aos_result r = (o && v) ? aos_json_add_string(o, "type", "invokeResponse") : AOS_ERR_NOMEM;

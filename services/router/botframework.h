@@ -13,18 +13,18 @@
 #include "aos/result.h"
 
 typedef struct router_activity {
-    char *type;            /* "message", "conversationUpdate", "endOfConversation", … */
-    char *id;              /* may be NULL */
-    char *channel_id;      /* may be NULL */
-    char *service_url;     /* may be NULL (then only expectReplies can be answered) */
-    char *conversation_id; /* required */
-    char *from_id;         /* may be NULL */
-    char *text;            /* message text (may be NULL for a card submit); NULL for others */
-    char *name;            /* event / invoke name; NULL otherwise */
-    char *value_json;      /* JSON text of "value" (card submit data, event/invoke input) */
+    char *type;             /* "message", "conversationUpdate", "endOfConversation", … */
+    char *id;               /* may be NULL */
+    char *channel_id;       /* may be NULL */
+    char *service_url;      /* may be NULL (then only expectReplies can be answered) */
+    char *conversation_id;  /* required */
+    char *from_id;          /* may be NULL */
+    char *text;             /* message text (may be NULL for a card submit); NULL for others */
+    char *name;             /* event / invoke name; NULL otherwise */
+    char *value_json;       /* JSON text of "value" (card submit data, event/invoke input) */
     char *attachments_json; /* JSON text of the "attachments" array; NULL when absent */
-    char *locale;          /* may be NULL */
-    char *delivery_mode;   /* "normal", "expectReplies", …; NULL = normal */
+    char *locale;           /* may be NULL */
+    char *delivery_mode;    /* "normal", "expectReplies", …; NULL = normal */
     char *conversation_json, *from_json, *recipient_json; /* echoed in the reply */
 } router_activity_t;
 
@@ -51,9 +51,8 @@ bool router_activity_is_type(const router_activity_t *a, const char *type);
  * metadata {"bot":{"type","name"?,"value"?,"attachments"?,"channel_id"?,"locale"?}} (JSON
  * object text). Both malloc'd. AOS_ERR_INVALID when there is nothing to say;
  * AOS_ERR_TOO_LARGE over max_text bytes. */
-aos_result router_activity_turn_input(const router_activity_t *a, size_t max_text,
-                                      char **out_text, char **out_metadata_json, char *errbuf,
-                                      size_t errlen);
+aos_result router_activity_turn_input(const router_activity_t *a, size_t max_text, char **out_text,
+                                      char **out_metadata_json, char *errbuf, size_t errlen);
 bool router_activity_expect_replies(const router_activity_t *a);
 
 /* The AOS conversation id for a Bot Framework conversation: "bf-" + 32 hex digits of

@@ -38,11 +38,11 @@ aos_result router_heartbeat_parse(const char *data, size_t len, router_heartbeat
     if (r == AOS_OK)
         r = aos_json_get_int(o, "capacity", AOS_JSON_OPTIONAL, &out->capacity, NULL, NULL, 0);
     if (r == AOS_OK)
-        r = aos_json_get_int(o, "schedule_last_ms", AOS_JSON_OPTIONAL, &out->schedule_last_ms,
-                             NULL, NULL, 0);
+        r = aos_json_get_int(o, "schedule_last_ms", AOS_JSON_OPTIONAL, &out->schedule_last_ms, NULL,
+                             NULL, 0);
     if (r == AOS_OK)
-        r = aos_json_get_int(o, "schedule_next_ms", AOS_JSON_OPTIONAL, &out->schedule_next_ms,
-                             NULL, NULL, 0);
+        r = aos_json_get_int(o, "schedule_next_ms", AOS_JSON_OPTIONAL, &out->schedule_next_ms, NULL,
+                             NULL, 0);
     if (r == AOS_OK)
         r = copy_str(o, "breaker", AOS_JSON_OPTIONAL, out->breaker, sizeof out->breaker);
     if (r == AOS_OK && out->breaker[0] && strcmp(out->breaker, "closed") != 0 &&

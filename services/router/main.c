@@ -21,9 +21,9 @@ int main(int argc, char **argv)
 {
     router_config_t cfg;
     memset(&cfg, 0, sizeof cfg);
-    int init = aos_service_init_checked("aos-router", argc, argv, router_config_table,
-                                        router_config_table_len, &cfg, &cfg.common,
-                                        check_credentials);
+    int init =
+        aos_service_init_checked("aos-router", argc, argv, router_config_table,
+                                 router_config_table_len, &cfg, &cfg.common, check_credentials);
     if (init >= 0) {
         router_config_free(&cfg);
         return init;

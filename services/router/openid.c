@@ -18,12 +18,12 @@ struct router_openid {
     size_t url_count;
     int64_t refresh_ms;
     pthread_mutex_t mu;
-    router_jwks_t *jwks;     /* under mu */
-    int64_t loaded_ms;       /* monotonic, under mu */
-    int64_t last_try_ms;     /* monotonic, under mu */
-    bool refreshing;         /* under mu */
-    bool closing;            /* under mu */
-    pthread_cond_t idle;     /* signalled when a refresh ends */
+    router_jwks_t *jwks; /* under mu */
+    int64_t loaded_ms;   /* monotonic, under mu */
+    int64_t last_try_ms; /* monotonic, under mu */
+    bool refreshing;     /* under mu */
+    bool closing;        /* under mu */
+    pthread_cond_t idle; /* signalled when a refresh ends */
 };
 
 aos_result router_openid_jwks_uri(const char *json, size_t len, char *out, size_t outlen)
@@ -48,7 +48,7 @@ aos_result router_openid_jwks_uri(const char *json, size_t len, char *out, size_
 typedef struct refresh {
     router_openid_t *o;
     size_t idx;
-    bool want_jwks; /* next answer is a JWKS (else metadata) */
+    bool want_jwks;    /* next answer is a JWKS (else metadata) */
     json_object *keys; /* all keys collected so far */
 } refresh_t;
 
@@ -145,7 +145,8 @@ static void kick(router_openid_t *o, int64_t min_gap_ms)
 {
     pthread_mutex_lock(&o->mu);
     int64_t now = aos_clock_monotonic_ms();
-    bool go = !o->refreshing && !o->closing && (o->last_try_ms == 0 || now - o->last_try_ms >= min_gap_ms);
+    bool go = !o->refreshing && !o->closing &&
+              (o->last_try_ms == 0 || now - o->last_try_ms >= min_gap_ms);
     if (go) {
         o->refreshing = true;
         o->last_try_ms = now;
@@ -183,8 +184,8 @@ aos_result router_openid_new(aos_http_client_t *http, const char *urls, int64_t 
     pthread_cond_init(&o->idle, NULL);
     char *save = NULL;
     for (char *t = strtok_r(copy, ", ", &save); t; t = strtok_r(NULL, ", ", &save)) {
-        if (o->url_count == OPENID_MAX_URLS || (strncmp(t, "https://", 8) != 0 &&
-                                                strncmp(t, "http://", 7) != 0)) {
+        if (o->url_count == OPENID_MAX_URLS ||
+            (strncmp(t, "https://", 8) != 0 && strncmp(t, "http://", 7) != 0)) {
             free(copy);
             router_openid_free(o);
             return aos_fail(AOS_ERR_INVALID, errbuf, errlen,

@@ -95,8 +95,7 @@ const aos_config_field_t router_config_table[] = {
 };
 const size_t router_config_table_len = sizeof router_config_table / sizeof router_config_table[0];
 
-aos_result router_config_check_credentials(const router_config_t *cfg, char *errbuf,
-                                           size_t errlen)
+aos_result router_config_check_credentials(const router_config_t *cfg, char *errbuf, size_t errlen)
 {
     router_apikeys_t *keys = NULL;
     aos_result r = router_apikeys_load(cfg->api_keys_file, cfg->api_keys, &keys, errbuf, errlen);
@@ -206,12 +205,13 @@ static aos_result load_auth(router_t *rt, char *errbuf, size_t errlen)
     AOS_RETURN_IF_FAILED(
         split_list(rt->cfg.bot_allowed_callers, &rt->allowed_callers, &rt->allowed_caller_count));
     if (!rt->cfg.bot_jwks_file && !rt->cfg.bot_app_id) {
-        aos_log(AOS_LOG_WARN,
-                router_dev_mode(rt)
-                    ? "no Bot Framework auth (AOS_BOT_APP_ID): development mode, /api/messages "
-                      "accepts unsigned activities"
-                    : "no Bot Framework auth (AOS_BOT_APP_ID): /api/messages refuses every activity",
-                NULL);
+        aos_log(
+            AOS_LOG_WARN,
+            router_dev_mode(rt)
+                ? "no Bot Framework auth (AOS_BOT_APP_ID): development mode, /api/messages "
+                  "accepts unsigned activities"
+                : "no Bot Framework auth (AOS_BOT_APP_ID): /api/messages refuses every activity",
+            NULL);
         return AOS_OK;
     }
     if (!rt->cfg.bot_app_id)
@@ -355,8 +355,8 @@ static aos_result add_routes(router_t *rt)
     aos_http_server_set_authorizer(s, check_api_key, rt);
     AOS_RETURN_IF_FAILED(
         aos_http_server_route_ex(s, "POST", "/v1/messages", svc_post_message, rt, V1));
-    AOS_RETURN_IF_FAILED(aos_http_server_route_ex(s, "GET", "/v1/conversations/{id}",
-                                                  svc_get_conversation, rt, V1));
+    AOS_RETURN_IF_FAILED(
+        aos_http_server_route_ex(s, "GET", "/v1/conversations/{id}", svc_get_conversation, rt, V1));
     AOS_RETURN_IF_FAILED(aos_http_server_route_ex(s, "GET", "/v1/agents", svc_get_agents, rt, V1));
     AOS_RETURN_IF_FAILED(
         aos_http_server_route_ex(s, "POST", "/v1/agents/{agent}/act", svc_post_act, rt, V1));
@@ -365,17 +365,17 @@ static aos_result add_routes(router_t *rt)
     AOS_RETURN_IF_FAILED(
         aos_http_server_route_ex(s, "OPTIONS", "/v1/events", svc_options_events, rt, V1));
     /* Bot Framework: its own JWT check (svc_bot.c); JSON bodies only. */
-    AOS_RETURN_IF_FAILED(aos_http_server_route_ex(s, "POST", "/api/messages", svc_post_activity,
-                                                  rt, AOS_HTTP_ROUTE_JSON));
+    AOS_RETURN_IF_FAILED(aos_http_server_route_ex(s, "POST", "/api/messages", svc_post_activity, rt,
+                                                  AOS_HTTP_ROUTE_JSON));
     /* The skill manifest is public: Copilot Studio fetches it without credentials. */
-    AOS_RETURN_IF_FAILED(aos_http_server_route(s, "GET", ROUTER_SKILL_MANIFEST_PATH,
-                                               svc_get_skill_manifest, rt));
+    AOS_RETURN_IF_FAILED(
+        aos_http_server_route(s, "GET", ROUTER_SKILL_MANIFEST_PATH, svc_get_skill_manifest, rt));
     AOS_RETURN_IF_FAILED(svc_ml_routes(s, rt));
     /* the operator console (docs/console.md) and the routes only it needs */
-    AOS_RETURN_IF_FAILED(aos_http_server_route_ex(s, "GET", "/v1/conversations",
-                                                  svc_list_conversations, rt, V1));
-    AOS_RETURN_IF_FAILED(aos_http_server_route_ex(s, "GET", "/v1/deadletters",
-                                                  svc_list_dead_letter_queues, rt, V1));
+    AOS_RETURN_IF_FAILED(
+        aos_http_server_route_ex(s, "GET", "/v1/conversations", svc_list_conversations, rt, V1));
+    AOS_RETURN_IF_FAILED(
+        aos_http_server_route_ex(s, "GET", "/v1/deadletters", svc_list_dead_letter_queues, rt, V1));
     AOS_RETURN_IF_FAILED(aos_http_server_route_ex(s, "GET", "/v1/deadletters/{queue}",
                                                   svc_list_dead_letters, rt, V1));
     AOS_RETURN_IF_FAILED(aos_http_server_route_ex(s, "POST", "/v1/deadletters/{queue}/{id}/replay",

@@ -30,13 +30,13 @@ typedef struct router_config {
     char *bot_tenant;             /* AOS_BOT_TENANT: Entra tenant of the token (botframework.com) */
     char *bot_token_url;          /* AOS_BOT_TOKEN_URL: token endpoint override */
     /* Copilot Studio skill (docs/copilot-studio.md) */
-    char *public_url;             /* AOS_PUBLIC_URL: base URL in the skill manifest */
-    char *bot_skill_name;         /* AOS_BOT_SKILL_NAME: the manifest's name and $id */
-    char *bot_openid_metadata;    /* AOS_BOT_OPENID_METADATA: comma-separated metadata URLs */
-    char *bot_allowed_callers;    /* AOS_BOT_ALLOWED_CALLERS: caller app ids, or "*" */
-    char *bot_cert_file;          /* AOS_BOT_CERT_FILE: PEM cert + key (certificate credential) */
+    char *public_url;               /* AOS_PUBLIC_URL: base URL in the skill manifest */
+    char *bot_skill_name;           /* AOS_BOT_SKILL_NAME: the manifest's name and $id */
+    char *bot_openid_metadata;      /* AOS_BOT_OPENID_METADATA: comma-separated metadata URLs */
+    char *bot_allowed_callers;      /* AOS_BOT_ALLOWED_CALLERS: caller app ids, or "*" */
+    char *bot_cert_file;            /* AOS_BOT_CERT_FILE: PEM cert + key (certificate credential) */
     char *bot_federated_token_file; /* AOS_BOT_FEDERATED_TOKEN_FILE: workload identity token */
-    bool bot_managed_identity;    /* AOS_BOT_MANAGED_IDENTITY: token from the managed identity */
+    bool bot_managed_identity;      /* AOS_BOT_MANAGED_IDENTITY: token from the managed identity */
     int64_t claim_threshold;        /* AOS_CLAIM_THRESHOLD: turns larger go by reference */
 } router_config_t;
 
@@ -48,8 +48,7 @@ extern const size_t router_config_table_len;
 void router_config_free(router_config_t *cfg);
 
 /* The API keys and bus credentials of cfg (router_credentials_check), before anything starts. */
-aos_result router_config_check_credentials(const router_config_t *cfg, char *errbuf,
-                                           size_t errlen);
+aos_result router_config_check_credentials(const router_config_t *cfg, char *errbuf, size_t errlen);
 
 typedef struct router router_t;
 

@@ -70,7 +70,7 @@ struct router {
     pthread_t bot_fetch_thread;
     bool bot_fetch_started;
     bool bot_token_fetching;
-    struct bot_post *bot_waiting; /* replies waiting for the token, in arrival order */
+    struct bot_post *bot_waiting;  /* replies waiting for the token, in arrival order */
     struct bot_outbound *outbound; /* bot_outbound.c */
 
     /* per agent (index in agents->agents): its queue was seen on the broker (svc_queues.c) */

@@ -29,7 +29,7 @@ static json_object *object_schema(const char *const *names, const char *const *d
         r = aos_json_add(props, names[i], str_prop(descs[i]));
     for (size_t i = 0; i < required && r == AOS_OK; i++)
         r = json_object_array_add(req, json_object_new_string(names[i])) == 0 ? AOS_OK
-                                                                               : AOS_ERR_NOMEM;
+                                                                              : AOS_ERR_NOMEM;
     if (r == AOS_OK) {
         r = aos_json_add(o, "properties", props);
         props = NULL;
@@ -91,8 +91,9 @@ static void describe(const aos_agent_def_t *ag, char *out, size_t outlen)
 static aos_result add_activities(json_object *acts, const aos_agents_config_t *agents)
 {
     static const char *const ev_in[] = {"text"}, *const ev_in_d[] = {"What to ask the agent"};
-    static const char *const ev_out[] = {"reply", "agent"},
-                             *const ev_out_d[] = {"The agent's answer", "The agent that answered"};
+    static const char *const ev_out[] = {"reply", "agent"}, *const ev_out_d[] = {
+                                                                "The agent's answer",
+                                                                "The agent that answered"};
     aos_result r = aos_json_add(
         acts, "message",
         activity("message", NULL,

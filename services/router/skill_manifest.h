@@ -16,7 +16,8 @@
 #include "aos/agents.h"
 #include "aos/result.h"
 
-#define ROUTER_SKILL_SCHEMA "https://schemas.botframework.com/schemas/skills/v2.2/skill-manifest.json"
+#define ROUTER_SKILL_SCHEMA                                                                        \
+    "https://schemas.botframework.com/schemas/skills/v2.2/skill-manifest.json"
 #define ROUTER_SKILL_MANIFEST_PATH "/api/skill/manifest.json"
 #define ROUTER_SKILL_INVOKE_ASK "aos/ask"
 

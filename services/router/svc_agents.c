@@ -243,8 +243,8 @@ static void on_act_reply(void *ctx, aos_result r, const aos_event_t *reply)
 }
 
 static aos_result act_request(const aos_agents_config_t *agents, const aos_agent_def_t *agent,
-                              json_object *body, const char **out_type, char **out_json,
-                              char *why, size_t whylen)
+                              json_object *body, const char **out_type, char **out_json, char *why,
+                              size_t whylen)
 {
     const char *action = NULL;
     json_object *params = NULL;

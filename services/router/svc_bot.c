@@ -136,8 +136,8 @@ void svc_bot_deliver(turn_t *t, const router_turn_result_t *res)
         copy.reply_message_id = t->message_id;
     char *acts[2];
     size_t n = 0;
-    if (bot_reply_activities(t->rt, t->activity, t->d.agent->name, t->conversation_id, &copy,
-                             acts, &n) != AOS_OK) {
+    if (bot_reply_activities(t->rt, t->activity, t->d.agent->name, t->conversation_id, &copy, acts,
+                             &n) != AOS_OK) {
         if (t->req)
             router_respond_error(t->req, AOS_ERR_NOMEM, "could not build the reply activity");
         return;
@@ -195,8 +195,9 @@ static bool wants_turn(router_t *rt, const router_activity_t *a, const char **ou
     if (router_activity_is_type(a, "invoke") && strcmp(a->name, ROUTER_SKILL_INVOKE_ASK) == 0) {
         json_object *v = NULL;
         const char *agent = NULL;
-        if (a->value_json && aos_json_parse_object(a->value_json, strlen(a->value_json), 0, 0, &v,
-                                                   NULL, 0) == AOS_OK &&
+        if (a->value_json &&
+            aos_json_parse_object(a->value_json, strlen(a->value_json), 0, 0, &v, NULL, 0) ==
+                AOS_OK &&
             aos_json_get_string(v, "agent", AOS_JSON_OPTIONAL, &agent, NULL, 0) == AOS_OK &&
             agent) {
             const aos_agent_def_t *ag = aos_agents_find(rt->agents, agent);
@@ -219,8 +220,8 @@ void svc_get_skill_manifest(aos_http_request_t *req, void *ctx)
         snprintf(base, sizeof base, "%s://%s", router_dev_mode(rt) ? "http" : "https", host);
     else
         base[0] = '\0';
-    router_skill_info_t info = {.public_url = base, .app_id = rt->cfg.bot_app_id,
-                                .name = rt->cfg.bot_skill_name};
+    router_skill_info_t info = {
+        .public_url = base, .app_id = rt->cfg.bot_app_id, .name = rt->cfg.bot_skill_name};
     char *json = NULL;
     if (!rt->cfg.bot_app_id) {
         router_respond_error(req, AOS_ERR_NOT_FOUND,
@@ -228,8 +229,9 @@ void svc_get_skill_manifest(aos_http_request_t *req, void *ctx)
         return;
     }
     if (router_skill_manifest_build(rt->agents, &info, &json) != AOS_OK) {
-        router_respond_error(req, AOS_ERR_INVALID,
-                             "no skill manifest: set AOS_PUBLIC_URL (the router's public base URL)");
+        router_respond_error(
+            req, AOS_ERR_INVALID,
+            "no skill manifest: set AOS_PUBLIC_URL (the router's public base URL)");
         return;
     }
     aos_http_respond_json(req, 200, json);

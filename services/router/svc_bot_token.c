@@ -44,8 +44,8 @@ static void on_posted(const aos_http_response_t *resp, void *ctx)
     char status[16];
     snprintf(status, sizeof status, "%d", resp->status);
     if (resp->result != AOS_OK || resp->status < 200 || resp->status >= 300)
-        aos_log(AOS_LOG_WARN, "bot reply not delivered", "url", p->url, "status", status,
-                "detail", resp->error, NULL);
+        aos_log(AOS_LOG_WARN, "bot reply not delivered", "url", p->url, "status", status, "detail",
+                resp->error, NULL);
     else
         aos_log(AOS_LOG_DEBUG, "bot reply delivered", "url", p->url, "status", status, NULL);
     uint64_t hint = 0;
@@ -111,8 +111,8 @@ static void *fetch_main(void *arg)
 {
     router_t *rt = arg;
     char *tok = malloc(TOKEN_CAP), why[400] = "";
-    aos_result r = tok ? aos_identity_token(rt->bot_identity, tok, TOKEN_CAP, why, sizeof why)
-                       : AOS_ERR_NOMEM;
+    aos_result r =
+        tok ? aos_identity_token(rt->bot_identity, tok, TOKEN_CAP, why, sizeof why) : AOS_ERR_NOMEM;
     if (r != AOS_OK)
         aos_log(AOS_LOG_WARN, "bot token not obtained; waiting replies will be retried", "result",
                 aos_result_str(r), "detail", why, NULL);
@@ -227,6 +227,6 @@ void bot_token_free(router_t *rt)
 
 bool bot_credentials_configured(const router_t *rt)
 {
-    return rt->cfg.bot_app_password || rt->cfg.bot_cert_file ||
-           rt->cfg.bot_federated_token_file || (rt->cfg.bot_managed_identity && rt->cfg.bot_app_id);
+    return rt->cfg.bot_app_password || rt->cfg.bot_cert_file || rt->cfg.bot_federated_token_file ||
+           (rt->cfg.bot_managed_identity && rt->cfg.bot_app_id);
 }

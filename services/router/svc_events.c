@@ -19,7 +19,7 @@
 typedef struct delivery {
     router_t *rt;
     aos_http_request_t *req;
-    aos_bus_delivery_t *bus_delivery; /* instead of req: accepted, or released on failure */
+    aos_bus_delivery_t *bus_delivery;         /* instead of req: accepted, or released on failure */
     const char *reply_to, *reply_to_group_id; /* the ingress message's, or NULL */
     atomic_int pending;
     atomic_int failed;

@@ -87,14 +87,15 @@ static void on_health_deleted(void *ctx, aos_result r, const char *data_json, co
 }
 
 /* Merge one shared record into the table when it is newer than what this replica saw. */
-static void merge(router_t *rt, const aos_storage_record_t *rec, int64_t now_mono,
-                  int64_t now_unix, int64_t forget_ms)
+static void merge(router_t *rt, const aos_storage_record_t *rec, int64_t now_mono, int64_t now_unix,
+                  int64_t forget_ms)
 {
     json_object *o = NULL;
     const char *agent = NULL, *instance = NULL, *provider = NULL, *breaker = NULL;
     int64_t inflight = 0, capacity = 0, seen_unix = 0, sched_last = 0, sched_next = 0;
     if (!rec->data_json ||
-        aos_json_parse_object(rec->data_json, strlen(rec->data_json), 0, 0, &o, NULL, 0) != AOS_OK ||
+        aos_json_parse_object(rec->data_json, strlen(rec->data_json), 0, 0, &o, NULL, 0) !=
+            AOS_OK ||
         aos_json_get_string(o, "agent", AOS_JSON_REQUIRED, &agent, NULL, 0) != AOS_OK ||
         aos_json_get_string(o, "instance", AOS_JSON_REQUIRED, &instance, NULL, 0) != AOS_OK ||
         aos_json_get_int(o, "seen_unix_ms", AOS_JSON_REQUIRED, &seen_unix, NULL, NULL, 0) !=

@@ -48,7 +48,8 @@ void svc_post_message(aos_http_request_t *req, void *ctx)
         idem_ok = *c >= 0x20 && *c <= 0x7e;
     if (idem && !idem_ok) {
         router_message_req_free(m);
-        router_respond_error(req, AOS_ERR_INVALID, "Idempotency-Key must be 1-255 printable ASCII characters");
+        router_respond_error(req, AOS_ERR_INVALID,
+                             "Idempotency-Key must be 1-255 printable ASCII characters");
         return;
     }
     turn_t *t = turn_new(rt, req, prefers_async(req) ? TURN_MODE_ASYNC : TURN_MODE_JSON);

@@ -150,8 +150,8 @@ static void svc_ml(aos_http_request_t *req, void *ctx)
 aos_result svc_ml_routes(aos_http_server_t *s, router_t *rt)
 {
     for (size_t i = 0; i < sizeof ML_ROUTES / sizeof *ML_ROUTES; i++)
-        AOS_RETURN_IF_FAILED(
-            aos_http_server_route_ex(s, ML_ROUTES[i].method, ML_ROUTES[i].path, svc_ml, rt,
-                                     AOS_HTTP_ROUTE_AUTH | AOS_HTTP_ROUTE_JSON));
+        AOS_RETURN_IF_FAILED(aos_http_server_route_ex(s, ML_ROUTES[i].method, ML_ROUTES[i].path,
+                                                      svc_ml, rt,
+                                                      AOS_HTTP_ROUTE_AUTH | AOS_HTTP_ROUTE_JSON));
     return AOS_OK;
 }

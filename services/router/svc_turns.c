@@ -121,7 +121,7 @@ static void on_reply_resolved(void *ctx, aos_result r, aos_event_t *ev, const ch
         char claim[300];
         snprintf(claim, sizeof claim, "%s", t->claim ? t->claim : "");
         aos_storage_client_t *storage = t->rt->storage;
-        deliver(t, ev); /* frees t */
+        deliver(t, ev);                                 /* frees t */
         aos_storage_claim_delete_async(storage, claim); /* read once: settled */
     } else {
         char msg[400];

@@ -17,7 +17,8 @@
 
 size_t router_turn_run_budget(router_t *rt, size_t other_bytes)
 {
-    size_t threshold = aos_storage_client_claim_threshold(rt->storage), reserve = other_bytes + 4096;
+    size_t threshold = aos_storage_client_claim_threshold(rt->storage),
+           reserve = other_bytes + 4096;
     size_t room = threshold > reserve ? threshold - reserve : 0;
     return room < ROUTER_TURN_RUN_MAX ? room : ROUTER_TURN_RUN_MAX;
 }

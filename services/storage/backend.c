@@ -17,8 +17,8 @@ aos_result storage_backend_kind_parse(const char *s, storage_backend_kind *out_k
     return AOS_ERR_INVALID;
 }
 
-aos_result storage_backend_open(const storage_backend_config_t *cfg,
-                                    storage_backend_t **out_be, char *errbuf, size_t errlen)
+aos_result storage_backend_open(const storage_backend_config_t *cfg, storage_backend_t **out_be,
+                                char *errbuf, size_t errlen)
 {
     *out_be = NULL;
     switch (cfg->kind) {

@@ -77,18 +77,16 @@ typedef struct storage_backend_ops {
     /* Create conversation in->id for in->agent with in->metadata_json (NULL = "{}").
      * Idempotent: if it exists with the same agent, AOS_OK with the stored one and
      * *out_created false; with another agent AOS_ERR_CONFLICT. */
-    aos_result (*conversation_create)(storage_backend_t *be,
-                                      const aos_storage_conversation_t *in,
+    aos_result (*conversation_create)(storage_backend_t *be, const aos_storage_conversation_t *in,
                                       aos_storage_conversation_t *out, bool *out_created,
                                       char *errbuf, size_t errlen);
     aos_result (*conversation_get)(storage_backend_t *be, const char *id,
                                    aos_storage_conversation_t *out, char *errbuf, size_t errlen);
     /* Conversations ordered by id; agent NULL = all agents. cursor NULL = first page.
      * limit is 1..AOS_STORAGE_PAGE_MAX. Cursors are opaque strings of the backend. */
-    aos_result (*conversation_list)(storage_backend_t *be, const char *agent,
-                                    const char *cursor, size_t limit,
-                                    aos_storage_conversation_page_t *out, char *errbuf,
-                                    size_t errlen);
+    aos_result (*conversation_list)(storage_backend_t *be, const char *agent, const char *cursor,
+                                    size_t limit, aos_storage_conversation_page_t *out,
+                                    char *errbuf, size_t errlen);
     /* Delete the conversation and all its messages. Idempotent: absent is AOS_OK with
      * *out_existed false. */
     aos_result (*conversation_delete)(storage_backend_t *be, const char *id, bool *out_existed,
@@ -137,8 +135,8 @@ typedef struct storage_backend_ops {
      * Committing an upload_id that was already committed to this blob returns AOS_OK with
      * the current info (redelivery). Azure: Put Block List; stores content type and sha256.
      * *out = the blob's info. */
-    aos_result (*blob_put_commit)(storage_backend_t *be, const char *container,
-                                  const char *name, const char *upload_id, uint32_t chunk_count,
+    aos_result (*blob_put_commit)(storage_backend_t *be, const char *container, const char *name,
+                                  const char *upload_id, uint32_t chunk_count,
                                   const char *expected_sha256, aos_storage_blob_info_t *out,
                                   char *errbuf, size_t errlen);
     /* Drop a staged upload. Unknown upload is AOS_OK. */
@@ -207,8 +205,8 @@ struct storage_backend {
 /* Open a backend instance per cfg->kind. AOS_ERR_UNSUPPORTED when that backend is not built,
  * AOS_ERR_UNAVAILABLE when the store cannot be reached (retry later), AOS_ERR_INVALID for a
  * bad configuration. */
-aos_result storage_backend_open(const storage_backend_config_t *cfg,
-                                    storage_backend_t **out_be, char *errbuf, size_t errlen);
+aos_result storage_backend_open(const storage_backend_config_t *cfg, storage_backend_t **out_be,
+                                char *errbuf, size_t errlen);
 
 /* Close and free. NULL is a no-op. */
 void storage_backend_free(storage_backend_t *be);
@@ -217,10 +215,10 @@ void storage_backend_free(storage_backend_t *be);
 aos_result storage_backend_kind_parse(const char *s, storage_backend_kind *out_kind);
 
 /* The concrete openers. */
-aos_result storage_sqlite_open(const storage_backend_config_t *cfg,
-                                   storage_backend_t **out_be, char *errbuf, size_t errlen);
-aos_result storage_azure_open(const storage_backend_config_t *cfg,
-                                  storage_backend_t **out_be, char *errbuf, size_t errlen);
+aos_result storage_sqlite_open(const storage_backend_config_t *cfg, storage_backend_t **out_be,
+                               char *errbuf, size_t errlen);
+aos_result storage_azure_open(const storage_backend_config_t *cfg, storage_backend_t **out_be,
+                              char *errbuf, size_t errlen);
 
 /* Shared helpers for backends. */
 

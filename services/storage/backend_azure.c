@@ -22,8 +22,7 @@
 #define RK_HEAD "head"
 #define APPEND_RETRIES 50
 
-aos_result fail_az(azure_be_t *be, aos_result r, char *errbuf, size_t errlen,
-                   const char *what)
+aos_result fail_az(azure_be_t *be, aos_result r, char *errbuf, size_t errlen, const char *what)
 {
     aos_result m = r;
     if (r == AOS_ERR_TIMEOUT || r == AOS_ERR_RATE_LIMITED || r == AOS_ERR_IO || r == AOS_ERR_AUTH)
@@ -109,8 +108,7 @@ static aos_result az_conversation_get(storage_backend_t *b, const char *id,
     return conv_load(AZ(b), id, out, errbuf, errlen);
 }
 
-static aos_result az_conversation_create(storage_backend_t *b,
-                                         const aos_storage_conversation_t *in,
+static aos_result az_conversation_create(storage_backend_t *b, const aos_storage_conversation_t *in,
                                          aos_storage_conversation_t *out, bool *out_created,
                                          char *errbuf, size_t errlen)
 {
@@ -161,10 +159,9 @@ static aos_result conv_list_row(void *ctx, json_object *row)
     return read_head(k->be, c->id, &c->version, &c->updated_ms, etag, sizeof etag);
 }
 
-static aos_result az_conversation_list(storage_backend_t *b, const char *agent,
-                                       const char *cursor, size_t limit,
-                                       aos_storage_conversation_page_t *out, char *errbuf,
-                                       size_t errlen)
+static aos_result az_conversation_list(storage_backend_t *b, const char *agent, const char *cursor,
+                                       size_t limit, aos_storage_conversation_page_t *out,
+                                       char *errbuf, size_t errlen)
 {
     azure_be_t *be = AZ(b);
     aos_odata_filter_t *f;
@@ -189,8 +186,8 @@ static aos_result az_conversation_list(storage_backend_t *b, const char *agent,
     return AOS_OK;
 }
 
-static aos_result az_conversation_delete(storage_backend_t *b, const char *id,
-                                         bool *out_existed, char *errbuf, size_t errlen)
+static aos_result az_conversation_delete(storage_backend_t *b, const char *id, bool *out_existed,
+                                         char *errbuf, size_t errlen)
 {
     azure_be_t *be = AZ(b);
     *out_existed = false;
@@ -659,8 +656,8 @@ static aos_result ensure_layout(azure_be_t *be, char *errbuf, size_t errlen)
     return r == AOS_OK ? r : fail_az(be, r, errbuf, errlen, "create staging container");
 }
 
-aos_result storage_azure_open(const storage_backend_config_t *cfg,
-                                  storage_backend_t **out_be, char *errbuf, size_t errlen)
+aos_result storage_azure_open(const storage_backend_config_t *cfg, storage_backend_t **out_be,
+                              char *errbuf, size_t errlen)
 {
     *out_be = NULL;
     const char *prefix = cfg->name_prefix ? cfg->name_prefix : "";

@@ -353,10 +353,9 @@ static aos_result sq_conversation_get(storage_backend_t *be, const char *id,
     return conv_load((sq_t *)be, id, out, errbuf, errlen);
 }
 
-static aos_result sq_conversation_list(storage_backend_t *be, const char *agent,
-                                       const char *cursor, size_t limit,
-                                       aos_storage_conversation_page_t *out, char *errbuf,
-                                       size_t errlen)
+static aos_result sq_conversation_list(storage_backend_t *be, const char *agent, const char *cursor,
+                                       size_t limit, aos_storage_conversation_page_t *out,
+                                       char *errbuf, size_t errlen)
 {
     sq_t *s = (sq_t *)be;
     limit = sq_page_limit(limit);
@@ -402,8 +401,8 @@ static aos_result delete_by_id(sq_t *s, sq_stmt_id id, const char *key, int *cha
     return AOS_OK;
 }
 
-static aos_result sq_conversation_delete(storage_backend_t *be, const char *id,
-                                         bool *out_existed, char *errbuf, size_t errlen)
+static aos_result sq_conversation_delete(storage_backend_t *be, const char *id, bool *out_existed,
+                                         char *errbuf, size_t errlen)
 {
     sq_t *s = (sq_t *)be;
     int changes = 0;
@@ -605,8 +604,7 @@ static aos_result sq_setup(sq_t *s, int busy_ms, char *errbuf, size_t errlen)
     return AOS_OK;
 }
 
-aos_result sq_connect(sq_t *s, const storage_backend_config_t *cfg, char *errbuf,
-                      size_t errlen)
+aos_result sq_connect(sq_t *s, const storage_backend_config_t *cfg, char *errbuf, size_t errlen)
 {
     int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX;
     int rc = sqlite3_open_v2(cfg->sqlite_path, &s->db, flags, NULL);
@@ -615,8 +613,8 @@ aos_result sq_connect(sq_t *s, const storage_backend_config_t *cfg, char *errbuf
     return sq_setup(s, cfg->busy_timeout_ms > 0 ? cfg->busy_timeout_ms : 5000, errbuf, errlen);
 }
 
-aos_result storage_sqlite_open(const storage_backend_config_t *cfg,
-                                   storage_backend_t **out_be, char *errbuf, size_t errlen)
+aos_result storage_sqlite_open(const storage_backend_config_t *cfg, storage_backend_t **out_be,
+                               char *errbuf, size_t errlen)
 {
     *out_be = NULL;
     if (!cfg->sqlite_path || !*cfg->sqlite_path)

@@ -35,14 +35,14 @@ typedef struct sqg_waiter {
 
 struct sq_group {
     char *path;
-    int refs;               /* under g_registry_mu */
-    struct sq_group *next;  /* registry list */
-    sq_t w;                 /* the writer connection (w.in_group) */
+    int refs;              /* under g_registry_mu */
+    struct sq_group *next; /* registry list */
+    sq_t w;                /* the writer connection (w.in_group) */
     pthread_mutex_t mu;
-    pthread_cond_t cv;      /* a batch committed */
+    pthread_cond_t cv; /* a batch committed */
     atomic_int pending;
-    bool open;              /* the batch transaction is open */
-    unsigned count;         /* operations in the open batch */
+    bool open;      /* the batch transaction is open */
+    unsigned count; /* operations in the open batch */
     sqg_waiter_t *waiters;
 };
 
@@ -58,8 +58,8 @@ static void group_destroy(sq_group_t *g)
     free(g);
 }
 
-aos_result sq_group_acquire(const storage_backend_config_t *cfg, sq_group_t **out,
-                            char *errbuf, size_t errlen)
+aos_result sq_group_acquire(const storage_backend_config_t *cfg, sq_group_t **out, char *errbuf,
+                            size_t errlen)
 {
     *out = NULL;
     pthread_mutex_lock(&g_registry_mu);
@@ -85,7 +85,8 @@ aos_result sq_group_acquire(const storage_backend_config_t *cfg, sq_group_t **ou
     aos_result r = sq_connect(&g->w, cfg, errbuf, errlen);
     /* Each operation runs in a SAVEPOINT, whose undo journal would be held in memory with
      * temp_store=MEMORY (a 100 MB blob commit rewrites every chunk row): spill it to a file. */
-    if (r == AOS_OK && sqlite3_exec(g->w.db, "PRAGMA temp_store=FILE", NULL, NULL, NULL) != SQLITE_OK)
+    if (r == AOS_OK &&
+        sqlite3_exec(g->w.db, "PRAGMA temp_store=FILE", NULL, NULL, NULL) != SQLITE_OK)
         r = sq_fail(&g->w, sqlite3_errcode(g->w.db), errbuf, errlen, "temp_store");
     if (r != AOS_OK) {
         pthread_mutex_unlock(&g_registry_mu);
@@ -194,15 +195,15 @@ static aos_result group_leave(sq_group_t *g, aos_result op_r, char *errbuf, size
 #define SQG_RUN(be, call)                                                                          \
     do {                                                                                           \
         sq_group_t *g_ = ((sq_t *)(be))->group;                                                    \
-        storage_backend_t *w_ = &g_->w.base;                                                   \
+        storage_backend_t *w_ = &g_->w.base;                                                       \
         AOS_RETURN_IF_FAILED(group_enter(g_, errbuf, errlen));                                     \
         aos_result op_r_ = sq_raw_ops.call;                                                        \
         return group_leave(g_, op_r_, errbuf, errlen);                                             \
     } while (0)
 
 aos_result sqg_conversation_create(storage_backend_t *be, const aos_storage_conversation_t *in,
-                                   aos_storage_conversation_t *out, bool *out_created,
-                                   char *errbuf, size_t errlen)
+                                   aos_storage_conversation_t *out, bool *out_created, char *errbuf,
+                                   size_t errlen)
 {
     *out_created = false;
     SQG_RUN(be, conversation_create(w_, in, out, out_created, errbuf, errlen));
@@ -234,8 +235,7 @@ aos_result sqg_blob_put_chunk(storage_backend_t *be, const char *container, cons
                               const char *upload_id, uint32_t index, const void *data, size_t len,
                               char *errbuf, size_t errlen)
 {
-    SQG_RUN(be,
-            blob_put_chunk(w_, container, name, upload_id, index, data, len, errbuf, errlen));
+    SQG_RUN(be, blob_put_chunk(w_, container, name, upload_id, index, data, len, errbuf, errlen));
 }
 
 aos_result sqg_blob_put_commit(storage_backend_t *be, const char *container, const char *name,
@@ -243,8 +243,8 @@ aos_result sqg_blob_put_commit(storage_backend_t *be, const char *container, con
                                const char *expected_sha256, aos_storage_blob_info_t *out,
                                char *errbuf, size_t errlen)
 {
-    SQG_RUN(be, blob_put_commit(w_, container, name, upload_id, chunk_count, expected_sha256,
-                                out, errbuf, errlen));
+    SQG_RUN(be, blob_put_commit(w_, container, name, upload_id, chunk_count, expected_sha256, out,
+                                errbuf, errlen));
 }
 
 aos_result sqg_blob_put_abort(storage_backend_t *be, const char *container, const char *name,
@@ -268,8 +268,7 @@ aos_result sqg_record_put(storage_backend_t *be, const char *kind, const char *k
 }
 
 aos_result sqg_record_delete(storage_backend_t *be, const char *kind, const char *key,
-                             const char *if_match, bool *out_existed, char *errbuf,
-                             size_t errlen)
+                             const char *if_match, bool *out_existed, char *errbuf, size_t errlen)
 {
     *out_existed = false;
     SQG_RUN(be, record_delete(w_, kind, key, if_match, out_existed, errbuf, errlen));
@@ -279,9 +278,8 @@ aos_result sqg_record_delete(storage_backend_t *be, const char *kind, const char
  * SAVEPOINT: every step it takes runs on the writer connection in a nested one (never as the
  * batch's first, whose rollback would end the transaction), so its reads see its writes, a
  * failure undoes all of them, and the batch commits them with one fsync. */
-aos_result sqg_run_atomic(storage_backend_t *be,
-                          aos_result (*fn)(storage_backend_t *be, void *ctx), void *ctx,
-                          char *errbuf, size_t errlen)
+aos_result sqg_run_atomic(storage_backend_t *be, aos_result (*fn)(storage_backend_t *be, void *ctx),
+                          void *ctx, char *errbuf, size_t errlen)
 {
     sq_group_t *g = ((sq_t *)be)->group;
     AOS_RETURN_IF_FAILED(group_enter(g, errbuf, errlen));

@@ -354,9 +354,9 @@ static void set_error(storage_outcome_t *out, aos_result r, const char *msg)
     snprintf(out->message, sizeof out->message, "%s", msg);
 }
 
-void storage_dispatch_raw(storage_backend_t *be, const storage_limits_t *limits,
-                              const char *type, const char *event_id, const char *data, size_t len,
-                              storage_outcome_t *out)
+void storage_dispatch_raw(storage_backend_t *be, const storage_limits_t *limits, const char *type,
+                          const char *event_id, const char *data, size_t len,
+                          storage_outcome_t *out)
 {
     if (storage_turn_op(type)) { /* turn ledger, order, lease: dispatch_turns.h */
         storage_turn_dispatch(be, type, data, len, out);
@@ -364,8 +364,7 @@ void storage_dispatch_raw(storage_backend_t *be, const storage_limits_t *limits,
     }
     storage_request_t rq = {0};
     char err[512] = "";
-    aos_result r =
-        storage_request_parse(type, data, len, event_id, limits, &rq, err, sizeof err);
+    aos_result r = storage_request_parse(type, data, len, event_id, limits, &rq, err, sizeof err);
     if (rq.op_name) {
         out->op = rq.op;
         out->op_known = true;
@@ -391,8 +390,8 @@ void storage_dispatch_raw(storage_backend_t *be, const storage_limits_t *limits,
     snprintf(out->reply_type, sizeof out->reply_type, "%s.result", type);
 }
 
-void storage_dispatch(storage_backend_t *be, const storage_limits_t *limits,
-                          const aos_event_t *req, storage_outcome_t *out)
+void storage_dispatch(storage_backend_t *be, const storage_limits_t *limits, const aos_event_t *req,
+                      storage_outcome_t *out)
 {
     if (req->datacontenttype && strncmp(req->datacontenttype, "application/json", 16) != 0) {
         set_error(out, AOS_ERR_INVALID, "request data must be application/json");

@@ -26,7 +26,7 @@ typedef enum storage_action {
 typedef struct storage_outcome {
     storage_action action;
     aos_result result; /* AOS_OK for REPLY, the error otherwise */
-    storage_op op; /* valid when op_known */
+    storage_op op;     /* valid when op_known */
     bool op_known;
     char reply_type[96]; /* request type + ".result" (REPLY) */
     char *data_json;     /* owned reply data (REPLY) */
@@ -34,13 +34,13 @@ typedef struct storage_outcome {
 } storage_outcome_t;
 
 /* Handle req (its type, data and id) on be. out must be zeroed; clear it afterwards. */
-void storage_dispatch(storage_backend_t *be, const storage_limits_t *limits,
-                          const aos_event_t *req, storage_outcome_t *out);
+void storage_dispatch(storage_backend_t *be, const storage_limits_t *limits, const aos_event_t *req,
+                      storage_outcome_t *out);
 
 /* Same, from raw parts (for tests and fuzzing without an event). */
-void storage_dispatch_raw(storage_backend_t *be, const storage_limits_t *limits,
-                              const char *type, const char *event_id, const char *data, size_t len,
-                              storage_outcome_t *out);
+void storage_dispatch_raw(storage_backend_t *be, const storage_limits_t *limits, const char *type,
+                          const char *event_id, const char *data, size_t len,
+                          storage_outcome_t *out);
 
 void storage_outcome_clear(storage_outcome_t *out);
 

@@ -9,7 +9,7 @@
 #include "request.h"
 
 #define AOS_STORAGE_EXEC_PARAMS                                                                    \
-    storage_backend_t *be, const storage_request_t *rq, const storage_limits_t *lim,   \
+    storage_backend_t *be, const storage_request_t *rq, const storage_limits_t *lim,               \
         json_object *reply, char *errbuf, size_t errlen
 
 aos_result storage_x_record_get(AOS_STORAGE_EXEC_PARAMS);

@@ -263,8 +263,8 @@ static aos_result accept_order(storage_backend_t *be, turn_rq_t *rq, const char 
                 json_object_object_add(l, "t", json_object_new_string(turn));
                 jset_int(l, "s", s);
                 jset_int(l, "k", tok);
-                json_object_object_add(l, "h", json_object_new_string(rq->holder ? rq->holder
-                                                                                  : "accept"));
+                json_object_object_add(l, "h",
+                                       json_object_new_string(rq->holder ? rq->holder : "accept"));
                 jset_int(l, "u", now + rq->lease_ms);
                 json_object_object_add(st, "lease", l);
             }
@@ -284,8 +284,8 @@ static aos_result accept_order(storage_backend_t *be, turn_rq_t *rq, const char 
     return r;
 }
 
-static aos_result x_accept(storage_backend_t *be, turn_rq_t *rq, json_object *reply,
-                           char *errbuf, size_t errlen)
+static aos_result x_accept(storage_backend_t *be, turn_rq_t *rq, json_object *reply, char *errbuf,
+                           size_t errlen)
 {
     bool existing = false, answered = false;
     const char *conv = rq->conversation_id, *turn = rq->turn_id;
@@ -467,8 +467,8 @@ static aos_result run_context(storage_backend_t *be, turn_rq_t *rq, json_object 
 }
 
 /* One look at the conversation state: 1 = decided (reply filled), 0 = look again. */
-static int claim_step(storage_backend_t *be, turn_rq_t *rq, json_object *reply,
-                      aos_result *rc, char *errbuf, size_t errlen)
+static int claim_step(storage_backend_t *be, turn_rq_t *rq, json_object *reply, aos_result *rc,
+                      char *errbuf, size_t errlen)
 {
     json_object *st = NULL, *lease = NULL;
     char *ver = NULL;
@@ -552,8 +552,8 @@ out:
     return decided;
 }
 
-static aos_result x_claim(storage_backend_t *be, turn_rq_t *rq, json_object *reply,
-                          char *errbuf, size_t errlen)
+static aos_result x_claim(storage_backend_t *be, turn_rq_t *rq, json_object *reply, char *errbuf,
+                          size_t errlen)
 {
     char key[AOS_STORAGE_ID_MAX * 2 + 4];
     ledger_key(rq, key, sizeof key);
@@ -578,8 +578,8 @@ static aos_result x_claim(storage_backend_t *be, turn_rq_t *rq, json_object *rep
 
 /* ---- renew, complete (runner) ---- */
 
-static aos_result x_renew(storage_backend_t *be, turn_rq_t *rq, json_object *reply,
-                          char *errbuf, size_t errlen)
+static aos_result x_renew(storage_backend_t *be, turn_rq_t *rq, json_object *reply, char *errbuf,
+                          size_t errlen)
 {
     (void)reply;
     for (int i = 0; i < CAS_TRIES; i++) {
@@ -606,14 +606,15 @@ static aos_result x_renew(storage_backend_t *be, turn_rq_t *rq, json_object *rep
     return aos_fail(AOS_ERR_UNAVAILABLE, E, "conversation state keeps changing");
 }
 
-static aos_result x_complete(storage_backend_t *be, turn_rq_t *rq, json_object *reply,
-                             char *errbuf, size_t errlen)
+static aos_result x_complete(storage_backend_t *be, turn_rq_t *rq, json_object *reply, char *errbuf,
+                             size_t errlen)
 {
     char key[AOS_STORAGE_ID_MAX * 2 + 4];
     ledger_key(rq, key, sizeof key);
     json_object *ledger = NULL;
     aos_result r = rec_load(be, "turn", key, &ledger, NULL, E);
-    if (r == AOS_OK && jstr(ledger, "reply_id") && strcmp(jstr(ledger, "reply_id"), rq->msg.id) == 0) {
+    if (r == AOS_OK && jstr(ledger, "reply_id") &&
+        strcmp(jstr(ledger, "reply_id"), rq->msg.id) == 0) {
         /* a redelivered complete: it happened */
         json_object *msg = NULL;
         r = message_at(be, rq->conversation_id, jint(ledger, "reply_seq"), rq->msg.id, &msg, E);
@@ -683,8 +684,8 @@ static aos_result x_complete(storage_backend_t *be, turn_rq_t *rq, json_object *
 /* Quarantine a turn that will never run (poison): the failure marker is stored (when the
  * conversation exists), the ledger says failed, and the turn no longer holds its
  * conversation's order. No lease needed: the turn never ran. */
-static aos_result x_fail(storage_backend_t *be, turn_rq_t *rq, json_object *reply,
-                         char *errbuf, size_t errlen)
+static aos_result x_fail(storage_backend_t *be, turn_rq_t *rq, json_object *reply, char *errbuf,
+                         size_t errlen)
 {
     char key[AOS_STORAGE_ID_MAX * 2 + 4];
     ledger_key(rq, key, sizeof key);
@@ -751,8 +752,8 @@ static aos_result bad(char *errbuf, size_t errlen, const char *what)
     return aos_fail(AOS_ERR_INVALID, E, "%s", what);
 }
 
-static aos_result parse(const char *op, const char *data, size_t len, turn_rq_t *rq,
-                        char *errbuf, size_t errlen)
+static aos_result parse(const char *op, const char *data, size_t len, turn_rq_t *rq, char *errbuf,
+                        size_t errlen)
 {
     aos_result r = aos_json_parse_object(data ? data : "{}", data ? len : 2,
                                          AOS_STORAGE_CONTENT_MAX * 2 + 65536, 0, &rq->root, E);
@@ -772,7 +773,8 @@ static aos_result parse(const char *op, const char *data, size_t len, turn_rq_t 
         (r = aos_json_get_int(o, "lease_ms", OPT, &rq->lease_ms, NULL, E)) ||
         (r = aos_json_get_int(o, "gap_ms", OPT, &rq->gap_ms, NULL, E)) ||
         (r = aos_json_get_int(o, "history", OPT, &rq->history, NULL, E)) ||
-        (r = aos_json_get_int(o, "token", !strcmp(op, "complete") || !strcmp(op, "renew") ? REQ : OPT,
+        (r = aos_json_get_int(o, "token",
+                              !strcmp(op, "complete") || !strcmp(op, "renew") ? REQ : OPT,
                               &rq->token, NULL, E)) ||
         (r = aos_json_get_int(o, "seq", !strcmp(op, "complete") ? REQ : OPT, &rq->seq, NULL, E)) ||
         (r = aos_json_get_object(o, "message", claim || complete ? REQ : OPT, &m, E)))
@@ -814,8 +816,8 @@ static aos_result parse(const char *op, const char *data, size_t len, turn_rq_t 
 }
 
 typedef struct turn_call {
-    aos_result (*fn)(storage_backend_t *be, turn_rq_t *rq, json_object *reply,
-                     char *errbuf, size_t errlen);
+    aos_result (*fn)(storage_backend_t *be, turn_rq_t *rq, json_object *reply, char *errbuf,
+                     size_t errlen);
     turn_rq_t *rq;
     json_object *reply;
     char *err;
@@ -828,8 +830,8 @@ static aos_result turn_call(storage_backend_t *be, void *ctx)
     return c->fn(be, c->rq, c->reply, c->err, c->errlen);
 }
 
-void storage_turn_dispatch(storage_backend_t *be, const char *type, const char *data,
-                               size_t len, storage_outcome_t *out)
+void storage_turn_dispatch(storage_backend_t *be, const char *type, const char *data, size_t len,
+                           storage_outcome_t *out)
 {
     const char *op = type + 17;
     char err[512] = "";

@@ -34,7 +34,7 @@ bool storage_turn_op(const char *type);
 void storage_turns_reachable_since(int64_t ms);
 
 /* Run one of them; out as storage_dispatch_raw's. */
-void storage_turn_dispatch(storage_backend_t *be, const char *type, const char *data,
-                               size_t len, storage_outcome_t *out);
+void storage_turn_dispatch(storage_backend_t *be, const char *type, const char *data, size_t len,
+                           storage_outcome_t *out);
 
 #endif

@@ -74,12 +74,12 @@ static const aos_config_field_t TABLE[] = {
      "Queue fed by the aos.events topic that the event relay forwards to Event Grid, Kafka and "
      "the Storage queue (Service Bus: subscription aos.events/Subscriptions/eventrelay)",
      offsetof(storage_config_t, relay_queue)},
-    {"AOS_EVENTS_RELAY_TYPES", "events_relay_types", AOS_CONFIG_STRING, "*", 1, 2000, false,
-     false, NULL,
-     "Event types the relay sends to Event Grid and Kafka: comma list, 'prefix*' entries, '*' = all",
-     offsetof(storage_config_t, relay_types)},
-    {"AOS_STORAGE_QUEUE_IN", "storage_queue_in", AOS_CONFIG_STRING, NULL, 0, 63, false, false,
+    {"AOS_EVENTS_RELAY_TYPES", "events_relay_types", AOS_CONFIG_STRING, "*", 1, 2000, false, false,
      NULL,
+     "Event types the relay sends to Event Grid and Kafka: comma list, 'prefix*' entries, '*' = "
+     "all",
+     offsetof(storage_config_t, relay_types)},
+    {"AOS_STORAGE_QUEUE_IN", "storage_queue_in", AOS_CONFIG_STRING, NULL, 0, 63, false, false, NULL,
      "Azure Storage queue applications put CloudEvents on; each becomes POST /v1/events on "
      "AOS_ROUTER_URL; unset = off",
      offsetof(storage_config_t, queue_in)},
@@ -90,8 +90,8 @@ static const aos_config_field_t TABLE[] = {
      "aos.agent.action,aos.agent.reply", 1, 2000, false, false, NULL,
      "Event types put on AOS_STORAGE_QUEUE_OUT (same syntax as AOS_EVENTS_RELAY_TYPES)",
      offsetof(storage_config_t, queue_out_types)},
-    {"AOS_STORAGE_QUEUE_ENCODING", "storage_queue_encoding", AOS_CONFIG_ENUM, "base64", 0, 0,
-     false, false, "base64|raw",
+    {"AOS_STORAGE_QUEUE_ENCODING", "storage_queue_encoding", AOS_CONFIG_ENUM, "base64", 0, 0, false,
+     false, "base64|raw",
      "Encoding of messages put on AOS_STORAGE_QUEUE_OUT (incoming messages may be either)",
      offsetof(storage_config_t, queue_encoding)},
     {"AOS_ROUTER_URL", "router_url", AOS_CONFIG_URL, NULL, 0, 0, false, false, "http|https",
@@ -158,26 +158,27 @@ static int start_events(app_t *a)
     rc.queue = c->relay_queue;
     rc.types = c->relay_types;
     if (storage_queue_bridge_has_outbound(a->queues))
-        rc.extra[rc.extra_count++] = (aos_event_relay_extra_sink_t){
-            .name = "storagequeue", .types = c->queue_out_types, .fn = storage_queue_sink,
-            .ctx = a->queues};
+        rc.extra[rc.extra_count++] = (aos_event_relay_extra_sink_t){.name = "storagequeue",
+                                                                    .types = c->queue_out_types,
+                                                                    .fn = storage_queue_sink,
+                                                                    .ctx = a->queues};
     if (!aos_event_relay_has_sinks(&rc))
         return 0;
     /* events that came by reference leave with their data: the relay's own backend instance
      * (its one worker thread uses it) reads the claims (docs/bus.md "Message size") */
     aos_claim_store_t claims;
     storage_backend_config_t bc = {.sqlite_path = c->common.sqlite_path,
-                                       .busy_timeout_ms = (int)c->busy_timeout_ms,
-                                       .azure_connection_string =
-                                           c->common.azure_storage_connection_string,
-                                       .name_prefix = c->name_prefix};
+                                   .busy_timeout_ms = (int)c->busy_timeout_ms,
+                                   .azure_connection_string =
+                                       c->common.azure_storage_connection_string,
+                                   .name_prefix = c->name_prefix};
     if (storage_backend_kind_parse(c->common.storage_backend, &bc.kind) == AOS_OK &&
         storage_backend_open(&bc, &a->relay_be, err, sizeof err) == AOS_OK) {
         storage_claim_store(a->relay_be, &claims);
         rc.claims = &claims;
     } else {
-        aos_log(AOS_LOG_WARN, "event relay: events by reference are relayed as references",
-                "error", err, NULL);
+        aos_log(AOS_LOG_WARN, "event relay: events by reference are relayed as references", "error",
+                err, NULL);
         err[0] = '\0';
     }
     r = aos_event_relay_new(&rc, &a->relay, err, sizeof err);
@@ -240,7 +241,7 @@ static void shutdown_all(app_t *a)
     int grace = (int)a->cfg.shutdown_grace_ms;
     if (a->svc)
         storage_service_stop(a->svc, grace); /* readiness goes red, workers finish */
-    aos_event_relay_free(a->relay, grace); /* before the bus: it settles its deliveries */
+    aos_event_relay_free(a->relay, grace);   /* before the bus: it settles its deliveries */
     storage_backend_free(a->relay_be);
     storage_queue_bridge_free(a->queues);
     if (a->bus)

@@ -10,8 +10,8 @@
 #include "aos/storage_wire.h"
 #include "aos/utf8.h"
 
-typedef aos_result (*parse_fn)(storage_request_t *r, const storage_limits_t *lim,
-                               char *errbuf, size_t errlen);
+typedef aos_result (*parse_fn)(storage_request_t *r, const storage_limits_t *lim, char *errbuf,
+                               size_t errlen);
 
 #define E errbuf, errlen
 
@@ -38,9 +38,8 @@ static aos_result id_field(const storage_request_t *r, const char *field, aos_js
 }
 
 /* A JSON object field serialized compactly, at most max bytes; absent = NULL. */
-static aos_result object_field(const storage_request_t *r, const char *field,
-                               aos_json_need need, size_t max, char **out, char *errbuf,
-                               size_t errlen)
+static aos_result object_field(const storage_request_t *r, const char *field, aos_json_need need,
+                               size_t max, char **out, char *errbuf, size_t errlen)
 {
     json_object *o = NULL;
     size_t n = 0;
@@ -53,8 +52,8 @@ static aos_result object_field(const storage_request_t *r, const char *field,
     return AOS_OK;
 }
 
-static aos_result int_field(const storage_request_t *r, const char *field, int64_t min,
-                            int64_t max, int64_t *out, bool *present, char *errbuf, size_t errlen)
+static aos_result int_field(const storage_request_t *r, const char *field, int64_t min, int64_t max,
+                            int64_t *out, bool *present, char *errbuf, size_t errlen)
 {
     bool have = false;
     AOS_RETURN_IF_FAILED(aos_json_get_int(r->root, field, AOS_JSON_OPTIONAL, out, &have, E));
@@ -108,8 +107,7 @@ static bool valid_blob_prefix_read(const char *s)
 
 /* Writes use AOS's own name rule; reads (head, get, delete) also reach names written by
  * other tools (docs/storage.md, "Blobs written by others"). */
-static aos_result blob_target_as(storage_request_t *r, bool write, char *errbuf,
-                                 size_t errlen)
+static aos_result blob_target_as(storage_request_t *r, bool write, char *errbuf, size_t errlen)
 {
     AOS_RETURN_IF_FAILED(name_field(r, "container", AOS_JSON_REQUIRED, aos_storage_valid_container,
                                     "container name (3-63 of a-z 0-9 -, no leading, trailing "
@@ -154,8 +152,8 @@ static void derive_id(storage_request_t *r, const char *prefix, const char *even
 
 /* ---- per-operation parsers ---- */
 
-static aos_result p_conv_create(storage_request_t *r, const storage_limits_t *l,
-                                char *errbuf, size_t errlen)
+static aos_result p_conv_create(storage_request_t *r, const storage_limits_t *l, char *errbuf,
+                                size_t errlen)
 {
     (void)l;
     AOS_RETURN_IF_FAILED(id_field(r, "conversation_id", AOS_JSON_OPTIONAL, &r->conversation_id, E));
@@ -181,8 +179,8 @@ static aos_result p_conv_list(storage_request_t *r, const storage_limits_t *l, c
     return page_fields(r, E);
 }
 
-static aos_result p_msg_append(storage_request_t *r, const storage_limits_t *l,
-                               char *errbuf, size_t errlen)
+static aos_result p_msg_append(storage_request_t *r, const storage_limits_t *l, char *errbuf,
+                               size_t errlen)
 {
     (void)l;
     AOS_RETURN_IF_FAILED(p_conv_id(r, l, E));
@@ -213,8 +211,8 @@ static aos_result p_msg_list(storage_request_t *r, const storage_limits_t *l, ch
     return AOS_OK;
 }
 
-static aos_result p_blob_begin(storage_request_t *r, const storage_limits_t *l,
-                               char *errbuf, size_t errlen)
+static aos_result p_blob_begin(storage_request_t *r, const storage_limits_t *l, char *errbuf,
+                               size_t errlen)
 {
     (void)l;
     AOS_RETURN_IF_FAILED(blob_target(r, E));
@@ -224,16 +222,16 @@ static aos_result p_blob_begin(storage_request_t *r, const storage_limits_t *l,
     return id_field(r, "upload_id", AOS_JSON_OPTIONAL, &r->upload_id, E);
 }
 
-static aos_result p_blob_upload(storage_request_t *r, const storage_limits_t *l,
-                                char *errbuf, size_t errlen)
+static aos_result p_blob_upload(storage_request_t *r, const storage_limits_t *l, char *errbuf,
+                                size_t errlen)
 {
     (void)l;
     AOS_RETURN_IF_FAILED(blob_target(r, E));
     return id_field(r, "upload_id", AOS_JSON_REQUIRED, &r->upload_id, E);
 }
 
-static aos_result p_blob_chunk(storage_request_t *r, const storage_limits_t *l,
-                               char *errbuf, size_t errlen)
+static aos_result p_blob_chunk(storage_request_t *r, const storage_limits_t *l, char *errbuf,
+                               size_t errlen)
 {
     int64_t index = 0;
     const char *b64 = NULL;
@@ -257,8 +255,8 @@ static aos_result p_blob_chunk(storage_request_t *r, const storage_limits_t *l,
     return AOS_OK;
 }
 
-static aos_result p_blob_commit(storage_request_t *r, const storage_limits_t *l,
-                                char *errbuf, size_t errlen)
+static aos_result p_blob_commit(storage_request_t *r, const storage_limits_t *l, char *errbuf,
+                                size_t errlen)
 {
     int64_t count = 0;
     AOS_RETURN_IF_FAILED(p_blob_upload(r, l, E));
@@ -317,8 +315,8 @@ static aos_result p_rec_put(storage_request_t *r, const storage_limits_t *l, cha
     return name_field(r, "if_match", AOS_JSON_OPTIONAL, valid_etag, "version", &r->if_match, E);
 }
 
-static aos_result p_rec_delete(storage_request_t *r, const storage_limits_t *l,
-                               char *errbuf, size_t errlen)
+static aos_result p_rec_delete(storage_request_t *r, const storage_limits_t *l, char *errbuf,
+                               size_t errlen)
 {
     (void)l;
     AOS_RETURN_IF_FAILED(kind_key(r, true, E));
@@ -396,8 +394,8 @@ size_t storage_request_max_bytes(const storage_limits_t *l)
 }
 
 aos_result storage_request_parse(const char *type, const char *data, size_t len,
-                                     const char *event_id, const storage_limits_t *limits,
-                                     storage_request_t *out, char *errbuf, size_t errlen)
+                                 const char *event_id, const storage_limits_t *limits,
+                                 storage_request_t *out, char *errbuf, size_t errlen)
 {
     size_t plen = strlen(AOS_STORAGE_TYPE_PREFIX);
     if (!type || strncmp(type, AOS_STORAGE_TYPE_PREFIX, plen) != 0)

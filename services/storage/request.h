@@ -109,8 +109,8 @@ size_t storage_limits_chunk(const storage_limits_t *limits);
  * or bad field, invalid name), AOS_ERR_TOO_LARGE (payload or field over its limit); errbuf
  * names the problem. *out must be zeroed; clear it also after a failure. */
 aos_result storage_request_parse(const char *type, const char *data, size_t len,
-                                     const char *event_id, const storage_limits_t *limits,
-                                     storage_request_t *out, char *errbuf, size_t errlen);
+                                 const char *event_id, const storage_limits_t *limits,
+                                 storage_request_t *out, char *errbuf, size_t errlen);
 
 void storage_request_clear(storage_request_t *req);
 

@@ -129,8 +129,7 @@ static void *health_main(void *arg)
     while (!svc->stopping) {
         pthread_mutex_unlock(&svc->mu);
         err[0] = '\0';
-        aos_result r =
-            be ? AOS_OK : storage_backend_open(&svc->backend_cfg, &be, err, sizeof err);
+        aos_result r = be ? AOS_OK : storage_backend_open(&svc->backend_cfg, &be, err, sizeof err);
         if (r == AOS_OK)
             r = be->ops->health(be, err, sizeof err);
         if (r == AOS_OK && storage_now_ms() >= next_sweep) {
@@ -178,9 +177,8 @@ static void on_reply_sent(void *ctx, aos_result result, const char *detail)
 }
 
 /* false: the request was released for redelivery */
-static bool send_reply(storage_service_t *svc, storage_backend_t *be,
-                       aos_bus_delivery_t *d, const aos_event_t *req,
-                       const storage_outcome_t *out)
+static bool send_reply(storage_service_t *svc, storage_backend_t *be, aos_bus_delivery_t *d,
+                       const aos_event_t *req, const storage_outcome_t *out)
 {
     if (!req->reply_to) {
         aos_bus_accept(d); /* fire-and-forget request: effects are durable, nobody to tell */
@@ -230,8 +228,8 @@ static void handle(worker_t *w, aos_bus_delivery_t *d)
     char claim[300] = ""; /* copied: req is gone once the reply settles the delivery */
     if (aos_event_get_ext(req, AOS_CLAIM_EXT))
         snprintf(claim, sizeof claim, "%s", aos_event_get_ext(req, AOS_CLAIM_EXT));
-    if (r == AOS_OK && (r = storage_claim_resolve_request(w->be, req, &resolved, err,
-                                                          sizeof err)) != AOS_OK) {
+    if (r == AOS_OK &&
+        (r = storage_claim_resolve_request(w->be, req, &resolved, err, sizeof err)) != AOS_OK) {
         out.action = aos_result_is_transient(r) ? AOS_STORAGE_RELEASE : AOS_STORAGE_REPLY_ERROR;
         out.result = r;
         snprintf(out.message, sizeof out.message, "%s", err);
@@ -347,8 +345,8 @@ static char *dup_or(const char *s, const char *dflt)
     return strdup(s ? s : dflt);
 }
 
-aos_result storage_service_new(const storage_service_config_t *cfg,
-                                   storage_service_t **out_svc, char *errbuf, size_t errlen)
+aos_result storage_service_new(const storage_service_config_t *cfg, storage_service_t **out_svc,
+                               char *errbuf, size_t errlen)
 {
     *out_svc = NULL;
     if (!cfg->bus)
@@ -371,7 +369,8 @@ aos_result storage_service_new(const storage_service_config_t *cfg,
     svc->nworkers = cfg->workers ? cfg->workers : 16;
     svc->health_interval_ms = cfg->health_interval_ms > 0 ? cfg->health_interval_ms : 2000;
     svc->metrics = cfg->metrics;
-    svc->claim_threshold = cfg->claim_threshold ? cfg->claim_threshold : AOS_CLAIM_THRESHOLD_DEFAULT;
+    svc->claim_threshold =
+        cfg->claim_threshold ? cfg->claim_threshold : AOS_CLAIM_THRESHOLD_DEFAULT;
     svc->claim_retention_ms =
         cfg->claim_retention_ms > 0 ? cfg->claim_retention_ms : 24LL * 3600 * 1000;
     pthread_mutex_init(&svc->mu, NULL);

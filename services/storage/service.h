@@ -29,19 +29,19 @@ typedef struct storage_service storage_service_t;
 
 typedef struct storage_service_config {
     storage_backend_config_t backend; /* strings borrowed until _free */
-    aos_bus_t *bus;                       /* borrowed; started by the caller */
-    const char *queue;                    /* NULL: "aos.storage" */
-    unsigned workers;                     /* 0: 16 */
-    size_t max_chunk;                     /* 0: AOS_STORAGE_CHUNK_DEFAULT */
-    const char *source;                   /* reply source; NULL: "/aos/storage" */
-    int health_interval_ms;               /* 0: 2000 (250 while the backend is down) */
-    aos_metrics_t *metrics;               /* NULL: the default registry */
-    size_t claim_threshold;               /* replies over it by reference; 0: the default */
-    int64_t claim_retention_ms;           /* claims older are swept; 0: 24 h */
+    aos_bus_t *bus;                   /* borrowed; started by the caller */
+    const char *queue;                /* NULL: "aos.storage" */
+    unsigned workers;                 /* 0: 16 */
+    size_t max_chunk;                 /* 0: AOS_STORAGE_CHUNK_DEFAULT */
+    const char *source;               /* reply source; NULL: "/aos/storage" */
+    int health_interval_ms;           /* 0: 2000 (250 while the backend is down) */
+    aos_metrics_t *metrics;           /* NULL: the default registry */
+    size_t claim_threshold;           /* replies over it by reference; 0: the default */
+    int64_t claim_retention_ms;       /* claims older are swept; 0: 24 h */
 } storage_service_config_t;
 
-aos_result storage_service_new(const storage_service_config_t *cfg,
-                                   storage_service_t **out_svc, char *errbuf, size_t errlen);
+aos_result storage_service_new(const storage_service_config_t *cfg, storage_service_t **out_svc,
+                               char *errbuf, size_t errlen);
 
 /* Start workers and the health prober, and subscribe. A backend that cannot be opened yet
  * is not an error: the service starts not-ready and keeps probing. */

@@ -43,8 +43,8 @@ aos_result storage_events_after_create(aos_bus_t *bus, const char *source, const
     if (!bus || !reply_json ||
         aos_json_parse(reply_json, strlen(reply_json), 0, 0, &root, NULL, 0) != AOS_OK)
         return AOS_OK;
-    bool is_new = json_object_object_get_ex(root, "created", &created) &&
-                  json_object_get_boolean(created);
+    bool is_new =
+        json_object_object_get_ex(root, "created", &created) && json_object_get_boolean(created);
     json_object_object_get_ex(root, "conversation", &conv);
     const char *id = member_str(conv, "conversation_id"), *agent = member_str(conv, "agent");
     if ((!is_new && !redelivered) || !id || !agent) {
@@ -61,9 +61,9 @@ aos_result storage_events_after_create(aos_bus_t *bus, const char *source, const
     snprintf(ev_id, sizeof ev_id, "conversation.created:%s", id);
     if (r == AOS_OK)
         r = aos_event_create("aos.conversation.created", source, text, &ev);
-    if (r == AOS_OK && (aos_event_set(&ev->id, ev_id) != AOS_OK ||
-                        aos_event_set(&ev->subject, agent) != AOS_OK ||
-                        aos_event_set(&ev->group_id, id) != AOS_OK))
+    if (r == AOS_OK &&
+        (aos_event_set(&ev->id, ev_id) != AOS_OK || aos_event_set(&ev->subject, agent) != AOS_OK ||
+         aos_event_set(&ev->group_id, id) != AOS_OK))
         r = AOS_ERR_NOMEM;
     free(text);
     json_object_put(root);

@@ -51,8 +51,8 @@ static bool is_json_object(const char *s, size_t n)
     return ok;
 }
 
-const char *storage_queue_message_json(const char *text, const unsigned char *data,
-                                       size_t data_len, size_t *out_len)
+const char *storage_queue_message_json(const char *text, const unsigned char *data, size_t data_len,
+                                       size_t *out_len)
 {
     if (text && is_json_object(text, strlen(text))) {
         *out_len = strlen(text);
@@ -68,7 +68,10 @@ const char *storage_queue_message_json(const char *text, const unsigned char *da
 
 /* ---- setup ---- */
 
-static char *dup_nonempty(const char *s) { return s && *s ? strdup(s) : NULL; }
+static char *dup_nonempty(const char *s)
+{
+    return s && *s ? strdup(s) : NULL;
+}
 
 aos_result storage_queue_bridge_new(const storage_queue_bridge_config_t *cfg,
                                     storage_queue_bridge_t **out, char *errbuf, size_t errlen)
@@ -81,8 +84,8 @@ aos_result storage_queue_bridge_new(const storage_queue_bridge_config_t *cfg,
     if (inbound && (!cfg->router_url || !*cfg->router_url))
         return aos_fail(AOS_ERR_INVALID, errbuf, errlen,
                         "AOS_STORAGE_QUEUE_IN needs AOS_ROUTER_URL (where its events go)");
-    if (inbound && (!aos_azure_container_name_valid(cfg->inbound_queue) ||
-                    strlen(cfg->inbound_queue) > 56))
+    if (inbound &&
+        (!aos_azure_container_name_valid(cfg->inbound_queue) || strlen(cfg->inbound_queue) > 56))
         return aos_fail(AOS_ERR_INVALID, errbuf, errlen,
                         "AOS_STORAGE_QUEUE_IN: a queue name of 3-56 chars of a-z 0-9 -");
     if (cfg->outbound_queue && *cfg->outbound_queue &&
@@ -126,8 +129,8 @@ aos_result storage_queue_bridge_new(const storage_queue_bridge_config_t *cfg,
     if (r == AOS_OK && b->outbound)
         r = aos_azure_client_new_from_string(b->conn, &b->out_client, errbuf, errlen);
     const char *help = "Azure Storage queue messages, by what became of them.";
-    b->m_in = aos_metrics_counter(NULL, "aos_storage_queue_messages_total", help, "direction",
-                                  "in", "outcome", "delivered", NULL);
+    b->m_in = aos_metrics_counter(NULL, "aos_storage_queue_messages_total", help, "direction", "in",
+                                  "outcome", "delivered", NULL);
     b->m_poison = aos_metrics_counter(NULL, "aos_storage_queue_messages_total", help, "direction",
                                       "in", "outcome", "poison", NULL);
     b->m_retry = aos_metrics_counter(NULL, "aos_storage_queue_messages_total", help, "direction",
@@ -244,8 +247,8 @@ static void *poller(void *arg)
     uint32_t backoff = b->cfg.poll_ms;
     while (!stopping(b)) {
         aos_azure_queue_msgs_t *msgs = NULL;
-        aos_result r = aos_azure_queue_get(b->in_client, b->inbound, 16, (int)b->cfg.visibility_s,
-                                           &msgs);
+        aos_result r =
+            aos_azure_queue_get(b->in_client, b->inbound, 16, (int)b->cfg.visibility_s, &msgs);
         if (r == AOS_ERR_NOT_FOUND)
             r = aos_azure_queue_create(b->in_client, b->inbound);
         if (r != AOS_OK) {

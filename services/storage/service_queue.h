@@ -56,7 +56,7 @@ aos_result storage_queue_sink(void *ctx, const aos_event_t *ev, char *errbuf, si
 /* The CloudEvent JSON a queue message carries: text itself when it is a JSON object, else its
  * base64 decoding (data) when that is one. Returns a pointer into text or data (borrowed), or
  * NULL when neither is a JSON object. Pure. */
-const char *storage_queue_message_json(const char *text, const unsigned char *data,
-                                       size_t data_len, size_t *out_len);
+const char *storage_queue_message_json(const char *text, const unsigned char *data, size_t data_len,
+                                       size_t *out_len);
 
 #endif

@@ -80,22 +80,21 @@ typedef struct sq {
 
 /* Open s->db on cfg->sqlite_path with pragmas and schema; on failure s->db may still need
  * closing (sq_close). */
-aos_result sq_connect(sq_t *s, const storage_backend_config_t *cfg, char *errbuf,
-                      size_t errlen);
+aos_result sq_connect(sq_t *s, const storage_backend_config_t *cfg, char *errbuf, size_t errlen);
 /* Finalize the statements and close the connection (s itself is not freed). */
 void sq_close(sq_t *s);
 
 /* The reference-counted group writer of cfg->sqlite_path (opened on first use). */
-aos_result sq_group_acquire(const storage_backend_config_t *cfg, sq_group_t **out,
-                            char *errbuf, size_t errlen);
+aos_result sq_group_acquire(const storage_backend_config_t *cfg, sq_group_t **out, char *errbuf,
+                            size_t errlen);
 void sq_group_release(sq_group_t *g);
 
 /* Raw operations (run on whichever connection they are given) and the group-committed
  * write operations the public vtable uses (backend_sqlite_group.c). */
 extern const storage_backend_ops_t sq_raw_ops;
 aos_result sqg_conversation_create(storage_backend_t *be, const aos_storage_conversation_t *in,
-                                   aos_storage_conversation_t *out, bool *out_created,
-                                   char *errbuf, size_t errlen);
+                                   aos_storage_conversation_t *out, bool *out_created, char *errbuf,
+                                   size_t errlen);
 aos_result sqg_conversation_delete(storage_backend_t *be, const char *id, bool *out_existed,
                                    char *errbuf, size_t errlen);
 aos_result sqg_message_append(storage_backend_t *be, const aos_storage_message_t *in,
@@ -119,11 +118,9 @@ aos_result sqg_record_put(storage_backend_t *be, const char *kind, const char *k
                           const char *data_json, const char *if_match, const char *op_id,
                           aos_storage_record_t *out, char *errbuf, size_t errlen);
 aos_result sqg_record_delete(storage_backend_t *be, const char *kind, const char *key,
-                             const char *if_match, bool *out_existed, char *errbuf,
-                             size_t errlen);
-aos_result sqg_run_atomic(storage_backend_t *be,
-                          aos_result (*fn)(storage_backend_t *be, void *ctx), void *ctx,
-                          char *errbuf, size_t errlen);
+                             const char *if_match, bool *out_existed, char *errbuf, size_t errlen);
+aos_result sqg_run_atomic(storage_backend_t *be, aos_result (*fn)(storage_backend_t *be, void *ctx),
+                          void *ctx, char *errbuf, size_t errlen);
 
 /* The cached statement, reset and unbound; NULL with errbuf filled on failure (*rc set). */
 sqlite3_stmt *sq_stmt(sq_t *s, sq_stmt_id id, int *rc);

@@ -9,8 +9,11 @@
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     static const char *const want[] = {"x-ms-continuation-NextPartitionKey",
-                                       "x-ms-continuation-NextRowKey", "ETag", "Content-MD5",
-                                       "Content-Length", "Last-Modified"};
+                                       "x-ms-continuation-NextRowKey",
+                                       "ETag",
+                                       "Content-MD5",
+                                       "Content-Length",
+                                       "Last-Modified"};
     char values[6][64], *vals[6], meta[256] = "", code[32] = "";
     for (int i = 0; i < 6; i++) {
         values[i][0] = '\0';

@@ -26,9 +26,9 @@ static int run(const char *action)
 static aos_result open_be(storage_backend_t **be, char *err, size_t errlen)
 {
     storage_backend_config_t cfg = {.kind = AOS_STORAGE_BACKEND_AZURE,
-                                        .azure_connection_string = g_cs,
-                                        .name_prefix = "faults",
-                                        .timeout_ms = 5000};
+                                    .azure_connection_string = g_cs,
+                                    .name_prefix = "faults",
+                                    .timeout_ms = 5000};
     return storage_backend_open(&cfg, be, err, errlen);
 }
 
@@ -86,7 +86,7 @@ static void test_bad_configuration(void **state)
     char err[512];
     storage_backend_t *be = NULL;
     storage_backend_config_t cfg = {.kind = AOS_STORAGE_BACKEND_AZURE,
-                                        .azure_connection_string = "AccountName=x"};
+                                    .azure_connection_string = "AccountName=x"};
     assert_int_equal(storage_backend_open(&cfg, &be, err, sizeof err), AOS_ERR_INVALID);
     assert_null(be);
     cfg.azure_connection_string = g_cs;

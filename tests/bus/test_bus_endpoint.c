@@ -16,7 +16,8 @@
 #include "bus_util.h"
 
 #define CONNSTR                                                                                    \
-    "Endpoint=sb://aos-prod.servicebus.windows.net/;SharedAccessKeyName=RootManageSharedAccessKey;" \
+    "Endpoint=sb://aos-prod.servicebus.windows.net/"                                               \
+    ";SharedAccessKeyName=RootManageSharedAccessKey;"                                              \
     "SharedAccessKey=c2VjcmV0LWtleS1mb3ItdGVzdHM="
 
 typedef struct {

@@ -112,10 +112,9 @@ static void test_profile(void **state)
     assert_int_equal(aos_bus_profile_resolve(AOS_BUS_PROFILE_AUTO, "kafka", NULL, false, &p),
                      AOS_ERR_INVALID);
     /* "auto" is the table's default value: it infers, as if unset */
-    assert_int_equal(
-        aos_bus_profile_resolve(AOS_BUS_PROFILE_AUTO, "auto", "x.servicebus.windows.net", false,
-                                &p),
-        AOS_OK);
+    assert_int_equal(aos_bus_profile_resolve(AOS_BUS_PROFILE_AUTO, "auto",
+                                             "x.servicebus.windows.net", false, &p),
+                     AOS_OK);
     assert_int_equal(p, AOS_BUS_PROFILE_SERVICEBUS);
 }
 
@@ -364,7 +363,6 @@ static unsigned wr_rnd(unsigned n)
     return (unsigned)(wr_state % n);
 }
 
-
 /* Walk the sections bus_msg_write makes (described list32/map32, then a data section) and
  * check every compound's count is the number of values inside its size (Proton's decoder
  * goes by the size alone, so the comparison with Proton cannot see a wrong count). */
@@ -376,15 +374,17 @@ static void check_counts(const unsigned char *p, size_t len)
         unsigned desc = p[i + 2], code = p[i + 3];
         i += 4;
         if (desc == 0x75) { /* data: vbin8/vbin32 */
-            size_t n = code == 0xa0 ? p[i] : ((size_t)p[i] << 24 | (size_t)p[i + 1] << 16 |
-                                               (size_t)p[i + 2] << 8 | p[i + 3]);
+            size_t n = code == 0xa0 ? p[i]
+                                    : ((size_t)p[i] << 24 | (size_t)p[i + 1] << 16 |
+                                       (size_t)p[i + 2] << 8 | p[i + 3]);
             i += (code == 0xa0 ? 1 : 4) + n;
             continue;
         }
         assert_true(code == 0xd0 || code == 0xd1);
-        size_t size = (size_t)p[i] << 24 | (size_t)p[i + 1] << 16 | (size_t)p[i + 2] << 8 | p[i + 3];
-        size_t count = (size_t)p[i + 4] << 24 | (size_t)p[i + 5] << 16 | (size_t)p[i + 6] << 8 |
-                       p[i + 7];
+        size_t size =
+            (size_t)p[i] << 24 | (size_t)p[i + 1] << 16 | (size_t)p[i + 2] << 8 | p[i + 3];
+        size_t count =
+            (size_t)p[i + 4] << 24 | (size_t)p[i + 5] << 16 | (size_t)p[i + 6] << 8 | p[i + 7];
         size_t end = i + 4 + size, j = i + 8, seen = 0;
         while (j < end) {
             unsigned t = p[j++];
@@ -462,8 +462,7 @@ static void test_msg_write_matches_proton(void **state)
         char *a = NULL, *b = NULL, err[256] = "";
         size_t alen = 0, blen = 0;
         assert_int_equal(bus_msg_write(ev, subject, now, &a, &alen, err, sizeof err), AOS_OK);
-        assert_int_equal(bus_msg_encode_pn_(ev, subject, now, &b, &blen, err, sizeof err),
-                         AOS_OK);
+        assert_int_equal(bus_msg_encode_pn_(ev, subject, now, &b, &blen, err, sizeof err), AOS_OK);
         check_counts((const unsigned char *)a, alen);
         size_t ca_len = 0, cb_len = 0;
         char *ca = canonical(a, alen, &ca_len), *cb = canonical(b, blen, &cb_len);
@@ -471,9 +470,9 @@ static void test_msg_write_matches_proton(void **state)
             fail_msg("round %d: the written message differs from Proton's", round);
         aos_event_t *back = NULL;
         bus_msg_info_t info;
-        assert_int_equal(bus_msg_decode(AOS_BUS_PROFILE_RABBITMQ, a, alen, &back, &info, err,
-                                        sizeof err),
-                         AOS_OK);
+        assert_int_equal(
+            bus_msg_decode(AOS_BUS_PROFILE_RABBITMQ, a, alen, &back, &info, err, sizeof err),
+            AOS_OK);
         assert_string_equal(back->id, ev->id);
         assert_string_equal(back->type, ev->type);
         assert_int_equal(back->data_len, ev->data_len);

@@ -257,7 +257,6 @@ static void utf8_validation(void **state)
     assert_int_equal(aos_utf8_seq_len((const unsigned char *)"", 0), 0);
 }
 
-
 /* aos_json_validate answers as aos_json_parse does, and its quick scan never accepts what the
  * parser refuses: generated documents (valid ones, and the same cut, spliced and with bytes
  * swapped for JSON's troublemakers) against the parser, with several limits. */
@@ -272,11 +271,30 @@ static unsigned rnd(unsigned n)
 
 static void gen_value(char *out, size_t cap, size_t *o, int depth)
 {
-    static const char *const scalars[] = {
-        "0",      "-0",     "1",      "-17",    "123456789012345", "1234567890123456",
-        "1.5",    "2e3",    "01",     "true",   "false",           "null",
-        "\"\"",   "\"a\"",  "\"x\\ny\"", "\"\\u0041\"", "\"\\ud83d\\ude00\"", "\"\\ud800\"",
-        "\"caf\xc3\xa9\"", "\"\\/\"", "9223372036854775808", "-", "tru", "\"\\q\""};
+    static const char *const scalars[] = {"0",
+                                          "-0",
+                                          "1",
+                                          "-17",
+                                          "123456789012345",
+                                          "1234567890123456",
+                                          "1.5",
+                                          "2e3",
+                                          "01",
+                                          "true",
+                                          "false",
+                                          "null",
+                                          "\"\"",
+                                          "\"a\"",
+                                          "\"x\\ny\"",
+                                          "\"\\u0041\"",
+                                          "\"\\ud83d\\ude00\"",
+                                          "\"\\ud800\"",
+                                          "\"caf\xc3\xa9\"",
+                                          "\"\\/\"",
+                                          "9223372036854775808",
+                                          "-",
+                                          "tru",
+                                          "\"\\q\""};
     const char *piece = NULL;
     char buf[64];
     unsigned k = depth > 5 ? 2 : rnd(4);
@@ -289,8 +307,8 @@ static void gen_value(char *out, size_t cap, size_t *o, int depth)
             if (i && *o < cap)
                 out[(*o)++] = ',';
             if (obj) {
-                static const char *const names[] = {"\"a\"", "\"b\"", "\"\"", "\"a\\u0062\"",
-                                                    "\"ab\"", "\"\\\"\""};
+                static const char *const names[] = {"\"a\"",        "\"b\"",  "\"\"",
+                                                    "\"a\\u0062\"", "\"ab\"", "\"\\\"\""};
                 piece = names[rnd(6)];
                 for (const char *c = piece; *c && *o < cap; c++)
                     out[(*o)++] = *c;
@@ -325,10 +343,10 @@ static void quick_scan_agrees_with_the_parser(void **state)
         gen_value(doc, sizeof doc - 1, &n, 0);
         unsigned how = rnd(6);
         if (how == 1 && n)
-            n = rnd((unsigned)n);                           /* cut */
+            n = rnd((unsigned)n); /* cut */
         else if (how == 2 && n)
             doc[rnd((unsigned)n)] = swaps[rnd(sizeof swaps - 1)]; /* one byte changed */
-        else if (how == 3 && n + 2 < sizeof doc) {          /* two values */
+        else if (how == 3 && n + 2 < sizeof doc) {                /* two values */
             doc[n++] = ' ';
             doc[n++] = '1';
         }
@@ -359,9 +377,12 @@ static void quick_scan_agrees_with_the_parser(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(accepts_valid_documents), cmocka_unit_test(rejects_bad_documents),
-        cmocka_unit_test(enforces_limits),         cmocka_unit_test(getters_name_the_field),
-        cmocka_unit_test(builder_round_trip),      cmocka_unit_test(utf8_validation),
+        cmocka_unit_test(accepts_valid_documents),
+        cmocka_unit_test(rejects_bad_documents),
+        cmocka_unit_test(enforces_limits),
+        cmocka_unit_test(getters_name_the_field),
+        cmocka_unit_test(builder_round_trip),
+        cmocka_unit_test(utf8_validation),
         cmocka_unit_test(ijson_refuses_what_would_change),
         cmocka_unit_test(quick_scan_agrees_with_the_parser),
     };

@@ -34,11 +34,23 @@ extern void *__libc_malloc(size_t n);
 extern void *__libc_calloc(size_t n, size_t size);
 extern void *__libc_realloc(void *p, size_t n);
 
-static bool fail_now(void) { return g_fail_at && ++g_count == g_fail_at; }
+static bool fail_now(void)
+{
+    return g_fail_at && ++g_count == g_fail_at;
+}
 
-void *malloc(size_t n) { return fail_now() ? NULL : __libc_malloc(n); }
-void *calloc(size_t n, size_t size) { return fail_now() ? NULL : __libc_calloc(n, size); }
-void *realloc(void *p, size_t n) { return fail_now() ? NULL : __libc_realloc(p, n); }
+void *malloc(size_t n)
+{
+    return fail_now() ? NULL : __libc_malloc(n);
+}
+void *calloc(size_t n, size_t size)
+{
+    return fail_now() ? NULL : __libc_calloc(n, size);
+}
+void *realloc(void *p, size_t n)
+{
+    return fail_now() ? NULL : __libc_realloc(p, n);
+}
 
 /* A reply the way the services build them: results of the adds ignored. */
 static aos_result build_reply(char **out)
@@ -67,8 +79,7 @@ static void assert_complete(const char *text)
     int64_t seq = 0;
     assert_int_equal(aos_json_get_int(o, "seq", AOS_JSON_REQUIRED, &seq, NULL, NULL, 0), AOS_OK);
     bool fin = false;
-    assert_int_equal(aos_json_get_bool(o, "final", AOS_JSON_REQUIRED, &fin, NULL, NULL, 0),
-                     AOS_OK);
+    assert_int_equal(aos_json_get_bool(o, "final", AOS_JSON_REQUIRED, &fin, NULL, NULL, 0), AOS_OK);
     json_object *inner = NULL;
     assert_int_equal(aos_json_get_object(o, "reply", AOS_JSON_REQUIRED, &inner, NULL, 0), AOS_OK);
     assert_int_equal(aos_json_get_string(inner, "text", AOS_JSON_REQUIRED, &s, NULL, 0), AOS_OK);

@@ -75,7 +75,10 @@ static void invalid_utf8_still_gives_json(void **state)
     json_object_put(o);
 }
 
-static void log_debug(void) { aos_log(AOS_LOG_DEBUG, "hidden", NULL); }
+static void log_debug(void)
+{
+    aos_log(AOS_LOG_DEBUG, "hidden", NULL);
+}
 
 static void level_filter(void **state)
 {

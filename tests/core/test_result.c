@@ -35,7 +35,8 @@ static void fail_formats(void **state)
 {
     (void)state;
     char buf[32];
-    assert_int_equal(aos_fail(AOS_ERR_INVALID, buf, sizeof buf, "bad %s", "thing"), AOS_ERR_INVALID);
+    assert_int_equal(aos_fail(AOS_ERR_INVALID, buf, sizeof buf, "bad %s", "thing"),
+                     AOS_ERR_INVALID);
     assert_string_equal(buf, "bad thing");
     assert_int_equal(aos_fail(AOS_ERR_IO, NULL, 0, "x"), AOS_ERR_IO);
 }

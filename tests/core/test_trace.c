@@ -54,9 +54,9 @@ static void test_new_and_child(void **state)
     assert_string_not_equal(a, b);
     aos_trace_child(a, c);
     assert_true(aos_trace_parse(c, strlen(c), idc));
-    assert_string_equal(ida, idc);          /* same trace */
+    assert_string_equal(ida, idc);               /* same trace */
     assert_memory_not_equal(a + 36, c + 36, 16); /* new span */
-    aos_trace_child("garbage", c);          /* invalid parent: a new trace */
+    aos_trace_child("garbage", c);               /* invalid parent: a new trace */
     assert_true(aos_trace_parse(c, strlen(c), idc));
     assert_string_not_equal(ida, idc);
 }

@@ -202,7 +202,8 @@ static void dlq_list_and_replay(void **state)
     /* a poison message: sent, rejected by a consumer, lands on the dead-letter queue */
     aos_bus_t *bus = open_test_bus();
     aos_event_t *ev = NULL;
-    assert_int_equal(aos_event_create("aos.test.poison", "/tests/aosctl", "{\"n\":1}", &ev), AOS_OK);
+    assert_int_equal(aos_event_create("aos.test.poison", "/tests/aosctl", "{\"n\":1}", &ev),
+                     AOS_OK);
     char err[256];
     seen_t rejected = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, "", false};
     snprintf(rejected.id, sizeof rejected.id, "%s", ev->id);

@@ -216,16 +216,11 @@ static int setup(void **state)
     snprintf(jwks, sizeof jwks, "AOS_BOT_JWKS_FILE=%s", g_jwks);
     snprintf(token_url, sizeof token_url, "AOS_BOT_TOKEN_URL=http://127.0.0.1:%u/token",
              aos_http_server_port(g_connector));
-    const char *router_env[] = {jwks,
-                                "AOS_BOT_APP_ID=" APP_ID,
-                                "AOS_API_KEYS=" API_KEY,
-                                "AOS_BOT_APP_PASSWORD=e2e-secret/+&",
-                                token_url,
+    const char *router_env[] = {jwks, "AOS_BOT_APP_ID=" APP_ID, "AOS_API_KEYS=" API_KEY,
+                                "AOS_BOT_APP_PASSWORD=e2e-secret/+&", token_url,
                                 /* the fake Bot Connector is plain http: the bot token goes
                                  * to http serviceUrls only in development mode */
-                                "AOS_DEV_MODE=1",
-                                "AOS_BOT_ALLOWED_CALLERS=*",
-                                NULL};
+                                "AOS_DEV_MODE=1", "AOS_BOT_ALLOWED_CALLERS=*", NULL};
     if (e2e_stack_start(&g_stack, NULL, g_config, router_env, "Authorization: Bearer " API_KEY) !=
         0) {
         fprintf(stderr, "the stack did not come up\n");

@@ -203,8 +203,8 @@ static bool wait_eg(const char *id, int timeout_ms)
             return true;
         stack_sleep_ms(100);
     }
-    fprintf(stderr, "event %s never reached the Event Grid fake (%zu events, %zu requests)\n",
-            id, eg_fake_event_count(S.eg), eg_fake_requests(S.eg));
+    fprintf(stderr, "event %s never reached the Event Grid fake (%zu events, %zu requests)\n", id,
+            eg_fake_event_count(S.eg), eg_fake_requests(S.eg));
     return false;
 }
 

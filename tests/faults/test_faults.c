@@ -123,8 +123,7 @@ static int setup_stack(void)
     if (aos_bus_new(&bc, &S.bus, err, sizeof err) != AOS_OK || aos_bus_start(S.bus) != AOS_OK ||
         aos_bus_wait_connected(S.bus, 20000) != AOS_OK)
         return -1;
-    aos_storage_client_config_t scc = {
-        .bus = S.bus, .queue = FT_STORAGE_QUEUE, .timeout_ms = 5000};
+    aos_storage_client_config_t scc = {.bus = S.bus, .queue = FT_STORAGE_QUEUE, .timeout_ms = 5000};
     return aos_storage_client_new(&scc, &S.sc, err, sizeof err) == AOS_OK ? 0 : -1;
 }
 
@@ -502,7 +501,6 @@ static void test_stale_claim_same_runner_one_model_call(void **state)
 
 /* ---- through the router ---- */
 
-
 static void start_router(void)
 {
     if (ROUTER.pid)
@@ -549,8 +547,8 @@ static long post_message(const char *conv, const char *text, bool async, const c
 {
     char url[128], payload[512], h_idem[300];
     snprintf(url, sizeof url, "http://127.0.0.1:%d/v1/messages", HTTP_PORT);
-    snprintf(payload, sizeof payload, "{\"conversation_id\":\"%s\",\"agent\":\"" AGENT
-             "\",\"text\":\"%s\"}", conv, text);
+    snprintf(payload, sizeof payload,
+             "{\"conversation_id\":\"%s\",\"agent\":\"" AGENT "\",\"text\":\"%s\"}", conv, text);
     struct curl_slist *h = curl_slist_append(NULL, "Content-Type: application/json");
     if (async)
         h = curl_slist_append(h, "Prefer: respond-async");
@@ -713,8 +711,8 @@ static void test_poison_turn_quarantined(void **state)
     snprintf(t2, sizeof t2, "m-poison-2-%s", S.tag);
     for (int i = 0; i < 2; i++) { /* what the router does before publishing each turn */
         snprintf(data, sizeof data,
-                 "{\"conversation_id\":\"%s\",\"agent\":\"" AGENT "\",\"turn_id\":\"%s\"}",
-                 conv, i ? t2 : t1);
+                 "{\"conversation_id\":\"%s\",\"agent\":\"" AGENT "\",\"turn_id\":\"%s\"}", conv,
+                 i ? t2 : t1);
         char *reply = NULL;
         assert_int_equal(aos_storage_call_sync(S.sc, "turn.accept", data, &reply, err, sizeof err),
                          AOS_OK);

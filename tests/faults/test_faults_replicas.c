@@ -63,8 +63,8 @@ static struct {
     turn_rec_t turn[CONVS][TURNS];
     turn_rec_t outage[OUTAGE_TURNS];
     atomic_int accepted, posts, refused;
-    char killed[32];   /* the runner killed with -9 */
-    int64_t killed_ms; /* when (wall clock ms, as the fake's log) */
+    char killed[32];                      /* the runner killed with -9 */
+    int64_t killed_ms;                    /* when (wall clock ms, as the fake's log) */
     int64_t broker_down_ms, broker_up_ms; /* the broker restart */
 } S;
 
@@ -443,8 +443,8 @@ static void wait_settled(int max_ms)
 typedef struct figures {
     int sent, accepted, refused_posts, answered, failed_as_scripted, lost, duplicated, extra,
         order_violations;
-    int calls, paid, calls_429, calls_500, aborted, aborted_killed, paid_twice,
-        paid_twice_window, paid_none;
+    int calls, paid, calls_429, calls_500, aborted, aborted_killed, paid_twice, paid_twice_window,
+        paid_none;
     int outage_answered_in_outage, outage_paid_twice, outage_lost;
 } figures_t;
 
@@ -558,14 +558,12 @@ static void check_model_calls(figures_t *f)
     f->calls = (int)json_object_array_length(log);
     for (size_t i = 0; i < json_object_array_length(log); i++) {
         json_object *e = json_object_array_get_idx(log, i), *v;
-        const char *text = json_object_object_get_ex(e, "text", &v) ? json_object_get_string(v)
-                                                                     : "";
-        const char *caller = json_object_object_get_ex(e, "caller", &v) && v
-                                 ? json_object_get_string(v)
-                                 : "";
-        const char *outcome = json_object_object_get_ex(e, "outcome", &v)
-                                  ? json_object_get_string(v)
-                                  : "";
+        const char *text =
+            json_object_object_get_ex(e, "text", &v) ? json_object_get_string(v) : "";
+        const char *caller =
+            json_object_object_get_ex(e, "caller", &v) && v ? json_object_get_string(v) : "";
+        const char *outcome =
+            json_object_object_get_ex(e, "outcome", &v) ? json_object_get_string(v) : "";
         int status = json_object_object_get_ex(e, "status", &v) ? json_object_get_int(v) : 0;
         int64_t end = json_object_object_get_ex(e, "end_ms", &v) ? json_object_get_int64(v) : 0;
         bool killed = S.killed[0] && strcmp(caller, S.killed) == 0;
@@ -629,9 +627,9 @@ static void check_model_calls(figures_t *f)
 static void test_two_of_everything_under_faults(void **state)
 {
     (void)state;
-    assert_int_equal(aos_bus_subscribe_address(S.bus, "/amq/queue/" QUEUE ".dlq", 16,
-                                               on_dead_letter, NULL),
-                     AOS_OK);
+    assert_int_equal(
+        aos_bus_subscribe_address(S.bus, "/amq/queue/" QUEUE ".dlq", 16, on_dead_letter, NULL),
+        AOS_OK);
     for (int c = 0; c < CONVS; c++)
         for (int k = 0; k < TURNS; k++) {
             turn_rec_t *t = &S.turn[c][k];

@@ -55,10 +55,13 @@ static int start(proc_t *p, const char *bin_name, const char *name, char **env)
 
 static int start_runner(void)
 {
-    char *renv[] = {envs("AOS_BUS_URL=%s", S.url), envs("AOS_BUS_PROFILE=rabbitmq"),
-                    envs("AOS_CONFIG=%s", S.config), envs("AOS_AGENTS=%s", AGENT),
+    char *renv[] = {envs("AOS_BUS_URL=%s", S.url),
+                    envs("AOS_BUS_PROFILE=rabbitmq"),
+                    envs("AOS_CONFIG=%s", S.config),
+                    envs("AOS_AGENTS=%s", AGENT),
                     envs("AOS_STORAGE_QUEUE=aos.storage"),
-                    envs("AOS_INSTANCE_ID=hopsrunner-%s", S.tag), NULL};
+                    envs("AOS_INSTANCE_ID=hopsrunner-%s", S.tag),
+                    NULL};
     return start(&S.runner, "aos-agent-runner", "runner", renv);
 }
 
@@ -83,19 +86,24 @@ static int setup(void **state)
             " \"endpoint\":{\"provider\":\"openai\",\"url\":\"%s\",\"timeout_ms\":30000}}]}",
             S.fake.base);
     fclose(f);
-    char *senv[] = {envs("AOS_BUS_URL=%s", S.url), envs("AOS_BUS_PROFILE=rabbitmq"),
+    char *senv[] = {envs("AOS_BUS_URL=%s", S.url),
+                    envs("AOS_BUS_PROFILE=rabbitmq"),
                     envs("AOS_STORAGE_QUEUE=aos.storage"),
                     envs("AOS_SQLITE_PATH=%s/aos.db", S.dir),
-                    envs("AOS_INSTANCE_ID=hopsstorage-%s", S.tag), NULL};
+                    envs("AOS_INSTANCE_ID=hopsstorage-%s", S.tag),
+                    NULL};
     if (start(&S.storage, "aos-storage", "storage", senv) != 0)
         return -1;
     if (start_runner() != 0)
         return -1;
     S.http_port = stack_free_port();
-    char *oenv[] = {envs("AOS_BUS_URL=%s", S.url), envs("AOS_BUS_PROFILE=rabbitmq"),
-                    envs("AOS_CONFIG=%s", S.config), envs("AOS_STORAGE_QUEUE=aos.storage"),
+    char *oenv[] = {envs("AOS_BUS_URL=%s", S.url),
+                    envs("AOS_BUS_PROFILE=rabbitmq"),
+                    envs("AOS_CONFIG=%s", S.config),
+                    envs("AOS_STORAGE_QUEUE=aos.storage"),
                     envs("AOS_INSTANCE_ID=hopsrouter-%s", S.tag),
-                    envs("AOS_HTTP_ADDR=127.0.0.1:%d", S.http_port), NULL};
+                    envs("AOS_HTTP_ADDR=127.0.0.1:%d", S.http_port),
+                    NULL};
     return start(&S.router, "aos-router", "router", oenv);
 }
 
@@ -209,8 +217,7 @@ static long hops_since(const counts_t *before, const char *what)
     printf("%s: %ld storage round trips (accept %ld, claim %ld, complete %ld, renew %ld, other "
            "%ld)\n",
            what, hops, now.accept - before->accept, now.claim - before->claim,
-           now.complete - before->complete, now.renew - before->renew,
-           now.other - before->other);
+           now.complete - before->complete, now.renew - before->renew, now.other - before->other);
     return hops;
 }
 

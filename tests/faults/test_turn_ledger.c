@@ -1,7 +1,7 @@
 /* The turn ledger / order / lease operations (services/storage/dispatch_turns.c) on both
  * backends: SQLite always, Azure against the Azurite fixture when its connection string is
- * there (the ctest registration with the fixture sets AOS_LEDGER_BACKEND=azure). Checked at the dispatch
- * level, without a bus:
+ * there (the ctest registration with the fixture sets AOS_LEDGER_BACKEND=azure). Checked at the
+ * dispatch level, without a bus:
  *   - accept gives increasing orders; an Idempotency-Key maps to the first turn;
  *   - claim of order 2 waits while order 1 is not done; order 1 runs with a token;
  *   - a second holder of the same turn waits while the lease is live;
@@ -372,8 +372,8 @@ int main(void)
             return 1;
         snprintf(prefix, sizeof prefix, "l%s", TAG);
         cfg = (storage_backend_config_t){.kind = AOS_STORAGE_BACKEND_AZURE,
-                                             .azure_connection_string = cs,
-                                             .name_prefix = prefix};
+                                         .azure_connection_string = cs,
+                                         .name_prefix = prefix};
     } else {
         snprintf(db, sizeof db, "/tmp/aos-ledger-%s.db", TAG);
         cfg.sqlite_path = db;

@@ -18,8 +18,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     (void)aos_retry_parse_hint(ms, ra, now, &d);
     (void)aos_retry_parse_hint(NULL, s, now, &d);
     (void)aos_retry_parse_hint(ra, NULL, now, &d);
-    aos_retry_policy_t p = {.max_attempts = 3, .base_delay_ms = 10, .max_delay_ms = 1000,
-                            .max_server_delay_ms = 5000};
+    aos_retry_policy_t p = {
+        .max_attempts = 3, .base_delay_ms = 10, .max_delay_ms = 1000, .max_server_delay_ms = 5000};
     if (aos_retry_next_delay_ms(&p, 1, ms, ra, now, NULL, NULL) > 5000)
         abort();
     free(s);

@@ -8,7 +8,7 @@
 
 typedef struct th_resp {
     long status;
-    char *body;    /* malloc'd, NUL-terminated */
+    char *body; /* malloc'd, NUL-terminated */
     size_t body_len;
     char *headers; /* raw header block, malloc'd */
 } th_resp;

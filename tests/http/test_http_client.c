@@ -110,8 +110,10 @@ static env *env_new(uint32_t deferred_timeout_ms)
     pthread_mutex_init(&e->mu, NULL);
     pthread_cond_init(&e->cv, NULL);
     aos_metrics_new(&e->metrics);
-    aos_http_server_config_t cfg = {.bind_addr = "127.0.0.1:0", .metrics = e->metrics,
-                                    .name = "t", .deferred_timeout_ms = deferred_timeout_ms};
+    aos_http_server_config_t cfg = {.bind_addr = "127.0.0.1:0",
+                                    .metrics = e->metrics,
+                                    .name = "t",
+                                    .deferred_timeout_ms = deferred_timeout_ms};
     char err[256];
     assert_int_equal(aos_http_server_new(&cfg, &e->srv, err, sizeof err), AOS_OK);
     aos_http_server_route(e->srv, "*", "/echo/{x}", h_echo, e);
@@ -170,8 +172,12 @@ static void test_sync_headers_both_ways(void **state)
     char url[128];
     snprintf(url, sizeof url, "%s/echo/a%%20b", e->base);
     aos_http_header_t hdrs[] = {{"X-Client-Header", "v1"}, {"Content-Type", "text/plain"}};
-    aos_http_client_request_t req = {.method = "PUT", .url = url, .headers = hdrs,
-                                     .header_count = 2, .body = "payload", .body_len = 7};
+    aos_http_client_request_t req = {.method = "PUT",
+                                     .url = url,
+                                     .headers = hdrs,
+                                     .header_count = 2,
+                                     .body = "payload",
+                                     .body_len = 7};
     aos_http_response_t *resp = NULL;
     char err[256];
     assert_int_equal(aos_http_client_do(c, &req, &resp, err, sizeof err), AOS_OK);

@@ -293,9 +293,12 @@ static void test_json_routes_refuse_other_media_types_415(void **state)
 {
     (void)state;
     fixture *f = start(0, 0);
-    const char *bad[] = {"Content-Type: text/plain", "Content-Type: application/x-www-form-urlencoded",
+    const char *bad[] = {"Content-Type: text/plain",
+                         "Content-Type: application/x-www-form-urlencoded",
                          "Content-Type: multipart/form-data; boundary=x",
-                         "Content-Type: application/jsonx", "Content-Type: text/json", NULL};
+                         "Content-Type: application/jsonx",
+                         "Content-Type: text/json",
+                         NULL};
     th_resp r;
     for (size_t i = 0; bad[i]; i++) {
         const char *h[] = {bad[i], NULL};
@@ -311,7 +314,8 @@ static void test_json_routes_refuse_other_media_types_415(void **state)
     assert_non_null(strstr(out, "HTTP/1.1 415"));
     assert_int_equal(atomic_load(&f->handled), 0);
 
-    const char *good[] = {"Content-Type: application/json", "Content-Type: Application/JSON; charset=utf-8",
+    const char *good[] = {"Content-Type: application/json",
+                          "Content-Type: Application/JSON; charset=utf-8",
                           "Content-Type: application/cloudevents+json",
                           "Content-Type: application/cloudevents-batch+json", NULL};
     for (size_t i = 0; good[i]; i++) {

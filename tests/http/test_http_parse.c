@@ -71,8 +71,8 @@ static void test_pattern_parse(void **state)
     assert_int_equal(http_pattern_parse("/", &p, err, sizeof err), AOS_OK);
     assert_int_equal(p.nseg, 1);
     http_pattern_free(&p);
-    const char *bad[] = {"", "v1/x", "/a/{}", "/a/{b", "/a/x{b}", "/a/{b-c}", "/a/{x}/{x}",
-                         "/a b", "/a/%20", NULL};
+    const char *bad[] = {"",         "v1/x",       "/a/{}", "/a/{b",  "/a/x{b}",
+                         "/a/{b-c}", "/a/{x}/{x}", "/a b",  "/a/%20", NULL};
     for (int i = 0; bad[i]; i++)
         assert_int_equal(http_pattern_parse(bad[i], &p, err, sizeof err), AOS_ERR_INVALID);
     assert_int_equal(http_pattern_parse(NULL, &p, err, sizeof err), AOS_ERR_INVALID);
@@ -102,16 +102,15 @@ static void test_target_parse(void **state)
     assert_string_equal(t.seg[0], "");
     http_target_free(&t);
 
-    const char *bad[] = {"", "x", "*", "http://h/p", "/a%zz", "/a?b=%4", "/a%00b", "/a b",
-                         "/a\tb", NULL};
+    const char *bad[] = {"",        "x",      "*",    "http://h/p", "/a%zz",
+                         "/a?b=%4", "/a%00b", "/a b", "/a\tb",      NULL};
     for (int i = 0; bad[i]; i++)
         assert_int_equal(http_target_parse(bad[i], strlen(bad[i]), &t, err, sizeof err),
                          AOS_ERR_INVALID);
     char many[400] = "";
     for (int i = 0; i < 40; i++)
         strcat(many, "/s");
-    assert_int_equal(http_target_parse(many, strlen(many), &t, err, sizeof err),
-                     AOS_ERR_INVALID);
+    assert_int_equal(http_target_parse(many, strlen(many), &t, err, sizeof err), AOS_ERR_INVALID);
     char q[600] = "/?";
     for (int i = 0; i < 70; i++)
         strcat(q, "a=1&");
@@ -191,8 +190,13 @@ static void test_header_line(void **state)
     const char empty[] = "X-Empty:\r\n";
     assert_true(http_header_line_parse(empty, sizeof empty - 1, &n, &nl, &v, &vl));
     assert_int_equal(vl, 0);
-    const char *bad[] = {"\r\n", ": v\r\n", " folded continuation\r\n", "Bad Name: v\r\n",
-                         "no colon\r\n", "HTTP/1.1 200 OK\r\n", NULL};
+    const char *bad[] = {"\r\n",
+                         ": v\r\n",
+                         " folded continuation\r\n",
+                         "Bad Name: v\r\n",
+                         "no colon\r\n",
+                         "HTTP/1.1 200 OK\r\n",
+                         NULL};
     for (int i = 0; bad[i]; i++)
         assert_false(http_header_line_parse(bad[i], strlen(bad[i]), &n, &nl, &v, &vl));
     const char nul[] = "X-A: a\0b\r\n";
@@ -204,10 +208,10 @@ static void test_header_line(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_percent_decode),
-        cmocka_unit_test(test_percent_encode), cmocka_unit_test(test_pattern_parse),
-        cmocka_unit_test(test_target_parse),   cmocka_unit_test(test_match),
-        cmocka_unit_test(test_headers),        cmocka_unit_test(test_header_line),
+        cmocka_unit_test(test_percent_decode), cmocka_unit_test(test_percent_encode),
+        cmocka_unit_test(test_pattern_parse),  cmocka_unit_test(test_target_parse),
+        cmocka_unit_test(test_match),          cmocka_unit_test(test_headers),
+        cmocka_unit_test(test_header_line),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -37,9 +37,10 @@ static void echo(aos_http_request_t *req, void *ctx)
     const char *q = aos_http_request_query(req, "q");
     const char *h = aos_http_request_header(req, "x-test-header");
     char out[1024];
-    snprintf(out, sizeof out, "method=%s path=%s route=%s id=%s q=%s h=%s len=%zu body=%s remote=%s",
-             aos_http_request_method(req), aos_http_request_path(req),
-             aos_http_request_route(req), id ? id : "-", q ? q : "-", h ? h : "-", len, body,
+    snprintf(out, sizeof out,
+             "method=%s path=%s route=%s id=%s q=%s h=%s len=%zu body=%s remote=%s",
+             aos_http_request_method(req), aos_http_request_path(req), aos_http_request_route(req),
+             id ? id : "-", q ? q : "-", h ? h : "-", len, body,
              strncmp(aos_http_request_remote_addr(req), "127.0.0.1:", 10) == 0 ? "ok" : "bad");
     assert_int_equal(aos_http_response_header(req, "X-Reply", "yes"), AOS_OK);
     assert_int_equal(aos_http_response_header(req, "Bad\r\nName", "x"), AOS_ERR_INVALID);
@@ -181,7 +182,8 @@ static void test_errors_404_405_400_json(void **state)
     th_resp r;
     assert_int_equal(th_request(f->port, "GET", "/nope", NULL, NULL, 0, &r), 0);
     assert_int_equal(r.status, 404);
-    assert_string_equal(r.body, "{\"error\":{\"code\":\"not_found\",\"message\":\"no such resource\"}}");
+    assert_string_equal(r.body,
+                        "{\"error\":{\"code\":\"not_found\",\"message\":\"no such resource\"}}");
     assert_non_null(strcasestr(r.headers, "Content-Type: application/json"));
     th_resp_free(&r);
 
@@ -407,8 +409,8 @@ static void test_bind_errors(void **state)
     (void)state;
     char err[256];
     aos_http_server_t *srv = NULL;
-    const char *bad[] = {"nohostport", "127.0.0.1:", "127.0.0.1:99999", "127.0.0.1:x",
-                         "[::1:80", "999.1.1.1:80", NULL};
+    const char *bad[] = {"nohostport",   "127.0.0.1:", "127.0.0.1:99999", "127.0.0.1:x", "[::1:80",
+                         "999.1.1.1:80", NULL};
     for (int i = 0; bad[i]; i++) {
         aos_http_server_config_t cfg = {.bind_addr = bad[i]};
         assert_int_equal(aos_http_server_new(&cfg, &srv, err, sizeof err), AOS_OK);

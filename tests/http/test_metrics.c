@@ -46,8 +46,8 @@ static void test_counter_and_gauge_text(void **state)
         aos_metrics_counter(reg, "jobs_total", "Jobs done.", "queue", "b", "kind", "x", NULL);
     assert_non_null(a);
     assert_non_null(b);
-    assert_ptr_equal(a, aos_metrics_counter(reg, "jobs_total", "ignored", "queue", "a", "kind",
-                                            "x", NULL));
+    assert_ptr_equal(
+        a, aos_metrics_counter(reg, "jobs_total", "ignored", "queue", "a", "kind", "x", NULL));
     aos_metric_counter_inc(a);
     aos_metric_counter_add(a, 41);
     aos_metric_counter_inc(b);
@@ -75,8 +75,8 @@ static void test_escaping(void **state)
     (void)state;
     aos_metrics_t *reg = NULL;
     assert_int_equal(aos_metrics_new(&reg), AOS_OK);
-    aos_metric_counter_t *c = aos_metrics_counter(reg, "odd_total", "Back\\slash and\nnewline \"q\"",
-                                                  "path", "a\"b\\c\nd", NULL);
+    aos_metric_counter_t *c = aos_metrics_counter(
+        reg, "odd_total", "Back\\slash and\nnewline \"q\"", "path", "a\"b\\c\nd", NULL);
     aos_metric_counter_inc(c);
     char *text = render(reg);
     assert_string_equal(text, "# HELP odd_total Back\\\\slash and\\nnewline \"q\"\n"
@@ -137,10 +137,10 @@ static void test_rejects_bad_lookups(void **state)
     aos_metrics_t *reg = NULL;
     assert_int_equal(aos_metrics_new(&reg), AOS_OK);
     assert_non_null(aos_metrics_counter(reg, "x_total", "X.", "a", "1", NULL));
-    assert_null(aos_metrics_gauge(reg, "x_total", "X.", "a", "1", NULL));      /* type */
-    assert_null(aos_metrics_counter(reg, "x_total", "X.", "b", "1", NULL));    /* labels */
-    assert_null(aos_metrics_counter(reg, "x_total", "X.", NULL));              /* label count */
-    assert_null(aos_metrics_counter(reg, "9bad", "X.", NULL));                 /* name */
+    assert_null(aos_metrics_gauge(reg, "x_total", "X.", "a", "1", NULL));   /* type */
+    assert_null(aos_metrics_counter(reg, "x_total", "X.", "b", "1", NULL)); /* labels */
+    assert_null(aos_metrics_counter(reg, "x_total", "X.", NULL));           /* label count */
+    assert_null(aos_metrics_counter(reg, "9bad", "X.", NULL));              /* name */
     assert_null(aos_metrics_counter(reg, "bad-name", "X.", NULL));
     assert_null(aos_metrics_counter(reg, "ok_total", "X.", "le", "1", NULL));  /* reserved */
     assert_null(aos_metrics_counter(reg, "ok_total", "X.", "a:b", "1", NULL)); /* label name */

@@ -51,13 +51,14 @@ static int setup(void **state)
     (void)state;
     const char *src = getenv("AOS_SOURCE_DIR");
     char script[600], port_file[128], ttl[16];
-    snprintf(script, sizeof script, "%s/tests/ml/fake_azureml.js", src ? src : AOS_SOURCE_DIR_DEFAULT);
+    snprintf(script, sizeof script, "%s/tests/ml/fake_azureml.js",
+             src ? src : AOS_SOURCE_DIR_DEFAULT);
     snprintf(port_file, sizeof port_file, "/tmp/aos-identity-%d.port", (int)getpid());
     snprintf(ttl, sizeof ttl, "%d", TTL_S);
     unlink(port_file);
-    char *argv[] = {"node",      script,         "--port-file",  port_file, "--token-ttl",
-                    ttl,         "--client-id",  "aos-app",      "--client-secret",
-                    "s3cr3t!&=", "--federated",  "fed-token-1",  NULL};
+    char *argv[] = {"node",        script,        "--port-file", port_file,         "--token-ttl",
+                    ttl,           "--client-id", "aos-app",     "--client-secret", "s3cr3t!&=",
+                    "--federated", "fed-token-1", NULL};
     posix_spawn_file_actions_t fa;
     posix_spawn_file_actions_init(&fa);
     posix_spawn_file_actions_addopen(&fa, 1, "/dev/null", O_WRONLY, 0);
@@ -317,11 +318,11 @@ static void test_parse(void **state)
     assert_string_equal(tok, "eyJ0");
     assert_int_equal(exp, 1000 + 3599);
     free(tok);
-    const char *mi = "{\"access_token\":\"eyJ1\",\"expires_on\":\"1796673000\",\"expires_in\":\"86399\","
-                     "\"resource\":\"https://management.azure.com\",\"token_type\":\"Bearer\"}";
-    assert_int_equal(aos_identity_token_parse(mi, strlen(mi), 1796600000, &tok, &exp, err,
-                                              sizeof err),
-                     AOS_OK);
+    const char *mi =
+        "{\"access_token\":\"eyJ1\",\"expires_on\":\"1796673000\",\"expires_in\":\"86399\","
+        "\"resource\":\"https://management.azure.com\",\"token_type\":\"Bearer\"}";
+    assert_int_equal(
+        aos_identity_token_parse(mi, strlen(mi), 1796600000, &tok, &exp, err, sizeof err), AOS_OK);
     assert_int_equal(exp, 1796673000);
     free(tok);
     const char *bad[] = {"{\"error\":\"invalid_client\",\"error_description\":\"AADSTS7000215\"}",
@@ -331,9 +332,9 @@ static void test_parse(void **state)
                          "{\"access_token\":\"x\\r\\nX-Evil: 1\",\"expires_in\":60}",
                          "{\"access_token\":\"a b\",\"expires_in\":60}"};
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
-        assert_int_not_equal(aos_identity_token_parse(bad[i], strlen(bad[i]), 1000, &tok, &exp,
-                                                      err, sizeof err),
-                             AOS_OK);
+        assert_int_not_equal(
+            aos_identity_token_parse(bad[i], strlen(bad[i]), 1000, &tok, &exp, err, sizeof err),
+            AOS_OK);
         assert_null(tok);
     }
 }

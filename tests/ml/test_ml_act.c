@@ -152,13 +152,14 @@ static void test_seed_shapes(void **state)
 {
     (void)state;
     long st = 0;
-    json_object *o = act("cfo",
-                         "{\"action\":\"trigger_lora_training\",\"params\":{"
-                         "\"training_params\":{\"model_name\":\"test:ok\","
-                         "\"data_path\":\"./mldata/good.jsonl\",\"output_dir\":\"./outputs\"},"
-                         "\"adapters\":[{\"adapter_name\":\"lora_qv\",\"task_type\":\"causal_lm\","
-                         "\"r\":16,\"lora_alpha\":32,\"target_modules\":[\"q_proj\",\"v_proj\"]}]}}",
-                         &st);
+    json_object *o =
+        act("cfo",
+            "{\"action\":\"trigger_lora_training\",\"params\":{"
+            "\"training_params\":{\"model_name\":\"test:ok\","
+            "\"data_path\":\"./mldata/good.jsonl\",\"output_dir\":\"./outputs\"},"
+            "\"adapters\":[{\"adapter_name\":\"lora_qv\",\"task_type\":\"causal_lm\","
+            "\"r\":16,\"lora_alpha\":32,\"target_modules\":[\"q_proj\",\"v_proj\"]}]}}",
+            &st);
     assert_int_equal(st, 200);
     json_object *job = result_of(o);
     assert_string_equal(ml_str(job, "adapter_name"), "lora_qv");
@@ -195,8 +196,9 @@ static void test_seed_shapes(void **state)
     json_object_put(o);
 
     /* aml_infer: agent_id selects the agent whose adapter answers */
-    o = act("cmo", "{\"action\":\"aml_infer\",\"params\":{\"agent_id\":\"cfo\","
-                   "\"prompt\":\"What is the Q2 marketing plan?\"}}",
+    o = act("cmo",
+            "{\"action\":\"aml_infer\",\"params\":{\"agent_id\":\"cfo\","
+            "\"prompt\":\"What is the Q2 marketing plan?\"}}",
             &st);
     assert_int_equal(st, 200);
     assert_string_equal(ml_str(result_of(o), "agent"), "cfo");

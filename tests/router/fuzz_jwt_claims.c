@@ -46,8 +46,8 @@ static void setup(void)
     b64url(eb, (size_t)BN_bn2bin(e, eb), e64);
     BN_free(n);
     BN_free(e);
-    snprintf(jwks, sizeof jwks, "{\"keys\":[{\"kty\":\"RSA\",\"kid\":\"f\",\"n\":\"%s\",\"e\":\"%s\"}]}",
-             n64, e64);
+    snprintf(jwks, sizeof jwks,
+             "{\"keys\":[{\"kty\":\"RSA\",\"kid\":\"f\",\"n\":\"%s\",\"e\":\"%s\"}]}", n64, e64);
     if (router_jwks_parse(jwks, strlen(jwks), &g_jwks, NULL, 0) != AOS_OK)
         abort();
 }

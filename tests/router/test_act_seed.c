@@ -40,8 +40,8 @@ static char *map(const char *agent, const char *action, const char *params, char
     if (params)
         assert_non_null(p);
     json_object *out = NULL;
-    aos_result r = router_act_params(cfg, aos_agents_find(cfg, agent), action, p, &out, why,
-                                     whylen);
+    aos_result r =
+        router_act_params(cfg, aos_agents_find(cfg, agent), action, p, &out, why, whylen);
     json_object_put(p);
     if (r != AOS_OK) {
         assert_null(out);
@@ -91,11 +91,12 @@ static void test_seed_training(void **state)
            "\"adapter_name\":\"lora_qv\",\"lora\":{\"task_type\":\"CAUSAL_LM\",\"r\":16,"
            "\"lora_alpha\":32,\"target_modules\":[\"q_proj\",\"v_proj\"]}}");
     /* transformers' hyperparameter names; AOS keys pass through unchanged */
-    expect("cfo", "trigger_lora_training",
-           "{\"training_params\":{\"num_train_epochs\":2,\"per_device_train_batch_size\":8,"
-           "\"data_path\":\"training/cfo/q3.jsonl\"},\"backend\":\"local\"}",
-           "{\"backend\":\"local\",\"dataset\":{\"container\":\"training\",\"name\":\"cfo/q3.jsonl\"},"
-           "\"hyperparameters\":{\"epochs\":2,\"batch_size\":8}}");
+    expect(
+        "cfo", "trigger_lora_training",
+        "{\"training_params\":{\"num_train_epochs\":2,\"per_device_train_batch_size\":8,"
+        "\"data_path\":\"training/cfo/q3.jsonl\"},\"backend\":\"local\"}",
+        "{\"backend\":\"local\",\"dataset\":{\"container\":\"training\",\"name\":\"cfo/q3.jsonl\"},"
+        "\"hyperparameters\":{\"epochs\":2,\"batch_size\":8}}");
     /* AOS's own shape is untouched */
     expect("cfo", "trigger_lora_training",
            "{\"dataset\":{\"container\":\"mldata\",\"name\":\"a.jsonl\"},\"lora\":{\"r\":4}}",

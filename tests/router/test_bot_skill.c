@@ -67,8 +67,8 @@ static void test_manifest(void **state)
     aos_agents_config_free(cfg);
 }
 
-#define BASE                                                                                 \
-    "\"serviceUrl\":\"https://smba.example.com/\",\"channelId\":\"pva-studio\","              \
+#define BASE                                                                                       \
+    "\"serviceUrl\":\"https://smba.example.com/\",\"channelId\":\"pva-studio\","                   \
     "\"from\":{\"id\":\"u1\"},\"conversation\":{\"id\":\"c1\"},\"recipient\":{\"id\":\"s\"}"
 
 static router_activity_t *activity(const char *body)
@@ -84,9 +84,9 @@ static router_activity_t *activity(const char *body)
 static void test_card_submit(void **state)
 {
     (void)state;
-    router_activity_t *a = activity("{\"type\":\"message\"," BASE
-                                    ",\"value\":{\"action\":\"approve\",\"amount\":12},"
-                                    "\"attachments\":[{\"contentType\":\"text/plain\"}]}");
+    router_activity_t *a =
+        activity("{\"type\":\"message\"," BASE ",\"value\":{\"action\":\"approve\",\"amount\":12},"
+                 "\"attachments\":[{\"contentType\":\"text/plain\"}]}");
     assert_true(router_activity_is_message(a));
     char *text = NULL, *meta = NULL, err[200] = "";
     assert_int_equal(router_activity_turn_input(a, 1000, &text, &meta, err, sizeof err), AOS_OK);
@@ -164,9 +164,9 @@ static void test_refused(void **state)
 {
     (void)state;
     const char *bad[] = {
-        "{\"type\":\"message\"," BASE "}",                             /* nothing to say */
-        "{\"type\":\"event\"," BASE ",\"value\":{}}",                   /* event without name */
-        "{\"type\":\"invoke\"," BASE "}",                               /* invoke without name */
+        "{\"type\":\"message\"," BASE "}",            /* nothing to say */
+        "{\"type\":\"event\"," BASE ",\"value\":{}}", /* event without name */
+        "{\"type\":\"invoke\"," BASE "}",             /* invoke without name */
         "{\"type\":\"message\",\"text\":\"x\",\"attachments\":{}," BASE "}", /* not an array */
         /* serviceUrl with a query or fragment: the reply path would end up in it */
         "{\"type\":\"message\",\"text\":\"x\",\"serviceUrl\":\"https://evil.example/?x=\","

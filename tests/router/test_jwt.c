@@ -299,10 +299,8 @@ static void test_entra_callers(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_valid_token),
-        cmocka_unit_test(test_rejections),
-        cmocka_unit_test(test_entra_callers),
-        cmocka_unit_test(test_jwks_errors),
+        cmocka_unit_test(test_valid_token),   cmocka_unit_test(test_rejections),
+        cmocka_unit_test(test_entra_callers), cmocka_unit_test(test_jwks_errors),
         cmocka_unit_test(test_b64url),
     };
     return cmocka_run_group_tests(tests, setup, teardown);

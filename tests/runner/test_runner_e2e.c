@@ -421,9 +421,9 @@ static void test_turn_by_reference(void **state)
 {
     (void)state;
     static dlq_t q = {.mu = PTHREAD_MUTEX_INITIALIZER};
-    assert_int_equal(aos_bus_subscribe_address(S.bus, "/amq/queue/aos.agent.rtturn.dlq", 8,
-                                               on_dead_letter, &q),
-                     AOS_OK);
+    assert_int_equal(
+        aos_bus_subscribe_address(S.bus, "/amq/queue/aos.agent.rtturn.dlq", 8, on_dead_letter, &q),
+        AOS_OK);
     char m1[64], m2[64], m3[64], conv[64], err[256] = "";
     ids(m1, sizeof m1, "m-claim-1");
     ids(m2, sizeof m2, "m-claim-2");
@@ -438,9 +438,9 @@ static void test_turn_by_reference(void **state)
     aos_storage_claim_store(S.sc, &store);
     aos_event_t *ev = turn_event("rtturn", conv, m1, text), *reply = NULL;
     bool moved = false;
-    assert_int_equal(aos_claim_check_offload(&store, ev, AOS_CLAIM_THRESHOLD_DEFAULT, &moved, err,
-                                             sizeof err),
-                     AOS_OK);
+    assert_int_equal(
+        aos_claim_check_offload(&store, ev, AOS_CLAIM_THRESHOLD_DEFAULT, &moved, err, sizeof err),
+        AOS_OK);
     assert_true(moved);
     assert_true(ev->data_len < 1024);
     assert_int_equal(aos_bus_request_sync(S.bus, "aos.agent.rtturn", ev, 30000, &reply), AOS_OK);

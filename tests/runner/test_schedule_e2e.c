@@ -93,10 +93,11 @@ static int setup(void **state)
     FILE *f = fopen(S.config, "w");
     if (!f)
         return -1;
-    fprintf(f, "{\"default_agent\":\"%s\",\"settings\":{\"storage_timeout_ms\":2000,"
-               "\"heartbeat_interval_ms\":500},\"agents\":[{\"name\":\"%s\","
-               "\"purpose\":\"You watch the books.\",\"schedule\":{\"interval_s\":%d,"
-               "\"text\":\"Tick: review the cash position.\"}}]}",
+    fprintf(f,
+            "{\"default_agent\":\"%s\",\"settings\":{\"storage_timeout_ms\":2000,"
+            "\"heartbeat_interval_ms\":500},\"agents\":[{\"name\":\"%s\","
+            "\"purpose\":\"You watch the books.\",\"schedule\":{\"interval_s\":%d,"
+            "\"text\":\"Tick: review the cash position.\"}}]}",
             AGENT, AGENT, INTERVAL_S);
     fclose(f);
     char *senv[] = {envs("AOS_SQLITE_PATH=%s/aos.db", S.dir), NULL};
@@ -165,8 +166,8 @@ static size_t stored_ticks(long long *ticks, size_t cap, size_t *answered)
     char err[256];
     size_t n = 0;
     *answered = 0;
-    aos_result r = aos_storage_message_list_sync(S.sc, CONV, NULL, 500, false, &page, err,
-                                                 sizeof err);
+    aos_result r =
+        aos_storage_message_list_sync(S.sc, CONV, NULL, 500, false, &page, err, sizeof err);
     if (r == AOS_ERR_NOT_FOUND)
         return 0;
     assert_int_equal(r, AOS_OK);
@@ -240,7 +241,7 @@ static void test_missed_ticks_coalesce(void **state)
     (void)state;
     long long ticks[256];
     size_t answered = 0;
-    long long last = record_last_tick(); /* every runner is down now */
+    long long last = record_last_tick();         /* every runner is down now */
     stack_sleep_ms(3 * INTERVAL_S * 1000 + 500); /* ≥ 3 ticks missed */
     time_t back = time(NULL);
     assert_int_equal(start_runner(&S.a, "rtschedA"), 0);

@@ -47,7 +47,8 @@ static void test_sse_any_split(void **state)
     (void)state;
     static const char *inputs[] = {
         "data: one\n\n: comment\ndata: two\ndata:  three\n\nevent: ping\ndata\n\nid: 7\n\n",
-        ("data: one\r\n\r\n: comment\r\ndata: two\r\ndata:  three\r\n\r\nevent: ping\r\ndata\r\n\r\n"
+        ("data: one\r\n\r\n: comment\r\ndata: two\r\ndata:  three\r\n\r\nevent: "
+         "ping\r\ndata\r\n\r\n"
          "id: 7\r\n\r\n"), /* one input (parentheses: clang's -Wstring-concatenation) */
         "data: one\r\r: comment\rdata: two\rdata:  three\r\revent: ping\rdata\r\rid: 7\r\r",
     };

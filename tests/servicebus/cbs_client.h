@@ -18,15 +18,15 @@ typedef void (*cbs_client_step)(cbs_client_t *cl);
 
 struct cbs_client {
     /* set by the test */
-    aos_cbs_t *cbs;         /* may be NULL: no CBS at all */
-    const char *attach_to;  /* entity to send one message to once authorized (or at once) */
-    cbs_client_step step;   /* scenario hook, may be NULL */
+    aos_cbs_t *cbs;        /* may be NULL: no CBS at all */
+    const char *attach_to; /* entity to send one message to once authorized (or at once) */
+    cbs_client_step step;  /* scenario hook, may be NULL */
     void *ctx;
     int phase;
     /* results */
     bool entity_refused;
     char entity_condition[256];
-    uint64_t outcome;       /* remote state of the sent message (PN_ACCEPTED, ...) */
+    uint64_t outcome; /* remote state of the sent message (PN_ACCEPTED, ...) */
     bool timed_out;
     /* internals */
     pn_proactor_t *proactor;

@@ -12,8 +12,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     char corr[64], desc[200];
     int status = -1;
-    aos_result r = aos_cbs_parse_answer((const char *)data, size, corr, sizeof corr, &status,
-                                        desc, sizeof desc);
+    aos_result r = aos_cbs_parse_answer((const char *)data, size, corr, sizeof corr, &status, desc,
+                                        sizeof desc);
     if (strnlen(corr, sizeof corr) == sizeof corr || strnlen(desc, sizeof desc) == sizeof desc)
         abort();
     if (r != AOS_OK && (status != 0 || corr[0] || desc[0]))

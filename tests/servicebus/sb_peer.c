@@ -64,13 +64,13 @@ struct sb_peer {
     pthread_t thread;
     pthread_mutex_t mu;
     pthread_cond_t cv;
-    int port;       /* > 0 once listening, -1 on failure */
+    int port; /* > 0 once listening, -1 on failure */
     bool stopping;
-    sb_sessions_t *sessions; /* session-enabled queues, see sb_peer_sessions.c */
-    sb_entities_t *entities; /* which entities exist, see sb_peer_entities.c */
-    sb_dedup_t *dedup;       /* duplicate detection, see sb_peer_dedup.c */
-    sb_store_t *store;       /* declared queues, topics, dead letters: sb_peer_store.c */
-    void *tls;               /* pn_ssl_domain_t when TLS is on: sb_peer_tls.c */
+    sb_sessions_t *sessions;   /* session-enabled queues, see sb_peer_sessions.c */
+    sb_entities_t *entities;   /* which entities exist, see sb_peer_entities.c */
+    sb_dedup_t *dedup;         /* duplicate detection, see sb_peer_dedup.c */
+    sb_store_t *store;         /* declared queues, topics, dead letters: sb_peer_store.c */
+    void *tls;                 /* pn_ssl_domain_t when TLS is on: sb_peer_tls.c */
     uint64_t max_message_size; /* advertised and enforced on entity links; 0: none */
     sb_peer_stats_t stats;
     char log[16384];
@@ -106,7 +106,10 @@ void sb_peer_note(sb_peer_t *p, const char *fmt, ...)
     peer_log(p, "%s", line);
 }
 
-static uint64_t now_s(void) { return (uint64_t)time(NULL); }
+static uint64_t now_s(void)
+{
+    return (uint64_t)time(NULL);
+}
 
 /* Does a grant cover sb://<ns>/<address>? Prefix match on a path boundary. */
 static bool authorized(sb_peer_t *p, conn_state_t *cs, const char *address)
@@ -136,8 +139,8 @@ static bool map_get_str(pn_data_t *map, const char *key, char *out, size_t outle
     while (!found && pn_data_next(map)) {
         bool match = false;
         if (pn_data_type(map) == PN_STRING || pn_data_type(map) == PN_SYMBOL) {
-            pn_bytes_t k = pn_data_type(map) == PN_STRING ? pn_data_get_string(map)
-                                                           : pn_data_get_symbol(map);
+            pn_bytes_t k =
+                pn_data_type(map) == PN_STRING ? pn_data_get_string(map) : pn_data_get_symbol(map);
             match = k.size == strlen(key) && memcmp(k.start, key, k.size) == 0;
         }
         if (!pn_data_next(map))
@@ -396,7 +399,7 @@ static void on_link_open(sb_peer_t *p, pn_connection_t *c, conn_state_t *cs, pn_
     pn_terminus_copy(pn_link_target(l), pn_link_remote_target(l));
     /* the client's target (when it sends) or source (when it receives) names the entity */
     const char *addr = pn_terminus_get_address(pn_link_is_receiver(l) ? pn_link_remote_target(l)
-                                                                       : pn_link_remote_source(l));
+                                                                      : pn_link_remote_source(l));
     if (!addr)
         addr = "";
     bool cbs = strcmp(addr, "$cbs") == 0;
@@ -631,11 +634,23 @@ sb_peer_t *sb_peer_start(const char *ns_host, const char *key_name, const char *
     return p;
 }
 
-int sb_peer_port(const sb_peer_t *p) { return p->port; }
+int sb_peer_port(const sb_peer_t *p)
+{
+    return p->port;
+}
 
-sb_store_t *sb_peer_store(sb_peer_t *p) { return p->store; }
-sb_sessions_t *sb_peer_sessions(sb_peer_t *p) { return p->sessions; }
-void **sb_peer_tls_slot(sb_peer_t *p) { return &p->tls; }
+sb_store_t *sb_peer_store(sb_peer_t *p)
+{
+    return p->store;
+}
+sb_sessions_t *sb_peer_sessions(sb_peer_t *p)
+{
+    return p->sessions;
+}
+void **sb_peer_tls_slot(sb_peer_t *p)
+{
+    return &p->tls;
+}
 
 void sb_peer_set_session_queues(sb_peer_t *p, const char *prefixes)
 {

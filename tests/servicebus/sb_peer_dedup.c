@@ -72,8 +72,9 @@ static bool message_id(const char *bytes, size_t len, char *out, size_t outlen)
             break;
         case PN_UUID:
         case PN_BINARY: {
-            const unsigned char *b = id.type == PN_UUID ? (const unsigned char *)id.u.as_uuid.bytes
-                                                         : (const unsigned char *)id.u.as_bytes.start;
+            const unsigned char *b = id.type == PN_UUID
+                                         ? (const unsigned char *)id.u.as_uuid.bytes
+                                         : (const unsigned char *)id.u.as_bytes.start;
             size_t n = id.type == PN_UUID ? 16 : id.u.as_bytes.size;
             size_t o = (size_t)snprintf(out, outlen, "b:");
             for (size_t i = 0; i < n && o + 3 < outlen; i++)
@@ -104,8 +105,8 @@ bool sb_dedup_is_duplicate(sb_dedup_t *d, const char *entity, const char *bytes,
     bool dup = false;
     pthread_mutex_lock(&d->mu);
     for (size_t i = 0; i < DEDUP_MAX && !dup; i++)
-        dup = d->seen[i].at_ms && now - d->seen[i].at_ms < window &&
-              strcmp(d->seen[i].key, key) == 0;
+        dup =
+            d->seen[i].at_ms && now - d->seen[i].at_ms < window && strcmp(d->seen[i].key, key) == 0;
     if (!dup) {
         seen_t *s = &d->seen[d->next++ % DEDUP_MAX];
         snprintf(s->key, sizeof s->key, "%s", key);

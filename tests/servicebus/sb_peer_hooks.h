@@ -28,15 +28,16 @@ void sb_store_attach(sb_store_t *e, pn_connection_t *c, pn_link_t *l, const char
 /* Is l one of our delivering links (its deliveries' outcomes are ours)? */
 bool sb_store_owns(sb_store_t *e, pn_link_t *l);
 bool sb_store_store(sb_store_t *e, const char *address, const char *bytes, size_t len,
-                       const char **cond, const char **desc);
+                    const char **cond, const char **desc);
 void sb_store_outcome(sb_store_t *e, pn_delivery_t *d);
 void sb_store_link_gone(sb_store_t *e, pn_link_t *l);
 void sb_store_conn_open(sb_store_t *e, pn_connection_t *c);
 void sb_store_conn_gone(sb_store_t *e, pn_connection_t *c);
 void sb_store_pump(sb_store_t *e, pn_connection_t *c);
-/* Dead-letter a copy of a message of another module (session queues) into queue/$deadletterqueue. */
+/* Dead-letter a copy of a message of another module (session queues) into queue/$deadletterqueue.
+ */
 void sb_store_dead_letter(sb_store_t *e, const char *queue, const char *bytes, size_t len,
-                             pn_delivery_t *d);
+                          pn_delivery_t *d);
 
 /* Store a transfer to target (a session queue when session): each message of a batch
  * (Microsoft's SDKs send several messages as one whose data sections each hold an encoded

@@ -24,8 +24,8 @@ static bool map_find(pn_data_t *d, const char *key)
     while (pn_data_next(d)) {
         bool match = false;
         if (pn_data_type(d) == PN_STRING || pn_data_type(d) == PN_SYMBOL) {
-            pn_bytes_t k = pn_data_type(d) == PN_STRING ? pn_data_get_string(d)
-                                                         : pn_data_get_symbol(d);
+            pn_bytes_t k =
+                pn_data_type(d) == PN_STRING ? pn_data_get_string(d) : pn_data_get_symbol(d);
             match = k.size == strlen(key) && memcmp(k.start, key, k.size) == 0;
         }
         if (!pn_data_next(d))
@@ -74,15 +74,14 @@ static void answer(pn_connection_t *c, pn_message_t *req, int status, const char
     sb_peer_send_reply(c, pn_message_get_reply_to(req), resp);
 }
 
-static void renew_lock(sb_sessions_t *s, pn_connection_t *c, const char *entity,
-                       pn_message_t *req)
+static void renew_lock(sb_sessions_t *s, pn_connection_t *c, const char *entity, pn_message_t *req)
 {
     pn_data_t *body = pn_message_body(req);
     pn_message_t *resp = pn_message();
     int64_t exp[64];
     size_t n = 0;
     bool lost = false, ok = map_find(body, "lock-tokens") && pn_data_type(body) == PN_ARRAY &&
-                           pn_data_get_array_type(body) == PN_UUID;
+                            pn_data_get_array_type(body) == PN_UUID;
     if (ok) {
         pn_data_enter(body);
         while (n < 64 && pn_data_next(body)) {
@@ -90,7 +89,7 @@ static void renew_lock(sb_sessions_t *s, pn_connection_t *c, const char *entity,
             /* Service Bus: the uuid is the lock token in RFC 4122 byte order; the delivery
              * tag carried it as .NET's Guid.ToByteArray() (first three groups swapped). A
              * client that echoes the raw tag names no lock it holds. */
-            static const unsigned char order[16] = {3, 2, 1, 0, 5, 4, 7, 6,
+            static const unsigned char order[16] = {3, 2, 1,  0,  5,  4,  7,  6,
                                                     8, 9, 10, 11, 12, 13, 14, 15};
             unsigned char tag[16];
             for (int i = 0; i < 16; i++)
@@ -171,8 +170,7 @@ void sb_mgmt_request(sb_sessions_t *s, pn_connection_t *c, const char *target, p
         renew_session_lock(s, c, entity, m);
     } else {
         pn_message_t *resp = pn_message();
-        answer(c, m, 501, "amqp:not-implemented", "operation not supported by the test peer",
-               resp);
+        answer(c, m, 501, "amqp:not-implemented", "operation not supported by the test peer", resp);
         pn_message_free(resp);
     }
 }

@@ -21,9 +21,9 @@
 static int unhex(char c)
 {
     return isdigit((unsigned char)c) ? c - '0'
-           : (c >= 'a' && c <= 'f') ? c - 'a' + 10
-           : (c >= 'A' && c <= 'F') ? c - 'A' + 10
-                                    : -1;
+           : (c >= 'a' && c <= 'f')  ? c - 'a' + 10
+           : (c >= 'A' && c <= 'F')  ? c - 'A' + 10
+                                     : -1;
 }
 
 /* form-decode src[0..n) into dst (size dstlen); false on a bad escape or overflow */
@@ -95,8 +95,8 @@ int sb_peer_check_token(const char *ns_host, const char *key_name, const char *k
     snprintf(to_sign, sizeof to_sign, "%s\n%s", t.sr_raw, t.se);
     unsigned char mac[32];
     unsigned int maclen = 0;
-    HMAC(EVP_sha256(), key, (int)strlen(key), (unsigned char *)to_sign, strlen(to_sign),
-         mac, &maclen);
+    HMAC(EVP_sha256(), key, (int)strlen(key), (unsigned char *)to_sign, strlen(to_sign), mac,
+         &maclen);
     char b64[64];
     EVP_EncodeBlock((unsigned char *)b64, mac, (int)maclen);
     if (strcmp(b64, t.sig) != 0)
@@ -115,4 +115,3 @@ int sb_peer_check_token(const char *ns_host, const char *key_name, const char *k
     *expiry = se;
     return 200;
 }
-

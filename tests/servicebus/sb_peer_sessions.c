@@ -42,9 +42,9 @@ typedef struct rcv {
     char queue[NAME_MAX_LEN];
     char session[NAME_MAX_LEN]; /* locked session; "" while waiting for one */
     bool opened;
-    bool plain; /* a queue without sessions: any message */
+    bool plain;             /* a queue without sessions: any message */
     uint64_t lock_until_ms; /* session lock (0: none) */
-    bool plain_filter; /* the filter value came undescribed (as Microsoft's SDKs send it) */
+    bool plain_filter;      /* the filter value came undescribed (as Microsoft's SDKs send it) */
 } rcv_t;
 
 typedef struct msg {
@@ -53,9 +53,9 @@ typedef struct msg {
     char group[NAME_MAX_LEN];
     char *bytes;
     size_t len;
-    uint32_t deliveries; /* failed deliveries so far (header delivery-count) */
-    rcv_t *holder;       /* delivered, not yet settled */
-    pn_delivery_t *pn;   /* while held */
+    uint32_t deliveries;     /* failed deliveries so far (header delivery-count) */
+    rcv_t *holder;           /* delivered, not yet settled */
+    pn_delivery_t *pn;       /* while held */
     unsigned char token[16]; /* lock token = delivery tag, while held */
     uint64_t lock_until_ms;  /* message lock (0: none) */
 } msg_t;

@@ -283,7 +283,7 @@ static bool append(sb_store_t *e, const char *entity, const char *bytes, size_t 
 }
 
 bool sb_store_store(sb_store_t *e, const char *address, const char *bytes, size_t len,
-                       const char **cond, const char **desc)
+                    const char **cond, const char **desc)
 {
     pthread_mutex_lock(&e->mu);
     int kind = kind_of(e, address);
@@ -334,8 +334,8 @@ static void free_msg(msg_t *m)
 }
 
 /* Re-encode with the dead-letter properties and store in <entity>/$deadletterqueue. */
-static void dead_letter_bytes(sb_store_t *e, const char *entity, const char *bytes,
-                              size_t len, const char *reason, const char *description)
+static void dead_letter_bytes(sb_store_t *e, const char *entity, const char *bytes, size_t len,
+                              const char *reason, const char *description)
 {
     char dlq[NAME_LEN + 32];
     if (strstr(entity, DLQ))
@@ -358,8 +358,8 @@ static void dead_letter_bytes(sb_store_t *e, const char *entity, const char *byt
             ;
         pn_data_put_string(props, pn_bytes(strlen("DeadLetterReason"), "DeadLetterReason"));
         pn_data_put_string(props, pn_bytes(strlen(reason), reason));
-        pn_data_put_string(props, pn_bytes(strlen("DeadLetterErrorDescription"),
-                                           "DeadLetterErrorDescription"));
+        pn_data_put_string(
+            props, pn_bytes(strlen("DeadLetterErrorDescription"), "DeadLetterErrorDescription"));
         pn_data_put_string(props, pn_bytes(strlen(description), description));
         pn_data_exit(props);
         n = pn_message_encode2(pm, &buf);
@@ -408,7 +408,7 @@ void sb_peer_rejection(pn_delivery_t *d, char *reason, size_t rlen, char *desc, 
 }
 
 void sb_store_dead_letter(sb_store_t *e, const char *queue, const char *bytes, size_t len,
-                             pn_delivery_t *d)
+                          pn_delivery_t *d)
 {
     char reason[256], desc[1024];
     sb_peer_rejection(d, reason, sizeof reason, desc, sizeof desc);
@@ -593,7 +593,6 @@ void sb_peer_session_lock_properties(pn_link_t *l)
     pn_data_exit(props);
 }
 
-
 /* The data sections of an SDK batch, each an encoded message; 0 when this is not a batch. */
 static int unbatch(const char *bytes, size_t len, pn_bytes_t *items, int max)
 {
@@ -653,16 +652,17 @@ bool sb_peer_store_each(sb_peer_t *p, bool session, const char *target, const ch
             char id[64];
             snprintf(id, sizeof id, "%016llx%016llx", (unsigned long long)now_ms(),
                      (unsigned long long)++counter);
-            pn_message_set_id(pm, (pn_msgid_t){.type = PN_STRING, .u.as_bytes = pn_bytes(strlen(id), id)});
+            pn_message_set_id(
+                pm, (pn_msgid_t){.type = PN_STRING, .u.as_bytes = pn_bytes(strlen(id), id)});
             ssize_t k = pn_message_encode2(pm, &own);
             if (k > 0)
                 items[i] = pn_bytes((size_t)k, own.start);
         }
         pn_message_free(pm);
-        ok = session ? sb_sessions_store(sb_peer_sessions(p), target, items[i].start,
-                                         items[i].size, cond, desc)
-                     : sb_store_store(sb_peer_store(p), target, items[i].start,
-                                         items[i].size, cond, desc);
+        ok = session ? sb_sessions_store(sb_peer_sessions(p), target, items[i].start, items[i].size,
+                                         cond, desc)
+                     : sb_store_store(sb_peer_store(p), target, items[i].start, items[i].size, cond,
+                                      desc);
         free(own.start);
     }
     return ok;

@@ -41,7 +41,10 @@ typedef struct {
     uint64_t now_ms;
 } fake_clock_t;
 
-static uint64_t fake_now(void *ctx) { return ((fake_clock_t *)ctx)->now_ms; }
+static uint64_t fake_now(void *ctx)
+{
+    return ((fake_clock_t *)ctx)->now_ms;
+}
 
 typedef struct {
     aos_cbs_state seen[8];

@@ -327,16 +327,15 @@ static void on_message(void *ctx, aos_result r, const aos_storage_message_t *m, 
 static void a_refused_offload_fails_at_once(void **state)
 {
     (void)state;
-    assert_int_equal(aos_bus_subscribe(S.svc_bus, "aos.refusing", 4, on_refusing_storage,
-                                       S.svc_bus),
-                     AOS_OK);
+    assert_int_equal(
+        aos_bus_subscribe(S.svc_bus, "aos.refusing", 4, on_refusing_storage, S.svc_bus), AOS_OK);
     char err[256] = "";
     aos_storage_client_config_t cc = {.bus = S.bus, .queue = "aos.refusing", .timeout_ms = 10000};
     aos_storage_client_t *sc = NULL;
     assert_int_equal(aos_storage_client_new(&cc, &sc, err, sizeof err), AOS_OK);
     char *text = big_text(BIG, 'X');
-    aos_storage_message_t m = {.conversation_id = "c-claim", .id = "m-2", .role = "user",
-                               .content = text};
+    aos_storage_message_t m = {
+        .conversation_id = "c-claim", .id = "m-2", .role = "user", .content = text};
     waiter_t w;
     waiter_init(&w);
     int64_t t0 = (int64_t)time(NULL);

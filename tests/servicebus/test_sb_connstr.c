@@ -46,9 +46,9 @@ static void portal_form(void **state)
 static void any_order_any_case_entity_path(void **state)
 {
     (void)state;
-    aos_sb_connstr_t *cs = parse_ok("  entitypath=aos.storage ; SHAREDACCESSKEY=" KEY
-                                    ";;sharedAccessKeyName=send;"
-                                    "TransportType=Amqp;ENDPOINT=sb://ns.servicebus.windows.net;");
+    aos_sb_connstr_t *cs =
+        parse_ok("  entitypath=aos.storage ; SHAREDACCESSKEY=" KEY ";;sharedAccessKeyName=send;"
+                 "TransportType=Amqp;ENDPOINT=sb://ns.servicebus.windows.net;");
     assert_string_equal(cs->entity_path, "aos.storage");
     assert_string_equal(cs->key_name, "send");
     assert_string_equal(cs->host, "ns.servicebus.windows.net");
@@ -131,13 +131,14 @@ static void errors_name_the_part_without_secrets(void **state)
         {"Endpoint=sb://ns/;SharedAccessSignature=SharedAccessSignature sr=x&se=1",
          "SharedAccessSignature is malformed: SAS token: sig"},
         {"Endpoint=sb://ns/;secretkeywithoutequals", "part 2 has no '='"},
-        {"Endpoint=sb://ns/;SharedAccessKeyName=a;SharedAccessKey=b\x01" "c", "control"},
+        {"Endpoint=sb://ns/;SharedAccessKeyName=a;SharedAccessKey=b\x01"
+         "c",
+         "control"},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         aos_sb_connstr_t *cs = (aos_sb_connstr_t *)1;
         char err[256] = "";
-        assert_int_equal(aos_sb_connstr_parse(cases[i].s, &cs, err, sizeof err),
-                         AOS_ERR_INVALID);
+        assert_int_equal(aos_sb_connstr_parse(cases[i].s, &cs, err, sizeof err), AOS_ERR_INVALID);
         assert_null(cs);
         if (!strstr(err, cases[i].needle))
             fail_msg("case %zu: '%s' does not mention '%s'", i, err, cases[i].needle);

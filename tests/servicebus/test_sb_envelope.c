@@ -65,8 +65,7 @@ static aos_bus_t *bus_on(sb_peer_t *peer, const char *instance)
     return bus;
 }
 
-static void send(aos_bus_t *bus, const char *ctype, const char *data, uint32_t ttl_ms,
-                 char *out_id)
+static void send(aos_bus_t *bus, const char *ctype, const char *data, uint32_t ttl_ms, char *out_id)
 {
     aos_event_t *ev = NULL;
     assert_int_equal(aos_event_create("aos.test.envelope", "/aos/tests", NULL, &ev), AOS_OK);

@@ -21,9 +21,9 @@ static void known_vector(void **state)
 {
     (void)state;
     char tok[512];
-    assert_int_equal(aos_sb_sas_token(NS_URI, "RootManageSharedAccessKey", NS_KEY, 1893456000u,
-                                      tok, sizeof tok),
-                     AOS_OK);
+    assert_int_equal(
+        aos_sb_sas_token(NS_URI, "RootManageSharedAccessKey", NS_KEY, 1893456000u, tok, sizeof tok),
+        AOS_OK);
     /* expected value computed with the SDK algorithm in Python (see docs/servicebus.md) */
     assert_string_equal(tok, "SharedAccessSignature "
                              "sr=sb%3A%2F%2Faos-test.servicebus.windows.net%2F"
@@ -35,8 +35,8 @@ static void vector_with_spaces_and_plus(void **state)
 {
     (void)state;
     char tok[512];
-    assert_int_equal(aos_sb_sas_token(NS_URI "aos.agent.cfo q", "send policy", "k3y+/=",
-                                      1700000000u, tok, sizeof tok),
+    assert_int_equal(aos_sb_sas_token(NS_URI "aos.agent.cfo q", "send policy",
+                                      "k3y+/=", 1700000000u, tok, sizeof tok),
                      AOS_OK);
     assert_string_equal(tok, "SharedAccessSignature "
                              "sr=sb%3A%2F%2Faos-test.servicebus.windows.net%2Faos.agent.cfo+q"
@@ -85,8 +85,8 @@ static void url_encoding_edges(void **state)
 {
     (void)state;
     char out[128];
-    assert_int_equal(aos_pct_encode("a b/c:d?e=f&g~h_i.j-k%l+\xc3\xa9", AOS_PCT_FORM, out, sizeof out),
-                     AOS_OK);
+    assert_int_equal(
+        aos_pct_encode("a b/c:d?e=f&g~h_i.j-k%l+\xc3\xa9", AOS_PCT_FORM, out, sizeof out), AOS_OK);
     /* what Python's quote_plus gives */
     assert_string_equal(out, "a+b%2Fc%3Ad%3Fe%3Df%26g~h_i.j-k%25l%2B%C3%A9");
     assert_int_equal(aos_pct_encode("", AOS_PCT_FORM, out, sizeof out), AOS_OK);

@@ -14,8 +14,8 @@ static aos_result open_azure(void *ctx, storage_backend_t **out_be, char *errbuf
 {
     (void)ctx;
     storage_backend_config_t cfg = {.kind = AOS_STORAGE_BACKEND_AZURE,
-                                        .azure_connection_string = g_cs,
-                                        .name_prefix = g_prefix};
+                                    .azure_connection_string = g_cs,
+                                    .name_prefix = g_prefix};
     return storage_backend_open(&cfg, out_be, errbuf, errlen);
 }
 

@@ -7,8 +7,7 @@
 
 static char g_path[256];
 
-static aos_result open_sqlite(void *ctx, storage_backend_t **out_be, char *errbuf,
-                              size_t errlen)
+static aos_result open_sqlite(void *ctx, storage_backend_t **out_be, char *errbuf, size_t errlen)
 {
     (void)ctx;
     storage_backend_config_t cfg = {.kind = AOS_STORAGE_BACKEND_SQLITE, .sqlite_path = g_path};

@@ -19,7 +19,8 @@
 #include "aos/storage_wire.h"
 #include "dispatch.h"
 
-#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__) /* shadow memory: RSS says nothing */
+#if defined(__SANITIZE_ADDRESS__) ||                                                               \
+    defined(__SANITIZE_THREAD__) /* shadow memory: RSS says nothing */
 #define BLOB_MB 16
 #define CHECK_RSS 0
 #else

@@ -40,8 +40,10 @@ static storage_backend_t *open_be(void)
 static aos_result append(storage_backend_t *be, const char *conv, const char *id,
                          const char *content, int64_t expected, bool *created)
 {
-    aos_storage_message_t in = {.conversation_id = (char *)conv, .id = (char *)id,
-                                .role = (char *)"user", .content = (char *)content};
+    aos_storage_message_t in = {.conversation_id = (char *)conv,
+                                .id = (char *)id,
+                                .role = (char *)"user",
+                                .content = (char *)content};
     aos_storage_message_t out = {0};
     char err[256];
     aos_result r = be->ops->message_append(be, &in, expected, &out, created, err, sizeof err);

@@ -88,8 +88,7 @@ static void test_base64(void **state)
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         char out[16];
         size_t n;
-        if (aos_base64_decode_into(bad[i], strlen(bad[i]), out, sizeof out, &n) !=
-            AOS_ERR_INVALID)
+        if (aos_base64_decode_into(bad[i], strlen(bad[i]), out, sizeof out, &n) != AOS_ERR_INVALID)
             fail_msg("accepted bad base64 '%s'", bad[i]);
     }
     char out[2];

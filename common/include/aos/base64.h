@@ -26,8 +26,7 @@ aos_result aos_base64_decode_into(const char *text, size_t len, void *out, size_
 /* base64url (RFC 4648 §5, '-' and '_'), as JWS segments carry it: padding optional (at most
  * two '=' completing the last group), same strictness as above. *out is malloc'd with a NUL
  * after *out_len bytes. */
-aos_result aos_base64url_decode(const char *text, size_t len, unsigned char **out,
-                                size_t *out_len);
+aos_result aos_base64url_decode(const char *text, size_t len, unsigned char **out, size_t *out_len);
 
 /* Encode as base64url without padding (JWS segments) into out (cap bytes, NUL-terminated):
  * AOS_ERR_TOO_LARGE when it does not fit. */

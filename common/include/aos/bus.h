@@ -8,16 +8,14 @@
  *     replying are thread-safe).
  *   - *_sync functions block the caller; never call them from a bus callback.
  *
- * Names are logical (docs/design.md §2): "aos.storage", "aos.agent.ceo", "aos.events", …; the broker
- * profile maps them to addresses:
- *   rabbitmq:   queue Q -> "/amq/queue/Q" (declared by deploy/rabbitmq/definitions.json or, for
- *               agent queues, by `aosctl topology apply`; docs/deploy.md),
- *               reply queue -> "/queue/aos.reply.<instance>" (declared on attach, expires
- *               when unused by policy), topic T, event type E -> "/exchange/T/E".
- *   servicebus: queue Q -> "Q", topic T -> "T" (subject = event type), dead letters
- *               "Q/$deadletterqueue", subscriptions "T/Subscriptions/S"; TLS, SASL
- *               ANONYMOUS and CBS put-token with a SAS token refreshed before expiry.
- *               Session-enabled queues (config session_queue_prefixes) are received with the
+ * Names are logical (docs/design.md §2): "aos.storage", "aos.agent.ceo", "aos.events", …; the
+ * broker profile maps them to addresses: rabbitmq:   queue Q -> "/amq/queue/Q" (declared by
+ * deploy/rabbitmq/definitions.json or, for agent queues, by `aosctl topology apply`;
+ * docs/deploy.md), reply queue -> "/queue/aos.reply.<instance>" (declared on attach, expires when
+ * unused by policy), topic T, event type E -> "/exchange/T/E". servicebus: queue Q -> "Q", topic T
+ * -> "T" (subject = event type), dead letters "Q/$deadletterqueue", subscriptions
+ * "T/Subscriptions/S"; TLS, SASL ANONYMOUS and CBS put-token with a SAS token refreshed before
+ * expiry. Session-enabled queues (config session_queue_prefixes) are received with the
  *               com.microsoft:session-filter, one session per link. Replies: one shared
  *               session-enabled queue "aos.reply"; a request carries reply-to = "aos.reply"
  *               and reply-to-group-id = the instance id, the reply's group-id (SessionId) is
@@ -181,8 +179,7 @@ aos_result aos_bus_publish(aos_bus_t *bus, const char *topic, const aos_event_t 
 /* ---- receiving ---- */
 
 /* A delivery: ev is owned by the delivery and valid until it is settled. */
-typedef void (*aos_bus_message_cb)(void *ctx, aos_bus_delivery_t *delivery,
-                                   const aos_event_t *ev);
+typedef void (*aos_bus_message_cb)(void *ctx, aos_bus_delivery_t *delivery, const aos_event_t *ev);
 
 /* Consume a logical queue (competing consumers), holding at most max_inflight unsettled
  * deliveries. Re-attached after reconnect. Call before or after start. */

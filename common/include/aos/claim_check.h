@@ -38,11 +38,14 @@
 /* The AOS_CLAIM_THRESHOLD row of a service's config table (aos/config.h), one description for
  * every service (docs/configuration.md lists it once). MEMBER is an int64_t (bytes). */
 #define AOS_CLAIM_THRESHOLD_FIELD(TYPE, MEMBER)                                                    \
-    {"AOS_CLAIM_THRESHOLD", NULL, AOS_CONFIG_SIZE, "192k", 1024, 104857600, false, false, NULL,   \
-     "Event data over this many bytes travels by reference through blob storage (claim check, "  \
-     "container aos-claims; docs/bus.md \"Message size\"). Keep it under the broker's "           \
-     "max-message-size minus a few KiB of envelope.",                                             \
-     offsetof(TYPE, MEMBER)}
+    {                                                                                              \
+        "AOS_CLAIM_THRESHOLD", NULL, AOS_CONFIG_SIZE, "192k", 1024, 104857600, false, false, NULL, \
+            "Event data over this many bytes travels by reference through blob storage (claim "    \
+            "check, "                                                                              \
+            "container aos-claims; docs/bus.md \"Message size\"). Keep it under the broker's "     \
+            "max-message-size minus a few KiB of envelope.",                                       \
+            offsetof(TYPE, MEMBER)                                                                 \
+    }
 
 typedef struct aos_claim_store {
     /* Store len bytes under name (replacing what is there). */
@@ -57,15 +60,14 @@ typedef struct aos_claim_store {
 /* When ev->data_len > threshold, store the data and replace it by the reference; *out_moved
  * says whether it did. On failure ev is unchanged. */
 aos_result aos_claim_check_offload(const aos_claim_store_t *store, aos_event_t *ev,
-                                   size_t threshold, bool *out_moved, char *errbuf,
-                                   size_t errlen) __attribute__((warn_unused_result));
+                                   size_t threshold, bool *out_moved, char *errbuf, size_t errlen)
+    __attribute__((warn_unused_result));
 
 /* When ev carries a reference, fetch the data (at most max_len bytes) and restore ev as it
  * was sent (data, datacontenttype; the extension removed). No reference: AOS_OK, unchanged.
  * On failure ev is unchanged. */
-aos_result aos_claim_check_resolve(const aos_claim_store_t *store, aos_event_t *ev,
-                                   size_t max_len, char *errbuf, size_t errlen)
-    __attribute__((warn_unused_result));
+aos_result aos_claim_check_resolve(const aos_claim_store_t *store, aos_event_t *ev, size_t max_len,
+                                   char *errbuf, size_t errlen) __attribute__((warn_unused_result));
 
 /* Replace ev's data by the reference to blob `name` (already stored, in AOS_CLAIM_CONTAINER);
  * the sender's half of aos_claim_check_offload without the store. On failure ev is unchanged. */
@@ -82,7 +84,8 @@ aos_result aos_claim_check_name(const aos_event_t *ev, char *out, size_t len);
 struct aos_storage_client;
 void aos_storage_claim_store(struct aos_storage_client *c, aos_claim_store_t *out_store);
 
-/* ---- the same through aos-storage without blocking (common/src/storage_client/storage_claim_async.c)
+/* ---- the same through aos-storage without blocking
+ * (common/src/storage_client/storage_claim_async.c)
  *
  * For code that runs on the bus thread or an event loop (the router, the runner). Each call
  * takes ev and hands it back, exactly once, to cb: with r AOS_OK the event as it should now

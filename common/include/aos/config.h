@@ -43,16 +43,16 @@ typedef enum aos_config_type {
 } aos_config_type;
 
 typedef struct aos_config_field {
-    const char *env;           /* environment variable, e.g. "AOS_BUS_URL"; NULL = file only */
-    const char *json_key;      /* key in the file's "settings" object; NULL = env only */
+    const char *env;      /* environment variable, e.g. "AOS_BUS_URL"; NULL = file only */
+    const char *json_key; /* key in the file's "settings" object; NULL = env only */
     aos_config_type type;
     const char *default_value; /* text, parsed like any input; NULL = no default */
     int64_t min, max;          /* INT/DURATION/SIZE range, STRING max length; 0,0 = none */
     bool required;
-    bool secret;               /* never printed */
-    const char *allowed;       /* ENUM values or URL schemes, '|'-separated */
-    const char *description;   /* one line, for the docs table */
-    size_t offset;             /* offsetof(your_struct, member) */
+    bool secret;             /* never printed */
+    const char *allowed;     /* ENUM values or URL schemes, '|'-separated */
+    const char *description; /* one line, for the docs table */
+    size_t offset;           /* offsetof(your_struct, member) */
 } aos_config_field_t;
 
 /* Look up a variable; return NULL when unset. */

@@ -125,8 +125,8 @@ aos_result aos_envelope_decode(const char *buf, size_t len, aos_event_t **out_ev
 /* Serialize as CloudEvents JSON; JSON data is embedded as a JSON value ("data"), other
  * content as "data_base64". *out_json is malloc'd and NUL-terminated. */
 aos_result aos_event_to_json(const aos_event_t *ev, char **out_json);
-aos_result aos_event_from_json(const char *json, size_t len, aos_event_t **out_event,
-                               char *errbuf, size_t errlen);
+aos_result aos_event_from_json(const char *json, size_t len, aos_event_t **out_event, char *errbuf,
+                               size_t errlen);
 
 /* Batch: a JSON array of CloudEvents. *out_events is a malloc'd array of *out_count events;
  * free with aos_event_array_free. */

@@ -58,11 +58,11 @@ typedef struct aos_http_client_config {
 } aos_http_client_config_t;
 
 typedef struct aos_http_response {
-    aos_result result;       /* see "Results" above */
-    int status;              /* HTTP status, 0 when no response arrived */
-    const char *body;        /* NUL-terminated (may contain NULs); "" when none or streamed */
+    aos_result result; /* see "Results" above */
+    int status;        /* HTTP status, 0 when no response arrived */
+    const char *body;  /* NUL-terminated (may contain NULs); "" when none or streamed */
     size_t body_len;
-    const char *error;       /* detail when result != AOS_OK, else "" */
+    const char *error;                 /* detail when result != AOS_OK, else "" */
     const aos_http_headers_t *headers; /* response headers of the final response */
 } aos_http_response_t;
 
@@ -90,8 +90,8 @@ typedef struct aos_http_client_request {
 } aos_http_client_request_t;
 
 /* Create a client and start its thread. cfg may be NULL for defaults. */
-aos_result aos_http_client_new(const aos_http_client_config_t *cfg,
-                               aos_http_client_t **out_client, char *errbuf, size_t errlen);
+aos_result aos_http_client_new(const aos_http_client_config_t *cfg, aos_http_client_t **out_client,
+                               char *errbuf, size_t errlen);
 
 /* Cancel everything pending (callbacks get AOS_ERR_CANCELLED), stop the thread, free.
  * NULL is a no-op. Not from the client thread. */

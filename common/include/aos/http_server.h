@@ -125,9 +125,8 @@ aos_result aos_http_server_route(aos_http_server_t *srv, const char *method, con
                                  aos_http_handler_fn handler, void *ctx);
 
 /* As aos_http_server_route, with AOS_HTTP_ROUTE_* flags. */
-aos_result aos_http_server_route_ex(aos_http_server_t *srv, const char *method,
-                                    const char *pattern, aos_http_handler_fn handler, void *ctx,
-                                    unsigned flags);
+aos_result aos_http_server_route_ex(aos_http_server_t *srv, const char *method, const char *pattern,
+                                    aos_http_handler_fn handler, void *ctx, unsigned flags);
 
 /* The authorizer for AOS_HTTP_ROUTE_AUTH routes (before start). Without one they are open. */
 void aos_http_server_set_authorizer(aos_http_server_t *srv, aos_http_auth_fn fn, void *ctx);

@@ -33,10 +33,10 @@
 
 typedef enum aos_identity_kind {
     AOS_IDENTITY_NONE = 0,
-    AOS_IDENTITY_WORKLOAD,         /* federated token file */
+    AOS_IDENTITY_WORKLOAD, /* federated token file */
     AOS_IDENTITY_CLIENT_SECRET,
-    AOS_IDENTITY_MANAGED,          /* IDENTITY_ENDPOINT or IMDS */
-    AOS_IDENTITY_CERTIFICATE,      /* PEM certificate + key: RFC 7523 client assertion */
+    AOS_IDENTITY_MANAGED,     /* IDENTITY_ENDPOINT or IMDS */
+    AOS_IDENTITY_CERTIFICATE, /* PEM certificate + key: RFC 7523 client assertion */
 } aos_identity_kind;
 
 typedef struct aos_identity_config {
@@ -49,8 +49,8 @@ typedef struct aos_identity_config {
                                       proxies); the tenant is then optional */
     const char *identity_endpoint; /* managed: App Service / Container Apps endpoint, or NULL */
     const char *identity_header;
-    const char *imds_endpoint;     /* managed without identity_endpoint; NULL: the IMDS */
-    const char *scope;             /* e.g. "https://management.azure.com/.default" */
+    const char *imds_endpoint; /* managed without identity_endpoint; NULL: the IMDS */
+    const char *scope;         /* e.g. "https://management.azure.com/.default" */
 } aos_identity_config_t;
 
 /* Fill cfg from the environment (strings borrowed from it) for scope (borrowed).
@@ -84,8 +84,7 @@ aos_result aos_identity_token_cached(aos_identity_t *id, char *out, size_t outle
  * "expires_in", numbers or strings). *out_token malloc'd; *out_expires_at Unix seconds. An
  * error answer ("error", "error_description") gives AOS_ERR_AUTH with its text; a token with
  * characters that cannot go in an Authorization header (controls, spaces) AOS_ERR_PROTOCOL. */
-aos_result aos_identity_token_parse(const char *body, size_t len, int64_t now_s,
-                                    char **out_token, int64_t *out_expires_at, char *errbuf,
-                                    size_t errlen);
+aos_result aos_identity_token_parse(const char *body, size_t len, int64_t now_s, char **out_token,
+                                    int64_t *out_expires_at, char *errbuf, size_t errlen);
 
 #endif

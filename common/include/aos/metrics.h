@@ -50,8 +50,8 @@ void aos_metrics_free(aos_metrics_t *registry);
  * the existing family, or out of memory. Strings are copied. */
 aos_metric_counter_t *aos_metrics_counter(aos_metrics_t *registry, const char *name,
                                           const char *help, ...) __attribute__((sentinel));
-aos_metric_gauge_t *aos_metrics_gauge(aos_metrics_t *registry, const char *name,
-                                      const char *help, ...) __attribute__((sentinel));
+aos_metric_gauge_t *aos_metrics_gauge(aos_metrics_t *registry, const char *name, const char *help,
+                                      ...) __attribute__((sentinel));
 /* buckets: strictly increasing finite upper bounds (+Inf is implicit), or NULL / 0 for
  * AOS_METRICS_LATENCY_BUCKETS (seconds). */
 aos_metric_histogram_t *aos_metrics_histogram(aos_metrics_t *registry, const char *name,

@@ -31,7 +31,8 @@
  * Accepted forms (keys case-insensitive, any order, ';' separated, empty parts and
  * surrounding whitespace ignored, values may contain '=' as base64 does):
  *   Endpoint=sb://<ns>.servicebus.windows.net/;SharedAccessKeyName=<n>;SharedAccessKey=<k>[;EntityPath=<e>]
- *   Endpoint=sb://<ns>.servicebus.windows.net/;SharedAccessSignature=SharedAccessSignature sr=..&sig=..&se=..&skn=..[;EntityPath=<e>]
+ *   Endpoint=sb://<ns>.servicebus.windows.net/;SharedAccessSignature=SharedAccessSignature
+ * sr=..&sig=..&se=..&skn=..[;EntityPath=<e>]
  *   Endpoint=sb://localhost;SharedAccessKeyName=..;SharedAccessKey=..;UseDevelopmentEmulator=true
  * The Endpoint scheme may be sb://, amqps:// (TLS, 5671) or amqp:// (plain, 5672); an explicit
  * ":port" wins. UseDevelopmentEmulator=true (the Service Bus emulator) means plain AMQP on
@@ -51,8 +52,7 @@ typedef struct aos_sb_connstr {
 /* Parse s. On success *out is the caller's (aos_sb_connstr_free). On failure returns
  * AOS_ERR_INVALID with errbuf naming the missing or bad part (never echoing a secret) and
  * leaves *out NULL. */
-aos_result aos_sb_connstr_parse(const char *s, aos_sb_connstr_t **out, char *errbuf,
-                                size_t errlen);
+aos_result aos_sb_connstr_parse(const char *s, aos_sb_connstr_t **out, char *errbuf, size_t errlen);
 
 /* NULL is a no-op. Secret fields are wiped before being freed. */
 void aos_sb_connstr_free(aos_sb_connstr_t *cs);
@@ -65,19 +65,19 @@ aos_result aos_sb_connstr_audience(const aos_sb_connstr_t *cs, char *out, size_t
 
 /* Compute "SharedAccessSignature sr=<enc(uri)>&sig=<enc(sig)>&se=<expiry>&skn=<enc(key_name)>"
  * where sig = base64(HMAC-SHA256(key bytes as given, enc(uri) + "\n" + decimal expiry)) and
- * enc = aos_pct_encode(AOS_PCT_FORM) (aos/percent.h). resource_uri is used as given (callers pass it lower-case, as the
- * SDKs do). AOS_ERR_INVALID for NULL/empty arguments, AOS_ERR_TOO_LARGE if outlen is too
- * small (256 + 3 * (strlen(uri) + strlen(key_name)) bytes are always enough). */
+ * enc = aos_pct_encode(AOS_PCT_FORM) (aos/percent.h). resource_uri is used as given (callers pass
+ * it lower-case, as the SDKs do). AOS_ERR_INVALID for NULL/empty arguments, AOS_ERR_TOO_LARGE if
+ * outlen is too small (256 + 3 * (strlen(uri) + strlen(key_name)) bytes are always enough). */
 aos_result aos_sb_sas_token(const char *resource_uri, const char *key_name, const char *key,
                             uint64_t expiry_unix, char *out, size_t outlen);
 
 /* The fields of a SAS token, URL-decoded, owned by the struct. */
 typedef struct aos_sb_sas_fields {
-    char *sr;         /* resource URI (decoded) */
-    char *sr_raw;     /* sr exactly as it appears in the token: the signed string */
-    char *sig;        /* base64 signature (decoded) */
-    char *skn;        /* key name (decoded), NULL if the token has none */
-    uint64_t se;      /* expiry, unix seconds */
+    char *sr;     /* resource URI (decoded) */
+    char *sr_raw; /* sr exactly as it appears in the token: the signed string */
+    char *sig;    /* base64 signature (decoded) */
+    char *skn;    /* key name (decoded), NULL if the token has none */
+    uint64_t se;  /* expiry, unix seconds */
 } aos_sb_sas_fields_t;
 
 /* Take apart a token ("SharedAccessSignature " prefix optional, fields in any order).
@@ -124,8 +124,7 @@ typedef struct aos_cbs_config {
 
 /* Create a CBS component (no I/O). Strings are copied. AOS_ERR_INVALID with detail for a
  * missing audience or credentials. *out is the caller's (aos_cbs_free). */
-aos_result aos_cbs_new(const aos_cbs_config_t *cfg, aos_cbs_t **out, char *errbuf,
-                       size_t errlen);
+aos_result aos_cbs_new(const aos_cbs_config_t *cfg, aos_cbs_t **out, char *errbuf, size_t errlen);
 
 /* Same, with audience and credentials from a parsed connection string
  * (aos_sb_connstr_audience), wall clock, no state callback. */

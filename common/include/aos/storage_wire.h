@@ -6,7 +6,7 @@
  *   conversation {"conversation_id","agent","metadata":{…},"version","created_ms","updated_ms"}
  *   message      {"conversation_id","message_id","seq","role","content","metadata":{…},
  *                 "created_ms"}
- *   blob         {"container","name","content_type","size","sha256"?,"content_md5"?,"etag","updated_ms"}
+ *   blob {"container","name","content_type","size","sha256"?,"content_md5"?,"etag","updated_ms"}
  *   record       {"kind","key","data":{…},"version","updated_ms"}
  * metadata_json / data_json texts are embedded as JSON objects, not as strings.
  *

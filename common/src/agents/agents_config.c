@@ -426,7 +426,9 @@ typedef struct settings_raw {
 } settings_raw_t;
 
 #define SETTING(KEY, TYPE, DEF, MIN, MAX)                                                          \
-    {NULL, #KEY, TYPE, DEF, MIN, MAX, false, false, NULL, NULL, offsetof(settings_raw_t, KEY)}
+    {                                                                                              \
+        NULL, #KEY, TYPE, DEF, MIN, MAX, false, false, NULL, NULL, offsetof(settings_raw_t, KEY)   \
+    }
 static const aos_config_field_t SETTINGS[] = {
     SETTING(sync_timeout_ms, AOS_CONFIG_DURATION_MS, "30000", 100, 600000),
     SETTING(act_timeout_ms, AOS_CONFIG_DURATION_MS, "10000", 100, 600000),

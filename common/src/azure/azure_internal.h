@@ -77,10 +77,9 @@ aos_result aos_azure_entity_path(aos_azure_client_t *c, const char *table, const
  * the service's message from a JSON (Table) or XML (Blob/Queue) error body; a Table JSON
  * answer of the wanted type (else AOS_ERR_PROTOCOL); a batch's multipart answer. */
 void aos_azure_error_message_(const aos_buf_t *body, char *out, size_t outlen);
-aos_result aos_azure_parse_json_body_(aos_azure_client_t *c, const aos_buf_t *body,
-                                      json_type want, json_object **out);
-aos_result aos_azure_batch_outcome_(aos_azure_client_t *c, const aos_buf_t *resp,
-                                    size_t count);
+aos_result aos_azure_parse_json_body_(aos_azure_client_t *c, const aos_buf_t *body, json_type want,
+                                      json_object **out);
+aos_result aos_azure_batch_outcome_(aos_azure_client_t *c, const aos_buf_t *resp, size_t count);
 
 /* http.c: one response header line into r (error code, x-ms-meta-*, wanted headers). Pure;
  * fuzzed. */

@@ -8,7 +8,6 @@
 #include "aos/connstr.h"
 #include "azure_internal.h"
 
-
 static const char *const service_prefix[AOS_AZURE_SERVICE_COUNT_] = {"blob", "queue", "table"};
 static const char *const endpoint_key[AOS_AZURE_SERVICE_COUNT_] = {"BlobEndpoint", "QueueEndpoint",
                                                                    "TableEndpoint"};
@@ -33,16 +32,16 @@ void aos_azure_conn_free(aos_azure_conn_t *conn)
     free(conn);
 }
 
-static const char *const KEYS[] = {"DefaultEndpointsProtocol", "AccountName", "AccountKey",
-                                   "EndpointSuffix", "UseDevelopmentStorage", "BlobEndpoint",
-                                   "QueueEndpoint", "TableEndpoint"};
+static const char *const KEYS[] = {
+    "DefaultEndpointsProtocol", "AccountName",  "AccountKey",    "EndpointSuffix",
+    "UseDevelopmentStorage",    "BlobEndpoint", "QueueEndpoint", "TableEndpoint"};
 
 /* Split the (copied, mutable) string into fields; values point into copy. */
 static aos_result split_fields(char *copy, conn_fields_t *f, char *errbuf, size_t errlen)
 {
     char *v[sizeof KEYS / sizeof KEYS[0]];
-    AOS_RETURN_IF_FAILED(aos_connstr_split(copy, KEYS, sizeof KEYS / sizeof KEYS[0], v, errbuf,
-                                           errlen));
+    AOS_RETURN_IF_FAILED(
+        aos_connstr_split(copy, KEYS, sizeof KEYS / sizeof KEYS[0], v, errbuf, errlen));
     f->protocol = v[0];
     f->account = v[1];
     f->key = v[2];
@@ -108,8 +107,7 @@ static aos_result fill_conn(aos_azure_conn_t *conn, const conn_fields_t *f, char
                         "connection string: AccountName must be 1-64 letters or digits");
     if (!key || !*key)
         return aos_fail(AOS_ERR_INVALID, errbuf, errlen, "connection string: AccountKey missing");
-    aos_result r =
-        aos_base64_decode(key, strlen(key), &conn->account_key, &conn->account_key_len);
+    aos_result r = aos_base64_decode(key, strlen(key), &conn->account_key, &conn->account_key_len);
     if (r != AOS_OK)
         return aos_fail(r, errbuf, errlen, "connection string: AccountKey is not valid base64");
     if (conn->account_key_len == 0)

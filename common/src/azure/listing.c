@@ -217,8 +217,7 @@ aos_result aos_azure_queue_msgs_parse(const char *xml, size_t len, aos_azure_que
             continue;
         if (!fill_queue_msg(c, &msgs->items[msgs->count++])) {
             r = aos_fail(AOS_ERR_PROTOCOL, errbuf, errlen,
-                         "queue: message %zu lacks a MessageId or a MessageText",
-                         msgs->count);
+                         "queue: message %zu lacks a MessageId or a MessageText", msgs->count);
             goto done;
         }
     }

@@ -6,7 +6,7 @@
 #include "aos/base64.h"
 #include "azure_internal.h"
 
-#define QUEUE_MSG_MAX (48 * 1024) /* 64 KiB on the wire after base64 */
+#define QUEUE_MSG_MAX (48 * 1024)  /* 64 KiB on the wire after base64 */
 #define QUEUE_TEXT_MAX (60 * 1024) /* raw text: 64 KiB on the wire with some room for escapes */
 
 static aos_result queue_path(aos_azure_client_t *c, const char *queue, const char *suffix,
@@ -105,8 +105,11 @@ aos_result aos_azure_queue_put_text(aos_azure_client_t *c, const char *queue, co
             aos_azure_set_error(c, "queue message text has a control character");
             return AOS_ERR_INVALID;
         }
-        const char *esc = ch == '<' ? "&lt;" : ch == '>' ? "&gt;" : ch == '&' ? "&amp;"
-                                                                  : ch == '\r' ? "&#13;" : NULL;
+        const char *esc = ch == '<'    ? "&lt;"
+                          : ch == '>'  ? "&gt;"
+                          : ch == '&'  ? "&amp;"
+                          : ch == '\r' ? "&#13;"
+                                       : NULL;
         if (esc)
             aos_buf_puts(&body, esc);
         else

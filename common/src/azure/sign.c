@@ -193,9 +193,8 @@ aos_result aos_azure_string_to_sign(aos_azure_service svc, const char *account, 
         const char *date = header_value(headers, nheaders, "x-ms-date");
         if (!*date)
             date = header_value(headers, nheaders, "Date");
-        aos_buf_printf(&b, "%s\n%s\n%s\n%s\n", verb,
-                             header_value(headers, nheaders, "Content-MD5"),
-                             header_value(headers, nheaders, "Content-Type"), date);
+        aos_buf_printf(&b, "%s\n%s\n%s\n%s\n", verb, header_value(headers, nheaders, "Content-MD5"),
+                       header_value(headers, nheaders, "Content-Type"), date);
         r = canonical_resource(&b, svc, account, url);
     } else {
         static const char *const std_headers[] = {"Content-Encoding",

@@ -181,8 +181,8 @@ aos_result aos_azure_entity_put(aos_azure_client_t *c, const char *table, json_o
     return r;
 }
 
-aos_result aos_azure_parse_json_body_(aos_azure_client_t *c, const aos_buf_t *body,
-                                      json_type want, json_object **out)
+aos_result aos_azure_parse_json_body_(aos_azure_client_t *c, const aos_buf_t *body, json_type want,
+                                      json_object **out)
 {
     json_tokener *tok = json_tokener_new();
     if (!tok)

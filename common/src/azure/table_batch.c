@@ -67,12 +67,11 @@ static aos_result add_op(aos_azure_client_t *c, const char *table, const aos_azu
         return r;
     }
     aos_buf_printf(b,
-                         "--%s\r\nContent-Type: application/http\r\n"
-                         "Content-Transfer-Encoding: binary\r\n\r\n"
-                         "%s %s%s HTTP/1.1\r\nAccept: application/json;odata=nometadata\r\n"
-                         "DataServiceVersion: 3.0\r\n",
-                         changeset, verb, aos_azure_client_conn(c)->endpoint[AOS_AZURE_TABLE],
-                         path.data);
+                   "--%s\r\nContent-Type: application/http\r\n"
+                   "Content-Transfer-Encoding: binary\r\n\r\n"
+                   "%s %s%s HTTP/1.1\r\nAccept: application/json;odata=nometadata\r\n"
+                   "DataServiceVersion: 3.0\r\n",
+                   changeset, verb, aos_azure_client_conn(c)->endpoint[AOS_AZURE_TABLE], path.data);
     aos_buf_free(&path);
     const char *if_match = op->if_match;
     if (!if_match && op->kind == AOS_AZURE_BATCH_DELETE)
@@ -85,8 +84,7 @@ static aos_result add_op(aos_azure_client_t *c, const char *table, const aos_azu
         char *body = NULL;
         AOS_RETURN_IF_FAILED(aos_json_to_string(op->entity, &body, NULL));
         aos_buf_printf(b, "Content-Type: application/json\r\n%s\r\n",
-                             op->kind == AOS_AZURE_BATCH_INSERT ? "Prefer: return-no-content\r\n"
-                                                                : "");
+                       op->kind == AOS_AZURE_BATCH_INSERT ? "Prefer: return-no-content\r\n" : "");
         aos_buf_puts(b, body);
         aos_buf_puts(b, "\r\n");
         free(body);
@@ -95,8 +93,7 @@ static aos_result add_op(aos_azure_client_t *c, const char *table, const aos_azu
 }
 
 /* Scan the multipart answer for embedded status lines; the first non-2xx decides. */
-aos_result aos_azure_batch_outcome_(aos_azure_client_t *c, const aos_buf_t *resp,
-                                    size_t count)
+aos_result aos_azure_batch_outcome_(aos_azure_client_t *c, const aos_buf_t *resp, size_t count)
 {
     const char *p = resp->data ? resp->data : "";
     size_t ok = 0;
@@ -155,7 +152,7 @@ aos_result aos_azure_table_batch(aos_azure_client_t *c, const char *table,
     snprintf(ctype, sizeof ctype, "multipart/mixed; boundary=%s", batch);
     aos_buf_t body = {0}, resp = {0};
     aos_buf_printf(&body, "--%s\r\nContent-Type: multipart/mixed; boundary=%s\r\n\r\n", batch,
-                         changeset);
+                   changeset);
     aos_result r = AOS_OK;
     for (size_t i = 0; i < count && r == AOS_OK; i++)
         r = add_op(c, table, &ops[i], pk, changeset, &body);

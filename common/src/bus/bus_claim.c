@@ -11,8 +11,8 @@
 /* Blob names take [A-Za-z0-9._-] per segment; event ids may hold more (":" in "<id>:reply"). */
 static bool name_char(char c)
 {
-    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-           c == '.' || c == '_' || c == '-';
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '.' ||
+           c == '_' || c == '-';
 }
 
 aos_result aos_claim_check_name(const aos_event_t *ev, char *out, size_t len)
@@ -105,8 +105,8 @@ aos_result aos_claim_check_offload(const aos_claim_store_t *store, aos_event_t *
     return r;
 }
 
-aos_result aos_claim_check_resolve(const aos_claim_store_t *store, aos_event_t *ev,
-                                   size_t max_len, char *errbuf, size_t errlen)
+aos_result aos_claim_check_resolve(const aos_claim_store_t *store, aos_event_t *ev, size_t max_len,
+                                   char *errbuf, size_t errlen)
 {
     if (!ev)
         return AOS_ERR_INVALID;

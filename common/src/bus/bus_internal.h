@@ -81,7 +81,7 @@ typedef struct bus_sender {
     bus_send_list_t pending;  /* not yet transferred on this connection, in order */
     bus_send_list_t inflight; /* transferred, waiting for the outcome */
     uint64_t last_used_ms;
-    uint64_t retry_at_ms;     /* re-attach after a transient refusal */
+    uint64_t retry_at_ms; /* re-attach after a transient refusal */
     uint32_t attach_failures;
 } bus_sender_t;
 
@@ -218,7 +218,7 @@ struct aos_bus {
     bool started, stop_requested, thread_done;
     atomic_bool ready;
     _Atomic int64_t ready_since_ms; /* wall clock ms the current connection became ready */
-    atomic_bool paused; /* aos_bus_pause: grant no more credit */
+    atomic_bool paused;             /* aos_bus_pause: grant no more credit */
 
     /* ---- I/O thread only ---- */
     pn_connection_t *conn;

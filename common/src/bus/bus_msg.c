@@ -271,9 +271,9 @@ aos_result bus_msg_decode(aos_bus_profile p, const char *bytes, size_t len, aos_
             count = c;
     }
     info->count = count;
-    info->expired = aos_bus_message_expired(pn_message_get_expiry_time(m),
-                                            pn_message_get_creation_time(m),
-                                            pn_message_get_ttl(m), wall_ms());
+    info->expired =
+        aos_bus_message_expired(pn_message_get_expiry_time(m), pn_message_get_creation_time(m),
+                                pn_message_get_ttl(m), wall_ms());
     r = aos_envelope_from_message(m, out_ev, errbuf, errlen);
     if (r != AOS_OK)
         *out_ev = NULL;

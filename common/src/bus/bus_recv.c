@@ -302,8 +302,8 @@ static bool envelope_refused(aos_bus_t *bus, aos_bus_delivery_t *dl)
                                                    "Messages dropped because their "
                                                    "absolute-expiry-time or ttl had passed",
                                                    "address", address, NULL));
-        aos_log(AOS_LOG_WARN, "bus drops an expired message", "address", address, "id",
-                dl->ev->id, "type", dl->ev->type, NULL);
+        aos_log(AOS_LOG_WARN, "bus drops an expired message", "address", address, "id", dl->ev->id,
+                "type", dl->ev->type, NULL);
         dl->outcome = BUS_OUTCOME_ACCEPT;
         bus_recv_settle(bus, dl);
         return true;
@@ -314,8 +314,7 @@ static bool envelope_refused(aos_bus_t *bus, aos_bus_delivery_t *dl)
             "Messages dead-lettered by the bus's envelope checks, by reason", "address", address,
             "reason", "aos:unsupported-content-type", NULL));
         char desc[200];
-        snprintf(desc, sizeof desc, "content-type '%.120s' is not JSON",
-                 dl->ev->datacontenttype);
+        snprintf(desc, sizeof desc, "content-type '%.120s' is not JSON", dl->ev->datacontenttype);
         dead_letter_now(bus, dl, "aos:unsupported-content-type", desc);
         return true;
     }
@@ -498,8 +497,8 @@ static void sub_closed(aos_bus_t *bus, bus_sub_t *sub, pn_condition_t *cond)
     /* a session held elsewhere is expected (debug); any other refusal is an error the first
      * time and at every doubling of the count, a warning in between */
     aos_log_level lvl = sub->session_mode && bus_session_benign_condition(cname) ? AOS_LOG_DEBUG
-                        : (failures & (failures + 1)) == 0 ? AOS_LOG_ERROR
-                                                           : AOS_LOG_WARN;
+                        : (failures & (failures + 1)) == 0                       ? AOS_LOG_ERROR
+                                                                                 : AOS_LOG_WARN;
     char nf[16];
     snprintf(nf, sizeof nf, "%u", failures + 1);
     aos_log(lvl, "bus subscription closed by the broker", "address", sub->address, "condition",

@@ -20,7 +20,8 @@ aos_result aos_bus_replay_sync(aos_bus_t *bus, const char *queue, const aos_even
                                int timeout_ms, char *errbuf, size_t errlen)
 {
     char addr[BUS_ADDR_MAX];
-    if (!bus || !ev || !ev->id || aos_bus_map_queue(bus->profile, queue, addr, sizeof addr) != AOS_OK)
+    if (!bus || !ev || !ev->id ||
+        aos_bus_map_queue(bus->profile, queue, addr, sizeof addr) != AOS_OK)
         return aos_fail(AOS_ERR_INVALID, errbuf, errlen, "replay: bad queue or event");
     if (bus_on_io_thread(bus))
         return aos_fail(AOS_ERR_INVALID, errbuf, errlen, "replay called on the bus thread");

@@ -243,8 +243,7 @@ static void reply_sent(void *ctx, aos_result r, const char *detail)
     if (r == AOS_ERR_TOO_LARGE) {
         aos_event_t req = {.id = rc->id, .reply_to = rc->reply_to, .reply_to_group_id = rc->group};
         char msg[300];
-        snprintf(msg, sizeof msg, "the reply is too large for the bus: %s",
-                 detail ? detail : "");
+        snprintf(msg, sizeof msg, "the reply is too large for the bus: %s", detail ? detail : "");
         aos_bus_reply_error(rc->bus, &req, AOS_ERR_TOO_LARGE, msg);
     }
     if (rc->cb)

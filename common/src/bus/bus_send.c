@@ -174,9 +174,10 @@ static void too_large(aos_bus_t *bus, bus_send_t *s, uint64_t max)
                  "message of %zu bytes exceeds the max-message-size of %s (%llu bytes)", s->len,
                  s->address, (unsigned long long)max);
     else
-        snprintf(detail, sizeof detail,
-                 "message of %zu bytes refused by %s as too large (amqp:link:message-size-exceeded)",
-                 s->len, s->address);
+        snprintf(
+            detail, sizeof detail,
+            "message of %zu bytes refused by %s as too large (amqp:link:message-size-exceeded)",
+            s->len, s->address);
     aos_log(AOS_LOG_ERROR, "bus send over the peer's max-message-size", "address", s->address,
             "detail", detail, NULL);
     complete(bus, s, AOS_ERR_TOO_LARGE, detail);

@@ -6,7 +6,10 @@
 
 static const char ALPHABET[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
 
-size_t aos_base64_encoded_len(size_t n) { return (n + 2) / 3 * 4; }
+size_t aos_base64_encoded_len(size_t n)
+{
+    return (n + 2) / 3 * 4;
+}
 
 aos_result aos_base64_encode(const void *data, size_t len, char **out, size_t *out_len)
 {
@@ -72,8 +75,8 @@ aos_result aos_base64_decode_into(const char *text, size_t n, void *out, size_t 
                 return AOS_ERR_INVALID;
         for (int k = 4 - pad; k < 4; k++)
             v[k] = 0;
-        uint32_t bits = (uint32_t)v[0] << 18 | (uint32_t)v[1] << 12 | (uint32_t)v[2] << 6 |
-                        (uint32_t)v[3];
+        uint32_t bits =
+            (uint32_t)v[0] << 18 | (uint32_t)v[1] << 12 | (uint32_t)v[2] << 6 | (uint32_t)v[3];
         if ((pad == 1 && (bits & 0xff)) || (pad == 2 && (bits & 0xffff)))
             return AOS_ERR_INVALID; /* non-canonical trailing bits */
         int bytes = 3 - pad;
@@ -107,8 +110,7 @@ aos_result aos_base64_decode(const char *text, size_t len, unsigned char **out, 
     return AOS_OK;
 }
 
-aos_result aos_base64url_decode(const char *text, size_t len, unsigned char **out,
-                                size_t *out_len)
+aos_result aos_base64url_decode(const char *text, size_t len, unsigned char **out, size_t *out_len)
 {
     *out = NULL;
     *out_len = 0;

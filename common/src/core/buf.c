@@ -40,9 +40,15 @@ aos_result aos_buf_append(aos_buf_t *b, const void *bytes, size_t n)
     return AOS_OK;
 }
 
-aos_result aos_buf_puts(aos_buf_t *b, const char *s) { return aos_buf_append(b, s, strlen(s)); }
+aos_result aos_buf_puts(aos_buf_t *b, const char *s)
+{
+    return aos_buf_append(b, s, strlen(s));
+}
 
-aos_result aos_buf_putc(aos_buf_t *b, char c) { return aos_buf_append(b, &c, 1); }
+aos_result aos_buf_putc(aos_buf_t *b, char c)
+{
+    return aos_buf_append(b, &c, 1);
+}
 
 aos_result aos_buf_printf(aos_buf_t *b, const char *fmt, ...)
 {
@@ -73,12 +79,12 @@ aos_result aos_buf_json_escape_n(aos_buf_t *b, const char *s, size_t n)
         unsigned char c = (unsigned char)s[i];
         const char *esc = c == '"'    ? "\\\""
                           : c == '\\' ? "\\\\"
-                          : c == '\n'  ? "\\n"
-                          : c == '\r'  ? "\\r"
-                          : c == '\t'  ? "\\t"
-                          : c == '\b'  ? "\\b"
-                          : c == '\f'  ? "\\f"
-                                       : NULL;
+                          : c == '\n' ? "\\n"
+                          : c == '\r' ? "\\r"
+                          : c == '\t' ? "\\t"
+                          : c == '\b' ? "\\b"
+                          : c == '\f' ? "\\f"
+                                      : NULL;
         if (!esc && c >= 0x20)
             continue;
         aos_buf_append(b, s + plain, i - plain);
@@ -98,7 +104,10 @@ aos_result aos_buf_json_escape(aos_buf_t *b, const char *s)
     return aos_buf_json_escape_n(b, s, strlen(s));
 }
 
-bool aos_buf_failed(const aos_buf_t *b) { return b->failed; }
+bool aos_buf_failed(const aos_buf_t *b)
+{
+    return b->failed;
+}
 
 char *aos_buf_take(aos_buf_t *b, size_t *out_len)
 {

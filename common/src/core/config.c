@@ -216,7 +216,8 @@ static aos_result load_fields(const aos_config_field_t *table, size_t n, void *o
         }
         if (r == AOS_OK)
             continue;
-        const char *from = strcmp(raw.origin, "file") == 0 && f->env ? " (from the config file)" : "";
+        const char *from =
+            strcmp(raw.origin, "file") == 0 && f->env ? " (from the config file)" : "";
         if (f->secret) {
             add_error(e, "%s: %s%s", field_name(f, nb), why, from);
         } else {

@@ -12,7 +12,6 @@
 #include <sys/random.h>
 #include <time.h>
 
-
 #include "aos/json.h"
 #include "aos/utf8.h"
 #include "envelope_internal.h"

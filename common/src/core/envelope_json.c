@@ -174,7 +174,7 @@ static aos_result read_data(aos_event_t *ev, json_object *data, json_object *dat
         unsigned char *raw = NULL;
         size_t n = 0;
         if (aos_base64_decode(json_object_get_string(data_b64),
-                           (size_t)json_object_get_string_len(data_b64), &raw, &n) != AOS_OK)
+                              (size_t)json_object_get_string_len(data_b64), &raw, &n) != AOS_OK)
             return aos_fail(AOS_ERR_INVALID, errbuf, errlen,
                             "attribute 'data_base64' is not valid base64");
         aos_result r = aos_event_set_data(ev, (const char *)raw, n);

@@ -113,8 +113,7 @@ static aos_result ijson_fail(const char *what, size_t off, char *errbuf, size_t 
                     off);
 }
 
-static aos_result ijson_lex(const char *s, size_t len, ijson_scan *sc, char *errbuf,
-                            size_t errlen)
+static aos_result ijson_lex(const char *s, size_t len, ijson_scan *sc, char *errbuf, size_t errlen)
 {
     for (size_t i = 0; i < len; i++) {
         char c = s[i];
@@ -524,8 +523,8 @@ static aos_result put_value(aos_buf_t *b, json_object *v)
         }
         return aos_buf_putc(b, ']');
     default: {
-        const char *text =
-            json_object_to_json_string_ext(v, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE);
+        const char *text = json_object_to_json_string_ext(v, JSON_C_TO_STRING_PLAIN |
+                                                                 JSON_C_TO_STRING_NOSLASHESCAPE);
         return text && *text ? aos_buf_puts(b, text) : AOS_ERR_NOMEM;
     }
     }

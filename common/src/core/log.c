@@ -30,7 +30,10 @@ void aos_log_init(const char *service, aos_log_level min_level)
     pthread_mutex_unlock(&g_log.lock);
 }
 
-void aos_log_set_fd(int fd) { g_log.fd = fd; }
+void aos_log_set_fd(int fd)
+{
+    g_log.fd = fd;
+}
 
 aos_result aos_log_level_parse(const char *s, aos_log_level *out_level)
 {
@@ -48,13 +51,16 @@ aos_result aos_log_level_parse(const char *s, aos_log_level *out_level)
     return AOS_ERR_INVALID;
 }
 
-bool aos_log_enabled(aos_log_level level) { return level >= g_log.min && level < AOS_LOG_OFF; }
+bool aos_log_enabled(aos_log_level level)
+{
+    return level >= g_log.min && level < AOS_LOG_OFF;
+}
 
 bool aos_log_key_is_secret(const char *key)
 {
-    static const char *SECRET_PARTS[] = {"key",   "secret",      "password", "passwd",
-                                         "token", "signature",   "authorization",
-                                         "sas",   "credential",  "connection_string"};
+    static const char *SECRET_PARTS[] = {
+        "key",       "secret",        "password", "passwd",     "token",
+        "signature", "authorization", "sas",      "credential", "connection_string"};
     if (!key)
         return false;
     char lower[64];
@@ -91,7 +97,10 @@ static void put(line_t *l, const char *s, size_t n)
     l->buf[l->len] = '\0';
 }
 
-static void put_str(line_t *l, const char *s) { put(l, s, strlen(s)); }
+static void put_str(line_t *l, const char *s)
+{
+    put(l, s, strlen(s));
+}
 
 /* A JSON string; bytes that are not well-formed UTF-8 become U+FFFD so every line stays
  * valid JSON whatever a caller logs. */
@@ -111,11 +120,21 @@ static void put_json_string(line_t *l, const char *s)
         }
         char esc[8];
         switch (*p) {
-        case '"': put(l, "\\\"", 2); break;
-        case '\\': put(l, "\\\\", 2); break;
-        case '\n': put(l, "\\n", 2); break;
-        case '\r': put(l, "\\r", 2); break;
-        case '\t': put(l, "\\t", 2); break;
+        case '"':
+            put(l, "\\\"", 2);
+            break;
+        case '\\':
+            put(l, "\\\\", 2);
+            break;
+        case '\n':
+            put(l, "\\n", 2);
+            break;
+        case '\r':
+            put(l, "\\r", 2);
+            break;
+        case '\t':
+            put(l, "\\t", 2);
+            break;
         default:
             if (*p < 0x20) {
                 snprintf(esc, sizeof esc, "\\u%04x", *p);

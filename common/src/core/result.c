@@ -29,11 +29,20 @@ static const struct {
     [AOS_ERR_INTERNAL] = {"internal", "internal error", 500},
 };
 
-static int valid(aos_result r) { return (int)r >= 0 && r < AOS_RESULT_COUNT_; }
+static int valid(aos_result r)
+{
+    return (int)r >= 0 && r < AOS_RESULT_COUNT_;
+}
 
-const char *aos_result_str(aos_result r) { return valid(r) ? RESULTS[r].text : "unknown result"; }
+const char *aos_result_str(aos_result r)
+{
+    return valid(r) ? RESULTS[r].text : "unknown result";
+}
 
-const char *aos_result_code(aos_result r) { return valid(r) ? RESULTS[r].code : "internal"; }
+const char *aos_result_code(aos_result r)
+{
+    return valid(r) ? RESULTS[r].code : "internal";
+}
 
 aos_result aos_result_from_code(const char *code)
 {
@@ -44,7 +53,10 @@ aos_result aos_result_from_code(const char *code)
     return AOS_ERR_INTERNAL;
 }
 
-int aos_result_http_status(aos_result r) { return valid(r) ? RESULTS[r].http : 500; }
+int aos_result_http_status(aos_result r)
+{
+    return valid(r) ? RESULTS[r].http : 500;
+}
 
 bool aos_result_is_transient(aos_result r)
 {

@@ -44,4 +44,7 @@ size_t aos_utf8_check(const char *s, size_t len)
     return len;
 }
 
-bool aos_utf8_valid(const char *s, size_t len) { return aos_utf8_check(s, len) == len; }
+bool aos_utf8_valid(const char *s, size_t len)
+{
+    return aos_utf8_check(s, len) == len;
+}

@@ -17,7 +17,12 @@
 #include "aos/resilience.h"
 #include "events_internal.h"
 
-enum { SINK_EVENTGRID = 0, SINK_KAFKA, SINK_EXTRA0, SINK_MAX = SINK_EXTRA0 + AOS_EVENT_RELAY_MAX_EXTRA };
+enum {
+    SINK_EVENTGRID = 0,
+    SINK_KAFKA,
+    SINK_EXTRA0,
+    SINK_MAX = SINK_EXTRA0 + AOS_EVENT_RELAY_MAX_EXTRA
+};
 
 typedef struct pending {
     aos_bus_delivery_t *d;
@@ -106,11 +111,14 @@ void aos_event_relay_config_from_common(const aos_config_common_t *c, aos_bus_t 
 
 bool aos_event_relay_has_sinks(const aos_event_relay_config_t *cfg)
 {
-    return cfg && (cfg->eventgrid_endpoint || cfg->kafka_brokers ||
-                   cfg->kafka_connection_string || cfg->extra_count > 0);
+    return cfg && (cfg->eventgrid_endpoint || cfg->kafka_brokers || cfg->kafka_connection_string ||
+                   cfg->extra_count > 0);
 }
 
-static char *dup_or_null(const char *s) { return s ? strdup(s) : NULL; }
+static char *dup_or_null(const char *s)
+{
+    return s ? strdup(s) : NULL;
+}
 
 static void sink_metrics(relay_sink_t *s, const char *name)
 {
@@ -121,9 +129,9 @@ static void sink_metrics(relay_sink_t *s, const char *name)
     s->m_retries = aos_metrics_counter(NULL, "aos_events_relay_retries_total",
                                        "Relay attempts that failed transiently and were retried.",
                                        "sink", name, NULL);
-    s->m_refused = aos_metrics_counter(NULL, "aos_events_relay_refused_total",
-                                       "Events a sink refused for good (dead-lettered).", "sink",
-                                       name, NULL);
+    s->m_refused =
+        aos_metrics_counter(NULL, "aos_events_relay_refused_total",
+                            "Events a sink refused for good (dead-lettered).", "sink", name, NULL);
 }
 
 aos_result aos_event_relay_new(const aos_event_relay_config_t *cfg, aos_event_relay_t **out,
@@ -156,17 +164,16 @@ aos_result aos_event_relay_new(const aos_event_relay_config_t *cfg, aos_event_re
     pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
     pthread_cond_init(&r->cv, &ca);
     pthread_condattr_destroy(&ca);
-    r->m_filtered = aos_metrics_counter(NULL, "aos_events_relay_filtered_total",
-                                        "Events the relay passed over (type not in its filter).",
-                                        NULL);
+    r->m_filtered =
+        aos_metrics_counter(NULL, "aos_events_relay_filtered_total",
+                            "Events the relay passed over (type not in its filter).", NULL);
     aos_result rc = r->queue && r->types ? AOS_OK : AOS_ERR_NOMEM;
     if (rc == AOS_OK && cfg->eventgrid_endpoint) {
         rc = ev_eventgrid_url(cfg->eventgrid_endpoint, &r->eg_url, errbuf, errlen);
         if (rc == AOS_OK && !(r->eg_key = strdup(cfg->eventgrid_key)))
             rc = AOS_ERR_NOMEM;
-        aos_http_client_config_t hc = {.max_total_connections = 2,
-                                       .user_agent = "aos-event-relay/1",
-                                       .ca_file = cfg->ca_file};
+        aos_http_client_config_t hc = {
+            .max_total_connections = 2, .user_agent = "aos-event-relay/1", .ca_file = cfg->ca_file};
         if (rc == AOS_OK)
             rc = aos_http_client_new(&hc, &r->http, errbuf, errlen);
         if (rc == AOS_OK) {
@@ -191,8 +198,8 @@ aos_result aos_event_relay_new(const aos_event_relay_config_t *cfg, aos_event_re
             .eventhubs_connection_string = cfg->kafka_connection_string};
         if (rc == AOS_OK)
             rc = aos_kafka_producer_new(&kc, &r->kafka, errbuf, errlen);
-        if (rc == AOS_OK && !(r->kafka_topic = strdup(cfg->kafka_topic ? cfg->kafka_topic
-                                                                       : "aos.events")))
+        if (rc == AOS_OK &&
+            !(r->kafka_topic = strdup(cfg->kafka_topic ? cfg->kafka_topic : "aos.events")))
             rc = AOS_ERR_NOMEM;
         if (rc == AOS_OK) {
             r->active[SINK_KAFKA] = true;
@@ -298,12 +305,14 @@ static outcome_t post_eventgrid(aos_event_relay_t *r, const aos_event_t *ev, uin
                  resp->body ? resp->body : "");
         o = aos_retry_http_status_retryable(resp->status) ? RETRY : REFUSED;
         if (o == RETRY) {
-            aos_retry_policy_t pol = {.max_attempts = 1000, .base_delay_ms = 1,
-                                      .max_delay_ms = 1, .max_server_delay_ms = 60000};
-            *hint_ms = aos_retry_next_delay_ms(
-                &pol, 1, aos_http_response_get_header(resp, "retry-after-ms"),
-                aos_http_response_get_header(resp, "retry-after"), aos_clock_realtime_ms(), NULL,
-                NULL);
+            aos_retry_policy_t pol = {.max_attempts = 1000,
+                                      .base_delay_ms = 1,
+                                      .max_delay_ms = 1,
+                                      .max_server_delay_ms = 60000};
+            *hint_ms = aos_retry_next_delay_ms(&pol, 1,
+                                               aos_http_response_get_header(resp, "retry-after-ms"),
+                                               aos_http_response_get_header(resp, "retry-after"),
+                                               aos_clock_realtime_ms(), NULL, NULL);
         }
     }
     aos_http_response_free(resp);
@@ -382,8 +391,9 @@ static void relay_event(aos_event_relay_t *r, aos_bus_delivery_t *d, const aos_e
                 return;
             }
             aos_metric_counter_inc(r->sinks[s].m_retries);
-            aos_log(attempt < 3 ? AOS_LOG_WARN : AOS_LOG_DEBUG, "event relay: sink failed, retrying",
-                    "sink", r->sinks[s].name, "event_id", ev->id, "detail", why, NULL);
+            aos_log(attempt < 3 ? AOS_LOG_WARN : AOS_LOG_DEBUG,
+                    "event relay: sink failed, retrying", "sink", r->sinks[s].name, "event_id",
+                    ev->id, "detail", why, NULL);
             all = false;
         }
         if (all) {
@@ -474,9 +484,9 @@ aos_result aos_event_relay_start(aos_event_relay_t *r, char *errbuf, size_t errl
     if (rc != AOS_OK)
         return aos_fail(rc, errbuf, errlen, "event relay: subscribing %s: %s", r->queue,
                         aos_result_str(rc));
-    aos_log(AOS_LOG_INFO, "event relay started", "queue", r->queue, "types", r->types,
-            "eventgrid", r->active[SINK_EVENTGRID] ? "yes" : "no", "kafka",
-            r->active[SINK_KAFKA] ? "yes" : "no", NULL);
+    aos_log(AOS_LOG_INFO, "event relay started", "queue", r->queue, "types", r->types, "eventgrid",
+            r->active[SINK_EVENTGRID] ? "yes" : "no", "kafka", r->active[SINK_KAFKA] ? "yes" : "no",
+            NULL);
     return AOS_OK;
 }
 

@@ -46,7 +46,7 @@ struct aos_http_client {
     pending *qhead, *qtail; /* mu: submitted, not yet on the multi handle */
     uint64_t *cancels;      /* mu: ids to cancel */
     size_t ncancels, capcancels;
-    bool stopping; /* mu */
+    bool stopping;   /* mu */
     pending *active; /* client thread only */
     _Atomic uint64_t next_id;
     _Atomic uint64_t connections;
@@ -56,7 +56,10 @@ struct aos_http_client {
 };
 
 static pthread_once_t curl_once = PTHREAD_ONCE_INIT;
-static void curl_init_once(void) { curl_global_init(CURL_GLOBAL_DEFAULT); }
+static void curl_init_once(void)
+{
+    curl_global_init(CURL_GLOBAL_DEFAULT);
+}
 
 /* ---- response headers ---- */
 
@@ -293,7 +296,10 @@ static aos_result setup_easy(aos_http_client_t *c, pending *p, const char *metho
     return AOS_OK;
 }
 
-static bool method_valid(const char *m) { return m && strlen(m) < 32 && http_header_name_valid(m); }
+static bool method_valid(const char *m)
+{
+    return m && strlen(m) < 32 && http_header_name_valid(m);
+}
 
 static aos_result build_headers(pending *p, const aos_http_client_request_t *req)
 {
@@ -338,8 +344,7 @@ static aos_result client_start_locked(aos_http_client_t *c)
     c->multi = curl_multi_init();
     if (!c->multi)
         return AOS_ERR_NOMEM;
-    curl_multi_setopt(c->multi, CURLMOPT_MAX_TOTAL_CONNECTIONS,
-                      (long)c->cfg.max_total_connections);
+    curl_multi_setopt(c->multi, CURLMOPT_MAX_TOTAL_CONNECTIONS, (long)c->cfg.max_total_connections);
     curl_multi_setopt(c->multi, CURLMOPT_MAXCONNECTS, (long)c->cfg.max_total_connections);
     if (c->cfg.max_host_connections)
         curl_multi_setopt(c->multi, CURLMOPT_MAX_HOST_CONNECTIONS,
@@ -369,8 +374,8 @@ aos_result aos_http_client_submit(aos_http_client_t *client, const aos_http_clie
     p->done = done;
     p->ctx = ctx;
     p->on_data = req->on_data;
-    p->max_bytes = req->max_response_bytes ? req->max_response_bytes
-                                           : client->cfg.default_max_response_bytes;
+    p->max_bytes =
+        req->max_response_bytes ? req->max_response_bytes : client->cfg.default_max_response_bytes;
     aos_result r = build_headers(p, req);
     if (r == AOS_OK && req->body_len) {
         p->body = malloc(req->body_len);
@@ -505,8 +510,8 @@ static void *client_main(void *arg)
 
 /* ---- lifecycle ---- */
 
-aos_result aos_http_client_new(const aos_http_client_config_t *cfg,
-                               aos_http_client_t **out_client, char *errbuf, size_t errlen)
+aos_result aos_http_client_new(const aos_http_client_config_t *cfg, aos_http_client_t **out_client,
+                               char *errbuf, size_t errlen)
 {
     if (!out_client)
         return AOS_ERR_INVALID;

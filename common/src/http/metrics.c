@@ -22,7 +22,7 @@ struct series {
     _Atomic uint64_t sum_bits; /* histogram sum (double bits) */
     _Atomic uint64_t count;    /* histogram count */
     size_t nbuckets;
-    const double *bounds;      /* the family's bounds */
+    const double *bounds;       /* the family's bounds */
     _Atomic uint64_t buckets[]; /* histogram: per-bucket (non-cumulative), nbuckets + 1 (+Inf) */
 };
 
@@ -60,7 +60,10 @@ const size_t AOS_METRICS_LATENCY_BUCKET_COUNT =
 
 static aos_metrics_t default_registry = {.lock = PTHREAD_MUTEX_INITIALIZER, .families = NULL};
 
-aos_metrics_t *aos_metrics_default(void) { return &default_registry; }
+aos_metrics_t *aos_metrics_default(void)
+{
+    return &default_registry;
+}
 
 aos_result aos_metrics_new(aos_metrics_t **out_registry)
 {
@@ -274,8 +277,8 @@ aos_metric_counter_t *aos_metrics_counter(aos_metrics_t *registry, const char *n
     return (aos_metric_counter_t *)s;
 }
 
-aos_metric_gauge_t *aos_metrics_gauge(aos_metrics_t *registry, const char *name,
-                                      const char *help, ...)
+aos_metric_gauge_t *aos_metrics_gauge(aos_metrics_t *registry, const char *name, const char *help,
+                                      ...)
 {
     lookup lk = {.name = name, .help = help, .kind = KIND_GAUGE};
     va_list ap;
@@ -342,7 +345,10 @@ static void atomic_add_double(_Atomic uint64_t *slot, double delta)
     }
 }
 
-void aos_metric_counter_inc(aos_metric_counter_t *c) { aos_metric_counter_add(c, 1); }
+void aos_metric_counter_inc(aos_metric_counter_t *c)
+{
+    aos_metric_counter_add(c, 1);
+}
 
 void aos_metric_counter_add(aos_metric_counter_t *c, uint64_t n)
 {
@@ -368,13 +374,19 @@ void aos_metric_gauge_add(aos_metric_gauge_t *g, double delta)
         atomic_add_double(&g->s.value, delta);
 }
 
-void aos_metric_gauge_inc(aos_metric_gauge_t *g) { aos_metric_gauge_add(g, 1); }
-void aos_metric_gauge_dec(aos_metric_gauge_t *g) { aos_metric_gauge_add(g, -1); }
+void aos_metric_gauge_inc(aos_metric_gauge_t *g)
+{
+    aos_metric_gauge_add(g, 1);
+}
+void aos_metric_gauge_dec(aos_metric_gauge_t *g)
+{
+    aos_metric_gauge_add(g, -1);
+}
 
 double aos_metric_gauge_value(const aos_metric_gauge_t *g)
 {
-    return g ? bitsd(atomic_load_explicit(&((aos_metric_gauge_t *)g)->s.value,
-                                          memory_order_relaxed))
+    return g ? bitsd(
+                   atomic_load_explicit(&((aos_metric_gauge_t *)g)->s.value, memory_order_relaxed))
              : 0.0;
 }
 
@@ -392,8 +404,7 @@ void aos_metric_histogram_observe(aos_metric_histogram_t *h, double v)
 
 uint64_t aos_metric_histogram_count(const aos_metric_histogram_t *h)
 {
-    return h ? atomic_load_explicit(&((aos_metric_histogram_t *)h)->s.count,
-                                    memory_order_relaxed)
+    return h ? atomic_load_explicit(&((aos_metric_histogram_t *)h)->s.count, memory_order_relaxed)
              : 0;
 }
 

@@ -136,8 +136,8 @@ aos_result aos_http_response_add_header(aos_http_request_t *req, const char *nam
 static struct MHD_Response *build_response(aos_http_request_t *req, const char *content_type,
                                            const void *body, size_t len, bool close)
 {
-    struct MHD_Response *r =
-        MHD_create_response_from_buffer(len, len ? (void *)body : (void *)"", MHD_RESPMEM_MUST_COPY);
+    struct MHD_Response *r = MHD_create_response_from_buffer(len, len ? (void *)body : (void *)"",
+                                                             MHD_RESPMEM_MUST_COPY);
     if (!r)
         return NULL;
     for (size_t i = 0; i < req->nresp_headers; i++)
@@ -214,7 +214,8 @@ aos_result aos_http_respond(aos_http_request_t *req, int status, const char *con
     aos_result r = aos_http_answer_(req, status, content_type, body, len);
     if (r == AOS_ERR_INVALID || r == AOS_ERR_NOMEM) {
         /* The holder's duty to answer cannot be left hanging: answer 500 instead. */
-        static const char BAD[] = "{\"error\":{\"code\":\"internal\",\"message\":\"bad response\"}}";
+        static const char BAD[] =
+            "{\"error\":{\"code\":\"internal\",\"message\":\"bad response\"}}";
         aos_http_answer_(req, 500, "application/json", BAD, sizeof BAD - 1);
     }
     aos_http_request_release_(req);
@@ -284,8 +285,8 @@ void aos_http_builtin_readyz_(aos_http_request_t *req, void *ctx)
     bool stopping = srv->stopping;
     pthread_mutex_unlock(&srv->mu);
     char reason[256] = "";
-    bool ready = !stopping && (!srv->ready_fn || srv->ready_fn(srv->ready_ctx, reason,
-                                                               sizeof reason));
+    bool ready =
+        !stopping && (!srv->ready_fn || srv->ready_fn(srv->ready_ctx, reason, sizeof reason));
     if (ready) {
         aos_http_respond_json(req, 200, "{\"status\":\"ready\"}");
         return;
@@ -333,8 +334,7 @@ static aos_result split_addr(const char *addr, char *host, size_t hostlen, char 
     } else {
         colon = strrchr(addr, ':');
         if (!colon || (size_t)(colon - addr) >= hostlen)
-            return aos_fail(AOS_ERR_INVALID, errbuf, errlen,
-                            "address '%s' is not host:port", addr);
+            return aos_fail(AOS_ERR_INVALID, errbuf, errlen, "address '%s' is not host:port", addr);
         memcpy(host, addr, (size_t)(colon - addr));
         host[colon - addr] = '\0';
     }
@@ -353,7 +353,8 @@ aos_result aos_http_listen_(const char *addr, int *out_fd, uint16_t *out_port, b
     if (!addr)
         return aos_fail(AOS_ERR_INVALID, errbuf, errlen, "no bind address");
     AOS_RETURN_IF_FAILED(split_addr(addr, host, sizeof host, port, sizeof port, errbuf, errlen));
-    struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM,
+    struct addrinfo hints = {.ai_family = AF_UNSPEC,
+                             .ai_socktype = SOCK_STREAM,
                              .ai_flags = AI_PASSIVE | AI_NUMERICSERV};
     if (strcmp(host, "localhost") != 0)
         hints.ai_flags |= AI_NUMERICHOST;

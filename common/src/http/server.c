@@ -75,10 +75,10 @@ aos_result aos_http_server_new(const aos_http_server_config_t *cfg, aos_http_ser
     srv->bind_addr = strdup(cfg->bind_addr);
     srv->name = strdup(cfg->name ? cfg->name : "http");
     srv->max_body = cfg->max_body_bytes ? cfg->max_body_bytes : DEFAULT_MAX_BODY;
-    srv->request_timeout_ms = cfg->request_timeout_ms ? cfg->request_timeout_ms
-                                                      : DEFAULT_REQUEST_TIMEOUT_MS;
-    srv->deferred_timeout_ms = cfg->deferred_timeout_ms ? cfg->deferred_timeout_ms
-                                                        : DEFAULT_DEFERRED_TIMEOUT_MS;
+    srv->request_timeout_ms =
+        cfg->request_timeout_ms ? cfg->request_timeout_ms : DEFAULT_REQUEST_TIMEOUT_MS;
+    srv->deferred_timeout_ms =
+        cfg->deferred_timeout_ms ? cfg->deferred_timeout_ms : DEFAULT_DEFERRED_TIMEOUT_MS;
     srv->max_connections = cfg->max_connections ? cfg->max_connections : DEFAULT_MAX_CONNECTIONS;
     srv->max_header = cfg->max_header_bytes ? cfg->max_header_bytes : DEFAULT_MAX_HEADER;
     srv->max_buffered = cfg->max_buffered_bytes ? cfg->max_buffered_bytes : DEFAULT_MAX_BUFFERED;
@@ -123,9 +123,8 @@ void aos_http_server_set_authorizer(aos_http_server_t *srv, aos_http_auth_fn fn,
     srv->auth_ctx = ctx;
 }
 
-aos_result aos_http_server_route_ex(aos_http_server_t *srv, const char *method,
-                                    const char *pattern, aos_http_handler_fn handler, void *ctx,
-                                    unsigned flags)
+aos_result aos_http_server_route_ex(aos_http_server_t *srv, const char *method, const char *pattern,
+                                    aos_http_handler_fn handler, void *ctx, unsigned flags)
 {
     if (!srv || srv->started)
         return AOS_ERR_INVALID;
@@ -145,7 +144,10 @@ void aos_http_server_set_readiness(aos_http_server_t *srv, aos_http_ready_fn fn,
     srv->ready_ctx = ctx;
 }
 
-uint16_t aos_http_server_port(const aos_http_server_t *srv) { return srv ? srv->port : 0; }
+uint16_t aos_http_server_port(const aos_http_server_t *srv)
+{
+    return srv ? srv->port : 0;
+}
 
 /* ---- MHD callbacks ---- */
 
@@ -208,8 +210,7 @@ static void on_mhd_log(void *cls, const char *fmt, va_list ap)
 
 static const char *method_label(const char *m)
 {
-    static const char *const KNOWN[] = {"GET", "POST", "PUT", "DELETE", "PATCH", "HEAD",
-                                        "OPTIONS"};
+    static const char *const KNOWN[] = {"GET", "POST", "PUT", "DELETE", "PATCH", "HEAD", "OPTIONS"};
     for (size_t i = 0; i < sizeof KNOWN / sizeof KNOWN[0]; i++)
         if (m && strcmp(m, KNOWN[i]) == 0)
             return KNOWN[i];
@@ -227,8 +228,8 @@ static void record_metrics(aos_http_server_t *srv, aos_http_request_t *req, int 
     double secs = (double)(aos_http_now_ns_() - req->start_ns) / 1e9;
     aos_metric_histogram_observe(
         aos_metrics_histogram(srv->metrics, "aos_http_request_duration_seconds",
-                              "Time from request arrival to answer.", NULL, 0, "server",
-                              srv->name, "route", route, NULL),
+                              "Time from request arrival to answer.", NULL, 0, "server", srv->name,
+                              "route", route, NULL),
         secs);
 }
 
@@ -267,8 +268,8 @@ static enum MHD_Result early_error(aos_http_server_t *srv, aos_http_request_t *r
  * (MHD_queue_response fails while uploading), which an endless chunked body never is. So
  * the answer is written to the socket here, its write side shut (FIN after the answer), and
  * MHD_NO makes libmicrohttpd close the connection without reading the rest. */
-static enum MHD_Result reject_mid_body(aos_http_server_t *srv, aos_http_request_t *req,
-                                       int status, const char *code, const char *message)
+static enum MHD_Result reject_mid_body(aos_http_server_t *srv, aos_http_request_t *req, int status,
+                                       const char *code, const char *message)
 {
     req->phase = PHASE_HANDLED;
     pthread_mutex_lock(&srv->mu);
@@ -281,8 +282,8 @@ static enum MHD_Result reject_mid_body(aos_http_server_t *srv, aos_http_request_
     const union MHD_ConnectionInfo *ci =
         MHD_get_connection_info(req->conn, MHD_CONNECTION_INFO_CONNECTION_FD);
     char body[256], head[512];
-    int blen = snprintf(body, sizeof body, "{\"error\":{\"code\":\"%s\",\"message\":\"%s\"}}",
-                        code, message); /* static ASCII without quotes or backslashes */
+    int blen = snprintf(body, sizeof body, "{\"error\":{\"code\":\"%s\",\"message\":\"%s\"}}", code,
+                        message); /* static ASCII without quotes or backslashes */
     int hlen = snprintf(head, sizeof head,
                         "HTTP/1.1 %d %s\r\nContent-Type: application/json\r\nContent-Length: %d"
                         "\r\n%sConnection: close\r\n\r\n%s",
@@ -549,9 +550,9 @@ aos_result aos_http_server_start(aos_http_server_t *srv, char *errbuf, size_t er
         MHD_OPTION_URI_LOG_CALLBACK, on_uri, srv, MHD_OPTION_NOTIFY_COMPLETED, on_completed, srv,
         MHD_OPTION_CONNECTION_MEMORY_LIMIT,
         (size_t)(srv->max_header * 4 > MHD_POOL_MIN ? srv->max_header * 4 : MHD_POOL_MIN),
-        MHD_OPTION_CONNECTION_TIMEOUT, timeout_s, MHD_OPTION_CONNECTION_LIMIT,
-        srv->max_connections, MHD_OPTION_UNESCAPE_CALLBACK, keep_escapes, NULL,
-        MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, srv, MHD_OPTION_END);
+        MHD_OPTION_CONNECTION_TIMEOUT, timeout_s, MHD_OPTION_CONNECTION_LIMIT, srv->max_connections,
+        MHD_OPTION_UNESCAPE_CALLBACK, keep_escapes, NULL, MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log,
+        srv, MHD_OPTION_END);
     if (!srv->daemon) {
         close(srv->listen_fd);
         srv->listen_fd = -1;

@@ -41,11 +41,11 @@ typedef struct route {
 struct aos_http_request {
     aos_http_server_t *srv;
     struct MHD_Connection *conn;
-    int refs;           /* srv->mu: 1 for MHD (until completed) + 1 while a handler holds it */
-    req_state state;    /* srv->mu */
-    bool answered;      /* srv->mu */
-    bool linked;        /* srv->mu: on the deferred list */
-    req_phase phase;    /* MHD thread only */
+    int refs;        /* srv->mu: 1 for MHD (until completed) + 1 while a handler holds it */
+    req_state state; /* srv->mu */
+    bool answered;   /* srv->mu */
+    bool linked;     /* srv->mu: on the deferred list */
+    req_phase phase; /* MHD thread only */
     struct MHD_Response *response; /* srv->mu, set when answered */
     int status;
     uint64_t start_ns;
@@ -98,12 +98,12 @@ struct aos_http_server {
     bool final;        /* grace over: new deferrals are answered 503 at once */
     bool daemon_alive; /* MHD_resume_connection allowed */
     bool stopped;
-    int resumers;      /* threads inside MHD_resume_connection */
+    int resumers; /* threads inside MHD_resume_connection */
     int in_flight;
     int live_requests; /* request objects not yet freed (they point at routes) */
     bool freed;        /* aos_http_server_free ran: the last request frees the server */
     aos_http_request_t *dhead, *dtail; /* deferred, in deadline order */
-    pthread_t mhd_thread; /* set on the first request: stop() must not run on it */
+    pthread_t mhd_thread;              /* set on the first request: stop() must not run on it */
     bool mhd_thread_known;
     pthread_t watchdog;
     bool watchdog_started;

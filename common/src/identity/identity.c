@@ -39,8 +39,8 @@ static const char *env(const char *name)
     return v && *v ? v : NULL;
 }
 
-aos_result aos_identity_config_from_env(const char *scope, aos_identity_config_t *out,
-                                        char *errbuf, size_t errlen)
+aos_result aos_identity_config_from_env(const char *scope, aos_identity_config_t *out, char *errbuf,
+                                        size_t errlen)
 {
     memset(out, 0, sizeof *out);
     out->scope = scope;
@@ -111,13 +111,11 @@ aos_result aos_identity_new(const aos_identity_config_t *cfg, aos_http_client_t 
     if (cfg->kind != AOS_IDENTITY_MANAGED &&
         (!cfg->client_id || (!cfg->tenant_id && !cfg->token_url)))
         return aos_fail(AOS_ERR_INVALID, errbuf, errlen, "identity: tenant and client id needed");
-    const char *missing = cfg->kind == AOS_IDENTITY_CLIENT_SECRET && !cfg->client_secret
-                              ? "client secret"
-                          : cfg->kind == AOS_IDENTITY_WORKLOAD && !cfg->federated_token_file
-                              ? "federated token file"
-                          : cfg->kind == AOS_IDENTITY_CERTIFICATE && !cfg->certificate_file
-                              ? "certificate file"
-                              : NULL;
+    const char *missing =
+        cfg->kind == AOS_IDENTITY_CLIENT_SECRET && !cfg->client_secret     ? "client secret"
+        : cfg->kind == AOS_IDENTITY_WORKLOAD && !cfg->federated_token_file ? "federated token file"
+        : cfg->kind == AOS_IDENTITY_CERTIFICATE && !cfg->certificate_file  ? "certificate file"
+                                                                           : NULL;
     if (missing)
         return aos_fail(AOS_ERR_INVALID, errbuf, errlen, "identity: no %s", missing);
     aos_identity_t *id = calloc(1, sizeof *id);
@@ -177,9 +175,8 @@ static bool header_safe(const char *token)
     return true;
 }
 
-aos_result aos_identity_token_parse(const char *body, size_t len, int64_t now_s,
-                                    char **out_token, int64_t *out_expires_at, char *errbuf,
-                                    size_t errlen)
+aos_result aos_identity_token_parse(const char *body, size_t len, int64_t now_s, char **out_token,
+                                    int64_t *out_expires_at, char *errbuf, size_t errlen)
 {
     *out_token = NULL;
     *out_expires_at = 0;
@@ -258,7 +255,8 @@ static aos_result read_assertion(const char *path, char **out, char *errbuf, siz
     return AOS_OK;
 }
 
-/* The resource of a ".default" scope, for managed identity ("https://x/.default" -> "https://x"). */
+/* The resource of a ".default" scope, for managed identity ("https://x/.default" -> "https://x").
+ */
 static void resource_of(const char *scope, char *out, size_t outlen)
 {
     snprintf(out, outlen, "%s", scope);
@@ -267,8 +265,8 @@ static void resource_of(const char *scope, char *out, size_t outlen)
         out[n - 9] = '\0';
 }
 
-static aos_result fetch(aos_identity_t *id, char **out_token, int64_t *out_expires_at,
-                        char *errbuf, size_t errlen)
+static aos_result fetch(aos_identity_t *id, char **out_token, int64_t *out_expires_at, char *errbuf,
+                        size_t errlen)
 {
     char url[2048], *form = NULL;
     size_t flen = 0;
@@ -298,8 +296,7 @@ static aos_result fetch(aos_identity_t *id, char **out_token, int64_t *out_expir
         if (id->token_url)
             snprintf(url, sizeof url, "%s", id->token_url);
         else
-            snprintf(url, sizeof url, "%s/%s/oauth2/v2.0/token", id->authority_host,
-                     id->tenant_id);
+            snprintf(url, sizeof url, "%s/%s/oauth2/v2.0/token", id->authority_host, id->tenant_id);
         r = form_add(&form, &flen, "grant_type", "client_credentials");
         if (r == AOS_OK)
             r = form_add(&form, &flen, "client_id", id->client_id);

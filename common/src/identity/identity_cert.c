@@ -70,12 +70,13 @@ aos_result aos_identity_cert_assertion(const char *pem_file, const char *client_
             r = AOS_ERR_INTERNAL;
         aos_uuid4(jti);
         snprintf(hdr, sizeof hdr,
-                 "{\"alg\":\"RS256\",\"typ\":\"JWT\",\"x5t\":\"%s\",\"x5t#S256\":\"%s\"}", t1, t256);
+                 "{\"alg\":\"RS256\",\"typ\":\"JWT\",\"x5t\":\"%s\",\"x5t#S256\":\"%s\"}", t1,
+                 t256);
         int n = snprintf(claims, sizeof claims,
                          "{\"aud\":\"%s\",\"iss\":\"%s\",\"sub\":\"%s\",\"jti\":\"%s\","
                          "\"nbf\":%lld,\"iat\":%lld,\"exp\":%lld}",
-                         token_url, client_id, client_id, jti, (long long)now_s,
-                         (long long)now_s, (long long)now_s + 600);
+                         token_url, client_id, client_id, jti, (long long)now_s, (long long)now_s,
+                         (long long)now_s + 600);
         if (n < 0 || (size_t)n >= sizeof claims || strpbrk(token_url, "\"\\") ||
             strpbrk(client_id, "\"\\"))
             r = aos_fail(AOS_ERR_INVALID, errbuf, errlen, "client id or token URL unusable");

@@ -49,12 +49,12 @@ struct aos_cbs {
     aos_cbs_state state;
     char error[256];
     uint64_t next_id;
-    bool want_put;        /* a put-token is to be sent when the sender has credit */
-    bool put_pending;     /* a put-token was sent, no answer yet */
-    char pending_id[32];  /* its message-id */
+    bool want_put;       /* a put-token is to be sent when the sender has credit */
+    bool put_pending;    /* a put-token was sent, no answer yet */
+    char pending_id[32]; /* its message-id */
     uint64_t pending_expiry, pending_sent_ms;
-    uint64_t expiry;      /* expiry of the last accepted token, unix s */
-    uint64_t issued_ms;   /* when that token was computed */
+    uint64_t expiry;    /* expiry of the last accepted token, unix s */
+    uint64_t issued_ms; /* when that token was computed */
 };
 
 static uint64_t wall_ms(void *ctx)
@@ -65,7 +65,10 @@ static uint64_t wall_ms(void *ctx)
     return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
 }
 
-static uint64_t now_ms(const aos_cbs_t *c) { return c->clock(c->clock_ctx); }
+static uint64_t now_ms(const aos_cbs_t *c)
+{
+    return c->clock(c->clock_ctx);
+}
 
 const char *aos_cbs_state_str(aos_cbs_state s)
 {
@@ -115,8 +118,8 @@ void aos_cbs_free(aos_cbs_t *c)
     free(c);
 }
 
-static aos_result validate_config(const aos_cbs_config_t *cfg, uint64_t *fixed_expiry,
-                                  char *errbuf, size_t errlen)
+static aos_result validate_config(const aos_cbs_config_t *cfg, uint64_t *fixed_expiry, char *errbuf,
+                                  size_t errlen)
 {
     if (!cfg)
         return aos_fail(AOS_ERR_INVALID, errbuf, errlen, "CBS: no configuration");
@@ -142,8 +145,7 @@ static aos_result validate_config(const aos_cbs_config_t *cfg, uint64_t *fixed_e
     return AOS_OK;
 }
 
-aos_result aos_cbs_new(const aos_cbs_config_t *cfg, aos_cbs_t **out, char *errbuf,
-                       size_t errlen)
+aos_result aos_cbs_new(const aos_cbs_config_t *cfg, aos_cbs_t **out, char *errbuf, size_t errlen)
 {
     if (!out)
         return aos_fail(AOS_ERR_INVALID, errbuf, errlen, "CBS: no output pointer");
@@ -190,11 +192,20 @@ aos_result aos_cbs_new_from_connstr(const aos_sb_connstr_t *cs, uint32_t token_t
     return aos_cbs_new(&cfg, out, errbuf, errlen);
 }
 
-aos_cbs_state aos_cbs_get_state(const aos_cbs_t *c) { return c ? c->state : AOS_CBS_IDLE; }
+aos_cbs_state aos_cbs_get_state(const aos_cbs_t *c)
+{
+    return c ? c->state : AOS_CBS_IDLE;
+}
 
-const char *aos_cbs_error(const aos_cbs_t *c) { return c ? c->error : ""; }
+const char *aos_cbs_error(const aos_cbs_t *c)
+{
+    return c ? c->error : "";
+}
 
-uint64_t aos_cbs_token_expiry(const aos_cbs_t *c) { return c ? c->expiry : 0; }
+uint64_t aos_cbs_token_expiry(const aos_cbs_t *c)
+{
+    return c ? c->expiry : 0;
+}
 
 static void forget_links(aos_cbs_t *c)
 {
@@ -377,9 +388,18 @@ bool aos_cbs_owns(const aos_cbs_t *c, pn_link_t *link, pn_session_t *ssn)
     return ssn && ssn == c->ssn;
 }
 
-pn_link_t *aos_cbs_sender(const aos_cbs_t *c) { return c->sender; }
-pn_link_t *aos_cbs_receiver(const aos_cbs_t *c) { return c->receiver; }
-pn_connection_t *aos_cbs_connection(const aos_cbs_t *c) { return c->conn; }
+pn_link_t *aos_cbs_sender(const aos_cbs_t *c)
+{
+    return c->sender;
+}
+pn_link_t *aos_cbs_receiver(const aos_cbs_t *c)
+{
+    return c->receiver;
+}
+pn_connection_t *aos_cbs_connection(const aos_cbs_t *c)
+{
+    return c->conn;
+}
 
 void aos_cbs_forget(aos_cbs_t *c, pn_link_t *link, pn_session_t *ssn)
 {

@@ -15,7 +15,6 @@
 #include "aos/servicebus.h"
 #include "cbs_internal.h"
 
-
 static bool data_int(pn_data_t *d, int *out)
 {
     switch (pn_data_type(d)) {

@@ -42,7 +42,10 @@ void aos_sb_connstr_free(aos_sb_connstr_t *cs)
     free(cs);
 }
 
-static bool host_char(unsigned char c) { return isalnum(c) || c == '-' || c == '.' || c == '_'; }
+static bool host_char(unsigned char c)
+{
+    return isalnum(c) || c == '-' || c == '.' || c == '_';
+}
 
 /* Endpoint = scheme://host[:port][/] */
 static aos_result parse_endpoint(aos_sb_connstr_t *cs, const char *ep, char *errbuf, size_t errlen)
@@ -111,8 +114,8 @@ static aos_result check_credentials(char *vals[K_COUNT_], char *errbuf, size_t e
         aos_sb_sas_fields_t *f = NULL;
         char detail[160];
         if (aos_sb_sas_parse(vals[K_SAS], &f, detail, sizeof detail) != AOS_OK)
-            return aos_fail(AOS_ERR_INVALID, errbuf, errlen, "SharedAccessSignature is malformed: %s",
-                            detail);
+            return aos_fail(AOS_ERR_INVALID, errbuf, errlen,
+                            "SharedAccessSignature is malformed: %s", detail);
         aos_sb_sas_fields_free(f);
         return AOS_OK;
     }
@@ -149,7 +152,9 @@ static aos_result fill(aos_sb_connstr_t *cs, char *vals[K_COUNT_], char *errbuf,
     struct {
         int k;
         char **dst;
-    } copies[] = {{K_KEYNAME, &cs->key_name}, {K_KEY, &cs->key}, {K_ENTITY, &cs->entity_path},
+    } copies[] = {{K_KEYNAME, &cs->key_name},
+                  {K_KEY, &cs->key},
+                  {K_ENTITY, &cs->entity_path},
                   {K_SAS, &cs->sas}};
     for (size_t i = 0; i < sizeof copies / sizeof copies[0]; i++)
         if (vals[copies[i].k] && !(*copies[i].dst = strdup(vals[copies[i].k])))
@@ -164,8 +169,7 @@ static aos_result fill(aos_sb_connstr_t *cs, char *vals[K_COUNT_], char *errbuf,
     return AOS_OK;
 }
 
-aos_result aos_sb_connstr_parse(const char *s, aos_sb_connstr_t **out, char *errbuf,
-                                size_t errlen)
+aos_result aos_sb_connstr_parse(const char *s, aos_sb_connstr_t **out, char *errbuf, size_t errlen)
 {
     if (!out)
         return aos_fail(AOS_ERR_INVALID, errbuf, errlen, "no output pointer");

@@ -117,8 +117,7 @@ static aos_result sas_field(aos_sb_sas_fields_t *f, const char *k, size_t klen, 
     if (!(*slot = malloc(vlen + 1)))
         return AOS_ERR_NOMEM;
     if (aos_pct_decode(v, vlen, AOS_PCT_FORM, *slot, vlen + 1, NULL) != AOS_OK)
-        return aos_fail(AOS_ERR_INVALID, errbuf, errlen, "SAS token: %s has a bad %%-escape",
-                        name);
+        return aos_fail(AOS_ERR_INVALID, errbuf, errlen, "SAS token: %s has a bad %%-escape", name);
     if (slot == &f->sr && !(f->sr_raw = strndup(v, vlen)))
         return AOS_ERR_NOMEM;
     return AOS_OK;

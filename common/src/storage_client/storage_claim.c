@@ -2,8 +2,8 @@
 #include "aos/claim_check.h"
 #include "aos/storage_client.h"
 
-static aos_result claim_put(void *ctx, const char *name, const void *data, size_t len,
-                            char *errbuf, size_t errlen)
+static aos_result claim_put(void *ctx, const char *name, const void *data, size_t len, char *errbuf,
+                            size_t errlen)
 {
     return aos_storage_blob_put_buffer_sync(ctx, AOS_CLAIM_CONTAINER, name,
                                             "application/octet-stream", data, len, NULL, errbuf,

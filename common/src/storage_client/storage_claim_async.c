@@ -299,8 +299,8 @@ static void on_range(void *ctx, aos_result r, json_object *reply, const char *ms
         aos_storage_blob_info_clear(&info);
     }
     size_t n = 0;
-    if (r == AOS_OK && aos_base64_decode_into(data, strlen(data), j->buf + j->len,
-                                                 j->size - j->len, &n) != AOS_OK)
+    if (r == AOS_OK &&
+        aos_base64_decode_into(data, strlen(data), j->buf + j->len, j->size - j->len, &n) != AOS_OK)
         r = AOS_ERR_PROTOCOL;
     if (r == AOS_OK && n == 0 && !eof)
         r = AOS_ERR_PROTOCOL;

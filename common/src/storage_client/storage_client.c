@@ -347,12 +347,12 @@ static void on_reply_resolved(void *ctx, aos_result r, aos_event_t *ev, const ch
 static void on_reply(void *ctx, aos_result result, const aos_event_t *reply)
 {
     sc_call_t *call = ctx;
-    const char *claim = result == AOS_OK && call->kind != SC_JSON
-                            ? aos_event_get_ext(reply, AOS_CLAIM_EXT)
-                            : NULL;
+    const char *claim =
+        result == AOS_OK && call->kind != SC_JSON ? aos_event_get_ext(reply, AOS_CLAIM_EXT) : NULL;
     if (claim) { /* a large reply travels by reference (aos/claim_check.h) */
         aos_event_t *copy = NULL;
-        aos_result r = (call->claim = strdup(claim)) ? aos_event_clone(reply, &copy) : AOS_ERR_NOMEM;
+        aos_result r =
+            (call->claim = strdup(claim)) ? aos_event_clone(reply, &copy) : AOS_ERR_NOMEM;
         if (r == AOS_OK)
             r = aos_storage_claim_resolve_async(call->c, copy, AOS_CLAIM_MAX, on_reply_resolved,
                                                 call);

@@ -221,12 +221,21 @@ static bool blob_name_shape(const char *s, bool (*ok_char)(unsigned char))
     return true;
 }
 
-static bool aos_name_char(unsigned char c) { return is_alnum((char)c) || c == '.' || c == '_' || c == '-'; }
+static bool aos_name_char(unsigned char c)
+{
+    return is_alnum((char)c) || c == '.' || c == '_' || c == '-';
+}
 
 /* Anything but control characters and '\\' (Azure turns it into '/'); UTF-8 checked apart. */
-static bool foreign_name_char(unsigned char c) { return c >= 0x20 && c != 0x7f && c != '\\'; }
+static bool foreign_name_char(unsigned char c)
+{
+    return c >= 0x20 && c != 0x7f && c != '\\';
+}
 
-bool aos_storage_valid_blob_name(const char *s) { return blob_name_shape(s, aos_name_char); }
+bool aos_storage_valid_blob_name(const char *s)
+{
+    return blob_name_shape(s, aos_name_char);
+}
 
 bool aos_storage_valid_blob_name_read(const char *s)
 {
@@ -351,7 +360,10 @@ void aos_storage_sha256_free(aos_storage_sha256_t *h)
 
 /* ---- MD5 (Content-MD5 of blobs written by others) ---- */
 
-static bool is_alnum_b64(char c) { return is_alnum(c) || c == '+' || c == '/'; }
+static bool is_alnum_b64(char c)
+{
+    return is_alnum(c) || c == '+' || c == '/';
+}
 
 aos_result aos_storage_md5_init(aos_storage_md5_t *h)
 {

@@ -204,7 +204,8 @@ aos_result aos_storage_blob_info_from_json(const json_object *o, aos_storage_blo
         r = aos_json_get_string(o, "content_md5", AOS_JSON_OPTIONAL, &md5, errbuf, errlen);
     if (r == AOS_OK && md5) {
         if (!aos_storage_valid_md5_b64(md5))
-            r = aos_fail(AOS_ERR_INVALID, errbuf, errlen, "field 'content_md5' is not a base64 MD5");
+            r = aos_fail(AOS_ERR_INVALID, errbuf, errlen,
+                         "field 'content_md5' is not a base64 MD5");
         else
             memcpy(out->content_md5, md5, 25);
     }

@@ -103,8 +103,8 @@ static int start_stack(const char *url, const char *dir, int convs, fake_model_t
     snprintf(bin, sizeof bin, "%s/aos-storage", getenv("AOS_BIN_DIR"));
     if (stack_start(storage, bin, dir, "storage", senv) != 0)
         return -1;
-    char *renv[] = {e_url, "AOS_BUS_PROFILE=rabbitmq", e_cfg, "AOS_AGENTS=rtbench",
-                    "AOS_LOG_LEVEL=warn", NULL};
+    char *renv[] = {
+        e_url, "AOS_BUS_PROFILE=rabbitmq", e_cfg, "AOS_AGENTS=rtbench", "AOS_LOG_LEVEL=warn", NULL};
     snprintf(bin, sizeof bin, "%s/aos-agent-runner", getenv("AOS_BIN_DIR"));
     return stack_start(runner, bin, dir, "runner", renv);
 }
@@ -184,8 +184,8 @@ int main(int argc, char **argv)
     atomic_store(&B.stop, true);
     double tps = (double)(d1 - d0) / elapsed, ftps = (double)(f1 - f0) / felapsed;
     uint64_t sn = d1 - d0 ? d1 - d0 : 1, fn = f1 - f0 ? f1 - f0 : 1;
-    printf("e2e_slow: %d conversations, model delay %d ms, %.1f s measured (fast: %.1f s)\n",
-           convs, slow_delay, elapsed, felapsed);
+    printf("e2e_slow: %d conversations, model delay %d ms, %.1f s measured (fast: %.1f s)\n", convs,
+           slow_delay, elapsed, felapsed);
     printf("  turns/s slow model       %.1f   (ideal %.1f)\n", tps,
            (double)convs * 1000.0 / (double)slow_delay);
     printf("  turns/s fast model       %.1f   (same conversations, model answers at once)\n", ftps);

@@ -165,8 +165,7 @@ static int bench_backend(const char *url, aos_bus_t *client_bus, storage_backend
     aos_bus_t *svc_bus = bus_new(url, label);
     if (!svc_bus)
         return 1;
-    storage_service_config_t cfg = {
-        .bus = svc_bus, .queue = QUEUE, .workers = 4, .backend = *bc};
+    storage_service_config_t cfg = {.bus = svc_bus, .queue = QUEUE, .workers = 4, .backend = *bc};
     storage_service_t *svc = NULL;
     char err[512];
     if (storage_service_new(&cfg, &svc, err, sizeof err) != AOS_OK ||
@@ -333,8 +332,8 @@ static int bench_turns(double seconds)
         user += ops[i]->user_us;
         trips += ops[i]->n;
         double n = ops[i]->n ? (double)ops[i]->n : 1;
-        printf("turns   %-14s %8llu ops  %7.1f us CPU/op (user %6.1f)\n", ops[i]->name,
-               ops[i]->n, ops[i]->cpu_us / n, ops[i]->user_us / n);
+        printf("turns   %-14s %8llu ops  %7.1f us CPU/op (user %6.1f)\n", ops[i]->name, ops[i]->n,
+               ops[i]->cpu_us / n, ops[i]->user_us / n);
     }
     double nt = turns ? (double)turns : 1;
     printf("turns   per turn       %8.1f us CPU (user %.1f), %.2f storage round trips, %.0f "
@@ -394,8 +393,8 @@ int main(int argc, char **argv)
         char prefix[17];
         snprintf(prefix, sizeof prefix, "b%d", (int)getpid() % 1000000);
         storage_backend_config_t az = {.kind = AOS_STORAGE_BACKEND_AZURE,
-                                           .azure_connection_string = argv[3],
-                                           .name_prefix = prefix};
+                                       .azure_connection_string = argv[3],
+                                       .name_prefix = prefix};
         rc_ |= bench_backend(url, client_bus, &az, "azure", seconds, raw);
     } else {
         printf("azure   (skipped: no Azurite / connection string)\n");
