@@ -12,7 +12,6 @@
 #include "aos/http_server.h"
 #include "aos/log.h"
 #include "aos/model.h"
-#include "aos/secure.h"
 #include "aos/service.h"
 #include "runner.h"
 
@@ -128,15 +127,8 @@ static aos_result open_bus(app_t *a, char *err, size_t errlen)
 
 static aos_result open_all(app_t *a, char *err, size_t errlen)
 {
-    AOS_RETURN_IF_FAILED(
-        aos_config_load(TABLE, TABLE_N, &a->env, getenv("AOS_CONFIG"), err, errlen));
+    /* configuration, logging and the credential check: aos_service_init in main() */
     AOS_RETURN_IF_FAILED(aos_config_common_finish(&a->env.common));
-    aos_log_level level = AOS_LOG_INFO;
-    if (aos_log_level_parse(a->env.common.log_level, &level) == AOS_OK)
-        aos_log_init("aos-agent-runner", level);
-    aos_config_dump(TABLE, TABLE_N, &a->env);
-    AOS_RETURN_IF_FAILED(aos_secure_check_bus(&a->env.common, err, errlen));
-    aos_secure_log_dev_mode(&a->env.common, "the bus may use the default guest account");
     const char *path = a->env.common.config_path;
     if (!path || !*path)
         return aos_fail(AOS_ERR_INVALID, err, errlen, "set AOS_CONFIG to the agents config file");
@@ -207,16 +199,18 @@ static void shutdown_all(app_t *a)
 
 int main(int argc, char **argv)
 {
-    int doc = aos_config_doc_flag(argc, argv, TABLE, TABLE_N);
-    if (doc >= 0)
-        return doc;
-    aos_log_init("aos-agent-runner", AOS_LOG_INFO);
+    app_t a = {0};
+    int init =
+        aos_service_init("aos-agent-runner", argc, argv, TABLE, TABLE_N, &a.env, &a.env.common);
+    if (init >= 0) {
+        aos_config_free(TABLE, TABLE_N, &a.env);
+        return init;
+    }
 
     /* every thread inherits the blocked set; main waits for the signals */
     sigset_t sigs;
     aos_service_block_signals(&sigs);
 
-    app_t a = {0};
     char err[512] = "";
     aos_result rc = open_all(&a, err, sizeof err);
     if (rc != AOS_OK) {
