@@ -23,13 +23,10 @@
 #include <librdkafka/rdkafka.h>
 #include <librdkafka/rdkafka_mock.h>
 
-#include "../runner/stack.h"
-#include "aos/bus.h"
 #include "aos/claim_check.h"
 #include "aos/kafka.h"
-#include "aos/storage_client.h"
 #include "eventgrid_fake.h"
-#include "fixture.h"
+#include "stack_bus.h"
 
 #define STORAGE_Q "aos.test.xevstorage"
 #define EG_KEY "relay-test-key"
@@ -47,38 +44,17 @@ static struct {
     proc_t storage;
 } S;
 
-static char *envs(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static char *envs(const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    char *s = NULL;
-    if (vasprintf(&s, fmt, ap) < 0)
-        s = NULL;
-    va_end(ap);
-    return s;
-}
+static const stack_where_t W = {S.url, S.dir, S.tag, STORAGE_Q};
 
 static int start_storage(void)
 {
-    char *env[] = {envs("AOS_BUS_URL=%s", S.url),
-                   envs("AOS_BUS_PROFILE=rabbitmq"),
-                   envs("AOS_DEV_MODE=1"),
-                   envs("AOS_STORAGE_QUEUE=%s", STORAGE_Q),
-                   envs("AOS_SQLITE_PATH=%s/aos.db", S.dir),
-                   envs("AOS_INSTANCE_ID=xrelay-%s", S.tag),
-                   envs("AOS_EVENTS_RELAY_QUEUE=aos.test.xrelay"),
-                   envs("AOS_EVENTGRID_ENDPOINT=%s", eg_fake_endpoint(S.eg)),
-                   envs("AOS_EVENTGRID_KEY=%s", EG_KEY),
-                   envs("AOS_KAFKA_BROKERS=%s", S.bootstraps),
-                   envs("AOS_LOG_LEVEL=info"),
+    char *env[] = {stack_env("AOS_EVENTS_RELAY_QUEUE=aos.test.xrelay"),
+                   stack_env("AOS_EVENTGRID_ENDPOINT=%s", eg_fake_endpoint(S.eg)),
+                   stack_env("AOS_EVENTGRID_KEY=%s", EG_KEY),
+                   stack_env("AOS_KAFKA_BROKERS=%s", S.bootstraps),
+                   stack_env("AOS_LOG_LEVEL=info"),
                    NULL};
-    char bin[512];
-    snprintf(bin, sizeof bin, "%s/aos-storage", getenv("AOS_BIN_DIR"));
-    int rc = stack_start(&S.storage, bin, S.dir, "storage", env);
-    for (size_t i = 0; env[i]; i++)
-        free(env[i]);
-    return rc;
+    return stack_start_storage(&S.storage, &W, "xrelay", env);
 }
 
 static rd_kafka_t *consumer_new(const char *bootstraps)
@@ -101,13 +77,9 @@ static rd_kafka_t *consumer_new(const char *bootstraps)
 static int setup(void **state)
 {
     (void)state;
-    if (aos_test_fixture_read("rabbitmq", "url", S.url, sizeof S.url) != 0 ||
-        !getenv("AOS_BIN_DIR"))
+    if (!getenv("AOS_BIN_DIR") || stack_prepare(S.url, sizeof S.url, S.dir, sizeof S.dir,
+                                                "/tmp/aos-relay-XXXXXX", S.tag, sizeof S.tag) != 0)
         return -1;
-    snprintf(S.dir, sizeof S.dir, "/tmp/aos-relay-XXXXXX");
-    if (!mkdtemp(S.dir))
-        return -1;
-    snprintf(S.tag, sizeof S.tag, "%d%ld", getpid(), (long)time(NULL) % 100000);
     S.eg = eg_fake_start(EG_KEY);
     char err[256];
     rd_kafka_conf_t *conf = rd_kafka_conf_new();
@@ -120,11 +92,7 @@ static int setup(void **state)
     if (rd_kafka_mock_topic_create(S.mc, "aos.events", 1, 1) != 0)
         return -1;
     S.consumer = consumer_new(S.bootstraps);
-    char inst[96];
-    snprintf(inst, sizeof inst, "test-relay-%s", S.tag);
-    aos_bus_config_t bc = {.url = S.url, .profile = AOS_BUS_PROFILE_RABBITMQ, .instance_id = inst};
-    if (!S.consumer || aos_bus_new(&bc, &S.bus, err, sizeof err) != AOS_OK ||
-        aos_bus_start(S.bus) != AOS_OK || aos_bus_wait_connected(S.bus, 20000) != AOS_OK)
+    if (!S.consumer || stack_bus_open(&W, "test-relay", &S.bus) != 0)
         return -1;
     return 0;
 }
