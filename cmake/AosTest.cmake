@@ -32,12 +32,12 @@ function(aos_integration_test name)
 endfunction()
 
 # aos_fuzz_target(NAME SOURCE CORPUS_DIR [LIBS ...])
-# Builds NAME_regress (runs every file in the checked-in corpus through the target,
+# The target may use tests/support/fuzz_util.h (the input as a C string). Builds NAME_regress (runs every file in the checked-in corpus through the target,
 # registered as a test) and, when clang with libFuzzer is the compiler, NAME_fuzz.
 function(aos_fuzz_target name source corpus)
   cmake_parse_arguments(T "" "" "LIBS" ${ARGN})
   add_executable(${name}_regress ${source} ${CMAKE_SOURCE_DIR}/tests/fuzz/regress_main.c)
-  target_link_libraries(${name}_regress PRIVATE aos_core ${T_LIBS})
+  target_link_libraries(${name}_regress PRIVATE aos_core aos_test_support ${T_LIBS})
   set_target_properties(${name}_regress PROPERTIES RUNTIME_OUTPUT_DIRECTORY ${CMAKE_BINARY_DIR}/tests)
   add_test(NAME fuzz_${name} COMMAND ${name}_regress ${corpus})
   set_tests_properties(fuzz_${name} PROPERTIES LABELS fuzz TIMEOUT 300)
@@ -45,11 +45,11 @@ function(aos_fuzz_target name source corpus)
     add_executable(${name}_fuzz ${source})
     target_compile_options(${name}_fuzz PRIVATE -fsanitize=fuzzer,address,undefined)
     target_link_options(${name}_fuzz PRIVATE -fsanitize=fuzzer,address,undefined)
-    target_link_libraries(${name}_fuzz PRIVATE aos_core ${T_LIBS})
+    target_link_libraries(${name}_fuzz PRIVATE aos_core aos_test_support ${T_LIBS})
     set_target_properties(${name}_fuzz PROPERTIES RUNTIME_OUTPUT_DIRECTORY ${CMAKE_BINARY_DIR}/tests)
   endif()
 endfunction()
 
-# Header-only helpers for tests (tests/support/fixture.h).
+# Header-only helpers for tests (tests/support/: fixture.h, stack*.h, fuzz_util.h).
 add_library(aos_test_support INTERFACE)
 target_include_directories(aos_test_support INTERFACE ${CMAKE_SOURCE_DIR}/tests/support)
