@@ -685,14 +685,7 @@ aos_result aos_bus_wait_connected(aos_bus_t *bus, int timeout_ms)
 {
     if (!bus)
         return AOS_ERR_INVALID;
-    struct timespec until;
-    clock_gettime(CLOCK_REALTIME, &until);
-    until.tv_sec += timeout_ms / 1000;
-    until.tv_nsec += (long)(timeout_ms % 1000) * 1000000L;
-    if (until.tv_nsec >= 1000000000L) {
-        until.tv_sec++;
-        until.tv_nsec -= 1000000000L;
-    }
+    struct timespec until = aos_clock_deadline(CLOCK_REALTIME, timeout_ms);
     aos_result r = AOS_OK;
     pthread_mutex_lock(&bus->mu);
     while (!atomic_load(&bus->ready)) {

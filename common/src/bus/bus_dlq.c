@@ -7,6 +7,7 @@
 #include <time.h>
 
 #include "aos/bus_dlq.h"
+#include "aos/resilience.h"
 #include "bus_internal.h"
 #include "bus_util.h"
 
@@ -90,14 +91,7 @@ static void wait_quiet(aos_bus_dlq_t *c, int quiet_ms, const atomic_bool *stop)
     size_t seen = (size_t)-1;
     while (c->count < c->max && c->count != seen && !c->found && !stopped(stop)) {
         seen = c->count;
-        struct timespec ts;
-        clock_gettime(CLOCK_REALTIME, &ts);
-        ts.tv_sec += quiet_ms / 1000;
-        ts.tv_nsec += (quiet_ms % 1000) * 1000000L;
-        if (ts.tv_nsec >= 1000000000L) {
-            ts.tv_sec++;
-            ts.tv_nsec -= 1000000000L;
-        }
+        struct timespec ts = aos_clock_deadline(CLOCK_REALTIME, quiet_ms);
         while (c->count == seen && c->count < c->max && !c->found)
             if (pthread_cond_timedwait(&c->cond, &c->lock, &ts) != 0)
                 break;
