@@ -2,12 +2,12 @@
 # non-zero on failure (cmocka for unit tests), labelled unit / integration / fuzz.
 
 # aos_unit_test(NAME SOURCES... [LIBS libs...])
-# Tests link aos_core plus the LIBS they name (e.g. aos_bus, aos_http, a service core), so a
+# Tests link aos_core and aos_test_support (tests/support/ headers) plus the LIBS they name (e.g. aos_bus, aos_http, a service core), so a
 # module under construction elsewhere does not break them.
 function(aos_unit_test name)
   cmake_parse_arguments(T "" "" "SOURCES;LIBS" ${ARGN})
   add_executable(${name} ${T_SOURCES})
-  target_link_libraries(${name} PRIVATE aos_core PkgConfig::CMOCKA ${T_LIBS})
+  target_link_libraries(${name} PRIVATE aos_core aos_test_support PkgConfig::CMOCKA ${T_LIBS})
   set_target_properties(${name} PROPERTIES RUNTIME_OUTPUT_DIRECTORY ${CMAKE_BINARY_DIR}/tests)
   add_test(NAME ${name} COMMAND ${name})
   set_tests_properties(${name} PROPERTIES LABELS unit TIMEOUT 120)
@@ -21,7 +21,7 @@ function(aos_integration_test name)
     set(T_TIMEOUT 300)
   endif()
   add_executable(${name} ${T_SOURCES})
-  target_link_libraries(${name} PRIVATE aos_core PkgConfig::CMOCKA ${T_LIBS})
+  target_link_libraries(${name} PRIVATE aos_core aos_test_support PkgConfig::CMOCKA ${T_LIBS})
   set_target_properties(${name} PROPERTIES RUNTIME_OUTPUT_DIRECTORY ${CMAKE_BINARY_DIR}/tests)
   add_test(NAME ${name} COMMAND ${name})
   set_tests_properties(${name} PROPERTIES LABELS integration TIMEOUT ${T_TIMEOUT}

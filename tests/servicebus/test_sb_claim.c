@@ -26,6 +26,7 @@
 #include "aos/storage_client.h"
 #include "sb_test.h"
 #include "service.h"
+#include "temp_db.h"
 
 #define BIG (256 * 1024) /* the largest stored message: over one Standard bus message */
 
@@ -78,12 +79,7 @@ static int teardown(void **state)
     aos_bus_free(S.svc_bus);
     storage_service_free(S.svc);
     sb_peer_stop(S.peer);
-    char p[80];
-    unlink(S.db);
-    snprintf(p, sizeof p, "%s-wal", S.db);
-    unlink(p);
-    snprintf(p, sizeof p, "%s-shm", S.db);
-    unlink(p);
+    temp_db_remove(S.db);
     return 0;
 }
 
