@@ -20,12 +20,10 @@
 /* cmocka needs the headers above first */
 #include <cmocka.h>
 
-#include <librdkafka/rdkafka.h>
-#include <librdkafka/rdkafka_mock.h>
-
 #include "aos/claim_check.h"
 #include "aos/kafka.h"
 #include "eventgrid_fake.h"
+#include "kafka_mock.h"
 #include "stack_bus.h"
 
 #define STORAGE_Q "aos.test.xevstorage"
@@ -36,9 +34,7 @@ static struct {
     char dir[128];
     char tag[32];
     eg_fake_t *eg;
-    rd_kafka_t *kafka_host;
-    rd_kafka_mock_cluster_t *mc;
-    const char *bootstraps;
+    kafka_mock_t kafka;
     rd_kafka_t *consumer;
     aos_bus_t *bus;
     proc_t storage;
@@ -51,27 +47,10 @@ static int start_storage(void)
     char *env[] = {stack_env("AOS_EVENTS_RELAY_QUEUE=aos.test.xrelay"),
                    stack_env("AOS_EVENTGRID_ENDPOINT=%s", eg_fake_endpoint(S.eg)),
                    stack_env("AOS_EVENTGRID_KEY=%s", EG_KEY),
-                   stack_env("AOS_KAFKA_BROKERS=%s", S.bootstraps),
+                   stack_env("AOS_KAFKA_BROKERS=%s", S.kafka.bootstraps),
                    stack_env("AOS_LOG_LEVEL=info"),
                    NULL};
     return stack_start_storage(&S.storage, &W, "xrelay", env);
-}
-
-static rd_kafka_t *consumer_new(const char *bootstraps)
-{
-    char err[256];
-    rd_kafka_conf_t *conf = rd_kafka_conf_new();
-    rd_kafka_conf_set(conf, "bootstrap.servers", bootstraps, err, sizeof err);
-    rd_kafka_conf_set(conf, "group.id", "aos-relay-test", err, sizeof err);
-    rd_kafka_conf_set(conf, "enable.auto.commit", "false", err, sizeof err);
-    rd_kafka_t *c = rd_kafka_new(RD_KAFKA_CONSUMER, conf, err, sizeof err);
-    if (!c)
-        return NULL;
-    rd_kafka_topic_partition_list_t *parts = rd_kafka_topic_partition_list_new(1);
-    rd_kafka_topic_partition_list_add(parts, "aos.events", 0)->offset = RD_KAFKA_OFFSET_BEGINNING;
-    rd_kafka_assign(c, parts);
-    rd_kafka_topic_partition_list_destroy(parts);
-    return c;
 }
 
 static int setup(void **state)
@@ -81,17 +60,9 @@ static int setup(void **state)
                                                 "/tmp/aos-relay-XXXXXX", S.tag, sizeof S.tag) != 0)
         return -1;
     S.eg = eg_fake_start(EG_KEY);
-    char err[256];
-    rd_kafka_conf_t *conf = rd_kafka_conf_new();
-    rd_kafka_conf_set(conf, "log_level", "3", err, sizeof err);
-    S.kafka_host = rd_kafka_new(RD_KAFKA_PRODUCER, conf, err, sizeof err);
-    if (!S.eg || !S.kafka_host)
+    if (!S.eg || kafka_mock_start(&S.kafka, "aos.events") != 0)
         return -1;
-    S.mc = rd_kafka_mock_cluster_new(S.kafka_host, 1);
-    S.bootstraps = rd_kafka_mock_cluster_bootstraps(S.mc);
-    if (rd_kafka_mock_topic_create(S.mc, "aos.events", 1, 1) != 0)
-        return -1;
-    S.consumer = consumer_new(S.bootstraps);
+    S.consumer = kafka_mock_consumer(S.kafka.bootstraps, "aos-relay-test", "aos.events");
     if (!S.consumer || stack_bus_open(&W, "test-relay", &S.bus) != 0)
         return -1;
     return 0;
@@ -106,10 +77,7 @@ static int teardown(void **state)
         rd_kafka_consumer_close(S.consumer);
         rd_kafka_destroy(S.consumer);
     }
-    if (S.mc)
-        rd_kafka_mock_cluster_destroy(S.mc);
-    if (S.kafka_host)
-        rd_kafka_destroy(S.kafka_host);
+    kafka_mock_stop(&S.kafka);
     eg_fake_free(S.eg);
     return 0;
 }
