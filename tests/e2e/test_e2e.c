@@ -651,16 +651,8 @@ static void test_probes_and_sigterm(void **state)
 
 int main(void)
 {
-    const char *bin = getenv("AOS_BIN_DIR");
-    const char *need[] = {"aos-router", "aos-agent-runner", "aos-storage"};
-    for (size_t i = 0; i < 3; i++) {
-        char p[600];
-        snprintf(p, sizeof p, "%s/%s", bin ? bin : "build/bin", need[i]);
-        if (access(p, X_OK) != 0) {
-            fprintf(stderr, "%s is not built: the end-to-end tests cannot run\n", p);
-            return E2E_MISSING;
-        }
-    }
+    if (!e2e_have_stack(false))
+        return E2E_MISSING;
     curl_global_init(CURL_GLOBAL_DEFAULT);
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_auth_and_bad_input),
