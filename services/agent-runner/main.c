@@ -115,12 +115,8 @@ static aos_result open_external_events(app_t *a, char *err, size_t errlen)
 
 static aos_result open_bus(app_t *a, char *err, size_t errlen)
 {
-    aos_bus_config_t bc = {
-        .url = a->env.common.bus_url,
-        .profile = aos_bus_profile_of(a->env.common.bus_profile),
-        .connection_string = a->env.common.servicebus_connection_string,
-        .instance_id = a->env.common.instance_id,
-    };
+    aos_bus_config_t bc;
+    aos_bus_config_from_common(&a->env.common, NULL, &bc);
     AOS_RETURN_IF_FAILED(aos_bus_new(&bc, &a->bus, err, errlen));
     return aos_bus_start(a->bus);
 }

@@ -137,10 +137,8 @@ static int start(app_t *a)
     if (c->common.config_path &&
         (r = aos_agents_config_load(c->common.config_path, &a->agents, err, sizeof err)) != AOS_OK)
         return fail("cannot load the agents config", r, err);
-    aos_bus_config_t bc = {.url = c->common.bus_url,
-                           .profile = aos_bus_profile_of(c->common.bus_profile),
-                           .connection_string = c->common.servicebus_connection_string,
-                           .instance_id = c->common.instance_id};
+    aos_bus_config_t bc;
+    aos_bus_config_from_common(&c->common, NULL, &bc);
     r = aos_bus_new(&bc, &a->bus, err, sizeof err);
     if (r == AOS_OK)
         r = aos_bus_start(a->bus);

@@ -395,10 +395,8 @@ static aos_result start_bus(router_t *rt, int connect_timeout_ms, char *errbuf, 
 {
     char instance[200];
     snprintf(instance, sizeof instance, "router-%s-%d", rt->cfg.common.instance_id, (int)getpid());
-    aos_bus_config_t bc = {.url = rt->cfg.common.bus_url,
-                           .profile = router_bus_profile(rt),
-                           .connection_string = rt->cfg.common.servicebus_connection_string,
-                           .instance_id = instance};
+    aos_bus_config_t bc;
+    aos_bus_config_from_common(&rt->cfg.common, instance, &bc);
     AOS_RETURN_IF_FAILED(aos_bus_new(&bc, &rt->bus, errbuf, errlen));
     AOS_RETURN_IF_FAILED(svc_heartbeats_subscribe(rt, errbuf, errlen));
     AOS_RETURN_IF_FAILED(bot_outbound_start(rt, errbuf, errlen));

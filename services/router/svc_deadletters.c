@@ -150,10 +150,8 @@ static void *dl_thread(void *arg)
     char instance[200], err[300] = "";
     snprintf(instance, sizeof instance, "router-dlq-%s-%d", rt->cfg.common.instance_id,
              (int)getpid());
-    aos_bus_config_t bc = {.url = rt->cfg.common.bus_url,
-                           .profile = router_bus_profile(rt),
-                           .connection_string = rt->cfg.common.servicebus_connection_string,
-                           .instance_id = instance};
+    aos_bus_config_t bc;
+    aos_bus_config_from_common(&rt->cfg.common, instance, &bc);
     aos_bus_t *bus = NULL;
     /* requests that waited for the one before them while the router began to stop */
     aos_result r = atomic_load(&rt->stopping) ? AOS_ERR_CLOSED : AOS_OK;

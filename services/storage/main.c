@@ -190,10 +190,8 @@ static int start_events(app_t *a)
 static int start(app_t *a)
 {
     char err[1024] = "";
-    aos_bus_config_t bc = {.url = a->cfg.common.bus_url,
-                           .profile = aos_bus_profile_of(a->cfg.common.bus_profile),
-                           .connection_string = a->cfg.common.servicebus_connection_string,
-                           .instance_id = a->cfg.common.instance_id};
+    aos_bus_config_t bc;
+    aos_bus_config_from_common(&a->cfg.common, NULL, &bc);
     aos_result r = aos_bus_new(&bc, &a->bus, err, sizeof err);
     if (r == AOS_OK)
         r = aos_bus_start(a->bus);

@@ -207,6 +207,28 @@ static void test_addresses(void **state)
         AOS_ERR_TOO_LARGE);
 }
 
+/* Every service's bus comes from its common configuration through one function. */
+static void test_config_from_common(void **state)
+{
+    (void)state;
+    aos_config_common_t c = {.bus_url = "amqp://h:5672",
+                             .bus_profile = "ServiceBus",
+                             .servicebus_connection_string = "Endpoint=sb://x/",
+                             .instance_id = "svc-1"};
+    aos_bus_config_t bc;
+    aos_bus_config_from_common(&c, NULL, &bc);
+    assert_string_equal(bc.url, "amqp://h:5672");
+    assert_int_equal(bc.profile, AOS_BUS_PROFILE_SERVICEBUS);
+    assert_string_equal(bc.connection_string, "Endpoint=sb://x/");
+    assert_string_equal(bc.instance_id, "svc-1");
+    assert_int_equal(bc.max_deliveries, 0);
+    aos_bus_config_from_common(&c, "router-dlq-1", &bc);
+    assert_string_equal(bc.instance_id, "router-dlq-1");
+    c.bus_profile = "auto";
+    aos_bus_config_from_common(&c, NULL, &bc);
+    assert_int_equal(bc.profile, AOS_BUS_PROFILE_AUTO);
+}
+
 /* aosctl dlq and the console read dead letters through aos/bus_dlq.h, from this address. */
 static void test_dead_letter_address(void **state)
 {
@@ -562,6 +584,7 @@ int main(void)
         cmocka_unit_test(test_names),
         cmocka_unit_test(test_addresses),
         cmocka_unit_test(test_dead_letter_address),
+        cmocka_unit_test(test_config_from_common),
         cmocka_unit_test(test_backoff),
         cmocka_unit_test(test_delivery_counts),
         cmocka_unit_test(test_envelope_checks),

@@ -139,6 +139,15 @@ static aos_result resolve_endpoint(aos_bus_t *bus, const aos_bus_config_t *cfg, 
     return r;
 }
 
+void aos_bus_config_from_common(const aos_config_common_t *c, const char *instance_id,
+                                aos_bus_config_t *out)
+{
+    *out = (aos_bus_config_t){.url = c->bus_url,
+                              .profile = aos_bus_profile_of(c->bus_profile),
+                              .connection_string = c->servicebus_connection_string,
+                              .instance_id = instance_id ? instance_id : c->instance_id};
+}
+
 aos_result aos_bus_new(const aos_bus_config_t *cfg, aos_bus_t **out_bus, char *errbuf,
                        size_t errlen)
 {
