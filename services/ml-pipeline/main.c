@@ -180,13 +180,7 @@ static int start(app_t *a)
         r = ml_service_start(a->svc, err, sizeof err);
     if (r != AOS_OK)
         return fail("cannot start the ml service", r, err);
-    aos_http_server_config_t hc = {
-        .bind_addr = c->common.admin_addr, .builtins = AOS_HTTP_BUILTIN_ALL, .name = "admin"};
-    r = aos_http_server_new(&hc, &a->admin, err, sizeof err);
-    if (r == AOS_OK) {
-        aos_http_server_set_readiness(a->admin, ready_cb, a->svc);
-        r = aos_http_server_start(a->admin, err, sizeof err);
-    }
+    r = aos_http_admin_start(c->common.admin_addr, ready_cb, a->svc, &a->admin, err, sizeof err);
     if (r != AOS_OK)
         return fail("cannot start the admin server", r, err);
     char port[16];

@@ -424,11 +424,8 @@ static aos_result start_http(router_t *rt, char *errbuf, size_t errlen)
                                     .name = "api"};
     AOS_RETURN_IF_FAILED(aos_http_server_new(&api, &rt->api, errbuf, errlen));
     AOS_RETURN_IF_FAILED(add_routes(rt));
-    aos_http_server_config_t adm = {
-        .bind_addr = rt->cfg.common.admin_addr, .builtins = AOS_HTTP_BUILTIN_ALL, .name = "admin"};
-    AOS_RETURN_IF_FAILED(aos_http_server_new(&adm, &rt->admin, errbuf, errlen));
-    aos_http_server_set_readiness(rt->admin, ready, rt);
-    AOS_RETURN_IF_FAILED(aos_http_server_start(rt->admin, errbuf, errlen));
+    AOS_RETURN_IF_FAILED(
+        aos_http_admin_start(rt->cfg.common.admin_addr, ready, rt, &rt->admin, errbuf, errlen));
     return aos_http_server_start(rt->api, errbuf, errlen);
 }
 

@@ -137,6 +137,12 @@ void aos_http_server_set_readiness(aos_http_server_t *srv, aos_http_ready_fn fn,
 /* Bind and start serving. */
 aos_result aos_http_server_start(aos_http_server_t *srv, char *errbuf, size_t errlen);
 
+/* A service's admin server on bind_addr (AOS_ADMIN_ADDR): the built-ins only (/healthz,
+ * /readyz from ready(ctx), may be NULL; /metrics), started. On failure nothing runs and
+ * *out_srv is NULL. Free with aos_http_server_free. */
+aos_result aos_http_admin_start(const char *bind_addr, aos_http_ready_fn ready, void *ctx,
+                                aos_http_server_t **out_srv, char *errbuf, size_t errlen);
+
 /* The bound port (useful with port 0), 0 before start. */
 uint16_t aos_http_server_port(const aos_http_server_t *srv);
 
