@@ -387,7 +387,7 @@ static void test_async_turn(void **state)
     assert_string_equal(loc, want);
     int answers = 0;
     for (long long end = e2e_now_ms() + 30000; e2e_now_ms() < end && answers == 0;
-         e2e_sleep_ms(100))
+         stack_sleep_ms(100))
         answers = count_role(conv, "assistant", NULL);
     assert_int_equal(answers, 1);
 }
@@ -520,7 +520,7 @@ static void test_bot_reply_to_service_url(void **state)
     e2e_resp_free(&r);
     int posts = before;
     for (long long end = e2e_now_ms() + 30000; e2e_now_ms() < end && posts == before;
-         e2e_sleep_ms(50)) {
+         stack_sleep_ms(50)) {
         pthread_mutex_lock(&g_conn_mu);
         posts = g_conn_posts;
         pthread_mutex_unlock(&g_conn_mu);
@@ -572,7 +572,7 @@ static void test_eventgrid(void **state)
     e2e_resp_free(&r);
     int after = before;
     for (long long end = e2e_now_ms() + 30000; e2e_now_ms() < end && after == before;
-         e2e_sleep_ms(100))
+         stack_sleep_ms(100))
         after = count_role("events-cfo", "assistant", NULL);
     assert_int_equal(after, before + 1);
 
@@ -580,7 +580,7 @@ static void test_eventgrid(void **state)
     api("POST", "/v1/events", body, NULL, &r);
     expect_status(&r, 200);
     e2e_resp_free(&r);
-    e2e_sleep_ms(1500);
+    stack_sleep_ms(1500);
     assert_int_equal(count_role("events-cfo", "assistant", NULL), before + 1);
     /* an event nobody subscribes to is accepted with no turns */
     api("POST", "/v1/events",

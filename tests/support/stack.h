@@ -49,7 +49,7 @@ static inline int stack_free_port(void)
     return ntohs(a.sin_port);
 }
 
-static size_t stack_discard(char *p, size_t size, size_t n, void *ctx)
+static inline size_t stack_discard(char *p, size_t size, size_t n, void *ctx)
 {
     (void)p;
     (void)ctx;
