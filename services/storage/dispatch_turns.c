@@ -146,6 +146,18 @@ static void pend_del(json_object *st, int64_t seq)
         json_object_object_del(pend, k);
 }
 
+/* The conversation's order has finished seq: the turn now next in line gets its gap time
+ * from here, not from its acceptance (turns that waited behind a lost one are not skipped
+ * with it; docs/turn-order.md "Gaps"). */
+static void order_done(json_object *st, int64_t seq, int64_t now)
+{
+    if (jint(st, "done") < seq)
+        jset_int(st, "done", seq);
+    json_object *next = pend_get(st, jint(st, "done") + 1);
+    if (next)
+        jset_int(next, "at", now);
+}
+
 /* The conversation state, created (with the conversation) when absent. */
 static aos_result state_load(storage_backend_t *be, const turn_rq_t *rq, json_object **st,
                              char **version, char *errbuf, size_t errlen)
@@ -384,9 +396,8 @@ static aos_result answered(storage_backend_t *be, turn_rq_t *rq, json_object *le
                     jint(lease, "s") == seq;
         if (ours) {
             json_object_object_del(st, "lease");
-            if (jint(st, "done") < seq)
-                jset_int(st, "done", seq);
             pend_del(st, seq);
+            order_done(st, seq, storage_now_ms());
             r = state_store(be, rq, st, ver, E);
         }
         json_object_put(st);
@@ -496,8 +507,8 @@ static int claim_step(storage_backend_t *be, turn_rq_t *rq, json_object *reply, 
         json_object *head = pend_get(st, done + 1);
         if (!lease_live && (!head || now - jint(head, "at") > rq->gap_ms)) {
             /* the turn before never showed up (or was dead-lettered) within the gap time */
-            jset_int(st, "done", done + 1);
             pend_del(st, done + 1);
+            order_done(st, done + 1, now);
             json_object_object_del(st, "lease");
             r = state_store(be, rq, st, ver, E);
             decided = r == AOS_OK || r == AOS_ERR_CONFLICT ? 0 : 1;
@@ -661,9 +672,8 @@ static aos_result x_complete(storage_backend_t *be, turn_rq_t *rq, json_object *
         if (r == AOS_OK) {
             if (json_object_object_get_ex(st, "lease", &lease) && jint(lease, "k") == rq->token)
                 json_object_object_del(st, "lease");
-            if (jint(st, "done") < rq->seq)
-                jset_int(st, "done", rq->seq);
             pend_del(st, rq->seq);
+            order_done(st, rq->seq, storage_now_ms());
             r = state_store(be, rq, st, ver, E);
         }
         json_object_put(st);
@@ -733,7 +743,7 @@ static aos_result x_fail(storage_backend_t *be, turn_rq_t *rq, json_object *repl
             if (json_object_object_get_ex(st, "lease", &lease) && jint(lease, "s") == seq)
                 json_object_object_del(st, "lease");
             if (jint(st, "done") + 1 == seq)
-                jset_int(st, "done", seq);
+                order_done(st, seq, storage_now_ms());
             r = state_store(be, rq, st, ver, E);
         }
         json_object_put(st);
