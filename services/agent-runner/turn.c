@@ -294,6 +294,7 @@ static void on_busy_timer(void *arg, bool cancelled)
 static void wait_for_conversation(turn_t *t, const char *pending_id)
 {
     uint64_t now = runner_now_ms();
+    runner_turn_park(t, true); /* holds its delivery, not the runner's capacity */
     if (!t->busy_since_ms) {
         t->busy_since_ms = now;
         aos_log(AOS_LOG_INFO, "an earlier turn of the conversation runs first; waiting",
@@ -412,6 +413,7 @@ static aos_result start_running(turn_t *t, json_object *user, json_object *arr,
                                 int64_t lease_left_ms)
 {
     AOS_RETURN_IF_FAILED(take_page(t, arr));
+    runner_turn_park(t, false);
     json_object *useq = NULL;
     if (json_object_object_get_ex(user, "seq", &useq))
         t->user_seq = json_object_get_int64(useq);
