@@ -375,6 +375,32 @@ static aos_result x_accept(storage_backend_t *be, turn_rq_t *rq, json_object *re
 
 /* ---- claim (runner) ---- */
 
+/* The run of a turn is over, its outcome stored: when the lease is still the run's (by its
+ * order, or by its token when token > 0), drop it and move the order on. Best effort: the
+ * outcome stands either way, and a lease left behind runs out. */
+static void end_run(storage_backend_t *be, turn_rq_t *rq, int64_t seq, int64_t token, char *errbuf,
+                    size_t errlen)
+{
+    for (int i = 0; i < CAS_TRIES; i++) {
+        json_object *st = NULL, *lease;
+        char *ver = NULL;
+        aos_result r = state_load(be, rq, &st, &ver, E);
+        bool ours = r == AOS_OK && json_object_object_get_ex(st, "lease", &lease) &&
+                    (token > 0 ? jint(lease, "k") == token : jint(lease, "s") == seq);
+        if (ours) {
+            seq = jint(lease, "s");
+            json_object_object_del(st, "lease");
+            pend_del(st, seq);
+            order_done(st, seq, storage_now_ms());
+            r = state_store(be, rq, st, ver, E);
+        }
+        json_object_put(st);
+        free(ver);
+        if (r != AOS_ERR_CONFLICT)
+            return;
+    }
+}
+
 static aos_result answered(storage_backend_t *be, turn_rq_t *rq, json_object *ledger,
                            json_object *reply, char *errbuf, size_t errlen)
 {
@@ -387,24 +413,7 @@ static aos_result answered(storage_backend_t *be, turn_rq_t *rq, json_object *le
     aos_json_add_int(reply, "seq", jint(ledger, "seq"));
     aos_json_add(reply, "reply", msg);
     /* the conversation moves on even if the delivery that finished it died before saying so */
-    int64_t seq = jint(ledger, "seq");
-    for (int i = 0; i < CAS_TRIES; i++) {
-        json_object *st = NULL, *lease;
-        char *ver = NULL;
-        r = state_load(be, rq, &st, &ver, E);
-        bool ours = r == AOS_OK && json_object_object_get_ex(st, "lease", &lease) &&
-                    jint(lease, "s") == seq;
-        if (ours) {
-            json_object_object_del(st, "lease");
-            pend_del(st, seq);
-            order_done(st, seq, storage_now_ms());
-            r = state_store(be, rq, st, ver, E);
-        }
-        json_object_put(st);
-        free(ver);
-        if (r != AOS_ERR_CONFLICT)
-            break;
-    }
+    end_run(be, rq, jint(ledger, "seq"), 0, E);
     return AOS_OK; /* the answer stands; the repair is best effort */
 }
 
@@ -626,10 +635,13 @@ static aos_result x_complete(storage_backend_t *be, turn_rq_t *rq, json_object *
     aos_result r = rec_load(be, "turn", key, &ledger, NULL, E);
     if (r == AOS_OK && jstr(ledger, "reply_id") &&
         strcmp(jstr(ledger, "reply_id"), rq->msg.id) == 0) {
-        /* a redelivered complete: it happened */
+        /* a redelivered complete: it happened. Or a failed turn that ran again (delivered
+         * again) failed again, naming the same marker: that run ends here too */
         json_object *msg = NULL;
         r = message_at(be, rq->conversation_id, jint(ledger, "reply_seq"), rq->msg.id, &msg, E);
         json_object_put(ledger);
+        if (r == AOS_OK)
+            end_run(be, rq, rq->seq, rq->token, E);
         return r == AOS_OK ? aos_json_add(reply, "message", msg) : r;
     }
     json_object_put(ledger);

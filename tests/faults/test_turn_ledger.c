@@ -286,6 +286,42 @@ static void test_gap_skips_only_the_lost_turn(void **state)
     json_object_put(c);
 }
 
+static json_object *complete_failed(const char *conv, const char *turn, int64_t tok, int64_t seq)
+{
+    return op("complete", AOS_OK,
+              "{\"conversation_id\":\"%s\",\"turn_id\":\"%s\",\"token\":%lld,\"seq\":%lld,"
+              "\"outcome\":\"failed\",\"message\":{\"message_id\":\"%s:e\",\"role\":"
+              "\"error\",\"content\":\"model failed\"}}",
+              conv, turn, (long long)tok, (long long)seq, turn);
+}
+
+/* A failed turn delivered again (a copy the broker requeued, a replay) runs again as the
+ * newest turn; when it fails again, its complete names the marker stored the first time.
+ * That complete must still end the second run: drop its lease and move the order on.
+ * test_faults_replicas met it: the conversation's next turn waited on the lease, then the gap
+ * time. */
+static void test_failed_turn_run_again_releases_the_order(void **state)
+{
+    (void)state;
+    char conv[64], t1[64], t2[64];
+    snprintf(conv, sizeof conv, "fa-%s", TAG);
+    snprintf(t1, sizeof t1, "fa1-%s", TAG);
+    snprintf(t2, sizeof t2, "fa2-%s", TAG);
+    json_object *c = claim(conv, t1, "r1", 600000);
+    assert_string_equal(js(c, "status"), "run");
+    json_object_put(complete_failed(conv, t1, ji(c, "token"), ji(c, "seq")));
+    json_object_put(c);
+    c = claim(conv, t1, "r2", 600000); /* the requeued copy: runs again, as the newest */
+    assert_string_equal(js(c, "status"), "run");
+    assert_int_equal(ji(c, "seq"), 2);
+    json_object_put(complete_failed(conv, t1, ji(c, "token"), 2));
+    json_object_put(c);
+    c = claim(conv, t2, "r1", 600000);
+    assert_string_equal(js(c, "status"), "run"); /* before: wait (the lease of t1's rerun) */
+    assert_int_equal(ji(c, "seq"), 3);
+    json_object_put(c);
+}
+
 static void test_poison_turn_fails_and_order_moves_on(void **state)
 {
     (void)state;
@@ -434,6 +470,7 @@ int main(void)
         cmocka_unit_test(test_order_lease_and_ledger),
         cmocka_unit_test(test_gap_is_skipped),
         cmocka_unit_test(test_gap_skips_only_the_lost_turn),
+        cmocka_unit_test(test_failed_turn_run_again_releases_the_order),
         cmocka_unit_test(test_lease_outlives_outage),
         cmocka_unit_test(test_poison_turn_fails_and_order_moves_on),
         cmocka_unit_test(test_accept_leases_next_turn),
