@@ -208,7 +208,7 @@ static aos_result message_at(storage_backend_t *be, const char *conv, int64_t se
     if (r == AOS_OK && (page.count != 1 || strcmp(page.items[0].id, want_id) != 0))
         r = aos_fail(AOS_ERR_INTERNAL, E, "ledger names reply %s at #%lld, which is not there",
                      want_id, (long long)seq);
-    if (r == AOS_OK && !(*out = aos_storage_message_to_json(&page.items[0])))
+    if (r == AOS_OK && !(*out = aos_storage_message_to_wire(&page.items[0])))
         r = AOS_ERR_NOMEM;
     aos_storage_message_page_clear(&page);
     return r;
@@ -439,7 +439,7 @@ static aos_result run_context(storage_backend_t *be, turn_rq_t *rq, json_object 
     aos_storage_message_t stored = {0};
     bool created = false;
     aos_result r = be->ops->message_append(be, &rq->msg, -1, &stored, &created, E);
-    json_object *u = r == AOS_OK ? aos_storage_message_to_json(&stored) : NULL;
+    json_object *u = r == AOS_OK ? aos_storage_message_to_wire(&stored) : NULL;
     aos_storage_message_clear(&stored);
     if (r != AOS_OK && r != AOS_ERR_CONFLICT)
         return r;
@@ -453,7 +453,7 @@ static aos_result run_context(storage_backend_t *be, turn_rq_t *rq, json_object 
             const aos_storage_message_t *m = &page.items[i];
             if (strcmp(m->id, rq->msg.id) == 0 && strcmp(m->role, rq->msg.role) == 0 &&
                 strcmp(m->content, rq->msg.content) == 0)
-                u = aos_storage_message_to_json(m);
+                u = aos_storage_message_to_wire(m);
         }
         if (!u) {
             aos_storage_message_page_clear(&page);
@@ -471,8 +471,8 @@ static aos_result run_context(storage_backend_t *be, turn_rq_t *rq, json_object 
     json_object *arr = r == AOS_OK ? json_object_new_array() : NULL;
     size_t used = 0; /* newest first: the oldest context goes when over the reply budget */
     for (size_t i = 0; arr && i < page.count; i++) {
-        json_object *o = aos_storage_message_to_json(&page.items[i]);
-        size_t n = o ? strlen(json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN)) + 1 : 0;
+        json_object *o = aos_storage_message_to_wire(&page.items[i]);
+        size_t n = o ? aos_json_raw_len(o) + 1 : 0;
         if (i > 0 && used + n > AOS_STORAGE_CONTEXT_BUDGET) {
             json_object_put(o);
             break;
@@ -674,7 +674,7 @@ static aos_result x_complete(storage_backend_t *be, turn_rq_t *rq, json_object *
         json_object_put(l);
     }
     if (r == AOS_OK) {
-        json_object *m = aos_storage_message_to_json(&stored);
+        json_object *m = aos_storage_message_to_wire(&stored);
         r = m ? aos_json_add(reply, "message", m) : AOS_ERR_NOMEM;
     }
     aos_storage_message_clear(&stored);
@@ -715,7 +715,7 @@ static aos_result x_fail(storage_backend_t *be, turn_rq_t *rq, json_object *repl
     bool created = false;
     aos_result r = be->ops->message_append(be, &rq->msg, -1, &stored, &created, E);
     if (r == AOS_OK) {
-        json_object *m = aos_storage_message_to_json(&stored);
+        json_object *m = aos_storage_message_to_wire(&stored);
         r = m ? aos_json_add(reply, "message", m) : AOS_ERR_NOMEM;
     } else if (r == AOS_ERR_NOT_FOUND || r == AOS_ERR_CONFLICT) {
         r = AOS_OK; /* no conversation to mark, or marked before with other words */
