@@ -216,9 +216,8 @@ static aos_result claim_json(turn_t *t, char **out)
                                .metadata_json = meta};
     json_object *o = json_object_new_object();
     json_object *mj = NULL;
-    if (t->req.lease_user_json) /* stored at acceptance: the same bytes again */
-        aos_json_parse_object(t->req.lease_user_json, strlen(t->req.lease_user_json), 0, 0, &mj,
-                              NULL, 0);
+    if (t->req.lease_user) /* stored at acceptance: the same message again */
+        mj = json_object_get(t->req.lease_user);
     if (!mj)
         mj = aos_storage_message_to_json(&m);
     free(meta);
@@ -294,6 +293,7 @@ static void on_busy_timer(void *arg, bool cancelled)
 static void wait_for_conversation(turn_t *t, const char *pending_id)
 {
     uint64_t now = runner_now_ms();
+    runner_turn_park(t, true); /* holds its delivery, not the runner's capacity */
     if (!t->busy_since_ms) {
         t->busy_since_ms = now;
         aos_log(AOS_LOG_INFO, "an earlier turn of the conversation runs first; waiting",
@@ -412,6 +412,7 @@ static aos_result start_running(turn_t *t, json_object *user, json_object *arr,
                                 int64_t lease_left_ms)
 {
     AOS_RETURN_IF_FAILED(take_page(t, arr));
+    runner_turn_park(t, false);
     json_object *useq = NULL;
     if (json_object_object_get_ex(user, "seq", &useq))
         t->user_seq = json_object_get_int64(useq);
@@ -491,21 +492,12 @@ static bool run_leased(turn_t *t)
 {
     const runner_turn_req_t *q = &t->req;
     int64_t left = q->lease_granted_ms + q->lease_ms - aos_clock_realtime_ms();
-    if (!holds_accept_token(t) || !q->lease_user_json || !q->lease_messages_json ||
-        left < q->lease_ms / 2)
+    if (!holds_accept_token(t) || !q->lease_user || !q->lease_messages || left < q->lease_ms / 2)
         return false;
-    json_object *user = NULL, *arr = NULL;
-    bool ok = aos_json_parse_object(q->lease_user_json, strlen(q->lease_user_json), 0, 0, &user,
-                                    NULL, 0) == AOS_OK &&
-              aos_json_parse(q->lease_messages_json, strlen(q->lease_messages_json), 0, 0, &arr,
-                             NULL, 0) == AOS_OK &&
-              json_object_is_type(arr, json_type_array);
     t->redo = claim;
     t->seq = q->lease_seq;
     t->token = q->lease_token;
-    ok = ok && start_running(t, user, arr, left) == AOS_OK;
-    json_object_put(user);
-    json_object_put(arr);
+    bool ok = start_running(t, q->lease_user, q->lease_messages, left) == AOS_OK;
     if (!ok) {
         t->seq = t->token = 0;
         aos_storage_message_page_clear(&t->page);

@@ -39,8 +39,11 @@ aos_result storage_reply_items(json_object *reply, const char *key, const void *
     size_t used = 0, added = 0;
     for (size_t i = 0; r == AOS_OK && i < count; i++) {
         json_object *o = item_json(items, i);
-        size_t n =
-            o && budget ? strlen(json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN)) + 1 : 0;
+        size_t n = 0; /* its bytes in the reply: the raw text (aos_json_raw) or json-c's */
+        if (o && budget) {
+            size_t raw = aos_json_raw_len(o);
+            n = (raw ? raw : strlen(json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN))) + 1;
+        }
         if (o && i > 0 && budget && used + n > budget) {
             json_object_put(o);
             break;
@@ -66,7 +69,7 @@ static json_object *conversation_json(const void *items, size_t i)
 
 static json_object *message_json(const void *items, size_t i)
 {
-    return aos_storage_message_to_json((const aos_storage_message_t *)items + i);
+    return aos_storage_message_to_wire((const aos_storage_message_t *)items + i);
 }
 
 static json_object *blob_json(const void *items, size_t i)
@@ -159,7 +162,7 @@ static aos_result x_msg_append(storage_backend_t *be, const storage_request_t *r
     bool created = false;
     aos_result r = be->ops->message_append(be, &in, rq->expected_version, &out, &created, E);
     if (r == AOS_OK)
-        r = add_obj(reply, "message", aos_storage_message_to_json(&out));
+        r = add_obj(reply, "message", aos_storage_message_to_wire(&out));
     if (r == AOS_OK)
         r = aos_json_add_bool(reply, "created", created);
     aos_storage_message_clear(&out);

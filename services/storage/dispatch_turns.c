@@ -146,6 +146,18 @@ static void pend_del(json_object *st, int64_t seq)
         json_object_object_del(pend, k);
 }
 
+/* The conversation's order has finished seq: the turn now next in line gets its gap time
+ * from here, not from its acceptance (turns that waited behind a lost one are not skipped
+ * with it; docs/turn-order.md "Gaps"). */
+static void order_done(json_object *st, int64_t seq, int64_t now)
+{
+    if (jint(st, "done") < seq)
+        jset_int(st, "done", seq);
+    json_object *next = pend_get(st, jint(st, "done") + 1);
+    if (next)
+        jset_int(next, "at", now);
+}
+
 /* The conversation state, created (with the conversation) when absent. */
 static aos_result state_load(storage_backend_t *be, const turn_rq_t *rq, json_object **st,
                              char **version, char *errbuf, size_t errlen)
@@ -196,7 +208,7 @@ static aos_result message_at(storage_backend_t *be, const char *conv, int64_t se
     if (r == AOS_OK && (page.count != 1 || strcmp(page.items[0].id, want_id) != 0))
         r = aos_fail(AOS_ERR_INTERNAL, E, "ledger names reply %s at #%lld, which is not there",
                      want_id, (long long)seq);
-    if (r == AOS_OK && !(*out = aos_storage_message_to_json(&page.items[0])))
+    if (r == AOS_OK && !(*out = aos_storage_message_to_wire(&page.items[0])))
         r = AOS_ERR_NOMEM;
     aos_storage_message_page_clear(&page);
     return r;
@@ -363,6 +375,32 @@ static aos_result x_accept(storage_backend_t *be, turn_rq_t *rq, json_object *re
 
 /* ---- claim (runner) ---- */
 
+/* The run of a turn is over, its outcome stored: when the lease is still the run's (by its
+ * order, or by its token when token > 0), drop it and move the order on. Best effort: the
+ * outcome stands either way, and a lease left behind runs out. */
+static void end_run(storage_backend_t *be, turn_rq_t *rq, int64_t seq, int64_t token, char *errbuf,
+                    size_t errlen)
+{
+    for (int i = 0; i < CAS_TRIES; i++) {
+        json_object *st = NULL, *lease;
+        char *ver = NULL;
+        aos_result r = state_load(be, rq, &st, &ver, E);
+        bool ours = r == AOS_OK && json_object_object_get_ex(st, "lease", &lease) &&
+                    (token > 0 ? jint(lease, "k") == token : jint(lease, "s") == seq);
+        if (ours) {
+            seq = jint(lease, "s");
+            json_object_object_del(st, "lease");
+            pend_del(st, seq);
+            order_done(st, seq, storage_now_ms());
+            r = state_store(be, rq, st, ver, E);
+        }
+        json_object_put(st);
+        free(ver);
+        if (r != AOS_ERR_CONFLICT)
+            return;
+    }
+}
+
 static aos_result answered(storage_backend_t *be, turn_rq_t *rq, json_object *ledger,
                            json_object *reply, char *errbuf, size_t errlen)
 {
@@ -375,25 +413,7 @@ static aos_result answered(storage_backend_t *be, turn_rq_t *rq, json_object *le
     aos_json_add_int(reply, "seq", jint(ledger, "seq"));
     aos_json_add(reply, "reply", msg);
     /* the conversation moves on even if the delivery that finished it died before saying so */
-    int64_t seq = jint(ledger, "seq");
-    for (int i = 0; i < CAS_TRIES; i++) {
-        json_object *st = NULL, *lease;
-        char *ver = NULL;
-        r = state_load(be, rq, &st, &ver, E);
-        bool ours = r == AOS_OK && json_object_object_get_ex(st, "lease", &lease) &&
-                    jint(lease, "s") == seq;
-        if (ours) {
-            json_object_object_del(st, "lease");
-            if (jint(st, "done") < seq)
-                jset_int(st, "done", seq);
-            pend_del(st, seq);
-            r = state_store(be, rq, st, ver, E);
-        }
-        json_object_put(st);
-        free(ver);
-        if (r != AOS_ERR_CONFLICT)
-            break;
-    }
+    end_run(be, rq, jint(ledger, "seq"), 0, E);
     return AOS_OK; /* the answer stands; the repair is best effort */
 }
 
@@ -419,7 +439,7 @@ static aos_result run_context(storage_backend_t *be, turn_rq_t *rq, json_object 
     aos_storage_message_t stored = {0};
     bool created = false;
     aos_result r = be->ops->message_append(be, &rq->msg, -1, &stored, &created, E);
-    json_object *u = r == AOS_OK ? aos_storage_message_to_json(&stored) : NULL;
+    json_object *u = r == AOS_OK ? aos_storage_message_to_wire(&stored) : NULL;
     aos_storage_message_clear(&stored);
     if (r != AOS_OK && r != AOS_ERR_CONFLICT)
         return r;
@@ -433,7 +453,7 @@ static aos_result run_context(storage_backend_t *be, turn_rq_t *rq, json_object 
             const aos_storage_message_t *m = &page.items[i];
             if (strcmp(m->id, rq->msg.id) == 0 && strcmp(m->role, rq->msg.role) == 0 &&
                 strcmp(m->content, rq->msg.content) == 0)
-                u = aos_storage_message_to_json(m);
+                u = aos_storage_message_to_wire(m);
         }
         if (!u) {
             aos_storage_message_page_clear(&page);
@@ -451,8 +471,8 @@ static aos_result run_context(storage_backend_t *be, turn_rq_t *rq, json_object 
     json_object *arr = r == AOS_OK ? json_object_new_array() : NULL;
     size_t used = 0; /* newest first: the oldest context goes when over the reply budget */
     for (size_t i = 0; arr && i < page.count; i++) {
-        json_object *o = aos_storage_message_to_json(&page.items[i]);
-        size_t n = o ? strlen(json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN)) + 1 : 0;
+        json_object *o = aos_storage_message_to_wire(&page.items[i]);
+        size_t n = o ? aos_json_raw_len(o) + 1 : 0;
         if (i > 0 && used + n > AOS_STORAGE_CONTEXT_BUDGET) {
             json_object_put(o);
             break;
@@ -496,8 +516,8 @@ static int claim_step(storage_backend_t *be, turn_rq_t *rq, json_object *reply, 
         json_object *head = pend_get(st, done + 1);
         if (!lease_live && (!head || now - jint(head, "at") > rq->gap_ms)) {
             /* the turn before never showed up (or was dead-lettered) within the gap time */
-            jset_int(st, "done", done + 1);
             pend_del(st, done + 1);
+            order_done(st, done + 1, now);
             json_object_object_del(st, "lease");
             r = state_store(be, rq, st, ver, E);
             decided = r == AOS_OK || r == AOS_ERR_CONFLICT ? 0 : 1;
@@ -615,10 +635,13 @@ static aos_result x_complete(storage_backend_t *be, turn_rq_t *rq, json_object *
     aos_result r = rec_load(be, "turn", key, &ledger, NULL, E);
     if (r == AOS_OK && jstr(ledger, "reply_id") &&
         strcmp(jstr(ledger, "reply_id"), rq->msg.id) == 0) {
-        /* a redelivered complete: it happened */
+        /* a redelivered complete: it happened. Or a failed turn that ran again (delivered
+         * again) failed again, naming the same marker: that run ends here too */
         json_object *msg = NULL;
         r = message_at(be, rq->conversation_id, jint(ledger, "reply_seq"), rq->msg.id, &msg, E);
         json_object_put(ledger);
+        if (r == AOS_OK)
+            end_run(be, rq, rq->seq, rq->token, E);
         return r == AOS_OK ? aos_json_add(reply, "message", msg) : r;
     }
     json_object_put(ledger);
@@ -651,7 +674,7 @@ static aos_result x_complete(storage_backend_t *be, turn_rq_t *rq, json_object *
         json_object_put(l);
     }
     if (r == AOS_OK) {
-        json_object *m = aos_storage_message_to_json(&stored);
+        json_object *m = aos_storage_message_to_wire(&stored);
         r = m ? aos_json_add(reply, "message", m) : AOS_ERR_NOMEM;
     }
     aos_storage_message_clear(&stored);
@@ -661,9 +684,8 @@ static aos_result x_complete(storage_backend_t *be, turn_rq_t *rq, json_object *
         if (r == AOS_OK) {
             if (json_object_object_get_ex(st, "lease", &lease) && jint(lease, "k") == rq->token)
                 json_object_object_del(st, "lease");
-            if (jint(st, "done") < rq->seq)
-                jset_int(st, "done", rq->seq);
             pend_del(st, rq->seq);
+            order_done(st, rq->seq, storage_now_ms());
             r = state_store(be, rq, st, ver, E);
         }
         json_object_put(st);
@@ -693,7 +715,7 @@ static aos_result x_fail(storage_backend_t *be, turn_rq_t *rq, json_object *repl
     bool created = false;
     aos_result r = be->ops->message_append(be, &rq->msg, -1, &stored, &created, E);
     if (r == AOS_OK) {
-        json_object *m = aos_storage_message_to_json(&stored);
+        json_object *m = aos_storage_message_to_wire(&stored);
         r = m ? aos_json_add(reply, "message", m) : AOS_ERR_NOMEM;
     } else if (r == AOS_ERR_NOT_FOUND || r == AOS_ERR_CONFLICT) {
         r = AOS_OK; /* no conversation to mark, or marked before with other words */
@@ -733,7 +755,7 @@ static aos_result x_fail(storage_backend_t *be, turn_rq_t *rq, json_object *repl
             if (json_object_object_get_ex(st, "lease", &lease) && jint(lease, "s") == seq)
                 json_object_object_del(st, "lease");
             if (jint(st, "done") + 1 == seq)
-                jset_int(st, "done", seq);
+                order_done(st, seq, storage_now_ms());
             r = state_store(be, rq, st, ver, E);
         }
         json_object_put(st);
