@@ -46,6 +46,7 @@
 #include <stdint.h>
 
 #include "aos/metrics.h"
+#include "aos/http_header.h"
 #include "aos/result.h"
 
 typedef struct aos_http_server aos_http_server_t;
@@ -197,22 +198,5 @@ aos_result aos_http_respond_error(aos_http_request_t *req, aos_result r, const c
 /* The same with an explicit status and code (e.g. 405, "method_not_allowed"). */
 aos_result aos_http_respond_error_status(aos_http_request_t *req, int status, const char *code,
                                          const char *message);
-
-/* ---- pure helpers (exposed for tests and fuzzing; no server needed) ---- */
-
-/* aos_http_response_header(x, ...) picks by argument type: on a server request
- * (aos_http_request_t *) it adds a response header (aos_http_response_add_header); on a
- * client response (aos_http_response_t *) it looks one up (aos_http_response_get_header). */
-typedef struct aos_http_request aos_http_request_t;
-typedef struct aos_http_response aos_http_response_t;
-aos_result aos_http_response_add_header(aos_http_request_t *req, const char *name,
-                                        const char *value);
-const char *aos_http_response_get_header(const aos_http_response_t *resp, const char *name);
-#ifndef aos_http_response_header
-#define aos_http_response_header(x, ...)                                                           \
-    _Generic((x), aos_http_request_t *: aos_http_response_add_header,                             \
-             aos_http_response_t *: aos_http_response_get_header,                                 \
-             const aos_http_response_t *: aos_http_response_get_header)((x), __VA_ARGS__)
-#endif
 
 #endif
