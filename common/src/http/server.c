@@ -606,9 +606,13 @@ void aos_http_server_stop(aos_http_server_t *srv, int grace_ms)
     srv->stopping = true;
     pthread_mutex_unlock(&srv->mu);
 
-    MHD_socket fd = MHD_quiesce_daemon(srv->daemon);
-    if (fd != MHD_INVALID_SOCKET)
-        close(fd);
+    /* No new connections from here: the listening socket stops listening at once (new
+     * connections are refused), but libmicrohttpd's own thread may still be polling it, so it
+     * is closed only after MHD_stop_daemon (MHD_quiesce_daemon's contract; closing it here
+     * raced that thread's epoll_ctl on the fd number, which ThreadSanitizer reported). */
+    MHD_socket quiesced = MHD_quiesce_daemon(srv->daemon);
+    if (quiesced != MHD_INVALID_SOCKET)
+        shutdown(quiesced, SHUT_RDWR);
     srv->listen_fd = -1;
 
     uint64_t grace_end = aos_http_now_ns_() + (uint64_t)(grace_ms > 0 ? grace_ms : 0) * 1000000u;
@@ -629,6 +633,8 @@ void aos_http_server_stop(aos_http_server_t *srv, int grace_ms)
 
     MHD_stop_daemon(srv->daemon);
     srv->daemon = NULL;
+    if (quiesced != MHD_INVALID_SOCKET)
+        close(quiesced);
 
     pthread_mutex_lock(&srv->mu);
     srv->stopped = true;
