@@ -10,9 +10,10 @@
  *
  * Accepted: the sections in the order of AMQP 1.0 §3.2 (header, delivery-annotations,
  * message-annotations, properties, application-properties, one body section, footer), each at
- * most once, with numeric (smallulong or ulong) descriptors; a null section value
- * reads as an empty section. Everything else — unknown type codes, values running past their
- * compound or the message, map counts that are odd, sections out of order, a second body
+ * most once, with numeric (smallulong or ulong) descriptors; a null header, properties,
+ * annotations or application-properties reads as absent. Everything else — unknown type codes,
+ * values running past their compound or the message, map counts that are odd, descriptors that are
+ * neither ulong nor symbol, a described value described again, sections out of order, a second body
  * section, fields of the header or properties of another type than the standard one (where
  * the envelope reads them), nesting deeper than AOS_AMQP_MAX_DEPTH — is AOS_ERR_INVALID with
  * the offset and the reason in errbuf.
