@@ -48,6 +48,9 @@ typedef struct ijson_scan {
     size_t ncounts, cap;
     size_t *stack; /* index into counts, or SIZE_MAX for an array */
     size_t depth;
+    /* most documents fit these: no allocation per parse */
+    size_t counts_local[32];
+    size_t stack_local[AOS_JSON_DEFAULT_MAX_DEPTH + 2];
 } ijson_scan;
 
 static int hex4(const char *p)
@@ -146,10 +149,13 @@ static aos_result ijson_lex(const char *s, size_t len, ijson_scan *sc, char *err
         } else if (c == '{' || c == '[') {
             if (c == '{') {
                 if (sc->ncounts == sc->cap) {
-                    size_t cap = sc->cap ? sc->cap * 2 : 16;
-                    size_t *p = realloc(sc->counts, cap * sizeof *p);
+                    size_t cap = sc->cap * 2;
+                    bool local = sc->counts == sc->counts_local;
+                    size_t *p = realloc(local ? NULL : sc->counts, cap * sizeof *p);
                     if (!p)
                         return AOS_ERR_NOMEM;
+                    if (local)
+                        memcpy(p, sc->counts_local, sizeof sc->counts_local);
                     sc->counts = p;
                     sc->cap = cap;
                 }
@@ -197,8 +203,14 @@ static bool members_match(json_object *v, const ijson_scan *sc, size_t *k)
 static aos_result ijson_check(const char *buf, size_t len, int max_depth, json_object *v,
                               char *errbuf, size_t errlen)
 {
-    ijson_scan sc = {0};
-    sc.stack = malloc(((size_t)max_depth + 2) * sizeof *sc.stack);
+    ijson_scan sc;
+    sc.ncounts = sc.depth = 0;
+    sc.counts = sc.counts_local;
+    sc.cap = sizeof sc.counts_local / sizeof *sc.counts_local;
+    size_t need = (size_t)max_depth + 2;
+    sc.stack = need <= sizeof sc.stack_local / sizeof *sc.stack_local
+                   ? sc.stack_local
+                   : malloc(need * sizeof *sc.stack);
     if (!sc.stack)
         return AOS_ERR_NOMEM;
     aos_result r = ijson_lex(buf, len, &sc, errbuf, errlen);
@@ -206,8 +218,10 @@ static aos_result ijson_check(const char *buf, size_t len, int max_depth, json_o
     if (r == AOS_OK && !members_match(v, &sc, &k))
         r = aos_fail(AOS_ERR_INVALID, errbuf, errlen,
                      "duplicate member name in a JSON object (I-JSON, RFC 7493)");
-    free(sc.stack);
-    free(sc.counts);
+    if (sc.stack != sc.stack_local)
+        free(sc.stack);
+    if (sc.counts != sc.counts_local)
+        free(sc.counts);
     return r;
 }
 
@@ -238,7 +252,8 @@ aos_result aos_json_parse(const char *buf, size_t len, size_t max_bytes, int max
     /* json-c counts lengths in int. */
     if (len > (size_t)0x7FFFFFF0)
         return aos_fail(AOS_ERR_TOO_LARGE, errbuf, errlen, "JSON too large");
-    /* json-c's depth counts the top-level value too. */
+    /* json-c's depth counts the top-level value too. A tokener is not reused: reset leaves
+     * state behind (a pending surrogate of a previous document changes the next one). */
     json_tokener *tok = json_tokener_new_ex(max_depth + 1);
     if (!tok)
         return AOS_ERR_NOMEM;

@@ -15,27 +15,26 @@
 #include "bus_internal.h"
 
 /* allocations counted through the linker's --wrap=malloc/calloc/realloc */
+/* every allocation of the process, the libraries' too: malloc, calloc and realloc replaced by
+ * counting ones over glibc's own (__libc_*) */
 static atomic_long g_allocs;
-void *__real_malloc(size_t n);
-void *__real_calloc(size_t a, size_t b);
-void *__real_realloc(void *p, size_t n);
-void *__wrap_malloc(size_t n);
-void *__wrap_calloc(size_t a, size_t b);
-void *__wrap_realloc(void *p, size_t n);
-void *__wrap_malloc(size_t n)
+void *__libc_malloc(size_t n);
+void *__libc_calloc(size_t a, size_t b);
+void *__libc_realloc(void *p, size_t n);
+void *malloc(size_t n)
 {
     atomic_fetch_add_explicit(&g_allocs, 1, memory_order_relaxed);
-    return __real_malloc(n);
+    return __libc_malloc(n);
 }
-void *__wrap_calloc(size_t a, size_t b)
+void *calloc(size_t a, size_t b)
 {
     atomic_fetch_add_explicit(&g_allocs, 1, memory_order_relaxed);
-    return __real_calloc(a, b);
+    return __libc_calloc(a, b);
 }
-void *__wrap_realloc(void *p, size_t n)
+void *realloc(void *p, size_t n)
 {
     atomic_fetch_add_explicit(&g_allocs, 1, memory_order_relaxed);
-    return __real_realloc(p, n);
+    return __libc_realloc(p, n);
 }
 
 static double cpu_ns(void)
