@@ -83,6 +83,7 @@ static const char *const sq_sql[SQ_STMT_COUNT] = {
     [SQ_REC_LIST] = "SELECT kind, key, data, version, updated_ms FROM records WHERE kind = ?1 "
                     "AND (?2 IS NULL OR substr(key, 1, length(?2)) = ?2) "
                     "AND (?3 IS NULL OR key > ?3) ORDER BY key LIMIT ?4",
+    [SQ_REC_HEAD] = "SELECT version, op_id FROM records WHERE kind = ?1 AND key = ?2",
 };
 
 static const char sq_schema[] =
