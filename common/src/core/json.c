@@ -529,6 +529,23 @@ static aos_result put_value(aos_buf_t *b, json_object *v)
         }
         return aos_buf_putc(b, '}');
     }
+    case json_type_boolean:
+        return aos_buf_puts(b, json_object_get_boolean(v) ? "true" : "false");
+    case json_type_int: {
+        /* as json-c prints an int64, without the printbuf it attaches to the object; a value
+         * at INT64_MAX may be a uint64 json-c keeps apart: json-c prints that one */
+        int64_t i = json_object_get_int64(v);
+        if (i == INT64_MAX)
+            break;
+        char t[24], *p = t + sizeof t;
+        uint64_t u = i < 0 ? 0 - (uint64_t)i : (uint64_t)i;
+        do
+            *--p = (char)('0' + u % 10);
+        while (u /= 10);
+        if (i < 0)
+            *--p = '-';
+        return aos_buf_append(b, p, (size_t)(t + sizeof t - p));
+    }
     case json_type_array:
         aos_buf_putc(b, '[');
         for (size_t i = 0, n = json_object_array_length(v); i < n; i++) {
@@ -537,12 +554,12 @@ static aos_result put_value(aos_buf_t *b, json_object *v)
             AOS_RETURN_IF_FAILED(put_value(b, json_object_array_get_idx(v, i)));
         }
         return aos_buf_putc(b, ']');
-    default: {
-        const char *text = json_object_to_json_string_ext(v, JSON_C_TO_STRING_PLAIN |
-                                                                 JSON_C_TO_STRING_NOSLASHESCAPE);
-        return text && *text ? aos_buf_puts(b, text) : AOS_ERR_NOMEM;
+    default:
+        break;
     }
-    }
+    const char *text =
+        json_object_to_json_string_ext(v, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE);
+    return text && *text ? aos_buf_puts(b, text) : AOS_ERR_NOMEM;
 }
 
 aos_result aos_json_to_string(const json_object *value, char **out_str, size_t *out_len)
