@@ -19,6 +19,7 @@ typedef struct runner_env {
     aos_config_common_t common;
     char *agents;
     int64_t capacity;
+    int64_t max_waiting;
     int64_t busy_stale_ms;
     int64_t lease_ms;
     int64_t deadline_ms;
@@ -41,6 +42,11 @@ static const aos_config_field_t TABLE[] = {
      "Turns one runner holds at once (link credit, split over its agents); 0 = "
      "settings.max_inflight.",
      offsetof(runner_env_t, capacity)},
+    {"AOS_RUNNER_MAX_WAITING", NULL, AOS_CONFIG_INT, "1024", 1, 100000, false, false, NULL,
+     "Turns one runner holds beyond its capacity while they wait for an earlier turn of their "
+     "conversation (a poll each, no model call); without them a runner full of waiting turns "
+     "would not receive the turns they wait for.",
+     offsetof(runner_env_t, max_waiting)},
     {"AOS_RUNNER_BUSY_STALE", NULL, AOS_CONFIG_DURATION_MS, "120s", 1000, 86400000, false, false,
      NULL,
      "Gap time: a conversation's next turn in order that has not shown up (or was dead-lettered) "
@@ -149,6 +155,7 @@ static aos_result open_all(app_t *a, char *err, size_t errlen)
         .agents = a->agents,
         .serve = a->env.agents,
         .capacity = (uint32_t)a->env.capacity,
+        .max_waiting = (uint32_t)a->env.max_waiting,
         .busy_stale_ms = (uint32_t)a->env.busy_stale_ms,
         .lease_ms = (uint32_t)a->env.lease_ms,
         .prompt_budget_chars = (size_t)a->env.prompt_budget,

@@ -58,8 +58,10 @@ static void conv_start_next(void *arg, bool cancelled)
         turn_maybe_free(t);
         return;
     }
-    if (!t->ended)
+    if (!t->ended) {
+        runner_turn_park(t, false); /* its turn in this runner: it claims (and may wait) */
         turn_run(t);
+    }
 }
 
 /* ---- settling ---- */
@@ -100,6 +102,7 @@ static void settle(turn_t *t, turn_end how, const char *reason, const char *desc
     else
         aos_bus_accept(t->delivery);
     t->delivery = NULL;
+    runner_turn_park(t, false);
     if (t->agent)
         atomic_fetch_sub(&t->agent->inflight, 1);
     count_end(r, t->agent, how);
@@ -208,6 +211,8 @@ static void turn_arrive(void *arg, bool cancelled)
     c->tail = t;
     if (c->head == t)
         turn_run(t);
+    else
+        runner_turn_park(t, true); /* behind an earlier turn of its conversation here */
 }
 
 /* Bus I/O thread: hand the delivery to the loop. */
@@ -344,6 +349,12 @@ static void apply_defaults(runner_t *r)
     const aos_settings_t *s = &r->agents->settings;
     if (!r->cfg.capacity)
         r->cfg.capacity = s->max_inflight ? s->max_inflight : 1024;
+    if (!r->cfg.max_waiting)
+        r->cfg.max_waiting = 1024;
+    if (r->cfg.capacity > 100000) /* the bus takes at most 100000 unsettled per subscription */
+        r->cfg.capacity = 100000;
+    if (r->cfg.max_waiting > 100000 - r->cfg.capacity)
+        r->cfg.max_waiting = 100000 - r->cfg.capacity;
     if (!r->cfg.heartbeat_ms)
         r->cfg.heartbeat_ms = s->heartbeat_interval_ms ? s->heartbeat_interval_ms : 5000;
     if (!r->cfg.busy_stale_ms)
@@ -357,6 +368,7 @@ static void apply_defaults(runner_t *r)
     for (uint32_t i = 0; i < n; i++) {
         uint32_t share = r->cfg.capacity / n + (i < r->cfg.capacity % n ? 1 : 0);
         r->served[i].share = share ? share : 1;
+        r->served[i].wait_share = r->cfg.max_waiting / n + (i < r->cfg.max_waiting % n ? 1 : 0);
         r->served[i].runner = r;
         snprintf(r->served[i].queue, sizeof r->served[i].queue, "aos.agent.%s",
                  r->served[i].def->name);
@@ -419,7 +431,38 @@ aos_result runner_new(const runner_config_t *cfg, aos_bus_t *bus, aos_storage_cl
     return AOS_OK;
 }
 
-/* ---- credit from model headroom (headroom.h) ---- */
+/* ---- credit from model headroom (headroom.h) and waiting turns ---- */
+
+/* Loop thread: the agent's link credit limit is what its model has headroom for (credit) plus
+ * the turns it holds that wait for an earlier turn of their conversation, up to its share of
+ * max_waiting. Were waiting turns counted against capacity, a runner full of them would never
+ * receive the turns they wait for (say, after a broker restart requeued a conversation's turns
+ * out of order): everything would stand still for the gap time. */
+static bool agent_credit_apply(served_agent_t *a)
+{
+    uint32_t parked = a->parked < a->wait_share ? a->parked : a->wait_share;
+    uint32_t limit = a->credit + parked;
+    if (limit == a->limit)
+        return true;
+    bool full = limit >= a->share + a->wait_share; /* the subscription's max_inflight caps */
+    if (aos_bus_set_credit(a->runner->bus, a->queue, full ? UINT32_MAX : limit) != AOS_OK)
+        return false;
+    a->limit = limit;
+    return true;
+}
+
+void runner_turn_park(turn_t *t, bool parked)
+{
+    if (t->parked == parked || !t->agent)
+        return;
+    t->parked = parked;
+    if (parked)
+        t->agent->parked++;
+    else
+        t->agent->parked--;
+    if (!atomic_load(&t->r->stopping))
+        (void)agent_credit_apply(t->agent); /* else: again on the next change */
+}
 
 static void credit_timer(void *arg, bool cancelled)
 {
@@ -445,19 +488,20 @@ static void credit_update(void *ctx)
             next = wait;
         if (credit == a->credit)
             continue;
-        if (aos_bus_set_credit(r->bus, a->queue, credit >= a->share ? UINT32_MAX : credit) !=
-            AOS_OK)
+        uint32_t was = a->credit;
+        a->credit = credit;
+        if (!agent_credit_apply(a)) {
+            a->credit = was; /* not applied: again on the next change */
             continue;
-        if (credit < a->credit)
+        }
+        if (credit < was)
             aos_metric_counter_inc(a->m_credit_lowered);
         char from[16], to[16];
-        snprintf(from, sizeof from, "%u", a->credit);
+        snprintf(from, sizeof from, "%u", was);
         snprintf(to, sizeof to, "%u", credit);
         aos_log(AOS_LOG_INFO,
-                credit < a->credit ? "credit lowered: model headroom"
-                                   : "credit raised: model headroom",
+                credit < was ? "credit lowered: model headroom" : "credit raised: model headroom",
                 "agent", a->def->name, "from", from, "to", to, NULL);
-        a->credit = credit;
         aos_metric_gauge_set(a->m_credit, credit);
     }
     if (next && !r->credit_timer) {
@@ -484,9 +528,12 @@ aos_result runner_start(runner_t *r, char *errbuf, size_t errlen)
     r->started = true;
     for (size_t i = 0; i < r->served_count; i++) {
         served_agent_t *a = &r->served[i];
-        aos_result rc = aos_bus_subscribe(r->bus, a->queue, a->share, on_delivery, a);
+        aos_result rc =
+            aos_bus_subscribe(r->bus, a->queue, a->share + a->wait_share, on_delivery, a);
         if (rc != AOS_OK)
             return aos_fail(rc, errbuf, errlen, "subscribing %s: %s", a->queue, aos_result_str(rc));
+        a->limit = a->share + a->wait_share;
+        (void)agent_credit_apply(a); /* the share until turns wait */
         char share[16];
         snprintf(share, sizeof share, "%u", a->share);
         aos_log(AOS_LOG_INFO, "serving agent", "agent", a->def->name, "queue", a->queue,

@@ -16,8 +16,10 @@
  *
  * Concurrency: one loop thread runs every turn step; no thread per turn. The runner holds at
  * most `capacity` unsettled turns (split over the agents it serves: the bus grants link
- * credit only up to each subscription's share). Turns of one conversation run one at a time,
- * in arrival order.
+ * credit only up to each subscription's share), plus up to `max_waiting` turns that wait for
+ * an earlier turn of their conversation (those use no capacity, else a runner full of waiting
+ * turns would never receive the turns they wait for). Turns of one conversation run one at a
+ * time, in arrival order.
  *
  * Threads: new/start/stop/free from the owning (main) thread; runner_ready and
  * runner_get_stats from any thread.
@@ -42,7 +44,10 @@ typedef struct runner_config {
     const aos_agents_config_t *agents; /* borrowed; must outlive the runner */
     /* Comma-separated agent names to serve (AOS_AGENTS); NULL or "" = every agent. */
     const char *serve;
-    uint32_t capacity;     /* unsettled turns per instance (0: settings.max_inflight) */
+    uint32_t capacity; /* unsettled turns per instance (0: settings.max_inflight) */
+    /* Turns held beyond capacity while they wait for an earlier turn of their conversation
+     * (no model call, a poll): split over the agents like capacity (0: 1024). */
+    uint32_t max_waiting;
     uint32_t heartbeat_ms; /* 0: settings.heartbeat_interval_ms */
     /* Gap time: an accepted turn that has not shown up (or was dead-lettered) stops holding
      * the turns behind it in its conversation after this (0: 120000; docs/turn-order.md). */

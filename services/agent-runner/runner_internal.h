@@ -25,7 +25,10 @@ typedef struct served_agent {
     aos_metric_counter_t *m_answered, *m_from_storage, *m_released, *m_dead, *m_tokens_prompt,
         *m_tokens_completion;
     aos_metric_histogram_t *m_duration;
-    uint32_t credit; /* link credit granted now (share, less without model headroom) */
+    uint32_t credit;     /* link credit granted now (share, less without model headroom) */
+    uint32_t wait_share; /* its share of max_waiting */
+    uint32_t parked;     /* turns held that wait for an earlier turn of their conversation */
+    uint32_t limit;      /* the credit limit the bus has: credit + parked (up to wait_share) */
     aos_metric_gauge_t *m_credit;
     aos_metric_counter_t *m_credit_lowered;
 } served_agent_t;
@@ -84,6 +87,7 @@ struct turn {
     uint32_t relists;       /* lease conflicts seen */
     int64_t seq, token;     /* place in the conversation's order, lease fencing token */
     bool running;           /* holds the conversation lease (renewed on a timer) */
+    bool parked;            /* waits for an earlier turn of its conversation (no capacity) */
     bool lease_lost;        /* a renewal found another holder */
     bool failure_recorded;  /* the failure marker went to storage with turn.complete */
     char *complete_json;    /* the turn.complete request being sent (kept for a resend) */
@@ -124,6 +128,11 @@ typedef enum turn_end {
 } turn_end;
 
 void runner_turn_end(turn_t *t, turn_end how, const char *reason, const char *description);
+
+/* runner.c: the turn waits for an earlier turn of its conversation (parked) or no longer
+ * does; a parked turn holds its delivery without using the agent's capacity: the agent's
+ * link credit grows by the parked turns, up to its share of max_waiting. */
+void runner_turn_park(turn_t *t, bool parked);
 
 /* turn.c: run a turn (it is the head of its conversation). */
 void turn_run(turn_t *t);

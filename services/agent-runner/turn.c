@@ -1,6 +1,8 @@
-/* The turn state machine (see runner.h for the steps and docs/agent-runner.md for why).
- * Every function here runs on the loop thread; storage and bus callbacks arrive on the bus
- * thread, copy what they got into a hop and post it to the loop. */
+/* The turn state machine (see runner.h for the steps and docs/agent-runner.md for why): hops,
+ * endings, the model call, completing and replying; the turn's place in its conversation (the
+ * accept's lease, claims, waiting, renewals) is turn_lease.c. Every function here runs on the
+ * loop thread; storage and bus callbacks arrive on the bus thread, copy what they got into a
+ * hop and post it to the loop. */
 #include <json-c/json.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -13,19 +15,9 @@
 #include "aos/resilience.h"
 #include "aos/event_publisher.h"
 #include "runner_internal.h"
+#include "turn_steps.h"
 
-typedef struct hop hop_t;
-typedef void (*hop_fn)(turn_t *t, hop_t *h);
-
-struct hop {
-    turn_t *t;
-    hop_fn next;
-    aos_result rc;
-    char err[200];
-    char *data; /* a raw storage reply's data */
-};
-
-static hop_t *hop_new(turn_t *t, hop_fn next)
+hop_t *turn_hop_new(turn_t *t, hop_fn next)
 {
     hop_t *h = calloc(1, sizeof *h);
     if (!h)
@@ -67,7 +59,7 @@ static void hop_post(hop_t *h, aos_result rc, const char *errmsg)
 }
 
 /* A hop whose submit failed: it will never arrive. */
-static void hop_abandon(hop_t *h)
+void turn_hop_abandon(hop_t *h)
 {
     h->t->ops_pending--;
     hop_free(h);
@@ -75,7 +67,7 @@ static void hop_abandon(hop_t *h)
 
 /* ---- storage callbacks (bus thread) ---- */
 
-static void on_raw(void *ctx, aos_result r, const char *data_json, const char *errmsg)
+void turn_on_raw(void *ctx, aos_result r, const char *data_json, const char *errmsg)
 {
     hop_t *h = ctx;
     if (r == AOS_OK && data_json && !(h->data = strdup(data_json)))
@@ -85,7 +77,7 @@ static void on_raw(void *ctx, aos_result r, const char *data_json, const char *e
 
 /* ---- endings ---- */
 
-static void release(turn_t *t, const char *why)
+void turn_release(turn_t *t, const char *why)
 {
     aos_log(AOS_LOG_WARN, "turn released for redelivery", "agent", t->req.agent, "conversation_id",
             t->req.conversation_id, "message_id", t->req.message_id, "reason", why, NULL);
@@ -157,7 +149,7 @@ void turn_poison(turn_t *t, aos_result code, const char *why)
 /* A storage step failed: a timeout is retried (every step is idempotent) a few times, since
  * a lost or late reply is likelier than a dead store; otherwise transient -> release, a
  * refusal of our data -> poison. */
-static void storage_failed(turn_t *t, const char *step, hop_t *h)
+void turn_storage_failed(turn_t *t, const char *step, hop_t *h)
 {
     if (h->rc == AOS_ERR_TIMEOUT && t->redo && t->storage_retries < RUNNER_STORAGE_RETRIES) {
         t->storage_retries++;
@@ -172,346 +164,10 @@ static void storage_failed(turn_t *t, const char *step, hop_t *h)
     if (h->rc == AOS_ERR_INVALID || h->rc == AOS_ERR_TOO_LARGE)
         turn_poison(t, h->rc, why);
     else
-        release(t, why);
+        turn_release(t, why);
 }
 
 /* ---- steps ---- */
-
-static void claim(turn_t *t);
-static void load_knowledge(turn_t *t);
-static void respond(turn_t *t, bool from_storage);
-static bool run_leased(turn_t *t);
-
-/* The token that came with the turn message belongs to its first delivery only: a
- * redelivered copy may race the delivery that still runs it, so it claims without. */
-static bool holds_accept_token(const turn_t *t)
-{
-    return t->req.lease_token > 0 && t->request->delivery_count == 0;
-}
-
-void turn_run(turn_t *t)
-{
-    aos_trace_set(t->request->traceparent);
-    if (runner_reply_id(t->req.message_id, 'r', t->reply_id) != AOS_OK) {
-        turn_poison(t, AOS_ERR_INVALID, "message_id cannot name a reply");
-        return;
-    }
-    /* the accept gave this delivery the lease and the context: no claim, the turn's one
-     * round trip is its complete (docs/turn-order.md) */
-    if (run_leased(t))
-        return;
-    /* one round trip: answered already? else our place in the conversation's order, the
-     * lease, the user message stored and the newest messages (docs/turn-order.md) */
-    claim(t);
-}
-
-static aos_result claim_json(turn_t *t, char **out)
-{
-    char *meta = NULL;
-    AOS_RETURN_IF_FAILED(runner_user_metadata(&t->req, &meta));
-    aos_storage_message_t m = {.conversation_id = t->req.conversation_id,
-                               .id = t->req.message_id,
-                               .role = t->req.kind == RUNNER_TURN_EVENT ? "event" : "user",
-                               .content = t->req.text,
-                               .metadata_json = meta};
-    json_object *o = json_object_new_object();
-    json_object *mj = NULL;
-    if (t->req.lease_user_json) /* stored at acceptance: the same bytes again */
-        aos_json_parse_object(t->req.lease_user_json, strlen(t->req.lease_user_json), 0, 0, &mj,
-                              NULL, 0);
-    if (!mj)
-        mj = aos_storage_message_to_json(&m);
-    free(meta);
-    size_t history = (size_t)t->agent->def->max_history + 8;
-    if (history > AOS_STORAGE_PAGE_MAX)
-        history = AOS_STORAGE_PAGE_MAX;
-    aos_result r = o && mj ? AOS_OK : AOS_ERR_NOMEM;
-    if (r == AOS_OK)
-        r = aos_json_add(o, "message", mj);
-    else
-        json_object_put(mj);
-    if (r == AOS_OK)
-        r = aos_json_add_string(o, "conversation_id", t->req.conversation_id);
-    if (r == AOS_OK)
-        r = aos_json_add_string(o, "turn_id", t->req.message_id);
-    if (r == AOS_OK)
-        r = aos_json_add_string(o, "agent", t->req.agent);
-    if (r == AOS_OK)
-        r = aos_json_add_string(o, "holder", aos_bus_instance_id(t->r->bus));
-    if (r == AOS_OK)
-        r = aos_json_add_int(o, "lease_ms", t->r->cfg.lease_ms);
-    if (r == AOS_OK)
-        r = aos_json_add_int(o, "gap_ms", t->r->cfg.busy_stale_ms);
-    if (r == AOS_OK)
-        r = aos_json_add_int(o, "history", (int64_t)history);
-    if (r == AOS_OK && holds_accept_token(t)) /* the accept's lease is ours to take over */
-        r = aos_json_add_int(o, "token", t->req.lease_token);
-    if (r == AOS_OK)
-        r = aos_json_to_string(o, out, NULL);
-    json_object_put(o);
-    return r;
-}
-
-static void after_claim(turn_t *t, hop_t *h);
-
-static void claim(turn_t *t)
-{
-    t->redo = claim;
-    char *data = NULL;
-    if (claim_json(t, &data) != AOS_OK) {
-        release(t, "out of memory");
-        return;
-    }
-    hop_t *h = hop_new(t, after_claim);
-    aos_result rc =
-        h ? aos_storage_call(t->r->storage, "turn.claim", data, on_raw, h) : AOS_ERR_NOMEM;
-    free(data);
-    if (rc != AOS_OK) {
-        if (h)
-            hop_abandon(h);
-        release(t, "storage request could not be sent");
-    }
-}
-
-static void on_busy_timer(void *arg, bool cancelled)
-{
-    turn_t *t = arg;
-    aos_trace_set(t->request->traceparent);
-    t->ops_pending--;
-    if (t->ended) {
-        turn_maybe_free(t);
-        return;
-    }
-    if (cancelled || atomic_load(&t->r->stopping)) {
-        release(t, "shutting down while waiting for the conversation");
-        return;
-    }
-    claim(t);
-}
-
-/* An earlier turn of the conversation (in acceptance order) has not finished: wait for it,
- * polling, holding the delivery (it costs no thread). */
-static void wait_for_conversation(turn_t *t, const char *pending_id)
-{
-    uint64_t now = runner_now_ms();
-    if (!t->busy_since_ms) {
-        t->busy_since_ms = now;
-        aos_log(AOS_LOG_INFO, "an earlier turn of the conversation runs first; waiting",
-                "conversation_id", t->req.conversation_id, "message_id", t->req.message_id,
-                "pending_message_id", pending_id ? pending_id : "", NULL);
-    }
-    uint64_t waited = now - t->busy_since_ms;
-    uint32_t delay = waited < 1000 ? 50 : waited < 10000 ? 250 : 1000;
-    t->ops_pending++;
-    if (runner_loop_timer(t->r->loop, delay, on_busy_timer, t) != AOS_OK) {
-        t->ops_pending--;
-        release(t, "out of memory");
-    }
-}
-
-/* The turn the conversation waits for may be queued right here, behind t (a redelivery
- * that arrived after a later turn of the same conversation): run it first instead. */
-static bool run_pending_first(turn_t *t, const char *pending_id)
-{
-    conv_t *c = t->conv;
-    if (!c || c->head != t || !pending_id)
-        return false;
-    turn_t *prev = t;
-    for (turn_t *p = t->next_in_conv; p; prev = p, p = p->next_in_conv) {
-        if (strcmp(p->req.message_id, pending_id) != 0)
-            continue;
-        prev->next_in_conv = p->next_in_conv;
-        if (c->tail == p)
-            c->tail = prev;
-        p->next_in_conv = t;
-        c->head = p;
-        aos_log(AOS_LOG_INFO, "running the conversation's pending turn first", "conversation_id",
-                t->req.conversation_id, "message_id", p->req.message_id, NULL);
-        turn_run(p);
-        return true;
-    }
-    return false;
-}
-
-static void answer_from_storage(turn_t *t, const aos_storage_message_t *reply)
-{
-    t->outcome = (runner_turn_outcome_t){.reply = reply->content, .provider = "stored"};
-    runner_assistant_metadata_parse(reply->metadata_json, &t->outcome, &t->outcome_owner);
-    aos_log(AOS_LOG_INFO, "turn already answered; replying from storage", "agent", t->req.agent,
-            "conversation_id", t->req.conversation_id, "message_id", t->req.message_id, NULL);
-    respond(t, true);
-}
-
-/* Messages of a JSON array into t->page (newest first, as the claim lists them). */
-static aos_result take_page(turn_t *t, json_object *arr)
-{
-    aos_storage_message_page_clear(&t->page);
-    size_t n = arr ? json_object_array_length(arr) : 0;
-    if (!n)
-        return AOS_OK;
-    t->page.items = calloc(n, sizeof *t->page.items);
-    if (!t->page.items)
-        return AOS_ERR_NOMEM;
-    for (size_t i = 0; i < n; i++) {
-        char err[100];
-        if (aos_storage_message_from_json(json_object_array_get_idx(arr, i), &t->page.items[i], err,
-                                          sizeof err) != AOS_OK)
-            return AOS_ERR_PROTOCOL;
-        t->page.count = i + 1;
-    }
-    return AOS_OK;
-}
-
-static void renew_tick(void *arg, bool cancelled);
-
-static void schedule_renew_in(turn_t *t, uint32_t delay_ms)
-{
-    t->ops_pending++;
-    if (runner_loop_timer(t->r->loop, delay_ms, renew_tick, t) != AOS_OK)
-        t->ops_pending--;
-}
-
-static void schedule_renew(turn_t *t)
-{
-    schedule_renew_in(t, t->r->cfg.lease_ms / 3);
-}
-
-static void after_renew(turn_t *t, hop_t *h)
-{
-    if (h->rc == AOS_ERR_CONFLICT && t->running) {
-        t->lease_lost = true;
-        aos_log(AOS_LOG_WARN, "conversation lease lost while the turn runs", "conversation_id",
-                t->req.conversation_id, "message_id", t->req.message_id, NULL);
-    }
-}
-
-static void renew_tick(void *arg, bool cancelled)
-{
-    turn_t *t = arg;
-    t->ops_pending--;
-    if (t->ended) {
-        turn_maybe_free(t);
-        return;
-    }
-    if (cancelled || !t->running)
-        return;
-    char data[400];
-    snprintf(data, sizeof data, "{\"conversation_id\":\"%s\",\"token\":%lld,\"lease_ms\":%u}",
-             t->req.conversation_id, (long long)t->token, t->r->cfg.lease_ms);
-    hop_t *h = hop_new(t, after_renew);
-    if (h && aos_storage_call(t->r->storage, "turn.renew", data, on_raw, h) != AOS_OK)
-        hop_abandon(h);
-    schedule_renew(t);
-}
-
-static void store_answer(turn_t *t);
-
-/* The lease is ours (t->seq, t->token) for at least lease_left_ms more: the context into
- * t->page, renewals (the first within a third of what is left), then the model. */
-static aos_result start_running(turn_t *t, json_object *user, json_object *arr,
-                                int64_t lease_left_ms)
-{
-    AOS_RETURN_IF_FAILED(take_page(t, arr));
-    json_object *useq = NULL;
-    if (json_object_object_get_ex(user, "seq", &useq))
-        t->user_seq = json_object_get_int64(useq);
-    t->lease_lost = false;
-    if (t->completion.text) {
-        /* this turn's answer is in hand: its complete lost the lease (to a stale claim of the
-         * same turn, e.g. one re-sent after a reconnect); store it under the new lease rather
-         * than pay the model again */
-        store_answer(t);
-        return AOS_OK;
-    }
-    t->running = true;
-    int64_t left = lease_left_ms < (int64_t)t->r->cfg.lease_ms ? lease_left_ms : t->r->cfg.lease_ms;
-    schedule_renew_in(t, (uint32_t)(left > 3 ? left / 3 : 1));
-    load_knowledge(t);
-    return AOS_OK;
-}
-
-static void after_claim(turn_t *t, hop_t *h)
-{
-    if (h->rc != AOS_OK) {
-        storage_failed(t, "turn.claim", h);
-        return;
-    }
-    json_object *o = NULL, *v = NULL;
-    const char *status = NULL;
-    if (aos_json_parse_object(h->data ? h->data : "", h->data ? strlen(h->data) : 0, 0, 0, &o, NULL,
-                              0) != AOS_OK ||
-        aos_json_get_string(o, "status", AOS_JSON_REQUIRED, &status, NULL, 0) != AOS_OK) {
-        json_object_put(o);
-        release(t, "storage turn.claim: unreadable reply");
-        return;
-    }
-    aos_result r = AOS_OK;
-    if (strcmp(status, "answered") == 0) {
-        /* the reply of an earlier delivery, at any age (the ledger) */
-        r = aos_json_get_object(o, "reply", AOS_JSON_REQUIRED, &v, NULL, 0);
-        json_object *arr = json_object_new_array();
-        if (r == AOS_OK && arr && json_object_array_add(arr, json_object_get(v)) == 0)
-            r = take_page(t, arr);
-        json_object_put(arr);
-        json_object_put(o);
-        if (r != AOS_OK || t->page.count != 1) {
-            release(t, "storage turn.claim: unreadable reply");
-            return;
-        }
-        answer_from_storage(t, &t->page.items[0]);
-        return;
-    }
-    if (strcmp(status, "wait") == 0) {
-        const char *pending = NULL;
-        if (aos_json_get_object(o, "waiting_for", AOS_JSON_OPTIONAL, &v, NULL, 0) == AOS_OK && v)
-            aos_json_get_string(v, "turn_id", AOS_JSON_OPTIONAL, &pending, NULL, 0);
-        if (!run_pending_first(t, pending))
-            wait_for_conversation(t, pending);
-        json_object_put(o);
-        return;
-    }
-    json_object *arr = NULL, *user = NULL;
-    aos_json_get_int(o, "seq", AOS_JSON_REQUIRED, &t->seq, NULL, NULL, 0);
-    r = aos_json_get_int(o, "token", AOS_JSON_REQUIRED, &t->token, NULL, NULL, 0);
-    if (r == AOS_OK)
-        r = aos_json_get_object(o, "user", AOS_JSON_REQUIRED, &user, NULL, 0);
-    if (r == AOS_OK)
-        r = aos_json_get_array(o, "messages", AOS_JSON_OPTIONAL, &arr, NULL, 0);
-    if (r == AOS_OK)
-        r = start_running(t, user, arr, t->r->cfg.lease_ms);
-    json_object_put(o);
-    if (r != AOS_OK)
-        release(t, "storage turn.claim: unreadable reply");
-}
-
-/* The lease and context of the turn message, when this delivery may use them: its first
- * delivery, with more than half of the lease left (clocks of storage and runner agree to
- * well under that). Otherwise the claim decides (and takes the lease over by its token). */
-static bool run_leased(turn_t *t)
-{
-    const runner_turn_req_t *q = &t->req;
-    int64_t left = q->lease_granted_ms + q->lease_ms - aos_clock_realtime_ms();
-    if (!holds_accept_token(t) || !q->lease_user_json || !q->lease_messages_json ||
-        left < q->lease_ms / 2)
-        return false;
-    json_object *user = NULL, *arr = NULL;
-    bool ok = aos_json_parse_object(q->lease_user_json, strlen(q->lease_user_json), 0, 0, &user,
-                                    NULL, 0) == AOS_OK &&
-              aos_json_parse(q->lease_messages_json, strlen(q->lease_messages_json), 0, 0, &arr,
-                             NULL, 0) == AOS_OK &&
-              json_object_is_type(arr, json_type_array);
-    t->redo = claim;
-    t->seq = q->lease_seq;
-    t->token = q->lease_token;
-    ok = ok && start_running(t, user, arr, left) == AOS_OK;
-    json_object_put(user);
-    json_object_put(arr);
-    if (!ok) {
-        t->seq = t->token = 0;
-        aos_storage_message_page_clear(&t->page);
-    }
-    return ok;
-}
 
 static void on_model_done(void *ctx, runner_model_result_t *res);
 
@@ -521,7 +177,7 @@ static void build_and_call(turn_t *t, const runner_knowledge_doc_t *docs, size_t
     size_t n = 0;
     aos_model_msg_t *hist = calloc(t->page.count + 1, sizeof *hist);
     if (!hist) {
-        release(t, "out of memory");
+        turn_release(t, "out of memory");
         return;
     }
     for (size_t i = t->page.count; i-- > 0;) {
@@ -543,7 +199,7 @@ static void build_and_call(turn_t *t, const runner_knowledge_doc_t *docs, size_t
     aos_result rc = runner_prompt_build(&in, &t->prompt, err, sizeof err);
     free(hist);
     if (rc != AOS_OK) {
-        release(t, err);
+        turn_release(t, err);
         return;
     }
     t->ops_pending++;
@@ -554,7 +210,7 @@ static void build_and_call(turn_t *t, const runner_knowledge_doc_t *docs, size_t
                                    on_model_done, t);
     if (rc != AOS_OK) {
         t->ops_pending--;
-        release(t, "model call could not start");
+        turn_release(t, "model call could not start");
     }
 }
 
@@ -571,18 +227,18 @@ static void on_knowledge(void *ctx, aos_result r, const runner_knowledge_doc_t *
     if (r != AOS_OK) {
         char why[300];
         snprintf(why, sizeof why, "domain knowledge: %s", errmsg ? errmsg : aos_result_str(r));
-        release(t, why);
+        turn_release(t, why);
         return;
     }
     build_and_call(t, docs, count);
 }
 
-static void load_knowledge(turn_t *t)
+void turn_load_knowledge(turn_t *t)
 {
     t->ops_pending++;
     if (runner_knowledge_get(t->r->knowledge, t->agent->def, on_knowledge, t) != AOS_OK) {
         t->ops_pending--;
-        release(t, "domain knowledge unavailable");
+        turn_release(t, "domain knowledge unavailable");
     }
 }
 
@@ -607,14 +263,14 @@ static void send_complete(turn_t *t)
 {
     t->redo = send_complete;
     t->complete_sent_ms = aos_clock_realtime_ms();
-    hop_t *h = hop_new(t, t->pending_next);
+    hop_t *h = turn_hop_new(t, t->pending_next);
     aos_result rc =
-        h ? aos_storage_call(t->r->storage, "turn.complete", t->complete_json, on_raw, h)
+        h ? aos_storage_call(t->r->storage, "turn.complete", t->complete_json, turn_on_raw, h)
           : AOS_ERR_NOMEM;
     if (rc != AOS_OK) {
         if (h)
-            hop_abandon(h);
-        release(t, "storage request could not be sent");
+            turn_hop_abandon(h);
+        turn_release(t, "storage request could not be sent");
     }
 }
 
@@ -651,7 +307,7 @@ static void complete(turn_t *t, const char *id, const char *role, const char *co
     t->running = false; /* no more renewals: complete ends the lease */
     t->pending_next = next;
     if (r != AOS_OK) {
-        release(t, "out of memory");
+        turn_release(t, "out of memory");
         return;
     }
     send_complete(t);
@@ -715,7 +371,7 @@ static void on_model_done(void *ctx, runner_model_result_t *res)
         return;
     }
     if (res->result == AOS_ERR_CANCELLED) {
-        release(t, "model call cancelled (shutting down)");
+        turn_release(t, "model call cancelled (shutting down)");
         return;
     }
     if (res->result != AOS_OK) {
@@ -736,15 +392,15 @@ static void on_model_done(void *ctx, runner_model_result_t *res)
     turn_adapter_outcome(t, &t->outcome, res, false);
     aos_metric_counter_add(t->agent->m_tokens_prompt, t->outcome.usage.prompt_tokens);
     aos_metric_counter_add(t->agent->m_tokens_completion, t->outcome.usage.completion_tokens);
-    store_answer(t);
+    turn_store_answer(t);
 }
 
 /* turn.complete with the model's answer (t->completion / t->outcome) under the lease held. */
-static void store_answer(turn_t *t)
+void turn_store_answer(turn_t *t)
 {
     char *meta = NULL;
     if (runner_assistant_metadata(&t->req, &t->outcome, &meta) != AOS_OK) {
-        release(t, "out of memory");
+        turn_release(t, "out of memory");
         return;
     }
     complete(t, t->reply_id, "assistant", t->completion.text, meta, "answered",
@@ -774,19 +430,19 @@ static void after_assistant_complete(turn_t *t, hop_t *h)
         /* the lease went to another delivery of this turn (we were too slow), or it stored a
          * different reply first: claim again, which answers with what is stored */
         if (++t->relists > 20) {
-            release(t, "conversation lease keeps moving");
+            turn_release(t, "conversation lease keeps moving");
             return;
         }
         aos_log(AOS_LOG_WARN, "turn lost its conversation lease; claiming again", "conversation_id",
                 t->req.conversation_id, "message_id", t->req.message_id, NULL);
-        claim(t);
+        turn_claim(t);
         return;
     }
     if (h->rc != AOS_OK) {
-        storage_failed(t, "turn.complete", h);
+        turn_storage_failed(t, "turn.complete", h);
         return;
     }
-    respond(t, false);
+    turn_respond(t, false);
 }
 
 /* ---- replying ---- */
@@ -806,7 +462,7 @@ static void after_send(turn_t *t, hop_t *h)
         return;
     }
     if (t->send_failed) {
-        release(t, "reply or event not confirmed by the broker");
+        turn_release(t, "reply or event not confirmed by the broker");
         return;
     }
     runner_claim_settled(t);
@@ -836,7 +492,7 @@ static aos_event_t *make_event(turn_t *t, const char *type, const char *id, cons
 static bool send_one(turn_t *t, const char *type, const char *id, const char *data, bool reply)
 {
     aos_event_t *ev = make_event(t, type, id, data);
-    hop_t *h = ev ? hop_new(t, after_send) : NULL;
+    hop_t *h = ev ? turn_hop_new(t, after_send) : NULL;
     aos_result rc = AOS_ERR_NOMEM;
     if (h) {
         t->sends_pending++;
@@ -844,14 +500,14 @@ static bool send_one(turn_t *t, const char *type, const char *id, const char *da
         ev = NULL;
         if (rc != AOS_OK) {
             t->sends_pending--;
-            hop_abandon(h);
+            turn_hop_abandon(h);
         }
     }
     aos_event_free(ev);
     return rc == AOS_OK;
 }
 
-static void respond(turn_t *t, bool from_storage)
+void turn_respond(turn_t *t, bool from_storage)
 {
     t->from_storage = from_storage;
     /* one line per turn, with its trace_id, before the reply can reach anyone */
@@ -867,7 +523,7 @@ static void respond(turn_t *t, bool from_storage)
         (t->req.kind == RUNNER_TURN_EVENT &&
          runner_action_json(&t->req, &t->outcome, &action) != AOS_OK)) {
         free(action);
-        release(t, "out of memory");
+        turn_release(t, "out of memory");
         return;
     }
     char event_id[160];

@@ -36,8 +36,8 @@ void runner_turn_req_clear(runner_turn_req_t *r)
     free(r->event_json);
     free(r->event_type);
     free(r->routing_reason);
-    free(r->lease_user_json);
-    free(r->lease_messages_json);
+    json_object_put(r->lease_user);
+    json_object_put(r->lease_messages);
     memset(r, 0, sizeof *r);
 }
 
@@ -133,9 +133,9 @@ static aos_result parse_lease(json_object *root, runner_turn_req_t *r)
     r->lease_token = tok;
     r->lease_ms = ms;
     r->lease_granted_ms = at;
-    if (user && msgs) {
-        AOS_RETURN_IF_FAILED(aos_json_to_string(user, &r->lease_user_json, NULL));
-        AOS_RETURN_IF_FAILED(aos_json_to_string(msgs, &r->lease_messages_json, NULL));
+    if (user && msgs) { /* parsed once: run_leased reads them as they are */
+        r->lease_user = json_object_get(user);
+        r->lease_messages = json_object_get(msgs);
     }
     return AOS_OK;
 }

@@ -38,8 +38,9 @@ typedef struct runner_turn_req {
     /* "lease": what turn.accept gave the turn when it was next in line (docs/turn-order.md).
      * lease_token 0: none (or one that does not read: the runner claims as usual). */
     int64_t lease_seq, lease_token, lease_ms, lease_granted_ms;
-    char *lease_user_json;     /* the stored user message (JSON object), or NULL */
-    char *lease_messages_json; /* the newest messages, newest first (JSON array), or NULL */
+    /* the stored user message (a JSON object) and the newest messages, newest first (a JSON
+     * array), as parsed from the turn (one reference each, kept without a copy), or NULL */
+    struct json_object *lease_user, *lease_messages;
 } runner_turn_req_t;
 
 #define RUNNER_TURN_MAX_BYTES (512u * 1024u)  /* largest turn request accepted */

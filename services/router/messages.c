@@ -137,12 +137,18 @@ const char *router_turn_kind_name(router_turn_kind k)
 }
 
 /* Attach embedded JSON text (already validated by whoever produced it) as a value. */
+/* JSON text the router built (or checked) goes into the turn as it is: checked, not parsed
+ * and written again (the accept's context is most of a turn message). */
 static aos_result add_raw(json_object *o, const char *key, const char *json)
 {
     if (!json)
         return AOS_OK;
-    json_object *v = NULL;
-    AOS_RETURN_IF_FAILED(aos_json_parse(json, strlen(json), strlen(json) + 1, 0, &v, NULL, 0));
+    size_t n = strlen(json);
+    AOS_RETURN_IF_FAILED(aos_json_validate(json, n, n + 1, 0, NULL, 0));
+    char *copy = malloc(n + 1);
+    if (copy)
+        memcpy(copy, json, n + 1);
+    json_object *v = copy ? aos_json_raw(copy, n) : NULL;
     return aos_json_add(o, key, v);
 }
 

@@ -122,7 +122,7 @@ static aos_result x_msg_append(storage_backend_t *be, const storage_request_t *r
     bool created = false;
     aos_result r = be->ops->message_append(be, &in, rq->expected_version, &out, &created, E);
     if (r == AOS_OK)
-        r = add_obj(reply, "message", aos_storage_message_to_json(&out));
+        r = add_obj(reply, "message", aos_storage_message_to_wire(&out));
     if (r == AOS_OK)
         r = aos_json_add_bool(reply, "created", created);
     aos_storage_message_clear(&out);
@@ -143,8 +143,8 @@ static aos_result x_msg_list(storage_backend_t *be, const storage_request_t *rq,
     size_t used = 0;
     char cut[32] = ""; /* the page stopped at the reply budget: continue after this seq */
     for (size_t i = 0; r == AOS_OK && i < page.count; i++) {
-        json_object *o = aos_storage_message_to_json(&page.items[i]);
-        size_t n = o ? strlen(json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN)) + 1 : 0;
+        json_object *o = aos_storage_message_to_wire(&page.items[i]);
+        size_t n = o ? aos_json_raw_len(o) + 1 : 0;
         if (o && i > 0 && used + n > AOS_STORAGE_REPLY_BUDGET) {
             json_object_put(o);
             snprintf(cut, sizeof cut, "%lld", (long long)page.items[i - 1].seq);

@@ -9,6 +9,7 @@
  * Message cursors of both backends are the message seq in decimal, which is how a stored
  * reply is read back by its seq. */
 #include "dispatch_turns.h"
+#include "turn_state.h"
 
 #include <openssl/sha.h>
 #include <stdatomic.h>
@@ -19,16 +20,7 @@
 #include "aos/json.h"
 #include "aos/storage_wire.h"
 
-#define CAS_TRIES 16
 #define E errbuf, errlen
-
-typedef struct turn_rq {
-    json_object *root;
-    const char *conversation_id, *turn_id, *agent, *holder, *idempotency_key, *outcome;
-    int64_t lease_ms, gap_ms, history, token, seq;
-    aos_storage_message_t msg; /* claim: the user message; complete: the answer */
-    bool has_msg;
-} turn_rq_t;
 
 static _Atomic int64_t g_reachable_since;
 
@@ -40,166 +32,6 @@ void storage_turns_reachable_since(int64_t ms)
 bool storage_turn_op(const char *type)
 {
     return type && strncmp(type, "aos.storage.turn.", 17) == 0;
-}
-
-/* ---- records as JSON ---- */
-
-static aos_result rec_load(storage_backend_t *be, const char *kind, const char *key,
-                           json_object **out, char **out_version, char *errbuf, size_t errlen)
-{
-    aos_storage_record_t rec = {0};
-    *out = NULL;
-    aos_result r = be->ops->record_get(be, kind, key, &rec, E);
-    if (r == AOS_OK) {
-        r = aos_json_parse_object(rec.data_json, strlen(rec.data_json), 0, 0, out, E);
-        if (r == AOS_OK && out_version) {
-            *out_version = rec.version;
-            rec.version = NULL;
-        }
-    }
-    aos_storage_record_clear(&rec);
-    return r;
-}
-
-/* if_match NULL: create only. */
-static aos_result rec_store(storage_backend_t *be, const char *kind, const char *key,
-                            json_object *o, const char *if_match, char *errbuf, size_t errlen)
-{
-    char *text = NULL;
-    aos_result r = aos_json_to_string(o, &text, NULL);
-    aos_storage_record_t rec = {0};
-    if (r == AOS_OK)
-        r = be->ops->record_put(be, kind, key, text, if_match, NULL, &rec, E);
-    aos_storage_record_clear(&rec);
-    free(text);
-    return r;
-}
-
-static int64_t jint(json_object *o, const char *k)
-{
-    json_object *v;
-    return o && json_object_object_get_ex(o, k, &v) ? json_object_get_int64(v) : 0;
-}
-
-static const char *jstr(json_object *o, const char *k)
-{
-    json_object *v;
-    return o && json_object_object_get_ex(o, k, &v) ? json_object_get_string(v) : NULL;
-}
-
-static void jset_int(json_object *o, const char *k, int64_t v)
-{
-    json_object_object_add(o, k, json_object_new_int64(v));
-}
-
-static void ledger_key(const turn_rq_t *rq, char *out, size_t len)
-{
-    snprintf(out, len, "%s|%s", rq->conversation_id, rq->turn_id);
-}
-
-/* The pending entry of a turn in the conversation state, by turn id; its order or 0. */
-static int64_t pend_find(json_object *st, const char *turn)
-{
-    json_object *pend;
-    if (!json_object_object_get_ex(st, "pend", &pend))
-        return 0;
-    json_object_object_foreach(pend, k, v)
-    {
-        const char *t = jstr(v, "t");
-        if (t && strcmp(t, turn) == 0)
-            return strtoll(k, NULL, 10);
-    }
-    return 0;
-}
-
-static json_object *pend_get(json_object *st, int64_t seq)
-{
-    json_object *pend, *v;
-    char k[24];
-    snprintf(k, sizeof k, "%lld", (long long)seq);
-    return json_object_object_get_ex(st, "pend", &pend) && json_object_object_get_ex(pend, k, &v)
-               ? v
-               : NULL;
-}
-
-static void pend_set(json_object *st, int64_t seq, const char *turn, int64_t at)
-{
-    json_object *pend;
-    if (!json_object_object_get_ex(st, "pend", &pend)) {
-        pend = json_object_new_object();
-        json_object_object_add(st, "pend", pend);
-    }
-    char k[24];
-    snprintf(k, sizeof k, "%lld", (long long)seq);
-    json_object *e = json_object_new_object();
-    json_object_object_add(e, "t", json_object_new_string(turn));
-    jset_int(e, "at", at);
-    json_object_object_add(pend, k, e);
-}
-
-static void pend_del(json_object *st, int64_t seq)
-{
-    json_object *pend;
-    char k[24];
-    snprintf(k, sizeof k, "%lld", (long long)seq);
-    if (json_object_object_get_ex(st, "pend", &pend))
-        json_object_object_del(pend, k);
-}
-
-/* The conversation state, created (with the conversation) when absent. */
-static aos_result state_load(storage_backend_t *be, const turn_rq_t *rq, json_object **st,
-                             char **version, char *errbuf, size_t errlen)
-{
-    for (int i = 0; i < CAS_TRIES; i++) {
-        aos_result r = rec_load(be, "turnconv", rq->conversation_id, st, version, E);
-        if (r != AOS_ERR_NOT_FOUND)
-            return r;
-        if (rq->agent) {
-            aos_storage_conversation_t in = {.id = (char *)rq->conversation_id,
-                                             .agent = (char *)rq->agent};
-            aos_storage_conversation_t out = {0};
-            bool created = false;
-            r = be->ops->conversation_create(be, &in, &out, &created, E);
-            aos_storage_conversation_clear(&out);
-            if (r != AOS_OK && r != AOS_ERR_CONFLICT) /* CONFLICT: exists, other agent */
-                return r;
-        }
-        json_object *fresh = json_object_new_object();
-        if (!fresh)
-            return AOS_ERR_NOMEM;
-        jset_int(fresh, "next", 0);
-        jset_int(fresh, "done", 0);
-        jset_int(fresh, "tok", 0);
-        json_object_object_add(fresh, "pend", json_object_new_object());
-        r = rec_store(be, "turnconv", rq->conversation_id, fresh, NULL, E);
-        json_object_put(fresh);
-        if (r != AOS_OK && r != AOS_ERR_CONFLICT)
-            return r;
-    }
-    return aos_fail(AOS_ERR_UNAVAILABLE, E, "conversation state keeps changing");
-}
-
-static aos_result state_store(storage_backend_t *be, const turn_rq_t *rq, json_object *st,
-                              const char *version, char *errbuf, size_t errlen)
-{
-    return rec_store(be, "turnconv", rq->conversation_id, st, version, E);
-}
-
-/* The stored message with this seq (reply read back at any age). */
-static aos_result message_at(storage_backend_t *be, const char *conv, int64_t seq,
-                             const char *want_id, json_object **out, char *errbuf, size_t errlen)
-{
-    char cursor[24];
-    snprintf(cursor, sizeof cursor, "%lld", (long long)(seq > 0 ? seq - 1 : 0));
-    aos_storage_message_page_t page = {0};
-    aos_result r = be->ops->message_list(be, conv, seq > 1 ? cursor : NULL, 1, false, &page, E);
-    if (r == AOS_OK && (page.count != 1 || strcmp(page.items[0].id, want_id) != 0))
-        r = aos_fail(AOS_ERR_INTERNAL, E, "ledger names reply %s at #%lld, which is not there",
-                     want_id, (long long)seq);
-    if (r == AOS_OK && !(*out = aos_storage_message_to_json(&page.items[0])))
-        r = AOS_ERR_NOMEM;
-    aos_storage_message_page_clear(&page);
-    return r;
 }
 
 /* ---- accept (router) ---- */
@@ -220,14 +52,15 @@ static aos_result run_context(storage_backend_t *be, turn_rq_t *rq, json_object 
 static void accept_drop_lease(storage_backend_t *be, turn_rq_t *rq, int64_t tok)
 {
     char err[256];
-    for (int i = 0; i < CAS_TRIES; i++) {
+    for (int i = 0; i < TURN_CAS_TRIES; i++) {
         json_object *st = NULL, *lease;
         char *ver = NULL;
-        aos_result r = rec_load(be, "turnconv", rq->conversation_id, &st, &ver, err, sizeof err);
+        aos_result r =
+            turn_rec_load(be, "turnconv", rq->conversation_id, &st, &ver, err, sizeof err);
         if (r == AOS_OK && json_object_object_get_ex(st, "lease", &lease) &&
             jint(lease, "k") == tok) {
             json_object_object_del(st, "lease");
-            r = state_store(be, rq, st, ver, err, sizeof err);
+            r = turn_state_store(be, rq, st, ver, err, sizeof err);
         }
         json_object_put(st);
         free(ver);
@@ -244,18 +77,18 @@ static aos_result accept_order(storage_backend_t *be, turn_rq_t *rq, const char 
                                int64_t *out_seq, int64_t *out_tok, char *errbuf, size_t errlen)
 {
     aos_result r = AOS_OK;
-    for (int i = 0; i < CAS_TRIES && !*out_seq; i++) {
+    for (int i = 0; i < TURN_CAS_TRIES && !*out_seq; i++) {
         json_object *st = NULL, *lease = NULL;
         char *ver = NULL;
-        r = state_load(be, rq, &st, &ver, E);
-        if (r == AOS_OK && !(*out_seq = pend_find(st, turn))) {
+        r = turn_state_load(be, rq, &st, &ver, E);
+        if (r == AOS_OK && !(*out_seq = turn_pend_find(st, turn))) {
             int64_t now = storage_now_ms(), s = jint(st, "next") + 1, tok = 0;
             /* live as claim_step sees it: an outage does not end a lease */
             int64_t since = atomic_load(&g_reachable_since);
             bool leased = json_object_object_get_ex(st, "lease", &lease) &&
                           (jint(lease, "u") > now || (since && now < since + rq->lease_ms));
             jset_int(st, "next", s);
-            pend_set(st, s, turn, now);
+            turn_pend_set(st, s, turn, now);
             if (rq->has_msg && s == jint(st, "done") + 1 && !leased) {
                 tok = jint(st, "tok") + 1;
                 jset_int(st, "tok", tok);
@@ -268,7 +101,7 @@ static aos_result accept_order(storage_backend_t *be, turn_rq_t *rq, const char 
                 jset_int(l, "u", now + rq->lease_ms);
                 json_object_object_add(st, "lease", l);
             }
-            r = state_store(be, rq, st, ver, E);
+            r = turn_state_store(be, rq, st, ver, E);
             if (r == AOS_OK) {
                 *out_seq = s;
                 *out_tok = tok;
@@ -296,10 +129,10 @@ static aos_result x_accept(storage_backend_t *be, turn_rq_t *rq, json_object *re
         json_object *o = json_object_new_object();
         json_object_object_add(o, "c", json_object_new_string(conv));
         json_object_object_add(o, "t", json_object_new_string(turn));
-        aos_result r = rec_store(be, "idem", k, o, NULL, E);
+        aos_result r = turn_rec_store(be, "idem", k, o, NULL, E);
         json_object_put(o);
         if (r == AOS_ERR_CONFLICT) { /* the key named a turn before: that turn it is */
-            r = rec_load(be, "idem", k, &idem, NULL, E);
+            r = turn_rec_load(be, "idem", k, &idem, NULL, E);
             if (r != AOS_OK)
                 return r;
             existing = true;
@@ -312,9 +145,9 @@ static aos_result x_accept(storage_backend_t *be, turn_rq_t *rq, json_object *re
     aos_result r = AOS_OK;
     if (!existing) { /* a turn id seen before (an event delivered again): no second place */
         char key[AOS_STORAGE_ID_MAX * 2 + 4];
-        ledger_key(rq, key, sizeof key);
+        turn_ledger_key(rq, key, sizeof key);
         json_object *ledger = NULL;
-        r = rec_load(be, "turn", key, &ledger, NULL, E);
+        r = turn_rec_load(be, "turn", key, &ledger, NULL, E);
         json_object_put(ledger);
         answered = r == AOS_OK;
         r = r == AOS_ERR_NOT_FOUND ? AOS_OK : r;
@@ -363,37 +196,45 @@ static aos_result x_accept(storage_backend_t *be, turn_rq_t *rq, json_object *re
 
 /* ---- claim (runner) ---- */
 
+/* The run of a turn is over, its outcome stored: when the lease is still the run's (by its
+ * order, or by its token when token > 0), drop it and move the order on. Best effort: the
+ * outcome stands either way, and a lease left behind runs out. */
+static void end_run(storage_backend_t *be, turn_rq_t *rq, int64_t seq, int64_t token, char *errbuf,
+                    size_t errlen)
+{
+    for (int i = 0; i < TURN_CAS_TRIES; i++) {
+        json_object *st = NULL, *lease;
+        char *ver = NULL;
+        aos_result r = turn_state_load(be, rq, &st, &ver, E);
+        bool ours = r == AOS_OK && json_object_object_get_ex(st, "lease", &lease) &&
+                    (token > 0 ? jint(lease, "k") == token : jint(lease, "s") == seq);
+        if (ours) {
+            seq = jint(lease, "s");
+            json_object_object_del(st, "lease");
+            turn_pend_del(st, seq);
+            turn_order_done(st, seq, storage_now_ms());
+            r = turn_state_store(be, rq, st, ver, E);
+        }
+        json_object_put(st);
+        free(ver);
+        if (r != AOS_ERR_CONFLICT)
+            return;
+    }
+}
+
 static aos_result answered(storage_backend_t *be, turn_rq_t *rq, json_object *ledger,
                            json_object *reply, char *errbuf, size_t errlen)
 {
     json_object *msg = NULL;
-    aos_result r = message_at(be, rq->conversation_id, jint(ledger, "reply_seq"),
-                              jstr(ledger, "reply_id"), &msg, E);
+    aos_result r = turn_message_at(be, rq->conversation_id, jint(ledger, "reply_seq"),
+                                   jstr(ledger, "reply_id"), &msg, E);
     if (r != AOS_OK)
         return r;
     aos_json_add_string(reply, "status", "answered");
     aos_json_add_int(reply, "seq", jint(ledger, "seq"));
     aos_json_add(reply, "reply", msg);
     /* the conversation moves on even if the delivery that finished it died before saying so */
-    int64_t seq = jint(ledger, "seq");
-    for (int i = 0; i < CAS_TRIES; i++) {
-        json_object *st = NULL, *lease;
-        char *ver = NULL;
-        r = state_load(be, rq, &st, &ver, E);
-        bool ours = r == AOS_OK && json_object_object_get_ex(st, "lease", &lease) &&
-                    jint(lease, "s") == seq;
-        if (ours) {
-            json_object_object_del(st, "lease");
-            if (jint(st, "done") < seq)
-                jset_int(st, "done", seq);
-            pend_del(st, seq);
-            r = state_store(be, rq, st, ver, E);
-        }
-        json_object_put(st);
-        free(ver);
-        if (r != AOS_ERR_CONFLICT)
-            break;
-    }
+    end_run(be, rq, jint(ledger, "seq"), 0, E);
     return AOS_OK; /* the answer stands; the repair is best effort */
 }
 
@@ -401,7 +242,7 @@ static void add_waiting(json_object *reply, json_object *st, int64_t seq)
 {
     int64_t head = jint(st, "done") + 1;
     json_object *w = json_object_new_object(), *lease;
-    json_object *p = pend_get(st, head);
+    json_object *p = turn_pend_get(st, head);
     aos_json_add_int(w, "seq", head);
     if (p)
         aos_json_add_string(w, "turn_id", jstr(p, "t"));
@@ -419,7 +260,7 @@ static aos_result run_context(storage_backend_t *be, turn_rq_t *rq, json_object 
     aos_storage_message_t stored = {0};
     bool created = false;
     aos_result r = be->ops->message_append(be, &rq->msg, -1, &stored, &created, E);
-    json_object *u = r == AOS_OK ? aos_storage_message_to_json(&stored) : NULL;
+    json_object *u = r == AOS_OK ? aos_storage_message_to_wire(&stored) : NULL;
     aos_storage_message_clear(&stored);
     if (r != AOS_OK && r != AOS_ERR_CONFLICT)
         return r;
@@ -433,7 +274,7 @@ static aos_result run_context(storage_backend_t *be, turn_rq_t *rq, json_object 
             const aos_storage_message_t *m = &page.items[i];
             if (strcmp(m->id, rq->msg.id) == 0 && strcmp(m->role, rq->msg.role) == 0 &&
                 strcmp(m->content, rq->msg.content) == 0)
-                u = aos_storage_message_to_json(m);
+                u = aos_storage_message_to_wire(m);
         }
         if (!u) {
             aos_storage_message_page_clear(&page);
@@ -451,8 +292,8 @@ static aos_result run_context(storage_backend_t *be, turn_rq_t *rq, json_object 
     json_object *arr = r == AOS_OK ? json_object_new_array() : NULL;
     size_t used = 0; /* newest first: the oldest context goes when over the reply budget */
     for (size_t i = 0; arr && i < page.count; i++) {
-        json_object *o = aos_storage_message_to_json(&page.items[i]);
-        size_t n = o ? strlen(json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN)) + 1 : 0;
+        json_object *o = aos_storage_message_to_wire(&page.items[i]);
+        size_t n = o ? aos_json_raw_len(o) + 1 : 0;
         if (i > 0 && used + n > AOS_STORAGE_CONTEXT_BUDGET) {
             json_object_put(o);
             break;
@@ -473,7 +314,7 @@ static int claim_step(storage_backend_t *be, turn_rq_t *rq, json_object *reply, 
     json_object *st = NULL, *lease = NULL;
     char *ver = NULL;
     int decided = 1;
-    aos_result r = state_load(be, rq, &st, &ver, E);
+    aos_result r = turn_state_load(be, rq, &st, &ver, E);
     if (r != AOS_OK)
         goto out;
     int64_t now = storage_now_ms(), done = jint(st, "done");
@@ -482,28 +323,28 @@ static int claim_step(storage_backend_t *be, turn_rq_t *rq, json_object *reply, 
     bool lease_live =
         has_lease && (jint(lease, "u") > now || (since && now < since + rq->lease_ms));
     const char *lease_turn = has_lease ? jstr(lease, "t") : NULL;
-    int64_t seq = pend_find(st, rq->turn_id);
+    int64_t seq = turn_pend_find(st, rq->turn_id);
     if (!seq && lease_turn && strcmp(lease_turn, rq->turn_id) == 0)
         seq = jint(lease, "s");
     bool dirty = false;
     if (!seq || seq <= done) { /* not accepted in order (direct bus turn), or skipped: last */
         seq = jint(st, "next") + 1;
         jset_int(st, "next", seq);
-        pend_set(st, seq, rq->turn_id, now);
+        turn_pend_set(st, seq, rq->turn_id, now);
         dirty = true;
     }
     if (seq > done + 1) {
-        json_object *head = pend_get(st, done + 1);
+        json_object *head = turn_pend_get(st, done + 1);
         if (!lease_live && (!head || now - jint(head, "at") > rq->gap_ms)) {
             /* the turn before never showed up (or was dead-lettered) within the gap time */
-            jset_int(st, "done", done + 1);
-            pend_del(st, done + 1);
+            turn_pend_del(st, done + 1);
+            turn_order_done(st, done + 1, now);
             json_object_object_del(st, "lease");
-            r = state_store(be, rq, st, ver, E);
+            r = turn_state_store(be, rq, st, ver, E);
             decided = r == AOS_OK || r == AOS_ERR_CONFLICT ? 0 : 1;
             goto out;
         }
-        if (dirty && (r = state_store(be, rq, st, ver, E)) != AOS_OK) {
+        if (dirty && (r = turn_state_store(be, rq, st, ver, E)) != AOS_OK) {
             decided = r == AOS_ERR_CONFLICT ? 0 : 1;
             goto out;
         }
@@ -517,7 +358,7 @@ static int claim_step(storage_backend_t *be, turn_rq_t *rq, json_object *reply, 
                 (strcmp(jstr(lease, "h") ? jstr(lease, "h") : "", rq->holder) == 0 ||
                  (rq->token > 0 && jint(lease, "k") == rq->token));
     if (lease_live && !ours) {
-        if (dirty && (r = state_store(be, rq, st, ver, E)) != AOS_OK) {
+        if (dirty && (r = turn_state_store(be, rq, st, ver, E)) != AOS_OK) {
             decided = r == AOS_ERR_CONFLICT ? 0 : 1;
             goto out;
         }
@@ -533,8 +374,8 @@ static int claim_step(storage_backend_t *be, turn_rq_t *rq, json_object *reply, 
     json_object_object_add(l, "h", json_object_new_string(rq->holder));
     jset_int(l, "u", now + rq->lease_ms);
     json_object_object_add(st, "lease", l);
-    pend_set(st, seq, rq->turn_id, now);
-    r = state_store(be, rq, st, ver, E);
+    turn_pend_set(st, seq, rq->turn_id, now);
+    r = turn_state_store(be, rq, st, ver, E);
     if (r != AOS_OK) {
         decided = r == AOS_ERR_CONFLICT ? 0 : 1;
         goto out;
@@ -556,9 +397,9 @@ static aos_result x_claim(storage_backend_t *be, turn_rq_t *rq, json_object *rep
                           size_t errlen)
 {
     char key[AOS_STORAGE_ID_MAX * 2 + 4];
-    ledger_key(rq, key, sizeof key);
+    turn_ledger_key(rq, key, sizeof key);
     json_object *ledger = NULL;
-    aos_result r = rec_load(be, "turn", key, &ledger, NULL, E);
+    aos_result r = turn_rec_load(be, "turn", key, &ledger, NULL, E);
     if (r == AOS_OK && strcmp(jstr(ledger, "state") ? jstr(ledger, "state") : "", "done") == 0) {
         r = answered(be, rq, ledger, reply, E);
         json_object_put(ledger);
@@ -567,7 +408,7 @@ static aos_result x_claim(storage_backend_t *be, turn_rq_t *rq, json_object *rep
     json_object_put(ledger);
     if (r != AOS_OK && r != AOS_ERR_NOT_FOUND)
         return r;
-    for (int i = 0; i < CAS_TRIES; i++) {
+    for (int i = 0; i < TURN_CAS_TRIES; i++) {
         if (claim_step(be, rq, reply, &r, E))
             return r;
         if (r != AOS_OK)
@@ -582,10 +423,10 @@ static aos_result x_renew(storage_backend_t *be, turn_rq_t *rq, json_object *rep
                           size_t errlen)
 {
     (void)reply;
-    for (int i = 0; i < CAS_TRIES; i++) {
+    for (int i = 0; i < TURN_CAS_TRIES; i++) {
         json_object *st = NULL, *lease;
         char *ver = NULL;
-        aos_result r = state_load(be, rq, &st, &ver, E);
+        aos_result r = turn_state_load(be, rq, &st, &ver, E);
         bool lost = r == AOS_OK && (!json_object_object_get_ex(st, "lease", &lease) ||
                                     jint(lease, "k") != rq->token);
         if (lost)
@@ -593,10 +434,10 @@ static aos_result x_renew(storage_backend_t *be, turn_rq_t *rq, json_object *rep
         if (r == AOS_OK) {
             int64_t now = storage_now_ms();
             jset_int(lease, "u", now + rq->lease_ms);
-            json_object *p = pend_get(st, jint(lease, "s"));
+            json_object *p = turn_pend_get(st, jint(lease, "s"));
             if (p)
                 jset_int(p, "at", now);
-            r = state_store(be, rq, st, ver, E);
+            r = turn_state_store(be, rq, st, ver, E);
         }
         json_object_put(st);
         free(ver);
@@ -610,15 +451,19 @@ static aos_result x_complete(storage_backend_t *be, turn_rq_t *rq, json_object *
                              size_t errlen)
 {
     char key[AOS_STORAGE_ID_MAX * 2 + 4];
-    ledger_key(rq, key, sizeof key);
+    turn_ledger_key(rq, key, sizeof key);
     json_object *ledger = NULL;
-    aos_result r = rec_load(be, "turn", key, &ledger, NULL, E);
+    aos_result r = turn_rec_load(be, "turn", key, &ledger, NULL, E);
     if (r == AOS_OK && jstr(ledger, "reply_id") &&
         strcmp(jstr(ledger, "reply_id"), rq->msg.id) == 0) {
-        /* a redelivered complete: it happened */
+        /* a redelivered complete: it happened. Or a failed turn that ran again (delivered
+         * again) failed again, naming the same marker: that run ends here too */
         json_object *msg = NULL;
-        r = message_at(be, rq->conversation_id, jint(ledger, "reply_seq"), rq->msg.id, &msg, E);
+        r = turn_message_at(be, rq->conversation_id, jint(ledger, "reply_seq"), rq->msg.id, &msg,
+                            E);
         json_object_put(ledger);
+        if (r == AOS_OK)
+            end_run(be, rq, rq->seq, rq->token, E);
         return r == AOS_OK ? aos_json_add(reply, "message", msg) : r;
     }
     json_object_put(ledger);
@@ -626,7 +471,7 @@ static aos_result x_complete(storage_backend_t *be, turn_rq_t *rq, json_object *
         return r;
     json_object *st = NULL, *lease;
     char *ver = NULL;
-    r = state_load(be, rq, &st, &ver, E);
+    r = turn_state_load(be, rq, &st, &ver, E);
     if (r == AOS_OK &&
         (!json_object_object_get_ex(st, "lease", &lease) || jint(lease, "k") != rq->token))
         r = aos_fail(AOS_ERR_CONFLICT, E, "lease lost (token %lld)", (long long)rq->token);
@@ -647,24 +492,23 @@ static aos_result x_complete(storage_backend_t *be, turn_rq_t *rq, json_object *
         json_object_object_add(l, "reply_id", json_object_new_string(stored.id));
         jset_int(l, "reply_seq", stored.seq);
         jset_int(l, "at", storage_now_ms());
-        r = rec_store(be, "turn", key, l, "*", E);
+        r = turn_rec_store(be, "turn", key, l, "*", E);
         json_object_put(l);
     }
     if (r == AOS_OK) {
-        json_object *m = aos_storage_message_to_json(&stored);
+        json_object *m = aos_storage_message_to_wire(&stored);
         r = m ? aos_json_add(reply, "message", m) : AOS_ERR_NOMEM;
     }
     aos_storage_message_clear(&stored);
-    for (int i = 0; r == AOS_OK && i < CAS_TRIES; i++) {
+    for (int i = 0; r == AOS_OK && i < TURN_CAS_TRIES; i++) {
         if (!st) /* the state read above serves the first try (unchanged in a transaction) */
-            r = state_load(be, rq, &st, &ver, E);
+            r = turn_state_load(be, rq, &st, &ver, E);
         if (r == AOS_OK) {
             if (json_object_object_get_ex(st, "lease", &lease) && jint(lease, "k") == rq->token)
                 json_object_object_del(st, "lease");
-            if (jint(st, "done") < rq->seq)
-                jset_int(st, "done", rq->seq);
-            pend_del(st, rq->seq);
-            r = state_store(be, rq, st, ver, E);
+            turn_pend_del(st, rq->seq);
+            turn_order_done(st, rq->seq, storage_now_ms());
+            r = turn_state_store(be, rq, st, ver, E);
         }
         json_object_put(st);
         free(ver);
@@ -688,19 +532,19 @@ static aos_result x_fail(storage_backend_t *be, turn_rq_t *rq, json_object *repl
                          size_t errlen)
 {
     char key[AOS_STORAGE_ID_MAX * 2 + 4];
-    ledger_key(rq, key, sizeof key);
+    turn_ledger_key(rq, key, sizeof key);
     aos_storage_message_t stored = {0};
     bool created = false;
     aos_result r = be->ops->message_append(be, &rq->msg, -1, &stored, &created, E);
     if (r == AOS_OK) {
-        json_object *m = aos_storage_message_to_json(&stored);
+        json_object *m = aos_storage_message_to_wire(&stored);
         r = m ? aos_json_add(reply, "message", m) : AOS_ERR_NOMEM;
     } else if (r == AOS_ERR_NOT_FOUND || r == AOS_ERR_CONFLICT) {
         r = AOS_OK; /* no conversation to mark, or marked before with other words */
     }
     json_object *ledger = NULL;
     if (r == AOS_OK) {
-        r = rec_load(be, "turn", key, &ledger, NULL, E);
+        r = turn_rec_load(be, "turn", key, &ledger, NULL, E);
         bool done = r == AOS_OK && jstr(ledger, "state") && !strcmp(jstr(ledger, "state"), "done");
         json_object_put(ledger);
         r = r == AOS_ERR_NOT_FOUND ? AOS_OK : r;
@@ -715,26 +559,26 @@ static aos_result x_fail(storage_backend_t *be, turn_rq_t *rq, json_object *repl
         json_object_object_add(l, "reply_id", json_object_new_string(rq->msg.id));
         jset_int(l, "reply_seq", stored.seq);
         jset_int(l, "at", storage_now_ms());
-        r = rec_store(be, "turn", key, l, "*", E);
+        r = turn_rec_store(be, "turn", key, l, "*", E);
         json_object_put(l);
     }
     aos_storage_message_clear(&stored);
-    for (int i = 0; r == AOS_OK && i < CAS_TRIES; i++) {
+    for (int i = 0; r == AOS_OK && i < TURN_CAS_TRIES; i++) {
         json_object *st = NULL, *lease;
         char *ver = NULL;
-        r = rec_load(be, "turnconv", rq->conversation_id, &st, &ver, E);
+        r = turn_rec_load(be, "turnconv", rq->conversation_id, &st, &ver, E);
         if (r == AOS_ERR_NOT_FOUND) {
             r = AOS_OK;
             break;
         }
-        int64_t seq = r == AOS_OK ? pend_find(st, rq->turn_id) : 0;
+        int64_t seq = r == AOS_OK ? turn_pend_find(st, rq->turn_id) : 0;
         if (r == AOS_OK && seq) {
-            pend_del(st, seq);
+            turn_pend_del(st, seq);
             if (json_object_object_get_ex(st, "lease", &lease) && jint(lease, "s") == seq)
                 json_object_object_del(st, "lease");
             if (jint(st, "done") + 1 == seq)
-                jset_int(st, "done", seq);
-            r = state_store(be, rq, st, ver, E);
+                turn_order_done(st, seq, storage_now_ms());
+            r = turn_state_store(be, rq, st, ver, E);
         }
         json_object_put(st);
         free(ver);
@@ -743,76 +587,6 @@ static aos_result x_fail(storage_backend_t *be, turn_rq_t *rq, json_object *repl
         r = AOS_OK;
     }
     return r;
-}
-
-/* ---- parsing ---- */
-
-static aos_result bad(char *errbuf, size_t errlen, const char *what)
-{
-    return aos_fail(AOS_ERR_INVALID, E, "%s", what);
-}
-
-static aos_result parse(const char *op, const char *data, size_t len, turn_rq_t *rq, char *errbuf,
-                        size_t errlen)
-{
-    aos_result r = aos_json_parse_object(data ? data : "{}", data ? len : 2,
-                                         AOS_STORAGE_CONTENT_MAX * 2 + 65536, 0, &rq->root, E);
-    if (r != AOS_OK)
-        return r;
-    json_object *o = rq->root, *m = NULL;
-    bool claim = strcmp(op, "claim") == 0,
-         complete = strcmp(op, "complete") == 0 || strcmp(op, "fail") == 0;
-    const aos_json_need REQ = AOS_JSON_REQUIRED, OPT = AOS_JSON_OPTIONAL;
-    if ((r = aos_json_get_string(o, "conversation_id", REQ, &rq->conversation_id, E)) ||
-        (r = aos_json_get_string(o, "turn_id", strcmp(op, "renew") ? REQ : OPT, &rq->turn_id, E)) ||
-        (r = aos_json_get_string(o, "agent", OPT, &rq->agent, E)) ||
-        (r = aos_json_get_string(o, "holder", claim ? REQ : OPT, &rq->holder, E)) ||
-        (r = aos_json_get_string(o, "idempotency_key", OPT, &rq->idempotency_key, E)) ||
-        (r = aos_json_get_string(o, "outcome", strcmp(op, "complete") ? OPT : REQ, &rq->outcome,
-                                 E)) ||
-        (r = aos_json_get_int(o, "lease_ms", OPT, &rq->lease_ms, NULL, E)) ||
-        (r = aos_json_get_int(o, "gap_ms", OPT, &rq->gap_ms, NULL, E)) ||
-        (r = aos_json_get_int(o, "history", OPT, &rq->history, NULL, E)) ||
-        (r = aos_json_get_int(o, "token",
-                              !strcmp(op, "complete") || !strcmp(op, "renew") ? REQ : OPT,
-                              &rq->token, NULL, E)) ||
-        (r = aos_json_get_int(o, "seq", !strcmp(op, "complete") ? REQ : OPT, &rq->seq, NULL, E)) ||
-        (r = aos_json_get_object(o, "message", claim || complete ? REQ : OPT, &m, E)))
-        return r;
-    if (!aos_storage_valid_id(rq->conversation_id) ||
-        (rq->turn_id && !aos_storage_valid_id(rq->turn_id)))
-        return bad(E, "conversation_id and turn_id must be storage ids");
-    if (rq->agent && !aos_storage_valid_agent(rq->agent))
-        return bad(E, "agent is not a valid agent name");
-    if ((rq->holder && strlen(rq->holder) > 200) ||
-        (rq->idempotency_key && (!*rq->idempotency_key || strlen(rq->idempotency_key) > 255)))
-        return bad(E, "holder or idempotency_key too long or empty");
-    if (rq->outcome && strcmp(rq->outcome, "answered") != 0 && strcmp(rq->outcome, "failed") != 0)
-        return bad(E, "outcome must be answered or failed");
-    if (rq->lease_ms <= 0)
-        rq->lease_ms = 15000;
-    if (rq->gap_ms <= 0)
-        rq->gap_ms = 120000;
-    if (rq->lease_ms > 3600000 || rq->gap_ms > 7 * 86400000LL)
-        return bad(E, "lease_ms or gap_ms out of range");
-    if (rq->history <= 0 || rq->history > AOS_STORAGE_PAGE_MAX)
-        rq->history = AOS_STORAGE_PAGE_MAX;
-    if (m) {
-        json_object_object_add(m, "conversation_id", json_object_new_string(rq->conversation_id));
-        r = aos_storage_message_from_json(m, &rq->msg, E);
-        if (r != AOS_OK)
-            return r == AOS_ERR_NOMEM ? r : AOS_ERR_INVALID;
-        rq->has_msg = true;
-        if (!aos_storage_valid_id(rq->msg.id) || !aos_storage_valid_role(rq->msg.role) ||
-            strlen(rq->msg.content) > AOS_STORAGE_CONTENT_MAX ||
-            (rq->msg.metadata_json && strlen(rq->msg.metadata_json) > AOS_STORAGE_METADATA_MAX))
-            return bad(E, "message: bad id or role, or content / metadata too large");
-        if ((claim || !strcmp(op, "accept")) && strcmp(rq->msg.id, rq->turn_id) != 0)
-            return bad(E, "claim, accept: message.message_id must be the turn_id");
-    }
-    if ((claim || complete) && !aos_storage_valid_id(rq->turn_id ? rq->turn_id : ""))
-        return bad(E, "turn_id required");
-    return AOS_OK;
 }
 
 typedef struct turn_call {
@@ -854,7 +628,7 @@ void storage_turn_dispatch(storage_backend_t *be, const char *type, const char *
         strcmp(op, "complete") && strcmp(op, "fail"))
         r = aos_fail(AOS_ERR_UNSUPPORTED, err, sizeof err, "unknown operation %s", type);
     else
-        r = parse(op, data, len, &rq, err, sizeof err);
+        r = turn_request_parse(op, data, len, &rq, err, sizeof err);
     if (r != AOS_OK && aos_result_is_transient(r))
         r = AOS_ERR_INVALID; /* bad input is never transient */
     json_object *reply = r == AOS_OK ? json_object_new_object() : NULL;

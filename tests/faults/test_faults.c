@@ -748,6 +748,48 @@ static void test_poison_turn_quarantined(void **state)
     aos_storage_message_page_clear(&page);
 }
 
+/* Turns waiting for an earlier turn of their conversation do not hold the runner's capacity.
+ * test_faults_replicas met it after a broker restart: the requeued turns came back out of
+ * acceptance order, the later turns of many conversations filled both runners' capacity
+ * waiting, the turns they waited for sat in the queue behind them, and everything stood
+ * still for the gap time (120 s), then ran out of order. Here: a runner of capacity 2; four
+ * conversations accept turns 1 and 2 in storage, and the turns 2 reach the queue first. */
+static void test_waiting_turns_leave_capacity_free(void **state)
+{
+    (void)state;
+    watch_dead_letters();
+    stack_stop(&S.r[0], SIGTERM);
+    stack_stop(&S.r[1], SIGTERM);
+    assert_int_equal(start_runner(&S.r[0], "wait-a", "2"), 0);
+    static book_t b = {.mu = PTHREAD_MUTEX_INITIALIZER};
+    enum { CONVS = 4 };
+    char conv[CONVS][64], ids[CONVS][2][96];
+    for (int i = 0; i < CONVS; i++) {
+        snprintf(conv[i], sizeof conv[i], "c-wait-%d-%s", i, S.tag);
+        for (int k = 0; k < 2; k++) {
+            snprintf(ids[i][k], sizeof ids[i][k], "m-wait-%d-%d-%s", i, k, S.tag);
+            char data[400], *out = NULL, err[256];
+            snprintf(data, sizeof data,
+                     "{\"conversation_id\":\"%s\",\"agent\":\"" AGENT "\",\"turn_id\":\"%s\"}",
+                     conv[i], ids[i][k]);
+            assert_int_equal(
+                aos_storage_call_sync(S.sc, "turn.accept", data, &out, err, sizeof err), AOS_OK);
+            free(out);
+        }
+    }
+    for (int k = 1; k >= 0; k--) /* the turns 2 first, then the turns 1 they wait for */
+        for (int i = 0; i < CONVS; i++) {
+            char text[96];
+            snprintf(text, sizeof text, "wait %d/%d %s", i, k, S.tag);
+            send_turn(&REQ[k * CONVS + i], &b, conv[i], ids[i][k], text, 40000);
+            if (k == 1 && i == CONVS - 1)
+                stack_sleep_ms(500); /* the runner holds two turns 2 before the turns 1 come */
+        }
+    wait_all(&b, 2 * CONVS, 40000); /* before: nothing moved for the gap time (120 s) */
+    for (int i = 0; i < CONVS; i++)
+        expect_conversation(conv[i], ids[i], 2);
+}
+
 int main(void)
 {
     curl_global_init(CURL_GLOBAL_DEFAULT);
@@ -758,6 +800,7 @@ int main(void)
         cmocka_unit_test(test_stale_claim_same_runner_one_model_call),
         cmocka_unit_test(test_two_runners_keep_acceptance_order),
         cmocka_unit_test(test_idempotency_key),
+        cmocka_unit_test(test_waiting_turns_leave_capacity_free),
         cmocka_unit_test(test_hung_model_bounded_by_turn_deadline),
         cmocka_unit_test(test_poison_turn_quarantined),
     };

@@ -8,7 +8,8 @@
  *   - complete with a stale token is refused; with the right one it moves the order on;
  *   - a claim of a completed turn answers from the ledger at any age (after 50 turns);
  *   - renew with a stale token is refused;
- *   - a turn before that never shows up is skipped after the gap time;
+ *   - a turn before that never shows up is skipped after the gap time, and only that turn:
+ *     the gap time of the next one counts from when it became next in line;
  *   - accept with the user message leases a turn that is next in line (token, user message,
  *     context): a claim without the token waits, one with it takes the lease over; a turn
  *     the ledger knows gets no second place; the leased turn completes with no claim;
@@ -238,6 +239,89 @@ static void test_gap_is_skipped(void **state)
     json_object_put(c);
 }
 
+/* Only the lost turn is skipped: the turns behind it that are still waiting keep their
+ * acceptance order. test_faults_replicas met it: the head of a conversation sat out of reach
+ * for the gap time, and the claim that skipped it also skipped the two turns after it (their
+ * last activity was their acceptance, as old as the head's), so turn 4 ran before 2 and 3.
+ * A turn's gap time counts from when it became next in line. */
+static void test_gap_skips_only_the_lost_turn(void **state)
+{
+    (void)state;
+    char conv[64], t[4][64];
+    snprintf(conv, sizeof conv, "gc-%s", TAG);
+    for (int i = 0; i < 4; i++) {
+        snprintf(t[i], sizeof t[i], "gc%d-%s", i + 1, TAG);
+        json_object_put(op("accept", AOS_OK,
+                           "{\"conversation_id\":\"%s\",\"agent\":\"a1\",\"turn_id\":\"%s\"}", conv,
+                           t[i]));
+    }
+    for (int i = 1; i < 4; i++) { /* turns 2..4 arrive and wait for turn 1 */
+        json_object *c = claim(conv, t[i], "r1", 600000);
+        assert_string_equal(js(c, "status"), "wait");
+        json_object_put(c);
+    }
+    usleep(1200 * 1000);
+    /* turn 4 polls: turn 1 is past the gap time and goes; turn 2 is next now and waits its
+     * own gap time from here */
+    json_object *c = claim(conv, t[3], "r1", 1000);
+    assert_string_equal(js(c, "status"), "wait");
+    json_object_put(c);
+    c = claim(conv, t[1], "r2", 1000);
+    assert_string_equal(js(c, "status"), "run");
+    assert_int_equal(ji(c, "seq"), 2);
+    json_object_put(complete(conv, t[1], ji(c, "token"), 2, AOS_OK));
+    json_object_put(c);
+    /* turn 2 done: turn 3 is next (its gap time starts now), turn 4 still waits */
+    c = claim(conv, t[3], "r1", 1000);
+    assert_string_equal(js(c, "status"), "wait");
+    json_object_put(c);
+    c = claim(conv, t[2], "r3", 1000);
+    assert_string_equal(js(c, "status"), "run");
+    assert_int_equal(ji(c, "seq"), 3);
+    json_object_put(complete(conv, t[2], ji(c, "token"), 3, AOS_OK));
+    json_object_put(c);
+    c = claim(conv, t[3], "r1", 1000);
+    assert_string_equal(js(c, "status"), "run");
+    assert_int_equal(ji(c, "seq"), 4);
+    json_object_put(c);
+}
+
+static json_object *complete_failed(const char *conv, const char *turn, int64_t tok, int64_t seq)
+{
+    return op("complete", AOS_OK,
+              "{\"conversation_id\":\"%s\",\"turn_id\":\"%s\",\"token\":%lld,\"seq\":%lld,"
+              "\"outcome\":\"failed\",\"message\":{\"message_id\":\"%s:e\",\"role\":"
+              "\"error\",\"content\":\"model failed\"}}",
+              conv, turn, (long long)tok, (long long)seq, turn);
+}
+
+/* A failed turn delivered again (a copy the broker requeued, a replay) runs again as the
+ * newest turn; when it fails again, its complete names the marker stored the first time.
+ * That complete must still end the second run: drop its lease and move the order on.
+ * test_faults_replicas met it: the conversation's next turn waited on the lease, then the gap
+ * time. */
+static void test_failed_turn_run_again_releases_the_order(void **state)
+{
+    (void)state;
+    char conv[64], t1[64], t2[64];
+    snprintf(conv, sizeof conv, "fa-%s", TAG);
+    snprintf(t1, sizeof t1, "fa1-%s", TAG);
+    snprintf(t2, sizeof t2, "fa2-%s", TAG);
+    json_object *c = claim(conv, t1, "r1", 600000);
+    assert_string_equal(js(c, "status"), "run");
+    json_object_put(complete_failed(conv, t1, ji(c, "token"), ji(c, "seq")));
+    json_object_put(c);
+    c = claim(conv, t1, "r2", 600000); /* the requeued copy: runs again, as the newest */
+    assert_string_equal(js(c, "status"), "run");
+    assert_int_equal(ji(c, "seq"), 2);
+    json_object_put(complete_failed(conv, t1, ji(c, "token"), 2));
+    json_object_put(c);
+    c = claim(conv, t2, "r1", 600000);
+    assert_string_equal(js(c, "status"), "run"); /* before: wait (the lease of t1's rerun) */
+    assert_int_equal(ji(c, "seq"), 3);
+    json_object_put(c);
+}
+
 static void test_poison_turn_fails_and_order_moves_on(void **state)
 {
     (void)state;
@@ -385,6 +469,8 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_order_lease_and_ledger),
         cmocka_unit_test(test_gap_is_skipped),
+        cmocka_unit_test(test_gap_skips_only_the_lost_turn),
+        cmocka_unit_test(test_failed_turn_run_again_releases_the_order),
         cmocka_unit_test(test_lease_outlives_outage),
         cmocka_unit_test(test_poison_turn_fails_and_order_moves_on),
         cmocka_unit_test(test_accept_leases_next_turn),

@@ -3,12 +3,14 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include <cmocka.h>
 
 #include "aos/base64.h"
+#include "aos/json.h"
 #include "aos/storage_wire.h"
 
 static void test_validators(void **state)
@@ -153,12 +155,83 @@ static void test_wire_round_trip(void **state)
     json_object_put(bad);
 }
 
+/* The reply form built as text (no metadata parse) is byte for byte the json-c form, and
+ * what aos_storage_message_from_json reads back; stored metadata that is not a JSON object is
+ * refused by both. */
+static void test_message_wire_text(void **state)
+{
+    (void)state;
+    static const aos_storage_message_t ms[] = {
+        {.conversation_id = "c",
+         .id = "m",
+         .seq = 4,
+         .role = "user",
+         .content = "h\xc3\xa9\"llo \\ / \x01\n\t</script>",
+         .metadata_json = "{\"a\":[1,2]}",
+         .created_ms = 1764000000123},
+        {.conversation_id = "c",
+         .id = "m:r",
+         .seq = 0,
+         .role = "assistant",
+         .content = "",
+         .metadata_json = NULL,
+         .created_ms = 0},
+        {.conversation_id = "c2",
+         .id = "m2",
+         .seq = -1,
+         .role = "error",
+         .content = "x",
+         .metadata_json = "{\"k\":{\"n\":null,\"b\":true,\"s\":\"\\u00e9\"}}",
+         .created_ms = 1},
+    };
+    for (size_t i = 0; i < sizeof ms / sizeof ms[0]; i++) {
+        json_object *a = aos_storage_message_to_json(&ms[i]);
+        json_object *b = aos_storage_message_to_wire(&ms[i]);
+        assert_non_null(a);
+        assert_non_null(b);
+        char *ta = NULL, *tb = NULL;
+        size_t lb = 0;
+        assert_int_equal(aos_json_to_string(a, &ta, NULL), AOS_OK);
+        assert_int_equal(aos_json_to_string(b, &tb, &lb), AOS_OK);
+        if (i != 2) /* the third keeps its stored escape (\u00e9): same value, other bytes */
+            assert_string_equal(ta, tb);
+        assert_int_equal(aos_json_raw_len(b), lb);
+        assert_string_equal(json_object_to_json_string_ext(b, JSON_C_TO_STRING_PLAIN), tb);
+        json_object *back = NULL;
+        assert_int_equal(aos_json_parse_object(tb, lb, 0, 0, &back, NULL, 0), AOS_OK);
+        aos_storage_message_t m = {0};
+        char err[128];
+        aos_result fr = aos_storage_message_from_json(back, &m, err, sizeof err);
+        if (fr != AOS_OK)
+            fprintf(stderr, "message %zu: %s\n", i, err);
+        assert_int_equal(fr, AOS_OK);
+        assert_string_equal(m.content, ms[i].content);
+        assert_int_equal(m.seq, ms[i].seq);
+        aos_storage_message_clear(&m);
+        json_object_put(back);
+        free(ta);
+        free(tb);
+        json_object_put(a);
+        json_object_put(b);
+    }
+    static const char *bad[] = {"{broken", "[1]", "\"s\"", "{\"a\":1}x", "  "};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        aos_storage_message_t m = {
+            .id = "m", .role = "user", .content = "x", .metadata_json = (char *)bad[i]};
+        json_object *b = aos_storage_message_to_wire(&m);
+        if (b)
+            fprintf(stderr, "accepted metadata %s\n", bad[i]);
+        assert_null(b);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_validators),
         cmocka_unit_test(test_base64),
         cmocka_unit_test(test_wire_round_trip),
+        cmocka_unit_test(test_message_wire_text),
     };
     return cmocka_run_group_tests_name("storage_types", tests, NULL, NULL);
 }

@@ -98,6 +98,14 @@ aos_result aos_json_add_bool(json_object *obj, const char *key, bool value);
 /* Takes ownership of value (also on failure). */
 aos_result aos_json_add(json_object *obj, const char *key, json_object *value);
 
+/* A value written verbatim as text (len bytes) by aos_json_to_string and json-c's writers:
+ * JSON the caller built or checked, embedded without a parse. Takes ownership of text
+ * (malloc'd; freed on failure too). For output only: read as an object it has no members.
+ * NULL when out of memory. */
+json_object *aos_json_raw(char *text, size_t len);
+/* Its length when value is such a raw value, else 0. */
+size_t aos_json_raw_len(const json_object *value);
+
 /* Serialize compactly (no slash escaping) into a malloc'd NUL-terminated string.
  * AOS_ERR_NOMEM when value is NULL or not aos_json_complete. */
 aos_result aos_json_to_string(const json_object *value, char **out_str, size_t *out_len);

@@ -26,6 +26,11 @@
 
 json_object *aos_storage_conversation_to_json(const aos_storage_conversation_t *c);
 json_object *aos_storage_message_to_json(const aos_storage_message_t *m);
+/* The same JSON as aos_storage_message_to_json (the stored metadata text embedded as it is,
+ * after a check that it is a JSON object), built as text without a parse: for replies only
+ * (aos_json_raw; its members cannot be read). NULL when out of memory or the stored
+ * metadata is not a JSON object. */
+json_object *aos_storage_message_to_wire(const aos_storage_message_t *m);
 json_object *aos_storage_blob_info_to_json(const aos_storage_blob_info_t *b);
 json_object *aos_storage_record_to_json(const aos_storage_record_t *r);
 

@@ -2,6 +2,7 @@
 #include "aos/buf.h"
 #include "aos/utf8.h"
 
+#include <json-c/printbuf.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -498,6 +499,60 @@ aos_result aos_json_add_bool(json_object *obj, const char *key, bool value)
     return aos_json_add(obj, key, json_object_new_boolean(value));
 }
 
+/* A raw value: an empty json-c object whose userdata (tagged) holds the text and whose
+ * serializer writes it. */
+static const char RAW_TAG;
+
+typedef struct raw_json {
+    const char *tag; /* &RAW_TAG */
+    size_t len;
+    char *text;
+} raw_json_t;
+
+static const raw_json_t *raw_of(const json_object *v)
+{
+    if (!json_object_is_type(v, json_type_object)) /* json-c keeps its own userdata on others */
+        return NULL;
+    const raw_json_t *r = json_object_get_userdata((json_object *)v);
+    return r && (const void *)r != (const void *)&INCOMPLETE && r->tag == &RAW_TAG ? r : NULL;
+}
+
+static int raw_serialize(json_object *v, struct printbuf *pb, int level, int flags)
+{
+    (void)level;
+    (void)flags;
+    const raw_json_t *r = raw_of(v);
+    return r && printbuf_memappend(pb, r->text, (int)r->len) >= 0 ? 0 : -1;
+}
+
+static void raw_free(json_object *v, void *userdata)
+{
+    (void)v;
+    raw_json_t *r = userdata;
+    free(r->text);
+    free(r);
+}
+
+json_object *aos_json_raw(char *text, size_t len)
+{
+    raw_json_t *r = text && len < INT32_MAX ? malloc(sizeof *r) : NULL;
+    json_object *o = r ? json_object_new_object() : NULL;
+    if (!o) {
+        free(r);
+        free(text);
+        return NULL;
+    }
+    *r = (raw_json_t){.tag = &RAW_TAG, .len = len, .text = text};
+    json_object_set_serializer(o, raw_serialize, r, raw_free);
+    return o;
+}
+
+size_t aos_json_raw_len(const json_object *value)
+{
+    const raw_json_t *r = value ? raw_of(value) : NULL;
+    return r ? r->len : 0;
+}
+
 /* json-c's own writer drops what it cannot append when an allocation fails (a key, a string)
  * and still returns the rest, so the compact form is written here into an aos_buf, whose
  * failure is sticky; scalars other than strings are json-c's text for them (a failure there is
@@ -515,6 +570,9 @@ static aos_result put_value(aos_buf_t *b, json_object *v)
     case json_type_object: {
         if (json_object_get_userdata(v) == &INCOMPLETE)
             return AOS_ERR_NOMEM;
+        const raw_json_t *raw = raw_of(v);
+        if (raw)
+            return aos_buf_append(b, raw->text, raw->len);
         aos_buf_putc(b, '{');
         bool first = true;
         json_object_object_foreach(v, key, child)

@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "aos/buf.h"
 #include "aos/json.h"
 
 /* Parse our own stored JSON object text (NULL/empty = {}). */
@@ -78,6 +79,38 @@ json_object *aos_storage_message_to_json(const aos_storage_message_t *m)
     put_obj(&b, "metadata", m->metadata_json);
     put_int(&b, "created_ms", m->created_ms);
     return finish(&b);
+}
+
+static void wire_str(aos_buf_t *b, const char *k, const char *v)
+{
+    if (!v)
+        return;
+    aos_buf_printf(b, "%s\"%s\":\"", b->len > 1 ? "," : "", k);
+    aos_buf_json_escape(b, v);
+    aos_buf_putc(b, '"');
+}
+
+json_object *aos_storage_message_to_wire(const aos_storage_message_t *m)
+{
+    const char *meta = m->metadata_json && *m->metadata_json ? m->metadata_json : "{}";
+    size_t mlen = strlen(meta);
+    size_t skip = strspn(meta, " \t\r\n");
+    if (meta[skip] != '{' ||
+        aos_json_validate(meta, mlen, 4u * 1024u * 1024u, 0, NULL, 0) != AOS_OK)
+        return NULL;
+    aos_buf_t b = {0};
+    aos_buf_putc(&b, '{');
+    wire_str(&b, "conversation_id", m->conversation_id);
+    wire_str(&b, "message_id", m->id);
+    aos_buf_printf(&b, "%s\"seq\":%lld", b.len > 1 ? "," : "", (long long)m->seq);
+    wire_str(&b, "role", m->role);
+    wire_str(&b, "content", m->content);
+    aos_buf_puts(&b, ",\"metadata\":");
+    aos_buf_append(&b, meta, mlen);
+    aos_buf_printf(&b, ",\"created_ms\":%lld}", (long long)m->created_ms);
+    size_t len = 0;
+    char *text = aos_buf_take(&b, &len);
+    return text ? aos_json_raw(text, len) : NULL;
 }
 
 json_object *aos_storage_blob_info_to_json(const aos_storage_blob_info_t *i)
