@@ -216,8 +216,29 @@ static bool read_payload(rd_t *r, cur_t *c, uint8_t code, aos_amqp_value_t *out,
     return check_elements(r, b, b + size, count, depth + 1);
 }
 
+/* The common case first: a str8, sym8 or vbin8 (application-properties are mostly these).
+ * Its bytes when it is one that fits, else 0 (then read_value says what it is). */
+static size_t small_var(const unsigned char *p, const unsigned char *end, aos_amqp_value_t *out)
+{
+    if (end - p < 2 || (p[0] != AOS_AMQP_STR8 && p[0] != AOS_AMQP_SYM8 && p[0] != AOS_AMQP_VBIN8) ||
+        (size_t)(end - p) - 2 < p[1])
+        return 0;
+    out->code = p[0];
+    out->data = (const char *)p + 2;
+    out->size = p[1];
+    out->count = 0;
+    out->raw = (const char *)p;
+    out->raw_size = 2u + p[1];
+    return out->raw_size;
+}
+
 static bool read_value(rd_t *r, cur_t *c, aos_amqp_value_t *out, int depth)
 {
+    size_t n = small_var(c->p, c->end, out);
+    if (n) {
+        c->p += n;
+        return true;
+    }
     const unsigned char *start = c->p, *b;
     if (!take(r, c, 1, &b))
         return false;
@@ -260,6 +281,12 @@ bool aos_amqp_iter_next(aos_amqp_iter_t *it, aos_amqp_value_t *out)
 {
     if (!it->left)
         return false;
+    size_t n = small_var((const unsigned char *)it->p, (const unsigned char *)it->end, out);
+    if (n) {
+        it->p += n;
+        it->left--;
+        return true;
+    }
     rd_t r = {(const unsigned char *)it->p, NULL, NULL};
     cur_t c = {(const unsigned char *)it->p, (const unsigned char *)it->end};
     if (!read_value(&r, &c, out, 0)) { /* not a checked compound: stop */
