@@ -11,6 +11,7 @@
 #include "aos/json.h"
 #include "aos/log.h"
 #include "aos/metrics.h"
+#include "aos/resilience.h"
 
 #define RUNNER_ADAPTERS_FIRST_READ_S 5
 
@@ -158,14 +159,7 @@ static void *refresher(void *arg)
         pthread_cond_broadcast(&a->cv);
         if (a->stop)
             break;
-        struct timespec ts;
-        clock_gettime(CLOCK_REALTIME, &ts);
-        ts.tv_sec += a->cfg.refresh_ms / 1000;
-        ts.tv_nsec += (long)(a->cfg.refresh_ms % 1000) * 1000000L;
-        if (ts.tv_nsec >= 1000000000L) {
-            ts.tv_sec++;
-            ts.tv_nsec -= 1000000000L;
-        }
+        struct timespec ts = aos_clock_deadline(CLOCK_REALTIME, a->cfg.refresh_ms);
         pthread_cond_timedwait(&a->cv, &a->mu, &ts);
     }
     pthread_mutex_unlock(&a->mu);

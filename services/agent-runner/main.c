@@ -121,12 +121,8 @@ static aos_result open_external_events(app_t *a, char *err, size_t errlen)
 
 static aos_result open_bus(app_t *a, char *err, size_t errlen)
 {
-    aos_bus_config_t bc = {
-        .url = a->env.common.bus_url,
-        .profile = aos_bus_profile_of(a->env.common.bus_profile),
-        .connection_string = a->env.common.servicebus_connection_string,
-        .instance_id = a->env.common.instance_id,
-    };
+    aos_bus_config_t bc;
+    aos_bus_config_from_common(&a->env.common, NULL, &bc);
     AOS_RETURN_IF_FAILED(aos_bus_new(&bc, &a->bus, err, errlen));
     return aos_bus_start(a->bus);
 }
@@ -170,11 +166,8 @@ static aos_result open_all(app_t *a, char *err, size_t errlen)
                                    .user_agent = "aos-agent-runner/1"};
     AOS_RETURN_IF_FAILED(aos_http_client_new(&hc, &a->http, err, errlen));
     AOS_RETURN_IF_FAILED(runner_new(&rc, a->bus, a->storage, a->http, &a->runner, err, errlen));
-    aos_http_server_config_t ac = {
-        .bind_addr = a->env.common.admin_addr, .builtins = AOS_HTTP_BUILTIN_ALL, .name = "admin"};
-    AOS_RETURN_IF_FAILED(aos_http_server_new(&ac, &a->admin, err, errlen));
-    aos_http_server_set_readiness(a->admin, ready_cb, a->runner);
-    AOS_RETURN_IF_FAILED(aos_http_server_start(a->admin, err, errlen));
+    AOS_RETURN_IF_FAILED(aos_http_admin_start(a->env.common.admin_addr, ready_cb, a->runner,
+                                              &a->admin, err, errlen));
     char port[16];
     snprintf(port, sizeof port, "%u", aos_http_server_port(a->admin));
     aos_log(AOS_LOG_INFO, "admin server listening", "admin_port", port, NULL);

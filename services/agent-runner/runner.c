@@ -580,17 +580,6 @@ static void release_everything(void *arg, bool cancelled)
     pthread_mutex_unlock(&r->drain_mu);
 }
 
-static void deadline_after(struct timespec *ts, int ms)
-{
-    clock_gettime(CLOCK_REALTIME, ts);
-    ts->tv_sec += ms / 1000;
-    ts->tv_nsec += (long)(ms % 1000) * 1000000L;
-    if (ts->tv_nsec >= 1000000000L) {
-        ts->tv_sec++;
-        ts->tv_nsec -= 1000000000L;
-    }
-}
-
 uint32_t runner_drain(runner_t *r, int grace_ms)
 {
     if (!r || !r->started)
@@ -598,8 +587,7 @@ uint32_t runner_drain(runner_t *r, int grace_ms)
     atomic_store(&r->stopping, true);
     runner_sched_stop(r->sched);
     aos_bus_pause(r->bus); /* a draining consumer grants no credit */
-    struct timespec until;
-    deadline_after(&until, grace_ms > 0 ? grace_ms : 0);
+    struct timespec until = aos_clock_deadline(CLOCK_REALTIME, grace_ms);
     pthread_mutex_lock(&r->drain_mu);
     while (atomic_load(&r->inflight) > 0 &&
            pthread_cond_timedwait(&r->drain_cv, &r->drain_mu, &until) == 0) {

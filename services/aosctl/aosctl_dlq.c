@@ -7,86 +7,14 @@
  *        message-id (aos_bus_replay_sync), else Service Bus duplicate detection drops it.
  */
 #include <json-c/json.h>
-#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "aos/bus.h"
+#include "aos/bus_dlq.h"
 #include "aosctl.h"
 
 #define DLQ_QUIET_MS 1500
-
-typedef struct {
-    pthread_mutex_t lock;
-    pthread_cond_t cond;
-    aos_bus_delivery_t **items;
-    size_t count, max;
-    bool closed; /* collecting is over: whatever arrives now goes back untouched */
-} collector_t;
-
-static bool already_held(const collector_t *c, const aos_event_t *ev)
-{
-    for (size_t i = 0; i < c->count; i++) {
-        const aos_event_t *x = aos_bus_delivery_event(c->items[i]);
-        if (x && ev && x->id && ev->id && strcmp(x->id, ev->id) == 0)
-            return true;
-    }
-    return false;
-}
-
-static void on_dead_letter(void *ctx, aos_bus_delivery_t *d, const aos_event_t *ev)
-{
-    collector_t *c = ctx;
-    pthread_mutex_lock(&c->lock);
-    /* Each dead letter once: after collecting (the released copies of a listing come
-     * back while it prints) or a second copy of one already held stays where it is. */
-    if (!c->closed && c->count < c->max && !already_held(c, ev)) {
-        c->items[c->count++] = d;
-        d = NULL;
-    }
-    pthread_cond_signal(&c->cond);
-    pthread_mutex_unlock(&c->lock);
-    if (d) /* beyond --max, late or a duplicate: leave it where it is */
-        aos_bus_release(d);
-}
-
-/* Wait until max items arrived or nothing new came for DLQ_QUIET_MS. */
-static void collect(collector_t *c)
-{
-    pthread_mutex_lock(&c->lock);
-    size_t seen = (size_t)-1;
-    while (c->count < c->max && c->count != seen) {
-        seen = c->count;
-        struct timespec ts;
-        clock_gettime(CLOCK_REALTIME, &ts);
-        ts.tv_sec += DLQ_QUIET_MS / 1000;
-        ts.tv_nsec += (DLQ_QUIET_MS % 1000) * 1000000L;
-        if (ts.tv_nsec >= 1000000000L) {
-            ts.tv_sec++;
-            ts.tv_nsec -= 1000000000L;
-        }
-        while (c->count == seen && c->count < c->max)
-            if (pthread_cond_timedwait(&c->cond, &c->lock, &ts) != 0)
-                break;
-    }
-    c->closed = true;
-    pthread_mutex_unlock(&c->lock);
-}
-
-/* The dead-letter address of a logical queue under the bus's profile. */
-static aos_result dead_letter_address(aos_bus_t *bus, const char *queue, char *out, size_t outlen)
-{
-    char addr[512];
-    AOS_RETURN_IF_FAILED(aos_bus_queue_address(bus, queue, addr, sizeof addr));
-    if (strcmp(addr, queue) == 0) /* servicebus: entity names are addresses */
-        return snprintf(out, outlen, "%s/$deadletterqueue", queue) < (int)outlen
-                   ? AOS_OK
-                   : AOS_ERR_TOO_LARGE;
-    char dlq[512];
-    snprintf(dlq, sizeof dlq, "%s.dlq", queue);
-    return aos_bus_queue_address(bus, dlq, out, outlen);
-}
 
 static void print_dead_letter(const aosctl_opts_t *o, const aos_bus_delivery_t *d)
 {
@@ -141,50 +69,39 @@ int aosctl_dlq(const aosctl_opts_t *o, int argc, char **argv)
     aos_bus_t *bus = NULL;
     if (aosctl_open_bus(o, &bus) != AOS_OK)
         return 1;
-    char addr[600];
-    collector_t c = {PTHREAD_MUTEX_INITIALIZER,
-                     PTHREAD_COND_INITIALIZER,
-                     calloc(max, sizeof(aos_bus_delivery_t *)),
-                     0,
-                     max,
-                     false};
+    aos_bus_dlq_t *c = NULL;
     int rc = 0;
-    if (!c.items || dead_letter_address(bus, queue, addr, sizeof addr) != AOS_OK ||
-        aos_bus_subscribe_address(bus, addr, (uint32_t)(max < 256 ? max : 256), on_dead_letter,
-                                  &c) != AOS_OK) {
+    /* each dead letter once (aos/bus_dlq.h): printed once, replayed once */
+    if (aos_bus_dlq_new(max, &c) != AOS_OK ||
+        aos_bus_dlq_collect(c, bus, queue, DLQ_QUIET_MS, NULL, NULL) != AOS_OK) {
         fprintf(o->err, "aosctl dlq: cannot read the dead letters of %s\n", queue);
         rc = 1;
-    } else {
-        collect(&c);
     }
-    pthread_mutex_lock(&c.lock);
-    c.closed = true; /* also when subscribing failed */
-    size_t held = c.count;
-    pthread_mutex_unlock(&c.lock);
+    size_t held = aos_bus_dlq_count(c);
     size_t replayed = 0;
     if (!replay) {
         /* print everything first, give it back after: a released dead letter comes back
          * at once and must not be read (or printed) twice */
         for (size_t i = 0; i < held; i++)
-            print_dead_letter(o, c.items[i]);
+            print_dead_letter(o, aos_bus_dlq_get(c, i));
         fflush(o->out);
-        for (size_t i = 0; i < held; i++)
-            aos_bus_release(c.items[i]);
+        aos_bus_dlq_release(c);
     }
     for (size_t i = 0; replay && i < held; i++) {
-        const aos_event_t *ev = aos_bus_delivery_event(c.items[i]);
-        print_dead_letter(o, c.items[i]);
+        aos_bus_delivery_t *d = aos_bus_dlq_take(c, i);
+        const aos_event_t *ev = aos_bus_delivery_event(d);
+        print_dead_letter(o, d);
         char err[256] = "";
         /* a new message-id: within the duplicate-detection window Service Bus would drop a
          * copy with the old one (and the dead letter would be gone) */
         aos_result r = aos_bus_replay_sync(bus, queue, ev, 10000, err, sizeof err);
         if (r == AOS_OK) {
-            aos_bus_accept(c.items[i]);
+            aos_bus_accept(d);
             replayed++;
         } else {
             fprintf(o->err, "aosctl dlq: replay of %s failed: %s %s\n", ev->id, aos_result_str(r),
                     err);
-            aos_bus_release(c.items[i]);
+            aos_bus_release(d);
             rc = 1;
         }
     }
@@ -192,6 +109,6 @@ int aosctl_dlq(const aosctl_opts_t *o, int argc, char **argv)
         fprintf(o->out, replay ? "%zu dead letters replayed to %s\n" : "%zu dead letters in %s\n",
                 replay ? replayed : held, queue);
     aos_bus_free(bus);
-    free(c.items);
+    aos_bus_dlq_free(c); /* after the bus: late dead letters reach it until then */
     return rc;
 }

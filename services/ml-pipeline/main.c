@@ -123,12 +123,6 @@ static bool ready_cb(void *ctx, char *reason, size_t reason_len)
     return ml_service_ready(ctx, reason, reason_len);
 }
 
-static int fail(const char *what, aos_result r, const char *err)
-{
-    aos_log(AOS_LOG_ERROR, what, "result", aos_result_code(r), "detail", err, NULL);
-    return 1;
-}
-
 static int start(app_t *a)
 {
     char err[1024] = "";
@@ -136,16 +130,14 @@ static int start(app_t *a)
     aos_result r = AOS_OK;
     if (c->common.config_path &&
         (r = aos_agents_config_load(c->common.config_path, &a->agents, err, sizeof err)) != AOS_OK)
-        return fail("cannot load the agents config", r, err);
-    aos_bus_config_t bc = {.url = c->common.bus_url,
-                           .profile = aos_bus_profile_of(c->common.bus_profile),
-                           .connection_string = c->common.servicebus_connection_string,
-                           .instance_id = c->common.instance_id};
+        return aos_service_fail("cannot load the agents config", r, err);
+    aos_bus_config_t bc;
+    aos_bus_config_from_common(&c->common, NULL, &bc);
     r = aos_bus_new(&bc, &a->bus, err, sizeof err);
     if (r == AOS_OK)
         r = aos_bus_start(a->bus);
     if (r != AOS_OK)
-        return fail("cannot start the bus", r, err);
+        return aos_service_fail("cannot start the bus", r, err);
     ml_service_config_t sc = {.bus = a->bus,
                               .agents = a->agents,
                               .queue = c->queue,
@@ -181,16 +173,10 @@ static int start(app_t *a)
     if (r == AOS_OK)
         r = ml_service_start(a->svc, err, sizeof err);
     if (r != AOS_OK)
-        return fail("cannot start the ml service", r, err);
-    aos_http_server_config_t hc = {
-        .bind_addr = c->common.admin_addr, .builtins = AOS_HTTP_BUILTIN_ALL, .name = "admin"};
-    r = aos_http_server_new(&hc, &a->admin, err, sizeof err);
-    if (r == AOS_OK) {
-        aos_http_server_set_readiness(a->admin, ready_cb, a->svc);
-        r = aos_http_server_start(a->admin, err, sizeof err);
-    }
+        return aos_service_fail("cannot start the ml service", r, err);
+    r = aos_http_admin_start(c->common.admin_addr, ready_cb, a->svc, &a->admin, err, sizeof err);
     if (r != AOS_OK)
-        return fail("cannot start the admin server", r, err);
+        return aos_service_fail("cannot start the admin server", r, err);
     char port[16];
     snprintf(port, sizeof port, "%u", aos_http_server_port(a->admin));
     aos_log(AOS_LOG_INFO, "aos-ml-pipeline started", "backend", c->backend, "admin_port", port,

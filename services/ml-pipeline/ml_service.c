@@ -181,14 +181,7 @@ static void *scanner_main(void *arg)
         scan(svc);
         pthread_mutex_lock(&svc->mu);
         if (!svc->scan_now && !atomic_load(&svc->stopping)) {
-            struct timespec ts;
-            clock_gettime(CLOCK_REALTIME, &ts);
-            ts.tv_sec += period / 1000;
-            ts.tv_nsec += (period % 1000) * 1000000L;
-            if (ts.tv_nsec >= 1000000000L) {
-                ts.tv_sec++;
-                ts.tv_nsec -= 1000000000L;
-            }
+            struct timespec ts = aos_clock_deadline(CLOCK_REALTIME, period);
             pthread_cond_timedwait(&svc->scan_cv, &svc->mu, &ts);
         }
         svc->scan_now = false;

@@ -410,14 +410,7 @@ static void *delivery_thread(void *arg)
         int64_t wait = pump(ob);
         if (wait <= 0 || ob->stop)
             continue;
-        struct timespec ts;
-        clock_gettime(CLOCK_REALTIME, &ts);
-        ts.tv_sec += wait / 1000;
-        ts.tv_nsec += (wait % 1000) * 1000000L;
-        if (ts.tv_nsec >= 1000000000L) {
-            ts.tv_sec++;
-            ts.tv_nsec -= 1000000000L;
-        }
+        struct timespec ts = aos_clock_deadline(CLOCK_REALTIME, wait);
         pthread_cond_timedwait(&ob->cv, &ob->mu, &ts);
     }
     pthread_mutex_unlock(&ob->mu);

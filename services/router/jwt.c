@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "aos/base64.h"
+#include "aos/config.h"
 #include "aos/json.h"
 #include "jwt.h"
 #include "jwt_internal.h"
@@ -126,15 +127,9 @@ aos_result router_jwks_parse(const char *json, size_t len, router_jwks_t **out, 
 aos_result router_jwks_load(const char *path, router_jwks_t **out, char *errbuf, size_t errlen)
 {
     *out = NULL;
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return aos_fail(AOS_ERR_NOT_FOUND, errbuf, errlen, "%s: %s", path, strerror(errno));
-    size_t cap = 1u << 20;
-    char *buf = malloc(cap);
-    size_t n = buf ? fread(buf, 1, cap, f) : 0;
-    fclose(f);
-    if (!buf)
-        return AOS_ERR_NOMEM;
+    char *buf = NULL;
+    size_t n = 0;
+    AOS_RETURN_IF_FAILED(aos_config_read_file(path, 1u << 20, &buf, &n, errbuf, errlen));
     char why[256] = "";
     aos_result r = router_jwks_parse(buf, n, out, why, sizeof why);
     free(buf);

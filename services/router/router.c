@@ -395,10 +395,8 @@ static aos_result start_bus(router_t *rt, int connect_timeout_ms, char *errbuf, 
 {
     char instance[200];
     snprintf(instance, sizeof instance, "router-%s-%d", rt->cfg.common.instance_id, (int)getpid());
-    aos_bus_config_t bc = {.url = rt->cfg.common.bus_url,
-                           .profile = router_bus_profile(rt),
-                           .connection_string = rt->cfg.common.servicebus_connection_string,
-                           .instance_id = instance};
+    aos_bus_config_t bc;
+    aos_bus_config_from_common(&rt->cfg.common, instance, &bc);
     AOS_RETURN_IF_FAILED(aos_bus_new(&bc, &rt->bus, errbuf, errlen));
     AOS_RETURN_IF_FAILED(svc_heartbeats_subscribe(rt, errbuf, errlen));
     AOS_RETURN_IF_FAILED(bot_outbound_start(rt, errbuf, errlen));
@@ -426,11 +424,8 @@ static aos_result start_http(router_t *rt, char *errbuf, size_t errlen)
                                     .name = "api"};
     AOS_RETURN_IF_FAILED(aos_http_server_new(&api, &rt->api, errbuf, errlen));
     AOS_RETURN_IF_FAILED(add_routes(rt));
-    aos_http_server_config_t adm = {
-        .bind_addr = rt->cfg.common.admin_addr, .builtins = AOS_HTTP_BUILTIN_ALL, .name = "admin"};
-    AOS_RETURN_IF_FAILED(aos_http_server_new(&adm, &rt->admin, errbuf, errlen));
-    aos_http_server_set_readiness(rt->admin, ready, rt);
-    AOS_RETURN_IF_FAILED(aos_http_server_start(rt->admin, errbuf, errlen));
+    AOS_RETURN_IF_FAILED(
+        aos_http_admin_start(rt->cfg.common.admin_addr, ready, rt, &rt->admin, errbuf, errlen));
     return aos_http_server_start(rt->api, errbuf, errlen);
 }
 

@@ -4,17 +4,18 @@
  * Reading a dead-letter queue means receiving from it: each request runs on its own short
  * thread with its own bus connection (so the router's subscriptions never change), receives
  * what is there (until DL_QUIET_MS pass without a new one), acts, and gives back every dead
- * letter it did not act on (released: it stays in the queue). One such request runs at a
- * time; router_stop waits for the running ones (svc_dead_letters_drain).
+ * letter it did not act on (released: it stays in the queue); the collecting is aos/bus_dlq.h,
+ * shared with aosctl dlq. One such request runs at a time; router_stop waits for the running
+ * ones (svc_dead_letters_drain).
  * Replay = send to the agent's queue, confirmed by the broker, and only then accept the dead
  * letter (a crash in between duplicates — runners dedupe by event id — never loses). */
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
+#include "aos/bus_dlq.h"
 #include "aos/json.h"
 #include "aos/log.h"
 #include "aos/resilience.h"
@@ -25,7 +26,7 @@
 #define DL_CONNECT_MS 10000
 #define DL_REPLAY_MS 10000
 #define DL_LIST_DEFAULT 100
-#define DL_LIST_MAX 256  /* = the credit one receiver holds unsettled */
+#define DL_LIST_MAX 256  /* = the credit a dead-letter collector grants */
 #define DL_SCAN_MAX 256  /* dead letters looked at to find one by id */
 #define DL_DATA_MAX 4096 /* bytes of each dead letter's data shown */
 
@@ -40,79 +41,8 @@ typedef struct dl_job {
     char queue[128];
     char id[256];
     size_t max;
-
-    /* the collection, under lock */
-    pthread_mutex_t lock;
-    pthread_cond_t cond;
-    aos_bus_delivery_t **items;
-    size_t count;
-    bool closed, found;
+    aos_bus_dlq_t *dlq; /* what was collected (aos/bus_dlq.h) */
 } dl_job_t;
-
-static bool already_held(const dl_job_t *j, const aos_event_t *ev)
-{
-    for (size_t i = 0; i < j->count; i++) {
-        const aos_event_t *x = aos_bus_delivery_event(j->items[i]);
-        if (x && ev && x->id && ev->id && strcmp(x->id, ev->id) == 0)
-            return true;
-    }
-    return false;
-}
-
-/* Bus I/O thread of the request's own bus. */
-static void on_dead_letter(void *ctx, aos_bus_delivery_t *d, const aos_event_t *ev)
-{
-    dl_job_t *j = ctx;
-    pthread_mutex_lock(&j->lock);
-    if (!j->closed && j->count < j->max && !already_held(j, ev)) {
-        j->items[j->count++] = d;
-        d = NULL;
-        if (j->op != DL_LIST && ev && ev->id && strcmp(ev->id, j->id) == 0)
-            j->found = true;
-    }
-    pthread_cond_signal(&j->cond);
-    pthread_mutex_unlock(&j->lock);
-    if (d) /* beyond max, late or a second copy: it stays where it is */
-        aos_bus_release(d);
-}
-
-/* Until max arrived, the one wanted arrived, nothing new for DL_QUIET_MS, or the router
- * stops. */
-static void collect(dl_job_t *j)
-{
-    pthread_mutex_lock(&j->lock);
-    size_t seen = (size_t)-1;
-    while (j->count < j->max && j->count != seen && !j->found && !atomic_load(&j->rt->stopping)) {
-        seen = j->count;
-        struct timespec ts;
-        clock_gettime(CLOCK_REALTIME, &ts);
-        ts.tv_sec += DL_QUIET_MS / 1000;
-        ts.tv_nsec += (DL_QUIET_MS % 1000) * 1000000L;
-        if (ts.tv_nsec >= 1000000000L) {
-            ts.tv_sec++;
-            ts.tv_nsec -= 1000000000L;
-        }
-        while (j->count == seen && j->count < j->max && !j->found)
-            if (pthread_cond_timedwait(&j->cond, &j->lock, &ts) != 0)
-                break;
-    }
-    j->closed = true;
-    pthread_mutex_unlock(&j->lock);
-}
-
-/* The dead-letter address of a logical queue under the bus's profile (as aosctl dlq). */
-static aos_result dead_letter_address(aos_bus_t *bus, const char *queue, char *out, size_t outlen)
-{
-    char addr[512];
-    AOS_RETURN_IF_FAILED(aos_bus_queue_address(bus, queue, addr, sizeof addr));
-    if (strcmp(addr, queue) == 0) /* servicebus: entity names are addresses */
-        return snprintf(out, outlen, "%s/$deadletterqueue", queue) < (int)outlen
-                   ? AOS_OK
-                   : AOS_ERR_TOO_LARGE;
-    char dlq[512];
-    snprintf(dlq, sizeof dlq, "%s.dlq", queue);
-    return aos_bus_queue_address(bus, dlq, out, outlen);
-}
 
 static void add_opt_string(json_object *o, const char *key, const char *v)
 {
@@ -170,29 +100,24 @@ static void act(dl_job_t *j, aos_bus_t *bus)
     if (j->op == DL_LIST) {
         json_object *o = json_object_new_object(), *arr = json_object_new_array();
         int64_t now = aos_clock_realtime_ms();
-        for (size_t i = 0; i < j->count; i++)
-            json_object_array_add(arr, dead_letter_json(j->items[i], now));
+        size_t n = aos_bus_dlq_count(j->dlq);
+        for (size_t i = 0; i < n; i++)
+            json_object_array_add(arr, dead_letter_json(aos_bus_dlq_get(j->dlq, i), now));
         aos_json_add_string(o, "queue", j->queue);
         aos_json_add(o, "dead_letters", arr);
-        aos_json_add_bool(o, "more", j->count >= j->max);
+        aos_json_add_bool(o, "more", n >= j->max);
         respond_obj(j->req, o);
         return;
     }
-    size_t hit = j->count;
-    for (size_t i = 0; i < j->count && hit == j->count; i++) {
-        const aos_event_t *ev = aos_bus_delivery_event(j->items[i]);
-        if (ev && ev->id && strcmp(ev->id, j->id) == 0)
-            hit = i;
-    }
-    if (hit == j->count) {
+    size_t hit = aos_bus_dlq_find(j->dlq, j->id);
+    if (hit == aos_bus_dlq_count(j->dlq)) {
         char msg[500];
         snprintf(msg, sizeof msg, "no dead letter \"%s\" in the dead letters of %s", j->id,
                  j->queue);
         router_respond_error(j->req, AOS_ERR_NOT_FOUND, msg);
         return;
     }
-    aos_bus_delivery_t *d = j->items[hit];
-    j->items[hit] = NULL;
+    aos_bus_delivery_t *d = aos_bus_dlq_take(j->dlq, hit);
     char err[300] = "";
     const aos_event_t *ev = aos_bus_delivery_event(d);
     if (j->op == DL_REPLAY) {
@@ -222,13 +147,11 @@ static void *dl_thread(void *arg)
     dl_job_t *j = arg;
     router_t *rt = j->rt;
     pthread_mutex_lock(&dl_mu);
-    char instance[200], err[300] = "", addr[600];
+    char instance[200], err[300] = "";
     snprintf(instance, sizeof instance, "router-dlq-%s-%d", rt->cfg.common.instance_id,
              (int)getpid());
-    aos_bus_config_t bc = {.url = rt->cfg.common.bus_url,
-                           .profile = router_bus_profile(rt),
-                           .connection_string = rt->cfg.common.servicebus_connection_string,
-                           .instance_id = instance};
+    aos_bus_config_t bc;
+    aos_bus_config_from_common(&rt->cfg.common, instance, &bc);
     aos_bus_t *bus = NULL;
     /* requests that waited for the one before them while the router began to stop */
     aos_result r = atomic_load(&rt->stopping) ? AOS_ERR_CLOSED : AOS_OK;
@@ -240,13 +163,12 @@ static void *dl_thread(void *arg)
         r = aos_bus_start(bus);
     if (r == AOS_OK && (r = aos_bus_wait_connected(bus, DL_CONNECT_MS)) != AOS_OK)
         snprintf(err, sizeof err, "not connected within %d ms", DL_CONNECT_MS);
+    /* until max arrived, the one wanted arrived, nothing new for DL_QUIET_MS, or the router
+     * stops */
     if (r == AOS_OK)
-        r = dead_letter_address(bus, j->queue, addr, sizeof addr);
-    if (r == AOS_OK)
-        r = aos_bus_subscribe_address(bus, addr, (uint32_t)(j->max < 256 ? j->max : 256),
-                                      on_dead_letter, j);
+        r = aos_bus_dlq_collect(j->dlq, bus, j->queue, DL_QUIET_MS, j->op == DL_LIST ? NULL : j->id,
+                                &rt->stopping);
     if (r == AOS_OK) {
-        collect(j);
         act(j, bus);
     } else {
         char msg[500];
@@ -254,17 +176,10 @@ static void *dl_thread(void *arg)
                  aos_result_str(r), err[0] ? ": " : "", err);
         router_respond_error(j->req, AOS_ERR_UNAVAILABLE, msg);
     }
-    pthread_mutex_lock(&j->lock);
-    j->closed = true;
-    pthread_mutex_unlock(&j->lock);
-    for (size_t i = 0; i < j->count; i++)
-        if (j->items[i])
-            aos_bus_release(j->items[i]);
+    aos_bus_dlq_release(j->dlq);
     aos_bus_free(bus);
     pthread_mutex_unlock(&dl_mu);
-    free(j->items);
-    pthread_mutex_destroy(&j->lock);
-    pthread_cond_destroy(&j->cond);
+    aos_bus_dlq_free(j->dlq); /* after the bus: late dead letters reach it until then */
     free(j);
     atomic_fetch_sub(&rt->dl_running, 1);
     return NULL;
@@ -318,7 +233,7 @@ static void start_job(aos_http_request_t *req, router_t *rt, dl_op op)
         return;
     }
     dl_job_t *j = calloc(1, sizeof *j);
-    if (!j || !(j->items = calloc(max, sizeof *j->items))) {
+    if (!j || aos_bus_dlq_new(max, &j->dlq) != AOS_OK) {
         free(j);
         router_respond_error(req, AOS_ERR_NOMEM, NULL);
         return;
@@ -329,8 +244,6 @@ static void start_job(aos_http_request_t *req, router_t *rt, dl_op op)
     j->max = max;
     snprintf(j->queue, sizeof j->queue, "%s", queue);
     snprintf(j->id, sizeof j->id, "%s", id ? id : "");
-    pthread_mutex_init(&j->lock, NULL);
-    pthread_cond_init(&j->cond, NULL);
     atomic_fetch_add(&rt->dl_running, 1);
     pthread_t th;
     pthread_attr_t attr;
@@ -340,9 +253,7 @@ static void start_job(aos_http_request_t *req, router_t *rt, dl_op op)
     pthread_attr_destroy(&attr);
     if (rc != 0) {
         atomic_fetch_sub(&rt->dl_running, 1);
-        pthread_mutex_destroy(&j->lock);
-        pthread_cond_destroy(&j->cond);
-        free(j->items);
+        aos_bus_dlq_free(j->dlq);
         free(j);
         router_respond_error(req, AOS_ERR_UNAVAILABLE, "could not start the dead-letter reader");
     }

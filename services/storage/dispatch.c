@@ -1,6 +1,7 @@
 /* The storage operations: validated request -> backend call -> reply JSON (see dispatch.h). */
 #include "aos/base64.h"
 #include "dispatch.h"
+#include "dispatch_records.h"
 #include "dispatch_turns.h"
 
 #include <stdio.h>
@@ -23,11 +24,57 @@ static aos_result add_obj(json_object *reply, const char *key, json_object *v)
 }
 
 /* aos_json_add refuses NULL values, and json_object_new_null() is NULL in json-c: */
-static aos_result add_null_ok(json_object *reply, const char *key, const char *s)
+aos_result storage_reply_null_ok(json_object *reply, const char *key, const char *s)
 {
     if (s)
         return aos_json_add_string(reply, key, s);
     return json_object_object_add(reply, key, NULL) == 0 ? AOS_OK : AOS_ERR_NOMEM;
+}
+
+aos_result storage_reply_items(json_object *reply, const char *key, const void *items, size_t count,
+                               storage_item_json_fn item_json, size_t budget, size_t *out_added)
+{
+    json_object *arr = json_object_new_array();
+    aos_result r = arr ? AOS_OK : AOS_ERR_NOMEM;
+    size_t used = 0, added = 0;
+    for (size_t i = 0; r == AOS_OK && i < count; i++) {
+        json_object *o = item_json(items, i);
+        size_t n = 0; /* its bytes in the reply: the raw text (aos_json_raw) or json-c's */
+        if (o && budget) {
+            size_t raw = aos_json_raw_len(o);
+            n = (raw ? raw : strlen(json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN))) + 1;
+        }
+        if (o && i > 0 && budget && used + n > budget) {
+            json_object_put(o);
+            break;
+        }
+        used += n;
+        if (!o || json_object_array_add(arr, o) != 0)
+            r = AOS_ERR_NOMEM;
+        else
+            added++;
+    }
+    if (out_added)
+        *out_added = added;
+    if (r == AOS_OK)
+        return aos_json_add(reply, key, arr);
+    json_object_put(arr);
+    return r;
+}
+
+static json_object *conversation_json(const void *items, size_t i)
+{
+    return aos_storage_conversation_to_json((const aos_storage_conversation_t *)items + i);
+}
+
+static json_object *message_json(const void *items, size_t i)
+{
+    return aos_storage_message_to_wire((const aos_storage_message_t *)items + i);
+}
+
+static json_object *blob_json(const void *items, size_t i)
+{
+    return aos_storage_blob_info_to_json((const aos_storage_blob_info_t *)items + i);
 }
 
 /* ---- conversations and messages ---- */
@@ -78,18 +125,11 @@ static aos_result x_conv_list(storage_backend_t *be, const storage_request_t *rq
     (void)lim;
     aos_storage_conversation_page_t page = {0};
     aos_result r = be->ops->conversation_list(be, rq->agent, rq->cursor, rq->limit, &page, E);
-    json_object *arr = r == AOS_OK ? json_object_new_array() : NULL;
-    if (r == AOS_OK && !arr)
-        r = AOS_ERR_NOMEM;
-    for (size_t i = 0; r == AOS_OK && i < page.count; i++) {
-        json_object *o = aos_storage_conversation_to_json(&page.items[i]);
-        if (!o || json_object_array_add(arr, o) != 0)
-            r = AOS_ERR_NOMEM;
-    }
-    if (arr)
-        r = r == AOS_OK ? aos_json_add(reply, "conversations", arr) : (json_object_put(arr), r);
     if (r == AOS_OK)
-        r = add_null_ok(reply, "next_cursor", page.next_cursor);
+        r = storage_reply_items(reply, "conversations", page.items, page.count, conversation_json,
+                                0, NULL);
+    if (r == AOS_OK)
+        r = storage_reply_null_ok(reply, "next_cursor", page.next_cursor);
     aos_storage_conversation_page_clear(&page);
     return r;
 }
@@ -137,27 +177,15 @@ static aos_result x_msg_list(storage_backend_t *be, const storage_request_t *rq,
     aos_storage_message_page_t page = {0};
     aos_result r = be->ops->message_list(be, rq->conversation_id, rq->cursor, rq->limit,
                                          rq->reverse, &page, E);
-    json_object *arr = r == AOS_OK ? json_object_new_array() : NULL;
-    if (r == AOS_OK && !arr)
-        r = AOS_ERR_NOMEM;
-    size_t used = 0;
-    char cut[32] = ""; /* the page stopped at the reply budget: continue after this seq */
-    for (size_t i = 0; r == AOS_OK && i < page.count; i++) {
-        json_object *o = aos_storage_message_to_wire(&page.items[i]);
-        size_t n = o ? aos_json_raw_len(o) + 1 : 0;
-        if (o && i > 0 && used + n > AOS_STORAGE_REPLY_BUDGET) {
-            json_object_put(o);
-            snprintf(cut, sizeof cut, "%lld", (long long)page.items[i - 1].seq);
-            break;
-        }
-        used += n;
-        if (!o || json_object_array_add(arr, o) != 0)
-            r = AOS_ERR_NOMEM;
-    }
-    if (arr)
-        r = r == AOS_OK ? aos_json_add(reply, "messages", arr) : (json_object_put(arr), r);
+    size_t added = 0;
     if (r == AOS_OK)
-        r = add_null_ok(reply, "next_cursor", cut[0] ? cut : page.next_cursor);
+        r = storage_reply_items(reply, "messages", page.items, page.count, message_json,
+                                AOS_STORAGE_REPLY_BUDGET, &added);
+    char cut[32] = ""; /* the page stopped at the reply budget: continue after this seq */
+    if (r == AOS_OK && added > 0 && added < page.count)
+        snprintf(cut, sizeof cut, "%lld", (long long)page.items[added - 1].seq);
+    if (r == AOS_OK)
+        r = storage_reply_null_ok(reply, "next_cursor", cut[0] ? cut : page.next_cursor);
     aos_storage_message_page_clear(&page);
     return r;
 }
@@ -294,18 +322,10 @@ static aos_result x_blob_list(storage_backend_t *be, const storage_request_t *rq
     aos_storage_blob_page_t page = {0};
     aos_result r =
         be->ops->blob_list(be, rq->container, rq->prefix, rq->cursor, rq->limit, &page, E);
-    json_object *arr = r == AOS_OK ? json_object_new_array() : NULL;
-    if (r == AOS_OK && !arr)
-        r = AOS_ERR_NOMEM;
-    for (size_t i = 0; r == AOS_OK && i < page.count; i++) {
-        json_object *o = aos_storage_blob_info_to_json(&page.items[i]);
-        if (!o || json_object_array_add(arr, o) != 0)
-            r = AOS_ERR_NOMEM;
-    }
-    if (arr)
-        r = r == AOS_OK ? aos_json_add(reply, "blobs", arr) : (json_object_put(arr), r);
     if (r == AOS_OK)
-        r = add_null_ok(reply, "next_cursor", page.next_cursor);
+        r = storage_reply_items(reply, "blobs", page.items, page.count, blob_json, 0, NULL);
+    if (r == AOS_OK)
+        r = storage_reply_null_ok(reply, "next_cursor", page.next_cursor);
     aos_storage_blob_page_clear(&page);
     return r;
 }
@@ -321,8 +341,6 @@ static aos_result x_blob_delete(storage_backend_t *be, const storage_request_t *
         r = aos_json_add_bool(reply, "deleted", existed);
     return r;
 }
-
-#include "dispatch_records.h"
 
 static const exec_fn EXEC[AOS_STORAGE_OP_COUNT] = {
     [AOS_STORAGE_OP_CONVERSATION_CREATE] = x_conv_create,

@@ -33,31 +33,21 @@ aos_result storage_x_record_put(AOS_STORAGE_EXEC_PARAMS)
     return r;
 }
 
+static json_object *record_json(const void *items, size_t i)
+{
+    return aos_storage_record_to_json((const aos_storage_record_t *)items + i);
+}
+
 aos_result storage_x_record_list(AOS_STORAGE_EXEC_PARAMS)
 {
     (void)lim;
     aos_storage_record_page_t page = {0};
     aos_result r = be->ops->record_list(be, rq->kind, rq->prefix, rq->cursor, rq->limit, &page,
                                         errbuf, errlen);
-    json_object *arr = r == AOS_OK ? json_object_new_array() : NULL;
-    if (r == AOS_OK && !arr)
-        r = AOS_ERR_NOMEM;
-    for (size_t i = 0; r == AOS_OK && i < page.count; i++) {
-        json_object *o = aos_storage_record_to_json(&page.items[i]);
-        if (!o || json_object_array_add(arr, o) != 0)
-            r = AOS_ERR_NOMEM;
-    }
-    if (arr) {
-        if (r == AOS_OK)
-            r = aos_json_add(reply, "records", arr);
-        else
-            json_object_put(arr);
-    }
     if (r == AOS_OK)
-        r = page.next_cursor
-                ? aos_json_add_string(reply, "next_cursor", page.next_cursor)
-                : (json_object_object_add(reply, "next_cursor", NULL) == 0 ? AOS_OK
-                                                                           : AOS_ERR_NOMEM);
+        r = storage_reply_items(reply, "records", page.items, page.count, record_json, 0, NULL);
+    if (r == AOS_OK)
+        r = storage_reply_null_ok(reply, "next_cursor", page.next_cursor);
     aos_storage_record_page_clear(&page);
     return r;
 }

@@ -125,12 +125,6 @@ typedef struct app {
     storage_backend_t *relay_be; /* the relay's claim store (after the relay is freed) */
 } app_t;
 
-static int fail(const char *what, aos_result r, const char *err)
-{
-    aos_log(AOS_LOG_ERROR, what, "result", aos_result_code(r), "detail", err, NULL);
-    return 1;
-}
-
 /* The Azure Storage queues and the event relay (docs/storage.md, docs/events.md). */
 static int start_events(app_t *a)
 {
@@ -151,7 +145,7 @@ static int start_events(app_t *a)
         if (r == AOS_OK)
             r = storage_queue_bridge_start(a->queues, err, sizeof err);
         if (r != AOS_OK)
-            return fail("cannot start the Storage queues", r, err);
+            return aos_service_fail("cannot start the Storage queues", r, err);
     }
     aos_event_relay_config_t rc;
     aos_event_relay_config_from_common(&c->common, a->bus, &rc);
@@ -184,21 +178,19 @@ static int start_events(app_t *a)
     r = aos_event_relay_new(&rc, &a->relay, err, sizeof err);
     if (r == AOS_OK)
         r = aos_event_relay_start(a->relay, err, sizeof err);
-    return r == AOS_OK ? 0 : fail("cannot start the event relay", r, err);
+    return r == AOS_OK ? 0 : aos_service_fail("cannot start the event relay", r, err);
 }
 
 static int start(app_t *a)
 {
     char err[1024] = "";
-    aos_bus_config_t bc = {.url = a->cfg.common.bus_url,
-                           .profile = aos_bus_profile_of(a->cfg.common.bus_profile),
-                           .connection_string = a->cfg.common.servicebus_connection_string,
-                           .instance_id = a->cfg.common.instance_id};
+    aos_bus_config_t bc;
+    aos_bus_config_from_common(&a->cfg.common, NULL, &bc);
     aos_result r = aos_bus_new(&bc, &a->bus, err, sizeof err);
     if (r == AOS_OK)
         r = aos_bus_start(a->bus);
     if (r != AOS_OK)
-        return fail("cannot start the bus", r, err);
+        return aos_service_fail("cannot start the bus", r, err);
     storage_service_config_t sc = {
         .bus = a->bus,
         .queue = a->cfg.queue,
@@ -217,18 +209,13 @@ static int start(app_t *a)
     if (r == AOS_OK)
         r = storage_service_start(a->svc, err, sizeof err);
     if (r != AOS_OK)
-        return fail("cannot start the storage service", r, err);
+        return aos_service_fail("cannot start the storage service", r, err);
     if (start_events(a) != 0)
         return 1;
-    aos_http_server_config_t hc = {
-        .bind_addr = a->cfg.common.admin_addr, .builtins = AOS_HTTP_BUILTIN_ALL, .name = "admin"};
-    r = aos_http_server_new(&hc, &a->admin, err, sizeof err);
-    if (r == AOS_OK) {
-        aos_http_server_set_readiness(a->admin, ready_cb, a->svc);
-        r = aos_http_server_start(a->admin, err, sizeof err);
-    }
+    r = aos_http_admin_start(a->cfg.common.admin_addr, ready_cb, a->svc, &a->admin, err,
+                             sizeof err);
     if (r != AOS_OK)
-        return fail("cannot start the admin server", r, err);
+        return aos_service_fail("cannot start the admin server", r, err);
     char port[16];
     snprintf(port, sizeof port, "%u", aos_http_server_port(a->admin));
     aos_log(AOS_LOG_INFO, "aos-storage started", "backend", a->cfg.common.storage_backend,

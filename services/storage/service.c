@@ -10,6 +10,7 @@
 #include <time.h>
 
 #include "aos/log.h"
+#include "aos/resilience.h"
 #include "aos/trace.h"
 #include "dispatch.h"
 #include "dispatch_turns.h"
@@ -143,14 +144,7 @@ static void *health_main(void *arg)
         }
         set_backend_ok(svc, r == AOS_OK, err);
         int wait_ms = r == AOS_OK ? svc->health_interval_ms : 250;
-        struct timespec until;
-        clock_gettime(CLOCK_REALTIME, &until);
-        until.tv_sec += wait_ms / 1000;
-        until.tv_nsec += (long)(wait_ms % 1000) * 1000000L;
-        if (until.tv_nsec >= 1000000000L) {
-            until.tv_sec++;
-            until.tv_nsec -= 1000000000L;
-        }
+        struct timespec until = aos_clock_deadline(CLOCK_REALTIME, wait_ms);
         pthread_mutex_lock(&svc->mu);
         while (!svc->stopping &&
                pthread_cond_timedwait(&svc->health_cv, &svc->mu, &until) != ETIMEDOUT)

@@ -13,6 +13,7 @@
 #include "aos/http_client.h"
 #include "aos/log.h"
 #include "aos/metrics.h"
+#include "aos/resilience.h"
 
 struct storage_queue_bridge {
     storage_queue_bridge_config_t cfg;
@@ -154,14 +155,7 @@ bool storage_queue_bridge_has_outbound(const storage_queue_bridge_t *b)
 
 static void wait_ms(storage_queue_bridge_t *b, uint32_t ms)
 {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    ts.tv_sec += ms / 1000;
-    ts.tv_nsec += (long)(ms % 1000) * 1000000L;
-    if (ts.tv_nsec >= 1000000000L) {
-        ts.tv_sec++;
-        ts.tv_nsec -= 1000000000L;
-    }
+    struct timespec ts = aos_clock_deadline(CLOCK_MONOTONIC, ms);
     pthread_mutex_lock(&b->mu);
     while (!b->stopping && pthread_cond_timedwait(&b->cv, &b->mu, &ts) == 0)
         ;

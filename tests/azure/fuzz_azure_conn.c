@@ -3,15 +3,14 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "fuzz_util.h"
 #include "aos/azure_storage.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-    char *s = malloc(size + 1);
+    char *s = fuzz_cstr(data, size);
     if (!s)
         return 0;
-    memcpy(s, data, size);
-    s[size] = '\0';
     aos_azure_conn_t *c = NULL;
     char err[256];
     if (aos_azure_conn_parse(s, &c, err, sizeof err) == AOS_OK) {

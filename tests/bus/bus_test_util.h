@@ -12,6 +12,7 @@
 
 #include "aos/bus.h"
 #include "aos/envelope.h"
+#include "aos/resilience.h"
 #include "fixture.h"
 
 #define T_MAX_IDS 4096
@@ -154,13 +155,7 @@ static inline int t_wait(t_collector_t *c, int (*pred)(t_collector_t *, void *),
     pthread_mutex_lock(&c->mu);
     int ok;
     while (!(ok = pred(c, arg)) && t_now_ms() < until) {
-        struct timespec ts;
-        clock_gettime(CLOCK_REALTIME, &ts);
-        ts.tv_nsec += 50 * 1000000L;
-        if (ts.tv_nsec >= 1000000000L) {
-            ts.tv_sec++;
-            ts.tv_nsec -= 1000000000L;
-        }
+        struct timespec ts = aos_clock_deadline(CLOCK_REALTIME, 50);
         pthread_cond_timedwait(&c->cv, &c->mu, &ts);
     }
     pthread_mutex_unlock(&c->mu);

@@ -11,6 +11,7 @@
 #include <proton/message.h>
 #include <stdlib.h>
 
+#include "aos/bus_dlq.h"
 #include "aos/envelope.h"
 #include "bus_internal.h"
 #include "bus_util.h"
@@ -204,6 +205,64 @@ static void test_addresses(void **state)
     assert_int_equal(
         aos_bus_map_queue(AOS_BUS_PROFILE_RABBITMQ, "aos.storage", small, sizeof small),
         AOS_ERR_TOO_LARGE);
+}
+
+/* Every service's bus comes from its common configuration through one function. */
+static void test_config_from_common(void **state)
+{
+    (void)state;
+    aos_config_common_t c = {.bus_url = "amqp://h:5672",
+                             .bus_profile = "ServiceBus",
+                             .servicebus_connection_string = "Endpoint=sb://x/",
+                             .instance_id = "svc-1"};
+    aos_bus_config_t bc;
+    aos_bus_config_from_common(&c, NULL, &bc);
+    assert_string_equal(bc.url, "amqp://h:5672");
+    assert_int_equal(bc.profile, AOS_BUS_PROFILE_SERVICEBUS);
+    assert_string_equal(bc.connection_string, "Endpoint=sb://x/");
+    assert_string_equal(bc.instance_id, "svc-1");
+    assert_int_equal(bc.max_deliveries, 0);
+    aos_bus_config_from_common(&c, "router-dlq-1", &bc);
+    assert_string_equal(bc.instance_id, "router-dlq-1");
+    c.bus_profile = "auto";
+    aos_bus_config_from_common(&c, NULL, &bc);
+    assert_int_equal(bc.profile, AOS_BUS_PROFILE_AUTO);
+}
+
+/* aosctl dlq and the console read dead letters through aos/bus_dlq.h, from this address. */
+static void test_dead_letter_address(void **state)
+{
+    (void)state;
+    char a[128], err[256];
+    aos_bus_t *rabbit = NULL, *sb = NULL;
+    aos_bus_config_t rc = {.url = "amqp://127.0.0.1:1", .profile = AOS_BUS_PROFILE_RABBITMQ};
+    aos_bus_config_t sc = {
+        .connection_string =
+            "Endpoint=sb://x.servicebus.windows.net/;SharedAccessKeyName=k;SharedAccessKey=a2V5",
+        .profile = AOS_BUS_PROFILE_SERVICEBUS};
+    assert_int_equal(aos_bus_new(&rc, &rabbit, err, sizeof err), AOS_OK);
+    assert_int_equal(aos_bus_new(&sc, &sb, err, sizeof err), AOS_OK);
+    assert_int_equal(aos_bus_dead_letter_address(rabbit, "aos.agent.cfo", a, sizeof a), AOS_OK);
+    assert_string_equal(a, "/amq/queue/aos.agent.cfo.dlq");
+    assert_int_equal(aos_bus_dead_letter_address(sb, "aos.agent.cfo", a, sizeof a), AOS_OK);
+    assert_string_equal(a, "aos.agent.cfo/$deadletterqueue");
+    assert_int_equal(aos_bus_dead_letter_address(rabbit, "a/b", a, sizeof a), AOS_ERR_INVALID);
+    assert_int_equal(aos_bus_dead_letter_address(rabbit, "aos.agent.cfo.dlq", a, sizeof a),
+                     AOS_ERR_UNSUPPORTED);
+    char small[8];
+    assert_int_equal(aos_bus_dead_letter_address(sb, "aos.agent.cfo", small, sizeof small),
+                     AOS_ERR_TOO_LARGE);
+    aos_bus_dlq_t *c = NULL;
+    assert_int_equal(aos_bus_dlq_new(0, &c), AOS_ERR_INVALID);
+    assert_null(c);
+    assert_int_equal(aos_bus_dlq_new(4, &c), AOS_OK);
+    assert_int_equal(aos_bus_dlq_count(c), 0);
+    assert_null(aos_bus_dlq_get(c, 0));
+    assert_int_equal(aos_bus_dlq_find(c, "x"), 0);
+    aos_bus_dlq_free(c);
+    aos_bus_dlq_free(NULL);
+    aos_bus_free(rabbit);
+    aos_bus_free(sb);
 }
 
 static void test_backoff(void **state)
@@ -584,6 +643,8 @@ int main(void)
         cmocka_unit_test(test_profile_parse),
         cmocka_unit_test(test_names),
         cmocka_unit_test(test_addresses),
+        cmocka_unit_test(test_dead_letter_address),
+        cmocka_unit_test(test_config_from_common),
         cmocka_unit_test(test_backoff),
         cmocka_unit_test(test_delivery_counts),
         cmocka_unit_test(test_envelope_checks),

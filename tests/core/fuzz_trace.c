@@ -4,16 +4,15 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "fuzz_util.h"
 #include "aos/trace.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     char id[33], child[56];
-    char *s = malloc(size + 1);
+    char *s = fuzz_cstr(data, size);
     if (!s)
         return 0;
-    memcpy(s, data, size);
-    s[size] = '\0';
     bool valid = aos_trace_parse((const char *)data, size, id);
     aos_trace_child(s, child);
     if (!aos_trace_parse(child, strlen(child), NULL))

@@ -405,6 +405,31 @@ static void file_sizes(void **state)
     unlink(path);
 }
 
+/* The one reader of a configuration file (AOS_CONFIG, the agents config, the API key file,
+ * the JWKS file): all of it, or a clear error. */
+static void read_file_whole_or_error(void **state)
+{
+    (void)state;
+    char path[] = "/tmp/aos-read-file-XXXXXX", err[512] = "", *buf = NULL;
+    int fd = mkstemp(path);
+    assert_true(fd >= 0);
+    assert_int_equal(write(fd, "{\"a\":1}", 7), 7);
+    close(fd);
+    size_t n = 0;
+    assert_int_equal(aos_config_read_file(path, 1024, &buf, &n, err, sizeof err), AOS_OK);
+    assert_int_equal(n, 7);
+    assert_string_equal(buf, "{\"a\":1}");
+    free(buf);
+    buf = (char *)"not cleared";
+    assert_int_equal(aos_config_read_file(path, 6, &buf, &n, err, sizeof err), AOS_ERR_TOO_LARGE);
+    assert_null(buf);
+    assert_non_null(strstr(err, "larger than 6 bytes"));
+    unlink(path);
+    assert_int_equal(aos_config_read_file(path, 1024, &buf, &n, err, sizeof err),
+                     AOS_ERR_NOT_FOUND);
+    assert_non_null(strstr(err, path));
+}
+
 static void markdown_table(void **state)
 {
     (void)state;
@@ -463,6 +488,7 @@ int main(void)
         cmocka_unit_test(bad_files),
         cmocka_unit_test(real_file_and_process_env),
         cmocka_unit_test(file_sizes),
+        cmocka_unit_test(read_file_whole_or_error),
         cmocka_unit_test(markdown_table),
         cmocka_unit_test(docs_match_table),
     };

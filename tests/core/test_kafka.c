@@ -11,10 +11,8 @@
 /* cmocka needs the headers above first */
 #include <cmocka.h>
 
-#include <librdkafka/rdkafka.h>
-#include <librdkafka/rdkafka_mock.h>
-
 #include "aos/kafka.h"
+#include "kafka_mock.h"
 
 static aos_event_t *sample_event(void)
 {
@@ -165,45 +163,11 @@ static void codec_validation(void **state)
     expect_error(structured, 1, "{\"id\":\"9\"}", "'specversion'");
 }
 
-typedef struct {
-    rd_kafka_t *host; /* owns the mock cluster */
-    rd_kafka_mock_cluster_t *mc;
-    const char *bootstraps;
-} mock_t;
-
-static void mock_start(mock_t *m)
-{
-    char err[256];
-    rd_kafka_conf_t *conf = rd_kafka_conf_new();
-    rd_kafka_conf_set(conf, "log_level", "3", err, sizeof err);
-    m->host = rd_kafka_new(RD_KAFKA_PRODUCER, conf, err, sizeof err);
-    assert_non_null(m->host);
-    m->mc = rd_kafka_mock_cluster_new(m->host, 1);
-    assert_non_null(m->mc);
-    m->bootstraps = rd_kafka_mock_cluster_bootstraps(m->mc);
-    assert_int_equal(rd_kafka_mock_topic_create(m->mc, "aos.events", 1, 1), 0);
-}
-
-static void mock_stop(mock_t *m)
-{
-    rd_kafka_mock_cluster_destroy(m->mc);
-    rd_kafka_destroy(m->host);
-}
-
 /* Read one record from topic/0 from the beginning; fails the test after ~20 s. */
 static rd_kafka_message_t *consume_one(const char *bootstraps, rd_kafka_t **out_consumer)
 {
-    char err[256];
-    rd_kafka_conf_t *conf = rd_kafka_conf_new();
-    assert_int_equal(rd_kafka_conf_set(conf, "bootstrap.servers", bootstraps, err, sizeof err), 0);
-    assert_int_equal(rd_kafka_conf_set(conf, "group.id", "aos-test", err, sizeof err), 0);
-    assert_int_equal(rd_kafka_conf_set(conf, "enable.auto.commit", "false", err, sizeof err), 0);
-    rd_kafka_t *c = rd_kafka_new(RD_KAFKA_CONSUMER, conf, err, sizeof err);
+    rd_kafka_t *c = kafka_mock_consumer(bootstraps, "aos-test", "aos.events");
     assert_non_null(c);
-    rd_kafka_topic_partition_list_t *parts = rd_kafka_topic_partition_list_new(1);
-    rd_kafka_topic_partition_list_add(parts, "aos.events", 0)->offset = RD_KAFKA_OFFSET_BEGINNING;
-    assert_int_equal(rd_kafka_assign(c, parts), 0);
-    rd_kafka_topic_partition_list_destroy(parts);
     rd_kafka_message_t *got = NULL;
     for (int i = 0; i < 40 && !got; i++) {
         rd_kafka_message_t *m = rd_kafka_consumer_poll(c, 500);
@@ -228,8 +192,8 @@ static void release_message(rd_kafka_message_t *m, rd_kafka_t *c)
 static void publish_and_consume_through_mock_cluster(void **state)
 {
     (void)state;
-    mock_t m;
-    mock_start(&m);
+    kafka_mock_t m;
+    assert_int_equal(kafka_mock_start(&m, "aos.events"), 0);
     aos_kafka_producer_t *p = NULL;
     char err[512];
     aos_kafka_producer_config_t cfg = {
@@ -240,21 +204,8 @@ static void publish_and_consume_through_mock_cluster(void **state)
 
     rd_kafka_t *consumer = NULL;
     rd_kafka_message_t *msg = consume_one(m.bootstraps, &consumer);
-    rd_kafka_headers_t *hdrs = NULL;
-    assert_int_equal(rd_kafka_message_headers(msg, &hdrs), 0);
-    aos_kafka_header_t h[32];
-    size_t n = 0;
-    const char *name;
-    const void *val;
-    size_t len;
-    while (n < 32 && rd_kafka_header_get_all(hdrs, n, &name, &val, &len) == 0) {
-        h[n] = (aos_kafka_header_t){name, val, len};
-        n++;
-    }
     aos_event_t *back = NULL;
-    assert_int_equal(aos_envelope_from_kafka(h, n, msg->payload, msg->len, msg->key, msg->key_len,
-                                             &back, err, sizeof err),
-                     AOS_OK);
+    assert_int_equal(kafka_mock_decode(msg, &back, err, sizeof err), AOS_OK);
     assert_same(ev, back);
     aos_event_free(back);
     release_message(msg, consumer);
@@ -265,14 +216,14 @@ static void publish_and_consume_through_mock_cluster(void **state)
     assert_int_equal(aos_kafka_publish(p, "", ev, err, sizeof err), AOS_ERR_INVALID);
     aos_event_free(ev);
     aos_kafka_producer_free(p);
-    mock_stop(&m);
+    kafka_mock_stop(&m);
 }
 
 static void broker_errors_become_results(void **state)
 {
     (void)state;
-    mock_t m;
-    mock_start(&m);
+    kafka_mock_t m;
+    assert_int_equal(kafka_mock_start(&m, "aos.events"), 0);
     aos_kafka_producer_t *p = NULL;
     char err[512];
     aos_kafka_producer_config_t cfg = {.brokers = m.bootstraps, .delivery_timeout_ms = 20000};
@@ -285,7 +236,7 @@ static void broker_errors_become_results(void **state)
     assert_non_null(strstr(err, "kafka delivery to aos.events"));
     aos_event_free(ev);
     aos_kafka_producer_free(p);
-    mock_stop(&m);
+    kafka_mock_stop(&m);
 
     /* configuration errors */
     assert_int_equal(aos_kafka_producer_new(&(aos_kafka_producer_config_t){0}, &p, err, sizeof err),

@@ -4,6 +4,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <string.h>
+#include <time.h>
 
 /* cmocka needs the headers above first */
 #include <cmocka.h>
@@ -245,9 +246,36 @@ static void circuit_is_thread_safe(void **state)
     aos_circuit_destroy(&cb);
 }
 
+/* The one computation of a pthread_cond_timedwait deadline: now + ms on the condition's clock,
+ * tv_nsec kept below one second; a negative wait is no wait. */
+static void deadline_is_now_plus_ms_normalized(void **state)
+{
+    (void)state;
+    clockid_t clocks[] = {CLOCK_REALTIME, CLOCK_MONOTONIC};
+    int64_t waits[] = {0, 1, 999, 1000, 1500, 2999, 86400000};
+    for (size_t c = 0; c < 2; c++) {
+        for (size_t w = 0; w < sizeof waits / sizeof waits[0]; w++) {
+            struct timespec before, after;
+            clock_gettime(clocks[c], &before);
+            struct timespec d = aos_clock_deadline(clocks[c], waits[w]);
+            clock_gettime(clocks[c], &after);
+            assert_true(d.tv_nsec >= 0 && d.tv_nsec < 1000000000L);
+            int64_t d_ns = (int64_t)d.tv_sec * 1000000000 + d.tv_nsec;
+            int64_t lo = (int64_t)before.tv_sec * 1000000000 + before.tv_nsec + waits[w] * 1000000;
+            int64_t hi = (int64_t)after.tv_sec * 1000000000 + after.tv_nsec + waits[w] * 1000000;
+            assert_true(d_ns >= lo && d_ns <= hi);
+        }
+    }
+    struct timespec now;
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    struct timespec d = aos_clock_deadline(CLOCK_MONOTONIC, -5000);
+    assert_true(d.tv_sec < now.tv_sec + 1 && d.tv_sec >= now.tv_sec);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(deadline_is_now_plus_ms_normalized),
         cmocka_unit_test(backoff_is_full_jitter_within_exponential_ceiling),
         cmocka_unit_test(defaults_and_attempt_limit),
         cmocka_unit_test(server_hints),

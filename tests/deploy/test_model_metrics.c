@@ -14,54 +14,18 @@
 #include "aos/http_client.h"
 #include "aos/metrics.h"
 #include "fake_model.h"
-#include "loop.h"
-#include "model.h"
-#include "prompt.h"
+#include "model_wait.h"
 
 static fake_model_t fake;
-
-typedef struct waiter {
-    pthread_mutex_t mu;
-    pthread_cond_t cv;
-    bool done;
-    aos_result result;
-    runner_model_t *model;
-    const aos_agent_def_t *agent;
-    runner_prompt_t prompt;
-} waiter_t;
-
-static void on_done(void *ctx, runner_model_result_t *res)
-{
-    waiter_t *w = ctx;
-    pthread_mutex_lock(&w->mu);
-    w->result = res->result;
-    w->done = true;
-    pthread_cond_signal(&w->cv);
-    pthread_mutex_unlock(&w->mu);
-}
-
-static void start_call(void *arg, bool cancelled)
-{
-    waiter_t *w = arg;
-    assert_false(cancelled);
-    assert_int_equal(runner_model_call(w->model, w->agent, &w->prompt, on_done, w), AOS_OK);
-}
 
 static aos_result call(runner_loop_t *loop, runner_model_t *m, const aos_agents_config_t *cfg,
                        const char *agent)
 {
-    waiter_t w = {.mu = PTHREAD_MUTEX_INITIALIZER, .cv = PTHREAD_COND_INITIALIZER, .model = m};
-    w.agent = aos_agents_find(cfg, agent);
-    assert_non_null(w.agent);
-    runner_prompt_input_t in = {.agent = agent, .purpose = w.agent->purpose, .user_text = "hi"};
-    assert_int_equal(runner_prompt_build(&in, &w.prompt, NULL, 0), AOS_OK);
-    assert_int_equal(runner_loop_post(loop, start_call, &w), AOS_OK);
-    pthread_mutex_lock(&w.mu);
-    while (!w.done)
-        pthread_cond_wait(&w.cv, &w.mu);
-    pthread_mutex_unlock(&w.mu);
-    runner_prompt_clear(&w.prompt);
-    return w.result;
+    model_wait_t w;
+    model_wait_call(loop, m, cfg, agent, "hi", &w);
+    aos_result r = w.res.result;
+    model_wait_clear(&w);
+    return r;
 }
 
 /* The value of the series `name{endpoint="<fake>/<path>"...}` (extra: more label text that

@@ -26,6 +26,7 @@
 #include <unistd.h>
 
 #include "fixture.h"
+#include "stack.h" /* stack_sleep_ms, stack_free_port */
 
 extern char **environ;
 
@@ -39,33 +40,11 @@ typedef struct e2e_proc {
     char log[512];
 } e2e_proc_t;
 
-static inline void e2e_sleep_ms(int ms)
-{
-    struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
-    nanosleep(&ts, NULL);
-}
-
 static inline long long e2e_now_ms(void)
 {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-/* A free TCP port on 127.0.0.1 (bound and released; good enough for a test). */
-static inline int e2e_free_port(void)
-{
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-    socklen_t len = sizeof a;
-    if (fd < 0 || bind(fd, (struct sockaddr *)&a, sizeof a) != 0 ||
-        getsockname(fd, (struct sockaddr *)&a, &len) != 0) {
-        if (fd >= 0)
-            close(fd);
-        return -1;
-    }
-    close(fd);
-    return ntohs(a.sin_port);
 }
 
 /* Start bin_dir/name with extra "K=V" entries (NULL-terminated) added to the environment;
@@ -117,7 +96,7 @@ static inline int e2e_stop(e2e_proc_t *p, int grace_ms)
             p->pid = 0;
             return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
         }
-        e2e_sleep_ms(20);
+        stack_sleep_ms(20);
     }
     kill(p->pid, SIGKILL);
     waitpid(p->pid, &status, 0);
@@ -272,8 +251,8 @@ static inline int e2e_start_service(e2e_stack_t *s, e2e_proc_t *p, const char *n
 static inline int e2e_start_runner(e2e_stack_t *s, const char *const *extra)
 {
     char h[64], a[64];
-    snprintf(h, sizeof h, "127.0.0.1:%d", e2e_free_port());
-    snprintf(a, sizeof a, "127.0.0.1:%d", e2e_free_port());
+    snprintf(h, sizeof h, "127.0.0.1:%d", stack_free_port());
+    snprintf(a, sizeof a, "127.0.0.1:%d", stack_free_port());
     s->runner_generation++;
     return e2e_start_service(s, &s->runner, "aos-agent-runner", h, a, extra);
 }
@@ -317,7 +296,7 @@ static inline int e2e_fake_start(pid_t *out_pid, char *out_url, size_t urllen)
     posix_spawn_file_actions_destroy(&fa);
     if (rc != 0)
         return -1;
-    for (long long end = e2e_now_ms() + 15000; e2e_now_ms() < end; e2e_sleep_ms(50)) {
+    for (long long end = e2e_now_ms() + 15000; e2e_now_ms() < end; stack_sleep_ms(50)) {
         FILE *f = fopen(port_file, "r");
         int port = 0;
         if (f && fscanf(f, "%d", &port) == 1 && port > 0) {
@@ -346,7 +325,7 @@ static inline void e2e_fake_call(const char *fake_url, const char *method, const
 static inline bool e2e_wait_status(const char *url, const char *const *hdr, long want,
                                    const char *body_needle, int timeout_ms)
 {
-    for (long long end = e2e_now_ms() + timeout_ms; e2e_now_ms() < end; e2e_sleep_ms(200)) {
+    for (long long end = e2e_now_ms() + timeout_ms; e2e_now_ms() < end; stack_sleep_ms(200)) {
         e2e_resp_t r;
         int rc = e2e_http("GET", url, hdr, NULL, 0, 2000, &r);
         bool ok = rc == 0 && r.status == want && (!body_needle || strstr(r.body, body_needle));
@@ -375,12 +354,12 @@ static inline int e2e_stack_start(e2e_stack_t *s, const char *bus_url, const cha
         return -1;
     snprintf(s->config, sizeof s->config, "%s", config);
     char h[64], a[64];
-    snprintf(h, sizeof h, "127.0.0.1:%d", e2e_free_port());
-    snprintf(a, sizeof a, "127.0.0.1:%d", e2e_free_port());
+    snprintf(h, sizeof h, "127.0.0.1:%d", stack_free_port());
+    snprintf(a, sizeof a, "127.0.0.1:%d", stack_free_port());
     if (e2e_start_service(s, &s->storage, "aos-storage", h, a, NULL) != 0 ||
         e2e_start_runner(s, NULL) != 0)
         return -1;
-    int hp = e2e_free_port(), ap = e2e_free_port();
+    int hp = stack_free_port(), ap = stack_free_port();
     snprintf(s->api, sizeof s->api, "http://127.0.0.1:%d", hp);
     snprintf(s->admin, sizeof s->admin, "http://127.0.0.1:%d", ap);
     snprintf(h, sizeof h, "127.0.0.1:%d", hp);

@@ -218,7 +218,7 @@ static void dlq_list_and_replay(void **state)
         assert_int_equal(ctl("dlq", "list", DLQ_TEST_QUEUE, NULL), 0);
         listed = strstr(out_text, ev->id) != NULL;
         if (!listed)
-            e2e_sleep_ms(200);
+            stack_sleep_ms(200);
     }
     assert_true(listed);
     assert_non_null(strstr(out_text, "reason=aos:test-poison"));

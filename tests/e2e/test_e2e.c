@@ -17,6 +17,7 @@
 #include <openssl/rsa.h>
 #include <pthread.h>
 
+#include "aos/base64.h"
 #include "aos/envelope.h"
 #include "aos/http_server.h"
 #include "aos/json.h"
@@ -36,21 +37,11 @@ static int g_conn_posts;
 
 /* ---- helpers ---- */
 
+/* base64url of in into out, which the caller sized for it (aos/base64.h) */
 static void b64url(const unsigned char *in, size_t len, char *out)
 {
-    static const char t[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
-    size_t o = 0;
-    for (size_t i = 0; i < len; i += 3) {
-        uint32_t v = (uint32_t)in[i] << 16 | (i + 1 < len ? (uint32_t)in[i + 1] << 8 : 0) |
-                     (i + 2 < len ? in[i + 2] : 0);
-        out[o++] = t[(v >> 18) & 63];
-        out[o++] = t[(v >> 12) & 63];
-        if (i + 1 < len)
-            out[o++] = t[(v >> 6) & 63];
-        if (i + 2 < len)
-            out[o++] = t[v & 63];
-    }
-    out[o] = '\0';
+    assert_int_equal(aos_base64url_encode_into(in, len, out, aos_base64_encoded_len(len) + 1),
+                     AOS_OK);
 }
 
 static void make_jwt(const char *payload, char *out, size_t outlen)
@@ -396,7 +387,7 @@ static void test_async_turn(void **state)
     assert_string_equal(loc, want);
     int answers = 0;
     for (long long end = e2e_now_ms() + 30000; e2e_now_ms() < end && answers == 0;
-         e2e_sleep_ms(100))
+         stack_sleep_ms(100))
         answers = count_role(conv, "assistant", NULL);
     assert_int_equal(answers, 1);
 }
@@ -529,7 +520,7 @@ static void test_bot_reply_to_service_url(void **state)
     e2e_resp_free(&r);
     int posts = before;
     for (long long end = e2e_now_ms() + 30000; e2e_now_ms() < end && posts == before;
-         e2e_sleep_ms(50)) {
+         stack_sleep_ms(50)) {
         pthread_mutex_lock(&g_conn_mu);
         posts = g_conn_posts;
         pthread_mutex_unlock(&g_conn_mu);
@@ -581,7 +572,7 @@ static void test_eventgrid(void **state)
     e2e_resp_free(&r);
     int after = before;
     for (long long end = e2e_now_ms() + 30000; e2e_now_ms() < end && after == before;
-         e2e_sleep_ms(100))
+         stack_sleep_ms(100))
         after = count_role("events-cfo", "assistant", NULL);
     assert_int_equal(after, before + 1);
 
@@ -589,7 +580,7 @@ static void test_eventgrid(void **state)
     api("POST", "/v1/events", body, NULL, &r);
     expect_status(&r, 200);
     e2e_resp_free(&r);
-    e2e_sleep_ms(1500);
+    stack_sleep_ms(1500);
     assert_int_equal(count_role("events-cfo", "assistant", NULL), before + 1);
     /* an event nobody subscribes to is accepted with no turns */
     api("POST", "/v1/events",
@@ -651,16 +642,8 @@ static void test_probes_and_sigterm(void **state)
 
 int main(void)
 {
-    const char *bin = getenv("AOS_BIN_DIR");
-    const char *need[] = {"aos-router", "aos-agent-runner", "aos-storage"};
-    for (size_t i = 0; i < 3; i++) {
-        char p[600];
-        snprintf(p, sizeof p, "%s/%s", bin ? bin : "build/bin", need[i]);
-        if (access(p, X_OK) != 0) {
-            fprintf(stderr, "%s is not built: the end-to-end tests cannot run\n", p);
-            return E2E_MISSING;
-        }
-    }
+    if (!e2e_have_stack(false))
+        return E2E_MISSING;
     curl_global_init(CURL_GLOBAL_DEFAULT);
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_auth_and_bad_input),

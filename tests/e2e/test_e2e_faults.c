@@ -83,7 +83,7 @@ static void run_load(void (*fault)(void), int fault_after)
     for (int t = 0; t < THREADS; t++)
         pthread_create(&th[t], NULL, load_thread, (void *)(intptr_t)t);
     while (atomic_load(&g_answered) < fault_after)
-        e2e_sleep_ms(5);
+        stack_sleep_ms(5);
     fault();
     for (int t = 0; t < THREADS; t++)
         pthread_join(th[t], NULL);
@@ -125,7 +125,7 @@ static void verify_conversations(void)
         if (!g_results[k].conversation_id[0])
             continue;
         int user = 0, assistant = 0, rc = -1;
-        for (long long end = e2e_now_ms() + 60000; e2e_now_ms() < end; e2e_sleep_ms(200)) {
+        for (long long end = e2e_now_ms() + 60000; e2e_now_ms() < end; stack_sleep_ms(200)) {
             rc = count_messages(g_results[k].conversation_id, &user, &assistant);
             if (rc == 0 && assistant >= 1)
                 break;
@@ -191,7 +191,8 @@ static void test_broker_restart_under_load(void **state)
     snprintf(url, sizeof url, "%s/v1/messages", g_stack.api);
     const char *hdr[] = {"Content-Type: application/json", NULL};
     long st = 0;
-    for (long long end = e2e_now_ms() + 60000; e2e_now_ms() < end && st != 200; e2e_sleep_ms(500)) {
+    for (long long end = e2e_now_ms() + 60000; e2e_now_ms() < end && st != 200;
+         stack_sleep_ms(500)) {
         e2e_resp_t r;
         const char *b = "{\"text\":\"budget after the restart\"}";
         e2e_http("POST", url, hdr, b, strlen(b), 30000, &r);
@@ -231,16 +232,8 @@ static int teardown(void **state)
 
 int main(void)
 {
-    const char *bin = getenv("AOS_BIN_DIR");
-    const char *need[] = {"aos-router", "aos-agent-runner", "aos-storage"};
-    for (size_t i = 0; i < 3; i++) {
-        char p[600];
-        snprintf(p, sizeof p, "%s/%s", bin ? bin : "build/bin", need[i]);
-        if (access(p, X_OK) != 0) {
-            fprintf(stderr, "%s is not built: cannot run\n", p);
-            return E2E_MISSING;
-        }
-    }
+    if (!e2e_have_stack(false))
+        return E2E_MISSING;
     curl_global_init(CURL_GLOBAL_DEFAULT);
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_runner_killed_under_load),

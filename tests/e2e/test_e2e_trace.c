@@ -127,7 +127,7 @@ static void test_one_trace_through_everything(void **state)
     e2e_resp_free(&r);
     /* the events */
     for (int i = 0; i < 100 && !event_with_trace(TRACE_ID); i++)
-        e2e_sleep_ms(100);
+        stack_sleep_ms(100);
     assert_true(event_with_trace(TRACE_ID));
     /* every service's log lines about it */
     assert_true(log_has_trace(&g_stack.router, TRACE_ID));
@@ -152,7 +152,7 @@ static void test_new_trace_without_traceparent(void **state)
     assert_true(aos_trace_parse(tp, strlen(tp), id));
     assert_string_not_equal(id, TRACE_ID);
     for (int i = 0; i < 100 && !event_with_trace(id); i++)
-        e2e_sleep_ms(100);
+        stack_sleep_ms(100);
     assert_true(g_events > before);
     assert_true(event_with_trace(id));
     assert_true(log_has_trace(&g_stack.storage, id));

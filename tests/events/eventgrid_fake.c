@@ -10,6 +10,7 @@
 #include <time.h>
 
 #include "aos/http_server.h"
+#include "aos/resilience.h"
 
 #define EG_LIMIT (1024u * 1024u)
 #define MAX_STATUS 600
@@ -275,14 +276,7 @@ void eg_fake_event_id(eg_fake_t *f, size_t i, char *buf, size_t len)
 
 int eg_fake_wait(eg_fake_t *f, size_t n, int events, int timeout_ms)
 {
-    struct timespec until;
-    clock_gettime(CLOCK_REALTIME, &until);
-    until.tv_sec += timeout_ms / 1000;
-    until.tv_nsec += (long)(timeout_ms % 1000) * 1000000L;
-    if (until.tv_nsec >= 1000000000L) {
-        until.tv_sec++;
-        until.tv_nsec -= 1000000000L;
-    }
+    struct timespec until = aos_clock_deadline(CLOCK_REALTIME, timeout_ms);
     int rc = 0;
     pthread_mutex_lock(&f->mu);
     while ((events ? f->id_count : f->requests) < n) {

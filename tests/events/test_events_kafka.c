@@ -10,84 +10,34 @@
 /* cmocka needs the headers above first */
 #include <cmocka.h>
 
-#include <librdkafka/rdkafka.h>
-#include <librdkafka/rdkafka_mock.h>
-
 #include "aos/event_publisher.h"
 #include "aos/kafka.h"
+#include "kafka_mock.h"
 #include "aos/log.h"
 
 #define N_EVENTS 5
 
-typedef struct {
-    rd_kafka_t *host;
-    rd_kafka_mock_cluster_t *mc;
-    const char *bootstraps;
-} mock_t;
-
-static void mock_start(mock_t *m)
-{
-    char err[256];
-    rd_kafka_conf_t *conf = rd_kafka_conf_new();
-    rd_kafka_conf_set(conf, "log_level", "3", err, sizeof err);
-    m->host = rd_kafka_new(RD_KAFKA_PRODUCER, conf, err, sizeof err);
-    assert_non_null(m->host);
-    m->mc = rd_kafka_mock_cluster_new(m->host, 1);
-    assert_non_null(m->mc);
-    m->bootstraps = rd_kafka_mock_cluster_bootstraps(m->mc);
-    assert_int_equal(rd_kafka_mock_topic_create(m->mc, "aos.events.test", 1, 1), 0);
-}
-
-static void mock_stop(mock_t *m)
-{
-    rd_kafka_mock_cluster_destroy(m->mc);
-    rd_kafka_destroy(m->host);
-}
-
 static rd_kafka_t *consumer_new(const char *bootstraps)
 {
-    char err[256];
-    rd_kafka_conf_t *conf = rd_kafka_conf_new();
-    assert_int_equal(rd_kafka_conf_set(conf, "bootstrap.servers", bootstraps, err, sizeof err), 0);
-    assert_int_equal(rd_kafka_conf_set(conf, "group.id", "aos-events-test", err, sizeof err), 0);
-    assert_int_equal(rd_kafka_conf_set(conf, "enable.auto.commit", "false", err, sizeof err), 0);
-    rd_kafka_t *c = rd_kafka_new(RD_KAFKA_CONSUMER, conf, err, sizeof err);
+    rd_kafka_t *c = kafka_mock_consumer(bootstraps, "aos-events-test", "aos.events.test");
     assert_non_null(c);
-    rd_kafka_topic_partition_list_t *parts = rd_kafka_topic_partition_list_new(1);
-    rd_kafka_topic_partition_list_add(parts, "aos.events.test", 0)->offset =
-        RD_KAFKA_OFFSET_BEGINNING;
-    assert_int_equal(rd_kafka_assign(c, parts), 0);
-    rd_kafka_topic_partition_list_destroy(parts);
     return c;
 }
 
 /* Decode one record into an event (test fails on a bad record). */
 static aos_event_t *decode(rd_kafka_message_t *msg)
 {
-    rd_kafka_headers_t *hdrs = NULL;
-    assert_int_equal(rd_kafka_message_headers(msg, &hdrs), 0);
-    aos_kafka_header_t h[32];
-    size_t n = 0;
-    const char *name;
-    const void *val;
-    size_t len;
-    while (n < 32 && rd_kafka_header_get_all(hdrs, n, &name, &val, &len) == 0) {
-        h[n] = (aos_kafka_header_t){name, val, len};
-        n++;
-    }
     aos_event_t *ev = NULL;
     char err[256];
-    assert_int_equal(aos_envelope_from_kafka(h, n, msg->payload, msg->len, msg->key, msg->key_len,
-                                             &ev, err, sizeof err),
-                     AOS_OK);
+    assert_int_equal(kafka_mock_decode(msg, &ev, err, sizeof err), AOS_OK);
     return ev;
 }
 
 static void events_reach_kafka_in_order(void **state)
 {
     (void)state;
-    mock_t m;
-    mock_start(&m);
+    kafka_mock_t m;
+    assert_int_equal(kafka_mock_start(&m, "aos.events.test"), 0);
     aos_event_publisher_config_t cfg = {.kafka_brokers = m.bootstraps,
                                         .kafka_topic = "aos.events.test",
                                         .kafka_delivery_timeout_ms = 20000,
@@ -132,14 +82,14 @@ static void events_reach_kafka_in_order(void **state)
     assert_int_equal(got, N_EVENTS);
     rd_kafka_consumer_close(c);
     rd_kafka_destroy(c);
-    mock_stop(&m);
+    kafka_mock_stop(&m);
 }
 
 static void broker_errors_count_as_failed(void **state)
 {
     (void)state;
-    mock_t m;
-    mock_start(&m);
+    kafka_mock_t m;
+    assert_int_equal(kafka_mock_start(&m, "aos.events.test"), 0);
     /* the broker refuses the produce request permanently */
     rd_kafka_mock_push_request_errors(m.mc, 0 /* Produce */, 1,
                                       RD_KAFKA_RESP_ERR_MSG_SIZE_TOO_LARGE);
@@ -163,7 +113,7 @@ static void broker_errors_count_as_failed(void **state)
     assert_int_equal(st.failed, 1);
     assert_int_equal(st.published, 0);
     aos_event_publisher_free(p);
-    mock_stop(&m);
+    kafka_mock_stop(&m);
 }
 
 int main(void)

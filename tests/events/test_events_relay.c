@@ -20,16 +20,11 @@
 /* cmocka needs the headers above first */
 #include <cmocka.h>
 
-#include <librdkafka/rdkafka.h>
-#include <librdkafka/rdkafka_mock.h>
-
-#include "../runner/stack.h"
-#include "aos/bus.h"
 #include "aos/claim_check.h"
 #include "aos/kafka.h"
-#include "aos/storage_client.h"
 #include "eventgrid_fake.h"
-#include "fixture.h"
+#include "kafka_mock.h"
+#include "stack_bus.h"
 
 #define STORAGE_Q "aos.test.xevstorage"
 #define EG_KEY "relay-test-key"
@@ -39,92 +34,36 @@ static struct {
     char dir[128];
     char tag[32];
     eg_fake_t *eg;
-    rd_kafka_t *kafka_host;
-    rd_kafka_mock_cluster_t *mc;
-    const char *bootstraps;
+    kafka_mock_t kafka;
     rd_kafka_t *consumer;
     aos_bus_t *bus;
     proc_t storage;
 } S;
 
-static char *envs(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static char *envs(const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    char *s = NULL;
-    if (vasprintf(&s, fmt, ap) < 0)
-        s = NULL;
-    va_end(ap);
-    return s;
-}
+static const stack_where_t W = {S.url, S.dir, S.tag, STORAGE_Q};
 
 static int start_storage(void)
 {
-    char *env[] = {envs("AOS_BUS_URL=%s", S.url),
-                   envs("AOS_BUS_PROFILE=rabbitmq"),
-                   envs("AOS_DEV_MODE=1"),
-                   envs("AOS_STORAGE_QUEUE=%s", STORAGE_Q),
-                   envs("AOS_SQLITE_PATH=%s/aos.db", S.dir),
-                   envs("AOS_INSTANCE_ID=xrelay-%s", S.tag),
-                   envs("AOS_EVENTS_RELAY_QUEUE=aos.test.xrelay"),
-                   envs("AOS_EVENTGRID_ENDPOINT=%s", eg_fake_endpoint(S.eg)),
-                   envs("AOS_EVENTGRID_KEY=%s", EG_KEY),
-                   envs("AOS_KAFKA_BROKERS=%s", S.bootstraps),
-                   envs("AOS_LOG_LEVEL=info"),
+    char *env[] = {stack_env("AOS_EVENTS_RELAY_QUEUE=aos.test.xrelay"),
+                   stack_env("AOS_EVENTGRID_ENDPOINT=%s", eg_fake_endpoint(S.eg)),
+                   stack_env("AOS_EVENTGRID_KEY=%s", EG_KEY),
+                   stack_env("AOS_KAFKA_BROKERS=%s", S.kafka.bootstraps),
+                   stack_env("AOS_LOG_LEVEL=info"),
                    NULL};
-    char bin[512];
-    snprintf(bin, sizeof bin, "%s/aos-storage", getenv("AOS_BIN_DIR"));
-    int rc = stack_start(&S.storage, bin, S.dir, "storage", env);
-    for (size_t i = 0; env[i]; i++)
-        free(env[i]);
-    return rc;
-}
-
-static rd_kafka_t *consumer_new(const char *bootstraps)
-{
-    char err[256];
-    rd_kafka_conf_t *conf = rd_kafka_conf_new();
-    rd_kafka_conf_set(conf, "bootstrap.servers", bootstraps, err, sizeof err);
-    rd_kafka_conf_set(conf, "group.id", "aos-relay-test", err, sizeof err);
-    rd_kafka_conf_set(conf, "enable.auto.commit", "false", err, sizeof err);
-    rd_kafka_t *c = rd_kafka_new(RD_KAFKA_CONSUMER, conf, err, sizeof err);
-    if (!c)
-        return NULL;
-    rd_kafka_topic_partition_list_t *parts = rd_kafka_topic_partition_list_new(1);
-    rd_kafka_topic_partition_list_add(parts, "aos.events", 0)->offset = RD_KAFKA_OFFSET_BEGINNING;
-    rd_kafka_assign(c, parts);
-    rd_kafka_topic_partition_list_destroy(parts);
-    return c;
+    return stack_start_storage(&S.storage, &W, "xrelay", env);
 }
 
 static int setup(void **state)
 {
     (void)state;
-    if (aos_test_fixture_read("rabbitmq", "url", S.url, sizeof S.url) != 0 ||
-        !getenv("AOS_BIN_DIR"))
+    if (!getenv("AOS_BIN_DIR") || stack_prepare(S.url, sizeof S.url, S.dir, sizeof S.dir,
+                                                "/tmp/aos-relay-XXXXXX", S.tag, sizeof S.tag) != 0)
         return -1;
-    snprintf(S.dir, sizeof S.dir, "/tmp/aos-relay-XXXXXX");
-    if (!mkdtemp(S.dir))
-        return -1;
-    snprintf(S.tag, sizeof S.tag, "%d%ld", getpid(), (long)time(NULL) % 100000);
     S.eg = eg_fake_start(EG_KEY);
-    char err[256];
-    rd_kafka_conf_t *conf = rd_kafka_conf_new();
-    rd_kafka_conf_set(conf, "log_level", "3", err, sizeof err);
-    S.kafka_host = rd_kafka_new(RD_KAFKA_PRODUCER, conf, err, sizeof err);
-    if (!S.eg || !S.kafka_host)
+    if (!S.eg || kafka_mock_start(&S.kafka, "aos.events") != 0)
         return -1;
-    S.mc = rd_kafka_mock_cluster_new(S.kafka_host, 1);
-    S.bootstraps = rd_kafka_mock_cluster_bootstraps(S.mc);
-    if (rd_kafka_mock_topic_create(S.mc, "aos.events", 1, 1) != 0)
-        return -1;
-    S.consumer = consumer_new(S.bootstraps);
-    char inst[96];
-    snprintf(inst, sizeof inst, "test-relay-%s", S.tag);
-    aos_bus_config_t bc = {.url = S.url, .profile = AOS_BUS_PROFILE_RABBITMQ, .instance_id = inst};
-    if (!S.consumer || aos_bus_new(&bc, &S.bus, err, sizeof err) != AOS_OK ||
-        aos_bus_start(S.bus) != AOS_OK || aos_bus_wait_connected(S.bus, 20000) != AOS_OK)
+    S.consumer = kafka_mock_consumer(S.kafka.bootstraps, "aos-relay-test", "aos.events");
+    if (!S.consumer || stack_bus_open(&W, "test-relay", &S.bus) != 0)
         return -1;
     return 0;
 }
@@ -138,10 +77,7 @@ static int teardown(void **state)
         rd_kafka_consumer_close(S.consumer);
         rd_kafka_destroy(S.consumer);
     }
-    if (S.mc)
-        rd_kafka_mock_cluster_destroy(S.mc);
-    if (S.kafka_host)
-        rd_kafka_destroy(S.kafka_host);
+    kafka_mock_stop(&S.kafka);
     eg_fake_free(S.eg);
     return 0;
 }
@@ -166,12 +102,10 @@ static void on_sent(void *ctx, aos_result r, const char *detail)
     pthread_mutex_unlock(&s->mu);
 }
 
-/* Publish on aos.events and wait for the broker: from here on the event is stored. */
-static void publish(const char *type, const char *id)
+/* Publish ev on aos.events and wait for the broker: from here on the event is stored. Frees
+ * ev. */
+static void publish_event(aos_event_t *ev)
 {
-    aos_event_t *ev = NULL;
-    assert_int_equal(aos_event_create(type, "/tests/relay", "{\"n\":1}", &ev), AOS_OK);
-    assert_int_equal(aos_event_set(&ev->id, id), AOS_OK);
     sent_t s = {.done = false};
     pthread_mutex_init(&s.mu, NULL);
     pthread_cond_init(&s.cv, NULL);
@@ -182,6 +116,14 @@ static void publish(const char *type, const char *id)
     pthread_mutex_unlock(&s.mu);
     assert_int_equal(s.r, AOS_OK);
     aos_event_free(ev);
+}
+
+static void publish(const char *type, const char *id)
+{
+    aos_event_t *ev = NULL;
+    assert_int_equal(aos_event_create(type, "/tests/relay", "{\"n\":1}", &ev), AOS_OK);
+    assert_int_equal(aos_event_set(&ev->id, id), AOS_OK);
+    publish_event(ev);
 }
 
 static bool eg_has(const char *id)
@@ -334,16 +276,7 @@ static void an_event_by_reference_leaves_with_its_data(void **state)
         r = aos_claim_check_offload(&store, ev, 64 * 1024, &moved, err, sizeof err);
     assert_int_equal(r, AOS_OK);
     assert_true(moved);
-    sent_t s = {.done = false};
-    pthread_mutex_init(&s.mu, NULL);
-    pthread_cond_init(&s.cv, NULL);
-    assert_int_equal(aos_bus_publish(S.bus, "aos.events", ev, on_sent, &s), AOS_OK);
-    pthread_mutex_lock(&s.mu);
-    while (!s.done)
-        pthread_cond_wait(&s.cv, &s.mu);
-    pthread_mutex_unlock(&s.mu);
-    assert_int_equal(s.r, AOS_OK);
-    aos_event_free(ev);
+    publish_event(ev);
     assert_true(wait_eg(id, 120000));
     assert_true(wait_kafka(id, 120000));
     size_t n = eg_fake_event_count(S.eg), got = 0;

@@ -16,13 +16,9 @@
 
 #include <cmocka.h>
 
-#include "aos/bus.h"
-#include "aos/json.h"
-#include "aos/storage_client.h"
 #include "aos/storage_wire.h"
 #include "fake_model.h"
-#include "fixture.h"
-#include "stack.h"
+#include "stack_bus.h"
 
 #define AGENT "ftfault"
 #define QUEUE "aos.agent.ftfault"
@@ -44,87 +40,42 @@ static struct {
 
 static proc_t ROUTER;
 static int HTTP_PORT;
-
-static char *envs(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static char *envs(const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    char *s = NULL;
-    if (vasprintf(&s, fmt, ap) < 0)
-        s = NULL;
-    va_end(ap);
-    return s;
-}
+static const stack_where_t W = {S.url, S.dir, S.tag, FT_STORAGE_QUEUE};
 
 static const char *EXTRA_ENV = "AOS_DEV_MODE=1"; /* one more K=V for the next runners */
 
 static int start_runner(proc_t *p, const char *name, const char *capacity)
 {
-    char *env[] = {envs("AOS_BUS_URL=%s", S.url),
-                   envs("AOS_BUS_PROFILE=rabbitmq"),
-                   envs("AOS_CONFIG=%s", S.config),
-                   envs("AOS_AGENTS=%s", AGENT),
-                   envs("AOS_STORAGE_QUEUE=%s", FT_STORAGE_QUEUE),
-                   envs("AOS_INSTANCE_ID=%s-%s", name, S.tag),
-                   envs("AOS_SHUTDOWN_GRACE=3s"),
-                   envs("AOS_RUNNER_CAPACITY=%s", capacity),
-                   envs("%s", EXTRA_ENV),
-                   envs("AOS_LOG_LEVEL=info"),
+    char *env[] = {stack_env("AOS_CONFIG=%s", S.config),
+                   stack_env("AOS_AGENTS=%s", AGENT),
+                   stack_env("AOS_SHUTDOWN_GRACE=3s"),
+                   stack_env("AOS_RUNNER_CAPACITY=%s", capacity),
+                   stack_env("%s", EXTRA_ENV),
+                   stack_env("AOS_LOG_LEVEL=info"),
                    NULL};
-    char bin[512];
-    snprintf(bin, sizeof bin, "%s/aos-agent-runner", getenv("AOS_BIN_DIR"));
-    int rc = stack_start(p, bin, S.dir, name, env);
-    for (size_t i = 0; env[i]; i++)
-        free(env[i]);
-    return rc;
+    return stack_start_service(p, &W, "aos-agent-runner", name, name, env);
 }
 
 static int setup_stack(void)
 {
-    if (aos_test_fixture_read("rabbitmq", "url", S.url, sizeof S.url) != 0)
+    if (stack_prepare(S.url, sizeof S.url, S.dir, sizeof S.dir, "/tmp/aos-faults-XXXXXX", S.tag,
+                      sizeof S.tag) != 0 ||
+        fake_model_start(&S.fake, NULL) != 0)
         return -1;
-    snprintf(S.dir, sizeof S.dir, "/tmp/aos-faults-XXXXXX");
-    if (!mkdtemp(S.dir))
-        return -1;
-    snprintf(S.tag, sizeof S.tag, "%d%ld", getpid(), (long)time(NULL) % 100000);
-    if (fake_model_start(&S.fake, NULL) != 0)
-        return -1;
-    snprintf(S.config, sizeof S.config, "%s/aos.json", S.dir);
-    FILE *f = fopen(S.config, "w");
-    if (!f)
-        return -1;
-    fprintf(f,
+    if (stack_write_config(
+            S.config, sizeof S.config, S.dir,
             "{\"default_agent\":\"" AGENT "\",\"settings\":{\"storage_timeout_ms\":5000,"
             "\"heartbeat_interval_ms\":1000},\"agents\":["
             "{\"name\":\"" AGENT "\",\"purpose\":\"You are a test agent.\",\"max_history\":20,"
             " \"endpoint\":{\"provider\":\"openai\",\"url\":\"%s\",\"timeout_ms\":30000,"
             "  \"max_retries\":2}}]}",
-            S.fake.base);
-    fclose(f);
+            S.fake.base) != 0)
+        return -1;
     snprintf(S.db, sizeof S.db, "%s/aos.db", S.dir);
-    char *senv[] = {envs("AOS_BUS_URL=%s", S.url),
-                    envs("AOS_BUS_PROFILE=rabbitmq"),
-                    envs("AOS_STORAGE_QUEUE=%s", FT_STORAGE_QUEUE),
-                    envs("AOS_SQLITE_PATH=%s", S.db),
-                    envs("AOS_INSTANCE_ID=ftstorage-%s", S.tag),
-                    envs("AOS_DEV_MODE=1"),
-                    NULL};
-    char bin[512];
-    snprintf(bin, sizeof bin, "%s/aos-storage", getenv("AOS_BIN_DIR"));
-    int rc = stack_start(&S.storage, bin, S.dir, "storage", senv);
-    for (size_t i = 0; senv[i]; i++)
-        free(senv[i]);
-    if (rc != 0)
+    if (stack_start_storage(&S.storage, &W, "ftstorage", NULL) != 0 ||
+        stack_bus_open(&W, "fttest", &S.bus) != 0)
         return -1;
-    char err[256], inst[64];
-    snprintf(inst, sizeof inst, "fttest-%s", S.tag);
-    aos_bus_config_t bc = {.url = S.url, .profile = AOS_BUS_PROFILE_RABBITMQ, .instance_id = inst};
-    if (aos_bus_new(&bc, &S.bus, err, sizeof err) != AOS_OK || aos_bus_start(S.bus) != AOS_OK ||
-        aos_bus_wait_connected(S.bus, 20000) != AOS_OK)
-        return -1;
-    aos_storage_client_config_t scc = {.bus = S.bus, .queue = FT_STORAGE_QUEUE, .timeout_ms = 5000};
-    return aos_storage_client_new(&scc, &S.sc, err, sizeof err) == AOS_OK ? 0 : -1;
+    return stack_storage_open(&W, S.bus, 5000, &S.sc);
 }
 
 static int teardown(void **state)
@@ -186,21 +137,7 @@ static void on_reply(void *ctx, aos_result r, const aos_event_t *reply)
 
 static aos_event_t *turn_event(const char *conv, const char *msg, const char *text)
 {
-    json_object *o = json_object_new_object();
-    aos_json_add_string(o, "conversation_id", conv);
-    aos_json_add_string(o, "message_id", msg);
-    aos_json_add_string(o, "agent", AGENT);
-    aos_json_add_string(o, "text", text);
-    aos_json_add_string(o, "kind", "query");
-    char *data = NULL;
-    assert_int_equal(aos_json_to_string(o, &data, NULL), AOS_OK);
-    json_object_put(o);
-    aos_event_t *ev = NULL;
-    assert_int_equal(aos_event_create("aos.agent.turn", "/test/faults", data, &ev), AOS_OK);
-    free(data);
-    assert_int_equal(aos_event_set(&ev->id, msg), AOS_OK);
-    assert_int_equal(aos_event_set(&ev->group_id, conv), AOS_OK);
-    return ev;
+    return stack_turn_event(AGENT, conv, msg, text, "/test/faults");
 }
 
 static void send_turn(req_t *q, book_t *b, const char *conv, const char *id, const char *text,
@@ -271,14 +208,7 @@ static void wait_all(book_t *b, int n, int max_ms)
 
 static void messages(const char *conv, aos_storage_message_page_t *page)
 {
-    char err[256];
-    aos_result rc = AOS_ERR_TIMEOUT;
-    memset(page, 0, sizeof *page);
-    for (int i = 0; i < 5 && rc == AOS_ERR_TIMEOUT; i++) {
-        aos_storage_message_page_clear(page);
-        rc = aos_storage_message_list_sync(S.sc, conv, NULL, 200, false, page, err, sizeof err);
-    }
-    assert_int_equal(rc, AOS_OK);
+    stack_messages(S.sc, conv, 200, page);
 }
 
 /* The conversation holds exactly these user turns, in this order, each answered right
@@ -506,39 +436,11 @@ static void start_router(void)
     if (ROUTER.pid)
         return;
     HTTP_PORT = stack_free_port();
-    char *env[] = {envs("AOS_BUS_URL=%s", S.url),
-                   envs("AOS_BUS_PROFILE=rabbitmq"),
-                   envs("AOS_CONFIG=%s", S.config),
-                   envs("AOS_STORAGE_QUEUE=%s", FT_STORAGE_QUEUE),
-                   envs("AOS_INSTANCE_ID=ftrouter-%s", S.tag),
-                   envs("AOS_HTTP_ADDR=127.0.0.1:%d", HTTP_PORT),
-                   envs("AOS_DEV_MODE=1"),
-                   envs("AOS_LOG_LEVEL=info"),
-                   NULL};
-    char bin[512];
-    snprintf(bin, sizeof bin, "%s/aos-router", getenv("AOS_BIN_DIR"));
-    int rc = stack_start(&ROUTER, bin, S.dir, "router", env);
-    for (size_t i = 0; env[i]; i++)
-        free(env[i]);
+    char *env[] = {stack_env("AOS_CONFIG=%s", S.config),
+                   stack_env("AOS_HTTP_ADDR=127.0.0.1:%d", HTTP_PORT), stack_env("AOS_DEV_MODE=1"),
+                   stack_env("AOS_LOG_LEVEL=info"), NULL};
+    int rc = stack_start_service(&ROUTER, &W, "aos-router", "router", "ftrouter", env);
     assert_int_equal(rc, 0);
-}
-
-typedef struct body {
-    char *p;
-    size_t n;
-} body_t;
-
-static size_t body_sink(char *p, size_t size, size_t n, void *ctx)
-{
-    body_t *b = ctx;
-    char *q = realloc(b->p, b->n + size * n + 1);
-    if (!q)
-        return 0;
-    memcpy(q + b->n, p, size * n);
-    b->n += size * n;
-    q[b->n] = '\0';
-    b->p = q;
-    return size * n;
 }
 
 /* POST /v1/messages; returns the status, *out the parsed body (caller puts it). */
@@ -549,30 +451,19 @@ static long post_message(const char *conv, const char *text, bool async, const c
     snprintf(url, sizeof url, "http://127.0.0.1:%d/v1/messages", HTTP_PORT);
     snprintf(payload, sizeof payload,
              "{\"conversation_id\":\"%s\",\"agent\":\"" AGENT "\",\"text\":\"%s\"}", conv, text);
-    struct curl_slist *h = curl_slist_append(NULL, "Content-Type: application/json");
+    snprintf(h_idem, sizeof h_idem, "Idempotency-Key: %s", idem ? idem : "");
+    const char *h[4] = {"Content-Type: application/json"};
+    size_t n = 1;
     if (async)
-        h = curl_slist_append(h, "Prefer: respond-async");
-    if (idem) {
-        snprintf(h_idem, sizeof h_idem, "Idempotency-Key: %s", idem);
-        h = curl_slist_append(h, h_idem);
-    }
-    body_t b = {0};
-    CURL *c = curl_easy_init();
-    curl_easy_setopt(c, CURLOPT_URL, url);
-    curl_easy_setopt(c, CURLOPT_HTTPHEADER, h);
-    curl_easy_setopt(c, CURLOPT_POSTFIELDS, payload);
-    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, body_sink);
-    curl_easy_setopt(c, CURLOPT_WRITEDATA, &b);
-    curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, 60000L);
-    long status = 0;
-    if (curl_easy_perform(c) == CURLE_OK)
-        curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
-    curl_easy_cleanup(c);
-    curl_slist_free_all(h);
-    *out = b.p ? json_tokener_parse(b.p) : NULL;
+        h[n++] = "Prefer: respond-async";
+    if (idem)
+        h[n++] = h_idem;
+    char *body = NULL;
+    long status = stack_http(NULL, url, h, payload, 60000L, &body);
+    *out = body ? json_tokener_parse(body) : NULL;
     if (status != 200 && status != 202)
-        fprintf(stderr, "POST /v1/messages -> %ld %s\n", status, b.p ? b.p : "");
-    free(b.p);
+        fprintf(stderr, "POST /v1/messages -> %ld %s\n", status, body ? body : "");
+    free(body);
     return status;
 }
 

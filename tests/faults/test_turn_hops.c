@@ -16,8 +16,7 @@
 
 #include "aos/json.h"
 #include "fake_model.h"
-#include "fixture.h"
-#include "stack.h"
+#include "stack_services.h"
 
 #define AGENT "ftfault" /* its queue is in the fixture's definitions; test_faults' lock */
 
@@ -31,80 +30,36 @@ static struct {
     int http_port;
 } S;
 
-static char *envs(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static char *envs(const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    char *s = NULL;
-    if (vasprintf(&s, fmt, ap) < 0)
-        s = NULL;
-    va_end(ap);
-    return s;
-}
-
-static int start(proc_t *p, const char *bin_name, const char *name, char **env)
-{
-    char bin[512];
-    snprintf(bin, sizeof bin, "%s/%s", getenv("AOS_BIN_DIR"), bin_name);
-    int rc = stack_start(p, bin, S.dir, name, env);
-    for (size_t i = 0; env[i]; i++)
-        free(env[i]);
-    return rc;
-}
+static const stack_where_t W = {S.url, S.dir, S.tag, "aos.storage"};
 
 static int start_runner(void)
 {
-    char *renv[] = {envs("AOS_BUS_URL=%s", S.url),
-                    envs("AOS_BUS_PROFILE=rabbitmq"),
-                    envs("AOS_CONFIG=%s", S.config),
-                    envs("AOS_AGENTS=%s", AGENT),
-                    envs("AOS_STORAGE_QUEUE=aos.storage"),
-                    envs("AOS_INSTANCE_ID=hopsrunner-%s", S.tag),
-                    NULL};
-    return start(&S.runner, "aos-agent-runner", "runner", renv);
+    char *renv[] = {stack_env("AOS_CONFIG=%s", S.config), stack_env("AOS_AGENTS=%s", AGENT), NULL};
+    return stack_start_service(&S.runner, &W, "aos-agent-runner", "runner", "hopsrunner", renv);
 }
 
 static int setup(void **state)
 {
     (void)state;
-    if (aos_test_fixture_read("rabbitmq", "url", S.url, sizeof S.url) != 0)
+    if (stack_prepare(S.url, sizeof S.url, S.dir, sizeof S.dir, "/tmp/aos-hops-XXXXXX", S.tag,
+                      sizeof S.tag) != 0 ||
+        fake_model_start(&S.fake, NULL) != 0)
         return -1;
-    snprintf(S.dir, sizeof S.dir, "/tmp/aos-hops-XXXXXX");
-    if (!mkdtemp(S.dir) || fake_model_start(&S.fake, NULL) != 0)
-        return -1;
-    snprintf(S.tag, sizeof S.tag, "%d%ld", getpid(), (long)time(NULL) % 100000);
-    snprintf(S.config, sizeof S.config, "%s/aos.json", S.dir);
-    FILE *f = fopen(S.config, "w");
-    if (!f)
-        return -1;
-    fprintf(f,
+    if (stack_write_config(
+            S.config, sizeof S.config, S.dir,
             "{\"default_agent\":\"" AGENT "\",\"settings\":{\"storage_timeout_ms\":5000,"
             "\"heartbeat_interval_ms\":60000},\"agents\":["
             "{\"name\":\"" AGENT "\",\"purpose\":\"You are a test agent.\",\"max_history\":20,"
             " \"event_subscriptions\":[\"com.example.hops.*\"],"
             " \"endpoint\":{\"provider\":\"openai\",\"url\":\"%s\",\"timeout_ms\":30000}}]}",
-            S.fake.base);
-    fclose(f);
-    char *senv[] = {envs("AOS_BUS_URL=%s", S.url),
-                    envs("AOS_BUS_PROFILE=rabbitmq"),
-                    envs("AOS_STORAGE_QUEUE=aos.storage"),
-                    envs("AOS_SQLITE_PATH=%s/aos.db", S.dir),
-                    envs("AOS_INSTANCE_ID=hopsstorage-%s", S.tag),
-                    NULL};
-    if (start(&S.storage, "aos-storage", "storage", senv) != 0)
+            S.fake.base) != 0)
         return -1;
-    if (start_runner() != 0)
+    if (stack_start_storage(&S.storage, &W, "hopsstorage", NULL) != 0 || start_runner() != 0)
         return -1;
     S.http_port = stack_free_port();
-    char *oenv[] = {envs("AOS_BUS_URL=%s", S.url),
-                    envs("AOS_BUS_PROFILE=rabbitmq"),
-                    envs("AOS_CONFIG=%s", S.config),
-                    envs("AOS_STORAGE_QUEUE=aos.storage"),
-                    envs("AOS_INSTANCE_ID=hopsrouter-%s", S.tag),
-                    envs("AOS_HTTP_ADDR=127.0.0.1:%d", S.http_port),
-                    NULL};
-    return start(&S.router, "aos-router", "router", oenv);
+    char *oenv[] = {stack_env("AOS_CONFIG=%s", S.config),
+                    stack_env("AOS_HTTP_ADDR=127.0.0.1:%d", S.http_port), NULL};
+    return stack_start_service(&S.router, &W, "aos-router", "router", "hopsrouter", oenv);
 }
 
 static int teardown(void **state)
@@ -119,24 +74,6 @@ static int teardown(void **state)
 
 /* ---- HTTP ---- */
 
-typedef struct body {
-    char *p;
-    size_t n;
-} body_t;
-
-static size_t body_sink(char *p, size_t size, size_t n, void *ctx)
-{
-    body_t *b = ctx;
-    char *q = realloc(b->p, b->n + size * n + 1);
-    if (!q)
-        return 0;
-    memcpy(q + b->n, p, size * n);
-    b->n += size * n;
-    q[b->n] = '\0';
-    b->p = q;
-    return size * n;
-}
-
 /* method GET when payload is NULL; returns the status, *out the body (caller frees). */
 static long http(int port, const char *path, const char *payload, const char *content_type,
                  bool async, char **out)
@@ -144,25 +81,8 @@ static long http(int port, const char *path, const char *payload, const char *co
     char url[256], ct[128];
     snprintf(url, sizeof url, "http://127.0.0.1:%d%s", port, path);
     snprintf(ct, sizeof ct, "Content-Type: %s", content_type ? content_type : "application/json");
-    struct curl_slist *h = curl_slist_append(NULL, ct);
-    if (async)
-        h = curl_slist_append(h, "Prefer: respond-async");
-    body_t b = {0};
-    CURL *c = curl_easy_init();
-    curl_easy_setopt(c, CURLOPT_URL, url);
-    curl_easy_setopt(c, CURLOPT_HTTPHEADER, h);
-    if (payload)
-        curl_easy_setopt(c, CURLOPT_POSTFIELDS, payload);
-    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, body_sink);
-    curl_easy_setopt(c, CURLOPT_WRITEDATA, &b);
-    curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, 30000L);
-    long status = 0;
-    if (curl_easy_perform(c) == CURLE_OK)
-        curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
-    curl_easy_cleanup(c);
-    curl_slist_free_all(h);
-    *out = b.p;
-    return status;
+    const char *h[] = {ct, async ? "Prefer: respond-async" : NULL, NULL};
+    return stack_http(NULL, url, h, payload, 30000L, out);
 }
 
 /* ---- aos-storage's request counters ---- */

@@ -32,6 +32,7 @@
 #include "dispatch.h"
 #include "dispatch_turns.h"
 #include "fixture.h"
+#include "temp_db.h"
 
 static storage_backend_t *BE;
 static char TAG[24];
@@ -479,12 +480,7 @@ int main(void)
     int rc = cmocka_run_group_tests(tests, NULL, NULL);
     storage_backend_free(BE);
     if (cfg.sqlite_path) {
-        unlink(db);
-        char side[160];
-        snprintf(side, sizeof side, "%s-wal", db);
-        unlink(side);
-        snprintf(side, sizeof side, "%s-shm", db);
-        unlink(side);
+        temp_db_remove(db);
     }
     return rc;
 }

@@ -404,6 +404,42 @@ static void test_graceful_stop_answers_leftovers_503(void **state)
     finish(f);
 }
 
+static bool not_ready(void *ctx, char *reason, size_t reason_len)
+{
+    (void)ctx;
+    snprintf(reason, reason_len, "starting");
+    return false;
+}
+
+/* Every service's admin server: built-ins only, started; a bad address leaves nothing. */
+static void test_admin_server(void **state)
+{
+    (void)state;
+    char err[256];
+    aos_http_server_t *srv = NULL;
+    assert_int_equal(aos_http_admin_start("127.0.0.1:0", not_ready, NULL, &srv, err, sizeof err),
+                     AOS_OK);
+    uint16_t port = aos_http_server_port(srv);
+    assert_true(port > 0);
+    th_resp r;
+    assert_int_equal(th_request(port, "GET", "/healthz", NULL, NULL, 0, &r), 0);
+    assert_int_equal(r.status, 200);
+    th_resp_free(&r);
+    assert_int_equal(th_request(port, "GET", "/readyz", NULL, NULL, 0, &r), 0);
+    assert_int_equal(r.status, 503);
+    assert_non_null(strstr(r.body, "starting"));
+    th_resp_free(&r);
+    assert_int_equal(th_request(port, "GET", "/metrics", NULL, NULL, 0, &r), 0);
+    assert_int_equal(r.status, 200);
+    assert_non_null(strstr(r.body, "server=\"admin\""));
+    th_resp_free(&r);
+    aos_http_server_free(srv);
+    srv = (aos_http_server_t *)&r; /* not NULL: a failure must clear it */
+    assert_int_not_equal(aos_http_admin_start("127.0.0.1:x", NULL, NULL, &srv, err, sizeof err),
+                         AOS_OK);
+    assert_null(srv);
+}
+
 static void test_bind_errors(void **state)
 {
     (void)state;
@@ -447,6 +483,7 @@ int main(void)
         cmocka_unit_test(test_graceful_stop_lets_deferred_finish),
         cmocka_unit_test(test_graceful_stop_answers_leftovers_503),
         cmocka_unit_test(test_bind_errors),
+        cmocka_unit_test(test_admin_server),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

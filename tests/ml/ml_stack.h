@@ -1,5 +1,5 @@
 /* tests/ml/ml_stack.h: the ML pipeline test stack (header-only): RabbitMQ (fixture), the
- * real aos-storage and aos-ml-pipeline binaries (started with tests/runner/stack.h), the
+ * real aos-storage and aos-ml-pipeline binaries (started with tests/support/stack.h), the
  * test trainer, the fake Azure ML server and the fake model server; plus request helpers. */
 #ifndef ML_TEST_STACK_H
 #define ML_TEST_STACK_H
@@ -11,12 +11,8 @@
 
 #include <cmocka.h>
 
-#include "aos/bus.h"
-#include "aos/json.h"
-#include "aos/storage_client.h"
 #include "fake_model.h"
-#include "fixture.h"
-#include "stack.h"
+#include "stack_bus.h"
 
 #ifndef ML_QUEUE
 #define ML_QUEUE "aos.test.ml"
@@ -39,18 +35,7 @@ typedef struct ml_stack {
 } ml_stack_t;
 
 static ml_stack_t S;
-
-static inline char *ml_envs(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static inline char *ml_envs(const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    char *s = NULL;
-    if (vasprintf(&s, fmt, ap) < 0)
-        s = NULL;
-    va_end(ap);
-    return s;
-}
+static const stack_where_t ML_W = {S.url, S.dir, S.tag, ML_STORAGE_QUEUE};
 
 static inline const char *ml_src(void)
 {
@@ -90,42 +75,33 @@ static inline int ml_start_aml(void)
 
 static inline int ml_start_instance(int i)
 {
-    char *env[] = {ml_envs("AOS_BUS_URL=%s", S.url),
-                   ml_envs("AOS_BUS_PROFILE=rabbitmq"),
-                   ml_envs("AOS_CONFIG=%s", S.config),
-                   ml_envs("AOS_ML_QUEUE=%s", ML_QUEUE),
-                   ml_envs("AOS_STORAGE_QUEUE=%s", ML_STORAGE_QUEUE),
-                   ml_envs("AOS_INSTANCE_ID=ml%d-%s", i, S.tag),
-                   ml_envs("AOS_ML_WORKDIR=%s/work%d", S.dir, i),
-                   ml_envs("AOS_ML_TRAINER_CMD=%s/tests/ml/test_trainer.sh", ml_src()),
-                   ml_envs("AOS_ML_LEASE=2s"),
-                   ml_envs("AOS_ML_POLL=100ms"),
-                   ml_envs("AOS_ML_CANCEL_GRACE=1s"),
-                   ml_envs("AOS_ML_MAX_JOBS=4"),
-                   ml_envs("AOS_AZUREML_URL=%s", S.aml_base),
-                   ml_envs("AOS_AZUREML_SUBSCRIPTION=sub-1"),
-                   ml_envs("AOS_AZUREML_RESOURCE_GROUP=rg-aos"),
-                   ml_envs("AOS_AZUREML_WORKSPACE=ws-aos"),
-                   ml_envs("AOS_AZUREML_TOKEN=test-token"),
-                   ml_envs("AOS_AZUREML_COMPUTE=aos-gpu"),
-                   ml_envs("AOS_AZUREML_ENVIRONMENT=azureml:aos-lora:1"),
-                   ml_envs("AOS_SHUTDOWN_GRACE=3s"),
+    char *env[] = {stack_env("AOS_CONFIG=%s", S.config),
+                   stack_env("AOS_ML_QUEUE=%s", ML_QUEUE),
+                   stack_env("AOS_ML_WORKDIR=%s/work%d", S.dir, i),
+                   stack_env("AOS_ML_TRAINER_CMD=%s/tests/ml/test_trainer.sh", ml_src()),
+                   stack_env("AOS_ML_LEASE=2s"),
+                   stack_env("AOS_ML_POLL=100ms"),
+                   stack_env("AOS_ML_CANCEL_GRACE=1s"),
+                   stack_env("AOS_ML_MAX_JOBS=4"),
+                   stack_env("AOS_AZUREML_URL=%s", S.aml_base),
+                   stack_env("AOS_AZUREML_SUBSCRIPTION=sub-1"),
+                   stack_env("AOS_AZUREML_RESOURCE_GROUP=rg-aos"),
+                   stack_env("AOS_AZUREML_WORKSPACE=ws-aos"),
+                   stack_env("AOS_AZUREML_TOKEN=test-token"),
+                   stack_env("AOS_AZUREML_COMPUTE=aos-gpu"),
+                   stack_env("AOS_AZUREML_ENVIRONMENT=azureml:aos-lora:1"),
+                   stack_env("AOS_SHUTDOWN_GRACE=3s"),
                    NULL};
-    char bin[512], name[16];
-    snprintf(bin, sizeof bin, "%s/aos-ml-pipeline", getenv("AOS_BIN_DIR"));
+    char name[16];
     snprintf(name, sizeof name, "ml%d", i);
-    int rc = stack_start(&S.ml[i], bin, S.dir, name, env);
-    for (size_t k = 0; env[k]; k++)
-        free(env[k]);
-    return rc;
+    return stack_start_service(&S.ml[i], &ML_W, "aos-ml-pipeline", name, name, env);
 }
 
 static inline void ml_write_config(void)
 {
-    snprintf(S.config, sizeof S.config, "%s/aos.json", S.dir);
-    FILE *f = fopen(S.config, "w");
-    assert_non_null(f);
-    fprintf(f,
+    assert_int_equal(
+        stack_write_config(
+            S.config, sizeof S.config, S.dir,
             "{\"default_agent\":\"cfo\",\"agents\":["
             "{\"name\":\"cfo\",\"purpose\":\"You are the CFO.\",\"adapter\":\"cfo-lora\","
             " \"endpoint\":{\"provider\":\"openai\",\"url\":\"%s\",\"max_retries\":2}},"
@@ -133,42 +109,21 @@ static inline void ml_write_config(void)
             " \"endpoint\":{\"provider\":\"azureml\",\"url\":\"%s/score\"}},"
             "{\"name\":\"ceo\",\"purpose\":\"You are the CEO.\"},"
             "{\"name\":\"cto\",\"purpose\":\"You are the CTO.\"}]}",
-            S.model.base, S.model.base);
-    fclose(f);
+            S.model.base, S.model.base),
+        0);
 }
 
 static inline int ml_stack_setup(void)
 {
-    if (aos_test_fixture_read("rabbitmq", "url", S.url, sizeof S.url) != 0)
-        return -1;
-    snprintf(S.dir, sizeof S.dir, "/tmp/aos-ml-e2e-XXXXXX");
-    if (!mkdtemp(S.dir))
-        return -1;
-    snprintf(S.tag, sizeof S.tag, "%d%ld", getpid(), (long)time(NULL) % 100000);
-    if (fake_model_start(&S.model, NULL) != 0 || ml_start_aml() != 0)
+    if (stack_prepare(S.url, sizeof S.url, S.dir, sizeof S.dir, "/tmp/aos-ml-e2e-XXXXXX", S.tag,
+                      sizeof S.tag) != 0 ||
+        fake_model_start(&S.model, NULL) != 0 || ml_start_aml() != 0)
         return -1;
     ml_write_config();
-    char *senv[] = {ml_envs("AOS_BUS_URL=%s", S.url),
-                    ml_envs("AOS_BUS_PROFILE=rabbitmq"),
-                    ml_envs("AOS_STORAGE_QUEUE=%s", ML_STORAGE_QUEUE),
-                    ml_envs("AOS_SQLITE_PATH=%s/aos.db", S.dir),
-                    ml_envs("AOS_INSTANCE_ID=mlstorage-%s", S.tag),
-                    NULL};
-    char bin[512];
-    snprintf(bin, sizeof bin, "%s/aos-storage", getenv("AOS_BIN_DIR"));
-    int rc = stack_start(&S.storage, bin, S.dir, "storage", senv);
-    for (size_t i = 0; senv[i]; i++)
-        free(senv[i]);
-    if (rc != 0 || ml_start_instance(0) != 0)
+    if (stack_start_storage(&S.storage, &ML_W, "mlstorage", NULL) != 0 ||
+        ml_start_instance(0) != 0 || stack_bus_open(&ML_W, "mltest", &S.bus) != 0)
         return -1;
-    char err[256], inst[64];
-    snprintf(inst, sizeof inst, "mltest-%s", S.tag);
-    aos_bus_config_t bc = {.url = S.url, .profile = AOS_BUS_PROFILE_RABBITMQ, .instance_id = inst};
-    if (aos_bus_new(&bc, &S.bus, err, sizeof err) != AOS_OK || aos_bus_start(S.bus) != AOS_OK ||
-        aos_bus_wait_connected(S.bus, 20000) != AOS_OK)
-        return -1;
-    aos_storage_client_config_t scc = {.bus = S.bus, .queue = ML_STORAGE_QUEUE, .timeout_ms = 5000};
-    return aos_storage_client_new(&scc, &S.sc, err, sizeof err) == AOS_OK ? 0 : -1;
+    return stack_storage_open(&ML_W, S.bus, 5000, &S.sc);
 }
 
 static inline int ml_stack_teardown(void)
@@ -190,6 +145,38 @@ static inline int ml_stack_teardown(void)
             fprintf(stderr, "could not remove %s\n", S.dir);
     }
     return rc;
+}
+
+/* aos-router of the stack on a free port (*out_port), instance "<instance>-<tag>", with the
+ * one API key api_key. */
+static inline int ml_start_router(proc_t *p, const char *instance, const char *api_key,
+                                  int *out_port)
+{
+    *out_port = stack_free_port();
+    char *env[] = {stack_env("AOS_CONFIG=%s", S.config),
+                   stack_env("AOS_HTTP_ADDR=127.0.0.1:%d", *out_port),
+                   stack_env("AOS_API_KEYS=%s", api_key), NULL};
+    return stack_start_service(p, &ML_W, "aos-router", "router", instance, env);
+}
+
+/* One HTTP call to the router at port with api_key (JSON body, may be NULL); the parsed
+ * answer (NULL when not JSON), *status; *out_text (may be NULL) the answer as sent (free it). */
+static inline json_object *ml_http(int port, const char *api_key, const char *method,
+                                   const char *path, const char *body, long timeout_ms,
+                                   long *status, char **out_text)
+{
+    char url[600], auth[200], *text = NULL;
+    snprintf(url, sizeof url, "http://127.0.0.1:%d%s", port, path);
+    snprintf(auth, sizeof auth, "Authorization: Bearer %s", api_key);
+    const char *h[] = {"Content-Type: application/json", auth, NULL};
+    *status = stack_http(method, url, h, body, timeout_ms, &text);
+    assert_int_not_equal(*status, 0); /* an answer came */
+    json_object *o = json_tokener_parse(text);
+    if (out_text)
+        *out_text = text;
+    else
+        free(text);
+    return o;
 }
 
 /* ---- requests ---- */

@@ -28,18 +28,7 @@ static int setup(void **state)
     }
     if (ml_stack_setup() != 0)
         return -1;
-    http_port = stack_free_port();
-    char *env[] = {ml_envs("AOS_BUS_URL=%s", S.url),
-                   ml_envs("AOS_BUS_PROFILE=rabbitmq"),
-                   ml_envs("AOS_CONFIG=%s", S.config),
-                   ml_envs("AOS_HTTP_ADDR=127.0.0.1:%d", http_port),
-                   ml_envs("AOS_STORAGE_QUEUE=%s", ML_STORAGE_QUEUE),
-                   ml_envs("AOS_INSTANCE_ID=mlrouter-%s", S.tag),
-                   ml_envs("AOS_API_KEYS=%s", API_KEY),
-                   NULL};
-    int rc = stack_start(&router, bin, S.dir, "router", env);
-    for (size_t i = 0; env[i]; i++)
-        free(env[i]);
+    int rc = ml_start_router(&router, "mlrouter", API_KEY, &http_port);
     ml_put_blob("good.jsonl", "{\"prompt\":\"Q3?\",\"completion\":\"Up.\"}\n");
     return rc;
 }
@@ -51,33 +40,12 @@ static int teardown(void **state)
     return ml_stack_teardown();
 }
 
-static size_t sink(char *p, size_t size, size_t n, void *ctx)
-{
-    return fwrite(p, size, n, ctx);
-}
-
 /* POST an act; returns the parsed body, *status the HTTP status. */
 static json_object *act(const char *agent, const char *body, long *status)
 {
-    char url[200], *buf = NULL;
-    size_t len = 0;
-    snprintf(url, sizeof url, "http://127.0.0.1:%d/v1/agents/%s/act", http_port, agent);
-    FILE *out = open_memstream(&buf, &len);
-    CURL *h = curl_easy_init();
-    struct curl_slist *hd = curl_slist_append(NULL, "Content-Type: application/json");
-    hd = curl_slist_append(hd, "Authorization: Bearer " API_KEY);
-    curl_easy_setopt(h, CURLOPT_URL, url);
-    curl_easy_setopt(h, CURLOPT_POSTFIELDS, body);
-    curl_easy_setopt(h, CURLOPT_HTTPHEADER, hd);
-    curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, sink);
-    curl_easy_setopt(h, CURLOPT_WRITEDATA, out);
-    curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, 30000L);
-    assert_int_equal(curl_easy_perform(h), CURLE_OK);
-    curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, status);
-    curl_slist_free_all(hd);
-    curl_easy_cleanup(h);
-    fclose(out);
-    json_object *o = json_tokener_parse(buf);
+    char path[200], *buf = NULL;
+    snprintf(path, sizeof path, "/v1/agents/%s/act", agent);
+    json_object *o = ml_http(http_port, API_KEY, "POST", path, body, 30000L, status, &buf);
     if (!o)
         fail_msg("act answered %ld with %s", *status, buf);
     free(buf);

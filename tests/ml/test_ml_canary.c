@@ -70,17 +70,12 @@ static bool event_seen(const char *line)
 
 static int start_runner(void)
 {
-    char *env[] = {
-        ml_envs("AOS_BUS_URL=%s", S.url), ml_envs("AOS_BUS_PROFILE=rabbitmq"),
-        ml_envs("AOS_CONFIG=%s", S.config), ml_envs("AOS_STORAGE_QUEUE=%s", ML_STORAGE_QUEUE),
-        ml_envs("AOS_INSTANCE_ID=mlrunner-%s", S.tag), ml_envs("AOS_AGENTS=cfo"),
-        ml_envs("AOS_ML_QUEUE=%s", ML_QUEUE),
-        /* slower than the test: the runner must follow the events */
-        ml_envs("AOS_RUNNER_ADAPTER_REFRESH=60s"), ml_envs("AOS_SHUTDOWN_GRACE=5s"), NULL};
-    int rc = stack_start(&runner, runner_bin, S.dir, "runner", env);
-    for (size_t i = 0; env[i]; i++)
-        free(env[i]);
-    return rc;
+    char *env[] = {stack_env("AOS_CONFIG=%s", S.config), stack_env("AOS_AGENTS=cfo"),
+                   stack_env("AOS_ML_QUEUE=%s", ML_QUEUE),
+                   /* slower than the test: the runner must follow the events */
+                   stack_env("AOS_RUNNER_ADAPTER_REFRESH=60s"), stack_env("AOS_SHUTDOWN_GRACE=5s"),
+                   NULL};
+    return stack_start_service(&runner, &ML_W, "aos-agent-runner", "runner", "mlrunner", env);
 }
 
 static int setup(void **state)
@@ -98,18 +93,7 @@ static int setup(void **state)
     if (aos_bus_subscribe_address(S.bus, "/exchange/aos.events/aos.ml.adapter.#", 100, on_event,
                                   NULL) != AOS_OK)
         return -1;
-    http_port = stack_free_port();
-    char *env[] = {ml_envs("AOS_BUS_URL=%s", S.url),
-                   ml_envs("AOS_BUS_PROFILE=rabbitmq"),
-                   ml_envs("AOS_CONFIG=%s", S.config),
-                   ml_envs("AOS_HTTP_ADDR=127.0.0.1:%d", http_port),
-                   ml_envs("AOS_STORAGE_QUEUE=%s", ML_STORAGE_QUEUE),
-                   ml_envs("AOS_INSTANCE_ID=mlcrouter-%s", S.tag),
-                   ml_envs("AOS_API_KEYS=%s", API_KEY),
-                   NULL};
-    int rc = stack_start(&router, bin, S.dir, "router", env);
-    for (size_t i = 0; env[i]; i++)
-        free(env[i]);
+    int rc = ml_start_router(&router, "mlcrouter", API_KEY, &http_port);
     ml_put_blob("canary.jsonl", DATA);
     return rc == 0 ? start_runner() : rc;
 }
@@ -122,37 +106,10 @@ static int teardown(void **state)
     return ml_stack_teardown();
 }
 
-static size_t sink(char *p, size_t size, size_t n, void *ctx)
-{
-    return fwrite(p, size, n, ctx);
-}
-
 /* One HTTP call to the router; the parsed body (NULL when not JSON), *status. */
 static json_object *http(const char *method, const char *path, const char *body, long *status)
 {
-    char url[600], *buf = NULL;
-    size_t len = 0;
-    snprintf(url, sizeof url, "http://127.0.0.1:%d%s", http_port, path);
-    FILE *out = open_memstream(&buf, &len);
-    CURL *h = curl_easy_init();
-    struct curl_slist *hd = curl_slist_append(NULL, "Content-Type: application/json");
-    hd = curl_slist_append(hd, "Authorization: Bearer " API_KEY);
-    curl_easy_setopt(h, CURLOPT_URL, url);
-    curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, method);
-    if (body)
-        curl_easy_setopt(h, CURLOPT_POSTFIELDS, body);
-    curl_easy_setopt(h, CURLOPT_HTTPHEADER, hd);
-    curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, sink);
-    curl_easy_setopt(h, CURLOPT_WRITEDATA, out);
-    curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, 60000L);
-    assert_int_equal(curl_easy_perform(h), CURLE_OK);
-    curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, status);
-    curl_slist_free_all(hd);
-    curl_easy_cleanup(h);
-    fclose(out);
-    json_object *o = json_tokener_parse(buf);
-    free(buf);
-    return o;
+    return ml_http(http_port, API_KEY, method, path, body, 60000L, status, NULL);
 }
 
 /* One user turn of conversation conv; returns the adapter version that answered (0: none,

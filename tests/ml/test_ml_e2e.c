@@ -77,9 +77,9 @@ static int teardown(void **state)
 static char *train_req(const char *agent, const char *base_model, const char *blob,
                        const char *extra)
 {
-    return ml_envs("{\"agent\":\"%s\",\"base_model\":\"%s\",\"data\":{\"container\":\"mldata\","
-                   "\"name\":\"%s\"}%s%s}",
-                   agent, base_model, blob, extra ? "," : "", extra ? extra : "");
+    return stack_env("{\"agent\":\"%s\",\"base_model\":\"%s\",\"data\":{\"container\":\"mldata\","
+                     "\"name\":\"%s\"}%s%s}",
+                     agent, base_model, blob, extra ? "," : "", extra ? extra : "");
 }
 
 /* Submit; returns the job id (malloc'd). */

@@ -17,6 +17,7 @@
 #include "fake_model.h"
 #include "loop.h"
 #include "ml_internal.h"
+#include "model_wait.h"
 #include "model.h"
 #include "prompt.h"
 #include "router_internal.h"
@@ -84,42 +85,19 @@ static aos_agents_config_t *config_for(const char *base)
 
 /* ---- the runner ---- */
 
-typedef struct runner_call {
-    waiter_t w;
-    runner_model_t *model;
-    const aos_agent_def_t *agent;
-    runner_prompt_t prompt;
-} runner_call_t;
-
-static void runner_done(void *ctx, runner_model_result_t *res)
-{
-    runner_call_t *c = ctx;
-    waiter_signal(&c->w, res->result == AOS_OK);
-}
-
-static void runner_start(void *arg, bool cancelled)
-{
-    runner_call_t *c = arg;
-    assert_false(cancelled);
-    assert_int_equal(runner_model_call(c->model, c->agent, &c->prompt, runner_done, c), AOS_OK);
-}
-
 static char *via_runner(aos_agents_config_t *cfg, aos_http_client_t *http)
 {
     runner_loop_t *loop = NULL;
     assert_int_equal(runner_loop_new(&loop), AOS_OK);
     assert_int_equal(runner_loop_start(loop), AOS_OK);
-    runner_call_t c = {0};
-    waiter_init(&c.w);
-    assert_int_equal(runner_model_new(NULL, loop, http, &c.model), AOS_OK);
-    c.agent = aos_agents_find(cfg, "cfo");
-    runner_prompt_input_t in = {.agent = "cfo", .purpose = c.agent->purpose, .user_text = "hi"};
-    assert_int_equal(runner_prompt_build(&in, &c.prompt, NULL, 0), AOS_OK);
-    assert_int_equal(runner_loop_post(loop, runner_start, &c), AOS_OK);
-    assert_true(waiter_wait(&c.w));
+    runner_model_t *model = NULL;
+    assert_int_equal(runner_model_new(NULL, loop, http, &model), AOS_OK);
+    model_wait_t w;
+    model_wait_call(loop, model, cfg, "cfo", "hi", &w);
+    assert_true(w.res.result == AOS_OK);
+    model_wait_clear(&w);
     runner_loop_free(loop);
-    runner_model_free(c.model);
-    runner_prompt_clear(&c.prompt);
+    runner_model_free(model);
     return last_path();
 }
 

@@ -11,26 +11,17 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "aos/base64.h"
 #include "jwt.h"
 
 static EVP_PKEY *g_key;
 static router_jwks_t *g_jwks;
 
+/* base64url of in into out, which the caller sized for it (aos/base64.h) */
 static void b64url(const unsigned char *in, size_t len, char *out)
 {
-    static const char t[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
-    size_t o = 0;
-    for (size_t i = 0; i < len; i += 3) {
-        uint32_t v = (uint32_t)in[i] << 16 | (i + 1 < len ? (uint32_t)in[i + 1] << 8 : 0) |
-                     (i + 2 < len ? in[i + 2] : 0);
-        out[o++] = t[(v >> 18) & 63];
-        out[o++] = t[(v >> 12) & 63];
-        if (i + 1 < len)
-            out[o++] = t[(v >> 6) & 63];
-        if (i + 2 < len)
-            out[o++] = t[v & 63];
-    }
-    out[o] = '\0';
+    if (aos_base64url_encode_into(in, len, out, aos_base64_encoded_len(len) + 1) != AOS_OK)
+        abort();
 }
 
 static void setup(void)

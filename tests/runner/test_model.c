@@ -13,9 +13,7 @@
 #include "aos/http_client.h"
 #include "aos/resilience.h"
 #include "fake_model.h"
-#include "loop.h"
-#include "model.h"
-#include "prompt.h"
+#include "model_wait.h"
 
 static fake_model_t fake;
 
@@ -26,59 +24,10 @@ typedef struct env {
     aos_agents_config_t *cfg;
 } env_t;
 
-typedef struct waiter {
-    pthread_mutex_t mu;
-    pthread_cond_t cv;
-    bool done;
-    runner_model_result_t res;
-    /* request */
-    runner_model_t *model;
-    const aos_agent_def_t *agent;
-    runner_prompt_t prompt;
-} waiter_t;
-
-static void on_done(void *ctx, runner_model_result_t *res)
-{
-    waiter_t *w = ctx;
-    pthread_mutex_lock(&w->mu);
-    w->res = *res;
-    memset(&res->completion, 0, sizeof res->completion); /* moved */
-    w->done = true;
-    pthread_cond_signal(&w->cv);
-    pthread_mutex_unlock(&w->mu);
-}
-
-static void start_call(void *arg, bool cancelled)
-{
-    waiter_t *w = arg;
-    assert_false(cancelled);
-    assert_int_equal(runner_model_call(w->model, w->agent, &w->prompt, on_done, w), AOS_OK);
-}
-
 /* Run one completion for agent with user text; blocks until done. */
-static void call(env_t *e, const char *agent, const char *text, waiter_t *w)
+static void call(env_t *e, const char *agent, const char *text, model_wait_t *w)
 {
-    memset(w, 0, sizeof *w);
-    pthread_mutex_init(&w->mu, NULL);
-    pthread_cond_init(&w->cv, NULL);
-    w->model = e->model;
-    w->agent = aos_agents_find(e->cfg, agent);
-    assert_non_null(w->agent);
-    runner_prompt_input_t in = {.agent = agent, .purpose = w->agent->purpose, .user_text = text};
-    assert_int_equal(runner_prompt_build(&in, &w->prompt, NULL, 0), AOS_OK);
-    assert_int_equal(runner_loop_post(e->loop, start_call, w), AOS_OK);
-    pthread_mutex_lock(&w->mu);
-    while (!w->done)
-        pthread_cond_wait(&w->cv, &w->mu);
-    pthread_mutex_unlock(&w->mu);
-    runner_prompt_clear(&w->prompt);
-}
-
-static void waiter_clear(waiter_t *w)
-{
-    aos_model_completion_clear(&w->res.completion);
-    pthread_mutex_destroy(&w->mu);
-    pthread_cond_destroy(&w->cv);
+    model_wait_call(e->loop, e->model, e->cfg, agent, text, w);
 }
 
 static void env_start(env_t *e, bool stream)
@@ -134,7 +83,7 @@ static void test_openai_json(void **state)
     (void)state;
     env_t e;
     env_start(&e, false);
-    waiter_t w;
+    model_wait_t w;
     call(&e, "oa", "hello json", &w);
     assert_int_equal(w.res.result, AOS_OK);
     assert_string_equal(w.res.completion.text, "fake reply: hello json");
@@ -143,7 +92,7 @@ static void test_openai_json(void **state)
     assert_true(w.res.completion.usage.total_tokens > 0);
     assert_int_equal(w.res.attempts, 1);
     assert_int_equal(w.res.provider, AOS_PROVIDER_OPENAI);
-    waiter_clear(&w);
+    model_wait_clear(&w);
     assert_int_equal(fake_model_calls(&fake), 1);
     env_stop(&e);
 }
@@ -153,13 +102,13 @@ static void test_openai_sse(void **state)
     (void)state;
     env_t e;
     env_start(&e, true);
-    waiter_t w;
+    model_wait_t w;
     call(&e, "oa", "hello stream of words", &w);
     assert_int_equal(w.res.result, AOS_OK);
     assert_string_equal(w.res.completion.text, "fake reply: hello stream of words");
     assert_string_equal(w.res.completion.finish_reason, "stop");
     assert_true(w.res.completion.usage_reported);
-    waiter_clear(&w);
+    model_wait_clear(&w);
     env_stop(&e);
 }
 
@@ -168,17 +117,17 @@ static void test_azure_and_azureml(void **state)
     (void)state;
     env_t e;
     env_start(&e, false);
-    waiter_t w;
+    model_wait_t w;
     call(&e, "az", "to azure", &w); /* the fake requires the key: the header must be right */
     assert_int_equal(w.res.result, AOS_OK);
     assert_string_equal(w.res.completion.text, "fake reply: to azure");
-    waiter_clear(&w);
+    model_wait_clear(&w);
     call(&e, "aml", "to aml [[fake:shape=output]]", &w);
     assert_int_equal(w.res.result, AOS_OK);
     assert_string_equal(w.res.completion.text, "fake reply: to aml [[fake:shape=output]]");
     assert_false(w.res.completion.usage_reported); /* {"output"} has none: estimated */
     assert_true(w.res.completion.usage.completion_tokens > 0);
-    waiter_clear(&w);
+    model_wait_clear(&w);
     json_object *last = fake_model_admin(&fake, "GET", "/_last", NULL), *h, *v;
     assert_true(json_object_object_get_ex(last, "headers", &h));
     assert_true(json_object_object_get_ex(h, "azureml-model-deployment", &v));
@@ -192,7 +141,7 @@ static void test_429_retry_after_honoured(void **state)
     (void)state;
     env_t e;
     env_start(&e, false);
-    waiter_t w;
+    model_wait_t w;
     const char *text = "busy [[fake:status=429,retry_after_ms=300,times=1]]";
     int64_t t0 = aos_clock_monotonic_ms();
     call(&e, "oa", text, &w);
@@ -200,7 +149,7 @@ static void test_429_retry_after_honoured(void **state)
     assert_int_equal(w.res.result, AOS_OK);
     assert_int_equal(w.res.attempts, 2);
     assert_true(waited >= 300); /* the server's retry-after-ms, not the 10 ms backoff */
-    waiter_clear(&w);
+    model_wait_clear(&w);
     assert_int_equal(fake_model_calls_for(&fake, text), 2);
     /* retry-after in seconds */
     text = "busy again [[fake:status=429,retry_after=1,times=1]]";
@@ -208,7 +157,7 @@ static void test_429_retry_after_honoured(void **state)
     call(&e, "oa", text, &w);
     assert_int_equal(w.res.result, AOS_OK);
     assert_true(aos_clock_monotonic_ms() - t0 >= 1000);
-    waiter_clear(&w);
+    model_wait_clear(&w);
     env_stop(&e);
 }
 
@@ -217,17 +166,17 @@ static void test_500_then_success(void **state)
     (void)state;
     env_t e;
     env_start(&e, false);
-    waiter_t w;
+    model_wait_t w;
     call(&e, "oa", "flaky [[fake:status=500,times=2]]", &w);
     assert_int_equal(w.res.result, AOS_OK);
     assert_int_equal(w.res.attempts, 3);
-    waiter_clear(&w);
+    model_wait_clear(&w);
     /* more failures than retries: the error comes back */
     call(&e, "oa", "broken [[fake:status=500,times=5]]", &w);
     assert_int_equal(w.res.result, AOS_ERR_UNAVAILABLE);
     assert_int_equal(w.res.attempts, 3);
     assert_non_null(strstr(w.res.error, "500"));
-    waiter_clear(&w);
+    model_wait_clear(&w);
     env_stop(&e);
 }
 
@@ -237,15 +186,15 @@ static void test_garbage_and_hang(void **state)
     for (int stream = 0; stream < 2; stream++) {
         env_t e;
         env_start(&e, stream);
-        waiter_t w;
+        model_wait_t w;
         call(&e, "oa", "junk [[fake:garbage=1]]", &w);
         assert_int_equal(w.res.result, AOS_ERR_PROTOCOL);
         assert_int_equal(w.res.attempts, 1); /* a 200 we cannot read is not retried */
         assert_null(w.res.completion.text);
-        waiter_clear(&w);
+        model_wait_clear(&w);
         call(&e, "hang", "wait forever", &w);
         assert_int_equal(w.res.result, AOS_ERR_TIMEOUT);
-        waiter_clear(&w);
+        model_wait_clear(&w);
         env_stop(&e);
     }
 }
@@ -255,18 +204,18 @@ static void test_breaker_opens(void **state)
     (void)state;
     env_t e;
     env_start(&e, false);
-    waiter_t w;
+    model_wait_t w;
     for (int i = 0; i < 2; i++) { /* threshold 2 */
         call(&e, "down", "x", &w);
         assert_int_equal(w.res.result, AOS_ERR_UNAVAILABLE);
-        waiter_clear(&w);
+        model_wait_clear(&w);
     }
     assert_int_equal(fake_model_calls(&fake), 2);
     call(&e, "down", "x", &w);
     assert_int_equal(w.res.result, AOS_ERR_UNAVAILABLE);
     assert_non_null(strstr(w.res.error, "circuit open"));
     assert_int_equal(w.res.attempts, 0);
-    waiter_clear(&w);
+    model_wait_clear(&w);
     assert_int_equal(fake_model_calls(&fake), 2); /* not called while open */
     env_stop(&e);
 }
@@ -276,19 +225,19 @@ static void test_fallback_chain(void **state)
     (void)state;
     env_t e;
     env_start(&e, false);
-    waiter_t w;
+    model_wait_t w;
     call(&e, "chain", "anyone there?", &w);
     assert_int_equal(w.res.result, AOS_OK);
     assert_int_equal(w.res.provider, AOS_PROVIDER_AZURE_OPENAI);
     assert_int_equal(w.res.fallbacks, 1);
     assert_int_equal(w.res.attempts, 3); /* 2 on the failing endpoint, 1 on the backup */
     assert_string_equal(w.res.completion.text, "fake reply: anyone there?");
-    waiter_clear(&w);
+    model_wait_clear(&w);
     call(&e, "off", "no endpoint", &w);
     assert_int_equal(w.res.result, AOS_OK);
     assert_int_equal(w.res.provider, AOS_PROVIDER_OFFLINE);
     assert_true(strncmp(w.res.completion.text, "[offline off]", 13) == 0);
-    waiter_clear(&w);
+    model_wait_clear(&w);
     env_stop(&e);
 }
 

@@ -15,13 +15,9 @@
 
 #include <cmocka.h>
 
-#include "aos/bus.h"
 #include "aos/claim_check.h"
-#include "aos/json.h"
-#include "aos/storage_client.h"
 #include "fake_model.h"
-#include "fixture.h"
-#include "stack.h"
+#include "stack_bus.h"
 
 static struct {
     char url[256];
@@ -36,45 +32,20 @@ static struct {
     aos_storage_client_t *sc;
 } S;
 
-/* ---- environment of the children ---- */
-
-static char *envs(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static char *envs(const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    char *s = NULL;
-    if (vasprintf(&s, fmt, ap) < 0)
-        s = NULL;
-    va_end(ap);
-    return s;
-}
+static const stack_where_t W = {S.url, S.dir, S.tag, STACK_STORAGE_QUEUE};
 
 static int start_runner(proc_t *p, const char *name, const char *agents)
 {
-    char *env[] = {envs("AOS_BUS_URL=%s", S.url),
-                   envs("AOS_BUS_PROFILE=rabbitmq"),
-                   envs("AOS_CONFIG=%s", S.config),
-                   envs("AOS_AGENTS=%s", agents),
-                   envs("AOS_STORAGE_QUEUE=%s", STACK_STORAGE_QUEUE),
-                   envs("AOS_INSTANCE_ID=%s-%s", name, S.tag),
-                   envs("AOS_SHUTDOWN_GRACE=5s"),
-                   envs("AOS_LOG_LEVEL=debug"),
-                   NULL};
-    char bin[512];
-    snprintf(bin, sizeof bin, "%s/aos-agent-runner", getenv("AOS_BIN_DIR"));
-    int rc = stack_start(p, bin, S.dir, name, env);
-    for (size_t i = 0; env[i]; i++)
-        free(env[i]);
-    return rc;
+    char *env[] = {stack_env("AOS_CONFIG=%s", S.config), stack_env("AOS_AGENTS=%s", agents),
+                   stack_env("AOS_SHUTDOWN_GRACE=5s"), stack_env("AOS_LOG_LEVEL=debug"), NULL};
+    return stack_start_service(p, &W, "aos-agent-runner", name, name, env);
 }
 
 static void write_config(void)
 {
-    snprintf(S.config, sizeof S.config, "%s/aos.json", S.dir);
-    FILE *f = fopen(S.config, "w");
-    assert_non_null(f);
-    fprintf(f,
+    assert_int_equal(
+        stack_write_config(
+            S.config, sizeof S.config, S.dir,
             "{\"default_agent\":\"rtturn\",\"settings\":{\"storage_timeout_ms\":2000,"
             "\"heartbeat_interval_ms\":500},"
             "\"agents\":["
@@ -87,8 +58,8 @@ static void write_config(void)
             "{\"name\":\"rtpoison\",\"purpose\":\"You fail.\","
             " \"endpoint\":{\"provider\":\"openai\",\"url\":\"%s/fake:status=500\","
             "  \"max_retries\":1}}]}",
-            S.fake.base, S.fake.base, S.fake.base);
-    fclose(f);
+            S.fake.base, S.fake.base, S.fake.base),
+        0);
 }
 
 static int setup_stack(void);
@@ -106,39 +77,17 @@ static int setup(void **state)
 
 static int setup_stack(void)
 {
-    if (aos_test_fixture_read("rabbitmq", "url", S.url, sizeof S.url) != 0)
-        return -1;
-    snprintf(S.dir, sizeof S.dir, "/tmp/aos-runner-e2e-XXXXXX");
-    if (!mkdtemp(S.dir))
-        return -1;
-    snprintf(S.tag, sizeof S.tag, "%d%ld", getpid(), (long)time(NULL) % 100000);
-    if (fake_model_start(&S.fake, NULL) != 0)
+    if (stack_prepare(S.url, sizeof S.url, S.dir, sizeof S.dir, "/tmp/aos-runner-e2e-XXXXXX", S.tag,
+                      sizeof S.tag) != 0 ||
+        fake_model_start(&S.fake, NULL) != 0)
         return -1;
     write_config();
     snprintf(S.db, sizeof S.db, "%s/aos.db", S.dir);
-    char *senv[] = {envs("AOS_BUS_URL=%s", S.url),
-                    envs("AOS_BUS_PROFILE=rabbitmq"),
-                    envs("AOS_STORAGE_QUEUE=%s", STACK_STORAGE_QUEUE),
-                    envs("AOS_SQLITE_PATH=%s", S.db),
-                    envs("AOS_INSTANCE_ID=rtstorage-%s", S.tag),
-                    NULL};
-    char bin[512];
-    snprintf(bin, sizeof bin, "%s/aos-storage", getenv("AOS_BIN_DIR"));
-    int rc = stack_start(&S.storage, bin, S.dir, "storage", senv);
-    for (size_t i = 0; senv[i]; i++)
-        free(senv[i]);
-    if (rc != 0)
+    if (stack_start_storage(&S.storage, &W, "rtstorage", NULL) != 0 ||
+        stack_bus_open(&W, "rttest", &S.bus) != 0 ||
+        stack_storage_open(&W, S.bus, 3000, &S.sc) != 0)
         return -1;
-    char err[256], inst[64];
-    snprintf(inst, sizeof inst, "rttest-%s", S.tag);
-    aos_bus_config_t bc = {.url = S.url, .profile = AOS_BUS_PROFILE_RABBITMQ, .instance_id = inst};
-    if (aos_bus_new(&bc, &S.bus, err, sizeof err) != AOS_OK || aos_bus_start(S.bus) != AOS_OK ||
-        aos_bus_wait_connected(S.bus, 20000) != AOS_OK)
-        return -1;
-    aos_storage_client_config_t scc = {
-        .bus = S.bus, .queue = STACK_STORAGE_QUEUE, .timeout_ms = 3000};
-    if (aos_storage_client_new(&scc, &S.sc, err, sizeof err) != AOS_OK)
-        return -1;
+    char err[256];
     /* rtturn's domain knowledge, before its runner starts */
     static const char facts[] = "The company motto is: ship small, ship often.";
     aos_storage_blob_info_t info = {0};
@@ -175,21 +124,7 @@ static int teardown(void **state)
 static aos_event_t *turn_event(const char *agent, const char *conv, const char *msg,
                                const char *text)
 {
-    json_object *o = json_object_new_object();
-    aos_json_add_string(o, "conversation_id", conv);
-    aos_json_add_string(o, "message_id", msg);
-    aos_json_add_string(o, "agent", agent);
-    aos_json_add_string(o, "text", text);
-    aos_json_add_string(o, "kind", "query");
-    char *data = NULL;
-    assert_int_equal(aos_json_to_string(o, &data, NULL), AOS_OK);
-    json_object_put(o);
-    aos_event_t *ev = NULL;
-    assert_int_equal(aos_event_create("aos.agent.turn", "/test/runner", data, &ev), AOS_OK);
-    free(data);
-    assert_int_equal(aos_event_set(&ev->id, msg), AOS_OK); /* message-id = user message id */
-    assert_int_equal(aos_event_set(&ev->group_id, conv), AOS_OK);
-    return ev;
+    return stack_turn_event(agent, conv, msg, text, "/test/runner");
 }
 
 static json_object *reply_data(const aos_event_t *reply)
@@ -230,14 +165,7 @@ static json_object *turn(const char *agent, const char *conv, const char *msg, c
 /* The stored messages of a conversation (a timed-out read is simply asked again). */
 static void messages(const char *conv, aos_storage_message_page_t *page)
 {
-    char err[256];
-    aos_result rc = AOS_ERR_TIMEOUT;
-    memset(page, 0, sizeof *page);
-    for (int i = 0; i < 5 && rc == AOS_ERR_TIMEOUT; i++) {
-        aos_storage_message_page_clear(page);
-        rc = aos_storage_message_list_sync(S.sc, conv, NULL, 100, false, page, err, sizeof err);
-    }
-    assert_int_equal(rc, AOS_OK);
+    stack_messages(S.sc, conv, 100, page);
 }
 
 /* ---- tests ---- */

@@ -14,11 +14,8 @@
 
 #include <cmocka.h>
 
-#include "aos/bus.h"
-#include "aos/json.h"
 #include "fake_model.h"
-#include "fixture.h"
-#include "stack.h"
+#include "stack_bus.h"
 
 #define TURNS 16
 #define SHARE 8 /* max_inflight 16 over the two agents */
@@ -34,24 +31,13 @@ static struct {
     aos_bus_t *bus;
 } S;
 
-static char *envs(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static char *envs(const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    char *s = NULL;
-    if (vasprintf(&s, fmt, ap) < 0)
-        s = NULL;
-    va_end(ap);
-    return s;
-}
+static const stack_where_t W = {S.url, S.dir, S.tag, STACK_STORAGE_QUEUE};
 
 static void write_config(void)
 {
-    snprintf(S.config, sizeof S.config, "%s/aos.json", S.dir);
-    FILE *f = fopen(S.config, "w");
-    assert_non_null(f);
-    fprintf(f,
+    assert_int_equal(
+        stack_write_config(
+            S.config, sizeof S.config, S.dir,
             "{\"default_agent\":\"rth429\",\"settings\":{\"storage_timeout_ms\":2000,"
             "\"heartbeat_interval_ms\":500,\"max_inflight\":%d},"
             "\"agents\":["
@@ -61,56 +47,25 @@ static void write_config(void)
             "{\"name\":\"rthrpm\",\"purpose\":\"You have a budget.\","
             " \"endpoint\":{\"provider\":\"openai\",\"url\":\"%s\",\"requests_per_minute\":60}}"
             "]}",
-            2 * SHARE, S.fake.base, S.fake.base);
-    fclose(f);
+            2 * SHARE, S.fake.base, S.fake.base),
+        0);
 }
 
 static int start_stack(void)
 {
-    if (aos_test_fixture_read("rabbitmq", "url", S.url, sizeof S.url) != 0)
-        return -1;
-    snprintf(S.dir, sizeof S.dir, "/tmp/aos-headroom-XXXXXX");
-    if (!mkdtemp(S.dir))
-        return -1;
-    snprintf(S.tag, sizeof S.tag, "%d%ld", getpid(), (long)time(NULL) % 100000);
-    if (fake_model_start(&S.fake, NULL) != 0)
+    if (stack_prepare(S.url, sizeof S.url, S.dir, sizeof S.dir, "/tmp/aos-headroom-XXXXXX", S.tag,
+                      sizeof S.tag) != 0 ||
+        fake_model_start(&S.fake, NULL) != 0)
         return -1;
     write_config();
     snprintf(S.db, sizeof S.db, "%s/aos.db", S.dir);
-    char *senv[] = {envs("AOS_BUS_URL=%s", S.url),
-                    envs("AOS_BUS_PROFILE=rabbitmq"),
-                    envs("AOS_STORAGE_QUEUE=%s", STACK_STORAGE_QUEUE),
-                    envs("AOS_SQLITE_PATH=%s", S.db),
-                    envs("AOS_INSTANCE_ID=hrstorage-%s", S.tag),
-                    NULL};
-    char bin[512];
-    snprintf(bin, sizeof bin, "%s/aos-storage", getenv("AOS_BIN_DIR"));
-    int rc = stack_start(&S.storage, bin, S.dir, "storage", senv);
-    for (size_t i = 0; senv[i]; i++)
-        free(senv[i]);
-    if (rc != 0)
+    if (stack_start_storage(&S.storage, &W, "hrstorage", NULL) != 0)
         return -1;
-    char *renv[] = {envs("AOS_BUS_URL=%s", S.url),
-                    envs("AOS_BUS_PROFILE=rabbitmq"),
-                    envs("AOS_CONFIG=%s", S.config),
-                    envs("AOS_AGENTS=rth429,rthrpm"),
-                    envs("AOS_STORAGE_QUEUE=%s", STACK_STORAGE_QUEUE),
-                    envs("AOS_INSTANCE_ID=hrrunner-%s", S.tag),
-                    envs("AOS_SHUTDOWN_GRACE=5s"),
-                    NULL};
-    snprintf(bin, sizeof bin, "%s/aos-agent-runner", getenv("AOS_BIN_DIR"));
-    rc = stack_start(&S.runner, bin, S.dir, "runner", renv);
-    for (size_t i = 0; renv[i]; i++)
-        free(renv[i]);
-    if (rc != 0)
+    char *renv[] = {stack_env("AOS_CONFIG=%s", S.config), stack_env("AOS_AGENTS=rth429,rthrpm"),
+                    stack_env("AOS_SHUTDOWN_GRACE=5s"), NULL};
+    if (stack_start_service(&S.runner, &W, "aos-agent-runner", "runner", "hrrunner", renv) != 0)
         return -1;
-    char err[256], inst[64];
-    snprintf(inst, sizeof inst, "hrtest-%s", S.tag);
-    aos_bus_config_t bc = {.url = S.url, .profile = AOS_BUS_PROFILE_RABBITMQ, .instance_id = inst};
-    if (aos_bus_new(&bc, &S.bus, err, sizeof err) != AOS_OK || aos_bus_start(S.bus) != AOS_OK ||
-        aos_bus_wait_connected(S.bus, 20000) != AOS_OK)
-        return -1;
-    return 0;
+    return stack_bus_open(&W, "hrtest", &S.bus);
 }
 
 static int teardown(void **state)
@@ -133,38 +88,11 @@ static int setup(void **state)
 
 /* ---- the runner's /metrics ---- */
 
-static size_t collect(char *p, size_t size, size_t n, void *ctx)
-{
-    return fwrite(p, size, n, ctx);
-}
-
 /* The value of series (e.g. aos_runner_agent_credit{agent="x"}), -1 when absent. */
 static long metric(const char *series)
 {
-    char url[128], *buf = NULL;
-    size_t len = 0;
-    snprintf(url, sizeof url, "http://127.0.0.1:%d/metrics", S.runner.admin_port);
-    FILE *out = open_memstream(&buf, &len);
-    CURL *h = curl_easy_init();
-    curl_easy_setopt(h, CURLOPT_URL, url);
-    curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, collect);
-    curl_easy_setopt(h, CURLOPT_WRITEDATA, out);
-    curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, 2000L);
-    CURLcode rc = curl_easy_perform(h);
-    curl_easy_cleanup(h);
-    fclose(out);
     long v = -1;
-    size_t sl = strlen(series);
-    for (const char *line = buf; rc == CURLE_OK && line && *line;) {
-        if (strncmp(line, series, sl) == 0 && line[sl] == ' ') {
-            v = strtol(line + sl + 1, NULL, 10);
-            break;
-        }
-        line = strchr(line, '\n');
-        if (line)
-            line++;
-    }
-    free(buf);
+    stack_metric(S.runner.admin_port, series, &v);
     return v;
 }
 
@@ -205,20 +133,7 @@ static void send_turns(const char *agent, replies_t *q)
         snprintf(conv, sizeof conv, "c-%s-%d-%s", agent, i, S.tag);
         snprintf(msg, sizeof msg, "m-%s-%d-%s", agent, i, S.tag);
         snprintf(text, sizeof text, "turn %d", i);
-        json_object *o = json_object_new_object();
-        aos_json_add_string(o, "conversation_id", conv);
-        aos_json_add_string(o, "message_id", msg);
-        aos_json_add_string(o, "agent", agent);
-        aos_json_add_string(o, "text", text);
-        aos_json_add_string(o, "kind", "query");
-        char *data = NULL;
-        assert_int_equal(aos_json_to_string(o, &data, NULL), AOS_OK);
-        json_object_put(o);
-        aos_event_t *ev = NULL;
-        assert_int_equal(aos_event_create("aos.agent.turn", "/test/headroom", data, &ev), AOS_OK);
-        free(data);
-        assert_int_equal(aos_event_set(&ev->id, msg), AOS_OK);
-        assert_int_equal(aos_event_set(&ev->group_id, conv), AOS_OK);
+        aos_event_t *ev = stack_turn_event(agent, conv, msg, text, "/test/headroom");
         assert_int_equal(aos_bus_request(S.bus, queue, ev, 90000, on_reply, q), AOS_OK);
         aos_event_free(ev);
     }

@@ -12,13 +12,8 @@
 #include <stdatomic.h>
 
 #include <cmocka.h>
-#include <curl/curl.h>
 
-#include "aos/bus.h"
-#include "aos/json.h"
-#include "aos/storage_client.h"
-#include "fixture.h"
-#include "stack.h"
+#include "stack_bus.h"
 
 #define AGENT "rtsched"
 #define CONV "schedule-" AGENT
@@ -35,40 +30,13 @@ static struct {
     atomic_int actions;
 } S;
 
-static char *envs(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static char *envs(const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    char *s = NULL;
-    if (vasprintf(&s, fmt, ap) < 0)
-        s = NULL;
-    va_end(ap);
-    return s;
-}
-
-static int start(proc_t *p, const char *name, const char *bin_name, char **extra)
-{
-    char *env[16] = {envs("AOS_BUS_URL=%s", S.url), envs("AOS_BUS_PROFILE=rabbitmq"),
-                     envs("AOS_STORAGE_QUEUE=%s", STACK_STORAGE_QUEUE),
-                     envs("AOS_INSTANCE_ID=%s-%s", name, S.tag), envs("AOS_DEV_MODE=1")};
-    size_t n = 5;
-    for (size_t i = 0; extra && extra[i] && n < 15; i++)
-        env[n++] = extra[i];
-    env[n] = NULL;
-    char bin[512];
-    snprintf(bin, sizeof bin, "%s/%s", getenv("AOS_BIN_DIR"), bin_name);
-    int rc = stack_start(p, bin, S.dir, name, env);
-    for (size_t i = 0; i < n; i++)
-        free(env[i]);
-    return rc;
-}
+static const stack_where_t W = {S.url, S.dir, S.tag, STACK_STORAGE_QUEUE};
 
 static int start_runner(proc_t *p, const char *name)
 {
-    char *extra[] = {envs("AOS_CONFIG=%s", S.config), envs("AOS_AGENTS=%s", AGENT),
-                     envs("AOS_SHUTDOWN_GRACE=5s"), NULL};
-    return start(p, name, "aos-agent-runner", extra);
+    char *extra[] = {stack_env("AOS_CONFIG=%s", S.config), stack_env("AOS_AGENTS=%s", AGENT),
+                     stack_env("AOS_SHUTDOWN_GRACE=5s"), NULL};
+    return stack_start_service(p, &W, "aos-agent-runner", name, name, extra);
 }
 
 static void on_event(void *ctx, aos_bus_delivery_t *d, const aos_event_t *ev)
@@ -83,38 +51,23 @@ static void on_event(void *ctx, aos_bus_delivery_t *d, const aos_event_t *ev)
 static int setup(void **state)
 {
     (void)state;
-    if (aos_test_fixture_read("rabbitmq", "url", S.url, sizeof S.url) != 0)
+    if (stack_prepare(S.url, sizeof S.url, S.dir, sizeof S.dir, "/tmp/aos-sched-e2e-XXXXXX", S.tag,
+                      sizeof S.tag) != 0)
         return -1;
-    snprintf(S.dir, sizeof S.dir, "/tmp/aos-sched-e2e-XXXXXX");
-    if (!mkdtemp(S.dir))
+    if (stack_write_config(S.config, sizeof S.config, S.dir,
+                           "{\"default_agent\":\"%s\",\"settings\":{\"storage_timeout_ms\":2000,"
+                           "\"heartbeat_interval_ms\":500},\"agents\":[{\"name\":\"%s\","
+                           "\"purpose\":\"You watch the books.\",\"schedule\":{\"interval_s\":%d,"
+                           "\"text\":\"Tick: review the cash position.\"}}]}",
+                           AGENT, AGENT, INTERVAL_S) != 0)
         return -1;
-    snprintf(S.tag, sizeof S.tag, "%d%ld", getpid(), (long)time(NULL) % 100000);
-    snprintf(S.config, sizeof S.config, "%s/aos.json", S.dir);
-    FILE *f = fopen(S.config, "w");
-    if (!f)
-        return -1;
-    fprintf(f,
-            "{\"default_agent\":\"%s\",\"settings\":{\"storage_timeout_ms\":2000,"
-            "\"heartbeat_interval_ms\":500},\"agents\":[{\"name\":\"%s\","
-            "\"purpose\":\"You watch the books.\",\"schedule\":{\"interval_s\":%d,"
-            "\"text\":\"Tick: review the cash position.\"}}]}",
-            AGENT, AGENT, INTERVAL_S);
-    fclose(f);
-    char *senv[] = {envs("AOS_SQLITE_PATH=%s/aos.db", S.dir), NULL};
-    if (start(&S.storage, "storage", "aos-storage", senv) != 0)
-        return -1;
-    char err[256], inst[64];
-    snprintf(inst, sizeof inst, "rtschedtest-%s", S.tag);
-    aos_bus_config_t bc = {.url = S.url, .profile = AOS_BUS_PROFILE_RABBITMQ, .instance_id = inst};
-    if (aos_bus_new(&bc, &S.bus, err, sizeof err) != AOS_OK || aos_bus_start(S.bus) != AOS_OK ||
-        aos_bus_wait_connected(S.bus, 20000) != AOS_OK)
+    if (stack_start_storage(&S.storage, &W, "storage", NULL) != 0 ||
+        stack_bus_open(&W, "rtschedtest", &S.bus) != 0)
         return -1;
     if (aos_bus_subscribe_address(S.bus, "/exchange/aos.events/aos.agent.action", 64, on_event,
                                   NULL) != AOS_OK)
         return -1;
-    aos_storage_client_config_t scc = {
-        .bus = S.bus, .queue = STACK_STORAGE_QUEUE, .timeout_ms = 3000};
-    return aos_storage_client_new(&scc, &S.sc, err, sizeof err) == AOS_OK ? 0 : -1;
+    return stack_storage_open(&W, S.bus, 3000, &S.sc);
 }
 
 static int teardown(void **state)
@@ -131,32 +84,14 @@ static int teardown(void **state)
     return 0;
 }
 
-static size_t sink(char *p, size_t size, size_t n, void *ctx)
-{
-    return fwrite(p, size, n, ctx);
-}
-
 /* The value of a counter with label agent=AGENT on a service's /metrics (0 when absent). */
 static long metric(const proc_t *p, const char *name)
 {
-    char url[128], *buf = NULL, want[160];
-    size_t len = 0;
-    snprintf(url, sizeof url, "http://127.0.0.1:%d/metrics", p->admin_port);
-    FILE *out = open_memstream(&buf, &len);
-    CURL *h = curl_easy_init();
-    curl_easy_setopt(h, CURLOPT_URL, url);
-    curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, sink);
-    curl_easy_setopt(h, CURLOPT_WRITEDATA, out);
-    curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, 10000L);
-    CURLcode cc = curl_easy_perform(h);
-    curl_easy_cleanup(h);
-    fclose(out);
-    assert_int_equal(cc, CURLE_OK);
-    snprintf(want, sizeof want, "%s{agent=\"%s\"} ", name, AGENT);
-    const char *at = strstr(buf, want);
-    long v = at ? strtol(at + strlen(want), NULL, 10) : 0;
-    free(buf);
-    return v;
+    char series[160];
+    long v = -1;
+    snprintf(series, sizeof series, "%s{agent=\"%s\"}", name, AGENT);
+    assert_int_equal(stack_metric(p->admin_port, series, &v), 200);
+    return v < 0 ? 0 : v;
 }
 
 /* The conversation's tick messages' ticks (sorted, as stored) and how many were answered. */

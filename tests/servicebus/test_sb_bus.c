@@ -11,28 +11,15 @@
 
 #include "aos/bus.h"
 #include "aos/envelope.h"
-#include "sb_peer.h"
-
-#define NS "aos-test.servicebus.windows.net"
-#define KEY_NAME "RootManageSharedAccessKey"
-#define KEY "dGVzdGtleS1ub3QtYS1zZWNyZXQtMTIzNDU2Nzg5MA=="
+#include "sb_test.h"
 
 static aos_bus_t *new_bus(sb_peer_t *peer, const char *key)
 {
-    char url[64], cs[512], err[256] = "";
-    snprintf(url, sizeof url, "amqp://127.0.0.1:%d", sb_peer_port(peer));
-    snprintf(cs, sizeof cs, "Endpoint=sb://%s/;SharedAccessKeyName=%s;SharedAccessKey=%s", NS,
-             KEY_NAME, key);
-    aos_bus_config_t cfg = {.url = url,
-                            .profile = AOS_BUS_PROFILE_SERVICEBUS,
-                            .connection_string = cs,
-                            .instance_id = "sb-bus-test",
-                            .reconnect_min_ms = 200,
-                            .reconnect_max_ms = 1000};
-    aos_bus_t *bus = NULL;
-    aos_result r = aos_bus_new(&cfg, &bus, err, sizeof err);
-    if (r != AOS_OK)
-        fail_msg("aos_bus_new: %s: %s", aos_result_str(r), err);
+    sb_test_bus_cfg_t c;
+    sb_test_bus_cfg(&c, peer, key, "sb-bus-test");
+    c.cfg.reconnect_min_ms = 200;
+    c.cfg.reconnect_max_ms = 1000;
+    aos_bus_t *bus = sb_test_bus_new(&c.cfg);
     assert_int_equal(aos_bus_start(bus), AOS_OK);
     return bus;
 }
@@ -40,9 +27,8 @@ static aos_bus_t *new_bus(sb_peer_t *peer, const char *key)
 static void put_token_before_attach_then_message_accepted(void **state)
 {
     (void)state;
-    sb_peer_t *peer = sb_peer_start(NS, KEY_NAME, KEY);
-    assert_non_null(peer);
-    aos_bus_t *bus = new_bus(peer, KEY);
+    sb_peer_t *peer = sb_test_peer();
+    aos_bus_t *bus = new_bus(peer, SB_TEST_KEY);
     assert_int_equal(aos_bus_wait_connected(bus, 20000), AOS_OK);
 
     aos_event_t *ev = NULL;
@@ -58,7 +44,7 @@ static void put_token_before_attach_then_message_accepted(void **state)
 
     char log[16384];
     sb_peer_log(peer, log, sizeof log);
-    const char *token = strstr(log, "token-ok sb://" NS "/");
+    const char *token = strstr(log, "token-ok sb://" SB_TEST_NS "/");
     const char *attach = strstr(log, "attach-ok aos.storage");
     if (!token || !attach || attach < token)
         fail_msg("expected a valid put-token before the aos.storage attach; peer log:\n%s", log);
@@ -70,8 +56,7 @@ static void put_token_before_attach_then_message_accepted(void **state)
 static void wrong_key_gets_no_link(void **state)
 {
     (void)state;
-    sb_peer_t *peer = sb_peer_start(NS, KEY_NAME, KEY);
-    assert_non_null(peer);
+    sb_peer_t *peer = sb_test_peer();
     aos_bus_t *bus = new_bus(peer, "d3Jvbmcta2V5LWZvci10aGUtYnVz");
     assert_int_not_equal(aos_bus_wait_connected(bus, 2000), AOS_OK);
     assert_false(aos_bus_is_connected(bus));

@@ -24,12 +24,10 @@
 #include "aos/bus.h"
 #include "aos/claim_check.h"
 #include "aos/storage_client.h"
-#include "sb_peer.h"
+#include "sb_test.h"
 #include "service.h"
+#include "temp_db.h"
 
-#define NS "aos-test.servicebus.windows.net"
-#define KEY_NAME "RootManageSharedAccessKey"
-#define KEY "dGVzdGtleS1ub3QtYS1zZWNyZXQtMTIzNDU2Nzg5MA=="
 #define BIG (256 * 1024) /* the largest stored message: over one Standard bus message */
 
 static struct {
@@ -40,38 +38,16 @@ static struct {
     char db[64];
 } S;
 
-static void sleep_ms(int ms)
-{
-    struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
-    nanosleep(&ts, NULL);
-}
-
-static aos_bus_t *bus_on(const char *instance)
-{
-    char url[64], cs[512], err[256] = "";
-    snprintf(url, sizeof url, "amqp://127.0.0.1:%d", sb_peer_port(S.peer));
-    snprintf(cs, sizeof cs, "Endpoint=sb://%s/;SharedAccessKeyName=%s;SharedAccessKey=%s", NS,
-             KEY_NAME, KEY);
-    aos_bus_config_t cfg = {.url = url,
-                            .profile = AOS_BUS_PROFILE_SERVICEBUS,
-                            .connection_string = cs,
-                            .instance_id = instance};
-    aos_bus_t *bus = NULL;
-    if (aos_bus_new(&cfg, &bus, err, sizeof err) != AOS_OK)
-        fail_msg("aos_bus_new: %s", err);
-    return bus;
-}
-
 static int setup(void **state)
 {
     (void)state;
-    S.peer = sb_peer_start(NS, KEY_NAME, KEY);
+    S.peer = sb_peer_start(SB_TEST_NS, SB_TEST_KEY_NAME, SB_TEST_KEY);
     if (!S.peer)
         return -1;
     sb_peer_set_session_queues(S.peer, "aos.reply");
     snprintf(S.db, sizeof S.db, "/tmp/aos-sb-claim-%d.db", (int)getpid());
-    S.svc_bus = bus_on("sb-claim-storage");
-    S.bus = bus_on("sb-claim-client");
+    S.svc_bus = sb_test_bus(S.peer, "sb-claim-storage");
+    S.bus = sb_test_bus(S.peer, "sb-claim-client");
     char err[256] = "";
     storage_service_config_t sc = {
         .bus = S.svc_bus,
@@ -89,7 +65,7 @@ static int setup(void **state)
     if (aos_storage_client_new(&cc, &S.sc, err, sizeof err) != AOS_OK)
         return -1;
     for (int i = 0; i < 200 && !storage_service_ready(S.svc, NULL, 0); i++)
-        sleep_ms(50);
+        sb_test_sleep_ms(50);
     return 0;
 }
 
@@ -103,12 +79,7 @@ static int teardown(void **state)
     aos_bus_free(S.svc_bus);
     storage_service_free(S.svc);
     sb_peer_stop(S.peer);
-    char p[80];
-    unlink(S.db);
-    snprintf(p, sizeof p, "%s-wal", S.db);
-    unlink(p);
-    snprintf(p, sizeof p, "%s-shm", S.db);
-    unlink(p);
+    temp_db_remove(S.db);
     return 0;
 }
 
@@ -223,7 +194,7 @@ static void a_big_message_travels_both_ways(void **state)
     /* every claim was deleted by its receiver once used */
     size_t left = 1;
     for (int i = 0; i < 100 && (left = claims_left()) > 0; i++)
-        sleep_ms(100);
+        sb_test_sleep_ms(100);
     assert_int_equal(left, 0);
     free(text);
 }

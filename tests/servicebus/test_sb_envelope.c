@@ -19,17 +19,7 @@
 #include "aos/envelope.h"
 #include "aos/metrics.h"
 #include "aosctl.h"
-#include "sb_peer.h"
-
-#define NS "aos-test.servicebus.windows.net"
-#define KEY_NAME "RootManageSharedAccessKey"
-#define KEY "dGVzdGtleS1ub3QtYS1zZWNyZXQtMTIzNDU2Nzg5MA=="
-
-static void sleep_ms(int ms)
-{
-    struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
-    nanosleep(&ts, NULL);
-}
+#include "sb_test.h"
 
 typedef struct {
     pthread_mutex_t mu;
@@ -49,17 +39,7 @@ static void on_msg(void *ctx, aos_bus_delivery_t *d, const aos_event_t *ev)
 
 static aos_bus_t *bus_on(sb_peer_t *peer, const char *instance)
 {
-    char url[64], cs[512], err[256] = "";
-    snprintf(url, sizeof url, "amqp://127.0.0.1:%d", sb_peer_port(peer));
-    snprintf(cs, sizeof cs, "Endpoint=sb://%s/;SharedAccessKeyName=%s;SharedAccessKey=%s", NS,
-             KEY_NAME, KEY);
-    aos_bus_config_t cfg = {.url = url,
-                            .profile = AOS_BUS_PROFILE_SERVICEBUS,
-                            .connection_string = cs,
-                            .instance_id = instance};
-    aos_bus_t *bus = NULL;
-    if (aos_bus_new(&cfg, &bus, err, sizeof err) != AOS_OK)
-        fail_msg("aos_bus_new: %s", err);
+    aos_bus_t *bus = sb_test_bus(peer, instance);
     assert_int_equal(aos_bus_start(bus), AOS_OK);
     assert_int_equal(aos_bus_wait_connected(bus, 30000), AOS_OK);
     return bus;
@@ -98,7 +78,7 @@ typedef struct {
 static ssize_t slow_write(void *c, const char *b, size_t n)
 {
     slow_t *s = c;
-    sleep_ms(300);
+    sb_test_sleep_ms(300);
     size_t k = n < sizeof s->buf - 1 - s->len ? n : sizeof s->buf - 1 - s->len;
     memcpy(s->buf + s->len, b, k);
     s->len += k;
@@ -117,8 +97,7 @@ static int count_of(const char *hay, const char *needle)
 static void envelope_checks_and_dlq_list(void **state)
 {
     (void)state;
-    sb_peer_t *peer = sb_peer_start(NS, KEY_NAME, KEY);
-    assert_non_null(peer);
+    sb_peer_t *peer = sb_test_peer();
     sb_peer_set_session_queues(peer, "aos.reply");
     aos_bus_t *bus = bus_on(peer, "sb-envelope-test");
 
@@ -127,7 +106,7 @@ static void envelope_checks_and_dlq_list(void **state)
     for (int i = 0; i < 3; i++)
         send(bus, "text/plain", "hello, not json", 0, text[i]);
     send(bus, "application/json", "{\"late\":true}", 1, expired);
-    sleep_ms(50); /* the 1 ms ttl has passed for sure */
+    sb_test_sleep_ms(50); /* the 1 ms ttl has passed for sure */
 
     seen_t seen = {.mu = PTHREAD_MUTEX_INITIALIZER};
     assert_int_equal(aos_bus_subscribe(bus, "aos.work", 8, on_msg, &seen), AOS_OK);
@@ -137,9 +116,9 @@ static void envelope_checks_and_dlq_list(void **state)
         if (count_of(log, "dead-letter aos.work aos:unsupported-content-type") >= 3 &&
             metric_has("aos_bus_messages_expired_total{address=\"aos.work\"} 1"))
             break;
-        sleep_ms(100);
+        sb_test_sleep_ms(100);
     }
-    sleep_ms(300);
+    sb_test_sleep_ms(300);
     pthread_mutex_lock(&seen.mu);
     int n = seen.n;
     pthread_mutex_unlock(&seen.mu);
@@ -152,12 +131,10 @@ static void envelope_checks_and_dlq_list(void **state)
     aos_bus_free(bus);
 
     /* aosctl dlq list with a slow terminal: each dead letter once */
-    char url[64], cs[512];
-    snprintf(url, sizeof url, "amqp://127.0.0.1:%d", sb_peer_port(peer));
-    snprintf(cs, sizeof cs, "Endpoint=sb://%s/;SharedAccessKeyName=%s;SharedAccessKey=%s", NS,
-             KEY_NAME, KEY);
-    setenv("AOS_BUS_URL", url, 1);
-    setenv("AOS_SERVICEBUS_CONNECTION_STRING", cs, 1);
+    sb_test_bus_cfg_t c;
+    sb_test_bus_cfg(&c, peer, SB_TEST_KEY, NULL);
+    setenv("AOS_BUS_URL", c.url, 1);
+    setenv("AOS_SERVICEBUS_CONNECTION_STRING", c.cs, 1);
     setenv("AOS_BUS_PROFILE", "servicebus", 1);
     static slow_t slow;
     FILE *out = fopencookie(&slow, "w", (cookie_io_functions_t){.write = slow_write});

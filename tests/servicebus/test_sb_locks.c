@@ -16,19 +16,10 @@
 
 #include "aos/bus.h"
 #include "aos/envelope.h"
-#include "sb_peer.h"
+#include "sb_test.h"
 
-#define NS "aos-test.servicebus.windows.net"
-#define KEY_NAME "RootManageSharedAccessKey"
-#define KEY "dGVzdGtleS1ub3QtYS1zZWNyZXQtMTIzNDU2Nzg5MA=="
 #define LOCK_MS 2000
 #define WORK_MS 5000
-
-static void sleep_ms(int ms)
-{
-    struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
-    nanosleep(&ts, NULL);
-}
 
 typedef struct {
     pthread_mutex_t mu;
@@ -61,25 +52,17 @@ static int count_of(const char *hay, const char *needle)
 
 static void long_work_keeps_its_lock(const char *queue, const char *group, const char *renewal)
 {
-    sb_peer_t *peer = sb_peer_start(NS, KEY_NAME, KEY);
-    assert_non_null(peer);
+    sb_peer_t *peer = sb_test_peer();
     sb_peer_set_session_queues(peer, "aos.agent.,aos.reply");
     sb_peer_set_lock_duration(peer, LOCK_MS);
 
-    char url[64], cs[512], err[256] = "";
-    snprintf(url, sizeof url, "amqp://127.0.0.1:%d", sb_peer_port(peer));
-    snprintf(cs, sizeof cs, "Endpoint=sb://%s/;SharedAccessKeyName=%s;SharedAccessKey=%s", NS,
-             KEY_NAME, KEY);
-    aos_bus_config_t cfg = {.url = url,
-                            .profile = AOS_BUS_PROFILE_SERVICEBUS,
-                            .connection_string = cs,
-                            .instance_id = "sb-locks-test",
-                            .session_receivers = 1,
-                            .session_idle_ms = 20000,
-                            .lock_renew_ms = 300};
-    aos_bus_t *bus = NULL;
-    if (aos_bus_new(&cfg, &bus, err, sizeof err) != AOS_OK)
-        fail_msg("aos_bus_new: %s", err);
+    char err[256] = "";
+    sb_test_bus_cfg_t c;
+    sb_test_bus_cfg(&c, peer, SB_TEST_KEY, "sb-locks-test");
+    c.cfg.session_receivers = 1;
+    c.cfg.session_idle_ms = 20000;
+    c.cfg.lock_renew_ms = 300;
+    aos_bus_t *bus = sb_test_bus_new(&c.cfg);
     work_t w = {.mu = PTHREAD_MUTEX_INITIALIZER};
     assert_int_equal(aos_bus_subscribe(bus, queue, 1, on_msg, &w), AOS_OK);
     assert_int_equal(aos_bus_start(bus), AOS_OK);
@@ -98,12 +81,12 @@ static void long_work_keeps_its_lock(const char *queue, const char *group, const
         held = w.held;
         pthread_mutex_unlock(&w.mu);
         if (!held)
-            sleep_ms(50);
+            sb_test_sleep_ms(50);
     }
     assert_non_null(held);
-    sleep_ms(WORK_MS); /* the work outlives the lock more than twice over */
+    sb_test_sleep_ms(WORK_MS); /* the work outlives the lock more than twice over */
     aos_bus_accept(held);
-    sleep_ms(2500); /* a lost lock would show now: a redelivery or an expiry */
+    sb_test_sleep_ms(2500); /* a lost lock would show now: a redelivery or an expiry */
 
     char log[16384];
     sb_peer_log(peer, log, sizeof log);

@@ -12,11 +12,7 @@
 #include <time.h>
 
 #include "aos/bus.h"
-#include "sb_peer.h"
-
-#define NS "aos-test.servicebus.windows.net"
-#define KEY_NAME "RootManageSharedAccessKey"
-#define KEY "dGVzdGtleS1ub3QtYS1zZWNyZXQtMTIzNDU2Nzg5MA=="
+#include "sb_test.h"
 
 static void on_msg(void *ctx, aos_bus_delivery_t *d, const aos_event_t *ev)
 {
@@ -25,43 +21,28 @@ static void on_msg(void *ctx, aos_bus_delivery_t *d, const aos_event_t *ev)
     aos_bus_accept(d);
 }
 
-static void sleep_ms(int ms)
-{
-    struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
-    nanosleep(&ts, NULL);
-}
-
 static void refused_attach_backs_off(void **state)
 {
     (void)state;
-    sb_peer_t *peer = sb_peer_start(NS, KEY_NAME, KEY);
-    assert_non_null(peer);
+    sb_peer_t *peer = sb_test_peer();
     sb_peer_set_session_queues(peer, "aos.reply");
     sb_peer_set_entities(peer, "aos.reply,aos.storage");
 
-    char url[64], cs[512], err[256] = "";
-    snprintf(url, sizeof url, "amqp://127.0.0.1:%d", sb_peer_port(peer));
-    snprintf(cs, sizeof cs, "Endpoint=sb://%s/;SharedAccessKeyName=%s;SharedAccessKey=%s", NS,
-             KEY_NAME, KEY);
-    aos_bus_config_t cfg = {.url = url,
-                            .profile = AOS_BUS_PROFILE_SERVICEBUS,
-                            .connection_string = cs,
-                            .instance_id = "sb-refusal-test",
-                            .reconnect_min_ms = 100,
-                            .reconnect_max_ms = 10000};
-    aos_bus_t *bus = NULL;
-    if (aos_bus_new(&cfg, &bus, err, sizeof err) != AOS_OK)
-        fail_msg("aos_bus_new: %s", err);
+    sb_test_bus_cfg_t c;
+    sb_test_bus_cfg(&c, peer, SB_TEST_KEY, "sb-refusal-test");
+    c.cfg.reconnect_min_ms = 100;
+    c.cfg.reconnect_max_ms = 10000;
+    aos_bus_t *bus = sb_test_bus_new(&c.cfg);
     assert_int_equal(aos_bus_subscribe(bus, "aos.missing", 4, on_msg, NULL), AOS_OK);
     assert_int_equal(aos_bus_start(bus), AOS_OK);
     assert_int_equal(aos_bus_wait_connected(bus, 30000), AOS_OK);
 
     /* the first refusal proves the peer refuses; then count over a fixed window */
     for (int i = 0; i < 300 && sb_peer_attach_refusals(peer, "aos.missing") < 1; i++)
-        sleep_ms(100);
+        sb_test_sleep_ms(100);
     int first = sb_peer_attach_refusals(peer, "aos.missing");
     assert_true(first >= 1);
-    sleep_ms(5000);
+    sb_test_sleep_ms(5000);
     int attempts = sb_peer_attach_refusals(peer, "aos.missing") - first;
     aos_bus_free(bus);
 

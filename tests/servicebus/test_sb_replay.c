@@ -16,17 +16,7 @@
 #include "aos/bus.h"
 #include "aos/envelope.h"
 #include "aosctl.h"
-#include "sb_peer.h"
-
-#define NS "aos-test.servicebus.windows.net"
-#define KEY_NAME "RootManageSharedAccessKey"
-#define KEY "dGVzdGtleS1ub3QtYS1zZWNyZXQtMTIzNDU2Nzg5MA=="
-
-static void sleep_ms(int ms)
-{
-    struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
-    nanosleep(&ts, NULL);
-}
+#include "sb_test.h"
 
 typedef struct {
     pthread_mutex_t mu;
@@ -58,22 +48,14 @@ static int got(consumer_t *c)
 static void replay_inside_duplicate_window(void **state)
 {
     (void)state;
-    sb_peer_t *peer = sb_peer_start(NS, KEY_NAME, KEY);
-    assert_non_null(peer);
+    sb_peer_t *peer = sb_test_peer();
     sb_peer_set_session_queues(peer, "aos.reply");
     sb_peer_set_duplicate_detection(peer, 10 * 60 * 1000);
 
-    char url[64], cs[512], err[256] = "";
-    snprintf(url, sizeof url, "amqp://127.0.0.1:%d", sb_peer_port(peer));
-    snprintf(cs, sizeof cs, "Endpoint=sb://%s/;SharedAccessKeyName=%s;SharedAccessKey=%s", NS,
-             KEY_NAME, KEY);
-    aos_bus_config_t cfg = {.url = url,
-                            .profile = AOS_BUS_PROFILE_SERVICEBUS,
-                            .connection_string = cs,
-                            .instance_id = "sb-replay-test"};
-    aos_bus_t *bus = NULL;
-    if (aos_bus_new(&cfg, &bus, err, sizeof err) != AOS_OK)
-        fail_msg("aos_bus_new: %s", err);
+    char err[256] = "";
+    sb_test_bus_cfg_t bc;
+    sb_test_bus_cfg(&bc, peer, SB_TEST_KEY, "sb-replay-test");
+    aos_bus_t *bus = sb_test_bus_new(&bc.cfg);
     consumer_t c = {.mu = PTHREAD_MUTEX_INITIALIZER};
     aos_event_t *ev = NULL;
     assert_int_equal(aos_event_create("aos.test.replay", "/aos/tests", "{\"n\":1}", &ev), AOS_OK);
@@ -89,12 +71,12 @@ static void replay_inside_duplicate_window(void **state)
         sb_peer_log(peer, log, sizeof log);
         if (strstr(log, "dead-letter aos.work aos:poison"))
             break;
-        sleep_ms(100);
+        sb_test_sleep_ms(100);
     }
     assert_non_null(strstr(log, "dead-letter aos.work aos:poison"));
 
-    setenv("AOS_BUS_URL", url, 1);
-    setenv("AOS_SERVICEBUS_CONNECTION_STRING", cs, 1);
+    setenv("AOS_BUS_URL", bc.url, 1);
+    setenv("AOS_SERVICEBUS_CONNECTION_STRING", bc.cs, 1);
     setenv("AOS_BUS_PROFILE", "servicebus", 1);
     char outbuf[4096] = "";
     FILE *out = fmemopen(outbuf, sizeof outbuf, "w");
@@ -106,7 +88,7 @@ static void replay_inside_duplicate_window(void **state)
     assert_non_null(strstr(outbuf, "1 dead letters replayed to aos.work"));
 
     for (int i = 0; i < 200 && got(&c) < 2; i++)
-        sleep_ms(100);
+        sb_test_sleep_ms(100);
     sb_peer_log(peer, log, sizeof log);
     if (got(&c) != 2)
         fail_msg("the replayed message never came back (deliveries %d); peer log:\n%s", got(&c),

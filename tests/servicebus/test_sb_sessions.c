@@ -23,11 +23,8 @@
 
 #include "aos/bus.h"
 #include "aos/envelope.h"
-#include "sb_peer.h"
+#include "sb_test.h"
 
-#define NS "aos-test.servicebus.windows.net"
-#define KEY_NAME "RootManageSharedAccessKey"
-#define KEY "dGVzdGtleS1ub3QtYS1zZWNyZXQtMTIzNDU2Nzg5MA=="
 #define WAIT_MS 20000
 
 static uint32_t g_idle_ms; /* session_idle_ms of the next bus (0: default) */
@@ -35,23 +32,14 @@ static uint32_t g_idle_ms; /* session_idle_ms of the next bus (0: default) */
 static aos_bus_t *new_bus(sb_peer_t *peer, const char *instance, const char *session_prefixes,
                           uint32_t session_receivers)
 {
-    char url[64], cs[512], err[256] = "";
-    snprintf(url, sizeof url, "amqp://127.0.0.1:%d", sb_peer_port(peer));
-    snprintf(cs, sizeof cs, "Endpoint=sb://%s/;SharedAccessKeyName=%s;SharedAccessKey=%s", NS,
-             KEY_NAME, KEY);
-    aos_bus_config_t cfg = {.url = url,
-                            .profile = AOS_BUS_PROFILE_SERVICEBUS,
-                            .connection_string = cs,
-                            .instance_id = instance,
-                            .reconnect_min_ms = 100,
-                            .reconnect_max_ms = 1000,
-                            .session_queue_prefixes = session_prefixes,
-                            .session_receivers = session_receivers,
-                            .session_idle_ms = g_idle_ms};
-    aos_bus_t *bus = NULL;
-    aos_result r = aos_bus_new(&cfg, &bus, err, sizeof err);
-    if (r != AOS_OK)
-        fail_msg("aos_bus_new: %s: %s", aos_result_str(r), err);
+    sb_test_bus_cfg_t c;
+    sb_test_bus_cfg(&c, peer, SB_TEST_KEY, instance);
+    c.cfg.reconnect_min_ms = 100;
+    c.cfg.reconnect_max_ms = 1000;
+    c.cfg.session_queue_prefixes = session_prefixes;
+    c.cfg.session_receivers = session_receivers;
+    c.cfg.session_idle_ms = g_idle_ms;
+    aos_bus_t *bus = sb_test_bus_new(&c.cfg);
     assert_int_equal(aos_bus_start(bus), AOS_OK);
     assert_int_equal(aos_bus_wait_connected(bus, WAIT_MS), AOS_OK);
     return bus;
@@ -59,16 +47,9 @@ static aos_bus_t *new_bus(sb_peer_t *peer, const char *instance, const char *ses
 
 static sb_peer_t *new_peer(void)
 {
-    sb_peer_t *peer = sb_peer_start(NS, KEY_NAME, KEY);
-    assert_non_null(peer);
+    sb_peer_t *peer = sb_test_peer();
     sb_peer_set_session_queues(peer, "aos.agent.,aos.reply");
     return peer;
-}
-
-static void sleep_ms(int ms)
-{
-    struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
-    nanosleep(&ts, NULL);
 }
 
 /* Poll the peer's log for needle (bounded; the bound is a hang guard, not a timing check). */
@@ -78,7 +59,7 @@ static bool log_has(sb_peer_t *peer, const char *needle, char *log, size_t logle
         sb_peer_log(peer, log, loglen);
         if (strstr(log, needle))
             return true;
-        sleep_ms(20);
+        sb_test_sleep_ms(20);
     }
     return false;
 }

@@ -19,35 +19,10 @@
 #include "aos/bus.h"
 #include "aos/claim_check.h"
 #include "aos/envelope.h"
-#include "sb_peer.h"
+#include "sb_test.h"
 
-#define NS "aos-test.servicebus.windows.net"
-#define KEY_NAME "RootManageSharedAccessKey"
-#define KEY "dGVzdGtleS1ub3QtYS1zZWNyZXQtMTIzNDU2Nzg5MA=="
 #define TURN_BYTES 60000
 #define TURNS 6
-
-static void sleep_ms(int ms)
-{
-    struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
-    nanosleep(&ts, NULL);
-}
-
-static aos_bus_t *bus_on(sb_peer_t *peer, const char *instance)
-{
-    char url[64], cs[512], err[256] = "";
-    snprintf(url, sizeof url, "amqp://127.0.0.1:%d", sb_peer_port(peer));
-    snprintf(cs, sizeof cs, "Endpoint=sb://%s/;SharedAccessKeyName=%s;SharedAccessKey=%s", NS,
-             KEY_NAME, KEY);
-    aos_bus_config_t cfg = {.url = url,
-                            .profile = AOS_BUS_PROFILE_SERVICEBUS,
-                            .connection_string = cs,
-                            .instance_id = instance};
-    aos_bus_t *bus = NULL;
-    if (aos_bus_new(&cfg, &bus, err, sizeof err) != AOS_OK)
-        fail_msg("aos_bus_new: %s", err);
-    return bus;
-}
 
 /* {"text":"xxxx…"} of about n bytes */
 static char *big_json(size_t n)
@@ -82,11 +57,10 @@ static void on_big_request(void *ctx, aos_bus_delivery_t *d, const aos_event_t *
 static void over_the_limit_fails_cleanly(void **state)
 {
     (void)state;
-    sb_peer_t *peer = sb_peer_start(NS, KEY_NAME, KEY);
-    assert_non_null(peer);
+    sb_peer_t *peer = sb_test_peer();
     sb_peer_set_session_queues(peer, "aos.reply");
-    aos_bus_t *bus = bus_on(peer, "sb-size-test");
-    aos_bus_t *svc = bus_on(peer, "sb-size-svc");
+    aos_bus_t *bus = sb_test_bus(peer, "sb-size-test");
+    aos_bus_t *svc = sb_test_bus(peer, "sb-size-svc");
     assert_int_equal(aos_bus_subscribe(svc, "aos.svc", 4, on_big_request, svc), AOS_OK);
     assert_int_equal(aos_bus_start(bus), AOS_OK);
     assert_int_equal(aos_bus_start(svc), AOS_OK);
@@ -190,10 +164,9 @@ static void on_turn(void *ctx, aos_bus_delivery_t *d, const aos_event_t *ev)
 static void six_turns_of_60k_by_reference(void **state)
 {
     (void)state;
-    sb_peer_t *peer = sb_peer_start(NS, KEY_NAME, KEY);
-    assert_non_null(peer);
+    sb_peer_t *peer = sb_test_peer();
     sb_peer_set_session_queues(peer, "aos.reply");
-    aos_bus_t *bus = bus_on(peer, "sb-claim-test");
+    aos_bus_t *bus = sb_test_bus(peer, "sb-claim-test");
     inbox_t in = {.mu = PTHREAD_MUTEX_INITIALIZER};
     assert_int_equal(aos_bus_subscribe(bus, "aos.history", 8, on_turn, &in), AOS_OK);
     assert_int_equal(aos_bus_start(bus), AOS_OK);
@@ -225,7 +198,7 @@ static void six_turns_of_60k_by_reference(void **state)
         pthread_mutex_unlock(&in.mu);
         if (n == TURNS)
             break;
-        sleep_ms(100);
+        sb_test_sleep_ms(100);
     }
     assert_int_equal(in.n, TURNS);
     for (int i = 0; i < TURNS; i++) {

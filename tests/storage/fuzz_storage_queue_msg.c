@@ -5,18 +5,15 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "fuzz_util.h"
 #include "aos/base64.h"
 #include "service_queue.h"
 
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-    char *text = malloc(size + 1);
+    char *text = fuzz_cstr(data, size);
     if (!text)
         return 0;
-    memcpy(text, data, size);
-    text[size] = '\0';
     unsigned char *decoded = malloc(size + 1);
     size_t dlen = 0;
     if (decoded && aos_base64_decode_into(text, size, decoded, size, &dlen) != AOS_OK)

@@ -20,6 +20,7 @@
 #include "aos/bus.h"
 #include "aos/storage_client.h"
 #include "fixture.h"
+#include "temp_db.h"
 
 static inline void st_sleep_ms(int ms)
 {
@@ -204,16 +205,6 @@ static inline int st_kill(st_proc_t *p, int sig)
         p->pid = 0;
     }
     return status;
-}
-
-static inline void st_remove_db(const char *db)
-{
-    char p[600];
-    unlink(db);
-    snprintf(p, sizeof p, "%s-wal", db);
-    unlink(p);
-    snprintf(p, sizeof p, "%s-shm", db);
-    unlink(p);
 }
 
 #endif

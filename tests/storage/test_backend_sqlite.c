@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include "backend_suite.h"
+#include "temp_db.h"
 
 static char g_path[256];
 
@@ -14,23 +15,13 @@ static aos_result open_sqlite(void *ctx, storage_backend_t **out_be, char *errbu
     return storage_backend_open(&cfg, out_be, errbuf, errlen);
 }
 
-static void remove_db(void)
-{
-    char p[300];
-    unlink(g_path);
-    snprintf(p, sizeof p, "%s-wal", g_path);
-    unlink(p);
-    snprintf(p, sizeof p, "%s-shm", g_path);
-    unlink(p);
-}
-
 int main(void)
 {
     const char *tmp = getenv("TMPDIR");
     snprintf(g_path, sizeof g_path, "%s/aos-storage-suite-%d.db", tmp ? tmp : "/tmp",
              (int)getpid());
-    remove_db();
+    temp_db_remove(g_path);
     int failed = aos_storage_backend_suite_run("backend_sqlite", open_sqlite, NULL);
-    remove_db();
+    temp_db_remove(g_path);
     return failed ? 1 : 0;
 }

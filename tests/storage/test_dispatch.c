@@ -17,28 +17,19 @@
 #include "aos/json.h"
 #include "aos/storage_wire.h"
 #include "dispatch.h"
+#include "temp_db.h"
 
 static char g_path[256];
 static storage_backend_t *g_be;
 static storage_limits_t g_lim = {.max_chunk = 4096};
 static json_object *g_reply;
 
-static void remove_db(void)
-{
-    char p[300];
-    unlink(g_path);
-    snprintf(p, sizeof p, "%s-wal", g_path);
-    unlink(p);
-    snprintf(p, sizeof p, "%s-shm", g_path);
-    unlink(p);
-}
-
 static int setup(void **state)
 {
     (void)state;
     char err[256];
     snprintf(g_path, sizeof g_path, "/tmp/aos-dispatch-%d.db", (int)getpid());
-    remove_db();
+    temp_db_remove(g_path);
     storage_backend_config_t cfg = {
         .kind = AOS_STORAGE_BACKEND_SQLITE, .sqlite_path = g_path, .busy_timeout_ms = 200};
     return storage_backend_open(&cfg, &g_be, err, sizeof err) == AOS_OK ? 0 : -1;
@@ -50,7 +41,7 @@ static int teardown(void **state)
     storage_backend_free(g_be);
     json_object_put(g_reply);
     g_reply = NULL;
-    remove_db();
+    temp_db_remove(g_path);
     return 0;
 }
 

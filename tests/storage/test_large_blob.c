@@ -18,6 +18,7 @@
 #include "aos/json.h"
 #include "aos/storage_wire.h"
 #include "dispatch.h"
+#include "temp_db.h"
 
 #if defined(__SANITIZE_ADDRESS__) ||                                                               \
     defined(__SANITIZE_THREAD__) /* shadow memory: RSS says nothing */
@@ -131,12 +132,7 @@ static void test_large_blob(void **state)
     free(buf);
     free(req);
     storage_backend_free(be);
-    char p[300];
-    unlink(g_path);
-    snprintf(p, sizeof p, "%s-wal", g_path);
-    unlink(p);
-    snprintf(p, sizeof p, "%s-shm", g_path);
-    unlink(p);
+    temp_db_remove(g_path);
 }
 
 int main(void)

@@ -16,6 +16,7 @@
 #include <cmocka.h>
 
 #include "backend.h"
+#include "temp_db.h"
 
 #define THREADS 8
 #define APPENDS 40
@@ -157,11 +158,6 @@ int main(void)
              (int)getpid());
     const struct CMUnitTest tests[] = {cmocka_unit_test(test_concurrent_batches)};
     int rc = cmocka_run_group_tests(tests, NULL, NULL);
-    char p[300];
-    unlink(g_path);
-    snprintf(p, sizeof p, "%s-wal", g_path);
-    unlink(p);
-    snprintf(p, sizeof p, "%s-shm", g_path);
-    unlink(p);
+    temp_db_remove(g_path);
     return rc;
 }

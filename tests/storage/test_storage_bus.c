@@ -34,7 +34,7 @@ static int setup(void **state)
     if (getenv("AOS_TEST_DEBUG"))
         aos_log_init("test", AOS_LOG_DEBUG);
     snprintf(g_db, sizeof g_db, "/tmp/aos-storage-bus-%d.db", (int)getpid());
-    st_remove_db(g_db);
+    temp_db_remove(g_db);
     g_server_bus = st_bus("svc");
     g_client_bus = st_bus("cli");
     if (!g_server_bus || !g_client_bus)
@@ -63,7 +63,7 @@ static int teardown(void **state)
     aos_bus_stop(g_server_bus, 2000);
     storage_service_free(g_svc);
     aos_bus_free(g_server_bus);
-    st_remove_db(g_db);
+    temp_db_remove(g_db);
     return 0;
 }
 

@@ -15,6 +15,7 @@
 
 #include "aos/claim_check.h"
 #include "service_claim.h"
+#include "temp_db.h"
 
 static storage_backend_t *g_be;
 static char g_db[64];
@@ -32,12 +33,7 @@ static int teardown(void **state)
 {
     (void)state;
     storage_backend_free(g_be);
-    char p[80];
-    unlink(g_db);
-    snprintf(p, sizeof p, "%s-wal", g_db);
-    unlink(p);
-    snprintf(p, sizeof p, "%s-shm", g_db);
-    unlink(p);
+    temp_db_remove(g_db);
     return 0;
 }
 

@@ -73,7 +73,7 @@ static void test_kill9_durability(void **state)
 {
     (void)state;
     snprintf(g_db, sizeof g_db, "/tmp/aos-storage-kill9-%d.db", (int)getpid());
-    st_remove_db(g_db);
+    temp_db_remove(g_db);
     st_proc_t p = {0};
     assert_int_equal(st_start(&p, QUEUE, g_db, NULL), 0);
     assert_int_equal(st_wait_ready(p.admin_port, 200, 30000), 0);
@@ -113,7 +113,7 @@ static void test_kill9_durability(void **state)
     status = st_kill(&p, SIGTERM);
     assert_true(WIFEXITED(status));
     assert_int_equal(WEXITSTATUS(status), 0);
-    st_remove_db(g_db);
+    temp_db_remove(g_db);
     unlink(p.log);
 }
 
@@ -149,7 +149,7 @@ static void test_backend_unavailable(void **state)
 {
     (void)state;
     snprintf(g_db, sizeof g_db, "/tmp/aos-storage-fault-%d.db", (int)getpid());
-    st_remove_db(g_db);
+    temp_db_remove(g_db);
     st_proc_t p = {0};
     assert_int_equal(st_start(&p, QUEUE, g_db, "300ms"), 0);
     assert_int_equal(st_wait_ready(p.admin_port, 200, 30000), 0);
@@ -200,7 +200,7 @@ static void test_backend_unavailable(void **state)
     aos_storage_message_page_clear(&page);
     int status = st_kill(&p, SIGTERM);
     assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
-    st_remove_db(g_db);
+    temp_db_remove(g_db);
     unlink(p.log);
 }
 
@@ -230,7 +230,7 @@ static void test_two_replicas(void **state)
 {
     (void)state;
     snprintf(g_db, sizeof g_db, "/tmp/aos-storage-replicas-%d.db", (int)getpid());
-    st_remove_db(g_db);
+    temp_db_remove(g_db);
     st_proc_t a = {0}, b = {0};
     assert_int_equal(st_start(&a, QUEUE, g_db, NULL), 0);
     assert_int_equal(st_start(&b, QUEUE, g_db, NULL), 0);
@@ -273,7 +273,7 @@ static void test_two_replicas(void **state)
     assert_non_null(strstr(body, "op=\"message.append\",code=\"ok\""));
     st_kill(&a, SIGTERM);
     st_kill(&b, SIGTERM);
-    st_remove_db(g_db);
+    temp_db_remove(g_db);
     unlink(a.log);
     unlink(b.log);
 }

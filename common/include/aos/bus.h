@@ -45,6 +45,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "aos/config.h"
 #include "aos/envelope.h"
 #include "aos/result.h"
 
@@ -107,6 +108,12 @@ typedef struct aos_bus_config {
      * the entity's LockDuration, 1 min in deploy/azure). */
     uint32_t lock_renew_ms;
 } aos_bus_config_t;
+
+/* The bus a service's common configuration names (AOS_BUS_URL, AOS_BUS_PROFILE,
+ * AOS_SERVICEBUS_CONNECTION_STRING) with instance_id (NULL: AOS_INSTANCE_ID). Strings borrowed
+ * from c and instance_id, which must outlive the aos_bus_new call; the rest default. */
+void aos_bus_config_from_common(const aos_config_common_t *c, const char *instance_id,
+                                aos_bus_config_t *out);
 
 /* Create a bus (no I/O yet). cfg strings are copied. */
 aos_result aos_bus_new(const aos_bus_config_t *cfg, aos_bus_t **out_bus, char *errbuf,

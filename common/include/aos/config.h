@@ -58,6 +58,13 @@ typedef struct aos_config_field {
 /* Look up a variable; return NULL when unset. */
 typedef const char *(*aos_config_getenv_fn)(const char *name, void *ctx);
 
+/* Read the whole of a configuration file (a pipe or a Kubernetes ConfigMap symlink too) of at
+ * most max bytes: *out malloc'd and NUL-terminated, *out_len its length. AOS_ERR_NOT_FOUND
+ * (cannot open), AOS_ERR_IO, AOS_ERR_TOO_LARGE (over max), AOS_ERR_NOMEM, each with the path
+ * in errbuf and *out NULL. Thread-safe. */
+aos_result aos_config_read_file(const char *path, size_t max, char **out, size_t *out_len,
+                                char *errbuf, size_t errlen);
+
 /* Read json_file (NULL = no file) and the process environment. */
 aos_result aos_config_load(const aos_config_field_t *table, size_t n, void *out_struct,
                            const char *json_file, char *errbuf, size_t errlen);

@@ -28,6 +28,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "aos/http_header.h"
 #include "aos/result.h"
 
 typedef struct aos_http_client aos_http_client_t;
@@ -119,7 +120,7 @@ void aos_http_response_free(aos_http_response_t *resp);
 
 /* A response header by name, case-insensitive ("retry-after", "retry-after-ms",
  * "content-type"); NULL if absent. Borrowed like the response. Also spelled
- * aos_http_response_header(resp, name) (see the end of this file). */
+ * aos_http_response_header(resp, name) (aos/http_header.h). */
 const char *aos_http_response_get_header(const aos_http_response_t *resp, const char *name);
 
 /* Iterate headers: index 0..n-1; returns false past the end. */
@@ -128,20 +129,5 @@ bool aos_http_response_header_at(const aos_http_response_t *resp, size_t index,
 
 /* Number of connections the client has opened so far (for tests and metrics). */
 uint64_t aos_http_client_connections_opened(aos_http_client_t *client);
-
-/* aos_http_response_header(x, ...) picks by argument type: on a server request
- * (aos_http_request_t *) it adds a response header (aos_http_response_add_header); on a
- * client response (aos_http_response_t *) it looks one up (aos_http_response_get_header). */
-typedef struct aos_http_request aos_http_request_t;
-typedef struct aos_http_response aos_http_response_t;
-aos_result aos_http_response_add_header(aos_http_request_t *req, const char *name,
-                                        const char *value);
-const char *aos_http_response_get_header(const aos_http_response_t *resp, const char *name);
-#ifndef aos_http_response_header
-#define aos_http_response_header(x, ...)                                                           \
-    _Generic((x), aos_http_request_t *: aos_http_response_add_header,                             \
-             aos_http_response_t *: aos_http_response_get_header,                                 \
-             const aos_http_response_t *: aos_http_response_get_header)((x), __VA_ARGS__)
-#endif
 
 #endif

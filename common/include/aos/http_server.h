@@ -46,6 +46,7 @@
 #include <stdint.h>
 
 #include "aos/metrics.h"
+#include "aos/http_header.h"
 #include "aos/result.h"
 
 typedef struct aos_http_server aos_http_server_t;
@@ -137,6 +138,12 @@ void aos_http_server_set_readiness(aos_http_server_t *srv, aos_http_ready_fn fn,
 /* Bind and start serving. */
 aos_result aos_http_server_start(aos_http_server_t *srv, char *errbuf, size_t errlen);
 
+/* A service's admin server on bind_addr (AOS_ADMIN_ADDR): the built-ins only (/healthz,
+ * /readyz from ready(ctx), may be NULL; /metrics), started. On failure nothing runs and
+ * *out_srv is NULL. Free with aos_http_server_free. */
+aos_result aos_http_admin_start(const char *bind_addr, aos_http_ready_fn ready, void *ctx,
+                                aos_http_server_t **out_srv, char *errbuf, size_t errlen);
+
 /* The bound port (useful with port 0), 0 before start. */
 uint16_t aos_http_server_port(const aos_http_server_t *srv);
 
@@ -191,22 +198,5 @@ aos_result aos_http_respond_error(aos_http_request_t *req, aos_result r, const c
 /* The same with an explicit status and code (e.g. 405, "method_not_allowed"). */
 aos_result aos_http_respond_error_status(aos_http_request_t *req, int status, const char *code,
                                          const char *message);
-
-/* ---- pure helpers (exposed for tests and fuzzing; no server needed) ---- */
-
-/* aos_http_response_header(x, ...) picks by argument type: on a server request
- * (aos_http_request_t *) it adds a response header (aos_http_response_add_header); on a
- * client response (aos_http_response_t *) it looks one up (aos_http_response_get_header). */
-typedef struct aos_http_request aos_http_request_t;
-typedef struct aos_http_response aos_http_response_t;
-aos_result aos_http_response_add_header(aos_http_request_t *req, const char *name,
-                                        const char *value);
-const char *aos_http_response_get_header(const aos_http_response_t *resp, const char *name);
-#ifndef aos_http_response_header
-#define aos_http_response_header(x, ...)                                                           \
-    _Generic((x), aos_http_request_t *: aos_http_response_add_header,                             \
-             aos_http_response_t *: aos_http_response_get_header,                                 \
-             const aos_http_response_t *: aos_http_response_get_header)((x), __VA_ARGS__)
-#endif
 
 #endif

@@ -12,6 +12,7 @@
 #define AOS_RESILIENCE_H
 
 #include <pthread.h>
+#include <time.h>
 #include <stdbool.h>
 #include <stdint.h>
 
@@ -23,6 +24,10 @@
 int64_t aos_clock_monotonic_ms(void);
 /* Milliseconds since the Unix epoch (for HTTP dates). */
 int64_t aos_clock_realtime_ms(void);
+/* The absolute time ms from now on clock (the clock of the condition variable waited on:
+ * CLOCK_REALTIME by default, CLOCK_MONOTONIC when set with pthread_condattr_setclock), for
+ * pthread_cond_timedwait; a negative ms counts as 0. Thread-safe. */
+struct timespec aos_clock_deadline(clockid_t clock, int64_t ms);
 
 /* ---- randomness ---- */
 

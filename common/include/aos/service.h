@@ -42,4 +42,8 @@ void aos_service_block_signals(sigset_t *out_set);
 /* Wait for SIGTERM or SIGINT, log which, return it. */
 int aos_service_wait_signal(const sigset_t *set);
 
+/* Log a start-up step that failed (what, the result code, the detail; detail may be NULL) and
+ * return the process exit code for it, 1. */
+int aos_service_fail(const char *what, aos_result r, const char *detail);
+
 #endif

@@ -579,21 +579,9 @@ aos_result aos_agents_config_load(const char *path, aos_agents_config_t **out_cf
     if (!out_cfg || !path)
         return aos_fail(AOS_ERR_INVALID, errbuf, errlen, "config: no path given");
     *out_cfg = NULL;
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return aos_fail(AOS_ERR_NOT_FOUND, errbuf, errlen, "%s: %s", path, strerror(errno));
-    char *buf = malloc(MAX_CONFIG_BYTES + 1);
-    if (!buf) {
-        fclose(f);
-        return AOS_ERR_NOMEM;
-    }
-    size_t n = fread(buf, 1, MAX_CONFIG_BYTES + 1, f);
-    bool err = ferror(f);
-    fclose(f);
-    if (err) {
-        free(buf);
-        return aos_fail(AOS_ERR_IO, errbuf, errlen, "%s: read error", path);
-    }
+    char *buf = NULL;
+    size_t n = 0;
+    AOS_RETURN_IF_FAILED(aos_config_read_file(path, MAX_CONFIG_BYTES, &buf, &n, errbuf, errlen));
     char detail[512] = "";
     aos_result r = aos_agents_config_parse(buf, n, out_cfg, detail, sizeof detail);
     free(buf);

@@ -139,6 +139,15 @@ static aos_result resolve_endpoint(aos_bus_t *bus, const aos_bus_config_t *cfg, 
     return r;
 }
 
+void aos_bus_config_from_common(const aos_config_common_t *c, const char *instance_id,
+                                aos_bus_config_t *out)
+{
+    *out = (aos_bus_config_t){.url = c->bus_url,
+                              .profile = aos_bus_profile_of(c->bus_profile),
+                              .connection_string = c->servicebus_connection_string,
+                              .instance_id = instance_id ? instance_id : c->instance_id};
+}
+
 aos_result aos_bus_new(const aos_bus_config_t *cfg, aos_bus_t **out_bus, char *errbuf,
                        size_t errlen)
 {
@@ -685,14 +694,7 @@ aos_result aos_bus_wait_connected(aos_bus_t *bus, int timeout_ms)
 {
     if (!bus)
         return AOS_ERR_INVALID;
-    struct timespec until;
-    clock_gettime(CLOCK_REALTIME, &until);
-    until.tv_sec += timeout_ms / 1000;
-    until.tv_nsec += (long)(timeout_ms % 1000) * 1000000L;
-    if (until.tv_nsec >= 1000000000L) {
-        until.tv_sec++;
-        until.tv_nsec -= 1000000000L;
-    }
+    struct timespec until = aos_clock_deadline(CLOCK_REALTIME, timeout_ms);
     aos_result r = AOS_OK;
     pthread_mutex_lock(&bus->mu);
     while (!atomic_load(&bus->ready)) {

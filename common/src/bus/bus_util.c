@@ -3,21 +3,11 @@
 
 #include "aos/percent.h"
 
+#include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-
-static int hex_value(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
 
 /* Copy [s, s+n) into out, percent-decoding it. */
 static aos_result decode_field(const char *s, size_t n, char *out, size_t outlen, const char *what,
@@ -52,7 +42,7 @@ static aos_result parse_host_port(const char *s, size_t n, aos_bus_url_t *out, c
         host_len = (size_t)(close - s) - 1;
         for (size_t i = 0; i < host_len; i++) {
             char c = host[i];
-            if (!(c == ':' || c == '.' || hex_value(c) >= 0))
+            if (!(c == ':' || c == '.' || isxdigit((unsigned char)c)))
                 return aos_fail(AOS_ERR_INVALID, errbuf, errlen, "bad IPv6 host in URL");
         }
         host_end = (size_t)(close - s) + 1;

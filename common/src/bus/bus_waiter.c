@@ -6,6 +6,8 @@
 #include <stdlib.h>
 #include <time.h>
 
+#include "aos/resilience.h"
+
 bus_waiter_t *bus_waiter_new(void)
 {
     bus_waiter_t *w = calloc(1, sizeof *w);
@@ -42,16 +44,7 @@ void bus_waiter_complete(bus_waiter_t *w, aos_result r, const char *detail,
 aos_result bus_waiter_wait(bus_waiter_t *w, int timeout_ms, aos_event_t **out_reply, char *detail,
                            size_t dlen)
 {
-    struct timespec until;
-    clock_gettime(CLOCK_MONOTONIC, &until);
-    if (timeout_ms < 0)
-        timeout_ms = 0;
-    until.tv_sec += timeout_ms / 1000;
-    until.tv_nsec += (long)(timeout_ms % 1000) * 1000000L;
-    if (until.tv_nsec >= 1000000000L) {
-        until.tv_sec++;
-        until.tv_nsec -= 1000000000L;
-    }
+    struct timespec until = aos_clock_deadline(CLOCK_MONOTONIC, timeout_ms);
     pthread_mutex_lock(&w->mu);
     while (!w->done)
         if (pthread_cond_timedwait(&w->cv, &w->mu, &until) == ETIMEDOUT)

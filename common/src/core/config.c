@@ -275,12 +275,13 @@ static const char *process_getenv(const char *name, void *ctx)
     return getenv(name);
 }
 
-static aos_result read_file(const char *path, char **out, size_t *out_len, char *errbuf,
-                            size_t errlen)
+aos_result aos_config_read_file(const char *path, size_t max, char **out, size_t *out_len,
+                                char *errbuf, size_t errlen)
 {
+    *out = NULL;
     FILE *fp = fopen(path, "rb");
     if (!fp)
-        return aos_fail(AOS_ERR_NOT_FOUND, errbuf, errlen, "AOS_CONFIG: cannot open '%s': %s", path,
+        return aos_fail(AOS_ERR_NOT_FOUND, errbuf, errlen, "cannot open '%s': %s", path,
                         strerror(errno));
     /* Read in growing chunks: the file may be a pipe or a Kubernetes ConfigMap symlink. */
     size_t cap = 64 * 1024, n = 0;
@@ -294,23 +295,28 @@ static aos_result read_file(const char *path, char **out, size_t *out_len, char 
         }
         buf = nb;
         n += fread(buf + n, 1, cap - n, fp);
-        if (n < cap || ferror(fp))
-            break;
-        if (cap > CONFIG_FILE_MAX_BYTES)
+        if (n < cap || ferror(fp) || cap > max)
             break;
         cap *= 2;
     }
     bool failed = ferror(fp);
     fclose(fp);
-    if (r == AOS_OK && (failed || n > CONFIG_FILE_MAX_BYTES))
-        r = aos_fail(failed ? AOS_ERR_IO : AOS_ERR_TOO_LARGE, errbuf, errlen,
-                     "AOS_CONFIG: cannot read '%s'%s", path, failed ? "" : ": larger than 16 MiB");
+    if (r == AOS_OK && failed)
+        r = aos_fail(AOS_ERR_IO, errbuf, errlen, "cannot read '%s'", path);
+    else if (r == AOS_OK && n > max && max % (1024 * 1024) == 0)
+        r = aos_fail(AOS_ERR_TOO_LARGE, errbuf, errlen, "cannot read '%s': larger than %zu MiB",
+                     path, max / (1024 * 1024));
+    else if (r == AOS_OK && n > max)
+        r = aos_fail(AOS_ERR_TOO_LARGE, errbuf, errlen, "cannot read '%s': larger than %zu bytes",
+                     path, max);
     if (r != AOS_OK) {
         free(buf);
         return r;
     }
+    buf[n] = '\0';
     *out = buf;
-    *out_len = n;
+    if (out_len)
+        *out_len = n;
     return AOS_OK;
 }
 
@@ -319,8 +325,13 @@ aos_result aos_config_load(const aos_config_field_t *table, size_t n, void *out_
 {
     char *json = NULL;
     size_t len = 0;
-    if (json_file && *json_file)
-        AOS_RETURN_IF_FAILED(read_file(json_file, &json, &len, errbuf, errlen));
+    if (json_file && *json_file) {
+        char detail[512] = "";
+        aos_result rr = aos_config_read_file(json_file, CONFIG_FILE_MAX_BYTES, &json, &len, detail,
+                                             sizeof detail);
+        if (rr != AOS_OK)
+            return aos_fail(rr, errbuf, errlen, "AOS_CONFIG: %s", detail);
+    }
     aos_result r =
         aos_config_load_ex(table, n, out_struct, json, len, process_getenv, NULL, errbuf, errlen);
     free(json);

@@ -62,3 +62,9 @@ int aos_service_wait_signal(const sigset_t *set)
     aos_log(AOS_LOG_INFO, "shutting down", "signal", sig == SIGTERM ? "SIGTERM" : "SIGINT", NULL);
     return sig;
 }
+
+int aos_service_fail(const char *what, aos_result r, const char *detail)
+{
+    aos_log(AOS_LOG_ERROR, what, "result", aos_result_code(r), "detail", detail, NULL);
+    return 1;
+}

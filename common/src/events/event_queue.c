@@ -9,17 +9,6 @@
 #include "aos/resilience.h"
 #include "events_internal.h"
 
-static void abs_time_in(struct timespec *ts, uint64_t ms)
-{
-    clock_gettime(CLOCK_MONOTONIC, ts);
-    ts->tv_sec += (time_t)(ms / 1000u);
-    ts->tv_nsec += (long)(ms % 1000u) * 1000000L;
-    if (ts->tv_nsec >= 1000000000L) {
-        ts->tv_sec++;
-        ts->tv_nsec -= 1000000000L;
-    }
-}
-
 aos_result ev_sink_new(aos_event_publisher_t *pub, const char *name, size_t cap,
                        aos_metrics_t *metrics, ev_sink_t **out)
 {
@@ -117,8 +106,7 @@ size_t ev_sink_take(ev_sink_t *s, aos_event_t **out, size_t max, uint32_t linger
     while (s->count == 0 && !s->stopping)
         pthread_cond_wait(&s->cv, &s->mu);
     if (s->count > 0 && s->count < max && !s->stopping && linger_ms > 0) {
-        struct timespec until;
-        abs_time_in(&until, linger_ms);
+        struct timespec until = aos_clock_deadline(CLOCK_MONOTONIC, linger_ms);
         while (s->count < max && !s->stopping) {
             if (pthread_cond_timedwait(&s->cv, &s->mu, &until) == ETIMEDOUT)
                 break;
@@ -148,8 +136,7 @@ bool ev_sink_sleep(ev_sink_t *s, uint64_t ms)
             end = s->deadline_ms;
         if (now >= end)
             break;
-        struct timespec ts;
-        abs_time_in(&ts, (uint64_t)(end - now));
+        struct timespec ts = aos_clock_deadline(CLOCK_MONOTONIC, end - now);
         pthread_cond_timedwait(&s->cv, &s->mu, &ts);
     }
     bool alive = !past_deadline_locked(s);

@@ -337,14 +337,7 @@ static outcome_t send_to(aos_event_relay_t *r, int sink, const aos_event_t *ev, 
 /* Sleep up to ms unless stopping past the deadline; false = give up now. */
 static bool relay_sleep(aos_event_relay_t *r, uint64_t ms)
 {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    ts.tv_sec += (time_t)(ms / 1000);
-    ts.tv_nsec += (long)(ms % 1000) * 1000000L;
-    if (ts.tv_nsec >= 1000000000L) {
-        ts.tv_sec++;
-        ts.tv_nsec -= 1000000000L;
-    }
+    struct timespec ts = aos_clock_deadline(CLOCK_MONOTONIC, ms);
     pthread_mutex_lock(&r->mu);
     while (!r->stopping && pthread_cond_timedwait(&r->cv, &r->mu, &ts) == 0)
         ;

@@ -150,13 +150,7 @@ static void eg_do(ev_sink_t *s, const aos_http_client_request_t *req, eg_answer_
     bool cancelled = false;
     pthread_mutex_lock(&a->mu);
     while (!a->done) {
-        struct timespec ts;
-        clock_gettime(CLOCK_REALTIME, &ts);
-        ts.tv_nsec += 100 * 1000000L;
-        if (ts.tv_nsec >= 1000000000L) {
-            ts.tv_sec++;
-            ts.tv_nsec -= 1000000000L;
-        }
+        struct timespec ts = aos_clock_deadline(CLOCK_REALTIME, 100);
         pthread_cond_timedwait(&a->cv, &a->mu, &ts);
         if (!a->done && !cancelled && !ev_sink_alive(s)) {
             cancelled = true;

@@ -640,6 +640,25 @@ void aos_http_server_stop(aos_http_server_t *srv, int grace_ms)
     aos_log(AOS_LOG_INFO, "http server stopped", "server", srv->name, NULL);
 }
 
+aos_result aos_http_admin_start(const char *bind_addr, aos_http_ready_fn ready, void *ctx,
+                                aos_http_server_t **out_srv, char *errbuf, size_t errlen)
+{
+    aos_http_server_config_t cfg = {
+        .bind_addr = bind_addr, .builtins = AOS_HTTP_BUILTIN_ALL, .name = "admin"};
+    aos_http_server_t *srv = NULL;
+    *out_srv = NULL;
+    AOS_RETURN_IF_FAILED(aos_http_server_new(&cfg, &srv, errbuf, errlen));
+    if (ready)
+        aos_http_server_set_readiness(srv, ready, ctx);
+    aos_result r = aos_http_server_start(srv, errbuf, errlen);
+    if (r != AOS_OK) {
+        aos_http_server_free(srv);
+        return r;
+    }
+    *out_srv = srv;
+    return AOS_OK;
+}
+
 void aos_http_server_free(aos_http_server_t *srv)
 {
     if (!srv || on_server_thread(srv, "aos_http_server_free"))

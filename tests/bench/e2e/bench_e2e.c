@@ -189,7 +189,7 @@ static int bus_setup(const char *url)
         fprintf(stderr, "bus: %s\n", err);
         return -1;
     }
-    e2e_sleep_ms(300); /* let the responder's link attach */
+    stack_sleep_ms(300); /* let the responder's link attach */
     return 0;
 }
 
@@ -204,7 +204,7 @@ static void run_bus(int conc, int seconds, stats_t *st)
         send_one(&slots[i]);
     }
     while (atomic_load(&g_outstanding) > 0)
-        e2e_sleep_ms(5);
+        stack_sleep_ms(5);
     st->seconds = (now_msf() - t0) / 1000.0;
     free(slots);
 }
@@ -263,7 +263,7 @@ int main(int argc, char **argv)
     }
     stats_t e2e = {.lat_ms = calloc(MAX_SAMPLES, sizeof(double))};
     stats_t bus = {.lat_ms = calloc(MAX_SAMPLES, sizeof(double))};
-    e2e_sleep_ms(2000); /* settled after start */
+    stack_sleep_ms(2000); /* settled after start */
     print_idle_rss();
     run_e2e(4, 1, &e2e); /* warm-up */
     printf("%-5s | %-27s | %-27s | %-6s | %-31s | %s\n", "", "e2e POST /v1/messages",

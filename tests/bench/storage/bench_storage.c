@@ -30,6 +30,7 @@
 #include "dispatch.h"
 #include "dispatch_turns.h"
 #include "service.h"
+#include "temp_db.h"
 
 #define QUEUE "aos.test.storagebench"
 #define WINDOW 16
@@ -342,12 +343,7 @@ static int bench_turns(double seconds)
            failed ? "  SOME FAILED" : "");
     fflush(stdout);
     storage_backend_free(be);
-    char p[300];
-    unlink(db);
-    snprintf(p, sizeof p, "%s-wal", db);
-    unlink(p);
-    snprintf(p, sizeof p, "%s-shm", db);
-    unlink(p);
+    temp_db_remove(db);
     return failed ? 1 : 0;
 }
 
@@ -383,12 +379,7 @@ int main(int argc, char **argv)
              (int)getpid());
     storage_backend_config_t sq = {.kind = AOS_STORAGE_BACKEND_SQLITE, .sqlite_path = db};
     int rc_ = bench_backend(url, client_bus, &sq, "sqlite", seconds, raw);
-    char p[300];
-    unlink(db);
-    snprintf(p, sizeof p, "%s-wal", db);
-    unlink(p);
-    snprintf(p, sizeof p, "%s-shm", db);
-    unlink(p);
+    temp_db_remove(db);
     if (argc > 3 && argv[3][0]) {
         char prefix[17];
         snprintf(prefix, sizeof prefix, "b%d", (int)getpid() % 1000000);

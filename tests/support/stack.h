@@ -1,6 +1,8 @@
-/* tests/runner/stack.h: start the real binaries for runner integration tests (header-only):
+/* tests/support/stack.h: start the real binaries for integration tests (header-only):
  * aos-storage (SQLite, on a private storage queue) and aos-agent-runner instances, each as
- * a child process with its log in a temp dir; plus readiness polling of admin ports. */
+ * a child process with its log in a temp dir; plus readiness polling of admin ports.
+ * stack_services.h starts the AOS services of a test stack with this; stack_bus.h is the
+ * test's own bus side. */
 #ifndef RUNNER_TEST_STACK_H
 #define RUNNER_TEST_STACK_H
 
@@ -47,7 +49,7 @@ static inline int stack_free_port(void)
     return ntohs(a.sin_port);
 }
 
-static size_t stack_discard(char *p, size_t size, size_t n, void *ctx)
+static inline size_t stack_discard(char *p, size_t size, size_t n, void *ctx)
 {
     (void)p;
     (void)ctx;

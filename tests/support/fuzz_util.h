@@ -1,4 +1,5 @@
-/* Shared by the fuzz targets in this directory: the input as a NUL-terminated copy. */
+/* tests/support/fuzz_util.h: shared by the fuzz targets (aos_fuzz_target): the input as a
+ * NUL-terminated copy. */
 #ifndef AOS_FUZZ_UTIL_H
 #define AOS_FUZZ_UTIL_H
 
