@@ -5,6 +5,7 @@
  * every acknowledged write survives kill -9 of the process (and power loss of the host).
  */
 #include <limits.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -82,6 +83,7 @@ static const char *const sq_sql[SQ_STMT_COUNT] = {
     [SQ_REC_LIST] = "SELECT kind, key, data, version, updated_ms FROM records WHERE kind = ?1 "
                     "AND (?2 IS NULL OR substr(key, 1, length(?2)) = ?2) "
                     "AND (?3 IS NULL OR key > ?3) ORDER BY key LIMIT ?4",
+    [SQ_REC_HEAD] = "SELECT version, op_id FROM records WHERE kind = ?1 AND key = ?2",
 };
 
 static const char sq_schema[] =
@@ -604,8 +606,22 @@ static aos_result sq_setup(sq_t *s, int busy_ms, char *errbuf, size_t errlen)
     return AOS_OK;
 }
 
+/* Process-wide, before the first connection (docs/storage.md "Memory"): a connection
+ * preallocated and touched 20 cache pages (SQLITE_DEFAULT_PCACHE_INITSZ, ~88 KiB) and a
+ * 100-slot lookaside (120 KiB) at open, for each of the up to storage_workers + 2 connections.
+ * Cache pages now come one by one as they are used (once each; the cache keeps them), and the
+ * lookaside keeps 32 slots: prepared statements are cached, so the bursts of small allocations
+ * of parsing SQL happen once per connection. */
+static void sq_configure(void)
+{
+    sqlite3_config(SQLITE_CONFIG_PAGECACHE, NULL, 0, 0);
+    sqlite3_config(SQLITE_CONFIG_LOOKASIDE, 1200, 32);
+}
+
 aos_result sq_connect(sq_t *s, const storage_backend_config_t *cfg, char *errbuf, size_t errlen)
 {
+    static pthread_once_t configured = PTHREAD_ONCE_INIT;
+    pthread_once(&configured, sq_configure); /* refused (ignored) once SQLite is initialized */
     int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX;
     int rc = sqlite3_open_v2(cfg->sqlite_path, &s->db, flags, NULL);
     if (rc != SQLITE_OK)

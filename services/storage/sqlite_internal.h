@@ -57,6 +57,7 @@ typedef enum sq_stmt_id {
     SQ_REC_UPDATE,
     SQ_REC_DELETE,
     SQ_REC_LIST,
+    SQ_REC_HEAD,
     SQ_STMT_COUNT
 } sq_stmt_id;
 

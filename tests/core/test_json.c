@@ -237,6 +237,31 @@ static void builder_round_trip(void **state)
     json_object_put(o);
 }
 
+/* Numbers and booleans are printed by aos_json_to_string itself: as json-c prints them. */
+static void serializer_matches_json_c(void **state)
+{
+    (void)state;
+    json_object *a = json_object_new_array();
+    const int64_t ints[] = {
+        0,        1, -1, 9, 10, -10, 123456789012345LL, INT64_MIN, INT64_MIN + 1, INT64_MAX - 1,
+        INT64_MAX};
+    for (size_t i = 0; i < sizeof ints / sizeof *ints; i++)
+        json_object_array_add(a, json_object_new_int64(ints[i]));
+    json_object_array_add(a, json_object_new_uint64(UINT64_MAX));
+    json_object_array_add(a, json_object_new_uint64((uint64_t)INT64_MAX + 1));
+    json_object_array_add(a, json_object_new_boolean(1));
+    json_object_array_add(a, json_object_new_boolean(0));
+    json_object_array_add(a, json_object_new_double(0.5));
+    json_object_array_add(a, json_object_new_int(-7));
+    char *s = NULL;
+    assert_int_equal(aos_json_to_string(a, &s, NULL), AOS_OK);
+    assert_string_equal(s, json_object_to_json_string_ext(a, JSON_C_TO_STRING_PLAIN |
+                                                                 JSON_C_TO_STRING_NOSLASHESCAPE));
+    assert_non_null(strstr(s, ",18446744073709551615,9223372036854775808,true,false,"));
+    free(s);
+    json_object_put(a);
+}
+
 static void utf8_validation(void **state)
 {
     (void)state;
@@ -382,6 +407,7 @@ int main(void)
         cmocka_unit_test(enforces_limits),
         cmocka_unit_test(getters_name_the_field),
         cmocka_unit_test(builder_round_trip),
+        cmocka_unit_test(serializer_matches_json_c),
         cmocka_unit_test(utf8_validation),
         cmocka_unit_test(ijson_refuses_what_would_change),
         cmocka_unit_test(quick_scan_agrees_with_the_parser),

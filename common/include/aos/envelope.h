@@ -110,12 +110,20 @@ aos_result aos_envelope_to_message(const aos_event_t *ev, struct pn_message_t *m
                                    size_t errlen);
 
 /* Read an event from msg, strictly: missing/ill-typed CloudEvents attributes are an
- * error naming the attribute. */
+ * error naming the attribute. Reads msg's encoding with aos_envelope_decode. */
 aos_result aos_envelope_from_message(struct pn_message_t *msg, aos_event_t **out_event,
                                      char *errbuf, size_t errlen);
 
+/* The same from a message checked by aos_amqp_message_parse (aos/amqp.h), for callers that
+ * read more of it (the bus: delivery count, expiry, its own application-properties). */
+struct aos_amqp_message;
+aos_result aos_envelope_from_amqp(const struct aos_amqp_message *m, aos_event_t **out_event,
+                                  char *errbuf, size_t errlen);
+
 /* Encode to / decode from raw AMQP message bytes (what travels in a transfer).
- * aos_envelope_decode is the fuzz target for outside bytes. *out_buf is malloc'd. */
+ * aos_envelope_decode (aos_amqp_message_parse + aos_envelope_from_amqp, no pn_message_t) is
+ * the fuzz target for outside bytes: malformed bytes are AOS_ERR_INVALID with the offset and
+ * the reason. *out_buf is malloc'd. */
 aos_result aos_envelope_encode(const aos_event_t *ev, char **out_buf, size_t *out_len);
 aos_result aos_envelope_decode(const char *buf, size_t len, aos_event_t **out_event, char *errbuf,
                                size_t errlen);

@@ -1,5 +1,6 @@
 /* Message bytes: events to durable AMQP messages and back, delivery counts, and the copies
- * the RabbitMQ profile publishes for dead letters and counted redelivery. */
+ * the RabbitMQ profile publishes for dead letters and counted redelivery. Received bytes are
+ * read in place (aos/amqp.h, common/src/core/amqp_read.c), not through pn_message_t. */
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
@@ -9,6 +10,7 @@
 #include <proton/error.h>
 #include <proton/message.h>
 
+#include "aos/amqp.h"
 #include "aos/envelope.h"
 #include "bus_internal.h"
 #include "bus_util.h"
@@ -20,7 +22,7 @@ static int64_t wall_ms(void)
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-/* One pn_message_t per thread for encoding and decoding: a message object is a dozen
+/* One pn_message_t per thread for the copies encoded with it: a message object is a dozen
  * allocations (its pn_data_t and strings), which showed as much as the encoding itself in
  * profiles. Kept cleared; dropped after a large message so that its buffers do not stay. */
 #define MSG_KEEP_MAX_BYTES (64u * 1024u)
@@ -94,54 +96,41 @@ static uint32_t clamp_count(int64_t v)
     return v < 0 ? 0 : v > (int64_t)UINT32_MAX ? UINT32_MAX : (uint32_t)v;
 }
 
-static bool key_is(pn_bytes_t k, const char *name)
+static bool key_is(aos_amqp_str_t k, const char *name)
 {
-    return k.size == strlen(name) && memcmp(k.start, name, k.size) == 0;
+    size_t n = strlen(name);
+    return k.size == n && memcmp(k.start, name, n) == 0;
 }
 
-static char *string_value(pn_data_t *p)
+static char *string_value(const aos_amqp_value_t *v)
 {
-    if (pn_data_type(p) != PN_STRING)
+    aos_amqp_str_t s;
+    if (!aos_amqp_get_string(v, &s) || memchr(s.start, '\0', s.size))
         return NULL;
-    pn_bytes_t v = pn_data_get_string(p);
-    if (memchr(v.start, '\0', v.size))
-        return NULL;
-    return strndup(v.start, v.size);
+    return strndup(s.start, s.size);
 }
 
 /* One pass over application-properties for what the bus itself reads. */
-static void read_bus_props(pn_message_t *m, bus_msg_info_t *info, bool *has_count, uint32_t *count)
+static void read_bus_props(const aos_amqp_message_t *m, bus_msg_info_t *info, uint32_t *count)
 {
-    pn_data_t *p = pn_message_properties(m);
-    pn_data_rewind(p);
-    if (!pn_data_next(p) || pn_data_type(p) != PN_MAP)
-        return;
-    size_t n = pn_data_get_map(p) / 2;
-    pn_data_enter(p);
-    for (size_t i = 0; i < n && pn_data_next(p); i++) {
-        pn_bytes_t k = {0, NULL};
-        if (pn_data_type(p) == PN_STRING)
-            k = pn_data_get_string(p);
-        if (!pn_data_next(p))
-            break;
+    aos_amqp_iter_t it;
+    aos_amqp_iter_init(&it, &m->app_properties);
+    aos_amqp_value_t kv, v;
+    while (aos_amqp_iter_next(&it, &kv) && aos_amqp_iter_next(&it, &v)) {
+        aos_amqp_str_t k = {NULL, 0};
+        if (!aos_amqp_get_string(&kv, &k))
+            continue;
         char **field = NULL;
         if (key_is(k, BUS_PROP_DELIVERY_COUNT)) {
-            switch (pn_data_type(p)) {
-            case PN_UINT:
-                *count = pn_data_get_uint(p);
-                *has_count = true;
-                break;
-            case PN_INT:
-                *count = clamp_count(pn_data_get_int(p));
-                *has_count = true;
-                break;
-            case PN_LONG:
-                *count = clamp_count(pn_data_get_long(p));
-                *has_count = true;
-                break;
-            default:
-                break;
-            }
+            uint32_t u;
+            int32_t i;
+            int64_t l;
+            if (aos_amqp_get_uint(&v, &u))
+                *count = u;
+            else if (aos_amqp_get_int(&v, &i))
+                *count = clamp_count(i);
+            else if (aos_amqp_get_long(&v, &l))
+                *count = clamp_count(l);
         } else if (key_is(k, BUS_PROP_DL_REASON) || key_is(k, "DeadLetterReason")) {
             field = &info->dl_reason;
         } else if (key_is(k, BUS_PROP_DL_DESCRIPTION) || key_is(k, "DeadLetterErrorDescription")) {
@@ -150,9 +139,8 @@ static void read_bus_props(pn_message_t *m, bus_msg_info_t *info, bool *has_coun
             field = &info->dl_source;
         }
         if (field && !*field)
-            *field = string_value(p);
+            *field = string_value(&v);
     }
-    pn_data_exit(p);
 }
 
 void bus_msg_info_clear(bus_msg_info_t *info)
@@ -248,38 +236,29 @@ aos_result bus_msg_decode(aos_bus_profile p, const char *bytes, size_t len, aos_
 {
     *out_ev = NULL;
     memset(info, 0, sizeof *info);
-    if (!bytes || len == 0) /* pn_message_decode asserts on an empty buffer */
-        return aos_fail(AOS_ERR_PROTOCOL, errbuf, errlen, "empty AMQP message");
-    pn_message_t *m = msg_take();
-    if (!m)
-        return AOS_ERR_NOMEM;
-    aos_result r = AOS_OK;
-    int rc = pn_message_decode(m, bytes, len);
-    if (rc != 0) {
-        r = aos_fail(AOS_ERR_PROTOCOL, errbuf, errlen, "undecodable AMQP message: %s", pn_code(rc));
-        goto done;
-    }
-    bool has_prop = false;
+    /* the bytes are read in place (aos/amqp.h): no pn_message_t, no copy of what the event
+     * does not keep */
+    aos_amqp_message_t m;
+    char why[200] = "";
+    aos_result parsed = aos_amqp_message_parse(bytes, len, &m, why, sizeof why);
+    /* info from what was read, also of a message that is no envelope: a header before a
+     * broken section still counts the delivery */
     uint32_t prop = 0;
-    read_bus_props(m, info, &has_prop, &prop);
-    uint32_t count = pn_message_get_delivery_count(m);
+    read_bus_props(&m, info, &prop);
+    uint32_t count = m.delivery_count;
     if (p == AOS_BUS_PROFILE_RABBITMQ) {
         /* RabbitMQ 3.10 leaves delivery-count unset and only says first-acquirer = not
          * redelivered; the bus's own counted copies carry aos:delivery-count. */
-        uint32_t c = prop + (pn_message_is_first_acquirer(m) ? 0 : 1);
+        uint32_t c = prop + (m.first_acquirer ? 0 : 1);
         if (c > count)
             count = c;
     }
     info->count = count;
     info->expired =
-        aos_bus_message_expired(pn_message_get_expiry_time(m), pn_message_get_creation_time(m),
-                                pn_message_get_ttl(m), wall_ms());
-    r = aos_envelope_from_message(m, out_ev, errbuf, errlen);
-    if (r != AOS_OK)
-        *out_ev = NULL;
-done:
-    msg_give_back(m, len);
-    return r;
+        aos_bus_message_expired(m.absolute_expiry_ms, m.creation_ms, m.ttl_ms, wall_ms());
+    if (parsed != AOS_OK)
+        return aos_fail(AOS_ERR_PROTOCOL, errbuf, errlen, "undecodable AMQP message: %s", why);
+    return aos_envelope_from_amqp(&m, out_ev, errbuf, errlen);
 }
 
 aos_result bus_msg_copy(const char *bytes, size_t len, const char *source, uint32_t count,

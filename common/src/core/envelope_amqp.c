@@ -1,4 +1,5 @@
-/* CloudEvents AMQP protocol binding, binary content mode, over Proton's message API. */
+/* CloudEvents AMQP protocol binding, binary content mode: written with Proton's message API,
+ * read from the message bytes directly (aos/amqp.h). */
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -8,6 +9,7 @@
 #include <proton/error.h>
 #include <proton/message.h>
 
+#include "aos/amqp.h"
 #include "aos/envelope.h"
 #include "aos/json.h"
 #include "aos/utf8.h"
@@ -123,7 +125,7 @@ aos_result aos_envelope_to_message(const aos_event_t *ev, struct pn_message_t *m
     return AOS_OK;
 }
 
-/* ---- decoding ---- */
+/* ---- decoding: from the checked view of the message bytes (aos/amqp.h) ---- */
 
 typedef struct {
     aos_event_t *ev;
@@ -133,38 +135,34 @@ typedef struct {
 } decode_ctx;
 
 /* Render a scalar AMQP value as its CloudEvents canonical string. */
-static aos_result scalar_to_string(pn_data_t *d, const char *attr, char **out, char *errbuf,
-                                   size_t errlen)
+static aos_result scalar_to_string(const aos_amqp_value_t *v, const char *attr, char **out,
+                                   char *errbuf, size_t errlen)
 {
     char buf[40];
-    switch (pn_data_type(d)) {
-    case PN_STRING: {
-        pn_bytes_t b = pn_data_get_string(d);
-        return aos_event_set_checked_(out, b.start, b.size, attr, errbuf, errlen);
-    }
-    case PN_BOOL:
-        snprintf(buf, sizeof buf, "%s", pn_data_get_bool(d) ? "true" : "false");
-        break;
-    case PN_INT:
-        snprintf(buf, sizeof buf, "%" PRId32, pn_data_get_int(d));
-        break;
-    case PN_LONG:
-        snprintf(buf, sizeof buf, "%" PRId64, pn_data_get_long(d));
-        break;
-    case PN_UINT:
-        snprintf(buf, sizeof buf, "%" PRIu32, pn_data_get_uint(d));
-        break;
-    case PN_ULONG:
-        snprintf(buf, sizeof buf, "%" PRIu64, pn_data_get_ulong(d));
-        break;
-    case PN_TIMESTAMP:
-        aos_time_format_ms_(pn_data_get_timestamp(d), buf);
-        break;
-    default:
+    aos_amqp_str_t s;
+    bool b;
+    int32_t i32;
+    int64_t i64;
+    uint32_t u32;
+    uint64_t u64;
+    if (aos_amqp_get_string(v, &s))
+        return aos_event_set_checked_(out, s.start, s.size, attr, errbuf, errlen);
+    if (aos_amqp_get_bool(v, &b))
+        snprintf(buf, sizeof buf, "%s", b ? "true" : "false");
+    else if (aos_amqp_get_int(v, &i32))
+        snprintf(buf, sizeof buf, "%" PRId32, i32);
+    else if (aos_amqp_get_long(v, &i64))
+        snprintf(buf, sizeof buf, "%" PRId64, i64);
+    else if (aos_amqp_get_uint(v, &u32))
+        snprintf(buf, sizeof buf, "%" PRIu32, u32);
+    else if (aos_amqp_get_ulong(v, &u64))
+        snprintf(buf, sizeof buf, "%" PRIu64, u64);
+    else if (aos_amqp_get_timestamp(v, &i64))
+        aos_time_format_ms_(i64, buf);
+    else
         return aos_fail(AOS_ERR_INVALID, errbuf, errlen,
                         "attribute '%s' has an unsupported AMQP type (%s)", attr,
-                        pn_type_name(pn_data_type(d)));
-    }
+                        aos_amqp_type_name(v->code));
     return aos_event_set(out, buf);
 }
 
@@ -192,19 +190,20 @@ static char **attr_slot(decode_ctx *c, const char *attr)
     return NULL;
 }
 
-static aos_result read_ce_attr(decode_ctx *c, const char *attr, pn_data_t *d, char *errbuf,
-                               size_t errlen)
+static aos_result read_ce_attr(decode_ctx *c, const char *attr, const aos_amqp_value_t *v,
+                               char *errbuf, size_t errlen)
 {
     char **slot = attr_slot(c, attr);
     if (slot) {
         if (*slot)
             return aos_fail(AOS_ERR_INVALID, errbuf, errlen, "attribute '%s' appears twice", attr);
         /* time may be an AMQP timestamp; everything else core is a string. */
-        if (pn_data_type(d) != PN_STRING &&
-            !(strcmp(attr, "time") == 0 && pn_data_type(d) == PN_TIMESTAMP))
+        aos_amqp_str_t s;
+        if (!aos_amqp_get_string(v, &s) &&
+            !(strcmp(attr, "time") == 0 && v->code == AOS_AMQP_TIMESTAMP))
             return aos_fail(AOS_ERR_INVALID, errbuf, errlen, "attribute '%s' must be a string",
                             attr);
-        return scalar_to_string(d, attr, slot, errbuf, errlen);
+        return scalar_to_string(v, attr, slot, errbuf, errlen);
     }
     if (!aos_event_ext_name_valid_(attr, strlen(attr)) || aos_event_attr_reserved_(attr))
         return aos_fail(AOS_ERR_INVALID, errbuf, errlen, "invalid extension attribute name '%s'",
@@ -215,36 +214,27 @@ static aos_result read_ce_attr(decode_ctx *c, const char *attr, pn_data_t *d, ch
         return aos_fail(AOS_ERR_INVALID, errbuf, errlen, "more than %d extension attributes",
                         AOS_EVENT_MAX_EXTENSIONS);
     char *value = NULL;
-    AOS_RETURN_IF_FAILED(scalar_to_string(d, attr, &value, errbuf, errlen));
+    AOS_RETURN_IF_FAILED(scalar_to_string(v, attr, &value, errbuf, errlen));
     aos_result r = aos_event_set_ext(c->ev, attr, value);
     free(value);
     return r;
 }
 
-static aos_result read_app_properties(decode_ctx *c, pn_data_t *d, char *errbuf, size_t errlen)
+static aos_result read_app_properties(decode_ctx *c, const aos_amqp_value_t *map, char *errbuf,
+                                      size_t errlen)
 {
-    pn_data_rewind(d);
-    if (!pn_data_next(d))
-        return AOS_OK;
-    if (pn_data_type(d) != PN_MAP)
-        return aos_fail(AOS_ERR_INVALID, errbuf, errlen, "application-properties is not a map");
-    size_t n = pn_data_get_map(d);
-    pn_data_enter(d);
+    aos_amqp_iter_t it;
+    aos_amqp_iter_init(&it, map);
+    aos_amqp_value_t kv, v;
     aos_result r = AOS_OK;
-    for (size_t i = 0; r == AOS_OK && i < n; i += 2) {
-        if (!pn_data_next(d))
-            break;
-        if (pn_data_type(d) != PN_STRING) {
-            r = aos_fail(AOS_ERR_INVALID, errbuf, errlen,
-                         "application-properties key is not a string");
-            break;
-        }
-        pn_bytes_t k = pn_data_get_string(d);
-        if (!pn_data_next(d)) {
-            r = aos_fail(AOS_ERR_INVALID, errbuf, errlen,
-                         "application-properties key lacks a value");
-            break;
-        }
+    while (r == AOS_OK && aos_amqp_iter_next(&it, &kv)) {
+        aos_amqp_str_t k;
+        if (!aos_amqp_get_string(&kv, &k))
+            return aos_fail(AOS_ERR_INVALID, errbuf, errlen,
+                            "application-properties key is not a string");
+        if (!aos_amqp_iter_next(&it, &v)) /* a checked map has an even count */
+            return aos_fail(AOS_ERR_INVALID, errbuf, errlen,
+                            "application-properties key lacks a value");
         char key[64];
         if (k.size >= sizeof key || memchr(k.start, '\0', k.size))
             continue; /* not ours: longer than any CloudEvents attribute name */
@@ -252,109 +242,114 @@ static aos_result read_app_properties(decode_ctx *c, pn_data_t *d, char *errbuf,
         key[k.size] = '\0';
         if (strncmp(key, CE_PREFIX, CE_PREFIX_LEN) == 0 ||
             strncmp(key, CE_PREFIX_ALT, CE_PREFIX_LEN) == 0)
-            r = read_ce_attr(c, key + CE_PREFIX_LEN, d, errbuf, errlen);
+            r = read_ce_attr(c, key + CE_PREFIX_LEN, &v, errbuf, errlen);
         else if (strcmp(key, "traceparent") == 0) {
+            aos_amqp_str_t s;
             if (c->ev->traceparent)
                 r = aos_fail(AOS_ERR_INVALID, errbuf, errlen, "'traceparent' appears twice");
-            else if (pn_data_type(d) != PN_STRING)
+            else if (!aos_amqp_get_string(&v, &s))
                 r = aos_fail(AOS_ERR_INVALID, errbuf, errlen, "'traceparent' must be a string");
             else
-                r = scalar_to_string(d, "traceparent", &c->ev->traceparent, errbuf, errlen);
+                r = aos_event_set_checked_(&c->ev->traceparent, s.start, s.size, "traceparent",
+                                           errbuf, errlen);
         }
     }
-    pn_data_exit(d);
     return r;
 }
 
 /* message-id / correlation-id: string, uuid or ulong; other types are not ours to read. */
-static aos_result read_msgid(pn_atom_t a, char **out)
+static aos_result read_msgid(const aos_amqp_value_t *v, char **out)
 {
     char buf[40];
-    switch (a.type) {
-    case PN_STRING:
-        if (memchr(a.u.as_bytes.start, '\0', a.u.as_bytes.size) ||
-            !aos_utf8_valid(a.u.as_bytes.start, a.u.as_bytes.size))
+    aos_amqp_str_t s;
+    uint64_t u;
+    if (aos_amqp_get_string(v, &s)) {
+        if (memchr(s.start, '\0', s.size) || !aos_utf8_valid(s.start, s.size))
             return AOS_OK;
         free(*out);
-        *out = aos_strndup_(a.u.as_bytes.start, a.u.as_bytes.size);
+        *out = aos_strndup_(s.start, s.size);
         return *out ? AOS_OK : AOS_ERR_NOMEM;
-    case PN_ULONG:
-        snprintf(buf, sizeof buf, "%" PRIu64, a.u.as_ulong);
+    }
+    if (aos_amqp_get_ulong(v, &u)) {
+        snprintf(buf, sizeof buf, "%" PRIu64, u);
         return aos_event_set(out, buf);
-    case PN_UUID: {
-        const unsigned char *b = (const unsigned char *)a.u.as_uuid.bytes;
+    }
+    if (v->code == AOS_AMQP_UUID) {
+        const unsigned char *b = (const unsigned char *)v->data;
         snprintf(buf, sizeof buf,
                  "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x", b[0], b[1],
                  b[2], b[3], b[4], b[5], b[6], b[7], b[8], b[9], b[10], b[11], b[12], b[13], b[14],
                  b[15]);
         return aos_event_set(out, buf);
     }
-    default:
-        return AOS_OK;
-    }
+    return AOS_OK;
 }
 
-static aos_result read_body(aos_event_t *ev, pn_data_t *body, char *errbuf, size_t errlen)
+static aos_result read_body(aos_event_t *ev, const aos_amqp_message_t *m, char *errbuf,
+                            size_t errlen)
 {
-    pn_data_rewind(body);
-    if (!pn_data_next(body))
+    const aos_amqp_value_t *v = &m->body;
+    switch (m->body_kind) {
+    case AOS_AMQP_BODY_NONE:
         return AOS_OK;
-    pn_bytes_t b;
-    switch (pn_data_type(body)) {
-    case PN_NULL:
-        return AOS_OK;
-    case PN_BINARY:
-        b = pn_data_get_binary(body);
+    case AOS_AMQP_BODY_DATA:
         break;
-    case PN_STRING:
-        b = pn_data_get_string(body);
-        break;
-    default:
+    case AOS_AMQP_BODY_SEQUENCE:
         return aos_fail(AOS_ERR_INVALID, errbuf, errlen,
-                        "unsupported message body (%s): expected one data section",
-                        pn_type_name(pn_data_type(body)));
+                        "unsupported message body (amqp-sequence): expected one data section");
+    case AOS_AMQP_BODY_VALUE:
+        if (v->code == AOS_AMQP_NULL)
+            return AOS_OK;
+        if (v->code != AOS_AMQP_VBIN8 && v->code != AOS_AMQP_VBIN32 && v->code != AOS_AMQP_STR8 &&
+            v->code != AOS_AMQP_STR32)
+            return aos_fail(AOS_ERR_INVALID, errbuf, errlen,
+                            "unsupported message body (%s): expected one data section",
+                            aos_amqp_type_name(v->code));
+        break;
     }
-    if (pn_data_next(body))
-        return aos_fail(AOS_ERR_INVALID, errbuf, errlen, "message body has more than one value");
-    return b.size ? aos_event_set_data(ev, b.start, b.size) : AOS_OK;
+    return v->size ? aos_event_set_data(ev, v->data, v->size) : AOS_OK;
 }
 
-static aos_result read_properties(aos_event_t *ev, pn_message_t *msg, decode_ctx *c, char *errbuf,
-                                  size_t errlen)
+static aos_result read_str(char **field, aos_amqp_str_t s, const char *attr, char *errbuf,
+                           size_t errlen)
 {
-    aos_result r = read_msgid(pn_message_get_correlation_id(msg), &ev->correlation_id);
-    const char *s;
-    if (r == AOS_OK && (s = pn_message_get_reply_to(msg)))
-        r = aos_event_set_checked_(&ev->reply_to, s, strlen(s), "reply-to", errbuf, errlen);
-    if (r == AOS_OK && (s = pn_message_get_group_id(msg)))
-        r = aos_event_set_checked_(&ev->group_id, s, strlen(s), "group-id", errbuf, errlen);
-    if (r == AOS_OK && (s = pn_message_get_reply_to_group_id(msg)))
-        r = aos_event_set_checked_(&ev->reply_to_group_id, s, strlen(s), "reply-to-group-id",
-                                   errbuf, errlen);
-    s = pn_message_get_content_type(msg);
-    if (!s)
-        s = c->alt_content_type;
-    if (!s)
-        s = "application/json";
+    return s.start ? aos_event_set_checked_(field, s.start, s.size, attr, errbuf, errlen) : AOS_OK;
+}
+
+static aos_result read_properties(aos_event_t *ev, const aos_amqp_message_t *m, decode_ctx *c,
+                                  char *errbuf, size_t errlen)
+{
+    aos_result r = read_msgid(&m->correlation_id, &ev->correlation_id);
     if (r == AOS_OK)
-        r = aos_event_set_checked_(&ev->datacontenttype, s, strlen(s), "datacontenttype", errbuf,
-                                   errlen);
+        r = read_str(&ev->reply_to, m->reply_to, "reply-to", errbuf, errlen);
+    if (r == AOS_OK)
+        r = read_str(&ev->group_id, m->group_id, "group-id", errbuf, errlen);
+    if (r == AOS_OK)
+        r = read_str(&ev->reply_to_group_id, m->reply_to_group_id, "reply-to-group-id", errbuf,
+                     errlen);
+    aos_amqp_str_t ct = m->content_type;
+    if (!ct.start && c->alt_content_type)
+        ct = (aos_amqp_str_t){c->alt_content_type, strlen(c->alt_content_type)};
+    if (!ct.start)
+        ct = (aos_amqp_str_t){"application/json", 16};
+    if (r == AOS_OK)
+        r = read_str(&ev->datacontenttype, ct, "datacontenttype", errbuf, errlen);
     if (r == AOS_OK && !ev->traceparent && c->alt_traceparent) {
         ev->traceparent = c->alt_traceparent;
         c->alt_traceparent = NULL;
     }
-    ev->ttl_ms = pn_message_get_ttl(msg);
-    ev->delivery_count = pn_message_get_delivery_count(msg);
+    ev->ttl_ms = m->ttl_ms;
+    ev->delivery_count = m->delivery_count;
     return r;
 }
 
-aos_result aos_envelope_from_message(struct pn_message_t *msg, aos_event_t **out_event,
-                                     char *errbuf, size_t errlen)
+aos_result aos_envelope_from_amqp(const aos_amqp_message_t *m, aos_event_t **out_event,
+                                  char *errbuf, size_t errlen)
 {
     *out_event = NULL;
     decode_ctx c = {0};
     AOS_RETURN_IF_FAILED(aos_event_new(&c.ev));
-    aos_result r = read_app_properties(&c, pn_message_properties(msg), errbuf, errlen);
+    aos_result r = read_app_properties(&c, &m->app_properties, errbuf, errlen);
     if (r == AOS_OK && !c.specversion)
         r = aos_fail(AOS_ERR_INVALID, errbuf, errlen,
                      "missing required attribute 'specversion' (cloudEvents:specversion)");
@@ -362,9 +357,9 @@ aos_result aos_envelope_from_message(struct pn_message_t *msg, aos_event_t **out
         r = aos_fail(AOS_ERR_INVALID, errbuf, errlen, "unsupported specversion '%.16s'",
                      c.specversion);
     if (r == AOS_OK)
-        r = read_properties(c.ev, msg, &c, errbuf, errlen);
+        r = read_properties(c.ev, m, &c, errbuf, errlen);
     if (r == AOS_OK)
-        r = read_body(c.ev, pn_message_body(msg), errbuf, errlen);
+        r = read_body(c.ev, m, errbuf, errlen);
     if (r == AOS_OK)
         r = aos_event_validate(c.ev, errbuf, errlen);
     free(c.specversion);
@@ -376,6 +371,33 @@ aos_result aos_envelope_from_message(struct pn_message_t *msg, aos_event_t **out
     }
     *out_event = c.ev;
     return AOS_OK;
+}
+
+/* A pn_message_t is read through its encoding: one decoder for every way in. */
+aos_result aos_envelope_from_message(struct pn_message_t *msg, aos_event_t **out_event,
+                                     char *errbuf, size_t errlen)
+{
+    *out_event = NULL;
+    char small[4096], *buf = small;
+    size_t cap = sizeof small, size = cap;
+    int rc;
+    while ((rc = pn_message_encode(msg, buf, &size)) == PN_OVERFLOW && cap < ((size_t)1 << 30)) {
+        if (buf != small)
+            free(buf);
+        cap *= 2;
+        size = cap;
+        if (!(buf = malloc(cap)))
+            return AOS_ERR_NOMEM;
+    }
+    aos_result r;
+    if (rc != 0)
+        r = aos_fail(AOS_ERR_INVALID, errbuf, errlen, "cannot encode the AMQP message: %s",
+                     pn_code(rc));
+    else
+        r = aos_envelope_decode(buf, size, out_event, errbuf, errlen);
+    if (buf != small)
+        free(buf);
+    return r;
 }
 
 aos_result aos_envelope_encode(const aos_event_t *ev, char **out_buf, size_t *out_len)
@@ -416,18 +438,7 @@ aos_result aos_envelope_decode(const char *buf, size_t len, aos_event_t **out_ev
                                size_t errlen)
 {
     *out_event = NULL;
-    if (!buf || len == 0)
-        return aos_fail(AOS_ERR_INVALID, errbuf, errlen, "empty AMQP message");
-    pn_message_t *msg = pn_message();
-    if (!msg)
-        return AOS_ERR_NOMEM;
-    aos_result r;
-    int rc = pn_message_decode(msg, buf, len);
-    if (rc != 0)
-        r = aos_fail(AOS_ERR_INVALID, errbuf, errlen, "malformed AMQP message: %s (%s)",
-                     pn_code(rc), pn_error_text(pn_message_error(msg)));
-    else
-        r = aos_envelope_from_message(msg, out_event, errbuf, errlen);
-    pn_message_free(msg);
-    return r;
+    aos_amqp_message_t m;
+    AOS_RETURN_IF_FAILED(aos_amqp_message_parse(buf, len, &m, errbuf, errlen));
+    return aos_envelope_from_amqp(&m, out_event, errbuf, errlen);
 }

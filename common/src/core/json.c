@@ -49,6 +49,9 @@ typedef struct ijson_scan {
     size_t ncounts, cap;
     size_t *stack; /* index into counts, or SIZE_MAX for an array */
     size_t depth;
+    /* most documents fit these: no allocation per parse */
+    size_t counts_local[32];
+    size_t stack_local[AOS_JSON_DEFAULT_MAX_DEPTH + 2];
 } ijson_scan;
 
 static int hex4(const char *p)
@@ -147,10 +150,13 @@ static aos_result ijson_lex(const char *s, size_t len, ijson_scan *sc, char *err
         } else if (c == '{' || c == '[') {
             if (c == '{') {
                 if (sc->ncounts == sc->cap) {
-                    size_t cap = sc->cap ? sc->cap * 2 : 16;
-                    size_t *p = realloc(sc->counts, cap * sizeof *p);
+                    size_t cap = sc->cap * 2;
+                    bool local = sc->counts == sc->counts_local;
+                    size_t *p = realloc(local ? NULL : sc->counts, cap * sizeof *p);
                     if (!p)
                         return AOS_ERR_NOMEM;
+                    if (local)
+                        memcpy(p, sc->counts_local, sizeof sc->counts_local);
                     sc->counts = p;
                     sc->cap = cap;
                 }
@@ -198,8 +204,14 @@ static bool members_match(json_object *v, const ijson_scan *sc, size_t *k)
 static aos_result ijson_check(const char *buf, size_t len, int max_depth, json_object *v,
                               char *errbuf, size_t errlen)
 {
-    ijson_scan sc = {0};
-    sc.stack = malloc(((size_t)max_depth + 2) * sizeof *sc.stack);
+    ijson_scan sc;
+    sc.ncounts = sc.depth = 0;
+    sc.counts = sc.counts_local;
+    sc.cap = sizeof sc.counts_local / sizeof *sc.counts_local;
+    size_t need = (size_t)max_depth + 2;
+    sc.stack = need <= sizeof sc.stack_local / sizeof *sc.stack_local
+                   ? sc.stack_local
+                   : malloc(need * sizeof *sc.stack);
     if (!sc.stack)
         return AOS_ERR_NOMEM;
     aos_result r = ijson_lex(buf, len, &sc, errbuf, errlen);
@@ -207,8 +219,10 @@ static aos_result ijson_check(const char *buf, size_t len, int max_depth, json_o
     if (r == AOS_OK && !members_match(v, &sc, &k))
         r = aos_fail(AOS_ERR_INVALID, errbuf, errlen,
                      "duplicate member name in a JSON object (I-JSON, RFC 7493)");
-    free(sc.stack);
-    free(sc.counts);
+    if (sc.stack != sc.stack_local)
+        free(sc.stack);
+    if (sc.counts != sc.counts_local)
+        free(sc.counts);
     return r;
 }
 
@@ -239,7 +253,8 @@ aos_result aos_json_parse(const char *buf, size_t len, size_t max_bytes, int max
     /* json-c counts lengths in int. */
     if (len > (size_t)0x7FFFFFF0)
         return aos_fail(AOS_ERR_TOO_LARGE, errbuf, errlen, "JSON too large");
-    /* json-c's depth counts the top-level value too. */
+    /* json-c's depth counts the top-level value too. A tokener is not reused: reset leaves
+     * state behind (a pending surrogate of a previous document changes the next one). */
     json_tokener *tok = json_tokener_new_ex(max_depth + 1);
     if (!tok)
         return AOS_ERR_NOMEM;
@@ -572,6 +587,23 @@ static aos_result put_value(aos_buf_t *b, json_object *v)
         }
         return aos_buf_putc(b, '}');
     }
+    case json_type_boolean:
+        return aos_buf_puts(b, json_object_get_boolean(v) ? "true" : "false");
+    case json_type_int: {
+        /* as json-c prints an int64, without the printbuf it attaches to the object; a value
+         * at INT64_MAX may be a uint64 json-c keeps apart: json-c prints that one */
+        int64_t i = json_object_get_int64(v);
+        if (i == INT64_MAX)
+            break;
+        char t[24], *p = t + sizeof t;
+        uint64_t u = i < 0 ? 0 - (uint64_t)i : (uint64_t)i;
+        do
+            *--p = (char)('0' + u % 10);
+        while (u /= 10);
+        if (i < 0)
+            *--p = '-';
+        return aos_buf_append(b, p, (size_t)(t + sizeof t - p));
+    }
     case json_type_array:
         aos_buf_putc(b, '[');
         for (size_t i = 0, n = json_object_array_length(v); i < n; i++) {
@@ -580,12 +612,12 @@ static aos_result put_value(aos_buf_t *b, json_object *v)
             AOS_RETURN_IF_FAILED(put_value(b, json_object_array_get_idx(v, i)));
         }
         return aos_buf_putc(b, ']');
-    default: {
-        const char *text = json_object_to_json_string_ext(v, JSON_C_TO_STRING_PLAIN |
-                                                                 JSON_C_TO_STRING_NOSLASHESCAPE);
-        return text && *text ? aos_buf_puts(b, text) : AOS_ERR_NOMEM;
+    default:
+        break;
     }
-    }
+    const char *text =
+        json_object_to_json_string_ext(v, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE);
+    return text && *text ? aos_buf_puts(b, text) : AOS_ERR_NOMEM;
 }
 
 aos_result aos_json_to_string(const json_object *value, char **out_str, size_t *out_len)
