@@ -328,8 +328,18 @@ static bool run_leased(turn_t *t)
     t->redo = turn_claim;
     t->seq = q->lease_seq;
     t->token = q->lease_token;
-    bool ok = start_running(t, q->lease_user, q->lease_messages, left) == AOS_OK;
-    if (!ok) {
+    /* the parsed context goes once t->page holds it: a thousand turns in flight would
+     * otherwise hold a thousand parsed contexts. A later claim (after a refused complete)
+     * sends the user message as the turn has it; storage takes it as the copy stored at
+     * acceptance (same role and text). */
+    json_object *user = t->req.lease_user, *msgs = t->req.lease_messages;
+    t->req.lease_user = t->req.lease_messages = NULL;
+    bool ok = start_running(t, user, msgs, left) == AOS_OK;
+    json_object_put(msgs);
+    if (ok) {
+        json_object_put(user);
+    } else {
+        t->req.lease_user = user;
         t->seq = t->token = 0;
         aos_storage_message_page_clear(&t->page);
     }
