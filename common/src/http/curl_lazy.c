@@ -11,14 +11,13 @@
  * When libcurl.so.4 cannot be loaded, every call fails the way libcurl reports failure
  * (NULL handles, CURLE_FAILED_INIT, CURLM_INTERNAL_ERROR) and the reason is logged once.
  * Thread-safe: the library is loaded under pthread_once. */
-#include <dlfcn.h>
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdbool.h>
 
 #include <curl/curl.h>
 
-#include "aos/log.h"
+#include "aos/lazy_lib.h"
 
 #define CURL_SONAME "libcurl.so.4"
 
@@ -51,46 +50,33 @@ static struct {
 
 static pthread_once_t lib_once = PTHREAD_ONCE_INIT;
 
-static bool sym(void *h, const char *name, void *out)
-{
-    void *p = dlsym(h, name);
-    if (!p)
-        return false;
-    *(void **)out = p;
-    return true;
-}
-
 static void lib_load(void)
 {
-    void *h = dlopen(CURL_SONAME, RTLD_NOW | RTLD_LOCAL);
-    bool ok = h != NULL;
-    ok = ok && sym(h, "curl_global_init", &lib.global_init);
-    ok = ok && sym(h, "curl_global_cleanup", &lib.global_cleanup);
-    ok = ok && sym(h, "curl_easy_init", &lib.easy_init);
-    ok = ok && sym(h, "curl_easy_cleanup", &lib.easy_cleanup);
-    ok = ok && sym(h, "curl_easy_reset", &lib.easy_reset);
-    ok = ok && sym(h, "curl_easy_perform", &lib.easy_perform);
-    ok = ok && sym(h, "curl_easy_setopt", &lib.easy_setopt);
-    ok = ok && sym(h, "curl_easy_getinfo", &lib.easy_getinfo);
-    ok = ok && sym(h, "curl_easy_strerror", &lib.easy_strerror);
-    ok = ok && sym(h, "curl_slist_append", &lib.slist_append);
-    ok = ok && sym(h, "curl_slist_free_all", &lib.slist_free_all);
-    ok = ok && sym(h, "curl_multi_init", &lib.multi_init);
-    ok = ok && sym(h, "curl_multi_cleanup", &lib.multi_cleanup);
-    ok = ok && sym(h, "curl_multi_setopt", &lib.multi_setopt);
-    ok = ok && sym(h, "curl_multi_add_handle", &lib.multi_add_handle);
-    ok = ok && sym(h, "curl_multi_remove_handle", &lib.multi_remove_handle);
-    ok = ok && sym(h, "curl_multi_perform", &lib.multi_perform);
-    ok = ok && sym(h, "curl_multi_poll", &lib.multi_poll);
-    ok = ok && sym(h, "curl_multi_wakeup", &lib.multi_wakeup);
-    ok = ok && sym(h, "curl_multi_info_read", &lib.multi_info_read);
-    ok = ok && sym(h, "curl_multi_strerror", &lib.multi_strerror);
-    if (!ok) {
-        const char *why = dlerror();
-        aos_log(AOS_LOG_ERROR, "libcurl cannot be loaded: HTTP calls fail", "library", CURL_SONAME,
-                "detail", why ? why : "a symbol is missing", NULL);
-    }
-    lib.ok = ok;
+    const aos_lazy_sym_t syms[] = {
+        {"curl_global_init", &lib.global_init},
+        {"curl_global_cleanup", &lib.global_cleanup},
+        {"curl_easy_init", &lib.easy_init},
+        {"curl_easy_cleanup", &lib.easy_cleanup},
+        {"curl_easy_reset", &lib.easy_reset},
+        {"curl_easy_perform", &lib.easy_perform},
+        {"curl_easy_setopt", &lib.easy_setopt},
+        {"curl_easy_getinfo", &lib.easy_getinfo},
+        {"curl_easy_strerror", &lib.easy_strerror},
+        {"curl_slist_append", &lib.slist_append},
+        {"curl_slist_free_all", &lib.slist_free_all},
+        {"curl_multi_init", &lib.multi_init},
+        {"curl_multi_cleanup", &lib.multi_cleanup},
+        {"curl_multi_setopt", &lib.multi_setopt},
+        {"curl_multi_add_handle", &lib.multi_add_handle},
+        {"curl_multi_remove_handle", &lib.multi_remove_handle},
+        {"curl_multi_perform", &lib.multi_perform},
+        {"curl_multi_poll", &lib.multi_poll},
+        {"curl_multi_wakeup", &lib.multi_wakeup},
+        {"curl_multi_info_read", &lib.multi_info_read},
+        {"curl_multi_strerror", &lib.multi_strerror},
+    };
+    lib.ok = aos_lazy_lib_load(CURL_SONAME, syms, sizeof syms / sizeof syms[0], "libcurl",
+                               "HTTP calls fail");
 }
 
 static bool loaded(void)

@@ -12,7 +12,6 @@
  * When librdkafka.so.1 cannot be loaded, every call fails the way librdkafka reports failure
  * (NULL handles with errstr, RD_KAFKA_RESP_ERR__FAIL) and the reason is logged once.
  * Thread-safe: the library is loaded under pthread_once. */
-#include <dlfcn.h>
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdbool.h>
@@ -20,7 +19,7 @@
 
 #include <librdkafka/rdkafka.h>
 
-#include "aos/log.h"
+#include "aos/lazy_lib.h"
 
 #define RDKAFKA_SONAME "librdkafka.so.1"
 #define UNAVAILABLE "librdkafka is not available (" RDKAFKA_SONAME " cannot be loaded)"
@@ -49,40 +48,27 @@ static struct {
 
 static pthread_once_t lib_once = PTHREAD_ONCE_INIT;
 
-static bool sym(void *h, const char *name, void *out)
-{
-    void *p = dlsym(h, name);
-    if (!p)
-        return false;
-    *(void **)out = p;
-    return true;
-}
-
 static void lib_load(void)
 {
-    void *h = dlopen(RDKAFKA_SONAME, RTLD_NOW | RTLD_LOCAL);
-    bool ok = h != NULL;
-    ok = ok && sym(h, "rd_kafka_conf_new", &lib.conf_new);
-    ok = ok && sym(h, "rd_kafka_conf_destroy", &lib.conf_destroy);
-    ok = ok && sym(h, "rd_kafka_conf_set", &lib.conf_set);
-    ok = ok && sym(h, "rd_kafka_conf_set_dr_msg_cb", &lib.conf_set_dr_msg_cb);
-    ok = ok && sym(h, "rd_kafka_new", &lib.new_);
-    ok = ok && sym(h, "rd_kafka_destroy", &lib.destroy);
-    ok = ok && sym(h, "rd_kafka_err2str", &lib.err2str);
-    ok = ok && sym(h, "rd_kafka_produceva", &lib.produceva);
-    ok = ok && sym(h, "rd_kafka_error_code", &lib.error_code);
-    ok = ok && sym(h, "rd_kafka_error_destroy", &lib.error_destroy);
-    ok = ok && sym(h, "rd_kafka_poll", &lib.poll);
-    ok = ok && sym(h, "rd_kafka_flush", &lib.flush);
-    ok = ok && sym(h, "rd_kafka_headers_new", &lib.headers_new);
-    ok = ok && sym(h, "rd_kafka_header_add", &lib.header_add);
-    ok = ok && sym(h, "rd_kafka_headers_destroy", &lib.headers_destroy);
-    if (!ok) {
-        const char *why = dlerror();
-        aos_log(AOS_LOG_ERROR, "librdkafka cannot be loaded: Kafka sinks fail", "library",
-                RDKAFKA_SONAME, "detail", why ? why : "a symbol is missing", NULL);
-    }
-    lib.ok = ok;
+    const aos_lazy_sym_t syms[] = {
+        {"rd_kafka_conf_new", &lib.conf_new},
+        {"rd_kafka_conf_destroy", &lib.conf_destroy},
+        {"rd_kafka_conf_set", &lib.conf_set},
+        {"rd_kafka_conf_set_dr_msg_cb", &lib.conf_set_dr_msg_cb},
+        {"rd_kafka_new", &lib.new_},
+        {"rd_kafka_destroy", &lib.destroy},
+        {"rd_kafka_err2str", &lib.err2str},
+        {"rd_kafka_produceva", &lib.produceva},
+        {"rd_kafka_error_code", &lib.error_code},
+        {"rd_kafka_error_destroy", &lib.error_destroy},
+        {"rd_kafka_poll", &lib.poll},
+        {"rd_kafka_flush", &lib.flush},
+        {"rd_kafka_headers_new", &lib.headers_new},
+        {"rd_kafka_header_add", &lib.header_add},
+        {"rd_kafka_headers_destroy", &lib.headers_destroy},
+    };
+    lib.ok = aos_lazy_lib_load(RDKAFKA_SONAME, syms, sizeof syms / sizeof syms[0], "librdkafka",
+                               "Kafka sinks fail");
 }
 
 static bool loaded(void)
