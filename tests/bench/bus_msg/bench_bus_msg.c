@@ -3,7 +3,6 @@
  * bytes into a pn_message_t (what the raw client of bench_bus_rr does per message). Prints
  * ns of thread CPU and allocations per message.
  *   bench_bus_msg [ITERATIONS]                    (tests/bench/bus_msg/run.sh) */
-#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,35 +13,7 @@
 #include "aos/envelope.h"
 #include "bus_internal.h"
 
-/* allocations counted through the linker's --wrap=malloc/calloc/realloc */
-/* every allocation of the process, the libraries' too: malloc, calloc and realloc replaced by
- * counting ones over glibc's own (__libc_*) */
-static atomic_long g_allocs;
-void *__libc_malloc(size_t n);
-void *__libc_calloc(size_t a, size_t b);
-void *__libc_realloc(void *p, size_t n);
-void *malloc(size_t n)
-{
-    atomic_fetch_add_explicit(&g_allocs, 1, memory_order_relaxed);
-    return __libc_malloc(n);
-}
-void *calloc(size_t a, size_t b)
-{
-    atomic_fetch_add_explicit(&g_allocs, 1, memory_order_relaxed);
-    return __libc_calloc(a, b);
-}
-void *realloc(void *p, size_t n)
-{
-    atomic_fetch_add_explicit(&g_allocs, 1, memory_order_relaxed);
-    return __libc_realloc(p, n);
-}
-
-static double cpu_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
-    return (double)ts.tv_sec * 1e9 + (double)ts.tv_nsec;
-}
+#include "../bench_alloc.h"
 
 /* A turn request as the router sends it to a runner. */
 static aos_event_t *sample(void)
@@ -69,12 +40,12 @@ static void measure(const char *name, op_fn fn, void *ctx, long n)
 {
     for (long i = 0; i < n / 10; i++) /* warm */
         fn(ctx);
-    long a0 = atomic_load(&g_allocs);
-    double t0 = cpu_ns();
+    long a0 = bench_allocs();
+    double t0 = bench_thread_cpu_ns();
     for (long i = 0; i < n; i++)
         fn(ctx);
-    double t1 = cpu_ns();
-    long a1 = atomic_load(&g_allocs);
+    double t1 = bench_thread_cpu_ns();
+    long a1 = bench_allocs();
     printf("  %-34s %8.0f ns  %5.1f allocations\n", name, (t1 - t0) / (double)n,
            (double)(a1 - a0) / (double)n);
 }

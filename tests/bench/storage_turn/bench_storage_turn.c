@@ -4,7 +4,6 @@
  * (group commit, synchronous=FULL) in one thread. Prints thread CPU and allocations per turn,
  * per operation, on conversations that grow to HISTORY messages (the context the accept reads).
  *   bench_storage_turn [TURNS] [CONVERSATIONS]          (tests/bench/storage_turn/run.sh) */
-#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,33 +16,11 @@
 #include "backend.h"
 #include "dispatch.h"
 
-/* every allocation of the process, the libraries' too: malloc, calloc and realloc replaced by
- * counting ones over glibc's own (__libc_*) */
-static atomic_long g_allocs;
-void *__libc_malloc(size_t n);
-void *__libc_calloc(size_t a, size_t b);
-void *__libc_realloc(void *p, size_t n);
-void *malloc(size_t n)
-{
-    atomic_fetch_add_explicit(&g_allocs, 1, memory_order_relaxed);
-    return __libc_malloc(n);
-}
-void *calloc(size_t a, size_t b)
-{
-    atomic_fetch_add_explicit(&g_allocs, 1, memory_order_relaxed);
-    return __libc_calloc(a, b);
-}
-void *realloc(void *p, size_t n)
-{
-    atomic_fetch_add_explicit(&g_allocs, 1, memory_order_relaxed);
-    return __libc_realloc(p, n);
-}
+#include "../bench_alloc.h"
 
 static double cpu_ms(void)
 {
-    struct timespec ts;
-    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
-    return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
+    return bench_thread_cpu_ns() / 1e6;
 }
 
 typedef struct {
@@ -55,11 +32,11 @@ static json_object *run(storage_backend_t *be, const char *type, const char *jso
 {
     static const storage_limits_t lim = {0};
     storage_outcome_t out = {0};
-    long a0 = atomic_load(&g_allocs);
+    long a0 = bench_allocs();
     double t0 = cpu_ms();
     storage_dispatch_raw(be, &lim, type, "bench-event", json, strlen(json), &out);
     acc->ms += cpu_ms() - t0;
-    acc->allocs += atomic_load(&g_allocs) - a0;
+    acc->allocs += bench_allocs() - a0;
     acc->n++;
     if (out.action != AOS_STORAGE_REPLY) {
         fprintf(stderr, "%s failed: %s\n", type, out.message);
