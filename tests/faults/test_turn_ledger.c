@@ -83,14 +83,45 @@ static json_object *claim(const char *conv, const char *turn, const char *holder
               conv, turn, holder, (long long)gap, turn, turn);
 }
 
-static json_object *complete(const char *conv, const char *turn, int64_t tok, int64_t seq,
-                             aos_result want)
+/* turn.complete of a run: the answer ("answered", <turn>:r) or the failure marker ("failed",
+ * <turn>:e). */
+static json_object *complete_outcome(const char *conv, const char *turn, int64_t tok, int64_t seq,
+                                     bool failed, aos_result want)
 {
     return op("complete", want,
               "{\"conversation_id\":\"%s\",\"turn_id\":\"%s\",\"token\":%lld,\"seq\":%lld,"
-              "\"outcome\":\"answered\",\"message\":{\"message_id\":\"%s:r\",\"role\":"
-              "\"assistant\",\"content\":\"a %s\"}}",
-              conv, turn, (long long)tok, (long long)seq, turn, turn);
+              "\"outcome\":\"%s\",\"message\":{\"message_id\":\"%s:%c\",\"role\":\"%s\","
+              "\"content\":\"%s %s\"}}",
+              conv, turn, (long long)tok, (long long)seq, failed ? "failed" : "answered", turn,
+              failed ? 'e' : 'r', failed ? "error" : "assistant", failed ? "model failed" : "a",
+              turn);
+}
+
+static json_object *complete(const char *conv, const char *turn, int64_t tok, int64_t seq,
+                             aos_result want)
+{
+    return complete_outcome(conv, turn, tok, seq, false, want);
+}
+
+/* A claim that must wait for an earlier turn. */
+static void claim_waits(const char *conv, const char *turn, const char *holder, int64_t gap)
+{
+    json_object *c = claim(conv, turn, holder, gap);
+    assert_string_equal(js(c, "status"), "wait");
+    json_object_put(c);
+}
+
+/* A claim that must run the turn at order seq: its fencing token. */
+static int64_t claim_runs(const char *conv, const char *turn, const char *holder, int64_t gap,
+                          int64_t seq)
+{
+    json_object *c = claim(conv, turn, holder, gap);
+    assert_string_equal(js(c, "status"), "run");
+    if (seq > 0)
+        assert_int_equal(ji(c, "seq"), seq);
+    int64_t tok = ji(c, "token");
+    json_object_put(c);
+    return tok;
 }
 
 static void test_order_lease_and_ledger(void **state)
@@ -256,44 +287,22 @@ static void test_gap_skips_only_the_lost_turn(void **state)
                            "{\"conversation_id\":\"%s\",\"agent\":\"a1\",\"turn_id\":\"%s\"}", conv,
                            t[i]));
     }
-    for (int i = 1; i < 4; i++) { /* turns 2..4 arrive and wait for turn 1 */
-        json_object *c = claim(conv, t[i], "r1", 600000);
-        assert_string_equal(js(c, "status"), "wait");
-        json_object_put(c);
-    }
+    for (int i = 1; i < 4; i++) /* turns 2..4 arrive and wait for turn 1 */
+        claim_waits(conv, t[i], "r1", 600000);
     usleep(1200 * 1000);
     /* turn 4 polls: turn 1 is past the gap time and goes; turn 2 is next now and waits its
      * own gap time from here */
-    json_object *c = claim(conv, t[3], "r1", 1000);
-    assert_string_equal(js(c, "status"), "wait");
-    json_object_put(c);
-    c = claim(conv, t[1], "r2", 1000);
-    assert_string_equal(js(c, "status"), "run");
-    assert_int_equal(ji(c, "seq"), 2);
-    json_object_put(complete(conv, t[1], ji(c, "token"), 2, AOS_OK));
-    json_object_put(c);
+    claim_waits(conv, t[3], "r1", 1000);
+    json_object_put(complete(conv, t[1], claim_runs(conv, t[1], "r2", 1000, 2), 2, AOS_OK));
     /* turn 2 done: turn 3 is next (its gap time starts now), turn 4 still waits */
-    c = claim(conv, t[3], "r1", 1000);
-    assert_string_equal(js(c, "status"), "wait");
-    json_object_put(c);
-    c = claim(conv, t[2], "r3", 1000);
-    assert_string_equal(js(c, "status"), "run");
-    assert_int_equal(ji(c, "seq"), 3);
-    json_object_put(complete(conv, t[2], ji(c, "token"), 3, AOS_OK));
-    json_object_put(c);
-    c = claim(conv, t[3], "r1", 1000);
-    assert_string_equal(js(c, "status"), "run");
-    assert_int_equal(ji(c, "seq"), 4);
-    json_object_put(c);
+    claim_waits(conv, t[3], "r1", 1000);
+    json_object_put(complete(conv, t[2], claim_runs(conv, t[2], "r3", 1000, 3), 3, AOS_OK));
+    claim_runs(conv, t[3], "r1", 1000, 4);
 }
 
 static json_object *complete_failed(const char *conv, const char *turn, int64_t tok, int64_t seq)
 {
-    return op("complete", AOS_OK,
-              "{\"conversation_id\":\"%s\",\"turn_id\":\"%s\",\"token\":%lld,\"seq\":%lld,"
-              "\"outcome\":\"failed\",\"message\":{\"message_id\":\"%s:e\",\"role\":"
-              "\"error\",\"content\":\"model failed\"}}",
-              conv, turn, (long long)tok, (long long)seq, turn);
+    return complete_outcome(conv, turn, tok, seq, true, AOS_OK);
 }
 
 /* A failed turn delivered again (a copy the broker requeued, a replay) runs again as the
@@ -308,19 +317,10 @@ static void test_failed_turn_run_again_releases_the_order(void **state)
     snprintf(conv, sizeof conv, "fa-%s", TAG);
     snprintf(t1, sizeof t1, "fa1-%s", TAG);
     snprintf(t2, sizeof t2, "fa2-%s", TAG);
-    json_object *c = claim(conv, t1, "r1", 600000);
-    assert_string_equal(js(c, "status"), "run");
-    json_object_put(complete_failed(conv, t1, ji(c, "token"), ji(c, "seq")));
-    json_object_put(c);
-    c = claim(conv, t1, "r2", 600000); /* the requeued copy: runs again, as the newest */
-    assert_string_equal(js(c, "status"), "run");
-    assert_int_equal(ji(c, "seq"), 2);
-    json_object_put(complete_failed(conv, t1, ji(c, "token"), 2));
-    json_object_put(c);
-    c = claim(conv, t2, "r1", 600000);
-    assert_string_equal(js(c, "status"), "run"); /* before: wait (the lease of t1's rerun) */
-    assert_int_equal(ji(c, "seq"), 3);
-    json_object_put(c);
+    json_object_put(complete_failed(conv, t1, claim_runs(conv, t1, "r1", 600000, 1), 1));
+    /* the requeued copy: runs again, as the newest */
+    json_object_put(complete_failed(conv, t1, claim_runs(conv, t1, "r2", 600000, 2), 2));
+    claim_runs(conv, t2, "r1", 600000, 3); /* before: wait (the lease of t1's rerun) */
 }
 
 static void test_poison_turn_fails_and_order_moves_on(void **state)
