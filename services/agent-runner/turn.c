@@ -115,7 +115,7 @@ static void record_poison(turn_t *t, const char *why)
                                .role = "error",
                                .content = content,
                                .metadata_json = "{\"poison\":true}"};
-    json_object *o = json_object_new_object(), *mj = aos_storage_message_to_json(&m);
+    json_object *o = json_object_new_object(), *mj = aos_storage_message_to_wire(&m);
     char *data = NULL, *ctx = strdup(turn);
     bool ok = o && mj;
     if (!ok)
@@ -285,7 +285,7 @@ static void complete(turn_t *t, const char *id, const char *role, const char *co
                                .role = (char *)role,
                                .content = (char *)content,
                                .metadata_json = (char *)meta};
-    json_object *o = json_object_new_object(), *mj = aos_storage_message_to_json(&m);
+    json_object *o = json_object_new_object(), *mj = aos_storage_message_to_wire(&m);
     aos_result r = o && mj ? aos_json_add(o, "message", mj) : AOS_ERR_NOMEM;
     if (r != AOS_OK)
         json_object_put(mj);

@@ -52,7 +52,7 @@ static aos_result claim_json(turn_t *t, char **out)
     if (t->req.lease_user) /* stored at acceptance: the same message again */
         mj = json_object_get(t->req.lease_user);
     if (!mj)
-        mj = aos_storage_message_to_json(&m);
+        mj = aos_storage_message_to_wire(&m);
     free(meta);
     size_t history = (size_t)t->agent->def->max_history + 8;
     if (history > AOS_STORAGE_PAGE_MAX)

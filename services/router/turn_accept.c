@@ -36,7 +36,7 @@ aos_result router_accept_json(router_t *rt, const router_accept_in_t *in, char *
                                .role = (char *)(strcmp(in->kind, "event") == 0 ? "event" : "user"),
                                .content = (char *)in->text,
                                .metadata_json = meta};
-    json_object *o = json_object_new_object(), *mj = aos_storage_message_to_json(&m);
+    json_object *o = json_object_new_object(), *mj = aos_storage_message_to_wire(&m);
     size_t history = (size_t)in->agent->max_history + 8; /* as the runner's claim asks */
     if (history > AOS_STORAGE_PAGE_MAX)
         history = AOS_STORAGE_PAGE_MAX;

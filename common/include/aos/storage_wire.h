@@ -25,12 +25,12 @@
 #include "aos/storage_types.h"
 
 json_object *aos_storage_conversation_to_json(const aos_storage_conversation_t *c);
-json_object *aos_storage_message_to_json(const aos_storage_message_t *m);
-/* The same JSON as aos_storage_message_to_json (the stored metadata text embedded as it is,
- * after a check that it is a JSON object), built as text without a parse: for replies only
- * (aos_json_raw; its members cannot be read). NULL when out of memory or the stored
- * metadata is not a JSON object. */
+/* A message as JSON text (the stored metadata embedded as it is, after a check that it is a
+ * JSON object), built without a parse: for what is sent (aos_json_raw; its members cannot be
+ * read). NULL when out of memory or the metadata is not a JSON object. */
 json_object *aos_storage_message_to_wire(const aos_storage_message_t *m);
+/* The same JSON as a tree whose members can be read (the wire text parsed). */
+json_object *aos_storage_message_to_json(const aos_storage_message_t *m);
 json_object *aos_storage_blob_info_to_json(const aos_storage_blob_info_t *b);
 json_object *aos_storage_record_to_json(const aos_storage_record_t *r);
 

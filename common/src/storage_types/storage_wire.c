@@ -67,20 +67,6 @@ json_object *aos_storage_conversation_to_json(const aos_storage_conversation_t *
     return finish(&b);
 }
 
-json_object *aos_storage_message_to_json(const aos_storage_message_t *m)
-{
-    jb_t b = {json_object_new_object(), true};
-    b.ok = b.o != NULL;
-    put_str(&b, "conversation_id", m->conversation_id);
-    put_str(&b, "message_id", m->id);
-    put_int(&b, "seq", m->seq);
-    put_str(&b, "role", m->role);
-    put_str(&b, "content", m->content);
-    put_obj(&b, "metadata", m->metadata_json);
-    put_int(&b, "created_ms", m->created_ms);
-    return finish(&b);
-}
-
 static void wire_str(aos_buf_t *b, const char *k, const char *v)
 {
     if (!v)
@@ -111,6 +97,18 @@ json_object *aos_storage_message_to_wire(const aos_storage_message_t *m)
     size_t len = 0;
     char *text = aos_buf_take(&b, &len);
     return text ? aos_json_raw(text, len) : NULL;
+}
+
+/* The tree form is the wire text read back: one definition of a message's JSON. */
+json_object *aos_storage_message_to_json(const aos_storage_message_t *m)
+{
+    json_object *w = aos_storage_message_to_wire(m), *o = NULL;
+    const char *text = w ? json_object_to_json_string_ext(w, JSON_C_TO_STRING_PLAIN) : NULL;
+    if (text)
+        aos_json_parse(text, aos_json_raw_len(w), aos_json_raw_len(w) + 1,
+                       AOS_JSON_DEFAULT_MAX_DEPTH + 1, &o, NULL, 0); /* + the message level */
+    json_object_put(w);
+    return o;
 }
 
 json_object *aos_storage_blob_info_to_json(const aos_storage_blob_info_t *i)
