@@ -137,19 +137,15 @@ const char *router_turn_kind_name(router_turn_kind k)
 }
 
 /* Attach embedded JSON text (already validated by whoever produced it) as a value. */
-/* JSON text the router built (or checked) goes into the turn as it is: checked, not parsed
- * and written again (the accept's context is most of a turn message). */
+/* The turn's JSON-valued fields are text the router wrote itself (aos_json_to_string of a
+ * parsed request or accept reply, aos_event_to_json): they go into the turn as they are, not
+ * parsed and written again (the accept's context is most of a turn message). */
 static aos_result add_raw(json_object *o, const char *key, const char *json)
 {
     if (!json)
         return AOS_OK;
-    size_t n = strlen(json);
-    AOS_RETURN_IF_FAILED(aos_json_validate(json, n, n + 1, 0, NULL, 0));
-    char *copy = malloc(n + 1);
-    if (copy)
-        memcpy(copy, json, n + 1);
-    json_object *v = copy ? aos_json_raw(copy, n) : NULL;
-    return aos_json_add(o, key, v);
+    char *copy = strdup(json);
+    return aos_json_add(o, key, copy ? aos_json_raw(copy, strlen(copy)) : NULL);
 }
 
 aos_result router_turn_build(const router_turn_t *t, char **out_json)

@@ -48,7 +48,9 @@ typedef struct router_turn {
     const char *message_id;
     const char *agent;
     const char *text;
-    const char *user;          /* may be NULL */
+    const char *user; /* may be NULL */
+    /* metadata_json, event_json, run_json: JSON text the router wrote (aos_json_to_string,
+     * aos_event_to_json), embedded as it is */
     const char *metadata_json; /* may be NULL */
     router_turn_kind kind;
     const char *event_json; /* CloudEvent JSON for kind=event; may be NULL */

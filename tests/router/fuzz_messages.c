@@ -1,7 +1,9 @@
 /* Fuzz target: POST /v1/messages bodies, turn results and API-key files. */
 #include <stdint.h>
 #include <stdlib.h>
+#include <string.h>
 
+#include "aos/json.h"
 #include "apikey.h"
 #include "messages.h"
 
@@ -18,8 +20,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                            .metadata_json = m->metadata_json,
                            .reason = "fuzz"};
         char *json = NULL;
-        if (router_turn_build(&t, &json) == AOS_OK)
+        if (router_turn_build(&t, &json) == AOS_OK) {
+            /* the request's fields go into the turn as written text: it must stay JSON */
+            if (aos_json_validate(json, strlen(json), strlen(json) + 1, 0, NULL, 0) != AOS_OK)
+                abort();
             free(json);
+        }
         router_message_req_free(m);
     }
     router_turn_result_t *r = NULL;
